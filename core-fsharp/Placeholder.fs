@@ -1,0 +1,2 @@
+module HybridProtocol.Placeholder
+let x = 1

@@ -1,0 +1,6 @@
+namespace HybridProtocol;
+
+/// <summary>Placeholder.</summary>
+public static class Placeholder
+{
+}

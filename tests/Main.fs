@@ -1,0 +1,4 @@
+module HybridProtocol.Tests.Main
+open Expecto
+[<EntryPoint>]
+let main argv = runTestsInAssemblyWithCLIArgs [] argv
