@@ -3,7 +3,7 @@
 # MSBuild calls this through PaketExePath (Directory.Build.props); you can call it by hand too.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
+
 if [ -z "${NUGET_SOURCE:-}" ]; then
   NUGET_SOURCE="$(dotnet nuget list source --format Short 2>/dev/null | awk '$1 ~ /^E/ { print $2; exit }')"
   export NUGET_SOURCE
@@ -16,7 +16,7 @@ done
 status=0
 dotnet paket "$@" || status=$?
 # paket install/update/add write the expanded feed into paket.lock: put the placeholder back.
-if [ -f paket.lock ] && [ -n "$NUGET_SOURCE" ]; then
-  sed -i "s#remote: ${NUGET_SOURCE}#remote: %NUGET_SOURCE%#" paket.lock
+if [ -f "$root/paket.lock" ] && [ -n "$NUGET_SOURCE" ]; then
+  sed -i "s#remote: ${NUGET_SOURCE}#remote: %NUGET_SOURCE%#" "$root/paket.lock"
 fi
 exit $status
