@@ -1,0 +1,395 @@
+namespace HybridProtocol.Noise
+
+open System
+open HybridProtocol
+
+/// What the caller supplies to Noise §5.3 Initialize(handshake_pattern, initiator, prologue, s, e, rs, re),
+/// plus the PSKs (§9). Ephemeral keys come in here: the core never generates a key.
+[<NoComparison; NoEquality>]
+type HandshakeParameters =
+    {
+        Protocol: ProtocolName
+        Role: Role
+        Prologue: byte[]
+        /// s: our static key pair, if the pattern uses one.
+        LocalStatic: KeyPair option
+        /// e: our ephemeral key pair, made fresh by the caller for this handshake only.
+        LocalEphemeral: KeyPair option
+        /// rs: the peer's static public key, if known in advance (pre-message).
+        RemoteStatic: PublicKey option
+        /// re: the peer's ephemeral public key, if known in advance (pre-message; fallback patterns only).
+        RemoteEphemeral: PublicKey option
+        /// 32-byte PSKs in the order the pattern's "psk" tokens consume them.
+        Psks: byte[] list
+    }
+
+/// Noise §5.3 The HandshakeState object: "contains a SymmetricState plus DH variables (s, e, rs, re) and a
+/// variable representing the handshake pattern". An immutable value. Its phase (whose turn it is) is derived
+/// from the messages left; a finished handshake is no longer a HandshakeState but a TransportState.
+/// See: https://noiseprotocol.org/noise.html#the-handshakestate-object
+[<NoComparison; NoEquality>]
+type HandshakeState =
+    private
+        {
+            suite: CryptoSuite
+            protocol: ProtocolName
+            role: Role
+            symmetricState: SymmetricState
+            s: KeyPair option
+            e: KeyPair option
+            rs: PublicKey option
+            re: PublicKey option
+            /// PSKs not yet consumed by a "psk" token.
+            psks: byte[] list
+            /// The message patterns not yet processed; the head is the next message.
+            messagePatterns: Token list list
+            /// Index of the next message (0 is the initiator's first).
+            messageIndex: int
+        }
+
+/// What the caller must do next with a HandshakeState.
+type HandshakeTurn =
+    | ShouldWrite
+    | ShouldRead
+
+/// The result of processing one handshake message.
+[<NoComparison; NoEquality>]
+type HandshakeStep =
+    /// More handshake messages follow.
+    | Continue of HandshakeState
+    /// That was the last handshake message; Split() has run.
+    | Complete of TransportState
+
+module HandshakeState =
+    let private requireKey (error: InitError) (key: 'k option) =
+        match key with
+        | Some k -> Ok k
+        | None -> Error(Init error)
+
+    let private suiteMatches (suite: CryptoSuite) (name: ProtocolName) =
+        suite.Dh.Name = ProtocolName.dhToString name.Dh
+        && suite.Cipher.Name = ProtocolName.cipherToString name.Cipher
+        && suite.Hash.Name = ProtocolName.hashToString name.Hash
+
+    let private checkLength (suite: CryptoSuite) (key: PublicKey option) =
+        match key with
+        | Some k when k.Length <> suite.Dh.DHLEN -> Error(Init WrongKeyLength)
+        | _ -> Ok()
+
+    /// Tokens the given role sends, in pre-messages and messages.
+    let private sends (pattern: HandshakePattern) (role: Role) (token: Token) =
+        let pre =
+            match role with
+            | Initiator -> pattern.InitiatorPreMessage
+            | Responder -> pattern.ResponderPreMessage
+
+        List.contains token pre
+        || HandshakePattern.messagesWithSender pattern
+           |> List.exists (fun (_, sender, tokens) -> sender = role && List.contains token tokens)
+
+    let private preMessage (pattern: HandshakePattern) (role: Role) =
+        match role with
+        | Initiator -> pattern.InitiatorPreMessage
+        | Responder -> pattern.ResponderPreMessage
+
+    /// Noise §9.2: "In a PSK handshake, all of these calls [MixHash(e.public_key)] are followed by MixKey(e.public_key)."
+    let private mixEphemeral (pattern: HandshakePattern) (publicKey: PublicKey) (ss: SymmetricState) =
+        let ss = SymmetricState.MixHash publicKey.Bytes ss
+
+        if pattern.IsPsk then
+            SymmetricState.MixKey publicKey.Bytes ss
+        else
+            ss
+
+    /// Noise §5.3 Initialize(handshake_pattern, initiator, prologue, s, e, rs, re):
+    /// "Derives a protocol_name byte sequence ... Calls InitializeSymmetric(protocol_name). Calls MixHash(prologue).
+    /// Sets the initiator, s, e, rs, and re variables to the corresponding arguments. Calls MixHash() once for each
+    /// public key listed in the pre-messages from handshake_pattern ... the initiator's public keys are hashed first."
+    let Initialize (suite: CryptoSuite) (parameters: HandshakeParameters) : Result<HandshakeState, NoiseError> =
+        let pattern = parameters.Protocol.Pattern
+        let role = parameters.Role
+        let peer = Role.opposite role
+
+        let needs condition error key =
+            if condition then requireKey error key |> Result.map ignore else Ok()
+
+        let checks =
+            [ (if suiteMatches suite parameters.Protocol then
+                   Ok()
+               else
+                   Error(Init SuiteMismatch))
+              needs (sends pattern role S) MissingLocalStatic parameters.LocalStatic
+              needs (sends pattern role E) MissingLocalEphemeral parameters.LocalEphemeral
+              needs (List.contains S (preMessage pattern peer)) MissingRemoteStatic parameters.RemoteStatic
+              needs (List.contains E (preMessage pattern peer)) MissingRemoteEphemeral parameters.RemoteEphemeral
+              (if parameters.Psks.Length = pattern.PskCount then
+                   Ok()
+               else
+                   Error(Init(WrongPskCount(pattern.PskCount, parameters.Psks.Length))))
+              (if parameters.Psks |> List.forall (fun psk -> psk.Length = 32) then
+                   Ok()
+               else
+                   Error(Init WrongPskLength))
+              checkLength suite parameters.RemoteStatic
+              checkLength suite parameters.RemoteEphemeral
+              checkLength suite (parameters.LocalStatic |> Option.map _.Public)
+              checkLength suite (parameters.LocalEphemeral |> Option.map _.Public) ]
+
+        match checks |> List.tryPick (function Error e -> Some e | Ok() -> None) with
+        | Some error -> Error error
+        | None ->
+            let ss =
+                SymmetricState.InitializeSymmetric suite (ProtocolName.toString parameters.Protocol)
+                |> SymmetricState.MixHash parameters.Prologue
+
+            // The public key a pre-message token refers to, seen from our role.
+            let preMessageKey owner token =
+                match owner = role, token with
+                | true, S -> parameters.LocalStatic |> Option.map _.Public
+                | true, E -> parameters.LocalEphemeral |> Option.map _.Public
+                | false, S -> parameters.RemoteStatic
+                | false, E -> parameters.RemoteEphemeral
+                | _ -> None
+
+            let mixPreMessage owner ss =
+                preMessage pattern owner
+                |> List.fold
+                    (fun ss token ->
+                        match token, preMessageKey owner token with
+                        | E, Some key -> mixEphemeral pattern key ss
+                        | _, Some key -> SymmetricState.MixHash key.Bytes ss
+                        | _, None -> ss)
+                    ss
+
+            let ss = ss |> mixPreMessage Initiator |> mixPreMessage Responder
+
+            Ok
+                { suite = suite
+                  protocol = parameters.Protocol
+                  role = role
+                  symmetricState = ss
+                  s = parameters.LocalStatic
+                  e = parameters.LocalEphemeral
+                  rs = parameters.RemoteStatic
+                  re = parameters.RemoteEphemeral
+                  psks = parameters.Psks
+                  messagePatterns = pattern.Messages
+                  messageIndex = 0 }
+
+    /// Whose turn it is.
+    let Turn (state: HandshakeState) =
+        if Role.senderOf state.messageIndex = state.role then
+            ShouldWrite
+        else
+            ShouldRead
+
+    /// Noise §5.2 GetHandshakeHash() of the inner SymmetricState.
+    let GetHandshakeHash (state: HandshakeState) =
+        SymmetricState.GetHandshakeHash state.symmetricState
+
+    /// rs: the peer's static public key once known (in advance, or after reading its "s" token).
+    /// Check it before sending anything that should go only to an authenticated peer.
+    let RemoteStatic (state: HandshakeState) = state.rs
+
+    /// re: the peer's ephemeral public key once read.
+    let RemoteEphemeral (state: HandshakeState) = state.re
+
+    let Role (state: HandshakeState) = state.role
+    let Protocol (state: HandshakeState) = state.protocol
+
+    /// Index of the next handshake message (0 is the initiator's first).
+    let MessageIndex (state: HandshakeState) = state.messageIndex
+
+    /// The key held by the inner CipherState, for its owner to dispose once the state is dropped.
+    let currentKey (state: HandshakeState) =
+        SymmetricState.currentKey state.symmetricState
+
+    /// Noise §4.1 DH(key_pair, public_key), refusing outputs the provider rejects.
+    let private dh (state: HandshakeState) (keyPair: KeyPair) (publicKey: PublicKey) =
+        let output = Array.zeroCreate state.suite.Dh.DHLEN
+
+        if state.suite.Dh.DH.Invoke(keyPair.Private, ReadOnlySpan publicKey.Bytes, Span output) then
+            Ok output
+        else
+            Error Dh
+
+    /// Noise §5.3, the DH tokens, which are processed the same way when writing and reading:
+    /// "For "ee": Calls MixKey(DH(e, re)).
+    ///  For "es": Calls MixKey(DH(e, rs)) if initiator, MixKey(DH(s, re)) if responder.
+    ///  For "se": Calls MixKey(DH(s, re)) if initiator, MixKey(DH(e, rs)) if responder.
+    ///  For "ss": Calls MixKey(DH(s, rs))."
+    let private mixDh (state: HandshakeState) (token: Token) =
+        let local, remote =
+            match token, state.role with
+            | EE, _ -> state.e, state.re
+            | ES, Initiator -> state.e, state.rs
+            | ES, Responder -> state.s, state.re
+            | SE, Initiator -> state.s, state.re
+            | SE, Responder -> state.e, state.rs
+            | _ -> state.s, state.rs
+
+        match local, remote with
+        | Some keyPair, Some publicKey ->
+            dh state keyPair publicKey
+            |> Result.map (fun shared ->
+                let ss = SymmetricState.MixKey shared state.symmetricState
+                Security.Cryptography.CryptographicOperations.ZeroMemory(Span shared)
+                { state with symmetricState = ss })
+        | None, _ ->
+            Error(
+                Init(
+                    if token = EE || (token = ES && state.role = Initiator) || (token = SE && state.role = Responder) then
+                        MissingLocalEphemeral
+                    else
+                        MissingLocalStatic
+                )
+            )
+        | _, None -> Error(Init MissingRemoteStatic)
+
+    /// Noise §5.3 "For "psk": Calls MixKeyAndHash(psk)" (§9.2), consuming the next PSK.
+    let private mixPsk (state: HandshakeState) =
+        match state.psks with
+        | psk :: rest ->
+            Ok
+                { state with
+                    symmetricState = SymmetricState.MixKeyAndHash psk state.symmetricState
+                    psks = rest }
+        | [] -> Error(Init(WrongPskCount(state.protocol.Pattern.PskCount, 0)))
+
+    /// After the message just processed: more patterns left means Continue, none means Split() and
+    /// hand over to the transport phase.
+    let private finish (remaining: Token list list) (state: HandshakeState) =
+        match remaining with
+        | [] ->
+            let struct (c1, c2) = SymmetricState.Split state.symmetricState
+            let oneWay = state.protocol.Pattern.IsOneWay
+
+            let send, receive =
+                match state.role with
+                | Initiator -> ValueSome c1, (if oneWay then ValueNone else ValueSome c2)
+                | Responder -> (if oneWay then ValueNone else ValueSome c2), ValueSome c1
+
+            Complete
+                { Role = state.role
+                  Send = send
+                  Receive = receive
+                  HandshakeHash = SymmetricState.GetHandshakeHash state.symmetricState
+                  RemoteStatic = state.rs }
+        | rest ->
+            Continue
+                { state with
+                    messagePatterns = rest
+                    messageIndex = state.messageIndex + 1 }
+
+    let private currentPattern (state: HandshakeState) expected =
+        match state.messagePatterns with
+        | [] -> Error(State HandshakeFinished)
+        | tokens :: rest when Turn state = expected -> Ok(tokens, rest)
+        | _ when expected = ShouldWrite -> Error(State NotTurnToWrite)
+        | _ -> Error(State NotTurnToRead)
+
+    /// Noise §5.3 WriteMessage(payload, message_buffer): "Fetches and deletes the next message pattern from
+    /// message_patterns, then sequentially processes each token from the message pattern", then
+    /// "Appends EncryptAndHash(payload) to the buffer. If there are no more message patterns returns two new
+    /// CipherState objects by calling Split()."
+    let WriteMessage (payload: byte[]) (state: HandshakeState) : Result<struct (byte[] * HandshakeStep), NoiseError> =
+        let writeToken (state: HandshakeState, written: byte[] list) token =
+            match token with
+            // "For "e": Sets e (which must be empty) to GENERATE_KEYPAIR(). Appends e.public_key to the buffer.
+            //  Calls MixHash(e.public_key)." Here e was generated by the caller and given to Initialize.
+            | E ->
+                requireKey MissingLocalEphemeral state.e
+                |> Result.map (fun e ->
+                    { state with
+                        symmetricState = mixEphemeral state.protocol.Pattern e.Public state.symmetricState },
+                    e.Public.Bytes :: written)
+            // "For "s": Appends EncryptAndHash(s.public_key) to the buffer."
+            | S ->
+                requireKey MissingLocalStatic state.s
+                |> Result.bind (fun s -> SymmetricState.EncryptAndHash s.Public.Bytes state.symmetricState)
+                |> Result.map (fun struct (ss, ciphertext) -> { state with symmetricState = ss }, ciphertext :: written)
+            | Psk -> mixPsk state |> Result.map (fun state -> state, written)
+            | dhToken -> mixDh state dhToken |> Result.map (fun state -> state, written)
+
+        currentPattern state ShouldWrite
+        |> Result.bind (fun (tokens, remaining) ->
+            let folded =
+                tokens
+                |> List.fold (fun acc token -> acc |> Result.bind (fun acc -> writeToken acc token)) (Ok(state, []))
+
+            folded
+            |> Result.bind (fun (state, written) ->
+                SymmetricState.EncryptAndHash payload state.symmetricState
+                |> Result.bind (fun struct (ss, ciphertext) ->
+                    let message = List.rev (ciphertext :: written) |> Array.concat
+
+                    if message.Length > Limits.MaxMessageLength then
+                        Error(Input(MessageTooLong message.Length))
+                    else
+                        Ok(struct (message, finish remaining { state with symmetricState = ss })))))
+
+    /// Noise §5.3 ReadMessage(message, payload_buffer): "Fetches and deletes the next message pattern from
+    /// message_patterns, then sequentially processes each token from the message pattern", then
+    /// "Calls DecryptAndHash() on the remaining bytes of the message and stores the output into payload_buffer.
+    /// If there are no more message patterns returns two new CipherState objects by calling Split()."
+    /// Any failure means the handshake has failed: §5.3 "the HandshakeState is deleted"; the caller must drop it.
+    let ReadMessage (message: byte[]) (state: HandshakeState) : Result<struct (byte[] * HandshakeStep), NoiseError> =
+        let dhlen = state.suite.Dh.DHLEN
+
+        let take length (offset: int) =
+            if message.Length - offset < length then
+                Error(Input(MessageTooShort message.Length))
+            else
+                Ok(Array.sub message offset length)
+
+        let readToken (state: HandshakeState, offset: int) token =
+            match token with
+            // "For "e": Sets re (which must be empty) to the next DHLEN bytes from the message. Calls MixHash(re.public_key)."
+            | E ->
+                take dhlen offset
+                |> Result.bind (fun bytes ->
+                    match PublicKey.TryCreate(dhlen, ReadOnlySpan bytes) with
+                    | ValueSome re ->
+                        Ok(
+                            { state with
+                                re = Some re
+                                symmetricState = mixEphemeral state.protocol.Pattern re state.symmetricState },
+                            offset + dhlen
+                        )
+                    | ValueNone -> Error(Input(MessageTooShort message.Length)))
+            // "For "s": Sets temp to the next DHLEN + 16 bytes of the message if HasKey() == True, or to the next DHLEN
+            //  bytes otherwise. Sets rs (which must be empty) to DecryptAndHash(temp)."
+            | S ->
+                let length = dhlen + SymmetricState.tagLength state.symmetricState
+
+                take length offset
+                |> Result.bind (fun temp -> SymmetricState.DecryptAndHash temp state.symmetricState)
+                |> Result.bind (fun struct (ss, plaintext) ->
+                    match PublicKey.TryCreate(dhlen, ReadOnlySpan plaintext) with
+                    | ValueSome rs ->
+                        Ok(
+                            { state with
+                                rs = Some rs
+                                symmetricState = ss },
+                            offset + length
+                        )
+                    | ValueNone -> Error(Input(MessageTooShort message.Length)))
+            | Psk -> mixPsk state |> Result.map (fun state -> state, offset)
+            | dhToken -> mixDh state dhToken |> Result.map (fun state -> state, offset)
+
+        if message.Length > Limits.MaxMessageLength then
+            Error(Input(MessageTooLong message.Length))
+        else
+            currentPattern state ShouldRead
+            |> Result.bind (fun (tokens, remaining) ->
+                tokens
+                |> List.fold (fun acc token -> acc |> Result.bind (fun acc -> readToken acc token)) (Ok(state, 0))
+                |> Result.bind (fun (state, offset) ->
+                    let rest = Array.sub message offset (message.Length - offset)
+
+                    if rest.Length < SymmetricState.tagLength state.symmetricState then
+                        Error(Input(MessageTooShort message.Length))
+                    else
+                        SymmetricState.DecryptAndHash rest state.symmetricState
+                        |> Result.map (fun struct (ss, payload) ->
+                            struct (payload, finish remaining { state with symmetricState = ss }))))

@@ -1,0 +1,178 @@
+/// Handshake patterns as data (Noise §7), interpreted once by HandshakeState.
+namespace HybridProtocol.Noise
+
+/// Noise §7.1: "A message pattern is some sequence of tokens from the set ("e", "s", "ee", "es", "se", "ss")"
+/// plus "psk" (§9.2).
+type Token =
+    | E
+    | S
+    | EE
+    | ES
+    | SE
+    | SS
+    | Psk
+
+/// Who sends a message: "->" is the initiator, "<-" the responder (§7.1).
+type Direction =
+    | InitiatorToResponder
+    | ResponderToInitiator
+
+/// Noise §5: "Initiator" and "responder" are the roles; the initiator sends the first handshake message.
+type Role =
+    | Initiator
+    | Responder
+
+/// A handshake pattern: pre-messages (only "e" and "s" allowed), then message patterns that alternate
+/// direction starting with the initiator (§7.1).
+type HandshakePattern =
+    {
+        /// The pattern's name with its modifiers, e.g. "XXpsk0+psk3".
+        Name: string
+        InitiatorPreMessage: Token list
+        ResponderPreMessage: Token list
+        Messages: Token list list
+    }
+
+    /// Noise §7.4: one-way patterns have a single message from initiator to responder.
+    member this.IsOneWay = this.Messages.Length = 1
+
+    /// §9.2: any psk token makes this a PSK handshake, where "e" also calls MixKey.
+    member this.IsPsk = this.Messages |> List.exists (List.contains Psk)
+
+    /// The number of "psk" tokens, which is how many PSKs the handshake consumes.
+    member this.PskCount =
+        this.Messages |> List.sumBy (List.filter ((=) Psk) >> List.length)
+
+module Role =
+    let opposite =
+        function
+        | Initiator -> Responder
+        | Responder -> Initiator
+
+    /// Which role sends message number `index` (0-based): the conversation alternates, initiator first.
+    let senderOf (index: int) =
+        if index % 2 = 0 then Initiator else Responder
+
+module HandshakePattern =
+    let private p name initiatorPre responderPre messages =
+        { Name = name
+          InitiatorPreMessage = initiatorPre
+          ResponderPreMessage = responderPre
+          Messages = messages }
+
+    // §7.4 One-way patterns.
+    let N = p "N" [] [ S ] [ [ E; ES ] ]
+    let K = p "K" [ S ] [ S ] [ [ E; ES; SS ] ]
+    let X = p "X" [] [ S ] [ [ E; ES; S; SS ] ]
+
+    // §7.5 Fundamental interactive patterns.
+    let NN = p "NN" [] [] [ [ E ]; [ E; EE ] ]
+    let NK = p "NK" [] [ S ] [ [ E; ES ]; [ E; EE ] ]
+    let NX = p "NX" [] [] [ [ E ]; [ E; EE; S; ES ] ]
+    let KN = p "KN" [ S ] [] [ [ E ]; [ E; EE; SE ] ]
+    let KK = p "KK" [ S ] [ S ] [ [ E; ES; SS ]; [ E; EE; SE ] ]
+    let KX = p "KX" [ S ] [] [ [ E ]; [ E; EE; SE; S; ES ] ]
+    let XN = p "XN" [] [] [ [ E ]; [ E; EE ]; [ S; SE ] ]
+    let XK = p "XK" [] [ S ] [ [ E; ES ]; [ E; EE ]; [ S; SE ] ]
+    let XX = p "XX" [] [] [ [ E ]; [ E; EE; S; ES ]; [ S; SE ] ]
+    let IN = p "IN" [] [] [ [ E; S ]; [ E; EE; SE ] ]
+    let IK = p "IK" [] [ S ] [ [ E; ES; S; SS ]; [ E; EE; SE ] ]
+    let IX = p "IX" [] [] [ [ E; S ]; [ E; EE; SE; S; ES ] ]
+
+    // §18.1 Deferred patterns.
+    let NK1 = p "NK1" [] [ S ] [ [ E ]; [ E; EE; ES ] ]
+    let NX1 = p "NX1" [] [] [ [ E ]; [ E; EE; S ]; [ ES ] ]
+    let X1N = p "X1N" [] [] [ [ E ]; [ E; EE ]; [ S ]; [ SE ] ]
+    let X1K = p "X1K" [] [ S ] [ [ E; ES ]; [ E; EE ]; [ S ]; [ SE ] ]
+    let XK1 = p "XK1" [] [ S ] [ [ E ]; [ E; EE; ES ]; [ S; SE ] ]
+    let X1K1 = p "X1K1" [] [ S ] [ [ E ]; [ E; EE; ES ]; [ S ]; [ SE ] ]
+    let X1X = p "X1X" [] [] [ [ E ]; [ E; EE; S; ES ]; [ S ]; [ SE ] ]
+    let XX1 = p "XX1" [] [] [ [ E ]; [ E; EE; S ]; [ ES; S; SE ] ]
+    let X1X1 = p "X1X1" [] [] [ [ E ]; [ E; EE; S ]; [ ES; S ]; [ SE ] ]
+    let K1N = p "K1N" [ S ] [] [ [ E ]; [ E; EE ]; [ SE ] ]
+    let K1K = p "K1K" [ S ] [ S ] [ [ E; ES ]; [ E; EE ]; [ SE ] ]
+    let KK1 = p "KK1" [ S ] [ S ] [ [ E ]; [ E; EE; SE; ES ] ]
+    let K1K1 = p "K1K1" [ S ] [ S ] [ [ E ]; [ E; EE; ES ]; [ SE ] ]
+    let K1X = p "K1X" [ S ] [] [ [ E ]; [ E; EE; S; ES ]; [ SE ] ]
+    let KX1 = p "KX1" [ S ] [] [ [ E ]; [ E; EE; SE; S ]; [ ES ] ]
+    let K1X1 = p "K1X1" [ S ] [] [ [ E ]; [ E; EE; S ]; [ SE; ES ] ]
+    let I1N = p "I1N" [] [] [ [ E; S ]; [ E; EE ]; [ SE ] ]
+    let I1K = p "I1K" [] [ S ] [ [ E; ES; S ]; [ E; EE ]; [ SE ] ]
+    let IK1 = p "IK1" [] [ S ] [ [ E; S ]; [ E; EE; SE; ES ] ]
+    let I1K1 = p "I1K1" [] [ S ] [ [ E; S ]; [ E; EE; ES ]; [ SE ] ]
+    let I1X = p "I1X" [] [] [ [ E; S ]; [ E; EE; S; ES ]; [ SE ] ]
+    let IX1 = p "IX1" [] [] [ [ E; S ]; [ E; EE; SE; S ]; [ ES ] ]
+    let I1X1 = p "I1X1" [] [] [ [ E; S ]; [ E; EE; S ]; [ SE; ES ] ]
+
+    /// The 3 one-way patterns (§7.4).
+    let oneWay = [ N; K; X ]
+
+    /// The 12 fundamental interactive patterns (§7.5).
+    let fundamental = [ NN; NK; NX; KN; KK; KX; XN; XK; XX; IN; IK; IX ]
+
+    /// The 23 deferred patterns (§18.1).
+    let deferred =
+        [ NK1
+          NX1
+          X1N
+          X1K
+          XK1
+          X1K1
+          X1X
+          XX1
+          X1X1
+          K1N
+          K1K
+          KK1
+          K1K1
+          K1X
+          KX1
+          K1X1
+          I1N
+          I1K
+          IK1
+          I1K1
+          I1X
+          IX1
+          I1X1 ]
+
+    /// Every base pattern, without modifiers: 38 in all.
+    let all = oneWay @ fundamental @ deferred
+
+    let private byName = all |> List.map (fun p -> p.Name, p) |> Map.ofList
+
+    /// Looks up a base pattern by name ("XX", "X1K1", ...).
+    let tryFind (name: string) = Map.tryFind name byName
+
+    /// Noise §9.4: "psk0 places a psk token at the beginning of the first handshake message.
+    /// The modifiers psk1, psk2, etc., place a psk token at the end of the first, second, etc., handshake message."
+    let applyPsk (position: int) (pattern: HandshakePattern) : HandshakePattern option =
+        let count = pattern.Messages.Length
+
+        if position < 0 || position > count then
+            None
+        else
+            let messages =
+                pattern.Messages
+                |> List.mapi (fun i tokens ->
+                    if position = 0 && i = 0 then Psk :: tokens
+                    elif position > 0 && i = position - 1 then tokens @ [ Psk ]
+                    else tokens)
+
+            Some { pattern with Messages = messages }
+
+    /// Noise §9.3 validity rule: "A party may not send any encrypted data after it processes a psk token
+    /// unless it has previously sent an ephemeral public key (an e token), either before or after the psk token."
+    /// Every pattern in the spec sends "e" in each party's first message, so this holds when each party
+    /// that processes a psk token also sends "e" at some point; we check it for any combination of modifiers.
+    let satisfiesPskValidity (pattern: HandshakePattern) =
+        let sendsE role =
+            pattern.Messages
+            |> List.indexed
+            |> List.exists (fun (i, tokens) -> Role.senderOf i = role && List.contains E tokens)
+
+        (not pattern.IsPsk) || (sendsE Initiator && (pattern.IsOneWay || sendsE Responder))
+
+    /// The tokens each message carries, with its index and sender.
+    let messagesWithSender (pattern: HandshakePattern) =
+        pattern.Messages |> List.mapi (fun i tokens -> i, Role.senderOf i, tokens)

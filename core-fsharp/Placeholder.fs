@@ -1,2 +1,0 @@
-module HybridProtocol.Placeholder
-let x = 1

@@ -1,6 +1,0 @@
-namespace HybridProtocol;
-
-/// <summary>Placeholder.</summary>
-public static class Placeholder
-{
-}
