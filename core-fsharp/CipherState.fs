@@ -1,10 +1,10 @@
-namespace HybridProtocol.Noise
+namespace HybridProtocol.Core.Noise
 
 // The 12..32-byte AEAD nonce lives on the stack (NativePtr.stackalloc) so that no record allocates.
 #nowarn "9"
 
 open System
-open HybridProtocol
+open HybridProtocol.Core
 
 /// Noise §5.1 The CipherState object: "A CipherState can encrypt and decrypt data based on its k and n
 /// variables". A struct value: every operation returns the next state and mutates nothing, so the
@@ -53,14 +53,18 @@ module CipherState =
     /// Noise §5.1 EncryptWithAd(ad, plaintext): "If k is non-empty returns ENCRYPT(k, n++, ad, plaintext).
     /// Otherwise returns plaintext." Writes into `ciphertext` (length `ciphertextLength`), which may
     /// be the same memory as `plaintext` (in-place encryption).
-    let EncryptWithAd (state: CipherState, ad: ReadOnlySpan<byte>, plaintext: ReadOnlySpan<byte>, ciphertext: Span<byte>) =
+    let EncryptWithAd
+        (state: CipherState, ad: ReadOnlySpan<byte>, plaintext: ReadOnlySpan<byte>, ciphertext: Span<byte>)
+        =
         match state with
         | Empty ->
             plaintext.CopyTo ciphertext
             Ok Empty
         | Keyed(_, _, n) when n = MaxNonce -> Error(State NonceExhausted)
         | Keyed(cipher, k, n) ->
-            let nonce = Span<byte>(NativeInterop.NativePtr.toVoidPtr (NativeInterop.NativePtr.stackalloc<byte> 32), 32)
+            let nonce =
+                Span<byte>(NativeInterop.NativePtr.toVoidPtr (NativeInterop.NativePtr.stackalloc<byte> 32), 32)
+
             let nonce = nonce.Slice(0, cipher.NONCELEN)
             Nonce.encode (cipher.NonceEncoding, n, nonce)
             cipher.ENCRYPT.Invoke(k, nonce, ad, plaintext, ciphertext.Slice(0, plaintext.Length + cipher.TAGLEN))
@@ -69,7 +73,9 @@ module CipherState =
     /// Noise §5.1 DecryptWithAd(ad, ciphertext): "If k is non-empty returns DECRYPT(k, n++, ad, ciphertext).
     /// Otherwise returns ciphertext. If an authentication failure occurs in DECRYPT() then n is not
     /// incremented and an error is signaled to the caller." On failure `plaintext` holds nothing usable.
-    let DecryptWithAd (state: CipherState, ad: ReadOnlySpan<byte>, ciphertext: ReadOnlySpan<byte>, plaintext: Span<byte>) =
+    let DecryptWithAd
+        (state: CipherState, ad: ReadOnlySpan<byte>, ciphertext: ReadOnlySpan<byte>, plaintext: Span<byte>)
+        =
         match state with
         | Empty ->
             ciphertext.CopyTo plaintext
@@ -77,7 +83,9 @@ module CipherState =
         | Keyed(_, _, n) when n = MaxNonce -> Error(State NonceExhausted)
         | Keyed(cipher, _, _) when ciphertext.Length < cipher.TAGLEN -> Error(Input(MessageTooShort ciphertext.Length))
         | Keyed(cipher, k, n) ->
-            let nonce = Span<byte>(NativeInterop.NativePtr.toVoidPtr (NativeInterop.NativePtr.stackalloc<byte> 32), 32)
+            let nonce =
+                Span<byte>(NativeInterop.NativePtr.toVoidPtr (NativeInterop.NativePtr.stackalloc<byte> 32), 32)
+
             let nonce = nonce.Slice(0, cipher.NONCELEN)
             Nonce.encode (cipher.NonceEncoding, n, nonce)
             let output = plaintext.Slice(0, ciphertext.Length - cipher.TAGLEN)
@@ -98,7 +106,7 @@ module CipherState =
         | Empty -> Empty
         | Keyed(cipher, k, n) ->
             let zeros = Array.zeroCreate<byte> 32
-            let output = Array.zeroCreate<byte> (32 + cipher.TAGLEN)
+            let output = Array.zeroCreate<byte>(32 + cipher.TAGLEN)
             let nonce = Array.zeroCreate<byte> cipher.NONCELEN
             Nonce.encode (cipher.NonceEncoding, MaxNonce, Span nonce)
             cipher.ENCRYPT.Invoke(k, ReadOnlySpan nonce, ReadOnlySpan.Empty, ReadOnlySpan zeros, Span output)

@@ -1,51 +1,48 @@
-namespace HybridProtocol.Noise
+namespace HybridProtocol.Core.Noise
 
 open System
-open HybridProtocol
+open HybridProtocol.Core
 
 /// What the caller supplies to Noise §5.3 Initialize(handshake_pattern, initiator, prologue, s, e, rs, re),
 /// plus the PSKs (§9). Ephemeral keys come in here: the core never generates a key.
 [<NoComparison; NoEquality>]
-type HandshakeParameters =
-    {
-        Protocol: ProtocolName
-        Role: Role
-        Prologue: byte[]
-        /// s: our static key pair, if the pattern uses one.
-        LocalStatic: KeyPair option
-        /// e: our ephemeral key pair, made fresh by the caller for this handshake only.
-        LocalEphemeral: KeyPair option
-        /// rs: the peer's static public key, if known in advance (pre-message).
-        RemoteStatic: PublicKey option
-        /// re: the peer's ephemeral public key, if known in advance (pre-message; fallback patterns only).
-        RemoteEphemeral: PublicKey option
-        /// 32-byte PSKs in the order the pattern's "psk" tokens consume them.
-        Psks: byte[] list
-    }
+type HandshakeParameters = {
+    Protocol: ProtocolName
+    Role: Role
+    Prologue: byte[]
+    /// s: our static key pair, if the pattern uses one.
+    LocalStatic: KeyPair option
+    /// e: our ephemeral key pair, made fresh by the caller for this handshake only.
+    LocalEphemeral: KeyPair option
+    /// rs: the peer's static public key, if known in advance (pre-message).
+    RemoteStatic: PublicKey option
+    /// re: the peer's ephemeral public key, if known in advance (pre-message; fallback patterns only).
+    RemoteEphemeral: PublicKey option
+    /// 32-byte PSKs in the order the pattern's "psk" tokens consume them.
+    Psks: byte[] list
+}
 
 /// Noise §5.3 The HandshakeState object: "contains a SymmetricState plus DH variables (s, e, rs, re) and a
 /// variable representing the handshake pattern". An immutable value. Its phase (whose turn it is) is derived
 /// from the messages left; a finished handshake is no longer a HandshakeState but a TransportState.
 /// See: https://noiseprotocol.org/noise.html#the-handshakestate-object
 [<NoComparison; NoEquality>]
-type HandshakeState =
-    private
-        {
-            suite: CryptoSuite
-            protocol: ProtocolName
-            role: Role
-            symmetricState: SymmetricState
-            s: KeyPair option
-            e: KeyPair option
-            rs: PublicKey option
-            re: PublicKey option
-            /// PSKs not yet consumed by a "psk" token.
-            psks: byte[] list
-            /// The message patterns not yet processed; the head is the next message.
-            messagePatterns: Token list list
-            /// Index of the next message (0 is the initiator's first).
-            messageIndex: int
-        }
+type HandshakeState = private {
+    suite: CryptoSuite
+    protocol: ProtocolName
+    role: Role
+    symmetricState: SymmetricState
+    s: KeyPair option
+    e: KeyPair option
+    rs: PublicKey option
+    re: PublicKey option
+    /// PSKs not yet consumed by a "psk" token.
+    psks: byte[] list
+    /// The message patterns not yet processed; the head is the next message.
+    messagePatterns: Token list list
+    /// Index of the next message (0 is the initiator's first).
+    messageIndex: int
+}
 
 /// What the caller must do next with a HandshakeState.
 type HandshakeTurn =
@@ -111,31 +108,40 @@ module HandshakeState =
         let peer = Role.opposite role
 
         let needs condition error key =
-            if condition then requireKey error key |> Result.map ignore else Ok()
+            if condition then
+                requireKey error key |> Result.map ignore
+            else
+                Ok()
 
-        let checks =
-            [ (if suiteMatches suite parameters.Protocol then
-                   Ok()
-               else
-                   Error(Init SuiteMismatch))
-              needs (sends pattern role S) MissingLocalStatic parameters.LocalStatic
-              needs (sends pattern role E) MissingLocalEphemeral parameters.LocalEphemeral
-              needs (List.contains S (preMessage pattern peer)) MissingRemoteStatic parameters.RemoteStatic
-              needs (List.contains E (preMessage pattern peer)) MissingRemoteEphemeral parameters.RemoteEphemeral
-              (if parameters.Psks.Length = pattern.PskCount then
-                   Ok()
-               else
-                   Error(Init(WrongPskCount(pattern.PskCount, parameters.Psks.Length))))
-              (if parameters.Psks |> List.forall (fun psk -> psk.Length = 32) then
-                   Ok()
-               else
-                   Error(Init WrongPskLength))
-              checkLength suite parameters.RemoteStatic
-              checkLength suite parameters.RemoteEphemeral
-              checkLength suite (parameters.LocalStatic |> Option.map _.Public)
-              checkLength suite (parameters.LocalEphemeral |> Option.map _.Public) ]
+        let checks = [
+            (if suiteMatches suite parameters.Protocol then
+                 Ok()
+             else
+                 Error(Init SuiteMismatch))
+            needs (sends pattern role S) MissingLocalStatic parameters.LocalStatic
+            needs (sends pattern role E) MissingLocalEphemeral parameters.LocalEphemeral
+            needs (List.contains S (preMessage pattern peer)) MissingRemoteStatic parameters.RemoteStatic
+            needs (List.contains E (preMessage pattern peer)) MissingRemoteEphemeral parameters.RemoteEphemeral
+            (if parameters.Psks.Length = pattern.PskCount then
+                 Ok()
+             else
+                 Error(Init(WrongPskCount(pattern.PskCount, parameters.Psks.Length))))
+            (if parameters.Psks |> List.forall (fun psk -> psk.Length = 32) then
+                 Ok()
+             else
+                 Error(Init WrongPskLength))
+            checkLength suite parameters.RemoteStatic
+            checkLength suite parameters.RemoteEphemeral
+            checkLength suite (parameters.LocalStatic |> Option.map _.Public)
+            checkLength suite (parameters.LocalEphemeral |> Option.map _.Public)
+        ]
 
-        match checks |> List.tryPick (function Error e -> Some e | Ok() -> None) with
+        match
+            checks
+            |> List.tryPick (function
+                | Error e -> Some e
+                | Ok() -> None)
+        with
         | Some error -> Error error
         | None ->
             let ss =
@@ -163,18 +169,19 @@ module HandshakeState =
 
             let ss = ss |> mixPreMessage Initiator |> mixPreMessage Responder
 
-            Ok
-                { suite = suite
-                  protocol = parameters.Protocol
-                  role = role
-                  symmetricState = ss
-                  s = parameters.LocalStatic
-                  e = parameters.LocalEphemeral
-                  rs = parameters.RemoteStatic
-                  re = parameters.RemoteEphemeral
-                  psks = parameters.Psks
-                  messagePatterns = pattern.Messages
-                  messageIndex = 0 }
+            Ok {
+                suite = suite
+                protocol = parameters.Protocol
+                role = role
+                symmetricState = ss
+                s = parameters.LocalStatic
+                e = parameters.LocalEphemeral
+                rs = parameters.RemoteStatic
+                re = parameters.RemoteEphemeral
+                psks = parameters.Psks
+                messagePatterns = pattern.Messages
+                messageIndex = 0
+            }
 
     /// Whose turn it is.
     let Turn (state: HandshakeState) =
@@ -238,7 +245,11 @@ module HandshakeState =
         | None, _ ->
             Error(
                 Init(
-                    if token = EE || (token = ES && state.role = Initiator) || (token = SE && state.role = Responder) then
+                    if
+                        token = EE
+                        || (token = ES && state.role = Initiator)
+                        || (token = SE && state.role = Responder)
+                    then
                         MissingLocalEphemeral
                     else
                         MissingLocalStatic
@@ -250,10 +261,11 @@ module HandshakeState =
     let private mixPsk (state: HandshakeState) =
         match state.psks with
         | psk :: rest ->
-            Ok
-                { state with
+            Ok {
+                state with
                     symmetricState = SymmetricState.MixKeyAndHash psk state.symmetricState
-                    psks = rest }
+                    psks = rest
+            }
         | [] -> Error(Init(WrongPskCount(state.protocol.Pattern.PskCount, 0)))
 
     /// After the message just processed: more patterns left means Continue, none means Split() and
@@ -269,17 +281,19 @@ module HandshakeState =
                 | Initiator -> ValueSome c1, (if oneWay then ValueNone else ValueSome c2)
                 | Responder -> (if oneWay then ValueNone else ValueSome c2), ValueSome c1
 
-            Complete
-                { Role = state.role
-                  Send = send
-                  Receive = receive
-                  HandshakeHash = SymmetricState.GetHandshakeHash state.symmetricState
-                  RemoteStatic = state.rs }
+            Complete {
+                Role = state.role
+                Send = send
+                Receive = receive
+                HandshakeHash = SymmetricState.GetHandshakeHash state.symmetricState
+                RemoteStatic = state.rs
+            }
         | rest ->
-            Continue
-                { state with
+            Continue {
+                state with
                     messagePatterns = rest
-                    messageIndex = state.messageIndex + 1 }
+                    messageIndex = state.messageIndex + 1
+            }
 
     let private currentPattern (state: HandshakeState) expected =
         match state.messagePatterns with
@@ -300,8 +314,10 @@ module HandshakeState =
             | E ->
                 requireKey MissingLocalEphemeral state.e
                 |> Result.map (fun e ->
-                    { state with
-                        symmetricState = mixEphemeral state.protocol.Pattern e.Public state.symmetricState },
+                    {
+                        state with
+                            symmetricState = mixEphemeral state.protocol.Pattern e.Public state.symmetricState
+                    },
                     e.Public.Bytes :: written)
             // "For "s": Appends EncryptAndHash(s.public_key) to the buffer."
             | S ->
@@ -351,9 +367,11 @@ module HandshakeState =
                     match PublicKey.TryCreate(dhlen, ReadOnlySpan bytes) with
                     | ValueSome re ->
                         Ok(
-                            { state with
-                                re = Some re
-                                symmetricState = mixEphemeral state.protocol.Pattern re state.symmetricState },
+                            {
+                                state with
+                                    re = Some re
+                                    symmetricState = mixEphemeral state.protocol.Pattern re state.symmetricState
+                            },
                             offset + dhlen
                         )
                     | ValueNone -> Error(Input(MessageTooShort message.Length)))
@@ -368,9 +386,11 @@ module HandshakeState =
                     match PublicKey.TryCreate(dhlen, ReadOnlySpan plaintext) with
                     | ValueSome rs ->
                         Ok(
-                            { state with
-                                rs = Some rs
-                                symmetricState = ss },
+                            {
+                                state with
+                                    rs = Some rs
+                                    symmetricState = ss
+                            },
                             offset + length
                         )
                     | ValueNone -> Error(Input(MessageTooShort message.Length)))

@@ -1,6 +1,6 @@
 /// HMAC (RFC 2104) and HKDF (RFC 5869) built on a `HashFunctions` record, shared by Noise (§4.3)
 /// and HPKE (RFC 9180 §4). Pure: every function returns fresh arrays.
-module HybridProtocol.Hkdf
+module HybridProtocol.Core.Hkdf
 
 open System
 

@@ -1,4 +1,4 @@
-namespace HybridProtocol.Noise
+namespace HybridProtocol.Core.Noise
 
 /// Why a protocol name was refused (Noise §8).
 type ProtocolNameError =

@@ -1,5 +1,5 @@
 /// Handshake patterns as data (Noise §7), interpreted once by HandshakeState.
-namespace HybridProtocol.Noise
+namespace HybridProtocol.Core.Noise
 
 /// Noise §7.1: "A message pattern is some sequence of tokens from the set ("e", "s", "ee", "es", "se", "ss")"
 /// plus "psk" (§9.2).
@@ -24,14 +24,13 @@ type Role =
 
 /// A handshake pattern: pre-messages (only "e" and "s" allowed), then message patterns that alternate
 /// direction starting with the initiator (§7.1).
-type HandshakePattern =
-    {
-        /// The pattern's name with its modifiers, e.g. "XXpsk0+psk3".
-        Name: string
-        InitiatorPreMessage: Token list
-        ResponderPreMessage: Token list
-        Messages: Token list list
-    }
+type HandshakePattern = {
+    /// The pattern's name with its modifiers, e.g. "XXpsk0+psk3".
+    Name: string
+    InitiatorPreMessage: Token list
+    ResponderPreMessage: Token list
+    Messages: Token list list
+} with
 
     /// Noise §7.4: one-way patterns have a single message from initiator to responder.
     member this.IsOneWay = this.Messages.Length = 1
@@ -54,11 +53,12 @@ module Role =
         if index % 2 = 0 then Initiator else Responder
 
 module HandshakePattern =
-    let private p name initiatorPre responderPre messages =
-        { Name = name
-          InitiatorPreMessage = initiatorPre
-          ResponderPreMessage = responderPre
-          Messages = messages }
+    let private p name initiatorPre responderPre messages = {
+        Name = name
+        InitiatorPreMessage = initiatorPre
+        ResponderPreMessage = responderPre
+        Messages = messages
+    }
 
     // §7.4 One-way patterns.
     let N = p "N" [] [ S ] [ [ E; ES ] ]
@@ -111,30 +111,31 @@ module HandshakePattern =
     let fundamental = [ NN; NK; NX; KN; KK; KX; XN; XK; XX; IN; IK; IX ]
 
     /// The 23 deferred patterns (§18.1).
-    let deferred =
-        [ NK1
-          NX1
-          X1N
-          X1K
-          XK1
-          X1K1
-          X1X
-          XX1
-          X1X1
-          K1N
-          K1K
-          KK1
-          K1K1
-          K1X
-          KX1
-          K1X1
-          I1N
-          I1K
-          IK1
-          I1K1
-          I1X
-          IX1
-          I1X1 ]
+    let deferred = [
+        NK1
+        NX1
+        X1N
+        X1K
+        XK1
+        X1K1
+        X1X
+        XX1
+        X1X1
+        K1N
+        K1K
+        KK1
+        K1K1
+        K1X
+        KX1
+        K1X1
+        I1N
+        I1K
+        IK1
+        I1K1
+        I1X
+        IX1
+        I1X1
+    ]
 
     /// Every base pattern, without modifiers: 38 in all.
     let all = oneWay @ fundamental @ deferred
@@ -171,7 +172,8 @@ module HandshakePattern =
             |> List.indexed
             |> List.exists (fun (i, tokens) -> Role.senderOf i = role && List.contains E tokens)
 
-        (not pattern.IsPsk) || (sendsE Initiator && (pattern.IsOneWay || sendsE Responder))
+        (not pattern.IsPsk)
+        || (sendsE Initiator && (pattern.IsOneWay || sendsE Responder))
 
     /// The tokens each message carries, with its index and sender.
     let messagesWithSender (pattern: HandshakePattern) =

@@ -1,4 +1,4 @@
-namespace HybridProtocol
+namespace HybridProtocol.Core
 
 open System
 
@@ -28,19 +28,17 @@ type PublicKey private (bytes: byte[]) =
 
     /// Constant-time comparison: public keys are not secret, but we keep one comparison for all key material.
     member this.EqualsKey(other: PublicKey) =
-        Security.Cryptography.CryptographicOperations.FixedTimeEquals(
-            ReadOnlySpan bytes,
-            ReadOnlySpan other.Bytes
-        )
+        Security.Cryptography.CryptographicOperations.FixedTimeEquals(ReadOnlySpan bytes, ReadOnlySpan other.Bytes)
 
     override _.ToString() =
         "PublicKey(" + Convert.ToHexStringLower bytes + ")"
 
 /// A DH key pair: Noise §4.1 GENERATE_KEYPAIR()'s output, but always made outside the core.
 [<NoComparison; NoEquality>]
-type KeyPair =
-    { Private: IDhPrivateKey
-      Public: PublicKey }
+type KeyPair = {
+    Private: IDhPrivateKey
+    Public: PublicKey
+}
 
 /// Noise §4.1 DH(key_pair, public_key): writes DHLEN bytes of shared secret into `output`.
 /// Returns false when the provider refuses the public key (for X25519, a low-order point that
@@ -53,15 +51,14 @@ type ImportPrivateFn = delegate of privateKey: ReadOnlySpan<byte> -> KeyPair vop
 
 /// Noise §4.1 DH functions for one curve.
 [<NoComparison; NoEquality>]
-type DhFunctions =
-    {
-        /// The name as it appears in a Noise protocol name, e.g. "25519".
-        Name: string
-        /// Size in bytes of public keys and DH outputs.
-        DHLEN: int
-        DH: DhFn
-        IMPORT_PRIVATE: ImportPrivateFn
-    }
+type DhFunctions = {
+    /// The name as it appears in a Noise protocol name, e.g. "25519".
+    Name: string
+    /// Size in bytes of public keys and DH outputs.
+    DHLEN: int
+    DH: DhFn
+    IMPORT_PRIVATE: ImportPrivateFn
+}
 
 /// An AEAD key made by the provider from raw key bytes (for NSec, a `Key`), so that the hot path
 /// does not import the key per record. Opaque to the core. Disposing it erases the key.
@@ -75,7 +72,10 @@ type AeadKeyFn = delegate of key: ReadOnlySpan<byte> -> IAeadKey
 /// (`Nonce.encode`): writes plaintext.Length + TAGLEN bytes to `ciphertext`.
 type EncryptFn =
     delegate of
-        k: IAeadKey * nonce: ReadOnlySpan<byte> * ad: ReadOnlySpan<byte> * plaintext: ReadOnlySpan<byte> *
+        k: IAeadKey *
+        nonce: ReadOnlySpan<byte> *
+        ad: ReadOnlySpan<byte> *
+        plaintext: ReadOnlySpan<byte> *
         ciphertext: Span<byte> ->
             unit
 
@@ -83,7 +83,10 @@ type EncryptFn =
 /// and returns true, or returns false on authentication failure (and `plaintext` must then be ignored).
 type DecryptFn =
     delegate of
-        k: IAeadKey * nonce: ReadOnlySpan<byte> * ad: ReadOnlySpan<byte> * ciphertext: ReadOnlySpan<byte> *
+        k: IAeadKey *
+        nonce: ReadOnlySpan<byte> *
+        ad: ReadOnlySpan<byte> *
+        ciphertext: ReadOnlySpan<byte> *
         plaintext: Span<byte> ->
             bool
 
@@ -98,19 +101,18 @@ type NonceEncoding =
 
 /// Noise §4.2 cipher functions for one AEAD.
 [<NoComparison; NoEquality>]
-type CipherFunctions =
-    {
-        /// The name as it appears in a Noise protocol name, e.g. "ChaChaPoly".
-        Name: string
-        /// Nonce length in bytes the AEAD takes (12 for the Noise ciphers).
-        NONCELEN: int
-        /// Authentication tag length in bytes (16 for the Noise ciphers).
-        TAGLEN: int
-        NonceEncoding: NonceEncoding
-        KEY: AeadKeyFn
-        ENCRYPT: EncryptFn
-        DECRYPT: DecryptFn
-    }
+type CipherFunctions = {
+    /// The name as it appears in a Noise protocol name, e.g. "ChaChaPoly".
+    Name: string
+    /// Nonce length in bytes the AEAD takes (12 for the Noise ciphers).
+    NONCELEN: int
+    /// Authentication tag length in bytes (16 for the Noise ciphers).
+    TAGLEN: int
+    NonceEncoding: NonceEncoding
+    KEY: AeadKeyFn
+    ENCRYPT: EncryptFn
+    DECRYPT: DecryptFn
+}
 
 /// Noise §4.3 HASH(data): writes HASHLEN bytes of digest of `data` into `output`.
 type HashFn = delegate of data: ReadOnlySpan<byte> * output: Span<byte> -> unit
@@ -118,23 +120,23 @@ type HashFn = delegate of data: ReadOnlySpan<byte> * output: Span<byte> -> unit
 /// Noise §4.3 hash functions. HMAC-HASH and HKDF are built on HASH by the core (`Hkdf`), exactly as
 /// the spec defines them, so no provider can substitute a different MAC (NSec's keyed BLAKE2b is not HMAC).
 [<NoComparison; NoEquality>]
-type HashFunctions =
-    {
-        /// The name as it appears in a Noise protocol name, e.g. "BLAKE2b".
-        Name: string
-        /// Output length in bytes (32 or 64).
-        HASHLEN: int
-        /// Internal block length in bytes, used by HMAC (64 or 128).
-        BLOCKLEN: int
-        HASH: HashFn
-    }
+type HashFunctions = {
+    /// The name as it appears in a Noise protocol name, e.g. "BLAKE2b".
+    Name: string
+    /// Output length in bytes (32 or 64).
+    HASHLEN: int
+    /// Internal block length in bytes, used by HMAC (64 or 128).
+    BLOCKLEN: int
+    HASH: HashFn
+}
 
 /// One DH, one cipher and one hash: everything a Noise or HPKE computation needs from outside.
 [<NoComparison; NoEquality>]
-type CryptoSuite =
-    { Dh: DhFunctions
-      Cipher: CipherFunctions
-      Hash: HashFunctions }
+type CryptoSuite = {
+    Dh: DhFunctions
+    Cipher: CipherFunctions
+    Hash: HashFunctions
+}
 
 /// Encodes a Noise nonce counter as the cipher's nonce bytes.
 module Nonce =

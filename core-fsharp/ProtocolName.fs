@@ -1,11 +1,10 @@
 /// Noise §8 protocol names, parsed into typed values and printed back.
-namespace HybridProtocol.Noise
+namespace HybridProtocol.Core.Noise
 
 open System
 
 /// Noise §12 DH functions this implementation offers.
-type DhName =
-    | Curve25519
+type DhName = | Curve25519
 
 /// Noise §12 cipher functions we offer, plus the AEGIS extension (specs/NOISE-CORE.md §"AEGIS suites").
 type CipherName =
@@ -21,18 +20,17 @@ type HashName =
     | BLAKE2b
 
 /// A parsed protocol name such as Noise_XXpsk0+psk3_25519_ChaChaPoly_BLAKE2b.
-type ProtocolName =
-    {
-        /// The base pattern with its psk modifiers applied.
-        Pattern: HandshakePattern
-        /// The base pattern's name, e.g. "XX".
-        BasePattern: string
-        /// The psk modifier positions in the order written, e.g. [0; 3].
-        PskModifiers: int list
-        Dh: DhName
-        Cipher: CipherName
-        Hash: HashName
-    }
+type ProtocolName = {
+    /// The base pattern with its psk modifiers applied.
+    Pattern: HandshakePattern
+    /// The base pattern's name, e.g. "XX".
+    BasePattern: string
+    /// The psk modifier positions in the order written, e.g. [0; 3].
+    PskModifiers: int list
+    Dh: DhName
+    Cipher: CipherName
+    Hash: HashName
+}
 
 module ProtocolName =
     let dhToString =
@@ -86,7 +84,11 @@ module ProtocolName =
         baseName, modifiers
 
     let private parsePsk (modifier: string) =
-        let digits = if modifier.StartsWith "psk" then modifier.Substring 3 else ""
+        let digits =
+            if modifier.StartsWith "psk" then
+                modifier.Substring 3
+            else
+                ""
 
         // Only canonical decimal numbers: "psk0".."psk99", no sign, no leading zeros.
         if
@@ -136,13 +138,14 @@ module ProtocolName =
             else
                 match parsePattern pattern, parseDh dh, parseCipher cipher, parseHash hash with
                 | Ok(baseName, positions, pattern), Ok dh, Ok cipher, Ok hash ->
-                    Ok
-                        { Pattern = pattern
-                          BasePattern = baseName
-                          PskModifiers = positions
-                          Dh = dh
-                          Cipher = cipher
-                          Hash = hash }
+                    Ok {
+                        Pattern = pattern
+                        BasePattern = baseName
+                        PskModifiers = positions
+                        Dh = dh
+                        Cipher = cipher
+                        Hash = hash
+                    }
                 | Error e, _, _, _
                 | _, Error e, _, _
                 | _, _, Error e, _
@@ -154,15 +157,19 @@ module ProtocolName =
     let patternSection (name: ProtocolName) =
         match name.PskModifiers with
         | [] -> name.BasePattern
-        | positions -> name.BasePattern + (positions |> List.map (sprintf "psk%d") |> String.concat "+")
+        | positions ->
+            name.BasePattern
+            + (positions |> List.map (sprintf "psk%d") |> String.concat "+")
 
     /// Prints the name back; `parse (toString n) = Ok n`.
     let toString (name: ProtocolName) =
         String.Join(
             "_",
-            [| "Noise"
-               patternSection name
-               dhToString name.Dh
-               cipherToString name.Cipher
-               hashToString name.Hash |]
+            [|
+                "Noise"
+                patternSection name
+                dhToString name.Dh
+                cipherToString name.Cipher
+                hashToString name.Hash
+            |]
         )

@@ -1,23 +1,21 @@
-namespace HybridProtocol.Noise
+namespace HybridProtocol.Core.Noise
 
 open System
 open System.Text
-open HybridProtocol
+open HybridProtocol.Core
 
 /// Noise §5.2 The SymmetricState object: "contains a CipherState plus ck and h variables".
 /// An immutable value; every operation returns a new one.
 /// See: https://noiseprotocol.org/noise.html#the-symmetricstate-object
 [<NoComparison; NoEquality>]
-type SymmetricState =
-    private
-        {
-            suite: CryptoSuite
-            cs: CipherState
-            /// Chaining key (HASHLEN bytes).
-            ck: byte[]
-            /// Handshake hash (HASHLEN bytes).
-            h: byte[]
-        }
+type SymmetricState = private {
+    suite: CryptoSuite
+    cs: CipherState
+    /// Chaining key (HASHLEN bytes).
+    ck: byte[]
+    /// Handshake hash (HASHLEN bytes).
+    h: byte[]
+}
 
 module SymmetricState =
     /// Noise §5.2: "If HASHLEN is 64, then truncates temp_k to 32 bytes."
@@ -42,31 +40,42 @@ module SymmetricState =
             else
                 Hkdf.hashConcat suite.Hash [ name ]
 
-        { suite = suite
-          cs = Empty
-          ck = h
-          h = h }
+        {
+            suite = suite
+            cs = Empty
+            ck = h
+            h = h
+        }
 
     /// Noise §5.2 MixKey(input_key_material): "Sets ck, temp_k = HKDF(ck, input_key_material, 2).
     /// If HASHLEN is 64, then truncates temp_k to 32 bytes. Calls InitializeKey(temp_k)."
     let MixKey (inputKeyMaterial: byte[]) (state: SymmetricState) =
         let struct (ck, tempK) = Hkdf.hkdf2 state.suite.Hash state.ck inputKeyMaterial
 
-        { state with
-            ck = ck
-            cs = keyed state.suite tempK }
+        {
+            state with
+                ck = ck
+                cs = keyed state.suite tempK
+        }
 
     /// Noise §5.2 MixHash(data): "Sets h = HASH(h || data)."
-    let MixHash (data: byte[]) (state: SymmetricState) =
-        { state with
-            h = Hkdf.hashConcat state.suite.Hash [ state.h; data ] }
+    let MixHash (data: byte[]) (state: SymmetricState) = {
+        state with
+            h = Hkdf.hashConcat state.suite.Hash [ state.h; data ]
+    }
 
     /// Noise §5.2 MixKeyAndHash(input_key_material): "Sets ck, temp_h, temp_k = HKDF(ck, input_key_material, 3).
     /// Calls MixHash(temp_h). If HASHLEN is 64, then truncates temp_k to 32 bytes. Calls InitializeKey(temp_k)."
     let MixKeyAndHash (inputKeyMaterial: byte[]) (state: SymmetricState) =
-        let struct (ck, tempH, tempK) = Hkdf.hkdf3 state.suite.Hash state.ck inputKeyMaterial
+        let struct (ck, tempH, tempK) =
+            Hkdf.hkdf3 state.suite.Hash state.ck inputKeyMaterial
+
         let mixed = MixHash tempH { state with ck = ck }
-        { mixed with cs = keyed state.suite tempK }
+
+        {
+            mixed with
+                cs = keyed state.suite tempK
+        }
 
     /// Noise §5.2 GetHandshakeHash(): "Returns h." A copy, so the caller cannot alter the state.
     let GetHandshakeHash (state: SymmetricState) = Array.copy state.h

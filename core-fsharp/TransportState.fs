@@ -1,7 +1,7 @@
-namespace HybridProtocol.Noise
+namespace HybridProtocol.Core.Noise
 
 open System
-open HybridProtocol
+open HybridProtocol.Core
 
 /// What a finished handshake hands to the transport phase: the two CipherStates from Split(),
 /// assigned to directions by role, plus what the handshake established.
@@ -10,18 +10,17 @@ open HybridProtocol
 /// with no sending CipherState and the sender with no receiving one.
 /// Like snow's `TransportState`, it can only be made by completing a HandshakeState.
 [<NoComparison; NoEquality>]
-type TransportState =
-    {
-        Role: Role
-        /// Encrypts what we send (ValueNone for the recipient of a one-way pattern).
-        Send: CipherState voption
-        /// Decrypts what we receive (ValueNone for the sender of a one-way pattern).
-        Receive: CipherState voption
-        /// Noise §5.2 GetHandshakeHash() at the end of the handshake (channel binding, §11.2).
-        HandshakeHash: byte[]
-        /// The peer's static public key, if the pattern gave us one.
-        RemoteStatic: PublicKey option
-    }
+type TransportState = {
+    Role: Role
+    /// Encrypts what we send (ValueNone for the recipient of a one-way pattern).
+    Send: CipherState voption
+    /// Decrypts what we receive (ValueNone for the sender of a one-way pattern).
+    Receive: CipherState voption
+    /// Noise §5.2 GetHandshakeHash() at the end of the handshake (channel binding, §11.2).
+    HandshakeHash: byte[]
+    /// The peer's static public key, if the pattern gave us one.
+    RemoteStatic: PublicKey option
+}
 
 module TransportState =
     /// Noise §5.3: after the handshake, transport messages are "EncryptWithAd(zerolen, payload)" with the
@@ -57,4 +56,9 @@ module TransportState =
         | ValueSome _ when message.Length > Limits.MaxMessageLength -> Error(Input(MessageTooLong message.Length))
         | ValueSome cs ->
             CipherState.decryptToArray cs [||] message
-            |> Result.map (fun struct (next, payload) -> struct ({ transport with Receive = ValueSome next }, payload))
+            |> Result.map (fun struct (next, payload) ->
+                struct ({
+                            transport with
+                                Receive = ValueSome next
+                        },
+                        payload))

@@ -9,7 +9,10 @@ open Expecto.Impl
 /// line goes to the raw standard output stream after Expecto's own summary.
 let private closingLine (summary: TestRunSummary) =
     let failed = summary.failed.Length + summary.errored.Length
-    let line = $"{summary.passed.Length} passed, {failed} failed, {summary.ignored.Length} skipped\n"
+
+    let line =
+        $"{summary.passed.Length} passed, {failed} failed, {summary.ignored.Length} skipped\n"
+
     use raw = Console.OpenStandardOutput()
     let bytes = Encoding.UTF8.GetBytes line
     raw.Write(bytes, 0, bytes.Length)
@@ -17,14 +20,15 @@ let private closingLine (summary: TestRunSummary) =
 
 [<EntryPoint>]
 let main argv =
-    let printer =
-        { TestPrinters.defaultPrinter with
+    let printer = {
+        TestPrinters.defaultPrinter with
             summary =
                 fun config summary ->
                     async {
                         do! TestPrinters.defaultPrinter.summary config summary
                         closingLine summary
-                    } }
+                    }
+    }
 
     let config = { defaultConfig with printer = printer }
     runTestsInAssemblyWithCLIArgs [ Printer printer ] argv

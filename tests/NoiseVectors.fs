@@ -5,25 +5,26 @@ module HybridProtocol.Tests.NoiseVectors
 open System.IO
 open System.Text.Json
 open Expecto
-open HybridProtocol
+open HybridProtocol.Core
 open HybridProtocol.Crypto
-open HybridProtocol.Noise
+open HybridProtocol.Core.Noise
 open HybridProtocol.Tests.TestSupport
 
-type private Vector =
-    { Name: string
-      InitPrologue: byte[]
-      RespPrologue: byte[]
-      InitStatic: byte[] option
-      RespStatic: byte[] option
-      InitEphemeral: byte[] option
-      RespEphemeral: byte[] option
-      InitRemoteStatic: byte[] option
-      RespRemoteStatic: byte[] option
-      InitPsks: byte[] list
-      RespPsks: byte[] list
-      HandshakeHash: byte[] option
-      Messages: (byte[] * byte[]) list }
+type private Vector = {
+    Name: string
+    InitPrologue: byte[]
+    RespPrologue: byte[]
+    InitStatic: byte[] option
+    RespStatic: byte[] option
+    InitEphemeral: byte[] option
+    RespEphemeral: byte[] option
+    InitRemoteStatic: byte[] option
+    RespRemoteStatic: byte[] option
+    InitPsks: byte[] list
+    RespPsks: byte[] list
+    HandshakeHash: byte[] option
+    Messages: (byte[] * byte[]) list
+}
 
 let private text (e: JsonElement) =
     match e.GetString() with
@@ -33,34 +34,39 @@ let private text (e: JsonElement) =
 let private readVectors (path: string) =
     use doc = JsonDocument.Parse(File.ReadAllText path)
 
-    [ for v in doc.RootElement.GetProperty("vectors").EnumerateArray() do
-          let str (name: string) =
-              match v.TryGetProperty name with
-              | true, p -> Some(text p)
-              | _ -> None
+    [
+        for v in doc.RootElement.GetProperty("vectors").EnumerateArray() do
+            let str (name: string) =
+                match v.TryGetProperty name with
+                | true, p -> Some(text p)
+                | _ -> None
 
-          let bytes name = str name |> Option.map hex
+            let bytes name = str name |> Option.map hex
 
-          let psks name =
-              match v.TryGetProperty(name: string) with
-              | true, p -> [ for x in p.EnumerateArray() -> hex (text x) ]
-              | _ -> []
+            let psks name =
+                match v.TryGetProperty(name: string) with
+                | true, p -> [ for x in p.EnumerateArray() -> hex (text x) ]
+                | _ -> []
 
-          { Name = defaultArg (str "protocol_name") (defaultArg (str "name") "")
-            InitPrologue = defaultArg (bytes "init_prologue") [||]
-            RespPrologue = defaultArg (bytes "resp_prologue") [||]
-            InitStatic = bytes "init_static"
-            RespStatic = bytes "resp_static"
-            InitEphemeral = bytes "init_ephemeral"
-            RespEphemeral = bytes "resp_ephemeral"
-            InitRemoteStatic = bytes "init_remote_static"
-            RespRemoteStatic = bytes "resp_remote_static"
-            InitPsks = psks "init_psks"
-            RespPsks = psks "resp_psks"
-            HandshakeHash = bytes "handshake_hash"
-            Messages =
-              [ for m in v.GetProperty("messages").EnumerateArray() ->
-                    hex (text (m.GetProperty "payload")), hex (text (m.GetProperty "ciphertext")) ] } ]
+            {
+                Name = defaultArg (str "protocol_name") (defaultArg (str "name") "")
+                InitPrologue = defaultArg (bytes "init_prologue") [||]
+                RespPrologue = defaultArg (bytes "resp_prologue") [||]
+                InitStatic = bytes "init_static"
+                RespStatic = bytes "resp_static"
+                InitEphemeral = bytes "init_ephemeral"
+                RespEphemeral = bytes "resp_ephemeral"
+                InitRemoteStatic = bytes "init_remote_static"
+                RespRemoteStatic = bytes "resp_remote_static"
+                InitPsks = psks "init_psks"
+                RespPsks = psks "resp_psks"
+                HandshakeHash = bytes "handshake_hash"
+                Messages = [
+                    for m in v.GetProperty("messages").EnumerateArray() ->
+                        hex (text (m.GetProperty "payload")), hex (text (m.GetProperty "ciphertext"))
+                ]
+            }
+    ]
 
 /// The suites NSec can run: 25519 with ChaChaPoly or AESGCM and SHA256, SHA512 or BLAKE2b.
 let private usable (name: string) =
@@ -81,16 +87,16 @@ let private run (v: Vector) =
 
     let init role prologue s e rs psks =
         match
-            HandshakeState.Initialize
-                suite
-                { Protocol = protocol
-                  Role = role
-                  Prologue = prologue
-                  LocalStatic = s |> Option.map importKeyPair
-                  LocalEphemeral = e |> Option.map importKeyPair
-                  RemoteStatic = rs |> Option.map publicKey
-                  RemoteEphemeral = None
-                  Psks = psks }
+            HandshakeState.Initialize suite {
+                Protocol = protocol
+                Role = role
+                Prologue = prologue
+                LocalStatic = s |> Option.map importKeyPair
+                LocalEphemeral = e |> Option.map importKeyPair
+                RemoteStatic = rs |> Option.map publicKey
+                RemoteEphemeral = None
+                Psks = psks
+            }
         with
         | Ok hs -> hs
         | Error err -> failtestf "%s: Initialize refused: %A" v.Name err
@@ -165,7 +171,9 @@ let private run (v: Vector) =
 
 let private suiteTest file expectedCount =
     test $"every NSec-usable Noise_ vector in {file} ({expectedCount})" {
-        let vectors = readVectors (vectorFile $"noise/{file}") |> List.filter (fun v -> usable v.Name)
+        let vectors =
+            readVectors (vectorFile $"noise/{file}") |> List.filter (fun v -> usable v.Name)
+
         let mutable messages = 0
 
         for v in vectors do
@@ -179,7 +187,4 @@ let private suiteTest file expectedCount =
 
 [<Tests>]
 let tests =
-    testList
-        "Noise vectors"
-        [ suiteTest "cacophony.txt" 354
-          suiteTest "noise-c-basic.txt" 90 ]
+    testList "Noise vectors" [ suiteTest "cacophony.txt" 354; suiteTest "noise-c-basic.txt" 90 ]

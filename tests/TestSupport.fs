@@ -3,7 +3,7 @@ module HybridProtocol.Tests.TestSupport
 
 open System
 open System.IO
-open HybridProtocol
+open HybridProtocol.Core
 open HybridProtocol.Crypto
 
 let hex (s: string) = Convert.FromHexString s

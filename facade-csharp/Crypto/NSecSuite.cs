@@ -1,7 +1,8 @@
-using HybridProtocol.Noise;
+using HybridProtocol.Core;
+using HybridProtocol.Core.Noise;
 using NSec.Cryptography;
 using NSecPublicKey = NSec.Cryptography.PublicKey;
-using PublicKey = HybridProtocol.PublicKey;
+using PublicKey = HybridProtocol.Core.PublicKey;
 
 namespace HybridProtocol.Crypto;
 
