@@ -1,0 +1,74 @@
+namespace HybridProtocol;
+
+/// <summary>
+/// What went wrong, as a value a caller can switch on. Each code names one class of failure; the
+/// exception message says what happened and what to do. Codes are stable: new ones are only appended.
+/// </summary>
+public enum HybridErrorCode
+{
+    /// <summary>The peer proved a key that the configured authentication refused (wrong pinned key, key not allowed, callback said no).</summary>
+    AuthenticationFailed = 1,
+
+    /// <summary>The server's key differs from the one recorded for this host (known-hosts): a possible man in the middle.</summary>
+    ServerKeyChanged = 2,
+
+    /// <summary>The handshake did not finish within the configured timeout.</summary>
+    HandshakeTimeout = 3,
+
+    /// <summary>The peer sent something the protocol does not allow (malformed frame, wrong record type, out-of-order message).</summary>
+    ProtocolViolation = 4,
+
+    /// <summary>A message is larger than the negotiated or configured limit.</summary>
+    MessageTooLarge = 5,
+
+    /// <summary>The connection ended without the peer's authenticated close: data may have been cut off.</summary>
+    ConnectionTruncated = 6,
+
+    /// <summary>The server refused the requested protocol version, pattern, suite or application protocol.</summary>
+    PeerRefused = 7,
+
+    /// <summary>Authenticated decryption failed: the data was altered, replayed, reordered, or the keys or PSK differ.</summary>
+    DecryptionFailed = 8,
+
+    /// <summary>A key or key file is malformed, of the wrong type, or has the wrong length.</summary>
+    InvalidKey = 9,
+
+    /// <summary>An argument or option is invalid (the message names it).</summary>
+    InvalidArgument = 10,
+
+    /// <summary>The object was used after a failure, after close, or in a state where the operation is not allowed.</summary>
+    InvalidState = 11,
+
+    /// <summary>The peer's public key is invalid for key agreement (for X25519, a low-order point).</summary>
+    InvalidPeerKey = 12,
+
+    /// <summary>A nonce or sequence number would repeat: the key has been used for as many messages as it may be.</summary>
+    NonceExhausted = 13,
+
+    /// <summary>A sealed file or message is malformed, truncated, reordered or tampered with.</summary>
+    InvalidCiphertext = 14,
+
+    /// <summary>The protocol name, pattern, suite or mode is unknown or unsupported here.</summary>
+    Unsupported = 15,
+
+    /// <summary>The underlying transport failed (socket error, connection reset, stream closed).</summary>
+    TransportFailed = 16,
+}
+
+/// <summary>
+/// The one exception type HybridProtocol throws for protocol, authentication and key failures.
+/// Switch on <see cref="Code"/>; the message explains what happened and what to do.
+/// </summary>
+public sealed class HybridProtocolException : Exception
+{
+    /// <summary>Creates an exception with a code and a message that says what happened and what to do.</summary>
+    public HybridProtocolException(HybridErrorCode code, string message)
+        : base(message) => Code = code;
+
+    /// <summary>Creates an exception with a code, a message and the underlying cause.</summary>
+    public HybridProtocolException(HybridErrorCode code, string message, Exception? innerException)
+        : base(message, innerException) => Code = code;
+
+    /// <summary>What went wrong, as a value a caller can switch on.</summary>
+    public HybridErrorCode Code { get; }
+}
