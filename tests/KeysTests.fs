@@ -312,6 +312,14 @@ let private pemTests =
 
             Expect.stringContains e.Message "OpenSSH" "names OpenSSH"
 
+        testCase "a binary DER file is refused with how to convert it"
+        <| fun () ->
+            use dir = new TempDir()
+            let path = dir.File "alice.der"
+            File.WriteAllBytes(path, Array.concat [ hex "302e020100300506032b656e04220420"; alicePrivate ])
+            let e = expectInvalidKey (fun () -> PrivateKey.Load path |> ignore)
+            Expect.stringContains e.Message "-inform DER" "says how to convert"
+
         testCase "raw keys of the wrong length are refused"
         <| fun () ->
             for n in [ 0; 31; 33; 64 ] do
@@ -542,6 +550,11 @@ let private knownHostsTests =
             if not (OperatingSystem.IsWindows()) then
                 Expect.equal (File.GetUnixFileMode path) ownerOnly "owner-only"
 
+                Expect.equal
+                    (File.GetUnixFileMode(Path.GetDirectoryName path |> nonNull))
+                    (ownerOnly ||| UnixFileMode.UserExecute)
+                    "directory 0700"
+
             let again = KnownHosts.Load(path).Verify("example.com", 12345, keyA)
             Expect.equal again.Status KnownHostStatus.Trusted "trusted (host names are case-insensitive)"
             Expect.equal again.RecordedKey keyA "recorded key"
@@ -649,6 +662,17 @@ let private knownHostsTests =
                 Expect.stringContains e.Message "line 3" $"names the line for {bad}"
                 Expect.stringContains e.Message path "names the file"
                 Expect.stringContains e.Message why $"says what is wrong with {bad}"
+
+        testCase "host names lose a final dot; files over 8 MiB are refused"
+        <| fun () ->
+            use dir = new TempDir()
+            let path = dir.File "known_hosts"
+            let store = KnownHosts.Load path
+            store.Verify("fqdn.example.", 1, keyA) |> ignore
+            Expect.equal (store.Verify("fqdn.example", 1, keyA).Status) KnownHostStatus.Trusted "same host"
+            File.AppendAllText(path, String('#', 8 * 1024 * 1024))
+            let e = expectInvalidKey (fun () -> KnownHosts.Load path |> ignore)
+            Expect.stringContains e.Message "larger than 8 MiB" "says too large"
 
         testCase "a file edited to be malformed after Load makes Verify fail, not trust"
         <| fun () ->
