@@ -1,0 +1,156 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Invocation;
+
+namespace HybridProtocol.Cli;
+
+/// <summary>The command tree, parsing, and the one place where failures become messages and exit codes.</summary>
+internal static class App
+{
+    private static readonly Dictionary<Command, string[]> ExamplesByCommand = [];
+
+    /// <summary>Shows stack traces and inner errors (on every command).</summary>
+    public static readonly Option<bool> Verbose = new("--verbose")
+    {
+        Description = "Show the full error with its stack trace when something fails.",
+        Recursive = true,
+    };
+
+    /// <summary>The root command with every subcommand.</summary>
+    /// <remarks>
+    /// A plain <see cref="Command"/> named <c>hybrid</c> rather than a <see cref="RootCommand"/>, whose name would be the
+    /// assembly's (HybridProtocol.Cli) in every usage line; it gets the root's help and version options by hand.
+    /// </remarks>
+    public static Command Build()
+    {
+        var root = new Command(
+            "hybrid",
+            "hybrid: encrypted, authenticated connections, file transfer and sealed files with HybridProtocol keys (X25519).")
+        {
+            new HelpOption(),
+            new VersionOption(),
+            Verbose,
+        };
+        root.Subcommands.Add(KeyCommands.Keygen());
+        root.Subcommands.Add(KeyCommands.Pubkey());
+        root.Subcommands.Add(KeyCommands.Fingerprint());
+        root.Subcommands.Add(KnownHostsCommands.Build());
+        WithExamples(root, "hybrid keygen -o server.key", "hybrid fingerprint server.key", "hybrid <command> --help");
+        foreach (var option in root.Options)
+        {
+            if (option is HelpOption { Action: HelpAction help })
+            {
+                option.Action = new HelpWithExamples(help);
+            }
+        }
+
+        return root;
+    }
+
+    /// <summary>Records examples shown at the end of the command's <c>--help</c>.</summary>
+    public static T WithExamples<T>(T command, params string[] examples)
+        where T : Command
+    {
+        ExamplesByCommand[command] = examples;
+        return command;
+    }
+
+    /// <summary>The standard help, then the command's examples.</summary>
+    private sealed class HelpWithExamples(HelpAction help) : SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            var result = help.Invoke(parseResult);
+            if (ExamplesByCommand.TryGetValue(parseResult.CommandResult.Command, out var examples))
+            {
+                var output = parseResult.InvocationConfiguration.Output;
+                output.WriteLine("Examples:");
+                foreach (var example in examples)
+                {
+                    output.WriteLine("  " + example);
+                }
+
+                output.WriteLine();
+            }
+
+            return result;
+        }
+    }
+
+    /// <summary>Parses and runs; returns the exit code (see <see cref="ExitCode"/>).</summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var root = Build();
+        var parse = root.Parse(args);
+        if (parse.Action is ParseErrorAction)
+        {
+            foreach (var error in parse.Errors)
+            {
+                await Console.Error.WriteLineAsync("hybrid: " + error.Message).ConfigureAwait(false);
+            }
+
+            await Console.Error.WriteLineAsync($"Run '{CommandPath(parse.CommandResult.Command)} --help' for usage.").ConfigureAwait(false);
+            return (int)ExitCode.Usage;
+        }
+
+        var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        try
+        {
+            return await parse.InvokeAsync(configuration).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            return Report(e, parse.GetValue(Verbose));
+        }
+    }
+
+    /// <summary>Sets a command's action: runs <paramref name="body"/> and turns its failure into a message and exit code.</summary>
+    public static void SetRun(this Command command, Func<ParseResult, CancellationToken, Task<ExitCode>> body) =>
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            try
+            {
+                return (int)await body(parse, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                return Report(e, parse.GetValue(Verbose));
+            }
+        });
+
+    /// <summary>Sets a synchronous action (see the asynchronous overload).</summary>
+    public static void SetRun(this Command command, Func<ParseResult, ExitCode> body) =>
+        command.SetRun((parse, _) => Task.FromResult(body(parse)));
+
+    /// <summary>Writes the failure to stderr (one sentence, or everything with --verbose) and returns its exit code.</summary>
+    public static int Report(Exception e, bool verbose)
+    {
+        var code = ExitCodes.For(e);
+        var message = code switch
+        {
+            ExitCode.Interrupted => "interrupted.",
+            _ when e is CliException or HybridProtocolException => e.Message,
+            ExitCode.Other => $"unexpected error ({e.GetType().Name}): {e.Message} Run again with --verbose for details.",
+            _ => e.Message,
+        };
+        Console.Error.WriteLine("hybrid: " + message);
+        if (verbose)
+        {
+            Console.Error.WriteLine(e.ToString());
+        }
+
+        return (int)code;
+    }
+
+    private static string CommandPath(Command command)
+    {
+        var names = new List<string>();
+        for (Command? c = command; c is not null; c = c.Parents.OfType<Command>().FirstOrDefault())
+        {
+            names.Add(c.Name);
+        }
+
+        names.Reverse();
+        return string.Join(' ', names);
+    }
+}
