@@ -84,6 +84,23 @@ module Context =
     /// The AEAD key made for this context and all its successors (none for export-only).
     let keyR (ContextR c) = keyOf c
 
+    let private erase (c: Context) =
+        Security.Cryptography.CryptographicOperations.ZeroMemory(Span c.exporter_secret)
+
+        match c.aead with
+        | Sealing(_, key, base_nonce) ->
+            Security.Cryptography.CryptographicOperations.ZeroMemory(Span base_nonce)
+            key.Dispose()
+        | ExportOnlyAead -> ()
+
+    /// Erases the context's secrets (exporter_secret, base_nonce) and disposes its AEAD key. The
+    /// one side effect here, for the owner (the facade's Dispose) once it is done with the context
+    /// and all its successors, which share the same key and arrays.
+    let EraseS (ContextS c) = erase c
+
+    /// Erases the context's secrets and disposes its AEAD key (see `EraseS`).
+    let EraseR (ContextR c) = erase c
+
     /// A context at an arbitrary sequence number, for tests of the message limit only.
     let internal withSequenceS (seq: uint64) (ContextS c) = ContextS { c with seq = seq }
 
