@@ -240,7 +240,12 @@ module SealedFile =
             let full = l.chunkSize + l.tagLength
 
             if ciphertext.Length < l.tagLength || ciphertext.Length > full then
-                Error(if isFinal then Truncated else WrongChunkLength ciphertext.Length)
+                Error(
+                    if isFinal then
+                        Truncated
+                    else
+                        WrongChunkLength ciphertext.Length
+                )
             elif not isFinal && ciphertext.Length <> full then
                 Error(WrongChunkLength ciphertext.Length)
             else
