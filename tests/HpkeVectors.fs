@@ -103,12 +103,18 @@ let private runEntry (counts: Counts) (v: JsonElement) =
     Expect.equal (toHex ks.exporter_secret) (toHex (req "exporter_secret")) $"{name} exporter_secret"
 
     // The facade's contexts, set up with the vector's keys.
+    let skSm =
+        if mode >= 2 then
+            Some(HybridProtocol.PrivateKey.FromRawBytes(ReadOnlySpan(req "skSm")))
+        else
+            None
+
     let senderOptions =
         HpkeSenderOptions(
             Suite = facadeSuite,
             Psk = (if psk.Length > 0 then psk else null),
             PskId = (if psk_id.Length > 0 then psk_id else null),
-            SenderPrivateKey = (if mode >= 2 then req "skSm" else null)
+            SenderPrivateKey = Option.toObj skSm
         )
 
     let recipientOptions =
@@ -116,22 +122,24 @@ let private runEntry (counts: Counts) (v: JsonElement) =
             Suite = facadeSuite,
             Psk = senderOptions.Psk,
             PskId = senderOptions.PskId,
-            SenderPublicKey = (if mode >= 2 then req "pkSm" else null)
+            SenderPublicKey = (if mode >= 2 then HybridProtocol.PublicKey.FromRawBytes(ReadOnlySpan(req "pkSm")) else null)
         )
 
     Expect.equal (int senderOptions.Mode) mode $"{name} sender options select the vector's mode"
     let ephemeralPair = importKeyPair (req "skEm")
 
     use sender =
-        HybridProtocol.Hpke.SetupS(ReadOnlySpan(req "pkRm"), ReadOnlySpan info, senderOptions, ephemeralPair)
+        HybridProtocol.Hpke.SetupS(HybridProtocol.PublicKey.FromRawBytes(ReadOnlySpan(req "pkRm")), ReadOnlySpan info, senderOptions, ephemeralPair)
 
     ephemeralPair.Private.Dispose()
     Expect.equal (toHex sender.EncapsulatedKey) (toHex (req "enc")) $"{name} facade enc"
 
+    use recipientKey = HybridProtocol.PrivateKey.FromRawBytes(ReadOnlySpan(req "skRm"))
+
     use recipient =
         HybridProtocol.Hpke.SetupR(
             ReadOnlySpan(req "enc"),
-            ReadOnlySpan(req "skRm"),
+            recipientKey,
             ReadOnlySpan info,
             recipientOptions
         )
@@ -165,6 +173,7 @@ let private runEntry (counts: Counts) (v: JsonElement) =
 
         counts.Exports <- counts.Exports + 1
 
+    skSm |> Option.iter (fun k -> k.Dispose())
     counts.Entries <- counts.Entries + 1
 
 [<Tests>]

@@ -1,53 +1,27 @@
 using HybridProtocol.Core;
 using HybridProtocol.Crypto;
 using NSec.Cryptography;
-using PublicKey = HybridProtocol.Core.PublicKey;
+using CorePublicKey = HybridProtocol.Core.PublicKey;
 
 namespace HybridProtocol;
 
-/// <summary>
-/// Raw X25519 keys to the core's key types. The one place where HPKE's keys come in, so that the
-/// switch to the library's PrivateKey/PublicKey types stays small.
-/// </summary>
+/// <summary>The library's key types to the core's, and HPKE's ephemeral keys.</summary>
 internal static class HpkeKeys
 {
-    public const int X25519Length = 32;
-
-    public static PublicKey Public(ReadOnlySpan<byte> raw, string name)
+    public static CorePublicKey Public(PublicKey key)
     {
-        var key = PublicKey.TryCreate(X25519Length, raw);
-        return key.IsSome
-            ? key.Value
-            : throw new HybridProtocolException(
-                HybridErrorCode.InvalidKey,
-                $"{name} is {raw.Length} bytes; an X25519 public key is {X25519Length} bytes.");
+        ArgumentNullException.ThrowIfNull(key);
+        return key.ToCore();
     }
 
-    /// <summary>Imports a private key; the caller disposes <c>Private</c>.</summary>
-    public static KeyPair Private(ReadOnlySpan<byte> raw, string name)
+    /// <summary>The core's view of a private key; the <see cref="PrivateKey"/> keeps ownership.</summary>
+    public static KeyPair Private(PrivateKey key)
     {
-        if (raw.Length != X25519Length)
-        {
-            throw new HybridProtocolException(
-                HybridErrorCode.InvalidKey,
-                $"{name} is {raw.Length} bytes; an X25519 private key is {X25519Length} bytes.");
-        }
-
-        var pair = NSecSuite.X25519.IMPORT_PRIVATE.Invoke(raw);
-        return pair.IsSome
-            ? pair.Value
-            : throw new HybridProtocolException(HybridErrorCode.InvalidKey, $"{name} is not an X25519 private key.");
+        ArgumentNullException.ThrowIfNull(key);
+        return key.ToKeyPair();
     }
 
-    /// <summary>RFC 9180 §4 GenerateKeyPair(): a fresh ephemeral key pair from libsodium's CSPRNG.</summary>
+    /// <summary>RFC 9180 §4 GenerateKeyPair(): a fresh ephemeral key pair from libsodium's CSPRNG; the caller disposes it.</summary>
     public static KeyPair GenerateEphemeral() =>
         X25519PrivateKey.ToKeyPair(Key.Create(KeyAgreementAlgorithm.X25519));
-
-    /// <summary>A fresh X25519 key pair as raw bytes (private, public).</summary>
-    public static (byte[] PrivateKey, byte[] PublicKey) GenerateRaw()
-    {
-        var parameters = new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport };
-        using var key = Key.Create(KeyAgreementAlgorithm.X25519, in parameters);
-        return (key.Export(KeyBlobFormat.RawPrivateKey), key.PublicKey.Export(KeyBlobFormat.RawPublicKey));
-    }
 }

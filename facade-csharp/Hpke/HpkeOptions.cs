@@ -15,8 +15,8 @@ public sealed class HpkeSenderOptions
     /// <summary>The PSK's identifier (non-empty), or null. Requires <see cref="Psk"/>.</summary>
     public byte[]? PskId { get; init; }
 
-    /// <summary>The sender's static X25519 private key (32 bytes) for the auth modes, or null.</summary>
-    public byte[]? SenderPrivateKey { get; init; }
+    /// <summary>The sender's static private key for the auth modes, or null. The caller keeps ownership.</summary>
+    public PrivateKey? SenderPrivateKey { get; init; }
 
     /// <summary>The mode these options select.</summary>
     public HpkeMode Mode => (Psk ?? PskId, SenderPrivateKey) switch
@@ -43,8 +43,8 @@ public sealed class HpkeRecipientOptions
     /// <summary>The PSK's identifier the sender used, or null.</summary>
     public byte[]? PskId { get; init; }
 
-    /// <summary>The sender's static X25519 public key (32 bytes) for the auth modes, or null.</summary>
-    public byte[]? SenderPublicKey { get; init; }
+    /// <summary>The sender's static public key for the auth modes, or null.</summary>
+    public PublicKey? SenderPublicKey { get; init; }
 
     /// <summary>The mode these options select.</summary>
     public HpkeMode Mode => (Psk ?? PskId, SenderPublicKey) switch

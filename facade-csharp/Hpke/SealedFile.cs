@@ -23,7 +23,7 @@ public static class SealedFile
     public const int MaxChunkSize = CoreSealedFile.MaxChunkSize;
 
     /// <summary>Seals <paramref name="input"/> (read to its end) to <paramref name="recipientPublicKey"/>, writing the sealed file to <paramref name="output"/>.</summary>
-    /// <param name="recipientPublicKey">The recipient's X25519 public key (32 bytes).</param>
+    /// <param name="recipientPublicKey">The recipient's public key.</param>
     /// <param name="input">The plaintext stream.</param>
     /// <param name="output">Receives the sealed file.</param>
     /// <param name="info">HPKE info: application context the recipient must pass too; null for none.</param>
@@ -31,7 +31,7 @@ public static class SealedFile
     /// <param name="chunkSize">Plaintext bytes per chunk, 1 to <see cref="MaxChunkSize"/>.</param>
     /// <exception cref="HybridProtocolException">InvalidKey, InvalidPeerKey, InvalidArgument, Unsupported.</exception>
     public static void Seal(
-        ReadOnlySpan<byte> recipientPublicKey,
+        PublicKey recipientPublicKey,
         Stream input,
         Stream output,
         byte[]? info = null,
@@ -43,7 +43,7 @@ public static class SealedFile
     }
 
     /// <summary>Seals <paramref name="input"/> asynchronously; see <see cref="Seal"/>.</summary>
-    /// <param name="recipientPublicKey">The recipient's X25519 public key (32 bytes).</param>
+    /// <param name="recipientPublicKey">The recipient's public key.</param>
     /// <param name="input">The plaintext stream.</param>
     /// <param name="output">Receives the sealed file.</param>
     /// <param name="info">HPKE info; null for none.</param>
@@ -51,7 +51,7 @@ public static class SealedFile
     /// <param name="chunkSize">Plaintext bytes per chunk.</param>
     /// <param name="cancellationToken">Cancels the copy.</param>
     public static async Task SealAsync(
-        ReadOnlyMemory<byte> recipientPublicKey,
+        PublicKey recipientPublicKey,
         Stream input,
         Stream output,
         byte[]? info = null,
@@ -59,12 +59,12 @@ public static class SealedFile
         int chunkSize = DefaultChunkSize,
         CancellationToken cancellationToken = default)
     {
-        using var context = SetupSealing(recipientPublicKey.Span, input, output, info, options, chunkSize);
+        using var context = SetupSealing(recipientPublicKey, input, output, info, options, chunkSize);
         await SealCore(new AsyncAdapter(), context, input, output, chunkSize, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Opens the sealed file in <paramref name="input"/> and writes its plaintext to <paramref name="output"/>.</summary>
-    /// <param name="recipientPrivateKey">The recipient's X25519 private key (32 bytes).</param>
+    /// <param name="recipientPrivateKey">The recipient's private key.</param>
     /// <param name="input">The sealed file.</param>
     /// <param name="output">Receives the plaintext, chunk by authenticated chunk.</param>
     /// <param name="info">The info the sender used; null for none.</param>
@@ -75,51 +75,35 @@ public static class SealedFile
     /// do not match the header's mode), InvalidKey.
     /// </exception>
     public static void Open(
-        ReadOnlySpan<byte> recipientPrivateKey,
+        PrivateKey recipientPrivateKey,
         Stream input,
         Stream output,
         byte[]? info = null,
         HpkeRecipientOptions? options = null)
     {
-        var key = recipientPrivateKey.ToArray();
-        try
-        {
-            OpenCore(new SyncAdapter(), key, input, output, info, options, default).GetAwaiter().GetResult();
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(key);
-        }
+        OpenCore(new SyncAdapter(), recipientPrivateKey, input, output, info, options, default).GetAwaiter().GetResult();
     }
 
     /// <summary>Opens a sealed file asynchronously; see <see cref="Open"/>.</summary>
-    /// <param name="recipientPrivateKey">The recipient's X25519 private key (32 bytes).</param>
+    /// <param name="recipientPrivateKey">The recipient's private key.</param>
     /// <param name="input">The sealed file.</param>
     /// <param name="output">Receives the plaintext.</param>
     /// <param name="info">The info the sender used; null for none.</param>
     /// <param name="options">The sender's mode inputs; the suite is read from the header.</param>
     /// <param name="cancellationToken">Cancels the copy.</param>
     public static async Task OpenAsync(
-        ReadOnlyMemory<byte> recipientPrivateKey,
+        PrivateKey recipientPrivateKey,
         Stream input,
         Stream output,
         byte[]? info = null,
         HpkeRecipientOptions? options = null,
         CancellationToken cancellationToken = default)
     {
-        var key = recipientPrivateKey.ToArray();
-        try
-        {
-            await OpenCore(new AsyncAdapter(), key, input, output, info, options, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(key);
-        }
+        await OpenCore(new AsyncAdapter(), recipientPrivateKey, input, output, info, options, cancellationToken).ConfigureAwait(false);
     }
 
     private static HpkeSenderContext SetupSealing(
-        ReadOnlySpan<byte> recipientPublicKey, Stream input, Stream output, byte[]? info, HpkeSenderOptions? options, int chunkSize)
+        PublicKey recipientPublicKey, Stream input, Stream output, byte[]? info, HpkeSenderOptions? options, int chunkSize)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
@@ -177,7 +161,7 @@ public static class SealedFile
     }
 
     private static async ValueTask OpenCore<TAdapter>(
-        TAdapter adapter, byte[] recipientPrivateKey, Stream input, Stream output, byte[]? info, HpkeRecipientOptions? options, CancellationToken cancellationToken)
+        TAdapter adapter, PrivateKey recipientPrivateKey, Stream input, Stream output, byte[]? info, HpkeRecipientOptions? options, CancellationToken cancellationToken)
         where TAdapter : struct, IStreamAdapter
     {
         ArgumentNullException.ThrowIfNull(input);
