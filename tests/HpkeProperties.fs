@@ -40,7 +40,7 @@ type Setup = {
 }
 
 let setupOf (modeIndex: byte) (suiteIndex: byte) (seedR: byte[]) (seedS: byte[]) (info: byte[]) (pskSeed: byte[]) = {
-    Mode = enum<HpkeMode> (int modeIndex % 4)
+    Mode = enum<HpkeMode>(int modeIndex % 4)
     Suite = suites[int suiteIndex % suites.Length]
     Recipient = keyOf (Array.append [| 1uy |] seedR)
     Sender = keyOf (Array.append [| 2uy |] seedS)
@@ -97,7 +97,9 @@ type Wrong =
 [<Tests>]
 let tests =
     testList "HPKE properties" [
-        testPropertyWithConfig config "single-shot Seal/Open round-trips for any mode, suite, keys, info, aad, plaintext"
+        testPropertyWithConfig
+            config
+            "single-shot Seal/Open round-trips for any mode, suite, keys, info, aad, plaintext"
         <| fun modeIndex suiteIndex seedR seedS (info: byte[]) (aad: byte[]) (pt: byte[]) pskSeed ->
             let s = setupOf modeIndex suiteIndex seedR seedS info pskSeed
             let sealedMessage = seal s pt aad
@@ -105,12 +107,27 @@ let tests =
             Expect.equal (openWith s sealedMessage aad) pt "opened plaintext"
 
         testPropertyWithConfig config "contexts: several messages in order, and Export agrees on both sides"
-        <| fun modeIndex suiteIndex seedR seedS info pskSeed (messages: (byte[] * byte[]) list) (exporterContext: byte[]) ->
+        <| fun
+               modeIndex
+               suiteIndex
+               seedR
+               seedS
+               info
+               pskSeed
+               (messages: (byte[] * byte[]) list)
+               (exporterContext: byte[]) ->
             let s = setupOf modeIndex suiteIndex seedR seedS info pskSeed
-            use sender = FacadeHpke.SetupS(s.Recipient.PublicKey, ReadOnlySpan s.Info, senderOptions s)
+
+            use sender =
+                FacadeHpke.SetupS(s.Recipient.PublicKey, ReadOnlySpan s.Info, senderOptions s)
 
             use recipient =
-                FacadeHpke.SetupR(ReadOnlySpan sender.EncapsulatedKey, s.Recipient, ReadOnlySpan s.Info, recipientOptions s)
+                FacadeHpke.SetupR(
+                    ReadOnlySpan sender.EncapsulatedKey,
+                    s.Recipient,
+                    ReadOnlySpan s.Info,
+                    recipientOptions s
+                )
 
             Expect.equal sender.Mode s.Mode "mode selected by the options"
 
@@ -145,10 +162,28 @@ let tests =
             let s', aad, applies =
                 match wrong with
                 | WrongRecipientKey -> { s with Recipient = other }, [| 7uy |], true
-                | WrongInfo -> { s with Info = Array.append s.Info [| 0uy |] }, [| 7uy |], true
+                | WrongInfo ->
+                    {
+                        s with
+                            Info = Array.append s.Info [| 0uy |]
+                    },
+                    [| 7uy |],
+                    true
                 | WrongAad -> s, [| 8uy |], true
-                | WrongPsk -> { s with Psk = Array.map ((^^^) 1uy) s.Psk }, [| 7uy |], usesPsk s
-                | WrongPskId -> { s with PskId = Array.append s.PskId [| 0uy |] }, [| 7uy |], usesPsk s
+                | WrongPsk ->
+                    {
+                        s with
+                            Psk = Array.map ((^^^) 1uy) s.Psk
+                    },
+                    [| 7uy |],
+                    usesPsk s
+                | WrongPskId ->
+                    {
+                        s with
+                            PskId = Array.append s.PskId [| 0uy |]
+                    },
+                    [| 7uy |],
+                    usesPsk s
                 | WrongSenderKey -> { s with Sender = other }, [| 7uy |], usesAuth s
 
             if applies then
@@ -161,32 +196,77 @@ let tests =
         <| fun () ->
             let s = setupOf 1uy 0uy [| 1uy |] [| 2uy |] [||] [| 3uy |]
             let sealedMessage = seal s [| 1uy; 2uy |] [||]
-            let code = codeOf (fun () -> openWith { s with Mode = HpkeMode.Base } sealedMessage [||])
+
+            let code =
+                codeOf (fun () -> openWith { s with Mode = HpkeMode.Base } sealedMessage [||])
+
             Expect.equal code HybridErrorCode.DecryptionFailed "base recipient, psk sender"
 
         testCase "PSK inputs: VerifyPSKInputs' three errors and the 32-byte floor"
         <| fun () ->
             let psk = Array.create 32 1uy
             let id = [| 1uy |]
-            Expect.equal (KeySchedule.VerifyPSKInputs Mode.Psk psk [||]) (Error(PskInputs InconsistentPskInputs)) "psk without id"
-            Expect.equal (KeySchedule.VerifyPSKInputs Mode.Psk [||] id) (Error(PskInputs InconsistentPskInputs)) "id without psk"
-            Expect.equal (KeySchedule.VerifyPSKInputs Mode.Base psk id) (Error(PskInputs PskInputNotNeeded)) "psk in base"
-            Expect.equal (KeySchedule.VerifyPSKInputs Mode.Auth psk id) (Error(PskInputs PskInputNotNeeded)) "psk in auth"
-            Expect.equal (KeySchedule.VerifyPSKInputs Mode.Psk [||] [||]) (Error(PskInputs MissingRequiredPsk)) "no psk in psk"
-            Expect.equal (KeySchedule.VerifyPSKInputs Mode.AuthPsk [||] [||]) (Error(PskInputs MissingRequiredPsk)) "no psk in auth_psk"
-            Expect.equal (KeySchedule.VerifyPSKInputs Mode.Psk (Array.create 31 1uy) id) (Error(PskInputs(PskTooShort 31))) "31-byte psk"
+
+            Expect.equal
+                (KeySchedule.VerifyPSKInputs Mode.Psk psk [||])
+                (Error(PskInputs InconsistentPskInputs))
+                "psk without id"
+
+            Expect.equal
+                (KeySchedule.VerifyPSKInputs Mode.Psk [||] id)
+                (Error(PskInputs InconsistentPskInputs))
+                "id without psk"
+
+            Expect.equal
+                (KeySchedule.VerifyPSKInputs Mode.Base psk id)
+                (Error(PskInputs PskInputNotNeeded))
+                "psk in base"
+
+            Expect.equal
+                (KeySchedule.VerifyPSKInputs Mode.Auth psk id)
+                (Error(PskInputs PskInputNotNeeded))
+                "psk in auth"
+
+            Expect.equal
+                (KeySchedule.VerifyPSKInputs Mode.Psk [||] [||])
+                (Error(PskInputs MissingRequiredPsk))
+                "no psk in psk"
+
+            Expect.equal
+                (KeySchedule.VerifyPSKInputs Mode.AuthPsk [||] [||])
+                (Error(PskInputs MissingRequiredPsk))
+                "no psk in auth_psk"
+
+            Expect.equal
+                (KeySchedule.VerifyPSKInputs Mode.Psk (Array.create 31 1uy) id)
+                (Error(PskInputs(PskTooShort 31)))
+                "31-byte psk"
+
             Expect.equal (KeySchedule.VerifyPSKInputs Mode.AuthPsk psk id) (Ok()) "valid"
             use r = PrivateKey.Generate()
             let shortPsk = HpkeSenderOptions(Psk = Array.create 16 1uy, PskId = id)
-            Expect.equal (codeOf (fun () -> FacadeHpke.Seal(r.PublicKey, ReadOnlySpan [||], options = shortPsk))) HybridErrorCode.InvalidArgument "facade: short psk"
-            let noId = HpkeSenderOptions(Psk = psk)
-            Expect.equal (codeOf (fun () -> FacadeHpke.Seal(r.PublicKey, ReadOnlySpan [||], options = noId))) HybridErrorCode.InvalidArgument "facade: psk without id"
 
-        testCase "message limit: a context at seq 2^64 - 1 refuses to Seal and Open (MessageLimitReached, NonceExhausted)"
+            Expect.equal
+                (codeOf (fun () -> FacadeHpke.Seal(r.PublicKey, ReadOnlySpan [||], options = shortPsk)))
+                HybridErrorCode.InvalidArgument
+                "facade: short psk"
+
+            let noId = HpkeSenderOptions(Psk = psk)
+
+            Expect.equal
+                (codeOf (fun () -> FacadeHpke.Seal(r.PublicKey, ReadOnlySpan [||], options = noId)))
+                HybridErrorCode.InvalidArgument
+                "facade: psk without id"
+
+        testCase
+            "message limit: a context at seq 2^64 - 1 refuses to Seal and Open (MessageLimitReached, NonceExhausted)"
         <| fun () ->
             use r = PrivateKey.Generate()
             use sender = FacadeHpke.SetupBaseS(r.PublicKey, ReadOnlySpan [||])
-            use recipient = FacadeHpke.SetupBaseR(ReadOnlySpan sender.EncapsulatedKey, r, ReadOnlySpan [||])
+
+            use recipient =
+                FacadeHpke.SetupBaseR(ReadOnlySpan sender.EncapsulatedKey, r, ReadOnlySpan [||])
+
             let nearS = Context.withSequenceS (UInt64.MaxValue - 1UL) sender.CoreContext
             let nearR = Context.withSequenceR (UInt64.MaxValue - 1UL) recipient.CoreContext
 
@@ -194,37 +274,99 @@ let tests =
             | Error e -> failtestf "the last message must seal: %A" e
             | Ok(struct (lastS, ct)) ->
                 Expect.equal (Context.sequenceS lastS) UInt64.MaxValue "seq advanced to the limit"
-                Expect.equal (Context.SealToArray lastS [||] [| 1uy |] |> Result.map ignore) (Error MessageLimitReached) "sender limit"
+
+                Expect.equal
+                    (Context.SealToArray lastS [||] [| 1uy |] |> Result.map ignore)
+                    (Error MessageLimitReached)
+                    "sender limit"
 
                 match Context.OpenToArray nearR [||] ct with
                 | Error e -> failtestf "the last message must open: %A" e
                 | Ok(struct (lastR, pt)) ->
                     Expect.equal pt [| 1uy |] "last plaintext"
-                    Expect.equal (Context.OpenToArray lastR [||] ct |> Result.map ignore) (Error MessageLimitReached) "recipient limit"
+
+                    Expect.equal
+                        (Context.OpenToArray lastR [||] ct |> Result.map ignore)
+                        (Error MessageLimitReached)
+                        "recipient limit"
 
             Expect.equal (Context.IncrementSeq UInt64.MaxValue) (Error MessageLimitReached) "IncrementSeq"
-            use atLimit = new HpkeSenderContext(sender.Suite, sender.Mode, sender.EncapsulatedKey, Context.withSequenceS UInt64.MaxValue sender.CoreContext)
-            Expect.equal (codeOf (fun () -> atLimit.Seal(ReadOnlySpan [| 1uy |]))) HybridErrorCode.NonceExhausted "facade code"
+
+            use atLimit =
+                new HpkeSenderContext(
+                    sender.Suite,
+                    sender.Mode,
+                    sender.EncapsulatedKey,
+                    Context.withSequenceS UInt64.MaxValue sender.CoreContext
+                )
+
+            Expect.equal
+                (codeOf (fun () -> atLimit.Seal(ReadOnlySpan [| 1uy |])))
+                HybridErrorCode.NonceExhausted
+                "facade code"
 
         testCase "keys and sizes: low-order public key, short sealed message, export-only, export length"
         <| fun () ->
             use r = PrivateKey.Generate()
             let zero = HybridProtocol.PublicKey.FromRawBytes(ReadOnlySpan(Array.zeroCreate 32))
-            Expect.equal (codeOf (fun () -> FacadeHpke.Seal(zero, ReadOnlySpan [| 1uy |]))) HybridErrorCode.InvalidPeerKey "all-zero pkR"
+
+            Expect.equal
+                (codeOf (fun () -> FacadeHpke.Seal(zero, ReadOnlySpan [| 1uy |])))
+                HybridErrorCode.InvalidPeerKey
+                "all-zero pkR"
+
             let sealedMessage = FacadeHpke.Seal(r.PublicKey, ReadOnlySpan [| 1uy |])
             Array.Clear(sealedMessage, 0, 32)
-            Expect.equal (codeOf (fun () -> FacadeHpke.Open(r, ReadOnlySpan sealedMessage))) HybridErrorCode.InvalidPeerKey "all-zero enc"
-            Expect.equal (codeOf (fun () -> FacadeHpke.Open(r, ReadOnlySpan(Array.zeroCreate 47)))) HybridErrorCode.InvalidCiphertext "47 bytes"
-            Expect.equal (codeOf (fun () -> FacadeHpke.SetupBaseR(ReadOnlySpan(Array.zeroCreate 31), r, ReadOnlySpan [||]))) HybridErrorCode.InvalidCiphertext "31-byte enc"
-            let exportOnly = HpkeSuite(HpkeKem.X25519HkdfSha256, HpkeKdf.HkdfSha512, HpkeAead.ExportOnly)
+
+            Expect.equal
+                (codeOf (fun () -> FacadeHpke.Open(r, ReadOnlySpan sealedMessage)))
+                HybridErrorCode.InvalidPeerKey
+                "all-zero enc"
+
+            Expect.equal
+                (codeOf (fun () -> FacadeHpke.Open(r, ReadOnlySpan(Array.zeroCreate 47))))
+                HybridErrorCode.InvalidCiphertext
+                "47 bytes"
+
+            Expect.equal
+                (codeOf (fun () -> FacadeHpke.SetupBaseR(ReadOnlySpan(Array.zeroCreate 31), r, ReadOnlySpan [||])))
+                HybridErrorCode.InvalidCiphertext
+                "31-byte enc"
+
+            let exportOnly =
+                HpkeSuite(HpkeKem.X25519HkdfSha256, HpkeKdf.HkdfSha512, HpkeAead.ExportOnly)
+
             use sender = FacadeHpke.SetupBaseS(r.PublicKey, ReadOnlySpan [| 9uy |], exportOnly)
-            use recipient = FacadeHpke.SetupBaseR(ReadOnlySpan sender.EncapsulatedKey, r, ReadOnlySpan [| 9uy |], exportOnly)
-            Expect.equal (sender.Export(ReadOnlySpan "x"B, 100)) (recipient.Export(ReadOnlySpan "x"B, 100)) "export-only exports agree"
-            Expect.equal (codeOf (fun () -> sender.Seal(ReadOnlySpan [| 1uy |]))) HybridErrorCode.Unsupported "export-only Seal"
-            Expect.equal (codeOf (fun () -> recipient.Open(ReadOnlySpan(Array.zeroCreate 16)))) HybridErrorCode.Unsupported "export-only Open"
+
+            use recipient =
+                FacadeHpke.SetupBaseR(ReadOnlySpan sender.EncapsulatedKey, r, ReadOnlySpan [| 9uy |], exportOnly)
+
+            Expect.equal
+                (sender.Export(ReadOnlySpan "x"B, 100))
+                (recipient.Export(ReadOnlySpan "x"B, 100))
+                "export-only exports agree"
+
+            Expect.equal
+                (codeOf (fun () -> sender.Seal(ReadOnlySpan [| 1uy |])))
+                HybridErrorCode.Unsupported
+                "export-only Seal"
+
+            Expect.equal
+                (codeOf (fun () -> recipient.Open(ReadOnlySpan(Array.zeroCreate 16))))
+                HybridErrorCode.Unsupported
+                "export-only Open"
+
             Expect.equal (sender.Export(ReadOnlySpan [||], 255 * 64).Length) (255 * 64) "L = 255 * Nh"
-            Expect.equal (codeOf (fun () -> sender.Export(ReadOnlySpan [||], 255 * 64 + 1))) HybridErrorCode.InvalidArgument "L > 255 * Nh"
-            Expect.equal (codeOf (fun () -> Hpke.DeriveKeyPair(ReadOnlySpan(Array.zeroCreate 31)))) HybridErrorCode.InvalidKey "short ikm"
+
+            Expect.equal
+                (codeOf (fun () -> sender.Export(ReadOnlySpan [||], 255 * 64 + 1)))
+                HybridErrorCode.InvalidArgument
+                "L > 255 * Nh"
+
+            Expect.equal
+                (codeOf (fun () -> Hpke.DeriveKeyPair(ReadOnlySpan(Array.zeroCreate 31))))
+                HybridErrorCode.InvalidKey
+                "short ikm"
 
         testCase "the span Seal does not allocate per message"
         <| fun () ->

@@ -122,14 +122,23 @@ let private runEntry (counts: Counts) (v: JsonElement) =
             Suite = facadeSuite,
             Psk = senderOptions.Psk,
             PskId = senderOptions.PskId,
-            SenderPublicKey = (if mode >= 2 then HybridProtocol.PublicKey.FromRawBytes(ReadOnlySpan(req "pkSm")) else null)
+            SenderPublicKey =
+                (if mode >= 2 then
+                     HybridProtocol.PublicKey.FromRawBytes(ReadOnlySpan(req "pkSm"))
+                 else
+                     null)
         )
 
     Expect.equal (int senderOptions.Mode) mode $"{name} sender options select the vector's mode"
     let ephemeralPair = importKeyPair (req "skEm")
 
     use sender =
-        HybridProtocol.Hpke.SetupS(HybridProtocol.PublicKey.FromRawBytes(ReadOnlySpan(req "pkRm")), ReadOnlySpan info, senderOptions, ephemeralPair)
+        HybridProtocol.Hpke.SetupS(
+            HybridProtocol.PublicKey.FromRawBytes(ReadOnlySpan(req "pkRm")),
+            ReadOnlySpan info,
+            senderOptions,
+            ephemeralPair
+        )
 
     ephemeralPair.Private.Dispose()
     Expect.equal (toHex sender.EncapsulatedKey) (toHex (req "enc")) $"{name} facade enc"
@@ -137,12 +146,7 @@ let private runEntry (counts: Counts) (v: JsonElement) =
     use recipientKey = HybridProtocol.PrivateKey.FromRawBytes(ReadOnlySpan(req "skRm"))
 
     use recipient =
-        HybridProtocol.Hpke.SetupR(
-            ReadOnlySpan(req "enc"),
-            recipientKey,
-            ReadOnlySpan info,
-            recipientOptions
-        )
+        HybridProtocol.Hpke.SetupR(ReadOnlySpan(req "enc"), recipientKey, ReadOnlySpan info, recipientOptions)
 
     for e in v.GetProperty("encryptions").EnumerateArray() do
         let seq = sender.SequenceNumber

@@ -14,7 +14,7 @@ internal static class HpkeErrors
 
     public static HybridProtocolException ToException(HpkeError error) => error switch
     {
-        HpkeError.InvalidSuite e => new(HybridErrorCode.Unsupported, $"The HPKE suite's crypto records do not fit RFC 9180 §7 ({e.Item}).") ,
+        HpkeError.InvalidSuite e => new(HybridErrorCode.Unsupported, $"The HPKE suite's crypto records do not fit RFC 9180 §7 ({e.Item})."),
         HpkeError.PskInputs { Item: var psk } => PskException(psk),
         HpkeError.KemFailure { Item: var kem } => KemException(kem),
         _ when error.IsOpenError => new(
