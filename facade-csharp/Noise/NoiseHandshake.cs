@@ -161,35 +161,13 @@ public sealed class NoiseHandshake : IDisposable
 
     /// <summary>Noise §5.3 WriteMessage: the next handshake message carrying <paramref name="payload"/>.</summary>
     /// <exception cref="HybridProtocolException">InvalidState out of turn or after a failure; MessageTooLarge over 65535 bytes.</exception>
-    public byte[] WriteMessage(ReadOnlySpan<byte> payload)
-    {
-        var current = Current();
-        var result = HandshakeStateModule.WriteMessage(payload.ToArray(), current);
-        if (result.IsError)
-        {
-            throw Fail(result.ErrorValue);
-        }
-
-        var (message, step) = result.ResultValue;
-        Advance(step);
-        return message;
-    }
+    public byte[] WriteMessage(ReadOnlySpan<byte> payload) =>
+        Complete(HandshakeStateModule.WriteMessage(payload.ToArray(), Current()));
 
     /// <summary>Noise §5.3 ReadMessage: checks and reads the peer's next handshake message and returns its payload.</summary>
     /// <exception cref="HybridProtocolException">DecryptionFailed, ProtocolViolation or InvalidPeerKey when the message is bad; the handshake is then over.</exception>
-    public byte[] ReadMessage(ReadOnlySpan<byte> message)
-    {
-        var current = Current();
-        var result = HandshakeStateModule.ReadMessage(message.ToArray(), current);
-        if (result.IsError)
-        {
-            throw Fail(result.ErrorValue);
-        }
-
-        var (payload, step) = result.ResultValue;
-        Advance(step);
-        return payload;
-    }
+    public byte[] ReadMessage(ReadOnlySpan<byte> message) =>
+        Complete(HandshakeStateModule.ReadMessage(message.ToArray(), Current()));
 
     /// <summary>Noise §5.2 GetHandshakeHash(): identifies this session; equal on both sides after completion (channel binding, §11.2).</summary>
     public byte[] GetHandshakeHash() => transport is not null ? transport.HandshakeHash : HandshakeStateModule.GetHandshakeHash(Current());
@@ -215,6 +193,19 @@ public sealed class NoiseHandshake : IDisposable
         }
 
         return state ?? throw new ObjectDisposedException(nameof(NoiseHandshake));
+    }
+
+    /// <summary>Takes the result of WriteMessage or ReadMessage: the bytes for the caller, and the next state.</summary>
+    private byte[] Complete(FSharpResult<ValueTuple<byte[], HandshakeStep>, NoiseError> result)
+    {
+        if (result.IsError)
+        {
+            throw Fail(result.ErrorValue);
+        }
+
+        var (bytes, step) = result.ResultValue;
+        Advance(step);
+        return bytes;
     }
 
     private void Advance(HandshakeStep step)
