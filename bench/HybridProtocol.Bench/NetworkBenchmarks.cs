@@ -14,8 +14,9 @@ internal static class NetworkBenchmarks
     public static async Task BulkAsync(ITransportUnderTest transport, Scale scale, Report report)
     {
         await using var pair = await transport.ConnectPairAsync(CancellationToken.None).ConfigureAwait(false);
-        foreach (var size in BulkMessageSizes)
+        foreach (var messageSize in BulkMessageSizes)
         {
+            var size = new Buffers(messageSize);
             await TransferAsync(pair, size, scale.BulkWarmupBytes).ConfigureAwait(false);
             var rates = new List<double>();
             for (var rep = 0; rep < scale.Repetitions; rep++)
@@ -24,7 +25,7 @@ internal static class NetworkBenchmarks
                 rates.Add(Stats.MegabytesPerSecond(scale.BulkBytes, seconds));
             }
 
-            report.Add(new Row("Bulk throughput", $"{SizeName(size)} msgs, {SizeName(scale.BulkBytes)}", transport.Name, Stats.Median(rates), "MB/s", Better.Higher));
+            report.Add(new Row("Bulk throughput", $"{SizeName(messageSize)} msgs, {SizeName(scale.BulkBytes)}", transport.Name, Stats.Median(rates), "MB/s", Better.Higher));
         }
     }
 
@@ -32,8 +33,9 @@ internal static class NetworkBenchmarks
     public static async Task AllocationAsync(ITransportUnderTest transport, Scale scale, Report report)
     {
         await using var pair = await transport.ConnectPairAsync(CancellationToken.None).ConfigureAwait(false);
-        foreach (var size in new[] { 16 << 10, 64 << 10 })
+        foreach (var messageSize in new[] { 16 << 10, 64 << 10 })
         {
+            var size = new Buffers(messageSize);
             await TransferAsync(pair, size, scale.BulkWarmupBytes).ConfigureAwait(false);
             var perMb = new List<double>();
             for (var rep = 0; rep < scale.Repetitions; rep++)
@@ -44,7 +46,7 @@ internal static class NetworkBenchmarks
                 perMb.Add(allocated / (scale.AllocBytes / 1e6));
             }
 
-            report.Add(new Row("Allocated per MB (steady state)", $"{SizeName(size)} msgs", transport.Name, Stats.Median(perMb), "B/MB", Better.Lower));
+            report.Add(new Row("Allocated per MB (steady state)", $"{SizeName(messageSize)} msgs", transport.Name, Stats.Median(perMb), "B/MB", Better.Lower));
         }
     }
 
@@ -173,27 +175,26 @@ internal static class NetworkBenchmarks
     /// returns the seconds until the server has received and checked the last byte. Each message is
     /// [sequence number][fixed pattern][sequence number]; the server checks all of it.
     /// </summary>
-    private static async Task<double> TransferAsync(ConnectedPair pair, int size, long total)
+    private static async Task<double> TransferAsync(ConnectedPair pair, Buffers buffers, long total)
     {
+        var size = buffers.Send.Length;
         var messages = total / size;
         var start = Stopwatch.GetTimestamp();
         var receiver = Task.Run(async () =>
         {
-            var buffer = new byte[size];
             for (long seq = 0; seq < messages; seq++)
             {
-                await pair.Server.ReadExactlyAsync(buffer).ConfigureAwait(false);
-                Check(buffer, seq);
+                await pair.Server.ReadExactlyAsync(buffers.Receive).ConfigureAwait(false);
+                Check(buffers.Receive, seq);
             }
         });
         var sender = Task.Run(async () =>
         {
-            var buffer = Pattern.AsSpan(0, size).ToArray();
             for (long seq = 0; seq < messages; seq++)
             {
-                BinaryPrimitives.WriteInt64LittleEndian(buffer, seq);
-                BinaryPrimitives.WriteInt64LittleEndian(buffer.AsSpan(size - 8), seq);
-                await pair.Client.WriteAsync(buffer).ConfigureAwait(false);
+                BinaryPrimitives.WriteInt64LittleEndian(buffers.Send, seq);
+                BinaryPrimitives.WriteInt64LittleEndian(buffers.Send.AsSpan(size - 8), seq);
+                await pair.Client.WriteAsync(buffers.Send).ConfigureAwait(false);
             }
 
             await pair.Client.FlushAsync().ConfigureAwait(false);
@@ -263,6 +264,14 @@ internal static class NetworkBenchmarks
             return latencies;
         }))).ConfigureAwait(false);
         return [.. results.SelectMany(l => l)];
+    }
+
+    /// <summary>The application's send and receive buffers for one message size, made once, outside the measured loops.</summary>
+    private sealed class Buffers(int size)
+    {
+        public byte[] Send { get; } = Pattern.AsSpan(0, size).ToArray();
+
+        public byte[] Receive { get; } = new byte[size];
     }
 
     private static byte[] MakePattern(int length)

@@ -15,7 +15,11 @@ internal enum Better
 /// One figure of the table. Rows with the same <see cref="Measure"/> and <see cref="Variant"/> are comparable:
 /// the ratio columns divide by the SslStream and TCP rows of the same measure and variant.
 /// </summary>
-internal sealed record Row(string Measure, string Variant, string Transport, double Value, string Unit, Better Better);
+internal sealed record Row(string Measure, string Variant, string Transport, double Value, string Unit, Better Better)
+{
+    /// <summary>False for figures measured without a network (in-memory handshakes): no ratio to plain TCP.</summary>
+    public bool OverNetwork { get; init; } = true;
+}
 
 /// <summary>Collects rows and notes, prints the table and writes it as markdown.</summary>
 internal sealed class Report
@@ -113,7 +117,7 @@ internal sealed class Report
 
     private string Ratio(Row row, string reference)
     {
-        if (row.Transport == reference)
+        if (row.Transport == reference || (reference == "TCP" && !row.OverNetwork))
         {
             return "";
         }
@@ -136,12 +140,25 @@ internal static class Machine
         yield return $"CPU: {CpuModel()} ({Environment.ProcessorCount} logical cores visible; AES-NI: {(HasCpuFlag("aes") ? "yes" : "no")}, AVX2: {(HasCpuFlag("avx2") ? "yes" : "no")}, VAES: {(HasCpuFlag("vaes") ? "yes" : "no")})";
         yield return $"OS: {RuntimeInformation.OSDescription} ({RuntimeInformation.OSArchitecture})";
         yield return $".NET: {RuntimeInformation.FrameworkDescription}, GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}";
+        yield return $"Load average (1/5/15 min) at the time of writing: {LoadAverage()} (the machine is shared; a load above the core count makes every figure noisier and lower)";
     }
 
     private static string CpuModel()
     {
         var line = CpuInfoLines().FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
         return line is null ? RuntimeInformation.ProcessArchitecture.ToString() : line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim();
+    }
+
+    private static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
     }
 
     private static bool HasCpuFlag(string flag)
