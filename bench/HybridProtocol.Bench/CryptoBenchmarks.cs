@@ -88,7 +88,49 @@ internal static class CryptoBenchmarks
             }
         }
 
+        X25519Cost(scale, report);
         report.Note("Noise ... (in-memory) rows: both parties' CPU work for one handshake through NoiseHandshake, no TCP connect and no framing; a lower bound for HybridProtocol's connection, not a like-for-like figure against SslStream's rows (which include a TCP connect).");
+    }
+
+    /// <summary>
+    /// The unit a handshake's cost is counted in: one X25519 key generation (a fresh ephemeral key, public key
+    /// included) and one X25519 agreement through NSec, one core. Noise NN/NK/XX need per handshake, both sides
+    /// together: 2 key generations plus 2 (NN), 4 (NK) or 6 (XX) agreements.
+    /// </summary>
+    private static void X25519Cost(Scale scale, Report report)
+    {
+        var algorithm = KeyAgreementAlgorithm.X25519;
+        var count = scale.NoiseHandshakesPerRepetition * 5;
+        var generate = new List<double>();
+        var agree = new List<double>();
+        using var peer = Key.Create(algorithm);
+        var parameters = new SharedSecretCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport };
+        for (var rep = 0; rep <= scale.Repetitions; rep++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            for (var i = 0; i < count; i++)
+            {
+                using var key = Key.Create(algorithm);
+                _ = key.PublicKey;
+            }
+
+            var middle = Stopwatch.GetTimestamp();
+            using var mine = Key.Create(algorithm);
+            for (var i = 0; i < count; i++)
+            {
+                using var shared = algorithm.Agree(mine, peer.PublicKey, in parameters) ?? throw new InvalidOperationException("X25519 agreement failed.");
+            }
+
+            var end = Stopwatch.GetTimestamp();
+            if (rep > 0)
+            {
+                generate.Add(Stats.Microseconds(start, middle) / count);
+                agree.Add(Stats.Microseconds(middle, end) / count);
+            }
+        }
+
+        report.Add(new Row("X25519 cost, one core", "key generation", "NSec X25519", Stats.Median(generate), "us/op", Better.Lower) { OverNetwork = false });
+        report.Add(new Row("X25519 cost, one core", "key agreement", "NSec X25519", Stats.Median(agree), "us/op", Better.Lower) { OverNetwork = false });
     }
 
     private static double[] Time(string protocol, PrivateKey? clientKey, PrivateKey serverKey, PublicKey? pinnedServer, int count)

@@ -126,6 +126,11 @@ internal static class NetworkBenchmarks
             var workingSet = (process.WorkingSet64 - workingSetBefore) / (double)count;
             var heap = (GC.GetTotalMemory(forceFullCollection: true) - heapBefore) / (double)count;
             var variant = $"{count} connections";
+            if (pendingReads.Count(read => read.IsCompleted) is var early and > 0)
+            {
+                report.Note($"{transport.Name}: {early} of {count} idle zero-byte reads completed early (they should wait for data).");
+            }
+
             report.Add(new Row("Idle connection, working set", variant, transport.Name, workingSet / 1024, "KiB/conn", Better.Lower));
             report.Add(new Row("Idle connection, GC heap", variant, transport.Name, heap / 1024, "KiB/conn", Better.Lower));
         }

@@ -101,7 +101,13 @@ public abstract class LoopbackTransport : ITransportUnderTest
         }
 
         stop.Dispose();
+        DisposeResources();
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases what a subclass holds (certificates, keys) after the listener has stopped.</summary>
+    protected virtual void DisposeResources()
+    {
     }
 
     /// <summary>Runs the handshake on a connected socket pair; both sockets are owned by the result.</summary>
@@ -165,6 +171,8 @@ public sealed class TlsTransport : LoopbackTransport
 
     public override string Name => "SslStream";
 
+    protected override void DisposeResources() => certificate.Dispose();
+
     public override string? Negotiated => negotiated;
 
     protected override async Task<ConnectedPair> SecureAsync(Socket client, Socket server, CancellationToken cancellationToken)
@@ -226,6 +234,12 @@ public sealed class HybridProtocolTransport(string protocolName) : LoopbackTrans
     public override string Name => "HybridProtocol " + protocolName;
 
     public override string? Negotiated => protocolName;
+
+    protected override void DisposeResources()
+    {
+        serverKey.Dispose();
+        clientKey.Dispose();
+    }
 
     protected override async Task<ConnectedPair> SecureAsync(Socket client, Socket server, CancellationToken cancellationToken)
     {
