@@ -149,6 +149,79 @@ let private knownHostsTests =
             Expect.stringContains r.Stderr "line 1" "names the line"
     ]
 
+let private sealTests =
+    testList "seal and open" [
+        testCase "seal to a public key file, open with the private key: files of 0, 1 and 200,001 bytes (4 chunks)"
+        <| fun () ->
+            use dir = new TempDir()
+            expectExit Exit.success (run dir [ "keygen"; "-o"; "alice.key" ]) "keygen"
+            File.WriteAllBytes(dir.File "alice.pub", (run dir [ "pubkey"; "alice.key" ]).Stdout)
+
+            for size in [ 0; 1; 200_001 ] do
+                let data = Random.Shared.GetItems(Array.init 256 byte, size)
+                File.WriteAllBytes(dir.File "plain", data)
+
+                let sealedFile =
+                    run dir [ "seal"; "--to"; "alice.pub"; "plain"; "-o"; "plain.sealed"; "--force" ]
+
+                expectExit Exit.success sealedFile $"seal {size}"
+                let sealedBytes = File.ReadAllBytes(dir.File "plain.sealed")
+                Expect.isGreaterThan sealedBytes.Length size "the sealed file is longer"
+
+                Expect.isFalse
+                    (size > 16 && sealedBytes.AsSpan().IndexOf(data.AsSpan(0, 16)) >= 0)
+                    "the plaintext does not appear"
+
+                let opened =
+                    run dir [ "open"; "--key"; "alice.key"; "plain.sealed"; "-o"; "plain.out"; "--force" ]
+
+                expectExit Exit.success opened $"open {size}"
+                Expect.equal (File.ReadAllBytes(dir.File "plain.out")) data $"round trip of {size} bytes"
+
+        testCase "'-' streams: seal stdin to stdout, open stdin to stdout"
+        <| fun () ->
+            use dir = new TempDir()
+            expectExit Exit.success (run dir [ "keygen"; "-o"; "k" ]) "keygen"
+            let data = Random.Shared.GetItems(Array.init 256 byte, 150_000)
+            let timeout = TimeSpan.FromSeconds 20.
+            let sealedFile = runWith dir timeout data [ "seal"; "--to"; "k"; "-"; "-o"; "-" ]
+            expectExit Exit.success sealedFile "seal - -o -"
+
+            let opened =
+                runWith dir timeout sealedFile.Stdout [ "open"; "--key"; "k"; "-"; "-o"; "-" ]
+
+            expectExit Exit.success opened "open - -o -"
+            Expect.equal opened.Stdout data "the same bytes back"
+            Expect.isEmpty (Directory.GetFiles(dir.Path, "*.partial")) "no temporary files"
+
+        testCase
+            "refusals: wrong key, cut-off and altered files are exit 6 and leave no output; a public key as --key is exit 3"
+        <| fun () ->
+            use dir = new TempDir()
+            expectExit Exit.success (run dir [ "keygen"; "-o"; "a.key" ]) "keygen a"
+            expectExit Exit.success (run dir [ "keygen"; "-o"; "b.key" ]) "keygen b"
+            File.WriteAllBytes(dir.File "a.pub", (run dir [ "pubkey"; "a.key" ]).Stdout)
+            File.WriteAllBytes(dir.File "plain", Array.init 100_000 byte)
+            expectExit Exit.success (run dir [ "seal"; "--to"; "a.pub"; "plain"; "-o"; "s" ]) "seal"
+            let sealedBytes = File.ReadAllBytes(dir.File "s")
+            File.WriteAllBytes(dir.File "cut", sealedBytes[.. sealedBytes.Length - 2])
+            let altered = Array.copy sealedBytes
+            altered[altered.Length / 2] <- altered[altered.Length / 2] ^^^ 1uy
+            File.WriteAllBytes(dir.File "altered", altered)
+
+            for key, input in [ "b.key", "s"; "a.key", "cut"; "a.key", "altered" ] do
+                let r = run dir [ "open"; "--key"; key; input; "-o"; "out" ]
+                expectExit Exit.integrity r $"open --key {key} {input}"
+                Expect.isFalse (File.Exists(dir.File "out")) "no output file"
+                Expect.isEmpty (Directory.GetFiles(dir.Path, "*.partial")) "no temporary file"
+
+            expectExit Exit.keyOrFile (run dir [ "open"; "--key"; "a.pub"; "s"; "-o"; "out" ]) "public key as --key"
+            expectExit Exit.keyOrFile (run dir [ "seal"; "--to"; "a.pub"; "missing"; "-o"; "out" ]) "missing input"
+            expectExit Exit.keyOrFile (run dir [ "seal"; "--to"; "a.pub"; "plain"; "-o"; "s" ]) "existing output"
+            Expect.equal (File.ReadAllBytes(dir.File "s")) sealedBytes "existing output untouched"
+            expectExit Exit.usage (run dir [ "seal"; "plain"; "-o"; "x" ]) "--to missing"
+    ]
+
 let private commands = [
     []
     [ "keygen" ]
@@ -157,6 +230,8 @@ let private commands = [
     [ "known-hosts" ]
     [ "known-hosts"; "list" ]
     [ "known-hosts"; "remove" ]
+    [ "seal" ]
+    [ "open" ]
 ]
 
 let private usageTests =
@@ -200,7 +275,7 @@ let private usageTests =
 
 let private opensslTests =
     testList "openssl interop" [
-        testCase "a key made by openssl genpkey -algorithm X25519 works with hybrid fingerprint and pubkey"
+        testCase "a key made by openssl genpkey -algorithm X25519 works with hybrid fingerprint, pubkey, seal and open"
         <| fun () ->
             use dir = new TempDir()
             runOpenssl dir [ "genpkey"; "-algorithm"; "X25519"; "-out"; "o.key" ] |> ignore
@@ -211,6 +286,17 @@ let private opensslTests =
             Expect.equal (line fp.Out) expected.Fingerprint "the fingerprint of openssl's public key"
             let pub = run dir [ "pubkey"; "o.key" ]
             Expect.equal pub.Out pem "the same public PEM as openssl pkey -pubout"
+            File.WriteAllText(dir.File "o.pub", pem)
+            File.WriteAllText(dir.File "plain", "sealed to an OpenSSL key")
+
+            expectExit
+                Exit.success
+                (run dir [ "seal"; "--to"; "o.pub"; "plain"; "-o"; "s" ])
+                "seal to openssl's public key"
+
+            let opened = run dir [ "open"; "--key"; "o.key"; "s"; "-o"; "-" ]
+            expectExit Exit.success opened "open with openssl's private key"
+            Expect.equal opened.Out "sealed to an OpenSSL key" "round trip"
 
         testCase "a key made by hybrid keygen is read by openssl pkey, which derives the same public key"
         <| fun () ->
@@ -224,4 +310,4 @@ let private opensslTests =
 [<Tests>]
 let tests =
     testSequenced
-    <| testList "CLI" [ keyTests; knownHostsTests; usageTests; opensslTests ]
+    <| testList "CLI" [ keyTests; knownHostsTests; sealTests; usageTests; opensslTests ]

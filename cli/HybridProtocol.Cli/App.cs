@@ -35,6 +35,8 @@ internal static class App
         root.Subcommands.Add(KeyCommands.Pubkey());
         root.Subcommands.Add(KeyCommands.Fingerprint());
         root.Subcommands.Add(KnownHostsCommands.Build());
+        root.Subcommands.Add(SealCommands.Seal());
+        root.Subcommands.Add(SealCommands.Open());
         WithExamples(root, "hybrid keygen -o server.key", "hybrid fingerprint server.key", "hybrid <command> --help");
         foreach (var option in root.Options)
         {
