@@ -6,8 +6,11 @@ namespace HybridProtocol.Cli;
 /// <summary>A <c>HOST:PORT</c> argument (<c>[IPv6]:PORT</c> for IPv6); the port is optional where a command allows it.</summary>
 internal readonly record struct HostPort(string Host, int? Port)
 {
-    /// <summary>Parses <c>HOST:PORT</c>, or <c>HOST</c> when <paramref name="requirePort"/> is false; a usage error otherwise.</summary>
-    public static HostPort Parse(string text, bool requirePort = true)
+    /// <summary>
+    /// Parses <c>HOST:PORT</c>, or <c>HOST</c> when <paramref name="requirePort"/> is false; port 0 only when
+    /// <paramref name="allowPortZero"/> (listen on a free port). A usage error otherwise.
+    /// </summary>
+    public static HostPort Parse(string text, bool requirePort = true, bool allowPortZero = false)
     {
         var what = requirePort ? "HOST:PORT" : "HOST or HOST:PORT";
         CliException Bad(string problem) =>
@@ -52,7 +55,7 @@ internal readonly record struct HostPort(string Host, int? Port)
             var colon = text.LastIndexOf(':');
             host = colon < 0 ? text : text[..colon];
             port = colon < 0 ? null : text[(colon + 1)..];
-            if (host.Length == 0 || Uri.CheckHostName(host) == UriHostNameType.Unknown)
+            if (host.Length == 0 || (Uri.CheckHostName(host) == UriHostNameType.Unknown && !(allowPortZero && host == "*")))
             {
                 throw Bad(host.Length == 0 ? "the host is missing" : $"'{host}' is not a host name or address");
             }
@@ -61,9 +64,9 @@ internal readonly record struct HostPort(string Host, int? Port)
         int? portNumber = null;
         if (port is not null)
         {
-            if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var p) || p is < 1 or > 65535)
+            if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var p) || p > 65535 || (p == 0 && !allowPortZero))
             {
-                throw Bad($"the port '{port}' is not a number from 1 to 65535");
+                throw Bad($"the port '{port}' is not a number from {(allowPortZero ? 0 : 1)} to 65535");
             }
 
             portNumber = p;
@@ -74,6 +77,21 @@ internal readonly record struct HostPort(string Host, int? Port)
         }
 
         return new HostPort(host, portNumber);
+    }
+
+    /// <summary>The address to listen on: an IP address, <c>localhost</c> (loopback) or <c>*</c> (every address); a usage error otherwise.</summary>
+    public IPEndPoint ToListenEndPoint()
+    {
+        var address = Host switch
+        {
+            "*" => IPAddress.Any,
+            "localhost" => IPAddress.Loopback,
+            _ when IPAddress.TryParse(Host, out var a) => a,
+            _ => throw new CliException(
+                ExitCode.Usage,
+                $"'{Host}' is not an address to listen on: give an IP address of this machine (127.0.0.1, 0.0.0.0, [::]), localhost, or *."),
+        };
+        return new IPEndPoint(address, Port ?? 0);
     }
 
     /// <summary>The form used in messages and known-hosts files: <c>host:port</c> or <c>[v6]:port</c>.</summary>
