@@ -14,7 +14,11 @@
 ///     foreach (var o in outputs) switch (o) { case Output.Transmit t: ...; case Output.Deliver d: ...;
 ///         case Output.VerifyPeerKey v: ... answer with Input.NewPeerKeyVerdict(ok); case Output.KeyRetired k:
 ///         k.Key.Dispose(); case Output.Failed f: throw ... }
-/// Outputs must be acted on in order. `Transmit` bytes are to be written as they are.
+/// Outputs must be acted on in order. `Transmit` bytes are to be written as they are. Answer
+/// `VerifyPeerKey` before feeding more input: bytes received meanwhile are queued (not processed) and the
+/// queue is not bounded by the core. For the transport phase a driver may either keep calling `Step`
+/// (simple; allocates per message) or call `TakeTransport` and run `RecordLayer.Seal`/`Open` itself
+/// (allocation-free per record).
 namespace HybridProtocol.Core.Wire
 
 open System

@@ -7,7 +7,7 @@
 ///     status:    0x00                                           accepted; handshake frames follow
 ///                code (0x01..0xFF) | version | count | count x (n | n bytes of name)    refused; then EOF
 ///
-/// C# use: `Preamble.encode(name)` / `Preamble.decode(span)`; `ServerStatus.encode` / `ServerStatus.decode`;
+/// C# use: `Preamble.encode(new Preamble(name))` / `Preamble.decode(span)`; `ServerStatus.encode` / `ServerStatus.decode`;
 /// `Preamble.prologue(preambleBytes)` is the Noise prologue both ends use.
 namespace HybridProtocol.Core.Wire
 
@@ -22,9 +22,9 @@ type Preamble = { ProtocolName: string }
 [<NoComparison>]
 type Decoded<'T> =
     /// Not enough bytes yet: at least `needed` more.
-    | Incomplete of needed: int
+    | Incomplete of Needed: int
     /// A value and the number of input bytes it used.
-    | Decoded of value: 'T * consumed: int
+    | Decoded of Value: 'T * Consumed: int
 
 /// A server's refusal: what it refused, the version it speaks, and the names it accepts (hints for the
 /// client's error message; unauthenticated).
@@ -52,7 +52,7 @@ module Preamble =
 
     /// The longest preamble: magic, version, length, 255 bytes of name.
     [<Literal>]
-    let MaxLength = 262
+    let MaxLength = 261
 
     /// Printable ASCII without space (0x21..0x7E), the bytes a Noise protocol name (§8) is made of.
     let internal isNameByte (b: byte) = b >= 0x21uy && b <= 0x7Euy

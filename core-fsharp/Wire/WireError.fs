@@ -57,11 +57,11 @@ type MalformedReason =
     /// A frame with length 0: no frame of this protocol is empty (specs/PROTOCOL.md §4).
     | EmptyFrame
     /// A frame longer than the configured limit (at most 65535, Noise §3).
-    | FrameTooLong of length: int * limit: int
+    | FrameTooLong of Length: int * Limit: int
     /// The first four bytes are not "HYBR".
     | BadMagic
     /// The preamble's version byte is not 1 (this code cannot read the rest).
-    | UnknownVersion of version: byte
+    | UnknownVersion of Version: byte
     /// The protocol name in the preamble is empty.
     | EmptyProtocolName
     /// The protocol name contains a byte outside printable ASCII (0x21..0x7E).
@@ -71,27 +71,27 @@ type MalformedReason =
     /// A server status byte followed by a refusal list that does not parse.
     | BadRefusal
     /// The record's type byte is not one of RecordType.
-    | UnknownRecordType of recordType: byte
+    | UnknownRecordType of TypeByte: byte
     /// A frame too short to hold a record (type byte plus authentication tag).
-    | RecordTooShort of length: int
+    | RecordTooShort of Length: int
     /// A Data record with no data (only EndOfMessage may be empty).
     | EmptyDataRecord
     /// A KeyUpdate record with data.
     | KeyUpdateNotEmpty
     /// A Close record with more than one byte of reason.
-    | BadCloseRecord of length: int
+    | BadCloseRecord of Length: int
     /// A handshake message that should have an empty payload (specs/PROTOCOL.md §6) carried one.
-    | UnexpectedHandshakePayload of messageIndex: int
+    | UnexpectedHandshakePayload of MessageIndex: int
     /// The negotiation payload's version byte is not 1.
-    | UnsupportedPayloadVersion of version: byte
+    | UnsupportedPayloadVersion of Version: byte
     /// The negotiation payload ends inside a field.
     | TruncatedPayload
     /// A negotiation field repeats or is out of ascending order.
-    | FieldOutOfOrder of field: byte
+    | FieldOutOfOrder of Field: byte
     /// A required negotiation field is absent.
-    | MissingField of field: byte
+    | MissingField of Field: byte
     /// A known negotiation field has an impossible value.
-    | BadField of field: byte
+    | BadField of Field: byte
     /// Bytes arrived after the last handshake message that are not a complete transport record, or
     /// bytes followed a refusal.
     | TrailingBytes
@@ -106,22 +106,20 @@ type WireError =
     | Malformed of MalformedReason
     /// Client side: the server refused the request. `Code` says what; the server's version and the protocol
     /// names it accepts (unauthenticated hints, for the error message) follow.
-    | Refused of code: RefusalCode * serverVersion: byte * supported: string list
+    | Refused of Code: RefusalCode * ServerVersion: byte * Supported: string list
     /// Server side: we refused the client's request (the status byte we sent) for the name it asked for.
-    | RefusedPeer of code: RefusalCode * requested: string
+    | RefusedPeer of Code: RefusalCode * Requested: string
     /// A message larger than the limit: received (our announced limit) or sent (the peer's announced limit).
-    | MessageTooLarge of size: int64 * limit: int64
+    | MessageTooLarge of Size: int64 * Limit: int64
     /// The input ended without the peer's authenticated Close: data may have been cut off (Noise §13
     /// "Session termination"). Never a clean end.
     | Truncated
     /// The application answered `PeerKeyVerdict false` to `VerifyPeerKey`.
     | PeerKeyRejected
     /// The handshake completed but the two ends name different application protocols.
-    | ApplicationProtocolMismatch of local: string * remote: string
+    | ApplicationProtocolMismatch of Local: string * Remote: string
     /// The peer ended the connection with an authenticated Close whose reason is not Normal.
-    | ClosedByPeer of reason: CloseReason
-    /// A record that is not allowed where it arrived (e.g. anything after the peer's Close).
-    | UnexpectedRecord of recordType: RecordType
+    | ClosedByPeer of Reason: CloseReason
     /// The application closed before the handshake completed (no authenticated Close can be sent yet).
     | ClosedDuringHandshake
     /// A send or close after this end sent Close, or after the connection closed.
@@ -129,6 +127,6 @@ type WireError =
     /// `PeerKeyVerdict` arrived when no `VerifyPeerKey` was outstanding.
     | NoVerdictPending
     /// A destination span is smaller than the record needs (a caller bug in the facade).
-    | BufferTooSmall of needed: int
+    | BufferTooSmall of Needed: int
     /// The configuration cannot work (the message says which value).
-    | InvalidConfig of reason: string
+    | InvalidConfig of Reason: string
