@@ -10,7 +10,7 @@ open HybridProtocol.Crypto
 open HybridProtocol.Core.Noise
 open HybridProtocol.Tests.TestSupport
 
-type private Vector = {
+type Vector = {
     Name: string
     InitPrologue: byte[]
     RespPrologue: byte[]
@@ -31,7 +31,7 @@ let private text (e: JsonElement) =
     | null -> ""
     | s -> s
 
-let private readVectors (path: string) =
+let readVectors (path: string) =
     use doc = JsonDocument.Parse(File.ReadAllText path)
 
     [
@@ -69,7 +69,7 @@ let private readVectors (path: string) =
     ]
 
 /// The suites NSec can run: 25519 with ChaChaPoly or AESGCM and SHA256, SHA512 or BLAKE2b.
-let private usable (name: string) =
+let usable (name: string) =
     name.StartsWith "Noise_"
     && name.Contains "_25519_"
     && (name.Contains "_ChaChaPoly_" || name.Contains "_AESGCM_")

@@ -1,8 +1,8 @@
 using HybridProtocol.Core;
 using HybridProtocol.Core.Noise;
 using NSec.Cryptography;
+using CorePublicKey = HybridProtocol.Core.PublicKey;
 using NSecPublicKey = NSec.Cryptography.PublicKey;
-using PublicKey = HybridProtocol.Core.PublicKey;
 
 namespace HybridProtocol.Crypto;
 
@@ -132,18 +132,34 @@ internal sealed class NSecAeadKey : IAeadKey
     public void Dispose() => Key.Dispose();
 }
 
-/// <summary>An X25519 private key held by libsodium; disposing it erases the key.</summary>
+/// <summary>
+/// An X25519 private key held by libsodium. When it owns the key (the default), disposing it erases the key;
+/// a wrapper made with <c>ownsKey: false</c> lends a key that someone else owns (a <see cref="HybridProtocol.PrivateKey"/>)
+/// and its Dispose does nothing, so the core may dispose its KeyPair without erasing the caller's key.
+/// </summary>
 internal sealed class X25519PrivateKey : IDhPrivateKey
 {
-    public X25519PrivateKey(Key key) => Key = key;
+    private readonly bool _ownsKey;
+
+    public X25519PrivateKey(Key key, bool ownsKey = true)
+    {
+        Key = key;
+        _ownsKey = ownsKey;
+    }
 
     public Key Key { get; }
 
     public static KeyPair ToKeyPair(Key key)
     {
         var publicBytes = key.PublicKey.Export(KeyBlobFormat.RawPublicKey);
-        return new KeyPair(new X25519PrivateKey(key), PublicKey.TryCreate(publicBytes.Length, publicBytes).Value);
+        return new KeyPair(new X25519PrivateKey(key), CorePublicKey.TryCreate(publicBytes.Length, publicBytes).Value);
     }
 
-    public void Dispose() => Key.Dispose();
+    public void Dispose()
+    {
+        if (_ownsKey)
+        {
+            Key.Dispose();
+        }
+    }
 }
