@@ -126,6 +126,8 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
                 var n = SealSome(message.Span, ref offset, ref started);
                 await stream.WriteAsync(sendBuffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
             }
+
+            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException e) when (started)
         {
@@ -158,6 +160,8 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
                 var n = SealSome(message, ref offset, ref started);
                 stream.Write(sendBuffer.AsSpan(0, n));
             }
+
+            stream.Flush();
         }
         catch (OperationCanceledException e) when (started)
         {
