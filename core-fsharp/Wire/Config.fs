@@ -62,7 +62,12 @@ type ClientConfig = {
     }
 
     member this.WithLocalStatic(keyPair: KeyPair) = { this with LocalStatic = Some keyPair }
-    member this.WithRemoteStatic(publicKey: PublicKey) = { this with RemoteStatic = Some publicKey }
+
+    member this.WithRemoteStatic(publicKey: PublicKey) = {
+        this with
+            RemoteStatic = Some publicKey
+    }
+
     member this.WithPsk(psk: byte[]) = { this with Psk = Some(Array.copy psk) }
     member this.WithMaxMessageSize(size: int) = { this with MaxMessageSize = size }
     member this.WithMaxRecordData(size: int) = { this with MaxRecordData = size }
@@ -94,18 +99,17 @@ type ServerConfig = {
             suiteFor: Func<ProtocolName, CryptoSuite>,
             ephemeral: KeyPair,
             applicationProtocol: string
-        ) =
-        {
-            AcceptedProtocols = List.ofSeq acceptedProtocols
-            SuiteFor = suiteFor
-            LocalStatic = None
-            LocalEphemeral = ephemeral
-            Psk = None
-            ApplicationProtocol = applicationProtocol
-            MaxMessageSize = ConfigDefaults.MaxMessageSize
-            MaxRecordData = ConfigDefaults.MaxRecordData
-            Rekey = RekeyPolicy.Default
-        }
+        ) = {
+        AcceptedProtocols = List.ofSeq acceptedProtocols
+        SuiteFor = suiteFor
+        LocalStatic = None
+        LocalEphemeral = ephemeral
+        Psk = None
+        ApplicationProtocol = applicationProtocol
+        MaxMessageSize = ConfigDefaults.MaxMessageSize
+        MaxRecordData = ConfigDefaults.MaxRecordData
+        Rekey = RekeyPolicy.Default
+    }
 
     member this.WithLocalStatic(keyPair: KeyPair) = { this with LocalStatic = Some keyPair }
     member this.WithPsk(psk: byte[]) = { this with Psk = Some(Array.copy psk) }

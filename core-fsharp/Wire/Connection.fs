@@ -286,7 +286,14 @@ module private Machine =
                     else
                         RecordType.Data
 
-                match RecordLayer.Seal(layer, recordType, message.Slice(offset, length), Span(buffer, written, buffer.Length - written)) with
+                match
+                    RecordLayer.Seal(
+                        layer,
+                        recordType,
+                        message.Slice(offset, length),
+                        Span(buffer, written, buffer.Length - written)
+                    )
+                with
                 | Error e -> error <- Some e
                 | Ok s ->
                     layer <- s.Layer
@@ -297,7 +304,9 @@ module private Machine =
             match error with
             | Some e -> failTransport { t with layer = layer } e (retire (List.rev retired) out)
             | None ->
-                let out = retire (List.rev retired) (Output.Transmit(Array.sub buffer 0 written) :: out)
+                let out =
+                    retire (List.rev retired) (Output.Transmit(Array.sub buffer 0 written) :: out)
+
                 struct (Open { t with layer = layer }, out)
 
     /// The handshake payload to send in message `index`: ours in our last message, empty otherwise.
@@ -482,7 +491,14 @@ module private Machine =
                 let data () = Array.sub plaintext 0 opened.DataLength
 
                 match opened.Type with
-                | RecordType.Data -> advance (struct (rewrap { t with message = data () :: t.message }, out))
+                | RecordType.Data ->
+                    advance (
+                        struct (rewrap {
+                                    t with
+                                        message = data () :: t.message
+                                },
+                                out)
+                    )
                 | RecordType.EndOfMessage ->
                     let message = List.rev (data () :: t.message) |> Array.concat
                     advance (struct (rewrap { t with message = [] }, Output.Deliver message :: out))
@@ -518,8 +534,7 @@ module private Machine =
             let canonical = ProtocolName.toString name
 
             let accepted =
-                config.AcceptedProtocols
-                |> List.choose (ProtocolName.parse >> Result.toOption)
+                config.AcceptedProtocols |> List.choose (ProtocolName.parse >> Result.toOption)
 
             let sameBase (a: ProtocolName) = a.BasePattern = name.BasePattern
 
@@ -551,7 +566,7 @@ module private Machine =
         }
 
         let out =
-            match ServerStatus.encode (Refused refusal) with
+            match ServerStatus.encode (Declined refusal) with
             | Ok bytes -> Output.Transmit bytes :: out
             | Error _ -> out
 
@@ -584,7 +599,8 @@ module private Machine =
         elif rekey.AfterRecords < 1L || rekey.AfterBytes < 1L then
             Error(InvalidConfig "the rekey interval must be at least 1 record and 1 byte")
         else
-            HandshakePayload.checkApplicationProtocol applicationProtocol |> Result.map ignore
+            HandshakePayload.checkApplicationProtocol applicationProtocol
+            |> Result.map ignore
 
     let serverReceive (s: ServerStart) (bytes: ReadOnlySpan<byte>) (out: Out) =
         let received = Array.append s.received (bytes.ToArray())
@@ -641,7 +657,7 @@ module private Machine =
         match ServerStatus.decode (ReadOnlySpan received) with
         | Error e -> fail e hsKeys out
         | Ok(Incomplete _) -> struct (AwaitingStatus { c with received = received }, out)
-        | Ok(Decoded(Refused refusal, _)) ->
+        | Ok(Decoded(Declined refusal, _)) ->
             fail (WireError.Refused(refusal.Code, refusal.ServerVersion, refusal.Supported)) hsKeys out
         | Ok(Decoded(Accepted, used)) ->
             let context = feed c.context (ReadOnlySpan(received, used, received.Length - used))
@@ -698,29 +714,46 @@ module private Machine =
         // Bytes from the transport.
         | AwaitingPreamble s, Input.Received bytes -> serverReceive s bytes.Span []
         | AwaitingStatus c, Input.Received bytes -> clientReceive c bytes.Span []
-        | _, Input.Received bytes ->
-            advance (struct (mapContext (fun context -> feed context bytes.Span) state, []))
+        | _, Input.Received bytes -> advance (struct (mapContext (fun context -> feed context bytes.Span) state, []))
         // End of input: queued behind what was received (a Close already received still counts).
         | AwaitingPreamble _, Input.EndOfInput
         | AwaitingStatus _, Input.EndOfInput -> fail Truncated (keysOf state) []
         | _, Input.EndOfInput ->
             advance (
-                struct (mapContext (fun context -> { context with incoming = context.incoming @ [ EndOfStream ] }) state, [])
+                struct (mapContext
+                            (fun context -> {
+                                context with
+                                    incoming = context.incoming @ [ EndOfStream ]
+                            })
+                            state,
+                        [])
             )
         // Messages from the application.
         | Open t, Input.SendMessage message -> sendMessage t message.Span []
         | Closing _, Input.SendMessage _ -> struct (state, [ Output.Rejected ConnectionClosed ])
         | AwaitingPreamble s, Input.SendMessage message ->
-            struct (AwaitingPreamble { s with outgoing = message.ToArray() :: s.outgoing }, [])
+            struct (AwaitingPreamble {
+                        s with
+                            outgoing = message.ToArray() :: s.outgoing
+                    },
+                    [])
         | _, Input.SendMessage message ->
             let copy = message.ToArray()
-            struct (mapContext (fun context -> { context with outgoing = copy :: context.outgoing }) state, [])
+
+            struct (mapContext
+                        (fun context -> {
+                            context with
+                                outgoing = copy :: context.outgoing
+                        })
+                        state,
+                    [])
         // Close from the application.
         | Open t, Input.CloseRequested -> closeRequested t
         | Closing _, Input.CloseRequested -> struct (state, [])
         | Open t, Input.UpdateKey -> updateKey t
         | Closing _, Input.UpdateKey -> struct (state, [ Output.Rejected ConnectionClosed ])
-        | _, Input.UpdateKey -> struct (state, [ Output.Rejected ConnectionClosed ])
+        // Before the transport phase there is no transport key to update yet: nothing to do.
+        | _, Input.UpdateKey -> struct (state, [])
         | _, Input.CloseRequested -> fail ClosedDuringHandshake (keysOf state) []
         // The application's verdict on the peer's key.
         | AwaitingVerdict v, Input.PeerKeyVerdict true -> continueWith v.context v.step v.peer []
@@ -745,7 +778,9 @@ type Connection with
     /// A client connection: checks the configuration, then writes the preamble and the first handshake
     /// message (sent together: the client does not wait for the status byte).
     static member Client(config: ClientConfig) : Result<struct (Connection * Output list), WireError> =
-        let parsed = ProtocolName.parse config.ProtocolName |> Result.mapError (BadProtocolName >> Malformed)
+        let parsed =
+            ProtocolName.parse config.ProtocolName
+            |> Result.mapError (BadProtocolName >> Malformed)
 
         let checkedConfig =
             parsed
@@ -753,7 +788,11 @@ type Connection with
                 if protocol.Pattern.IsOneWay then
                     Error(InvalidConfig "one-way patterns (N, K, X) cannot carry a two-way connection")
                 else
-                    Machine.checkSizes config.MaxMessageSize config.MaxRecordData config.Rekey config.ApplicationProtocol
+                    Machine.checkSizes
+                        config.MaxMessageSize
+                        config.MaxRecordData
+                        config.Rekey
+                        config.ApplicationProtocol
                     |> Result.map (fun () -> protocol))
 
         match checkedConfig with
@@ -794,8 +833,7 @@ type Connection with
                     |> Result.mapError Noise
                     |> Result.map (fun hs -> preamble, hs))
                 |> Result.bind (fun (preamble, hs) ->
-                    let pinned =
-                        if transmitsServerKey then config.RemoteStatic else None
+                    let pinned = if transmitsServerKey then config.RemoteStatic else None
 
                     Machine.newContext Initiator protocol local pinned config.MaxRecordData config.Rekey []
                     |> Result.map (fun context -> preamble, hs, context))
@@ -805,7 +843,15 @@ type Connection with
             | Ok(preamble, hs, context) ->
                 // Write handshake messages until it is the server's turn (the first message only, for
                 // interactive patterns), then wait for the status byte.
-                match Machine.writeHandshake { context = context; handshake = hs; peer = None } [] with
+                match
+                    Machine.writeHandshake
+                        {
+                            context = context
+                            handshake = hs
+                            peer = None
+                        }
+                        []
+                with
                 | struct (Handshaking h, out) ->
                     let out =
                         out

@@ -19,7 +19,7 @@ type FrameDecode =
     /// The input holds no complete frame yet: at least `needed` more bytes are required.
     | NeedMore of needed: int
     /// A complete frame: its body, and the number of input bytes it used (2 + body length).
-    | Complete of body: byte[] * consumed: int
+    | FrameComplete of body: byte[] * consumed: int
 
 module Frame =
     /// Bytes of the length field.
@@ -33,9 +33,12 @@ module Frame =
     /// Checks a body length read from the wire against the limit. Zero is never valid in this protocol:
     /// every handshake message holds at least an ephemeral key or a tag, every record a tag.
     let checkLength (length: int, maxLength: int) =
-        if length = 0 then Error(Malformed EmptyFrame)
-        elif length > maxLength then Error(Malformed(FrameTooLong(length, maxLength)))
-        else Ok length
+        if length = 0 then
+            Error(Malformed EmptyFrame)
+        elif length > maxLength then
+            Error(Malformed(FrameTooLong(length, maxLength)))
+        else
+            Ok length
 
     /// Writes the 2-byte big-endian length field for a body of `length` bytes.
     let WriteHeader (length: int, destination: Span<byte>) =
@@ -68,7 +71,7 @@ module Frame =
         | Ok ValueNone -> Ok(NeedMore(HeaderLength - input.Length))
         | Ok(ValueSome length) when input.Length < HeaderLength + length ->
             Ok(NeedMore(HeaderLength + length - input.Length))
-        | Ok(ValueSome length) -> Ok(Complete(input.Slice(HeaderLength, length).ToArray(), HeaderLength + length))
+        | Ok(ValueSome length) -> Ok(FrameComplete(input.Slice(HeaderLength, length).ToArray(), HeaderLength + length))
 
 /// Where the streaming decoder is inside the current frame.
 [<NoComparison; NoEquality>]

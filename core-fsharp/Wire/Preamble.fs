@@ -37,7 +37,7 @@ type Refusal = {
 /// The server's answer to a preamble (one byte when accepted).
 type ServerStatus =
     | Accepted
-    | Refused of Refusal
+    | Declined of Refusal
 
 module Preamble =
     /// The four magic bytes that start every HybridProtocol connection: ASCII "HYBR".
@@ -60,7 +60,10 @@ module Preamble =
     let internal checkName (name: string) =
         if String.IsNullOrEmpty name then
             Error(Malformed EmptyProtocolName)
-        elif name.Length > 255 || not (name |> Seq.forall (fun c -> c < '\u0080' && isNameByte (byte c))) then
+        elif
+            name.Length > 255
+            || not (name |> Seq.forall (fun c -> c < '\u0080' && isNameByte (byte c)))
+        then
             Error(Malformed NonAsciiName)
         else
             Ok name
@@ -68,7 +71,8 @@ module Preamble =
     /// Encodes a version-1 preamble. Refuses an empty name, one longer than 255 bytes, or a non-ASCII one.
     let encode (preamble: Preamble) : Result<byte[], WireError> =
         checkName preamble.ProtocolName
-        |> Result.map (fun name -> Array.concat [ Magic; [| Version; byte name.Length |]; Encoding.ASCII.GetBytes name ])
+        |> Result.map (fun name ->
+            Array.concat [ Magic; [| Version; byte name.Length |]; Encoding.ASCII.GetBytes name ])
 
     /// Decodes a preamble from the start of `input`, judging each byte as soon as it arrives (so a wrong
     /// magic or version is refused without waiting for more). A version other than 1 gives
@@ -97,7 +101,14 @@ module Preamble =
                 if name.IndexOfAnyExceptInRange(0x21uy, 0x7Euy) >= 0 then
                     Error(Malformed NonAsciiName)
                 else
-                    Ok(Decoded({ ProtocolName = Encoding.ASCII.GetString name }, 6 + length))
+                    Ok(
+                        Decoded(
+                            {
+                                ProtocolName = Encoding.ASCII.GetString name
+                            },
+                            6 + length
+                        )
+                    )
 
     /// The Noise prologue (Noise §6): the context label followed by the exact preamble bytes sent.
     let prologue (preambleBytes: byte[]) = Array.append ContextLabel preambleBytes
@@ -112,8 +123,8 @@ module ServerStatus =
     let encode (status: ServerStatus) : Result<byte[], WireError> =
         match status with
         | Accepted -> Ok [| AcceptedByte |]
-        | Refused refusal when byte refusal.Code = AcceptedByte -> Error(InvalidConfig "a refusal code cannot be 0")
-        | Refused refusal ->
+        | Declined refusal when byte refusal.Code = AcceptedByte -> Error(InvalidConfig "a refusal code cannot be 0")
+        | Declined refusal ->
             let names = refusal.Supported |> List.truncate 255
 
             match
@@ -174,7 +185,7 @@ module ServerStatus =
             | ValueNone ->
                 Ok(
                     Decoded(
-                        Refused {
+                        Declined {
                             Code = LanguagePrimitives.EnumOfValue input[0]
                             ServerVersion = input[1]
                             Supported = List.rev names

@@ -41,7 +41,9 @@ module Record =
         if plaintext.IsEmpty then
             Error(Malformed(RecordTooShort 0))
         else
-            let recordType: RecordType = LanguagePrimitives.EnumOfValue plaintext[plaintext.Length - 1]
+            let recordType: RecordType =
+                LanguagePrimitives.EnumOfValue plaintext[plaintext.Length - 1]
+
             let dataLength = plaintext.Length - TypeLength
             // A match, not Result.map: this runs once per record and a closure would allocate.
             match Check(recordType, dataLength) with
@@ -57,7 +59,10 @@ module Record =
 
     /// The data of a Close record with this reason (Normal is sent as no data).
     let CloseData (reason: CloseReason) : byte[] =
-        if reason = CloseReason.Normal then [||] else [| byte reason |]
+        if reason = CloseReason.Normal then
+            [||]
+        else
+            [| byte reason |]
 
     /// Encodes a record's plaintext: data then type.
     let encode (record: Record) : Result<byte[], WireError> =

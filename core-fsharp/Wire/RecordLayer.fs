@@ -70,8 +70,11 @@ type RecordLayer = private {
     member this.TagLength = this.tagLength
     /// The next sending nonce n.
     member this.SendNonce = CipherState.nonce this.send |> ValueOption.defaultValue 0UL
+
     /// The next receiving nonce n.
-    member this.ReceiveNonce = CipherState.nonce this.receive |> ValueOption.defaultValue 0UL
+    member this.ReceiveNonce =
+        CipherState.nonce this.receive |> ValueOption.defaultValue 0UL
+
     /// The current sending key (changes after each key update).
     member this.SendKey = CipherState.key this.send
     /// The current receiving key.
@@ -145,7 +148,8 @@ module RecordLayer =
         RecordLength(layer, dataLength) + RecordLength(layer, 0)
 
     /// The destination size `Open` needs for a frame body of this length (data plus the type byte).
-    let OpenLength (layer: RecordLayer, frameBodyLength: int) = max 0 (frameBodyLength - layer.tagLength)
+    let OpenLength (layer: RecordLayer, frameBodyLength: int) =
+        max 0 (frameBodyLength - layer.tagLength)
 
     /// Every key the layer holds, for its owner to dispose when the connection ends.
     let Keys (layer: RecordLayer) : IAeadKey list =
@@ -162,7 +166,13 @@ module RecordLayer =
         let body = destination.Slice(Frame.HeaderLength, plaintextLength + tagLength)
         data.CopyTo body
         body[data.Length] <- byte recordType
-        CipherState.EncryptWithAd(send, ReadOnlySpan.Empty, Span<byte>.op_Implicit (body.Slice(0, plaintextLength)), body)
+
+        CipherState.EncryptWithAd(
+            send,
+            ReadOnlySpan.Empty,
+            Span<byte>.op_Implicit(body.Slice(0, plaintextLength)),
+            body
+        )
 
     /// Noise §11.3 Rekey() on the sending side: returns the new CipherState and the key it replaced.
     let private rekey (state: CipherState) =
@@ -175,8 +185,7 @@ module RecordLayer =
     let Seal
         (layer: RecordLayer, recordType: RecordType, data: ReadOnlySpan<byte>, destination: Span<byte>)
         : Result<Sealed, WireError> =
-        let isData =
-            recordType = RecordType.Data || recordType = RecordType.EndOfMessage
+        let isData = recordType = RecordType.Data || recordType = RecordType.EndOfMessage
 
         let messageLength =
             if isData then
@@ -231,7 +240,13 @@ module RecordLayer =
                     }
                 elif autoRekey then
                     match
-                        sealOne (layer.send, layer.tagLength, RecordType.KeyUpdate, ReadOnlySpan.Empty, destination.Slice written)
+                        sealOne (
+                            layer.send,
+                            layer.tagLength,
+                            RecordType.KeyUpdate,
+                            ReadOnlySpan.Empty,
+                            destination.Slice written
+                        )
                     with
                     | Error e -> Error(Noise e)
                     | Ok send ->
@@ -273,7 +288,7 @@ module RecordLayer =
             match CipherState.DecryptWithAd(layer.receive, ReadOnlySpan.Empty, frameBody, destination) with
             | Error e -> Error(Noise e)
             | Ok receive ->
-                match Record.Parse(Span<byte>.op_Implicit (destination.Slice(0, plaintextLength))) with
+                match Record.Parse(Span<byte>.op_Implicit(destination.Slice(0, plaintextLength))) with
                 | Error e -> Error e
                 | Ok(struct (recordType, dataLength)) ->
                     let layer = { layer with receive = receive }
@@ -292,13 +307,20 @@ module RecordLayer =
                                         ValueSome(MessageTooLarge(total, int64 layer.limits.LocalMaxMessageSize)))
                             else
                                 let incoming = if recordType = RecordType.Data then total else 0L
-                                struct ({ layer with incomingMessage = incoming }, CloseReason.Normal, ValueNone, ValueNone)
+
+                                struct ({
+                                            layer with
+                                                incomingMessage = incoming
+                                        },
+                                        CloseReason.Normal,
+                                        ValueNone,
+                                        ValueNone)
                         | RecordType.KeyUpdate ->
                             let struct (receive, retired) = rekey layer.receive
                             struct ({ layer with receive = receive }, CloseReason.Normal, retired, ValueNone)
                         | _ ->
                             let reason =
-                                Record.CloseReasonOf(Span<byte>.op_Implicit (destination.Slice(0, dataLength)))
+                                Record.CloseReasonOf(Span<byte>.op_Implicit(destination.Slice(0, dataLength)))
 
                             struct ({ layer with receiveClosed = true }, reason, ValueNone, ValueNone)
 

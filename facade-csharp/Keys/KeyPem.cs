@@ -324,6 +324,14 @@ internal static class KeyPem
             return $"{Capitalized(source)} is an OpenSSH public key line, not a PEM \"{expectedLabel}\". {HowToMake}";
         }
 
+        if (text.IndexOfAny('\0', '\uFFFD') >= 0)
+        {
+            var convert = expectedLabel == PrivateLabel
+                ? "openssl pkey -inform DER -in FILE -out FILE.pem"
+                : "openssl pkey -pubin -inform DER -in FILE -out FILE.pem";
+            return $"{Capitalized(source)} is binary, not PEM text (perhaps DER). If it is a DER key, convert it with `{convert}`. {HowToMake}";
+        }
+
         if (text.Contains("-----BEGIN", StringComparison.Ordinal))
         {
             return $"{Capitalized(source)} has a PEM block that is damaged (truncated, bad base64, or BEGIN/END lines that do not match); "
