@@ -241,7 +241,10 @@ let authenticationModes =
         testCase "pinned server key runs NK; the client sees the server's key"
         <| fun () ->
             use key = PrivateKey.Generate()
-            let client, server = connected (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
+            let client, server =
+                connected (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
             use client = client
             use server = server
             Expect.stringContains client.ProtocolName "_NK_25519_ChaChaPoly_BLAKE2b" "NK"
@@ -340,7 +343,10 @@ let authenticationModes =
         testCase "DangerousAcceptAnyServerKey runs NX and accepts any key"
         <| fun () ->
             use key = PrivateKey.Generate()
-            let client, server = connected (serverOptions key) (clientOptions (ServerAuthentication.DangerousAcceptAnyServerKey()))
+
+            let client, server =
+                connected (serverOptions key) (clientOptions (ServerAuthentication.DangerousAcceptAnyServerKey()))
+
             use client = client
             use server = server
             Expect.stringContains client.ProtocolName "_NX_" "NX"
@@ -353,7 +359,12 @@ let authenticationModes =
             let psk = RandomNumberGenerator.GetBytes 32
 
             for (pinned, withIdentity, expected) in
-                [ true, false, "_NKpsk2_"; false, true, "_XXpsk3_"; true, true, "_IKpsk2_"; false, false, "_NXpsk2_" ] do
+                [
+                    true, false, "_NKpsk2_"
+                    false, true, "_XXpsk3_"
+                    true, true, "_IKpsk2_"
+                    false, false, "_NXpsk2_"
+                ] do
                 let sopts = serverOptions key
                 sopts.PreSharedKey <- psk
 
@@ -380,7 +391,11 @@ let authenticationModes =
         <| fun () ->
             use key = PrivateKey.Generate()
 
-            for suite, name in [ SecureSuite.AesGcmSha256, "_AESGCM_SHA256"; SecureSuite.Aegis256Blake2b, "_AEGIS256_BLAKE2b" ] do
+            for suite, name in
+                [
+                    SecureSuite.AesGcmSha256, "_AESGCM_SHA256"
+                    SecureSuite.Aegis256Blake2b, "_AEGIS256_BLAKE2b"
+                ] do
                 let sopts = serverOptions key
                 sopts.AcceptedSuites <- [| suite |]
                 let copts = clientOptions (ServerAuthentication.Pinned key.PublicKey)
@@ -399,7 +414,10 @@ let failures =
         <| fun () ->
             use key = PrivateKey.Generate()
             use other = PrivateKey.Generate()
-            let c, s = handshake (serverOptions key) (clientOptions (ServerAuthentication.Pinned other.PublicKey)) id id
+
+            let c, s =
+                handshake (serverOptions key) (clientOptions (ServerAuthentication.Pinned other.PublicKey)) id id
+
             Expect.equal (code c) (Some HybridErrorCode.AuthenticationFailed) "client"
             Expect.equal (code s) (Some HybridErrorCode.DecryptionFailed) "server"
 
@@ -415,7 +433,12 @@ let failures =
                 (KnownHosts.Load path).Add("127.0.0.1", port, recorded.PublicKey) |> ignore
 
                 let c, s =
-                    handshakeOn listener (serverOptions key) (clientOptions (ServerAuthentication.KnownHostsFile path)) id id
+                    handshakeOn
+                        listener
+                        (serverOptions key)
+                        (clientOptions (ServerAuthentication.KnownHostsFile path))
+                        id
+                        id
 
                 match c with
                 | Error(:? HybridProtocolException as e) ->
@@ -456,7 +479,10 @@ let failures =
             use key = PrivateKey.Generate()
             let sopts = serverOptions key
             sopts.ClientAuthentication <- ClientAuthentication.Callback(fun _ -> true)
-            let c, s = handshake sopts (clientOptions (ServerAuthentication.Pinned key.PublicKey)) id id
+
+            let c, s =
+                handshake sopts (clientOptions (ServerAuthentication.Pinned key.PublicKey)) id id
+
             Expect.equal (code c) (Some HybridErrorCode.PeerRefused) "client"
             Expect.equal (code s) (Some HybridErrorCode.PeerRefused) "server"
 
@@ -528,18 +554,24 @@ let failures =
         testCase "after a failure the connection refuses further use with the same code"
         <| fun () ->
             use key = PrivateKey.Generate()
-            let client, server = connected (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
+            let client, server =
+                connected (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
             use client = client
             server.Dispose() // best-effort close is sent; then cut
             Expect.isNull (run (client.ReceiveAsync().AsTask())) "clean end"
             // Now break a fresh pair abruptly.
-            let client2, server2 = connected (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+            let client2, server2 =
+                connected (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
             use client2 = client2
             let ns = server2.GetType() // keep the compiler quiet about unused values
             ignore ns
             // Abort the server's socket without a Close record.
             let field =
-                typeof<SecureConnection>.GetField("stream", Reflection.BindingFlags.NonPublic ||| Reflection.BindingFlags.Instance)
+                typeof<SecureConnection>
+                    .GetField("stream", Reflection.BindingFlags.NonPublic ||| Reflection.BindingFlags.Instance)
 
             match field with
             | null -> failwith "no stream field"
@@ -550,7 +582,10 @@ let failures =
 
             let first = codeOf (fun () -> client2.ReceiveAsync().AsTask())
             Expect.equal first.Code HybridErrorCode.ConnectionTruncated "truncated"
-            let again = codeOfTask (fun () -> client2.SendAsync(ReadOnlyMemory(text "x")).AsTask())
+
+            let again =
+                codeOfTask (fun () -> client2.SendAsync(ReadOnlyMemory(text "x")).AsTask())
+
             Expect.equal again.Code HybridErrorCode.ConnectionTruncated "same code on send"
             let again = codeOf (fun () -> client2.ReceiveAsync().AsTask())
             Expect.equal again.Code HybridErrorCode.ConnectionTruncated "same code on receive"
@@ -559,6 +594,7 @@ let failures =
         testCase "options refuse bad values with InvalidArgument"
         <| fun () ->
             let opts = SecureClientOptions()
+
             let invalid (f: unit -> unit) =
                 try
                     f ()
@@ -576,7 +612,10 @@ let failures =
             invalid (fun () -> opts.Suite <- enum<SecureSuite> 42)
             invalid (fun () -> opts.ServerAuthentication <- null)
             invalid (fun () -> SecureServerOptions().AcceptedSuites <- [||])
-            let e = codeOf (fun () -> SecureConnection.ConnectAsync("127.0.0.1", 1, SecureClientOptions()))
+
+            let e =
+                codeOf (fun () -> SecureConnection.ConnectAsync("127.0.0.1", 1, SecureClientOptions()))
+
             Expect.equal e.Code HybridErrorCode.InvalidArgument "no ServerAuthentication"
     ]
 
@@ -588,7 +627,9 @@ let transport =
             use key = PrivateKey.Generate()
             let opts = clientOptions (ServerAuthentication.Pinned key.PublicKey)
 
-            match handshake (serverOptions key) opts (fun s -> new TrickleStream(s)) (fun s -> new TrickleStream(s)) with
+            match
+                handshake (serverOptions key) opts (fun s -> new TrickleStream(s)) (fun s -> new TrickleStream(s))
+            with
             | Ok client, Ok server ->
                 use client = client
                 use server = server
@@ -632,7 +673,10 @@ let transport =
             use key = PrivateKey.Generate()
             let sopts = serverOptions key
             sopts.MaxMessageSize <- 128 * 1024 * 1024
-            let client, server = connected sopts (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
+            let client, server =
+                connected sopts (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
             use client = client
             use server = server
             let big = RandomNumberGenerator.GetBytes(100 * 1024 * 1024)
@@ -694,20 +738,25 @@ let transport =
             use silent = new Socket(SocketType.Stream, ProtocolType.Tcp)
             silent.Connect(loopback, port)
 
-            let clients =
-                [ for i in 1..20 ->
-                      task {
-                          use! conn =
-                              SecureConnection.ConnectAsync("127.0.0.1", port, clientOptions (ServerAuthentication.Pinned key.PublicKey))
+            let clients = [
+                for i in 1..20 ->
+                    task {
+                        use! conn =
+                            SecureConnection.ConnectAsync(
+                                "127.0.0.1",
+                                port,
+                                clientOptions (ServerAuthentication.Pinned key.PublicKey)
+                            )
 
-                          let m = text $"client {i}"
-                          do! conn.SendAsync(ReadOnlyMemory m)
-                          let! back = conn.ReceiveAsync()
-                          Expect.equal back m $"echo {i}"
-                          let! last = conn.ReceiveAsync()
-                          Expect.isNull last $"clean end {i}"
-                      }
-                      :> Task ]
+                        let m = text $"client {i}"
+                        do! conn.SendAsync(ReadOnlyMemory m)
+                        let! back = conn.ReceiveAsync()
+                        Expect.equal back m $"echo {i}"
+                        let! last = conn.ReceiveAsync()
+                        Expect.isNull last $"clean end {i}"
+                    }
+                    :> Task
+            ]
 
             runUnit (Task.WhenAll clients)
             runUnit echo
@@ -716,7 +765,10 @@ let transport =
         testCase "close gives a clean end on both sides"
         <| fun () ->
             use key = PrivateKey.Generate()
-            let client, server = connected (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
+            let client, server =
+                connected (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
             use client = client
             use server = server
             runUnit (client.SendAsync(ReadOnlyMemory(text "last")).AsTask())
@@ -726,7 +778,10 @@ let transport =
             runUnit closing
             Expect.isNull (run (client.ReceiveAsync().AsTask())) "client sees the clean end"
             Expect.equal (run (server.ReceiveAsync(Memory(Array.zeroCreate 4)).AsTask())) -1 "again, buffer overload"
-            let e = codeOfTask (fun () -> client.SendAsync(ReadOnlyMemory(text "more")).AsTask())
+
+            let e =
+                codeOfTask (fun () -> client.SendAsync(ReadOnlyMemory(text "more")).AsTask())
+
             Expect.equal e.Code HybridErrorCode.InvalidState "no send after close"
 
         testCase "cutting the TCP connection mid-message gives ConnectionTruncated"
@@ -757,7 +812,10 @@ let transport =
         testCase "a buffer too small keeps the message: InvalidArgument, then it arrives"
         <| fun () ->
             use key = PrivateKey.Generate()
-            let client, server = connected (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
+            let client, server =
+                connected (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
             use client = client
             use server = server
             client.Send(ReadOnlySpan(patterned 100 1))
@@ -772,17 +830,26 @@ let transport =
             use key = PrivateKey.Generate()
             let sopts = serverOptions key
             sopts.MaxMessageSize <- 1000
-            let client, server = connected sopts (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
+            let client, server =
+                connected sopts (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
             use client = client
             use server = server
-            let e = codeOfTask (fun () -> client.SendAsync(ReadOnlyMemory(Array.zeroCreate 1001)).AsTask())
+
+            let e =
+                codeOfTask (fun () -> client.SendAsync(ReadOnlyMemory(Array.zeroCreate 1001)).AsTask())
+
             Expect.equal e.Code HybridErrorCode.MessageTooLarge "refused"
             exchange client server
 
         testCase "the Stream view round-trips across message boundaries"
         <| fun () ->
             use key = PrivateKey.Generate()
-            let client, server = connected (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
+            let client, server =
+                connected (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
             use client = client
             let serverStream = server.GetStream()
             let clientStream = client.GetStream()
@@ -823,7 +890,10 @@ let transport =
         testCase "steady-state send and receive do not allocate per record"
         <| fun () ->
             use key = PrivateKey.Generate()
-            let client, server = connected (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
+            let client, server =
+                connected (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
             use client = client
             use server = server
             let records = 1000

@@ -126,7 +126,8 @@ public sealed partial class SecureConnection
                     return result.Status == KnownHostStatus.Changed && result.RecordedKey is not null
                         ? KnownHosts.ServerKeyChangedException(result.Host, result.Port, result.RecordedKey, key, result.Path, result.RecordedLine)
                         : null;
-                },
+                }
+                ,
                 ServerAuthenticationMode.Callback => key => Ask(auth.Verify!, key, $"The server's key {key.Fingerprint} was refused by the ServerAuthentication callback; the connection was closed."),
                 ServerAuthenticationMode.DangerousAcceptAny => _ => null,
                 _ => key => new HybridProtocolException(HybridErrorCode.AuthenticationFailed, $"The server proved {key.Fingerprint}, not the pinned key {auth.PinnedKey}."),
