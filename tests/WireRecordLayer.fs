@@ -214,7 +214,7 @@ let tests =
 
         testPropertyWithConfig
             WireCodecs.config
-            "any flipped bit in a result record makes Open fail, typed, writing nothing"
+            "any flipped bit in a sealed record makes Open fail, typed, writing nothing"
         <| fun (position: int) (bit: int) ->
             let sender, receiver = layers limits
             let _, framed = seal sender RecordType.EndOfMessage "secret data"B |> get
@@ -227,7 +227,7 @@ let tests =
             | Error(Noise Decrypt) -> destination |> Array.take (body.Length - 16) |> Array.forall ((=) 0uy)
             | _ -> false
 
-        test "nothing is result after Close, nothing opened after the peer's Close" {
+        test "nothing is sealed after Close; an authenticated record after the peer's Close is UnexpectedRecord" {
             let sender, receiver = layers limits
 
             let closed, closeRecord =
@@ -242,11 +242,14 @@ let tests =
 
             let opened, _ = openFramed receiver closeRecord |> get
             Expect.equal opened.CloseReason CloseReason.ProtocolViolation "reason"
+            // A misbehaving sender: a record under the same key at the next nonce, as if Close had not been sent.
+            let first, _ = seal sender RecordType.EndOfMessage "a"B |> get
+            let _, late = seal first.Layer RecordType.EndOfMessage "late"B |> get
 
             Expect.equal
-                (openFramed opened.Layer closeRecord |> Result.map ignore)
-                (Error(Malformed TrailingBytes))
-                "open"
+                (openFramed opened.Layer late |> Result.map ignore)
+                (Error(UnexpectedRecord RecordType.EndOfMessage))
+                "open after Close"
         }
 
         test "a frame too short for a tag, and a too-small destination, are typed errors" {

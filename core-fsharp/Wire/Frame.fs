@@ -17,9 +17,9 @@ open System.Buffers.Binary
 [<NoComparison>]
 type FrameDecode =
     /// The input holds no complete frame yet: at least `needed` more bytes are required.
-    | NeedMore of Needed: int
+    | NeedMore of needed: int
     /// A complete frame: its body, and the number of input bytes it used (2 + body length).
-    | FrameComplete of Body: byte[] * Consumed: int
+    | FrameComplete of body: byte[] * consumed: int
 
 module Frame =
     /// Bytes of the length field.

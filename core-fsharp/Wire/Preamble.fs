@@ -22,9 +22,9 @@ type Preamble = { ProtocolName: string }
 [<NoComparison>]
 type Decoded<'T> =
     /// Not enough bytes yet: at least `needed` more.
-    | Incomplete of Needed: int
+    | Incomplete of needed: int
     /// A value and the number of input bytes it used.
-    | Decoded of Value: 'T * Consumed: int
+    | Decoded of value: 'T * consumed: int
 
 /// A server's refusal: what it refused, the version it speaks, and the names it accepts (hints for the
 /// client's error message; unauthenticated).

@@ -276,9 +276,7 @@ module RecordLayer =
     let Open (layer: RecordLayer, frameBody: ReadOnlySpan<byte>, destination: Span<byte>) : Result<Opened, WireError> =
         let plaintextLength = frameBody.Length - layer.tagLength
 
-        if layer.receiveClosed then
-            Error(Malformed TrailingBytes)
-        elif frameBody.Length > Frame.MaxLength then
+        if frameBody.Length > Frame.MaxLength then
             Error(Malformed(FrameTooLong(frameBody.Length, Frame.MaxLength)))
         elif plaintextLength < Record.TypeLength then
             Error(Malformed(RecordTooShort frameBody.Length))
@@ -290,6 +288,10 @@ module RecordLayer =
             | Ok receive ->
                 match Record.Parse(Span<byte>.op_Implicit(destination.Slice(0, plaintextLength))) with
                 | Error e -> Error e
+                | Ok(struct (recordType, _)) when layer.receiveClosed ->
+                    // Noise §13 "Session termination": nothing follows the peer's Close in its direction.
+                    destination.Slice(0, plaintextLength).Clear()
+                    Error(UnexpectedRecord recordType)
                 | Ok(struct (recordType, dataLength)) ->
                     let layer = { layer with receive = receive }
 

@@ -2,7 +2,7 @@
 /// NoiseError. Byte values are stable: specs/PROTOCOL.md lists them, and new values are only appended.
 ///
 /// C# use: the code tables are plain enums (switch on them); `WireError` is a DU (switch on `Tag` or
-/// `is WireError.Malformed m`). specs/PROTOCOL.md §"Errors" maps every case to one `HybridErrorCode`.
+/// `is WireError.Malformed m`); case fields keep their F# names (`r.code`, `t.size`), as in NoiseError. specs/PROTOCOL.md §"Errors" maps every case to one `HybridErrorCode`.
 namespace HybridProtocol.Core.Wire
 
 open HybridProtocol.Core.Noise
@@ -57,11 +57,11 @@ type MalformedReason =
     /// A frame with length 0: no frame of this protocol is empty (specs/PROTOCOL.md §4).
     | EmptyFrame
     /// A frame longer than the configured limit (at most 65535, Noise §3).
-    | FrameTooLong of Length: int * Limit: int
+    | FrameTooLong of length: int * limit: int
     /// The first four bytes are not "HYBR".
     | BadMagic
     /// The preamble's version byte is not 1 (this code cannot read the rest).
-    | UnknownVersion of Version: byte
+    | UnknownVersion of version: byte
     /// The protocol name in the preamble is empty.
     | EmptyProtocolName
     /// The protocol name contains a byte outside printable ASCII (0x21..0x7E).
@@ -71,27 +71,27 @@ type MalformedReason =
     /// A server status byte followed by a refusal list that does not parse.
     | BadRefusal
     /// The record's type byte is not one of RecordType.
-    | UnknownRecordType of TypeByte: byte
+    | UnknownRecordType of recordType: byte
     /// A frame too short to hold a record (type byte plus authentication tag).
-    | RecordTooShort of Length: int
+    | RecordTooShort of length: int
     /// A Data record with no data (only EndOfMessage may be empty).
     | EmptyDataRecord
     /// A KeyUpdate record with data.
     | KeyUpdateNotEmpty
     /// A Close record with more than one byte of reason.
-    | BadCloseRecord of Length: int
+    | BadCloseRecord of length: int
     /// A handshake message that should have an empty payload (specs/PROTOCOL.md §6) carried one.
-    | UnexpectedHandshakePayload of MessageIndex: int
+    | UnexpectedHandshakePayload of messageIndex: int
     /// The negotiation payload's version byte is not 1.
-    | UnsupportedPayloadVersion of Version: byte
+    | UnsupportedPayloadVersion of version: byte
     /// The negotiation payload ends inside a field.
     | TruncatedPayload
     /// A negotiation field repeats or is out of ascending order.
-    | FieldOutOfOrder of Field: byte
+    | FieldOutOfOrder of field: byte
     /// A required negotiation field is absent.
-    | MissingField of Field: byte
+    | MissingField of field: byte
     /// A known negotiation field has an impossible value.
-    | BadField of Field: byte
+    | BadField of field: byte
     /// Bytes arrived after the last handshake message that are not a complete transport record, or
     /// bytes followed a refusal.
     | TrailingBytes
@@ -106,20 +106,22 @@ type WireError =
     | Malformed of MalformedReason
     /// Client side: the server refused the request. `Code` says what; the server's version and the protocol
     /// names it accepts (unauthenticated hints, for the error message) follow.
-    | Refused of Code: RefusalCode * ServerVersion: byte * Supported: string list
+    | Refused of code: RefusalCode * serverVersion: byte * supported: string list
     /// Server side: we refused the client's request (the status byte we sent) for the name it asked for.
-    | RefusedPeer of Code: RefusalCode * Requested: string
+    | RefusedPeer of code: RefusalCode * requested: string
     /// A message larger than the limit: received (our announced limit) or sent (the peer's announced limit).
-    | MessageTooLarge of Size: int64 * Limit: int64
+    | MessageTooLarge of size: int64 * limit: int64
     /// The input ended without the peer's authenticated Close: data may have been cut off (Noise §13
     /// "Session termination"). Never a clean end.
     | Truncated
     /// The application answered `PeerKeyVerdict false` to `VerifyPeerKey`.
     | PeerKeyRejected
     /// The handshake completed but the two ends name different application protocols.
-    | ApplicationProtocolMismatch of Local: string * Remote: string
+    | ApplicationProtocolMismatch of local: string * remote: string
     /// The peer ended the connection with an authenticated Close whose reason is not Normal.
-    | ClosedByPeer of Reason: CloseReason
+    | ClosedByPeer of reason: CloseReason
+    /// An authenticated record that is not allowed where it arrived: anything after the peer's Close.
+    | UnexpectedRecord of recordType: RecordType
     /// The application closed before the handshake completed (no authenticated Close can be sent yet).
     | ClosedDuringHandshake
     /// A send or close after this end sent Close, or after the connection closed.
@@ -127,6 +129,6 @@ type WireError =
     /// `PeerKeyVerdict` arrived when no `VerifyPeerKey` was outstanding.
     | NoVerdictPending
     /// A destination span is smaller than the record needs (a caller bug in the facade).
-    | BufferTooSmall of Needed: int
+    | BufferTooSmall of needed: int
     /// The configuration cannot work (the message says which value).
-    | InvalidConfig of Reason: string
+    | InvalidConfig of reason: string
