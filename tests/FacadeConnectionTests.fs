@@ -896,7 +896,10 @@ let transport =
 
             use client = client
             use server = server
-            let records = 1000
+            // Enough records that occasional allocations (a blocking socket call, or the shared ArrayPool refilling
+            // a 16 KiB buffer on another core: seen up to ~21 KB per run) stay under the bounds, while one
+            // allocation per record (>= 24 bytes, the smallest array) would exceed them.
+            let records = 4000
             let message = patterned 16384 5
             let buffer = Array.zeroCreate 16384
 
@@ -926,7 +929,9 @@ let transport =
             let sent = GC.GetAllocatedBytesForCurrentThread() - before
             let received = run receiver
             printfn $"allocated for {records} records of 16 KiB: send {sent} bytes, receive {received} bytes"
-            Expect.isLessThan sent 1024L "send path: no per-record allocation"
+            // Blocking socket calls allocate a little now and then (about 1 byte per record measured); one
+            // allocation per record would be at least 24 bytes per record (the smallest array).
+            Expect.isLessThan sent (int64 records * 8L) "send path: no per-record allocation"
             // The blocking socket read allocates a little now and then (under 2 bytes per record measured); a
             // per-record allocation would be at least 24 bytes per record (the smallest array).
             Expect.isLessThan received (int64 records * 16L) "receive path (span overload): no per-record allocation"
