@@ -1,0 +1,817 @@
+/// The connection state machine (specs/PROTOCOL.md §7): every rule about what may happen when lives in
+/// this file (h11's "Rule 1"). A pure step function: a state and one input go in; the next state and a
+/// list of outputs, as inspectable values, come out (h11 `next_event`, rustls unbuffered `ConnectionState`).
+/// It drives the Noise HandshakeState, then the RecordLayer (the same `Seal`/`Open` the facade's hot path
+/// uses; there is no second record implementation).
+///
+///     client:  AwaitingStatus --0x00--> Handshaking <--> AwaitingVerdict --> Open --> Closing --> Closed
+///     server:  AwaitingPreamble --ok--> Handshaking <--> AwaitingVerdict --> Open --> Closing --> Closed
+///     any phase --peer's bad bytes / EOF without Close / refusal / rejected key--> Failed (terminal)
+///
+/// C# use:
+///     var (state, outputs) = Connection.Client(config)   // FSharpResult<ValueTuple<Connection, FSharpList<Output>>, WireError>
+///     (state, outputs) = Connection.Step(state, Input.NewReceived(bytes));
+///     foreach (var o in outputs) switch (o) { case Output.Transmit t: ...; case Output.Deliver d: ...;
+///         case Output.VerifyPeerKey v: ... answer with Input.NewPeerKeyVerdict(ok); case Output.KeyRetired k:
+///         k.Key.Dispose(); case Output.Failed f: throw ... }
+/// Outputs must be acted on in order. `Transmit` bytes are to be written as they are. Answer
+/// `VerifyPeerKey` before feeding more input: bytes received meanwhile are queued (not processed) and the
+/// queue is not bounded by the core. For the transport phase a driver may either keep calling `Step`
+/// (simple; allocates per message) or call `TakeTransport` and run `RecordLayer.Seal`/`Open` itself
+/// (allocation-free per record).
+namespace HybridProtocol.Core.Wire
+
+open System
+open HybridProtocol.Core
+open HybridProtocol.Core.Noise
+
+/// A connection: one case per phase, each carrying only what is valid there.
+[<NoComparison; NoEquality>]
+type Connection =
+    | AwaitingStatus of ClientStart
+    | AwaitingPreamble of ServerStart
+    | Handshaking of HandshakePhase
+    | AwaitingVerdict of VerdictPhase
+    | Open of TransportPhase
+    /// We sent Close; records from the peer are still delivered until its Close arrives.
+    | Closing of TransportPhase
+    /// Both Close records crossed: a clean end.
+    | Closed
+    | Failed of WireError
+
+module private Machine =
+    type Out = Output list
+
+    let retire (keys: IAeadKey seq) (out: Out) =
+        keys |> Seq.fold (fun out k -> Output.KeyRetired k :: out) out
+
+    let voptionToList (v: 'a voption) =
+        match v with
+        | ValueSome x -> [ x ]
+        | ValueNone -> []
+
+    let fail (error: WireError) (keys: IAeadKey seq) (out: Out) =
+        struct (Failed error, Output.Failed error :: retire keys out)
+
+    let transportKeys (transport: TransportState) =
+        [ transport.Send; transport.Receive ]
+        |> List.choose (ValueOption.bind CipherState.key >> ValueOption.toOption)
+
+    let stepKeys (step: HandshakeStep) =
+        match step with
+        | Continue hs -> voptionToList (HandshakeState.currentKey hs)
+        | Complete ts -> transportKeys ts
+
+    /// The handshake key the step stopped using (keys made and dropped inside one message are not visible
+    /// here; NSec frees those with their SafeHandle).
+    let retiredBetween (before: HandshakeState) (after: HandshakeStep) =
+        match HandshakeState.currentKey before, after with
+        | ValueNone, _ -> []
+        | ValueSome old, Continue hs ->
+            match HandshakeState.currentKey hs with
+            | ValueSome k when obj.ReferenceEquals(k, old) -> []
+            | _ -> [ old ]
+        | ValueSome old, Complete _ -> [ old ]
+
+    /// Index of the last handshake message `role` sends: the one that carries its HandshakePayload.
+    let lastMessageOf (pattern: HandshakePattern) (role: Role) =
+        [ 0 .. pattern.Messages.Length - 1 ]
+        |> List.filter (fun i -> Role.senderOf i = role)
+        |> List.last
+
+    let feed (context: Context) (bytes: ReadOnlySpan<byte>) =
+        if bytes.IsEmpty then
+            context
+        else
+            let result = FrameDecoder.Feed(context.decoder, bytes)
+
+            let items =
+                (result.Frames |> List.map FrameReceived)
+                @ (result.Error |> Option.map BadFrame |> Option.toList)
+
+            {
+                context with
+                    decoder = result.Decoder
+                    incoming = context.incoming @ items
+            }
+
+    /// The close reason that tells the peer why we are failing.
+    let closeReasonFor (error: WireError) =
+        match error with
+        | MessageTooLarge _ -> CloseReason.MessageTooLarge
+        | PeerKeyRejected -> CloseReason.AuthenticationFailed
+        | ApplicationProtocolMismatch _ -> CloseReason.ApplicationProtocolMismatch
+        | _ -> CloseReason.ProtocolViolation
+
+    /// Seals one Close record; ValueNone when it cannot be sealed (e.g. nonce exhausted).
+    let sealClose (layer: RecordLayer) (reason: CloseReason) =
+        let data = Record.CloseData reason
+        let buffer = Array.zeroCreate (RecordLayer.MaxSealLength(layer, data.Length))
+
+        match RecordLayer.Seal(layer, RecordType.Close, ReadOnlySpan data, Span buffer) with
+        | Ok s -> ValueSome(struct (s.Layer, Array.sub buffer 0 s.BytesWritten))
+        | Error _ -> ValueNone
+
+    /// Fails the transport phase, first telling the peer why with an authenticated Close when we still can.
+    let failTransport (t: TransportPhase) (error: WireError) (out: Out) =
+        let out =
+            if t.layer.SendClosed then
+                out
+            else
+                match sealClose t.layer (closeReasonFor error) with
+                | ValueSome(struct (_, bytes)) -> Output.Transmit bytes :: out
+                | ValueNone -> out
+
+        fail error (RecordLayer.Keys t.layer) out
+
+    /// Fragments one message into records (Data..., EndOfMessage) and seals them into one Transmit.
+    let sendMessage (t: TransportPhase) (message: ReadOnlySpan<byte>) (out: Out) : struct (Connection * Out) =
+        let limits = t.layer.Limits
+
+        if message.Length > limits.PeerMaxMessageSize then
+            struct (Open t,
+                    Output.Rejected(MessageTooLarge(int64 message.Length, int64 limits.PeerMaxMessageSize))
+                    :: out)
+        else
+            let size = limits.MaxRecordData
+            let records = max 1 ((message.Length + size - 1) / size)
+
+            let buffer =
+                Array.zeroCreate (records * RecordLayer.MaxSealLength(t.layer, min size message.Length))
+
+            let mutable layer = t.layer
+            let mutable written = 0
+            let mutable offset = 0
+            let mutable retired = []
+            let mutable error = None
+            let mutable first = true
+
+            while error.IsNone && (first || offset < message.Length) do
+                first <- false
+                let length = min size (message.Length - offset)
+
+                let recordType =
+                    if offset + length = message.Length then
+                        RecordType.EndOfMessage
+                    else
+                        RecordType.Data
+
+                match
+                    RecordLayer.Seal(
+                        layer,
+                        recordType,
+                        message.Slice(offset, length),
+                        Span(buffer, written, buffer.Length - written)
+                    )
+                with
+                | Error e -> error <- Some e
+                | Ok s ->
+                    layer <- s.Layer
+                    written <- written + s.BytesWritten
+                    offset <- offset + length
+                    retired <- voptionToList s.RetiredKey @ retired
+
+            match error with
+            | Some e -> failTransport { t with layer = layer } e (retire (List.rev retired) out)
+            | None ->
+                let out =
+                    retire (List.rev retired) (Output.Transmit(Array.sub buffer 0 written) :: out)
+
+                struct (Open { t with layer = layer }, out)
+
+    /// The handshake payload to send in message `index`: ours in our last message, empty otherwise.
+    let payloadFor (context: Context) (index: int) =
+        if index = lastMessageOf context.protocol.Pattern context.role then
+            HandshakePayload.encode context.local
+        else
+            Ok [||]
+
+    let rec advance (struct (state: Connection, out: Out)) : struct (Connection * Out) =
+        match state with
+        | Handshaking h ->
+            match HandshakeState.Turn h.handshake with
+            | ShouldWrite -> writeHandshake h out
+            | ShouldRead ->
+                match h.context.incoming with
+                | [] -> struct (state, out)
+                | item :: rest -> readHandshake { h with context.incoming = rest } item out
+        | Open t
+        | Closing t ->
+            match t.context.incoming with
+            | [] -> struct (state, out)
+            | item :: rest -> readRecord state { t with context.incoming = rest } item out
+        | _ -> struct (state, out)
+
+    and writeHandshake (h: HandshakePhase) (out: Out) =
+        let hsKeys = voptionToList (HandshakeState.currentKey h.handshake)
+
+        match payloadFor h.context (HandshakeState.MessageIndex h.handshake) with
+        | Error e -> fail e hsKeys out
+        | Ok payload ->
+            match HandshakeState.WriteMessage payload h.handshake with
+            | Error e -> fail (Noise e) hsKeys out
+            | Ok(struct (message, step)) ->
+                match Frame.encode (ReadOnlySpan message) with
+                | Error e -> fail e (hsKeys @ stepKeys step) out
+                | Ok frame ->
+                    let out = retire (retiredBetween h.handshake step) (Output.Transmit frame :: out)
+                    continueWith h.context step h.peer out
+
+    and readHandshake (h: HandshakePhase) (item: Incoming) (out: Out) =
+        let hsKeys = voptionToList (HandshakeState.currentKey h.handshake)
+
+        match item with
+        | EndOfStream -> fail Truncated hsKeys out
+        | BadFrame e -> fail e hsKeys out
+        | FrameReceived message ->
+            let index = HandshakeState.MessageIndex h.handshake
+            let knownBefore = HandshakeState.RemoteStatic h.handshake
+
+            match HandshakeState.ReadMessage message h.handshake with
+            | Error e -> fail (Noise e) hsKeys out
+            | Ok(struct (payload, step)) ->
+                let out = retire (retiredBetween h.handshake step) out
+                let keys = stepKeys step
+                let peerRole = Role.opposite h.context.role
+
+                let peer =
+                    if index = lastMessageOf h.context.protocol.Pattern peerRole then
+                        HandshakePayload.decode (ReadOnlySpan payload) |> Result.map Some
+                    elif payload.Length = 0 then
+                        Ok h.peer
+                    else
+                        Error(Malformed(UnexpectedHandshakePayload index))
+
+                let learned =
+                    match knownBefore, step with
+                    | Some _, _ -> None
+                    | None, Continue hs -> HandshakeState.RemoteStatic hs
+                    | None, Complete ts -> ts.RemoteStatic
+
+                match peer, learned with
+                | Error e, _ -> fail e keys out
+                | Ok peer, Some key ->
+                    match h.context.pinned with
+                    | Some pinned when pinned.EqualsKey key -> continueWith h.context step peer out
+                    | Some _ -> rejectPeerKey h.context step peer out
+                    | None ->
+                        struct (AwaitingVerdict {
+                                    context = h.context
+                                    step = step
+                                    peer = peer
+                                    peerKey = key
+                                },
+                                Output.VerifyPeerKey key :: out)
+                | Ok peer, None -> continueWith h.context step peer out
+
+    and continueWith (context: Context) (step: HandshakeStep) (peer: HandshakePayload option) (out: Out) =
+        match step with
+        | Continue hs ->
+            advance (
+                struct (Handshaking {
+                            context = context
+                            handshake = hs
+                            peer = peer
+                        },
+                        out)
+            )
+        | Complete ts -> establish context ts peer out
+
+    /// The peer's key was refused: after a complete handshake the peer is told so with an authenticated
+    /// Close (AuthenticationFailed); mid-handshake nothing more is sent.
+    and rejectPeerKey (context: Context) (step: HandshakeStep) (peer: HandshakePayload option) (out: Out) =
+        match step, peer with
+        | Complete ts, Some remote ->
+            match RecordLayer.Create(ts, limitsFor context remote) with
+            | Ok layer ->
+                let out =
+                    match sealClose layer CloseReason.AuthenticationFailed with
+                    | ValueSome(struct (_, bytes)) -> Output.Transmit bytes :: out
+                    | ValueNone -> out
+
+                fail PeerKeyRejected (RecordLayer.Keys layer) out
+            | Error _ -> fail PeerKeyRejected (transportKeys ts) out
+        | _ -> fail PeerKeyRejected (stepKeys step) out
+
+    and limitsFor (context: Context) (remote: HandshakePayload) = {
+        MaxRecordData = context.maxRecordData
+        LocalMaxMessageSize = context.local.MaxMessageSize
+        PeerMaxMessageSize = remote.MaxMessageSize
+        Rekey = context.rekey
+    }
+
+    /// Noise §5.3 Split() has run: start the record layer, check what was negotiated, send what the
+    /// application queued, and process records that arrived with the last handshake message.
+    and establish (context: Context) (ts: TransportState) (peer: HandshakePayload option) (out: Out) =
+        match peer with
+        | None -> fail (Malformed(MissingField HandshakePayload.ApplicationProtocolField)) (transportKeys ts) out
+        | Some remote ->
+            match RecordLayer.Create(ts, limitsFor context remote) with
+            | Error e -> fail e (transportKeys ts) out
+            | Ok layer ->
+                let info = {
+                    ProtocolName = ProtocolName.toString context.protocol
+                    HandshakeHash = ts.HandshakeHash
+                    RemoteStatic = ts.RemoteStatic
+                    Local = context.local
+                    Remote = remote
+                }
+
+                let t = {
+                    context = { context with outgoing = [] }
+                    layer = layer
+                    info = info
+                    message = []
+                }
+
+                if remote.ApplicationProtocol <> context.local.ApplicationProtocol then
+                    failTransport
+                        t
+                        (ApplicationProtocolMismatch(context.local.ApplicationProtocol, remote.ApplicationProtocol))
+                        out
+                else
+                    let flushed =
+                        List.rev context.outgoing
+                        |> List.fold
+                            (fun (struct (state, out)) message ->
+                                match state with
+                                | Open t -> sendMessage t (ReadOnlySpan message) out
+                                | _ -> struct (state, out))
+                            (struct (Open t, Output.HandshakeCompleted info :: out))
+
+                    advance flushed
+
+    and readRecord (state: Connection) (t: TransportPhase) (item: Incoming) (out: Out) =
+        let rewrap t =
+            match state with
+            | Closing _ -> Closing t
+            | _ -> Open t
+
+        match item with
+        | EndOfStream -> fail Truncated (RecordLayer.Keys t.layer) out
+        | BadFrame e -> failTransport t e out
+        | FrameReceived body ->
+            let plaintext = Array.zeroCreate (RecordLayer.OpenLength(t.layer, body.Length))
+
+            match RecordLayer.Open(t.layer, ReadOnlySpan body, Span plaintext) with
+            | Error e -> failTransport t e out
+            | Ok opened ->
+                let out = retire (voptionToList opened.RetiredKey) out
+                let t = { t with layer = opened.Layer }
+                let data () = Array.sub plaintext 0 opened.DataLength
+
+                match opened.Type with
+                | RecordType.Data ->
+                    advance (
+                        struct (rewrap {
+                                    t with
+                                        message = data () :: t.message
+                                },
+                                out)
+                    )
+                | RecordType.EndOfMessage ->
+                    let message = List.rev (data () :: t.message) |> Array.concat
+                    advance (struct (rewrap { t with message = [] }, Output.Deliver message :: out))
+                | RecordType.KeyUpdate -> advance (struct (rewrap t, out))
+                | _ when opened.CloseReason = CloseReason.Normal ->
+                    // Noise §13 "Session termination": the peer's authenticated end of stream. Answer with
+                    // ours (unless already sent); anything after it is ignored.
+                    let layer, out =
+                        if t.layer.SendClosed then
+                            t.layer, out
+                        else
+                            match sealClose t.layer CloseReason.Normal with
+                            | ValueSome(struct (layer, bytes)) -> layer, Output.Transmit bytes :: out
+                            | ValueNone -> t.layer, out
+
+                    struct (Closed, Output.Closed :: retire (RecordLayer.Keys layer) out)
+                | _ -> fail (ClosedByPeer opened.CloseReason) (RecordLayer.Keys t.layer) out
+
+    let protocolChoice (config: ServerConfig) (requested: string) : Result<ProtocolName, RefusalCode> =
+        let initiatorProvesKey (p: ProtocolName) =
+            p.Pattern.Messages
+            |> List.indexed
+            |> List.exists (fun (i, tokens) -> Role.senderOf i = Initiator && List.contains S tokens)
+
+        match ProtocolName.parse requested with
+        | Error(UnknownPattern _)
+        | Error(InvalidModifier _) -> Error RefusalCode.UnsupportedPattern
+        | Error(UnsupportedDh _)
+        | Error(UnsupportedCipher _)
+        | Error(UnsupportedHash _) -> Error RefusalCode.UnsupportedSuite
+        | Error _ -> Error RefusalCode.MalformedPreamble
+        | Ok name ->
+            let canonical = ProtocolName.toString name
+
+            let accepted =
+                config.AcceptedProtocols |> List.choose (ProtocolName.parse >> Result.toOption)
+
+            let sameBase (a: ProtocolName) = a.BasePattern = name.BasePattern
+
+            if accepted |> List.exists (fun a -> ProtocolName.toString a = canonical) then
+                Ok name
+            elif name.Pattern.IsPsk && not (accepted |> List.exists _.Pattern.IsPsk) then
+                Error RefusalCode.PskNotConfigured
+            elif
+                not name.Pattern.IsPsk
+                && accepted |> List.exists (fun a -> sameBase a && a.Pattern.IsPsk)
+                && not (accepted |> List.exists (fun a -> sameBase a && not a.Pattern.IsPsk))
+            then
+                Error RefusalCode.PskRequired
+            elif not (initiatorProvesKey name) && accepted |> List.forall initiatorProvesKey then
+                Error RefusalCode.ClientAuthenticationRequired
+            elif
+                accepted
+                |> List.exists (fun a -> ProtocolName.patternSection a = ProtocolName.patternSection name)
+            then
+                Error RefusalCode.UnsupportedSuite
+            else
+                Error RefusalCode.UnsupportedPattern
+
+    let refuse (config: ServerConfig) (code: RefusalCode) (requested: string) (out: Out) =
+        let refusal = {
+            Code = code
+            ServerVersion = Preamble.Version
+            Supported = config.AcceptedProtocols
+        }
+
+        let out =
+            match ServerStatus.encode (Declined refusal) with
+            | Ok bytes -> Output.Transmit bytes :: out
+            | Error _ -> out
+
+        fail (RefusedPeer(code, requested)) [] out
+
+    let newContext role protocol (local: HandshakePayload) pinned maxRecordData rekey outgoing =
+        FrameDecoder.Create Frame.MaxLength
+        |> Result.map (fun decoder -> {
+            role = role
+            protocol = protocol
+            local = local
+            pinned = pinned
+            maxRecordData = maxRecordData
+            rekey = rekey
+            decoder = decoder
+            incoming = []
+            outgoing = outgoing
+        })
+
+    let psksFor (pattern: HandshakePattern) (psk: byte[] option) =
+        match psk with
+        | Some psk -> List.replicate pattern.PskCount psk
+        | None -> []
+
+    let checkSizes (maxMessageSize: int) (maxRecordData: int) (rekey: RekeyPolicy) (applicationProtocol: string) =
+        if maxMessageSize < 1 then
+            Error(InvalidConfig "MaxMessageSize must be at least 1")
+        elif maxRecordData < 1 || maxRecordData > ConfigDefaults.MaxRecordData then
+            Error(InvalidConfig $"MaxRecordData must be 1..{ConfigDefaults.MaxRecordData}")
+        elif rekey.AfterRecords < 1L || rekey.AfterBytes < 1L then
+            Error(InvalidConfig "the rekey interval must be at least 1 record and 1 byte")
+        else
+            HandshakePayload.checkApplicationProtocol applicationProtocol
+            |> Result.map ignore
+
+    let serverReceive (s: ServerStart) (bytes: ReadOnlySpan<byte>) (out: Out) =
+        let received = Array.append s.received (bytes.ToArray())
+
+        match Preamble.decode (ReadOnlySpan received) with
+        | Ok(Incomplete _) -> struct (AwaitingPreamble { s with received = received }, out)
+        | Error(Malformed(UnknownVersion _)) -> refuse s.config RefusalCode.UnsupportedVersion "" out
+        | Error _ -> refuse s.config RefusalCode.MalformedPreamble "" out
+        | Ok(Decoded(preamble, used)) ->
+            match protocolChoice s.config preamble.ProtocolName with
+            | Error code -> refuse s.config code preamble.ProtocolName out
+            | Ok protocol ->
+                let config = s.config
+
+                let local = {
+                    ApplicationProtocol = config.ApplicationProtocol
+                    MaxMessageSize = config.MaxMessageSize
+                }
+
+                let initialized =
+                    newContext Responder protocol local None config.MaxRecordData config.Rekey s.outgoing
+                    |> Result.bind (fun context ->
+                        HandshakeState.Initialize (config.SuiteFor.Invoke protocol) {
+                            Protocol = protocol
+                            Role = Responder
+                            Prologue = Preamble.prologue (Array.sub received 0 used)
+                            LocalStatic = config.LocalStatic
+                            LocalEphemeral = Some config.LocalEphemeral
+                            RemoteStatic = None
+                            RemoteEphemeral = None
+                            Psks = psksFor protocol.Pattern config.Psk
+                        }
+                        |> Result.mapError Noise
+                        |> Result.map (fun hs -> context, hs))
+
+                match initialized with
+                | Error e -> fail e [] out
+                | Ok(context, hs) ->
+                    let context = feed context (ReadOnlySpan(received, used, received.Length - used))
+
+                    advance (
+                        struct (Handshaking {
+                                    context = context
+                                    handshake = hs
+                                    peer = None
+                                },
+                                Output.Transmit [| ServerStatus.AcceptedByte |] :: out)
+                    )
+
+    let clientReceive (c: ClientStart) (bytes: ReadOnlySpan<byte>) (out: Out) =
+        let received = Array.append c.received (bytes.ToArray())
+        let hsKeys = voptionToList (HandshakeState.currentKey c.handshake)
+
+        match ServerStatus.decode (ReadOnlySpan received) with
+        | Error e -> fail e hsKeys out
+        | Ok(Incomplete _) -> struct (AwaitingStatus { c with received = received }, out)
+        | Ok(Decoded(Declined refusal, _)) ->
+            fail (WireError.Refused(refusal.Code, refusal.ServerVersion, refusal.Supported)) hsKeys out
+        | Ok(Decoded(Accepted, used)) ->
+            let context = feed c.context (ReadOnlySpan(received, used, received.Length - used))
+
+            advance (
+                struct (Handshaking {
+                            context = context
+                            handshake = c.handshake
+                            peer = None
+                        },
+                        out)
+            )
+
+    let keysOf (state: Connection) =
+        match state with
+        | AwaitingStatus c -> voptionToList (HandshakeState.currentKey c.handshake)
+        | Handshaking h -> voptionToList (HandshakeState.currentKey h.handshake)
+        | AwaitingVerdict v -> stepKeys v.step
+        | Open t
+        | Closing t -> RecordLayer.Keys t.layer
+        | AwaitingPreamble _
+        | Closed
+        | Failed _ -> []
+
+    let mapContext (f: Context -> Context) (state: Connection) =
+        match state with
+        | AwaitingStatus c -> AwaitingStatus { c with context = f c.context }
+        | Handshaking h -> Handshaking { h with context = f h.context }
+        | AwaitingVerdict v -> AwaitingVerdict { v with context = f v.context }
+        | Open t -> Open { t with context = f t.context }
+        | Closing t -> Closing { t with context = f t.context }
+        | other -> other
+
+    let closeRequested (t: TransportPhase) =
+        match sealClose t.layer CloseReason.Normal with
+        | ValueSome(struct (layer, bytes)) -> struct (Closing { t with layer = layer }, [ Output.Transmit bytes ])
+        | ValueNone -> fail ConnectionClosed (RecordLayer.Keys t.layer) []
+
+    let updateKey (t: TransportPhase) =
+        let buffer = Array.zeroCreate (RecordLayer.MaxSealLength(t.layer, 0))
+
+        match RecordLayer.Seal(t.layer, RecordType.KeyUpdate, ReadOnlySpan.Empty, Span buffer) with
+        | Ok s ->
+            struct (Open { t with layer = s.Layer },
+                    retire (voptionToList s.RetiredKey) [ Output.Transmit(Array.sub buffer 0 s.BytesWritten) ])
+        | Error e -> failTransport t e []
+
+    let step (state: Connection) (input: Input) : struct (Connection * Out) =
+        match state, input with
+        | Failed e, _ -> struct (state, [ Output.Failed e ])
+        | Closed, Input.SendMessage _ -> struct (state, [ Output.Rejected ConnectionClosed ])
+        | Closed, Input.PeerKeyVerdict _ -> struct (state, [ Output.Rejected NoVerdictPending ])
+        | Closed, _ -> struct (state, [])
+        // Bytes from the transport.
+        | AwaitingPreamble s, Input.Received bytes -> serverReceive s bytes.Span []
+        | AwaitingStatus c, Input.Received bytes -> clientReceive c bytes.Span []
+        | _, Input.Received bytes -> advance (struct (mapContext (fun context -> feed context bytes.Span) state, []))
+        // End of input: queued behind what was received (a Close already received still counts).
+        | AwaitingPreamble _, Input.EndOfInput
+        | AwaitingStatus _, Input.EndOfInput -> fail Truncated (keysOf state) []
+        | _, Input.EndOfInput ->
+            advance (
+                struct (mapContext
+                            (fun context -> {
+                                context with
+                                    incoming = context.incoming @ [ EndOfStream ]
+                            })
+                            state,
+                        [])
+            )
+        // Messages from the application.
+        | Open t, Input.SendMessage message -> sendMessage t message.Span []
+        | Closing _, Input.SendMessage _ -> struct (state, [ Output.Rejected ConnectionClosed ])
+        | AwaitingPreamble s, Input.SendMessage message ->
+            struct (AwaitingPreamble {
+                        s with
+                            outgoing = message.ToArray() :: s.outgoing
+                    },
+                    [])
+        | _, Input.SendMessage message ->
+            let copy = message.ToArray()
+
+            struct (mapContext
+                        (fun context -> {
+                            context with
+                                outgoing = copy :: context.outgoing
+                        })
+                        state,
+                    [])
+        // Close from the application.
+        | Open t, Input.CloseRequested -> closeRequested t
+        | Closing _, Input.CloseRequested -> struct (state, [])
+        | Open t, Input.UpdateKey -> updateKey t
+        | Closing _, Input.UpdateKey -> struct (state, [ Output.Rejected ConnectionClosed ])
+        // Before the transport phase there is no transport key to update yet: nothing to do.
+        | _, Input.UpdateKey -> struct (state, [])
+        | _, Input.CloseRequested -> fail ClosedDuringHandshake (keysOf state) []
+        // The application's verdict on the peer's key.
+        | AwaitingVerdict v, Input.PeerKeyVerdict true -> continueWith v.context v.step v.peer []
+        | AwaitingVerdict v, Input.PeerKeyVerdict false -> rejectPeerKey v.context v.step v.peer []
+        | _, Input.PeerKeyVerdict _ -> struct (state, [ Output.Rejected NoVerdictPending ])
+
+    /// Outputs in order, with consecutive Transmits joined into one write.
+    let finish (struct (state: Connection, out: Out)) =
+        let joined =
+            List.foldBack
+                (fun output acc ->
+                    match output, acc with
+                    | Output.Transmit a, Output.Transmit b :: rest -> Output.Transmit(Array.append a b) :: rest
+                    | _ -> output :: acc)
+                (List.rev out)
+                []
+
+        struct (state, joined)
+
+type Connection with
+
+    /// A client connection: checks the configuration, then writes the preamble and the first handshake
+    /// message (sent together: the client does not wait for the status byte).
+    static member Client(config: ClientConfig) : Result<struct (Connection * Output list), WireError> =
+        let parsed =
+            ProtocolName.parse config.ProtocolName
+            |> Result.mapError (BadProtocolName >> Malformed)
+
+        let checkedConfig =
+            parsed
+            |> Result.bind (fun protocol ->
+                if protocol.Pattern.IsOneWay then
+                    Error(InvalidConfig "one-way patterns (N, K, X) cannot carry a two-way connection")
+                else
+                    Machine.checkSizes
+                        config.MaxMessageSize
+                        config.MaxRecordData
+                        config.Rekey
+                        config.ApplicationProtocol
+                    |> Result.map (fun () -> protocol))
+
+        match checkedConfig with
+        | Error e -> Error e
+        | Ok protocol ->
+            let name = ProtocolName.toString protocol
+
+            let transmitsServerKey =
+                protocol.Pattern.Messages
+                |> List.indexed
+                |> List.exists (fun (i, tokens) -> Role.senderOf i = Responder && List.contains S tokens)
+
+            let local = {
+                ApplicationProtocol = config.ApplicationProtocol
+                MaxMessageSize = config.MaxMessageSize
+            }
+
+            let preambleBytes = Preamble.encode { ProtocolName = name }
+
+            let initialized =
+                preambleBytes
+                |> Result.bind (fun preamble ->
+                    HandshakeState.Initialize config.Suite {
+                        Protocol = protocol
+                        Role = Initiator
+                        Prologue = Preamble.prologue preamble
+                        LocalStatic = config.LocalStatic
+                        LocalEphemeral = Some config.LocalEphemeral
+                        // A pre-message key only where the pattern has one; a transmitted key is compared instead.
+                        RemoteStatic =
+                            if List.contains S protocol.Pattern.ResponderPreMessage then
+                                config.RemoteStatic
+                            else
+                                None
+                        RemoteEphemeral = None
+                        Psks = Machine.psksFor protocol.Pattern config.Psk
+                    }
+                    |> Result.mapError Noise
+                    |> Result.map (fun hs -> preamble, hs))
+                |> Result.bind (fun (preamble, hs) ->
+                    let pinned = if transmitsServerKey then config.RemoteStatic else None
+
+                    Machine.newContext Initiator protocol local pinned config.MaxRecordData config.Rekey []
+                    |> Result.map (fun context -> preamble, hs, context))
+
+            match initialized with
+            | Error e -> Error e
+            | Ok(preamble, hs, context) ->
+                // Write handshake messages until it is the server's turn (the first message only, for
+                // interactive patterns), then wait for the status byte.
+                match
+                    Machine.writeHandshake
+                        {
+                            context = context
+                            handshake = hs
+                            peer = None
+                        }
+                        []
+                with
+                | struct (Handshaking h, out) ->
+                    let out =
+                        out
+                        |> List.map (function
+                            | Output.Transmit frame -> Output.Transmit(Array.append preamble frame)
+                            | other -> other)
+
+                    Ok(
+                        Machine.finish (
+                            struct (AwaitingStatus {
+                                        context = h.context
+                                        handshake = h.handshake
+                                        received = [||]
+                                    },
+                                    out)
+                        )
+                    )
+                | struct (Failed e, _) -> Error e
+                | _ -> Error(InvalidConfig "the pattern's first message completes the handshake")
+
+    /// A server connection: checks the configuration and waits for the client's preamble.
+    static member Server(config: ServerConfig) : Result<struct (Connection * Output list), WireError> =
+        let parsed =
+            config.AcceptedProtocols
+            |> List.map (fun name -> ProtocolName.parse name |> Result.mapError (BadProtocolName >> Malformed))
+
+        let problems = [
+            if config.AcceptedProtocols.IsEmpty then
+                InvalidConfig "the server accepts no protocol name"
+            for p in parsed do
+                match p with
+                | Error e -> e
+                | Ok name when name.Pattern.IsOneWay ->
+                    InvalidConfig $"{ProtocolName.toString name}: one-way patterns cannot carry a two-way connection"
+                | Ok name when not name.Pattern.InitiatorPreMessage.IsEmpty ->
+                    InvalidConfig
+                        $"{ProtocolName.toString name}: the server cannot know the client's static key in advance"
+                | Ok name when name.Pattern.IsPsk && config.Psk.IsNone ->
+                    InvalidConfig $"{ProtocolName.toString name} needs a pre-shared key"
+                | Ok name when
+                    config.LocalStatic.IsNone
+                    && (List.contains S name.Pattern.ResponderPreMessage
+                        || name.Pattern.Messages
+                           |> List.indexed
+                           |> List.exists (fun (i, tokens) -> Role.senderOf i = Responder && List.contains S tokens))
+                    ->
+                    InvalidConfig $"{ProtocolName.toString name} needs the server's static key"
+                | Ok _ -> ()
+            match
+                Machine.checkSizes config.MaxMessageSize config.MaxRecordData config.Rekey config.ApplicationProtocol
+            with
+            | Error e -> e
+            | Ok() -> ()
+            match config.Psk with
+            | Some psk when psk.Length <> 32 -> Noise(Init WrongPskLength)
+            | _ -> ()
+        ]
+
+        match problems with
+        | e :: _ -> Error e
+        | [] ->
+            Ok(
+                struct (AwaitingPreamble {
+                            config = config
+                            received = [||]
+                            outgoing = []
+                        },
+                        [])
+            )
+
+    /// One input in, the next state and the outputs (in the order to act on them) out.
+    static member Step(state: Connection, input: Input) : struct (Connection * Output list) =
+        Machine.finish (Machine.step state input)
+
+    /// What the handshake established, once it has completed (and until the connection ends).
+    static member HandshakeInfo(state: Connection) : HandshakeInfo option =
+        match state with
+        | Open t
+        | Closing t -> Some t.info
+        | _ -> None
+
+    /// Hands the transport phase to a driver that runs `RecordLayer.Seal`/`Open` itself (allocation-free).
+    /// Only in the Open phase; the Connection value must not be used afterwards.
+    static member TakeTransport(state: Connection) : Result<TransportHandoff, WireError> =
+        match state with
+        | Open t ->
+            Ok {
+                Layer = t.layer
+                Info = t.info
+                Buffered = FrameDecoder.Buffered t.context.decoder
+                PartialMessage = List.rev t.message |> Array.concat
+            }
+        | _ -> Error ConnectionClosed

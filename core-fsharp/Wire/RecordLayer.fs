@@ -1,0 +1,340 @@
+/// The transport record layer (specs/PROTOCOL.md §5): seals and opens framed, typed records with the two
+/// CipherStates a finished handshake produced, enforces message limits while reassembling, and updates keys
+/// (Noise §11.3 Rekey, one direction at a time). A struct value: `Seal` and `Open` return the next layer
+/// and do not allocate (except when a key is updated, once per 2^20 records by default).
+///
+///     sealed record on the wire:  len (u16 BE) | ENCRYPT(k, n, zerolen, data || type)   len = |data| + 1 + TAGLEN
+///
+/// C# use (the facade's hot path; the Connection state machine calls the same two functions):
+///     var s = RecordLayer.Seal(layer, RecordType.EndOfMessage, payload, buffer);   // FSharpResult<Sealed, WireError>
+///     layer = s.ResultValue.Layer; write buffer[..s.ResultValue.BytesWritten]; dispose s.ResultValue.RetiredKey if any
+///     var o = RecordLayer.Open(layer, frameBody, buffer);                           // FSharpResult<Opened, WireError>
+///     data is buffer[..o.ResultValue.DataLength]; o.ResultValue.Type says what it is.
+/// The core never disposes a key: every key it stops using is handed back as `RetiredKey`.
+namespace HybridProtocol.Core.Wire
+
+open System
+open HybridProtocol.Core
+open HybridProtocol.Core.Noise
+
+/// When a sender updates its key on its own: after this many records or bytes of data under one key,
+/// whichever comes first. Noise §11.3: "Applications might rekey a cipherstate automatically after it has
+/// been used to send or receive some number of messages."
+[<Struct>]
+type RekeyPolicy = {
+    AfterRecords: int64
+    AfterBytes: int64
+}
+
+module RekeyPolicy =
+    /// 2^20 records or 1 GiB: far below the 2^64-1 nonce limit (Noise §5.1) and the AES-GCM volume
+    /// guidance of Noise §14 ("a single key should not be used to encrypt more than 2^56 bytes").
+    let Default = {
+        AfterRecords = 1L <<< 20
+        AfterBytes = 1L <<< 30
+    }
+
+/// The limits a record layer enforces, fixed when the handshake completes.
+[<Struct>]
+type RecordLimits = {
+    /// The most data this end puts in one record (at most 65535 - 1 - TAGLEN).
+    MaxRecordData: int
+    /// The largest message this end accepts (it announced this in its handshake payload).
+    LocalMaxMessageSize: int
+    /// The largest message the peer accepts (from the peer's handshake payload).
+    PeerMaxMessageSize: int
+    Rekey: RekeyPolicy
+}
+
+/// The transport phase's cryptographic state: one sending and one receiving CipherState (Noise §5.3 Split),
+/// the counters for automatic key updates, the sizes of the messages in progress in each direction, and
+/// whether each direction has been closed.
+[<Struct; NoComparison; NoEquality>]
+type RecordLayer = private {
+    send: CipherState
+    receive: CipherState
+    tagLength: int
+    limits: RecordLimits
+    /// Records and data bytes sent since the last key update.
+    sentRecords: int64
+    sentBytes: int64
+    /// Data bytes of the message being sent / received so far (reset by EndOfMessage).
+    outgoingMessage: int64
+    incomingMessage: int64
+    sendClosed: bool
+    receiveClosed: bool
+} with
+
+    member this.Limits = this.limits
+    /// TAGLEN of the cipher (16 for ChaChaPoly and AESGCM).
+    member this.TagLength = this.tagLength
+    /// The next sending nonce n.
+    member this.SendNonce = CipherState.nonce this.send |> ValueOption.defaultValue 0UL
+
+    /// The next receiving nonce n.
+    member this.ReceiveNonce =
+        CipherState.nonce this.receive |> ValueOption.defaultValue 0UL
+
+    /// The current sending key (changes after each key update).
+    member this.SendKey = CipherState.key this.send
+    /// The current receiving key.
+    member this.ReceiveKey = CipherState.key this.receive
+    /// Whether this end has sent Close.
+    member this.SendClosed = this.sendClosed
+    /// Whether the peer's Close has been opened.
+    member this.ReceiveClosed = this.receiveClosed
+    /// Data bytes of an incoming message received so far (not yet ended by EndOfMessage).
+    member this.IncomingMessageLength = this.incomingMessage
+
+/// What `Seal` produced: the next layer, the bytes written to the destination (one framed record, plus a
+/// framed KeyUpdate when an automatic key update was due), and the sending key retired by a key update.
+[<Struct; NoComparison; NoEquality>]
+type Sealed = {
+    Layer: RecordLayer
+    BytesWritten: int
+    RetiredKey: IAeadKey voption
+}
+
+/// What `Open` found: the next layer, the record's type, the length of its data (at the start of the
+/// destination), the reason when it is a Close, and the receiving key retired by a KeyUpdate.
+[<Struct; NoComparison; NoEquality>]
+type Opened = {
+    Layer: RecordLayer
+    Type: RecordType
+    DataLength: int
+    CloseReason: CloseReason
+    RetiredKey: IAeadKey voption
+}
+
+module RecordLayer =
+    /// The most data one record can carry with a cipher of this tag length: the frame body is at most 65535.
+    let maxRecordDataFor (tagLength: int) =
+        Frame.MaxLength - Record.TypeLength - tagLength
+
+    /// Starts the transport phase from a finished handshake. One-way patterns (Noise §7.4) are refused:
+    /// both directions are needed for Close and key updates.
+    let Create (transport: TransportState, limits: RecordLimits) : Result<RecordLayer, WireError> =
+        match transport.Send, transport.Receive with
+        | ValueSome send, ValueSome receive ->
+            let tagLength = CipherState.ciphertextLength send 0
+
+            if limits.MaxRecordData < 1 || limits.MaxRecordData > maxRecordDataFor tagLength then
+                Error(InvalidConfig $"the record size must be 1..{maxRecordDataFor tagLength} bytes")
+            elif limits.LocalMaxMessageSize < 1 || limits.PeerMaxMessageSize < 1 then
+                Error(InvalidConfig "message size limits must be at least 1 byte")
+            elif limits.Rekey.AfterRecords < 1L || limits.Rekey.AfterBytes < 1L then
+                Error(InvalidConfig "the rekey interval must be at least 1 record and 1 byte")
+            else
+                Ok {
+                    send = send
+                    receive = receive
+                    tagLength = tagLength
+                    limits = limits
+                    sentRecords = 0L
+                    sentBytes = 0L
+                    outgoingMessage = 0L
+                    incomingMessage = 0L
+                    sendClosed = false
+                    receiveClosed = false
+                }
+        | _ -> Error(Noise(State OneWayDirection))
+
+    /// Bytes on the wire for one record carrying `dataLength` bytes: length field, data, type, tag.
+    let RecordLength (layer: RecordLayer, dataLength: int) =
+        Frame.HeaderLength + dataLength + Record.TypeLength + layer.tagLength
+
+    /// The most bytes `Seal` can write for `dataLength` bytes of data (room for an automatic KeyUpdate).
+    let MaxSealLength (layer: RecordLayer, dataLength: int) =
+        RecordLength(layer, dataLength) + RecordLength(layer, 0)
+
+    /// The destination size `Open` needs for a frame body of this length (data plus the type byte).
+    let OpenLength (layer: RecordLayer, frameBodyLength: int) =
+        max 0 (frameBodyLength - layer.tagLength)
+
+    /// Every key the layer holds, for its owner to dispose when the connection ends.
+    let Keys (layer: RecordLayer) : IAeadKey list =
+        [ CipherState.key layer.send; CipherState.key layer.receive ]
+        |> List.choose ValueOption.toOption
+
+    /// Encrypts one framed record into `destination` without any checks beyond the AEAD's own
+    /// (Noise §5.3: transport messages are "EncryptWithAd(zerolen, payload)").
+    let private sealOne
+        (send: CipherState, tagLength: int, recordType: RecordType, data: ReadOnlySpan<byte>, destination: Span<byte>)
+        =
+        let plaintextLength = data.Length + Record.TypeLength
+        Frame.WriteHeader(plaintextLength + tagLength, destination)
+        let body = destination.Slice(Frame.HeaderLength, plaintextLength + tagLength)
+        data.CopyTo body
+        body[data.Length] <- byte recordType
+
+        CipherState.EncryptWithAd(
+            send,
+            ReadOnlySpan.Empty,
+            Span<byte>.op_Implicit(body.Slice(0, plaintextLength)),
+            body
+        )
+
+    /// Noise §11.3 Rekey() on the sending side: returns the new CipherState and the key it replaced.
+    let private rekey (state: CipherState) =
+        struct (CipherState.Rekey state, CipherState.key state)
+
+    /// Seals one record: writes its length field and ciphertext to `destination` (which may hold the data
+    /// already, at offset 2; overlapping is allowed). Data and EndOfMessage count towards the peer's
+    /// message limit; a KeyUpdate re-keys the sending CipherState after it is sealed; after Close nothing
+    /// more may be sealed. When the rekey policy is reached, a KeyUpdate record follows in `destination`.
+    let Seal
+        (layer: RecordLayer, recordType: RecordType, data: ReadOnlySpan<byte>, destination: Span<byte>)
+        : Result<Sealed, WireError> =
+        let isData = recordType = RecordType.Data || recordType = RecordType.EndOfMessage
+
+        let messageLength =
+            if isData then
+                layer.outgoingMessage + int64 data.Length
+            else
+                0L
+
+        let autoRekey =
+            isData
+            && (layer.sentRecords + 1L >= layer.limits.Rekey.AfterRecords
+                || layer.sentBytes + int64 data.Length >= layer.limits.Rekey.AfterBytes)
+
+        let needed =
+            RecordLength(layer, data.Length)
+            + (if autoRekey then RecordLength(layer, 0) else 0)
+
+        match Record.Check(recordType, data.Length) with
+        | Error e -> Error e
+        | Ok() when layer.sendClosed -> Error ConnectionClosed
+        | Ok() when data.Length > layer.limits.MaxRecordData ->
+            Error(MessageTooLarge(int64 data.Length, int64 layer.limits.MaxRecordData))
+        | Ok() when messageLength > int64 layer.limits.PeerMaxMessageSize ->
+            Error(MessageTooLarge(messageLength, int64 layer.limits.PeerMaxMessageSize))
+        | Ok() when destination.Length < needed -> Error(BufferTooSmall needed)
+        | Ok() ->
+            match sealOne (layer.send, layer.tagLength, recordType, data, destination) with
+            | Error e -> Error(Noise e)
+            | Ok send ->
+                let written = RecordLength(layer, data.Length)
+
+                let layer = {
+                    layer with
+                        send = send
+                        sentRecords = layer.sentRecords + 1L
+                        sentBytes = layer.sentBytes + int64 data.Length
+                        outgoingMessage = if recordType = RecordType.Data then messageLength else 0L
+                        sendClosed = recordType = RecordType.Close
+                }
+
+                if recordType = RecordType.KeyUpdate then
+                    let struct (send, retired) = rekey layer.send
+
+                    Ok {
+                        Layer = {
+                            layer with
+                                send = send
+                                sentRecords = 0L
+                                sentBytes = 0L
+                        }
+                        BytesWritten = written
+                        RetiredKey = retired
+                    }
+                elif autoRekey then
+                    match
+                        sealOne (
+                            layer.send,
+                            layer.tagLength,
+                            RecordType.KeyUpdate,
+                            ReadOnlySpan.Empty,
+                            destination.Slice written
+                        )
+                    with
+                    | Error e -> Error(Noise e)
+                    | Ok send ->
+                        let struct (send, retired) = rekey send
+
+                        Ok {
+                            Layer = {
+                                layer with
+                                    send = send
+                                    sentRecords = 0L
+                                    sentBytes = 0L
+                            }
+                            BytesWritten = written + RecordLength(layer, 0)
+                            RetiredKey = retired
+                        }
+                else
+                    Ok {
+                        Layer = layer
+                        BytesWritten = written
+                        RetiredKey = ValueNone
+                    }
+
+    /// Opens one record from a frame body (the bytes after the length field): authenticates and decrypts it
+    /// into `destination` (at least `OpenLength` bytes; the same memory as `frameBody` is allowed), then checks
+    /// the type rules and our message limit. The data is at `destination[0 .. DataLength)`. Nothing is
+    /// written that is not authenticated: on a bad tag the destination is cleared and an error returned.
+    let Open (layer: RecordLayer, frameBody: ReadOnlySpan<byte>, destination: Span<byte>) : Result<Opened, WireError> =
+        let plaintextLength = frameBody.Length - layer.tagLength
+
+        if frameBody.Length > Frame.MaxLength then
+            Error(Malformed(FrameTooLong(frameBody.Length, Frame.MaxLength)))
+        elif plaintextLength < Record.TypeLength then
+            Error(Malformed(RecordTooShort frameBody.Length))
+        elif destination.Length < plaintextLength then
+            Error(BufferTooSmall plaintextLength)
+        else
+            match CipherState.DecryptWithAd(layer.receive, ReadOnlySpan.Empty, frameBody, destination) with
+            | Error e -> Error(Noise e)
+            | Ok receive ->
+                match Record.Parse(Span<byte>.op_Implicit(destination.Slice(0, plaintextLength))) with
+                | Error e -> Error e
+                | Ok(struct (recordType, _)) when layer.receiveClosed ->
+                    // Noise §13 "Session termination": nothing follows the peer's Close in its direction.
+                    destination.Slice(0, plaintextLength).Clear()
+                    Error(UnexpectedRecord recordType)
+                | Ok(struct (recordType, dataLength)) ->
+                    let layer = { layer with receive = receive }
+
+                    // No closures here: this is the per-record path and must not allocate.
+                    let struct (next, reason, retired, error) =
+                        match recordType with
+                        | RecordType.Data
+                        | RecordType.EndOfMessage ->
+                            let total = layer.incomingMessage + int64 dataLength
+
+                            if total > int64 layer.limits.LocalMaxMessageSize then
+                                struct (layer,
+                                        CloseReason.Normal,
+                                        ValueNone,
+                                        ValueSome(MessageTooLarge(total, int64 layer.limits.LocalMaxMessageSize)))
+                            else
+                                let incoming = if recordType = RecordType.Data then total else 0L
+
+                                struct ({
+                                            layer with
+                                                incomingMessage = incoming
+                                        },
+                                        CloseReason.Normal,
+                                        ValueNone,
+                                        ValueNone)
+                        | RecordType.KeyUpdate ->
+                            let struct (receive, retired) = rekey layer.receive
+                            struct ({ layer with receive = receive }, CloseReason.Normal, retired, ValueNone)
+                        | _ ->
+                            let reason =
+                                Record.CloseReasonOf(Span<byte>.op_Implicit(destination.Slice(0, dataLength)))
+
+                            struct ({ layer with receiveClosed = true }, reason, ValueNone, ValueNone)
+
+                    match error with
+                    | ValueSome e ->
+                        destination.Slice(0, plaintextLength).Clear()
+                        Error e
+                    | ValueNone ->
+                        Ok {
+                            Layer = next
+                            Type = recordType
+                            DataLength = dataLength
+                            CloseReason = reason
+                            RetiredKey = retired
+                        }
