@@ -232,6 +232,10 @@ let private commands = [
     [ "known-hosts"; "remove" ]
     [ "seal" ]
     [ "open" ]
+    [ "serve" ]
+    [ "connect" ]
+    [ "send" ]
+    [ "receive" ]
 ]
 
 let private usageTests =

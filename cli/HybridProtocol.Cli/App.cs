@@ -37,7 +37,16 @@ internal static class App
         root.Subcommands.Add(KnownHostsCommands.Build());
         root.Subcommands.Add(SealCommands.Seal());
         root.Subcommands.Add(SealCommands.Open());
-        WithExamples(root, "hybrid keygen -o server.key", "hybrid fingerprint server.key", "hybrid <command> --help");
+        root.Subcommands.Add(NetCommands.Serve());
+        root.Subcommands.Add(NetCommands.Connect());
+        root.Subcommands.Add(TransferCommands.Send());
+        root.Subcommands.Add(TransferCommands.Receive());
+        WithExamples(
+            root,
+            "hybrid keygen -o server.key",
+            "hybrid serve --key server.key --listen 127.0.0.1:12345 --echo",
+            "hybrid connect 127.0.0.1:12345",
+            "hybrid <command> --help");
         foreach (var option in root.Options)
         {
             if (option is HelpOption { Action: HelpAction help })

@@ -1,0 +1,167 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace HybridProtocol.Cli;
+
+/// <summary>
+/// How a client command checks the server: <c>--server-key FILE</c> (pinned), <c>--pin FINGERPRINT</c>, or trust on
+/// first use with the known-hosts file (the default), plus <c>--key</c> for a client identity.
+/// </summary>
+internal sealed class ClientTrust
+{
+    private readonly HostPort _target;
+    private KnownHostResult? _firstContact;
+    private KnownHostResult? _changed;
+    private PublicKey? _refusedPin;
+    private string? _pin;
+
+    private ClientTrust(HostPort target) => _target = target;
+
+    /// <summary>How the server's key is checked.</summary>
+    public ServerAuthentication Authentication { get; private set; } = null!;
+
+    /// <summary>The options every client command takes.</summary>
+    internal sealed class Options
+    {
+        public Option<string?> ServerKey { get; } = new("--server-key")
+        {
+            Description = "The server's public key file: only that key is accepted (pinned; the strongest check).",
+            HelpName = "FILE",
+        };
+
+        public Option<string?> Pin { get; } = new("--pin")
+        {
+            Description = "Accept only a server key with this fingerprint (SHA256:..., as 'hybrid fingerprint' prints).",
+            HelpName = "FINGERPRINT",
+        };
+
+        public Option<string?> Key { get; } = new("--key")
+        {
+            Description = "Your private key, proved to the server (for servers started with --allow-clients).",
+            HelpName = "FILE",
+        };
+
+        public Option<string?> KnownHostsFile { get; } = new("--known-hosts")
+        {
+            Description = "The known-hosts file for trust on first use (default: $HYBRID_KNOWN_HOSTS, else your config directory).",
+            HelpName = "FILE",
+        };
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(ServerKey);
+            command.Options.Add(Pin);
+            command.Options.Add(Key);
+            command.Options.Add(KnownHostsFile);
+        }
+    }
+
+    /// <summary>Builds the client options from the command line; the caller disposes the returned identity.</summary>
+    public static (ClientTrust Trust, PrivateKey? Identity) Create(ParseResult parse, Options options, HostPort target)
+    {
+        var serverKey = parse.GetValue(options.ServerKey);
+        var pin = parse.GetValue(options.Pin);
+        if (serverKey is not null && pin is not null)
+        {
+            throw new CliException(ExitCode.Usage, "Give either --server-key or --pin, not both.");
+        }
+
+        var trust = new ClientTrust(target);
+        if (serverKey is not null)
+        {
+            trust.Authentication = ServerAuthentication.Pinned(Keys.LoadAnyPublic(serverKey));
+        }
+        else if (pin is not null)
+        {
+            if (!pin.StartsWith("SHA256:", StringComparison.Ordinal) || pin.Length != 50)
+            {
+                throw new CliException(ExitCode.Usage, $"'{pin}' is not a fingerprint: expected SHA256: and 43 characters, as 'hybrid fingerprint FILE' prints.");
+            }
+
+            trust._pin = pin;
+            trust.Authentication = ServerAuthentication.Callback(trust.CheckPin);
+        }
+        else
+        {
+            var store = KnownHosts.Load(KnownHostsCommands.PathOrDefault(parse.GetValue(options.KnownHostsFile)));
+            trust.Authentication = ServerAuthentication.Callback(key => trust.CheckKnownHosts(store, key));
+        }
+
+        var identityFile = parse.GetValue(options.Key);
+        return (trust, identityFile is null ? null : Keys.LoadPrivate(identityFile));
+    }
+
+    private bool CheckPin(PublicKey key)
+    {
+        var matches = CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(key.Fingerprint), Encoding.ASCII.GetBytes(_pin!));
+        if (!matches)
+        {
+            _refusedPin = key;
+        }
+
+        return matches;
+    }
+
+    private bool CheckKnownHosts(KnownHosts store, PublicKey key)
+    {
+        var result = store.Verify(_target.Host, _target.Port!.Value, key);
+        switch (result.Status)
+        {
+            case KnownHostStatus.FirstContact:
+                _firstContact = result;
+                return true;
+            case KnownHostStatus.Trusted:
+                return true;
+            default:
+                _changed = result;
+                return false;
+        }
+    }
+
+    /// <summary>Connects with these checks; a refused key becomes the error that says why (changed key, wrong pin).</summary>
+    public async Task<SecureConnection> ConnectAsync(SecureClientOptions options, CancellationToken cancellationToken)
+    {
+        options.ServerAuthentication = Authentication;
+        SecureConnection connection;
+        try
+        {
+            connection = await SecureConnection.ConnectAsync(_target.Host, _target.Port!.Value, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.AuthenticationFailed && _changed is { RecordedKey: { } recorded } changed)
+        {
+            throw KnownHosts.ServerKeyChangedException(changed.Host, changed.Port, recorded, changed.PresentedKey, changed.Path, changed.RecordedLine);
+        }
+        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.AuthenticationFailed && _refusedPin is { } presented)
+        {
+            throw new CliException(
+                ExitCode.Authentication,
+                $"The server {_target} presented the key {presented.Fingerprint}, not the pinned {_pin}; the connection was refused. Check the fingerprint with the server's owner.",
+                e);
+        }
+        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.PeerRefused && e.Message.Contains("application protocols differ", StringComparison.Ordinal))
+        {
+            throw new CliException(
+                ExitCode.Refused,
+                $"The server {_target} runs another service: use 'hybrid connect' with 'hybrid serve', and 'hybrid send' with 'hybrid receive'. ({e.Message})",
+                e);
+        }
+
+        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.PeerRefused && Authentication is not null && e.Message.Contains("prove a key", StringComparison.Ordinal))
+        {
+            throw new CliException(
+                ExitCode.Refused,
+                $"The server {_target} accepts only clients that prove an allowed key: pass --key YOUR.key, and ask its operator to allow your public key (hybrid pubkey YOUR.key).",
+                e);
+        }
+
+        if (_firstContact is { } first)
+        {
+            Console.Error.WriteLine(
+                $"hybrid: first contact with {_target}: trusting its key {first.PresentedKey.Fingerprint} and recording it in {first.Path}. "
+                + "Later connections will refuse a different key. Compare the fingerprint with the server's ('hybrid fingerprint KEY' there).");
+        }
+
+        return connection;
+    }
+}

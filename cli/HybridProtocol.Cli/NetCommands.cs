@@ -1,0 +1,231 @@
+using System.CommandLine;
+
+namespace HybridProtocol.Cli;
+
+/// <summary>
+/// <c>hybrid serve</c> and <c>hybrid connect</c>: an encrypted, authenticated pipe between two shells, in the manner of
+/// ncat. Each stdin read is sent as one message; an empty message means "no more data from me" (the protocol's close
+/// ends both directions, so the end of one direction is said in-band).
+/// </summary>
+internal static class NetCommands
+{
+    private const int ChunkSize = 64 * 1024;
+
+    public static Command Connect()
+    {
+        var address = new Argument<string>("HOST:PORT") { Description = "The server ('[::1]:12345' for IPv6)." };
+        var trust = new ClientTrust.Options();
+        var command = new Command(
+            "connect",
+            "Connect standard input and output to a 'hybrid serve' server. The server's key is checked with --server-key, --pin, "
+            + "or else trusted on first use and recorded in the known-hosts file; a changed key is refused (exit 4).")
+        {
+            address,
+        };
+        trust.AddTo(command);
+        command.SetRun(async (parse, cancellationToken) =>
+        {
+            var target = HostPort.Parse(parse.GetRequiredValue(address));
+            var (clientTrust, identity) = ClientTrust.Create(parse, trust, target);
+            using (identity)
+            {
+                var options = new SecureClientOptions { ClientIdentity = identity };
+                await using var connection = await clientTrust.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
+                await PipeAsync(connection, cancellationToken).ConfigureAwait(false);
+                return ExitCode.Success;
+            }
+        });
+        return App.WithExamples(
+            command,
+            "hybrid connect 127.0.0.1:12345                          # trust on first use (known hosts)",
+            "hybrid connect 127.0.0.1:12345 --server-key server.pub  # pinned key",
+            "hybrid connect example.com:12345 --pin SHA256:...       # pinned fingerprint",
+            "echo hello | hybrid connect 127.0.0.1:12345 --key client.key");
+    }
+
+    public static Command Serve()
+    {
+        var key = KeyOption();
+        var listen = ListenOption();
+        var echo = new Option<bool>("--echo") { Description = "Send each client's data back to it instead of writing it to standard output." };
+        var allow = AllowClientsOption();
+        var once = new Option<bool>("--once") { Description = "Exit after the first client's connection ends." };
+        var command = new Command(
+            "serve",
+            "Accept encrypted connections and write each client's data to standard output (like 'ncat -l'), or echo it back with --echo.")
+        {
+            key,
+            listen,
+            echo,
+            allow,
+            once,
+        };
+        command.SetRun(async (parse, cancellationToken) =>
+        {
+            using var serverKey = Keys.LoadPrivate(parse.GetRequiredValue(key));
+            var options = ServerOptions(serverKey, parse.GetValue(allow));
+            var echoing = parse.GetValue(echo);
+            await using var listener = StartListener(parse.GetRequiredValue(listen), options, echoing ? "echo" : "relay to stdout");
+            do
+            {
+                var connection = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
+                await using (connection.ConfigureAwait(false))
+                {
+                    Console.Error.WriteLine($"hybrid: client connected ({Describe(connection.RemotePublicKey)}).");
+                    try
+                    {
+                        if (echoing)
+                        {
+                            await EchoAsync(connection, cancellationToken).ConfigureAwait(false);
+                        }
+                        else
+                        {
+                            await RelayToStdoutAsync(connection, cancellationToken).ConfigureAwait(false);
+                        }
+
+                        await connection.CloseAsync(cancellationToken).ConfigureAwait(false);
+                        Console.Error.WriteLine("hybrid: client disconnected.");
+                    }
+                    catch (HybridProtocolException e) when (!parse.GetValue(once))
+                    {
+                        Console.Error.WriteLine($"hybrid: the connection failed: {e.Message}");
+                    }
+                }
+            }
+            while (!parse.GetValue(once));
+
+            return ExitCode.Success;
+        });
+        return App.WithExamples(
+            command,
+            "hybrid serve --key server.key --listen 127.0.0.1:12345 --once > received.txt",
+            "hybrid serve --key server.key --listen 0.0.0.0:12345 --echo",
+            "hybrid serve --key server.key --listen 127.0.0.1:12345 --allow-clients clients.pub",
+            "hybrid serve --key server.key --listen 127.0.0.1:0      # a free port, printed on stderr");
+    }
+
+    /// <summary>The --key option of the server commands.</summary>
+    internal static Option<string> KeyOption() => new("--key")
+    {
+        Description = "The server's private key (clients pin or record its public key).",
+        Required = true,
+        HelpName = "KEY",
+    };
+
+    /// <summary>The --listen option of the server commands.</summary>
+    internal static Option<string> ListenOption() => new("--listen")
+    {
+        Description = "The address and port to listen on: 127.0.0.1:12345, 0.0.0.0:12345, [::]:12345; port 0 picks a free port.",
+        Required = true,
+        HelpName = "ADDR:PORT",
+    };
+
+    /// <summary>The --allow-clients option of the server commands.</summary>
+    internal static Option<string?> AllowClientsOption() => new("--allow-clients")
+    {
+        Description = "Accept only clients proving one of the public keys in FILE (PEM blocks, e.g. 'cat alice.pub bob.pub > FILE').",
+        HelpName = "FILE",
+    };
+
+    /// <summary>Server options with the key and, if given, the allowed client keys.</summary>
+    internal static SecureServerOptions ServerOptions(PrivateKey serverKey, string? allowClientsFile)
+    {
+        var options = new SecureServerOptions { ServerKey = serverKey };
+        if (allowClientsFile is not null)
+        {
+            options.ClientAuthentication = ClientAuthentication.AllowList(LoadAllowList(allowClientsFile));
+        }
+
+        return options;
+    }
+
+    /// <summary>Binds and starts a listener, printing the address (with the real port) and key fingerprint on stderr.</summary>
+    internal static SecureListener StartListener(string listen, SecureServerOptions options, string mode)
+    {
+        var endPoint = HostPort.Parse(listen, allowPortZero: true).ToListenEndPoint();
+        var listener = new SecureListener(endPoint, options);
+        listener.HandshakeFailed += (_, e) =>
+            Console.Error.WriteLine($"hybrid: a client from {e.RemoteEndPoint?.ToString() ?? "an unknown address"} failed to connect: {e.Exception.Message}");
+        listener.Start();
+
+        var clients = options.ClientAuthentication.IsRequired ? "allowed clients only" : "any client";
+        Console.Error.WriteLine($"hybrid: listening on {listener.LocalEndPoint} ({mode}, {clients}); server key {options.ServerKey!.Fingerprint}");
+        return listener;
+    }
+
+    /// <summary>The client keys in an allow-list file: one or more PEM public keys.</summary>
+    internal static List<PublicKey> LoadAllowList(string path)
+    {
+        Keys.RequireFile(path, "allowed clients");
+        const string End = "-----END PUBLIC KEY-----";
+        var text = File.ReadAllText(path);
+        var keys = new List<PublicKey>();
+        var start = 0;
+        while (true)
+        {
+            var end = text.IndexOf(End, start, StringComparison.Ordinal);
+            if (end < 0)
+            {
+                break;
+            }
+
+            keys.Add(PublicKey.FromPem(text[start..(end + End.Length)]));
+            start = end + End.Length;
+        }
+
+        if (keys.Count == 0)
+        {
+            throw new CliException(ExitCode.KeyOrFile, $"'{path}' holds no public key; put the clients' public keys in it (hybrid pubkey client.key >> {path}).");
+        }
+
+        return keys;
+    }
+
+    private static string Describe(PublicKey? client) => client is null ? "anonymous" : "key " + client.Fingerprint;
+
+    /// <summary>stdin to the peer and the peer to stdout, until the peer closes (or says it is done and stdin ends).</summary>
+    private static async Task PipeAsync(SecureConnection connection, CancellationToken cancellationToken)
+    {
+        var send = Task.Run(
+            async () =>
+            {
+                await using var stdin = Console.OpenStandardInput();
+                var buffer = new byte[ChunkSize];
+                int read;
+                while ((read = await stdin.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    await connection.SendAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                }
+
+                await connection.SendAsync(ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+            },
+            cancellationToken);
+        await RelayToStdoutAsync(connection, cancellationToken).ConfigureAwait(false);
+        if (send.IsCompleted)
+        {
+            await send.ConfigureAwait(false);
+        }
+
+        await connection.CloseAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Writes the peer's messages to stdout until its end-of-data message or its close.</summary>
+    private static async Task RelayToStdoutAsync(SecureConnection connection, CancellationToken cancellationToken)
+    {
+        await using var stdout = Console.OpenStandardOutput();
+        while (await connection.ReceiveAsync(cancellationToken).ConfigureAwait(false) is { Length: > 0 } message)
+        {
+            await stdout.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+            await stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Sends each message back until the peer's end-of-data message or its close.</summary>
+    private static async Task EchoAsync(SecureConnection connection, CancellationToken cancellationToken)
+    {
+        while (await connection.ReceiveAsync(cancellationToken).ConfigureAwait(false) is { Length: > 0 } message)
+        {
+            await connection.SendAsync(message, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,306 @@
+/// End-to-end tests of `hybrid serve/connect/send/receive`: two processes over 127.0.0.1 on a free port.
+module HybridProtocol.Tests.CliNetTests
+
+open System
+open System.IO
+open System.Net
+open System.Net.Sockets
+open System.Security.Cryptography
+open System.Text
+open System.Text.RegularExpressions
+open Expecto
+open HybridProtocol
+open HybridProtocol.Tests.CliSupport
+
+let private seconds (s: float) = TimeSpan.FromSeconds s
+
+/// Starts a server command (its --listen is 127.0.0.1:0) and returns it with the port it printed.
+let private startServer dir (args: string list) =
+    let server = new RunningCli(dir, args)
+    let line = server.WaitForLine(_.Contains("listening on 127.0.0.1:"), seconds 20.)
+    let port = int (Regex.Match(line, @"127\.0\.0\.1:(\d+)").Groups[1].Value)
+    server, port
+
+let private keygen dir name =
+    expectExit Exit.success (run dir [ "keygen"; "-o"; name ]) $"keygen {name}"
+    File.WriteAllBytes(dir.File(name + ".pub"), (run dir [ "pubkey"; name ]).Stdout)
+    PrivateKey.Load(dir.File name)
+
+/// A port nothing listens on (bound, then released).
+let private closedPort () =
+    let l = new TcpListener(IPAddress.Loopback, 0)
+    l.Start()
+    let port = (l.LocalEndpoint :?> IPEndPoint).Port
+    l.Stop()
+    port
+
+let private connectTests =
+    testList "serve and connect" [
+        testCase
+            "echo: 300 kB of stdin comes back on stdout; first contact is recorded in known hosts, with a note on stderr"
+        <| fun () ->
+            use dir = new TempDir()
+            use key = keygen dir "server.key"
+
+            let server, port =
+                startServer dir [
+                    "serve"
+                    "--key"
+                    "server.key"
+                    "--listen"
+                    "127.0.0.1:0"
+                    "--echo"
+                    "--once"
+                ]
+
+            use _ = server
+            let data = Random.Shared.GetItems(Array.init 256 byte, 300_000)
+            let client = runWith dir (seconds 20.) data [ "connect"; $"127.0.0.1:{port}" ]
+            expectExit Exit.success client "connect"
+            Expect.equal client.Stdout data "the echo is the input"
+            Expect.stringContains client.Stderr "first contact" "says it trusts on first use"
+            Expect.stringContains client.Stderr key.Fingerprint "shows the key's fingerprint"
+
+            let entries = KnownHosts.Load(dir.File "known_hosts").List()
+            Expect.equal [ for e in entries -> e.Host, e.Port, e.Key ] [ "127.0.0.1", port, key.PublicKey ] "recorded"
+            expectExit Exit.success (server.WaitForExit(seconds 20.)) "serve --once ends after the client"
+
+            let listed = run dir [ "known-hosts"; "list" ]
+            Expect.equal (listed.Out.Trim()) $"127.0.0.1:{port} {key.Fingerprint}" "known-hosts list shows it"
+
+        testCase "relay: the client's stdin appears on the server's stdout; pinned with --server-key and with --pin"
+        <| fun () ->
+            use dir = new TempDir()
+            use key = keygen dir "server.key"
+
+            for pinning in [ [ "--server-key"; "server.key.pub" ]; [ "--pin"; key.Fingerprint ] ] do
+                let server, port =
+                    startServer dir [ "serve"; "--key"; "server.key"; "--listen"; "127.0.0.1:0"; "--once" ]
+
+                use _ = server
+                let message = Encoding.UTF8.GetBytes $"hello over {pinning[0]}\n"
+
+                let client =
+                    runWith dir (seconds 20.) message ([ "connect"; $"127.0.0.1:{port}" ] @ pinning)
+
+                expectExit Exit.success client $"connect {pinning[0]}"
+                Expect.isEmpty client.Stdout "the relay server sends nothing back"
+                let served = server.WaitForExit(seconds 20.)
+                expectExit Exit.success served "serve --once"
+                Expect.equal served.Stdout message "the server printed the client's data"
+                Expect.isFalse (File.Exists(dir.File "known_hosts")) "pinned connections record nothing"
+
+        testCase
+            "a changed server key is refused (exit 4) with both fingerprints and nothing recorded; a wrong pin too; known-hosts remove lets it in"
+        <| fun () ->
+            use dir = new TempDir()
+            use key = keygen dir "server.key"
+            use old = PrivateKey.Generate()
+
+            let server, port =
+                startServer dir [ "serve"; "--key"; "server.key"; "--listen"; "127.0.0.1:0"; "--echo" ]
+
+            use _ = server
+            let knownHosts = dir.File "known_hosts"
+            KnownHosts.Load(knownHosts).Add("127.0.0.1", port, old.PublicKey) |> ignore
+            let before = File.ReadAllText knownHosts
+
+            let refused = runWith dir (seconds 20.) "x"B [ "connect"; $"127.0.0.1:{port}" ]
+            expectExit Exit.authentication refused "changed key"
+            Expect.stringContains refused.Stderr "WARNING" "OpenSSH-style warning"
+            Expect.stringContains refused.Stderr old.Fingerprint "the recorded fingerprint"
+            Expect.stringContains refused.Stderr key.Fingerprint "the presented fingerprint"
+            Expect.stringContains refused.Stderr $"hybrid known-hosts remove 127.0.0.1:{port}" "what to do"
+            Expect.isEmpty refused.Stdout "no data"
+            Expect.equal (File.ReadAllText knownHosts) before "nothing recorded"
+
+            let wrongPin =
+                runWith dir (seconds 20.) "x"B [ "connect"; $"127.0.0.1:{port}"; "--pin"; old.Fingerprint ]
+
+            expectExit Exit.authentication wrongPin "wrong pin"
+            Expect.stringContains wrongPin.Stderr key.Fingerprint "names the presented key"
+
+            expectExit Exit.success (run dir [ "known-hosts"; "remove"; $"127.0.0.1:{port}" ]) "remove"
+            let accepted = runWith dir (seconds 20.) "again"B [ "connect"; $"127.0.0.1:{port}" ]
+            expectExit Exit.success accepted "after remove: first contact again"
+            Expect.equal accepted.Out "again" "echoed"
+
+        testCase "--allow-clients: a listed client key connects; an anonymous or unlisted client is refused"
+        <| fun () ->
+            use dir = new TempDir()
+            use _server = keygen dir "server.key"
+            use _alice = keygen dir "alice.key"
+            use _mallory = keygen dir "mallory.key"
+            File.Copy(dir.File "alice.key.pub", dir.File "clients.pub")
+
+            let server, port =
+                startServer dir [
+                    "serve"
+                    "--key"
+                    "server.key"
+                    "--listen"
+                    "127.0.0.1:0"
+                    "--echo"
+                    "--allow-clients"
+                    "clients.pub"
+                ]
+
+            use _ = server
+            let pinned = [ "--server-key"; "server.key.pub" ]
+
+            let alice =
+                runWith
+                    dir
+                    (seconds 20.)
+                    "from alice"B
+                    ([ "connect"; $"127.0.0.1:{port}"; "--key"; "alice.key" ] @ pinned)
+
+            expectExit Exit.success alice "alice is allowed"
+            Expect.equal alice.Out "from alice" "echoed"
+
+            let mallory =
+                runWith dir (seconds 20.) "x"B ([ "connect"; $"127.0.0.1:{port}"; "--key"; "mallory.key" ] @ pinned)
+
+            expectExit Exit.authentication mallory "an unlisted key is refused"
+            Expect.isEmpty mallory.Stdout "no data"
+
+            let anonymous =
+                runWith dir (seconds 20.) "x"B ([ "connect"; $"127.0.0.1:{port}" ] @ pinned)
+
+            expectExit Exit.refused anonymous "an anonymous client is refused by the server"
+            Expect.stringContains anonymous.Stderr "--key" "says to pass --key"
+            Expect.isEmpty anonymous.Stdout "no data"
+    ]
+
+let private transferTests =
+    testList "send and receive" [
+        testCase
+            "a 3 MB file arrives intact into a directory, SHA-256 verified; plain progress lines when not on a terminal"
+        <| fun () ->
+            use dir = new TempDir()
+            use _ = keygen dir "server.key"
+            Directory.CreateDirectory(dir.File "inbox") |> ignore
+            let data = Random.Shared.GetItems(Array.init 256 byte, 3_000_000)
+            File.WriteAllBytes(dir.File "report.bin", data)
+
+            let receiver, port =
+                startServer dir [ "receive"; "--key"; "server.key"; "--listen"; "127.0.0.1:0"; "-o"; "inbox" ]
+
+            use _ = receiver
+
+            let sender =
+                run dir [ "send"; "report.bin"; $"127.0.0.1:{port}"; "--server-key"; "server.key.pub" ]
+
+            expectExit Exit.success sender "send"
+            Expect.stringContains sender.Stderr "verified" "the sender learns the receiver verified it"
+            Expect.stringContains sender.Stderr "(100%)" "a plain progress line"
+            let received = receiver.WaitForExit(seconds 20.)
+            expectExit Exit.success received "receive"
+
+            Expect.stringContains
+                received.Stderr
+                (Convert.ToHexStringLower(SHA256.HashData data))
+                "prints the verified SHA-256"
+
+            Expect.equal (File.ReadAllBytes(dir.File "inbox/report.bin")) data "the same bytes"
+
+            Expect.isEmpty
+                (Directory.GetFiles(dir.File "inbox", "*.partial", SearchOption.AllDirectories))
+                "no temporary file"
+
+        testCase "an existing target is refused: the sender exits 7, the receiver 3, the file is untouched"
+        <| fun () ->
+            use dir = new TempDir()
+            use _ = keygen dir "server.key"
+            File.WriteAllText(dir.File "data.txt", "new")
+            File.WriteAllText(dir.File "kept.txt", "old")
+
+            let receiver, port =
+                startServer dir [
+                    "receive"
+                    "--key"
+                    "server.key"
+                    "--listen"
+                    "127.0.0.1:0"
+                    "-o"
+                    "kept.txt"
+                ]
+
+            use _ = receiver
+
+            let sender =
+                run dir [ "send"; "data.txt"; $"127.0.0.1:{port}"; "--server-key"; "server.key.pub" ]
+
+            expectExit Exit.refused sender "refused by the receiver"
+            Expect.stringContains sender.Stderr "--force" "says why"
+            expectExit Exit.keyOrFile (receiver.WaitForExit(seconds 20.)) "receiver"
+            Expect.equal (File.ReadAllText(dir.File "kept.txt")) "old" "untouched"
+    ]
+
+let private failureTests =
+    testList "network failures" [
+        testCase "nothing listening is exit 5; a port in use is exit 5; connect to a file receiver is exit 7"
+        <| fun () ->
+            use dir = new TempDir()
+            use _ = keygen dir "server.key"
+
+            let refused =
+                run dir [ "connect"; $"127.0.0.1:{closedPort ()}"; "--server-key"; "server.key.pub" ]
+
+            expectExit Exit.network refused "connection refused"
+            Expect.stringContains refused.Stderr "Cannot connect" "says so"
+
+            let busy = new TcpListener(IPAddress.Loopback, 0)
+            busy.Start()
+
+            try
+                let port = (busy.LocalEndpoint :?> IPEndPoint).Port
+
+                let inUse =
+                    run dir [ "serve"; "--key"; "server.key"; "--listen"; $"127.0.0.1:{port}" ]
+
+                expectExit Exit.network inUse "port in use"
+                Expect.isFalse (inUse.Stderr.Contains "   at ") "no stack trace"
+            finally
+                busy.Stop()
+
+            let receiver, port =
+                startServer dir [ "receive"; "--key"; "server.key"; "--listen"; "127.0.0.1:0"; "-o"; "x" ]
+
+            use _ = receiver
+
+            let wrong =
+                runWith dir (seconds 20.) "x"B [ "connect"; $"127.0.0.1:{port}"; "--server-key"; "server.key.pub" ]
+
+            expectExit Exit.refused wrong "another service"
+            Expect.stringContains wrong.Stderr "hybrid send" "says which command fits"
+
+        testCase "bad endpoints and options are usage errors (2)"
+        <| fun () ->
+            use dir = new TempDir()
+            use key = keygen dir "server.key"
+
+            for args in
+                [
+                    [ "connect"; "127.0.0.1" ]
+                    [ "connect"; "127.0.0.1:0" ]
+                    [ "connect"; "::1:80" ]
+                    [ "connect"; "127.0.0.1:1"; "--pin"; "SHA256:short" ]
+                    [
+                        "connect"
+                        "127.0.0.1:1"
+                        "--pin"
+                        key.Fingerprint
+                        "--server-key"
+                        "server.key.pub"
+                    ]
+                    [ "serve"; "--key"; "server.key"; "--listen"; "example.com:1" ]
+                    [ "serve"; "--key"; "server.key" ]
+                ] do
+                expectExit Exit.usage (run dir args) $"{args}"
+    ]
+
+[<Tests>]
+let tests =
+    testSequenced
+    <| testList "CLI network" [ connectTests; transferTests; failureTests ]
