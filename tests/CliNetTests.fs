@@ -300,7 +300,95 @@ let private failureTests =
                 expectExit Exit.usage (run dir args) $"{args}"
     ]
 
+/// The shell lines of the README's "From the shell" section, second sh block.
+let private readmeLines () =
+    let text =
+        File.ReadAllText(Path.Combine(HybridProtocol.Tests.TestSupport.repoRoot, "README.md"))
+
+    let start = text.IndexOf "## From the shell"
+    Expect.isGreaterThanOrEqual start 0 "README has a From the shell section"
+    let section = text.Substring(start, text.IndexOf("\n## ", start + 1) - start)
+
+    let blocks =
+        Regex.Matches(section, "```sh\n(.*?)```", RegexOptions.Singleline)
+        |> Seq.map _.Groups[1].Value
+        |> List.ofSeq
+
+    Expect.equal blocks.Length 2 "an install block and a usage block"
+
+    blocks[1].Split('\n', StringSplitOptions.RemoveEmptyEntries)
+    |> Array.map (fun l -> Regex.Replace(l, @"\s+#.*$", ""))
+    |> List.ofArray
+
+let private readmeTests =
+    testList "README" [
+        testCase "the README's From the shell commands run as written (on free ports) and do what their comments say"
+        <| fun () ->
+            use dir = new TempDir()
+            File.WriteAllText(dir.File "notes.txt", "notes to seal and send\n")
+            let ports = [ "12345", closedPort (); "12346", closedPort () ]
+            let servers = ResizeArray<RunningCli>()
+            let outputs = ResizeArray<string * CliResult>()
+
+            try
+                for line in readmeLines () do
+                    let line =
+                        ports |> List.fold (fun (l: string) (p, free) -> l.Replace(p, string free)) line
+
+                    let background = line.EndsWith " &"
+                    let line = line.TrimEnd('&', ' ')
+
+                    let input, line =
+                        if line.StartsWith "echo hello | " then
+                            "hello\n"B, line.Substring 13
+                        else
+                            [||], line
+
+                    let line, redirect =
+                        match line.Split(" > ") with
+                        | [| command; file |] -> command, Some file
+                        | _ -> line, None
+
+                    let words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries) |> List.ofArray
+                    Expect.equal words.Head "hybrid" $"a hybrid command: {line}"
+
+                    if background then
+                        let server = new RunningCli(dir, words.Tail)
+                        servers.Add server
+                        server.WaitForLine(_.Contains("listening on"), seconds 20.) |> ignore
+                    else
+                        let r = runWith dir (seconds 20.) input words.Tail
+                        expectExit Exit.success r line
+                        redirect |> Option.iter (fun f -> File.WriteAllBytes(dir.File f, r.Stdout))
+                        outputs.Add(words[1], r)
+
+                use key = PrivateKey.Load(dir.File "server.key")
+
+                let outputOf command =
+                    outputs |> Seq.filter (fst >> (=) command) |> Seq.map snd |> List.ofSeq
+
+                Expect.equal (outputOf "keygen").Head.Out (key.Fingerprint + "\n") "keygen prints the fingerprint"
+                let connects = outputOf "connect"
+                Expect.equal [ for c in connects -> c.Out ] [ "hello\n"; "hello\n" ] "both connects print hello"
+                Expect.stringContains connects[0].Stderr "first contact" "the first is trust on first use"
+                Expect.isFalse (connects[1].Stderr.Contains "first contact") "the pinned one is not"
+
+                Expect.equal
+                    ((outputOf "known-hosts").Head.Out)
+                    $"127.0.0.1:{snd ports[0]} {key.Fingerprint}\n"
+                    "known-hosts list shows the server"
+
+                let notes = File.ReadAllBytes(dir.File "notes.txt")
+                Expect.equal (File.ReadAllBytes(dir.File "notes.opened")) notes "seal then open"
+                Expect.stringContains (outputOf "send").Head.Stderr "verified" "send: the receiver verified it"
+                expectExit Exit.success (servers[1].WaitForExit(seconds 20.)) "receive ends after the file"
+                Expect.equal (File.ReadAllBytes(dir.File "inbox/notes.txt")) notes "received into inbox/"
+            finally
+                for s in servers do
+                    (s :> IDisposable).Dispose()
+    ]
+
 [<Tests>]
 let tests =
     testSequenced
-    <| testList "CLI network" [ connectTests; transferTests; failureTests ]
+    <| testList "CLI network" [ connectTests; transferTests; failureTests; readmeTests ]

@@ -107,7 +107,7 @@ internal static class TransferCommands
         var listen = NetCommands.ListenOption();
         var output = new Option<string>("--output", "-o")
         {
-            Description = "Where to put the file: an existing directory (the sender's file name is used) or a file path.",
+            Description = "Where to put the file: a directory (the sender's file name is used; 'DIR/' is created if missing) or a file path.",
             Required = true,
             HelpName = "DIR_or_FILE",
         };
@@ -130,6 +130,11 @@ internal static class TransferCommands
             options.ApplicationProtocol = Protocol;
             var destination = parse.GetRequiredValue(output);
             var overwrite = parse.GetValue(force);
+            if (Path.EndsInDirectorySeparator(destination))
+            {
+                Directory.CreateDirectory(destination);
+            }
+
             await using var listener = NetCommands.StartListener(parse.GetRequiredValue(listen), options, "receive one file");
             await using var connection = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
             var header = await ReceiveHeader(connection, cancellationToken).ConfigureAwait(false);
