@@ -1,0 +1,86 @@
+// HybridProtocol's benchmark (issue 6): HybridProtocol against SslStream (TLS 1.3) and plain TCP over 127.0.0.1.
+// Usage: dotnet run --project bench/HybridProtocol.Bench -c Release -- [--quick] [--markdown FILE] [--only NAME[,NAME]]
+// See bench/README.md for what each figure means.
+using System.Diagnostics;
+using HybridProtocol.Bench;
+
+var options = BenchOptions.Parse(args);
+if (options is null)
+{
+    return 2;
+}
+
+var scale = options.Quick ? Scale.Quick : Scale.Full;
+var report = new Report();
+var started = Stopwatch.GetTimestamp();
+foreach (var line in Machine.Describe())
+{
+    Console.WriteLine(line);
+}
+
+Console.WriteLine(options.Quick ? "Quick run (small sizes)." : "Full run.");
+#if DEBUG
+report.Note("Debug build: figures are meaningless; run with -c Release.");
+#endif
+
+if (options.Runs("aead"))
+{
+    Section("aead: raw AEAD speed");
+    CryptoBenchmarks.Aead(scale, report);
+}
+
+if (options.Runs("noise-handshake"))
+{
+    Section("noise-handshake: in-memory Noise handshakes");
+    await CryptoBenchmarks.NoiseHandshakeAsync(scale, report);
+}
+
+await ForEachTransport("bulk", "bulk throughput", (t, s, r) => NetworkBenchmarks.BulkAsync(t, s, r));
+await ForEachTransport("alloc", "allocation per MB", (t, s, r) => NetworkBenchmarks.AllocationAsync(t, s, r));
+await ForEachTransport("rtt", "round-trip time", (t, s, r) => NetworkBenchmarks.RoundTripAsync(t, s, r));
+await ForEachTransport("handshake", "handshakes over TCP", (t, s, r) => NetworkBenchmarks.HandshakeAsync(t, s, r));
+if (options.Runs("idle"))
+{
+    var count = NetworkBenchmarks.IdleConnectionsThatFit(scale.IdleConnections);
+    if (count < scale.IdleConnections)
+    {
+        report.Note($"Idle connections: the open-file limit allows {count} connections (two sockets each), not {scale.IdleConnections}.");
+    }
+
+    await ForEachTransport("idle", $"idle connections ({count})", (t, _, r) => NetworkBenchmarks.IdleMemoryAsync(t, count, r));
+}
+
+report.Note("MB = 10^6 bytes. Every network figure has both ends of the connection in this process (one machine, 127.0.0.1), so CPU, allocation and memory count client and server together.");
+report.Note("Bulk: client to server on one connection; each message carries its sequence number at both ends and a fixed pattern, and the server checks every byte.");
+report.Note("Handshake over TCP: a new TCP connection each time, from connect until both ends can send; SslStream with TLS resumption off (full handshakes), server authentication only.");
+report.Note("Idle connection: per established connection (both ends), with a pending zero-byte read on the server end.");
+var elapsed = Stopwatch.GetElapsedTime(started);
+report.PrintTable();
+Console.WriteLine($"Run time: {elapsed.TotalMinutes:F1} min");
+if (options.MarkdownPath is { } path)
+{
+    report.WriteMarkdown(path, options, elapsed);
+}
+
+return 0;
+
+async Task ForEachTransport(string name, string title, Func<ITransportUnderTest, Scale, Report, Task> measure)
+{
+    if (!options.Runs(name))
+    {
+        return;
+    }
+
+    Section($"{name}: {title}");
+    foreach (var create in Transports.All)
+    {
+        await using var transport = create();
+        await measure(transport, scale, report);
+        if (transport.Negotiated is { } negotiated)
+        {
+            report.Note($"{transport.Name} negotiated {negotiated}.");
+        }
+    }
+}
+
+static void Section(string title) => Console.WriteLine($"== {title}");

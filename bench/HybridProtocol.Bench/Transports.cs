@@ -1,0 +1,271 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace HybridProtocol.Bench;
+
+/// <summary>
+/// The plug-in point: a transport the benchmark drives over 127.0.0.1. It owns a listener and hands out
+/// connected, authenticated stream pairs; the benchmark writes on one end and reads on the other. Both ends
+/// live in this process, so every cost (CPU, allocation, memory) counts both sides of the connection.
+/// </summary>
+public interface ITransportUnderTest : IAsyncDisposable
+{
+    /// <summary>Short name for the table, for example <c>SslStream</c> or <c>HybridProtocol AESGCM</c>.</summary>
+    string Name { get; }
+
+    /// <summary>What was negotiated, once a connection exists (for TLS: version and cipher suite).</summary>
+    string? Negotiated { get; }
+
+    /// <summary>
+    /// Opens a new TCP connection to the listener and completes the handshake on both ends. The task
+    /// completes when both the client and the server end can send application data.
+    /// </summary>
+    Task<ConnectedPair> ConnectPairAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>The two ends of one connection. Disposing closes the client end first, then the server end.</summary>
+public sealed class ConnectedPair(Stream client, Stream server) : IAsyncDisposable
+{
+    public Stream Client { get; } = client;
+
+    public Stream Server { get; } = server;
+
+    public async ValueTask DisposeAsync()
+    {
+        await Client.DisposeAsync().ConfigureAwait(false);
+        await Server.DisposeAsync().ConfigureAwait(false);
+    }
+}
+
+/// <summary>
+/// A listening socket on 127.0.0.1 with an accept loop that matches each accepted socket to the client
+/// socket that dialled it (by the client's local port), so concurrent connects never get crossed.
+/// Subclasses add the handshake on top of the connected sockets.
+/// </summary>
+public abstract class LoopbackTransport : ITransportUnderTest
+{
+    private readonly Socket listener;
+    private readonly ConcurrentDictionary<int, TaskCompletionSource<Socket>> waiting = new();
+    private readonly CancellationTokenSource stop = new();
+    private readonly Task acceptLoop;
+
+    protected LoopbackTransport()
+    {
+        listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(4096);
+        acceptLoop = Task.Run(AcceptLoopAsync);
+    }
+
+    public abstract string Name { get; }
+
+    public virtual string? Negotiated => null;
+
+    public async Task<ConnectedPair> ConnectPairAsync(CancellationToken cancellationToken)
+    {
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            client.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            var port = ((IPEndPoint)client.LocalEndPoint!).Port;
+            var accepted = new TaskCompletionSource<Socket>(TaskCreationOptions.RunContinuationsAsynchronously);
+            waiting[port] = accepted;
+            await client.ConnectAsync(listener.LocalEndPoint!, cancellationToken).ConfigureAwait(false);
+            var server = await accepted.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            server.NoDelay = true;
+            return await SecureAsync(client, server, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await stop.CancelAsync().ConfigureAwait(false);
+        listener.Dispose();
+        try
+        {
+            await acceptLoop.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            // The loop ends when the listener closes.
+        }
+
+        stop.Dispose();
+        DisposeResources();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases what a subclass holds (certificates, keys) after the listener has stopped.</summary>
+    protected virtual void DisposeResources()
+    {
+    }
+
+    /// <summary>Runs the handshake on a connected socket pair; both sockets are owned by the result.</summary>
+    protected abstract Task<ConnectedPair> SecureAsync(Socket client, Socket server, CancellationToken cancellationToken);
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            var socket = await listener.AcceptAsync(stop.Token).ConfigureAwait(false);
+            var port = ((IPEndPoint)socket.RemoteEndPoint!).Port;
+            if (waiting.TryRemove(port, out var pending))
+            {
+                pending.SetResult(socket);
+            }
+            else
+            {
+                socket.Dispose();
+            }
+        }
+    }
+}
+
+/// <summary>Plain TCP: the physical limit of loopback (no handshake beyond TCP's, no encryption).</summary>
+public sealed class PlainTcpTransport : LoopbackTransport
+{
+    public override string Name => "TCP";
+
+    protected override Task<ConnectedPair> SecureAsync(Socket client, Socket server, CancellationToken cancellationToken) =>
+        Task.FromResult(new ConnectedPair(new NetworkStream(client, ownsSocket: true), new NetworkStream(server, ownsSocket: true)));
+}
+
+/// <summary>
+/// SslStream with TLS 1.3 only, a self-signed ECDSA P-256 certificate made in-process, server authentication
+/// (the client pins the certificate's thumbprint), and TLS resumption off on both ends so every handshake is full.
+/// Every connection checks that TLS 1.3 was negotiated.
+/// </summary>
+public sealed class TlsTransport : LoopbackTransport
+{
+    private const string HostName = "bench.localhost";
+    private readonly X509Certificate2 certificate;
+    private readonly SslStreamCertificateContext certificateContext;
+    private readonly byte[] pinnedThumbprint;
+    private string? negotiated;
+
+    public TlsTransport()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={HostName}", key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddDnsName(HostName);
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
+        using var ephemeral = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        // Round-trip through PKCS#12 so the private key is a persisted one every platform's TLS stack accepts.
+        certificate = X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pkcs12), password: null);
+        certificateContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
+        pinnedThumbprint = certificate.GetCertHash(HashAlgorithmName.SHA256);
+    }
+
+    public override string Name => "SslStream";
+
+    protected override void DisposeResources() => certificate.Dispose();
+
+    public override string? Negotiated => negotiated;
+
+    protected override async Task<ConnectedPair> SecureAsync(Socket client, Socket server, CancellationToken cancellationToken)
+    {
+        var clientStream = new SslStream(new NetworkStream(client, ownsSocket: true), leaveInnerStreamOpen: false);
+        var serverStream = new SslStream(new NetworkStream(server, ownsSocket: true), leaveInnerStreamOpen: false);
+        try
+        {
+            var clientOptions = new SslClientAuthenticationOptions
+            {
+                TargetHost = HostName,
+                EnabledSslProtocols = SslProtocols.Tls13,
+                AllowTlsResume = false,
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                RemoteCertificateValidationCallback = (_, presented, _, _) =>
+                    presented is not null && presented.GetCertHash(HashAlgorithmName.SHA256).AsSpan().SequenceEqual(pinnedThumbprint),
+            };
+            var serverOptions = new SslServerAuthenticationOptions
+            {
+                ServerCertificateContext = certificateContext,
+                EnabledSslProtocols = SslProtocols.Tls13,
+                AllowTlsResume = false,
+                ClientCertificateRequired = false,
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            };
+            await Task.WhenAll(
+                clientStream.AuthenticateAsClientAsync(clientOptions, cancellationToken),
+                serverStream.AuthenticateAsServerAsync(serverOptions, cancellationToken)).ConfigureAwait(false);
+            if (clientStream.SslProtocol != SslProtocols.Tls13 || serverStream.SslProtocol != SslProtocols.Tls13)
+            {
+                throw new InvalidOperationException($"Expected TLS 1.3, negotiated {clientStream.SslProtocol}/{serverStream.SslProtocol}.");
+            }
+
+            negotiated ??= $"TLS 1.3, {clientStream.NegotiatedCipherSuite}";
+            return new ConnectedPair(clientStream, serverStream);
+        }
+        catch
+        {
+            await clientStream.DisposeAsync().ConfigureAwait(false);
+            await serverStream.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+}
+
+#if HYBRID_SECURE_CONNECTION
+// TODO(issue 6, when the facade's SecureListener/SecureConnection land on main): define HYBRID_SECURE_CONNECTION
+// in HybridProtocol.Bench.csproj (or delete this #if) and fill in SecureAsync with the real API. One instance
+// per suite (see Transports.All); the name must say the suite, for example "HybridProtocol AESGCM".
+// Expected shape: the server end runs the responder over `server`, the client end the initiator over `client`
+// (pinning the server's static key), both concurrently, and the pair is returned once both can send.
+
+/// <summary>HybridProtocol's connection over TCP for one Noise protocol name (issue 3).</summary>
+public sealed class HybridProtocolTransport(string protocolName) : LoopbackTransport
+{
+    private readonly PrivateKey serverKey = PrivateKey.Generate();
+    private readonly PrivateKey clientKey = PrivateKey.Generate();
+
+    public override string Name => "HybridProtocol " + protocolName;
+
+    public override string? Negotiated => protocolName;
+
+    protected override void DisposeResources()
+    {
+        serverKey.Dispose();
+        clientKey.Dispose();
+    }
+
+    protected override async Task<ConnectedPair> SecureAsync(Socket client, Socket server, CancellationToken cancellationToken)
+    {
+        // For example (names to be checked against the facade):
+        // var serverSide = SecureConnection.AcceptAsync(new NetworkStream(server, true), serverOptions, cancellationToken);
+        // var clientSide = SecureConnection.ConnectAsync(new NetworkStream(client, true), clientOptions, cancellationToken);
+        // await Task.WhenAll(serverSide, clientSide);
+        // return new ConnectedPair(clientSide.Result, serverSide.Result);
+        throw new NotImplementedException();
+    }
+}
+#endif
+
+/// <summary>The transports every network measurement runs, in table order.</summary>
+public static class Transports
+{
+    /// <summary>Creates a fresh instance of each transport under test.</summary>
+    public static IReadOnlyList<Func<ITransportUnderTest>> All { get; } =
+    [
+        () => new PlainTcpTransport(),
+        () => new TlsTransport(),
+#if HYBRID_SECURE_CONNECTION
+        () => new HybridProtocolTransport("Noise_XX_25519_AESGCM_SHA256"),
+        () => new HybridProtocolTransport("Noise_XX_25519_ChaChaPoly_BLAKE2b"),
+        () => new HybridProtocolTransport("Noise_XX_25519_AEGIS256_SHA256"),
+        () => new HybridProtocolTransport("Noise_XX_25519_AEGIS128L_SHA256"),
+#endif
+    ];
+}

@@ -1,0 +1,148 @@
+namespace HybridProtocol.Core.Hpke
+
+open System
+open System.Security.Cryptography
+
+/// RFC 9180 §5 Table 1 "HPKE Modes": mode_base 0x00, mode_psk 0x01, mode_auth 0x02, mode_auth_psk 0x03.
+/// See: https://www.rfc-editor.org/rfc/rfc9180#section-5
+type Mode =
+    | Base
+    | Psk
+    | Auth
+    | AuthPsk
+
+module Mode =
+    /// The mode's one-byte identifier (Table 1).
+    let value (mode: Mode) : byte =
+        match mode with
+        | Base -> 0x00uy
+        | Psk -> 0x01uy
+        | Auth -> 0x02uy
+        | AuthPsk -> 0x03uy
+
+    /// The mode with this identifier, if any.
+    let tryOfValue (value: byte) : Mode voption =
+        match value with
+        | 0x00uy -> ValueSome Base
+        | 0x01uy -> ValueSome Psk
+        | 0x02uy -> ValueSome Auth
+        | 0x03uy -> ValueSome AuthPsk
+        | _ -> ValueNone
+
+/// The values RFC 9180 §5.1 KeySchedule derives, named as in the pseudocode. Secret bytes: the
+/// holder zeroes them (`KeySchedule.clear`) once the context is made.
+[<NoComparison; NoEquality>]
+type KeyScheduleOutput = {
+    key_schedule_context: byte[]
+    secret: byte[]
+    key: byte[]
+    base_nonce: byte[]
+    exporter_secret: byte[]
+}
+
+/// RFC 9180 §5.1 "Creating the Encryption Context".
+/// See: https://www.rfc-editor.org/rfc/rfc9180#section-5.1
+module KeySchedule =
+    /// §5.1: `default_psk = ""`.
+    let default_psk: byte[] = [||]
+
+    /// §5.1: `default_psk_id = ""`.
+    let default_psk_id: byte[] = [||]
+
+    /// §5.1.2: "The PSK MUST have at least 32 bytes of entropy" (enforced as a length).
+    [<Literal>]
+    let MinPskLength = 32
+
+    /// RFC 9180 §5.1:
+    /// ```
+    /// def VerifyPSKInputs(mode, psk, psk_id):
+    ///   got_psk = (psk != default_psk)
+    ///   got_psk_id = (psk_id != default_psk_id)
+    ///   if got_psk != got_psk_id:
+    ///     raise Exception("Inconsistent PSK inputs")
+    ///
+    ///   if got_psk and (mode in [mode_base, mode_auth]):
+    ///     raise Exception("PSK input provided when not needed")
+    ///   if (not got_psk) and (mode in [mode_psk, mode_auth_psk]):
+    ///     raise Exception("Missing required PSK input")
+    /// ```
+    /// plus §5.1.2's 32-byte floor on psk.
+    let VerifyPSKInputs (mode: Mode) (psk: byte[]) (psk_id: byte[]) : Result<unit, HpkeError> =
+        let got_psk = psk.Length <> 0
+        let got_psk_id = psk_id.Length <> 0
+
+        if got_psk <> got_psk_id then
+            Error(PskInputs InconsistentPskInputs)
+        else
+            match mode with
+            | Base
+            | Auth when got_psk -> Error(PskInputs PskInputNotNeeded)
+            | Mode.Psk
+            | AuthPsk when not got_psk -> Error(PskInputs MissingRequiredPsk)
+            | Mode.Psk
+            | AuthPsk when psk.Length < MinPskLength -> Error(PskInputs(PskTooShort psk.Length))
+            | _ -> Ok()
+
+    /// RFC 9180 §5.1, the derivation part of KeySchedule<ROLE> (the context is made from it by
+    /// `Context`):
+    /// ```
+    /// def KeySchedule<ROLE>(mode, shared_secret, info, psk, psk_id):
+    ///   VerifyPSKInputs(mode, psk, psk_id)
+    ///
+    ///   psk_id_hash = LabeledExtract("", "psk_id_hash", psk_id)
+    ///   info_hash = LabeledExtract("", "info_hash", info)
+    ///   key_schedule_context = concat(mode, psk_id_hash, info_hash)
+    ///
+    ///   secret = LabeledExtract(shared_secret, "secret", psk)
+    ///
+    ///   key = LabeledExpand(secret, "key", key_schedule_context, Nk)
+    ///   base_nonce = LabeledExpand(secret, "base_nonce",
+    ///                              key_schedule_context, Nn)
+    ///   exporter_secret = LabeledExpand(secret, "exp",
+    ///                                   key_schedule_context, Nh)
+    /// ```
+    /// ```
+    ///   shared_secret --+
+    ///                   v
+    ///   psk ------> Extract("secret") = secret
+    ///                                     |
+    ///   mode || psk_id_hash || info_hash  +--> Expand("key", Nk)        = key
+    ///   = key_schedule_context ---------->+--> Expand("base_nonce", Nn) = base_nonce
+    ///                                     +--> Expand("exp", Nh)        = exporter_secret
+    /// ```
+    let Derive
+        (suite: Suite)
+        (mode: Mode)
+        (shared_secret: byte[])
+        (info: byte[])
+        (psk: byte[])
+        (psk_id: byte[])
+        : Result<KeyScheduleOutput, HpkeError> =
+        result {
+            do! VerifyPSKInputs mode psk psk_id
+            let extract = Labeled.LabeledExtract suite.KdfHash suite.SuiteId
+            let expand = Labeled.LabeledExpand suite.KdfHash suite.SuiteId
+            let psk_id_hash = extract [||] "psk_id_hash"B psk_id
+            let info_hash = extract [||] "info_hash"B info
+
+            let key_schedule_context =
+                Array.concat [ [| Mode.value mode |]; psk_id_hash; info_hash ]
+
+            let secret = extract shared_secret "secret"B psk
+            let! key = expand secret "key"B key_schedule_context suite.Nk
+            let! base_nonce = expand secret "base_nonce"B key_schedule_context suite.Nn
+            let! exporter_secret = expand secret "exp"B key_schedule_context suite.Nh
+
+            return {
+                key_schedule_context = key_schedule_context
+                secret = secret
+                key = key
+                base_nonce = base_nonce
+                exporter_secret = exporter_secret
+            }
+        }
+
+    /// Zeroes the secrets a key schedule produced, once they have been used.
+    let clear (output: KeyScheduleOutput) =
+        CryptographicOperations.ZeroMemory(Span output.secret)
+        CryptographicOperations.ZeroMemory(Span output.key)

@@ -1,0 +1,182 @@
+/// RFC 9180 §5.1.1-5.1.4: the eight Setup functions, one pair per mode. Each runs the KEM, then
+/// KeySchedule<ROLE>. The sender's ephemeral key pair (the RFC's GenerateKeyPair() inside Encap)
+/// is the argument `skE`.
+/// See: https://www.rfc-editor.org/rfc/rfc9180#section-5.1
+module HybridProtocol.Core.Hpke.Hpke
+
+open System
+open System.Security.Cryptography
+open HybridProtocol.Core
+
+/// §5.1 KeySchedule<ROLE> up to the context: derive, make the context, zero the intermediate secrets.
+let private keySchedule make (suite: Suite) mode (shared_secret: byte[]) info psk psk_id =
+    let output = KeySchedule.Derive suite mode shared_secret info psk psk_id
+    CryptographicOperations.ZeroMemory(Span shared_secret)
+
+    output
+    |> Result.map (fun output ->
+        let context = make suite output
+        KeySchedule.clear output
+        context)
+
+/// RFC 9180 §5.1 `KeySchedule<S>(mode, shared_secret, info, psk, psk_id)`.
+let KeyScheduleS suite mode shared_secret info psk psk_id : Result<ContextS, HpkeError> =
+    keySchedule Context.createS suite mode shared_secret info psk psk_id
+
+/// RFC 9180 §5.1 `KeySchedule<R>(mode, shared_secret, info, psk, psk_id)`.
+let KeyScheduleR suite mode shared_secret info psk psk_id : Result<ContextR, HpkeError> =
+    keySchedule Context.createR suite mode shared_secret info psk psk_id
+
+let private sender suite mode (encapsulation: Result<Dhkem.Encapsulation, HpkeError>) info psk psk_id =
+    result {
+        let! e = encapsulation
+        let! ctx = KeyScheduleS suite mode e.shared_secret info psk psk_id
+        return struct (e.enc, ctx)
+    }
+
+/// RFC 9180 §5.1.1:
+/// ```
+/// def SetupBaseS(pkR, info):
+///   shared_secret, enc = Encap(pkR)
+///   return enc, KeyScheduleS(mode_base, shared_secret, info,
+///                            default_psk, default_psk_id)
+/// ```
+let SetupBaseS (suite: Suite) (skE: KeyPair) (pkR: PublicKey) (info: byte[]) =
+    sender suite Base (Dhkem.Encap suite skE pkR) info KeySchedule.default_psk KeySchedule.default_psk_id
+
+/// RFC 9180 §5.1.1:
+/// ```
+/// def SetupBaseR(enc, skR, info):
+///   shared_secret = Decap(enc, skR)
+///   return KeyScheduleR(mode_base, shared_secret, info,
+///                       default_psk, default_psk_id)
+/// ```
+let SetupBaseR (suite: Suite) (enc: byte[]) (skR: KeyPair) (info: byte[]) =
+    Dhkem.Decap suite (ReadOnlySpan enc) skR
+    |> Result.bind (fun ss -> KeyScheduleR suite Base ss info KeySchedule.default_psk KeySchedule.default_psk_id)
+
+/// RFC 9180 §5.1.2:
+/// ```
+/// def SetupPSKS(pkR, info, psk, psk_id):
+///   shared_secret, enc = Encap(pkR)
+///   return enc, KeyScheduleS(mode_psk, shared_secret, info, psk, psk_id)
+/// ```
+let SetupPSKS (suite: Suite) (skE: KeyPair) (pkR: PublicKey) (info: byte[]) (psk: byte[]) (psk_id: byte[]) =
+    sender suite Psk (Dhkem.Encap suite skE pkR) info psk psk_id
+
+/// RFC 9180 §5.1.2:
+/// ```
+/// def SetupPSKR(enc, skR, info, psk, psk_id):
+///   shared_secret = Decap(enc, skR)
+///   return KeyScheduleR(mode_psk, shared_secret, info, psk, psk_id)
+/// ```
+let SetupPSKR (suite: Suite) (enc: byte[]) (skR: KeyPair) (info: byte[]) (psk: byte[]) (psk_id: byte[]) =
+    Dhkem.Decap suite (ReadOnlySpan enc) skR
+    |> Result.bind (fun ss -> KeyScheduleR suite Psk ss info psk psk_id)
+
+/// RFC 9180 §5.1.3:
+/// ```
+/// def SetupAuthS(pkR, info, skS):
+///   shared_secret, enc = AuthEncap(pkR, skS)
+///   return enc, KeyScheduleS(mode_auth, shared_secret, info,
+///                            default_psk, default_psk_id)
+/// ```
+let SetupAuthS (suite: Suite) (skE: KeyPair) (pkR: PublicKey) (info: byte[]) (skS: KeyPair) =
+    sender suite Auth (Dhkem.AuthEncap suite skE pkR skS) info KeySchedule.default_psk KeySchedule.default_psk_id
+
+/// RFC 9180 §5.1.3:
+/// ```
+/// def SetupAuthR(enc, skR, info, pkS):
+///   shared_secret = AuthDecap(enc, skR, pkS)
+///   return KeyScheduleR(mode_auth, shared_secret, info,
+///                       default_psk, default_psk_id)
+/// ```
+let SetupAuthR (suite: Suite) (enc: byte[]) (skR: KeyPair) (info: byte[]) (pkS: PublicKey) =
+    Dhkem.AuthDecap suite (ReadOnlySpan enc) skR pkS
+    |> Result.bind (fun ss -> KeyScheduleR suite Auth ss info KeySchedule.default_psk KeySchedule.default_psk_id)
+
+/// RFC 9180 §5.1.4:
+/// ```
+/// def SetupAuthPSKS(pkR, info, psk, psk_id, skS):
+///   shared_secret, enc = AuthEncap(pkR, skS)
+///   return enc, KeyScheduleS(mode_auth_psk, shared_secret, info,
+///                            psk, psk_id)
+/// ```
+let SetupAuthPSKS
+    (suite: Suite)
+    (skE: KeyPair)
+    (pkR: PublicKey)
+    (info: byte[])
+    (psk: byte[])
+    (psk_id: byte[])
+    (skS: KeyPair)
+    =
+    sender suite AuthPsk (Dhkem.AuthEncap suite skE pkR skS) info psk psk_id
+
+/// RFC 9180 §5.1.4:
+/// ```
+/// def SetupAuthPSKR(enc, skR, info, psk, psk_id, pkS):
+///   shared_secret = AuthDecap(enc, skR, pkS)
+///   return KeyScheduleR(mode_auth_psk, shared_secret, info,
+///                       psk, psk_id)
+/// ```
+let SetupAuthPSKR
+    (suite: Suite)
+    (enc: byte[])
+    (skR: KeyPair)
+    (info: byte[])
+    (psk: byte[])
+    (psk_id: byte[])
+    (pkS: PublicKey)
+    =
+    Dhkem.AuthDecap suite (ReadOnlySpan enc) skR pkS
+    |> Result.bind (fun ss -> KeyScheduleR suite AuthPsk ss info psk psk_id)
+
+/// The sender's mode-specific inputs, one case per mode: a single entry point for callers that pick
+/// the mode at run time (the facade). Each case runs the matching SetupXS above.
+[<NoComparison; NoEquality>]
+type SenderMode =
+    | BaseS
+    | PskS of psk: byte[] * psk_id: byte[]
+    | AuthS of skS: KeyPair
+    | AuthPskS of psk: byte[] * psk_id: byte[] * skS: KeyPair
+
+/// The recipient's mode-specific inputs, one case per mode.
+[<NoComparison; NoEquality>]
+type RecipientMode =
+    | BaseR
+    | PskR of psk: byte[] * psk_id: byte[]
+    | AuthR of pkS: PublicKey
+    | AuthPskR of psk: byte[] * psk_id: byte[] * pkS: PublicKey
+
+/// The RFC mode a sender's inputs select.
+let senderModeOf (mode: SenderMode) =
+    match mode with
+    | BaseS -> Base
+    | PskS _ -> Psk
+    | AuthS _ -> Auth
+    | AuthPskS _ -> AuthPsk
+
+/// The RFC mode a recipient's inputs select.
+let recipientModeOf (mode: RecipientMode) =
+    match mode with
+    | BaseR -> Base
+    | PskR _ -> Psk
+    | AuthR _ -> Auth
+    | AuthPskR _ -> AuthPsk
+
+/// SetupBaseS / SetupPSKS / SetupAuthS / SetupAuthPSKS, chosen by `mode`. Returns (enc, context).
+let SetupS (suite: Suite) (mode: SenderMode) (skE: KeyPair) (pkR: PublicKey) (info: byte[]) =
+    match mode with
+    | BaseS -> SetupBaseS suite skE pkR info
+    | PskS(psk, psk_id) -> SetupPSKS suite skE pkR info psk psk_id
+    | AuthS skS -> SetupAuthS suite skE pkR info skS
+    | AuthPskS(psk, psk_id, skS) -> SetupAuthPSKS suite skE pkR info psk psk_id skS
+
+/// SetupBaseR / SetupPSKR / SetupAuthR / SetupAuthPSKR, chosen by `mode`.
+let SetupR (suite: Suite) (mode: RecipientMode) (enc: byte[]) (skR: KeyPair) (info: byte[]) =
+    match mode with
+    | BaseR -> SetupBaseR suite enc skR info
+    | PskR(psk, psk_id) -> SetupPSKR suite enc skR info psk psk_id
+    | AuthR pkS -> SetupAuthR suite enc skR info pkS
+    | AuthPskR(psk, psk_id, pkS) -> SetupAuthPSKR suite enc skR info psk psk_id pkS

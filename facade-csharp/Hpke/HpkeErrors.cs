@@ -1,0 +1,90 @@
+using HybridProtocol.Core.Hpke;
+using Microsoft.FSharp.Core;
+
+namespace HybridProtocol;
+
+/// <summary>Turns the core's typed HPKE errors into <see cref="HybridProtocolException"/>s with codes.</summary>
+internal static class HpkeErrors
+{
+    public static T Check<T>(FSharpResult<T, HpkeError> result) =>
+        result.IsOk ? result.ResultValue : throw ToException(result.ErrorValue);
+
+    public static T Check<T>(FSharpResult<T, SealedFileError> result) =>
+        result.IsOk ? result.ResultValue : throw ToException(result.ErrorValue);
+
+    public static HybridProtocolException ToException(HpkeError error) => error switch
+    {
+        HpkeError.InvalidSuite e => new(HybridErrorCode.Unsupported, $"The HPKE suite's crypto records do not fit RFC 9180 §7 ({e.Item})."),
+        HpkeError.PskInputs { Item: var psk } => PskException(psk),
+        HpkeError.KemFailure { Item: var kem } => KemException(kem),
+        _ when error.IsOpenError => new(
+            HybridErrorCode.DecryptionFailed,
+            "HPKE Open failed: the ciphertext, enc, info, aad, PSK or sender key differ from the sender's, or the message is out of order."),
+        _ when error.IsMessageLimitReached => new(
+            HybridErrorCode.NonceExhausted,
+            "This HPKE context has sealed or opened 2^64 - 1 messages, its limit. Set up a new context."),
+        _ when error.IsExportOnlyCannotSeal => new(
+            HybridErrorCode.Unsupported,
+            "The export-only AEAD cannot Seal or Open; use Export, or choose an AEAD in the suite."),
+        HpkeError.ExportLengthTooLarge e => new(
+            HybridErrorCode.InvalidArgument,
+            $"Export length {e.requested} is above the KDF's limit {e.maximum} (255 * Nh)."),
+        HpkeError.WrongBufferLength e => new(
+            HybridErrorCode.InvalidArgument,
+            $"The output buffer must be {e.expected} bytes long, not {e.actual}."),
+        _ => new(HybridErrorCode.InvalidArgument, $"HPKE failed: {error}."),
+    };
+
+    private static HybridProtocolException PskException(PskError error) => error switch
+    {
+        _ when error.IsInconsistentPskInputs => new(
+            HybridErrorCode.InvalidArgument,
+            "psk and pskId must be given together (RFC 9180 §5.1 \"Inconsistent PSK inputs\")."),
+        _ when error.IsPskInputNotNeeded => new(
+            HybridErrorCode.InvalidArgument,
+            "A PSK was given for a mode without PSK (base or auth); use the psk or auth_psk mode."),
+        _ when error.IsMissingRequiredPsk => new(
+            HybridErrorCode.InvalidArgument,
+            "The psk and auth_psk modes need a PSK and a PSK id."),
+        PskError.PskTooShort e => new(
+            HybridErrorCode.InvalidArgument,
+            $"The PSK is {e.length} bytes; RFC 9180 §5.1.2 requires at least 32 bytes of entropy."),
+        _ => new(HybridErrorCode.InvalidArgument, $"Invalid PSK inputs: {error}."),
+    };
+
+    private static HybridProtocolException KemException(KemError error) => error switch
+    {
+        _ when error.IsDeriveKeyPairError => new(HybridErrorCode.InvalidKey, "DeriveKeyPair produced bytes that are not a private key."),
+        KemError.IkmTooShort e => new(
+            HybridErrorCode.InvalidKey,
+            $"DeriveKeyPair's input keying material is {e.length} bytes; it needs at least 32."),
+        KemError.InvalidEncapsulatedKey e => new(
+            HybridErrorCode.InvalidCiphertext,
+            $"The encapsulated key (enc) is {e.length} bytes; DHKEM(X25519) uses 32."),
+        KemError.InvalidPublicKey e => new(
+            HybridErrorCode.InvalidKey,
+            $"The public key is {e.length} bytes; X25519 public keys are 32 bytes."),
+        _ when error.IsDhValidationError => new(
+            HybridErrorCode.InvalidPeerKey,
+            "The X25519 public key is a low-order point (all-zero shared secret); RFC 9180 §7.1.4 requires refusing it."),
+        _ => new(HybridErrorCode.InvalidKey, $"KEM failure: {error}."),
+    };
+
+    public static HybridProtocolException ToException(SealedFileError error) => error switch
+    {
+        SealedFileError.Hpke { Item: var hpke } => ToException(hpke),
+        _ when error.IsChunkOpenError => new(
+            HybridErrorCode.DecryptionFailed,
+            "A sealed-file chunk failed to authenticate: the file was altered, its chunks reordered or duplicated, or the key, info, PSK or sender key differ. Discard everything written so far."),
+        _ when error.IsTruncated => new(
+            HybridErrorCode.InvalidCiphertext,
+            "The sealed file ends before its final chunk: it was cut off. Discard everything written so far."),
+        SealedFileError.UnsupportedVersion e => new(
+            HybridErrorCode.Unsupported,
+            $"Sealed-file version {e.version} is not supported (this library reads version 1)."),
+        SealedFileError.UnsupportedSuite e => new(
+            HybridErrorCode.Unsupported,
+            $"The sealed file uses KEM 0x{e.kem_id:x4}, KDF 0x{e.kdf_id:x4}, AEAD 0x{e.aead_id:x4}, which this format does not allow."),
+        _ => new(HybridErrorCode.InvalidCiphertext, $"Not a valid sealed file: {error}."),
+    };
+}
