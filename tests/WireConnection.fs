@@ -6,6 +6,7 @@ module HybridProtocol.Tests.WireConnection
 open System
 open Expecto
 open HybridProtocol.Core
+open HybridProtocol.Core.Noise
 open HybridProtocol.Core.Wire
 open HybridProtocol.Tests.WireDriver
 
@@ -447,6 +448,112 @@ let behaviourTests =
             Pair.pump Whole pair
             Expect.equal pair.Client.Delivered [ "still"B ] "delivered while closing"
             clean pair
+        }
+
+        test "a handshake payload where none belongs is a protocol error (rogue client on the raw Noise core)" {
+            let name = "Noise_XX_25519_ChaChaPoly_BLAKE2b"
+            let _, server = configs name
+
+            let preamble =
+                Preamble.encode { ProtocolName = name } |> Result.defaultWith (failwithf "%A")
+
+            let rogue =
+                HandshakeState.Initialize (HybridProtocol.Crypto.NSecSuite.For(parse name)) {
+                    Protocol = parse name
+                    Role = Initiator
+                    Prologue = Preamble.prologue preamble
+                    LocalStatic = Some(keyPair 1)
+                    LocalEphemeral = Some(keyPair 3)
+                    RemoteStatic = None
+                    RemoteEphemeral = None
+                    Psks = []
+                }
+                |> Result.defaultWith (failwithf "%A")
+
+            // Message 1 of XX must carry an empty payload: the client's parameters belong in message 3.
+            let struct (message, _) =
+                HandshakeState.WriteMessage "smuggled"B rogue
+                |> Result.defaultWith (failwithf "%A")
+
+            let frame =
+                Frame.encode (ReadOnlySpan message) |> Result.defaultWith (failwithf "%A")
+
+            let struct (state, _) =
+                Connection.Server server |> Result.defaultWith (failwithf "%A")
+
+            let struct (state, outputs) =
+                Connection.Step(state, Input.Received(ReadOnlyMemory(Array.append preamble frame)))
+
+            match state with
+            | Failed e -> Expect.equal e (Malformed(UnexpectedHandshakePayload 0)) "typed error"
+            | _ -> failtest "the server should have failed"
+
+            Expect.isFalse
+                (outputs
+                 |> List.exists (function
+                     | Output.Deliver _ -> true
+                     | _ -> false))
+                "nothing delivered"
+        }
+
+        test "TakeTransport: a driver continues with RecordLayer.Seal/Open on the same stream" {
+            let pair = pairOf <|| configs "Noise_IK_25519_ChaChaPoly_BLAKE2b"
+            pair.Server.Send "first"B
+            Pair.pump Whole pair
+            Expect.equal pair.Client.Delivered [ "first"B ] "delivered by the state machine"
+            // Half a record from the server is in flight when the client's driver takes over.
+            pair.Server.Send "second"B
+            let inFlight = pair.Server.Drain()
+
+            pair.Client.Input(Input.Received(ReadOnlyMemory inFlight[..4]))
+
+            let handoff =
+                Connection.TakeTransport pair.Client.State
+                |> Result.defaultWith (failwithf "%A")
+
+            Expect.equal handoff.Buffered inFlight[..4] "the partial frame is handed over"
+            let stream = Array.append handoff.Buffered inFlight[5..]
+
+            let length =
+                match Frame.TryReadHeader(ReadOnlySpan stream, Frame.MaxLength) with
+                | Ok(ValueSome length) -> length
+                | other -> failtestf "%A" other
+
+            let plaintext = Array.zeroCreate length
+
+            let opened =
+                RecordLayer.Open(handoff.Layer, ReadOnlySpan(stream, 2, length), Span plaintext)
+                |> Result.defaultWith (failwithf "%A")
+
+            Expect.equal opened.Type RecordType.EndOfMessage "a whole message"
+            Expect.equal plaintext[.. opened.DataLength - 1] "second"B "its data at offset 0"
+            // And the other way: the driver seals, the server's state machine delivers.
+            let buffer = Array.zeroCreate (RecordLayer.MaxSealLength(opened.Layer, 5))
+
+            let result =
+                RecordLayer.Seal(opened.Layer, RecordType.EndOfMessage, ReadOnlySpan "reply"B, Span buffer)
+                |> Result.defaultWith (failwithf "%A")
+
+            pair.Server.Input(Input.Received(ReadOnlyMemory(buffer, 0, result.BytesWritten)))
+            Expect.equal pair.Server.Delivered [ "reply"B ] "delivered"
+        }
+
+        test "a verdict nobody asked for is Rejected and changes nothing" {
+            let pair = pairOf <|| configs "Noise_NN_25519_ChaChaPoly_BLAKE2b"
+            Pair.pump Whole pair
+            pair.Client.Input(Input.PeerKeyVerdict true)
+            Expect.equal pair.Client.Rejections [ NoVerdictPending ] "rejected"
+            Expect.isTrue pair.Client.State.IsOpen "still open"
+        }
+
+        test "closing during the handshake fails with ClosedDuringHandshake and retires the handshake key" {
+            let pair = pairOf <|| configs "Noise_XX_25519_ChaChaPoly_BLAKE2b"
+            // The server has read message 1 and written message 2: it holds a handshake key.
+            pair.Server.Input(Input.Received(ReadOnlyMemory(pair.Client.Drain())))
+            let retired = pair.Server.Retired.Length
+            pair.Server.Input Input.CloseRequested
+            Expect.equal pair.Server.Failure (Some ClosedDuringHandshake) "typed"
+            Expect.equal (pair.Server.Retired.Length - retired) 1 "the handshake key is handed back"
         }
 
         test "configuration errors are typed" {

@@ -1,0 +1,389 @@
+using System.Buffers;
+using System.Net.Sockets;
+using HybridProtocol.Connections;
+using HybridProtocol.Core;
+using HybridProtocol.Core.Noise;
+using HybridProtocol.Core.Wire;
+using HybridProtocol.Crypto;
+using Microsoft.FSharp.Collections;
+using Microsoft.FSharp.Core;
+using NSec.Cryptography;
+
+namespace HybridProtocol;
+
+public sealed partial class SecureConnection
+{
+    /// <summary>
+    /// Connects to <paramref name="host"/>:<paramref name="port"/> over TCP and runs the client handshake
+    /// (see <see cref="AuthenticateAsClientAsync"/>). The returned connection owns the socket.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">
+    /// TransportFailed when the TCP connection cannot be made; otherwise as <see cref="AuthenticateAsClientAsync"/>.
+    /// </exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static async Task<SecureConnection> ConnectAsync(string host, int port, SecureClientOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        ArgumentNullException.ThrowIfNull(options);
+        CheckClientOptions(options);
+        if (port is < 1 or > 65535)
+        {
+            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Port {port} is not between 1 and 65535.");
+        }
+
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(host, port, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new HybridProtocolException(HybridErrorCode.TransportFailed, $"Cannot connect to {host}:{port}: {e.Message}. Check that the server runs and the address is right.", e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return await AuthenticateAsClientAsync(new NetworkStream(socket, ownsSocket: true), FormatHost(host, port), options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs the client handshake over an existing stream (a TCP <see cref="NetworkStream"/>, a pipe, a Unix socket).
+    /// The connection owns the stream from now on: it is disposed with the connection, or when the handshake fails.
+    /// </summary>
+    /// <param name="stream">A connected, readable and writable stream.</param>
+    /// <param name="targetHost">
+    /// The server as <c>HOST:PORT</c> (IPv6 in brackets): the known-hosts entry for
+    /// <see cref="ServerAuthentication.KnownHosts"/>, and the name used in error messages.
+    /// </param>
+    /// <param name="options">The client options; their values are copied now.</param>
+    /// <param name="cancellationToken">Cancels the handshake (the stream is then disposed).</param>
+    /// <exception cref="HybridProtocolException">
+    /// AuthenticationFailed or ServerKeyChanged when the server's key is refused; PeerRefused when the server refused
+    /// the request (the message says what it supports); HandshakeTimeout; DecryptionFailed (different pre-shared keys);
+    /// ConnectionTruncated, ProtocolViolation, TransportFailed; InvalidArgument for bad options.
+    /// </exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static async Task<SecureConnection> AuthenticateAsClientAsync(Stream stream, string targetHost, SecureClientOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(targetHost);
+        ArgumentNullException.ThrowIfNull(options);
+        CheckClientOptions(options);
+        var auth = options.ServerAuthentication!;
+        string? knownHost = null;
+        int knownPort = 0;
+        if (auth.Mode == ServerAuthenticationMode.KnownHosts && !TryParseHostPort(targetHost, out knownHost, out knownPort))
+        {
+            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Known-hosts authentication needs the server as HOST:PORT, not '{targetHost}'.");
+        }
+
+        var identity = options.ClientIdentity;
+        var psk = options.PreSharedKeyNoCopy;
+        var pattern = auth.Mode == ServerAuthenticationMode.Pinned
+            ? (identity is null ? "NK" : "IK") + (psk is null ? "" : "psk2")
+            : identity is null ? "NX" + (psk is null ? "" : "psk2") : "XX" + (psk is null ? "" : "psk3");
+        var name = SecureSuites.ProtocolName(pattern, options.Suite);
+        var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
+
+        var scope = new KeyScope(NSecSuite.For(ProtocolNameModule.parse(name).ResultValue));
+        var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
+        try
+        {
+            var config = ClientConfig.Create(name, scope.Suite, X25519PrivateKey.ToKeyPair(ephemeral), options.ApplicationProtocol)
+                .WithMaxMessageSize(options.MaxMessageSize)
+                .WithMaxRecordData(options.MaxRecordData)
+                .WithRekey(options.RekeyPolicy);
+            if (identity is not null)
+            {
+                config = config.WithLocalStatic(identity.ToKeyPair());
+            }
+
+            if (auth.PinnedKey is not null)
+            {
+                config = config.WithRemoteStatic(auth.PinnedKey.ToCore());
+            }
+
+            if (psk is not null)
+            {
+                config = config.WithPsk(psk);
+            }
+
+            var started = Connection.Client(config);
+            if (started.IsError)
+            {
+                throw WireErrors.ToException(started.ErrorValue, context, inHandshake: true);
+            }
+
+            Func<PublicKey, HybridProtocolException?> verify = auth.Mode switch
+            {
+                ServerAuthenticationMode.KnownHosts => key =>
+                {
+                    var result = auth.Store!.Verify(knownHost!, knownPort, key);
+                    return result.Status == KnownHostStatus.Changed && result.RecordedKey is not null
+                        ? KnownHosts.ServerKeyChangedException(result.Host, result.Port, result.RecordedKey, key, result.Path, result.RecordedLine)
+                        : null;
+                }
+                ,
+                ServerAuthenticationMode.Callback => key => Ask(auth.Verify!, key, $"The server's key {key.Fingerprint} was refused by the ServerAuthentication callback; the connection was closed."),
+                ServerAuthenticationMode.DangerousAcceptAny => _ => null,
+                _ => key => new HybridProtocolException(HybridErrorCode.AuthenticationFailed, $"The server proved {key.Fingerprint}, not the pinned key {auth.PinnedKey}."),
+            };
+
+            return await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            scope.Dispose();
+            await stream.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            ephemeral.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Runs the server handshake over an existing stream. The connection owns the stream from now on: it is disposed
+    /// with the connection, or when the handshake fails. A client whose request the server does not accept gets a
+    /// refusal naming what it accepts, and this call throws PeerRefused.
+    /// </summary>
+    /// <param name="stream">A connected, readable and writable stream.</param>
+    /// <param name="options">The server options; their values are copied now.</param>
+    /// <param name="cancellationToken">Cancels the handshake (the stream is then disposed).</param>
+    /// <exception cref="HybridProtocolException">
+    /// AuthenticationFailed when the client's key is refused; PeerRefused; HandshakeTimeout; DecryptionFailed;
+    /// ConnectionTruncated; ProtocolViolation; TransportFailed; InvalidArgument for bad options.
+    /// </exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static Task<SecureConnection> AuthenticateAsServerAsync(Stream stream, SecureServerOptions options, CancellationToken cancellationToken = default) =>
+        AuthenticateAsServerCoreAsync(stream, options, "the client", cancellationToken);
+
+    internal static async Task<SecureConnection> AuthenticateAsServerCoreAsync(Stream stream, SecureServerOptions options, string peer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(options);
+        var serverKey = options.ServerKey ?? throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
+        var clientAuth = options.ClientAuthentication;
+        var psk = options.PreSharedKeyNoCopy;
+        var context = new WireErrorContext(false, peer, null);
+        KeyScope? scope = null;
+        var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
+        try
+        {
+            var config = ServerConfig.Create(
+                    AcceptedNames(options),
+                    new Func<Core.Noise.ProtocolName, CryptoSuite>(n => (scope = new KeyScope(NSecSuite.For(n))).Suite),
+                    X25519PrivateKey.ToKeyPair(ephemeral),
+                    options.ApplicationProtocol)
+                .WithLocalStatic(serverKey.ToKeyPair())
+                .WithMaxMessageSize(options.MaxMessageSize)
+                .WithMaxRecordData(options.MaxRecordData)
+                .WithRekey(options.RekeyPolicy);
+            if (psk is not null)
+            {
+                config = config.WithPsk(psk);
+            }
+
+            var started = Connection.Server(config);
+            if (started.IsError)
+            {
+                throw WireErrors.ToException(started.ErrorValue, context, inHandshake: true);
+            }
+
+            Func<PublicKey, HybridProtocolException?> verify = clientAuth switch
+            {
+                { Allowed: { } allowed } => key => allowed.Contains(key) ? null : new(HybridErrorCode.AuthenticationFailed, $"The client's key {key.Fingerprint} is not on the allow-list; the connection was refused. Add the key to ClientAuthentication.AllowList to accept it."),
+                { Verify: { } callback } => key => Ask(callback, key, $"The client's key {key.Fingerprint} was refused by the ClientAuthentication callback."),
+                _ => _ => null,
+            };
+
+            return await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            scope?.Dispose();
+            await stream.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            ephemeral.Dispose();
+        }
+    }
+
+    /// <summary>The Noise protocol names a server with these options accepts (specs/PROTOCOL.md, "Facade (C#)").</summary>
+    internal static IEnumerable<string> AcceptedNames(SecureServerOptions options)
+    {
+        var psk = options.PreSharedKeyNoCopy is not null;
+        string[] patterns = options.ClientAuthentication.IsRequired
+            ? psk ? ["XXpsk3", "IKpsk2"] : ["XX", "IK"]
+            : psk ? ["NKpsk2", "NXpsk2", "XXpsk3", "IKpsk2"] : ["NK", "NX", "XX", "IK"];
+        return options.AcceptedSuites.SelectMany(s => patterns.Select(p => SecureSuites.ProtocolName(p, s))).ToArray();
+    }
+
+    private static HybridProtocolException? Ask(Func<PublicKey, bool> callback, PublicKey key, string refusal)
+    {
+        try
+        {
+            return callback(key) ? null : new HybridProtocolException(HybridErrorCode.AuthenticationFailed, refusal);
+        }
+        catch (Exception e)
+        {
+            return new HybridProtocolException(HybridErrorCode.AuthenticationFailed, refusal + " (The callback threw: " + e.Message + ")", e);
+        }
+    }
+
+    private static void CheckClientOptions(SecureClientOptions options)
+    {
+        if (options.ServerAuthentication is null)
+        {
+            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureClientOptions.ServerAuthentication is required: choose Pinned, KnownHosts, Callback or (for experiments only) DangerousAcceptAnyServerKey.");
+        }
+    }
+
+    /// <summary>
+    /// Drives the core's Connection state machine through the handshake: writes what it transmits, feeds it what
+    /// arrives, answers VerifyPeerKey, until HandshakeCompleted; then takes over the transport phase.
+    /// </summary>
+    private static async Task<SecureConnection> HandshakeAsync(
+        Stream stream,
+        ValueTuple<Connection, FSharpList<Output>> started,
+        Func<KeyScope?> scope,
+        Func<PublicKey, HybridProtocolException?> verify,
+        WireErrorContext context,
+        SecureConnectionOptions options,
+        CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (options.HandshakeTimeout != Timeout.InfiniteTimeSpan)
+        {
+            timeout.CancelAfter(options.HandshakeTimeout);
+        }
+
+        // Streams that ignore cancellation (some pipes) are unblocked by closing them.
+        using var registration = timeout.Token.Register(static s => ((Stream)s!).Dispose(), stream);
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var (state, outputs) = started;
+        var early = new Queue<byte[]>();
+        HandshakeInfo? info = null;
+        var closed = false;
+        HybridProtocolException? refusal = null;
+        try
+        {
+            while (true)
+            {
+                Input? next = null;
+                foreach (var output in outputs)
+                {
+                    switch (output)
+                    {
+                        case Output.Transmit t:
+                            await stream.WriteAsync(t.Bytes, timeout.Token).ConfigureAwait(false);
+                            break;
+                        case Output.Deliver d:
+                            early.Enqueue(d.Message);
+                            break;
+                        case Output.VerifyPeerKey v:
+                            refusal = verify(PublicKey.FromCore(v.PeerKey));
+                            next = Input.NewPeerKeyVerdict(refusal is null);
+                            break;
+                        case Output.HandshakeCompleted c:
+                            info = c.Info;
+                            break;
+                        case Output.KeyRetired k:
+                            RetireKey(scope(), k.Key);
+                            break;
+                        case { IsClosed: true }:
+                            closed = true;
+                            break;
+                        case Output.Failed f:
+                            throw refusal ?? WireErrors.ToException(f.Error, context, inHandshake: info is null);
+                        case Output.Rejected r:
+                            throw WireErrors.ToException(r.Error, context, inHandshake: info is null);
+                    }
+                }
+
+                await stream.FlushAsync(timeout.Token).ConfigureAwait(false);
+                if (next is not null)
+                {
+                    (state, outputs) = Connection.Step(state, next);
+                    continue;
+                }
+
+                if (info is not null)
+                {
+                    break;
+                }
+
+                var n = await stream.ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
+                (state, outputs) = Connection.Step(state, n == 0 ? Input.EndOfInput : Input.NewReceived(buffer.AsMemory(0, n)));
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or IOException or HybridProtocolException && timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new HybridProtocolException(HybridErrorCode.HandshakeTimeout, $"The handshake with {context.Peer} did not complete within {options.HandshakeTimeout.TotalSeconds:0.###} s; the connection was closed. The peer is silent, slow, or not a HybridProtocol endpoint.", e);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new HybridProtocolException(HybridErrorCode.TransportFailed, $"The connection to {context.Peer} failed during the handshake: {e.Message}", e);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+        }
+
+        var keys = scope() ?? throw new InvalidOperationException("The handshake completed without a crypto suite.");
+        if (closed)
+        {
+            // The peer closed cleanly right after the handshake; our Close has been sent. Keep what it delivered.
+            keys.Dispose();
+            return new SecureConnection(stream, keys, null, info, early, context);
+        }
+
+        var handoff = Connection.TakeTransport(state);
+        if (handoff.IsError)
+        {
+            throw WireErrors.ToException(handoff.ErrorValue, context, inHandshake: false);
+        }
+
+        var transport = handoff.ResultValue;
+        var layer = transport.Layer;
+        var live = RecordLayerModule.Keys(layer).ToArray();
+        keys.DisposeAllExcept(live);
+        return new SecureConnection(stream, keys, transport, info, early, context);
+    }
+
+    private static void RetireKey(KeyScope? scope, IAeadKey key)
+    {
+        if (scope is null)
+        {
+            key.Dispose();
+        }
+        else
+        {
+            scope.Retire(key);
+        }
+    }
+
+    private static string FormatHost(string host, int port) =>
+        (host.Contains(':', StringComparison.Ordinal) ? "[" + host + "]" : host) + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private static bool TryParseHostPort(string text, out string host, out int port)
+    {
+        host = "";
+        port = 0;
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || (text.StartsWith('[') && text[colon - 1] != ']') || (!text.StartsWith('[') && text.IndexOf(':', StringComparison.Ordinal) != colon))
+        {
+            return false;
+        }
+
+        host = text[..colon].Trim('[', ']');
+        return int.TryParse(text.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out port) && port is >= 1 and <= 65535 && host.Length > 0;
+    }
+}

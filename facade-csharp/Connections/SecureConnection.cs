@@ -1,0 +1,834 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using HybridProtocol.Connections;
+using HybridProtocol.Core;
+using HybridProtocol.Core.Wire;
+using HybridProtocol.Crypto;
+
+namespace HybridProtocol;
+
+/// <summary>
+/// An authenticated, encrypted connection over a byte stream (TCP, a pipe, a Unix socket), made by
+/// <see cref="ConnectAsync"/>, <see cref="AuthenticateAsClientAsync"/>, <see cref="AuthenticateAsServerAsync(Stream, SecureServerOptions, CancellationToken)"/>
+/// or <see cref="SecureListener.AcceptAsync"/>. It carries whole messages: each send arrives as one message at the
+/// other end, in order, authenticated; <see cref="GetStream"/> gives a <see cref="Stream"/> view for code that wants one.
+/// <para>
+/// One send and one receive may run at the same time (one lock per direction); concurrent sends are serialized, as
+/// are concurrent receives. After any failure the connection refuses further use and every call throws the same
+/// <see cref="HybridErrorCode"/> (SslStream's behaviour). End a connection with <see cref="CloseAsync"/> (an
+/// authenticated close, so the peer knows nothing was cut off), then dispose it.
+/// </para>
+/// </summary>
+public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
+{
+    private const int ReceiveBufferSize = 2 * (Frame.HeaderLength + Frame.MaxLength);
+    private const int RecordsPerWrite = 4;
+    private const int SmallAssembly = 64 * 1024;
+    private const int KeepAssembly = 1024 * 1024;
+
+    private readonly Stream stream;
+    private readonly KeyScope keys;
+    private readonly WireErrorContext context;
+    private readonly SemaphoreSlim sendLock = new(1, 1);
+    private readonly SemaphoreSlim receiveLock = new(1, 1);
+    private readonly Queue<byte[]> early;
+    private readonly int maxRecordData;
+
+    // Send direction (under sendLock): the record layer's send half is the only part this side uses.
+    private RecordLayer sendLayer;
+    private byte[]? sendBuffer;
+    private bool sendClosed;
+
+    // Receive direction (under receiveLock): the record layer's receive half, the bytes read and not yet opened, and
+    // the message being reassembled.
+    private RecordLayer receiveLayer;
+    private byte[]? receiveBuffer;
+    private int receiveStart;
+    private int receiveEnd;
+    private byte[]? assembly;
+    private int assemblyLength;
+    private byte[]? current;
+    private int currentStart;
+    private int currentEnd;
+    private bool receiveClosed;
+
+    private HybridProtocolException? failure;
+    private int disposed;
+
+    private SecureConnection(Stream stream, KeyScope keys, TransportHandoff? transport, HandshakeInfo info, Queue<byte[]> early, WireErrorContext context)
+    {
+        this.stream = stream;
+        this.keys = keys;
+        this.context = context;
+        this.early = early;
+        ProtocolName = info.ProtocolName;
+        HandshakeHash = info.HandshakeHash;
+        ApplicationProtocol = info.Remote.ApplicationProtocol;
+        RemotePublicKey = info.RemoteStatic is { Value: var rs } ? PublicKey.FromCore(rs) : null;
+        LocalMaxMessageSize = info.Local.MaxMessageSize;
+        RemoteMaxMessageSize = info.Remote.MaxMessageSize;
+        if (transport is null)
+        {
+            sendClosed = receiveClosed = true;
+            return;
+        }
+
+        sendLayer = receiveLayer = transport.Layer;
+        maxRecordData = transport.Layer.Limits.MaxRecordData;
+        sendBuffer = ArrayPool<byte>.Shared.Rent(RecordsPerWrite * RecordLayerModule.MaxSealLength(sendLayer, maxRecordData));
+        receiveBuffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
+        transport.Buffered.CopyTo(receiveBuffer, 0);
+        receiveEnd = transport.Buffered.Length;
+        assembly = ArrayPool<byte>.Shared.Rent(Math.Max(SmallAssembly, transport.PartialMessage.Length));
+        transport.PartialMessage.CopyTo(assembly, 0);
+        assemblyLength = transport.PartialMessage.Length;
+    }
+
+    /// <summary>The peer's static public key, when the pattern has one: the server's key on a client (always), the client's key on a server when the client proved one.</summary>
+    public PublicKey? RemotePublicKey { get; }
+
+    /// <summary>Noise §11.2: a value unique to this session and equal on both ends (channel binding); 64 or 32 bytes. A copy.</summary>
+    public ReadOnlyMemory<byte> HandshakeHash { get; }
+
+    /// <summary>The Noise protocol name that ran, e.g. <c>Noise_NK_25519_ChaChaPoly_BLAKE2b</c>.</summary>
+    public string ProtocolName { get; }
+
+    /// <summary>The application protocol both ends named.</summary>
+    public string ApplicationProtocol { get; }
+
+    /// <summary>The largest message this end accepts (it announced this to the peer).</summary>
+    public int LocalMaxMessageSize { get; }
+
+    /// <summary>The largest message the peer accepts: larger sends throw MessageTooLarge.</summary>
+    public int RemoteMaxMessageSize { get; }
+
+    /// <summary>
+    /// Sends one message (any length up to <see cref="RemoteMaxMessageSize"/>, empty allowed); the peer receives it as
+    /// one message. Concurrent sends are serialized. Completes when the bytes are handed to the stream.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">
+    /// MessageTooLarge (the connection stays usable); InvalidState after close; TransportFailed; any earlier failure's code.
+    /// </exception>
+    /// <exception cref="OperationCanceledException">Cancelled; a send cancelled part-way fails the connection.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default)
+    {
+        CheckSend(message.Length);
+        await sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var offset = 0;
+        var started = false;
+        try
+        {
+            CheckSendLocked();
+            while (!started || offset < message.Length)
+            {
+                var n = SealSome(message.Span, ref offset, ref started);
+                await stream.WriteAsync(sendBuffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+            }
+
+            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (started)
+        {
+            Fail(new HybridProtocolException(HybridErrorCode.TransportFailed, "A send was cancelled part-way through a message; the stream is out of step and the connection cannot be used again.", e));
+            throw;
+        }
+        catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
+        {
+            throw TransportFailure(e);
+        }
+        finally
+        {
+            sendLock.Release();
+        }
+    }
+
+    /// <summary>Sends one message synchronously (see <see cref="SendAsync"/>).</summary>
+    /// <exception cref="HybridProtocolException">As <see cref="SendAsync"/>.</exception>
+    public void Send(ReadOnlySpan<byte> message)
+    {
+        CheckSend(message.Length);
+        sendLock.Wait();
+        var offset = 0;
+        var started = false;
+        try
+        {
+            CheckSendLocked();
+            while (!started || offset < message.Length)
+            {
+                var n = SealSome(message, ref offset, ref started);
+                stream.Write(sendBuffer.AsSpan(0, n));
+            }
+
+            stream.Flush();
+        }
+        catch (OperationCanceledException e) when (started)
+        {
+            Fail(new HybridProtocolException(HybridErrorCode.TransportFailed, "A send was cancelled part-way through a message; the stream is out of step and the connection cannot be used again.", e));
+            throw;
+        }
+        catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
+        {
+            throw TransportFailure(e);
+        }
+        finally
+        {
+            sendLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Receives the next whole message, or null when the peer closed the connection cleanly (its authenticated close
+    /// arrived; every message it sent has been received). Allocates the returned array.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">
+    /// ConnectionTruncated when the stream ended without the peer's close; DecryptionFailed or ProtocolViolation for
+    /// altered or bad bytes; MessageTooLarge when the peer exceeds <see cref="LocalMaxMessageSize"/>; TransportFailed.
+    /// All of these fail the connection.
+    /// </exception>
+    public async ValueTask<byte[]?> ReceiveAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfExceptional();
+        await receiveLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await NextMessageAsync(cancellationToken).ConfigureAwait(false) ? TakeCurrent() : null;
+        }
+        finally
+        {
+            receiveLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Receives the next whole message into <paramref name="buffer"/> and returns its length, or -1 when the peer
+    /// closed the connection cleanly. Does not allocate. When the message does not fit, throws InvalidArgument
+    /// naming the size needed and keeps the message: call again with a buffer of that size (or
+    /// <see cref="LocalMaxMessageSize"/>), or use <see cref="ReceiveAsync(CancellationToken)"/>.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when the buffer is too small (the connection stays usable); otherwise as <see cref="ReceiveAsync(CancellationToken)"/>.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ThrowIfExceptional();
+        await receiveLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await NextMessageAsync(cancellationToken).ConfigureAwait(false) ? CopyCurrent(buffer.Span) : -1;
+        }
+        finally
+        {
+            receiveLock.Release();
+        }
+    }
+
+    /// <summary>Receives the next whole message synchronously (see <see cref="ReceiveAsync(CancellationToken)"/>); null at the peer's clean close.</summary>
+    /// <exception cref="HybridProtocolException">As <see cref="ReceiveAsync(CancellationToken)"/>.</exception>
+    public byte[]? Receive()
+    {
+        ThrowIfExceptional();
+        receiveLock.Wait();
+        try
+        {
+            return NextMessage() ? TakeCurrent() : null;
+        }
+        finally
+        {
+            receiveLock.Release();
+        }
+    }
+
+    /// <summary>Receives the next whole message synchronously into <paramref name="buffer"/> (see <see cref="ReceiveAsync(Memory{byte}, CancellationToken)"/>); -1 at the peer's clean close.</summary>
+    /// <exception cref="HybridProtocolException">As <see cref="ReceiveAsync(Memory{byte}, CancellationToken)"/>.</exception>
+    public int Receive(Span<byte> buffer)
+    {
+        ThrowIfExceptional();
+        receiveLock.Wait();
+        try
+        {
+            return NextMessage() ? CopyCurrent(buffer) : -1;
+        }
+        finally
+        {
+            receiveLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// A <see cref="Stream"/> view of this connection: reads return message bytes in order, across message boundaries
+    /// (0 at the peer's clean close); each write sends one message; Flush does nothing; seeking is not supported.
+    /// Disposing the view disposes the connection.
+    /// </summary>
+    public Stream GetStream() => new SecureConnectionStream(this);
+
+    /// <summary>
+    /// Ends the connection cleanly: sends the authenticated close (after every message already sent), then waits until
+    /// the peer's close arrives (bounded by the handshake timeout and <paramref name="cancellationToken"/>); messages
+    /// that arrive meanwhile are discarded. The peer's receive then returns its end-of-stream value. Dispose afterwards.
+    /// Closing twice is harmless.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">The connection had failed (its code), or TransportFailed.</exception>
+    public async Task CloseAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfExceptional();
+        await SendCloseAsync(CloseReason.Normal, cancellationToken).ConfigureAwait(false);
+        if (receiveLock.Wait(0))
+        {
+            try
+            {
+                using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                bounded.CancelAfter(TimeSpan.FromSeconds(10));
+                while (await NextMessageAsync(bounded.Token).ConfigureAwait(false))
+                {
+                    current = null;
+                    assemblyLength = 0;
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or HybridProtocolException && !cancellationToken.IsCancellationRequested)
+            {
+                // The peer did not answer in time or broke off: our close has been sent, which is what matters here.
+            }
+            finally
+            {
+                receiveLock.Release();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sends the authenticated close if it has not been sent (best effort, without waiting for the peer; use
+    /// <see cref="CloseAsync"/> for a graceful end), closes the stream, and erases every key.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (failure is null && !sendClosed && sendLock.Wait(0))
+        {
+            try
+            {
+                var n = SealClose(CloseReason.Normal);
+                stream.Write(sendBuffer.AsSpan(0, n));
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or NotSupportedException)
+            {
+                // Best effort: the peer will see a truncated stream.
+            }
+            finally
+            {
+                sendLock.Release();
+            }
+        }
+
+        Release();
+    }
+
+    /// <summary>As <see cref="Dispose"/>, with the close sent asynchronously.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Volatile.Read(ref disposed) == 0 && failure is null && !sendClosed)
+        {
+            try
+            {
+                using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await SendCloseAsync(CloseReason.Normal, bounded.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or OperationCanceledException)
+            {
+                // Best effort, as in Dispose.
+            }
+        }
+
+        if (Interlocked.Exchange(ref disposed, 1) == 0)
+        {
+            Release();
+        }
+    }
+
+    /// <summary>Closes the stream (which ends a pending read or write), then returns the buffers and erases the keys.</summary>
+    private void Release()
+    {
+        failure ??= new HybridProtocolException(HybridErrorCode.InvalidState, "The connection has been disposed.");
+        stream.Dispose();
+        var haveSend = sendLock.Wait(TimeSpan.FromSeconds(5));
+        var haveReceive = receiveLock.Wait(TimeSpan.FromSeconds(5));
+        keys.Dispose();
+        if (haveSend && sendBuffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(sendBuffer, clearArray: true);
+            sendBuffer = null;
+        }
+
+        if (haveReceive)
+        {
+            if (receiveBuffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(receiveBuffer, clearArray: true);
+                receiveBuffer = null;
+            }
+
+            if (assembly is not null)
+            {
+                ArrayPool<byte>.Shared.Return(assembly, clearArray: true);
+                assembly = null;
+            }
+        }
+    }
+
+    // ---- send direction ----
+
+    private void CheckSend(int length)
+    {
+        ThrowIfExceptional();
+        if (length > RemoteMaxMessageSize)
+        {
+            throw new HybridProtocolException(HybridErrorCode.MessageTooLarge, $"A message of {length} bytes exceeds the {RemoteMaxMessageSize} bytes {context.Peer} accepts; nothing was sent. Split it, or raise MaxMessageSize on the receiving end.");
+        }
+    }
+
+    private void CheckSendLocked()
+    {
+        ThrowIfExceptional();
+        if (sendClosed)
+        {
+            throw new HybridProtocolException(HybridErrorCode.InvalidState, "The connection has been closed (an authenticated close was sent or received); nothing more can be sent. Open a new connection.");
+        }
+    }
+
+    /// <summary>Seals as many records of <paramref name="message"/> as fit in the send buffer; returns the bytes written.</summary>
+    private int SealSome(ReadOnlySpan<byte> message, ref int offset, ref bool started)
+    {
+        var buffer = sendBuffer!;
+        var written = 0;
+        while (!started || offset < message.Length)
+        {
+            var length = Math.Min(maxRecordData, message.Length - offset);
+            if (written + RecordLayerModule.MaxSealLength(sendLayer, length) > buffer.Length)
+            {
+                break;
+            }
+
+            var type = offset + length == message.Length ? RecordType.EndOfMessage : RecordType.Data;
+            var result = RecordLayerModule.Seal(sendLayer, type, message.Slice(offset, length), buffer.AsSpan(written));
+            if (result.IsError)
+            {
+                throw Fail(result.ErrorValue);
+            }
+
+            var sealedRecord = result.ResultValue;
+            sendLayer = sealedRecord.Layer;
+            written += sealedRecord.BytesWritten;
+            if (sealedRecord.RetiredKey.IsValueSome)
+            {
+                keys.Retire(sealedRecord.RetiredKey.Value);
+            }
+
+            offset += length;
+            started = true;
+        }
+
+        return written;
+    }
+
+    private int SealClose(CloseReason reason)
+    {
+        var data = RecordModule.CloseData(reason);
+        var result = RecordLayerModule.Seal(sendLayer, RecordType.Close, data, sendBuffer);
+        if (result.IsError)
+        {
+            throw Fail(result.ErrorValue);
+        }
+
+        sendLayer = result.ResultValue.Layer;
+        sendClosed = true;
+        return result.ResultValue.BytesWritten;
+    }
+
+    private async ValueTask SendCloseAsync(CloseReason reason, CancellationToken cancellationToken)
+    {
+        await sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (sendClosed || sendBuffer is null)
+            {
+                return;
+            }
+
+            var n = SealClose(reason);
+            await stream.WriteAsync(sendBuffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
+        {
+            throw TransportFailure(e);
+        }
+        finally
+        {
+            sendLock.Release();
+        }
+    }
+
+    /// <summary>After a protocol failure, tells the peer why with an authenticated close when the send side is free.</summary>
+    private void TrySendCloseNow(CloseReason reason)
+    {
+        if (!sendLock.Wait(0))
+        {
+            return;
+        }
+
+        try
+        {
+            if (!sendClosed && sendBuffer is not null)
+            {
+                var n = SealClose(reason);
+                stream.Write(sendBuffer.AsSpan(0, n));
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or NotSupportedException)
+        {
+            // The connection has failed already; the close is a courtesy.
+        }
+        finally
+        {
+            sendLock.Release();
+        }
+    }
+
+    // ---- receive direction ----
+
+    /// <summary>Makes the next message current; false when the peer has closed. Under receiveLock.</summary>
+    private async ValueTask<bool> NextMessageAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfExceptional();
+        if (current is not null || TryEarly())
+        {
+            return true;
+        }
+
+        while (true)
+        {
+            switch (OpenBuffered())
+            {
+                case Progress.Message:
+                    return true;
+                case Progress.Closed:
+                    await AnswerCloseAsync(cancellationToken).ConfigureAwait(false);
+                    return false;
+            }
+
+            int n;
+            try
+            {
+                n = await stream.ReadAsync(receiveBuffer.AsMemory(receiveEnd), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
+            {
+                throw TransportFailure(e);
+            }
+
+            Received(n);
+        }
+    }
+
+    private bool NextMessage()
+    {
+        ThrowIfExceptional();
+        if (current is not null || TryEarly())
+        {
+            return true;
+        }
+
+        while (true)
+        {
+            switch (OpenBuffered())
+            {
+                case Progress.Message:
+                    return true;
+                case Progress.Closed:
+                    AnswerCloseAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                    return false;
+            }
+
+            int n;
+            try
+            {
+                n = stream.Read(receiveBuffer.AsSpan(receiveEnd));
+            }
+            catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
+            {
+                throw TransportFailure(e);
+            }
+
+            Received(n);
+        }
+    }
+
+    private void Received(int n)
+    {
+        if (n == 0)
+        {
+            throw Fail(WireError.Truncated);
+        }
+
+        receiveEnd += n;
+    }
+
+    private bool TryEarly()
+    {
+        if (early.Count == 0)
+        {
+            return false;
+        }
+
+        current = early.Dequeue();
+        currentStart = 0;
+        currentEnd = current.Length;
+        return true;
+    }
+
+    private enum Progress
+    {
+        NeedMore,
+        Message,
+        Closed,
+    }
+
+    /// <summary>Opens the complete records in the receive buffer until a message is complete or the peer's close arrives.</summary>
+    private Progress OpenBuffered()
+    {
+        if (receiveClosed)
+        {
+            return Progress.Closed;
+        }
+
+        var buffer = receiveBuffer!;
+        while (true)
+        {
+            var available = buffer.AsSpan(receiveStart, receiveEnd - receiveStart);
+            var header = Frame.TryReadHeader(available, Frame.MaxLength);
+            if (header.IsError)
+            {
+                throw FailAndClose(header.ErrorValue);
+            }
+
+            if (header.ResultValue.IsValueNone || available.Length < Frame.HeaderLength + header.ResultValue.Value)
+            {
+                Compact();
+                return Progress.NeedMore;
+            }
+
+            var length = header.ResultValue.Value;
+            var body = buffer.AsSpan(receiveStart + Frame.HeaderLength, length);
+            var result = RecordLayerModule.Open(receiveLayer, body, body);
+            if (result.IsError)
+            {
+                throw FailAndClose(result.ErrorValue);
+            }
+
+            var opened = result.ResultValue;
+            receiveLayer = opened.Layer;
+            receiveStart += Frame.HeaderLength + length;
+            if (opened.RetiredKey.IsValueSome)
+            {
+                keys.Retire(opened.RetiredKey.Value);
+            }
+
+            switch (opened.Type)
+            {
+                case RecordType.Data:
+                    Append(body[..opened.DataLength]);
+                    break;
+                case RecordType.EndOfMessage:
+                    Append(body[..opened.DataLength]);
+                    current = assembly;
+                    currentStart = 0;
+                    currentEnd = assemblyLength;
+                    return Progress.Message;
+                case RecordType.Close when opened.CloseReason == CloseReason.Normal:
+                    receiveClosed = true;
+                    return Progress.Closed;
+                case RecordType.Close:
+                    throw Fail(WireError.NewClosedByPeer(opened.CloseReason));
+            }
+        }
+    }
+
+    private void Compact()
+    {
+        if (receiveStart == receiveEnd)
+        {
+            receiveStart = receiveEnd = 0;
+        }
+        else if (receiveBuffer!.Length - receiveStart < Frame.HeaderLength + Frame.MaxLength)
+        {
+            Buffer.BlockCopy(receiveBuffer, receiveStart, receiveBuffer, 0, receiveEnd - receiveStart);
+            receiveEnd -= receiveStart;
+            receiveStart = 0;
+        }
+    }
+
+    private void Append(ReadOnlySpan<byte> data)
+    {
+        if (assemblyLength + data.Length > assembly!.Length)
+        {
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(assembly.Length * 2, assemblyLength + data.Length));
+            assembly.AsSpan(0, assemblyLength).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(assembly, clearArray: true);
+            assembly = bigger;
+        }
+
+        data.CopyTo(assembly.AsSpan(assemblyLength));
+        assemblyLength += data.Length;
+    }
+
+    /// <summary>The peer's close arrived: answer with ours (unless sent), so both ends end cleanly.</summary>
+    private async ValueTask AnswerCloseAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SendCloseAsync(CloseReason.Normal, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HybridProtocolException)
+        {
+            // The peer may have gone already; its close arrived, so this end's receive has ended cleanly.
+        }
+    }
+
+    private byte[] TakeCurrent()
+    {
+        var message = current!;
+        byte[] result;
+        if (!ReferenceEquals(message, assembly) && currentStart == 0)
+        {
+            result = message;
+        }
+        else
+        {
+            result = message.AsSpan(currentStart, currentEnd - currentStart).ToArray();
+        }
+
+        Consumed();
+        return result;
+    }
+
+    private int CopyCurrent(Span<byte> destination)
+    {
+        var length = currentEnd - currentStart;
+        if (length > destination.Length)
+        {
+            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"The next message is {length} bytes but the buffer holds {destination.Length}; the message is kept. Call again with a buffer of at least {length} bytes (or LocalMaxMessageSize), or use ReceiveAsync() without a buffer.");
+        }
+
+        current.AsSpan(currentStart, length).CopyTo(destination);
+        Consumed();
+        return length;
+    }
+
+    /// <summary>Copies up to <paramref name="destination"/>'s length of the current message, for the stream view; 0 at the peer's close.</summary>
+    internal async ValueTask<int> ReadSomeAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        ThrowIfExceptional();
+        await receiveLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            while (await NextMessageAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var n = ReadPart(destination.Span);
+                if (n > 0 || destination.IsEmpty)
+                {
+                    return n;
+                }
+            }
+
+            return 0;
+        }
+        finally
+        {
+            receiveLock.Release();
+        }
+    }
+
+    internal int ReadSome(Span<byte> destination)
+    {
+        ThrowIfExceptional();
+        receiveLock.Wait();
+        try
+        {
+            while (NextMessage())
+            {
+                var n = ReadPart(destination);
+                if (n > 0 || destination.IsEmpty)
+                {
+                    return n;
+                }
+            }
+
+            return 0;
+        }
+        finally
+        {
+            receiveLock.Release();
+        }
+    }
+
+    private int ReadPart(Span<byte> destination)
+    {
+        var n = Math.Min(destination.Length, currentEnd - currentStart);
+        current.AsSpan(currentStart, n).CopyTo(destination);
+        currentStart += n;
+        if (currentStart == currentEnd)
+        {
+            Consumed();
+        }
+
+        return n;
+    }
+
+    private void Consumed()
+    {
+        if (ReferenceEquals(current, assembly))
+        {
+            assemblyLength = 0;
+            if (assembly!.Length > KeepAssembly)
+            {
+                ArrayPool<byte>.Shared.Return(assembly, clearArray: true);
+                assembly = ArrayPool<byte>.Shared.Rent(SmallAssembly);
+            }
+        }
+
+        current = null;
+    }
+
+    // ---- failures ----
+
+    /// <summary>SslStream's ThrowIfExceptional: after a failure every call throws the same code.</summary>
+    private void ThrowIfExceptional()
+    {
+        if (failure is { } f)
+        {
+            throw new HybridProtocolException(f.Code, f.Message + " (This connection failed earlier and cannot be used again; open a new one.)", f);
+        }
+    }
+
+    private HybridProtocolException Fail(WireError error) => Fail(WireErrors.ToException(error, context, inHandshake: false));
+
+    private HybridProtocolException Fail(HybridProtocolException exception)
+    {
+        Interlocked.CompareExchange(ref failure, exception, null);
+        return exception;
+    }
+
+    private HybridProtocolException FailAndClose(WireError error)
+    {
+        var exception = Fail(error);
+        TrySendCloseNow(error.IsMessageTooLarge ? CloseReason.MessageTooLarge : CloseReason.ProtocolViolation);
+        return exception;
+    }
+
+    private HybridProtocolException TransportFailure(Exception e) =>
+        Fail(new HybridProtocolException(HybridErrorCode.TransportFailed, $"The connection to {context.Peer} failed: {e.Message}", e));
+}

@@ -1,0 +1,212 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+
+namespace HybridProtocol;
+
+/// <summary>
+/// Accepts TCP clients and runs each one's handshake concurrently in the background;
+/// <see cref="AcceptAsync"/> returns only connections whose handshake succeeded. A bad, slow or malicious client never
+/// blocks the others and never stops the listener: its failure is reported through <see cref="HandshakeFailed"/> and
+/// the connection dropped. Both queues are bounded: at most <see cref="MaxConcurrentHandshakes"/> handshakes run at
+/// once (further clients are disconnected at once), and at most <see cref="MaxPendingConnections"/> authenticated
+/// connections wait for <see cref="AcceptAsync"/> (further handshakes then wait).
+/// </summary>
+public sealed class SecureListener : IAsyncDisposable
+{
+    private readonly IPEndPoint endPoint;
+    private readonly SecureServerOptions options;
+    private readonly CancellationTokenSource stopping = new();
+    private Channel<SecureConnection>? ready;
+    private Socket? socket;
+    private Task? acceptLoop;
+    private int handshakes;
+
+    /// <summary>Creates a listener for <paramref name="endPoint"/> (port 0 picks a free port; see <see cref="LocalEndPoint"/>). Call <see cref="Start"/>.</summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when <see cref="SecureServerOptions.ServerKey"/> is missing.</exception>
+    public SecureListener(IPEndPoint endPoint, SecureServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.ServerKey is null)
+        {
+            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
+        }
+
+        this.endPoint = endPoint;
+        this.options = options;
+    }
+
+    /// <summary>Raised (on a background thread) when a client's handshake fails: its address and the exception. Handlers must not throw.</summary>
+    public event EventHandler<HandshakeFailedEventArgs>? HandshakeFailed;
+
+    /// <summary>The most handshakes running at once (default 256); set before <see cref="Start"/>.</summary>
+    public int MaxConcurrentHandshakes { get; init; } = 256;
+
+    /// <summary>The most authenticated connections waiting for <see cref="AcceptAsync"/> (default 64); set before <see cref="Start"/>.</summary>
+    public int MaxPendingConnections { get; init; } = 64;
+
+    /// <summary>The address and port the listener is bound to (after <see cref="Start"/>).</summary>
+    /// <exception cref="HybridProtocolException">InvalidState before <see cref="Start"/>.</exception>
+    public IPEndPoint LocalEndPoint => (IPEndPoint?)socket?.LocalEndPoint
+        ?? throw new HybridProtocolException(HybridErrorCode.InvalidState, "The listener has not been started.");
+
+    /// <summary>Binds, listens, and starts accepting clients in the background.</summary>
+    /// <exception cref="HybridProtocolException">TransportFailed when the address cannot be bound; InvalidState when already started.</exception>
+    public void Start()
+    {
+        if (socket is not null)
+        {
+            throw new HybridProtocolException(HybridErrorCode.InvalidState, "The listener has already been started.");
+        }
+
+        var s = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            s.Bind(endPoint);
+            s.Listen(512);
+        }
+        catch (SocketException e)
+        {
+            s.Dispose();
+            throw new HybridProtocolException(HybridErrorCode.TransportFailed, $"Cannot listen on {endPoint}: {e.Message}.", e);
+        }
+
+        ready = Channel.CreateBounded<SecureConnection>(new BoundedChannelOptions(Math.Max(1, MaxPendingConnections)) { FullMode = BoundedChannelFullMode.Wait });
+        socket = s;
+        acceptLoop = Task.Run(AcceptLoopAsync);
+    }
+
+    /// <summary>The next authenticated connection (waits until one is ready).</summary>
+    /// <exception cref="HybridProtocolException">InvalidState when the listener was not started or has been disposed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task<SecureConnection> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        var channel = ready ?? throw new HybridProtocolException(HybridErrorCode.InvalidState, "The listener has not been started; call Start first.");
+        try
+        {
+            return await channel.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException e)
+        {
+            throw new HybridProtocolException(HybridErrorCode.InvalidState, "The listener has been stopped.", e);
+        }
+    }
+
+    /// <summary>Stops accepting, cancels handshakes in progress, and disposes connections nobody accepted.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await stopping.CancelAsync().ConfigureAwait(false);
+        socket?.Dispose();
+        if (acceptLoop is not null)
+        {
+            await acceptLoop.ConfigureAwait(false);
+        }
+
+        if (ready is not null)
+        {
+            ready.Writer.TryComplete();
+            while (ready.Reader.TryRead(out var connection))
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        stopping.Dispose();
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await socket!.AcceptAsync(stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                Report(null, e);
+                continue;
+            }
+
+            if (Interlocked.Increment(ref handshakes) > MaxConcurrentHandshakes)
+            {
+                Interlocked.Decrement(ref handshakes);
+                Report(client.RemoteEndPoint, new HybridProtocolException(HybridErrorCode.PeerRefused, $"Too many handshakes in progress ({MaxConcurrentHandshakes}); the client was disconnected."));
+                client.Dispose();
+                continue;
+            }
+
+            _ = Task.Run(() => HandshakeAsync(client));
+        }
+    }
+
+    private async Task HandshakeAsync(Socket client)
+    {
+        var remote = client.RemoteEndPoint;
+        try
+        {
+            client.NoDelay = true;
+            var connection = await SecureConnection.AuthenticateAsServerCoreAsync(new NetworkStream(client, ownsSocket: true), options, "the client " + remote, stopping.Token).ConfigureAwait(false);
+            try
+            {
+                await ready!.Writer.WriteAsync(connection, stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+        catch (Exception e)
+        {
+            client.Dispose();
+            if (!stopping.IsCancellationRequested)
+            {
+                Report(remote, e);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref handshakes);
+        }
+    }
+
+    private void Report(EndPoint? remote, Exception e)
+    {
+        try
+        {
+            HandshakeFailed?.Invoke(this, new HandshakeFailedEventArgs(remote, e));
+        }
+        catch (Exception)
+        {
+            // A failing handler must not stop the listener.
+        }
+    }
+}
+
+/// <summary>A client whose handshake failed (<see cref="SecureListener.HandshakeFailed"/>).</summary>
+public sealed class HandshakeFailedEventArgs : EventArgs
+{
+    internal HandshakeFailedEventArgs(EndPoint? remoteEndPoint, Exception exception)
+    {
+        RemoteEndPoint = remoteEndPoint;
+        Exception = exception;
+    }
+
+    /// <summary>The client's address, when known.</summary>
+    public EndPoint? RemoteEndPoint { get; }
+
+    /// <summary>Why it failed (usually a <see cref="HybridProtocolException"/>).</summary>
+    public Exception Exception { get; }
+}

@@ -1,0 +1,206 @@
+namespace HybridProtocol;
+
+/// <summary>
+/// What client and server options share. Every setter checks its value and throws
+/// <see cref="HybridProtocolException"/> with <see cref="HybridErrorCode.InvalidArgument"/> for a bad one, so a
+/// misconfiguration shows where it is made (SslClientAuthenticationOptions is the model). A connection copies the
+/// values when it starts; changing options later does not affect it.
+/// </summary>
+public abstract class SecureConnectionOptions
+{
+    /// <summary>16 MiB: the default <see cref="MaxMessageSize"/>.</summary>
+    public const int DefaultMaxMessageSize = 16 * 1024 * 1024;
+
+    private byte[]? preSharedKey;
+    private string applicationProtocol = "hybrid";
+    private int maxMessageSize = DefaultMaxMessageSize;
+    private TimeSpan handshakeTimeout = TimeSpan.FromSeconds(10);
+    private long rekeyAfterBytes = 1L << 30;
+    private long rekeyAfterRecords = 1L << 20;
+    private int maxRecordData = Core.Wire.ConfigDefaults.MaxRecordData;
+
+    private protected SecureConnectionOptions()
+    {
+    }
+
+    /// <summary>
+    /// An optional 32-byte secret both ends share, as an extra factor (Noise psk modifiers: NKpsk2, NXpsk2, XXpsk3,
+    /// IKpsk2). A connection whose ends hold different keys fails with <see cref="HybridErrorCode.DecryptionFailed"/>.
+    /// A server with a pre-shared key accepts only clients that use it. The value is copied.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when the key is not exactly 32 bytes.</exception>
+    public byte[]? PreSharedKey
+    {
+        get => preSharedKey is null ? null : (byte[])preSharedKey.Clone();
+        set
+        {
+            if (value is not null && value.Length != 32)
+            {
+                throw Invalid($"PreSharedKey must be exactly 32 bytes, not {value.Length}. Generate one with RandomNumberGenerator.GetBytes(32).");
+            }
+
+            preSharedKey = value is null ? null : (byte[])value.Clone();
+        }
+    }
+
+    /// <summary>
+    /// The application protocol both ends must name (like TLS ALPN), 0 to 255 characters of printable ASCII; default
+    /// <c>"hybrid"</c>. Ends naming different protocols fail the handshake with <see cref="HybridErrorCode.PeerRefused"/>.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument for a longer or non-ASCII name.</exception>
+    public string ApplicationProtocol
+    {
+        get => applicationProtocol;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (value.Length > 255 || value.Any(c => c is < ' ' or > '~'))
+            {
+                throw Invalid($"ApplicationProtocol must be 0..255 characters of printable ASCII; '{value}' is not.");
+            }
+
+            applicationProtocol = value;
+        }
+    }
+
+    /// <summary>
+    /// The largest message (in bytes) this end accepts; it is announced to the peer, which then refuses to send
+    /// larger ones (its send throws <see cref="HybridErrorCode.MessageTooLarge"/>). Default 16 MiB.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when not positive.</exception>
+    public int MaxMessageSize
+    {
+        get => maxMessageSize;
+        set => maxMessageSize = value >= 1 ? value : throw Invalid($"MaxMessageSize must be at least 1 byte, not {value}.");
+    }
+
+    /// <summary>
+    /// How long the handshake may take, from the first byte sent to the last byte received; default 10 seconds. A
+    /// silent or slow peer fails with <see cref="HybridErrorCode.HandshakeTimeout"/> and the stream is closed.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> disables the limit (not recommended for servers).
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when zero or negative (other than infinite).</exception>
+    public TimeSpan HandshakeTimeout
+    {
+        get => handshakeTimeout;
+        set => handshakeTimeout = value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
+            ? value
+            : throw Invalid($"HandshakeTimeout must be positive or Timeout.InfiniteTimeSpan, not {value}.");
+    }
+
+    /// <summary>
+    /// After this many bytes of data sent under one key, the sender switches to a new key on its own (a KeyUpdate
+    /// record, Noise §11.3 Rekey). Default 1 GiB.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when not positive.</exception>
+    public long RekeyAfterBytes
+    {
+        get => rekeyAfterBytes;
+        set => rekeyAfterBytes = value >= 1 ? value : throw Invalid($"RekeyAfterBytes must be at least 1, not {value}.");
+    }
+
+    /// <summary>After this many records sent under one key, the sender switches to a new key. Default 2^20.</summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when not positive.</exception>
+    public long RekeyAfterRecords
+    {
+        get => rekeyAfterRecords;
+        set => rekeyAfterRecords = value >= 1 ? value : throw Invalid($"RekeyAfterRecords must be at least 1, not {value}.");
+    }
+
+    /// <summary>The most data per record (tests use small values to exercise fragmentation).</summary>
+    internal int MaxRecordData
+    {
+        get => maxRecordData;
+        set => maxRecordData = value is >= 1 and <= Core.Wire.ConfigDefaults.MaxRecordData
+            ? value
+            : throw Invalid($"MaxRecordData must be 1..{Core.Wire.ConfigDefaults.MaxRecordData}, not {value}.");
+    }
+
+    internal Core.Wire.RekeyPolicy RekeyPolicy => new(rekeyAfterRecords, rekeyAfterBytes);
+
+    internal byte[]? PreSharedKeyNoCopy => preSharedKey;
+
+    private protected static HybridProtocolException Invalid(string message) => new(HybridErrorCode.InvalidArgument, message);
+}
+
+/// <summary>Options for a client connection (<see cref="SecureConnection.ConnectAsync"/>).</summary>
+public sealed class SecureClientOptions : SecureConnectionOptions
+{
+    private ServerAuthentication? serverAuthentication;
+    private SecureSuite suite = SecureSuite.ChaChaPolyBlake2b;
+
+    /// <summary>
+    /// How the server's key is checked. Required: connecting without it throws InvalidArgument. See
+    /// <see cref="HybridProtocol.ServerAuthentication"/> for the modes.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when set to null.</exception>
+    public ServerAuthentication? ServerAuthentication
+    {
+        get => serverAuthentication;
+        set => serverAuthentication = value ?? throw Invalid("ServerAuthentication cannot be null: choose Pinned, KnownHosts, Callback or (for experiments) DangerousAcceptAnyServerKey.");
+    }
+
+    /// <summary>
+    /// The client's own static key, proved to the server during the handshake (XX or IK), for servers that
+    /// authenticate clients. Null (the default): the client stays anonymous. Not disposed by the connection.
+    /// </summary>
+    public PrivateKey? ClientIdentity { get; set; }
+
+    /// <summary>The suite to ask for; the server refuses one it does not accept (<see cref="HybridErrorCode.PeerRefused"/>, naming what it supports).</summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument for a value outside the enum.</exception>
+    public SecureSuite Suite
+    {
+        get => suite;
+        set
+        {
+            SecureSuites.Check(value, nameof(Suite));
+            suite = value;
+        }
+    }
+}
+
+/// <summary>Options for a server (<see cref="SecureListener"/>, <see cref="SecureConnection.AuthenticateAsServerAsync"/>).</summary>
+public sealed class SecureServerOptions : SecureConnectionOptions
+{
+    private PrivateKey? serverKey;
+    private ClientAuthentication clientAuthentication = ClientAuthentication.None;
+    private SecureSuite[] acceptedSuites = [SecureSuite.ChaChaPolyBlake2b, SecureSuite.AesGcmSha256];
+
+    /// <summary>The server's static key, the one clients pin or record. Required. Not disposed by connections or listeners.</summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when set to null.</exception>
+    public PrivateKey? ServerKey
+    {
+        get => serverKey;
+        set => serverKey = value ?? throw Invalid("ServerKey cannot be null: load one with PrivateKey.Load or make one with PrivateKey.Generate.");
+    }
+
+    /// <summary>Whether and how clients must prove a key; default <see cref="ClientAuthentication.None"/>.</summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when set to null.</exception>
+    public ClientAuthentication ClientAuthentication
+    {
+        get => clientAuthentication;
+        set => clientAuthentication = value ?? throw Invalid("ClientAuthentication cannot be null; use ClientAuthentication.None.");
+    }
+
+    /// <summary>The suites this server accepts; default ChaChaPoly/BLAKE2b and AES-GCM/SHA-256. The list is copied.</summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when empty or holding a value outside the enum.</exception>
+    public IReadOnlyList<SecureSuite> AcceptedSuites
+    {
+        get => acceptedSuites;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            if (value.Count == 0)
+            {
+                throw Invalid("AcceptedSuites must name at least one suite.");
+            }
+
+            foreach (var s in value)
+            {
+                SecureSuites.Check(s, nameof(AcceptedSuites));
+            }
+
+            acceptedSuites = value.Distinct().ToArray();
+        }
+    }
+}

@@ -1,0 +1,159 @@
+namespace HybridProtocol;
+
+/// <summary>
+/// How a client decides that it talks to the right server. There is no default and no silent skip: a client
+/// must choose one. <see cref="Pinned"/> is the strongest (the key is known in advance); <see cref="KnownHosts"/>
+/// trusts the first key it sees for a host and refuses a changed one later, as OpenSSH does;
+/// <see cref="Callback"/> leaves the decision to the caller; <see cref="DangerousAcceptAnyServerKey"/> checks nothing.
+/// </summary>
+public sealed class ServerAuthentication
+{
+    private ServerAuthentication(ServerAuthenticationMode mode, PublicKey? pinnedKey, HybridProtocol.KnownHosts? store, Func<PublicKey, bool>? verify)
+    {
+        Mode = mode;
+        PinnedKey = pinnedKey;
+        Store = store;
+        Verify = verify;
+    }
+
+    /// <summary>Which kind of check this is.</summary>
+    public ServerAuthenticationMode Mode { get; }
+
+    /// <summary>The pinned key (<see cref="ServerAuthenticationMode.Pinned"/> only).</summary>
+    public PublicKey? PinnedKey { get; }
+
+    internal HybridProtocol.KnownHosts? Store { get; }
+
+    internal Func<PublicKey, bool>? Verify { get; }
+
+    /// <summary>
+    /// The server's public key is known in advance. The client encrypts its first handshake message to that key
+    /// (pattern NK, or IK when the client has an identity), so only the holder of the private key can answer.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="serverKey"/> is null.</exception>
+    public static ServerAuthentication Pinned(PublicKey serverKey)
+    {
+        ArgumentNullException.ThrowIfNull(serverKey);
+        return new(ServerAuthenticationMode.Pinned, serverKey, null, null);
+    }
+
+    /// <summary>
+    /// Trust on first use with a known-hosts store (pattern NX, or XX when the client has an identity): the first key
+    /// a HOST:PORT presents is recorded; later a different key is refused with
+    /// <see cref="HybridErrorCode.ServerKeyChanged"/>, naming both fingerprints. The first connection to a host is
+    /// only as safe as the network it runs over; pin the key where you can.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="store"/> is null.</exception>
+    public static ServerAuthentication KnownHosts(HybridProtocol.KnownHosts store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return new(ServerAuthenticationMode.KnownHosts, null, store, null);
+    }
+
+    /// <summary>
+    /// <see cref="KnownHosts(HybridProtocol.KnownHosts)"/> with the store at <paramref name="path"/>, or at
+    /// <see cref="HybridProtocol.KnownHosts.GetDefaultPath"/> when null. The file is checked now.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidKey when the file is malformed; InvalidArgument when it cannot be read.</exception>
+    public static ServerAuthentication KnownHostsFile(string? path = null) =>
+        KnownHosts(path is null ? HybridProtocol.KnownHosts.LoadDefault() : HybridProtocol.KnownHosts.Load(path));
+
+    /// <summary>
+    /// The caller decides (pattern NX, or XX with a client identity): <paramref name="verify"/> gets the key the server
+    /// proved during the handshake and returns true to accept it. A false answer, or an exception, fails the
+    /// connection with <see cref="HybridErrorCode.AuthenticationFailed"/> before any message is exchanged.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="verify"/> is null.</exception>
+    public static ServerAuthentication Callback(Func<PublicKey, bool> verify)
+    {
+        ArgumentNullException.ThrowIfNull(verify);
+        return new(ServerAuthenticationMode.Callback, null, null, verify);
+    }
+
+    /// <summary>
+    /// DANGEROUS: accepts whatever key the server presents, without any check. The connection is encrypted but not
+    /// authenticated: anyone on the network path can sit in the middle, read and change everything. For experiments
+    /// and tests only; never in production.
+    /// </summary>
+    public static ServerAuthentication DangerousAcceptAnyServerKey() => new(ServerAuthenticationMode.DangerousAcceptAny, null, null, null);
+
+    /// <summary>A short description for logs.</summary>
+    public override string ToString() => Mode switch
+    {
+        ServerAuthenticationMode.Pinned => $"pinned server key {PinnedKey}",
+        ServerAuthenticationMode.KnownHosts => $"known hosts ({Store!.Path})",
+        ServerAuthenticationMode.Callback => "caller's callback",
+        _ => "DANGEROUS: any server key accepted",
+    };
+}
+
+/// <summary>The kinds of <see cref="ServerAuthentication"/>.</summary>
+public enum ServerAuthenticationMode
+{
+    /// <summary>The server's key is known in advance.</summary>
+    Pinned,
+
+    /// <summary>Trust on first use with a known-hosts file.</summary>
+    KnownHosts,
+
+    /// <summary>The caller's callback decides.</summary>
+    Callback,
+
+    /// <summary>No check at all (man in the middle possible).</summary>
+    DangerousAcceptAny,
+}
+
+/// <summary>
+/// Whether and how a server checks its clients' keys. With <see cref="None"/> clients may stay anonymous (a client
+/// that proves a key anyway is accepted and its key is available as <see cref="SecureConnection.RemotePublicKey"/>);
+/// with <see cref="AllowList"/> or <see cref="Callback"/> the server accepts only patterns in which the client proves a
+/// static key (XX, IK) and refuses keys not allowed with <see cref="HybridErrorCode.AuthenticationFailed"/>.
+/// </summary>
+public sealed class ClientAuthentication
+{
+    private ClientAuthentication(HashSet<PublicKey>? allowed, Func<PublicKey, bool>? verify)
+    {
+        Allowed = allowed;
+        Verify = verify;
+    }
+
+    /// <summary>Clients need not prove a key.</summary>
+    public static ClientAuthentication None { get; } = new(null, null);
+
+    /// <summary>Whether clients must prove a static key.</summary>
+    public bool IsRequired => Allowed is not null || Verify is not null;
+
+    internal HashSet<PublicKey>? Allowed { get; }
+
+    internal Func<PublicKey, bool>? Verify { get; }
+
+    /// <summary>Only clients proving one of these keys are accepted.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="keys"/> or one of its items is null.</exception>
+    public static ClientAuthentication AllowList(IEnumerable<PublicKey> keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var set = new HashSet<PublicKey>();
+        foreach (var key in keys)
+        {
+            ArgumentNullException.ThrowIfNull(key, nameof(keys));
+            set.Add(key);
+        }
+
+        return new(set, null);
+    }
+
+    /// <summary>
+    /// The caller decides: <paramref name="verify"/> gets the key the client proved and returns true to accept it.
+    /// A false answer or an exception refuses the client with <see cref="HybridErrorCode.AuthenticationFailed"/>.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="verify"/> is null.</exception>
+    public static ClientAuthentication Callback(Func<PublicKey, bool> verify)
+    {
+        ArgumentNullException.ThrowIfNull(verify);
+        return new(null, verify);
+    }
+
+    /// <summary>A short description for logs.</summary>
+    public override string ToString() =>
+        Allowed is not null ? $"allow-list of {Allowed.Count} client key(s)" : Verify is not null ? "caller's callback" : "none";
+}

@@ -1,0 +1,71 @@
+using HybridProtocol.Core.Wire;
+using HybridProtocol.Noise;
+
+namespace HybridProtocol.Connections;
+
+/// <summary>Where an error happened, for messages that say what to do.</summary>
+/// <param name="IsClient">Whether this end is the client.</param>
+/// <param name="Peer">The peer as it should appear in a message, e.g. "the server 127.0.0.1:12345".</param>
+/// <param name="PinnedKey">The pinned server key, when the client pinned one.</param>
+internal sealed record WireErrorContext(bool IsClient, string Peer, PublicKey? PinnedKey);
+
+/// <summary>
+/// The one place where the wire core's <see cref="WireError"/> cases become <see cref="HybridProtocolException"/>s:
+/// every case maps to exactly one <see cref="HybridErrorCode"/> (the table is in specs/PROTOCOL.md, "Facade (C#)").
+/// </summary>
+internal static class WireErrors
+{
+    public static HybridProtocolException ToException(WireError error, WireErrorContext context, bool inHandshake) => error switch
+    {
+        WireError.Noise n => NoiseErrors.ToException(n.Item) is var e && e.Code == HybridErrorCode.DecryptionFailed && inHandshake
+            ? new(HybridErrorCode.DecryptionFailed, $"The handshake with {context.Peer} failed to authenticate: the two ends use different keys or pre-shared keys, or the bytes were altered in transit. Check the pinned key and the PreSharedKey on both ends.")
+            : e,
+        WireError.Malformed m => new(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} sent bytes that break the protocol ({Describe(m.Item)}); the connection was closed. The peer is not a HybridProtocol endpoint of this version, or the data was corrupted."),
+        WireError.Refused r => new(HybridErrorCode.PeerRefused, $"{Capital(context.Peer)} refused the connection: {Describe(r.code)}. It speaks version {r.serverVersion} and accepts: {(r.supported.IsEmpty ? "(nothing listed)" : string.Join(", ", r.supported))}. Change the client's options (Suite, PreSharedKey, ClientIdentity) to match one of them."),
+        WireError.RefusedPeer r => new(HybridErrorCode.PeerRefused, $"Refused {context.Peer}'s request for '{r.requested}': {Describe(r.code)}. The client must use one of the protocols this server accepts."),
+        WireError.MessageTooLarge t => new(HybridErrorCode.MessageTooLarge, $"A message of {t.size} bytes exceeds the limit of {t.limit} bytes. Send smaller messages, or raise MaxMessageSize on the receiving end."),
+        _ when error.IsTruncated && inHandshake && context.IsClient && context.PinnedKey is not null => new(HybridErrorCode.AuthenticationFailed, $"{Capital(context.Peer)} closed the connection during the handshake without answering: it could not decrypt our first message, so it does not hold the private key of the pinned key {context.PinnedKey.Fingerprint} (or the pre-shared keys differ). Check that the pinned key is this server's key."),
+        _ when error.IsTruncated && inHandshake => new(HybridErrorCode.ConnectionTruncated, $"{Capital(context.Peer)} closed the connection during the handshake. It refused our handshake (wrong key or pre-shared key, client key not allowed) or failed; its log says why."),
+        _ when error.IsTruncated => new(HybridErrorCode.ConnectionTruncated, $"The connection to {context.Peer} ended without its authenticated close: data may have been cut off (or an attacker closed the connection). Treat what was received as incomplete."),
+        _ when error.IsPeerKeyRejected => new(HybridErrorCode.AuthenticationFailed, $"The key {context.Peer} proved was refused by this end's authentication settings."),
+        WireError.ApplicationProtocolMismatch a => new(HybridErrorCode.PeerRefused, $"The application protocols differ: this end speaks '{a.local}', {context.Peer} speaks '{a.remote}'. Set the same ApplicationProtocol on both ends."),
+        WireError.ClosedByPeer c => c.reason switch
+        {
+            CloseReason.AuthenticationFailed => new(HybridErrorCode.AuthenticationFailed, $"{Capital(context.Peer)} refused this end's key (it is not on its allow-list, or its check said no). Ask its operator to allow the key, or use the right ClientIdentity."),
+            CloseReason.ApplicationProtocolMismatch => new(HybridErrorCode.PeerRefused, $"{Capital(context.Peer)} closed the connection: the application protocols differ. Set the same ApplicationProtocol on both ends."),
+            CloseReason.MessageTooLarge => new(HybridErrorCode.MessageTooLarge, $"{Capital(context.Peer)} closed the connection: it received a message larger than it accepts."),
+            _ => new(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} closed the connection because it received bytes it could not accept (reason {c.reason})."),
+        },
+        WireError.UnexpectedRecord u => new(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} sent a {u.recordType} record where none is allowed; the connection was closed."),
+        _ when error.IsClosedDuringHandshake => new(HybridErrorCode.InvalidState, "The connection was closed before its handshake completed."),
+        _ when error.IsConnectionClosed => new(HybridErrorCode.InvalidState, "The connection has been closed; nothing more can be sent. Open a new connection."),
+        _ when error.IsNoVerdictPending => new(HybridErrorCode.InvalidState, "No peer key is waiting for a verdict."),
+        WireError.BufferTooSmall b => new(HybridErrorCode.InvalidArgument, $"A buffer of at least {b.needed} bytes is needed."),
+        WireError.InvalidConfig c => new(HybridErrorCode.InvalidArgument, $"The connection options cannot work: {c.reason}."),
+        _ => new(HybridErrorCode.ProtocolViolation, $"Wire protocol error: {error}."),
+    };
+
+    /// <summary>What a refusal code means, for messages.</summary>
+    public static string Describe(RefusalCode code) => code switch
+    {
+        RefusalCode.UnsupportedVersion => "it does not speak this protocol version",
+        RefusalCode.MalformedPreamble => "the connection request was malformed",
+        RefusalCode.UnsupportedPattern => "it does not accept this handshake pattern",
+        RefusalCode.UnsupportedSuite => "it does not accept this cipher suite",
+        RefusalCode.PskRequired => "it requires a pre-shared key",
+        RefusalCode.PskNotConfigured => "the client asked for a pre-shared key but the server has none",
+        RefusalCode.ClientAuthenticationRequired => "it requires clients to prove a key (set ClientIdentity)",
+        RefusalCode.ServerBusy => "it is busy; try again later",
+        _ => $"refusal code {(byte)code}",
+    };
+
+    private static string Describe(MalformedReason reason) => reason switch
+    {
+        MalformedReason.FrameTooLong f => $"a frame of {f.length} bytes, limit {f.limit}",
+        MalformedReason.UnknownRecordType u => $"unknown record type 0x{u.recordType:x2}",
+        MalformedReason.RecordTooShort s => $"a record of {s.length} bytes is too short",
+        _ => reason.ToString(),
+    };
+
+    private static string Capital(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
+}
