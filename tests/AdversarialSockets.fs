@@ -280,6 +280,12 @@ let private isTyped outcome =
     | _ -> false
 
 let loadWithFaults (connections: int) =
+    // Warm up first: the runtime opens its socket engine's descriptors lazily, once per process.
+    let warm = Server(10.0)
+    bounded 60.0 (Task.WhenAll(Array.init 20 (fun i -> clientRun warm.EndPoint.Port i 1)))
+    warm.Stop()
+    GC.Collect()
+    GC.WaitForPendingFinalizers()
     let before = openDescriptors ()
     let server = Server(10.0, connections + 16)
     let rng = Random 1234
