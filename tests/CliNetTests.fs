@@ -275,6 +275,26 @@ let private failureTests =
             expectExit Exit.refused wrong "another service"
             Expect.stringContains wrong.Stderr "hybrid send" "says which command fits"
 
+        testCase "SIGTERM stops a server with exit 130 and one line"
+        <| fun () ->
+            if OperatingSystem.IsWindows() then
+                skiptest "POSIX signals"
+
+            use dir = new TempDir()
+            use _ = keygen dir "server.key"
+
+            let server, _ =
+                startServer dir [ "serve"; "--key"; "server.key"; "--listen"; "127.0.0.1:0" ]
+
+            use _ = server
+
+            use kill = Diagnostics.Process.Start("kill", [ "-TERM"; string server.Process.Id ])
+            kill.WaitForExit 10_000 |> ignore
+            let stopped = server.WaitForExit(seconds 20.)
+            Expect.equal stopped.ExitCode 130 "interrupted"
+            Expect.stringContains stopped.Stderr "hybrid: interrupted." "says so"
+            Expect.isFalse (stopped.Stderr.Contains "   at ") "no stack trace"
+
         testCase "bad endpoints and options are usage errors (2)"
         <| fun () ->
             use dir = new TempDir()

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Invocation;
+using System.Runtime.InteropServices;
 
 namespace HybridProtocol.Cli;
 
@@ -104,10 +105,21 @@ internal static class App
             return (int)ExitCode.Usage;
         }
 
-        var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        // Ctrl+C and SIGTERM cancel the command, which then ends with exit 130 like any other failure (the runtime's
+        // default would end the process at once, with no message and no clean-up).
+        using var interrupted = new CancellationTokenSource();
+        void Interrupt(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            interrupted.Cancel();
+        }
+
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupt);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupt);
+        var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
         try
         {
-            return await parse.InvokeAsync(configuration).ConfigureAwait(false);
+            return await parse.InvokeAsync(configuration, interrupted.Token).ConfigureAwait(false);
         }
         catch (Exception e)
         {
