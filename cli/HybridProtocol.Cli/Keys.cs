@@ -47,12 +47,13 @@ internal static class Keys
     {
         if (Directory.Exists(path))
         {
-            throw new CliException(ExitCode.KeyOrFile, $"'{path}' is a directory, not a {what} file; give the path of the file.");
+            throw new CliException(ExitCode.KeyOrFile, $"'{path}' is a directory; give the path of the {what} file.");
         }
 
         if (!File.Exists(path))
         {
-            throw new CliException(ExitCode.KeyOrFile, $"The {what} file '{path}' does not exist; check the path (make a key with 'hybrid keygen -o FILE').");
+            var hint = what.Contains("key", StringComparison.Ordinal) ? " (make a key with 'hybrid keygen -o FILE')" : "";
+            throw new CliException(ExitCode.KeyOrFile, $"The {what} file '{path}' does not exist; check the path{hint}.");
         }
     }
 

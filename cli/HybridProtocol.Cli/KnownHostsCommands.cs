@@ -13,7 +13,16 @@ internal static class KnownHostsCommands
     };
 
     /// <summary>The file named by the option, or the default.</summary>
-    public static string PathOrDefault(string? file) => string.IsNullOrEmpty(file) ? KnownHosts.GetDefaultPath() : file;
+    public static string PathOrDefault(string? file)
+    {
+        var path = string.IsNullOrEmpty(file) ? KnownHosts.GetDefaultPath() : file;
+        if (Directory.Exists(path))
+        {
+            throw new CliException(ExitCode.KeyOrFile, $"The known-hosts path '{path}' is a directory; give a file path (it is created on first contact).");
+        }
+
+        return path;
+    }
 
     public static Command Build()
     {
