@@ -237,6 +237,74 @@ let private transferTests =
             Expect.equal (File.ReadAllText(dir.File "kept.txt")) "old" "untouched"
     ]
 
+/// Plays a sender through the library's API (so that it can lie about the hash); returns the receiver's verdict.
+let private fakeSender port (serverKey: PublicKey) (data: byte[]) (claimedHash: byte[]) =
+    let options =
+        SecureClientOptions(
+            ServerAuthentication = ServerAuthentication.Pinned serverKey,
+            ApplicationProtocol = "hybrid-file/1"
+        )
+
+    let answer (message: byte[] | null) =
+        match message with
+        | null -> failtest "the receiver closed without an answer"
+        | m -> Encoding.UTF8.GetString m
+
+    task {
+        let! connection = SecureConnection.ConnectAsync("127.0.0.1", port, options)
+        use _ = connection
+        let header = $"{{\"name\": \"claimed.bin\", \"size\": {data.Length}}}"
+        do! connection.SendAsync(ReadOnlyMemory(Encoding.UTF8.GetBytes header))
+        let! ready = connection.ReceiveAsync()
+        Expect.equal (answer ready) "ready" "the receiver accepts the header"
+        do! connection.SendAsync(ReadOnlyMemory data)
+        do! connection.SendAsync(ReadOnlyMemory claimedHash)
+        let! verdict = connection.ReceiveAsync()
+        return answer verdict
+    }
+    |> fun t ->
+        Expect.isTrue (t.Wait(seconds 20.)) "the fake sender finished"
+        t.Result
+
+let private integrityTests =
+    testList "transfer integrity" [
+        testCase "a SHA-256 that does not match the data: the receiver answers mismatch, keeps no file, exits 6"
+        <| fun () ->
+            use dir = new TempDir()
+            use key = keygen dir "server.key"
+            let data = "hello"B
+
+            for claimed, verdict, exit in
+                [
+                    SHA256.HashData "hellO"B, "mismatch", Exit.integrity
+                    SHA256.HashData data, "ok", Exit.success
+                ] do
+                let receiver, port =
+                    startServer dir [
+                        "receive"
+                        "--key"
+                        "server.key"
+                        "--listen"
+                        "127.0.0.1:0"
+                        "-o"
+                        "out.bin"
+                        "--force"
+                    ]
+
+                use _ = receiver
+                Expect.equal (fakeSender port key.PublicKey data claimed) verdict "the receiver's verdict"
+                let result = receiver.WaitForExit(seconds 20.)
+                expectExit exit result $"receiver after {verdict}"
+
+                Expect.equal
+                    (File.Exists(dir.File "out.bin"))
+                    (verdict = "ok")
+                    "the file is kept only when the hash matches"
+
+            Expect.equal (File.ReadAllBytes(dir.File "out.bin")) data "the kept file"
+            Expect.isEmpty (Directory.GetFiles(dir.Path, "*.partial")) "no temporary file"
+    ]
+
 let private failureTests =
     testList "network failures" [
         testCase "nothing listening is exit 5; a port in use is exit 5; connect to a file receiver is exit 7"
@@ -411,4 +479,4 @@ let private readmeTests =
 [<Tests>]
 let tests =
     testSequenced
-    <| testList "CLI network" [ connectTests; transferTests; failureTests; readmeTests ]
+    <| testList "CLI network" [ connectTests; transferTests; integrityTests; failureTests; readmeTests ]
