@@ -93,6 +93,9 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>Bytes of pooled buffers this connection holds now (for tests: an idle connection holds none).</summary>
+    internal int HeldBufferBytes => (receiveBuffer?.Length ?? 0) + (assembly?.Length ?? 0);
+
     /// <summary>The peer's static public key, when the pattern has one: the server's key on a client (always), the client's key on a server when the client proved one.</summary>
     public PublicKey? RemotePublicKey { get; }
 
@@ -827,7 +830,11 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
             {
                 body[..plaintextLength].Clear();
             }
-            else if (opened.Type is not (RecordType.Data or RecordType.EndOfMessage))
+            else if (opened.Type is RecordType.Data or RecordType.EndOfMessage)
+            {
+                into[opened.DataLength..].Clear(); // the type byte, past the data in the caller's buffer
+            }
+            else
             {
                 into.Clear();
             }
