@@ -292,7 +292,7 @@ public sealed class HybridProtocolTransport : LoopbackTransport
 /// <see cref="SecureConnection.GetStream"/>: each write is one <see cref="SecureConnection.SendAsync"/>, each read one
 /// <see cref="SecureConnection.ReceiveAsync(Memory{byte}, CancellationToken)"/> into the caller's buffer (which must
 /// hold a whole message; the benchmark reads messages of the size it sent). A zero-byte read waits for the next
-/// message without taking it. Disposing sends the authenticated close and disposes the connection.
+/// message without taking it (ReceiveAsync keeps a message that does not fit); the connection holds no buffer meanwhile. Disposing sends the authenticated close and disposes the connection.
 /// </summary>
 public sealed class MessageApiStream(SecureConnection connection) : Stream
 {
@@ -314,8 +314,16 @@ public sealed class MessageApiStream(SecureConnection connection) : Stream
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var n = await Connection.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
-        return n < 0 ? 0 : n;
+        try
+        {
+            var n = await Connection.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return n < 0 ? 0 : n;
+        }
+        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.InvalidArgument && buffer.IsEmpty)
+        {
+            // A zero-byte read waits for data: a message has arrived and is kept for the next read.
+            return 0;
+        }
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
