@@ -645,10 +645,14 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>Where a peek that waits for data puts the byte it looks at (never read; shared by every connection).</summary>
+    private static readonly byte[] PeekByte = new byte[1];
+
     /// <summary>
     /// Reads more bytes into the receive buffer. When no buffer is held (nothing buffered), it first waits for data
-    /// with a zero-byte read and only then rents one, so a connection waiting for its next message holds no buffer
-    /// (SslStream does the same). A stream that cannot wait that way returns from the zero-byte read at once.
+    /// (a one-byte peek on a socket, a zero-byte read on other streams) and only then rents one, so a connection
+    /// waiting for its next message holds no buffer (SslStream does the same with zero-byte reads). A stream that
+    /// cannot wait that way returns from the zero-byte read at once, and the read then holds the buffer.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReadMoreAsync(CancellationToken cancellationToken)
@@ -658,7 +662,17 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         {
             if (receiveBuffer is null)
             {
-                await stream.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+                if (stream is NetworkStream { Socket: var socket })
+                {
+                    // On a socket, a one-byte peek: a zero-byte read can return at once on Linux while no data is
+                    // there (when the last read did not drain the socket to EAGAIN), and the buffer would then be held.
+                    await socket.ReceiveAsync(PeekByte, SocketFlags.Peek, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await stream.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+                }
+
                 receiveBuffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
             }
 
