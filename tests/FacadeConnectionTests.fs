@@ -230,6 +230,44 @@ type private CuttingStream(inner: NetworkStream, limit: int) =
         if disposing then
             inner.Dispose()
 
+/// A stream that, once armed, forwards the first `limit` bytes written and keeps the rest until `Release`.
+type private SplittingStream(inner: Stream) =
+    inherit Stream()
+    let held = new MemoryStream()
+    let mutable limit = Int32.MaxValue
+    member _.Arm(bytes: int) = limit <- bytes
+
+    member _.Release() =
+        limit <- Int32.MaxValue
+        inner.Write(held.GetBuffer(), 0, int held.Length)
+        held.SetLength 0L
+
+    override _.CanRead = true
+    override _.CanWrite = true
+    override _.CanSeek = false
+    override _.Length = raise (NotSupportedException())
+
+    override _.Position
+        with get () = raise (NotSupportedException())
+        and set _ = raise (NotSupportedException())
+
+    override _.Flush() = inner.Flush()
+    override _.Seek(_, _) = raise (NotSupportedException())
+    override _.SetLength _ = raise (NotSupportedException())
+    override _.Read(buffer: byte[], offset, count) = inner.Read(buffer, offset, count)
+
+    override _.ReadAsync(buffer: Memory<byte>, token: CancellationToken) = inner.ReadAsync(buffer, token)
+
+    override _.Write(buffer: byte[], offset, count) =
+        let n = max 0 (min count limit)
+        inner.Write(buffer, offset, n)
+        limit <- limit - n
+        held.Write(buffer, offset + n, count - n)
+
+    override _.Dispose(disposing) =
+        if disposing then
+            inner.Dispose()
+
 let private sizes = [ 0; 1; 2; 100; 16384; 65502; 65503; 70000; 200000 ]
 
 let private patterned (size: int) (seed: int) =
@@ -886,6 +924,100 @@ let transport =
                 let m = patterned (i * 700) i
                 client.Send(ReadOnlySpan m)
                 Expect.equal (server.Receive()) m $"message {i}"
+
+        testCase "an idle connection holds no buffers; a waiting receive rents one only when data arrives"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+
+            let client, server =
+                connected (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
+            use client = client
+            use server = server
+
+            for size in [ 1; 70000; 200000 ] do
+                let m = patterned size size
+                runUnit (client.SendAsync(ReadOnlyMemory m).AsTask())
+                Expect.equal (receive server) m $"message of {size}"
+                Expect.equal server.HeldBufferBytes 0 $"nothing held after a message of {size}"
+                Expect.equal client.HeldBufferBytes 0 "the sender holds nothing either"
+
+            let buffer = Array.zeroCreate 100
+            let pending = server.ReceiveAsync(Memory buffer)
+            Expect.isFalse pending.IsCompleted "the receive waits"
+            Expect.equal server.HeldBufferBytes 0 "a waiting receive holds no buffer"
+            client.Send(ReadOnlySpan(patterned 100 7))
+            Expect.equal (run (pending.AsTask())) 100 "then the message arrives"
+            Expect.equal buffer (patterned 100 7) "intact"
+            Expect.equal server.HeldBufferBytes 0 "and the buffer is returned"
+
+        testCase "ReceiveAsync into a buffer: exact-size buffers, multi-record messages, and one that does not fit"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+
+            let client, server =
+                connected (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
+            use client = client
+            use server = server
+
+            for size in sizes do
+                let m = patterned size (size + 3)
+                runUnit (client.SendAsync(ReadOnlyMemory m).AsTask())
+                let buffer = Array.zeroCreate size
+                Expect.equal (run (server.ReceiveAsync(Memory buffer).AsTask())) size $"length {size}"
+                Expect.equal buffer m $"content {size}"
+
+            let big = patterned 200000 9
+            runUnit (client.SendAsync(ReadOnlyMemory big).AsTask())
+            let small = Array.zeroCreate 70000
+            let e = codeOf (fun () -> server.ReceiveAsync(Memory small).AsTask())
+            Expect.equal e.Code HybridErrorCode.InvalidArgument "does not fit"
+            Expect.isTrue (small |> Array.forall ((=) 0uy)) "nothing of it is left in the small buffer"
+            let buffer = Array.zeroCreate 200000
+            Expect.equal (run (server.ReceiveAsync(Memory buffer).AsTask())) 200000 "kept"
+            Expect.equal buffer big "content"
+
+        testCase "a receive cancelled part-way through a message loses nothing"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+            let mutable splitter = None
+
+            match
+                handshake
+                    (serverOptions key)
+                    (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+                    (fun s ->
+                        let split = new SplittingStream(s)
+                        splitter <- Some split
+                        split :> Stream)
+                    id
+            with
+            | Ok client, Ok server ->
+                use client = client
+                use server = server
+                let split = splitter.Value
+                let m = patterned 200000 11
+                split.Arm 70000
+                client.Send(ReadOnlySpan m)
+                let buffer = Array.zeroCreate 200000
+                use cts = new CancellationTokenSource()
+                let pending = server.ReceiveAsync(Memory buffer, cts.Token).AsTask()
+                cts.Cancel()
+
+                let cancelled =
+                    try
+                        pending.Wait()
+                        false
+                    with _ ->
+                        true
+
+                Expect.isTrue cancelled "the receive was cancelled"
+                split.Release()
+                let again = Array.zeroCreate 200000
+                Expect.equal (run (server.ReceiveAsync(Memory again).AsTask())) 200000 "the whole message"
+                Expect.equal again m "intact"
+            | c, s -> failwithf "handshake failed %A %A" c s
 
         testCase "steady-state send and receive do not allocate per record"
         <| fun () ->

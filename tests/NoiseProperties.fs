@@ -560,3 +560,99 @@ let limits =
                 "es with a low-order point"
         }
     ]
+
+/// The handshake's cost is counted in DH operations (issue 6): each side must run exactly one DH per DH token
+/// of its pattern (Noise §5.3 "ee", "es", "se", "ss"), none more. The expected counts are read off the spec's
+/// patterns by hand, so a redundant DH in the interpreter shows up here.
+[<Tests>]
+let dhCost =
+    let side seed = {
+        Static = Array.create 32 seed
+        Ephemeral = Array.create 32 (seed + 1uy)
+        Prologue = [||]
+        Psks = []
+    }
+
+    let counted (protocol: ProtocolName) =
+        let count = ref 0
+        let inner = NSecSuite.For protocol
+
+        let dh =
+            DhFn(fun k p o ->
+                count.Value <- count.Value + 1
+                inner.Dh.DH.Invoke(k, p, o))
+
+        {
+            inner with
+                Dh = { inner.Dh with DH = dh }
+        },
+        count
+
+    let start (protocol: ProtocolName) role (mine: Side) (theirs: Side) suite =
+        let peerPre =
+            match role with
+            | Initiator -> protocol.Pattern.ResponderPreMessage
+            | Responder -> protocol.Pattern.InitiatorPreMessage
+
+        HandshakeState.Initialize suite {
+            Protocol = protocol
+            Role = role
+            Prologue = [||]
+            LocalStatic = Some(importKeyPair mine.Static)
+            LocalEphemeral = Some(importKeyPair mine.Ephemeral)
+            RemoteStatic =
+                if List.contains S peerPre then
+                    Some (importKeyPair theirs.Static).Public
+                else
+                    None
+            RemoteEphemeral = None
+            Psks = []
+        }
+        |> Result.defaultWith (failwithf "%A")
+
+    testList "Noise: DH operations per pattern" [
+        for name, expected in [ "NN", 1; "NK", 2; "NX", 2; "XX", 3; "IK", 4 ] do
+            testCase $"{name}: {expected} DH on each side, one per DH token"
+            <| fun () ->
+                let protocol =
+                    ProtocolName.parse $"Noise_{name}_25519_AESGCM_SHA256"
+                    |> Result.defaultWith (failwithf "%A")
+
+                let iSuite, iCount = counted protocol
+                let rSuite, rCount = counted protocol
+                let mutable i = Continue(start protocol Initiator (side 1uy) (side 3uy) iSuite)
+                let mutable r = Continue(start protocol Responder (side 3uy) (side 1uy) rSuite)
+                let mutable index = 0
+                let mutable finished = false
+
+                while not finished do
+                    let initiatorSends = Role.senderOf index = Initiator
+
+                    match (if initiatorSends then i, r else r, i) with
+                    | Continue sender, Continue receiver ->
+                        let struct (message, sent) =
+                            HandshakeState.WriteMessage [||] sender |> Result.defaultWith (failwithf "%A")
+
+                        let struct (_, read) =
+                            HandshakeState.ReadMessage message receiver
+                            |> Result.defaultWith (failwithf "%A")
+
+                        if initiatorSends then
+                            i <- sent
+                            r <- read
+                        else
+                            r <- sent
+                            i <- read
+
+                        index <- index + 1
+                    | _ -> finished <- true
+
+                Expect.isTrue
+                    (match i, r with
+                     | Complete _, Complete _ -> true
+                     | _ -> false)
+                    "both sides completed"
+
+                Expect.equal iCount.Value expected "initiator's DH operations"
+                Expect.equal rCount.Value expected "responder's DH operations"
+    ]

@@ -103,6 +103,8 @@ internal static class CryptoBenchmarks
         var count = scale.NoiseHandshakesPerRepetition * 5;
         var generate = new List<double>();
         var agree = new List<double>();
+        var import = new List<double>();
+        var raw = new byte[32];
         using var peer = Key.Create(algorithm);
         var parameters = new SharedSecretCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport };
         for (var rep = 0; rep <= scale.Repetitions; rep++)
@@ -122,15 +124,23 @@ internal static class CryptoBenchmarks
             }
 
             var end = Stopwatch.GetTimestamp();
+            for (var i = 0; i < count; i++)
+            {
+                using var aeadKey = Key.Import(AeadAlgorithm.Aes256Gcm, raw, KeyBlobFormat.RawSymmetricKey);
+            }
+
+            var last = Stopwatch.GetTimestamp();
             if (rep > 0)
             {
                 generate.Add(Stats.Microseconds(start, middle) / count);
                 agree.Add(Stats.Microseconds(middle, end) / count);
+                import.Add(Stats.Microseconds(end, last) / count);
             }
         }
 
         report.Add(new Row("X25519 cost, one core", "key generation", "NSec X25519", Stats.Median(generate), "us/op", Better.Lower) { OverNetwork = false });
         report.Add(new Row("X25519 cost, one core", "key agreement", "NSec X25519", Stats.Median(agree), "us/op", Better.Lower) { OverNetwork = false });
+        report.Add(new Row("AEAD key cost, one core", "import + dispose (4 per side per handshake)", "NSec AES-256-GCM", Stats.Median(import), "us/op", Better.Lower) { OverNetwork = false });
     }
 
     private static double[] Time(string protocol, PrivateKey? clientKey, PrivateKey serverKey, PublicKey? pinnedServer, int count)

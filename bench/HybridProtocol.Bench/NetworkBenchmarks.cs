@@ -10,22 +10,43 @@ internal static class NetworkBenchmarks
 
     private static readonly byte[] Pattern = MakePattern(1 << 20);
 
-    /// <summary>(1) Bulk throughput on one connection, client to server, per message size.</summary>
-    public static async Task BulkAsync(ITransportUnderTest transport, Scale scale, Report report)
+    /// <summary>
+    /// (1) Bulk throughput on one connection per transport, client to server, per message size. The transports take
+    /// turns (repetition 1 of each, then repetition 2 of each, ...), so a change in the shared machine's load during
+    /// the run falls on all of them alike rather than on whichever was running then.
+    /// </summary>
+    public static async Task BulkAsync(IReadOnlyList<ITransportUnderTest> transports, Scale scale, Report report)
     {
-        await using var pair = await transport.ConnectPairAsync(CancellationToken.None).ConfigureAwait(false);
-        foreach (var messageSize in BulkMessageSizes)
+        var pairs = await ConnectEachAsync(transports).ConfigureAwait(false);
+        try
         {
-            var size = new Buffers(messageSize);
-            await TransferAsync(pair, size, scale.BulkWarmupBytes).ConfigureAwait(false);
-            var rates = new List<double>();
-            for (var rep = 0; rep < scale.Repetitions; rep++)
+            foreach (var messageSize in BulkMessageSizes)
             {
-                var seconds = await TransferAsync(pair, size, scale.BulkBytes).ConfigureAwait(false);
-                rates.Add(Stats.MegabytesPerSecond(scale.BulkBytes, seconds));
-            }
+                var size = new Buffers(messageSize);
+                var rates = transports.Select(_ => new List<double>()).ToArray();
+                foreach (var pair in pairs)
+                {
+                    await TransferAsync(pair, size, scale.BulkWarmupBytes).ConfigureAwait(false);
+                }
 
-            report.Add(new Row("Bulk throughput", $"{SizeName(messageSize)} msgs, {SizeName(scale.BulkBytes)}", transport.Name, Stats.Median(rates), "MB/s", Better.Higher));
+                for (var rep = 0; rep < scale.Repetitions; rep++)
+                {
+                    for (var i = 0; i < pairs.Count; i++)
+                    {
+                        var seconds = await TransferAsync(pairs[i], size, scale.BulkBytes).ConfigureAwait(false);
+                        rates[i].Add(Stats.MegabytesPerSecond(scale.BulkBytes, seconds));
+                    }
+                }
+
+                for (var i = 0; i < pairs.Count; i++)
+                {
+                    report.Add(new Row("Bulk throughput", $"{SizeName(messageSize)} msgs, {SizeName(scale.BulkBytes)}", transports[i].Name, Stats.Median(rates[i]), "MB/s", Better.Higher));
+                }
+            }
+        }
+        finally
+        {
+            await DisposeEachAsync(pairs).ConfigureAwait(false);
         }
     }
 
@@ -50,44 +71,98 @@ internal static class NetworkBenchmarks
         }
     }
 
-    /// <summary>(3) Request/response round-trip time on one connection: the client writes n bytes, the server echoes them.</summary>
-    public static async Task RoundTripAsync(ITransportUnderTest transport, Scale scale, Report report)
+    /// <summary>(3) Request/response round-trip time on one connection per transport (the transports take turns): the client writes n bytes, the server echoes them.</summary>
+    public static async Task RoundTripAsync(IReadOnlyList<ITransportUnderTest> transports, Scale scale, Report report)
     {
-        await using var pair = await transport.ConnectPairAsync(CancellationToken.None).ConfigureAwait(false);
-        foreach (var size in new[] { 1, 1024 })
+        var pairs = await ConnectEachAsync(transports).ConfigureAwait(false);
+        try
         {
-            await PingPongAsync(pair, size, scale.RoundTripWarmup).ConfigureAwait(false);
-            var samples = new List<double>();
-            for (var rep = 0; rep < scale.Repetitions; rep++)
+            foreach (var size in new[] { 1, 1024 })
             {
-                samples.AddRange(await PingPongAsync(pair, size, scale.RoundTripsPerRepetition).ConfigureAwait(false));
-            }
+                var samples = transports.Select(_ => new List<double>()).ToArray();
+                foreach (var pair in pairs)
+                {
+                    await PingPongAsync(pair, size, scale.RoundTripWarmup).ConfigureAwait(false);
+                }
 
-            var variant = size == 1 ? "1 B" : "1 KiB";
-            report.Add(new Row("Round trip, median", variant, transport.Name, Stats.Median(samples), "us", Better.Lower));
-            report.Add(new Row("Round trip, p99", variant, transport.Name, Stats.Percentile(samples, 0.99), "us", Better.Lower));
+                for (var rep = 0; rep < scale.Repetitions; rep++)
+                {
+                    for (var i = 0; i < pairs.Count; i++)
+                    {
+                        samples[i].AddRange(await PingPongAsync(pairs[i], size, scale.RoundTripsPerRepetition).ConfigureAwait(false));
+                    }
+                }
+
+                var variant = size == 1 ? "1 B" : "1 KiB";
+                for (var i = 0; i < pairs.Count; i++)
+                {
+                    report.Add(new Row("Round trip, median", variant, transports[i].Name, Stats.Median(samples[i]), "us", Better.Lower));
+                    report.Add(new Row("Round trip, p99", variant, transports[i].Name, Stats.Percentile(samples[i], 0.99), "us", Better.Lower));
+                }
+            }
+        }
+        finally
+        {
+            await DisposeEachAsync(pairs).ConfigureAwait(false);
         }
     }
 
-    /// <summary>(2) Full handshakes per second, a new TCP connection each, with 1 and 2 concurrent clients; latency per connection.</summary>
-    public static async Task HandshakeAsync(ITransportUnderTest transport, Scale scale, Report report)
+    /// <summary>(2) Full handshakes per second, a new TCP connection each, with 1 and 2 concurrent clients; latency per connection. The transports take turns.</summary>
+    public static async Task HandshakeAsync(IReadOnlyList<ITransportUnderTest> transports, Scale scale, Report report)
     {
-        await ConnectManyAsync(transport, scale.HandshakeWarmup, clients: 1).ConfigureAwait(false);
+        foreach (var transport in transports)
+        {
+            await ConnectManyAsync(transport, scale.HandshakeWarmup, clients: 1).ConfigureAwait(false);
+        }
+
         foreach (var clients in new[] { 1, 2 })
         {
-            var rates = new List<double>();
-            var latencies = new List<double>();
+            var rates = transports.Select(_ => new List<double>()).ToArray();
+            var latencies = transports.Select(_ => new List<double>()).ToArray();
             for (var rep = 0; rep < scale.Repetitions; rep++)
             {
-                var start = Stopwatch.GetTimestamp();
-                latencies.AddRange(await ConnectManyAsync(transport, scale.HandshakesPerRepetition, clients).ConfigureAwait(false));
-                rates.Add(scale.HandshakesPerRepetition / Stats.Seconds(start, Stopwatch.GetTimestamp()));
+                for (var i = 0; i < transports.Count; i++)
+                {
+                    var start = Stopwatch.GetTimestamp();
+                    latencies[i].AddRange(await ConnectManyAsync(transports[i], scale.HandshakesPerRepetition, clients).ConfigureAwait(false));
+                    rates[i].Add(scale.HandshakesPerRepetition / Stats.Seconds(start, Stopwatch.GetTimestamp()));
+                }
             }
 
             var variant = clients == 1 ? "1 client" : "2 clients";
-            report.Add(new Row("Handshakes per second", variant, transport.Name, Stats.Median(rates), "/s", Better.Higher));
-            report.Add(new Row("Handshake latency, median", variant, transport.Name, Stats.Median(latencies), "us", Better.Lower));
-            report.Add(new Row("Handshake latency, p99", variant, transport.Name, Stats.Percentile(latencies, 0.99), "us", Better.Lower));
+            for (var i = 0; i < transports.Count; i++)
+            {
+                report.Add(new Row("Handshakes per second", variant, transports[i].Name, Stats.Median(rates[i]), "/s", Better.Higher));
+                report.Add(new Row("Handshake latency, median", variant, transports[i].Name, Stats.Median(latencies[i]), "us", Better.Lower));
+                report.Add(new Row("Handshake latency, p99", variant, transports[i].Name, Stats.Percentile(latencies[i], 0.99), "us", Better.Lower));
+            }
+        }
+    }
+
+    private static async Task<List<ConnectedPair>> ConnectEachAsync(IReadOnlyList<ITransportUnderTest> transports)
+    {
+        var pairs = new List<ConnectedPair>(transports.Count);
+        try
+        {
+            foreach (var transport in transports)
+            {
+                pairs.Add(await transport.ConnectPairAsync(CancellationToken.None).ConfigureAwait(false));
+            }
+        }
+        catch
+        {
+            await DisposeEachAsync(pairs).ConfigureAwait(false);
+            throw;
+        }
+
+        return pairs;
+    }
+
+    private static async Task DisposeEachAsync(List<ConnectedPair> pairs)
+    {
+        foreach (var pair in pairs)
+        {
+            await pair.DisposeAsync().ConfigureAwait(false);
         }
     }
 

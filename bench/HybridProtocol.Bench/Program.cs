@@ -35,10 +35,10 @@ if (options.Runs("noise-handshake"))
     await CryptoBenchmarks.NoiseHandshakeAsync(scale, report);
 }
 
-await ForEachTransport("bulk", "bulk throughput", (t, s, r) => NetworkBenchmarks.BulkAsync(t, s, r));
+await AllTransportsInTurn("bulk", "bulk throughput", NetworkBenchmarks.BulkAsync);
 await ForEachTransport("alloc", "allocation per MB", (t, s, r) => NetworkBenchmarks.AllocationAsync(t, s, r));
-await ForEachTransport("rtt", "round-trip time", (t, s, r) => NetworkBenchmarks.RoundTripAsync(t, s, r));
-await ForEachTransport("handshake", "handshakes over TCP", (t, s, r) => NetworkBenchmarks.HandshakeAsync(t, s, r));
+await AllTransportsInTurn("rtt", "round-trip time", NetworkBenchmarks.RoundTripAsync);
+await AllTransportsInTurn("handshake", "handshakes over TCP", NetworkBenchmarks.HandshakeAsync);
 if (options.Runs("idle"))
 {
     var count = NetworkBenchmarks.IdleConnectionsThatFit(scale.IdleConnections);
@@ -50,6 +50,7 @@ if (options.Runs("idle"))
     await ForEachTransport("idle", $"idle connections ({count})", (t, _, r) => NetworkBenchmarks.IdleMemoryAsync(t, count, r));
 }
 
+report.Note("HybridProtocol rows: SecureConnection over TCP (the server side is what SecureListener runs per client), pattern NK (the client pins the server's key; server authentication only, like the SslStream rows), driven through SendAsync and ReceiveAsync into the caller's buffer (no Stream view).");
 report.Note("MB = 10^6 bytes. Every network figure has both ends of the connection in this process (one machine, 127.0.0.1), so CPU, allocation and memory count client and server together.");
 report.Note("Bulk: client to server on one connection; each message carries its sequence number at both ends and a fixed pattern, and the server checks every byte.");
 report.Note("Handshake over TCP: a new TCP connection each time, from connect until both ends can send; SslStream with TLS resumption off (full handshakes), server authentication only.");
@@ -79,6 +80,36 @@ async Task ForEachTransport(string name, string title, Func<ITransportUnderTest,
         if (transport.Negotiated is { } negotiated)
         {
             report.Note($"{transport.Name} negotiated {negotiated}.");
+        }
+    }
+}
+
+// Timed measurements: every transport exists at once and they take turns per repetition (see NetworkBenchmarks).
+async Task AllTransportsInTurn(string name, string title, Func<IReadOnlyList<ITransportUnderTest>, Scale, Report, Task> measure)
+{
+    if (!options.Runs(name))
+    {
+        return;
+    }
+
+    Section($"{name}: {title}");
+    var transports = Transports.All.Select(create => create()).ToList();
+    try
+    {
+        await measure(transports, scale, report);
+        foreach (var transport in transports)
+        {
+            if (transport.Negotiated is { } negotiated)
+            {
+                report.Note($"{transport.Name} negotiated {negotiated}.");
+            }
+        }
+    }
+    finally
+    {
+        foreach (var transport in transports)
+        {
+            await transport.DisposeAsync();
         }
     }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -218,40 +219,149 @@ public sealed class TlsTransport : LoopbackTransport
     }
 }
 
-#if HYBRID_SECURE_CONNECTION
-// TODO(issue 6, when the facade's SecureListener/SecureConnection land on main): define HYBRID_SECURE_CONNECTION
-// in HybridProtocol.Bench.csproj (or delete this #if) and fill in SecureAsync with the real API. One instance
-// per suite (see Transports.All); the name must say the suite, for example "HybridProtocol AESGCM".
-// Expected shape: the server end runs the responder over `server`, the client end the initiator over `client`
-// (pinning the server's static key), both concurrently, and the pair is returned once both can send.
-
-/// <summary>HybridProtocol's connection over TCP for one Noise protocol name (issue 3).</summary>
-public sealed class HybridProtocolTransport(string protocolName) : LoopbackTransport
+/// <summary>
+/// HybridProtocol's connection over TCP for one suite: <see cref="SecureConnection.AuthenticateAsClientAsync"/> on the
+/// client socket and <see cref="SecureConnection.AuthenticateAsServerAsync(Stream, SecureServerOptions, CancellationToken)"/>
+/// on the accepted one (what <see cref="SecureListener"/> runs for each client), concurrently. The client pins the
+/// server's key and has no identity of its own, so the pattern is NK: server authentication only, like the
+/// SslStream rows with their pinned certificate. The ends are <see cref="MessageApiStream"/>s, so the benchmark
+/// drives the message API (SendAsync, ReceiveAsync into the caller's buffer), not the Stream view.
+/// </summary>
+public sealed class HybridProtocolTransport : LoopbackTransport
 {
     private readonly PrivateKey serverKey = PrivateKey.Generate();
-    private readonly PrivateKey clientKey = PrivateKey.Generate();
+    private readonly SecureSuite suite;
+    private readonly SecureServerOptions serverOptions;
+    private readonly SecureClientOptions clientOptions;
+    private string? negotiated;
 
-    public override string Name => "HybridProtocol " + protocolName;
-
-    public override string? Negotiated => protocolName;
-
-    protected override void DisposeResources()
+    public HybridProtocolTransport(SecureSuite suite, string shortName)
     {
-        serverKey.Dispose();
-        clientKey.Dispose();
+        this.suite = suite;
+        Name = "HybridProtocol " + shortName;
+        serverOptions = new SecureServerOptions { ServerKey = serverKey, AcceptedSuites = [suite] };
+        clientOptions = new SecureClientOptions
+        {
+            ServerAuthentication = ServerAuthentication.Pinned(serverKey.PublicKey),
+            Suite = suite,
+        };
     }
+
+    public override string Name { get; }
+
+    public override string? Negotiated => negotiated;
+
+    protected override void DisposeResources() => serverKey.Dispose();
 
     protected override async Task<ConnectedPair> SecureAsync(Socket client, Socket server, CancellationToken cancellationToken)
     {
-        // For example (names to be checked against the facade):
-        // var serverSide = SecureConnection.AcceptAsync(new NetworkStream(server, true), serverOptions, cancellationToken);
-        // var clientSide = SecureConnection.ConnectAsync(new NetworkStream(client, true), clientOptions, cancellationToken);
-        // await Task.WhenAll(serverSide, clientSide);
-        // return new ConnectedPair(clientSide.Result, serverSide.Result);
-        throw new NotImplementedException();
+        var serverSide = SecureConnection.AuthenticateAsServerAsync(new NetworkStream(server, ownsSocket: true), serverOptions, cancellationToken);
+        var clientSide = SecureConnection.AuthenticateAsClientAsync(new NetworkStream(client, ownsSocket: true), "127.0.0.1:1", clientOptions, cancellationToken);
+        try
+        {
+            await Task.WhenAll(serverSide, clientSide).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (serverSide.IsCompletedSuccessfully)
+            {
+                await serverSide.Result.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (clientSide.IsCompletedSuccessfully)
+            {
+                await clientSide.Result.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
+
+        var (c, s) = (clientSide.Result, serverSide.Result);
+        if (c.ProtocolName != s.ProtocolName || !c.HandshakeHash.Span.SequenceEqual(s.HandshakeHash.Span))
+        {
+            throw new InvalidOperationException($"The two ends disagree: {c.ProtocolName} / {s.ProtocolName}.");
+        }
+
+        negotiated ??= c.ProtocolName;
+        return new ConnectedPair(new MessageApiStream(c), new MessageApiStream(s));
     }
 }
-#endif
+
+/// <summary>
+/// The benchmark's view of a <see cref="SecureConnection"/> through its message API, without the copies of
+/// <see cref="SecureConnection.GetStream"/>: each write is one <see cref="SecureConnection.SendAsync"/>, each read one
+/// <see cref="SecureConnection.ReceiveAsync(Memory{byte}, CancellationToken)"/> into the caller's buffer (which must
+/// hold a whole message; the benchmark reads messages of the size it sent). A zero-byte read waits for the next
+/// message without taking it (ReceiveAsync keeps a message that does not fit); the connection holds no buffer meanwhile. Disposing sends the authenticated close and disposes the connection.
+/// </summary>
+public sealed class MessageApiStream(SecureConnection connection) : Stream
+{
+    public SecureConnection Connection { get; } = connection;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+        Connection.SendAsync(buffer, cancellationToken);
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var n = await Connection.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return n < 0 ? 0 : n;
+        }
+        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.InvalidArgument && buffer.IsEmpty)
+        {
+            // A zero-byte read waits for data: a message has arrived and is kept for the next read.
+            return 0;
+        }
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
+
+    public override void Write(byte[] buffer, int offset, int count) => Connection.Send(buffer.AsSpan(offset, count));
+
+    public override void Flush()
+    {
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override async ValueTask DisposeAsync()
+    {
+        await Connection.DisposeAsync().ConfigureAwait(false);
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Connection.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}
 
 /// <summary>The transports every network measurement runs, in table order.</summary>
 public static class Transports
@@ -261,11 +371,8 @@ public static class Transports
     [
         () => new PlainTcpTransport(),
         () => new TlsTransport(),
-#if HYBRID_SECURE_CONNECTION
-        () => new HybridProtocolTransport("Noise_XX_25519_AESGCM_SHA256"),
-        () => new HybridProtocolTransport("Noise_XX_25519_ChaChaPoly_BLAKE2b"),
-        () => new HybridProtocolTransport("Noise_XX_25519_AEGIS256_SHA256"),
-        () => new HybridProtocolTransport("Noise_XX_25519_AEGIS128L_SHA256"),
-#endif
+        () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM"),
+        () => new HybridProtocolTransport(SecureSuite.ChaChaPolyBlake2b, "ChaChaPoly"),
+        () => new HybridProtocolTransport(SecureSuite.Aegis256Blake2b, "AEGIS256"),
     ];
 }

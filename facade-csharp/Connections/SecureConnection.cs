@@ -22,10 +22,12 @@ namespace HybridProtocol;
 /// </summary>
 public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 {
-    private const int ReceiveBufferSize = 2 * (Frame.HeaderLength + Frame.MaxLength);
-    private const int RecordsPerWrite = 4;
+    // Buffers are rented from the shared ArrayPool when a send or receive needs them and returned when it ends, so an
+    // idle connection holds none (SslStream's model). Sizes are powers of two, the pool's bucket sizes: 128 KiB holds
+    // a whole record (2 + 65535 bytes) plus the start of the next; 256 KiB holds three full records for one write.
+    private const int ReceiveBufferSize = 128 * 1024;
+    private const int MaxSendBuffer = 256 * 1024;
     private const int SmallAssembly = 64 * 1024;
-    private const int KeepAssembly = 1024 * 1024;
 
     private readonly Stream stream;
     private readonly KeyScope keys;
@@ -37,13 +39,15 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
     // Send direction (under sendLock): the record layer's send half is the only part this side uses.
     private RecordLayer sendLayer;
-    private byte[]? sendBuffer;
     private bool sendClosed;
 
-    // Receive direction (under receiveLock): the record layer's receive half, the bytes read and not yet opened, and
-    // the message being reassembled.
+    // Receive direction (under receiveLock): the record layer's receive half, the bytes read and not yet opened (the
+    // buffer is held only while it holds bytes or a read is in progress), the message being reassembled when it
+    // cannot go straight into the caller's buffer, and how much of the caller's buffer a direct receive has filled
+    // (-1 when none is in progress).
     private RecordLayer receiveLayer;
     private byte[]? receiveBuffer;
+    private int directLength = -1;
     private int receiveStart;
     private int receiveEnd;
     private byte[]? assembly;
@@ -76,14 +80,21 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
         sendLayer = receiveLayer = transport.Layer;
         maxRecordData = transport.Layer.Limits.MaxRecordData;
-        sendBuffer = ArrayPool<byte>.Shared.Rent(RecordsPerWrite * RecordLayerModule.MaxSealLength(sendLayer, maxRecordData));
-        receiveBuffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
-        transport.Buffered.CopyTo(receiveBuffer, 0);
-        receiveEnd = transport.Buffered.Length;
-        assembly = ArrayPool<byte>.Shared.Rent(Math.Max(SmallAssembly, transport.PartialMessage.Length));
-        transport.PartialMessage.CopyTo(assembly, 0);
-        assemblyLength = transport.PartialMessage.Length;
+        if (transport.Buffered.Length > 0)
+        {
+            receiveBuffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
+            transport.Buffered.CopyTo(receiveBuffer, 0);
+            receiveEnd = transport.Buffered.Length;
+        }
+
+        if (transport.PartialMessage.Length > 0)
+        {
+            Append(transport.PartialMessage, more: true);
+        }
     }
+
+    /// <summary>Bytes of pooled buffers this connection holds now (for tests: an idle connection holds none).</summary>
+    internal int HeldBufferBytes => (receiveBuffer?.Length ?? 0) + (assembly?.Length ?? 0);
 
     /// <summary>The peer's static public key, when the pattern has one: the server's key on a client (always), the client's key on a server when the client proved one.</summary>
     public PublicKey? RemotePublicKey { get; }
@@ -118,16 +129,20 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         await sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         var offset = 0;
         var started = false;
+        byte[]? buffer = null;
+        var done = false;
         try
         {
             CheckSendLocked();
+            buffer = RentSendBuffer(message.Length);
             while (!started || offset < message.Length)
             {
-                var n = SealSome(message.Span, ref offset, ref started);
-                await stream.WriteAsync(sendBuffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                var n = SealSome(buffer, message.Span, ref offset, ref started);
+                await stream.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
             }
 
             await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+            done = true;
         }
         catch (OperationCanceledException e) when (started)
         {
@@ -140,6 +155,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
         finally
         {
+            ReturnSendBuffer(buffer, done);
             sendLock.Release();
         }
     }
@@ -152,16 +168,20 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         sendLock.Wait();
         var offset = 0;
         var started = false;
+        byte[]? buffer = null;
+        var done = false;
         try
         {
             CheckSendLocked();
+            buffer = RentSendBuffer(message.Length);
             while (!started || offset < message.Length)
             {
-                var n = SealSome(message, ref offset, ref started);
-                stream.Write(sendBuffer.AsSpan(0, n));
+                var n = SealSome(buffer, message, ref offset, ref started);
+                stream.Write(buffer.AsSpan(0, n));
             }
 
             stream.Flush();
+            done = true;
         }
         catch (OperationCanceledException e) when (started)
         {
@@ -174,6 +194,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
         finally
         {
+            ReturnSendBuffer(buffer, done);
             sendLock.Release();
         }
     }
@@ -197,13 +218,16 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
         finally
         {
+            ReleaseIdleReceiveBuffer();
             receiveLock.Release();
         }
     }
 
     /// <summary>
     /// Receives the next whole message into <paramref name="buffer"/> and returns its length, or -1 when the peer
-    /// closed the connection cleanly. Does not allocate. When the message does not fit, throws InvalidArgument
+    /// closed the connection cleanly. Does not allocate, and decrypts each record straight into
+    /// <paramref name="buffer"/> where it fits (bytes past the returned length are unspecified; on a failure the
+    /// part written is cleared). When the message does not fit, throws InvalidArgument
     /// naming the size needed and keeps the message: call again with a buffer of that size (or
     /// <see cref="LocalMaxMessageSize"/>), or use <see cref="ReceiveAsync(CancellationToken)"/>.
     /// </summary>
@@ -215,10 +239,16 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         await receiveLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await NextMessageAsync(cancellationToken).ConfigureAwait(false) ? CopyCurrent(buffer.Span) : -1;
+            if (current is not null || TryEarly() || assemblyLength > 0)
+            {
+                return await NextMessageAsync(cancellationToken).ConfigureAwait(false) ? CopyCurrent(buffer.Span) : -1;
+            }
+
+            return await NextDirectAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
+            ReleaseIdleReceiveBuffer();
             receiveLock.Release();
         }
     }
@@ -235,6 +265,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
         finally
         {
+            ReleaseIdleReceiveBuffer();
             receiveLock.Release();
         }
     }
@@ -251,6 +282,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
         finally
         {
+            ReleaseIdleReceiveBuffer();
             receiveLock.Release();
         }
     }
@@ -281,8 +313,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
                 bounded.CancelAfter(TimeSpan.FromSeconds(10));
                 while (await NextMessageAsync(bounded.Token).ConfigureAwait(false))
                 {
-                    current = null;
-                    assemblyLength = 0;
+                    Consumed();
                 }
             }
             catch (Exception e) when (e is OperationCanceledException or HybridProtocolException && !cancellationToken.IsCancellationRequested)
@@ -311,8 +342,12 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         {
             try
             {
-                var n = SealClose(CloseReason.Normal);
-                stream.Write(sendBuffer.AsSpan(0, n));
+                if (!sendClosed)
+                {
+                    Span<byte> record = stackalloc byte[CloseRecordLength];
+                    var n = SealClose(CloseReason.Normal, record);
+                    stream.Write(record[..n]);
+                }
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or NotSupportedException)
             {
@@ -357,12 +392,6 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         var haveSend = sendLock.Wait(TimeSpan.FromSeconds(5));
         var haveReceive = receiveLock.Wait(TimeSpan.FromSeconds(5));
         keys.Dispose();
-        if (haveSend && sendBuffer is not null)
-        {
-            ArrayPool<byte>.Shared.Return(sendBuffer, clearArray: true);
-            sendBuffer = null;
-        }
-
         if (haveReceive)
         {
             if (receiveBuffer is not null)
@@ -371,11 +400,17 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
                 receiveBuffer = null;
             }
 
-            if (assembly is not null)
-            {
-                ArrayPool<byte>.Shared.Return(assembly, clearArray: true);
-                assembly = null;
-            }
+            ReturnAssembly();
+        }
+
+        if (haveSend)
+        {
+            sendLock.Release();
+        }
+
+        if (haveReceive)
+        {
+            receiveLock.Release();
         }
     }
 
@@ -399,10 +434,38 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Seals as many records of <paramref name="message"/> as fit in the send buffer; returns the bytes written.</summary>
-    private int SealSome(ReadOnlySpan<byte> message, ref int offset, ref bool started)
+    /// <summary>
+    /// Rents the buffer one send seals into: room for every record of the message when that fits in 256 KiB (so the
+    /// message leaves in one write, length fields and ciphertext together), else for as many whole records as fit.
+    /// </summary>
+    private byte[] RentSendBuffer(int messageLength)
     {
-        var buffer = sendBuffer!;
+        if (messageLength <= maxRecordData)
+        {
+            return ArrayPool<byte>.Shared.Rent(RecordLayerModule.MaxSealLength(sendLayer, messageLength));
+        }
+
+        long perRecord = RecordLayerModule.MaxSealLength(sendLayer, maxRecordData);
+        var records = ((messageLength - 1L) / maxRecordData) + 1;
+        var fit = Math.Max(1, MaxSendBuffer / perRecord);
+        return ArrayPool<byte>.Shared.Rent((int)(Math.Min(records, fit) * perRecord));
+    }
+
+    /// <summary>
+    /// Returns a send buffer to the pool. After a completed send it holds only ciphertext (each record is encrypted in
+    /// place over its plaintext), so it is not cleared; after a failure it may hold plaintext, so it is.
+    /// </summary>
+    private static void ReturnSendBuffer(byte[]? buffer, bool done)
+    {
+        if (buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(buffer, clearArray: !done);
+        }
+    }
+
+    /// <summary>Seals as many records of <paramref name="message"/> as fit in <paramref name="buffer"/>; returns the bytes written.</summary>
+    private int SealSome(byte[] buffer, ReadOnlySpan<byte> message, ref int offset, ref bool started)
+    {
         var written = 0;
         while (!started || offset < message.Length)
         {
@@ -434,10 +497,13 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         return written;
     }
 
-    private int SealClose(CloseReason reason)
+    /// <summary>Room for a sealed Close record: length field, reason byte, type byte and tag (at most 64 bytes).</summary>
+    private const int CloseRecordLength = 128;
+
+    private int SealClose(CloseReason reason, Span<byte> destination)
     {
         var data = RecordModule.CloseData(reason);
-        var result = RecordLayerModule.Seal(sendLayer, RecordType.Close, data, sendBuffer);
+        var result = RecordLayerModule.Seal(sendLayer, RecordType.Close, data, destination);
         if (result.IsError)
         {
             throw Fail(result.ErrorValue);
@@ -448,18 +514,21 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         return result.ResultValue.BytesWritten;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendCloseAsync(CloseReason reason, CancellationToken cancellationToken)
     {
         await sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        byte[]? buffer = null;
         try
         {
-            if (sendClosed || sendBuffer is null)
+            if (sendClosed || Volatile.Read(ref disposed) != 0)
             {
                 return;
             }
 
-            var n = SealClose(reason);
-            await stream.WriteAsync(sendBuffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+            buffer = ArrayPool<byte>.Shared.Rent(CloseRecordLength);
+            var n = SealClose(reason, buffer);
+            await stream.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
             await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
@@ -468,6 +537,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
         finally
         {
+            ReturnSendBuffer(buffer, done: true);
             sendLock.Release();
         }
     }
@@ -482,10 +552,11 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
         try
         {
-            if (!sendClosed && sendBuffer is not null)
+            if (!sendClosed && Volatile.Read(ref disposed) == 0)
             {
-                var n = SealClose(reason);
-                stream.Write(sendBuffer.AsSpan(0, n));
+                Span<byte> record = stackalloc byte[CloseRecordLength];
+                var n = SealClose(reason, record);
+                stream.Write(record[..n]);
             }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or NotSupportedException)
@@ -501,6 +572,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     // ---- receive direction ----
 
     /// <summary>Makes the next message current; false when the peer has closed. Under receiveLock.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> NextMessageAsync(CancellationToken cancellationToken)
     {
         ThrowIfExceptional();
@@ -511,7 +583,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
         while (true)
         {
-            switch (OpenBuffered())
+            switch (OpenBuffered(Span<byte>.Empty))
             {
                 case Progress.Message:
                     return true;
@@ -520,18 +592,98 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
                     return false;
             }
 
-            int n;
-            try
+            await ReadMoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Receives the next message straight into <paramref name="target"/>: each record is decrypted into it when its
+    /// plaintext (data and type byte) fits, else opened in the receive buffer and its data copied. A message larger
+    /// than <paramref name="target"/> moves to the assembly buffer and is kept (InvalidArgument). If the receive stops
+    /// part-way (cancelled), the part already received moves to the assembly buffer, so nothing is lost; after a
+    /// failure it is cleared from <paramref name="target"/>. Under receiveLock, with no message current or assembling.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> NextDirectAsync(Memory<byte> target, CancellationToken cancellationToken)
+    {
+        ThrowIfExceptional();
+        directLength = 0;
+        var completed = false;
+        try
+        {
+            while (true)
             {
-                n = await stream.ReadAsync(receiveBuffer.AsMemory(receiveEnd), cancellationToken).ConfigureAwait(false);
+                switch (OpenBuffered(target.Span))
+                {
+                    case Progress.Message when directLength >= 0:
+                        completed = true;
+                        return directLength;
+                    case Progress.Message:
+                        return CopyCurrent(target.Span);
+                    case Progress.Closed:
+                        await AnswerCloseAsync(cancellationToken).ConfigureAwait(false);
+                        return -1;
+                }
+
+                await ReadMoreAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
+        }
+        finally
+        {
+            if (!completed && directLength > 0)
             {
-                throw TransportFailure(e);
+                var part = target.Span[..directLength];
+                if (failure is null)
+                {
+                    Append(part, more: true);
+                }
+
+                part.Clear();
             }
 
-            Received(n);
+            directLength = -1;
         }
+    }
+
+    /// <summary>Where a peek that waits for data puts the byte it looks at (never read; shared by every connection).</summary>
+    private static readonly byte[] PeekByte = new byte[1];
+
+    /// <summary>
+    /// Reads more bytes into the receive buffer. When no buffer is held (nothing buffered), it first waits for data
+    /// (a one-byte peek on a socket, a zero-byte read on other streams) and only then rents one, so a connection
+    /// waiting for its next message holds no buffer (SslStream does the same with zero-byte reads). A stream that
+    /// cannot wait that way returns from the zero-byte read at once, and the read then holds the buffer.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReadMoreAsync(CancellationToken cancellationToken)
+    {
+        int n;
+        try
+        {
+            if (receiveBuffer is null)
+            {
+                if (stream is NetworkStream { Socket: var socket })
+                {
+                    // On a socket, a one-byte peek: a zero-byte read can return at once on Linux while no data is
+                    // there (when the last read did not drain the socket to EAGAIN), and the buffer would then be held.
+                    await socket.ReceiveAsync(PeekByte, SocketFlags.Peek, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await stream.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+                }
+
+                receiveBuffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
+            }
+
+            n = await stream.ReadAsync(receiveBuffer.AsMemory(receiveEnd), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
+        {
+            throw TransportFailure(e);
+        }
+
+        Received(n);
     }
 
     private bool NextMessage()
@@ -544,7 +696,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
         while (true)
         {
-            switch (OpenBuffered())
+            switch (OpenBuffered(Span<byte>.Empty))
             {
                 case Progress.Message:
                     return true;
@@ -556,6 +708,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
             int n;
             try
             {
+                receiveBuffer ??= ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
                 n = stream.Read(receiveBuffer.AsSpan(receiveEnd));
             }
             catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
@@ -575,6 +728,17 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
 
         receiveEnd += n;
+    }
+
+    /// <summary>Returns the receive buffer to the pool when it holds no bytes (its plaintext was cleared as it was used). Under receiveLock.</summary>
+    private void ReleaseIdleReceiveBuffer()
+    {
+        if (receiveBuffer is not null && receiveStart == receiveEnd && Volatile.Read(ref disposed) == 0)
+        {
+            ArrayPool<byte>.Shared.Return(receiveBuffer);
+            receiveBuffer = null;
+            receiveStart = receiveEnd = 0;
+        }
     }
 
     private bool TryEarly()
@@ -597,15 +761,24 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         Closed,
     }
 
-    /// <summary>Opens the complete records in the receive buffer until a message is complete or the peer's close arrives.</summary>
-    private Progress OpenBuffered()
+    /// <summary>
+    /// Opens the complete records in the receive buffer until a message is complete or the peer's close arrives. In a
+    /// direct receive (<see cref="directLength"/> at least 0) the data goes into <paramref name="target"/>, else into
+    /// the assembly buffer. Plaintext decrypted inside the receive buffer is cleared once copied out.
+    /// </summary>
+    private Progress OpenBuffered(Span<byte> target)
     {
         if (receiveClosed)
         {
             return Progress.Closed;
         }
 
-        var buffer = receiveBuffer!;
+        if (receiveBuffer is not { } buffer)
+        {
+            return Progress.NeedMore;
+        }
+
+        var tagLength = receiveLayer.TagLength;
         while (true)
         {
             var available = buffer.AsSpan(receiveStart, receiveEnd - receiveStart);
@@ -623,7 +796,10 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
             var length = header.ResultValue.Value;
             var body = buffer.AsSpan(receiveStart + Frame.HeaderLength, length);
-            var result = RecordLayerModule.Open(receiveLayer, body, body);
+            var plaintextLength = length - tagLength;
+            var direct = directLength >= 0 && plaintextLength > 0 && target.Length - directLength >= plaintextLength;
+            var into = direct ? target.Slice(directLength, plaintextLength) : body;
+            var result = RecordLayerModule.Open(receiveLayer, body, into);
             if (result.IsError)
             {
                 throw FailAndClose(result.ErrorValue);
@@ -637,24 +813,79 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
                 keys.Retire(opened.RetiredKey.Value);
             }
 
+            var data = into[..opened.DataLength];
+            var progress = Progress.NeedMore;
             switch (opened.Type)
             {
                 case RecordType.Data:
-                    Append(body[..opened.DataLength]);
+                    Deliver(target, data, direct, more: true);
                     break;
                 case RecordType.EndOfMessage:
-                    Append(body[..opened.DataLength]);
-                    current = assembly;
-                    currentStart = 0;
-                    currentEnd = assemblyLength;
-                    return Progress.Message;
+                    Deliver(target, data, direct, more: false);
+                    if (directLength < 0)
+                    {
+                        Append(ReadOnlySpan<byte>.Empty, more: false);
+                        current = assembly;
+                        currentStart = 0;
+                        currentEnd = assemblyLength;
+                    }
+
+                    progress = Progress.Message;
+                    break;
                 case RecordType.Close when opened.CloseReason == CloseReason.Normal:
                     receiveClosed = true;
-                    return Progress.Closed;
+                    progress = Progress.Closed;
+                    break;
                 case RecordType.Close:
                     throw Fail(WireError.NewClosedByPeer(opened.CloseReason));
             }
+
+            if (!direct)
+            {
+                body[..plaintextLength].Clear();
+            }
+            else if (opened.Type is RecordType.Data or RecordType.EndOfMessage)
+            {
+                into[opened.DataLength..].Clear(); // the type byte, past the data in the caller's buffer
+            }
+            else
+            {
+                into.Clear();
+            }
+
+            if (progress != Progress.NeedMore)
+            {
+                return progress;
+            }
         }
+    }
+
+    /// <summary>Puts one record's data where the message goes: already in place (direct), copied into the caller's buffer, or appended to the assembly buffer.</summary>
+    private void Deliver(Span<byte> target, ReadOnlySpan<byte> data, bool direct, bool more)
+    {
+        if (directLength >= 0)
+        {
+            if (direct)
+            {
+                directLength += data.Length;
+                return;
+            }
+
+            if (target.Length - directLength >= data.Length)
+            {
+                data.CopyTo(target[directLength..]);
+                directLength += data.Length;
+                return;
+            }
+
+            // The message is larger than the caller's buffer: assemble it instead, so it is kept.
+            var part = target[..directLength];
+            Append(part, more: true);
+            part.Clear();
+            directLength = -1;
+        }
+
+        Append(data, more);
     }
 
     private void Compact()
@@ -671,18 +902,38 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
     }
 
-    private void Append(ReadOnlySpan<byte> data)
+    /// <summary>Appends to the message being assembled, renting (or growing) the assembly buffer as needed.</summary>
+    private void Append(ReadOnlySpan<byte> data, bool more)
     {
-        if (assemblyLength + data.Length > assembly!.Length)
+        var needed = assemblyLength + data.Length;
+        if (assembly is null)
         {
-            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(assembly.Length * 2, assemblyLength + data.Length));
+            assembly = ArrayPool<byte>.Shared.Rent(more ? Math.Max(SmallAssembly, needed) : Math.Max(16, needed));
+        }
+        else if (needed > assembly.Length)
+        {
+            var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(Array.MaxLength, Math.Max(2L * assembly.Length, needed)));
             assembly.AsSpan(0, assemblyLength).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(assembly, clearArray: true);
+            assembly.AsSpan(0, assemblyLength).Clear();
+            ArrayPool<byte>.Shared.Return(assembly);
             assembly = bigger;
         }
 
         data.CopyTo(assembly.AsSpan(assemblyLength));
-        assemblyLength += data.Length;
+        assemblyLength = needed;
+    }
+
+    /// <summary>Clears the assembled bytes and returns the assembly buffer to the pool.</summary>
+    private void ReturnAssembly()
+    {
+        if (assembly is not null)
+        {
+            assembly.AsSpan(0, assemblyLength).Clear();
+            ArrayPool<byte>.Shared.Return(assembly);
+            assembly = null;
+        }
+
+        assemblyLength = 0;
     }
 
     /// <summary>The peer's close arrived: answer with ours (unless sent), so both ends end cleanly.</summary>
@@ -748,6 +999,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
         finally
         {
+            ReleaseIdleReceiveBuffer();
             receiveLock.Release();
         }
     }
@@ -771,6 +1023,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
         finally
         {
+            ReleaseIdleReceiveBuffer();
             receiveLock.Release();
         }
     }
@@ -792,12 +1045,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     {
         if (ReferenceEquals(current, assembly))
         {
-            assemblyLength = 0;
-            if (assembly!.Length > KeepAssembly)
-            {
-                ArrayPool<byte>.Shared.Return(assembly, clearArray: true);
-                assembly = ArrayPool<byte>.Shared.Rent(SmallAssembly);
-            }
+            ReturnAssembly();
         }
 
         current = null;
