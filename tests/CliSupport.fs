@@ -180,44 +180,5 @@ type RunningCli(dir: TempDir, args: string list) =
 
             p.Dispose()
 
-/// The openssl executable on PATH, if any.
-let openssl =
-    let path =
-        match Environment.GetEnvironmentVariable "PATH" with
-        | null -> ""
-        | p -> p
-
-    path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-    |> Array.tryPick (fun dir ->
-        [ "openssl"; "openssl.exe" ]
-        |> List.map (fun name -> Path.Combine(dir, name))
-        |> List.tryFind File.Exists)
-
 /// Runs openssl in DIR; returns its standard output; skips the test when openssl is not on PATH.
-let runOpenssl (dir: TempDir) (args: string list) =
-    match openssl with
-    | None ->
-        skiptest "openssl is not on PATH: the OpenSSL interoperability tests need the openssl command-line tool"
-        ""
-    | Some exe ->
-        let info = ProcessStartInfo exe
-
-        for a in args do
-            info.ArgumentList.Add a
-
-        info.WorkingDirectory <- dir.Path
-        info.RedirectStandardOutput <- true
-        info.RedirectStandardError <- true
-
-        use p = start info
-        let out = p.StandardOutput.ReadToEndAsync()
-        let err = p.StandardError.ReadToEndAsync()
-
-        if not (p.WaitForExit 20_000) then
-            p.Kill()
-            failtest $"openssl {args} did not finish"
-
-        if p.ExitCode <> 0 then
-            failtest $"openssl {args} exited with {p.ExitCode}: {err.Result}"
-
-        out.Result
+let runOpenssl (dir: TempDir) (args: string list) = runOpensslIn dir.Path args

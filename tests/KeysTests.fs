@@ -774,50 +774,8 @@ let private knownHostsTests =
 
 // ---------------------------------------------------------------- OpenSSL interop
 
-/// The openssl executable on PATH, if any.
-let private openssl =
-    let path =
-        match Environment.GetEnvironmentVariable "PATH" with
-        | null -> ""
-        | p -> p
-
-    path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-    |> Array.tryPick (fun dir ->
-        [ "openssl"; "openssl.exe" ]
-        |> List.map (fun name -> Path.Combine(dir, name))
-        |> List.tryFind File.Exists)
-
-/// Runs openssl with arguments; returns its standard output, failing the test on a non-zero exit.
-let private runOpenssl (args: string list) =
-    match openssl with
-    | None ->
-        skiptest "openssl is not on PATH: the OpenSSL interoperability tests need the openssl command-line tool"
-        ""
-    | Some exe ->
-        let info = ProcessStartInfo exe
-
-        for a in args do
-            info.ArgumentList.Add a
-
-        info.RedirectStandardOutput <- true
-        info.RedirectStandardError <- true
-
-        use p =
-            match Process.Start info with
-            | null -> failtest $"could not start {exe}"
-            | p -> p
-
-        let out = p.StandardOutput.ReadToEndAsync()
-        let err = p.StandardError.ReadToEnd()
-
-        if not (p.WaitForExit 30_000) then
-            p.Kill()
-            failtest $"openssl {args} did not finish"
-
-        if p.ExitCode <> 0 then
-            failtest $"openssl {args} exited with {p.ExitCode}: {err}"
-
-        out.Result
+/// Runs openssl (with absolute file arguments); returns its standard output.
+let private runOpenssl (args: string list) = runOpensslIn (Path.GetTempPath()) args
 
 let private opensslTests =
     testList "Keys OpenSSL interop" [

@@ -3,6 +3,8 @@ module HybridProtocol.Tests.TestSupport
 
 open System
 open System.IO
+open System.Diagnostics
+open Expecto
 open HybridProtocol.Core
 open HybridProtocol.Crypto
 
@@ -36,3 +38,50 @@ let publicKey (bytes: byte[]) =
     match PublicKey.TryCreate(bytes.Length, ReadOnlySpan bytes) with
     | ValueSome k -> k
     | ValueNone -> failwith "unreachable"
+
+/// The openssl executable on PATH, if any.
+let openssl =
+    let path =
+        match Environment.GetEnvironmentVariable "PATH" with
+        | null -> ""
+        | p -> p
+
+    path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+    |> Array.tryPick (fun dir ->
+        [ "openssl"; "openssl.exe" ]
+        |> List.map (fun name -> Path.Combine(dir, name))
+        |> List.tryFind File.Exists)
+
+/// Runs openssl in `directory` and returns its standard output; fails the test on a non-zero exit or after
+/// 30 s, and skips it (with a message) only when openssl is not on PATH.
+let runOpensslIn (directory: string) (args: string list) =
+    match openssl with
+    | None ->
+        skiptest "openssl is not on PATH: the OpenSSL interoperability tests need the openssl command-line tool"
+        ""
+    | Some exe ->
+        let info = ProcessStartInfo exe
+
+        for a in args do
+            info.ArgumentList.Add a
+
+        info.WorkingDirectory <- directory
+        info.RedirectStandardOutput <- true
+        info.RedirectStandardError <- true
+
+        use p =
+            match Process.Start info with
+            | null -> failtest $"could not start {exe}"
+            | p -> p
+
+        let out = p.StandardOutput.ReadToEndAsync()
+        let err = p.StandardError.ReadToEndAsync()
+
+        if not (p.WaitForExit 30_000) then
+            p.Kill()
+            failtest $"openssl {args} did not finish"
+
+        if p.ExitCode <> 0 then
+            failtest $"openssl {args} exited with {p.ExitCode}: {err.Result}"
+
+        out.Result
