@@ -746,6 +746,32 @@ let transport =
             runUnit sender
             Expect.equal (hashIn.GetHashAndReset()) (hashOut.GetHashAndReset()) "10,000 messages intact and in order"
 
+        testCase "a listener at its handshake limit refuses the next client with ServerBusy"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+
+            let listener =
+                new SecureListener(IPEndPoint(loopback, 0), serverOptions key, MaxConcurrentHandshakes = 1)
+
+            listener.Start()
+            let port = listener.LocalEndPoint.Port
+            // A silent client holds the only handshake slot.
+            use silent = new Socket(SocketType.Stream, ProtocolType.Tcp)
+            silent.Connect(loopback, port)
+            Threading.Thread.Sleep 200
+
+            let e =
+                codeOf (fun () ->
+                    SecureConnection.ConnectAsync(
+                        "127.0.0.1",
+                        port,
+                        clientOptions (ServerAuthentication.Pinned key.PublicKey)
+                    ))
+
+            Expect.equal e.Code HybridErrorCode.PeerRefused "refused, not cut off"
+            Expect.stringContains e.Message "busy" "the client is told why"
+            listener.DisposeAsync().AsTask().Wait()
+
         testCase "several concurrent clients on one listener"
         <| fun () ->
             use key = PrivateKey.Generate()

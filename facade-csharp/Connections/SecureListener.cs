@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
+using HybridProtocol.Core.Wire;
+using Microsoft.FSharp.Collections;
 
 namespace HybridProtocol;
 
@@ -9,7 +11,7 @@ namespace HybridProtocol;
 /// <see cref="AcceptAsync"/> returns only connections whose handshake succeeded. A bad, slow or malicious client never
 /// blocks the others and never stops the listener: its failure is reported through <see cref="HandshakeFailed"/> and
 /// the connection dropped. Both queues are bounded: at most <see cref="MaxConcurrentHandshakes"/> handshakes run at
-/// once (further clients are disconnected at once), and at most <see cref="MaxPendingConnections"/> authenticated
+/// once (further clients get the ServerBusy refusal and are disconnected at once), and at most <see cref="MaxPendingConnections"/> authenticated
 /// connections wait for <see cref="AcceptAsync"/> (further handshakes then wait).
 /// </summary>
 public sealed class SecureListener : IAsyncDisposable
@@ -142,14 +144,40 @@ public sealed class SecureListener : IAsyncDisposable
             if (Interlocked.Increment(ref handshakes) > MaxConcurrentHandshakes)
             {
                 Interlocked.Decrement(ref handshakes);
-                Report(client.RemoteEndPoint, new HybridProtocolException(HybridErrorCode.PeerRefused, $"Too many handshakes in progress ({MaxConcurrentHandshakes}); the client was disconnected."));
-                client.Dispose();
+                Report(client.RemoteEndPoint, new HybridProtocolException(HybridErrorCode.PeerRefused, $"Too many handshakes in progress ({MaxConcurrentHandshakes}); the client was refused with ServerBusy."));
+                RefuseBusy(client);
                 continue;
             }
 
             _ = Task.Run(() => HandshakeAsync(client));
         }
     }
+
+    /// <summary>
+    /// Tells a client the server is busy (the protocol's ServerBusy refusal, specs/PROTOCOL.md §3) without waiting:
+    /// the status byte and the empty list fit any socket buffer, so a non-blocking send either goes out at once or
+    /// is dropped, and the listener never waits on a client it refuses.
+    /// </summary>
+    private static void RefuseBusy(Socket client)
+    {
+        try
+        {
+            client.Blocking = false;
+            client.Send(BusyStatus, SocketFlags.None, out _);
+            client.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // The client is gone or its buffer is full: closing is all that is left.
+        }
+        finally
+        {
+            client.Dispose();
+        }
+    }
+
+    private static readonly byte[] BusyStatus = ServerStatusModule.encode(
+        ServerStatus.NewDeclined(new Refusal(RefusalCode.ServerBusy, PreambleModule.Version, FSharpList<string>.Empty))).ResultValue;
 
     private async Task HandshakeAsync(Socket client)
     {
