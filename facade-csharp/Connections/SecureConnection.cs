@@ -37,6 +37,13 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     private readonly Queue<byte[]> early;
     private readonly int maxRecordData;
 
+    // The socket a synchronous receive waits on with a poll before it reads, when the stream is a NetworkStream whose
+    // socket had no read timeout when the connection was made (the poll would not honour one; checked once, as reading
+    // the option allocates). Once an async call (the handshake) has made the socket non-blocking, .NET on Unix emulates
+    // a blocking read that finds no data with a 120-byte operation object, up to one per record; a poll waits without
+    // allocating, and the read then finds the data.
+    private readonly Socket? pollSocket;
+
     // Send direction (under sendLock): the record layer's send half is the only part this side uses.
     private RecordLayer sendLayer;
     private bool sendClosed;
@@ -66,6 +73,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         this.keys = keys;
         this.context = context;
         this.early = early;
+        pollSocket = stream is NetworkStream { Socket: { ReceiveTimeout: 0 } socket } ? socket : null;
         ProtocolName = info.ProtocolName;
         HandshakeHash = info.HandshakeHash;
         ApplicationProtocol = info.Remote.ApplicationProtocol;
@@ -709,6 +717,8 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
             try
             {
                 receiveBuffer ??= ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
+                pollSocket?.Poll(-1, SelectMode.SelectRead);
+
                 n = stream.Read(receiveBuffer.AsSpan(receiveEnd));
             }
             catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
