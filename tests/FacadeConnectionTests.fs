@@ -134,8 +134,10 @@ let private exchange (client: SecureConnection) (server: SecureConnection) =
 let private tempFile () =
     Path.Combine(Path.GetTempPath(), $"hybrid-test-{Guid.NewGuid():N}")
 
-/// A stream that passes at most one byte per read and per write (worst-case fragmentation).
-type private TrickleStream(inner: Stream) =
+/// The plumbing the test streams below share: a non-seekable stream over `inner` that reads from it as it is
+/// and disposes it; each subclass says how it writes (and, where it matters, how it reads).
+[<AbstractClass>]
+type private WrappingStream(inner: Stream) =
     inherit Stream()
     override _.CanRead = true
     override _.CanWrite = true
@@ -149,6 +151,15 @@ type private TrickleStream(inner: Stream) =
     override _.Flush() = inner.Flush()
     override _.Seek(_, _) = raise (NotSupportedException())
     override _.SetLength _ = raise (NotSupportedException())
+    override _.Read(buffer: byte[], offset, count) = inner.Read(buffer, offset, count)
+
+    override _.Dispose(disposing) =
+        if disposing then
+            inner.Dispose()
+
+/// A stream that passes at most one byte per read and per write (worst-case fragmentation).
+type private TrickleStream(inner: Stream) =
+    inherit WrappingStream(inner)
     override _.Read(buffer: byte[], offset, count) = inner.Read(buffer, offset, min count 1)
 
     override _.Write(buffer: byte[], offset, count) =
@@ -156,13 +167,9 @@ type private TrickleStream(inner: Stream) =
             inner.Write(buffer, offset + i, 1)
             inner.Flush()
 
-    override _.Dispose(disposing) =
-        if disposing then
-            inner.Dispose()
-
 /// A stream that, once `Hold` is set, keeps every write until `Release`, then sends them all in one write.
 type private CoalescingStream(inner: Stream) =
-    inherit Stream()
+    inherit WrappingStream(inner)
     let held = new MemoryStream()
     member val Hold = false with get, set
 
@@ -171,48 +178,17 @@ type private CoalescingStream(inner: Stream) =
         inner.Write(held.GetBuffer(), 0, int held.Length)
         held.SetLength 0L
 
-    override _.CanRead = true
-    override _.CanWrite = true
-    override _.CanSeek = false
-    override _.Length = raise (NotSupportedException())
-
-    override _.Position
-        with get () = raise (NotSupportedException())
-        and set _ = raise (NotSupportedException())
-
-    override _.Flush() = inner.Flush()
-    override _.Seek(_, _) = raise (NotSupportedException())
-    override _.SetLength _ = raise (NotSupportedException())
-    override _.Read(buffer: byte[], offset, count) = inner.Read(buffer, offset, count)
-
     override this.Write(buffer: byte[], offset, count) =
         if this.Hold then
             held.Write(buffer, offset, count)
         else
             inner.Write(buffer, offset, count)
 
-    override _.Dispose(disposing) =
-        if disposing then
-            inner.Dispose()
-
 /// A stream that forwards `limit` written bytes, then cuts the TCP connection (FIN without a Close record).
 type private CuttingStream(inner: NetworkStream, limit: int) =
-    inherit Stream()
+    inherit WrappingStream(inner)
     let mutable sent = 0
     member val Armed = false with get, set
-    override _.CanRead = true
-    override _.CanWrite = true
-    override _.CanSeek = false
-    override _.Length = raise (NotSupportedException())
-
-    override _.Position
-        with get () = raise (NotSupportedException())
-        and set _ = raise (NotSupportedException())
-
-    override _.Flush() = inner.Flush()
-    override _.Seek(_, _) = raise (NotSupportedException())
-    override _.SetLength _ = raise (NotSupportedException())
-    override _.Read(buffer: byte[], offset, count) = inner.Read(buffer, offset, count)
 
     override this.Write(buffer: byte[], offset, count) =
         if not this.Armed then
@@ -226,13 +202,9 @@ type private CuttingStream(inner: NetworkStream, limit: int) =
                 inner.Socket.Shutdown SocketShutdown.Both
                 raise (IOException "cut")
 
-    override _.Dispose(disposing) =
-        if disposing then
-            inner.Dispose()
-
 /// A stream that, once armed, forwards the first `limit` bytes written and keeps the rest until `Release`.
 type private SplittingStream(inner: Stream) =
-    inherit Stream()
+    inherit WrappingStream(inner)
     let held = new MemoryStream()
     let mutable limit = Int32.MaxValue
     member _.Arm(bytes: int) = limit <- bytes
@@ -242,20 +214,6 @@ type private SplittingStream(inner: Stream) =
         inner.Write(held.GetBuffer(), 0, int held.Length)
         held.SetLength 0L
 
-    override _.CanRead = true
-    override _.CanWrite = true
-    override _.CanSeek = false
-    override _.Length = raise (NotSupportedException())
-
-    override _.Position
-        with get () = raise (NotSupportedException())
-        and set _ = raise (NotSupportedException())
-
-    override _.Flush() = inner.Flush()
-    override _.Seek(_, _) = raise (NotSupportedException())
-    override _.SetLength _ = raise (NotSupportedException())
-    override _.Read(buffer: byte[], offset, count) = inner.Read(buffer, offset, count)
-
     override _.ReadAsync(buffer: Memory<byte>, token: CancellationToken) = inner.ReadAsync(buffer, token)
 
     override _.Write(buffer: byte[], offset, count) =
@@ -263,10 +221,6 @@ type private SplittingStream(inner: Stream) =
         inner.Write(buffer, offset, n)
         limit <- limit - n
         held.Write(buffer, offset + n, count - n)
-
-    override _.Dispose(disposing) =
-        if disposing then
-            inner.Dispose()
 
 let private sizes = [ 0; 1; 2; 100; 16384; 65502; 65503; 70000; 200000 ]
 
