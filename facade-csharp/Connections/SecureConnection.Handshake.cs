@@ -342,20 +342,18 @@ public sealed partial class SecureConnection
         {
             // The peer closed cleanly right after the handshake; our Close has been sent. Keep what it delivered.
             keys.Dispose();
-            return new SecureConnection(stream, keys, null, info, early, context);
+            return new SecureConnection(stream, keys, null, info, early, context, options);
         }
 
-        var handoff = Connection.TakeTransport(state);
-        if (handoff.IsError)
+        var traffic = Connection.Traffic(state);
+        if (traffic.IsError)
         {
-            throw WireErrors.ToException(handoff.ErrorValue, context, inHandshake: false);
+            throw WireErrors.ToException(traffic.ErrorValue, context, inHandshake: false);
         }
 
-        var transport = handoff.ResultValue;
-        var layer = transport.Layer;
-        var live = RecordLayerModule.Keys(layer).ToArray();
-        keys.DisposeAllExcept(live);
-        return new SecureConnection(stream, keys, transport, info, early, context);
+        var engine = traffic.ResultValue;
+        keys.DisposeAllExcept(TrafficModule.Keys(engine.Send, engine.Receive).ToArray());
+        return new SecureConnection(stream, keys, engine, info, early, context, options);
     }
 
     private static void RetireKey(KeyScope? scope, IAeadKey key)
