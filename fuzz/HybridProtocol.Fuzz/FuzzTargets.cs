@@ -165,7 +165,7 @@ public static class FuzzTargets
     }
 
     /// <summary>Fixed keys: the fuzzer's runs are reproducible.</summary>
-    internal static KeyPair Key(int label)
+    internal static DhKeyPair Key(int label)
     {
         var raw = new byte[32];
         for (var i = 0; i < raw.Length; i++)
