@@ -604,7 +604,7 @@ let downgradeTests =
                         let pair =
                             pairOf client {
                                 server with
-                                    AcceptedProtocols = accepted
+                                    AcceptedProtocols = List.map parse accepted
                             }
 
                         rewritePreamble pair (fun _ ->
