@@ -604,7 +604,7 @@ let downgradeTests =
                         let pair =
                             pairOf client {
                                 server with
-                                    AcceptedProtocols = accepted
+                                    AcceptedProtocols = List.map parse accepted
                             }
 
                         rewritePreamble pair (fun _ ->
@@ -796,7 +796,7 @@ let lowOrderKeys = [
 ]
 
 let lowOrderTests =
-    let withPublic (pair: KeyPair) (point: byte[]) = { pair with Public = publicKey point }
+    let withPublic (pair: DhKeyPair) (point: byte[]) = { pair with Public = publicKey point }
 
     testList "low-order X25519 keys" [
         test "every low-order point as the initiator's or the responder's e: Noise Dh, nothing delivered" {
