@@ -29,12 +29,12 @@ type ClientConfig = {
     /// The crypto functions for that name (DH, cipher, hash).
     Suite: CryptoSuite
     /// Our static key pair s, for patterns where the client proves one (XX, IK, ...).
-    LocalStatic: KeyPair option
+    LocalStatic: DhKeyPair option
     /// Our ephemeral key pair e: fresh for this connection, never reused.
-    LocalEphemeral: KeyPair
+    LocalEphemeral: DhKeyPair
     /// The server's static key known in advance ("pinned"): the pre-message for NK/IK; for patterns that
     /// transmit the server's key (NX/XX) the received key must equal it.
-    RemoteStatic: PublicKey option
+    RemoteStatic: DhPublicKey option
     /// A 32-byte pre-shared key, used for every "psk" token of the pattern (Noise §9).
     Psk: byte[] option
     /// The application protocol both ends must name (like ALPN).
@@ -50,7 +50,7 @@ type ClientConfig = {
     /// A configuration with the defaults: no static key, no pinned key, no PSK, 16 MiB messages,
     /// the largest records, rekey every 2^20 records or 1 GiB.
     static member Create
-        (protocolName: ProtocolName, suite: CryptoSuite, ephemeral: KeyPair, applicationProtocol: string)
+        (protocolName: ProtocolName, suite: CryptoSuite, ephemeral: DhKeyPair, applicationProtocol: string)
         = {
         ProtocolName = protocolName
         Suite = suite
@@ -64,9 +64,9 @@ type ClientConfig = {
         Rekey = RekeyPolicy.Default
     }
 
-    member this.WithLocalStatic(keyPair: KeyPair) = { this with LocalStatic = Some keyPair }
+    member this.WithLocalStatic(keyPair: DhKeyPair) = { this with LocalStatic = Some keyPair }
 
-    member this.WithRemoteStatic(publicKey: PublicKey) = {
+    member this.WithRemoteStatic(publicKey: DhPublicKey) = {
         this with
             RemoteStatic = Some publicKey
     }
@@ -86,9 +86,9 @@ type ServerConfig = {
     /// The crypto functions for the name the client chose.
     SuiteFor: Func<ProtocolName, CryptoSuite>
     /// The server's static key pair (needed by NK, NX, XX, IK, ...).
-    LocalStatic: KeyPair option
+    LocalStatic: DhKeyPair option
     /// The server's ephemeral key pair for this connection.
-    LocalEphemeral: KeyPair
+    LocalEphemeral: DhKeyPair
     /// The 32-byte pre-shared key, if psk patterns are accepted.
     Psk: byte[] option
     ApplicationProtocol: string
@@ -101,7 +101,7 @@ type ServerConfig = {
         (
             acceptedProtocols: ProtocolName seq,
             suiteFor: Func<ProtocolName, CryptoSuite>,
-            ephemeral: KeyPair,
+            ephemeral: DhKeyPair,
             applicationProtocol: string
         ) = {
         AcceptedProtocols = List.ofSeq acceptedProtocols
@@ -115,7 +115,7 @@ type ServerConfig = {
         Rekey = RekeyPolicy.Default
     }
 
-    member this.WithLocalStatic(keyPair: KeyPair) = { this with LocalStatic = Some keyPair }
+    member this.WithLocalStatic(keyPair: DhKeyPair) = { this with LocalStatic = Some keyPair }
     member this.WithPsk(psk: byte[]) = { this with Psk = Some(Array.copy psk) }
     member this.WithMaxMessageSize(size: int) = { this with MaxMessageSize = size }
     member this.WithMaxRecordData(size: int) = { this with MaxRecordData = size }

@@ -45,8 +45,8 @@ type Party(name: string, initial: Connection, initialOutputs: Output list) =
     let mutable failure: WireError option = None
     let mutable completed: HandshakeInfo option = None
     let mutable closed = false
-    let mutable verdict: PublicKey -> bool = fun _ -> true
-    let mutable verified: PublicKey list = []
+    let mutable verdict: DhPublicKey -> bool = fun _ -> true
+    let mutable verified: DhPublicKey list = []
 
     /// Records the outputs; returns the keys awaiting a verdict.
     let record (outputs: Output list) = [
@@ -88,7 +88,7 @@ type Party(name: string, initial: Connection, initialOutputs: Output list) =
     member _.Verified = verified
 
     member _.Verdict
-        with set (f: PublicKey -> bool) = verdict <- f
+        with set (f: DhPublicKey -> bool) = verdict <- f
 
     /// Steps the connection, answering VerifyPeerKey requests with the verdict function.
     member _.Input(input: Input) =
