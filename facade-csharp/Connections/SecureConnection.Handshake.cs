@@ -18,7 +18,8 @@ public sealed partial class SecureConnection
     /// (see <see cref="AuthenticateAsClientAsync"/>). The returned connection owns the socket.
     /// </summary>
     /// <exception cref="HybridProtocolException">
-    /// TransportFailed when the TCP connection cannot be made; otherwise as <see cref="AuthenticateAsClientAsync"/>.
+    /// TransportFailed when the TCP connection cannot be made, or not within
+    /// <see cref="SecureClientOptions.ConnectTimeout"/>; otherwise as <see cref="AuthenticateAsClientAsync"/>.
     /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public static async Task<SecureConnection> ConnectAsync(string host, int port, SecureClientOptions options, CancellationToken cancellationToken = default)
@@ -31,22 +32,7 @@ public sealed partial class SecureConnection
             throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Port {port} is not between 1 and 65535.");
         }
 
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            await socket.ConnectAsync(host, port, cancellationToken).ConfigureAwait(false);
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            throw new HybridProtocolException(HybridErrorCode.TransportFailed, $"Cannot connect to {host}:{port}: {e.Message}. Check that the server runs and the address is right.", e);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
+        var socket = await ConnectSocketAsync(host, port, options, cancellationToken).ConfigureAwait(false);
         return await AuthenticateAsClientAsync(new NetworkStream(socket, ownsSocket: true), FormatHost(host, port), options, cancellationToken).ConfigureAwait(false);
     }
 
@@ -95,6 +81,7 @@ public sealed partial class SecureConnection
 
         var name = chosen.ResultValue;
         var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
+        var endPoints = Prepare(stream, options);
 
         var scope = new KeyScope(NSecSuite.For(name));
         var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
@@ -140,7 +127,8 @@ public sealed partial class SecureConnection
                 _ => key => new HybridProtocolException(HybridErrorCode.AuthenticationFailed, $"The server proved {key.Fingerprint}, not the pinned key {auth.PinnedKey}."),
             };
 
-            return await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            var connection = await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            return connection.WithEndPoints(endPoints);
         }
         catch
         {
@@ -181,6 +169,7 @@ public sealed partial class SecureConnection
         var clientAuth = options.ClientAuthentication;
         var psk = options.PreSharedKeyNoCopy;
         var context = new WireErrorContext(false, peer, null);
+        var endPoints = Prepare(stream, options);
         KeyScope? scope = null;
         var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
         try
@@ -212,7 +201,8 @@ public sealed partial class SecureConnection
                 _ => _ => null,
             };
 
-            return await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            var connection = await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            return connection.WithEndPoints(endPoints);
         }
         catch
         {
