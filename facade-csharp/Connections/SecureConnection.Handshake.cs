@@ -89,11 +89,11 @@ public sealed partial class SecureConnection
         var name = SecureSuites.ProtocolName(pattern, options.Suite);
         var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
 
-        var scope = new KeyScope(NSecSuite.For(ProtocolNameModule.parse(name).ResultValue));
-        var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
+        var scope = new KeyScope(SodiumSuite.For(ProtocolNameModule.parse(name).ResultValue));
+        var ephemeral = SodiumSuite.GenerateEphemeral();
         try
         {
-            var config = ClientConfig.Create(name, scope.Suite, X25519PrivateKey.ToKeyPair(ephemeral), options.ApplicationProtocol)
+            var config = ClientConfig.Create(name, scope.Suite, ephemeral, options.ApplicationProtocol)
                 .WithMaxMessageSize(options.MaxMessageSize)
                 .WithMaxRecordData(options.MaxRecordData)
                 .WithRekey(options.RekeyPolicy);
@@ -143,7 +143,7 @@ public sealed partial class SecureConnection
         }
         finally
         {
-            ephemeral.Dispose();
+            ephemeral.Private.Dispose();
         }
     }
 
@@ -172,13 +172,13 @@ public sealed partial class SecureConnection
         var psk = options.PreSharedKeyNoCopy;
         var context = new WireErrorContext(false, peer, null);
         KeyScope? scope = null;
-        var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
+        var ephemeral = SodiumSuite.GenerateEphemeral();
         try
         {
             var config = ServerConfig.Create(
                     AcceptedNames(options),
-                    new Func<Core.Noise.ProtocolName, CryptoSuite>(n => (scope = new KeyScope(NSecSuite.For(n))).Suite),
-                    X25519PrivateKey.ToKeyPair(ephemeral),
+                    new Func<Core.Noise.ProtocolName, CryptoSuite>(n => (scope = new KeyScope(SodiumSuite.For(n))).Suite),
+                    ephemeral,
                     options.ApplicationProtocol)
                 .WithLocalStatic(serverKey.ToKeyPair())
                 .WithMaxMessageSize(options.MaxMessageSize)
@@ -212,7 +212,7 @@ public sealed partial class SecureConnection
         }
         finally
         {
-            ephemeral.Dispose();
+            ephemeral.Private.Dispose();
         }
     }
 
