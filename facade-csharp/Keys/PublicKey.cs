@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using CorePublicKey = HybridProtocol.Core.PublicKey;
+using HybridProtocol.Core;
 
 namespace HybridProtocol;
 
@@ -160,8 +160,8 @@ public sealed class PublicKey : IEquatable<PublicKey>
 
     /// <summary>The core's view of an X25519 key for Noise (DHLEN = 32 bytes, copied).</summary>
     /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> for a key of another algorithm.</exception>
-    internal CorePublicKey ToCore() => Algorithm == KeyAlgorithm.X25519
-        ? CorePublicKey.TryCreate(KeyPem.KeyLength, _raw).Value
+    internal DhPublicKey ToCore() => Algorithm == KeyAlgorithm.X25519
+        ? DhPublicKey.TryCreate(KeyPem.KeyLength, _raw).Value
         : throw KeyAlgorithms.WrongAlgorithm(Algorithm, KeyAlgorithm.X25519, "a Noise connection");
 
     /// <summary>The core's HPKE view of the key for <paramref name="kem"/>: InvalidKey when the key is of another algorithm.</summary>
@@ -178,7 +178,7 @@ public sealed class PublicKey : IEquatable<PublicKey>
 
     /// <summary>The facade's view of a key the core produced (for instance the peer's static key rs).</summary>
     /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> when it is not 32 bytes.</exception>
-    internal static PublicKey FromCore(CorePublicKey key)
+    internal static PublicKey FromCore(DhPublicKey key)
     {
         ArgumentNullException.ThrowIfNull(key);
         return FromRawBytes(key.Bytes);
