@@ -86,6 +86,27 @@ public readonly record struct HpkeSuite(HpkeKem Kem, HpkeKdf Kdf, HpkeAead Aead)
     public static HpkeSuite Default { get; } = new(HpkeKem.X25519HkdfSha256, HpkeKdf.HkdfSha256, HpkeAead.ChaCha20Poly1305);
 
     /// <summary>
+    /// The suite <c>hybrid seal</c> uses for a recipient key of <paramref name="algorithm"/>: X25519 →
+    /// <see cref="Default"/>; P-256 → HKDF-SHA256 with AES-128-GCM; P-384 → HKDF-SHA384 and P-521 → HKDF-SHA512, both
+    /// with AES-256-GCM where AES hardware is present (ChaCha20Poly1305 otherwise); ML-KEM-768 and X-Wing → HKDF-SHA256
+    /// with ChaCha20Poly1305 (X-Wing's is the suite of the hpke-pq vectors and age).
+    /// </summary>
+    /// <param name="algorithm">The recipient key's algorithm.</param>
+    public static HpkeSuite DefaultFor(KeyAlgorithm algorithm)
+    {
+        var aes256 = NSec.Cryptography.Aes256Gcm.IsSupported ? HpkeAead.Aes256Gcm : HpkeAead.ChaCha20Poly1305;
+        return algorithm switch
+        {
+            KeyAlgorithm.P256 => new(HpkeKem.P256HkdfSha256, HpkeKdf.HkdfSha256, HpkeAead.Aes128Gcm),
+            KeyAlgorithm.P384 => new(HpkeKem.P384HkdfSha384, HpkeKdf.HkdfSha384, aes256),
+            KeyAlgorithm.P521 => new(HpkeKem.P521HkdfSha512, HpkeKdf.HkdfSha512, aes256),
+            KeyAlgorithm.MlKem768 => new(HpkeKem.MlKem768, HpkeKdf.HkdfSha256, HpkeAead.ChaCha20Poly1305),
+            KeyAlgorithm.XWing => new(HpkeKem.XWing, HpkeKdf.HkdfSha256, HpkeAead.ChaCha20Poly1305),
+            _ => Default,
+        };
+    }
+
+    /// <summary>
     /// Whether this machine can run the suite: AES-256-GCM needs AES hardware support in libsodium, AES-128-GCM
     /// .NET's AesGcm, and SHAKE (the SHAKE KDFs and the post-quantum KEMs' DeriveKeyPair) OpenSSL 1.1.1 or later.
     /// </summary>
