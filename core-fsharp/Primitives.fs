@@ -14,30 +14,30 @@ type IDhPrivateKey =
 /// A DH public key: exactly DHLEN bytes, checked when it is made.
 /// Noise §4.1: "DHLEN = A constant specifying the size in bytes of public keys and DH outputs."
 [<Sealed>]
-type PublicKey private (bytes: byte[]) =
+type DhPublicKey private (bytes: byte[]) =
     /// The encoded public key (never mutated by the core; callers must not mutate it either).
     member _.Bytes = bytes
     member _.Length = bytes.Length
 
     /// Checks the length against DHLEN and copies the bytes, so the caller's buffer stays its own.
-    static member TryCreate(dhlen: int, value: ReadOnlySpan<byte>) : PublicKey voption =
+    static member TryCreate(dhlen: int, value: ReadOnlySpan<byte>) : DhPublicKey voption =
         if value.Length = dhlen then
-            ValueSome(PublicKey(value.ToArray()))
+            ValueSome(DhPublicKey(value.ToArray()))
         else
             ValueNone
 
     /// Constant-time comparison: public keys are not secret, but we keep one comparison for all key material.
-    member this.EqualsKey(other: PublicKey) =
+    member this.EqualsKey(other: DhPublicKey) =
         Security.Cryptography.CryptographicOperations.FixedTimeEquals(ReadOnlySpan bytes, ReadOnlySpan other.Bytes)
 
     override _.ToString() =
-        "PublicKey(" + Convert.ToHexStringLower bytes + ")"
+        "DhPublicKey(" + Convert.ToHexStringLower bytes + ")"
 
 /// A DH key pair: Noise §4.1 GENERATE_KEYPAIR()'s output, but always made outside the core.
 [<NoComparison; NoEquality>]
-type KeyPair = {
+type DhKeyPair = {
     Private: IDhPrivateKey
-    Public: PublicKey
+    Public: DhPublicKey
 }
 
 /// Noise §4.1 DH(key_pair, public_key): writes DHLEN bytes of shared secret into `output`.
@@ -47,7 +47,7 @@ type DhFn = delegate of keyPair: IDhPrivateKey * publicKey: ReadOnlySpan<byte> *
 
 /// Turns DHLEN bytes of private key into a key pair (RFC 9180 §7.1.3 DeriveKeyPair's last step,
 /// and the way test vectors hand fixed keys to the core). ValueNone when the bytes are not a key.
-type ImportPrivateFn = delegate of privateKey: ReadOnlySpan<byte> -> KeyPair voption
+type ImportPrivateFn = delegate of privateKey: ReadOnlySpan<byte> -> DhKeyPair voption
 
 /// Noise §4.1 DH functions for one curve.
 [<NoComparison; NoEquality>]

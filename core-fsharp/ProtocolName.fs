@@ -235,3 +235,58 @@ module ProtocolName =
                 hashToString name.Hash
             |]
         )
+
+    /// Builds a name from typed parts (Noise §8, Noise HFS §5), with the checks `parse` makes: the modifiers
+    /// are applied in the order given (§9.4), none twice, the result must satisfy the §9.3 validity rule, and a
+    /// KEM is given exactly when the modifiers include hfs. `parse (toString n) = Ok n` holds for every name
+    /// it returns.
+    let createWithModifiers
+        (basePattern: HandshakePattern)
+        (modifiers: PatternModifier list)
+        (dh: DhName)
+        (kem: KemName option)
+        (cipher: CipherName)
+        (hash: HashName)
+        : Result<ProtocolName, ProtocolNameError> =
+        let section =
+            basePattern.Name + (modifiers |> List.map modifierToString |> String.concat "+")
+
+        let rec apply pattern seen =
+            function
+            | [] -> Ok pattern
+            | modifier :: _ when List.contains modifier seen -> Error(InvalidModifier(modifierToString modifier))
+            | modifier :: rest ->
+                match applyModifier modifier pattern with
+                | None -> Error(InvalidModifier(modifierToString modifier))
+                | Some next -> apply next (modifier :: seen) rest
+
+        let hfs = List.contains HfsModifier modifiers
+
+        match HandshakePattern.tryFind basePattern.Name with
+        | Some known when known = basePattern ->
+            match apply basePattern [] modifiers with
+            | Error e -> Error e
+            | Ok pattern when not (HandshakePattern.satisfiesPskValidity pattern) -> Error(InvalidModifier section)
+            | Ok _ when hfs && kem.IsNone -> Error MissingKem
+            | Ok _ when not hfs && kem.IsSome -> Error KemWithoutHfs
+            | Ok pattern ->
+                Ok {
+                    Pattern = { pattern with Name = section }
+                    BasePattern = basePattern.Name
+                    Modifiers = modifiers
+                    Dh = dh
+                    Kem = kem
+                    Cipher = cipher
+                    Hash = hash
+                }
+        | _ -> Error(UnknownPattern basePattern.Name)
+
+    /// A classical name from typed parts: `createWithModifiers` with psk modifiers only and no KEM.
+    let create
+        (basePattern: HandshakePattern)
+        (pskModifiers: int list)
+        (dh: DhName)
+        (cipher: CipherName)
+        (hash: HashName)
+        : Result<ProtocolName, ProtocolNameError> =
+        createWithModifiers basePattern (List.map PskModifier pskModifiers) dh None cipher hash
