@@ -9,8 +9,6 @@ namespace HybridProtocol.Crypto;
 /// </summary>
 internal static unsafe partial class Sodium
 {
-    private const string Library = "libsodium";
-
     /// <summary>crypto_scalarmult_curve25519: q = n * p; returns -1 when q is all zeros (a low-order p).</summary>
     [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
     internal static extern int crypto_scalarmult_curve25519(byte* q, byte* n, byte* p);
@@ -18,9 +16,6 @@ internal static unsafe partial class Sodium
     /// <summary>crypto_scalarmult_curve25519_base: q = n * 9 (the public key of private key n).</summary>
     [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
     internal static extern int crypto_scalarmult_curve25519_base(byte* q, byte* n);
-
-    [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
-    internal static extern int sodium_init();
 
     [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
     internal static extern void* sodium_malloc(nuint size);
