@@ -52,6 +52,8 @@ type CloseReason =
     | ProtocolViolation = 0x03uy
     /// The sender received a message larger than the limit it announced.
     | MessageTooLarge = 0x04uy
+    /// Nothing crossed the connection for the sender's idle timeout, so it ended the connection.
+    | IdleTimeout = 0x05uy
 
 /// Malformed input, judged by a codec before (or instead of) any cryptography.
 type MalformedReason =
@@ -136,3 +138,5 @@ type WireError =
     | BufferTooSmall of needed: int
     /// The configuration cannot work (the message says which value).
     | InvalidConfig of reason: string
+    /// Nothing was sent or received for the idle timeout (milliseconds); this end closed the connection.
+    | IdleTimeout of milliseconds: int64

@@ -83,11 +83,11 @@ public sealed partial class SecureConnection
         var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
         var endPoints = Prepare(stream, options);
 
-        var scope = new KeyScope(NSecSuite.For(name));
-        var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
+        var scope = new KeyScope(SodiumSuite.For(name));
+        var ephemeral = SodiumSuite.GenerateEphemeral();
         try
         {
-            var config = ClientConfig.Create(name, scope.Suite, X25519PrivateKey.ToKeyPair(ephemeral), options.ApplicationProtocol)
+            var config = ClientConfig.Create(name, scope.Suite, ephemeral, options.ApplicationProtocol)
                 .WithMaxMessageSize(options.MaxMessageSize)
                 .WithMaxRecordData(options.MaxRecordData)
                 .WithRekey(options.RekeyPolicy);
@@ -138,7 +138,7 @@ public sealed partial class SecureConnection
         }
         finally
         {
-            ephemeral.Dispose();
+            ephemeral.Private.Dispose();
         }
     }
 
@@ -171,13 +171,13 @@ public sealed partial class SecureConnection
         var context = new WireErrorContext(false, peer, null);
         var endPoints = Prepare(stream, options);
         KeyScope? scope = null;
-        var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
+        var ephemeral = SodiumSuite.GenerateEphemeral();
         try
         {
             var config = ServerConfig.Create(
                     accepted,
-                    new Func<Core.Noise.ProtocolName, CryptoSuite>(n => (scope = new KeyScope(NSecSuite.For(n))).Suite),
-                    X25519PrivateKey.ToKeyPair(ephemeral),
+                    new Func<Core.Noise.ProtocolName, CryptoSuite>(n => (scope = new KeyScope(SodiumSuite.For(n))).Suite),
+                    ephemeral,
                     options.ApplicationProtocol)
                 .WithLocalStatic(serverKey.ToKeyPair())
                 .WithMaxMessageSize(options.MaxMessageSize)
@@ -212,7 +212,7 @@ public sealed partial class SecureConnection
         }
         finally
         {
-            ephemeral.Dispose();
+            ephemeral.Private.Dispose();
         }
     }
 
@@ -345,20 +345,18 @@ public sealed partial class SecureConnection
         {
             // The peer closed cleanly right after the handshake; our Close has been sent. Keep what it delivered.
             keys.Dispose();
-            return new SecureConnection(stream, keys, null, info, early, context);
+            return new SecureConnection(stream, keys, null, info, early, context, options);
         }
 
-        var handoff = Connection.TakeTransport(state);
-        if (handoff.IsError)
+        var traffic = Connection.Traffic(state);
+        if (traffic.IsError)
         {
-            throw WireErrors.ToException(handoff.ErrorValue, context, inHandshake: false);
+            throw WireErrors.ToException(traffic.ErrorValue, context, inHandshake: false);
         }
 
-        var transport = handoff.ResultValue;
-        var layer = transport.Layer;
-        var live = RecordLayerModule.Keys(layer).ToArray();
-        keys.DisposeAllExcept(live);
-        return new SecureConnection(stream, keys, transport, info, early, context);
+        var engine = traffic.ResultValue;
+        keys.DisposeAllExcept(TrafficModule.Keys(engine.Send, engine.Receive).ToArray());
+        return new SecureConnection(stream, keys, engine, info, early, context, options);
     }
 
     private static void RetireKey(KeyScope? scope, IAeadKey key)

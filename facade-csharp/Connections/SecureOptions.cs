@@ -14,6 +14,8 @@ public abstract class SecureConnectionOptions
     private byte[]? preSharedKey;
     private string applicationProtocol = "hybrid";
     private int maxMessageSize = DefaultMaxMessageSize;
+    private TimeSpan closeTimeout = TimeSpan.FromSeconds(10);
+    private TimeSpan idleTimeout = Timeout.InfiniteTimeSpan;
     private TimeSpan handshakeTimeout = TimeSpan.FromSeconds(10);
     private long rekeyAfterBytes = 1L << 30;
     private long rekeyAfterRecords = 1L << 20;
@@ -86,6 +88,33 @@ public abstract class SecureConnectionOptions
         set => handshakeTimeout = value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
             ? value
             : throw Invalid($"HandshakeTimeout must be positive or Timeout.InfiniteTimeSpan, not {value}.");
+    }
+
+    /// <summary>
+    /// How long <see cref="SecureConnection.CloseAsync"/> may take to send this end's close and receive the peer's;
+    /// default 10 seconds. <see cref="Timeout.InfiniteTimeSpan"/> disables the limit.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when zero or negative (other than infinite).</exception>
+    public TimeSpan CloseTimeout
+    {
+        get => closeTimeout;
+        set => closeTimeout = value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
+            ? value
+            : throw Invalid($"CloseTimeout must be positive or Timeout.InfiniteTimeSpan, not {value}.");
+    }
+
+    /// <summary>
+    /// When nothing is sent or received for this long, the connection closes itself (an authenticated close with
+    /// reason IdleTimeout) and fails with <see cref="HybridErrorCode.IdleTimeout"/>. Default
+    /// <see cref="Timeout.InfiniteTimeSpan"/> (never).
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when zero or negative (other than infinite).</exception>
+    public TimeSpan IdleTimeout
+    {
+        get => idleTimeout;
+        set => idleTimeout = value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
+            ? value
+            : throw Invalid($"IdleTimeout must be positive or Timeout.InfiniteTimeSpan, not {value}.");
     }
 
     /// <summary>

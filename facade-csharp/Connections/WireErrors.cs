@@ -34,6 +34,7 @@ internal static class WireErrors
         {
             CloseReason.AuthenticationFailed => new(HybridErrorCode.AuthenticationFailed, $"{Capital(context.Peer)} refused this end's key (it is not on its allow-list, or its check said no). Ask its operator to allow the key, or use the right ClientIdentity."),
             CloseReason.ApplicationProtocolMismatch => new(HybridErrorCode.PeerRefused, $"{Capital(context.Peer)} closed the connection: the application protocols differ. Set the same ApplicationProtocol on both ends."),
+            CloseReason.IdleTimeout => new(HybridErrorCode.IdleTimeout, $"{Capital(context.Peer)} closed the connection: nothing crossed it for its idle timeout."),
             CloseReason.MessageTooLarge => new(HybridErrorCode.MessageTooLarge, $"{Capital(context.Peer)} closed the connection: it received a message larger than it accepts."),
             _ => new(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} closed the connection because it received bytes it could not accept (reason {c.reason})."),
         },
@@ -42,6 +43,7 @@ internal static class WireErrors
         _ when error.IsConnectionClosed => new(HybridErrorCode.InvalidState, "The connection has been closed; nothing more can be sent. Open a new connection."),
         _ when error.IsNoVerdictPending => new(HybridErrorCode.InvalidState, "No peer key is waiting for a verdict."),
         WireError.BufferTooSmall b => new(HybridErrorCode.InvalidArgument, $"A buffer of at least {b.needed} bytes is needed."),
+        WireError.IdleTimeout i => new(HybridErrorCode.IdleTimeout, $"Nothing was sent to or received from {context.Peer} for {i.milliseconds / 1000.0:0.###} s (the IdleTimeout); the connection was closed."),
         WireError.InvalidConfig c => new(HybridErrorCode.InvalidArgument, $"The connection options cannot work: {c.reason}."),
         _ => new(HybridErrorCode.ProtocolViolation, $"Wire protocol error: {error}."),
     };
