@@ -130,12 +130,68 @@ type HashFunctions = {
     HASH: HashFn
 }
 
-/// One DH, one cipher and one hash: everything a Noise or HPKE computation needs from outside.
+/// A KEM private key (decapsulation key) held by the crypto provider in memory the GC does not move.
+/// Opaque to the core, which only hands it back to `KEM`. Disposing it erases the key.
+type IKemPrivateKey =
+    inherit IDisposable
+
+/// A KEM key pair: the output of GENERATE_KEM_KEYPAIR, made from a seed given as an argument.
+[<NoComparison; NoEquality>]
+type KemKeyPair = {
+    Private: IKemPrivateKey
+    /// The encoded public key, KEMPUBLICKEYLEN bytes (not secret).
+    Public: byte[]
+}
+
+/// Noise HFS §3 GENERATE_KEM_KEYPAIR(), deterministic: the key pair for SEEDLEN bytes of seed
+/// (ML-KEM-768: d || z, 64 bytes, FIPS 203 ML-KEM.KeyGen_internal; X-Wing: the 32-byte private key).
+type KemGenerateKeypairFn = delegate of seed: ReadOnlySpan<byte> -> KemKeyPair
+
+/// Noise HFS §3 GENERATE_KEM_CIPHERTEXT(public_key), deterministic: writes KEMCIPHERTEXTLEN bytes of
+/// ciphertext and KEMOUTPUTLEN bytes of KEM output for ENCAPSRANDOMNESSLEN bytes of randomness
+/// (ML-KEM-768: m, 32 bytes, FIPS 203 ML-KEM.Encaps_internal; X-Wing: eseed, 64 bytes).
+/// Returns false when the public key is refused (wrong length or, for ML-KEM, the FIPS 203 §7.2 modulus check).
+type KemEncapsulateFn =
+    delegate of
+        publicKey: ReadOnlySpan<byte> * randomness: ReadOnlySpan<byte> * ciphertext: Span<byte> * output: Span<byte> ->
+            bool
+
+/// Noise HFS §3 KEM(key_pair, ciphertext): writes KEMOUTPUTLEN bytes of KEM output. Returns false when the
+/// ciphertext has the wrong length; a well-formed but wrong ciphertext yields an unrelated output
+/// (ML-KEM's implicit rejection), which the handshake's next authenticated message then refuses.
+type KemDecapsulateFn =
+    delegate of keyPair: IKemPrivateKey * ciphertext: ReadOnlySpan<byte> * output: Span<byte> -> bool
+
+/// Noise HFS §3 KEM functions for one KEM (also the building block of the HPKE PQ KEMs).
+[<NoComparison; NoEquality>]
+type KemFunctions = {
+    /// The name as it appears in a Noise protocol name after the "+", e.g. "MLKEM768".
+    Name: string
+    /// Size in bytes of encoded KEM public keys.
+    KEMPUBLICKEYLEN: int
+    /// Size in bytes of KEM ciphertexts.
+    KEMCIPHERTEXTLEN: int
+    /// Size in bytes of KEM outputs (shared secrets).
+    KEMOUTPUTLEN: int
+    /// Size in bytes of the seed GENERATE_KEM_KEYPAIR takes.
+    SEEDLEN: int
+    /// Size in bytes of the randomness GENERATE_KEM_CIPHERTEXT takes.
+    ENCAPSRANDOMNESSLEN: int
+    GENERATE_KEM_KEYPAIR: KemGenerateKeypairFn
+    GENERATE_KEM_CIPHERTEXT: KemEncapsulateFn
+    KEM: KemDecapsulateFn
+}
+
+/// One DH, one cipher and one hash, and for Noise HFS one KEM: everything a Noise or HPKE computation
+/// needs from outside.
 [<NoComparison; NoEquality>]
 type CryptoSuite = {
     Dh: DhFunctions
     Cipher: CipherFunctions
     Hash: HashFunctions
+    /// Noise HFS §3 KEM functions, for protocol names with the "hfs" modifier ("25519+MLKEM768");
+    /// None for a classical suite.
+    Kem: KemFunctions option
 }
 
 /// Encodes a Noise nonce counter as the cipher's nonce bytes.

@@ -18,8 +18,9 @@ namespace HybridProtocol.Crypto;
 /// </summary>
 public static unsafe class SodiumSuite
 {
-    // Field initializers run in textual order, before any property below reads this.
-    private static readonly bool AesGcmAvailable = EnsureInitialized() && Sodium.crypto_aead_aes256gcm_is_available() != 0;
+    // Field initializers run in textual order, before any property below reads this. (Sodium's static
+    // constructor runs sodium_init before the first native call.)
+    private static readonly bool AesGcmAvailable = Sodium.crypto_aead_aes256gcm_is_available() != 0;
 
     /// <summary>Noise §12.1 "25519": X25519 with DHLEN = 32.</summary>
     public static DhFunctions X25519 { get; } = new("25519", 32, new DhFn(Agree), new ImportPrivateFn(Import));
@@ -54,7 +55,8 @@ public static unsafe class SodiumSuite
     public static CryptoSuite For(ProtocolName name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        return For(name.Cipher, name.Hash);
+        var suite = For(name.Cipher, name.Hash);
+        return name.Kem is null ? suite : new CryptoSuite(suite.Dh, suite.Cipher, suite.Hash, SodiumKem.MlKem768);
     }
 
     /// <summary>The X25519 suite with the given cipher and hash.</summary>
@@ -75,7 +77,7 @@ public static unsafe class SodiumSuite
             HashName.Tags.SHA512 => Sha512,
             _ => Blake2b,
         };
-        return new CryptoSuite(X25519, c, h);
+        return new CryptoSuite(X25519, c, h, Microsoft.FSharp.Core.FSharpOption<KemFunctions>.None);
     }
 
     /// <summary>
@@ -113,11 +115,6 @@ public static unsafe class SodiumSuite
             throw;
         }
     }
-
-    /// <summary>Calls sodium_init once (NSec does too; it is idempotent and thread-safe).</summary>
-    internal static bool EnsureInitialized() => Sodium.sodium_init() >= 0
-        ? true
-        : throw new InvalidOperationException("libsodium failed to initialize (sodium_init).");
 
     private static HashFn Counted(HashFn hash) => (data, output) =>
     {

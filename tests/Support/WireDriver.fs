@@ -221,7 +221,7 @@ let configs (name: string) =
     let suite = NSecSuite.For protocol
 
     let client =
-        ClientConfig.Create(name, suite, keyPair 3, "test/1")
+        ClientConfig.Create(protocol, suite, keyPair 3, "test/1")
         |> fun c ->
             if initiatorSendsStatic name then
                 c.WithLocalStatic(keyPair 1)
@@ -235,7 +235,7 @@ let configs (name: string) =
         |> fun c -> if protocol.Pattern.IsPsk then c.WithPsk psk else c
 
     let server =
-        ServerConfig.Create([ name ], suiteFor, keyPair 4, "test/1").WithLocalStatic(keyPair 2)
+        ServerConfig.Create([ protocol ], suiteFor, keyPair 4, "test/1").WithLocalStatic(keyPair 2)
         |> fun s -> if protocol.Pattern.IsPsk then s.WithPsk psk else s
 
     client, server
