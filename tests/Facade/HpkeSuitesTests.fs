@@ -382,6 +382,41 @@ let private tests' =
                         $"{algorithm} enc {what}"
 
         testCase
+            "sealed files round-trip with every KEM and sealing AEAD; the header carries the ids and enc_length = Nenc, another length is refused"
+        <| fun () ->
+            for algorithm in algorithms do
+                for aead in aeads |> Array.filter (fun a -> a <> HpkeAead.ExportOnly) do
+                    let (r, _, _) = keys[algorithm]
+                    let suite = HpkeSuite(KeyAlgorithms.Kem algorithm, HpkeKdf.HkdfSha256, aead)
+                    let data = Array.init 10_000 byte
+                    use sealedStream = new IO.MemoryStream()
+
+                    SealedFile.Seal(
+                        r.PublicKey,
+                        new IO.MemoryStream(data),
+                        sealedStream,
+                        options = HpkeSenderOptions(Suite = suite),
+                        chunkSize = 4096
+                    )
+
+                    let bytes = sealedStream.ToArray()
+                    let nenc = suite.EncapsulatedKeyLength
+                    Expect.equal ((int bytes[10] <<< 8) ||| int bytes[11]) (int suite.Kem) $"{suite} kem_id"
+                    Expect.equal ((int bytes[14] <<< 8) ||| int bytes[15]) (int aead) $"{suite} aead_id"
+                    Expect.equal ((int bytes[20] <<< 8) ||| int bytes[21]) nenc $"{suite} enc_length"
+                    Expect.equal bytes.Length (22 + nenc + data.Length + 3 * 16) $"{suite} file size"
+                    use opened = new IO.MemoryStream()
+                    SealedFile.Open(r, new IO.MemoryStream(bytes), opened)
+                    Expect.equal (opened.ToArray()) data $"{suite} round trip"
+                    let wrongLength = Array.copy bytes
+                    wrongLength[21] <- wrongLength[21] ^^^ 1uy
+
+                    Expect.equal
+                        (codeOf (fun () -> SealedFile.Open(r, new IO.MemoryStream(wrongLength), new IO.MemoryStream())))
+                        HybridErrorCode.InvalidCiphertext
+                        $"{suite} enc_length not Nenc"
+
+        testCase
             "§7.1.3 NIST DeriveKeyPair: candidates >= order are rejected (bitmask, counter), and 256 failures are DeriveKeyPairError"
         <| fun () ->
             let groupWith (order: byte[]) : DhGroup = {
