@@ -18,7 +18,8 @@ public sealed partial class SecureConnection
     /// (see <see cref="AuthenticateAsClientAsync"/>). The returned connection owns the socket.
     /// </summary>
     /// <exception cref="HybridProtocolException">
-    /// TransportFailed when the TCP connection cannot be made; otherwise as <see cref="AuthenticateAsClientAsync"/>.
+    /// TransportFailed when the TCP connection cannot be made, or not within
+    /// <see cref="SecureClientOptions.ConnectTimeout"/>; otherwise as <see cref="AuthenticateAsClientAsync"/>.
     /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public static async Task<SecureConnection> ConnectAsync(string host, int port, SecureClientOptions options, CancellationToken cancellationToken = default)
@@ -31,22 +32,7 @@ public sealed partial class SecureConnection
             throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Port {port} is not between 1 and 65535.");
         }
 
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            await socket.ConnectAsync(host, port, cancellationToken).ConfigureAwait(false);
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            throw new HybridProtocolException(HybridErrorCode.TransportFailed, $"Cannot connect to {host}:{port}: {e.Message}. Check that the server runs and the address is right.", e);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
+        var socket = await ConnectSocketAsync(host, port, options, cancellationToken).ConfigureAwait(false);
         return await AuthenticateAsClientAsync(new NetworkStream(socket, ownsSocket: true), FormatHost(host, port), options, cancellationToken).ConfigureAwait(false);
     }
 
@@ -83,13 +69,21 @@ public sealed partial class SecureConnection
 
         var identity = options.ClientIdentity;
         var psk = options.PreSharedKeyNoCopy;
-        var pattern = auth.Mode == ServerAuthenticationMode.Pinned
-            ? (identity is null ? "NK" : "IK") + (psk is null ? "" : "psk2")
-            : identity is null ? "NX" + (psk is null ? "" : "psk2") : "XX" + (psk is null ? "" : "psk3");
-        var name = SecureSuites.ProtocolName(pattern, options.Suite);
-        var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
+        var choice = new ClientChoice(
+            auth.Mode == ServerAuthenticationMode.Pinned ? ServerKeyKnowledge.Pinned : ServerKeyKnowledge.Learned,
+            identity is not null,
+            psk is not null);
+        var chosen = Policy.clientProtocol(choice, SecureSuites.Name(options.Suite));
+        if (chosen.IsError)
+        {
+            throw WireErrors.ToException(chosen.ErrorValue, new WireErrorContext(true, "the server " + targetHost, null), inHandshake: true);
+        }
 
-        var scope = new KeyScope(NSecSuite.For(ProtocolNameModule.parse(name).ResultValue));
+        var name = chosen.ResultValue;
+        var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
+        var endPoints = Prepare(stream, options);
+
+        var scope = new KeyScope(NSecSuite.For(name));
         var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
         try
         {
@@ -133,7 +127,8 @@ public sealed partial class SecureConnection
                 _ => key => new HybridProtocolException(HybridErrorCode.AuthenticationFailed, $"The server proved {key.Fingerprint}, not the pinned key {auth.PinnedKey}."),
             };
 
-            return await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            var connection = await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            return connection.WithEndPoints(endPoints);
         }
         catch
         {
@@ -160,23 +155,27 @@ public sealed partial class SecureConnection
     /// ConnectionTruncated; ProtocolViolation; TransportFailed; InvalidArgument for bad options.
     /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public static Task<SecureConnection> AuthenticateAsServerAsync(Stream stream, SecureServerOptions options, CancellationToken cancellationToken = default) =>
-        AuthenticateAsServerCoreAsync(stream, options, "the client", cancellationToken);
-
-    internal static async Task<SecureConnection> AuthenticateAsServerCoreAsync(Stream stream, SecureServerOptions options, string peer, CancellationToken cancellationToken)
+    public static Task<SecureConnection> AuthenticateAsServerAsync(Stream stream, SecureServerOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(options);
+        return AuthenticateAsServerCoreAsync(stream, options, AcceptedProtocols(options), "the client", cancellationToken);
+    }
+
+    /// <summary>The server handshake with the accepted names already computed (a listener computes them once).</summary>
+    internal static async Task<SecureConnection> AuthenticateAsServerCoreAsync(Stream stream, SecureServerOptions options, FSharpList<Core.Noise.ProtocolName> accepted, string peer, CancellationToken cancellationToken)
+    {
         var serverKey = options.ServerKey ?? throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
         var clientAuth = options.ClientAuthentication;
         var psk = options.PreSharedKeyNoCopy;
         var context = new WireErrorContext(false, peer, null);
+        var endPoints = Prepare(stream, options);
         KeyScope? scope = null;
         var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
         try
         {
             var config = ServerConfig.Create(
-                    AcceptedNames(options),
+                    accepted,
                     new Func<Core.Noise.ProtocolName, CryptoSuite>(n => (scope = new KeyScope(NSecSuite.For(n))).Suite),
                     X25519PrivateKey.ToKeyPair(ephemeral),
                     options.ApplicationProtocol)
@@ -202,7 +201,8 @@ public sealed partial class SecureConnection
                 _ => _ => null,
             };
 
-            return await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            var connection = await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            return connection.WithEndPoints(endPoints);
         }
         catch
         {
@@ -216,14 +216,17 @@ public sealed partial class SecureConnection
         }
     }
 
-    /// <summary>The Noise protocol names a server with these options accepts (specs/PROTOCOL.md, "Facade (C#)").</summary>
-    internal static IEnumerable<string> AcceptedNames(SecureServerOptions options)
+    /// <summary>
+    /// The Noise protocols a server with these options accepts, as the core's policy decides from what the
+    /// options require (specs/PROTOCOL.md, "Authentication modes and patterns").
+    /// </summary>
+    internal static FSharpList<Core.Noise.ProtocolName> AcceptedProtocols(SecureServerOptions options)
     {
-        var psk = options.PreSharedKeyNoCopy is not null;
-        string[] patterns = options.ClientAuthentication.IsRequired
-            ? psk ? ["XXpsk3", "IKpsk2"] : ["XX", "IK"]
-            : psk ? ["NKpsk2", "NXpsk2", "XXpsk3", "IKpsk2"] : ["NK", "NX", "XX", "IK"];
-        return options.AcceptedSuites.SelectMany(s => patterns.Select(p => SecureSuites.ProtocolName(p, s))).ToArray();
+        var requirement = new ServerRequirement(options.ClientAuthentication.IsRequired, options.PreSharedKeyNoCopy is not null);
+        var accepted = Policy.serverAccepted(requirement, options.AcceptedSuites.Select(SecureSuites.Name));
+        return accepted.IsOk
+            ? accepted.ResultValue
+            : throw WireErrors.ToException(accepted.ErrorValue, new WireErrorContext(false, "the client", null), inHandshake: true);
     }
 
     private static HybridProtocolException? Ask(Func<PublicKey, bool> callback, PublicKey key, string refusal)
@@ -342,20 +345,18 @@ public sealed partial class SecureConnection
         {
             // The peer closed cleanly right after the handshake; our Close has been sent. Keep what it delivered.
             keys.Dispose();
-            return new SecureConnection(stream, keys, null, info, early, context);
+            return new SecureConnection(stream, keys, null, info, early, context, options);
         }
 
-        var handoff = Connection.TakeTransport(state);
-        if (handoff.IsError)
+        var traffic = Connection.Traffic(state);
+        if (traffic.IsError)
         {
-            throw WireErrors.ToException(handoff.ErrorValue, context, inHandshake: false);
+            throw WireErrors.ToException(traffic.ErrorValue, context, inHandshake: false);
         }
 
-        var transport = handoff.ResultValue;
-        var layer = transport.Layer;
-        var live = RecordLayerModule.Keys(layer).ToArray();
-        keys.DisposeAllExcept(live);
-        return new SecureConnection(stream, keys, transport, info, early, context);
+        var engine = traffic.ResultValue;
+        keys.DisposeAllExcept(TrafficModule.Keys(engine.Send, engine.Receive).ToArray());
+        return new SecureConnection(stream, keys, engine, info, early, context, options);
     }
 
     private static void RetireKey(KeyScope? scope, IAeadKey key)

@@ -18,13 +18,18 @@ public sealed class SecureListener : IAsyncDisposable
 {
     private readonly IPEndPoint endPoint;
     private readonly SecureServerOptions options;
+    private readonly FSharpList<Core.Noise.ProtocolName> accepted;
     private readonly CancellationTokenSource stopping = new();
     private Channel<SecureConnection>? ready;
     private Socket? socket;
     private Task? acceptLoop;
     private int handshakes;
 
-    /// <summary>Creates a listener for <paramref name="endPoint"/> (port 0 picks a free port; see <see cref="LocalEndPoint"/>). Call <see cref="Start"/>.</summary>
+    /// <summary>
+    /// Creates a listener for <paramref name="endPoint"/> (port 0 picks a free port; see <see cref="LocalEndPoint"/>).
+    /// The names it accepts follow from <paramref name="options"/> now; the other options are read for each client.
+    /// Call <see cref="Start"/>.
+    /// </summary>
     /// <exception cref="HybridProtocolException">InvalidArgument when <see cref="SecureServerOptions.ServerKey"/> is missing.</exception>
     public SecureListener(IPEndPoint endPoint, SecureServerOptions options)
     {
@@ -37,6 +42,7 @@ public sealed class SecureListener : IAsyncDisposable
 
         this.endPoint = endPoint;
         this.options = options;
+        accepted = SecureConnection.AcceptedProtocols(options);
     }
 
     /// <summary>Raised (on a background thread) when a client's handshake fails: its address and the exception. Handlers must not throw.</summary>
@@ -47,6 +53,13 @@ public sealed class SecureListener : IAsyncDisposable
 
     /// <summary>The most authenticated connections waiting for <see cref="AcceptAsync"/> (default 64); set before <see cref="Start"/>.</summary>
     public int MaxPendingConnections { get; init; } = 64;
+
+    /// <summary>
+    /// For an IPv6 address (such as <see cref="IPAddress.IPv6Any"/>, <c>[::]</c>): also accept IPv4 clients (their
+    /// <see cref="SecureConnection.RemoteEndPoint"/> is their IPv4 address). Default true, so a listener on <c>[::]</c> serves
+    /// both IPv4 and IPv6; false listens on IPv6 only. Ignored for IPv4 addresses. Set before <see cref="Start"/>.
+    /// </summary>
+    public bool DualMode { get; init; } = true;
 
     /// <summary>The address and port the listener is bound to (after <see cref="Start"/>).</summary>
     /// <exception cref="HybridProtocolException">InvalidState before <see cref="Start"/>.</exception>
@@ -65,6 +78,11 @@ public sealed class SecureListener : IAsyncDisposable
         var s = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                s.DualMode = DualMode;
+            }
+
             s.Bind(endPoint);
             s.Listen(512);
         }
@@ -184,8 +202,8 @@ public sealed class SecureListener : IAsyncDisposable
         var remote = client.RemoteEndPoint;
         try
         {
-            client.NoDelay = true;
-            var connection = await SecureConnection.AuthenticateAsServerCoreAsync(new NetworkStream(client, ownsSocket: true), options, "the client " + remote, stopping.Token).ConfigureAwait(false);
+            SecureConnection.Configure(client, options);
+            var connection = await SecureConnection.AuthenticateAsServerCoreAsync(new NetworkStream(client, ownsSocket: true), options, accepted, "the client " + remote, stopping.Token).ConfigureAwait(false);
             try
             {
                 await ready!.Writer.WriteAsync(connection, stopping.Token).ConfigureAwait(false);

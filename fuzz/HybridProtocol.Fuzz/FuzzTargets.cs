@@ -11,7 +11,7 @@ namespace HybridProtocol.Fuzz;
 /// The fuzz targets: each takes arbitrary bytes and drives one decoder or state machine of the pure core. A
 /// typed error is a normal outcome; an exception (or a broken invariant, thrown as <see cref="InvariantBroken"/>)
 /// is a finding. The same functions run under AFL++ (<c>fuzz/run.sh</c>) and in CI over the checked-in corpus
-/// (<c>tests/FuzzCorpus.fs</c>).
+/// (<c>tests/Adversarial/FuzzCorpus.fs</c>).
 /// </summary>
 public static class FuzzTargets
 {
@@ -147,25 +147,29 @@ public static class FuzzTargets
         return state;
     }
 
-    /// <summary>The record layer's Open on an arbitrary frame body, with keys from a fixed NN handshake.</summary>
+    /// <summary>The transport engine's receive half on an arbitrary frame body (framed here), with keys from a fixed NN handshake.</summary>
     public static void Record(byte[] input)
     {
-        var layer = TransportLayer.Value;
+        var half = TransportLayer.Value;
+        var frame = new byte[2 + input.Length];
+        frame[0] = (byte)(input.Length >> 8);
+        frame[1] = (byte)input.Length;
+        input.CopyTo(frame, 2);
         var destination = new byte[Math.Max(1, input.Length)];
-        var opened = RecordLayerModule.Open(layer, input, destination);
-        if (opened.IsOk)
+        var received = ReceiveHalfModule.Receive(half, frame, destination, 0);
+        if (received.Event.IsMessageEnd)
         {
             // Only the honest first record of the session (in the seed corpus) authenticates.
-            Check(opened.ResultValue.DataLength <= input.Length - layer.TagLength - 1, "data within the record");
+            Check(received.Written <= input.Length - 17, "data within the record");
         }
-        else
+        else if (received.Event.IsFatal)
         {
-            Check(destination.AsSpan(0, RecordLayerModule.OpenLength(layer, input.Length)).IndexOfAnyExcept((byte)0) < 0, "nothing unauthenticated written");
+            Check(destination.AsSpan().IndexOfAnyExcept((byte)0) < 0, "nothing unauthenticated written");
         }
     }
 
     /// <summary>Fixed keys: the fuzzer's runs are reproducible.</summary>
-    internal static KeyPair Key(int label)
+    internal static DhKeyPair Key(int label)
     {
         var raw = new byte[32];
         for (var i = 0; i < raw.Length; i++)
@@ -187,7 +191,7 @@ public static class FuzzTargets
     internal static Connection Server()
     {
         var config = ServerConfig.Create(
-            ServerNames,
+            ServerNames.Select(n => ProtocolNameModule.parse(n).ResultValue),
             new Func<ProtocolName, CryptoSuite>(NSecSuite.For),
             Key(4),
             "fuzz/1").WithLocalStatic(Key(2));
@@ -196,7 +200,8 @@ public static class FuzzTargets
 
     internal static ClientConfig Client(string name)
     {
-        var config = ClientConfig.Create(name, NSecSuite.For(ProtocolNameModule.parse(name).ResultValue), Key(3), "fuzz/1");
+        var protocol = ProtocolNameModule.parse(name).ResultValue;
+        var config = ClientConfig.Create(protocol, NSecSuite.For(protocol), Key(3), "fuzz/1");
         if (name.Contains("_XX_") || name.Contains("_IK_"))
         {
             config = config.WithLocalStatic(Key(1));
@@ -205,8 +210,8 @@ public static class FuzzTargets
         return name.Contains("_IK_") || name.Contains("_NK_") ? config.WithRemoteStatic(Key(2).Public) : config;
     }
 
-    private static readonly Lazy<RecordLayer> TransportLayer = new(() =>
-        Connection.TakeTransport(HonestSession("Noise_NN_25519_ChaChaPoly_BLAKE2b", []).Server).ResultValue.Layer);
+    private static readonly Lazy<ReceiveHalf> TransportLayer = new(() =>
+        Connection.Traffic(HonestSession("Noise_NN_25519_ChaChaPoly_BLAKE2b", []).Server).ResultValue.Receive);
 
     /// <summary>
     /// An honest in-memory session: the client sends <paramref name="messages"/> (none: the handshake only).
