@@ -5,6 +5,7 @@ using HybridProtocol.Core;
 using HybridProtocol.Core.Noise;
 using HybridProtocol.Core.Wire;
 using HybridProtocol.Crypto;
+using HybridProtocol.Diagnostics;
 using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
 using NSec.Cryptography;
@@ -88,6 +89,7 @@ public sealed partial class SecureConnection
             : identity is null ? "NX" + (psk is null ? "" : "psk2") : "XX" + (psk is null ? "" : "psk3");
         var name = SecureSuites.ProtocolName(pattern, options.Suite);
         var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
+        var telemetry = Telemetry.StartHandshake(isServer: false, name, context.Peer, options.Logger);
 
         var scope = new KeyScope(NSecSuite.For(ProtocolNameModule.parse(name).ResultValue));
         var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
@@ -133,10 +135,13 @@ public sealed partial class SecureConnection
                 _ => key => new HybridProtocolException(HybridErrorCode.AuthenticationFailed, $"The server proved {key.Fingerprint}, not the pinned key {auth.PinnedKey}."),
             };
 
-            return await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            var connection = await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            telemetry.Completed(connection, options.Logger);
+            return connection;
         }
-        catch
+        catch (Exception e)
         {
+            telemetry.Failed(e);
             scope.Dispose();
             await stream.DisposeAsync().ConfigureAwait(false);
             throw;
@@ -171,6 +176,7 @@ public sealed partial class SecureConnection
         var clientAuth = options.ClientAuthentication;
         var psk = options.PreSharedKeyNoCopy;
         var context = new WireErrorContext(false, peer, null);
+        var telemetry = Telemetry.StartHandshake(isServer: true, null, peer, options.Logger);
         KeyScope? scope = null;
         var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
         try
@@ -202,10 +208,13 @@ public sealed partial class SecureConnection
                 _ => _ => null,
             };
 
-            return await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            var connection = await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            telemetry.Completed(connection, options.Logger);
+            return connection;
         }
-        catch
+        catch (Exception e)
         {
+            telemetry.Failed(e);
             scope?.Dispose();
             await stream.DisposeAsync().ConfigureAwait(false);
             throw;
@@ -284,6 +293,7 @@ public sealed partial class SecureConnection
                     {
                         case Output.Transmit t:
                             await stream.WriteAsync(t.Bytes, timeout.Token).ConfigureAwait(false);
+                            Telemetry.Sent(t.Bytes.Length);
                             break;
                         case Output.Deliver d:
                             early.Enqueue(d.Message);
@@ -321,6 +331,7 @@ public sealed partial class SecureConnection
                 }
 
                 var n = await stream.ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
+                Telemetry.Received(n);
                 (state, outputs) = Connection.Step(state, n == 0 ? Input.EndOfInput : Input.NewReceived(buffer.AsMemory(0, n)));
             }
         }

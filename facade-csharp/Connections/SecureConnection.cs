@@ -5,6 +5,8 @@ using HybridProtocol.Connections;
 using HybridProtocol.Core;
 using HybridProtocol.Core.Wire;
 using HybridProtocol.Crypto;
+using HybridProtocol.Diagnostics;
+using Microsoft.Extensions.Logging;
 
 namespace HybridProtocol;
 
@@ -66,6 +68,14 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
     private HybridProtocolException? failure;
     private int disposed;
+
+    // Where this connection's events go (SecureConnectionOptions.Logger), set when the handshake completes.
+    private ILogger? logger;
+
+    internal ILogger? Logger
+    {
+        set => logger = value;
+    }
 
     private SecureConnection(Stream stream, KeyScope keys, TransportHandoff? transport, HandshakeInfo info, Queue<byte[]> early, WireErrorContext context)
     {
@@ -147,6 +157,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
             {
                 var n = SealSome(buffer, message.Span, ref offset, ref started);
                 await stream.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                Telemetry.Sent(n);
             }
 
             await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -186,6 +197,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
             {
                 var n = SealSome(buffer, message, ref offset, ref started);
                 stream.Write(buffer.AsSpan(0, n));
+                Telemetry.Sent(n);
             }
 
             stream.Flush();
@@ -355,6 +367,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
                     Span<byte> record = stackalloc byte[CloseRecordLength];
                     var n = SealClose(CloseReason.Normal, record);
                     stream.Write(record[..n]);
+                    Telemetry.Sent(n);
                 }
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or NotSupportedException)
@@ -395,6 +408,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     /// <summary>Closes the stream (which ends a pending read or write), then returns the buffers and erases the keys.</summary>
     private void Release()
     {
+        Telemetry.ConnectionClosed(logger, context.Peer, failure?.Code.ToString() ?? (receiveClosed ? "ClosedByPeer" : "Closed"));
         failure ??= new HybridProtocolException(HybridErrorCode.InvalidState, "The connection has been disposed.");
         stream.Dispose();
         var haveSend = sendLock.Wait(TimeSpan.FromSeconds(5));
@@ -496,6 +510,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
             if (sealedRecord.RetiredKey.IsValueSome)
             {
                 keys.Retire(sealedRecord.RetiredKey.Value);
+                Telemetry.KeyUpdated(logger, context.Peer, sending: true);
             }
 
             offset += length;
@@ -537,6 +552,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
             buffer = ArrayPool<byte>.Shared.Rent(CloseRecordLength);
             var n = SealClose(reason, buffer);
             await stream.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+            Telemetry.Sent(n);
             await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
@@ -685,6 +701,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
             }
 
             n = await stream.ReadAsync(receiveBuffer.AsMemory(receiveEnd), cancellationToken).ConfigureAwait(false);
+            Telemetry.Received(n);
         }
         catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
         {
@@ -720,6 +737,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
                 pollSocket?.Poll(-1, SelectMode.SelectRead);
 
                 n = stream.Read(receiveBuffer.AsSpan(receiveEnd));
+                Telemetry.Received(n);
             }
             catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
             {
@@ -821,6 +839,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
             if (opened.RetiredKey.IsValueSome)
             {
                 keys.Retire(opened.RetiredKey.Value);
+                Telemetry.KeyUpdated(logger, context.Peer, sending: false);
             }
 
             var data = into[..opened.DataLength];
