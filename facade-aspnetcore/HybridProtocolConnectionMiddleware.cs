@@ -22,6 +22,7 @@ internal sealed class HybridProtocolConnectionMiddleware
 
     private readonly ConnectionDelegate next;
     private readonly SecureServerOptions options;
+    private readonly Microsoft.FSharp.Collections.FSharpList<Core.Noise.ProtocolName> accepted;
     private readonly int maxConcurrentHandshakes;
     private readonly ILogger? logger;
     private readonly FailureSummary failures;
@@ -37,6 +38,7 @@ internal sealed class HybridProtocolConnectionMiddleware
         }
 
         options.Logger ??= logger;
+        accepted = SecureConnection.AcceptedProtocols(options);
         maxConcurrentHandshakes = settings.MaxConcurrentHandshakes;
         this.logger = options.Logger;
         failures = new FailureSummary(this.logger, TimeSpan.FromSeconds(10));
@@ -61,7 +63,7 @@ internal sealed class HybridProtocolConnectionMiddleware
         {
             // The facade's handshake bounds itself by SecureServerOptions.HandshakeTimeout; ConnectionClosed ends it
             // early when the client goes away or the server stops.
-            secure = await SecureConnection.AuthenticateAsServerCoreAsync(new TransportStream(context.Transport), options, "the client " + remote, context.ConnectionClosed).ConfigureAwait(false);
+            secure = await SecureConnection.AuthenticateAsServerCoreAsync(new TransportStream(context.Transport), options, accepted, "the client " + remote, context.ConnectionClosed).ConfigureAwait(false);
         }
         catch (Exception e) when (e is HybridProtocolException or OperationCanceledException or IOException or ObjectDisposedException)
         {

@@ -19,6 +19,7 @@ public sealed class SecureListener : IAsyncDisposable
 {
     private readonly IPEndPoint endPoint;
     private readonly SecureServerOptions options;
+    private readonly FSharpList<Core.Noise.ProtocolName> accepted;
     private readonly CancellationTokenSource stopping = new();
     private Channel<SecureConnection>? ready;
     private Socket? socket;
@@ -40,6 +41,7 @@ public sealed class SecureListener : IAsyncDisposable
         this.endPoint = endPoint;
         this.options = options;
         failures = new FailureSummary(options.Logger, TimeSpan.FromSeconds(10));
+        accepted = SecureConnection.AcceptedProtocols(options);
     }
 
     /// <summary>Raised (on a background thread) when a client's handshake fails: its address and the exception. Handlers must not throw.</summary>
@@ -191,7 +193,7 @@ public sealed class SecureListener : IAsyncDisposable
         try
         {
             client.NoDelay = true;
-            var connection = await SecureConnection.AuthenticateAsServerCoreAsync(new NetworkStream(client, ownsSocket: true), options, "the client " + remote, stopping.Token).ConfigureAwait(false);
+            var connection = await SecureConnection.AuthenticateAsServerCoreAsync(new NetworkStream(client, ownsSocket: true), options, accepted, "the client " + remote, stopping.Token).ConfigureAwait(false);
             try
             {
                 await ready!.Writer.WriteAsync(connection, stopping.Token).ConfigureAwait(false);
