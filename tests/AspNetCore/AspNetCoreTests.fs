@@ -526,6 +526,56 @@ let kestrel =
             Expect.stringStarts (get http server.Port) "HTTP/2" "the slot is free again"
     ]
 
+/// The README's example, run as it is built beside this test program (same configuration), bounded to 60 s.
+let private runExample () =
+    let configuration =
+        match DirectoryInfo(Path.TrimEndingDirectorySeparator AppContext.BaseDirectory).Parent with
+        | null -> "Debug"
+        | dir -> dir.Name
+
+    let dll =
+        Path.Combine(
+            TestSupport.repoRoot,
+            "examples",
+            "AspNetCore",
+            "bin",
+            configuration,
+            "net10.0",
+            "HybridProtocol.Example.AspNetCore.dll"
+        )
+
+    if not (File.Exists dll) then
+        failtest $"the example is not built at {dll}"
+
+    let info = ProcessStartInfo "dotnet"
+    info.ArgumentList.Add dll
+    info.RedirectStandardOutput <- true
+    info.RedirectStandardError <- true
+    info.UseShellExecute <- false
+
+    use p =
+        match Process.Start info with
+        | null -> failtest "could not start the example"
+        | p -> p
+
+    let out = p.StandardOutput.ReadToEndAsync()
+    let err = p.StandardError.ReadToEndAsync()
+
+    if not (p.WaitForExit 60_000) then
+        p.Kill true
+        failtest "the example did not stop by itself"
+
+    p.ExitCode, out.Result, err.Result
+
+[<Tests>]
+let example =
+    testCase "AspNetCore: the README's example serves HTTP/2 over HybridProtocol and stops by itself"
+    <| fun () ->
+        let code, out, err = runExample ()
+        Expect.equal code 0 $"exit code (stderr: {err})"
+        Expect.stringContains out "Hello over HTTP/2 inside Noise_NK_25519_ChaChaPoly_BLAKE2b" "the HTTP/2 answer"
+        Expect.stringContains out "Wrong pinned key: AuthenticationFailed" "the refused key's code"
+
 [<Tests>]
 let diagnostics =
     testSequenced
