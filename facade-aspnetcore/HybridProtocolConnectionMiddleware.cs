@@ -97,9 +97,6 @@ internal sealed class HybridProtocolConnectionMiddleware
         }
     }
 
-    /// <summary>Flushes what the summary counted (when the endpoint stops).</summary>
-    internal void FlushSummary() => failures.Flush();
-
     /// <summary>The protocol's ServerBusy refusal (specs/PROTOCOL.md §3), as <see cref="SecureListener"/> sends it.</summary>
     private static async Task RefuseBusyAsync(ConnectionContext context)
     {
