@@ -88,7 +88,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
         send = traffic.Send;
         receive = traffic.Receive;
-        input.Load(traffic.PartialMessage.Length == 0 && traffic.Pending.Length == 0 ? default : traffic.Pending);
+        input.Load(traffic.Pending);
         if (traffic.PartialMessage.Length > 0)
         {
             Append(traffic.PartialMessage);
