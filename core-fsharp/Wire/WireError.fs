@@ -9,6 +9,7 @@ open HybridProtocol.Core.Noise
 
 /// Why a server refused a connection request (the non-zero status byte, specs/PROTOCOL.md §3).
 /// An enum rather than a DU so that a code this version does not know still decodes and prints as its number.
+/// Codes are 0x01..0x1F: a first byte of 0x20 or more cannot be a status (`Malformed NotAStatus`).
 type RefusalCode =
     /// The preamble's version byte is not one the server speaks.
     | UnsupportedVersion = 0x01uy
@@ -72,6 +73,9 @@ type MalformedReason =
     | BadProtocolName of ProtocolNameError
     /// A server status byte followed by a refusal list that does not parse.
     | BadRefusal
+    /// The server's first bytes cannot be a status (a first byte of 0x20 or more, or a refusal with version 0):
+    /// the server does not speak HybridProtocol (an SSH banner, an HTTP response). The bytes seen, at most 32.
+    | NotAStatus of received: byte[]
     /// The record's type byte is not one of RecordType.
     | UnknownRecordType of recordType: byte
     /// A frame too short to hold a record (type byte plus authentication tag).

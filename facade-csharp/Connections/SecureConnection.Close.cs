@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using HybridProtocol.Core.Wire;
+using HybridProtocol.Diagnostics;
 using HybridProtocol.Net;
 
 namespace HybridProtocol;
@@ -108,6 +109,7 @@ public sealed partial class SecureConnection
     /// <summary>Closes the stream (which ends a pending read or write), then returns the buffers and erases the keys.</summary>
     private void Release()
     {
+        Telemetry.ConnectionClosed(logger, context.Peer, failure?.Code.ToString() ?? (receive.End.IsPeerClosedCleanly ? "ClosedByPeer" : "Closed"));
         idle?.Dispose();
         failure ??= new HybridProtocolException(HybridErrorCode.InvalidState, "The connection has been disposed.");
         stream.Dispose();
@@ -142,6 +144,7 @@ public sealed partial class SecureConnection
                 Span<byte> record = stackalloc byte[128];
                 var n = SealClose(reason, record);
                 stream.Write(record[..n]);
+                Telemetry.Sent(n);
             }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or NotSupportedException)

@@ -4,7 +4,9 @@ using HybridProtocol.Connections;
 using HybridProtocol.Core;
 using HybridProtocol.Core.Wire;
 using HybridProtocol.Crypto;
+using HybridProtocol.Diagnostics;
 using HybridProtocol.Net;
+using Microsoft.Extensions.Logging;
 
 namespace HybridProtocol;
 
@@ -59,6 +61,15 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
     private HybridProtocolException? failure;
     private int disposed;
+
+    // Where this connection's events go (SecureConnectionOptions.Logger), set when the handshake completes.
+    private ILogger? logger;
+
+    internal ILogger? Logger
+    {
+        set => logger = value;
+    }
+
     private long lastActivity = Environment.TickCount64;
 
     private SecureConnection(Stream stream, KeyScope keys, TrafficStart? traffic, HandshakeInfo info, Queue<byte[]> early, WireErrorContext context, SecureConnectionOptions options)
@@ -241,11 +252,12 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
     private void Touch() => Volatile.Write(ref lastActivity, Environment.TickCount64);
 
-    private void Retire(Microsoft.FSharp.Core.FSharpValueOption<IAeadKey> key)
+    private void Retire(Microsoft.FSharp.Core.FSharpValueOption<IAeadKey> key, bool sending)
     {
         if (key.IsValueSome)
         {
             keys.Retire(key.Value);
+            Telemetry.KeyUpdated(logger, context.Peer, sending);
         }
     }
 

@@ -20,6 +20,7 @@ internal static class WireErrors
         WireError.Noise n => NoiseErrors.ToException(n.Item) is var e && e.Code == HybridErrorCode.DecryptionFailed && inHandshake
             ? new(HybridErrorCode.DecryptionFailed, $"The handshake with {context.Peer} failed to authenticate: the two ends use different keys or pre-shared keys, or the bytes were altered in transit. Check the pinned key and the PreSharedKey on both ends.")
             : e,
+        WireError.Malformed { Item: MalformedReason.NotAStatus n } => new(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} is not a HybridProtocol server: it answered \"{Printable(n.received)}\", which cannot be a HybridProtocol status{Guess(n.received)}; the connection was closed. Check the host and port."),
         WireError.Malformed m => new(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} sent bytes that break the protocol ({Describe(m.Item)}); the connection was closed. The peer is not a HybridProtocol endpoint of this version, or the data was corrupted."),
         WireError.Refused r => new(HybridErrorCode.PeerRefused, $"{Capital(context.Peer)} refused the connection: {Describe(r.code)}. It speaks version {r.serverVersion} and accepts: {(r.supported.IsEmpty ? "(nothing listed)" : string.Join(", ", r.supported))}. Change the client's options (Suite, PreSharedKey, ClientIdentity) to match one of them."),
         WireError.RefusedPeer r => new(HybridErrorCode.PeerRefused, $"Refused {context.Peer}'s request for '{r.requested}': {Describe(r.code)}. The client must use one of the protocols this server accepts."),
@@ -68,6 +69,18 @@ internal static class WireErrors
         MalformedReason.RecordTooShort s => $"a record of {s.length} bytes is too short",
         _ => reason.ToString(),
     };
+
+    /// <summary>Bytes as text for a message: printable ASCII kept, anything else as \xNN.</summary>
+    private static string Printable(byte[] bytes) =>
+        string.Concat(bytes.Select(b => b is >= 0x20 and < 0x7F ? ((char)b).ToString() : $"\\x{b:x2}"));
+
+    private static string Guess(byte[] bytes)
+    {
+        var text = System.Text.Encoding.ASCII.GetString(bytes);
+        return text.StartsWith("SSH-", StringComparison.Ordinal) ? " (an SSH server)"
+            : text.StartsWith("HTTP/", StringComparison.Ordinal) ? " (an HTTP server)"
+            : "";
+    }
 
     private static string Capital(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 }
