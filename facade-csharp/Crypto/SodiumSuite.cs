@@ -51,7 +51,8 @@ public static unsafe class SodiumSuite
     /// <summary>Noise §12.8 "BLAKE2b" with a 64-byte output (libsodium's crypto_generichash).</summary>
     public static HashFunctions Blake2b { get; } = new("BLAKE2b", 64, 128, new HashFn(Counted(Blake2bHash)));
 
-    /// <summary>The suite a parsed Noise protocol name asks for.</summary>
+    /// <summary>The suite a parsed Noise protocol name asks for: with ML-KEM-768 (<see cref="SodiumKem.MlKem768"/>)
+    /// when the name is an hfs name ("25519+MLKEM768"), classical otherwise.</summary>
     public static CryptoSuite For(ProtocolName name)
     {
         ArgumentNullException.ThrowIfNull(name);
