@@ -56,6 +56,12 @@ if (options.Runs("idle"))
     await ForEachTransport("idle", $"idle connections ({count})", (t, _, r) => NetworkBenchmarks.IdleMemoryAsync(t, count, r));
 }
 
+if (options.Runs("kestrel"))
+{
+    Section("kestrel: HTTP/2 over Kestrel and HttpClient");
+    await KestrelBenchmarks.RunAsync(scale, report);
+}
+
 report.Note("HybridProtocol rows: SecureConnection over TCP (the server side is what SecureListener runs per client), pattern NK (the client pins the server's key; server authentication only, like the SslStream rows), driven through SendAsync and ReceiveAsync into the caller's buffer (no Stream view).");
 report.Note("MB = 10^6 bytes. Every network figure has both ends of the connection in this process (one machine, 127.0.0.1), so CPU, allocation and memory count client and server together.");
 report.Note("Bulk: client to server on one connection; each message carries its sequence number at both ends and a fixed pattern, and the server checks every byte.");

@@ -156,6 +156,19 @@ public sealed class TlsTransport : LoopbackTransport
 
     public TlsTransport()
     {
+        certificate = CreateCertificate();
+        certificateContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
+        pinnedThumbprint = certificate.GetCertHash(HashAlgorithmName.SHA256);
+    }
+
+    /// <summary>The host name the certificate names (the client's TargetHost).</summary>
+    public const string CertificateHost = HostName;
+
+    public override string Name => "SslStream";
+
+    /// <summary>A self-signed ECDSA P-256 server certificate for <see cref="CertificateHost"/>, as every TLS row uses.</summary>
+    public static X509Certificate2 CreateCertificate()
+    {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={HostName}", key, HashAlgorithmName.SHA256);
         var san = new SubjectAlternativeNameBuilder();
@@ -165,12 +178,8 @@ public sealed class TlsTransport : LoopbackTransport
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
         using var ephemeral = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
         // Round-trip through PKCS#12 so the private key is a persisted one every platform's TLS stack accepts.
-        certificate = X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pkcs12), password: null);
-        certificateContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
-        pinnedThumbprint = certificate.GetCertHash(HashAlgorithmName.SHA256);
+        return X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pkcs12), password: null);
     }
-
-    public override string Name => "SslStream";
 
     protected override void DisposeResources() => certificate.Dispose();
 

@@ -69,6 +69,9 @@ internal static unsafe partial class Sodium
     internal static partial void sodium_free(void* pointer);
 
     [LibraryImport(Library)]
+    internal static partial void sodium_memzero(void* pointer, nuint length);
+
+    [LibraryImport(Library)]
     internal static partial void randombytes_buf(void* buffer, nuint size);
 
     [LibraryImport(Library)]
