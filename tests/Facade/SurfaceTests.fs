@@ -137,14 +137,21 @@ let tests =
         }
 
         test "no public member of the facade makes its caller name a core type" {
+            // The crypto providers (namespace HybridProtocol.Crypto: NSecSuite, SodiumSuite, SodiumKem) fill the
+            // core's records: a caller who uses them has asked for the core on purpose.
+            let providers = [
+                for t in facade.GetExportedTypes() do
+                    if t.Namespace = "HybridProtocol.Crypto" then
+                        t.Name
+            ]
+
+            Expect.isNonEmpty providers "the provider namespace exists"
+
             let leaks = [
                 for (what, types) in facadeSignatures () do
-                    if
-                        not (
-                            what.StartsWith("NSecSuite", StringComparison.Ordinal)
-                            || what.StartsWith("SodiumKem", StringComparison.Ordinal)
-                        )
-                    then
+                    let owner = what.Split([| '.'; ' ' |]).[0]
+
+                    if not (List.contains owner providers) then
                         for t in types do
                             if isCore t then
                                 $"{what}: {t.FullName}"
