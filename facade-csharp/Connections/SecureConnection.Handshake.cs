@@ -5,6 +5,7 @@ using HybridProtocol.Core;
 using HybridProtocol.Core.Noise;
 using HybridProtocol.Core.Wire;
 using HybridProtocol.Crypto;
+using HybridProtocol.Diagnostics;
 using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
 using NSec.Cryptography;
@@ -18,7 +19,8 @@ public sealed partial class SecureConnection
     /// (see <see cref="AuthenticateAsClientAsync"/>). The returned connection owns the socket.
     /// </summary>
     /// <exception cref="HybridProtocolException">
-    /// TransportFailed when the TCP connection cannot be made; otherwise as <see cref="AuthenticateAsClientAsync"/>.
+    /// TransportFailed when the TCP connection cannot be made, or not within
+    /// <see cref="SecureClientOptions.ConnectTimeout"/>; otherwise as <see cref="AuthenticateAsClientAsync"/>.
     /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public static async Task<SecureConnection> ConnectAsync(string host, int port, SecureClientOptions options, CancellationToken cancellationToken = default)
@@ -31,22 +33,7 @@ public sealed partial class SecureConnection
             throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Port {port} is not between 1 and 65535.");
         }
 
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            await socket.ConnectAsync(host, port, cancellationToken).ConfigureAwait(false);
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            throw new HybridProtocolException(HybridErrorCode.TransportFailed, $"Cannot connect to {host}:{port}: {e.Message}. Check that the server runs and the address is right.", e);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
+        var socket = await ConnectSocketAsync(host, port, options, cancellationToken).ConfigureAwait(false);
         return await AuthenticateAsClientAsync(new NetworkStream(socket, ownsSocket: true), FormatHost(host, port), options, cancellationToken).ConfigureAwait(false);
     }
 
@@ -95,12 +82,14 @@ public sealed partial class SecureConnection
 
         var name = chosen.ResultValue;
         var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
+        var telemetry = Telemetry.StartHandshake(isServer: false, ProtocolNameModule.toString(name), context.Peer, options.Logger);
+        var endPoints = Prepare(stream, options);
 
-        var scope = new KeyScope(NSecSuite.For(name));
-        var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
+        var scope = new KeyScope(SodiumSuite.For(name));
+        var ephemeral = SodiumSuite.GenerateEphemeral();
         try
         {
-            var config = ClientConfig.Create(name, scope.Suite, X25519PrivateKey.ToKeyPair(ephemeral), options.ApplicationProtocol)
+            var config = ClientConfig.Create(name, scope.Suite, ephemeral, options.ApplicationProtocol)
                 .WithMaxMessageSize(options.MaxMessageSize)
                 .WithMaxRecordData(options.MaxRecordData)
                 .WithRekey(options.RekeyPolicy);
@@ -140,17 +129,20 @@ public sealed partial class SecureConnection
                 _ => key => new HybridProtocolException(HybridErrorCode.AuthenticationFailed, $"The server proved {key.Fingerprint}, not the pinned key {auth.PinnedKey}."),
             };
 
-            return await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            var connection = await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            telemetry.Completed(connection, options.Logger);
+            return connection.WithEndPoints(endPoints);
         }
-        catch
+        catch (Exception e)
         {
+            telemetry.Failed(e);
             scope.Dispose();
             await stream.DisposeAsync().ConfigureAwait(false);
             throw;
         }
         finally
         {
-            ephemeral.Dispose();
+            ephemeral.Private.Dispose();
         }
     }
 
@@ -181,14 +173,16 @@ public sealed partial class SecureConnection
         var clientAuth = options.ClientAuthentication;
         var psk = options.PreSharedKeyNoCopy;
         var context = new WireErrorContext(false, peer, null);
+        var telemetry = Telemetry.StartHandshake(isServer: true, null, peer, options.Logger);
+        var endPoints = Prepare(stream, options);
         KeyScope? scope = null;
-        var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
+        var ephemeral = SodiumSuite.GenerateEphemeral();
         try
         {
             var config = ServerConfig.Create(
                     accepted,
-                    new Func<Core.Noise.ProtocolName, CryptoSuite>(n => (scope = new KeyScope(NSecSuite.For(n))).Suite),
-                    X25519PrivateKey.ToKeyPair(ephemeral),
+                    new Func<Core.Noise.ProtocolName, CryptoSuite>(n => (scope = new KeyScope(SodiumSuite.For(n))).Suite),
+                    ephemeral,
                     options.ApplicationProtocol)
                 .WithLocalStatic(serverKey.ToKeyPair())
                 .WithMaxMessageSize(options.MaxMessageSize)
@@ -212,17 +206,20 @@ public sealed partial class SecureConnection
                 _ => _ => null,
             };
 
-            return await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            var connection = await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            telemetry.Completed(connection, options.Logger);
+            return connection.WithEndPoints(endPoints);
         }
-        catch
+        catch (Exception e)
         {
+            telemetry.Failed(e);
             scope?.Dispose();
             await stream.DisposeAsync().ConfigureAwait(false);
             throw;
         }
         finally
         {
-            ephemeral.Dispose();
+            ephemeral.Private.Dispose();
         }
     }
 
@@ -297,6 +294,7 @@ public sealed partial class SecureConnection
                     {
                         case Output.Transmit t:
                             await stream.WriteAsync(t.Bytes, timeout.Token).ConfigureAwait(false);
+                            Telemetry.Sent(t.Bytes.Length);
                             break;
                         case Output.Deliver d:
                             early.Enqueue(d.Message);
@@ -334,6 +332,7 @@ public sealed partial class SecureConnection
                 }
 
                 var n = await stream.ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
+                Telemetry.Received(n);
                 (state, outputs) = Connection.Step(state, n == 0 ? Input.EndOfInput : Input.NewReceived(buffer.AsMemory(0, n)));
             }
         }
@@ -355,20 +354,18 @@ public sealed partial class SecureConnection
         {
             // The peer closed cleanly right after the handshake; our Close has been sent. Keep what it delivered.
             keys.Dispose();
-            return new SecureConnection(stream, keys, null, info, early, context);
+            return new SecureConnection(stream, keys, null, info, early, context, options);
         }
 
-        var handoff = Connection.TakeTransport(state);
-        if (handoff.IsError)
+        var traffic = Connection.Traffic(state);
+        if (traffic.IsError)
         {
-            throw WireErrors.ToException(handoff.ErrorValue, context, inHandshake: false);
+            throw WireErrors.ToException(traffic.ErrorValue, context, inHandshake: false);
         }
 
-        var transport = handoff.ResultValue;
-        var layer = transport.Layer;
-        var live = RecordLayerModule.Keys(layer).ToArray();
-        keys.DisposeAllExcept(live);
-        return new SecureConnection(stream, keys, transport, info, early, context);
+        var engine = traffic.ResultValue;
+        keys.DisposeAllExcept(TrafficModule.Keys(engine.Send, engine.Receive).ToArray());
+        return new SecureConnection(stream, keys, engine, info, early, context, options);
     }
 
     private static void RetireKey(KeyScope? scope, IAeadKey key)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using HybridProtocol.Core.Wire;
+using HybridProtocol.Diagnostics;
 using Microsoft.FSharp.Collections;
 
 namespace HybridProtocol;
@@ -24,8 +25,13 @@ public sealed class SecureListener : IAsyncDisposable
     private Socket? socket;
     private Task? acceptLoop;
     private int handshakes;
+    private readonly FailureSummary failures;
 
-    /// <summary>Creates a listener for <paramref name="endPoint"/> (port 0 picks a free port; see <see cref="LocalEndPoint"/>). Call <see cref="Start"/>.</summary>
+    /// <summary>
+    /// Creates a listener for <paramref name="endPoint"/> (port 0 picks a free port; see <see cref="LocalEndPoint"/>).
+    /// The names it accepts follow from <paramref name="options"/> now; the other options are read for each client.
+    /// Call <see cref="Start"/>.
+    /// </summary>
     /// <exception cref="HybridProtocolException">InvalidArgument when <see cref="SecureServerOptions.ServerKey"/> is missing.</exception>
     public SecureListener(IPEndPoint endPoint, SecureServerOptions options)
     {
@@ -38,6 +44,7 @@ public sealed class SecureListener : IAsyncDisposable
 
         this.endPoint = endPoint;
         this.options = options;
+        failures = new FailureSummary(options.Logger, TimeSpan.FromSeconds(10));
         accepted = SecureConnection.AcceptedProtocols(options);
     }
 
@@ -49,6 +56,13 @@ public sealed class SecureListener : IAsyncDisposable
 
     /// <summary>The most authenticated connections waiting for <see cref="AcceptAsync"/> (default 64); set before <see cref="Start"/>.</summary>
     public int MaxPendingConnections { get; init; } = 64;
+
+    /// <summary>
+    /// For an IPv6 address (such as <see cref="IPAddress.IPv6Any"/>, <c>[::]</c>): also accept IPv4 clients (their
+    /// <see cref="SecureConnection.RemoteEndPoint"/> is their IPv4 address). Default true, so a listener on <c>[::]</c> serves
+    /// both IPv4 and IPv6; false listens on IPv6 only. Ignored for IPv4 addresses. Set before <see cref="Start"/>.
+    /// </summary>
+    public bool DualMode { get; init; } = true;
 
     /// <summary>The address and port the listener is bound to (after <see cref="Start"/>).</summary>
     /// <exception cref="HybridProtocolException">InvalidState before <see cref="Start"/>.</exception>
@@ -67,6 +81,11 @@ public sealed class SecureListener : IAsyncDisposable
         var s = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                s.DualMode = DualMode;
+            }
+
             s.Bind(endPoint);
             s.Listen(512);
         }
@@ -121,6 +140,7 @@ public sealed class SecureListener : IAsyncDisposable
             }
         }
 
+        failures.Flush();
         stopping.Dispose();
     }
 
@@ -147,10 +167,12 @@ public sealed class SecureListener : IAsyncDisposable
             {
                 Interlocked.Decrement(ref handshakes);
                 Report(client.RemoteEndPoint, new HybridProtocolException(HybridErrorCode.PeerRefused, $"Too many handshakes in progress ({MaxConcurrentHandshakes}); the client was refused with ServerBusy."));
+                Telemetry.Refused(options.Logger, client.RemoteEndPoint, "ServerBusy");
                 RefuseBusy(client);
                 continue;
             }
 
+            Telemetry.Accepted(options.Logger, client.RemoteEndPoint);
             _ = Task.Run(() => HandshakeAsync(client));
         }
     }
@@ -178,7 +200,7 @@ public sealed class SecureListener : IAsyncDisposable
         }
     }
 
-    private static readonly byte[] BusyStatus = ServerStatusModule.encode(
+    internal static readonly byte[] BusyStatus = ServerStatusModule.encode(
         ServerStatus.NewDeclined(new Refusal(RefusalCode.ServerBusy, PreambleModule.Version, FSharpList<string>.Empty))).ResultValue;
 
     private async Task HandshakeAsync(Socket client)
@@ -186,7 +208,7 @@ public sealed class SecureListener : IAsyncDisposable
         var remote = client.RemoteEndPoint;
         try
         {
-            client.NoDelay = true;
+            SecureConnection.Configure(client, options);
             var connection = await SecureConnection.AuthenticateAsServerCoreAsync(new NetworkStream(client, ownsSocket: true), options, accepted, "the client " + remote, stopping.Token).ConfigureAwait(false);
             try
             {
@@ -214,6 +236,7 @@ public sealed class SecureListener : IAsyncDisposable
 
     private void Report(EndPoint? remote, Exception e)
     {
+        failures.Record(Telemetry.ErrorType(e));
         try
         {
             HandshakeFailed?.Invoke(this, new HandshakeFailedEventArgs(remote, e));
