@@ -1,8 +1,8 @@
 using HybridProtocol.Core;
 using HybridProtocol.Core.Hpke;
-using CoreHpke = HybridProtocol.Core.Hpke.Hpke;
-using RecipientMode = HybridProtocol.Core.Hpke.Hpke.RecipientMode;
-using SenderMode = HybridProtocol.Core.Hpke.Hpke.SenderMode;
+using CoreHpke = HybridProtocol.Core.Hpke.Setup;
+using RecipientMode = HybridProtocol.Core.Hpke.Setup.RecipientMode;
+using SenderMode = HybridProtocol.Core.Hpke.Setup.SenderMode;
 
 namespace HybridProtocol;
 

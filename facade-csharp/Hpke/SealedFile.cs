@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using HybridProtocol.Core.Hpke;
-using CoreSealedFile = HybridProtocol.Core.Hpke.SealedFile;
+using CoreSealedFile = HybridProtocol.Core.Hpke.SealedFileFormat;
 
 namespace HybridProtocol;
 
