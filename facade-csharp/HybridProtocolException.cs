@@ -53,6 +53,12 @@ public enum HybridErrorCode
 
     /// <summary>The underlying transport failed (socket error, connection reset, stream closed).</summary>
     TransportFailed = 16,
+
+    /// <summary>
+    /// A private key file can be read or changed by other users (group or others have access), so it is refused, as ssh
+    /// refuses such keys; restrict it to its owner, or load it with <see cref="KeyLoadOptions.AllowInsecurePermissions"/>.
+    /// </summary>
+    InsecureKeyFile = 17,
 }
 
 /// <summary>

@@ -7,14 +7,42 @@ internal static class Keys
     public static PrivateKey LoadPrivate(string path)
     {
         RequireFile(path, "private key");
-        return PrivateKey.Load(path);
+        return WithHints(path, () => PrivateKey.Load(path));
     }
 
     /// <summary>Loads a public key file (PEM, as <c>hybrid pubkey</c> or <c>openssl pkey -pubout</c> write it).</summary>
     public static PublicKey LoadPublic(string path)
     {
         RequireFile(path, "public key");
-        return PublicKey.Load(path);
+        return WithHints(path, () => PublicKey.Load(path));
+    }
+
+    /// <summary>
+    /// The library says what is wrong with a key file in API terms; the tool adds what to type: chmod for a key file
+    /// others can read, and keygen/pubkey for a file that is not the right kind of key.
+    /// </summary>
+    private static T WithHints<T>(string path, Func<T> load)
+    {
+        try
+        {
+            return load();
+        }
+        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.InsecureKeyFile)
+        {
+            var mode = OperatingSystem.IsWindows() ? "" : $" (mode {Convert.ToString((int)File.GetUnixFileMode(path) & 0x1FF, 8).PadLeft(4, '0')})";
+            throw new CliException(
+                ExitCode.KeyOrFile,
+                $"'{path}' holds a private key that other users can access{mode}; refusing to use it, as ssh does. "
+                + $"Fix it with: chmod 600 {path} (and treat the key as exposed if others could read it).",
+                e);
+        }
+        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.InvalidKey)
+        {
+            throw new CliException(
+                ExitCode.KeyOrFile,
+                e.Message + " With this tool: 'hybrid keygen -o FILE' makes a private key, 'hybrid pubkey FILE' prints its public key.",
+                e);
+        }
     }
 
     /// <summary>
@@ -32,12 +60,17 @@ internal static class Keys
         {
             try
             {
-                using var key = PrivateKey.Load(path);
+                using var key = WithHints(path, () => PrivateKey.Load(path));
                 return key.PublicKey;
             }
-            catch (HybridProtocolException privateError) when (privateError.Code == HybridErrorCode.InvalidKey)
+            catch (CliException e) when (e.InnerException is HybridProtocolException { Code: HybridErrorCode.InvalidKey })
             {
-                throw LooksPrivate(path) ? privateError : publicError;
+                if (LooksPrivate(path))
+                {
+                    throw;
+                }
+
+                return WithHints<PublicKey>(path, () => throw publicError);
             }
         }
     }

@@ -168,6 +168,7 @@ public sealed partial class SecureConnection
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(options);
         var serverKey = options.ServerKey ?? throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
+        serverKey.ThrowIfDisposed("SecureServerOptions.ServerKey");
         var clientAuth = options.ClientAuthentication;
         var psk = options.PreSharedKeyNoCopy;
         var context = new WireErrorContext(false, peer, null);
@@ -244,6 +245,8 @@ public sealed partial class SecureConnection
         {
             throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureClientOptions.ServerAuthentication is required: choose Pinned, KnownHosts, Callback or (for experiments only) DangerousAcceptAnyServerKey.");
         }
+
+        options.ClientIdentity?.ThrowIfDisposed("SecureClientOptions.ClientIdentity");
     }
 
     /// <summary>

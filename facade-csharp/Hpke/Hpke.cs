@@ -108,7 +108,7 @@ public static class Hpke
     {
         options ??= new HpkeRecipientOptions();
         var suite = options.Suite.ToCore();
-        var skR = HpkeKeys.Private(recipientPrivateKey);
+        var skR = HpkeKeys.Private(recipientPrivateKey, "the recipient's private key");
         try
         {
             RecipientMode mode = options.Mode switch
@@ -269,7 +269,7 @@ public static class Hpke
     {
         var suite = options.Suite.ToCore();
         var pkR = HpkeKeys.Public(recipientPublicKey);
-        KeyPair? skS = options.SenderPrivateKey is { } sender ? HpkeKeys.Private(sender) : null;
+        KeyPair? skS = options.SenderPrivateKey is { } sender ? HpkeKeys.Private(sender, "HpkeSenderOptions.SenderPrivateKey") : null;
         try
         {
             SenderMode mode = options.Mode switch

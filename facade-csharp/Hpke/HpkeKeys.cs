@@ -15,9 +15,10 @@ internal static class HpkeKeys
     }
 
     /// <summary>The core's view of a private key; the <see cref="PrivateKey"/> keeps ownership.</summary>
-    public static KeyPair Private(PrivateKey key)
+    public static KeyPair Private(PrivateKey key, string passedAs = "the private key")
     {
         ArgumentNullException.ThrowIfNull(key);
+        key.ThrowIfDisposed(passedAs);
         return key.ToKeyPair();
     }
 
