@@ -11,13 +11,13 @@ type HandshakeParameters = {
     Role: Role
     Prologue: byte[]
     /// s: our static key pair, if the pattern uses one.
-    LocalStatic: KeyPair option
+    LocalStatic: DhKeyPair option
     /// e: our ephemeral key pair, made fresh by the caller for this handshake only.
-    LocalEphemeral: KeyPair option
+    LocalEphemeral: DhKeyPair option
     /// rs: the peer's static public key, if known in advance (pre-message).
-    RemoteStatic: PublicKey option
+    RemoteStatic: DhPublicKey option
     /// re: the peer's ephemeral public key, if known in advance (pre-message; fallback patterns only).
-    RemoteEphemeral: PublicKey option
+    RemoteEphemeral: DhPublicKey option
     /// 32-byte PSKs in the order the pattern's "psk" tokens consume them.
     Psks: byte[] list
 }
@@ -32,10 +32,10 @@ type HandshakeState = private {
     protocol: ProtocolName
     role: Role
     symmetricState: SymmetricState
-    s: KeyPair option
-    e: KeyPair option
-    rs: PublicKey option
-    re: PublicKey option
+    s: DhKeyPair option
+    e: DhKeyPair option
+    rs: DhPublicKey option
+    re: DhPublicKey option
     /// PSKs not yet consumed by a "psk" token.
     psks: byte[] list
     /// The message patterns not yet processed; the head is the next message.
@@ -68,7 +68,7 @@ module HandshakeState =
         && suite.Cipher.Name = ProtocolName.cipherToString name.Cipher
         && suite.Hash.Name = ProtocolName.hashToString name.Hash
 
-    let private checkLength (suite: CryptoSuite) (key: PublicKey option) =
+    let private checkLength (suite: CryptoSuite) (key: DhPublicKey option) =
         match key with
         | Some k when k.Length <> suite.Dh.DHLEN -> Error(Init WrongKeyLength)
         | _ -> Ok()
@@ -90,7 +90,7 @@ module HandshakeState =
         | Responder -> pattern.ResponderPreMessage
 
     /// Noise §9.2: "In a PSK handshake, all of these calls [MixHash(e.public_key)] are followed by MixKey(e.public_key)."
-    let private mixEphemeral (pattern: HandshakePattern) (publicKey: PublicKey) (ss: SymmetricState) =
+    let private mixEphemeral (pattern: HandshakePattern) (publicKey: DhPublicKey) (ss: SymmetricState) =
         let ss = SymmetricState.MixHash publicKey.Bytes ss
 
         if pattern.IsPsk then
@@ -212,7 +212,7 @@ module HandshakeState =
         SymmetricState.currentKey state.symmetricState
 
     /// Noise §4.1 DH(key_pair, public_key), refusing outputs the provider rejects.
-    let private dh (state: HandshakeState) (keyPair: KeyPair) (publicKey: PublicKey) =
+    let private dh (state: HandshakeState) (keyPair: DhKeyPair) (publicKey: DhPublicKey) =
         let output = Array.zeroCreate state.suite.Dh.DHLEN
 
         if state.suite.Dh.DH.Invoke(keyPair.Private, ReadOnlySpan publicKey.Bytes, Span output) then
@@ -364,7 +364,7 @@ module HandshakeState =
             | E ->
                 take dhlen offset
                 |> Result.bind (fun bytes ->
-                    match PublicKey.TryCreate(dhlen, ReadOnlySpan bytes) with
+                    match DhPublicKey.TryCreate(dhlen, ReadOnlySpan bytes) with
                     | ValueSome re ->
                         Ok(
                             {
@@ -383,7 +383,7 @@ module HandshakeState =
                 take length offset
                 |> Result.bind (fun temp -> SymmetricState.DecryptAndHash temp state.symmetricState)
                 |> Result.bind (fun struct (ss, plaintext) ->
-                    match PublicKey.TryCreate(dhlen, ReadOnlySpan plaintext) with
+                    match DhPublicKey.TryCreate(dhlen, ReadOnlySpan plaintext) with
                     | ValueSome rs ->
                         Ok(
                             {

@@ -14,30 +14,30 @@ type IDhPrivateKey =
 /// A DH public key: exactly DHLEN bytes, checked when it is made.
 /// Noise §4.1: "DHLEN = A constant specifying the size in bytes of public keys and DH outputs."
 [<Sealed>]
-type PublicKey private (bytes: byte[]) =
+type DhPublicKey private (bytes: byte[]) =
     /// The encoded public key (never mutated by the core; callers must not mutate it either).
     member _.Bytes = bytes
     member _.Length = bytes.Length
 
     /// Checks the length against DHLEN and copies the bytes, so the caller's buffer stays its own.
-    static member TryCreate(dhlen: int, value: ReadOnlySpan<byte>) : PublicKey voption =
+    static member TryCreate(dhlen: int, value: ReadOnlySpan<byte>) : DhPublicKey voption =
         if value.Length = dhlen then
-            ValueSome(PublicKey(value.ToArray()))
+            ValueSome(DhPublicKey(value.ToArray()))
         else
             ValueNone
 
     /// Constant-time comparison: public keys are not secret, but we keep one comparison for all key material.
-    member this.EqualsKey(other: PublicKey) =
+    member this.EqualsKey(other: DhPublicKey) =
         Security.Cryptography.CryptographicOperations.FixedTimeEquals(ReadOnlySpan bytes, ReadOnlySpan other.Bytes)
 
     override _.ToString() =
-        "PublicKey(" + Convert.ToHexStringLower bytes + ")"
+        "DhPublicKey(" + Convert.ToHexStringLower bytes + ")"
 
 /// A DH key pair: Noise §4.1 GENERATE_KEYPAIR()'s output, but always made outside the core.
 [<NoComparison; NoEquality>]
-type KeyPair = {
+type DhKeyPair = {
     Private: IDhPrivateKey
-    Public: PublicKey
+    Public: DhPublicKey
 }
 
 /// Noise §4.1 DH(key_pair, public_key): writes DHLEN bytes of shared secret into `output`.
@@ -47,7 +47,7 @@ type DhFn = delegate of keyPair: IDhPrivateKey * publicKey: ReadOnlySpan<byte> *
 
 /// Turns DHLEN bytes of private key into a key pair (RFC 9180 §7.1.3 DeriveKeyPair's last step,
 /// and the way test vectors hand fixed keys to the core). ValueNone when the bytes are not a key.
-type ImportPrivateFn = delegate of privateKey: ReadOnlySpan<byte> -> KeyPair voption
+type ImportPrivateFn = delegate of privateKey: ReadOnlySpan<byte> -> DhKeyPair voption
 
 /// Noise §4.1 DH functions for one curve.
 [<NoComparison; NoEquality>]
@@ -128,6 +128,58 @@ type HashFunctions = {
     /// Internal block length in bytes, used by HMAC (64 or 128).
     BLOCKLEN: int
     HASH: HashFn
+}
+
+/// A KEM private key (decapsulation key) held by the crypto provider in memory the GC does not move.
+/// Opaque to the core, which only hands it back to `KEM`. Disposing it erases the key.
+type IKemPrivateKey =
+    inherit IDisposable
+
+/// A KEM key pair: the output of GENERATE_KEM_KEYPAIR, made from a seed given as an argument.
+[<NoComparison; NoEquality>]
+type KemKeyPair = {
+    Private: IKemPrivateKey
+    /// The encoded public key, KEMPUBLICKEYLEN bytes (not secret).
+    Public: byte[]
+}
+
+/// Noise HFS §3 GENERATE_KEM_KEYPAIR(), deterministic: the key pair for SEEDLEN bytes of seed
+/// (ML-KEM-768: d || z, 64 bytes, FIPS 203 ML-KEM.KeyGen_internal; X-Wing: the 32-byte private key).
+type KemGenerateKeypairFn = delegate of seed: ReadOnlySpan<byte> -> KemKeyPair
+
+/// Noise HFS §3 GENERATE_KEM_CIPHERTEXT(public_key), deterministic: writes KEMCIPHERTEXTLEN bytes of
+/// ciphertext and KEMOUTPUTLEN bytes of KEM output for ENCAPSRANDOMNESSLEN bytes of randomness
+/// (ML-KEM-768: m, 32 bytes, FIPS 203 ML-KEM.Encaps_internal; X-Wing: eseed, 64 bytes).
+/// Returns false when the public key is refused (wrong length or, for ML-KEM, the FIPS 203 §7.2 modulus check).
+type KemEncapsulateFn =
+    delegate of
+        publicKey: ReadOnlySpan<byte> * randomness: ReadOnlySpan<byte> * ciphertext: Span<byte> * output: Span<byte> ->
+            bool
+
+/// Noise HFS §3 KEM(key_pair, ciphertext): writes KEMOUTPUTLEN bytes of KEM output. Returns false when the
+/// ciphertext has the wrong length; a well-formed but wrong ciphertext yields an unrelated output
+/// (ML-KEM's implicit rejection), which the handshake's next authenticated message then refuses.
+type KemDecapsulateFn =
+    delegate of keyPair: IKemPrivateKey * ciphertext: ReadOnlySpan<byte> * output: Span<byte> -> bool
+
+/// Noise HFS §3 KEM functions for one KEM (also the building block of the HPKE PQ KEMs).
+[<NoComparison; NoEquality>]
+type KemFunctions = {
+    /// The name as it appears in a Noise protocol name after the "+", e.g. "MLKEM768".
+    Name: string
+    /// Size in bytes of encoded KEM public keys.
+    KEMPUBLICKEYLEN: int
+    /// Size in bytes of KEM ciphertexts.
+    KEMCIPHERTEXTLEN: int
+    /// Size in bytes of KEM outputs (shared secrets).
+    KEMOUTPUTLEN: int
+    /// Size in bytes of the seed GENERATE_KEM_KEYPAIR takes.
+    SEEDLEN: int
+    /// Size in bytes of the randomness GENERATE_KEM_CIPHERTEXT takes.
+    ENCAPSRANDOMNESSLEN: int
+    GENERATE_KEM_KEYPAIR: KemGenerateKeypairFn
+    GENERATE_KEM_CIPHERTEXT: KemEncapsulateFn
+    KEM: KemDecapsulateFn
 }
 
 /// One DH, one cipher and one hash: everything a Noise or HPKE computation needs from outside.

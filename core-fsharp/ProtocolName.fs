@@ -173,3 +173,42 @@ module ProtocolName =
                 hashToString name.Hash
             |]
         )
+
+    /// Builds a name from typed parts (Noise §8), with the checks `parse` makes: the psk modifiers are
+    /// placed in the order given (§9.4), none twice, and the result must satisfy the §9.3 validity rule.
+    /// `parse (toString n) = Ok n` holds for every name it returns.
+    let create
+        (basePattern: HandshakePattern)
+        (pskModifiers: int list)
+        (dh: DhName)
+        (cipher: CipherName)
+        (hash: HashName)
+        : Result<ProtocolName, ProtocolNameError> =
+        let section =
+            basePattern.Name
+            + (pskModifiers |> List.map (sprintf "psk%d") |> String.concat "+")
+
+        let rec apply pattern seen =
+            function
+            | [] -> Ok pattern
+            | position :: _ when List.contains position seen -> Error(InvalidModifier(sprintf "psk%d" position))
+            | position :: rest ->
+                match HandshakePattern.applyPsk position pattern with
+                | None -> Error(InvalidModifier(sprintf "psk%d" position))
+                | Some next -> apply next (position :: seen) rest
+
+        match HandshakePattern.tryFind basePattern.Name with
+        | Some known when known = basePattern ->
+            match apply basePattern [] pskModifiers with
+            | Error e -> Error e
+            | Ok pattern when not (HandshakePattern.satisfiesPskValidity pattern) -> Error(InvalidModifier section)
+            | Ok pattern ->
+                Ok {
+                    Pattern = { pattern with Name = section }
+                    BasePattern = basePattern.Name
+                    PskModifiers = pskModifiers
+                    Dh = dh
+                    Cipher = cipher
+                    Hash = hash
+                }
+        | _ -> Error(UnknownPattern basePattern.Name)

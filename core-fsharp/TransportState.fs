@@ -19,7 +19,7 @@ type TransportState = {
     /// Noise §5.2 GetHandshakeHash() at the end of the handshake (channel binding, §11.2).
     HandshakeHash: byte[]
     /// The peer's static public key, if the pattern gave us one.
-    RemoteStatic: PublicKey option
+    RemoteStatic: DhPublicKey option
 }
 
 module TransportState =

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the core's decoders and state machines with SharpFuzz and AFL++ (by hand, not in CI; CI replays
-# fuzz/corpus through the same targets: tests/FuzzCorpus.fs).
+# fuzz/corpus through the same targets: tests/Adversarial/FuzzCorpus.fs).
 #
 #   fuzz/run.sh [target ...] [-t seconds]     targets: frame preamble handshake record (default: all), 300 s each
 #   fuzz/run.sh --loop [runs]                 no AFL++: the in-process mutation loop (default 200000 runs per target)

@@ -6,12 +6,16 @@ open Expecto
 open Expecto.Impl
 
 /// CI reads a closing line "N passed, N failed" alone on a line. Expecto wraps Console.Out, so the
-/// line goes to the raw standard output stream after Expecto's own summary.
+/// line goes to the raw standard output stream after Expecto's own summary. Expecto's last colour
+/// reset (ESC [ 0 m) may still be pending without a line end: flush it, then write a reset and a
+/// line end of our own first, so the count starts its own line.
 let private closingLine (summary: TestRunSummary) =
     let failed = summary.failed.Length + summary.errored.Length
 
     let line =
-        $"{summary.passed.Length} passed, {failed} failed, {summary.ignored.Length} skipped\n"
+        $"\u001b[0m\n{summary.passed.Length} passed, {failed} failed, {summary.ignored.Length} skipped\n"
+
+    Console.Out.Flush()
 
     use raw = Console.OpenStandardOutput()
     let bytes = Encoding.UTF8.GetBytes line

@@ -11,12 +11,12 @@ open HybridProtocol.Core
 
 /// §4: "SerializePublicKey(pkX): Produce a byte string of length Npk encoding the public key pkX."
 /// For X25519 the encoding is the key's 32 bytes.
-let SerializePublicKey (pk: PublicKey) : byte[] = Array.copy pk.Bytes
+let SerializePublicKey (pk: DhPublicKey) : byte[] = Array.copy pk.Bytes
 
 /// §4: "DeserializePublicKey(pkXm): Parse a byte string of length Npk to recover a public key.
 /// This function can raise a DeserializeError error upon pkXm deserialization failure."
-let DeserializePublicKey (suite: Suite) (pkXm: ReadOnlySpan<byte>) : Result<PublicKey, HpkeError> =
-    match PublicKey.TryCreate(suite.Npk, pkXm) with
+let DeserializePublicKey (suite: Suite) (pkXm: ReadOnlySpan<byte>) : Result<DhPublicKey, HpkeError> =
+    match DhPublicKey.TryCreate(suite.Npk, pkXm) with
     | ValueSome pk -> Ok pk
     | ValueNone -> Error(KemFailure(InvalidPublicKey pkXm.Length))
 
@@ -25,7 +25,7 @@ let DeserializePublicKey (suite: Suite) (pkXm: ReadOnlySpan<byte>) : Result<Publ
 /// §7.1.4: "For X25519 and X448, public keys and Diffie-Hellman outputs MUST be validated ...
 /// [the] output ... MUST NOT be the all-zero value ... and [senders and recipients] MUST abort
 /// with an error": the provider refuses such keys, which we report as `DhValidationError`.
-let DH (suite: Suite) (skX: IDhPrivateKey) (pkY: PublicKey) : Result<byte[], HpkeError> =
+let DH (suite: Suite) (skX: IDhPrivateKey) (pkY: DhPublicKey) : Result<byte[], HpkeError> =
     let output = Array.zeroCreate suite.Dh.DHLEN
 
     if suite.Dh.DH.Invoke(skX, ReadOnlySpan pkY.Bytes, Span output) then
@@ -74,7 +74,7 @@ let DerivePrivateKey (suite: Suite) (ikm: byte[]) : Result<byte[], HpkeError> =
 
 /// RFC 9180 §7.1.3 DeriveKeyPair(ikm): `DerivePrivateKey`, then pk(sk) through the provider's
 /// IMPORT_PRIVATE. "DeriveKeyPairError" when the provider does not accept the bytes.
-let DeriveKeyPair (suite: Suite) (ikm: byte[]) : Result<KeyPair, HpkeError> =
+let DeriveKeyPair (suite: Suite) (ikm: byte[]) : Result<DhKeyPair, HpkeError> =
     DerivePrivateKey suite ikm
     |> Result.bind (fun sk ->
         let pair = suite.Dh.IMPORT_PRIVATE.Invoke(ReadOnlySpan sk)
@@ -89,7 +89,7 @@ let DeriveKeyPair (suite: Suite) (ikm: byte[]) : Result<KeyPair, HpkeError> =
 type Encapsulation = { shared_secret: byte[]; enc: byte[] }
 
 let private ofEncapsulatedKey (suite: Suite) (enc: ReadOnlySpan<byte>) =
-    match PublicKey.TryCreate(suite.Nenc, enc) with
+    match DhPublicKey.TryCreate(suite.Nenc, enc) with
     | ValueSome pkE -> Ok pkE
     | ValueNone -> Error(KemFailure(InvalidEncapsulatedKey enc.Length))
 
@@ -117,7 +117,7 @@ let private deriveShared suite (dh: byte[]) (kem_context: byte[]) =
 ///   shared_secret = ExtractAndExpand(dh, kem_context)
 ///   return shared_secret, enc
 /// ```
-let Encap (suite: Suite) (ephemeral: KeyPair) (pkR: PublicKey) : Result<Encapsulation, HpkeError> =
+let Encap (suite: Suite) (ephemeral: DhKeyPair) (pkR: DhPublicKey) : Result<Encapsulation, HpkeError> =
     result {
         let! dh = DH suite ephemeral.Private pkR
         let enc = SerializePublicKey ephemeral.Public
@@ -143,7 +143,7 @@ let Encap (suite: Suite) (ephemeral: KeyPair) (pkR: PublicKey) : Result<Encapsul
 ///   shared_secret = ExtractAndExpand(dh, kem_context)
 ///   return shared_secret
 /// ```
-let Decap (suite: Suite) (enc: ReadOnlySpan<byte>) (skR: KeyPair) : Result<byte[], HpkeError> =
+let Decap (suite: Suite) (enc: ReadOnlySpan<byte>) (skR: DhKeyPair) : Result<byte[], HpkeError> =
     match ofEncapsulatedKey suite enc with
     | Error e -> Error e
     | Ok pkE ->
@@ -168,7 +168,12 @@ let Decap (suite: Suite) (enc: ReadOnlySpan<byte>) (skR: KeyPair) : Result<byte[
 ///   shared_secret = ExtractAndExpand(dh, kem_context)
 ///   return shared_secret, enc
 /// ```
-let AuthEncap (suite: Suite) (ephemeral: KeyPair) (pkR: PublicKey) (skS: KeyPair) : Result<Encapsulation, HpkeError> =
+let AuthEncap
+    (suite: Suite)
+    (ephemeral: DhKeyPair)
+    (pkR: DhPublicKey)
+    (skS: DhKeyPair)
+    : Result<Encapsulation, HpkeError> =
     result {
         let! dh1 = DH suite ephemeral.Private pkR
         let! dh2 = DH suite skS.Private pkR
@@ -198,7 +203,7 @@ let AuthEncap (suite: Suite) (ephemeral: KeyPair) (pkR: PublicKey) (skS: KeyPair
 ///   shared_secret = ExtractAndExpand(dh, kem_context)
 ///   return shared_secret
 /// ```
-let AuthDecap (suite: Suite) (enc: ReadOnlySpan<byte>) (skR: KeyPair) (pkS: PublicKey) : Result<byte[], HpkeError> =
+let AuthDecap (suite: Suite) (enc: ReadOnlySpan<byte>) (skR: DhKeyPair) (pkS: DhPublicKey) : Result<byte[], HpkeError> =
     match ofEncapsulatedKey suite enc with
     | Error e -> Error e
     | Ok pkE ->

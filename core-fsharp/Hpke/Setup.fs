@@ -41,7 +41,7 @@ let private sender suite mode (encapsulation: Result<Dhkem.Encapsulation, HpkeEr
 ///   return enc, KeyScheduleS(mode_base, shared_secret, info,
 ///                            default_psk, default_psk_id)
 /// ```
-let SetupBaseS (suite: Suite) (skE: KeyPair) (pkR: PublicKey) (info: byte[]) =
+let SetupBaseS (suite: Suite) (skE: DhKeyPair) (pkR: DhPublicKey) (info: byte[]) =
     sender suite Base (Dhkem.Encap suite skE pkR) info KeySchedule.default_psk KeySchedule.default_psk_id
 
 /// RFC 9180 §5.1.1:
@@ -51,7 +51,7 @@ let SetupBaseS (suite: Suite) (skE: KeyPair) (pkR: PublicKey) (info: byte[]) =
 ///   return KeyScheduleR(mode_base, shared_secret, info,
 ///                       default_psk, default_psk_id)
 /// ```
-let SetupBaseR (suite: Suite) (enc: byte[]) (skR: KeyPair) (info: byte[]) =
+let SetupBaseR (suite: Suite) (enc: byte[]) (skR: DhKeyPair) (info: byte[]) =
     Dhkem.Decap suite (ReadOnlySpan enc) skR
     |> Result.bind (fun ss -> KeyScheduleR suite Base ss info KeySchedule.default_psk KeySchedule.default_psk_id)
 
@@ -61,7 +61,7 @@ let SetupBaseR (suite: Suite) (enc: byte[]) (skR: KeyPair) (info: byte[]) =
 ///   shared_secret, enc = Encap(pkR)
 ///   return enc, KeyScheduleS(mode_psk, shared_secret, info, psk, psk_id)
 /// ```
-let SetupPSKS (suite: Suite) (skE: KeyPair) (pkR: PublicKey) (info: byte[]) (psk: byte[]) (psk_id: byte[]) =
+let SetupPSKS (suite: Suite) (skE: DhKeyPair) (pkR: DhPublicKey) (info: byte[]) (psk: byte[]) (psk_id: byte[]) =
     sender suite Psk (Dhkem.Encap suite skE pkR) info psk psk_id
 
 /// RFC 9180 §5.1.2:
@@ -70,7 +70,7 @@ let SetupPSKS (suite: Suite) (skE: KeyPair) (pkR: PublicKey) (info: byte[]) (psk
 ///   shared_secret = Decap(enc, skR)
 ///   return KeyScheduleR(mode_psk, shared_secret, info, psk, psk_id)
 /// ```
-let SetupPSKR (suite: Suite) (enc: byte[]) (skR: KeyPair) (info: byte[]) (psk: byte[]) (psk_id: byte[]) =
+let SetupPSKR (suite: Suite) (enc: byte[]) (skR: DhKeyPair) (info: byte[]) (psk: byte[]) (psk_id: byte[]) =
     Dhkem.Decap suite (ReadOnlySpan enc) skR
     |> Result.bind (fun ss -> KeyScheduleR suite Psk ss info psk psk_id)
 
@@ -81,7 +81,7 @@ let SetupPSKR (suite: Suite) (enc: byte[]) (skR: KeyPair) (info: byte[]) (psk: b
 ///   return enc, KeyScheduleS(mode_auth, shared_secret, info,
 ///                            default_psk, default_psk_id)
 /// ```
-let SetupAuthS (suite: Suite) (skE: KeyPair) (pkR: PublicKey) (info: byte[]) (skS: KeyPair) =
+let SetupAuthS (suite: Suite) (skE: DhKeyPair) (pkR: DhPublicKey) (info: byte[]) (skS: DhKeyPair) =
     sender suite Auth (Dhkem.AuthEncap suite skE pkR skS) info KeySchedule.default_psk KeySchedule.default_psk_id
 
 /// RFC 9180 §5.1.3:
@@ -91,7 +91,7 @@ let SetupAuthS (suite: Suite) (skE: KeyPair) (pkR: PublicKey) (info: byte[]) (sk
 ///   return KeyScheduleR(mode_auth, shared_secret, info,
 ///                       default_psk, default_psk_id)
 /// ```
-let SetupAuthR (suite: Suite) (enc: byte[]) (skR: KeyPair) (info: byte[]) (pkS: PublicKey) =
+let SetupAuthR (suite: Suite) (enc: byte[]) (skR: DhKeyPair) (info: byte[]) (pkS: DhPublicKey) =
     Dhkem.AuthDecap suite (ReadOnlySpan enc) skR pkS
     |> Result.bind (fun ss -> KeyScheduleR suite Auth ss info KeySchedule.default_psk KeySchedule.default_psk_id)
 
@@ -104,12 +104,12 @@ let SetupAuthR (suite: Suite) (enc: byte[]) (skR: KeyPair) (info: byte[]) (pkS: 
 /// ```
 let SetupAuthPSKS
     (suite: Suite)
-    (skE: KeyPair)
-    (pkR: PublicKey)
+    (skE: DhKeyPair)
+    (pkR: DhPublicKey)
     (info: byte[])
     (psk: byte[])
     (psk_id: byte[])
-    (skS: KeyPair)
+    (skS: DhKeyPair)
     =
     sender suite AuthPsk (Dhkem.AuthEncap suite skE pkR skS) info psk psk_id
 
@@ -123,11 +123,11 @@ let SetupAuthPSKS
 let SetupAuthPSKR
     (suite: Suite)
     (enc: byte[])
-    (skR: KeyPair)
+    (skR: DhKeyPair)
     (info: byte[])
     (psk: byte[])
     (psk_id: byte[])
-    (pkS: PublicKey)
+    (pkS: DhPublicKey)
     =
     Dhkem.AuthDecap suite (ReadOnlySpan enc) skR pkS
     |> Result.bind (fun ss -> KeyScheduleR suite AuthPsk ss info psk psk_id)
@@ -138,16 +138,16 @@ let SetupAuthPSKR
 type SenderMode =
     | BaseS
     | PskS of psk: byte[] * psk_id: byte[]
-    | AuthS of skS: KeyPair
-    | AuthPskS of psk: byte[] * psk_id: byte[] * skS: KeyPair
+    | AuthS of skS: DhKeyPair
+    | AuthPskS of psk: byte[] * psk_id: byte[] * skS: DhKeyPair
 
 /// The recipient's mode-specific inputs, one case per mode.
 [<NoComparison; NoEquality>]
 type RecipientMode =
     | BaseR
     | PskR of psk: byte[] * psk_id: byte[]
-    | AuthR of pkS: PublicKey
-    | AuthPskR of psk: byte[] * psk_id: byte[] * pkS: PublicKey
+    | AuthR of pkS: DhPublicKey
+    | AuthPskR of psk: byte[] * psk_id: byte[] * pkS: DhPublicKey
 
 /// The RFC mode a sender's inputs select.
 let senderModeOf (mode: SenderMode) =
@@ -166,7 +166,7 @@ let recipientModeOf (mode: RecipientMode) =
     | AuthPskR _ -> AuthPsk
 
 /// SetupBaseS / SetupPSKS / SetupAuthS / SetupAuthPSKS, chosen by `mode`. Returns (enc, context).
-let SetupS (suite: Suite) (mode: SenderMode) (skE: KeyPair) (pkR: PublicKey) (info: byte[]) =
+let SetupS (suite: Suite) (mode: SenderMode) (skE: DhKeyPair) (pkR: DhPublicKey) (info: byte[]) =
     match mode with
     | BaseS -> SetupBaseS suite skE pkR info
     | PskS(psk, psk_id) -> SetupPSKS suite skE pkR info psk psk_id
@@ -174,7 +174,7 @@ let SetupS (suite: Suite) (mode: SenderMode) (skE: KeyPair) (pkR: PublicKey) (in
     | AuthPskS(psk, psk_id, skS) -> SetupAuthPSKS suite skE pkR info psk psk_id skS
 
 /// SetupBaseR / SetupPSKR / SetupAuthR / SetupAuthPSKR, chosen by `mode`.
-let SetupR (suite: Suite) (mode: RecipientMode) (enc: byte[]) (skR: KeyPair) (info: byte[]) =
+let SetupR (suite: Suite) (mode: RecipientMode) (enc: byte[]) (skR: DhKeyPair) (info: byte[]) =
     match mode with
     | BaseR -> SetupBaseR suite enc skR info
     | PskR(psk, psk_id) -> SetupPSKR suite enc skR info psk psk_id

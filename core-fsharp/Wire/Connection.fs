@@ -387,52 +387,11 @@ module private Machine =
                     struct (Closed, Output.Closed :: retire (RecordLayer.Keys layer) out)
                 | _ -> fail (ClosedByPeer opened.CloseReason) (RecordLayer.Keys t.layer) out
 
-    let protocolChoice (config: ServerConfig) (requested: string) : Result<ProtocolName, RefusalCode> =
-        let initiatorProvesKey (p: ProtocolName) =
-            p.Pattern.Messages
-            |> List.indexed
-            |> List.exists (fun (i, tokens) -> Role.senderOf i = Initiator && List.contains S tokens)
-
-        match ProtocolName.parse requested with
-        | Error(UnknownPattern _)
-        | Error(InvalidModifier _) -> Error RefusalCode.UnsupportedPattern
-        | Error(UnsupportedDh _)
-        | Error(UnsupportedCipher _)
-        | Error(UnsupportedHash _) -> Error RefusalCode.UnsupportedSuite
-        | Error _ -> Error RefusalCode.MalformedPreamble
-        | Ok name ->
-            let canonical = ProtocolName.toString name
-
-            let accepted =
-                config.AcceptedProtocols |> List.choose (ProtocolName.parse >> Result.toOption)
-
-            let sameBase (a: ProtocolName) = a.BasePattern = name.BasePattern
-
-            if accepted |> List.exists (fun a -> ProtocolName.toString a = canonical) then
-                Ok name
-            elif name.Pattern.IsPsk && not (accepted |> List.exists _.Pattern.IsPsk) then
-                Error RefusalCode.PskNotConfigured
-            elif
-                not name.Pattern.IsPsk
-                && accepted |> List.exists (fun a -> sameBase a && a.Pattern.IsPsk)
-                && not (accepted |> List.exists (fun a -> sameBase a && not a.Pattern.IsPsk))
-            then
-                Error RefusalCode.PskRequired
-            elif not (initiatorProvesKey name) && accepted |> List.forall initiatorProvesKey then
-                Error RefusalCode.ClientAuthenticationRequired
-            elif
-                accepted
-                |> List.exists (fun a -> ProtocolName.patternSection a = ProtocolName.patternSection name)
-            then
-                Error RefusalCode.UnsupportedSuite
-            else
-                Error RefusalCode.UnsupportedPattern
-
     let refuse (config: ServerConfig) (code: RefusalCode) (requested: string) (out: Out) =
         let refusal = {
             Code = code
             ServerVersion = Preamble.Version
-            Supported = config.AcceptedProtocols
+            Supported = config.AcceptedProtocols |> List.map ProtocolName.toString
         }
 
         let out =
@@ -461,17 +420,6 @@ module private Machine =
         | Some psk -> List.replicate pattern.PskCount psk
         | None -> []
 
-    let checkSizes (maxMessageSize: int) (maxRecordData: int) (rekey: RekeyPolicy) (applicationProtocol: string) =
-        if maxMessageSize < 1 then
-            Error(InvalidConfig "MaxMessageSize must be at least 1")
-        elif maxRecordData < 1 || maxRecordData > ConfigDefaults.MaxRecordData then
-            Error(InvalidConfig $"MaxRecordData must be 1..{ConfigDefaults.MaxRecordData}")
-        elif rekey.AfterRecords < 1L || rekey.AfterBytes < 1L then
-            Error(InvalidConfig "the rekey interval must be at least 1 record and 1 byte")
-        else
-            HandshakePayload.checkApplicationProtocol applicationProtocol
-            |> Result.map ignore
-
     let serverReceive (s: ServerStart) (bytes: ReadOnlySpan<byte>) (out: Out) =
         let received = Array.append s.received (bytes.ToArray())
 
@@ -480,7 +428,7 @@ module private Machine =
         | Error(Malformed(UnknownVersion _)) -> refuse s.config RefusalCode.UnsupportedVersion "" out
         | Error _ -> refuse s.config RefusalCode.MalformedPreamble "" out
         | Ok(Decoded(preamble, used)) ->
-            match protocolChoice s.config preamble.ProtocolName with
+            match Policy.protocolChoice s.config.AcceptedProtocols preamble.ProtocolName with
             | Error code -> refuse s.config code preamble.ProtocolName out
             | Ok protocol ->
                 let config = s.config
@@ -648,32 +596,13 @@ type Connection with
     /// A client connection: checks the configuration, then writes the preamble and the first handshake
     /// message (sent together: the client does not wait for the status byte).
     static member Client(config: ClientConfig) : Result<struct (Connection * Output list), WireError> =
-        let parsed =
-            ProtocolName.parse config.ProtocolName
-            |> Result.mapError (BadProtocolName >> Malformed)
-
-        let checkedConfig =
-            parsed
-            |> Result.bind (fun protocol ->
-                if protocol.Pattern.IsOneWay then
-                    Error(InvalidConfig "one-way patterns (N, K, X) cannot carry a two-way connection")
-                else
-                    Machine.checkSizes
-                        config.MaxMessageSize
-                        config.MaxRecordData
-                        config.Rekey
-                        config.ApplicationProtocol
-                    |> Result.map (fun () -> protocol))
-
-        match checkedConfig with
+        match Policy.checkClient config with
         | Error e -> Error e
-        | Ok protocol ->
+        | Ok() ->
+            let protocol = config.ProtocolName
             let name = ProtocolName.toString protocol
 
-            let transmitsServerKey =
-                protocol.Pattern.Messages
-                |> List.indexed
-                |> List.exists (fun (i, tokens) -> Role.senderOf i = Responder && List.contains S tokens)
+            let transmitsServerKey = Policy.responderTransmitsKey protocol
 
             let local = {
                 ApplicationProtocol = config.ApplicationProtocol
@@ -744,53 +673,14 @@ type Connection with
 
     /// A server connection: checks the configuration and waits for the client's preamble.
     static member Server(config: ServerConfig) : Result<struct (Connection * Output list), WireError> =
-        let parsed =
-            config.AcceptedProtocols
-            |> List.map (fun name -> ProtocolName.parse name |> Result.mapError (BadProtocolName >> Malformed))
-
-        let problems = [
-            if config.AcceptedProtocols.IsEmpty then
-                InvalidConfig "the server accepts no protocol name"
-            for p in parsed do
-                match p with
-                | Error e -> e
-                | Ok name when name.Pattern.IsOneWay ->
-                    InvalidConfig $"{ProtocolName.toString name}: one-way patterns cannot carry a two-way connection"
-                | Ok name when not name.Pattern.InitiatorPreMessage.IsEmpty ->
-                    InvalidConfig
-                        $"{ProtocolName.toString name}: the server cannot know the client's static key in advance"
-                | Ok name when name.Pattern.IsPsk && config.Psk.IsNone ->
-                    InvalidConfig $"{ProtocolName.toString name} needs a pre-shared key"
-                | Ok name when
-                    config.LocalStatic.IsNone
-                    && (List.contains S name.Pattern.ResponderPreMessage
-                        || name.Pattern.Messages
-                           |> List.indexed
-                           |> List.exists (fun (i, tokens) -> Role.senderOf i = Responder && List.contains S tokens))
-                    ->
-                    InvalidConfig $"{ProtocolName.toString name} needs the server's static key"
-                | Ok _ -> ()
-            match
-                Machine.checkSizes config.MaxMessageSize config.MaxRecordData config.Rekey config.ApplicationProtocol
-            with
-            | Error e -> e
-            | Ok() -> ()
-            match config.Psk with
-            | Some psk when psk.Length <> 32 -> Noise(Init WrongPskLength)
-            | _ -> ()
-        ]
-
-        match problems with
-        | e :: _ -> Error e
-        | [] ->
-            Ok(
-                struct (AwaitingPreamble {
-                            config = config
-                            received = [||]
-                            outgoing = []
-                        },
-                        [])
-            )
+        Policy.checkServer config
+        |> Result.map (fun () ->
+            struct (AwaitingPreamble {
+                        config = config
+                        received = [||]
+                        outgoing = []
+                    },
+                    []))
 
     /// One input in, the next state and the outputs (in the order to act on them) out.
     static member Step(state: Connection, input: Input) : struct (Connection * Output list) =

@@ -38,7 +38,7 @@ type HandshakeInfo = {
     /// Noise §11.2: "a handshake hash which uniquely identifies the Noise session" (channel binding).
     HandshakeHash: byte[]
     /// The peer's static key, if the pattern has one (checked by pinning or by `VerifyPeerKey`).
-    RemoteStatic: PublicKey option
+    RemoteStatic: DhPublicKey option
     /// What we announced.
     Local: HandshakePayload
     /// What the peer announced.
@@ -54,7 +54,7 @@ type Output =
     | Deliver of Message: byte[]
     /// The peer proved this static key. Check it (known hosts, allow-list, callback) and answer with
     /// `PeerKeyVerdict`; nothing more is sent or delivered until then.
-    | VerifyPeerKey of PeerKey: PublicKey
+    | VerifyPeerKey of PeerKey: DhPublicKey
     /// The handshake is complete; messages can flow.
     | HandshakeCompleted of Info: HandshakeInfo
     /// The core no longer uses this key: dispose it.
@@ -82,7 +82,7 @@ type Context = internal {
     /// What we announce in our last handshake message.
     local: HandshakePayload
     /// The pinned peer key to compare with a transmitted one (client only).
-    pinned: PublicKey option
+    pinned: DhPublicKey option
     maxRecordData: int
     rekey: RekeyPolicy
     decoder: FrameDecoder
@@ -122,7 +122,7 @@ type VerdictPhase = internal {
     context: Context
     step: HandshakeStep
     peer: HandshakePayload option
-    peerKey: PublicKey
+    peerKey: DhPublicKey
 }
 
 /// Transport phase: records flow; `message` holds the fragments of the message being received (newest first).

@@ -83,13 +83,20 @@ public sealed partial class SecureConnection
 
         var identity = options.ClientIdentity;
         var psk = options.PreSharedKeyNoCopy;
-        var pattern = auth.Mode == ServerAuthenticationMode.Pinned
-            ? (identity is null ? "NK" : "IK") + (psk is null ? "" : "psk2")
-            : identity is null ? "NX" + (psk is null ? "" : "psk2") : "XX" + (psk is null ? "" : "psk3");
-        var name = SecureSuites.ProtocolName(pattern, options.Suite);
+        var choice = new ClientChoice(
+            auth.Mode == ServerAuthenticationMode.Pinned ? ServerKeyKnowledge.Pinned : ServerKeyKnowledge.Learned,
+            identity is not null,
+            psk is not null);
+        var chosen = Policy.clientProtocol(choice, SecureSuites.Name(options.Suite));
+        if (chosen.IsError)
+        {
+            throw WireErrors.ToException(chosen.ErrorValue, new WireErrorContext(true, "the server " + targetHost, null), inHandshake: true);
+        }
+
+        var name = chosen.ResultValue;
         var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
 
-        var scope = new KeyScope(NSecSuite.For(ProtocolNameModule.parse(name).ResultValue));
+        var scope = new KeyScope(NSecSuite.For(name));
         var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
         try
         {
@@ -160,13 +167,16 @@ public sealed partial class SecureConnection
     /// ConnectionTruncated; ProtocolViolation; TransportFailed; InvalidArgument for bad options.
     /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public static Task<SecureConnection> AuthenticateAsServerAsync(Stream stream, SecureServerOptions options, CancellationToken cancellationToken = default) =>
-        AuthenticateAsServerCoreAsync(stream, options, "the client", cancellationToken);
-
-    internal static async Task<SecureConnection> AuthenticateAsServerCoreAsync(Stream stream, SecureServerOptions options, string peer, CancellationToken cancellationToken)
+    public static Task<SecureConnection> AuthenticateAsServerAsync(Stream stream, SecureServerOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(options);
+        return AuthenticateAsServerCoreAsync(stream, options, AcceptedProtocols(options), "the client", cancellationToken);
+    }
+
+    /// <summary>The server handshake with the accepted names already computed (a listener computes them once).</summary>
+    internal static async Task<SecureConnection> AuthenticateAsServerCoreAsync(Stream stream, SecureServerOptions options, FSharpList<Core.Noise.ProtocolName> accepted, string peer, CancellationToken cancellationToken)
+    {
         var serverKey = options.ServerKey ?? throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
         serverKey.ThrowIfDisposed("SecureServerOptions.ServerKey");
         var clientAuth = options.ClientAuthentication;
@@ -177,7 +187,7 @@ public sealed partial class SecureConnection
         try
         {
             var config = ServerConfig.Create(
-                    AcceptedNames(options),
+                    accepted,
                     new Func<Core.Noise.ProtocolName, CryptoSuite>(n => (scope = new KeyScope(NSecSuite.For(n))).Suite),
                     X25519PrivateKey.ToKeyPair(ephemeral),
                     options.ApplicationProtocol)
@@ -217,14 +227,17 @@ public sealed partial class SecureConnection
         }
     }
 
-    /// <summary>The Noise protocol names a server with these options accepts (specs/PROTOCOL.md, "Facade (C#)").</summary>
-    internal static IEnumerable<string> AcceptedNames(SecureServerOptions options)
+    /// <summary>
+    /// The Noise protocols a server with these options accepts, as the core's policy decides from what the
+    /// options require (specs/PROTOCOL.md, "Authentication modes and patterns").
+    /// </summary>
+    internal static FSharpList<Core.Noise.ProtocolName> AcceptedProtocols(SecureServerOptions options)
     {
-        var psk = options.PreSharedKeyNoCopy is not null;
-        string[] patterns = options.ClientAuthentication.IsRequired
-            ? psk ? ["XXpsk3", "IKpsk2"] : ["XX", "IK"]
-            : psk ? ["NKpsk2", "NXpsk2", "XXpsk3", "IKpsk2"] : ["NK", "NX", "XX", "IK"];
-        return options.AcceptedSuites.SelectMany(s => patterns.Select(p => SecureSuites.ProtocolName(p, s))).ToArray();
+        var requirement = new ServerRequirement(options.ClientAuthentication.IsRequired, options.PreSharedKeyNoCopy is not null);
+        var accepted = Policy.serverAccepted(requirement, options.AcceptedSuites.Select(SecureSuites.Name));
+        return accepted.IsOk
+            ? accepted.ResultValue
+            : throw WireErrors.ToException(accepted.ErrorValue, new WireErrorContext(false, "the client", null), inHandshake: true);
     }
 
     private static HybridProtocolException? Ask(Func<PublicKey, bool> callback, PublicKey key, string refusal)

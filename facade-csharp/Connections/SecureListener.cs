@@ -18,6 +18,7 @@ public sealed class SecureListener : IAsyncDisposable
 {
     private readonly IPEndPoint endPoint;
     private readonly SecureServerOptions options;
+    private readonly FSharpList<Core.Noise.ProtocolName> accepted;
     private readonly CancellationTokenSource stopping = new();
     private Channel<SecureConnection>? ready;
     private Socket? socket;
@@ -40,6 +41,7 @@ public sealed class SecureListener : IAsyncDisposable
 
         this.endPoint = endPoint;
         this.options = options;
+        accepted = SecureConnection.AcceptedProtocols(options);
     }
 
     /// <summary>Raised (on a background thread) when a client's handshake fails: its address and the exception. Handlers must not throw.</summary>
@@ -190,7 +192,7 @@ public sealed class SecureListener : IAsyncDisposable
         try
         {
             client.NoDelay = true;
-            var connection = await SecureConnection.AuthenticateAsServerCoreAsync(new NetworkStream(client, ownsSocket: true), options, "the client " + remote, stopping.Token).ConfigureAwait(false);
+            var connection = await SecureConnection.AuthenticateAsServerCoreAsync(new NetworkStream(client, ownsSocket: true), options, accepted, "the client " + remote, stopping.Token).ConfigureAwait(false);
             try
             {
                 await ready!.Writer.WriteAsync(connection, stopping.Token).ConfigureAwait(false);

@@ -1,3 +1,6 @@
+using HybridProtocol.Core.Noise;
+using HybridProtocol.Core.Wire;
+
 namespace HybridProtocol;
 
 /// <summary>
@@ -20,17 +23,14 @@ public enum SecureSuite
 /// <summary>Noise names for <see cref="SecureSuite"/> values.</summary>
 internal static class SecureSuites
 {
-    /// <summary>The DH, cipher and hash sections of the Noise protocol name.</summary>
-    public static string NameSuffix(SecureSuite suite) => suite switch
+    /// <summary>The core's name for the suite: the DH, cipher and hash sections of the Noise protocol name.</summary>
+    public static SuiteName Name(SecureSuite suite) => suite switch
     {
-        SecureSuite.ChaChaPolyBlake2b => "25519_ChaChaPoly_BLAKE2b",
-        SecureSuite.AesGcmSha256 => "25519_AESGCM_SHA256",
-        SecureSuite.Aegis256Blake2b => "25519_AEGIS256_BLAKE2b",
+        SecureSuite.ChaChaPolyBlake2b => new(DhName.Curve25519, CipherName.ChaChaPoly, HashName.BLAKE2b),
+        SecureSuite.AesGcmSha256 => new(DhName.Curve25519, CipherName.AESGCM, HashName.SHA256),
+        SecureSuite.Aegis256Blake2b => new(DhName.Curve25519, CipherName.AEGIS256, HashName.BLAKE2b),
         _ => throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Unknown suite {suite}."),
     };
-
-    /// <summary>The full Noise protocol name for a pattern (with its psk modifier) and a suite.</summary>
-    public static string ProtocolName(string pattern, SecureSuite suite) => "Noise_" + pattern + "_" + NameSuffix(suite);
 
     public static void Check(SecureSuite suite, string what)
     {

@@ -1,7 +1,6 @@
 using HybridProtocol.Core;
 using HybridProtocol.Core.Noise;
 using NSec.Cryptography;
-using CorePublicKey = HybridProtocol.Core.PublicKey;
 using NSecPublicKey = NSec.Cryptography.PublicKey;
 
 namespace HybridProtocol.Crypto;
@@ -105,15 +104,15 @@ public static class NSecSuite
         return shared.TryExport(SharedSecretBlobFormat.RawSharedSecret, output, out var written) && written == output.Length;
     }
 
-    private static Microsoft.FSharp.Core.FSharpValueOption<KeyPair> ImportX25519(ReadOnlySpan<byte> raw)
+    private static Microsoft.FSharp.Core.FSharpValueOption<DhKeyPair> ImportX25519(ReadOnlySpan<byte> raw)
     {
         var parameters = new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport };
         if (!Key.TryImport(X25519Algorithm, raw, KeyBlobFormat.RawPrivateKey, out var key, in parameters) || key is null)
         {
-            return Microsoft.FSharp.Core.FSharpValueOption<KeyPair>.None;
+            return Microsoft.FSharp.Core.FSharpValueOption<DhKeyPair>.None;
         }
 
-        return Microsoft.FSharp.Core.FSharpValueOption<KeyPair>.Some(X25519PrivateKey.ToKeyPair(key));
+        return Microsoft.FSharp.Core.FSharpValueOption<DhKeyPair>.Some(X25519PrivateKey.ToKeyPair(key));
     }
 }
 
@@ -135,7 +134,7 @@ internal sealed class NSecAeadKey : IAeadKey
 /// <summary>
 /// An X25519 private key held by libsodium. When it owns the key (the default), disposing it erases the key;
 /// a wrapper made with <c>ownsKey: false</c> lends a key that someone else owns (a <see cref="HybridProtocol.PrivateKey"/>)
-/// and its Dispose does nothing, so the core may dispose its KeyPair without erasing the caller's key.
+/// and its Dispose does nothing, so the core may dispose its DhKeyPair without erasing the caller's key.
 /// </summary>
 internal sealed class X25519PrivateKey : IDhPrivateKey
 {
@@ -149,10 +148,10 @@ internal sealed class X25519PrivateKey : IDhPrivateKey
 
     public Key Key { get; }
 
-    public static KeyPair ToKeyPair(Key key)
+    public static DhKeyPair ToKeyPair(Key key)
     {
         var publicBytes = key.PublicKey.Export(KeyBlobFormat.RawPublicKey);
-        return new KeyPair(new X25519PrivateKey(key), CorePublicKey.TryCreate(publicBytes.Length, publicBytes).Value);
+        return new DhKeyPair(new X25519PrivateKey(key), DhPublicKey.TryCreate(publicBytes.Length, publicBytes).Value);
     }
 
     public void Dispose()

@@ -265,11 +265,11 @@ public static class Hpke
     /// the normal path for the random key above, and the way the RFC's test vectors fix skE.
     /// The caller keeps ownership of <paramref name="ephemeral"/>.
     /// </summary>
-    internal static HpkeSenderContext SetupS(PublicKey recipientPublicKey, ReadOnlySpan<byte> info, HpkeSenderOptions options, KeyPair ephemeral)
+    internal static HpkeSenderContext SetupS(PublicKey recipientPublicKey, ReadOnlySpan<byte> info, HpkeSenderOptions options, DhKeyPair ephemeral)
     {
         var suite = options.Suite.ToCore();
         var pkR = HpkeKeys.Public(recipientPublicKey);
-        KeyPair? skS = options.SenderPrivateKey is { } sender ? HpkeKeys.Private(sender, "HpkeSenderOptions.SenderPrivateKey") : null;
+        DhKeyPair? skS = options.SenderPrivateKey is { } sender ? HpkeKeys.Private(sender, "HpkeSenderOptions.SenderPrivateKey") : null;
         try
         {
             SenderMode mode = options.Mode switch

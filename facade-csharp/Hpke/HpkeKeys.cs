@@ -1,21 +1,20 @@
 using HybridProtocol.Core;
 using HybridProtocol.Crypto;
 using NSec.Cryptography;
-using CorePublicKey = HybridProtocol.Core.PublicKey;
 
 namespace HybridProtocol;
 
 /// <summary>The library's key types to the core's, and HPKE's ephemeral keys.</summary>
 internal static class HpkeKeys
 {
-    public static CorePublicKey Public(PublicKey key)
+    public static DhPublicKey Public(PublicKey key)
     {
         ArgumentNullException.ThrowIfNull(key);
         return key.ToCore();
     }
 
     /// <summary>The core's view of a private key; the <see cref="PrivateKey"/> keeps ownership.</summary>
-    public static KeyPair Private(PrivateKey key, string passedAs = "the private key")
+    public static DhKeyPair Private(PrivateKey key, string passedAs = "the private key")
     {
         ArgumentNullException.ThrowIfNull(key);
         key.ThrowIfDisposed(passedAs);
@@ -23,6 +22,6 @@ internal static class HpkeKeys
     }
 
     /// <summary>RFC 9180 §4 GenerateKeyPair(): a fresh ephemeral key pair from libsodium's CSPRNG; the caller disposes it.</summary>
-    public static KeyPair GenerateEphemeral() =>
+    public static DhKeyPair GenerateEphemeral() =>
         X25519PrivateKey.ToKeyPair(Key.Create(KeyAgreementAlgorithm.X25519));
 }

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using HybridProtocol.Crypto;
 using NSec.Cryptography;
-using CoreKeyPair = HybridProtocol.Core.KeyPair;
+using HybridProtocol.Core;
 
 namespace HybridProtocol;
 
@@ -191,10 +191,10 @@ public sealed class PrivateKey : IDisposable
     /// handshake may dispose the pair freely, and the pair works only until this <see cref="PrivateKey"/> is disposed.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The key has been disposed.</exception>
-    internal CoreKeyPair ToKeyPair()
+    internal DhKeyPair ToKeyPair()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return new CoreKeyPair(new X25519PrivateKey(_key, ownsKey: false), PublicKey.ToCore());
+        return new DhKeyPair(new X25519PrivateKey(_key, ownsKey: false), PublicKey.ToCore());
     }
 
     private int WritePem(Span<char> pem)

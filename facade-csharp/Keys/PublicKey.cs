@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using CorePublicKey = HybridProtocol.Core.PublicKey;
+using HybridProtocol.Core;
 
 namespace HybridProtocol;
 
@@ -108,11 +108,11 @@ public sealed class PublicKey : IEquatable<PublicKey>
     public override string ToString() => Fingerprint;
 
     /// <summary>The core's view of the key (DHLEN = 32 bytes, copied).</summary>
-    internal CorePublicKey ToCore() => CorePublicKey.TryCreate(KeyPem.KeyLength, _raw).Value;
+    internal DhPublicKey ToCore() => DhPublicKey.TryCreate(KeyPem.KeyLength, _raw).Value;
 
     /// <summary>The facade's view of a key the core produced (for instance the peer's static key rs).</summary>
     /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> when it is not 32 bytes.</exception>
-    internal static PublicKey FromCore(CorePublicKey key)
+    internal static PublicKey FromCore(DhPublicKey key)
     {
         ArgumentNullException.ThrowIfNull(key);
         return FromRawBytes(key.Bytes);

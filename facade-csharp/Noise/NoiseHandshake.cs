@@ -4,7 +4,6 @@ using HybridProtocol.Crypto;
 using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
 using NSec.Cryptography;
-using CorePublicKey = HybridProtocol.Core.PublicKey;
 
 namespace HybridProtocol.Noise;
 
@@ -101,7 +100,7 @@ public sealed class NoiseHandshake : IDisposable
         get
         {
             var rs = transport is not null ? transport.RemoteStaticCore : state is null ? null : HandshakeStateModule.RemoteStatic(state);
-            return rs is { Value: CorePublicKey key } ? PublicKey.FromRawBytes(key.Bytes) : null;
+            return rs is { Value: DhPublicKey key } ? PublicKey.FromRawBytes(key.Bytes) : null;
         }
     }
 
@@ -139,10 +138,10 @@ public sealed class NoiseHandshake : IDisposable
                 protocol,
                 options.Role == NoiseRole.Initiator ? Role.Initiator : Role.Responder,
                 options.Prologue.ToArray(),
-                options.LocalStatic is null ? FSharpOption<KeyPair>.None : FSharpOption<KeyPair>.Some(options.LocalStatic.ToKeyPair()),
-                FSharpOption<KeyPair>.Some(ephemeral),
-                options.RemoteStatic is null ? FSharpOption<CorePublicKey>.None : FSharpOption<CorePublicKey>.Some(options.RemoteStatic.ToCore()),
-                FSharpOption<CorePublicKey>.None,
+                options.LocalStatic is null ? FSharpOption<DhKeyPair>.None : FSharpOption<DhKeyPair>.Some(options.LocalStatic.ToKeyPair()),
+                FSharpOption<DhKeyPair>.Some(ephemeral),
+                options.RemoteStatic is null ? FSharpOption<DhPublicKey>.None : FSharpOption<DhPublicKey>.Some(options.RemoteStatic.ToCore()),
+                FSharpOption<DhPublicKey>.None,
                 ListModule.OfSeq(options.Psks.Select(psk => psk.ToArray())));
             var initialized = HandshakeStateModule.Initialize(keys.Suite, parameters);
             if (initialized.IsError)

@@ -2,7 +2,6 @@ using HybridProtocol.Core;
 using HybridProtocol.Core.Noise;
 using HybridProtocol.Crypto;
 using Microsoft.FSharp.Core;
-using CorePublicKey = HybridProtocol.Core.PublicKey;
 
 namespace HybridProtocol.Noise;
 
@@ -34,7 +33,7 @@ public sealed class NoiseTransport : IDisposable
     /// <summary>Bytes an encrypted message adds to its payload (the AEAD tag).</summary>
     public int Overhead => send.IsSome ? CipherStateModule.ciphertextLength(send.Value, 0) : CipherStateModule.ciphertextLength(receive.Value, 0);
 
-    internal FSharpOption<CorePublicKey>? RemoteStaticCore { get; }
+    internal FSharpOption<DhPublicKey>? RemoteStaticCore { get; }
 
     /// <summary>Encrypts <paramref name="payload"/> into <paramref name="message"/> (payload length + <see cref="Overhead"/> bytes; may be the same memory) and returns the bytes written.</summary>
     /// <exception cref="HybridProtocolException">MessageTooLarge over 65535 bytes; NonceExhausted; InvalidState for the receiving side of a one-way pattern.</exception>

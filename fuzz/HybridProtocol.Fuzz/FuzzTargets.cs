@@ -11,7 +11,7 @@ namespace HybridProtocol.Fuzz;
 /// The fuzz targets: each takes arbitrary bytes and drives one decoder or state machine of the pure core. A
 /// typed error is a normal outcome; an exception (or a broken invariant, thrown as <see cref="InvariantBroken"/>)
 /// is a finding. The same functions run under AFL++ (<c>fuzz/run.sh</c>) and in CI over the checked-in corpus
-/// (<c>tests/FuzzCorpus.fs</c>).
+/// (<c>tests/Adversarial/FuzzCorpus.fs</c>).
 /// </summary>
 public static class FuzzTargets
 {
@@ -165,7 +165,7 @@ public static class FuzzTargets
     }
 
     /// <summary>Fixed keys: the fuzzer's runs are reproducible.</summary>
-    internal static KeyPair Key(int label)
+    internal static DhKeyPair Key(int label)
     {
         var raw = new byte[32];
         for (var i = 0; i < raw.Length; i++)
@@ -187,7 +187,7 @@ public static class FuzzTargets
     internal static Connection Server()
     {
         var config = ServerConfig.Create(
-            ServerNames,
+            ServerNames.Select(n => ProtocolNameModule.parse(n).ResultValue),
             new Func<ProtocolName, CryptoSuite>(NSecSuite.For),
             Key(4),
             "fuzz/1").WithLocalStatic(Key(2));
@@ -196,7 +196,8 @@ public static class FuzzTargets
 
     internal static ClientConfig Client(string name)
     {
-        var config = ClientConfig.Create(name, NSecSuite.For(ProtocolNameModule.parse(name).ResultValue), Key(3), "fuzz/1");
+        var protocol = ProtocolNameModule.parse(name).ResultValue;
+        var config = ClientConfig.Create(protocol, NSecSuite.For(protocol), Key(3), "fuzz/1");
         if (name.Contains("_XX_") || name.Contains("_IK_"))
         {
             config = config.WithLocalStatic(Key(1));

@@ -45,8 +45,8 @@ type Party(name: string, initial: Connection, initialOutputs: Output list) =
     let mutable failure: WireError option = None
     let mutable completed: HandshakeInfo option = None
     let mutable closed = false
-    let mutable verdict: PublicKey -> bool = fun _ -> true
-    let mutable verified: PublicKey list = []
+    let mutable verdict: DhPublicKey -> bool = fun _ -> true
+    let mutable verified: DhPublicKey list = []
 
     /// Records the outputs; returns the keys awaiting a verdict.
     let record (outputs: Output list) = [
@@ -88,7 +88,7 @@ type Party(name: string, initial: Connection, initialOutputs: Output list) =
     member _.Verified = verified
 
     member _.Verdict
-        with set (f: PublicKey -> bool) = verdict <- f
+        with set (f: DhPublicKey -> bool) = verdict <- f
 
     /// Steps the connection, answering VerifyPeerKey requests with the verdict function.
     member _.Input(input: Input) =
@@ -221,7 +221,7 @@ let configs (name: string) =
     let suite = NSecSuite.For protocol
 
     let client =
-        ClientConfig.Create(name, suite, keyPair 3, "test/1")
+        ClientConfig.Create(protocol, suite, keyPair 3, "test/1")
         |> fun c ->
             if initiatorSendsStatic name then
                 c.WithLocalStatic(keyPair 1)
@@ -235,7 +235,7 @@ let configs (name: string) =
         |> fun c -> if protocol.Pattern.IsPsk then c.WithPsk psk else c
 
     let server =
-        ServerConfig.Create([ name ], suiteFor, keyPair 4, "test/1").WithLocalStatic(keyPair 2)
+        ServerConfig.Create([ protocol ], suiteFor, keyPair 4, "test/1").WithLocalStatic(keyPair 2)
         |> fun s -> if protocol.Pattern.IsPsk then s.WithPsk psk else s
 
     client, server

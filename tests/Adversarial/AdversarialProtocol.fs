@@ -1,5 +1,5 @@
 /// An active attacker at the protocol level (issue 7): the pure connection state machine, driven by the
-/// in-memory pair of tests/WireDriver.fs, against tampering at every byte, truncation at every boundary,
+/// in-memory pair of tests/Support/WireDriver.fs, against tampering at every byte, truncation at every boundary,
 /// replayed, reordered, dropped, duplicated, reflected and spliced records, key substitution in each
 /// authentication mode, downgrades, garbage and low-order X25519 keys. Fixed keys, no clock: deterministic.
 /// specs/SECURITY-TESTS.md lists what each test shows and the numbers it prints.
@@ -604,7 +604,7 @@ let downgradeTests =
                         let pair =
                             pairOf client {
                                 server with
-                                    AcceptedProtocols = accepted
+                                    AcceptedProtocols = List.map parse accepted
                             }
 
                         rewritePreamble pair (fun _ ->
@@ -796,7 +796,7 @@ let lowOrderKeys = [
 ]
 
 let lowOrderTests =
-    let withPublic (pair: KeyPair) (point: byte[]) = { pair with Public = publicKey point }
+    let withPublic (pair: DhKeyPair) (point: byte[]) = { pair with Public = publicKey point }
 
     testList "low-order X25519 keys" [
         test "every low-order point as the initiator's or the responder's e: Noise Dh, nothing delivered" {

@@ -35,7 +35,7 @@ let importKeyPair (privateKey: byte[]) =
     | ValueNone -> failwith "not an X25519 private key"
 
 let publicKey (bytes: byte[]) =
-    match PublicKey.TryCreate(bytes.Length, ReadOnlySpan bytes) with
+    match DhPublicKey.TryCreate(bytes.Length, ReadOnlySpan bytes) with
     | ValueSome k -> k
     | ValueNone -> failwith "unreachable"
 

@@ -1,0 +1,208 @@
+/// Protocol policy as values: which Noise protocol a client's options select, which names a server with
+/// given requirements accepts, which refusal a server sends for a preamble, and which configurations can
+/// work at all. specs/PROTOCOL.md §3 (refusal codes, in the order checked here) and §"Authentication
+/// modes and patterns" (the tables) say the same; tests `Wire policy` check every row.
+///
+/// Names are built from typed parts (`ProtocolName.create`) and compared as values: nothing here
+/// concatenates or re-parses a protocol name, and a server's accepted list is parsed once, when its
+/// configuration is made, not per preamble.
+///
+/// C# use: `Policy.clientProtocol(new ClientChoice(ServerKeyKnowledge.Pinned, false, false), suite)`;
+/// `Policy.serverAccepted(new ServerRequirement(true, false), suites)`.
+namespace HybridProtocol.Core.Wire
+
+open HybridProtocol.Core.Noise
+
+/// How a client knows the server's static key before the handshake.
+type ServerKeyKnowledge =
+    /// The client holds the server's key in advance ("pinned"): the key is a responder pre-message and
+    /// the first message is encrypted to it (NK, IK).
+    | Pinned
+    /// The client learns the key in the handshake and decides about it through `VerifyPeerKey` (known
+    /// hosts, a callback, accept-any): the server transmits it (NX, XX).
+    | Learned
+
+/// What a client's options ask for; the handshake pattern follows from it (`Policy.clientPattern`).
+type ClientChoice = {
+    ServerKey: ServerKeyKnowledge
+    /// The client proves a static key of its own.
+    ClientIdentity: bool
+    /// The client has a pre-shared key (Noise §9).
+    PreSharedKey: bool
+}
+
+/// What a server demands of every client; its accepted names follow from it (`Policy.serverAccepted`).
+type ServerRequirement = {
+    /// Every client must prove a static key (an allow-list or a callback decides about it).
+    ClientAuthentication: bool
+    /// The server has a pre-shared key: it accepts only the psk variants.
+    PreSharedKey: bool
+}
+
+/// The DH, cipher and hash sections of a Noise protocol name (Noise §8, §12).
+type SuiteName = {
+    Dh: DhName
+    Cipher: CipherName
+    Hash: HashName
+}
+
+module Policy =
+    /// The pattern for a client's knowledge of the server key and whether it proves a key of its own:
+    ///
+    ///     server key  | no client identity | client identity
+    ///     Pinned      | NK                 | IK
+    ///     Learned     | NX                 | XX
+    let basePattern (serverKey: ServerKeyKnowledge) (clientIdentity: bool) : HandshakePattern =
+        match serverKey, clientIdentity with
+        | Pinned, false -> HandshakePattern.NK
+        | Pinned, true -> HandshakePattern.IK
+        | Learned, false -> HandshakePattern.NX
+        | Learned, true -> HandshakePattern.XX
+
+    /// Noise §9.4 "pskN places a psk token at the end of the Nth handshake message": we place it at the end of
+    /// the pattern's last message (psk2 for NK, NX and IK, psk3 for XX), where both parties' ephemeral and
+    /// static keys are already mixed in, so the PSK protects every transport message.
+    let pskModifier (pattern: HandshakePattern) : int = pattern.Messages.Length
+
+    /// The pattern and psk modifiers a client with these options runs.
+    let clientPattern (choice: ClientChoice) : struct (HandshakePattern * int list) =
+        let pattern = basePattern choice.ServerKey choice.ClientIdentity
+        struct (pattern, (if choice.PreSharedKey then [ pskModifier pattern ] else []))
+
+    let private protocol (struct (pattern: HandshakePattern, psks: int list)) (suite: SuiteName) =
+        ProtocolName.create pattern psks suite.Dh suite.Cipher suite.Hash
+        |> Result.mapError (BadProtocolName >> Malformed)
+
+    /// The Noise protocol a client with these options asks for.
+    let clientProtocol (choice: ClientChoice) (suite: SuiteName) : Result<ProtocolName, WireError> =
+        protocol (clientPattern choice) suite
+
+    /// Every client choice, in the order a server lists what it accepts: NK, NX, XX, IK.
+    let private choiceOrder = [ Pinned, false; Learned, false; Learned, true; Pinned, true ]
+
+    /// Which client choices a server with this requirement accepts: the same PSK setting, and a client
+    /// identity where the server requires one.
+    let accepts (requirement: ServerRequirement) (choice: ClientChoice) : bool =
+        choice.PreSharedKey = requirement.PreSharedKey
+        && (choice.ClientIdentity || not requirement.ClientAuthentication)
+
+    /// The names a server with this requirement accepts, for each suite in the order given:
+    /// NK, NX, XX and IK (only XX and IK when clients must authenticate), their psk variants when the server
+    /// has a pre-shared key. Exactly the `clientProtocol` of every choice `accepts` allows.
+    let serverAccepted (requirement: ServerRequirement) (suites: SuiteName seq) : Result<ProtocolName list, WireError> =
+        let choices =
+            choiceOrder
+            |> List.map (fun (serverKey, identity) -> {
+                ServerKey = serverKey
+                ClientIdentity = identity
+                PreSharedKey = requirement.PreSharedKey
+            })
+            |> List.filter (accepts requirement)
+
+        let rec collect acc =
+            function
+            | [] -> Ok(List.rev acc)
+            | (choice, suite) :: rest ->
+                match clientProtocol choice suite with
+                | Ok name when List.contains name acc -> collect acc rest
+                | Ok name -> collect (name :: acc) rest
+                | Error e -> Error e
+
+        collect [] [
+            for suite in suites do
+                for choice in choices -> choice, suite
+        ]
+
+    /// Whether `role` sends its static key in one of the pattern's messages.
+    let private sendsStatic (role: Role) (pattern: HandshakePattern) =
+        pattern.Messages
+        |> List.indexed
+        |> List.exists (fun (i, tokens) -> Role.senderOf i = role && List.contains S tokens)
+
+    /// The client proves a static key in this pattern (XX, IK, ...).
+    let initiatorProvesKey (name: ProtocolName) = sendsStatic Initiator name.Pattern
+
+    /// The server sends its static key in this pattern (NX, XX, ...), as opposed to a pre-message (NK, IK).
+    let responderTransmitsKey (name: ProtocolName) = sendsStatic Responder name.Pattern
+
+    /// specs/PROTOCOL.md §3: the server's answer to the name in a preamble. The checks run in this order:
+    /// parse, exact match with an accepted name (accept), then PskNotConfigured, PskRequired,
+    /// ClientAuthenticationRequired, UnsupportedSuite, UnsupportedPattern. `accepted` is the server's parsed
+    /// list; only the requested name is parsed here.
+    let protocolChoice (accepted: ProtocolName list) (requested: string) : Result<ProtocolName, RefusalCode> =
+        match ProtocolName.parse requested with
+        | Error(UnknownPattern _)
+        | Error(InvalidModifier _) -> Error RefusalCode.UnsupportedPattern
+        | Error(UnsupportedDh _)
+        | Error(UnsupportedCipher _)
+        | Error(UnsupportedHash _) -> Error RefusalCode.UnsupportedSuite
+        | Error _ -> Error RefusalCode.MalformedPreamble
+        | Ok name ->
+            let sameBase (a: ProtocolName) = a.BasePattern = name.BasePattern
+
+            if List.contains name accepted then
+                Ok name
+            elif name.Pattern.IsPsk && not (accepted |> List.exists _.Pattern.IsPsk) then
+                Error RefusalCode.PskNotConfigured
+            elif
+                not name.Pattern.IsPsk
+                && accepted |> List.exists (fun a -> sameBase a && a.Pattern.IsPsk)
+                && not (accepted |> List.exists (fun a -> sameBase a && not a.Pattern.IsPsk))
+            then
+                Error RefusalCode.PskRequired
+            elif not (initiatorProvesKey name) && accepted |> List.forall initiatorProvesKey then
+                Error RefusalCode.ClientAuthenticationRequired
+            elif accepted |> List.exists (fun a -> a.Pattern = name.Pattern) then
+                Error RefusalCode.UnsupportedSuite
+            else
+                Error RefusalCode.UnsupportedPattern
+
+    /// specs/PROTOCOL.md §9 limits a configuration must respect, and the application protocol's length (§6).
+    let checkSizes (maxMessageSize: int) (maxRecordData: int) (rekey: RekeyPolicy) (applicationProtocol: string) =
+        if maxMessageSize < 1 then
+            Error(InvalidConfig "MaxMessageSize must be at least 1")
+        elif maxRecordData < 1 || maxRecordData > ConfigDefaults.MaxRecordData then
+            Error(InvalidConfig $"MaxRecordData must be 1..{ConfigDefaults.MaxRecordData}")
+        elif rekey.AfterRecords < 1L || rekey.AfterBytes < 1L then
+            Error(InvalidConfig "the rekey interval must be at least 1 record and 1 byte")
+        else
+            HandshakePayload.checkApplicationProtocol applicationProtocol
+            |> Result.map ignore
+
+    /// Whether a client configuration can work: an interactive pattern and sizes within the limits.
+    let checkClient (config: ClientConfig) : Result<unit, WireError> =
+        if config.ProtocolName.Pattern.IsOneWay then
+            Error(InvalidConfig "one-way patterns (N, K, X) cannot carry a two-way connection")
+        else
+            checkSizes config.MaxMessageSize config.MaxRecordData config.Rekey config.ApplicationProtocol
+
+    /// Whether a server configuration can work: every accepted name is interactive, needs no client key in
+    /// advance, and has the PSK and static key it needs; sizes within the limits; a 32-byte PSK.
+    let checkServer (config: ServerConfig) : Result<unit, WireError> =
+        let problems = [
+            if config.AcceptedProtocols.IsEmpty then
+                InvalidConfig "the server accepts no protocol name"
+            for name in config.AcceptedProtocols do
+                if name.Pattern.IsOneWay then
+                    InvalidConfig $"{ProtocolName.toString name}: one-way patterns cannot carry a two-way connection"
+                elif not name.Pattern.InitiatorPreMessage.IsEmpty then
+                    InvalidConfig
+                        $"{ProtocolName.toString name}: the server cannot know the client's static key in advance"
+                elif name.Pattern.IsPsk && config.Psk.IsNone then
+                    InvalidConfig $"{ProtocolName.toString name} needs a pre-shared key"
+                elif
+                    config.LocalStatic.IsNone
+                    && (List.contains S name.Pattern.ResponderPreMessage || responderTransmitsKey name)
+                then
+                    InvalidConfig $"{ProtocolName.toString name} needs the server's static key"
+            match checkSizes config.MaxMessageSize config.MaxRecordData config.Rekey config.ApplicationProtocol with
+            | Error e -> e
+            | Ok() -> ()
+            match config.Psk with
+            | Some psk when psk.Length <> 32 -> Noise(Init WrongPskLength)
+            | _ -> ()
+        ]
+
+        match problems with
+        | e :: _ -> Error e
+        | [] -> Ok()

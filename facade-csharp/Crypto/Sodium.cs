@@ -1,0 +1,53 @@
+using System.Runtime.InteropServices;
+
+namespace HybridProtocol.Crypto;
+
+/// <summary>
+/// Direct bindings to the libsodium that NSec ships (the same native library, loaded by the same name), for the
+/// functions NSec does not wrap yet. One declaration per native function, here and nowhere else.
+/// </summary>
+internal static unsafe partial class Sodium
+{
+    private const string Library = "libsodium";
+
+    static Sodium()
+    {
+        // sodium_init is idempotent and thread-safe; it returns 1 when libsodium was already initialised (by NSec).
+        if (sodium_init() < 0)
+        {
+            throw new InvalidOperationException("libsodium could not be initialised.");
+        }
+    }
+
+    /// <summary>Runs the static constructor (sodium_init) before the first native call.</summary>
+    internal static void EnsureInitialized()
+    {
+    }
+
+    [LibraryImport(Library)]
+    private static partial int sodium_init();
+
+    [LibraryImport(Library)]
+    internal static partial void sodium_memzero(byte* pnt, nuint len);
+
+    // ML-KEM-768 (FIPS 203). seed_keypair takes d || z (64 bytes); enc_deterministic takes m (32 bytes).
+    [LibraryImport(Library)]
+    internal static partial int crypto_kem_mlkem768_seed_keypair(byte* pk, byte* sk, byte* seed);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_kem_mlkem768_enc_deterministic(byte* ct, byte* ss, byte* pk, byte* seed);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_kem_mlkem768_dec(byte* ss, byte* ct, byte* sk);
+
+    // X-Wing (draft-connolly-cfrg-xwing-kem). seed_keypair takes the 32-byte private key; enc_deterministic
+    // takes eseed (64 bytes).
+    [LibraryImport(Library)]
+    internal static partial int crypto_kem_xwing_seed_keypair(byte* pk, byte* sk, byte* seed);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_kem_xwing_enc_deterministic(byte* ct, byte* ss, byte* pk, byte* seed);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_kem_xwing_dec(byte* ss, byte* ct, byte* sk);
+}
