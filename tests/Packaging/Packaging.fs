@@ -471,6 +471,54 @@ let tests =
         testCase "an F# console app (dotnet new console -lang F#) builds against the package and runs them too"
         <| fun () -> consume packed.Value "fsharp-app" "F#" "Program.fs" fsharpProgram
 
+        testCase "every packable project (Core, HybridProtocol, the CLI) packs LICENSE and a readme, at the one version"
+        <| fun () ->
+            let projects = [
+                "core-fsharp/HybridProtocol.Core.fsproj"
+                "facade-csharp/HybridProtocol.csproj"
+                "cli/HybridProtocol.Cli/HybridProtocol.Cli.csproj"
+            ]
+
+            for project in projects do
+                let json =
+                    dotnet repoRoot (minutes 1.) [
+                        "msbuild"
+                        project
+                        "-getItem:None"
+                        "-getProperty:PackageLicenseExpression"
+                        "-getProperty:Version"
+                        "-getProperty:IsPackable"
+                        "-getProperty:PackageReadmeFile"
+                    ]
+
+                use doc = System.Text.Json.JsonDocument.Parse(json.Substring(json.IndexOf '{'))
+                let props = doc.RootElement.GetProperty "Properties"
+                let prop (name: string) = props.GetProperty(name).GetString()
+                Expect.equal (prop "IsPackable") "true" $"{project} is packable"
+                Expect.equal (prop "PackageLicenseExpression") "MIT" $"{project}: MIT"
+                Expect.equal (prop "Version") version $"{project}: the version from Directory.Build.props"
+                Expect.equal (prop "PackageReadmeFile") "README.md" $"{project}: a readme"
+
+                let packed = [
+                    for item in doc.RootElement.GetProperty("Items").GetProperty("None").EnumerateArray() do
+                        let text (name: string) =
+                            match item.TryGetProperty name with
+                            | true, v -> v.GetString() |> string
+                            | _ -> ""
+
+                        if text "Pack" = "true" then
+                            text "Filename" + text "Extension", text "PackagePath"
+                ]
+
+                Expect.contains packed ("LICENSE", "/") $"{project} packs LICENSE"
+                Expect.contains packed ("README.md", "/README.md") $"{project} packs a README.md"
+
+            for file in Directory.GetFiles(repoRoot, "*.*proj", SearchOption.AllDirectories) do
+                if not (file.Contains $"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") then
+                    Expect.isFalse
+                        (File.ReadAllText(file).Contains "<Version>")
+                        $"{Path.GetRelativePath(repoRoot, file)} sets no version of its own"
+
         testCase "the CLI is the same version (hybrid --version)"
         <| fun () ->
             use dir = new CliSupport.TempDir()
