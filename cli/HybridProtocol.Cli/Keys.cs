@@ -3,6 +3,10 @@ namespace HybridProtocol.Cli;
 /// <summary>Loading key files for the commands, with messages that say which file and what to do.</summary>
 internal static class Keys
 {
+    /// <summary>What the tool adds to the library's key errors: its own commands for making and reading keys.</summary>
+    public const string KeyHint =
+        " With this tool: 'hybrid keygen [--type TYPE] -o FILE' makes a private key, 'hybrid pubkey FILE' prints its public key.";
+
     /// <summary>Loads a private key file (PEM, as <c>hybrid keygen</c> or <c>openssl genpkey -algorithm X25519</c> write it).</summary>
     public static PrivateKey LoadPrivate(string path)
     {
@@ -40,7 +44,7 @@ internal static class Keys
         {
             throw new CliException(
                 ExitCode.KeyOrFile,
-                e.Message + " With this tool: 'hybrid keygen -o FILE' makes a private key, 'hybrid pubkey FILE' prints its public key.",
+                e.Message + KeyHint,
                 e);
         }
     }

@@ -243,7 +243,7 @@ let run () =
                 let! connection = listener.AcceptAsync()
                 let! message = connection.ReceiveAsync()
                 do! connection.SendAsync(message)
-                do! connection.CloseAsync()
+                let! _ = connection.CloseAsync()
                 do! connection.DisposeAsync()
             }
 
