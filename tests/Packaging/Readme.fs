@@ -23,19 +23,31 @@ let private libraryAssemblies () =
         let name = Path.GetFileNameWithoutExtension f |> string
 
         (name.StartsWith "HybridProtocol"
-         && not (name.EndsWith ".Tests" || name.EndsWith ".Fuzz" || name.EndsWith ".Cli"))
+         && not (
+             name.EndsWith ".Tests"
+             || name.EndsWith ".Fuzz"
+             || name.EndsWith ".Cli"
+             || name.Contains ".Example"
+         ))
         || name = "NSec.Cryptography"
         || name = "FSharp.Core")
 
-/// A console project with the template's defaults (implicit usings, nullable) referencing the library's assemblies.
-let private snippetProject (references: string array) =
+/// A console project with the template's defaults (implicit usings, nullable) referencing the library's assemblies;
+/// a snippet that builds a WebApplication is a `dotnet new web` project (the Web SDK and its implicit usings).
+let private snippetProject (snippet: string) (references: string array) =
+    let sdk =
+        if snippet.Contains "WebApplication." then
+            "Microsoft.NET.Sdk.Web"
+        else
+            "Microsoft.NET.Sdk"
+
     let items =
         references
         |> Array.map (fun r ->
             $"    <Reference Include=\"{Path.GetFileNameWithoutExtension r}\" HintPath=\"{Security.SecurityElement.Escape r}\" />")
         |> String.concat "\n"
 
-    $"""<Project Sdk="Microsoft.NET.Sdk">
+    $"""<Project Sdk="{sdk}">
   <PropertyGroup>
     <OutputType>Exe</OutputType>
     <TargetFramework>net10.0</TargetFramework>
@@ -80,7 +92,7 @@ let tests =
         testCase "every C# snippet in README.md compiles as shown (each its own console program)"
         <| fun () ->
             let snippets = csharpSnippets "README.md"
-            Expect.isGreaterThanOrEqual snippets.Length 4 "server, client, Noise and HPKE snippets"
+            Expect.isGreaterThanOrEqual snippets.Length 5 "server, client, Noise, HPKE and Kestrel snippets"
             use scratch = new Scratch("hybrid-readme-")
             let references = libraryAssemblies ()
             Expect.isGreaterThanOrEqual references.Length 4 "HybridProtocol, Core, NSec, FSharp.Core"
@@ -88,7 +100,7 @@ let tests =
             let projects = [
                 for i, snippet in List.indexed snippets do
                     let dir = scratch.Sub $"snippet{i + 1}"
-                    File.WriteAllText(Path.Combine(dir, $"snippet{i + 1}.csproj"), snippetProject references)
+                    File.WriteAllText(Path.Combine(dir, $"snippet{i + 1}.csproj"), snippetProject snippet references)
                     File.WriteAllText(Path.Combine(dir, "Program.cs"), snippet)
                     Path.Combine(dir, $"snippet{i + 1}.csproj")
             ]
