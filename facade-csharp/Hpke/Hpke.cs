@@ -116,7 +116,7 @@ public static class Hpke
     {
         options ??= new HpkeRecipientOptions();
         var suite = options.Suite.ToCore();
-        var skR = HpkeKeys.Private(recipientPrivateKey, options.Suite);
+        var skR = HpkeKeys.Private(recipientPrivateKey, options.Suite, "the recipient's private key");
         RecipientMode mode = options.Mode switch
         {
             HpkeMode.Base => RecipientMode.BaseR,
@@ -282,7 +282,7 @@ public static class Hpke
     {
         var suite = options.Suite.ToCore();
         var pkR = HpkeKeys.Public(recipientPublicKey, options.Suite);
-        HpkeKeyPair? skS = options.SenderPrivateKey is { } sender ? HpkeKeys.Private(sender, options.Suite) : null;
+        HpkeKeyPair? skS = options.SenderPrivateKey is { } sender ? HpkeKeys.Private(sender, options.Suite, "HpkeSenderOptions.SenderPrivateKey") : null;
         SenderMode mode = options.Mode switch
         {
             HpkeMode.Base => SenderMode.BaseS,
