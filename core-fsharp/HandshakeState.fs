@@ -22,6 +22,25 @@ type HandshakeParameters = {
     Psks: byte[] list
 }
 
+/// What the caller supplies for the Noise HFS tokens (HFS §4), beside HandshakeParameters. Like ephemeral DH
+/// keys, the KEM's randomness comes in as arguments: the core stays deterministic and vectors are the normal path.
+[<NoComparison; NoEquality>]
+type KemParameters = {
+    /// e1: our KEM key pair, GENERATE_KEM_KEYPAIR(seed) with a fresh SEEDLEN-byte seed the caller chose for this
+    /// handshake only. Needed when the pattern has us send "e1"; the caller owns it and disposes it afterwards.
+    LocalKemKeyPair: KemKeyPair option
+    /// The ENCAPSRANDOMNESSLEN fresh random bytes GENERATE_KEM_CIPHERTEXT uses when the pattern has us send
+    /// "ekem1". The core never alters the array; the caller erases it when the handshake is over.
+    EncapsulationRandomness: byte[] option
+}
+
+module KemParameters =
+    /// No KEM inputs: a classical handshake.
+    let none = {
+        LocalKemKeyPair = None
+        EncapsulationRandomness = None
+    }
+
 /// Noise §5.3 The HandshakeState object: "contains a SymmetricState plus DH variables (s, e, rs, re) and a
 /// variable representing the handshake pattern". An immutable value. Its phase (whose turn it is) is derived
 /// from the messages left; a finished handshake is no longer a HandshakeState but a TransportState.
@@ -36,6 +55,12 @@ type HandshakeState = private {
     e: DhKeyPair option
     rs: DhPublicKey option
     re: DhPublicKey option
+    /// Noise HFS: our KEM key pair for "e1" (the caller's; never disposed here).
+    e1: KemKeyPair option
+    /// Noise HFS: the peer's KEM public key once read from its "e1".
+    re1: byte[] option
+    /// Noise HFS: the randomness our "ekem1" encapsulates with; dropped from the state once used.
+    encapsulationRandomness: byte[] option
     /// PSKs not yet consumed by a "psk" token.
     psks: byte[] list
     /// The message patterns not yet processed; the head is the next message.
@@ -67,6 +92,10 @@ module HandshakeState =
         suite.Dh.Name = ProtocolName.dhToString name.Dh
         && suite.Cipher.Name = ProtocolName.cipherToString name.Cipher
         && suite.Hash.Name = ProtocolName.hashToString name.Hash
+        && (match name.Kem, suite.Kem with
+            | None, _ -> true
+            | Some kem, Some functions -> functions.Name = ProtocolName.kemToString kem
+            | Some _, None -> false)
 
     let private checkLength (suite: CryptoSuite) (key: DhPublicKey option) =
         match key with
@@ -102,7 +131,13 @@ module HandshakeState =
     /// "Derives a protocol_name byte sequence ... Calls InitializeSymmetric(protocol_name). Calls MixHash(prologue).
     /// Sets the initiator, s, e, rs, and re variables to the corresponding arguments. Calls MixHash() once for each
     /// public key listed in the pre-messages from handshake_pattern ... the initiator's public keys are hashed first."
-    let Initialize (suite: CryptoSuite) (parameters: HandshakeParameters) : Result<HandshakeState, NoiseError> =
+    /// For an hfs pattern the KEM inputs come in `kem` (Noise HFS §4: "e1" needs our KEM key pair, "ekem1" the
+    /// encapsulation randomness); `Initialize` is this with `KemParameters.none`.
+    let InitializeWithKem
+        (suite: CryptoSuite)
+        (parameters: HandshakeParameters)
+        (kem: KemParameters)
+        : Result<HandshakeState, NoiseError> =
         let pattern = parameters.Protocol.Pattern
         let role = parameters.Role
         let peer = Role.opposite role
@@ -134,6 +169,16 @@ module HandshakeState =
             checkLength suite parameters.RemoteEphemeral
             checkLength suite (parameters.LocalStatic |> Option.map _.Public)
             checkLength suite (parameters.LocalEphemeral |> Option.map _.Public)
+            (match suite.Kem, kem.LocalKemKeyPair with
+             | _, None when sends pattern role E1 -> Error(Init MissingLocalKemKeyPair)
+             | Some functions, Some pair when pair.Public.Length <> functions.KEMPUBLICKEYLEN ->
+                 Error(Init WrongKeyLength)
+             | _ -> Ok())
+            (match suite.Kem, kem.EncapsulationRandomness with
+             | _, None when sends pattern role Ekem1 -> Error(Init MissingEncapsulationRandomness)
+             | Some functions, Some r when r.Length <> functions.ENCAPSRANDOMNESSLEN ->
+                 Error(Init MissingEncapsulationRandomness)
+             | _ -> Ok())
         ]
 
         match
@@ -178,10 +223,17 @@ module HandshakeState =
                 e = parameters.LocalEphemeral
                 rs = parameters.RemoteStatic
                 re = parameters.RemoteEphemeral
+                e1 = kem.LocalKemKeyPair
+                re1 = None
+                encapsulationRandomness = kem.EncapsulationRandomness
                 psks = parameters.Psks
                 messagePatterns = pattern.Messages
                 messageIndex = 0
             }
+
+    /// Noise §5.3 Initialize for a classical pattern (an hfs pattern is refused: it needs `InitializeWithKem`).
+    let Initialize (suite: CryptoSuite) (parameters: HandshakeParameters) : Result<HandshakeState, NoiseError> =
+        InitializeWithKem suite parameters KemParameters.none
 
     /// Whose turn it is.
     let Turn (state: HandshakeState) =
@@ -212,8 +264,9 @@ module HandshakeState =
         SymmetricState.currentKey state.symmetricState
 
     /// Noise §4.1 DH(key_pair, public_key), refusing outputs the provider rejects.
+    /// The output is a pinned array (the GC never moves or copies it), zeroed by `mixDh` right after MixKey.
     let private dh (state: HandshakeState) (keyPair: DhKeyPair) (publicKey: DhPublicKey) =
-        let output = Array.zeroCreate state.suite.Dh.DHLEN
+        let output = Hkdf.pinnedArray state.suite.Dh.DHLEN
 
         if state.suite.Dh.DH.Invoke(keyPair.Private, ReadOnlySpan publicKey.Bytes, Span output) then
             Ok output
@@ -256,6 +309,12 @@ module HandshakeState =
                 )
             )
         | _, None -> Error(Init MissingRemoteStatic)
+
+    /// The suite's KEM functions; Initialize has checked that an hfs name comes with them.
+    let private kemFunctions (state: HandshakeState) =
+        match state.suite.Kem with
+        | Some kem -> Ok kem
+        | None -> Error(Init SuiteMismatch)
 
     /// Noise §5.3 "For "psk": Calls MixKeyAndHash(psk)" (§9.2), consuming the next PSK.
     let private mixPsk (state: HandshakeState) =
@@ -324,6 +383,46 @@ module HandshakeState =
                 requireKey MissingLocalStatic state.s
                 |> Result.bind (fun s -> SymmetricState.EncryptAndHash s.Public.Bytes state.symmetricState)
                 |> Result.map (fun struct (ss, ciphertext) -> { state with symmetricState = ss }, ciphertext :: written)
+            // HFS §4 "e1": "The resulting KEM public key is transferred to the recipient as if it was a static DH
+            // public key (i.e. using EncryptAndHash() if a key is available)." The key pair was made by the caller.
+            | E1 ->
+                requireKey MissingLocalKemKeyPair state.e1
+                |> Result.bind (fun e1 -> SymmetricState.EncryptAndHash e1.Public state.symmetricState)
+                |> Result.map (fun struct (ss, ciphertext) -> { state with symmetricState = ss }, ciphertext :: written)
+            // HFS §4 "ekem1": "call GENERATE_KEM_CIPHERTEXT() using a previously received KEM public key. The
+            // resulting KEM ciphertext is transferred ... using EncryptAndHash() if a key is available). ... On sending
+            // or receiving this token, the parties call MixKey(kem_output)."
+            | Ekem1 ->
+                match kemFunctions state, state.re1, state.encapsulationRandomness with
+                | Error e, _, _ -> Error e
+                | Ok kem, Some re1, Some randomness ->
+                    let ciphertext = Array.zeroCreate kem.KEMCIPHERTEXTLEN
+                    let output = Array.zeroCreate kem.KEMOUTPUTLEN
+
+                    if
+                        kem.GENERATE_KEM_CIPHERTEXT.Invoke(
+                            ReadOnlySpan re1,
+                            ReadOnlySpan randomness,
+                            Span ciphertext,
+                            Span output
+                        )
+                    then
+                        let result =
+                            SymmetricState.EncryptAndHash ciphertext state.symmetricState
+                            |> Result.map (fun struct (ss, sent) ->
+                                {
+                                    state with
+                                        symmetricState = SymmetricState.MixKey output ss
+                                        encapsulationRandomness = None
+                                },
+                                sent :: written)
+
+                        Security.Cryptography.CryptographicOperations.ZeroMemory(Span output)
+                        result
+                    else
+                        Error Kem
+                | Ok _, None, _ -> Error(State NotTurnToWrite)
+                | Ok _, _, None -> Error(Init MissingEncapsulationRandomness)
             | Psk -> mixPsk state |> Result.map (fun state -> state, written)
             | dhToken -> mixDh state dhToken |> Result.map (fun state -> state, written)
 
@@ -394,6 +493,45 @@ module HandshakeState =
                             offset + length
                         )
                     | ValueNone -> Error(Input(MessageTooShort message.Length)))
+            // HFS §4 "e1", read like "s": the next KEMPUBLICKEYLEN (+ 16 if HasKey()) bytes, DecryptAndHash'ed.
+            | E1 ->
+                kemFunctions state
+                |> Result.bind (fun kem ->
+                    let length = kem.KEMPUBLICKEYLEN + SymmetricState.tagLength state.symmetricState
+
+                    take length offset
+                    |> Result.bind (fun temp -> SymmetricState.DecryptAndHash temp state.symmetricState)
+                    |> Result.map (fun struct (ss, re1) ->
+                        {
+                            state with
+                                re1 = Some re1
+                                symmetricState = ss
+                        },
+                        offset + length))
+            // HFS §4 "ekem1": "On receiving this token, the recipient will call KEM(key_pair, ciphertext) to derive
+            // the same kem_output as the sender possesses", then MixKey(kem_output).
+            | Ekem1 ->
+                match kemFunctions state, state.e1 with
+                | Error e, _ -> Error e
+                | Ok _, None -> Error(Init MissingLocalKemKeyPair)
+                | Ok kem, Some e1 ->
+                    let length = kem.KEMCIPHERTEXTLEN + SymmetricState.tagLength state.symmetricState
+
+                    take length offset
+                    |> Result.bind (fun temp -> SymmetricState.DecryptAndHash temp state.symmetricState)
+                    |> Result.bind (fun struct (ss, ciphertext) ->
+                        let output = Array.zeroCreate kem.KEMOUTPUTLEN
+
+                        if kem.KEM.Invoke(e1.Private, ReadOnlySpan ciphertext, Span output) then
+                            let next = {
+                                state with
+                                    symmetricState = SymmetricState.MixKey output ss
+                            }
+
+                            Security.Cryptography.CryptographicOperations.ZeroMemory(Span output)
+                            Ok(next, offset + length)
+                        else
+                            Error Kem)
             | Psk -> mixPsk state |> Result.map (fun state -> state, offset)
             | dhToken -> mixDh state dhToken |> Result.map (fun state -> state, offset)
 

@@ -12,6 +12,13 @@ type ProtocolNameError =
     /// a repeated modifier, or "fallback", which this implementation does not offer).
     | InvalidModifier of modifier: string
     | UnsupportedDh of dh: string
+    /// Noise HFS §5: the KEM named after the DH ("25519+MLKEM768") is not one we offer.
+    | UnsupportedKem of kem: string
+    /// Noise HFS §5: "When the "hfs" modifier is used, the DH name section must contain a KEM algorithm name";
+    /// this name has "hfs" but no KEM.
+    | MissingKem
+    /// The DH section names a KEM but the pattern has no "hfs" modifier to use it.
+    | KemWithoutHfs
     | UnsupportedCipher of cipher: string
     | UnsupportedHash of hash: string
 
@@ -33,6 +40,11 @@ type InitError =
     | WrongPskLength
     /// The provider's DH functions do not have the DHLEN the name implies, or a key has the wrong length.
     | WrongKeyLength
+    /// Noise HFS: the pattern has us send "e1" but no KEM key pair was given (GENERATE_KEM_KEYPAIR's output).
+    | MissingLocalKemKeyPair
+    /// Noise HFS: the pattern has us send "ekem1" but no encapsulation randomness was given, or it is not
+    /// ENCAPSRANDOMNESSLEN bytes.
+    | MissingEncapsulationRandomness
 
 /// Using an object in a phase where the operation is not allowed (snow's StateProblem).
 type StateError =
@@ -63,6 +75,10 @@ type NoiseError =
     | Input of InputError
     /// The DH function refused a public key (an X25519 low-order point, all-zero output).
     | Dh
+    /// Noise HFS: the KEM refused the peer's KEM public key (for ML-KEM-768, the FIPS 203 §7.2 modulus check)
+    /// or a ciphertext. A well-formed but wrong ciphertext is not refused here (ML-KEM's implicit rejection):
+    /// it yields an unrelated output, and the next authenticated data fails with Decrypt.
+    | Kem
     /// AEAD authentication failed: wrong key, tampered data, wrong prologue or PSK, replayed or reordered message.
     | Decrypt
 

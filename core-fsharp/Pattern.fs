@@ -2,7 +2,7 @@
 namespace HybridProtocol.Core.Noise
 
 /// Noise §7.1: "A message pattern is some sequence of tokens from the set ("e", "s", "ee", "es", "se", "ss")"
-/// plus "psk" (§9.2).
+/// plus "psk" (§9.2) and the Noise HFS §4 KEM tokens "e1" and "ekem1".
 type Token =
     | E
     | S
@@ -11,6 +11,12 @@ type Token =
     | SE
     | SS
     | Psk
+    /// HFS §4: "This token directs the sender to call GENERATE_KEM_KEYPAIR(). The resulting KEM public key is
+    /// transferred to the recipient as if it was a static DH public key (i.e. using EncryptAndHash() if a key is available)."
+    | E1
+    /// HFS §4: "This token directs the sender to call GENERATE_KEM_CIPHERTEXT() using a previously received KEM
+    /// public key. ... On sending or receiving this token, the parties call MixKey(kem_output)."
+    | Ekem1
 
 /// Who sends a message: "->" is the initiator, "<-" the responder (§7.1).
 type Direction =
@@ -174,6 +180,55 @@ module HandshakePattern =
 
         (not pattern.IsPsk)
         || (sendsE Initiator && (pattern.IsOneWay || sendsE Responder))
+
+    let private isDh token =
+        match token with
+        | EE
+        | ES
+        | SE
+        | SS -> true
+        | _ -> false
+
+    /// Noise HFS §5: "The "hfs" pattern modifier adds an "e1" token directly following the first occurrence of "e",
+    /// unless there is a DH operation in this same message, in which case the "hfs" token is placed directly after
+    /// this DH (so that the public key will be encrypted). The "hfs" modifier also adds an "ekem1" token directly
+    /// following the first occurrence of "ee"."
+    /// Read as snow reads it: "this DH" is the first DH token of the message holding the first "e". The spec's
+    /// table differs for KKhfs and INhfs; specs/NOISE-CORE.md records why the rule wins. None for a pattern
+    /// without "e" or "ee" (the one-way patterns), where the modifier cannot apply, or one already hfs.
+    let applyHfs (pattern: HandshakePattern) : HandshakePattern option =
+        let has token =
+            pattern.Messages |> List.exists (List.contains token)
+
+        let insertAfter index token (tokens: Token list) =
+            List.take (index + 1) tokens @ token :: List.skip (index + 1) tokens
+
+        let rec placeE1 =
+            function
+            | [] -> []
+            | tokens :: rest when List.contains E tokens ->
+                let at =
+                    match List.tryFindIndex isDh tokens with
+                    | Some dh -> dh
+                    | None -> List.findIndex ((=) E) tokens
+
+                insertAfter at E1 tokens :: rest
+            | tokens :: rest -> tokens :: placeE1 rest
+
+        let rec placeEkem1 =
+            function
+            | [] -> []
+            | tokens :: rest when List.contains EE tokens ->
+                insertAfter (List.findIndex ((=) EE) tokens) Ekem1 tokens :: rest
+            | tokens :: rest -> tokens :: placeEkem1 rest
+
+        if has E && has EE && not (has E1) then
+            Some {
+                pattern with
+                    Messages = pattern.Messages |> placeE1 |> placeEkem1
+            }
+        else
+            None
 
     /// The tokens each message carries, with its index and sender.
     let messagesWithSender (pattern: HandshakePattern) =

@@ -182,12 +182,16 @@ type KemFunctions = {
     KEM: KemDecapsulateFn
 }
 
-/// One DH, one cipher and one hash: everything a Noise or HPKE computation needs from outside.
+/// One DH, one cipher and one hash, and for Noise HFS one KEM: everything a Noise or HPKE computation
+/// needs from outside.
 [<NoComparison; NoEquality>]
 type CryptoSuite = {
     Dh: DhFunctions
     Cipher: CipherFunctions
     Hash: HashFunctions
+    /// Noise HFS §3 KEM functions, for protocol names with the "hfs" modifier ("25519+MLKEM768");
+    /// None for a classical suite.
+    Kem: KemFunctions option
 }
 
 /// Encodes a Noise nonce counter as the cipher's nonce bytes.

@@ -6,6 +6,16 @@ open System
 /// Noise §12 DH functions this implementation offers.
 type DhName = | Curve25519
 
+/// Noise HFS §6 leaves the KEM open; this implementation offers ML-KEM-768 (FIPS 203), written "MLKEM768".
+type KemName = | MLKEM768
+
+/// A pattern modifier (§8.1, §9.4, Noise HFS §5) in the order the name writes it.
+type PatternModifier =
+    /// "pskN": a psk token at the start of the first message (N = 0) or the end of message N.
+    | PskModifier of position: int
+    /// "hfs": the KEM tokens "e1" and "ekem1".
+    | HfsModifier
+
 /// Noise §12 cipher functions we offer, plus the AEGIS extension (specs/NOISE-CORE.md §"AEGIS suites").
 type CipherName =
     | ChaChaPoly
@@ -19,23 +29,40 @@ type HashName =
     | SHA512
     | BLAKE2b
 
-/// A parsed protocol name such as Noise_XXpsk0+psk3_25519_ChaChaPoly_BLAKE2b.
+/// A parsed protocol name such as Noise_XXpsk0+psk3_25519_ChaChaPoly_BLAKE2b or
+/// Noise_XXhfs+psk3_25519+MLKEM768_ChaChaPoly_BLAKE2b.
 type ProtocolName = {
-    /// The base pattern with its psk modifiers applied.
+    /// The base pattern with its modifiers applied.
     Pattern: HandshakePattern
     /// The base pattern's name, e.g. "XX".
     BasePattern: string
-    /// The psk modifier positions in the order written, e.g. [0; 3].
-    PskModifiers: int list
+    /// The modifiers in the order written, e.g. [HfsModifier; PskModifier 3].
+    Modifiers: PatternModifier list
     Dh: DhName
+    /// Noise HFS §5: the KEM named in the DH section after a '+'; present exactly when the pattern is hfs.
+    Kem: KemName option
     Cipher: CipherName
     Hash: HashName
-}
+} with
+
+    /// The psk modifier positions in the order written, e.g. [0; 3].
+    member this.PskModifiers =
+        this.Modifiers
+        |> List.choose (function
+            | PskModifier position -> Some position
+            | HfsModifier -> None)
+
+    /// Noise HFS: whether the pattern carries the "hfs" modifier (and so "e1" and "ekem1").
+    member this.IsHfs = List.contains HfsModifier this.Modifiers
 
 module ProtocolName =
     let dhToString =
         function
         | Curve25519 -> "25519"
+
+    let kemToString =
+        function
+        | MLKEM768 -> "MLKEM768"
 
     let cipherToString =
         function
@@ -55,6 +82,17 @@ module ProtocolName =
         | "25519" -> Ok Curve25519
         | other -> Error(UnsupportedDh other)
 
+    /// The DH section (Noise HFS §5): the DH name, then for hfs a '+' and the KEM name.
+    let private parseDhSection (section: string) =
+        match section.Split '+' with
+        | [| dh |] -> parseDh dh |> Result.map (fun dh -> dh, None)
+        | [| dh; kem |] ->
+            match parseDh dh, kem with
+            | Error e, _ -> Error e
+            | Ok dh, "MLKEM768" -> Ok(dh, Some MLKEM768)
+            | Ok _, other -> Error(UnsupportedKem other)
+        | _ -> Error(UnsupportedDh section)
+
     let private parseCipher =
         function
         | "ChaChaPoly" -> Ok ChaChaPoly
@@ -71,17 +109,18 @@ module ProtocolName =
         | other -> Error(UnsupportedHash other)
 
     /// The pattern section (§8.1): a base name followed by modifiers separated by '+',
-    /// the first modifier written directly after the base name ("XXpsk0+psk3").
+    /// the first modifier written directly after the base name ("XXpsk0+psk3", "XXhfs+psk3").
     let private splitPatternSection (section: string) =
-        let start = section.IndexOf("psk", StringComparison.Ordinal)
+        let starts =
+            [ "psk"; "hfs" ]
+            |> List.map (fun m -> section.IndexOf(m, StringComparison.Ordinal))
+            |> List.filter (fun i -> i >= 0)
 
-        let baseName, modifiers =
-            if start < 0 then
-                section, []
-            else
-                section.Substring(0, start), section.Substring(start).Split('+') |> List.ofArray
-
-        baseName, modifiers
+        match starts with
+        | [] -> section, []
+        | _ ->
+            let start = List.min starts
+            section.Substring(0, start), section.Substring(start).Split('+') |> List.ofArray
 
     let private parsePsk (modifier: string) =
         let digits =
@@ -101,31 +140,47 @@ module ProtocolName =
         else
             Error(InvalidModifier modifier)
 
+    let private parseModifier (modifier: string) =
+        if modifier = "hfs" then
+            Ok HfsModifier
+        else
+            parsePsk modifier |> Result.map PskModifier
+
+    let private applyModifier modifier pattern =
+        match modifier with
+        | PskModifier position -> HandshakePattern.applyPsk position pattern
+        | HfsModifier -> HandshakePattern.applyHfs pattern
+
+    let private modifierToString =
+        function
+        | PskModifier position -> sprintf "psk%d" position
+        | HfsModifier -> "hfs"
+
     let private parsePattern (section: string) =
         let baseName, modifiers = splitPatternSection section
 
         match HandshakePattern.tryFind baseName with
         | None -> Error(UnknownPattern section)
         | Some basePattern ->
-            let rec apply pattern positions =
+            let rec apply pattern applied =
                 function
-                | [] -> Ok(pattern, List.rev positions)
-                | modifier :: rest ->
-                    match parsePsk modifier with
+                | [] -> Ok(pattern, List.rev applied)
+                | text :: rest ->
+                    match parseModifier text with
                     | Error e -> Error e
-                    | Ok position when List.contains position positions -> Error(InvalidModifier modifier)
-                    | Ok position ->
-                        match HandshakePattern.applyPsk position pattern with
-                        | None -> Error(InvalidModifier modifier)
-                        | Some next -> apply next (position :: positions) rest
+                    | Ok modifier when List.contains modifier applied -> Error(InvalidModifier text)
+                    | Ok modifier ->
+                        match applyModifier modifier pattern with
+                        | None -> Error(InvalidModifier text)
+                        | Some next -> apply next (modifier :: applied) rest
 
             match apply basePattern [] modifiers with
             | Error e -> Error e
-            | Ok(pattern, positions) ->
+            | Ok(pattern, applied) ->
                 let pattern = { pattern with Name = section }
 
                 if HandshakePattern.satisfiesPskValidity pattern then
-                    Ok(baseName, positions, pattern)
+                    Ok(baseName, applied, pattern)
                 else
                     Error(InvalidModifier section)
 
@@ -136,13 +191,17 @@ module ProtocolName =
             if prefix <> "Noise" then
                 Error NotNoise
             else
-                match parsePattern pattern, parseDh dh, parseCipher cipher, parseHash hash with
-                | Ok(baseName, positions, pattern), Ok dh, Ok cipher, Ok hash ->
+                match parsePattern pattern, parseDhSection dh, parseCipher cipher, parseHash hash with
+                | Ok(_, modifiers, _), Ok(_, None), _, _ when List.contains HfsModifier modifiers -> Error MissingKem
+                | Ok(_, modifiers, _), Ok(_, Some _), _, _ when not (List.contains HfsModifier modifiers) ->
+                    Error KemWithoutHfs
+                | Ok(baseName, modifiers, pattern), Ok(dh, kem), Ok cipher, Ok hash ->
                     Ok {
                         Pattern = pattern
                         BasePattern = baseName
-                        PskModifiers = positions
+                        Modifiers = modifiers
                         Dh = dh
+                        Kem = kem
                         Cipher = cipher
                         Hash = hash
                     }
@@ -153,13 +212,16 @@ module ProtocolName =
         | parts when parts.Length > 0 && parts[0] <> "Noise" -> Error NotNoise
         | _ -> Error MalformedName
 
-    /// The pattern section as written: base name then "pskN" modifiers joined by '+'.
+    /// The pattern section as written: base name then the modifiers joined by '+'.
     let patternSection (name: ProtocolName) =
-        match name.PskModifiers with
-        | [] -> name.BasePattern
-        | positions ->
-            name.BasePattern
-            + (positions |> List.map (sprintf "psk%d") |> String.concat "+")
+        name.BasePattern
+        + (name.Modifiers |> List.map modifierToString |> String.concat "+")
+
+    /// The DH section as written: "25519", or "25519+MLKEM768" for hfs.
+    let dhSection (name: ProtocolName) =
+        match name.Kem with
+        | None -> dhToString name.Dh
+        | Some kem -> dhToString name.Dh + "+" + kemToString kem
 
     /// Prints the name back; `parse (toString n) = Ok n`.
     let toString (name: ProtocolName) =
@@ -168,15 +230,58 @@ module ProtocolName =
             [|
                 "Noise"
                 patternSection name
-                dhToString name.Dh
+                dhSection name
                 cipherToString name.Cipher
                 hashToString name.Hash
             |]
         )
 
-    /// Builds a name from typed parts (Noise §8), with the checks `parse` makes: the psk modifiers are
-    /// placed in the order given (§9.4), none twice, and the result must satisfy the §9.3 validity rule.
-    /// `parse (toString n) = Ok n` holds for every name it returns.
+    /// Builds a name from typed parts (Noise §8, Noise HFS §5), with the checks `parse` makes: the modifiers
+    /// are applied in the order given (§9.4), none twice, the result must satisfy the §9.3 validity rule, and a
+    /// KEM is given exactly when the modifiers include hfs. `parse (toString n) = Ok n` holds for every name
+    /// it returns.
+    let createWithModifiers
+        (basePattern: HandshakePattern)
+        (modifiers: PatternModifier list)
+        (dh: DhName)
+        (kem: KemName option)
+        (cipher: CipherName)
+        (hash: HashName)
+        : Result<ProtocolName, ProtocolNameError> =
+        let section =
+            basePattern.Name + (modifiers |> List.map modifierToString |> String.concat "+")
+
+        let rec apply pattern seen =
+            function
+            | [] -> Ok pattern
+            | modifier :: _ when List.contains modifier seen -> Error(InvalidModifier(modifierToString modifier))
+            | modifier :: rest ->
+                match applyModifier modifier pattern with
+                | None -> Error(InvalidModifier(modifierToString modifier))
+                | Some next -> apply next (modifier :: seen) rest
+
+        let hfs = List.contains HfsModifier modifiers
+
+        match HandshakePattern.tryFind basePattern.Name with
+        | Some known when known = basePattern ->
+            match apply basePattern [] modifiers with
+            | Error e -> Error e
+            | Ok pattern when not (HandshakePattern.satisfiesPskValidity pattern) -> Error(InvalidModifier section)
+            | Ok _ when hfs && kem.IsNone -> Error MissingKem
+            | Ok _ when not hfs && kem.IsSome -> Error KemWithoutHfs
+            | Ok pattern ->
+                Ok {
+                    Pattern = { pattern with Name = section }
+                    BasePattern = basePattern.Name
+                    Modifiers = modifiers
+                    Dh = dh
+                    Kem = kem
+                    Cipher = cipher
+                    Hash = hash
+                }
+        | _ -> Error(UnknownPattern basePattern.Name)
+
+    /// A classical name from typed parts: `createWithModifiers` with psk modifiers only and no KEM.
     let create
         (basePattern: HandshakePattern)
         (pskModifiers: int list)
@@ -184,31 +289,4 @@ module ProtocolName =
         (cipher: CipherName)
         (hash: HashName)
         : Result<ProtocolName, ProtocolNameError> =
-        let section =
-            basePattern.Name
-            + (pskModifiers |> List.map (sprintf "psk%d") |> String.concat "+")
-
-        let rec apply pattern seen =
-            function
-            | [] -> Ok pattern
-            | position :: _ when List.contains position seen -> Error(InvalidModifier(sprintf "psk%d" position))
-            | position :: rest ->
-                match HandshakePattern.applyPsk position pattern with
-                | None -> Error(InvalidModifier(sprintf "psk%d" position))
-                | Some next -> apply next (position :: seen) rest
-
-        match HandshakePattern.tryFind basePattern.Name with
-        | Some known when known = basePattern ->
-            match apply basePattern [] pskModifiers with
-            | Error e -> Error e
-            | Ok pattern when not (HandshakePattern.satisfiesPskValidity pattern) -> Error(InvalidModifier section)
-            | Ok pattern ->
-                Ok {
-                    Pattern = { pattern with Name = section }
-                    BasePattern = basePattern.Name
-                    PskModifiers = pskModifiers
-                    Dh = dh
-                    Cipher = cipher
-                    Hash = hash
-                }
-        | _ -> Error(UnknownPattern basePattern.Name)
+        createWithModifiers basePattern (List.map PskModifier pskModifiers) dh None cipher hash

@@ -20,7 +20,8 @@ internal static class SealCommands
     {
         var to = new Option<string>("--to")
         {
-            Description = "The recipient's public key file (hybrid pubkey writes it; a private key file works too).",
+            Description = "The recipient's public key file (hybrid pubkey writes it; a private key file works too): X25519, "
+                + "P-256/384/521, ML-KEM-768 or X-Wing; the HPKE suite follows the key (specs/HPKE.md).",
             Required = true,
             HelpName = "RECIPIENT.pub",
         };
@@ -40,7 +41,8 @@ internal static class SealCommands
             var overwrite = parse.GetValue(force);
             await using var source = Streams.OpenInput(parse.GetRequiredValue(input));
             await using var sink = AtomicOutput.Create(parse.GetRequiredValue(output), overwrite);
-            await SealedFile.SealAsync(recipient, source, sink.Stream, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var options = new HpkeSenderOptions { Suite = HpkeSuite.DefaultFor(recipient.Algorithm) };
+            await SealedFile.SealAsync(recipient, source, sink.Stream, options: options, cancellationToken: cancellationToken).ConfigureAwait(false);
             await sink.Commit(overwrite).ConfigureAwait(false);
             return ExitCode.Success;
         });
@@ -60,6 +62,8 @@ internal static class SealCommands
         {
             HybridErrorCode.DecryptionFailed =>
                 $"{what} could not be opened: it was altered or damaged, or it was sealed to another key. Nothing was kept.",
+            HybridErrorCode.InvalidKey =>
+                $"{what} was sealed to a key of another type than this one ({e.Message}) Nothing was kept.",
             HybridErrorCode.InvalidCiphertext =>
                 $"{what} is cut off or damaged (it ends too early or its chunks do not fit together). Nothing was kept.",
             _ => $"{what} is not a sealed file this key can open (its header is damaged, or it uses a form this tool does not read). Nothing was kept.",

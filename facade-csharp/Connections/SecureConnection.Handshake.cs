@@ -5,6 +5,7 @@ using HybridProtocol.Core;
 using HybridProtocol.Core.Noise;
 using HybridProtocol.Core.Wire;
 using HybridProtocol.Crypto;
+using HybridProtocol.Diagnostics;
 using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
 using NSec.Cryptography;
@@ -81,13 +82,14 @@ public sealed partial class SecureConnection
 
         var name = chosen.ResultValue;
         var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
+        var telemetry = Telemetry.StartHandshake(isServer: false, ProtocolNameModule.toString(name), context.Peer, options.Logger);
         var endPoints = Prepare(stream, options);
 
-        var scope = new KeyScope(NSecSuite.For(name));
-        var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
+        var scope = new KeyScope(SodiumSuite.For(name));
+        var ephemeral = SodiumSuite.GenerateEphemeral();
         try
         {
-            var config = ClientConfig.Create(name, scope.Suite, X25519PrivateKey.ToKeyPair(ephemeral), options.ApplicationProtocol)
+            var config = ClientConfig.Create(name, scope.Suite, ephemeral, options.ApplicationProtocol)
                 .WithMaxMessageSize(options.MaxMessageSize)
                 .WithMaxRecordData(options.MaxRecordData)
                 .WithRekey(options.RekeyPolicy);
@@ -128,17 +130,19 @@ public sealed partial class SecureConnection
             };
 
             var connection = await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            telemetry.Completed(connection, options.Logger);
             return connection.WithEndPoints(endPoints);
         }
-        catch
+        catch (Exception e)
         {
+            telemetry.Failed(e);
             scope.Dispose();
             await stream.DisposeAsync().ConfigureAwait(false);
             throw;
         }
         finally
         {
-            ephemeral.Dispose();
+            ephemeral.Private.Dispose();
         }
     }
 
@@ -169,15 +173,16 @@ public sealed partial class SecureConnection
         var clientAuth = options.ClientAuthentication;
         var psk = options.PreSharedKeyNoCopy;
         var context = new WireErrorContext(false, peer, null);
+        var telemetry = Telemetry.StartHandshake(isServer: true, null, peer, options.Logger);
         var endPoints = Prepare(stream, options);
         KeyScope? scope = null;
-        var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
+        var ephemeral = SodiumSuite.GenerateEphemeral();
         try
         {
             var config = ServerConfig.Create(
                     accepted,
-                    new Func<Core.Noise.ProtocolName, CryptoSuite>(n => (scope = new KeyScope(NSecSuite.For(n))).Suite),
-                    X25519PrivateKey.ToKeyPair(ephemeral),
+                    new Func<Core.Noise.ProtocolName, CryptoSuite>(n => (scope = new KeyScope(SodiumSuite.For(n))).Suite),
+                    ephemeral,
                     options.ApplicationProtocol)
                 .WithLocalStatic(serverKey.ToKeyPair())
                 .WithMaxMessageSize(options.MaxMessageSize)
@@ -202,17 +207,19 @@ public sealed partial class SecureConnection
             };
 
             var connection = await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            telemetry.Completed(connection, options.Logger);
             return connection.WithEndPoints(endPoints);
         }
-        catch
+        catch (Exception e)
         {
+            telemetry.Failed(e);
             scope?.Dispose();
             await stream.DisposeAsync().ConfigureAwait(false);
             throw;
         }
         finally
         {
-            ephemeral.Dispose();
+            ephemeral.Private.Dispose();
         }
     }
 
@@ -287,6 +294,7 @@ public sealed partial class SecureConnection
                     {
                         case Output.Transmit t:
                             await stream.WriteAsync(t.Bytes, timeout.Token).ConfigureAwait(false);
+                            Telemetry.Sent(t.Bytes.Length);
                             break;
                         case Output.Deliver d:
                             early.Enqueue(d.Message);
@@ -324,6 +332,7 @@ public sealed partial class SecureConnection
                 }
 
                 var n = await stream.ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
+                Telemetry.Received(n);
                 (state, outputs) = Connection.Step(state, n == 0 ? Input.EndOfInput : Input.NewReceived(buffer.AsMemory(0, n)));
             }
         }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using HybridProtocol.Core.Wire;
+using HybridProtocol.Diagnostics;
 using Microsoft.FSharp.Collections;
 
 namespace HybridProtocol;
@@ -32,6 +33,7 @@ public sealed class SecureListener : IAsyncDisposable
     private Socket? socket;
     private Task? acceptLoop;
     private int handshakes;
+    private readonly FailureSummary failures;
     private readonly object pendingLock = new();
     private readonly LinkedList<Waiting> waiting = new();
     private readonly Dictionary<IPAddress, LinkedList<Waiting>> waitingByAddress = [];
@@ -53,6 +55,7 @@ public sealed class SecureListener : IAsyncDisposable
 
         this.endPoint = endPoint;
         this.options = options;
+        failures = new FailureSummary(options.Logger, TimeSpan.FromSeconds(10));
         accepted = SecureConnection.AcceptedProtocols(options);
     }
 
@@ -168,6 +171,7 @@ public sealed class SecureListener : IAsyncDisposable
             }
         }
 
+        failures.Flush();
         stopping.Dispose();
     }
 
@@ -190,6 +194,7 @@ public sealed class SecureListener : IAsyncDisposable
                 continue;
             }
 
+            Telemetry.Accepted(options.Logger, client.RemoteEndPoint);
             var entry = Admit(client);
             _ = Task.Run(() => WaitForFirstFlightAsync(entry));
         }
@@ -336,6 +341,7 @@ public sealed class SecureListener : IAsyncDisposable
         {
             Interlocked.Decrement(ref handshakes);
             Report(remote, new HybridProtocolException(HybridErrorCode.PeerRefused, $"Too many handshakes in progress ({MaxConcurrentHandshakes}); the client was refused with ServerBusy."));
+            Telemetry.Refused(options.Logger, remote, "ServerBusy");
             RefuseBusy(client);
             return;
         }
@@ -366,7 +372,7 @@ public sealed class SecureListener : IAsyncDisposable
         }
     }
 
-    private static readonly byte[] BusyStatus = ServerStatusModule.encode(
+    internal static readonly byte[] BusyStatus = ServerStatusModule.encode(
         ServerStatus.NewDeclined(new Refusal(RefusalCode.ServerBusy, PreambleModule.Version, FSharpList<string>.Empty))).ResultValue;
 
     private async Task HandshakeAsync(Socket client, ReadOnlyMemory<byte> firstFlight)
@@ -403,6 +409,7 @@ public sealed class SecureListener : IAsyncDisposable
 
     private void Report(EndPoint? remote, Exception e)
     {
+        failures.Record(Telemetry.ErrorType(e));
         try
         {
             HandshakeFailed?.Invoke(this, new HandshakeFailedEventArgs(remote, e));

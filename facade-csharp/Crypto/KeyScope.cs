@@ -26,7 +26,8 @@ internal sealed class KeyScope : IDisposable
                 new AeadKeyFn(raw => Track(cipher.KEY.Invoke(raw))),
                 cipher.ENCRYPT,
                 cipher.DECRYPT),
-            inner.Hash);
+            inner.Hash,
+            inner.Kem);
     }
 
     /// <summary>The suite to give the core: identical to the inner one, but every key it makes is tracked.</summary>

@@ -41,11 +41,13 @@ public static class NSecSuite
     /// <summary>Noise §12.8 "BLAKE2b" with a 64-byte output.</summary>
     public static HashFunctions Blake2b { get; } = Hash("BLAKE2b", HashAlgorithm.Blake2b_512, 128);
 
-    /// <summary>The suite a parsed Noise protocol name asks for.</summary>
+    /// <summary>The suite a parsed Noise protocol name asks for: with ML-KEM-768 (<see cref="SodiumKem.MlKem768"/>)
+    /// when the name is an hfs name ("25519+MLKEM768"), classical otherwise.</summary>
     public static CryptoSuite For(ProtocolName name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        return For(name.Cipher, name.Hash);
+        var suite = For(name.Cipher, name.Hash);
+        return name.Kem is null ? suite : new CryptoSuite(suite.Dh, suite.Cipher, suite.Hash, SodiumKem.MlKem768);
     }
 
     /// <summary>The X25519 suite with the given cipher and hash.</summary>
@@ -66,7 +68,7 @@ public static class NSecSuite
             HashName.Tags.SHA512 => Sha512,
             _ => Blake2b,
         };
-        return new CryptoSuite(X25519, c, h);
+        return new CryptoSuite(X25519, c, h, Microsoft.FSharp.Core.FSharpOption<KemFunctions>.None);
     }
 
     private static CipherFunctions Cipher(string name, AeadAlgorithm algorithm, NonceEncoding encoding) => new(

@@ -4,7 +4,8 @@ namespace HybridProtocol.Crypto;
 
 /// <summary>
 /// Direct bindings to the libsodium that NSec ships (the same native library, loaded by the same name), for the
-/// functions NSec does not wrap yet. One declaration per native function, here and nowhere else.
+/// functions NSec does not wrap yet. One declaration per native function: the KEMs here, the fast provider's
+/// functions in Sodium.Provider.cs.
 /// </summary>
 internal static unsafe partial class Sodium
 {
@@ -25,10 +26,7 @@ internal static unsafe partial class Sodium
     }
 
     [LibraryImport(Library)]
-    private static partial int sodium_init();
-
-    [LibraryImport(Library)]
-    internal static partial void sodium_memzero(byte* pnt, nuint len);
+    internal static partial int sodium_init();
 
     // ML-KEM-768 (FIPS 203). seed_keypair takes d || z (64 bytes); enc_deterministic takes m (32 bytes).
     [LibraryImport(Library)]
@@ -50,4 +48,56 @@ internal static unsafe partial class Sodium
 
     [LibraryImport(Library)]
     internal static partial int crypto_kem_xwing_dec(byte* ss, byte* ct, byte* sk);
+
+    // The fast provider (SodiumSuite, SecretMemory): X25519, the Noise AEADs, BLAKE2b, guarded memory and the CSPRNG.
+
+    /// <summary>crypto_scalarmult_curve25519: q = n * p; returns -1 when q is all zeros (a low-order p).</summary>
+    [LibraryImport(Library)]
+    internal static partial int crypto_scalarmult_curve25519(byte* q, byte* n, byte* p);
+
+    /// <summary>crypto_scalarmult_curve25519_base: q = n * 9 (the public key of private key n).</summary>
+    [LibraryImport(Library)]
+    internal static partial int crypto_scalarmult_curve25519_base(byte* q, byte* n);
+
+    [LibraryImport(Library)]
+    internal static partial void* sodium_malloc(nuint size);
+
+    [LibraryImport(Library)]
+    internal static partial void sodium_free(void* pointer);
+
+    [LibraryImport(Library)]
+    internal static partial void sodium_memzero(void* pointer, nuint length);
+
+    [LibraryImport(Library)]
+    internal static partial void randombytes_buf(void* buffer, nuint size);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_aes256gcm_is_available();
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_aes256gcm_encrypt(byte* c, ulong* clen, byte* m, ulong mlen, byte* ad, ulong adlen, byte* nsec, byte* npub, byte* k);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_aes256gcm_decrypt(byte* m, ulong* mlen, byte* nsec, byte* c, ulong clen, byte* ad, ulong adlen, byte* npub, byte* k);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_chacha20poly1305_ietf_encrypt(byte* c, ulong* clen, byte* m, ulong mlen, byte* ad, ulong adlen, byte* nsec, byte* npub, byte* k);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_chacha20poly1305_ietf_decrypt(byte* m, ulong* mlen, byte* nsec, byte* c, ulong clen, byte* ad, ulong adlen, byte* npub, byte* k);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_aegis256_encrypt(byte* c, ulong* clen, byte* m, ulong mlen, byte* ad, ulong adlen, byte* nsec, byte* npub, byte* k);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_aegis256_decrypt(byte* m, ulong* mlen, byte* nsec, byte* c, ulong clen, byte* ad, ulong adlen, byte* npub, byte* k);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_aegis128l_encrypt(byte* c, ulong* clen, byte* m, ulong mlen, byte* ad, ulong adlen, byte* nsec, byte* npub, byte* k);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_aegis128l_decrypt(byte* m, ulong* mlen, byte* nsec, byte* c, ulong clen, byte* ad, ulong adlen, byte* npub, byte* k);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_generichash(byte* output, nuint outlen, byte* input, ulong inlen, byte* key, nuint keylen);
 }

@@ -14,6 +14,7 @@ internal static class NoiseErrors
         NoiseError.Input { Item: InputError.MessageTooLong m } => new(HybridErrorCode.MessageTooLarge, $"A Noise message may be at most 65535 bytes; this one would be {m.length}."),
         NoiseError.Input { Item: InputError.MessageTooShort m } => new(HybridErrorCode.ProtocolViolation, $"The message ({m.length} bytes) is too short for what the handshake pattern says it contains."),
         _ when error.IsDh => new(HybridErrorCode.InvalidPeerKey, "The peer's public key is invalid for X25519 (a low-order point); the peer is broken or malicious."),
+        _ when error.IsKem => new(HybridErrorCode.InvalidPeerKey, "The peer's ML-KEM-768 public key or ciphertext was refused (FIPS 203 input check); the peer is broken or malicious."),
         _ => new(HybridErrorCode.DecryptionFailed, "Authenticated decryption failed: the message was altered, replayed or reordered, or the two sides use different keys, prologue or PSK."),
     };
 
@@ -22,6 +23,9 @@ internal static class NoiseErrors
         ProtocolNameError.UnknownPattern p => $"unknown handshake pattern '{p.pattern}'",
         ProtocolNameError.InvalidModifier m => $"invalid modifier '{m.modifier}'",
         ProtocolNameError.UnsupportedDh d => $"DH '{d.dh}' is not supported (only 25519)",
+        ProtocolNameError.UnsupportedKem k => $"KEM '{k.kem}' is not supported (only MLKEM768, as in 25519+MLKEM768)",
+        _ when error.IsMissingKem => "the hfs modifier needs a KEM in the DH section (25519+MLKEM768)",
+        _ when error.IsKemWithoutHfs => "a KEM is named but the pattern has no hfs modifier",
         ProtocolNameError.UnsupportedCipher c => $"cipher '{c.cipher}' is not supported (ChaChaPoly, AESGCM, AEGIS256, AEGIS128L)",
         ProtocolNameError.UnsupportedHash h => $"hash '{h.hash}' is not supported (SHA256, SHA512, BLAKE2b)",
         _ when error.IsNotNoise => "it does not start with 'Noise_'",
@@ -36,6 +40,8 @@ internal static class NoiseErrors
         _ when error.IsMissingLocalEphemeral => "the pattern needs an ephemeral key",
         _ when error.IsMissingRemoteEphemeral => "the pattern needs the peer's ephemeral key in advance",
         _ when error.IsWrongPskLength => "every PSK must be exactly 32 bytes",
+        _ when error.IsMissingLocalKemKeyPair => "the hfs pattern needs our KEM key pair for e1",
+        _ when error.IsMissingEncapsulationRandomness => "the hfs pattern needs the KEM encapsulation randomness for ekem1 (ENCAPSRANDOMNESSLEN bytes)",
         _ when error.IsSuiteMismatch => "the crypto suite does not match the protocol name",
         _ => "a key has the wrong length",
     };

@@ -46,7 +46,12 @@ let private suites = [
         for h in [ "SHA256"; "SHA512"; "BLAKE2b" ] -> c, h
 ]
 
-/// Pattern sections: every base pattern, alone or with one or two valid psk modifiers.
+/// The DH section a pattern section goes with: Noise HFS names a KEM after the DH.
+let dhSection (section: string) =
+    if section.Contains "hfs" then "25519+MLKEM768" else "25519"
+
+/// Pattern sections: every base pattern, alone or with one or two valid psk modifiers; and every interactive
+/// base pattern with "hfs" (Noise HFS §5), alone or with one psk modifier.
 let patternSections =
     [
         for p in HandshakePattern.all do
@@ -59,14 +64,22 @@ let patternSections =
                 for b in positions do
                     if b > a then
                         yield $"{p.Name}psk{a}+psk{b}"
+
+            if not p.IsOneWay then
+                yield $"{p.Name}hfs"
+
+                for a in positions do
+                    yield $"{p.Name}hfs+psk{a}"
     ]
-    |> List.filter (fun section -> ProtocolName.parse $"Noise_{section}_25519_ChaChaPoly_SHA256" |> Result.isOk)
+    |> List.filter (fun section ->
+        ProtocolName.parse $"Noise_{section}_{dhSection section}_ChaChaPoly_SHA256"
+        |> Result.isOk)
 
 let private conversationGen =
     gen {
         let! section = Gen.elements patternSections
         let! cipher, hash = Gen.elements suites
-        let name = $"Noise_{section}_25519_{cipher}_{hash}"
+        let name = $"Noise_{section}_{dhSection section}_{cipher}_{hash}"
 
         let pattern =
             match ProtocolName.parse name with
@@ -101,6 +114,22 @@ let private conversationGen =
 
 let conversations = Arb.fromGen conversationGen
 
+/// Noise HFS inputs for one side, derived from its (generated) ephemeral key so that Side stays as it is:
+/// the KEM seed is SHA-512 of it, the encapsulation randomness SHA-256. None for a classical name.
+let kemInputs (protocol: ProtocolName) (mine: Side) =
+    if protocol.IsHfs then
+        let kem = SodiumKem.MlKem768
+
+        let pair =
+            kem.GENERATE_KEM_KEYPAIR.Invoke(ReadOnlySpan(Security.Cryptography.SHA512.HashData mine.Ephemeral))
+
+        {
+            LocalKemKeyPair = Some pair
+            EncapsulationRandomness = Some(Security.Cryptography.SHA256.HashData mine.Ephemeral)
+        }
+    else
+        KemParameters.none
+
 /// Initializes one side: keys are given whenever the pattern may use them; rs only when a pre-message needs it.
 let initialize (protocol: ProtocolName) (role: Role) (mine: Side) (theirs: Side) =
     let peerPre =
@@ -110,16 +139,19 @@ let initialize (protocol: ProtocolName) (role: Role) (mine: Side) (theirs: Side)
 
     let theirStatic = (importKeyPair theirs.Static).Public
 
-    HandshakeState.Initialize (NSecSuite.For protocol) {
-        Protocol = protocol
-        Role = role
-        Prologue = mine.Prologue
-        LocalStatic = Some(importKeyPair mine.Static)
-        LocalEphemeral = Some(importKeyPair mine.Ephemeral)
-        RemoteStatic = if List.contains S peerPre then Some theirStatic else None
-        RemoteEphemeral = None
-        Psks = mine.Psks
-    }
+    HandshakeState.InitializeWithKem
+        (NSecSuite.For protocol)
+        {
+            Protocol = protocol
+            Role = role
+            Prologue = mine.Prologue
+            LocalStatic = Some(importKeyPair mine.Static)
+            LocalEphemeral = Some(importKeyPair mine.Ephemeral)
+            RemoteStatic = if List.contains S peerPre then Some theirStatic else None
+            RemoteEphemeral = None
+            Psks = mine.Psks
+        }
+        (kemInputs protocol mine)
 
 /// Where a conversation stopped: the message index and the typed error.
 type Failure = { Index: int; Error: NoiseError }
@@ -210,6 +242,12 @@ let properties =
             Expect.equal HandshakePattern.all.Length 38 "3 one-way + 12 fundamental + 23 deferred"
             Expect.isGreaterThan patternSections.Length 150 "pattern sections with psk modifiers"
             Expect.contains patternSections "XXpsk0+psk3" "several psk modifiers at once"
+
+            // Noise HFS: the 35 interactive patterns with "hfs", alone and with each psk position.
+            let hfs = patternSections |> List.filter _.Contains("hfs")
+            Expect.equal (hfs |> List.filter (fun s -> s.EndsWith "hfs")).Length 35 "every interactive pattern with hfs"
+            Expect.isGreaterThan hfs.Length 130 "hfs with psk modifiers"
+            Expect.contains patternSections "KKhfs+psk2" "hfs and psk together"
         }
 
         testPropertyWithConfig config "any pattern and suite: handshake completes, hashes agree, payloads round-trip"
@@ -233,6 +271,7 @@ let properties =
                     && (match f.Error with
                         | Decrypt
                         | Dh
+                        | Kem
                         | Input _ -> true
                         | _ -> false))
 
@@ -268,10 +307,11 @@ let properties =
 
             let cases = [
                 $"Noise_{section}_448_ChaChaPoly_SHA256", UnsupportedDh "448"
-                $"Noise_{section}_25519_ChaChaPoly_BLAKE2s", UnsupportedHash "BLAKE2s"
-                $"Noise_{section}_25519_Rot13_SHA256", UnsupportedCipher "Rot13"
-                $"NoisePSK_{section}_25519_ChaChaPoly_SHA256", NotNoise
-                $"Noise_{section}_25519_ChaChaPoly", MalformedName
+                $"Noise_{section}_{dhSection section}_ChaChaPoly_BLAKE2s", UnsupportedHash "BLAKE2s"
+                $"Noise_{section}_{dhSection section}_Rot13_SHA256", UnsupportedCipher "Rot13"
+                $"Noise_{section}_25519+Kyber1024_ChaChaPoly_SHA256", UnsupportedKem "Kyber1024"
+                $"NoisePSK_{section}_{dhSection section}_ChaChaPoly_SHA256", NotNoise
+                $"Noise_{section}_{dhSection section}_ChaChaPoly", MalformedName
             ]
 
             let garbageRefused =
