@@ -320,6 +320,7 @@ let kestrel =
                             dict [
                                 "HybridProtocol:KeyFile", keyFile
                                 "HybridProtocol:HandshakeTimeout", "00:00:03"
+                                "HybridProtocol:IdleTimeout", "00:02:00"
                                 "HybridProtocol:MaxConcurrentHandshakes", "7"
                                 "HybridProtocol:ApplicationProtocol", "http/1.1"
                             ]
@@ -344,7 +345,9 @@ let kestrel =
 
                 match made.ServerOptions with
                 | null -> failtest "no server options"
-                | o -> Expect.equal o.HandshakeTimeout (TimeSpan.FromSeconds 3.0) "timeout carried"
+                | o ->
+                    Expect.equal o.HandshakeTimeout (TimeSpan.FromSeconds 3.0) "timeout carried"
+                    Expect.equal o.IdleTimeout (TimeSpan.FromMinutes 2.0) "idle timeout carried"
 
                 let client =
                     SecureClientOptions(
