@@ -600,6 +600,17 @@ let diagnostics =
             for _ in 1..30 do
                 garbageClient server.Port httpGet |> ignore
 
+            // The served connection's close is logged when Kestrel ends it (bounded wait, not a timing assertion).
+            let closedLogged () =
+                logs.Of HybridProtocolDiagnostics.LoggerCategory
+                |> List.exists (fun e -> e.Id.Id = HybridProtocolEvents.ConnectionClosed.Id)
+
+            let mutable waits = 0
+
+            while not (closedLogged ()) && waits < 200 do
+                Thread.Sleep 50
+                waits <- waits + 1
+
             let ours = logs.Of HybridProtocolDiagnostics.LoggerCategory
 
             let withId (id: EventId) =
@@ -753,15 +764,18 @@ let diagnostics =
 
             Expect.isGreaterThanOrEqual violations 3.0 "failures by error code"
 
-            let opened =
-                measurements |> sumOf "hybridprotocol.active_connections" (fun _ -> true)
-
             let ups =
                 measurements
                 |> List.filter (fun (n, v, _) -> n = "hybridprotocol.active_connections" && v > 0.0)
 
             Expect.isGreaterThanOrEqual ups.Length 2 "both ends counted as active"
-            Expect.isLessThanOrEqual opened 2.0 "and counted down (or still open) again"
+
+            let downs =
+                measurements
+                |> List.filter (fun (n, v, _) -> n = "hybridprotocol.active_connections" && v < 0.0)
+
+            // (Other tests run meanwhile, so the sum is not checked; the disposed HttpClient's end counts down.)
+            Expect.isNonEmpty downs "a disposed connection counted down"
 
             for direction in [ "transmit"; "receive" ] do
                 let bytes =
