@@ -44,7 +44,7 @@ if (options.Runs("noise-handshake"))
 await AllTransportsInTurn("bulk", "bulk throughput", NetworkBenchmarks.BulkAsync);
 await ForEachTransport("alloc", "allocation per MB", (t, s, r) => NetworkBenchmarks.AllocationAsync(t, s, r));
 await AllTransportsInTurn("rtt", "round-trip time", NetworkBenchmarks.RoundTripAsync);
-await AllTransportsInTurn("handshake", "handshakes over TCP", NetworkBenchmarks.HandshakeAsync);
+await AllTransportsInTurn("handshake", "handshakes over TCP", NetworkBenchmarks.HandshakeAsync, [.. Transports.All, .. Transports.HandshakeOnly]);
 if (options.Runs("idle"))
 {
     var count = NetworkBenchmarks.IdleConnectionsThatFit(scale.IdleConnections);
@@ -97,7 +97,7 @@ async Task ForEachTransport(string name, string title, Func<ITransportUnderTest,
 }
 
 // Timed measurements: every transport exists at once and they take turns per repetition (see NetworkBenchmarks).
-async Task AllTransportsInTurn(string name, string title, Func<IReadOnlyList<ITransportUnderTest>, Scale, Report, Task> measure)
+async Task AllTransportsInTurn(string name, string title, Func<IReadOnlyList<ITransportUnderTest>, Scale, Report, Task> measure, IReadOnlyList<Func<ITransportUnderTest>>? which = null)
 {
     if (!options.Runs(name))
     {
@@ -105,7 +105,7 @@ async Task AllTransportsInTurn(string name, string title, Func<IReadOnlyList<ITr
     }
 
     Section($"{name}: {title}");
-    var transports = Transports.All.Select(create => create()).ToList();
+    var transports = (which ?? Transports.All).Select(create => create()).ToList();
     try
     {
         await measure(transports, scale, report);

@@ -244,14 +244,27 @@ public sealed class HybridProtocolTransport : LoopbackTransport
     private readonly SecureClientOptions clientOptions;
     private string? negotiated;
 
-    public HybridProtocolTransport(SecureSuite suite, string shortName)
+    private readonly PrivateKey? clientKey;
+
+    /// <param name="suite">The suite both ends use.</param>
+    /// <param name="shortName">The suite's name in the table.</param>
+    /// <param name="pattern">
+    /// NK (the default: the client pins the server's key, no client key), IK (pinned, and the client proves its
+    /// key) or XX (the client learns the server's key in the handshake and checks it in a callback; it proves its own).
+    /// </param>
+    public HybridProtocolTransport(SecureSuite suite, string shortName, string pattern = "NK")
     {
         this.suite = suite;
-        Name = "HybridProtocol " + shortName;
+        Name = "HybridProtocol " + shortName + (pattern == "NK" ? "" : " " + pattern);
         serverOptions = new SecureServerOptions { ServerKey = serverKey, AcceptedSuites = [suite] };
+        clientKey = pattern == "NK" ? null : PrivateKey.Generate();
+        var serverPublic = serverKey.PublicKey;
         clientOptions = new SecureClientOptions
         {
-            ServerAuthentication = ServerAuthentication.Pinned(serverKey.PublicKey),
+            ServerAuthentication = pattern == "XX"
+                ? ServerAuthentication.Callback(key => key.Equals(serverPublic))
+                : ServerAuthentication.Pinned(serverPublic),
+            ClientIdentity = clientKey,
             Suite = suite,
         };
     }
@@ -260,7 +273,11 @@ public sealed class HybridProtocolTransport : LoopbackTransport
 
     public override string? Negotiated => negotiated;
 
-    protected override void DisposeResources() => serverKey.Dispose();
+    protected override void DisposeResources()
+    {
+        serverKey.Dispose();
+        clientKey?.Dispose();
+    }
 
     protected override async Task<ConnectedPair> SecureAsync(Socket client, Socket server, CancellationToken cancellationToken)
     {
@@ -383,5 +400,12 @@ public static class Transports
         () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM"),
         () => new HybridProtocolTransport(SecureSuite.ChaChaPolyBlake2b, "ChaChaPoly"),
         () => new HybridProtocolTransport(SecureSuite.Aegis256Blake2b, "AEGIS256"),
+    ];
+
+    /// <summary>More transports for the handshake rows only: the AES-GCM suite with the XX and IK patterns (client keys).</summary>
+    public static IReadOnlyList<Func<ITransportUnderTest>> HandshakeOnly { get; } =
+    [
+        () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM", "XX"),
+        () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM", "IK"),
     ];
 }
