@@ -715,18 +715,57 @@ let diagnostics =
 
                 Expect.isGreaterThanOrEqual updates 3.0 "a key update per record sent"
 
-                // Over the limit: a silent client holds the one slot, the next is refused with ServerBusy.
-                use silent = new Socket(SocketType.Stream, ProtocolType.Tcp)
-                silent.Connect(IPAddress.Loopback, port)
-                Thread.Sleep 200
-                use second = new Socket(SocketType.Stream, ProtocolType.Tcp)
-                second.Connect(IPAddress.Loopback, port)
-                second.ReceiveTimeout <- 30_000
-                second.Receive(Array.zeroCreate<byte> 64) |> ignore
-                Thread.Sleep 100
-                Expect.contains (ids "server") HybridProtocolEvents.ConnectionRefused.Id "refused logged"
             finally
                 runUnit (listener.DisposeAsync().AsTask())
+
+            // Over the limit. A socket only waiting for its first flight holds no handshake slot (issue 16), so the
+            // slot is held by a client that sends a complete XX first flight (preamble and message 1, `e`) and then
+            // stalls before message 3; the next complete first flight is refused with ServerBusy, and logged.
+            let busyOptions =
+                SecureServerOptions(
+                    ServerKey = key,
+                    Logger = serverLog,
+                    ClientAuthentication = ClientAuthentication.Callback(fun _ -> true)
+                )
+
+            let busy =
+                new SecureListener(IPEndPoint(IPAddress.Loopback, 0), busyOptions, MaxConcurrentHandshakes = 1)
+
+            try
+                busy.Start()
+
+                let firstFlight () =
+                    let preamble =
+                        HybridProtocol.Core.Wire.Preamble.encode {
+                            ProtocolName = "Noise_XX_25519_ChaChaPoly_BLAKE2b"
+                        }
+                        |> Result.defaultWith (failwithf "%A")
+
+                    let e = Array.zeroCreate<byte> 32
+                    Random(5).NextBytes e
+                    Array.concat [ preamble; [| 0uy; 32uy |]; e ]
+
+                use holder = new Socket(SocketType.Stream, ProtocolType.Tcp)
+                holder.Connect(IPAddress.Loopback, busy.LocalEndPoint.Port)
+                holder.Send(firstFlight ()) |> ignore
+                holder.ReceiveTimeout <- 30_000
+                holder.Receive(Array.zeroCreate<byte> 1) |> ignore // the status: its handshake has started
+                Thread.Sleep 200
+                use second = new Socket(SocketType.Stream, ProtocolType.Tcp)
+                second.Connect(IPAddress.Loopback, busy.LocalEndPoint.Port)
+                second.Send(firstFlight ()) |> ignore
+                second.ReceiveTimeout <- 30_000
+                let answer = Array.zeroCreate<byte> 64
+                Expect.isGreaterThan (second.Receive answer) 0 "the refusal arrives"
+                Expect.notEqual answer[0] 0uy "a refusal, not Accepted"
+                Thread.Sleep 100
+
+                Expect.contains
+                    (logs.Of "server" |> List.map (fun e -> e.Id.Id))
+                    HybridProtocolEvents.ConnectionRefused.Id
+                    "refused logged"
+            finally
+                runUnit (busy.DisposeAsync().AsTask())
 
         testCase "the meter reports handshakes, durations by protocol and result, connections and bytes"
         <| fun () ->

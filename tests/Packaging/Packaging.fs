@@ -410,7 +410,13 @@ let tests =
 
             Expect.equal
                 (Set.ofSeq facade.Keys)
-                (set [ "HybridProtocol.Core"; "FSharp.Core"; "NSec.Cryptography" ])
+                // Microsoft.Extensions.Logging.Abstractions: the ILogger events (issue 15); no logging implementation.
+                (set [
+                    "HybridProtocol.Core"
+                    "FSharp.Core"
+                    "NSec.Cryptography"
+                    "Microsoft.Extensions.Logging.Abstractions"
+                ])
                 "no more"
 
             Expect.equal
@@ -422,6 +428,7 @@ let tests =
                 [
                     facade["FSharp.Core"]
                     facade["NSec.Cryptography"]
+                    facade["Microsoft.Extensions.Logging.Abstractions"]
                     (deps "HybridProtocol.Core")["FSharp.Core"]
                 ] do
                 // NuGet: "1.2.3" means >= 1.2.3; "[1.2.3]" is an exact pin, "(" or "," an upper bound.
