@@ -410,7 +410,12 @@ let tests =
 
             Expect.equal
                 (Set.ofSeq facade.Keys)
-                (set [ "HybridProtocol.Core"; "FSharp.Core"; "NSec.Cryptography" ])
+                (set [
+                    "HybridProtocol.Core"
+                    "FSharp.Core"
+                    "NSec.Cryptography"
+                    "Microsoft.Extensions.Logging.Abstractions"
+                ])
                 "no more"
 
             Expect.equal
@@ -422,6 +427,7 @@ let tests =
                 [
                     facade["FSharp.Core"]
                     facade["NSec.Cryptography"]
+                    facade["Microsoft.Extensions.Logging.Abstractions"]
                     (deps "HybridProtocol.Core")["FSharp.Core"]
                 ] do
                 // NuGet: "1.2.3" means >= 1.2.3; "[1.2.3]" is an exact pin, "(" or "," an upper bound.
@@ -432,6 +438,12 @@ let tests =
                 (System.Version facade["FSharp.Core"])
                 (System.Version "10.1.401")
                 "FSharp.Core floor"
+
+            // .NET 10 apps have Microsoft.Extensions.Logging.Abstractions 10.0.x (ASP.NET Core's shared framework).
+            Expect.isLessThanOrEqual
+                (System.Version facade["Microsoft.Extensions.Logging.Abstractions"])
+                (System.Version "10.0.0")
+                "Logging.Abstractions floor"
 
         testCase "symbols: a .snupkg per package, deterministic, sources embedded under a fixed root"
         <| fun () ->
@@ -471,7 +483,8 @@ let tests =
         testCase "an F# console app (dotnet new console -lang F#) builds against the package and runs them too"
         <| fun () -> consume packed.Value "fsharp-app" "F#" "Program.fs" fsharpProgram
 
-        testCase "every packable project (Core, HybridProtocol, AspNetCore, the CLI) packs LICENSE and a readme, at the one version"
+        testCase
+            "every packable project (Core, HybridProtocol, AspNetCore, the CLI) packs LICENSE and a readme, at the one version"
         <| fun () ->
             let projects = [
                 "core-fsharp/HybridProtocol.Core.fsproj"
