@@ -2,7 +2,7 @@
 # Fuzzes the core's decoders and state machines with SharpFuzz and AFL++ (by hand, not in CI; CI replays
 # fuzz/corpus through the same targets: tests/Adversarial/FuzzCorpus.fs).
 #
-#   fuzz/run.sh [target ...] [-t seconds]     targets: frame preamble handshake record (default: all), 300 s each
+#   fuzz/run.sh [target ...] [-t seconds]     targets: frame preamble handshake record sealed (default: all), 300 s each
 #   fuzz/run.sh --loop [runs]                 no AFL++: the in-process mutation loop (default 200000 runs per target)
 #
 # Findings go to fuzz/findings/<target>/ (not checked in). A crash becomes a regression test: copy the input
@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -eq 0 ] && targets=(frame preamble handshake record)
+[ ${#targets[@]} -eq 0 ] && targets=(frame preamble handshake record sealed)
 
 out=fuzz/bin
 dotnet tool restore >/dev/null

@@ -110,6 +110,27 @@ module Preamble =
                         )
                     )
 
+    /// How much of a client's first flight has arrived: "preamble || frame(handshake message 1)" (specs/PROTOCOL.md
+    /// §1 and §2). A listener waits for the whole first flight, which costs it a socket and a small buffer, before it
+    /// spends a handshake slot on the client. `Incomplete n`: at least n more bytes; `Decoded((), length)`: the first
+    /// `length` bytes are the first flight; an error when the bytes can be no first flight (the handshake then
+    /// gives the typed refusal).
+    let firstFlight (input: ReadOnlySpan<byte>) : Result<Decoded<unit>, WireError> =
+        match decode input with
+        | Error e -> Error e
+        | Ok(Incomplete needed) -> Ok(Incomplete needed)
+        | Ok(Decoded(_, consumed)) ->
+            match Frame.TryReadHeader(input.Slice consumed, Frame.MaxLength) with
+            | Error e -> Error e
+            | Ok ValueNone -> Ok(Incomplete(consumed + Frame.HeaderLength - input.Length))
+            | Ok(ValueSome length) ->
+                let total = consumed + Frame.HeaderLength + length
+
+                if input.Length >= total then
+                    Ok(Decoded((), total))
+                else
+                    Ok(Incomplete(total - input.Length))
+
     /// The Noise prologue (Noise §6): the context label followed by the exact preamble bytes sent.
     let prologue (preambleBytes: byte[]) = Array.append ContextLabel preambleBytes
 

@@ -67,6 +67,13 @@ module Preamble =
     /// `Malformed(UnknownVersion v)`: this code cannot read the rest, and the server answers UnsupportedVersion.
     val decode: input: System.ReadOnlySpan<byte> -> Result<Decoded<Preamble>, WireError>
 
+    /// How much of a client's first flight has arrived: "preamble || frame(handshake message 1)" (specs/PROTOCOL.md
+    /// §1 and §2). A listener waits for the whole first flight, which costs it a socket and a small buffer, before it
+    /// spends a handshake slot on the client. `Incomplete n`: at least n more bytes; `Decoded((), length)`: the first
+    /// `length` bytes are the first flight; an error when the bytes can be no first flight (the handshake then
+    /// gives the typed refusal).
+    val firstFlight: input: System.ReadOnlySpan<byte> -> Result<Decoded<unit>, WireError>
+
     /// The Noise prologue (Noise §6): the context label followed by the exact preamble bytes sent.
     val prologue: preambleBytes: byte array -> byte array
 

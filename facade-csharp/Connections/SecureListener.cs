@@ -11,9 +11,17 @@ namespace HybridProtocol;
 /// Accepts TCP clients and runs each one's handshake concurrently in the background;
 /// <see cref="AcceptAsync"/> returns only connections whose handshake succeeded. A bad, slow or malicious client never
 /// blocks the others and never stops the listener: its failure is reported through <see cref="HandshakeFailed"/> and
-/// the connection dropped. Both queues are bounded: at most <see cref="MaxConcurrentHandshakes"/> handshakes run at
-/// once (further clients get the ServerBusy refusal and are disconnected at once), and at most <see cref="MaxPendingConnections"/> authenticated
-/// connections wait for <see cref="AcceptAsync"/> (further handshakes then wait).
+/// the connection dropped.
+/// <para>
+/// Three stages, each bounded. (1) Waiting: a new socket costs only itself and a small buffer until its first flight
+/// (preamble and first handshake message) has arrived, which must happen within <see cref="FirstMessageTimeout"/>;
+/// at most <see cref="MaxPendingSockets"/> sockets wait, at most <see cref="MaxPendingPerAddress"/> from one address,
+/// and a new socket beyond either limit pushes out the oldest waiting one (a slow or silent peer is older than a
+/// prompt one). (2) Handshaking: CPU work, at most <see cref="MaxConcurrentHandshakes"/> at once (a further client
+/// gets the ServerBusy refusal at once), each bounded by the handshake timeout. (3) Accepted: at most
+/// <see cref="MaxPendingConnections"/> authenticated connections wait for <see cref="AcceptAsync"/> (further
+/// handshakes then wait).
+/// </para>
 /// </summary>
 public sealed class SecureListener : IAsyncDisposable
 {
@@ -26,6 +34,9 @@ public sealed class SecureListener : IAsyncDisposable
     private Task? acceptLoop;
     private int handshakes;
     private readonly FailureSummary failures;
+    private readonly object pendingLock = new();
+    private readonly LinkedList<Waiting> waiting = new();
+    private readonly Dictionary<IPAddress, LinkedList<Waiting>> waitingByAddress = [];
 
     /// <summary>
     /// Creates a listener for <paramref name="endPoint"/> (port 0 picks a free port; see <see cref="LocalEndPoint"/>).
@@ -59,6 +70,26 @@ public sealed class SecureListener : IAsyncDisposable
 
     /// <summary>The most authenticated connections waiting for <see cref="AcceptAsync"/> (default 64); set before <see cref="Start"/>.</summary>
     public int MaxPendingConnections { get; init; } = 64;
+
+    /// <summary>
+    /// How long a new client has to send its whole first flight (preamble and first handshake message) before its
+    /// socket is dropped (default 5 s; the handshake timeout when that is shorter). It holds no handshake slot
+    /// meanwhile; the handshake timeout starts after it.
+    /// </summary>
+    public TimeSpan FirstMessageTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The first-message deadline in force: <see cref="FirstMessageTimeout"/>, or the handshake timeout when that is shorter.</summary>
+    private TimeSpan FirstMessageDeadline =>
+        options.HandshakeTimeout != Timeout.InfiniteTimeSpan && options.HandshakeTimeout < FirstMessageTimeout ? options.HandshakeTimeout : FirstMessageTimeout;
+
+    /// <summary>The most sockets waiting for their first flight (default 16,384); a further one pushes out the oldest.</summary>
+    public int MaxPendingSockets { get; init; } = 16_384;
+
+    /// <summary>The most sockets from one remote address waiting for their first flight (default 1,024); a further one pushes out that address's oldest.</summary>
+    public int MaxPendingPerAddress { get; init; } = 1_024;
+
+    /// <summary>The largest first flight buffered while waiting (16 KiB: a preamble and a post-quantum first message fit); more is left to the handshake.</summary>
+    internal const int MaxFirstFlight = 16 * 1024;
 
     /// <summary>
     /// For an IPv6 address (such as <see cref="IPAddress.IPv6Any"/>, <c>[::]</c>): also accept IPv4 clients (their
@@ -168,18 +199,159 @@ public sealed class SecureListener : IAsyncDisposable
                 continue;
             }
 
-            if (Interlocked.Increment(ref handshakes) > MaxConcurrentHandshakes)
+            Telemetry.Accepted(options.Logger, client.RemoteEndPoint);
+            var entry = Admit(client);
+            _ = Task.Run(() => WaitForFirstFlightAsync(entry));
+        }
+    }
+
+    /// <summary>A socket waiting for its first flight: its place in the queues and what cancels its wait.</summary>
+    private sealed class Waiting(Socket socket, IPAddress? address, CancellationTokenSource cancel)
+    {
+        public Socket Socket { get; } = socket;
+
+        public IPAddress? Address { get; } = address;
+
+        public CancellationTokenSource Cancel { get; } = cancel;
+
+        public LinkedListNode<Waiting>? Node { get; set; }
+
+        public LinkedListNode<Waiting>? AddressNode { get; set; }
+
+        public bool PushedOut { get; set; }
+    }
+
+    /// <summary>Queues a new socket; when a limit is reached, the oldest waiting socket (of that address) is pushed out.</summary>
+    private Waiting Admit(Socket client)
+    {
+        var address = (client.RemoteEndPoint as IPEndPoint)?.Address;
+        var cancel = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
+        cancel.CancelAfter(FirstMessageDeadline);
+        var entry = new Waiting(client, address, cancel);
+        Waiting? pushedOut = null;
+        lock (pendingLock)
+        {
+            LinkedList<Waiting>? sameAddress = null;
+            if (address is not null && !waitingByAddress.TryGetValue(address, out sameAddress))
             {
-                Interlocked.Decrement(ref handshakes);
-                Report(client.RemoteEndPoint, new HybridProtocolException(HybridErrorCode.PeerRefused, $"Too many handshakes in progress ({MaxConcurrentHandshakes}); the client was refused with ServerBusy."));
-                Telemetry.Refused(options.Logger, client.RemoteEndPoint, "ServerBusy");
-                RefuseBusy(client);
-                continue;
+                sameAddress = new LinkedList<Waiting>();
+                waitingByAddress[address] = sameAddress;
             }
 
-            Telemetry.Accepted(options.Logger, client.RemoteEndPoint);
-            _ = Task.Run(() => HandshakeAsync(client));
+            if (sameAddress is { Count: > 0 } && sameAddress.Count >= Math.Max(1, MaxPendingPerAddress))
+            {
+                pushedOut = sameAddress.First!.Value;
+            }
+            else if (waiting.Count >= Math.Max(1, MaxPendingSockets))
+            {
+                pushedOut = waiting.First!.Value;
+            }
+
+            if (pushedOut is not null)
+            {
+                Dequeue(pushedOut);
+                pushedOut.PushedOut = true;
+            }
+
+            entry.Node = waiting.AddLast(entry);
+            entry.AddressNode = sameAddress?.AddLast(entry);
         }
+
+        pushedOut?.Cancel.Cancel();
+        return entry;
+    }
+
+    /// <summary>Takes a socket out of the waiting queues (under the lock); false when it was out already.</summary>
+    private bool Dequeue(Waiting entry)
+    {
+        if (entry.Node is null)
+        {
+            return false;
+        }
+
+        waiting.Remove(entry.Node);
+        entry.Node = null;
+        if (entry.AddressNode is { List: { } list } node)
+        {
+            list.Remove(node);
+            if (list.Count == 0 && entry.Address is not null)
+            {
+                waitingByAddress.Remove(entry.Address);
+            }
+
+            entry.AddressNode = null;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Reads the client's first flight into a small buffer, without a handshake slot, then starts its handshake
+    /// (<see cref="PreambleModule.firstFlight"/> says when it is complete; bytes that can be no first flight go to the
+    /// handshake too, which refuses them with the typed error). Silent, slow and pushed-out sockets are dropped.
+    /// </summary>
+    private async Task WaitForFirstFlightAsync(Waiting entry)
+    {
+        var client = entry.Socket;
+        var remote = client.RemoteEndPoint;
+        var buffer = new byte[256];
+        var filled = 0;
+        try
+        {
+            using (entry.Cancel)
+            {
+                while (true)
+                {
+                    var n = await client.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, entry.Cancel.Token).ConfigureAwait(false);
+                    filled += n;
+                    var flight = PreambleModule.firstFlight(buffer.AsSpan(0, filled));
+                    if (n == 0 || flight.IsError || flight.ResultValue.IsDecoded || filled == MaxFirstFlight)
+                    {
+                        break;
+                    }
+
+                    if (filled == buffer.Length)
+                    {
+                        Array.Resize(ref buffer, Math.Min(MaxFirstFlight, buffer.Length * 4));
+                    }
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            lock (pendingLock)
+            {
+                Dequeue(entry);
+            }
+
+            client.Dispose();
+            if (!stopping.IsCancellationRequested)
+            {
+                Report(remote, entry.PushedOut
+                    ? new HybridProtocolException(HybridErrorCode.PeerRefused, $"The client was dropped before its first message: more than {MaxPendingSockets} sockets (or {MaxPendingPerAddress} from its address) waited, and it was the oldest.")
+                    : e is OperationCanceledException
+                        ? new HybridProtocolException(HybridErrorCode.HandshakeTimeout, $"The client sent no complete first message within {FirstMessageDeadline.TotalSeconds:0.###} s; its socket was dropped.", e)
+                        : new HybridProtocolException(HybridErrorCode.TransportFailed, $"The client's connection failed before its first message: {e.Message}", e));
+            }
+
+            return;
+        }
+
+        lock (pendingLock)
+        {
+            Dequeue(entry);
+        }
+
+        if (Interlocked.Increment(ref handshakes) > MaxConcurrentHandshakes)
+        {
+            Interlocked.Decrement(ref handshakes);
+            Report(remote, new HybridProtocolException(HybridErrorCode.PeerRefused, $"Too many handshakes in progress ({MaxConcurrentHandshakes}); the client was refused with ServerBusy."));
+            Telemetry.Refused(options.Logger, remote, "ServerBusy");
+            RefuseBusy(client);
+            return;
+        }
+
+        await HandshakeAsync(client, buffer.AsMemory(0, filled)).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -208,13 +380,14 @@ public sealed class SecureListener : IAsyncDisposable
     internal static readonly byte[] BusyStatus = ServerStatusModule.encode(
         ServerStatus.NewDeclined(new Refusal(RefusalCode.ServerBusy, PreambleModule.Version, FSharpList<string>.Empty))).ResultValue;
 
-    private async Task HandshakeAsync(Socket client)
+    private async Task HandshakeAsync(Socket client, ReadOnlyMemory<byte> firstFlight)
     {
         var remote = client.RemoteEndPoint;
         try
         {
             SecureConnection.Configure(client, options);
-            var connection = await SecureConnection.AuthenticateAsServerCoreAsync(new NetworkStream(client, ownsSocket: true), options, accepted, "the client " + remote, stopping.Token).ConfigureAwait(false);
+            var stream = new PrefixedNetworkStream(client, firstFlight);
+            var connection = await SecureConnection.AuthenticateAsServerCoreAsync(stream, options, accepted, "the client " + remote, stopping.Token).ConfigureAwait(false);
             try
             {
                 await ready!.Writer.WriteAsync(connection, stopping.Token).ConfigureAwait(false);
@@ -267,4 +440,43 @@ public sealed class HandshakeFailedEventArgs : EventArgs
 
     /// <summary>Why it failed (usually a <see cref="HybridProtocolException"/>).</summary>
     public Exception Exception { get; }
+}
+
+/// <summary>
+/// A socket's stream that first returns the bytes the listener read while waiting for the first flight. A
+/// <see cref="NetworkStream"/> still, so the connection's socket-level waiting applies; the handshake's first read
+/// takes the whole prefix (it is at most <see cref="SecureListener.MaxFirstFlight"/>, the handshake's read size).
+/// </summary>
+internal sealed class PrefixedNetworkStream(Socket socket, ReadOnlyMemory<byte> prefix) : NetworkStream(socket, ownsSocket: true)
+{
+    private ReadOnlyMemory<byte> prefix = prefix;
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer) => TakePrefix(buffer) is var n and > 0 ? n : base.Read(buffer);
+
+    public override int ReadByte()
+    {
+        Span<byte> one = stackalloc byte[1];
+        return Read(one) == 1 ? one[0] : -1;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        TakePrefix(buffer.Span) is var n and > 0 ? new(n) : base.ReadAsync(buffer, cancellationToken);
+
+    private int TakePrefix(Span<byte> buffer)
+    {
+        if (prefix.IsEmpty || buffer.IsEmpty)
+        {
+            return 0;
+        }
+
+        var n = Math.Min(prefix.Length, buffer.Length);
+        prefix.Span[..n].CopyTo(buffer);
+        prefix = prefix[n..];
+        return n;
+    }
 }

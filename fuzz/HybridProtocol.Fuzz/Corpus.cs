@@ -44,6 +44,18 @@ public static class Corpus
         yield return ("record", "honest-first", firstRecord);
         yield return ("record", "short", firstRecord[..16]);
         yield return ("record", "flipped", [.. firstRecord[..^1], (byte)(firstRecord[^1] ^ 1)]);
+
+        // Sealed-record programs (FuzzTargets.Sealed): config byte, then ops.
+        yield return ("sealed", "hello-close", [10, 1, 5, .. "hello"u8, 4, 0]);
+        yield return ("sealed", "split-rekey-split", [40, 0, 3, 1, 2, 3, 3, 1, 2, 4, 5, 2, 3, 9, 9, 9, 1, 0, 4, 0]);
+        yield return ("sealed", "big-over-limit", [2, 6, 1, 0, 1, 1, 7]);
+        yield return ("sealed", "unknown-type", [10, 5, 9, 2, 1, 2, 1, 1, 8]);
+        yield return ("sealed", "empty-data", [10, 0, 0, 1, 0]);
+        yield return ("sealed", "close-reason", [10, 1, 1, 65, 4, 3, 1, 1, 66]);
+        yield return ("sealed", "after-close", [10, 4, 0, 1, 1, 67]);
+        yield return ("sealed", "corrupt", [10, 1, 3, 1, 2, 3, 7, 1, 1, 1]);
+        yield return ("sealed", "skip-nonce", [10, 1, 3, 1, 2, 3, 15, 1, 1, 1]);
+        yield return ("sealed", "empty-messages", [10, 1, 0, 1, 0, 2, 200, 1, 0, 4, 0]);
     }
 
     /// <summary>The body of the first transport frame after the NN handshake (preamble, message 1, message 2 is the server's).</summary>

@@ -1,7 +1,7 @@
 using HybridProtocol.Fuzz;
 using SharpFuzz;
 
-// dotnet HybridProtocol.Fuzz.dll <target>          one AFL++ target (frame, preamble, handshake, record); see fuzz/run.sh
+// dotnet HybridProtocol.Fuzz.dll <target>          one AFL++ target (frame, preamble, handshake, record, sealed); see fuzz/run.sh
 // dotnet HybridProtocol.Fuzz.dll corpus <dir>      writes the seed corpus, one folder per target
 // dotnet HybridProtocol.Fuzz.dll loop <target> <n> <seed>   n in-process mutations of the corpus, without AFL++
 if (args.Length == 2 && args[0] == "corpus")

@@ -579,7 +579,8 @@ let transport =
             runUnit sender
             Expect.equal (hashIn.GetHashAndReset()) (hashOut.GetHashAndReset()) "10,000 messages intact and in order"
 
-        testCase "a listener at its handshake limit refuses the next client with ServerBusy"
+        testCase
+            "a listener at its handshake limit refuses the next client with ServerBusy; a silent socket holds no handshake slot"
         <| fun () ->
             use key = PrivateKey.Generate()
 
@@ -588,10 +589,41 @@ let transport =
 
             listener.Start()
             let port = listener.LocalEndPoint.Port
-            // A silent client holds the only handshake slot.
+
+            let accepting =
+                task {
+                    while true do
+                        let! c = listener.AcceptAsync()
+                        c.Dispose()
+                }
+            // A silent socket waits for its first message without a handshake slot: a client still gets in.
             use silent = new Socket(SocketType.Stream, ProtocolType.Tcp)
             silent.Connect(loopback, port)
             Threading.Thread.Sleep 200
+
+            let first =
+                SecureConnection
+                    .ConnectAsync("127.0.0.1", port, clientOptions (ServerAuthentication.Pinned key.PublicKey))
+                    .Result
+
+            first.Dispose()
+
+            // A client in the middle of an XX handshake (its check of the server's key waits before message 3)
+            // holds the only slot.
+            use gate = new Threading.ManualResetEventSlim(false)
+            use identity = PrivateKey.Generate()
+
+            let waiting =
+                clientOptions (
+                    ServerAuthentication.Callback(fun _ ->
+                        gate.Wait(TimeSpan.FromSeconds 20.) |> ignore
+                        true)
+                )
+
+            waiting.ClientIdentity <- identity
+            let stalled = SecureConnection.ConnectAsync("127.0.0.1", port, waiting)
+
+            Threading.Thread.Sleep 500
 
             let e =
                 codeOf (fun () ->
@@ -603,7 +635,16 @@ let transport =
 
             Expect.equal e.Code HybridErrorCode.PeerRefused "refused, not cut off"
             Expect.stringContains e.Message "busy" "the client is told why"
+            gate.Set()
+
+            try
+                stalled.Wait(TimeSpan.FromSeconds 20.) |> ignore
+                stalled.Result.Dispose()
+            with _ ->
+                ()
+
             listener.DisposeAsync().AsTask().Wait()
+            ignore accepting
 
         testCase "several concurrent clients on one listener"
         <| fun () ->
