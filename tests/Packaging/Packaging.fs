@@ -440,6 +440,12 @@ let tests =
                 (System.Version "10.1.401")
                 "FSharp.Core floor"
 
+            // .NET 10 apps have Microsoft.Extensions.Logging.Abstractions 10.0.x (ASP.NET Core's shared framework).
+            Expect.isLessThanOrEqual
+                (System.Version facade["Microsoft.Extensions.Logging.Abstractions"])
+                (System.Version "10.0.0")
+                "Logging.Abstractions floor"
+
         testCase "symbols: a .snupkg per package, deterministic, sources embedded under a fixed root"
         <| fun () ->
             for id in [ "HybridProtocol.Core"; "HybridProtocol" ] do
