@@ -26,7 +26,10 @@ let private small = {
     MaxRecordData = 50
     LocalMaxMessageSize = 5000
     PeerMaxMessageSize = 5000
-    Rekey = { AfterRecords = 7L; AfterBytes = 1000L }
+    Rekey = {
+        AfterRecords = 7L
+        AfterBytes = 1000L
+    }
 }
 
 /// Seals a whole message through destinations of random sizes (NeedRoom answered with the room asked for).
@@ -92,13 +95,12 @@ let private receiveAll (random: Random) (half: ReceiveHalf) (wire: byte[]) (endO
 
     List.ofSeq messages, ending.Value, half
 
-let private messagesOf (random: Random) =
-    [
-        for _ in 1 .. random.Next 8 ->
-            let m = Array.zeroCreate (random.Next 400)
-            random.NextBytes m
-            m
-    ]
+let private messagesOf (random: Random) = [
+    for _ in 1 .. random.Next 8 ->
+        let m = Array.zeroCreate (random.Next 400)
+        random.NextBytes m
+        m
+]
 
 /// Seals the messages, with key updates at random between them, and optionally a Close at the end.
 let private conversation (random: Random) (send: SendHalf) messages (close: CloseReason voption) =
@@ -165,7 +167,9 @@ let tests =
             | Fatal(Truncated, ValueNone) -> ()
             | other -> failtestf "%A" other
 
-        testPropertyWithConfig config "a flipped bit fails the receive with a reason to send; nothing false is delivered"
+        testPropertyWithConfig
+            config
+            "a flipped bit fails the receive with a reason to send; nothing false is delivered"
         <| fun (seed: int) ->
             let random = Random seed
             let send, receive = engines small small
@@ -239,7 +243,14 @@ let tests =
             | other -> failtestf "%A" other
 
         test "sending and receiving allocate nothing per record" {
-            let limits = { small with MaxRecordData = 1000; LocalMaxMessageSize = 1 <<< 20; PeerMaxMessageSize = 1 <<< 20; Rekey = RekeyPolicy.Default }
+            let limits = {
+                small with
+                    MaxRecordData = 1000
+                    LocalMaxMessageSize = 1 <<< 20
+                    PeerMaxMessageSize = 1 <<< 20
+                    Rekey = RekeyPolicy.Default
+            }
+
             let mutable send, receive = engines limits limits
             let message = Array.create 1000 5uy
             let wire = Array.zeroCreate (int (SendHalf.MessageLength(send, message.Length)))
