@@ -65,10 +65,11 @@ internal sealed class HybridProtocolConnectionMiddleware
             // early when the client goes away or the server stops.
             secure = await SecureConnection.AuthenticateAsServerCoreAsync(new TransportStream(context.Transport), options, accepted, "the client " + remote, context.ConnectionClosed).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is HybridProtocolException or OperationCanceledException or IOException or ObjectDisposedException)
+        catch (Exception e)
         {
-            // Logged at Debug by the handshake (event HandshakeFailed), counted in the summary here; Kestrel closes
-            // the connection when this middleware returns.
+            // Whatever a client did, its failed handshake is its own: logged at Debug by the handshake (event
+            // HandshakeFailed) and counted in the summary here, never one Error line per client in Kestrel's log.
+            // Kestrel closes the connection when this middleware returns.
             failures.Record(Telemetry.ErrorType(e));
             return;
         }

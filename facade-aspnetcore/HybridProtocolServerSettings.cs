@@ -7,7 +7,7 @@ namespace HybridProtocol.AspNetCore;
 /// Server settings bindable from configuration (appsettings.json, environment, command line), for
 /// <see cref="HybridProtocolListenOptionsExtensions.UseHybridProtocol(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions)"/>:
 /// <code>
-/// "HybridProtocol": { "KeyFile": "server.key", "HandshakeTimeout": "00:00:05", "MaxConcurrentHandshakes": 256 }
+/// "HybridProtocol": { "KeyFile": "server.key", "HandshakeTimeout": "00:00:05", "IdleTimeout": "00:05:00", "MaxConcurrentHandshakes": 256 }
 /// </code>
 /// </summary>
 public sealed class HybridProtocolServerSettings
@@ -20,6 +20,12 @@ public sealed class HybridProtocolServerSettings
 
     /// <summary>How long one handshake may take (<see cref="SecureConnectionOptions.HandshakeTimeout"/>); default 10 s.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a connection may stay silent before it closes itself (<see cref="SecureConnectionOptions.IdleTimeout"/>); default never.</summary>
+    public TimeSpan IdleTimeout { get; set; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>How long a graceful close may take (<see cref="SecureConnectionOptions.CloseTimeout"/>); default 10 s.</summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>The most handshakes at once on an endpoint (<see cref="HybridProtocolConnectionOptions.MaxConcurrentHandshakes"/>); default 256.</summary>
     public int MaxConcurrentHandshakes { get; set; } = 256;
@@ -42,6 +48,8 @@ public sealed class HybridProtocolServerSettings
         var server = new SecureServerOptions
         {
             HandshakeTimeout = HandshakeTimeout,
+            IdleTimeout = IdleTimeout,
+            CloseTimeout = CloseTimeout,
             MaxMessageSize = MaxMessageSize,
             ApplicationProtocol = ApplicationProtocol,
             ServerKey = PrivateKey.Load(KeyFile),

@@ -56,6 +56,12 @@ public enum HybridErrorCode
 
     /// <summary>Nothing was sent or received for the configured idle timeout, so the connection was closed (by this end, or by the peer).</summary>
     IdleTimeout = 17,
+
+    /// <summary>
+    /// A private key file can be read or changed by other users (group or others have access), so it is refused, as ssh
+    /// refuses such keys; restrict it to its owner, or load it with <see cref="KeyLoadOptions.AllowInsecurePermissions"/>.
+    /// </summary>
+    InsecureKeyFile = 18,
 }
 
 /// <summary>

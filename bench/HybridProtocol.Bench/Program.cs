@@ -41,6 +41,12 @@ if (options.Runs("noise-handshake"))
     await CryptoBenchmarks.NoiseHandshakeAsync(scale, report);
 }
 
+if (options.Runs("hpke"))
+{
+    Section("hpke: HPKE single-shot per KEM, sealed files per AEAD");
+    HpkeBenchmarks.Run(scale, report);
+}
+
 await AllTransportsInTurn("bulk", "bulk throughput", NetworkBenchmarks.BulkAsync);
 await ForEachTransport("alloc", "allocation per MB", (t, s, r) => NetworkBenchmarks.AllocationAsync(t, s, r));
 await AllTransportsInTurn("rtt", "round-trip time", NetworkBenchmarks.RoundTripAsync);

@@ -69,7 +69,7 @@ internal static class ExitCodes
             or HybridErrorCode.MessageTooLarge => ExitCode.Network,
         HybridErrorCode.DecryptionFailed or HybridErrorCode.InvalidCiphertext or HybridErrorCode.ConnectionTruncated => ExitCode.Integrity,
         HybridErrorCode.PeerRefused => ExitCode.Refused,
-        HybridErrorCode.InvalidKey or HybridErrorCode.InvalidArgument => ExitCode.KeyOrFile,
+        HybridErrorCode.InvalidKey or HybridErrorCode.InvalidArgument or HybridErrorCode.InsecureKeyFile => ExitCode.KeyOrFile,
         _ => ExitCode.Other,
     };
 }

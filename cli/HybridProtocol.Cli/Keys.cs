@@ -3,18 +3,50 @@ namespace HybridProtocol.Cli;
 /// <summary>Loading key files for the commands, with messages that say which file and what to do.</summary>
 internal static class Keys
 {
+    /// <summary>What the tool adds to the library's key errors: its own commands for making and reading keys.</summary>
+    public const string KeyHint =
+        " With this tool: 'hybrid keygen [--type TYPE] -o FILE' makes a private key, 'hybrid pubkey FILE' prints its public key.";
+
     /// <summary>Loads a private key file (PEM, as <c>hybrid keygen</c> or <c>openssl genpkey -algorithm X25519</c> write it).</summary>
     public static PrivateKey LoadPrivate(string path)
     {
         RequireKeyFile(path, "private key");
-        return PrivateKey.Load(path);
+        return WithHints(path, () => PrivateKey.Load(path));
     }
 
     /// <summary>Loads a public key file (PEM, as <c>hybrid pubkey</c> or <c>openssl pkey -pubout</c> write it).</summary>
     public static PublicKey LoadPublic(string path)
     {
         RequireKeyFile(path, "public key");
-        return PublicKey.Load(path);
+        return WithHints(path, () => PublicKey.Load(path));
+    }
+
+    /// <summary>
+    /// The library says what is wrong with a key file in API terms; the tool adds what to type: chmod for a key file
+    /// others can read, and keygen/pubkey for a file that is not the right kind of key.
+    /// </summary>
+    private static T WithHints<T>(string path, Func<T> load)
+    {
+        try
+        {
+            return load();
+        }
+        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.InsecureKeyFile)
+        {
+            var mode = OperatingSystem.IsWindows() ? "" : $" (mode {Convert.ToString((int)File.GetUnixFileMode(path) & 0x1FF, 8).PadLeft(4, '0')})";
+            throw new CliException(
+                ExitCode.KeyOrFile,
+                $"'{path}' holds a private key that other users can access{mode}; refusing to use it, as ssh does. "
+                + $"Fix it with: chmod 600 {path} (and treat the key as exposed if others could read it).",
+                e);
+        }
+        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.InvalidKey)
+        {
+            throw new CliException(
+                ExitCode.KeyOrFile,
+                e.Message + KeyHint,
+                e);
+        }
     }
 
     /// <summary>
@@ -32,12 +64,17 @@ internal static class Keys
         {
             try
             {
-                using var key = PrivateKey.Load(path);
+                using var key = WithHints(path, () => PrivateKey.Load(path));
                 return key.PublicKey;
             }
-            catch (HybridProtocolException privateError) when (privateError.Code == HybridErrorCode.InvalidKey)
+            catch (CliException e) when (e.InnerException is HybridProtocolException { Code: HybridErrorCode.InvalidKey })
             {
-                throw LooksPrivate(path) ? privateError : publicError;
+                if (LooksPrivate(path))
+                {
+                    throw;
+                }
+
+                return WithHints<PublicKey>(path, () => throw publicError);
             }
         }
     }

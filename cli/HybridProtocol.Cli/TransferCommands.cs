@@ -70,6 +70,15 @@ internal static class TransferCommands
             var idle = Serving.IdleTimeout(parse, idleOption);
             Keys.RequireFile(path, "input");
             await using var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, ChunkSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            if (!input.CanSeek)
+            {
+                // The header announces the size before the data, so the size must be known: a pipe's is not.
+                throw new CliException(
+                    ExitCode.KeyOrFile,
+                    $"'{path}' is not a regular file (a pipe, FIFO or device), so its size is not known before it is read; "
+                    + "'hybrid send' sends regular files. Save the data to a file first (COMMAND > FILE), then send that file.");
+            }
+
             var size = input.Length;
             var (clientTrust, identity) = ClientTrust.Create(parse, trust, target);
             using (identity)

@@ -16,7 +16,7 @@ type SealedFileError =
     | UnknownMode of mode: byte
     /// The KEM, KDF or AEAD identifier is not one this format allows (export-only has no chunks).
     | UnsupportedSuite of kem_id: uint16 * kdf_id: uint16 * aead_id: uint16
-    /// The chunk size is 0 or above `SealedFile.MaxChunkSize`.
+    /// The chunk size is 0 or above `SealedFileFormat.MaxChunkSize`.
     | InvalidChunkSize of chunkSize: uint32
     /// The enc length field differs from the KEM's Nenc.
     | InvalidEncLength of length: int
@@ -76,7 +76,7 @@ type SealedFileReader =
 /// followed by a flag byte that is 0x01 on the final chunk and 0x00 otherwise. So reordering,
 /// dropping or duplicating chunks changes a nonce, cutting the file at a chunk boundary leaves a
 /// last chunk without the final flag, and any header change alters every chunk's AAD.
-module SealedFile =
+module SealedFileFormat =
     /// 0x89 "HPSEAL" 0x0A: a non-ASCII first byte, then a name, then LF (PNG's trick to catch
     /// text-mode mangling).
     let Magic = [| 0x89uy; 0x48uy; 0x50uy; 0x53uy; 0x45uy; 0x41uy; 0x4Cuy; 0x0Auy |]

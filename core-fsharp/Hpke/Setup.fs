@@ -2,7 +2,7 @@
 /// KeySchedule<ROLE>. The sender's randomness (GenerateKeyPair()'s for DHKEM, the encapsulation
 /// randomness for ML-KEM and X-Wing: `suite.Kem.Nrandom` bytes) is the argument `randomness`.
 /// See: https://www.rfc-editor.org/rfc/rfc9180#section-5.1
-module HybridProtocol.Core.Hpke.Hpke
+module HybridProtocol.Core.Hpke.Setup
 
 open System
 open System.Security.Cryptography

@@ -5,9 +5,8 @@
 ///     | len hi | len lo |  len bytes of body  |      1 <= len <= 65535 (or a smaller configured limit)
 ///     +--------+--------+=====================+
 ///
-/// C# use: `Frame.WriteHeader(length, span)` and `Frame.TryReadHeader(span, maxLength)` for the
-/// allocation-free hot path (the facade keeps its own buffer); `FrameDecoder.Create(max)` and
-/// `FrameDecoder.Feed(decoder, chunk)` for the streaming decoder the Connection state machine uses.
+/// `Frame.TryReadHeader` is what the transport engine (Traffic.fs) reads each record's length with;
+/// `Frame.decode` is what the handshake phase of the Connection state machine reads its frames with.
 namespace HybridProtocol.Core.Wire
 
 open System
@@ -72,111 +71,3 @@ module Frame =
         | Ok(ValueSome length) when input.Length < HeaderLength + length ->
             Ok(NeedMore(HeaderLength + length - input.Length))
         | Ok(ValueSome length) -> Ok(FrameComplete(input.Slice(HeaderLength, length).ToArray(), HeaderLength + length))
-
-/// Where the streaming decoder is inside the current frame.
-[<NoComparison; NoEquality>]
-type private DecoderPhase =
-    /// Waiting for the length field; `high` is its first byte when only that one has arrived (else -1).
-    | Header of high: int
-    /// Waiting for the body: `chunks` (newest first) hold `buffered` of its `length` bytes.
-    | Body of length: int * chunks: ReadOnlyMemory<byte> list * buffered: int
-
-/// A streaming frame decoder: feed it bytes in any chunking (one byte at a time, many frames at once) and
-/// it returns the complete frame bodies in order. An immutable value: `Feed` returns the next decoder.
-/// Memory held is at most one frame (checked length) plus the bytes of the current chunk.
-[<NoComparison; NoEquality>]
-type FrameDecoder = private {
-    maxLength: int
-    phase: DecoderPhase
-}
-
-/// What `FrameDecoder.Feed` produced: the next decoder, the frames completed (in order), and the error
-/// that stopped decoding, if any (the frames before it are valid and come first).
-[<NoComparison; NoEquality>]
-type FeedResult = {
-    Decoder: FrameDecoder
-    Frames: byte[] list
-    Error: WireError option
-}
-
-module FrameDecoder =
-    /// A decoder that accepts bodies of 1..maxLength bytes (maxLength at most 65535).
-    let Create (maxLength: int) : Result<FrameDecoder, WireError> =
-        if maxLength < 1 || maxLength > Frame.MaxLength then
-            Error(InvalidConfig $"frame limit {maxLength} is outside 1..{Frame.MaxLength}")
-        else
-            Ok {
-                maxLength = maxLength
-                phase = Header -1
-            }
-
-    /// The largest body this decoder accepts.
-    let MaxLength (decoder: FrameDecoder) = decoder.maxLength
-
-    /// Whether the decoder holds part of a frame (so an end of input now cuts a frame in two).
-    let HasPartialFrame (decoder: FrameDecoder) =
-        match decoder.phase with
-        | Header -1 -> false
-        | _ -> true
-
-    /// The bytes received but not yet part of a complete frame, as they arrived (for handing the stream over
-    /// to another reader, e.g. the facade's allocation-free transport loop).
-    let Buffered (decoder: FrameDecoder) : byte[] =
-        match decoder.phase with
-        | Header -1 -> [||]
-        | Header high -> [| byte high |]
-        | Body(length, chunks, buffered) ->
-            let output = Array.zeroCreate (Frame.HeaderLength + buffered)
-            Frame.WriteHeader(length, Span output)
-            let mutable offset = output.Length
-
-            for chunk in chunks do
-                offset <- offset - chunk.Length
-                chunk.Span.CopyTo(Span(output, offset, chunk.Length))
-
-            output
-
-    /// Feeds a chunk of received bytes. The chunk is copied once; the caller may reuse its buffer.
-    let Feed (decoder: FrameDecoder, chunk: ReadOnlySpan<byte>) : FeedResult =
-        let limit = decoder.maxLength
-
-        let rec go phase (input: ReadOnlyMemory<byte>) frames =
-            let stop phase error = {
-                Decoder = { decoder with phase = phase }
-                Frames = List.rev frames
-                Error = error
-            }
-
-            if input.IsEmpty then
-                stop phase None
-            else
-                match phase with
-                | Header -1 when input.Length >= 2 ->
-                    let length = (int input.Span[0] <<< 8) ||| int input.Span[1]
-
-                    match Frame.checkLength (length, limit) with
-                    | Error e -> stop phase (Some e)
-                    | Ok length -> go (Body(length, [], 0)) (input.Slice 2) frames
-                | Header -1 -> go (Header(int input.Span[0])) (input.Slice 1) frames
-                | Header high ->
-                    match Frame.checkLength ((high <<< 8) ||| int input.Span[0], limit) with
-                    | Error e -> stop phase (Some e)
-                    | Ok length -> go (Body(length, [], 0)) (input.Slice 1) frames
-                | Body(length, chunks, buffered) ->
-                    let missing = length - buffered
-
-                    if input.Length < missing then
-                        stop (Body(length, input :: chunks, buffered + input.Length)) None
-                    else
-                        // The length was checked when the header arrived: this allocation is bounded.
-                        let body = Array.zeroCreate length
-                        input.Span.Slice(0, missing).CopyTo(Span(body, buffered, missing))
-                        let mutable offset = buffered
-
-                        for piece in chunks do
-                            offset <- offset - piece.Length
-                            piece.Span.CopyTo(Span(body, offset, piece.Length))
-
-                        go (Header -1) (input.Slice missing) (body :: frames)
-
-        go decoder.phase (ReadOnlyMemory(chunk.ToArray())) []

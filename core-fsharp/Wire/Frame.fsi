@@ -5,9 +5,8 @@
 ///     | len hi | len lo |  len bytes of body  |      1 <= len <= 65535 (or a smaller configured limit)
 ///     +--------+--------+=====================+
 ///
-/// C# use: `Frame.WriteHeader(length, span)` and `Frame.TryReadHeader(span, maxLength)` for the
-/// allocation-free hot path (the facade keeps its own buffer); `FrameDecoder.Create(max)` and
-/// `FrameDecoder.Feed(decoder, chunk)` for the streaming decoder the Connection state machine uses.
+/// `Frame.TryReadHeader` is what the transport engine (Traffic.fs) reads each record's length with;
+/// `Frame.decode` is what the handshake phase of the Connection state machine reads its frames with.
 namespace HybridProtocol.Core.Wire
 
 /// What `Frame.decode` found at the start of its input.
@@ -38,7 +37,7 @@ module Frame =
     val WriteHeader: length: int * destination: System.Span<byte> -> unit
 
     /// Reads the length field at the start of `input`: ValueNone when fewer than 2 bytes are there, the
-    /// checked body length otherwise. Allocation-free; the facade's receive loop calls this.
+    /// checked body length otherwise. Allocation-free; the transport engine calls this per record.
     val TryReadHeader: input: System.ReadOnlySpan<byte> * maxLength: int -> Result<int voption, WireError>
 
     /// Encodes one frame. Refuses an empty body or one longer than 65535 bytes.
@@ -47,37 +46,3 @@ module Frame =
     /// Decodes the frame at the start of `input` (total: any input gives a value or a typed error).
     /// The length is checked against `maxLength` before anything is allocated.
     val decode: input: System.ReadOnlySpan<byte> * maxLength: int -> Result<FrameDecode, WireError>
-
-
-/// A streaming frame decoder: feed it bytes in any chunking (one byte at a time, many frames at once) and
-/// it returns the complete frame bodies in order. An immutable value: `Feed` returns the next decoder.
-/// Memory held is at most one frame (checked length) plus the bytes of the current chunk.
-[<NoComparison; NoEquality>]
-type FrameDecoder
-
-/// What `FrameDecoder.Feed` produced: the next decoder, the frames completed (in order), and the error
-/// that stopped decoding, if any (the frames before it are valid and come first).
-[<NoComparison; NoEquality>]
-type FeedResult = {
-    Decoder: FrameDecoder
-    Frames: byte array list
-    Error: WireError option
-}
-
-module FrameDecoder =
-
-    /// A decoder that accepts bodies of 1..maxLength bytes (maxLength at most 65535).
-    val Create: maxLength: int -> Result<FrameDecoder, WireError>
-
-    /// The largest body this decoder accepts.
-    val MaxLength: decoder: FrameDecoder -> int
-
-    /// Whether the decoder holds part of a frame (so an end of input now cuts a frame in two).
-    val HasPartialFrame: decoder: FrameDecoder -> bool
-
-    /// The bytes received but not yet part of a complete frame, as they arrived (for handing the stream over
-    /// to another reader, e.g. the facade's allocation-free transport loop).
-    val Buffered: decoder: FrameDecoder -> byte array
-
-    /// Feeds a chunk of received bytes. The chunk is copied once; the caller may reuse its buffer.
-    val Feed: decoder: FrameDecoder * chunk: System.ReadOnlySpan<byte> -> FeedResult

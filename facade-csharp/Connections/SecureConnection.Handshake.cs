@@ -170,6 +170,7 @@ public sealed partial class SecureConnection
     internal static async Task<SecureConnection> AuthenticateAsServerCoreAsync(Stream stream, SecureServerOptions options, FSharpList<Core.Noise.ProtocolName> accepted, string peer, CancellationToken cancellationToken)
     {
         var serverKey = options.ServerKey ?? throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
+        serverKey.ThrowIfDisposed("SecureServerOptions.ServerKey");
         var clientAuth = options.ClientAuthentication;
         var psk = options.PreSharedKeyNoCopy;
         var context = new WireErrorContext(false, peer, null);
@@ -254,6 +255,8 @@ public sealed partial class SecureConnection
         {
             throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureClientOptions.ServerAuthentication is required: choose Pinned, KnownHosts, Callback or (for experiments only) DangerousAcceptAnyServerKey.");
         }
+
+        options.ClientIdentity?.ThrowIfDisposed("SecureClientOptions.ClientIdentity");
     }
 
     /// <summary>

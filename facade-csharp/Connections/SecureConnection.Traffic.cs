@@ -194,7 +194,17 @@ public sealed partial class SecureConnection
                 var ev = r.Event;
                 if (ev.IsNeedData)
                 {
-                    if (await ReadMoreAsync(adapter, cancellationToken).ConfigureAwait(false) > 0)
+                    int n;
+                    try
+                    {
+                        n = await input.FillAsync(adapter, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
+                    {
+                        throw TransportFailure(e);
+                    }
+
+                    if (n > 0)
                     {
                         continue;
                     }
@@ -253,20 +263,6 @@ public sealed partial class SecureConnection
             }
 
             input.ReleaseIfEmpty();
-        }
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<int> ReadMoreAsync<TAdapter>(TAdapter adapter, CancellationToken cancellationToken)
-        where TAdapter : IReadWriteAdapter
-    {
-        try
-        {
-            return await input.FillAsync(adapter, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
-        {
-            throw TransportFailure(e);
         }
     }
 

@@ -69,6 +69,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     {
         set => logger = value;
     }
+
     private long lastActivity = Environment.TickCount64;
 
     private SecureConnection(Stream stream, KeyScope keys, TrafficStart? traffic, HandshakeInfo info, Queue<byte[]> early, WireErrorContext context, SecureConnectionOptions options)
@@ -98,7 +99,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
         send = traffic.Send;
         receive = traffic.Receive;
-        input.Load(traffic.PartialMessage.Length == 0 && traffic.Pending.Length == 0 ? default : traffic.Pending);
+        input.Load(traffic.Pending);
         if (traffic.PartialMessage.Length > 0)
         {
             Append(traffic.PartialMessage);
@@ -236,155 +237,6 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         {
             receivePinned.Clear();
             receiveLock.Release();
-        }
-    }
-
-    /// <summary>
-    /// Ends the connection cleanly: sends the authenticated close (after every message already sent), then waits until
-    /// the peer's close arrives; messages that arrive meanwhile are discarded. Both steps together are bounded by
-    /// <see cref="SecureConnectionOptions.CloseTimeout"/> and <paramref name="cancellationToken"/>. The peer's receive
-    /// then returns its end-of-stream value. Dispose afterwards. Closing twice is harmless.
-    /// </summary>
-    /// <returns>What happened: both closes crossed, ours was sent but the peer's did not arrive in time, or ours could not be written in time (a peer that does not read; the stream was closed).</returns>
-    /// <exception cref="HybridProtocolException">The connection had failed (its code), or TransportFailed.</exception>
-    public async Task<CloseResult> CloseAsync(CancellationToken cancellationToken = default)
-    {
-        ThrowIfExceptional();
-        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (closeTimeout != Timeout.InfiniteTimeSpan)
-        {
-            bounded.CancelAfter(closeTimeout);
-        }
-
-        var adapter = new AsyncReadWriteAdapter(stream, peekSocket);
-        try
-        {
-            await SendCloseAsync(adapter, CloseReason.Normal, bounded.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
-        {
-            Fail(new HybridProtocolException(HybridErrorCode.TransportFailed, $"The close could not be sent to {context.Peer} within {closeTimeout.TotalSeconds:0.###} s (it is not reading); the stream was closed.", e));
-            stream.Dispose();
-            return CloseResult.CloseNotSent;
-        }
-
-        if (!receiveLock.Wait(0))
-        {
-            return CloseResult.CloseSent; // a receive in progress will see the peer's close
-        }
-
-        try
-        {
-            while (await NextMessageAsync(adapter, bounded.Token).ConfigureAwait(false))
-            {
-                Consumed();
-            }
-
-            return CloseResult.Closed;
-        }
-        catch (Exception e) when (e is OperationCanceledException or HybridProtocolException && !cancellationToken.IsCancellationRequested)
-        {
-            // The peer did not answer in time or broke off: our close has been sent.
-            return CloseResult.CloseSent;
-        }
-        finally
-        {
-            receiveLock.Release();
-        }
-    }
-
-    /// <summary>
-    /// Sends the authenticated close if it has not been sent (best effort, without waiting for the peer; use
-    /// <see cref="CloseAsync"/> for a graceful end), closes the stream, and erases every key.
-    /// </summary>
-    public void Dispose()
-    {
-        if (Volatile.Read(ref disposed) != 0)
-        {
-            return;
-        }
-
-        if (failure is null)
-        {
-            TrySendCloseNow(CloseReason.Normal);
-        }
-
-        if (Interlocked.Exchange(ref disposed, 1) == 0)
-        {
-            Release();
-        }
-    }
-
-    /// <summary>As <see cref="Dispose"/>, with the close sent asynchronously.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (Volatile.Read(ref disposed) == 0 && failure is null)
-        {
-            try
-            {
-                using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await SendCloseAsync(new AsyncReadWriteAdapter(stream, peekSocket), CloseReason.Normal, bounded.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or OperationCanceledException)
-            {
-                // Best effort, as in Dispose.
-            }
-        }
-
-        if (Interlocked.Exchange(ref disposed, 1) == 0)
-        {
-            Release();
-        }
-    }
-
-    /// <summary>Closes the stream (which ends a pending read or write), then returns the buffers and erases the keys.</summary>
-    private void Release()
-    {
-        Telemetry.ConnectionClosed(logger, context.Peer, failure?.Code.ToString() ?? (receive.End.IsPeerClosedCleanly ? "ClosedByPeer" : "Closed"));
-        idle?.Dispose();
-        failure ??= new HybridProtocolException(HybridErrorCode.InvalidState, "The connection has been disposed.");
-        stream.Dispose();
-        var haveSend = sendLock.Wait(TimeSpan.FromSeconds(5));
-        var haveReceive = receiveLock.Wait(TimeSpan.FromSeconds(5));
-        keys.Dispose();
-        if (haveReceive)
-        {
-            input.Release();
-            ReturnAssembly();
-            receiveLock.Release();
-        }
-
-        if (haveSend)
-        {
-            sendLock.Release();
-        }
-    }
-
-    /// <summary>After a failure (or in Dispose), tells the peer with an authenticated close when the send side is free; never waits.</summary>
-    private void TrySendCloseNow(CloseReason reason)
-    {
-        if (!sendLock.Wait(0))
-        {
-            return;
-        }
-
-        try
-        {
-            if (!endedAtStart && !send.Closed && Volatile.Read(ref disposed) == 0)
-            {
-                Span<byte> record = stackalloc byte[128];
-                var n = SealClose(reason, record);
-                stream.Write(record[..n]);
-                Telemetry.Sent(n);
-            }
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or NotSupportedException)
-        {
-            // A courtesy: the peer will otherwise see a truncated stream.
-        }
-        finally
-        {
-            sendLock.Release();
         }
     }
 

@@ -44,6 +44,7 @@ public sealed class SecureListener : IAsyncDisposable
     /// Call <see cref="Start"/>.
     /// </summary>
     /// <exception cref="HybridProtocolException">InvalidArgument when <see cref="SecureServerOptions.ServerKey"/> is missing.</exception>
+    /// <exception cref="ObjectDisposedException">The <see cref="SecureServerOptions.ServerKey"/> has been disposed.</exception>
     public SecureListener(IPEndPoint endPoint, SecureServerOptions options)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
@@ -52,6 +53,8 @@ public sealed class SecureListener : IAsyncDisposable
         {
             throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
         }
+
+        options.ServerKey.ThrowIfDisposed("SecureServerOptions.ServerKey");
 
         this.endPoint = endPoint;
         this.options = options;
@@ -102,8 +105,10 @@ public sealed class SecureListener : IAsyncDisposable
 
     /// <summary>Binds, listens, and starts accepting clients in the background.</summary>
     /// <exception cref="HybridProtocolException">TransportFailed when the address cannot be bound; InvalidState when already started.</exception>
+    /// <exception cref="ObjectDisposedException">The <see cref="SecureServerOptions.ServerKey"/> has been disposed.</exception>
     public void Start()
     {
+        options.ServerKey?.ThrowIfDisposed("SecureServerOptions.ServerKey");
         if (socket is not null)
         {
             throw new HybridProtocolException(HybridErrorCode.InvalidState, "The listener has already been started.");

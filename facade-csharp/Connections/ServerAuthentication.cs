@@ -51,12 +51,17 @@ public sealed class ServerAuthentication
     }
 
     /// <summary>
-    /// <see cref="KnownHosts(HybridProtocol.KnownHosts)"/> with the store at <paramref name="path"/>, or at
-    /// <see cref="HybridProtocol.KnownHosts.GetDefaultPath"/> when null. The file is checked now.
+    /// <see cref="KnownHosts(HybridProtocol.KnownHosts)"/> with the store at <paramref name="path"/>, a file the
+    /// application chooses (there is no default: an application keeps its own trust). To share the trust of the
+    /// <c>hybrid</c> command-line tool, pass <see cref="HybridProtocol.KnownHosts.GetDefaultPath"/>. The file is checked now.
     /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
     /// <exception cref="HybridProtocolException">InvalidKey when the file is malformed; InvalidArgument when it cannot be read.</exception>
-    public static ServerAuthentication KnownHostsFile(string? path = null) =>
-        KnownHosts(path is null ? HybridProtocol.KnownHosts.LoadDefault() : HybridProtocol.KnownHosts.Load(path));
+    public static ServerAuthentication KnownHostsFile(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return KnownHosts(HybridProtocol.KnownHosts.Load(path));
+    }
 
     /// <summary>
     /// The caller decides (pattern NX, or XX with a client identity): <paramref name="verify"/> gets the key the server

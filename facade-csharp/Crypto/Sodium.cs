@@ -28,6 +28,9 @@ internal static unsafe partial class Sodium
     [LibraryImport(Library)]
     internal static partial int sodium_init();
 
+    [LibraryImport(Library)]
+    internal static partial void sodium_memzero(byte* pnt, nuint len);
+
     // ML-KEM-768 (FIPS 203). seed_keypair takes d || z (64 bytes); enc_deterministic takes m (32 bytes).
     [LibraryImport(Library)]
     internal static partial int crypto_kem_mlkem768_seed_keypair(byte* pk, byte* sk, byte* seed);

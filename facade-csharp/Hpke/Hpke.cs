@@ -1,8 +1,8 @@
 using HybridProtocol.Core;
 using HybridProtocol.Core.Hpke;
-using CoreHpke = HybridProtocol.Core.Hpke.Hpke;
-using RecipientMode = HybridProtocol.Core.Hpke.Hpke.RecipientMode;
-using SenderMode = HybridProtocol.Core.Hpke.Hpke.SenderMode;
+using Setup = HybridProtocol.Core.Hpke.Setup;
+using RecipientMode = HybridProtocol.Core.Hpke.Setup.RecipientMode;
+using SenderMode = HybridProtocol.Core.Hpke.Setup.SenderMode;
 
 namespace HybridProtocol;
 
@@ -116,7 +116,7 @@ public static class Hpke
     {
         options ??= new HpkeRecipientOptions();
         var suite = options.Suite.ToCore();
-        var skR = HpkeKeys.Private(recipientPrivateKey, options.Suite);
+        var skR = HpkeKeys.Private(recipientPrivateKey, options.Suite, "the recipient's private key");
         RecipientMode mode = options.Mode switch
         {
             HpkeMode.Base => RecipientMode.BaseR,
@@ -127,7 +127,7 @@ public static class Hpke
                 options.PskId ?? [],
                 HpkeKeys.Public(options.SenderPublicKey!, options.Suite)),
         };
-        var context = HpkeErrors.Check(CoreHpke.SetupR(suite, mode, encapsulatedKey.ToArray(), skR, info.ToArray()));
+        var context = HpkeErrors.Check(Setup.SetupR(suite, mode, encapsulatedKey.ToArray(), skR, info.ToArray()));
         return new HpkeRecipientContext(options.Suite, options.Mode, context);
     }
 
@@ -282,7 +282,7 @@ public static class Hpke
     {
         var suite = options.Suite.ToCore();
         var pkR = HpkeKeys.Public(recipientPublicKey, options.Suite);
-        HpkeKeyPair? skS = options.SenderPrivateKey is { } sender ? HpkeKeys.Private(sender, options.Suite) : null;
+        HpkeKeyPair? skS = options.SenderPrivateKey is { } sender ? HpkeKeys.Private(sender, options.Suite, "HpkeSenderOptions.SenderPrivateKey") : null;
         SenderMode mode = options.Mode switch
         {
             HpkeMode.Base => SenderMode.BaseS,
@@ -290,7 +290,7 @@ public static class Hpke
             HpkeMode.Auth => SenderMode.NewAuthS(skS!),
             _ => SenderMode.NewAuthPskS(options.Psk ?? [], options.PskId ?? [], skS!),
         };
-        var (enc, context) = HpkeErrors.Check(CoreHpke.SetupS(suite, mode, randomness, pkR, info.ToArray()));
+        var (enc, context) = HpkeErrors.Check(Setup.SetupS(suite, mode, randomness, pkR, info.ToArray()));
         return new HpkeSenderContext(options.Suite, options.Mode, enc, context);
     }
 }

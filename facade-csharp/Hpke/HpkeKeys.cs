@@ -14,9 +14,10 @@ internal static class HpkeKeys
     }
 
     /// <summary>The core's view of a private key for the suite's KEM; the <see cref="PrivateKey"/> keeps ownership.</summary>
-    public static HpkeKeyPair Private(PrivateKey key, HpkeSuite suite)
+    public static HpkeKeyPair Private(PrivateKey key, HpkeSuite suite, string passedAs = "the private key")
     {
         ArgumentNullException.ThrowIfNull(key);
+        key.ThrowIfDisposed(passedAs);
         return key.ToHpke(suite.Kem);
     }
 

@@ -29,7 +29,7 @@ public sealed class HpkeSenderContext : IDisposable
     /// <summary>The mode the context was set up in.</summary>
     public HpkeMode Mode { get; }
 
-    /// <summary>RFC 9180 <c>enc</c>: the encapsulated key the recipient needs to set up its context (32 bytes).</summary>
+    /// <summary>RFC 9180 <c>enc</c>: the encapsulated key the recipient needs to set up its context (Nenc bytes of the suite's KEM: 32 for X25519, 65/97/133 for P-256/384/521, 1088 for ML-KEM-768, 1120 for X-Wing).</summary>
     public byte[] EncapsulatedKey { get; }
 
     /// <summary>The sequence number of the next message (the number of messages sealed so far).</summary>

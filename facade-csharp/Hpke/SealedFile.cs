@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using HybridProtocol.Core.Hpke;
-using CoreSealedFile = HybridProtocol.Core.Hpke.SealedFile;
+using SealedFileFormat = HybridProtocol.Core.Hpke.SealedFileFormat;
 
 namespace HybridProtocol;
 
@@ -17,10 +17,10 @@ namespace HybridProtocol;
 public static class SealedFile
 {
     /// <summary>The chunk size used unless another is given: 64 KiB of plaintext per chunk.</summary>
-    public const int DefaultChunkSize = CoreSealedFile.DefaultChunkSize;
+    public const int DefaultChunkSize = SealedFileFormat.DefaultChunkSize;
 
     /// <summary>The largest chunk size (16 MiB): the reader's memory bound.</summary>
-    public const int MaxChunkSize = CoreSealedFile.MaxChunkSize;
+    public const int MaxChunkSize = SealedFileFormat.MaxChunkSize;
 
     /// <summary>Seals <paramref name="input"/> (read to its end) to <paramref name="recipientPublicKey"/>, writing the sealed file to <paramref name="output"/>.</summary>
     /// <param name="recipientPublicKey">The recipient's public key.</param>
@@ -132,7 +132,7 @@ public static class SealedFile
             (ushort)context.Suite.Aead,
             chunkSize,
             context.EncapsulatedKey);
-        var (headerBytes, writer) = CoreSealedFile.startWriter(context.CoreContext, header);
+        var (headerBytes, writer) = SealedFileFormat.startWriter(context.CoreContext, header);
         await adapter.WriteAsync(output, headerBytes, cancellationToken).ConfigureAwait(false);
 
         var plaintext = new byte[chunkSize];
@@ -144,7 +144,7 @@ public static class SealedFile
             {
                 var (length, isFinal) = await reader.ReadAsync(adapter, plaintext, cancellationToken).ConfigureAwait(false);
                 var sealedLength = length + Hpke.TagLength;
-                writer = HpkeErrors.Check(CoreSealedFile.SealChunk(writer, isFinal, plaintext.AsSpan(0, length), ciphertext.AsSpan(0, sealedLength)));
+                writer = HpkeErrors.Check(SealedFileFormat.SealChunk(writer, isFinal, plaintext.AsSpan(0, length), ciphertext.AsSpan(0, sealedLength)));
                 await adapter.WriteAsync(output, ciphertext.AsMemory(0, sealedLength), cancellationToken).ConfigureAwait(false);
                 if (isFinal)
                 {
@@ -168,13 +168,13 @@ public static class SealedFile
         ArgumentNullException.ThrowIfNull(output);
         options ??= new HpkeRecipientOptions();
 
-        var prefix = new byte[CoreSealedFile.FixedHeaderLength];
+        var prefix = new byte[SealedFileFormat.FixedHeaderLength];
         var got = await ReadFullAsync(adapter, input, prefix, cancellationToken).ConfigureAwait(false);
-        var headerLength = HpkeErrors.Check(CoreSealedFile.headerLength(prefix.AsSpan(0, got)));
+        var headerLength = HpkeErrors.Check(SealedFileFormat.headerLength(prefix.AsSpan(0, got)));
         var headerBytes = new byte[headerLength];
         prefix.CopyTo(headerBytes, 0);
         got += await ReadFullAsync(adapter, input, headerBytes.AsMemory(prefix.Length), cancellationToken).ConfigureAwait(false);
-        var (header, _) = HpkeErrors.Check(CoreSealedFile.decodeHeader(headerBytes.AsSpan(0, got)));
+        var (header, _) = HpkeErrors.Check(SealedFileFormat.decodeHeader(headerBytes.AsSpan(0, got)));
 
         var mode = (HpkeMode)ModeModule.value(header.Mode);
         if (mode != options.Mode)
@@ -187,7 +187,7 @@ public static class SealedFile
         var suite = HpkeSuite.FromIds(header.KemId, header.KdfId, header.AeadId);
         var recipientOptions = new HpkeRecipientOptions { Suite = suite, Psk = options.Psk, PskId = options.PskId, SenderPublicKey = options.SenderPublicKey };
         using var context = Hpke.SetupR(header.Enc, recipientPrivateKey, info ?? [], recipientOptions);
-        var chunks = CoreSealedFile.startReader(context.CoreContext, headerBytes, header);
+        var chunks = SealedFileFormat.startReader(context.CoreContext, headerBytes, header);
 
         var ciphertext = new byte[header.ChunkSize + Hpke.TagLength];
         var plaintext = new byte[header.ChunkSize];
@@ -198,7 +198,7 @@ public static class SealedFile
             {
                 var (length, isFinal) = await reader.ReadAsync(adapter, ciphertext, cancellationToken).ConfigureAwait(false);
                 var plainLength = Math.Max(0, length - Hpke.TagLength);
-                chunks = HpkeErrors.Check(CoreSealedFile.OpenChunk(chunks, isFinal, ciphertext.AsSpan(0, length), plaintext.AsSpan(0, plainLength)));
+                chunks = HpkeErrors.Check(SealedFileFormat.OpenChunk(chunks, isFinal, ciphertext.AsSpan(0, length), plaintext.AsSpan(0, plainLength)));
                 await adapter.WriteAsync(output, plaintext.AsMemory(0, plainLength), cancellationToken).ConfigureAwait(false);
                 if (isFinal)
                 {
@@ -206,7 +206,7 @@ public static class SealedFile
                 }
             }
 
-            HpkeErrors.Check(CoreSealedFile.EndOfInput(chunks));
+            HpkeErrors.Check(SealedFileFormat.EndOfInput(chunks));
             await adapter.FlushAsync(output, cancellationToken).ConfigureAwait(false);
         }
         finally

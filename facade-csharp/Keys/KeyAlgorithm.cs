@@ -93,7 +93,7 @@ internal static class KeyAlgorithms
     public static HybridProtocolException WrongAlgorithm(KeyAlgorithm actual, KeyAlgorithm expected, string where) => new(
         HybridErrorCode.InvalidKey,
         $"This is {Article(actual)} {Name(actual)} key, but {where} needs {Article(expected)} {Name(expected)} key. "
-        + $"Use a key made with `hybrid keygen --type {CliName(expected)}`, or pick the suite that matches the key.");
+        + $"Use a key made with PrivateKey.Generate(KeyAlgorithm.{expected}), or pick the suite that matches the key.");
 
     /// <summary>The <c>--type</c> value of <c>hybrid keygen</c>.</summary>
     public static string CliName(KeyAlgorithm algorithm) => algorithm switch

@@ -106,6 +106,35 @@ internal static class KeyFiles
         }
     }
 
+    /// <summary>Group or others may read, write or execute: ssh refuses a private key file with any of these (mode &amp; 077).</summary>
+    internal const UnixFileMode GroupOrOthers =
+        UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+
+    /// <summary>
+    /// Refuses a private key file that users other than its owner can access (<paramref name="mode"/> as read from the open
+    /// file; null on Windows, where nothing is checked), unless <paramref name="options"/> allows it.
+    /// </summary>
+    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InsecureKeyFile"/>.</exception>
+    internal static void CheckPrivateKeyPermissions(string path, UnixFileMode? mode, KeyLoadOptions? options)
+    {
+        if (mode is not { } m || (m & GroupOrOthers) == 0 || options is { AllowInsecurePermissions: true })
+        {
+            return;
+        }
+
+        throw new HybridProtocolException(
+            HybridErrorCode.InsecureKeyFile,
+            $"'{path}' holds a private key that other users can access (mode {Octal(m)}: group or others have permissions), "
+            + "so it is refused, as ssh refuses such keys: anyone who can read it can impersonate its owner. "
+            + "Restrict the file to its owner (mode 0600, e.g. File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite)) "
+            + "and treat the key as exposed if others could read it; or pass KeyLoadOptions { AllowInsecurePermissions = true } "
+            + "to PrivateKey.Load to accept it anyway.");
+    }
+
+    /// <summary>The permission bits as four octal digits, as ls and chmod show them (0644).</summary>
+    internal static string Octal(UnixFileMode mode) => "0" + Convert.ToString((int)mode & 0x1FF, 8).PadLeft(3, '0');
+
     internal static bool IsFileError(Exception e) =>
         e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException;
 

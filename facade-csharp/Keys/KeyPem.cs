@@ -37,7 +37,8 @@ internal static class KeyPem
     private const string X25519Oid = "1.3.101.110";
 
     internal const string HowToMake =
-        "Make an X25519 key with `hybrid keygen -o FILE` or `openssl genpkey -algorithm X25519 -out FILE`.";
+        "Expected an X25519 key in PEM (RFC 8410), as PrivateKey.Save and PublicKey.Save write it "
+        + "(PrivateKey.Generate makes one) or `openssl genpkey -algorithm X25519` makes it.";
 
     private static ReadOnlySpan<byte> Pkcs8Prefix =>
         [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20];
@@ -125,13 +126,20 @@ internal static class KeyPem
     /// Reads a key file as text, bounded to <see cref="MaxKeyFileBytes"/>. A file that cannot be read gives
     /// <see cref="HybridErrorCode.InvalidArgument"/> naming the path; an oversized one gives InvalidKey.
     /// </summary>
-    internal static char[] ReadKeyFile(string path)
+    internal static char[] ReadKeyFile(string path) => ReadKeyFile(path, out _);
+
+    /// <summary>
+    /// Reads a key file as <see cref="ReadKeyFile(string)"/> does, and gives the Unix permissions of the file that was read
+    /// (taken from the open handle, so they belong to the same file; null on Windows).
+    /// </summary>
+    internal static char[] ReadKeyFile(string path, out UnixFileMode? mode)
     {
         ArgumentNullException.ThrowIfNull(path);
         byte[] bytes;
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            mode = OperatingSystem.IsWindows() ? null : File.GetUnixFileMode(stream.SafeFileHandle);
             bytes = new byte[MaxKeyFileBytes + 1];
             var total = 0;
             int read;
@@ -359,9 +367,9 @@ internal static class KeyPem
         return label switch
         {
             PublicLabel => $"{src} holds a public key, but a private key is needed here. "
-                + "Pass the private key file instead (the one `hybrid keygen` or `openssl genpkey` wrote).",
+                + "Pass the private key file instead (the one PrivateKey.Save or `openssl genpkey` wrote).",
             PrivateLabel => $"{src} holds a private key, but a public key is needed here. "
-                + "Extract the public key with `hybrid pubkey FILE` or `openssl pkey -in FILE -pubout`, and keep the private key secret.",
+                + "Load it with PrivateKey.Load and use its PublicKey (PublicKey.Save writes it to a file), and keep the private key secret.",
             "ENCRYPTED PRIVATE KEY" => $"{src} holds a password-encrypted private key, which HybridProtocol does not read. "
                 + "Decrypt it with `openssl pkey -in FILE -out PLAIN-FILE` (and protect the result: chmod 600).",
             "OPENSSH PRIVATE KEY" => $"{src} holds an OpenSSH private key (ssh-keygen format); HybridProtocol uses X25519 keys in PKCS #8 PEM. {HowToMake}",

@@ -156,9 +156,11 @@ public sealed class KnownHosts
     public string Path { get; }
 
     /// <summary>
-    /// The default file: <c>$HYBRID_KNOWN_HOSTS</c> if set, else <c>hybrid/known_hosts</c> in the user's configuration
-    /// directory (<see cref="Environment.SpecialFolder.ApplicationData"/>: <c>~/.config</c> or <c>$XDG_CONFIG_HOME</c> on
-    /// Linux, <c>%APPDATA%</c> on Windows).
+    /// The file the <c>hybrid</c> command-line tool keeps its trust in: <c>$HYBRID_KNOWN_HOSTS</c> if set, else
+    /// <c>hybrid/known_hosts</c> in the user's configuration directory (<see cref="Environment.SpecialFolder.ApplicationData"/>:
+    /// <c>~/.config</c> or <c>$XDG_CONFIG_HOME</c> on Linux, <c>%APPDATA%</c> on Windows). The library itself never uses
+    /// it unless the caller passes it (<see cref="LoadDefault"/>, or this path to <see cref="Load"/> or
+    /// <see cref="ServerAuthentication.KnownHostsFile"/>), which shares trust with that tool.
     /// </summary>
     /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidArgument"/> when there is no configuration directory.</exception>
     public static string GetDefaultPath()
@@ -180,7 +182,7 @@ public sealed class KnownHosts
         return System.IO.Path.Combine(config, "hybrid", "known_hosts");
     }
 
-    /// <summary>Opens the known-hosts file at <see cref="GetDefaultPath"/> (see <see cref="Load"/>).</summary>
+    /// <summary>Opens the <c>hybrid</c> tool's known-hosts file, at <see cref="GetDefaultPath"/>, sharing its trust (see <see cref="Load"/>).</summary>
     /// <exception cref="HybridProtocolException">As <see cref="Load"/> and <see cref="GetDefaultPath"/>.</exception>
     public static KnownHosts LoadDefault() => Load(GetDefaultPath());
 
@@ -338,9 +340,9 @@ public sealed class KnownHosts
             .Append("Someone could be intercepting this connection (a man-in-the-middle attack), or the server's key was replaced. ")
             .Append(CultureInfo.InvariantCulture, $"Expected {recorded.Fingerprint}{where}, got {presented.Fingerprint}. ")
             .Append("The connection was refused. ")
-            .Append(CultureInfo.InvariantCulture, $"If you trust the new key, remove the old entry with `hybrid known-hosts remove {hostPort}`")
-            .Append(knownHostsPath is null ? "" : line is null ? $" (or edit {knownHostsPath})" : $" (or delete line {line} of {knownHostsPath})")
-            .Append(" and connect again.")
+            .Append(CultureInfo.InvariantCulture, $"If the new key is genuine, remove the old entry (KnownHosts.Remove for {hostPort}")
+            .Append(knownHostsPath is null ? "" : line is null ? $", or edit {knownHostsPath}" : $", or delete line {line} of {knownHostsPath}")
+            .Append(") and connect again.")
             .ToString();
         return new HybridProtocolException(HybridErrorCode.ServerKeyChanged, message);
     }

@@ -163,17 +163,42 @@ public sealed class PrivateKey : IDisposable
         return FromPemChars(pem, "the PEM text");
     }
 
-    /// <summary>Reads a private key file written by <see cref="Save"/> or <c>openssl genpkey -algorithm X25519</c>.</summary>
+    /// <summary>
+    /// Reads a private key file written by <see cref="Save"/> or <c>openssl genpkey -algorithm X25519</c>. On Unix the
+    /// file must be accessible to its owner only, as ssh requires of private keys: a file that group or others may read,
+    /// write or execute (any of the bits 077, e.g. mode 0644) is refused; see <see cref="Load(string, KeyLoadOptions)"/>.
+    /// On Windows the file's access rules are not checked.
+    /// </summary>
     /// <exception cref="HybridProtocolException">
     /// <see cref="HybridErrorCode.InvalidArgument"/> when the file cannot be read; <see cref="HybridErrorCode.InvalidKey"/>
-    /// when it does not hold an X25519 private key (see <see cref="FromPem"/>).
+    /// when it does not hold an X25519 private key (see <see cref="FromPem"/>); <see cref="HybridErrorCode.InsecureKeyFile"/>
+    /// when other users can access it.
     /// </exception>
-    public static PrivateKey Load(string path)
+    public static PrivateKey Load(string path) => Load(path, null);
+
+    /// <summary>
+    /// <see cref="Load(string)"/> with options: <see cref="KeyLoadOptions.AllowInsecurePermissions"/> accepts a file that
+    /// other users can access.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">As <see cref="Load(string)"/>.</exception>
+    public static PrivateKey Load(string path, KeyLoadOptions? options)
     {
-        var text = KeyPem.ReadKeyFile(path);
+        var text = KeyPem.ReadKeyFile(path, out var mode);
         try
         {
-            return FromPemChars(text, $"'{path}'");
+            // Parsed first, so that a file holding something else gets the error that says what it holds.
+            var key = FromPemChars(text, $"'{path}'");
+            try
+            {
+                KeyFiles.CheckPrivateKeyPermissions(path, mode, options);
+            }
+            catch
+            {
+                key.Dispose();
+                throw;
+            }
+
+            return key;
         }
         finally
         {
@@ -260,6 +285,22 @@ public sealed class PrivateKey : IDisposable
         _ec?.Dispose();
         _seed?.Dispose();
         _kem?.Dispose();
+    }
+
+    /// <summary>
+    /// Refuses this key at once when it has been disposed, naming where it was passed (<paramref name="passedAs"/>, e.g.
+    /// "SecureServerOptions.ServerKey") and its fingerprint, instead of failing later in a handshake.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The key has been disposed.</exception>
+    internal void ThrowIfDisposed(string passedAs)
+    {
+        if (_disposed)
+        {
+            throw new ObjectDisposedException(
+                passedAs,
+                $"The private key passed as {passedAs} ({Fingerprint}) has been disposed, so it can no longer be used. "
+                + "Keep the PrivateKey undisposed while anything uses it, or pass a key that is not disposed.");
+        }
     }
 
     /// <summary>

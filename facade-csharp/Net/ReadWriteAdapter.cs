@@ -70,6 +70,7 @@ internal readonly struct AsyncReadWriteAdapter(Stream stream, Socket? peekSocket
     /// <summary>Where a peek puts the byte it looks at (never read; shared).</summary>
     private static readonly byte[] PeekByte = new byte[1];
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WaitForDataAsync(CancellationToken cancellationToken)
     {
         if (peekSocket is not null)

@@ -120,6 +120,7 @@ public sealed class NoiseHandshake : IDisposable
     public static NoiseHandshake Create(NoiseHandshakeOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        options.LocalStatic?.ThrowIfDisposed("NoiseHandshakeOptions.LocalStatic");
         var parsed = Core.Noise.ProtocolNameModule.parse(options.ProtocolName);
         if (parsed.IsError)
         {

@@ -44,8 +44,9 @@ public static class FuzzTargets
     }
 
     /// <summary>
-    /// Frame decoder: the first byte picks the limit (1..65535) and the chunk sizes; the rest is fed in chunks.
-    /// Frames are within the limit, the decoder never buffers a whole frame or more, and one-shot decoding agrees.
+    /// Frames through the transport engine's receive half: the first byte picks the chunk sizes; the rest is fed in
+    /// chunks. The engine never needs more than one whole frame unconsumed, and writes nothing to the destination
+    /// unless a record authenticated; one-shot decoding (the handshake's Frame.decode) agrees on the first frame.
     /// </summary>
     public static void Frame(byte[] input)
     {
@@ -54,32 +55,32 @@ public static class FuzzTargets
             return;
         }
 
-        var limit = input[0] == 0 ? Core.Wire.Frame.MaxLength : input[0] * 4;
-        var decoder = FrameDecoderModule.Create(limit).ResultValue;
+        var half = TransportLayer.Value;
+        var destination = new byte[Core.Wire.Frame.MaxLength];
         var rng = new Random(input[0]);
+        var pending = new List<byte>();
         var offset = 1;
         while (offset < input.Length)
         {
             var n = Math.Min(input.Length - offset, 1 + rng.Next(64));
-            var result = FrameDecoderModule.Feed(decoder, new ReadOnlySpan<byte>(input, offset, n));
+            pending.AddRange(new ArraySegment<byte>(input, offset, n));
             offset += n;
-            decoder = result.Decoder;
-            foreach (var frame in result.Frames)
+            var received = ReceiveHalfModule.Receive(half, pending.ToArray(), destination, 0);
+            half = received.Half;
+            pending.RemoveRange(0, received.Consumed);
+            if (!received.Event.IsNeedData)
             {
-                Check(frame.Length >= 1 && frame.Length <= limit, "frame within the limit");
-            }
-
-            Check(FrameDecoderModule.Buffered(decoder).Length < 2 + limit, "at most one partial frame buffered");
-            if (FSharpOption<WireError>.get_IsSome(result.Error))
-            {
+                Check(received.Event.IsFatal || received.Consumed > 0, "progress or failure");
                 break;
             }
+
+            Check(pending.Count < 2 + Core.Wire.Frame.MaxLength, "at most one partial frame unconsumed");
         }
 
-        var whole = Core.Wire.Frame.decode(new ReadOnlySpan<byte>(input, 1, input.Length - 1), limit);
+        var whole = Core.Wire.Frame.decode(new ReadOnlySpan<byte>(input, 1, input.Length - 1), Core.Wire.Frame.MaxLength);
         if (whole.IsOk && whole.ResultValue is FrameDecode.FrameComplete complete)
         {
-            Check(complete.consumed == 2 + complete.body.Length && complete.body.Length <= limit, "one-shot decode");
+            Check(complete.consumed == 2 + complete.body.Length && complete.body.Length <= Core.Wire.Frame.MaxLength, "one-shot decode");
         }
     }
 

@@ -723,56 +723,64 @@ let garbageTests =
             Pair.pump Whole pair
             Expect.equal pair.Server.Failure (Some(Malformed EmptyFrame)) "zero-length record"
             Expect.equal pair.Client.Failure (Some(ClosedByPeer CloseReason.ProtocolViolation)) "client told"
-            // A decoder with a smaller limit refuses a longer length before any body byte.
-            let d = FrameDecoder.Create 1024 |> Result.defaultWith (failwithf "%A")
-            let result = FrameDecoder.Feed(d, ReadOnlySpan [| 0xFFuy; 0xFFuy; 0uy |])
-            Expect.equal result.Error (Some(Malformed(FrameTooLong(65535, 1024)))) "frame limit"
         }
 
         testPropertyWithConfig
             propertyConfig
-            "the frame decoder never buffers more than one frame of its limit, in any chunking"
-        <| fun (bytes: byte[]) (limitSeed: uint16) (chunkSeed: int) ->
-            let limit = 1 + int limitSeed % 300
+            "the transport engine never needs more than one whole frame unconsumed, in any chunking"
+        <| fun (bytes: byte[]) (chunkSeed: int) ->
+            let pair = pairOf <|| attackConfigs xx
+            Pair.pump Whole pair
 
-            let mutable decoder =
-                FrameDecoder.Create limit |> Result.defaultWith (failwithf "%A")
+            let engine =
+                Connection.Traffic pair.Server.State |> Result.defaultWith (failwithf "%A")
 
             let rng = Random chunkSeed
+            let mutable half = engine.Receive
+            let mutable input = [||]
             let mutable offset = 0
             let mutable ok = true
             let mutable stopped = false
+            let destination = Array.zeroCreate Frame.MaxLength
 
             while not stopped && offset < bytes.Length do
                 let n = min (bytes.Length - offset) (1 + rng.Next 40)
-                let result = FrameDecoder.Feed(decoder, ReadOnlySpan(bytes, offset, n))
+                input <- Array.append input bytes[offset .. offset + n - 1]
                 offset <- offset + n
-                decoder <- result.Decoder
+                let r = ReceiveHalf.Receive(half, Span input, Span destination, 0)
+                half <- r.Half
+                input <- input[r.Consumed ..]
 
-                ok <-
-                    ok
-                    && result.Frames |> List.forall (fun f -> f.Length >= 1 && f.Length <= limit)
-                    && (FrameDecoder.Buffered decoder).Length < 2 + limit
+                match r.Event with
+                | NeedData -> ok <- ok && input.Length < Frame.HeaderLength + Frame.MaxLength
+                | Fatal(_, ValueSome _) -> stopped <- true
+                | other -> ok <- ok && failwithf "unexpected %A" other
 
-                stopped <- result.Error.IsSome
-
-            ok
+            ok && (destination |> Array.forall ((=) 0uy))
 
         test "no allocation sized by an attacker's length field: a 64 KiB length costs nothing until its bytes arrive" {
-            let d = FrameDecoder.Create Frame.MaxLength |> Result.defaultWith (failwithf "%A")
+            let pair = pairOf <|| attackConfigs xx
+            Pair.pump Whole pair
+
+            let engine =
+                Connection.Traffic pair.Server.State |> Result.defaultWith (failwithf "%A")
+
             let header = [| 0xFFuy; 0xFFuy; 1uy |]
-            FrameDecoder.Feed(d, ReadOnlySpan header) |> ignore
+            let destination = Array.zeroCreate 16
+            ReceiveHalf.Receive(engine.Receive, Span header, Span destination, 0) |> ignore
             let before = GC.GetAllocatedBytesForCurrentThread()
-            let result = FrameDecoder.Feed(d, ReadOnlySpan header)
+            let r = ReceiveHalf.Receive(engine.Receive, Span header, Span destination, 0)
             let allocated = GC.GetAllocatedBytesForCurrentThread() - before
-            Expect.isNone result.Error "accepted length"
-            Expect.isLessThan allocated 2048L $"{allocated} bytes allocated for a 65535-byte length"
-            let small = FrameDecoder.Create 1024 |> Result.defaultWith (failwithf "%A")
-            let before = GC.GetAllocatedBytesForCurrentThread()
-            let refused = FrameDecoder.Feed(small, ReadOnlySpan header)
-            let allocated = GC.GetAllocatedBytesForCurrentThread() - before
-            Expect.isSome refused.Error "refused length"
-            Expect.isLessThan allocated 2048L $"{allocated} bytes allocated for a refused length"
+            Expect.isTrue r.Event.IsNeedData "waits for the body"
+            Expect.equal r.Consumed 0 "consumes nothing"
+            Expect.equal allocated 0L "allocates nothing"
+
+            let empty =
+                ReceiveHalf.Receive(engine.Receive, Span [| 0uy; 0uy |], Span destination, 0)
+
+            match empty.Event with
+            | Fatal(Malformed EmptyFrame, ValueSome CloseReason.ProtocolViolation) -> ()
+            | other -> failtestf "an empty frame: %A" other
         }
     ]
 

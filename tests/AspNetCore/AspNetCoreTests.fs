@@ -320,6 +320,7 @@ let kestrel =
                             dict [
                                 "HybridProtocol:KeyFile", keyFile
                                 "HybridProtocol:HandshakeTimeout", "00:00:03"
+                                "HybridProtocol:IdleTimeout", "00:02:00"
                                 "HybridProtocol:MaxConcurrentHandshakes", "7"
                                 "HybridProtocol:ApplicationProtocol", "http/1.1"
                             ]
@@ -344,7 +345,9 @@ let kestrel =
 
                 match made.ServerOptions with
                 | null -> failtest "no server options"
-                | o -> Expect.equal o.HandshakeTimeout (TimeSpan.FromSeconds 3.0) "timeout carried"
+                | o ->
+                    Expect.equal o.HandshakeTimeout (TimeSpan.FromSeconds 3.0) "timeout carried"
+                    Expect.equal o.IdleTimeout (TimeSpan.FromMinutes 2.0) "idle timeout carried"
 
                 let client =
                     SecureClientOptions(
@@ -597,6 +600,17 @@ let diagnostics =
             for _ in 1..30 do
                 garbageClient server.Port httpGet |> ignore
 
+            // The served connection's close is logged when Kestrel ends it (bounded wait, not a timing assertion).
+            let closedLogged () =
+                logs.Of HybridProtocolDiagnostics.LoggerCategory
+                |> List.exists (fun e -> e.Id.Id = HybridProtocolEvents.ConnectionClosed.Id)
+
+            let mutable waits = 0
+
+            while not (closedLogged ()) && waits < 200 do
+                Thread.Sleep 50
+                waits <- waits + 1
+
             let ours = logs.Of HybridProtocolDiagnostics.LoggerCategory
 
             let withId (id: EventId) =
@@ -750,15 +764,18 @@ let diagnostics =
 
             Expect.isGreaterThanOrEqual violations 3.0 "failures by error code"
 
-            let opened =
-                measurements |> sumOf "hybridprotocol.active_connections" (fun _ -> true)
-
             let ups =
                 measurements
                 |> List.filter (fun (n, v, _) -> n = "hybridprotocol.active_connections" && v > 0.0)
 
             Expect.isGreaterThanOrEqual ups.Length 2 "both ends counted as active"
-            Expect.isLessThanOrEqual opened 2.0 "and counted down (or still open) again"
+
+            let downs =
+                measurements
+                |> List.filter (fun (n, v, _) -> n = "hybridprotocol.active_connections" && v < 0.0)
+
+            // (Other tests run meanwhile, so the sum is not checked; the disposed HttpClient's end counts down.)
+            Expect.isNonEmpty downs "a disposed connection counted down"
 
             for direction in [ "transmit"; "receive" ] do
                 let bytes =

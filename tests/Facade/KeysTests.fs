@@ -271,7 +271,7 @@ let private pemTests =
             Expect.stringContains e.Message "holds a public key" "says it is a public key"
             let e = expectInvalidKey (fun () -> PublicKey.FromPem alicePrivatePem |> ignore)
             Expect.stringContains e.Message "holds a private key" "says it is a private key"
-            Expect.stringContains e.Message "-pubout" "says how to extract the public key"
+            Expect.stringContains e.Message "PublicKey" "says how to get the public key, with the API"
 
         testCase "an encrypted private key is refused with how to decrypt it"
         <| fun () ->
@@ -584,7 +584,7 @@ let private knownHostsTests =
 
             Expect.stringContains e.Message ("Expected " + keyA.Fingerprint) "old fingerprint"
             Expect.stringContains e.Message ("got " + keyB.Fingerprint) "new fingerprint"
-            Expect.stringContains e.Message "hybrid known-hosts remove server.example:443" "how to fix"
+            Expect.stringContains e.Message "KnownHosts.Remove for server.example:443" "how to fix, with the API"
             Expect.stringContains e.Message (path + " line 1") "where the old key is"
 
         testCase "ports are separate hosts; remove HOST:PORT and remove HOST work"

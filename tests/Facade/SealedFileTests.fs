@@ -44,7 +44,7 @@ let private genHeader =
         let! mode = Gen.elements [ Mode.Base; Mode.Psk; Mode.Auth; Mode.AuthPsk ]
         let! kdf = Gen.elements [ Ids.HkdfSha256; Ids.HkdfSha512 ]
         let! aead = Gen.elements [ Ids.Aes256Gcm; Ids.ChaCha20Poly1305 ]
-        let! chunkSize = Gen.choose (1, SealedFile.MaxChunkSize)
+        let! chunkSize = Gen.choose (1, SealedFileFormat.MaxChunkSize)
         let! enc = Gen.arrayOfLength 32 (Gen.elements [ 0uy .. 255uy ])
 
         return {
@@ -71,33 +71,37 @@ let tests =
     testList "Sealed files" [
         testPropertyWithConfig config "header: decode (encode h) = Ok h"
         <| Prop.forAll (Arb.fromGen genHeader) (fun h ->
-            let bytes = SealedFile.encodeHeader h
+            let bytes = SealedFileFormat.encodeHeader h
             Expect.equal bytes.Length headerLength "header length"
-            Expect.equal (SealedFile.decodeHeader (ReadOnlySpan bytes)) (Ok(struct (h, headerLength))) "round trip")
+
+            Expect.equal
+                (SealedFileFormat.decodeHeader (ReadOnlySpan bytes))
+                (Ok(struct (h, headerLength)))
+                "round trip")
 
         testPropertyWithConfig
             config
             "header: every truncation and arbitrary bytes give a typed error or a valid header"
         <| fun (junk: byte[]) ->
-            let h = SealedFile.encodeHeader (fixedHeader)
+            let h = SealedFileFormat.encodeHeader (fixedHeader)
 
             for n in 0 .. h.Length - 1 do
-                match SealedFile.decodeHeader (ReadOnlySpan h[.. n - 1]) with
+                match SealedFileFormat.decodeHeader (ReadOnlySpan h[.. n - 1]) with
                 | Error _ -> ()
                 | Ok _ -> failtestf "a %d-byte prefix decoded" n
 
-            match SealedFile.decodeHeader (ReadOnlySpan junk) with
+            match SealedFileFormat.decodeHeader (ReadOnlySpan junk) with
             | Error _ -> ()
             | Ok(struct (_, used)) -> Expect.isLessThanOrEqual used junk.Length "decoded within the input"
 
         testCase "header: each field's refusal"
         <| fun () ->
-            let h = SealedFile.encodeHeader (fixedHeader)
+            let h = SealedFileFormat.encodeHeader (fixedHeader)
 
             let withByte i (b: byte) =
                 let copy = Array.copy h
                 copy[i] <- b
-                SealedFile.decodeHeader (ReadOnlySpan copy) |> Result.map ignore
+                SealedFileFormat.decodeHeader (ReadOnlySpan copy) |> Result.map ignore
 
             Expect.equal (withByte 0 0x88uy) (Error BadMagic) "magic"
             Expect.equal (withByte 8 2uy) (Error(UnsupportedVersion 2uy)) "version"
@@ -108,7 +112,7 @@ let tests =
             exportOnly[15] <- 0xFFuy
 
             Expect.equal
-                (SealedFile.decodeHeader (ReadOnlySpan exportOnly) |> Result.map ignore)
+                (SealedFileFormat.decodeHeader (ReadOnlySpan exportOnly) |> Result.map ignore)
                 (Error(UnsupportedSuite(Ids.DhkemX25519HkdfSha256, Ids.HkdfSha256, Ids.ExportOnly)))
                 "AEAD export-only"
 
@@ -118,7 +122,7 @@ let tests =
             Array.Clear(zero, 16, 4)
 
             Expect.equal
-                (SealedFile.decodeHeader (ReadOnlySpan zero) |> Result.map ignore)
+                (SealedFileFormat.decodeHeader (ReadOnlySpan zero) |> Result.map ignore)
                 (Error(InvalidChunkSize 0u))
                 "chunk size 0"
 
