@@ -471,7 +471,8 @@ let tests =
         testCase "an F# console app (dotnet new console -lang F#) builds against the package and runs them too"
         <| fun () -> consume packed.Value "fsharp-app" "F#" "Program.fs" fsharpProgram
 
-        testCase "every packable project (Core, HybridProtocol, AspNetCore, the CLI) packs LICENSE and a readme, at the one version"
+        testCase
+            "every packable project (Core, HybridProtocol, AspNetCore, the CLI) packs LICENSE and a readme, at the one version"
         <| fun () ->
             let projects = [
                 "core-fsharp/HybridProtocol.Core.fsproj"
