@@ -71,4 +71,11 @@ public sealed class HybridProtocolException : Exception
 
     /// <summary>What went wrong, as a value a caller can switch on.</summary>
     public HybridErrorCode Code { get; }
+
+    /// <summary>
+    /// For <see cref="HybridErrorCode.PeerRefused"/> from a server's refusal (either end): the refusal code of
+    /// specs/PROTOCOL.md §3, e.g. <see cref="Core.Wire.RefusalCode.PostQuantumRequired"/>; otherwise null. The refusal
+    /// is not authenticated, so a client never retries with weaker settings on its word alone.
+    /// </summary>
+    public Core.Wire.RefusalCode? Refusal { get; init; }
 }

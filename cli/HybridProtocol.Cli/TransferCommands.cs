@@ -36,12 +36,14 @@ internal static class TransferCommands
         var file = new Argument<string>("FILE") { Description = "The file to send." };
         var address = new Argument<string>("HOST:PORT") { Description = "Where 'hybrid receive' listens." };
         var trust = new ClientTrust.Options();
+        var classical = NetCommands.ClassicalOption();
         var command = new Command(
             "send",
             "Send a file to 'hybrid receive', with a progress display; the receiver checks its SHA-256 and keeps it only if it matches.")
         {
             file,
             address,
+            classical,
         };
         trust.AddTo(command);
         command.SetRun(async (parse, cancellationToken) =>
@@ -54,8 +56,9 @@ internal static class TransferCommands
             var (clientTrust, identity) = ClientTrust.Create(parse, trust, target);
             using (identity)
             {
-                var options = new SecureClientOptions { ClientIdentity = identity, ApplicationProtocol = Protocol };
+                var options = new SecureClientOptions { ClientIdentity = identity, ApplicationProtocol = Protocol, PostQuantum = NetCommands.PostQuantum(parse, classical) };
                 await using var connection = await clientTrust.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
+                NetCommands.ReportProtocol(parse, connection);
                 var header = JsonSerializer.SerializeToUtf8Bytes(new Header(Path.GetFileName(path), size), Json);
                 await connection.SendAsync(header, cancellationToken).ConfigureAwait(false);
                 var answer = await ReceiveText(connection, cancellationToken).ConfigureAwait(false);
@@ -113,6 +116,7 @@ internal static class TransferCommands
         };
         var allow = NetCommands.AllowClientsOption();
         var force = new Option<bool>("--force") { Description = "Replace an existing file (the default is to refuse the transfer)." };
+        var classical = NetCommands.ClassicalOption();
         var command = new Command(
             "receive",
             "Wait for one file from 'hybrid send', verify its SHA-256, and keep it only if it matches (exit 6 otherwise).")
@@ -122,12 +126,14 @@ internal static class TransferCommands
             output,
             allow,
             force,
+            classical,
         };
         command.SetRun(async (parse, cancellationToken) =>
         {
             using var serverKey = Keys.LoadPrivate(parse.GetRequiredValue(key));
             var options = NetCommands.ServerOptions(serverKey, parse.GetValue(allow));
             options.ApplicationProtocol = Protocol;
+            options.PostQuantum = NetCommands.PostQuantum(parse, classical);
             var destination = parse.GetRequiredValue(output);
             var overwrite = parse.GetValue(force);
             if (Path.EndsInDirectorySeparator(destination))
@@ -137,6 +143,7 @@ internal static class TransferCommands
 
             await using var listener = NetCommands.StartListener(parse.GetRequiredValue(listen), options, "receive one file");
             await using var connection = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            NetCommands.ReportProtocol(parse, connection);
             var header = await ReceiveHeader(connection, cancellationToken).ConfigureAwait(false);
             var target = Directory.Exists(destination) ? Path.Combine(destination, header.Name) : destination;
             AtomicOutput sink;

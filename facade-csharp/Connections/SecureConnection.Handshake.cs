@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using HybridProtocol.Connections;
 using HybridProtocol.Core;
 using HybridProtocol.Core.Noise;
@@ -86,7 +87,8 @@ public sealed partial class SecureConnection
         var choice = new ClientChoice(
             auth.Mode == ServerAuthenticationMode.Pinned ? ServerKeyKnowledge.Pinned : ServerKeyKnowledge.Learned,
             identity is not null,
-            psk is not null);
+            psk is not null,
+            options.PostQuantum != PostQuantumMode.Classical);
         var chosen = Policy.clientProtocol(choice, SecureSuites.Name(options.Suite));
         if (chosen.IsError)
         {
@@ -98,12 +100,23 @@ public sealed partial class SecureConnection
 
         var scope = new KeyScope(NSecSuite.For(name));
         var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
+        KemKeyPair? kemKeyPair = null;
         try
         {
             var config = ClientConfig.Create(name, scope.Suite, X25519PrivateKey.ToKeyPair(ephemeral), options.ApplicationProtocol)
                 .WithMaxMessageSize(options.MaxMessageSize)
                 .WithMaxRecordData(options.MaxRecordData)
                 .WithRekey(options.RekeyPolicy);
+            if (scope.Suite.Kem is { } kem && name.IsHfs)
+            {
+                // Noise HFS "e1": a KEM key pair for this connection only, from a fresh seed (erased at once).
+                Span<byte> seed = stackalloc byte[kem.Value.SEEDLEN];
+                RandomNumberGenerator.Fill(seed);
+                kemKeyPair = kem.Value.GENERATE_KEM_KEYPAIR.Invoke(seed);
+                CryptographicOperations.ZeroMemory(seed);
+                config = config.WithKemKeyPair(kemKeyPair);
+            }
+
             if (identity is not null)
             {
                 config = config.WithLocalStatic(identity.ToKeyPair());
@@ -151,6 +164,7 @@ public sealed partial class SecureConnection
         finally
         {
             ephemeral.Dispose();
+            kemKeyPair?.Private.Dispose();
         }
     }
 
@@ -183,6 +197,8 @@ public sealed partial class SecureConnection
         var context = new WireErrorContext(false, peer, null);
         KeyScope? scope = null;
         var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
+        // Noise HFS "ekem1": fresh encapsulation randomness for this connection, erased when the handshake is over.
+        var randomness = accepted.Any(n => n.IsHfs) ? RandomNumberGenerator.GetBytes(SodiumKem.MlKem768.ENCAPSRANDOMNESSLEN) : null;
         try
         {
             var config = ServerConfig.Create(
@@ -197,6 +213,11 @@ public sealed partial class SecureConnection
             if (psk is not null)
             {
                 config = config.WithPsk(psk);
+            }
+
+            if (randomness is not null)
+            {
+                config = config.WithEncapsulationRandomness(randomness);
             }
 
             var started = Connection.Server(config);
@@ -223,6 +244,10 @@ public sealed partial class SecureConnection
         finally
         {
             ephemeral.Dispose();
+            if (randomness is not null)
+            {
+                CryptographicOperations.ZeroMemory(randomness);
+            }
         }
     }
 
@@ -232,7 +257,13 @@ public sealed partial class SecureConnection
     /// </summary>
     internal static FSharpList<Core.Noise.ProtocolName> AcceptedProtocols(SecureServerOptions options)
     {
-        var requirement = new ServerRequirement(options.ClientAuthentication.IsRequired, options.PreSharedKeyNoCopy is not null);
+        var postQuantum = options.PostQuantum switch
+        {
+            PostQuantumMode.Required => ServerPostQuantum.HybridOnly,
+            PostQuantumMode.Classical => ServerPostQuantum.ClassicalOnly,
+            _ => ServerPostQuantum.HybridOrClassical,
+        };
+        var requirement = new ServerRequirement(options.ClientAuthentication.IsRequired, options.PreSharedKeyNoCopy is not null, postQuantum);
         var accepted = Policy.serverAccepted(requirement, options.AcceptedSuites.Select(SecureSuites.Name));
         return accepted.IsOk
             ? accepted.ResultValue
