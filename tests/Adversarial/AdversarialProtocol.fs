@@ -602,10 +602,13 @@ let downgradeTests =
         "Noise_XX_25519_ChaChaPoly_SHA256"
         "Noise_XX_25519_AESGCM_SHA512"
         "Noise_IK_25519_AESGCM_SHA256"
+        // Noise HFS: a hybrid client rewritten to its classical twin (and back) must fail, not downgrade.
+        xxHfs
+        "Noise_IKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
     ]
 
     testList "downgrade" [
-        for clientName in [ xx; ik ] do
+        for clientName in [ xx; ik; xxHfs ] do
             test $"{clientName}: a preamble rewritten to any other name the server accepts fails; others are refused" {
                 let mutable cases = 0
 
