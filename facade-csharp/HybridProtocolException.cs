@@ -53,6 +53,9 @@ public enum HybridErrorCode
 
     /// <summary>The underlying transport failed (socket error, connection reset, stream closed).</summary>
     TransportFailed = 16,
+
+    /// <summary>Nothing was sent or received for the configured idle timeout, so the connection was closed (by this end, or by the peer).</summary>
+    IdleTimeout = 17,
 }
 
 /// <summary>

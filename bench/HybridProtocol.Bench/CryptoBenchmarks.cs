@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using HybridProtocol.Crypto;
 using HybridProtocol.Noise;
 using NSec.Cryptography;
 
@@ -89,6 +90,7 @@ internal static class CryptoBenchmarks
         }
 
         X25519Cost(scale, report);
+        ProviderCost(scale, report);
         report.Note("Noise ... (in-memory) rows: both parties' CPU work for one handshake through NoiseHandshake, no TCP connect and no framing; a lower bound for HybridProtocol's connection, not a like-for-like figure against SslStream's rows (which include a TCP connect).");
     }
 
@@ -141,6 +143,59 @@ internal static class CryptoBenchmarks
         report.Add(new Row("X25519 cost, one core", "key generation", "NSec X25519", Stats.Median(generate), "us/op", Better.Lower) { OverNetwork = false });
         report.Add(new Row("X25519 cost, one core", "key agreement", "NSec X25519", Stats.Median(agree), "us/op", Better.Lower) { OverNetwork = false });
         report.Add(new Row("AEAD key cost, one core", "import + dispose (4 per side per handshake)", "NSec AES-256-GCM", Stats.Median(import), "us/op", Better.Lower) { OverNetwork = false });
+    }
+
+    /// <summary>
+    /// The same units through <see cref="SodiumSuite"/>, the provider handshakes use: a bare scalar multiplication
+    /// (the physical limit), a fixed-base one (ephemeral key generation), a pooled native AEAD key made and erased,
+    /// a handshake-sized AEAD encryption (a 32-byte static key plus tag) and a hash of a handshake-sized input.
+    /// The fastest repetition counts (the cost on a quiet core; the machine is shared).
+    /// </summary>
+    internal static void ProviderCost(Scale scale, Report report)
+    {
+        var count = scale.NoiseHandshakesPerRepetition * 10;
+        var pair = SodiumSuite.GenerateEphemeral();
+        var peer = SodiumSuite.GenerateEphemeral();
+        var output = new byte[32];
+        var peerPublic = peer.Public.Bytes;
+        report.Add(Unit("scalar multiplication (DH)", "SodiumSuite X25519", () => SodiumSuite.X25519.DH.Invoke(pair.Private, peerPublic, output)));
+        report.Add(Unit("fixed-base multiplication (key generation)", "SodiumSuite X25519", () => SodiumSuite.GenerateEphemeral().Private.Dispose()));
+        pair.Private.Dispose();
+        peer.Private.Dispose();
+        var raw = new byte[32];
+        foreach (var (name, cipher) in new[] { ("AES-256-GCM", SodiumSuite.AesGcm), ("ChaCha20-Poly1305", SodiumSuite.ChaChaPoly), ("AEGIS-256", SodiumSuite.Aegis256) })
+        {
+            report.Add(Unit("AEAD key made + erased (pooled native block)", "SodiumSuite " + name, () => cipher.KEY.Invoke(raw).Dispose()));
+            using var key = cipher.KEY.Invoke(raw);
+            var nonce = new byte[cipher.NONCELEN];
+            var h = new byte[32];
+            var ciphertext = new byte[32 + cipher.TAGLEN];
+            report.Add(Unit("AEAD encrypt, 32 B (handshake s)", "SodiumSuite " + name, () => cipher.ENCRYPT.Invoke(key, nonce, h, raw, ciphertext)));
+        }
+
+        var input = new byte[128 + 64];
+        var digest = new byte[64];
+        foreach (var (name, hash) in new[] { ("SHA-256", SodiumSuite.Sha256), ("BLAKE2b", SodiumSuite.Blake2b) })
+        {
+            report.Add(Unit("hash of 192 B (one HMAC half)", "SodiumSuite " + name, () => hash.HASH.Invoke(input, digest.AsSpan(0, hash.HASHLEN))));
+        }
+
+        Row Unit(string variant, string transport, Action operation)
+        {
+            var best = double.MaxValue;
+            for (var rep = 0; rep <= scale.Repetitions; rep++)
+            {
+                var start = Stopwatch.GetTimestamp();
+                for (var i = 0; i < count; i++)
+                {
+                    operation();
+                }
+
+                best = Math.Min(best, Stats.Microseconds(start, Stopwatch.GetTimestamp()) / count);
+            }
+
+            return new Row("Provider cost, one core", variant, transport, best, "us/op", Better.Lower) { OverNetwork = false };
+        }
     }
 
     private static double[] Time(string protocol, PrivateKey? clientKey, PrivateKey serverKey, PublicKey? pinnedServer, int count)

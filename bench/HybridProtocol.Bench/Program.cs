@@ -29,6 +29,12 @@ if (options.Runs("aead"))
     CryptoBenchmarks.Aead(scale, report);
 }
 
+if (options.Runs("provider") && !options.Runs("noise-handshake"))
+{
+    Section("provider: crypto provider unit costs");
+    CryptoBenchmarks.ProviderCost(scale, report);
+}
+
 if (options.Runs("noise-handshake"))
 {
     Section("noise-handshake: in-memory Noise handshakes");

@@ -10,6 +10,9 @@ internal static class App
 {
     private static readonly Dictionary<Command, string[]> ExamplesByCommand = [];
 
+    /// <summary>How long a signalled command may take to stop by itself before the process is ended.</summary>
+    private static readonly TimeSpan InterruptGrace = TimeSpan.FromSeconds(3);
+
     /// <summary>Shows stack traces and inner errors (on every command).</summary>
     public static readonly Option<bool> Verbose = new("--verbose")
     {
@@ -105,17 +108,37 @@ internal static class App
             return (int)ExitCode.Usage;
         }
 
-        // Ctrl+C and SIGTERM cancel the command, which then ends with exit 130 like any other failure (the runtime's
-        // default would end the process at once, with no message and no clean-up).
+        // Ctrl+C, SIGTERM, SIGHUP and SIGQUIT cancel the command, which then ends with exit 130 like any other failure
+        // and removes its temporary files on the way out (the runtime's default would end the process at once, with no
+        // message and no clean-up). A command that does not stop within a grace period (blocked in the operating system)
+        // is ended here, after removing its temporary files: a signal always works.
         using var interrupted = new CancellationTokenSource();
         void Interrupt(PosixSignalContext context)
         {
             context.Cancel = true;
+            if (interrupted.IsCancellationRequested)
+            {
+                return;
+            }
+
             interrupted.Cancel();
+            _ = Task.Run(async () =>
+            {
+                await Task.Delay(InterruptGrace).ConfigureAwait(false);
+                TemporaryFiles.DeleteAll();
+                await Console.Error.WriteLineAsync("hybrid: interrupted.").ConfigureAwait(false);
+                Environment.Exit((int)ExitCode.Interrupted);
+            });
         }
 
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupt);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupt);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => TemporaryFiles.DeleteAll();
+        var signals = new List<PosixSignalRegistration> { PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupt), PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupt) };
+        if (!OperatingSystem.IsWindows())
+        {
+            signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, Interrupt));
+            signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGQUIT, Interrupt));
+        }
+
         var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
         try
         {
@@ -124,6 +147,14 @@ internal static class App
         catch (Exception e)
         {
             return Report(e, parse.GetValue(Verbose));
+        }
+        finally
+        {
+            TemporaryFiles.DeleteAll();
+            foreach (var signal in signals)
+            {
+                signal.Dispose();
+            }
         }
     }
 

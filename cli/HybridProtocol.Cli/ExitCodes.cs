@@ -32,8 +32,11 @@ internal enum ExitCode
     /// <summary>The peer refused the request (version, pattern, suite or application protocol).</summary>
     Refused = 7,
 
-    /// <summary>Interrupted (Ctrl+C or SIGTERM), as shells report 128 + SIGINT.</summary>
+    /// <summary>Interrupted (Ctrl+C, SIGTERM, SIGHUP or SIGQUIT), as shells report 128 + SIGINT.</summary>
     Interrupted = 130,
+
+    /// <summary>The output pipe was closed by its reader (<c>| head</c>), as shells report 128 + SIGPIPE.</summary>
+    OutputClosed = 141,
 }
 
 /// <summary>A failure the tool itself detects, with the exit code to use and a message that says what to do.</summary>

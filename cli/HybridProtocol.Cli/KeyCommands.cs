@@ -14,7 +14,20 @@ internal static class KeyCommands
             HelpName = "FILE",
         };
         var force = new Option<bool>("--force") { Description = "Replace FILE if it exists (the default is to refuse)." };
-        var command = new Command("keygen", "Generate an X25519 private key; print its public key's fingerprint.") { output, force };
+        var type = new Option<string>("--type", "-t")
+        {
+            Description = "The key type: x25519 (the default; connections and sealed files), or for sealed files only "
+                + "p256, p384, p521 (NIST curves) and mlkem768, xwing (post-quantum).",
+            DefaultValueFactory = _ => "x25519",
+            HelpName = "TYPE",
+        };
+        type.AcceptOnlyFromAmong("x25519", "p256", "p384", "p521", "mlkem768", "xwing");
+        var command = new Command("keygen", "Generate a private key (X25519 unless --type says otherwise); print its public key's fingerprint.")
+        {
+            output,
+            force,
+            type,
+        };
         command.SetRun(parse =>
         {
             var path = parse.GetRequiredValue(output);
@@ -24,7 +37,8 @@ internal static class KeyCommands
                 throw new CliException(ExitCode.KeyOrFile, $"'{path}' already exists; choose another name, or pass --force to replace it.");
             }
 
-            using var key = PrivateKey.Generate();
+            var algorithm = KeyTypes.Parse(parse.GetValue(type) ?? "x25519");
+            using var key = PrivateKey.Generate(algorithm);
             key.Save(path, overwrite);
             Console.Error.WriteLine($"Wrote a private key to {path}. Its public key (give it to peers: hybrid pubkey {path}) has the fingerprint:");
             Console.Out.WriteLine(key.Fingerprint);
@@ -34,6 +48,7 @@ internal static class KeyCommands
             command,
             "hybrid keygen -o server.key                  # prints SHA256:...",
             "hybrid keygen -o server.key --force          # replace an existing key",
+            "hybrid keygen --type xwing -o alice.key      # a post-quantum key for sealed files",
             "hybrid pubkey server.key > server.pub        # the public key to hand out");
     }
 
@@ -61,4 +76,18 @@ internal static class KeyCommands
         });
         return App.WithExamples(command, "hybrid fingerprint server.key", "hybrid fingerprint server.pub");
     }
+}
+
+/// <summary>The key types of <c>hybrid keygen --type</c>.</summary>
+internal static class KeyTypes
+{
+    public static KeyAlgorithm Parse(string name) => name.ToLowerInvariant() switch
+    {
+        "p256" => KeyAlgorithm.P256,
+        "p384" => KeyAlgorithm.P384,
+        "p521" => KeyAlgorithm.P521,
+        "mlkem768" => KeyAlgorithm.MlKem768,
+        "xwing" => KeyAlgorithm.XWing,
+        _ => KeyAlgorithm.X25519,
+    };
 }

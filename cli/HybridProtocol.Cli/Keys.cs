@@ -6,14 +6,14 @@ internal static class Keys
     /// <summary>Loads a private key file (PEM, as <c>hybrid keygen</c> or <c>openssl genpkey -algorithm X25519</c> write it).</summary>
     public static PrivateKey LoadPrivate(string path)
     {
-        RequireFile(path, "private key");
+        RequireKeyFile(path, "private key");
         return PrivateKey.Load(path);
     }
 
     /// <summary>Loads a public key file (PEM, as <c>hybrid pubkey</c> or <c>openssl pkey -pubout</c> write it).</summary>
     public static PublicKey LoadPublic(string path)
     {
-        RequireFile(path, "public key");
+        RequireKeyFile(path, "public key");
         return PublicKey.Load(path);
     }
 
@@ -23,7 +23,7 @@ internal static class Keys
     /// </summary>
     public static PublicKey LoadAnyPublic(string path)
     {
-        RequireFile(path, "key");
+        RequireKeyFile(path, "key");
         try
         {
             return PublicKey.Load(path);
@@ -54,6 +54,22 @@ internal static class Keys
         {
             var hint = what.Contains("key", StringComparison.Ordinal) ? " (make a key with 'hybrid keygen -o FILE')" : "";
             throw new CliException(ExitCode.KeyOrFile, $"The {what} file '{path}' does not exist; check the path{hint}.");
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="RequireFile"/>, and refuses what is not a regular file with content: opening a FIFO would block
+    /// until something writes to it (and a device or /proc file never ends). Every such file has a size of 0 in
+    /// stat, as has an empty file, which is no key either.
+    /// </summary>
+    public static void RequireKeyFile(string path, string what)
+    {
+        RequireFile(path, what);
+        if (new FileInfo(path).Length == 0)
+        {
+            throw new CliException(
+                ExitCode.KeyOrFile,
+                $"The {what} file '{path}' is empty or is not a regular file (a FIFO, device or socket); give the path of a key file.");
         }
     }
 

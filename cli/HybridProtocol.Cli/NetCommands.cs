@@ -55,9 +55,12 @@ internal static class NetCommands
         var allow = AllowClientsOption();
         var once = new Option<bool>("--once") { Description = "Exit after the first client's connection ends." };
         var classical = ClassicalOption();
+        var idleOption = Serving.IdleTimeoutOption("a client");
+        var maxClients = Serving.MaxClientsOption();
         var command = new Command(
             "serve",
-            "Accept encrypted connections and write each client's data to standard output (like 'ncat -l'), or echo it back with --echo.")
+            "Accept encrypted connections and write each client's data to standard output (like 'ncat -l'), or echo it back with --echo. "
+            + "Clients are served concurrently (their messages may interleave on stdout); a silent one is dropped after --idle-timeout.")
         {
             key,
             listen,
@@ -65,6 +68,8 @@ internal static class NetCommands
             allow,
             once,
             classical,
+            idleOption,
+            maxClients,
         };
         command.SetRun(async (parse, cancellationToken) =>
         {
@@ -72,11 +77,16 @@ internal static class NetCommands
             var options = ServerOptions(serverKey, parse.GetValue(allow));
             options.PostQuantum = PostQuantum(parse, classical);
             var echoing = parse.GetValue(echo);
+            var onlyOne = parse.GetValue(once);
+            var idle = Serving.IdleTimeout(parse, idleOption);
+            var limit = Serving.MaxClients(parse, maxClients);
+            await using var stdout = Streams.StandardOutput();
+            using var stdoutLock = new SemaphoreSlim(1, 1);
             await using var listener = StartListener(parse.GetRequiredValue(listen), options, echoing ? "echo" : "relay to stdout");
-            do
-            {
-                var connection = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
-                await using (connection.ConfigureAwait(false))
+            return await Serving.ServeAsync(
+                listener,
+                limit,
+                async (connection, token) =>
                 {
                     Console.Error.WriteLine($"hybrid: client connected ({Describe(connection.RemotePublicKey)}).");
                     ReportProtocol(parse, connection);
@@ -84,25 +94,28 @@ internal static class NetCommands
                     {
                         if (echoing)
                         {
-                            await EchoAsync(connection, cancellationToken).ConfigureAwait(false);
+                            await EchoAsync(connection, idle, token).ConfigureAwait(false);
                         }
                         else
                         {
-                            await RelayToStdoutAsync(connection, cancellationToken).ConfigureAwait(false);
+                            await RelayAsync(connection, stdout, stdoutLock, idle, token).ConfigureAwait(false);
                         }
 
-                        await connection.CloseAsync(cancellationToken).ConfigureAwait(false);
+                        await connection.CloseAsync(token).ConfigureAwait(false);
                         Console.Error.WriteLine("hybrid: client disconnected.");
+                        return onlyOne ? new Outcome(ExitCode.Success) : null;
                     }
-                    catch (HybridProtocolException e) when (!parse.GetValue(once))
+                    catch (CliException e) when (e.Code == ExitCode.OutputClosed)
                     {
-                        Console.Error.WriteLine($"hybrid: the connection failed: {e.Message}");
+                        return new Outcome(e.Code, e); // nobody reads what clients send any more
                     }
-                }
-            }
-            while (!parse.GetValue(once));
-
-            return ExitCode.Success;
+                    catch (Exception e) when (onlyOne && e is HybridProtocolException or CliException or IOException)
+                    {
+                        return new Outcome(ExitCodes.For(e), e);
+                    }
+                },
+                (connection, token) => connection.CloseAsync(token),
+                cancellationToken).ConfigureAwait(false);
         });
         return App.WithExamples(
             command,
@@ -184,7 +197,7 @@ internal static class NetCommands
     /// <summary>The client keys in an allow-list file: one or more PEM public keys.</summary>
     internal static List<PublicKey> LoadAllowList(string path)
     {
-        Keys.RequireFile(path, "allowed clients");
+        Keys.RequireKeyFile(path, "allowed clients");
         const string End = "-----END PUBLIC KEY-----";
         var text = File.ReadAllText(path);
         var keys = new List<PublicKey>();
@@ -228,7 +241,15 @@ internal static class NetCommands
                 await connection.SendAsync(ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
             },
             cancellationToken);
-        await RelayToStdoutAsync(connection, cancellationToken).ConfigureAwait(false);
+        await using (var stdout = Streams.StandardOutput())
+        {
+            while (await connection.ReceiveAsync(cancellationToken).ConfigureAwait(false) is { Length: > 0 } message)
+            {
+                await stdout.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+                await stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         if (send.IsCompleted)
         {
             await send.ConfigureAwait(false);
@@ -237,23 +258,33 @@ internal static class NetCommands
         await connection.CloseAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Writes the peer's messages to stdout until its end-of-data message or its close.</summary>
-    private static async Task RelayToStdoutAsync(SecureConnection connection, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes a client's messages to stdout until its end-of-data message or its close; each message is written whole
+    /// under <paramref name="stdoutLock"/>, so concurrent clients interleave by message, never inside one.
+    /// </summary>
+    private static async Task RelayAsync(SecureConnection connection, Stream stdout, SemaphoreSlim stdoutLock, TimeSpan idle, CancellationToken cancellationToken)
     {
-        await using var stdout = Console.OpenStandardOutput();
-        while (await connection.ReceiveAsync(cancellationToken).ConfigureAwait(false) is { Length: > 0 } message)
+        while (await Serving.ReceiveAsync(connection, idle, "The client", cancellationToken).ConfigureAwait(false) is { Length: > 0 } message)
         {
-            await stdout.WriteAsync(message, cancellationToken).ConfigureAwait(false);
-            await stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await stdoutLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await stdout.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+                await stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                stdoutLock.Release();
+            }
         }
     }
 
     /// <summary>Sends each message back until the peer's end-of-data message or its close.</summary>
-    private static async Task EchoAsync(SecureConnection connection, CancellationToken cancellationToken)
+    private static async Task EchoAsync(SecureConnection connection, TimeSpan idle, CancellationToken cancellationToken)
     {
-        while (await connection.ReceiveAsync(cancellationToken).ConfigureAwait(false) is { Length: > 0 } message)
+        while (await Serving.ReceiveAsync(connection, idle, "The client", cancellationToken).ConfigureAwait(false) is { Length: > 0 } message)
         {
-            await connection.SendAsync(message, cancellationToken).ConfigureAwait(false);
+            await Serving.SendAsync(connection, message, idle, "The client", cancellationToken).ConfigureAwait(false);
         }
     }
 }

@@ -1,3 +1,9 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
 namespace HybridProtocol.Cli;
 
 /// <summary>Input and output files for the commands, where <c>-</c> means standard input or output.</summary>
@@ -13,6 +19,21 @@ internal static class Streams
 
         Keys.RequireFile(path, "input");
         return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan);
+    }
+
+    /// <summary>
+    /// Standard output as a stream that fails when the reader has gone (<c>hybrid open ... -o - | head -c 10</c>):
+    /// the console stream of .NET drops writes to a closed pipe silently, so the command would run to its end and
+    /// exit 0. A write or flush to a closed pipe throws a <see cref="CliException"/> with <see cref="ExitCode.OutputClosed"/>.
+    /// </summary>
+    public static Stream StandardOutput()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return new PipeAware(Console.OpenStandardOutput());
+        }
+
+        return new PipeAware(new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, 1));
     }
 
     /// <summary>Fails unless <paramref name="path"/> may be written: <c>-</c>, a new file, or an existing one with --force.</summary>
@@ -35,19 +56,225 @@ internal static class Streams
     }
 }
 
+
+/// <summary>Turns "broken pipe" on standard output into the tool's own failure (exit 141, see <see cref="ExitCode.OutputClosed"/>).</summary>
+internal sealed class PipeAware(Stream inner) : Stream
+{
+    /// <summary>EPIPE on Linux and macOS; ERROR_BROKEN_PIPE / ERROR_NO_DATA on Windows.</summary>
+    private static bool IsClosedPipe(IOException e) => (e.HResult & 0xFFFF) is 32 or 109 or 232;
+
+    private static CliException Closed(IOException e) =>
+        new(ExitCode.OutputClosed, "the output was closed before everything was written (the reading command ended); stopped.", e);
+
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Flush()
+    {
+        try
+        {
+            inner.Flush();
+        }
+        catch (IOException e) when (IsClosedPipe(e))
+        {
+            throw Closed(e);
+        }
+    }
+
+    public override async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e) when (IsClosedPipe(e))
+        {
+            throw Closed(e);
+        }
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        try
+        {
+            inner.Write(buffer);
+        }
+        catch (IOException e) when (IsClosedPipe(e))
+        {
+            throw Closed(e);
+        }
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e) when (IsClosedPipe(e))
+        {
+            throw Closed(e);
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            try
+            {
+                inner.Dispose();
+            }
+            catch (IOException e) when (IsClosedPipe(e))
+            {
+                // nothing more can reach a reader that has gone
+            }
+        }
+
+        base.Dispose(disposing);
+    }
+}
+
 /// <summary>
-/// An output that appears only when complete: a temporary file beside the target, renamed over it by
-/// <see cref="Commit"/> and deleted if not committed. Standard output (<c>-</c>) is written directly.
+/// The temporary files of this process (<see cref="AtomicOutput"/>), so that a signal removes them even when the
+/// command does not get to its own clean-up (see App's signal handling), and the naming that lets a later run
+/// recognise the leftovers of a killed one: <c>.NAME.hybrid-PID-RANDOM.partial</c> beside the target NAME.
 /// </summary>
-internal sealed class AtomicOutput : IAsyncDisposable
+internal static class TemporaryFiles
+{
+    private static readonly ConcurrentDictionary<string, byte> Live = new(StringComparer.Ordinal);
+
+    /// <summary>The temporary name for <paramref name="target"/> (a full path), owned by this process.</summary>
+    public static string NameFor(string target) =>
+        Path.Combine(
+            Path.GetDirectoryName(target) ?? ".",
+            string.Create(CultureInfo.InvariantCulture, $".{Path.GetFileName(target)}.hybrid-{Environment.ProcessId}-{Guid.NewGuid():N}.partial"));
+
+    /// <summary>Records a temporary file as this process's.</summary>
+    public static void Add(string path) => Live[path] = 0;
+
+    /// <summary>Forgets a temporary file (renamed into place, or deleted).</summary>
+    public static void Forget(string path) => Live.TryRemove(path, out _);
+
+    /// <summary>Deletes a temporary file; never throws (the clean-up of a failure must not hide the failure).</summary>
+    public static void Delete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // a later run of the same command removes it (RemoveStale)
+        }
+
+        Forget(path);
+    }
+
+    /// <summary>Deletes every temporary file this process still has (on a signal or at exit).</summary>
+    public static void DeleteAll()
+    {
+        foreach (var path in Live.Keys)
+        {
+            Delete(path);
+        }
+    }
+
+    /// <summary>
+    /// Removes the temporary files for <paramref name="target"/> left by runs that were killed (SIGKILL, power loss):
+    /// those whose process id is not a running process. Returns how many were removed.
+    /// </summary>
+    public static int RemoveStale(string target)
+    {
+        var directory = Path.GetDirectoryName(target) ?? ".";
+        var prefix = $".{Path.GetFileName(target)}.hybrid-";
+        var removed = 0;
+        IEnumerable<string> candidates;
+        try
+        {
+            candidates = Directory.EnumerateFiles(directory, prefix + "*.partial").ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+
+        foreach (var path in candidates)
+        {
+            var rest = Path.GetFileName(path)[prefix.Length..];
+            var dash = rest.IndexOf('-', StringComparison.Ordinal);
+            if (dash <= 0 || !int.TryParse(rest[..dash], NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || IsRunning(pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                File.Delete(path);
+                removed++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // not ours to remove (another user's directory); leave it
+            }
+        }
+
+        return removed;
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+}
+
+/// <summary>
+/// An output that appears only when complete and stored: a temporary file beside the target
+/// (<see cref="TemporaryFiles.NameFor"/>), flushed to disk (fsync) and renamed over the target by <see cref="Commit"/>,
+/// and deleted on every other path (a failed write, a flush that throws, an exception, a signal). Standard output
+/// (<c>-</c>) is written directly.
+/// </summary>
+internal sealed partial class AtomicOutput : IAsyncDisposable
 {
     private readonly string? _target;
     private readonly string? _temporary;
+    private readonly FileStream? _file;
     private bool _committed;
 
     private AtomicOutput(Stream stream, string? target, string? temporary)
     {
         Stream = stream;
+        _file = stream as FileStream;
         _target = target;
         _temporary = temporary;
     }
@@ -61,7 +288,7 @@ internal sealed class AtomicOutput : IAsyncDisposable
         Streams.CheckOutput(path, force);
         if (path == "-")
         {
-            return new AtomicOutput(Console.OpenStandardOutput(), null, null);
+            return new AtomicOutput(Streams.StandardOutput(), null, null);
         }
 
         var full = Path.GetFullPath(path);
@@ -71,7 +298,8 @@ internal sealed class AtomicOutput : IAsyncDisposable
             throw new CliException(ExitCode.KeyOrFile, $"The folder '{directory}' for the output does not exist; create it or choose another path.");
         }
 
-        var temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.partial");
+        TemporaryFiles.RemoveStale(full);
+        var temporary = TemporaryFiles.NameFor(full);
         var options = new FileStreamOptions
         {
             Mode = FileMode.CreateNew,
@@ -84,29 +312,85 @@ internal sealed class AtomicOutput : IAsyncDisposable
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
 
-        return new AtomicOutput(new FileStream(temporary, options), full, temporary);
+        TemporaryFiles.Add(temporary);
+        try
+        {
+            return new AtomicOutput(new FileStream(temporary, options), full, temporary);
+        }
+        catch
+        {
+            TemporaryFiles.Delete(temporary);
+            throw;
+        }
     }
 
-    /// <summary>Flushes and puts the output in place.</summary>
+    /// <summary>
+    /// Flushes the data to disk (fsync), renames the file into place (refusing an existing target unless
+    /// <paramref name="force"/>) and flushes the directory entry. On failure the temporary file is gone.
+    /// </summary>
+    /// <exception cref="IOException">The disk is full, the target appeared meanwhile (without --force), or another write error.</exception>
     public async Task Commit(bool force)
     {
         await Stream.FlushAsync().ConfigureAwait(false);
-        if (_temporary is not null && _target is not null)
+        if (_temporary is not null && _target is not null && _file is not null)
         {
-            await Stream.DisposeAsync().ConfigureAwait(false);
+            _file.Flush(flushToDisk: true);
+            await _file.DisposeAsync().ConfigureAwait(false);
+            // Without force, File.Move fails if the target exists (link + unlink on Unix: never replaces a file that
+            // another process created meanwhile).
             File.Move(_temporary, _target, force);
+            TemporaryFiles.Forget(_temporary);
+            FlushDirectory(Path.GetDirectoryName(_target) ?? ".");
         }
 
         _committed = true;
     }
 
-    /// <summary>Closes the output; deletes the temporary file unless committed.</summary>
+    /// <summary>Closes the output; deletes the temporary file unless committed, even when closing throws.</summary>
     public async ValueTask DisposeAsync()
     {
-        await Stream.DisposeAsync().ConfigureAwait(false);
-        if (!_committed && _temporary is not null)
+        try
         {
-            File.Delete(_temporary);
+            await Stream.DisposeAsync().ConfigureAwait(false);
         }
+        catch (Exception e) when (!_committed && e is IOException or CliException)
+        {
+            // the failure that brought us here is the one reported; the buffered rest has nowhere to go
+        }
+        finally
+        {
+            if (!_committed && _temporary is not null)
+            {
+                TemporaryFiles.Delete(_temporary);
+            }
+        }
+    }
+
+    /// <summary>fsync of the directory, so that the rename itself survives a crash (best effort; POSIX only).</summary>
+    private static void FlushDirectory(string directory)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var fd = Posix.Open(directory, 0);
+        if (fd >= 0)
+        {
+            _ = Posix.Fsync(fd);
+            _ = Posix.Close(fd);
+        }
+    }
+
+    private static partial class Posix
+    {
+        [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int Open(string path, int flags);
+
+        [LibraryImport("libc", EntryPoint = "fsync")]
+        public static partial int Fsync(int fd);
+
+        [LibraryImport("libc", EntryPoint = "close")]
+        public static partial int Close(int fd);
     }
 }

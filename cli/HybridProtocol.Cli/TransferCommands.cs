@@ -6,19 +6,23 @@ using System.Text.Json;
 namespace HybridProtocol.Cli;
 
 /// <summary>
-/// <c>hybrid send</c> and <c>hybrid receive</c>: one file over an encrypted connection, verified end to end.
+/// <c>hybrid send</c> and <c>hybrid receive</c>: one file over an encrypted connection, verified end to end and
+/// acknowledged only once stored.
 /// </summary>
 /// <remarks>
 /// The exchange, as messages of a connection whose application protocol is <see cref="Protocol"/>:
 /// <code>
-/// sender   -> receiver : header  {"name": "report.pdf", "size": 1234}   (JSON, UTF-8)
-/// receiver -> sender   : "ready"  |  "refused: REASON"
+/// sender   -> receiver : header  {"name": "report.pdf", "size": 1234}   (JSON, UTF-8, exactly these two fields)
+/// receiver -> sender   : "ready"  |  "refused: CODE: TEXT"
 /// sender   -> receiver : data messages, exactly "size" bytes in all
 /// sender   -> receiver : SHA-256 of the data (32 bytes)
-/// receiver -> sender   : "ok"  |  "mismatch"       (the receiver keeps the file only when the hashes agree)
+/// receiver -> sender   : "ok"  |  "mismatch"  |  "failed: CODE: TEXT"
 /// </code>
-/// Each message is already authenticated by the connection; the hash checks the whole path from the sender's file to
-/// the receiver's file (reading, writing, and the tool itself).
+/// "ok" is sent only after the file is written, flushed to disk (fsync) and renamed into place. "failed" may also come
+/// early, while data still arrives (the disk filled up): the receiver then reads and discards the rest, and the sender
+/// stops sending. The codes (<see cref="Reason"/>) and texts say nothing about the receiver's file system (no path, no
+/// names that exist there). Each message is already authenticated by the connection; the hash checks the whole path
+/// from the sender's file to the receiver's file (reading, writing, and the tool itself).
 /// </remarks>
 internal static class TransferCommands
 {
@@ -27,22 +31,37 @@ internal static class TransferCommands
 
     private const int ChunkSize = 64 * 1024;
 
+    /// <summary>The longest file name accepted, in UTF-8 bytes (the usual file-system limit).</summary>
+    private const int MaxNameBytes = 255;
+
     private sealed record Header(string Name, long Size);
 
-    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+    /// <summary>The reason codes of "refused:" and "failed:" answers, with the sender's text for each.</summary>
+    internal static class Reason
+    {
+        public const string BadHeader = "bad-header: the file header is not valid (is the sender 'hybrid send'?)";
+        public const string BadName = "bad-name: the file name is empty, too long, or contains control characters; rename the file";
+        public const string NameTaken = "name-taken: a file of that name already exists at the receiver (the receiver can pass --force to replace it)";
+        public const string NotWritable = "not-writable: the receiver cannot create the file where it stores files";
+        public const string Busy = "busy: the receiver is receiving another file; send again later";
+        public const string DiskFull = "disk-full: the receiver's disk is full";
+        public const string WriteFailed = "write-failed: the receiver could not store the file";
+    }
 
     public static Command Send()
     {
         var file = new Argument<string>("FILE") { Description = "The file to send." };
         var address = new Argument<string>("HOST:PORT") { Description = "Where 'hybrid receive' listens." };
         var trust = new ClientTrust.Options();
+        var idleOption = Serving.IdleTimeoutOption("the receiver");
         var classical = NetCommands.ClassicalOption();
         var command = new Command(
             "send",
-            "Send a file to 'hybrid receive', with a progress display; the receiver checks its SHA-256 and keeps it only if it matches.")
+            "Send a file to 'hybrid receive', with a progress display; success (exit 0) means the receiver checked its SHA-256 and stored it.")
         {
             file,
             address,
+            idleOption,
             classical,
         };
         trust.AddTo(command);
@@ -50,6 +69,7 @@ internal static class TransferCommands
         {
             var path = parse.GetRequiredValue(file);
             var target = HostPort.Parse(parse.GetRequiredValue(address));
+            var idle = Serving.IdleTimeout(parse, idleOption);
             Keys.RequireFile(path, "input");
             await using var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, ChunkSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
             var size = input.Length;
@@ -59,20 +79,24 @@ internal static class TransferCommands
                 var options = new SecureClientOptions { ClientIdentity = identity, ApplicationProtocol = Protocol, PostQuantum = NetCommands.PostQuantum(parse, classical) };
                 await using var connection = await clientTrust.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
                 NetCommands.ReportProtocol(parse, connection);
-                var header = JsonSerializer.SerializeToUtf8Bytes(new Header(Path.GetFileName(path), size), Json);
-                await connection.SendAsync(header, cancellationToken).ConfigureAwait(false);
-                var answer = await ReceiveText(connection, cancellationToken).ConfigureAwait(false);
+                const string Peer = "The receiver";
+                var header = JsonSerializer.SerializeToUtf8Bytes(new { name = Path.GetFileName(path), size });
+                await Serving.SendAsync(connection, header, idle, Peer, cancellationToken).ConfigureAwait(false);
+                var answer = await ReceiveText(connection, idle, cancellationToken).ConfigureAwait(false);
                 if (answer != "ready")
                 {
-                    throw new CliException(ExitCode.Refused, $"The receiver refused the file: {answer.Replace("refused: ", "", StringComparison.Ordinal)}");
+                    throw new CliException(ExitCode.Refused, $"The receiver refused the file: {ReasonText(answer, "refused: ")}.");
                 }
 
+                // The receiver's answer may come before all data is sent (its disk is full): wait for it meanwhile.
+                using var stopSending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var verdictTask = ReceiveText(connection, TimeSpan.FromDays(1), stopSending.Token);
                 using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
                 var buffer = new byte[ChunkSize];
                 await Progress.Run($"sending {Path.GetFileName(path)}", size, async advance =>
                 {
                     long sent = 0;
-                    while (sent < size)
+                    while (sent < size && !verdictTask.IsCompleted)
                     {
                         var read = await input.ReadAsync(buffer.AsMemory(0, (int)Math.Min(ChunkSize, size - sent)), cancellationToken).ConfigureAwait(false);
                         if (read == 0)
@@ -81,21 +105,38 @@ internal static class TransferCommands
                         }
 
                         hash.AppendData(buffer, 0, read);
-                        await connection.SendAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                        await Serving.SendAsync(connection, buffer.AsMemory(0, read), idle, Peer, cancellationToken).ConfigureAwait(false);
                         sent += read;
                         advance(read);
                     }
                 }).ConfigureAwait(false);
-                await connection.SendAsync(hash.GetHashAndReset(), cancellationToken).ConfigureAwait(false);
-                var verdict = await ReceiveText(connection, cancellationToken).ConfigureAwait(false);
-                await connection.CloseAsync(cancellationToken).ConfigureAwait(false);
-                if (verdict != "ok")
+                if (!verdictTask.IsCompleted)
                 {
-                    throw new CliException(ExitCode.Integrity, "The receiver found that the file's SHA-256 does not match; it did not keep the file. Send it again.");
+                    await Serving.SendAsync(connection, hash.GetHashAndReset(), idle, Peer, cancellationToken).ConfigureAwait(false);
                 }
 
-                Console.Error.WriteLine($"hybrid: sent {Path.GetFileName(path)} ({Progress.Size(size)}); the receiver verified its SHA-256.");
-                return ExitCode.Success;
+                // The receiver answers after storing the file (fsync and rename), which may take a while for a big one.
+                var wait = idle + TimeSpan.FromSeconds(size / (16 * 1024 * 1024));
+                string verdict;
+                try
+                {
+                    verdict = await verdictTask.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException e)
+                {
+                    throw Serving.IdleTimeoutError(Peer, "did not answer", wait, e);
+                }
+                await connection.CloseAsync(cancellationToken).ConfigureAwait(false);
+                switch (verdict)
+                {
+                    case "ok":
+                        Console.Error.WriteLine($"hybrid: sent {Path.GetFileName(path)} ({Progress.Size(size)}); the receiver verified its SHA-256 and stored it.");
+                        return ExitCode.Success;
+                    case "mismatch":
+                        throw new CliException(ExitCode.Integrity, "The receiver found that the file's SHA-256 does not match; it did not keep the file. Send it again.");
+                    default:
+                        throw new CliException(ExitCode.Refused, $"The file was not delivered: the receiver could not store it ({ReasonText(verdict, "failed: ")}).");
+                }
             }
         });
         return App.WithExamples(
@@ -116,17 +157,22 @@ internal static class TransferCommands
         };
         var allow = NetCommands.AllowClientsOption();
         var force = new Option<bool>("--force") { Description = "Replace an existing file (the default is to refuse the transfer)." };
+        var idleOption = Serving.IdleTimeoutOption("a sender");
         var classical = NetCommands.ClassicalOption();
+        var maxClients = Serving.MaxClientsOption();
         var command = new Command(
             "receive",
-            "Wait for one file from 'hybrid send', verify its SHA-256, and keep it only if it matches (exit 6 otherwise).")
+            "Wait for one file from 'hybrid send', verify its SHA-256, store it, and only then tell the sender (exit 6 on a mismatch). "
+            + "Clients are served concurrently; one that sends no valid header is dropped and the wait goes on.")
         {
             key,
             listen,
             output,
             allow,
             force,
+            idleOption,
             classical,
+            maxClients,
         };
         command.SetRun(async (parse, cancellationToken) =>
         {
@@ -136,64 +182,44 @@ internal static class TransferCommands
             options.PostQuantum = NetCommands.PostQuantum(parse, classical);
             var destination = parse.GetRequiredValue(output);
             var overwrite = parse.GetValue(force);
+            var idle = Serving.IdleTimeout(parse, idleOption);
+            var limit = Serving.MaxClients(parse, maxClients);
             if (Path.EndsInDirectorySeparator(destination))
             {
                 Directory.CreateDirectory(destination);
             }
 
+            var transferring = 0;
             await using var listener = NetCommands.StartListener(parse.GetRequiredValue(listen), options, "receive one file");
-            await using var connection = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
-            NetCommands.ReportProtocol(parse, connection);
-            var header = await ReceiveHeader(connection, cancellationToken).ConfigureAwait(false);
-            var target = Directory.Exists(destination) ? Path.Combine(destination, header.Name) : destination;
-            AtomicOutput sink;
-            try
-            {
-                sink = AtomicOutput.Create(target, overwrite);
-            }
-            catch (CliException e)
-            {
-                await connection.SendAsync(Encoding.UTF8.GetBytes("refused: " + e.Message), cancellationToken).ConfigureAwait(false);
-                await connection.CloseAsync(cancellationToken).ConfigureAwait(false);
-                throw;
-            }
-
-            await using (sink.ConfigureAwait(false))
-            {
-                await connection.SendAsync("ready"u8.ToArray(), cancellationToken).ConfigureAwait(false);
-                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                await Progress.Run($"receiving {header.Name}", header.Size, async advance =>
+            return await Serving.ServeAsync(
+                listener,
+                limit,
+                async (connection, token) =>
                 {
-                    long received = 0;
-                    while (received < header.Size)
+                    NetCommands.ReportProtocol(parse, connection);
+                    var header = await ReceiveHeader(connection, idle, token).ConfigureAwait(false);
+                    if (header is null)
                     {
-                        var message = await connection.ReceiveAsync(cancellationToken).ConfigureAwait(false)
-                            ?? throw new CliException(ExitCode.Integrity, $"The sender closed the connection after {received} of {header.Size} bytes; no file was kept.");
-                        if (message.Length > header.Size - received)
-                        {
-                            throw new CliException(ExitCode.Integrity, "The sender sent more data than it announced; no file was kept.");
-                        }
-
-                        hash.AppendData(message);
-                        await sink.Stream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
-                        received += message.Length;
-                        advance(message.Length);
+                        return null; // refused and logged: wait for a real sender
                     }
-                }).ConfigureAwait(false);
-                var expected = await connection.ReceiveAsync(cancellationToken).ConfigureAwait(false);
-                var actual = hash.GetHashAndReset();
-                var matches = expected is { Length: 32 } && CryptographicOperations.FixedTimeEquals(expected, actual);
-                await connection.SendAsync(matches ? "ok"u8.ToArray() : "mismatch"u8.ToArray(), cancellationToken).ConfigureAwait(false);
-                await connection.CloseAsync(cancellationToken).ConfigureAwait(false);
-                if (!matches)
-                {
-                    throw new CliException(ExitCode.Integrity, $"The SHA-256 of the received data does not match the sender's; the file was not kept. Ask for it again.");
-                }
 
-                await sink.Commit(overwrite).ConfigureAwait(false);
-                Console.Error.WriteLine($"hybrid: received {Path.GetFullPath(target)} ({Progress.Size(header.Size)}), SHA-256 {Convert.ToHexStringLower(actual)} verified.");
-                return ExitCode.Success;
-            }
+                    if (Interlocked.CompareExchange(ref transferring, 1, 0) != 0)
+                    {
+                        await Refuse(connection, Reason.Busy, idle, token).ConfigureAwait(false);
+                        return null;
+                    }
+
+                    try
+                    {
+                        return await ReceiveFile(connection, header, destination, overwrite, idle, token).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        Volatile.Write(ref transferring, 0);
+                    }
+                },
+                (connection, token) => Refuse(connection, Reason.Busy, idle, token),
+                cancellationToken).ConfigureAwait(false);
         });
         return App.WithExamples(
             command,
@@ -201,32 +227,209 @@ internal static class TransferCommands
             "hybrid receive --key server.key --listen 127.0.0.1:12345 -o report.pdf --force");
     }
 
-    private static async Task<Header> ReceiveHeader(SecureConnection connection, CancellationToken cancellationToken)
+    /// <summary>One transfer after a valid header: the outcome that ends the command.</summary>
+    private static async Task<Outcome> ReceiveFile(
+        SecureConnection connection, Header header, string destination, bool overwrite, TimeSpan idle, CancellationToken cancellationToken)
     {
-        var message = await connection.ReceiveAsync(cancellationToken).ConfigureAwait(false)
-            ?? throw new CliException(ExitCode.Network, "The sender closed the connection before saying which file it sends.");
-        Header? header;
+        const string Peer = "The sender";
+        var target = Directory.Exists(destination) ? Path.Combine(destination, header.Name) : destination;
+        AtomicOutput sink;
         try
         {
-            header = JsonSerializer.Deserialize<Header>(message, Json);
+            if (File.Exists(target) && !overwrite)
+            {
+                await Refuse(connection, Reason.NameTaken, idle, cancellationToken).ConfigureAwait(false);
+                return new Outcome(
+                    ExitCode.KeyOrFile,
+                    new CliException(ExitCode.KeyOrFile, $"Refused the file {header.Name}: '{target}' already exists; pass --force to replace it."));
+            }
+
+            sink = AtomicOutput.Create(target, overwrite);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is CliException or IOException or UnauthorizedAccessException)
         {
-            throw new CliException(ExitCode.Network, "The sender's file header is not valid (is it 'hybrid send'?).", e);
+            await Refuse(connection, Reason.NotWritable, idle, cancellationToken).ConfigureAwait(false);
+            return new Outcome(ExitCode.KeyOrFile, e);
         }
 
-        var name = header is null ? "" : Path.GetFileName(header.Name);
-        if (header is null || header.Size < 0 || name.Length == 0 || name is "." or "..")
+        await using (sink.ConfigureAwait(false))
         {
-            throw new CliException(ExitCode.Network, "The sender's file header has no usable file name or size (is it 'hybrid send'?).");
-        }
+            await Serving.SendAsync(connection, "ready"u8.ToArray(), idle, Peer, cancellationToken).ConfigureAwait(false);
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            Exception? storeError = null;
+            await Progress.Run($"receiving {header.Name}", header.Size, async advance =>
+            {
+                long received = 0;
+                while (received < header.Size)
+                {
+                    var message = await Serving.ReceiveAsync(connection, idle, Peer, cancellationToken).ConfigureAwait(false);
+                    if (message is null)
+                    {
+                        if (storeError is not null)
+                        {
+                            return; // the sender stopped after our early answer
+                        }
 
-        return header with { Name = name };
+                        throw new CliException(ExitCode.Integrity, $"The sender closed the connection after {received} of {header.Size} bytes; no file was kept.");
+                    }
+
+                    if (message.Length > header.Size - received)
+                    {
+                        throw new CliException(ExitCode.Integrity, "The sender sent more data than it announced; no file was kept.");
+                    }
+
+                    received += message.Length;
+                    advance(message.Length);
+                    if (storeError is not null)
+                    {
+                        continue; // discarding the rest after an early answer
+                    }
+
+                    hash.AppendData(message);
+                    try
+                    {
+                        await sink.Stream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (IOException e)
+                    {
+                        storeError = e;
+                        await Serving.SendAsync(connection, Encoding.UTF8.GetBytes("failed: " + StoreFailure(e, target)), idle, Peer, cancellationToken)
+                            .ConfigureAwait(false);
+                    }
+                }
+            }).ConfigureAwait(false);
+
+            if (storeError is null)
+            {
+                var expected = await Serving.ReceiveAsync(connection, idle, Peer, cancellationToken).ConfigureAwait(false);
+                var actual = hash.GetHashAndReset();
+                if (!(expected is { Length: 32 } && CryptographicOperations.FixedTimeEquals(expected, actual)))
+                {
+                    await Serving.SendAsync(connection, "mismatch"u8.ToArray(), idle, Peer, cancellationToken).ConfigureAwait(false);
+                    await connection.CloseAsync(cancellationToken).ConfigureAwait(false);
+                    return new Outcome(
+                        ExitCode.Integrity,
+                        new CliException(ExitCode.Integrity, "The SHA-256 of the received data does not match the sender's; the file was not kept. Ask for it again."));
+                }
+
+                try
+                {
+                    await sink.Commit(overwrite).ConfigureAwait(false);
+                }
+                catch (IOException e)
+                {
+                    storeError = e;
+                    await Serving.SendAsync(connection, Encoding.UTF8.GetBytes("failed: " + StoreFailure(e, target)), idle, Peer, cancellationToken)
+                        .ConfigureAwait(false);
+                }
+
+                if (storeError is null)
+                {
+                    await Serving.SendAsync(connection, "ok"u8.ToArray(), idle, Peer, cancellationToken).ConfigureAwait(false);
+                    await connection.CloseAsync(cancellationToken).ConfigureAwait(false);
+                    Console.Error.WriteLine(
+                        $"hybrid: received {Path.GetFullPath(target)} ({Progress.Size(header.Size)}), SHA-256 {Convert.ToHexStringLower(actual)} verified and stored.");
+                    return new Outcome(ExitCode.Success);
+                }
+            }
+
+            await connection.CloseAsync(cancellationToken).ConfigureAwait(false);
+            return new Outcome(
+                ExitCode.KeyOrFile,
+                new CliException(ExitCode.KeyOrFile, $"Could not store {header.Name} as '{target}': {storeError.Message} The sender was told; no file was kept.", storeError));
+        }
     }
 
-    private static async Task<string> ReceiveText(SecureConnection connection, CancellationToken cancellationToken)
+    /// <summary>The reason code for a failure to store the file (what the sender is told).</summary>
+    private static string StoreFailure(IOException e, string target) =>
+        (e.HResult & 0xFFFF) is 28 or 122 or 0x70 or 0x27 ? Reason.DiskFull // ENOSPC, EDQUOT; ERROR_DISK_FULL, ERROR_HANDLE_DISK_FULL
+        : File.Exists(target) ? Reason.NameTaken
+        : Reason.WriteFailed;
+
+    /// <summary>Tells the sender why the file is refused, and closes.</summary>
+    private static async Task Refuse(SecureConnection connection, string reason, TimeSpan idle, CancellationToken cancellationToken)
     {
-        var message = await connection.ReceiveAsync(cancellationToken).ConfigureAwait(false)
+        await Serving.SendAsync(connection, Encoding.UTF8.GetBytes("refused: " + reason), idle, "The sender", cancellationToken).ConfigureAwait(false);
+        await connection.CloseAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The text after a "refused: " or "failed: " answer, safe to print (the receiver chose it).</summary>
+    private static string ReasonText(string answer, string prefix) =>
+        Printable.Escape(answer.StartsWith(prefix, StringComparison.Ordinal) ? answer[prefix.Length..] : "unexpected answer '" + answer + "'");
+
+    /// <summary>
+    /// The sender's header, or null when it is refused (the sender is told why; this receiver goes on waiting): an
+    /// object with exactly a string "name" and a whole number "size" of zero or more, no other field, names matched
+    /// exactly (no other casing). The name's last path component is used; it must be non-empty, at most
+    /// <see cref="MaxNameBytes"/> bytes of UTF-8, and free of control characters (<see cref="Printable.IsUnsafe"/>).
+    /// </summary>
+    private static async Task<Header?> ReceiveHeader(SecureConnection connection, TimeSpan idle, CancellationToken cancellationToken)
+    {
+        var message = await Serving.ReceiveAsync(connection, idle, "The sender", cancellationToken).ConfigureAwait(false)
+            ?? throw new CliException(ExitCode.Network, "The sender closed the connection before saying which file it sends.");
+        var header = ParseHeader(message, out var reason);
+        if (header is null)
+        {
+            Console.Error.WriteLine($"hybrid: refused a sender: {reason[..reason.IndexOf(':', StringComparison.Ordinal)]}.");
+            await Refuse(connection, reason, idle, cancellationToken).ConfigureAwait(false);
+        }
+
+        return header;
+    }
+
+    /// <summary>The header in <paramref name="message"/>, or null and the reason code (see <see cref="ReceiveHeader"/>).</summary>
+    private static Header? ParseHeader(byte[] message, out string reason)
+    {
+        reason = Reason.BadHeader;
+        string? name = null;
+        long? size = null;
+        try
+        {
+            using var document = JsonDocument.Parse(message);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return null;
+            }
+
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                switch (property.Name)
+                {
+                    case "name" when name is null && property.Value.ValueKind == JsonValueKind.String:
+                        name = property.Value.GetString();
+                        break;
+                    case "size" when size is null && property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetInt64(out var n) && n >= 0:
+                        size = n;
+                        break;
+                    default:
+                        return null;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+
+        if (name is null || size is null)
+        {
+            return null;
+        }
+
+        var file = Path.GetFileName(name.Replace('\\', '/'));
+        if (file.Length == 0 || file is "." or ".." || Encoding.UTF8.GetByteCount(file) > MaxNameBytes || file.Any(Printable.IsUnsafe))
+        {
+            reason = Reason.BadName;
+            return null;
+        }
+
+        reason = "";
+        return new Header(file, size.Value);
+    }
+
+    private static async Task<string> ReceiveText(SecureConnection connection, TimeSpan idle, CancellationToken cancellationToken)
+    {
+        var message = await Serving.ReceiveAsync(connection, idle, "The receiver", cancellationToken).ConfigureAwait(false)
             ?? throw new CliException(ExitCode.Network, "The receiver closed the connection without an answer.");
         return Encoding.UTF8.GetString(message);
     }

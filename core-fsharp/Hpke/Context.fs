@@ -42,6 +42,7 @@ module Context =
     let private create (suite: Suite) (output: KeyScheduleOutput) : Context =
         let aead =
             match suite.Aead with
+            | Aes128Gcm cipher
             | Aes256Gcm cipher
             | ChaCha20Poly1305 cipher ->
                 Sealing(cipher, cipher.KEY.Invoke(ReadOnlySpan output.key), Array.copy output.base_nonce)
@@ -225,19 +226,14 @@ module Context =
             Open(ctx, ReadOnlySpan aad, ReadOnlySpan ct, Span pt)
             |> Result.map (fun next -> struct (next, pt))
 
-    /// RFC 9180 §5.3 "Secret Export":
-    /// ```
-    /// def Context.Export(exporter_context, L):
-    ///   return LabeledExpand(self.exporter_secret, "sec",
-    ///                        exporter_context, L)
-    /// ```
+    /// RFC 9180 §5.3 "Secret Export" (see `KeySchedule.Export`).
     let private export (c: Context) (exporter_context: byte[]) (L: int) =
-        Labeled.LabeledExpand c.suite.KdfHash c.suite.SuiteId c.exporter_secret "sec"B exporter_context L
+        KeySchedule.Export c.suite c.exporter_secret exporter_context L
 
-    /// §5.3 Export for the sender's context. L at most 255 * Nh.
+    /// §5.3 Export for the sender's context. L at most 255 * Nh (HKDF) or 65535 (SHAKE).
     let ExportS (ContextS c) (exporter_context: byte[]) (L: int) : Result<byte[], HpkeError> =
         export c exporter_context L
 
-    /// §5.3 Export for the recipient's context. L at most 255 * Nh.
+    /// §5.3 Export for the recipient's context. L at most 255 * Nh (HKDF) or 65535 (SHAKE).
     let ExportR (ContextR c) (exporter_context: byte[]) (L: int) : Result<byte[], HpkeError> =
         export c exporter_context L

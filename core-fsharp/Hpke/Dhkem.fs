@@ -1,7 +1,8 @@
-/// RFC 9180 §4.1 "DH-Based KEM (DHKEM)" for DHKEM(X25519, HKDF-SHA256), with §7.1.3 DeriveKeyPair.
-/// The ephemeral key pair of Encap/AuthEncap is an argument: the RFC's `GenerateKeyPair()` happens
-/// in the caller (the facade draws it from NSec; the test vectors pass skEm), so the core stays
-/// deterministic.
+/// RFC 9180 §4.1 "DH-Based KEM (DHKEM)" over any `DhGroup`, with §7.1.3 DeriveKeyPair (both the
+/// X25519 form and the NIST curves' rejection sampling) and §7.1.4 validation. `create` makes the
+/// `Kem` record value for one curve and its HKDF. The ephemeral key pair of Encap/AuthEncap is
+/// `DeriveKeyPair(randomness)` (the RFC's GenerateKeyPair() with its randomness as an argument; the
+/// test vectors pass ikmE), so the core stays deterministic.
 /// See: https://www.rfc-editor.org/rfc/rfc9180#section-4.1
 module HybridProtocol.Core.Hpke.Dhkem
 
@@ -9,29 +10,138 @@ open System
 open System.Security.Cryptography
 open HybridProtocol.Core
 
-/// §4: "SerializePublicKey(pkX): Produce a byte string of length Npk encoding the public key pkX."
-/// For X25519 the encoding is the key's 32 bytes.
-let SerializePublicKey (pk: DhPublicKey) : byte[] = Array.copy pk.Bytes
+/// One DHKEM: the group, the hash of its HKDF, and suite_id = concat("KEM", I2OSP(kem_id, 2)).
+[<NoComparison; NoEquality>]
+type private Dhkem = {
+    kem_id: uint16
+    group: DhGroup
+    hash: HashFunctions
+    suite_id: byte[]
+    Nsecret: int
+}
 
-/// §4: "DeserializePublicKey(pkXm): Parse a byte string of length Npk to recover a public key.
-/// This function can raise a DeserializeError error upon pkXm deserialization failure."
-let DeserializePublicKey (suite: Suite) (pkXm: ReadOnlySpan<byte>) : Result<DhPublicKey, HpkeError> =
-    match DhPublicKey.TryCreate(suite.Npk, pkXm) with
-    | ValueSome pk -> Ok pk
-    | ValueNone -> Error(KemFailure(InvalidPublicKey pkXm.Length))
+let private zero (bytes: byte[]) =
+    CryptographicOperations.ZeroMemory(Span bytes)
 
-/// §4: "DH(skX, pkY): Perform a non-interactive Diffie-Hellman exchange using the private key skX
-/// and public key pkY to produce a Diffie-Hellman shared secret of length Ndh."
-/// §7.1.4: "For X25519 and X448, public keys and Diffie-Hellman outputs MUST be validated ...
-/// [the] output ... MUST NOT be the all-zero value ... and [senders and recipients] MUST abort
-/// with an error": the provider refuses such keys, which we report as `DhValidationError`.
-let DH (suite: Suite) (skX: IDhPrivateKey) (pkY: DhPublicKey) : Result<byte[], HpkeError> =
-    let output = Array.zeroCreate suite.Dh.DHLEN
+/// Big-endian `a < b` for equal lengths, without an early exit.
+let private lessThan (a: byte[]) (b: byte[]) =
+    let mutable less = 0
+    let mutable decided = 0
 
-    if suite.Dh.DH.Invoke(skX, ReadOnlySpan pkY.Bytes, Span output) then
-        Ok output
+    for i in 0 .. a.Length - 1 do
+        let x = int a[i]
+        let y = int b[i]
+        let lt = if x < y then 1 else 0
+        let ne = if x <> y then 1 else 0
+        less <- less ||| (lt &&& (decided ^^^ 1))
+        decided <- decided ||| ne
+
+    less = 1
+
+let private isZero (a: byte[]) =
+    let mutable acc = 0uy
+
+    for b in a do
+        acc <- acc ||| b
+
+    acc = 0uy
+
+/// §4: "DeserializePublicKey(pkXm): Parse a byte string of length Npk to recover a public key. This
+/// function can raise a DeserializeError error upon pkXm deserialization failure."
+/// §7.1.4: "For P-256, P-384, and P-521, senders and recipients MUST perform partial public key
+/// validation on all public key inputs": not the identity, coordinates in range, on the curve.
+let private deserializePublicKey (k: Dhkem) (pkXm: byte[]) : Result<HpkePublicKey, HpkeError> =
+    if pkXm.Length <> k.group.Npk then
+        Error(KemFailure(InvalidPublicKey pkXm.Length))
+    elif not (k.group.ValidatePublic.Invoke(ReadOnlySpan pkXm)) then
+        Error(KemFailure InvalidPoint)
     else
-        Error(KemFailure DhValidationError)
+        Ok(HpkePublicKey(k.kem_id, Array.copy pkXm))
+
+/// §4: "DeserializePrivateKey(skXm)", with pk(skX) computed by the provider.
+let private deserializePrivateKey (k: Dhkem) (skXm: byte[]) : Result<HpkeKeyPair, HpkeError> =
+    if skXm.Length <> k.group.Nsk then
+        Error(KemFailure(InvalidPrivateKey skXm.Length))
+    else
+        let pk = Array.zeroCreate k.group.Npk
+
+        match k.group.ImportPrivate.Invoke(ReadOnlySpan skXm, Span pk) with
+        | ValueSome sk ->
+            Ok {
+                KemId = k.kem_id
+                Private = DhPrivate sk
+                Public = pk
+            }
+        | ValueNone -> Error(KemFailure(InvalidPrivateKey skXm.Length))
+
+/// RFC 9180 §7.1.3 DeriveKeyPair up to the serialized private key. For X25519:
+/// ```
+/// def DeriveKeyPair(ikm):
+///   dkp_prk = LabeledExtract("", "dkp_prk", ikm)
+///   sk = LabeledExpand(dkp_prk, "sk", "", Nsk)
+///   return (sk, pk(sk))
+/// ```
+/// For P-256, P-384 and P-521:
+/// ```
+/// def DeriveKeyPair(ikm):
+///   dkp_prk = LabeledExtract("", "dkp_prk", ikm)
+///   sk = 0
+///   counter = 0
+///   while sk == 0 or sk >= order:
+///     if counter > 255:
+///       raise DeriveKeyPairError
+///     bytes = LabeledExpand(dkp_prk, "candidate",
+///                           I2OSP(counter, 1), Nsk)
+///     bytes[0] = bytes[0] & bitmask
+///     sk = OS2IP(bytes)
+///     counter = counter + 1
+///   return (sk, pk(sk))
+/// ```
+/// "The ikm ... MUST have at least Nsk bytes of entropy": shorter ikm is refused.
+let private derivePrivateKey (k: Dhkem) (ikm: byte[]) : Result<byte[], HpkeError> =
+    if ikm.Length < k.group.Nsk then
+        Error(KemFailure(IkmTooShort ikm.Length))
+    else
+        let dkp_prk = Labeled.LabeledExtract k.hash k.suite_id [||] "dkp_prk"B ikm
+
+        let result =
+            match k.group.Order with
+            | ValueNone -> Labeled.LabeledExpand k.hash k.suite_id dkp_prk "sk"B [||] k.group.Nsk
+            | ValueSome order ->
+                let rec candidate counter =
+                    if counter > 255 then
+                        Error(KemFailure DeriveKeyPairError)
+                    else
+                        match
+                            Labeled.LabeledExpand k.hash k.suite_id dkp_prk "candidate"B [| byte counter |] k.group.Nsk
+                        with
+                        | Error e -> Error e
+                        | Ok bytes ->
+                            bytes[0] <- bytes[0] &&& k.group.Bitmask
+
+                            if isZero bytes || not (lessThan bytes order) then
+                                zero bytes
+                                candidate (counter + 1)
+                            else
+                                Ok bytes
+
+                candidate 0
+
+        zero dkp_prk
+        result
+
+/// §4: "DH(skX, pkY)". §7.1.4: the provider refuses low-order X25519 points (all-zero output),
+/// which is `DhValidationError`.
+let private DH (k: Dhkem) (skX: HpkeKeyPair) (pkY: byte[]) : Result<byte[], HpkeError> =
+    match skX.Private with
+    | KemPrivate _ -> Error(KemFailure(WrongKeyKem(k.kem_id, skX.KemId)))
+    | DhPrivate sk ->
+        let output = Array.zeroCreate k.group.Ndh
+
+        if k.group.DH.Invoke(sk, ReadOnlySpan pkY, Span output) then
+            Ok output
+        else
+            Error(KemFailure DhValidationError)
 
 /// RFC 9180 §4.1:
 /// ```
@@ -41,70 +151,52 @@ let DH (suite: Suite) (skX: IDhPrivateKey) (pkY: DhPublicKey) : Result<byte[], H
 ///                                 kem_context, Nsecret)
 ///   return shared_secret
 /// ```
-let ExtractAndExpand (suite: Suite) (dh: byte[]) (kem_context: byte[]) : Result<byte[], HpkeError> =
-    let eae_prk =
-        Labeled.LabeledExtract suite.KemHash suite.KemSuiteId [||] "eae_prk"B dh
+/// Erases dh and eae_prk.
+let private ExtractAndExpand (k: Dhkem) (dh: byte[]) (kem_context: byte[]) : Result<byte[], HpkeError> =
+    let eae_prk = Labeled.LabeledExtract k.hash k.suite_id [||] "eae_prk"B dh
+    zero dh
 
     let shared_secret =
-        Labeled.LabeledExpand suite.KemHash suite.KemSuiteId eae_prk "shared_secret"B kem_context suite.Nsecret
+        Labeled.LabeledExpand k.hash k.suite_id eae_prk "shared_secret"B kem_context k.Nsecret
 
-    CryptographicOperations.ZeroMemory(Span eae_prk)
+    zero eae_prk
     shared_secret
 
-/// RFC 9180 §7.1.3, the X25519 branch of DeriveKeyPair, up to the private key bytes:
-/// ```
-/// def DeriveKeyPair(ikm):
-///   dkp_prk = LabeledExtract("", "dkp_prk", ikm)
-///   sk = LabeledExpand(dkp_prk, "sk", "", Nsk)
-///   return (sk, pk(sk))
-/// ```
-/// Returns sk, serialized (§7.1.2: for X25519 the 32 bytes themselves).
-let DerivePrivateKey (suite: Suite) (ikm: byte[]) : Result<byte[], HpkeError> =
-    if ikm.Length < suite.Nsk then
-        Error(KemFailure(IkmTooShort ikm.Length))
+let private checkKey (k: Dhkem) (kemId: uint16) =
+    if kemId = k.kem_id then
+        Ok()
     else
-        let dkp_prk =
-            Labeled.LabeledExtract suite.KemHash suite.KemSuiteId [||] "dkp_prk"B ikm
+        Error(KemFailure(WrongKeyKem(k.kem_id, kemId)))
 
-        let sk =
-            Labeled.LabeledExpand suite.KemHash suite.KemSuiteId dkp_prk "sk"B [||] suite.Nsk
-
-        CryptographicOperations.ZeroMemory(Span dkp_prk)
-        sk
-
-/// RFC 9180 §7.1.3 DeriveKeyPair(ikm): `DerivePrivateKey`, then pk(sk) through the provider's
-/// IMPORT_PRIVATE. "DeriveKeyPairError" when the provider does not accept the bytes.
-let DeriveKeyPair (suite: Suite) (ikm: byte[]) : Result<DhKeyPair, HpkeError> =
-    DerivePrivateKey suite ikm
-    |> Result.bind (fun sk ->
-        let pair = suite.Dh.IMPORT_PRIVATE.Invoke(ReadOnlySpan sk)
-        CryptographicOperations.ZeroMemory(Span sk)
-
-        match pair with
-        | ValueSome pair -> Ok pair
-        | ValueNone -> Error(KemFailure DeriveKeyPairError))
-
-/// The output of Encap and AuthEncap: "(shared_secret, enc)".
-[<Struct; NoComparison; NoEquality>]
-type Encapsulation = { shared_secret: byte[]; enc: byte[] }
-
-let private ofEncapsulatedKey (suite: Suite) (enc: ReadOnlySpan<byte>) =
-    match DhPublicKey.TryCreate(suite.Nenc, enc) with
-    | ValueSome pkE -> Ok pkE
-    | ValueNone -> Error(KemFailure(InvalidEncapsulatedKey enc.Length))
+/// The RFC's `skE, pkE = GenerateKeyPair()` as DeriveKeyPair(randomness), run through `use`, which
+/// disposes the ephemeral key once the DH values are computed.
+let private withEphemeral (k: Dhkem) (randomness: byte[]) (f: HpkeKeyPair -> Result<'T, HpkeError>) =
+    if randomness.Length <> k.group.Nsk then
+        Error(KemFailure(WrongRandomnessLength(k.group.Nsk, randomness.Length)))
+    else
+        match
+            derivePrivateKey k randomness
+            |> Result.bind (fun sk ->
+                (let p = deserializePrivateKey k sk in
+                 zero sk
+                 p))
+        with
+        | Error e -> Error e
+        | Ok ephemeral ->
+            try
+                f ephemeral
+            finally
+                match ephemeral.Private with
+                | DhPrivate sk -> sk.Dispose()
+                | KemPrivate sk -> sk.Dispose()
 
 let private concatDh (dh1: byte[]) (dh2: byte[]) =
     let dh = Array.append dh1 dh2
-    CryptographicOperations.ZeroMemory(Span dh1)
-    CryptographicOperations.ZeroMemory(Span dh2)
+    zero dh1
+    zero dh2
     dh
 
-let private deriveShared suite (dh: byte[]) (kem_context: byte[]) =
-    let shared_secret = ExtractAndExpand suite dh kem_context
-    CryptographicOperations.ZeroMemory(Span dh)
-    shared_secret
-
-/// RFC 9180 §4.1, with `skE, pkE = GenerateKeyPair()` done by the caller and passed in as `ephemeral`:
+/// RFC 9180 §4.1, with `skE, pkE = GenerateKeyPair()` as DeriveKeyPair(randomness):
 /// ```
 /// def Encap(pkR):
 ///   skE, pkE = GenerateKeyPair()
@@ -117,18 +209,24 @@ let private deriveShared suite (dh: byte[]) (kem_context: byte[]) =
 ///   shared_secret = ExtractAndExpand(dh, kem_context)
 ///   return shared_secret, enc
 /// ```
-let Encap (suite: Suite) (ephemeral: DhKeyPair) (pkR: DhPublicKey) : Result<Encapsulation, HpkeError> =
+let private Encap (k: Dhkem) (randomness: byte[]) (pkR: HpkePublicKey) : Result<Encapsulation, HpkeError> =
     result {
-        let! dh = DH suite ephemeral.Private pkR
-        let enc = SerializePublicKey ephemeral.Public
-        let pkRm = SerializePublicKey pkR
-        let kem_context = Array.append enc pkRm
-        let! shared_secret = deriveShared suite dh kem_context
+        do! checkKey k pkR.KemId
 
-        return {
-            shared_secret = shared_secret
-            enc = enc
-        }
+        return!
+            withEphemeral k randomness (fun ephemeral ->
+                result {
+                    let! dh = DH k ephemeral pkR.Bytes
+                    let enc = Array.copy ephemeral.Public
+                    let pkRm = Kem.SerializePublicKey pkR
+                    let kem_context = Array.append enc pkRm
+                    let! shared_secret = ExtractAndExpand k dh kem_context
+
+                    return {
+                        shared_secret = shared_secret
+                        enc = enc
+                    }
+                })
     }
 
 /// RFC 9180 §4.1:
@@ -143,18 +241,23 @@ let Encap (suite: Suite) (ephemeral: DhKeyPair) (pkR: DhPublicKey) : Result<Enca
 ///   shared_secret = ExtractAndExpand(dh, kem_context)
 ///   return shared_secret
 /// ```
-let Decap (suite: Suite) (enc: ReadOnlySpan<byte>) (skR: DhKeyPair) : Result<byte[], HpkeError> =
-    match ofEncapsulatedKey suite enc with
-    | Error e -> Error e
-    | Ok pkE ->
-        result {
-            let! dh = DH suite skR.Private pkE
-            let pkRm = SerializePublicKey skR.Public
-            let kem_context = Array.append pkE.Bytes pkRm
-            return! deriveShared suite dh kem_context
-        }
+let private Decap (k: Dhkem) (enc: byte[]) (skR: HpkeKeyPair) : Result<byte[], HpkeError> =
+    result {
+        do! checkKey k skR.KemId
 
-/// RFC 9180 §4.1, with the ephemeral key pair passed in:
+        let! pkE =
+            if enc.Length <> k.group.Npk then
+                Error(KemFailure(InvalidEncapsulatedKey enc.Length))
+            else
+                deserializePublicKey k enc
+
+        let! dh = DH k skR pkE.Bytes
+        let pkRm = skR.Public
+        let kem_context = Array.append enc pkRm
+        return! ExtractAndExpand k dh kem_context
+    }
+
+/// RFC 9180 §4.1, with the ephemeral key pair from the randomness:
 /// ```
 /// def AuthEncap(pkR, skS):
 ///   skE, pkE = GenerateKeyPair()
@@ -168,26 +271,33 @@ let Decap (suite: Suite) (enc: ReadOnlySpan<byte>) (skR: DhKeyPair) : Result<byt
 ///   shared_secret = ExtractAndExpand(dh, kem_context)
 ///   return shared_secret, enc
 /// ```
-let AuthEncap
-    (suite: Suite)
-    (ephemeral: DhKeyPair)
-    (pkR: DhPublicKey)
-    (skS: DhKeyPair)
+let private AuthEncap
+    (k: Dhkem)
+    (randomness: byte[])
+    (pkR: HpkePublicKey)
+    (skS: HpkeKeyPair)
     : Result<Encapsulation, HpkeError> =
     result {
-        let! dh1 = DH suite ephemeral.Private pkR
-        let! dh2 = DH suite skS.Private pkR
-        let dh = concatDh dh1 dh2
-        let enc = SerializePublicKey ephemeral.Public
-        let pkRm = SerializePublicKey pkR
-        let pkSm = SerializePublicKey skS.Public
-        let kem_context = Array.concat [ enc; pkRm; pkSm ]
-        let! shared_secret = deriveShared suite dh kem_context
+        do! checkKey k pkR.KemId
+        do! checkKey k skS.KemId
 
-        return {
-            shared_secret = shared_secret
-            enc = enc
-        }
+        return!
+            withEphemeral k randomness (fun ephemeral ->
+                result {
+                    let! dh1 = DH k ephemeral pkR.Bytes
+                    let! dh2 = DH k skS pkR.Bytes
+                    let dh = concatDh dh1 dh2
+                    let enc = Array.copy ephemeral.Public
+                    let pkRm = Kem.SerializePublicKey pkR
+                    let pkSm = skS.Public
+                    let kem_context = Array.concat [ enc; pkRm; pkSm ]
+                    let! shared_secret = ExtractAndExpand k dh kem_context
+
+                    return {
+                        shared_secret = shared_secret
+                        enc = enc
+                    }
+                })
     }
 
 /// RFC 9180 §4.1:
@@ -203,16 +313,52 @@ let AuthEncap
 ///   shared_secret = ExtractAndExpand(dh, kem_context)
 ///   return shared_secret
 /// ```
-let AuthDecap (suite: Suite) (enc: ReadOnlySpan<byte>) (skR: DhKeyPair) (pkS: DhPublicKey) : Result<byte[], HpkeError> =
-    match ofEncapsulatedKey suite enc with
-    | Error e -> Error e
-    | Ok pkE ->
-        result {
-            let! dh1 = DH suite skR.Private pkE
-            let! dh2 = DH suite skR.Private pkS
-            let dh = concatDh dh1 dh2
-            let pkRm = SerializePublicKey skR.Public
-            let pkSm = SerializePublicKey pkS
-            let kem_context = Array.concat [ pkE.Bytes; pkRm; pkSm ]
-            return! deriveShared suite dh kem_context
-        }
+let private AuthDecap (k: Dhkem) (enc: byte[]) (skR: HpkeKeyPair) (pkS: HpkePublicKey) : Result<byte[], HpkeError> =
+    result {
+        do! checkKey k skR.KemId
+        do! checkKey k pkS.KemId
+
+        let! pkE =
+            if enc.Length <> k.group.Npk then
+                Error(KemFailure(InvalidEncapsulatedKey enc.Length))
+            else
+                deserializePublicKey k enc
+
+        let! dh1 = DH k skR pkE.Bytes
+        let! dh2 = DH k skR pkS.Bytes
+        let dh = concatDh dh1 dh2
+        let pkRm = skR.Public
+        let pkSm = Kem.SerializePublicKey pkS
+        let kem_context = Array.concat [ enc; pkRm; pkSm ]
+        return! ExtractAndExpand k dh kem_context
+    }
+
+/// The DHKEM for `group` with the HKDF on `hash`, as the KEM record: kem_id 0x0010 (P-256,
+/// HKDF-SHA256), 0x0011 (P-384, HKDF-SHA384), 0x0012 (P-521, HKDF-SHA512) or 0x0020 (X25519,
+/// HKDF-SHA256). §4.1: "Nsecret ... the output length of the KDF's Extract" is the hash length.
+let create (kem_id: uint16) (group: DhGroup) (hash: HashFunctions) : Kem =
+    let k = {
+        kem_id = kem_id
+        group = group
+        hash = hash
+        suite_id = Array.append "KEM"B [| byte (kem_id >>> 8); byte kem_id |]
+        Nsecret = hash.HASHLEN
+    }
+
+    {
+        kem_id = kem_id
+        Name = "DHKEM(" + group.Name + ", HKDF-" + hash.Name + ")"
+        Nsecret = k.Nsecret
+        Nenc = group.Npk
+        Npk = group.Npk
+        Nsk = group.Nsk
+        Nrandom = group.Nsk
+        SupportsAuth = true
+        DerivePrivateKey = derivePrivateKey k
+        DeserializePrivateKey = deserializePrivateKey k
+        DeserializePublicKey = deserializePublicKey k
+        Encap = Encap k
+        Decap = Decap k
+        AuthEncap = AuthEncap k
+        AuthDecap = AuthDecap k
+    }

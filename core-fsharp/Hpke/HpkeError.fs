@@ -26,12 +26,28 @@ type KemError =
     /// §7.1.4: "ValidationError": the DH output would be all zero (an X25519 low-order point),
     /// and the provider refused the key.
     | DhValidationError
+    /// §7.1.4: a NIST-curve public key (pkR, pkS or enc) that is not an uncompressed point on the
+    /// curve: the identity, coordinates out of range, or off the curve.
+    | InvalidPoint
+    /// §4: "DeserializePrivateKey(skXm)" fails: the bytes are not a private key of this KEM (wrong
+    /// length, zero or not below the group order).
+    | InvalidPrivateKey of length: int
+    /// draft-ietf-hpke-pq §3: "an ML-KEM encapsulation key check failure causes an HPKE EncapError".
+    | EncapError
+    /// draft-ietf-hpke-pq §3: the KEM refused the ciphertext or the decapsulation key ("DecapError").
+    | DecapError
+    /// The encapsulation randomness (GenerateKeyPair's or the KEM's) has the wrong length.
+    | WrongRandomnessLength of expected: int * actual: int
+    /// A key made for the KEM `actual` was used with the KEM `expected` (e.g. a P-256 key in an
+    /// X25519 suite): keys carry their kem_id, and every KEM function checks it.
+    | WrongKeyKem of expected: uint16 * actual: uint16
 
 /// The crypto records handed to `Suite.create` do not have the sizes RFC 9180 §7 gives the suite.
 type SuiteError =
-    /// The DH functions do not have DHLEN = Npk = 32 (X25519).
-    | WrongDhLength of dhlen: int
-    /// The KEM's hash is not SHA-256 sized, or the KDF's hash does not match HKDF-SHA256/512.
+    /// The KEM record's sizes are not the ones §7.1 (or draft-ietf-hpke-pq) registers for its kem_id,
+    /// or the kem_id is not one we offer.
+    | WrongKemSizes of kem_id: uint16
+    /// The KDF's hash does not have the length its HKDF variant needs (32, 48 or 64).
     | WrongHashLength of hashlen: int
     /// The AEAD does not have Nn = 12 and Nt = 16.
     | WrongAeadSizes of nonceLength: int * tagLength: int
@@ -45,6 +61,10 @@ type HpkeError =
     | PskInputs of PskError
     /// The KEM failed (§4.1, §7.1).
     | KemFailure of KemError
+    /// The mode needs AuthEncap/AuthDecap, which this KEM does not have (draft-ietf-hpke-pq §6.3:
+    /// "The KEMs defined in this document do not support AuthEncap/AuthDecap"): ML-KEM and X-Wing
+    /// refuse mode_auth and mode_auth_psk.
+    | AuthModeNotSupported of kem_id: uint16
     /// §5.2: "OpenError": authentication failed (wrong key, enc, info, aad, psk, sender key,
     /// sequence number, or tampered ciphertext).
     | OpenError
@@ -53,7 +73,7 @@ type HpkeError =
     | MessageLimitReached
     /// §5.3 / §7.3: the export-only AEAD (0xFFFF) has no Seal or Open.
     | ExportOnlyCannotSeal
-    /// §5.3 / §7.2.1: Export's L exceeds the KDF's limit 255 * Nh (or LabeledExpand's 65535).
+    /// §5.3 / §7.2.1: Export's L exceeds the KDF's limit 255 * Nh (or I2OSP(L, 2)'s 65535).
     | ExportLengthTooLarge of requested: int * maximum: int
     /// A caller-provided output span does not have the length Seal or Open writes.
     | WrongBufferLength of expected: int * actual: int

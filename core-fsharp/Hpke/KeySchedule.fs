@@ -110,18 +110,18 @@ module KeySchedule =
     ///   = key_schedule_context ---------->+--> Expand("base_nonce", Nn) = base_nonce
     ///                                     +--> Expand("exp", Nh)        = exporter_secret
     /// ```
-    let Derive
+    let private twoStage
         (suite: Suite)
+        (hash: HybridProtocol.Core.HashFunctions)
         (mode: Mode)
         (shared_secret: byte[])
         (info: byte[])
         (psk: byte[])
         (psk_id: byte[])
-        : Result<KeyScheduleOutput, HpkeError> =
+        =
         result {
-            do! VerifyPSKInputs mode psk psk_id
-            let extract = Labeled.LabeledExtract suite.KdfHash suite.SuiteId
-            let expand = Labeled.LabeledExpand suite.KdfHash suite.SuiteId
+            let extract = Labeled.LabeledExtract hash suite.SuiteId
+            let expand = Labeled.LabeledExpand hash suite.SuiteId
             let psk_id_hash = extract [||] "psk_id_hash"B psk_id
             let info_hash = extract [||] "info_hash"B info
 
@@ -142,7 +142,95 @@ module KeySchedule =
             }
         }
 
+    /// draft-ietf-hpke-hpke §5.1, the key schedule for a single-stage KDF (draft-ietf-hpke-pq §5's
+    /// SHAKE128/SHAKE256), as its reference implementation computes it:
+    /// ```
+    ///   secrets = concat(lengthPrefixed(psk), lengthPrefixed(shared_secret))
+    ///   context = concat(mode, lengthPrefixed(psk_id), lengthPrefixed(info))
+    ///   secret = LabeledDerive(secrets, "secret", context, Nk + Nn + Nh)
+    ///   key = secret[:Nk]
+    ///   base_nonce = secret[Nk:(Nk + Nn)]
+    ///   exporter_secret = secret[(Nk + Nn):]
+    /// ```
+    /// `key_schedule_context` holds `context`, and `secret` the whole derived string.
+    let private oneStage
+        (suite: Suite)
+        xof
+        (mode: Mode)
+        (shared_secret: byte[])
+        (info: byte[])
+        (psk: byte[])
+        (psk_id: byte[])
+        =
+        if info.Length > 65535 || psk_id.Length > 65535 || psk.Length > 65535 then
+            Error(ExportLengthTooLarge(max info.Length (max psk.Length psk_id.Length), 65535))
+        else
+            result {
+                let secrets =
+                    Array.append (Labeled.lengthPrefixed psk) (Labeled.lengthPrefixed shared_secret)
+
+                let context =
+                    Array.concat [
+                        [| Mode.value mode |]
+                        Labeled.lengthPrefixed psk_id
+                        Labeled.lengthPrefixed info
+                    ]
+
+                let! secret =
+                    Labeled.LabeledDerive xof suite.SuiteId secrets "secret"B context (suite.Nk + suite.Nn + suite.Nh)
+
+                CryptographicOperations.ZeroMemory(Span secrets)
+
+                return {
+                    key_schedule_context = context
+                    secret = secret
+                    key = Array.sub secret 0 suite.Nk
+                    base_nonce = Array.sub secret suite.Nk suite.Nn
+                    exporter_secret = Array.sub secret (suite.Nk + suite.Nn) suite.Nh
+                }
+            }
+
+    /// RFC 9180 §5.1 KeySchedule<ROLE>'s derivation, with VerifyPSKInputs first; the two-stage form
+    /// for HKDF and the single-stage form for SHAKE.
+    let Derive
+        (suite: Suite)
+        (mode: Mode)
+        (shared_secret: byte[])
+        (info: byte[])
+        (psk: byte[])
+        (psk_id: byte[])
+        : Result<KeyScheduleOutput, HpkeError> =
+        result {
+            do! VerifyPSKInputs mode psk psk_id
+
+            return!
+                match suite.Kdf with
+                | HkdfSha256 h
+                | HkdfSha384 h
+                | HkdfSha512 h -> twoStage suite h mode shared_secret info psk psk_id
+                | Shake128 x
+                | Shake256 x -> oneStage suite x mode shared_secret info psk psk_id
+        }
+
+    /// RFC 9180 §5.3 "Secret Export":
+    /// ```
+    /// def Context.Export(exporter_context, L):
+    ///   return LabeledExpand(self.exporter_secret, "sec",
+    ///                        exporter_context, L)
+    /// ```
+    /// and for a single-stage KDF (draft-ietf-hpke-hpke):
+    /// `LabeledDerive(self.exporter_secret, "sec", exporter_context, L)`.
+    let Export (suite: Suite) (exporter_secret: byte[]) (exporter_context: byte[]) (L: int) =
+        match suite.Kdf with
+        | HkdfSha256 h
+        | HkdfSha384 h
+        | HkdfSha512 h -> Labeled.LabeledExpand h suite.SuiteId exporter_secret "sec"B exporter_context L
+        | Shake128 x
+        | Shake256 x -> Labeled.LabeledDerive x suite.SuiteId exporter_secret "sec"B exporter_context L
+
     /// Zeroes the secrets a key schedule produced, once they have been used.
     let clear (output: KeyScheduleOutput) =
         CryptographicOperations.ZeroMemory(Span output.secret)
         CryptographicOperations.ZeroMemory(Span output.key)
+        CryptographicOperations.ZeroMemory(Span output.base_nonce)
+        CryptographicOperations.ZeroMemory(Span output.exporter_secret)

@@ -3,6 +3,7 @@
 /// See: https://www.rfc-editor.org/rfc/rfc9180#section-4
 module HybridProtocol.Core.Hpke.Labeled
 
+open System
 open HybridProtocol.Core
 
 /// §4: the version label, "HPKE-v1".
@@ -44,3 +45,43 @@ let LabeledExpand
         match Hkdf.expand hash prk labeled_info L with
         | Some okm -> Ok okm
         | None -> Error(ExportLengthTooLarge(L, maximum))
+
+/// `lengthPrefixed(x) = concat(I2OSP(len(x), 2), x)` (draft-ietf-hpke-hpke §4, used by the
+/// single-stage KDFs). Inputs are below 65536 bytes (callers check).
+let lengthPrefixed (x: byte[]) : byte[] =
+    Array.append [| byte (x.Length >>> 8); byte x.Length |] x
+
+/// draft-ietf-hpke-hpke §4, the labeled form of a single-stage KDF's `Derive(ikm, L)`
+/// (draft-ietf-hpke-pq §5: SHAKE<SIZE>.Derive(ikm, L) = SHAKE<SIZE>(M = ikm, d = 8*L)):
+/// ```
+/// def LabeledDerive(ikm, label, context, L):
+///   labeled_ikm = concat(ikm, "HPKE-v1", suite_id,
+///                        lengthPrefixed(label), I2OSP(L, 2), context)
+///   return Derive(labeled_ikm, L)
+/// ```
+/// L must fit I2OSP(L, 2); otherwise `ExportLengthTooLarge`.
+let LabeledDerive
+    (xof: XofFn)
+    (suite_id: byte[])
+    (ikm: byte[])
+    (label: byte[])
+    (context: byte[])
+    (L: int)
+    : Result<byte[], HpkeError> =
+    if L < 0 || L > 65535 then
+        Error(ExportLengthTooLarge(L, 65535))
+    else
+        let labeled_ikm =
+            Array.concat [
+                ikm
+                version
+                suite_id
+                lengthPrefixed label
+                [| byte (L >>> 8); byte L |]
+                context
+            ]
+
+        let output = Array.zeroCreate L
+        xof.Invoke(ReadOnlySpan labeled_ikm, Span output)
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(Span labeled_ikm)
+        Ok output

@@ -96,9 +96,6 @@ module SealedFile =
     [<Literal>]
     let DefaultChunkSize = 65536
 
-    /// §7.1: Nenc of the only KEM the format allows, DHKEM(X25519, HKDF-SHA256).
-    let private nenc = 32
-
     let private flagNonFinal = 0x00uy
     let private flagFinal = 0x01uy
 
@@ -128,11 +125,13 @@ module SealedFile =
             Error(UnsupportedVersion prefix[8])
         else
             let encLength = int (BinaryPrimitives.ReadUInt16BigEndian(prefix.Slice(20, 2)))
+            let kemId = BinaryPrimitives.ReadUInt16BigEndian(prefix.Slice(10, 2))
 
-            if encLength <> nenc then
-                Error(InvalidEncLength encLength)
-            else
-                Ok(FixedHeaderLength + encLength)
+            // §7.1: enc is Nenc bytes of the header's KEM; an unknown KEM is refused by decodeHeader.
+            match Ids.kemSizes kemId with
+            | ValueSome(struct (_, nenc, _, _)) when encLength <> nenc -> Error(InvalidEncLength encLength)
+            | ValueNone when encLength > 2048 -> Error(InvalidEncLength encLength)
+            | _ -> Ok(FixedHeaderLength + encLength)
 
     /// Total decode of a header at the start of `input`: the header and the bytes it took, or the
     /// first thing wrong with it. Bytes after the header are not looked at.
@@ -147,9 +146,15 @@ module SealedFile =
             let chunkSize = BinaryPrimitives.ReadUInt32BigEndian(input.Slice(16, 4))
 
             let suiteOk =
-                kemId = Ids.DhkemX25519HkdfSha256
-                && (kdfId = Ids.HkdfSha256 || kdfId = Ids.HkdfSha512)
-                && (aeadId = Ids.Aes256Gcm || aeadId = Ids.ChaCha20Poly1305)
+                (Ids.kemSizes kemId).IsSome
+                && (kdfId = Ids.HkdfSha256
+                    || kdfId = Ids.HkdfSha384
+                    || kdfId = Ids.HkdfSha512
+                    || kdfId = Ids.Shake128
+                    || kdfId = Ids.Shake256)
+                && (aeadId = Ids.Aes128Gcm
+                    || aeadId = Ids.Aes256Gcm
+                    || aeadId = Ids.ChaCha20Poly1305)
 
             match Mode.tryOfValue input[9] with
             | ValueNone -> Error(UnknownMode input[9])

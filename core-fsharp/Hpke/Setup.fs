@@ -1,6 +1,6 @@
 /// RFC 9180 §5.1.1-5.1.4: the eight Setup functions, one pair per mode. Each runs the KEM, then
-/// KeySchedule<ROLE>. The sender's ephemeral key pair (the RFC's GenerateKeyPair() inside Encap)
-/// is the argument `skE`.
+/// KeySchedule<ROLE>. The sender's randomness (GenerateKeyPair()'s for DHKEM, the encapsulation
+/// randomness for ML-KEM and X-Wing: `suite.Kem.Nrandom` bytes) is the argument `randomness`.
 /// See: https://www.rfc-editor.org/rfc/rfc9180#section-5.1
 module HybridProtocol.Core.Hpke.Hpke
 
@@ -27,7 +27,7 @@ let KeyScheduleS suite mode shared_secret info psk psk_id : Result<ContextS, Hpk
 let KeyScheduleR suite mode shared_secret info psk psk_id : Result<ContextR, HpkeError> =
     keySchedule Context.createR suite mode shared_secret info psk psk_id
 
-let private sender suite mode (encapsulation: Result<Dhkem.Encapsulation, HpkeError>) info psk psk_id =
+let private sender suite mode (encapsulation: Result<Encapsulation, HpkeError>) info psk psk_id =
     result {
         let! e = encapsulation
         let! ctx = KeyScheduleS suite mode e.shared_secret info psk psk_id
@@ -41,8 +41,8 @@ let private sender suite mode (encapsulation: Result<Dhkem.Encapsulation, HpkeEr
 ///   return enc, KeyScheduleS(mode_base, shared_secret, info,
 ///                            default_psk, default_psk_id)
 /// ```
-let SetupBaseS (suite: Suite) (skE: DhKeyPair) (pkR: DhPublicKey) (info: byte[]) =
-    sender suite Base (Dhkem.Encap suite skE pkR) info KeySchedule.default_psk KeySchedule.default_psk_id
+let SetupBaseS (suite: Suite) (randomness: byte[]) (pkR: HpkePublicKey) (info: byte[]) =
+    sender suite Base (suite.Kem.Encap randomness pkR) info KeySchedule.default_psk KeySchedule.default_psk_id
 
 /// RFC 9180 §5.1.1:
 /// ```
@@ -51,8 +51,8 @@ let SetupBaseS (suite: Suite) (skE: DhKeyPair) (pkR: DhPublicKey) (info: byte[])
 ///   return KeyScheduleR(mode_base, shared_secret, info,
 ///                       default_psk, default_psk_id)
 /// ```
-let SetupBaseR (suite: Suite) (enc: byte[]) (skR: DhKeyPair) (info: byte[]) =
-    Dhkem.Decap suite (ReadOnlySpan enc) skR
+let SetupBaseR (suite: Suite) (enc: byte[]) (skR: HpkeKeyPair) (info: byte[]) =
+    suite.Kem.Decap enc skR
     |> Result.bind (fun ss -> KeyScheduleR suite Base ss info KeySchedule.default_psk KeySchedule.default_psk_id)
 
 /// RFC 9180 §5.1.2:
@@ -61,8 +61,8 @@ let SetupBaseR (suite: Suite) (enc: byte[]) (skR: DhKeyPair) (info: byte[]) =
 ///   shared_secret, enc = Encap(pkR)
 ///   return enc, KeyScheduleS(mode_psk, shared_secret, info, psk, psk_id)
 /// ```
-let SetupPSKS (suite: Suite) (skE: DhKeyPair) (pkR: DhPublicKey) (info: byte[]) (psk: byte[]) (psk_id: byte[]) =
-    sender suite Psk (Dhkem.Encap suite skE pkR) info psk psk_id
+let SetupPSKS (suite: Suite) (randomness: byte[]) (pkR: HpkePublicKey) (info: byte[]) (psk: byte[]) (psk_id: byte[]) =
+    sender suite Psk (suite.Kem.Encap randomness pkR) info psk psk_id
 
 /// RFC 9180 §5.1.2:
 /// ```
@@ -70,8 +70,8 @@ let SetupPSKS (suite: Suite) (skE: DhKeyPair) (pkR: DhPublicKey) (info: byte[]) 
 ///   shared_secret = Decap(enc, skR)
 ///   return KeyScheduleR(mode_psk, shared_secret, info, psk, psk_id)
 /// ```
-let SetupPSKR (suite: Suite) (enc: byte[]) (skR: DhKeyPair) (info: byte[]) (psk: byte[]) (psk_id: byte[]) =
-    Dhkem.Decap suite (ReadOnlySpan enc) skR
+let SetupPSKR (suite: Suite) (enc: byte[]) (skR: HpkeKeyPair) (info: byte[]) (psk: byte[]) (psk_id: byte[]) =
+    suite.Kem.Decap enc skR
     |> Result.bind (fun ss -> KeyScheduleR suite Psk ss info psk psk_id)
 
 /// RFC 9180 §5.1.3:
@@ -81,8 +81,8 @@ let SetupPSKR (suite: Suite) (enc: byte[]) (skR: DhKeyPair) (info: byte[]) (psk:
 ///   return enc, KeyScheduleS(mode_auth, shared_secret, info,
 ///                            default_psk, default_psk_id)
 /// ```
-let SetupAuthS (suite: Suite) (skE: DhKeyPair) (pkR: DhPublicKey) (info: byte[]) (skS: DhKeyPair) =
-    sender suite Auth (Dhkem.AuthEncap suite skE pkR skS) info KeySchedule.default_psk KeySchedule.default_psk_id
+let SetupAuthS (suite: Suite) (randomness: byte[]) (pkR: HpkePublicKey) (info: byte[]) (skS: HpkeKeyPair) =
+    sender suite Auth (suite.Kem.AuthEncap randomness pkR skS) info KeySchedule.default_psk KeySchedule.default_psk_id
 
 /// RFC 9180 §5.1.3:
 /// ```
@@ -91,8 +91,8 @@ let SetupAuthS (suite: Suite) (skE: DhKeyPair) (pkR: DhPublicKey) (info: byte[])
 ///   return KeyScheduleR(mode_auth, shared_secret, info,
 ///                       default_psk, default_psk_id)
 /// ```
-let SetupAuthR (suite: Suite) (enc: byte[]) (skR: DhKeyPair) (info: byte[]) (pkS: DhPublicKey) =
-    Dhkem.AuthDecap suite (ReadOnlySpan enc) skR pkS
+let SetupAuthR (suite: Suite) (enc: byte[]) (skR: HpkeKeyPair) (info: byte[]) (pkS: HpkePublicKey) =
+    suite.Kem.AuthDecap enc skR pkS
     |> Result.bind (fun ss -> KeyScheduleR suite Auth ss info KeySchedule.default_psk KeySchedule.default_psk_id)
 
 /// RFC 9180 §5.1.4:
@@ -104,14 +104,14 @@ let SetupAuthR (suite: Suite) (enc: byte[]) (skR: DhKeyPair) (info: byte[]) (pkS
 /// ```
 let SetupAuthPSKS
     (suite: Suite)
-    (skE: DhKeyPair)
-    (pkR: DhPublicKey)
+    (randomness: byte[])
+    (pkR: HpkePublicKey)
     (info: byte[])
     (psk: byte[])
     (psk_id: byte[])
-    (skS: DhKeyPair)
+    (skS: HpkeKeyPair)
     =
-    sender suite AuthPsk (Dhkem.AuthEncap suite skE pkR skS) info psk psk_id
+    sender suite AuthPsk (suite.Kem.AuthEncap randomness pkR skS) info psk psk_id
 
 /// RFC 9180 §5.1.4:
 /// ```
@@ -123,13 +123,13 @@ let SetupAuthPSKS
 let SetupAuthPSKR
     (suite: Suite)
     (enc: byte[])
-    (skR: DhKeyPair)
+    (skR: HpkeKeyPair)
     (info: byte[])
     (psk: byte[])
     (psk_id: byte[])
-    (pkS: DhPublicKey)
+    (pkS: HpkePublicKey)
     =
-    Dhkem.AuthDecap suite (ReadOnlySpan enc) skR pkS
+    suite.Kem.AuthDecap enc skR pkS
     |> Result.bind (fun ss -> KeyScheduleR suite AuthPsk ss info psk psk_id)
 
 /// The sender's mode-specific inputs, one case per mode: a single entry point for callers that pick
@@ -138,16 +138,16 @@ let SetupAuthPSKR
 type SenderMode =
     | BaseS
     | PskS of psk: byte[] * psk_id: byte[]
-    | AuthS of skS: DhKeyPair
-    | AuthPskS of psk: byte[] * psk_id: byte[] * skS: DhKeyPair
+    | AuthS of skS: HpkeKeyPair
+    | AuthPskS of psk: byte[] * psk_id: byte[] * skS: HpkeKeyPair
 
 /// The recipient's mode-specific inputs, one case per mode.
 [<NoComparison; NoEquality>]
 type RecipientMode =
     | BaseR
     | PskR of psk: byte[] * psk_id: byte[]
-    | AuthR of pkS: DhPublicKey
-    | AuthPskR of psk: byte[] * psk_id: byte[] * pkS: DhPublicKey
+    | AuthR of pkS: HpkePublicKey
+    | AuthPskR of psk: byte[] * psk_id: byte[] * pkS: HpkePublicKey
 
 /// The RFC mode a sender's inputs select.
 let senderModeOf (mode: SenderMode) =
@@ -166,15 +166,15 @@ let recipientModeOf (mode: RecipientMode) =
     | AuthPskR _ -> AuthPsk
 
 /// SetupBaseS / SetupPSKS / SetupAuthS / SetupAuthPSKS, chosen by `mode`. Returns (enc, context).
-let SetupS (suite: Suite) (mode: SenderMode) (skE: DhKeyPair) (pkR: DhPublicKey) (info: byte[]) =
+let SetupS (suite: Suite) (mode: SenderMode) (randomness: byte[]) (pkR: HpkePublicKey) (info: byte[]) =
     match mode with
-    | BaseS -> SetupBaseS suite skE pkR info
-    | PskS(psk, psk_id) -> SetupPSKS suite skE pkR info psk psk_id
-    | AuthS skS -> SetupAuthS suite skE pkR info skS
-    | AuthPskS(psk, psk_id, skS) -> SetupAuthPSKS suite skE pkR info psk psk_id skS
+    | BaseS -> SetupBaseS suite randomness pkR info
+    | PskS(psk, psk_id) -> SetupPSKS suite randomness pkR info psk psk_id
+    | AuthS skS -> SetupAuthS suite randomness pkR info skS
+    | AuthPskS(psk, psk_id, skS) -> SetupAuthPSKS suite randomness pkR info psk psk_id skS
 
 /// SetupBaseR / SetupPSKR / SetupAuthR / SetupAuthPSKR, chosen by `mode`.
-let SetupR (suite: Suite) (mode: RecipientMode) (enc: byte[]) (skR: DhKeyPair) (info: byte[]) =
+let SetupR (suite: Suite) (mode: RecipientMode) (enc: byte[]) (skR: HpkeKeyPair) (info: byte[]) =
     match mode with
     | BaseR -> SetupBaseR suite enc skR info
     | PskR(psk, psk_id) -> SetupPSKR suite enc skR info psk psk_id

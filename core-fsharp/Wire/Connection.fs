@@ -1,8 +1,8 @@
 /// The connection state machine (specs/PROTOCOL.md §7): every rule about what may happen when lives in
 /// this file (h11's "Rule 1"). A pure step function: a state and one input go in; the next state and a
 /// list of outputs, as inspectable values, come out (h11 `next_event`, rustls unbuffered `ConnectionState`).
-/// It drives the Noise HandshakeState, then the RecordLayer (the same `Seal`/`Open` the facade's hot path
-/// uses; there is no second record implementation).
+/// It drives the Noise HandshakeState, then the transport engine (Traffic.fs: `SendHalf`/`ReceiveHalf`,
+/// the same functions the facade drives; there is no second transport implementation).
 ///
 ///     client:  AwaitingStatus --0x00--> Handshaking <--> AwaitingVerdict --> Open --> Closing --> Closed
 ///     server:  AwaitingPreamble --ok--> Handshaking <--> AwaitingVerdict --> Open --> Closing --> Closed
@@ -17,8 +17,8 @@
 /// Outputs must be acted on in order. `Transmit` bytes are to be written as they are. Answer
 /// `VerifyPeerKey` before feeding more input: bytes received meanwhile are queued (not processed) and the
 /// queue is not bounded by the core. For the transport phase a driver may either keep calling `Step`
-/// (simple; allocates per message) or call `TakeTransport` and run `RecordLayer.Seal`/`Open` itself
-/// (allocation-free per record).
+/// (simple; allocates per message) or take the engine with `Connection.Traffic` and call its
+/// `SendHalf`/`ReceiveHalf` on its own buffers (allocation-free per record; the facade does).
 namespace HybridProtocol.Core.Wire
 
 open System
@@ -41,6 +41,13 @@ type Connection =
 
 module private Machine =
     type Out = Output list
+
+    /// A handshake frame taken from the received bytes, or why there is none.
+    [<NoComparison; NoEquality>]
+    type Incoming =
+        | FrameReceived of byte[]
+        | BadFrame of WireError
+        | EndOfStream
 
     let retire (keys: IAeadKey seq) (out: Out) =
         keys |> Seq.fold (fun out k -> Output.KeyRetired k :: out) out
@@ -79,105 +86,80 @@ module private Machine =
         |> List.filter (fun i -> Role.senderOf i = role)
         |> List.last
 
+    /// Appends received bytes to what waits to be processed (the simple driver: it copies).
     let feed (context: Context) (bytes: ReadOnlySpan<byte>) =
         if bytes.IsEmpty then
             context
         else
-            let result = FrameDecoder.Feed(context.decoder, bytes)
-
-            let items =
-                (result.Frames |> List.map FrameReceived)
-                @ (result.Error |> Option.map BadFrame |> Option.toList)
-
             {
                 context with
-                    decoder = result.Decoder
-                    incoming = context.incoming @ items
+                    pending = Array.append context.pending (bytes.ToArray())
             }
 
-    /// The close reason that tells the peer why we are failing.
-    let closeReasonFor (error: WireError) =
-        match error with
-        | MessageTooLarge _ -> CloseReason.MessageTooLarge
-        | PeerKeyRejected -> CloseReason.AuthenticationFailed
-        | ApplicationProtocolMismatch _ -> CloseReason.ApplicationProtocolMismatch
-        | _ -> CloseReason.ProtocolViolation
+    /// The next complete handshake frame received, if any (Frame.decode checks its length first).
+    let nextFrame (context: Context) : struct (Incoming voption * Context) =
+        match Frame.decode (ReadOnlySpan context.pending, Frame.MaxLength) with
+        | Error e -> struct (ValueSome(BadFrame e), context)
+        | Ok(FrameComplete(body, used)) ->
+            struct (ValueSome(FrameReceived body),
+                    {
+                        context with
+                            pending = Array.sub context.pending used (context.pending.Length - used)
+                    })
+        | Ok(NeedMore _) when context.ended -> struct (ValueSome EndOfStream, context)
+        | Ok(NeedMore _) -> struct (ValueNone, context)
 
-    /// Seals one Close record; ValueNone when it cannot be sealed (e.g. nonce exhausted).
-    let sealClose (layer: RecordLayer) (reason: CloseReason) =
-        let data = Record.CloseData reason
-        let buffer = Array.zeroCreate (RecordLayer.MaxSealLength(layer, data.Length))
+    /// Seals one Close record with the engine's send half; ValueNone when it cannot be sealed.
+    let sealClose (send: SendHalf) (reason: CloseReason) =
+        let buffer = Array.zeroCreate (SendHalf.ControlLength send)
 
-        match RecordLayer.Seal(layer, RecordType.Close, ReadOnlySpan data, Span buffer) with
-        | Ok s -> ValueSome(struct (s.Layer, Array.sub buffer 0 s.BytesWritten))
-        | Error _ -> ValueNone
+        match SendHalf.Close(send, reason, Span buffer) with
+        | Wrote(half, written, _, _, _) -> ValueSome(struct (half, Array.sub buffer 0 written))
+        | NeedRoom _
+        | SendRefused _ -> ValueNone
 
-    /// Fails the transport phase, first telling the peer why with an authenticated Close when we still can.
+    /// Fails the transport phase, first telling the peer why with an authenticated Close when we still can
+    /// (the reason is the engine's: Traffic.CloseReasonFor).
     let failTransport (t: TransportPhase) (error: WireError) (out: Out) =
         let out =
-            if t.layer.SendClosed then
+            if t.send.Closed then
                 out
             else
-                match sealClose t.layer (closeReasonFor error) with
+                match sealClose t.send (Traffic.CloseReasonFor error) with
                 | ValueSome(struct (_, bytes)) -> Output.Transmit bytes :: out
                 | ValueNone -> out
 
-        fail error (RecordLayer.Keys t.layer) out
+        fail error (Traffic.Keys(t.send, t.receive)) out
 
-    /// Fragments one message into records (Data..., EndOfMessage) and seals them into one Transmit.
+    /// Sends one message through the engine's send half (it fragments; this driver gives it room for the
+    /// whole message and joins what it wrote into one Transmit).
     let sendMessage (t: TransportPhase) (message: ReadOnlySpan<byte>) (out: Out) : struct (Connection * Out) =
-        let limits = t.layer.Limits
+        let buffer = Array.zeroCreate (int (SendHalf.MessageLength(t.send, message.Length)))
+        let mutable send = t.send
+        let mutable written = 0
+        let mutable offset = 0
+        let mutable retired = []
+        let mutable result = ValueNone
 
-        if message.Length > limits.PeerMaxMessageSize then
-            struct (Open t,
-                    Output.Rejected(MessageTooLarge(int64 message.Length, int64 limits.PeerMaxMessageSize))
-                    :: out)
-        else
-            let size = limits.MaxRecordData
-            let records = max 1 ((message.Length + size - 1) / size)
+        while result.IsNone do
+            match SendHalf.Message(send, message, offset, Span(buffer, written, buffer.Length - written)) with
+            | Wrote(half, n, consumed, finished, key) ->
+                send <- half
+                written <- written + n
+                offset <- consumed
+                retired <- voptionToList key @ retired
 
-            let buffer =
-                Array.zeroCreate (records * RecordLayer.MaxSealLength(t.layer, min size message.Length))
+                if finished then
+                    result <- ValueSome(Ok())
+            | NeedRoom needed -> result <- ValueSome(Error(BufferTooSmall needed))
+            | SendRefused e -> result <- ValueSome(Error e)
 
-            let mutable layer = t.layer
-            let mutable written = 0
-            let mutable offset = 0
-            let mutable retired = []
-            let mutable error = None
-            let mutable first = true
+        let out = retire (List.rev retired) out
 
-            while error.IsNone && (first || offset < message.Length) do
-                first <- false
-                let length = min size (message.Length - offset)
-
-                let recordType =
-                    if offset + length = message.Length then
-                        RecordType.EndOfMessage
-                    else
-                        RecordType.Data
-
-                match
-                    RecordLayer.Seal(
-                        layer,
-                        recordType,
-                        message.Slice(offset, length),
-                        Span(buffer, written, buffer.Length - written)
-                    )
-                with
-                | Error e -> error <- Some e
-                | Ok s ->
-                    layer <- s.Layer
-                    written <- written + s.BytesWritten
-                    offset <- offset + length
-                    retired <- voptionToList s.RetiredKey @ retired
-
-            match error with
-            | Some e -> failTransport { t with layer = layer } e (retire (List.rev retired) out)
-            | None ->
-                let out =
-                    retire (List.rev retired) (Output.Transmit(Array.sub buffer 0 written) :: out)
-
-                struct (Open { t with layer = layer }, out)
+        match result.Value with
+        | Error e when written = 0 && retired.IsEmpty -> struct (Open t, Output.Rejected e :: out)
+        | Error e -> failTransport { t with send = send } e out
+        | Ok() -> struct (Open { t with send = send }, Output.Transmit(Array.sub buffer 0 written) :: out)
 
     /// The handshake payload to send in message `index`: ours in our last message, empty otherwise.
     let payloadFor (context: Context) (index: int) =
@@ -192,14 +174,11 @@ module private Machine =
             match HandshakeState.Turn h.handshake with
             | ShouldWrite -> writeHandshake h out
             | ShouldRead ->
-                match h.context.incoming with
-                | [] -> struct (state, out)
-                | item :: rest -> readHandshake { h with context.incoming = rest } item out
-        | Open t
-        | Closing t ->
-            match t.context.incoming with
-            | [] -> struct (state, out)
-            | item :: rest -> readRecord state { t with context.incoming = rest } item out
+                match nextFrame h.context with
+                | struct (ValueNone, _) -> struct (state, out)
+                | struct (ValueSome item, context) -> readHandshake { h with context = context } item out
+        | Open t -> receiveRecords Open t out
+        | Closing t -> receiveRecords Closing t out
         | _ -> struct (state, out)
 
     and writeHandshake (h: HandshakePhase) (out: Out) =
@@ -284,12 +263,14 @@ module private Machine =
         | Complete ts, Some remote ->
             match RecordLayer.Create(ts, limitsFor context remote) with
             | Ok layer ->
+                let traffic = Traffic.Create layer
+
                 let out =
-                    match sealClose layer CloseReason.AuthenticationFailed with
+                    match sealClose traffic.Send (Traffic.CloseReasonFor PeerKeyRejected) with
                     | ValueSome(struct (_, bytes)) -> Output.Transmit bytes :: out
                     | ValueNone -> out
 
-                fail PeerKeyRejected (RecordLayer.Keys layer) out
+                fail PeerKeyRejected (Traffic.Keys(traffic.Send, traffic.Receive)) out
             | Error _ -> fail PeerKeyRejected (transportKeys ts) out
         | _ -> fail PeerKeyRejected (stepKeys step) out
 
@@ -317,11 +298,14 @@ module private Machine =
                     Remote = remote
                 }
 
+                let traffic = Traffic.Create layer
+
                 let t = {
                     context = { context with outgoing = [] }
-                    layer = layer
+                    send = traffic.Send
+                    receive = traffic.Receive
                     info = info
-                    message = []
+                    message = [||]
                 }
 
                 if remote.ApplicationProtocol <> context.local.ApplicationProtocol then
@@ -341,51 +325,74 @@ module private Machine =
 
                     advance flushed
 
-    and readRecord (state: Connection) (t: TransportPhase) (item: Incoming) (out: Out) =
-        let rewrap t =
-            match state with
-            | Closing _ -> Closing t
-            | _ -> Open t
+    /// Runs the engine's receive half over the bytes received: messages are reassembled into a buffer
+    /// that always has room (the data of the pending bytes cannot be longer than they are), then delivered.
+    /// The engine decides what each record means; this driver only acts on its events.
+    and receiveRecords (rewrap: TransportPhase -> Connection) (t: TransportPhase) (out: Out) =
+        let input = Array.copy t.context.pending
+        let destination = Array.zeroCreate (t.message.Length + input.Length)
+        t.message.CopyTo(destination, 0)
+        let mutable receive = t.receive
+        let mutable consumed = 0
+        let mutable filled = t.message.Length
+        let mutable out = out
+        let mutable result = ValueNone
 
-        match item with
-        | EndOfStream -> fail Truncated (RecordLayer.Keys t.layer) out
-        | BadFrame e -> failTransport t e out
-        | FrameReceived body ->
-            let plaintext = Array.zeroCreate (RecordLayer.OpenLength(t.layer, body.Length))
+        let rest () =
+            Array.sub t.context.pending consumed (input.Length - consumed)
 
-            match RecordLayer.Open(t.layer, ReadOnlySpan body, Span plaintext) with
-            | Error e -> failTransport t e out
-            | Ok opened ->
-                let out = retire (voptionToList opened.RetiredKey) out
-                let t = { t with layer = opened.Layer }
-                let data () = Array.sub plaintext 0 opened.DataLength
+        let answer (send: SendHalf) (reason: CloseReason voption) (out: Out) =
+            match reason with
+            | ValueSome reason when not send.Closed ->
+                match sealClose send reason with
+                | ValueSome(struct (send, bytes)) -> struct (send, Output.Transmit bytes :: out)
+                | ValueNone -> struct (send, out)
+            | _ -> struct (send, out)
 
-                match opened.Type with
-                | RecordType.Data ->
-                    advance (
+        while result.IsNone do
+            let r =
+                ReceiveHalf.Receive(receive, Span(input, consumed, input.Length - consumed), Span destination, filled)
+
+            receive <- r.Half
+            consumed <- consumed + r.Consumed
+            filled <- r.Written
+
+            let r =
+                match r.Event with
+                | NeedData when t.context.ended -> ReceiveHalf.EndOfInput receive
+                | _ -> r
+
+            receive <- r.Half
+
+            match r.Event with
+            | NeedData ->
+                result <-
+                    ValueSome(
                         struct (rewrap {
                                     t with
-                                        message = data () :: t.message
+                                        context.pending = rest ()
+                                        receive = receive
+                                        message = Array.sub destination 0 filled
                                 },
                                 out)
                     )
-                | RecordType.EndOfMessage ->
-                    let message = List.rev (data () :: t.message) |> Array.concat
-                    advance (struct (rewrap { t with message = [] }, Output.Deliver message :: out))
-                | RecordType.KeyUpdate -> advance (struct (rewrap t, out))
-                | _ when opened.CloseReason = CloseReason.Normal ->
-                    // Noise §13 "Session termination": the peer's authenticated end of stream. Answer with
-                    // ours (unless already sent); anything after it is ignored.
-                    let layer, out =
-                        if t.layer.SendClosed then
-                            t.layer, out
-                        else
-                            match sealClose t.layer CloseReason.Normal with
-                            | ValueSome(struct (layer, bytes)) -> layer, Output.Transmit bytes :: out
-                            | ValueNone -> t.layer, out
+            | NeedSpace _ ->
+                // Cannot happen (the destination is as long as the input); fail rather than loop.
+                result <- ValueSome(failTransport { t with receive = receive } (BufferTooSmall input.Length) out)
+            | MessageEnd ->
+                out <- Output.Deliver(Array.sub destination 0 filled) :: out
+                filled <- 0
+            | KeyRetired key -> out <- retire (voptionToList key) out
+            | PeerClosed ->
+                // Noise §13 "Session termination": the peer's authenticated end of stream. Answer with ours
+                // (unless already sent); anything after it is ignored.
+                let struct (send, out) = answer t.send (ValueSome CloseReason.Normal) out
+                result <- ValueSome(struct (Closed, Output.Closed :: retire (Traffic.Keys(send, receive)) out))
+            | Fatal(error, reply) ->
+                let struct (send, out) = answer t.send reply out
+                result <- ValueSome(fail error (Traffic.Keys(send, receive)) out)
 
-                    struct (Closed, Output.Closed :: retire (RecordLayer.Keys layer) out)
-                | _ -> fail (ClosedByPeer opened.CloseReason) (RecordLayer.Keys t.layer) out
+        result.Value
 
     let refuse (config: ServerConfig) (code: RefusalCode) (requested: string) (out: Out) =
         let refusal = {
@@ -401,19 +408,26 @@ module private Machine =
 
         fail (RefusedPeer(code, requested)) [] out
 
-    let newContext role protocol (local: HandshakePayload) pinned maxRecordData rekey outgoing =
-        FrameDecoder.Create Frame.MaxLength
-        |> Result.map (fun decoder -> {
+    let newContext
+        role
+        protocol
+        (local: HandshakePayload)
+        pinned
+        maxRecordData
+        rekey
+        outgoing
+        : Result<Context, WireError> =
+        Ok {
             role = role
             protocol = protocol
             local = local
             pinned = pinned
             maxRecordData = maxRecordData
             rekey = rekey
-            decoder = decoder
-            incoming = []
+            pending = [||]
+            ended = false
             outgoing = outgoing
-        })
+        }
 
     let psksFor (pattern: HandshakePattern) (psk: byte[] option) =
         match psk with
@@ -498,7 +512,7 @@ module private Machine =
         | Handshaking h -> voptionToList (HandshakeState.currentKey h.handshake)
         | AwaitingVerdict v -> stepKeys v.step
         | Open t
-        | Closing t -> RecordLayer.Keys t.layer
+        | Closing t -> Traffic.Keys(t.send, t.receive)
         | AwaitingPreamble _
         | Closed
         | Failed _ -> []
@@ -513,18 +527,19 @@ module private Machine =
         | other -> other
 
     let closeRequested (t: TransportPhase) =
-        match sealClose t.layer CloseReason.Normal with
-        | ValueSome(struct (layer, bytes)) -> struct (Closing { t with layer = layer }, [ Output.Transmit bytes ])
-        | ValueNone -> fail ConnectionClosed (RecordLayer.Keys t.layer) []
+        match sealClose t.send CloseReason.Normal with
+        | ValueSome(struct (send, bytes)) -> struct (Closing { t with send = send }, [ Output.Transmit bytes ])
+        | ValueNone -> fail ConnectionClosed (Traffic.Keys(t.send, t.receive)) []
 
     let updateKey (t: TransportPhase) =
-        let buffer = Array.zeroCreate (RecordLayer.MaxSealLength(t.layer, 0))
+        let buffer = Array.zeroCreate (SendHalf.ControlLength t.send)
 
-        match RecordLayer.Seal(t.layer, RecordType.KeyUpdate, ReadOnlySpan.Empty, Span buffer) with
-        | Ok s ->
-            struct (Open { t with layer = s.Layer },
-                    retire (voptionToList s.RetiredKey) [ Output.Transmit(Array.sub buffer 0 s.BytesWritten) ])
-        | Error e -> failTransport t e []
+        match SendHalf.UpdateKey(t.send, Span buffer) with
+        | Wrote(send, written, _, _, retired) ->
+            struct (Open { t with send = send },
+                    retire (voptionToList retired) [ Output.Transmit(Array.sub buffer 0 written) ])
+        | NeedRoom needed -> failTransport t (BufferTooSmall needed) []
+        | SendRefused e -> failTransport t e []
 
     let step (state: Connection) (input: Input) : struct (Connection * Out) =
         match state, input with
@@ -539,16 +554,7 @@ module private Machine =
         // End of input: queued behind what was received (a Close already received still counts).
         | AwaitingPreamble _, Input.EndOfInput
         | AwaitingStatus _, Input.EndOfInput -> fail Truncated (keysOf state) []
-        | _, Input.EndOfInput ->
-            advance (
-                struct (mapContext
-                            (fun context -> {
-                                context with
-                                    incoming = context.incoming @ [ EndOfStream ]
-                            })
-                            state,
-                        [])
-            )
+        | _, Input.EndOfInput -> advance (struct (mapContext (fun context -> { context with ended = true }) state, []))
         // Messages from the application.
         | Open t, Input.SendMessage message -> sendMessage t message.Span []
         | Closing _, Input.SendMessage _ -> struct (state, [ Output.Rejected ConnectionClosed ])
@@ -699,15 +705,16 @@ type Connection with
         | Closing t -> Some t.info
         | _ -> None
 
-    /// Hands the transport phase to a driver that runs `RecordLayer.Seal`/`Open` itself (allocation-free).
-    /// Only in the Open phase; the Connection value must not be used afterwards.
-    static member TakeTransport(state: Connection) : Result<TransportHandoff, WireError> =
+    /// The engine as the handshake left it (Open phase only), for a driver that runs `SendHalf` and
+    /// `ReceiveHalf` on its own buffers; the Connection value must not be used afterwards.
+    static member Traffic(state: Connection) : Result<TrafficStart, WireError> =
         match state with
         | Open t ->
             Ok {
-                Layer = t.layer
+                Send = t.send
+                Receive = t.receive
                 Info = t.info
-                Buffered = FrameDecoder.Buffered t.context.decoder
-                PartialMessage = List.rev t.message |> Array.concat
+                Pending = t.context.pending
+                PartialMessage = t.message
             }
         | _ -> Error ConnectionClosed

@@ -67,13 +67,6 @@ type Output =
     /// is unchanged.
     | Rejected of Error: WireError
 
-/// An item received but not processed yet.
-[<NoComparison; NoEquality>]
-type internal Incoming =
-    | FrameReceived of byte[]
-    | BadFrame of WireError
-    | EndOfStream
-
 /// What every phase after the preamble needs.
 [<NoComparison; NoEquality>]
 type Context = internal {
@@ -85,9 +78,10 @@ type Context = internal {
     pinned: DhPublicKey option
     maxRecordData: int
     rekey: RekeyPolicy
-    decoder: FrameDecoder
-    /// Received, decoded, not yet processed (oldest first).
-    incoming: Incoming list
+    /// Received and not processed yet (the start of a frame, or frames queued behind a verdict).
+    pending: byte[]
+    /// Whether the transport reached end of input (after `pending`).
+    ended: bool
     /// Messages the application sent before the transport phase (newest first).
     outgoing: byte[] list
 }
@@ -125,23 +119,26 @@ type VerdictPhase = internal {
     peerKey: DhPublicKey
 }
 
-/// Transport phase: records flow; `message` holds the fragments of the message being received (newest first).
+/// Transport phase: records flow through the one engine (Traffic.fs); `message` holds the data of the
+/// message being received so far.
 [<NoComparison; NoEquality>]
 type TransportPhase = internal {
     context: Context
-    layer: RecordLayer
+    send: SendHalf
+    receive: ReceiveHalf
     info: HandshakeInfo
-    message: byte[] list
+    message: byte[]
 }
 
-/// Everything a driver needs to take over the transport phase itself (the facade's allocation-free loop):
-/// the record layer, what the handshake established, and the received bytes not yet processed.
+/// The engine as the handshake left it, for a driver that runs `SendHalf`/`ReceiveHalf` on its own
+/// buffers (the facade): the two halves, what the handshake established, the received bytes the engine
+/// has not consumed yet (feed them to `ReceiveHalf.Receive` first), and the data of a message whose
+/// EndOfMessage has not arrived yet.
 [<NoComparison; NoEquality>]
-type TransportHandoff = {
-    Layer: RecordLayer
+type TrafficStart = {
+    Send: SendHalf
+    Receive: ReceiveHalf
     Info: HandshakeInfo
-    /// Received bytes that are not a complete frame yet: parse them before reading more.
-    Buffered: byte[]
-    /// Data of a message whose EndOfMessage has not arrived yet.
+    Pending: byte[]
     PartialMessage: byte[]
 }

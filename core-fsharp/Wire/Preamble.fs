@@ -5,7 +5,7 @@
 ///
 ///     preamble:  "HYBR" | version=0x01 | n (1..255) | n bytes of Noise protocol name (printable ASCII)
 ///     status:    0x00                                           accepted; handshake frames follow
-///                code (0x01..0xFF) | version | count | count x (n | n bytes of name)    refused; then EOF
+///                code (0x01..0x1F) | version (1..255) | count | count x (n | n bytes of name)    refused; then EOF
 ///
 /// C# use: `Preamble.encode(new Preamble(name))` / `Preamble.decode(span)`; `ServerStatus.encode` / `ServerStatus.decode`;
 /// `Preamble.prologue(preambleBytes)` is the Noise prologue both ends use.
@@ -118,12 +118,24 @@ module ServerStatus =
     [<Literal>]
     let AcceptedByte = 0x00uy
 
+    /// The largest refusal code. A first byte above it cannot be a status: the text protocols a client may
+    /// reach by mistake (SSH, HTTP, SMTP, ...) start with printable ASCII (0x20..0x7E), so a client fails on
+    /// their first byte instead of waiting for a refusal list that never ends.
+    [<Literal>]
+    let MaxRefusalCode = 0x1Fuy
+
+    let private notAStatus (input: ReadOnlySpan<byte>) =
+        Error(Malformed(NotAStatus(input.Slice(0, min input.Length 32).ToArray())))
+
     /// Encodes the server's answer. A refusal lists at most 255 names (extra ones are dropped; names that
     /// cannot be encoded are refused).
     let encode (status: ServerStatus) : Result<byte[], WireError> =
         match status with
         | Accepted -> Ok [| AcceptedByte |]
         | Declined refusal when byte refusal.Code = AcceptedByte -> Error(InvalidConfig "a refusal code cannot be 0")
+        | Declined refusal when byte refusal.Code > MaxRefusalCode ->
+            Error(InvalidConfig "a refusal code must be at most 0x1F")
+        | Declined refusal when refusal.ServerVersion = 0uy -> Error(InvalidConfig "a refusal's version cannot be 0")
         | Declined refusal ->
             let names = refusal.Supported |> List.truncate 255
 
@@ -145,12 +157,15 @@ module ServerStatus =
                     ]
                 )
 
-    /// Decodes the server's answer from the start of `input`.
+    /// Decodes the server's answer from the start of `input`, judging each byte as it arrives: a first byte
+    /// above `MaxRefusalCode` or a version of 0 is `NotAStatus` at once.
     let decode (input: ReadOnlySpan<byte>) : Result<Decoded<ServerStatus>, WireError> =
         if input.IsEmpty then
             Ok(Incomplete 1)
         elif input[0] = AcceptedByte then
             Ok(Decoded(Accepted, 1))
+        elif input[0] > MaxRefusalCode || (input.Length >= 2 && input[1] = 0uy) then
+            notAStatus input
         elif input.Length < 3 then
             Ok(Incomplete(3 - input.Length))
         else

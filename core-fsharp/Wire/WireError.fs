@@ -9,6 +9,7 @@ open HybridProtocol.Core.Noise
 
 /// Why a server refused a connection request (the non-zero status byte, specs/PROTOCOL.md §3).
 /// An enum rather than a DU so that a code this version does not know still decodes and prints as its number.
+/// Codes are 0x01..0x1F: a first byte of 0x20 or more cannot be a status (`Malformed NotAStatus`).
 type RefusalCode =
     /// The preamble's version byte is not one the server speaks.
     | UnsupportedVersion = 0x01uy
@@ -54,6 +55,8 @@ type CloseReason =
     | ProtocolViolation = 0x03uy
     /// The sender received a message larger than the limit it announced.
     | MessageTooLarge = 0x04uy
+    /// Nothing crossed the connection for the sender's idle timeout, so it ended the connection.
+    | IdleTimeout = 0x05uy
 
 /// Malformed input, judged by a codec before (or instead of) any cryptography.
 type MalformedReason =
@@ -73,6 +76,9 @@ type MalformedReason =
     | BadProtocolName of ProtocolNameError
     /// A server status byte followed by a refusal list that does not parse.
     | BadRefusal
+    /// The server's first bytes cannot be a status (a first byte of 0x20 or more, or a refusal with version 0):
+    /// the server does not speak HybridProtocol (an SSH banner, an HTTP response). The bytes seen, at most 32.
+    | NotAStatus of received: byte[]
     /// The record's type byte is not one of RecordType.
     | UnknownRecordType of recordType: byte
     /// A frame too short to hold a record (type byte plus authentication tag).
@@ -135,3 +141,5 @@ type WireError =
     | BufferTooSmall of needed: int
     /// The configuration cannot work (the message says which value).
     | InvalidConfig of reason: string
+    /// Nothing was sent or received for the idle timeout (milliseconds); this end closed the connection.
+    | IdleTimeout of milliseconds: int64

@@ -19,7 +19,8 @@ public sealed partial class SecureConnection
     /// (see <see cref="AuthenticateAsClientAsync"/>). The returned connection owns the socket.
     /// </summary>
     /// <exception cref="HybridProtocolException">
-    /// TransportFailed when the TCP connection cannot be made; otherwise as <see cref="AuthenticateAsClientAsync"/>.
+    /// TransportFailed when the TCP connection cannot be made, or not within
+    /// <see cref="SecureClientOptions.ConnectTimeout"/>; otherwise as <see cref="AuthenticateAsClientAsync"/>.
     /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public static async Task<SecureConnection> ConnectAsync(string host, int port, SecureClientOptions options, CancellationToken cancellationToken = default)
@@ -32,22 +33,7 @@ public sealed partial class SecureConnection
             throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Port {port} is not between 1 and 65535.");
         }
 
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            await socket.ConnectAsync(host, port, cancellationToken).ConfigureAwait(false);
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            throw new HybridProtocolException(HybridErrorCode.TransportFailed, $"Cannot connect to {host}:{port}: {e.Message}. Check that the server runs and the address is right.", e);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
+        var socket = await ConnectSocketAsync(host, port, options, cancellationToken).ConfigureAwait(false);
         return await AuthenticateAsClientAsync(new NetworkStream(socket, ownsSocket: true), FormatHost(host, port), options, cancellationToken).ConfigureAwait(false);
     }
 
@@ -97,13 +83,14 @@ public sealed partial class SecureConnection
 
         var name = chosen.ResultValue;
         var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
+        var endPoints = Prepare(stream, options);
 
-        var scope = new KeyScope(NSecSuite.For(name));
-        var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
+        var scope = new KeyScope(SodiumSuite.For(name));
+        var ephemeral = SodiumSuite.GenerateEphemeral();
         KemKeyPair? kemKeyPair = null;
         try
         {
-            var config = ClientConfig.Create(name, scope.Suite, X25519PrivateKey.ToKeyPair(ephemeral), options.ApplicationProtocol)
+            var config = ClientConfig.Create(name, scope.Suite, ephemeral, options.ApplicationProtocol)
                 .WithMaxMessageSize(options.MaxMessageSize)
                 .WithMaxRecordData(options.MaxRecordData)
                 .WithRekey(options.RekeyPolicy);
@@ -153,7 +140,8 @@ public sealed partial class SecureConnection
                 _ => key => new HybridProtocolException(HybridErrorCode.AuthenticationFailed, $"The server proved {key.Fingerprint}, not the pinned key {auth.PinnedKey}."),
             };
 
-            return await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            var connection = await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            return connection.WithEndPoints(endPoints);
         }
         catch
         {
@@ -163,7 +151,7 @@ public sealed partial class SecureConnection
         }
         finally
         {
-            ephemeral.Dispose();
+            ephemeral.Private.Dispose();
             kemKeyPair?.Private.Dispose();
         }
     }
@@ -195,16 +183,17 @@ public sealed partial class SecureConnection
         var clientAuth = options.ClientAuthentication;
         var psk = options.PreSharedKeyNoCopy;
         var context = new WireErrorContext(false, peer, null);
+        var endPoints = Prepare(stream, options);
         KeyScope? scope = null;
-        var ephemeral = Key.Create(KeyAgreementAlgorithm.X25519);
+        var ephemeral = SodiumSuite.GenerateEphemeral();
         // Noise HFS "ekem1": fresh encapsulation randomness for this connection, erased when the handshake is over.
         var randomness = accepted.Any(n => n.IsHfs) ? RandomNumberGenerator.GetBytes(SodiumKem.MlKem768.ENCAPSRANDOMNESSLEN) : null;
         try
         {
             var config = ServerConfig.Create(
                     accepted,
-                    new Func<Core.Noise.ProtocolName, CryptoSuite>(n => (scope = new KeyScope(NSecSuite.For(n))).Suite),
-                    X25519PrivateKey.ToKeyPair(ephemeral),
+                    new Func<Core.Noise.ProtocolName, CryptoSuite>(n => (scope = new KeyScope(SodiumSuite.For(n))).Suite),
+                    ephemeral,
                     options.ApplicationProtocol)
                 .WithLocalStatic(serverKey.ToKeyPair())
                 .WithMaxMessageSize(options.MaxMessageSize)
@@ -233,7 +222,8 @@ public sealed partial class SecureConnection
                 _ => _ => null,
             };
 
-            return await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            var connection = await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            return connection.WithEndPoints(endPoints);
         }
         catch
         {
@@ -243,7 +233,7 @@ public sealed partial class SecureConnection
         }
         finally
         {
-            ephemeral.Dispose();
+            ephemeral.Private.Dispose();
             if (randomness is not null)
             {
                 CryptographicOperations.ZeroMemory(randomness);
@@ -386,20 +376,18 @@ public sealed partial class SecureConnection
         {
             // The peer closed cleanly right after the handshake; our Close has been sent. Keep what it delivered.
             keys.Dispose();
-            return new SecureConnection(stream, keys, null, info, early, context);
+            return new SecureConnection(stream, keys, null, info, early, context, options);
         }
 
-        var handoff = Connection.TakeTransport(state);
-        if (handoff.IsError)
+        var traffic = Connection.Traffic(state);
+        if (traffic.IsError)
         {
-            throw WireErrors.ToException(handoff.ErrorValue, context, inHandshake: false);
+            throw WireErrors.ToException(traffic.ErrorValue, context, inHandshake: false);
         }
 
-        var transport = handoff.ResultValue;
-        var layer = transport.Layer;
-        var live = RecordLayerModule.Keys(layer).ToArray();
-        keys.DisposeAllExcept(live);
-        return new SecureConnection(stream, keys, transport, info, early, context);
+        var engine = traffic.ResultValue;
+        keys.DisposeAllExcept(TrafficModule.Keys(engine.Send, engine.Receive).ToArray());
+        return new SecureConnection(stream, keys, engine, info, early, context, options);
     }
 
     private static void RetireKey(KeyScope? scope, IAeadKey key)

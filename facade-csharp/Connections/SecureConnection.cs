@@ -1,10 +1,10 @@
 using System.Buffers;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using HybridProtocol.Connections;
 using HybridProtocol.Core;
 using HybridProtocol.Core.Wire;
 using HybridProtocol.Crypto;
+using HybridProtocol.Net;
 
 namespace HybridProtocol;
 
@@ -22,11 +22,6 @@ namespace HybridProtocol;
 /// </summary>
 public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 {
-    // Buffers are rented from the shared ArrayPool when a send or receive needs them and returned when it ends, so an
-    // idle connection holds none (SslStream's model). Sizes are powers of two, the pool's bucket sizes: 128 KiB holds
-    // a whole record (2 + 65535 bytes) plus the start of the next; 256 KiB holds three full records for one write.
-    private const int ReceiveBufferSize = 128 * 1024;
-    private const int MaxSendBuffer = 256 * 1024;
     private const int SmallAssembly = 64 * 1024;
 
     private readonly Stream stream;
@@ -35,74 +30,78 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     private readonly SemaphoreSlim sendLock = new(1, 1);
     private readonly SemaphoreSlim receiveLock = new(1, 1);
     private readonly Queue<byte[]> early;
-    private readonly int maxRecordData;
+    private readonly TimeSpan closeTimeout;
+    private readonly IdleWatch? idle;
 
-    // The socket a synchronous receive waits on with a poll before it reads, when the stream is a NetworkStream whose
-    // socket had no read timeout when the connection was made (the poll would not honour one; checked once, as reading
-    // the option allocates). Once an async call (the handshake) has made the socket non-blocking, .NET on Unix emulates
-    // a blocking read that finds no data with a 120-byte operation object, up to one per record; a poll waits without
-    // allocating, and the read then finds the data.
+    // The socket a synchronous receive polls before it reads (when it had no read timeout: a poll would not honour
+    // one), and the socket an asynchronous receive peeks on to wait for data without holding a buffer.
     private readonly Socket? pollSocket;
+    private readonly Socket? peekSocket;
 
-    // Send direction (under sendLock): the record layer's send half is the only part this side uses.
-    private RecordLayer sendLayer;
-    private bool sendClosed;
+    // True when the handshake itself ended in both Close records (the core's Closed): nothing to send or receive.
+    private readonly bool endedAtStart;
 
-    // Receive direction (under receiveLock): the record layer's receive half, the bytes read and not yet opened (the
-    // buffer is held only while it holds bytes or a read is in progress), the message being reassembled when it
-    // cannot go straight into the caller's buffer, and how much of the caller's buffer a direct receive has filled
-    // (-1 when none is in progress).
-    private RecordLayer receiveLayer;
-    private byte[]? receiveBuffer;
-    private int directLength = -1;
-    private int receiveStart;
-    private int receiveEnd;
+    // Send direction (under sendLock): the engine's send half, and a reusable view of a span a sync send pinned.
+    private SendHalf send;
+    private readonly PinnedMemory sendPinned = new();
+
+    // Receive direction (under receiveLock): the engine's receive half, the bytes read and not consumed, the message
+    // being reassembled when it cannot go straight into the caller's buffer, and a message that is ready but not
+    // taken yet (kept after InvalidArgument, or read in parts by the stream view).
+    private ReceiveHalf receive;
+    private readonly PooledReceiveBuffer input = new();
+    private readonly PinnedMemory receivePinned = new();
     private byte[]? assembly;
     private int assemblyLength;
     private byte[]? current;
     private int currentStart;
     private int currentEnd;
-    private bool receiveClosed;
 
     private HybridProtocolException? failure;
     private int disposed;
+    private long lastActivity = Environment.TickCount64;
 
-    private SecureConnection(Stream stream, KeyScope keys, TransportHandoff? transport, HandshakeInfo info, Queue<byte[]> early, WireErrorContext context)
+    private SecureConnection(Stream stream, KeyScope keys, TrafficStart? traffic, HandshakeInfo info, Queue<byte[]> early, WireErrorContext context, SecureConnectionOptions options)
     {
         this.stream = stream;
         this.keys = keys;
         this.context = context;
         this.early = early;
-        pollSocket = stream is NetworkStream { Socket: { ReceiveTimeout: 0 } socket } ? socket : null;
+        closeTimeout = options.CloseTimeout;
+        if (stream is NetworkStream { Socket: var socket })
+        {
+            peekSocket = socket;
+            pollSocket = socket.ReceiveTimeout == 0 ? socket : null;
+        }
+
         ProtocolName = info.ProtocolName;
         HandshakeHash = info.HandshakeHash;
         ApplicationProtocol = info.Remote.ApplicationProtocol;
         RemotePublicKey = info.RemoteStatic is { Value: var rs } ? PublicKey.FromCore(rs) : null;
         LocalMaxMessageSize = info.Local.MaxMessageSize;
         RemoteMaxMessageSize = info.Remote.MaxMessageSize;
-        if (transport is null)
+        if (traffic is null)
         {
-            sendClosed = receiveClosed = true;
+            endedAtStart = true;
             return;
         }
 
-        sendLayer = receiveLayer = transport.Layer;
-        maxRecordData = transport.Layer.Limits.MaxRecordData;
-        if (transport.Buffered.Length > 0)
+        send = traffic.Send;
+        receive = traffic.Receive;
+        input.Load(traffic.PartialMessage.Length == 0 && traffic.Pending.Length == 0 ? default : traffic.Pending);
+        if (traffic.PartialMessage.Length > 0)
         {
-            receiveBuffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
-            transport.Buffered.CopyTo(receiveBuffer, 0);
-            receiveEnd = transport.Buffered.Length;
+            Append(traffic.PartialMessage);
         }
 
-        if (transport.PartialMessage.Length > 0)
+        if (options.IdleTimeout != Timeout.InfiniteTimeSpan)
         {
-            Append(transport.PartialMessage, more: true);
+            idle = new IdleWatch(this, (long)options.IdleTimeout.TotalMilliseconds);
         }
     }
 
     /// <summary>Bytes of pooled buffers this connection holds now (for tests: an idle connection holds none).</summary>
-    internal int HeldBufferBytes => (receiveBuffer?.Length ?? 0) + (assembly?.Length ?? 0);
+    internal int HeldBufferBytes => input.HeldBytes + (assembly?.Length ?? 0);
 
     /// <summary>The peer's static public key, when the pattern has one: the server's key on a client (always), the client's key on a server when the client proved one.</summary>
     public PublicKey? RemotePublicKey { get; }
@@ -130,79 +129,26 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     /// MessageTooLarge (the connection stays usable); InvalidState after close; TransportFailed; any earlier failure's code.
     /// </exception>
     /// <exception cref="OperationCanceledException">Cancelled; a send cancelled part-way fails the connection.</exception>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default)
-    {
-        CheckSend(message.Length);
-        await sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var offset = 0;
-        var started = false;
-        byte[]? buffer = null;
-        var done = false;
-        try
-        {
-            CheckSendLocked();
-            buffer = RentSendBuffer(message.Length);
-            while (!started || offset < message.Length)
-            {
-                var n = SealSome(buffer, message.Span, ref offset, ref started);
-                await stream.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
-            }
-
-            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-            done = true;
-        }
-        catch (OperationCanceledException e) when (started)
-        {
-            Fail(new HybridProtocolException(HybridErrorCode.TransportFailed, "A send was cancelled part-way through a message; the stream is out of step and the connection cannot be used again.", e));
-            throw;
-        }
-        catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
-        {
-            throw TransportFailure(e);
-        }
-        finally
-        {
-            ReturnSendBuffer(buffer, done);
-            sendLock.Release();
-        }
-    }
+    public ValueTask SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default) =>
+        SendCoreAsync(new AsyncReadWriteAdapter(stream, peekSocket), message, lockHeld: false, cancellationToken);
 
     /// <summary>Sends one message synchronously (see <see cref="SendAsync"/>).</summary>
     /// <exception cref="HybridProtocolException">As <see cref="SendAsync"/>.</exception>
-    public void Send(ReadOnlySpan<byte> message)
+    public unsafe void Send(ReadOnlySpan<byte> message)
     {
-        CheckSend(message.Length);
+        ThrowIfExceptional();
         sendLock.Wait();
-        var offset = 0;
-        var started = false;
-        byte[]? buffer = null;
-        var done = false;
         try
         {
-            CheckSendLocked();
-            buffer = RentSendBuffer(message.Length);
-            while (!started || offset < message.Length)
+            fixed (byte* p = message)
             {
-                var n = SealSome(buffer, message, ref offset, ref started);
-                stream.Write(buffer.AsSpan(0, n));
+                // The pinned view is set under the lock and used only inside this call (the sync adapter never suspends).
+                Wait(SendCoreAsync(new SyncReadWriteAdapter(stream, pollSocket), sendPinned.Over(p, message.Length), lockHeld: true, default));
             }
-
-            stream.Flush();
-            done = true;
-        }
-        catch (OperationCanceledException e) when (started)
-        {
-            Fail(new HybridProtocolException(HybridErrorCode.TransportFailed, "A send was cancelled part-way through a message; the stream is out of step and the connection cannot be used again.", e));
-            throw;
-        }
-        catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
-        {
-            throw TransportFailure(e);
         }
         finally
         {
-            ReturnSendBuffer(buffer, done);
+            sendPinned.Clear();
             sendLock.Release();
         }
     }
@@ -216,20 +162,8 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     /// altered or bad bytes; MessageTooLarge when the peer exceeds <see cref="LocalMaxMessageSize"/>; TransportFailed.
     /// All of these fail the connection.
     /// </exception>
-    public async ValueTask<byte[]?> ReceiveAsync(CancellationToken cancellationToken = default)
-    {
-        ThrowIfExceptional();
-        await receiveLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return await NextMessageAsync(cancellationToken).ConfigureAwait(false) ? TakeCurrent() : null;
-        }
-        finally
-        {
-            ReleaseIdleReceiveBuffer();
-            receiveLock.Release();
-        }
-    }
+    public ValueTask<byte[]?> ReceiveAsync(CancellationToken cancellationToken = default) =>
+        ReceiveArrayAsync(new AsyncReadWriteAdapter(stream, peekSocket), cancellationToken);
 
     /// <summary>
     /// Receives the next whole message into <paramref name="buffer"/> and returns its length, or -1 when the peer
@@ -240,57 +174,29 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     /// <see cref="LocalMaxMessageSize"/>), or use <see cref="ReceiveAsync(CancellationToken)"/>.
     /// </summary>
     /// <exception cref="HybridProtocolException">InvalidArgument when the buffer is too small (the connection stays usable); otherwise as <see cref="ReceiveAsync(CancellationToken)"/>.</exception>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        ThrowIfExceptional();
-        await receiveLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (current is not null || TryEarly() || assemblyLength > 0)
-            {
-                return await NextMessageAsync(cancellationToken).ConfigureAwait(false) ? CopyCurrent(buffer.Span) : -1;
-            }
-
-            return await NextDirectAsync(buffer, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            ReleaseIdleReceiveBuffer();
-            receiveLock.Release();
-        }
-    }
+    public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        ReceiveIntoAsync(new AsyncReadWriteAdapter(stream, peekSocket), buffer, lockHeld: false, cancellationToken);
 
     /// <summary>Receives the next whole message synchronously (see <see cref="ReceiveAsync(CancellationToken)"/>); null at the peer's clean close.</summary>
     /// <exception cref="HybridProtocolException">As <see cref="ReceiveAsync(CancellationToken)"/>.</exception>
-    public byte[]? Receive()
-    {
-        ThrowIfExceptional();
-        receiveLock.Wait();
-        try
-        {
-            return NextMessage() ? TakeCurrent() : null;
-        }
-        finally
-        {
-            ReleaseIdleReceiveBuffer();
-            receiveLock.Release();
-        }
-    }
+    public byte[]? Receive() => Wait(ReceiveArrayAsync(new SyncReadWriteAdapter(stream, pollSocket), default));
 
     /// <summary>Receives the next whole message synchronously into <paramref name="buffer"/> (see <see cref="ReceiveAsync(Memory{byte}, CancellationToken)"/>); -1 at the peer's clean close.</summary>
     /// <exception cref="HybridProtocolException">As <see cref="ReceiveAsync(Memory{byte}, CancellationToken)"/>.</exception>
-    public int Receive(Span<byte> buffer)
+    public unsafe int Receive(Span<byte> buffer)
     {
         ThrowIfExceptional();
         receiveLock.Wait();
         try
         {
-            return NextMessage() ? CopyCurrent(buffer) : -1;
+            fixed (byte* p = buffer)
+            {
+                return Wait(ReceiveIntoAsync(new SyncReadWriteAdapter(stream, pollSocket), receivePinned.Over(p, buffer.Length), lockHeld: true, default));
+            }
         }
         finally
         {
-            ReleaseIdleReceiveBuffer();
+            receivePinned.Clear();
             receiveLock.Release();
         }
     }
@@ -302,36 +208,78 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     /// </summary>
     public Stream GetStream() => new SecureConnectionStream(this);
 
-    /// <summary>
-    /// Ends the connection cleanly: sends the authenticated close (after every message already sent), then waits until
-    /// the peer's close arrives (bounded by the handshake timeout and <paramref name="cancellationToken"/>); messages
-    /// that arrive meanwhile are discarded. The peer's receive then returns its end-of-stream value. Dispose afterwards.
-    /// Closing twice is harmless.
-    /// </summary>
-    /// <exception cref="HybridProtocolException">The connection had failed (its code), or TransportFailed.</exception>
-    public async Task CloseAsync(CancellationToken cancellationToken = default)
+    internal ValueTask<int> ReadSomeAsync(Memory<byte> destination, CancellationToken cancellationToken) =>
+        ReadSomeAsync(new AsyncReadWriteAdapter(stream, peekSocket), destination, lockHeld: false, cancellationToken);
+
+    internal unsafe int ReadSome(Span<byte> destination)
     {
         ThrowIfExceptional();
-        await SendCloseAsync(CloseReason.Normal, cancellationToken).ConfigureAwait(false);
-        if (receiveLock.Wait(0))
+        receiveLock.Wait();
+        try
         {
-            try
+            fixed (byte* p = destination)
             {
-                using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                bounded.CancelAfter(TimeSpan.FromSeconds(10));
-                while (await NextMessageAsync(bounded.Token).ConfigureAwait(false))
-                {
-                    Consumed();
-                }
+                return Wait(ReadSomeAsync(new SyncReadWriteAdapter(stream, pollSocket), receivePinned.Over(p, destination.Length), lockHeld: true, default));
             }
-            catch (Exception e) when (e is OperationCanceledException or HybridProtocolException && !cancellationToken.IsCancellationRequested)
+        }
+        finally
+        {
+            receivePinned.Clear();
+            receiveLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Ends the connection cleanly: sends the authenticated close (after every message already sent), then waits until
+    /// the peer's close arrives; messages that arrive meanwhile are discarded. Both steps together are bounded by
+    /// <see cref="SecureConnectionOptions.CloseTimeout"/> and <paramref name="cancellationToken"/>. The peer's receive
+    /// then returns its end-of-stream value. Dispose afterwards. Closing twice is harmless.
+    /// </summary>
+    /// <returns>What happened: both closes crossed, ours was sent but the peer's did not arrive in time, or ours could not be written in time (a peer that does not read; the stream was closed).</returns>
+    /// <exception cref="HybridProtocolException">The connection had failed (its code), or TransportFailed.</exception>
+    public async Task<CloseResult> CloseAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfExceptional();
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (closeTimeout != Timeout.InfiniteTimeSpan)
+        {
+            bounded.CancelAfter(closeTimeout);
+        }
+
+        var adapter = new AsyncReadWriteAdapter(stream, peekSocket);
+        try
+        {
+            await SendCloseAsync(adapter, CloseReason.Normal, bounded.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            Fail(new HybridProtocolException(HybridErrorCode.TransportFailed, $"The close could not be sent to {context.Peer} within {closeTimeout.TotalSeconds:0.###} s (it is not reading); the stream was closed.", e));
+            stream.Dispose();
+            return CloseResult.CloseNotSent;
+        }
+
+        if (!receiveLock.Wait(0))
+        {
+            return CloseResult.CloseSent; // a receive in progress will see the peer's close
+        }
+
+        try
+        {
+            while (await NextMessageAsync(adapter, bounded.Token).ConfigureAwait(false))
             {
-                // The peer did not answer in time or broke off: our close has been sent, which is what matters here.
+                Consumed();
             }
-            finally
-            {
-                receiveLock.Release();
-            }
+
+            return CloseResult.Closed;
+        }
+        catch (Exception e) when (e is OperationCanceledException or HybridProtocolException && !cancellationToken.IsCancellationRequested)
+        {
+            // The peer did not answer in time or broke off: our close has been sent.
+            return CloseResult.CloseSent;
+        }
+        finally
+        {
+            receiveLock.Release();
         }
     }
 
@@ -341,44 +289,31 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     /// </summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        if (Volatile.Read(ref disposed) != 0)
         {
             return;
         }
 
-        if (failure is null && !sendClosed && sendLock.Wait(0))
+        if (failure is null)
         {
-            try
-            {
-                if (!sendClosed)
-                {
-                    Span<byte> record = stackalloc byte[CloseRecordLength];
-                    var n = SealClose(CloseReason.Normal, record);
-                    stream.Write(record[..n]);
-                }
-            }
-            catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or NotSupportedException)
-            {
-                // Best effort: the peer will see a truncated stream.
-            }
-            finally
-            {
-                sendLock.Release();
-            }
+            TrySendCloseNow(CloseReason.Normal);
         }
 
-        Release();
+        if (Interlocked.Exchange(ref disposed, 1) == 0)
+        {
+            Release();
+        }
     }
 
     /// <summary>As <see cref="Dispose"/>, with the close sent asynchronously.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Volatile.Read(ref disposed) == 0 && failure is null && !sendClosed)
+        if (Volatile.Read(ref disposed) == 0 && failure is null)
         {
             try
             {
                 using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await SendCloseAsync(CloseReason.Normal, bounded.Token).ConfigureAwait(false);
+                await SendCloseAsync(new AsyncReadWriteAdapter(stream, peekSocket), CloseReason.Normal, bounded.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or OperationCanceledException)
             {
@@ -395,6 +330,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     /// <summary>Closes the stream (which ends a pending read or write), then returns the buffers and erases the keys.</summary>
     private void Release()
     {
+        idle?.Dispose();
         failure ??= new HybridProtocolException(HybridErrorCode.InvalidState, "The connection has been disposed.");
         stream.Dispose();
         var haveSend = sendLock.Wait(TimeSpan.FromSeconds(5));
@@ -402,155 +338,18 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         keys.Dispose();
         if (haveReceive)
         {
-            if (receiveBuffer is not null)
-            {
-                ArrayPool<byte>.Shared.Return(receiveBuffer, clearArray: true);
-                receiveBuffer = null;
-            }
-
+            input.Release();
             ReturnAssembly();
+            receiveLock.Release();
         }
 
         if (haveSend)
         {
             sendLock.Release();
         }
-
-        if (haveReceive)
-        {
-            receiveLock.Release();
-        }
     }
 
-    // ---- send direction ----
-
-    private void CheckSend(int length)
-    {
-        ThrowIfExceptional();
-        if (length > RemoteMaxMessageSize)
-        {
-            throw new HybridProtocolException(HybridErrorCode.MessageTooLarge, $"A message of {length} bytes exceeds the {RemoteMaxMessageSize} bytes {context.Peer} accepts; nothing was sent. Split it, or raise MaxMessageSize on the receiving end.");
-        }
-    }
-
-    private void CheckSendLocked()
-    {
-        ThrowIfExceptional();
-        if (sendClosed)
-        {
-            throw new HybridProtocolException(HybridErrorCode.InvalidState, "The connection has been closed (an authenticated close was sent or received); nothing more can be sent. Open a new connection.");
-        }
-    }
-
-    /// <summary>
-    /// Rents the buffer one send seals into: room for every record of the message when that fits in 256 KiB (so the
-    /// message leaves in one write, length fields and ciphertext together), else for as many whole records as fit.
-    /// </summary>
-    private byte[] RentSendBuffer(int messageLength)
-    {
-        if (messageLength <= maxRecordData)
-        {
-            return ArrayPool<byte>.Shared.Rent(RecordLayerModule.MaxSealLength(sendLayer, messageLength));
-        }
-
-        long perRecord = RecordLayerModule.MaxSealLength(sendLayer, maxRecordData);
-        var records = ((messageLength - 1L) / maxRecordData) + 1;
-        var fit = Math.Max(1, MaxSendBuffer / perRecord);
-        return ArrayPool<byte>.Shared.Rent((int)(Math.Min(records, fit) * perRecord));
-    }
-
-    /// <summary>
-    /// Returns a send buffer to the pool. After a completed send it holds only ciphertext (each record is encrypted in
-    /// place over its plaintext), so it is not cleared; after a failure it may hold plaintext, so it is.
-    /// </summary>
-    private static void ReturnSendBuffer(byte[]? buffer, bool done)
-    {
-        if (buffer is not null)
-        {
-            ArrayPool<byte>.Shared.Return(buffer, clearArray: !done);
-        }
-    }
-
-    /// <summary>Seals as many records of <paramref name="message"/> as fit in <paramref name="buffer"/>; returns the bytes written.</summary>
-    private int SealSome(byte[] buffer, ReadOnlySpan<byte> message, ref int offset, ref bool started)
-    {
-        var written = 0;
-        while (!started || offset < message.Length)
-        {
-            var length = Math.Min(maxRecordData, message.Length - offset);
-            if (written + RecordLayerModule.MaxSealLength(sendLayer, length) > buffer.Length)
-            {
-                break;
-            }
-
-            var type = offset + length == message.Length ? RecordType.EndOfMessage : RecordType.Data;
-            var result = RecordLayerModule.Seal(sendLayer, type, message.Slice(offset, length), buffer.AsSpan(written));
-            if (result.IsError)
-            {
-                throw Fail(result.ErrorValue);
-            }
-
-            var sealedRecord = result.ResultValue;
-            sendLayer = sealedRecord.Layer;
-            written += sealedRecord.BytesWritten;
-            if (sealedRecord.RetiredKey.IsValueSome)
-            {
-                keys.Retire(sealedRecord.RetiredKey.Value);
-            }
-
-            offset += length;
-            started = true;
-        }
-
-        return written;
-    }
-
-    /// <summary>Room for a sealed Close record: length field, reason byte, type byte and tag (at most 64 bytes).</summary>
-    private const int CloseRecordLength = 128;
-
-    private int SealClose(CloseReason reason, Span<byte> destination)
-    {
-        var data = RecordModule.CloseData(reason);
-        var result = RecordLayerModule.Seal(sendLayer, RecordType.Close, data, destination);
-        if (result.IsError)
-        {
-            throw Fail(result.ErrorValue);
-        }
-
-        sendLayer = result.ResultValue.Layer;
-        sendClosed = true;
-        return result.ResultValue.BytesWritten;
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendCloseAsync(CloseReason reason, CancellationToken cancellationToken)
-    {
-        await sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        byte[]? buffer = null;
-        try
-        {
-            if (sendClosed || Volatile.Read(ref disposed) != 0)
-            {
-                return;
-            }
-
-            buffer = ArrayPool<byte>.Shared.Rent(CloseRecordLength);
-            var n = SealClose(reason, buffer);
-            await stream.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
-            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
-        {
-            throw TransportFailure(e);
-        }
-        finally
-        {
-            ReturnSendBuffer(buffer, done: true);
-            sendLock.Release();
-        }
-    }
-
-    /// <summary>After a protocol failure, tells the peer why with an authenticated close when the send side is free.</summary>
+    /// <summary>After a failure (or in Dispose), tells the peer with an authenticated close when the send side is free; never waits.</summary>
     private void TrySendCloseNow(CloseReason reason)
     {
         if (!sendLock.Wait(0))
@@ -560,16 +359,16 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
         try
         {
-            if (!sendClosed && Volatile.Read(ref disposed) == 0)
+            if (!endedAtStart && !send.Closed && Volatile.Read(ref disposed) == 0)
             {
-                Span<byte> record = stackalloc byte[CloseRecordLength];
+                Span<byte> record = stackalloc byte[128];
                 var n = SealClose(reason, record);
                 stream.Write(record[..n]);
             }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or NotSupportedException)
         {
-            // The connection has failed already; the close is a courtesy.
+            // A courtesy: the peer will otherwise see a truncated stream.
         }
         finally
         {
@@ -577,488 +376,24 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
     }
 
-    // ---- receive direction ----
+    private static T Wait<T>(ValueTask<T> task) => task.IsCompletedSuccessfully ? task.Result : task.AsTask().GetAwaiter().GetResult();
 
-    /// <summary>Makes the next message current; false when the peer has closed. Under receiveLock.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> NextMessageAsync(CancellationToken cancellationToken)
+    private static void Wait(ValueTask task)
     {
-        ThrowIfExceptional();
-        if (current is not null || TryEarly())
+        if (!task.IsCompletedSuccessfully)
         {
-            return true;
-        }
-
-        while (true)
-        {
-            switch (OpenBuffered(Span<byte>.Empty))
-            {
-                case Progress.Message:
-                    return true;
-                case Progress.Closed:
-                    await AnswerCloseAsync(cancellationToken).ConfigureAwait(false);
-                    return false;
-            }
-
-            await ReadMoreAsync(cancellationToken).ConfigureAwait(false);
+            task.AsTask().GetAwaiter().GetResult();
         }
     }
 
-    /// <summary>
-    /// Receives the next message straight into <paramref name="target"/>: each record is decrypted into it when its
-    /// plaintext (data and type byte) fits, else opened in the receive buffer and its data copied. A message larger
-    /// than <paramref name="target"/> moves to the assembly buffer and is kept (InvalidArgument). If the receive stops
-    /// part-way (cancelled), the part already received moves to the assembly buffer, so nothing is lost; after a
-    /// failure it is cleared from <paramref name="target"/>. Under receiveLock, with no message current or assembling.
-    /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<int> NextDirectAsync(Memory<byte> target, CancellationToken cancellationToken)
+    private void Touch() => Volatile.Write(ref lastActivity, Environment.TickCount64);
+
+    private void Retire(Microsoft.FSharp.Core.FSharpValueOption<IAeadKey> key)
     {
-        ThrowIfExceptional();
-        directLength = 0;
-        var completed = false;
-        try
+        if (key.IsValueSome)
         {
-            while (true)
-            {
-                switch (OpenBuffered(target.Span))
-                {
-                    case Progress.Message when directLength >= 0:
-                        completed = true;
-                        return directLength;
-                    case Progress.Message:
-                        return CopyCurrent(target.Span);
-                    case Progress.Closed:
-                        await AnswerCloseAsync(cancellationToken).ConfigureAwait(false);
-                        return -1;
-                }
-
-                await ReadMoreAsync(cancellationToken).ConfigureAwait(false);
-            }
+            keys.Retire(key.Value);
         }
-        finally
-        {
-            if (!completed && directLength > 0)
-            {
-                var part = target.Span[..directLength];
-                if (failure is null)
-                {
-                    Append(part, more: true);
-                }
-
-                part.Clear();
-            }
-
-            directLength = -1;
-        }
-    }
-
-    /// <summary>Where a peek that waits for data puts the byte it looks at (never read; shared by every connection).</summary>
-    private static readonly byte[] PeekByte = new byte[1];
-
-    /// <summary>
-    /// Reads more bytes into the receive buffer. When no buffer is held (nothing buffered), it first waits for data
-    /// (a one-byte peek on a socket, a zero-byte read on other streams) and only then rents one, so a connection
-    /// waiting for its next message holds no buffer (SslStream does the same with zero-byte reads). A stream that
-    /// cannot wait that way returns from the zero-byte read at once, and the read then holds the buffer.
-    /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ReadMoreAsync(CancellationToken cancellationToken)
-    {
-        int n;
-        try
-        {
-            if (receiveBuffer is null)
-            {
-                if (stream is NetworkStream { Socket: var socket })
-                {
-                    // On a socket, a one-byte peek: a zero-byte read can return at once on Linux while no data is
-                    // there (when the last read did not drain the socket to EAGAIN), and the buffer would then be held.
-                    await socket.ReceiveAsync(PeekByte, SocketFlags.Peek, cancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    await stream.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
-                }
-
-                receiveBuffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
-            }
-
-            n = await stream.ReadAsync(receiveBuffer.AsMemory(receiveEnd), cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
-        {
-            throw TransportFailure(e);
-        }
-
-        Received(n);
-    }
-
-    private bool NextMessage()
-    {
-        ThrowIfExceptional();
-        if (current is not null || TryEarly())
-        {
-            return true;
-        }
-
-        while (true)
-        {
-            switch (OpenBuffered(Span<byte>.Empty))
-            {
-                case Progress.Message:
-                    return true;
-                case Progress.Closed:
-                    AnswerCloseAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
-                    return false;
-            }
-
-            int n;
-            try
-            {
-                receiveBuffer ??= ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
-                pollSocket?.Poll(-1, SelectMode.SelectRead);
-
-                n = stream.Read(receiveBuffer.AsSpan(receiveEnd));
-            }
-            catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
-            {
-                throw TransportFailure(e);
-            }
-
-            Received(n);
-        }
-    }
-
-    private void Received(int n)
-    {
-        if (n == 0)
-        {
-            throw Fail(WireError.Truncated);
-        }
-
-        receiveEnd += n;
-    }
-
-    /// <summary>Returns the receive buffer to the pool when it holds no bytes (its plaintext was cleared as it was used). Under receiveLock.</summary>
-    private void ReleaseIdleReceiveBuffer()
-    {
-        if (receiveBuffer is not null && receiveStart == receiveEnd && Volatile.Read(ref disposed) == 0)
-        {
-            ArrayPool<byte>.Shared.Return(receiveBuffer);
-            receiveBuffer = null;
-            receiveStart = receiveEnd = 0;
-        }
-    }
-
-    private bool TryEarly()
-    {
-        if (early.Count == 0)
-        {
-            return false;
-        }
-
-        current = early.Dequeue();
-        currentStart = 0;
-        currentEnd = current.Length;
-        return true;
-    }
-
-    private enum Progress
-    {
-        NeedMore,
-        Message,
-        Closed,
-    }
-
-    /// <summary>
-    /// Opens the complete records in the receive buffer until a message is complete or the peer's close arrives. In a
-    /// direct receive (<see cref="directLength"/> at least 0) the data goes into <paramref name="target"/>, else into
-    /// the assembly buffer. Plaintext decrypted inside the receive buffer is cleared once copied out.
-    /// </summary>
-    private Progress OpenBuffered(Span<byte> target)
-    {
-        if (receiveClosed)
-        {
-            return Progress.Closed;
-        }
-
-        if (receiveBuffer is not { } buffer)
-        {
-            return Progress.NeedMore;
-        }
-
-        var tagLength = receiveLayer.TagLength;
-        while (true)
-        {
-            var available = buffer.AsSpan(receiveStart, receiveEnd - receiveStart);
-            var header = Frame.TryReadHeader(available, Frame.MaxLength);
-            if (header.IsError)
-            {
-                throw FailAndClose(header.ErrorValue);
-            }
-
-            if (header.ResultValue.IsValueNone || available.Length < Frame.HeaderLength + header.ResultValue.Value)
-            {
-                Compact();
-                return Progress.NeedMore;
-            }
-
-            var length = header.ResultValue.Value;
-            var body = buffer.AsSpan(receiveStart + Frame.HeaderLength, length);
-            var plaintextLength = length - tagLength;
-            var direct = directLength >= 0 && plaintextLength > 0 && target.Length - directLength >= plaintextLength;
-            var into = direct ? target.Slice(directLength, plaintextLength) : body;
-            var result = RecordLayerModule.Open(receiveLayer, body, into);
-            if (result.IsError)
-            {
-                throw FailAndClose(result.ErrorValue);
-            }
-
-            var opened = result.ResultValue;
-            receiveLayer = opened.Layer;
-            receiveStart += Frame.HeaderLength + length;
-            if (opened.RetiredKey.IsValueSome)
-            {
-                keys.Retire(opened.RetiredKey.Value);
-            }
-
-            var data = into[..opened.DataLength];
-            var progress = Progress.NeedMore;
-            switch (opened.Type)
-            {
-                case RecordType.Data:
-                    Deliver(target, data, direct, more: true);
-                    break;
-                case RecordType.EndOfMessage:
-                    Deliver(target, data, direct, more: false);
-                    if (directLength < 0)
-                    {
-                        Append(ReadOnlySpan<byte>.Empty, more: false);
-                        current = assembly;
-                        currentStart = 0;
-                        currentEnd = assemblyLength;
-                    }
-
-                    progress = Progress.Message;
-                    break;
-                case RecordType.Close when opened.CloseReason == CloseReason.Normal:
-                    receiveClosed = true;
-                    progress = Progress.Closed;
-                    break;
-                case RecordType.Close:
-                    throw Fail(WireError.NewClosedByPeer(opened.CloseReason));
-            }
-
-            if (!direct)
-            {
-                body[..plaintextLength].Clear();
-            }
-            else if (opened.Type is RecordType.Data or RecordType.EndOfMessage)
-            {
-                into[opened.DataLength..].Clear(); // the type byte, past the data in the caller's buffer
-            }
-            else
-            {
-                into.Clear();
-            }
-
-            if (progress != Progress.NeedMore)
-            {
-                return progress;
-            }
-        }
-    }
-
-    /// <summary>Puts one record's data where the message goes: already in place (direct), copied into the caller's buffer, or appended to the assembly buffer.</summary>
-    private void Deliver(Span<byte> target, ReadOnlySpan<byte> data, bool direct, bool more)
-    {
-        if (directLength >= 0)
-        {
-            if (direct)
-            {
-                directLength += data.Length;
-                return;
-            }
-
-            if (target.Length - directLength >= data.Length)
-            {
-                data.CopyTo(target[directLength..]);
-                directLength += data.Length;
-                return;
-            }
-
-            // The message is larger than the caller's buffer: assemble it instead, so it is kept.
-            var part = target[..directLength];
-            Append(part, more: true);
-            part.Clear();
-            directLength = -1;
-        }
-
-        Append(data, more);
-    }
-
-    private void Compact()
-    {
-        if (receiveStart == receiveEnd)
-        {
-            receiveStart = receiveEnd = 0;
-        }
-        else if (receiveBuffer!.Length - receiveStart < Frame.HeaderLength + Frame.MaxLength)
-        {
-            Buffer.BlockCopy(receiveBuffer, receiveStart, receiveBuffer, 0, receiveEnd - receiveStart);
-            receiveEnd -= receiveStart;
-            receiveStart = 0;
-        }
-    }
-
-    /// <summary>Appends to the message being assembled, renting (or growing) the assembly buffer as needed.</summary>
-    private void Append(ReadOnlySpan<byte> data, bool more)
-    {
-        var needed = assemblyLength + data.Length;
-        if (assembly is null)
-        {
-            assembly = ArrayPool<byte>.Shared.Rent(more ? Math.Max(SmallAssembly, needed) : Math.Max(16, needed));
-        }
-        else if (needed > assembly.Length)
-        {
-            var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(Array.MaxLength, Math.Max(2L * assembly.Length, needed)));
-            assembly.AsSpan(0, assemblyLength).CopyTo(bigger);
-            assembly.AsSpan(0, assemblyLength).Clear();
-            ArrayPool<byte>.Shared.Return(assembly);
-            assembly = bigger;
-        }
-
-        data.CopyTo(assembly.AsSpan(assemblyLength));
-        assemblyLength = needed;
-    }
-
-    /// <summary>Clears the assembled bytes and returns the assembly buffer to the pool.</summary>
-    private void ReturnAssembly()
-    {
-        if (assembly is not null)
-        {
-            assembly.AsSpan(0, assemblyLength).Clear();
-            ArrayPool<byte>.Shared.Return(assembly);
-            assembly = null;
-        }
-
-        assemblyLength = 0;
-    }
-
-    /// <summary>The peer's close arrived: answer with ours (unless sent), so both ends end cleanly.</summary>
-    private async ValueTask AnswerCloseAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await SendCloseAsync(CloseReason.Normal, cancellationToken).ConfigureAwait(false);
-        }
-        catch (HybridProtocolException)
-        {
-            // The peer may have gone already; its close arrived, so this end's receive has ended cleanly.
-        }
-    }
-
-    private byte[] TakeCurrent()
-    {
-        var message = current!;
-        byte[] result;
-        if (!ReferenceEquals(message, assembly) && currentStart == 0)
-        {
-            result = message;
-        }
-        else
-        {
-            result = message.AsSpan(currentStart, currentEnd - currentStart).ToArray();
-        }
-
-        Consumed();
-        return result;
-    }
-
-    private int CopyCurrent(Span<byte> destination)
-    {
-        var length = currentEnd - currentStart;
-        if (length > destination.Length)
-        {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"The next message is {length} bytes but the buffer holds {destination.Length}; the message is kept. Call again with a buffer of at least {length} bytes (or LocalMaxMessageSize), or use ReceiveAsync() without a buffer.");
-        }
-
-        current.AsSpan(currentStart, length).CopyTo(destination);
-        Consumed();
-        return length;
-    }
-
-    /// <summary>Copies up to <paramref name="destination"/>'s length of the current message, for the stream view; 0 at the peer's close.</summary>
-    internal async ValueTask<int> ReadSomeAsync(Memory<byte> destination, CancellationToken cancellationToken)
-    {
-        ThrowIfExceptional();
-        await receiveLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            while (await NextMessageAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var n = ReadPart(destination.Span);
-                if (n > 0 || destination.IsEmpty)
-                {
-                    return n;
-                }
-            }
-
-            return 0;
-        }
-        finally
-        {
-            ReleaseIdleReceiveBuffer();
-            receiveLock.Release();
-        }
-    }
-
-    internal int ReadSome(Span<byte> destination)
-    {
-        ThrowIfExceptional();
-        receiveLock.Wait();
-        try
-        {
-            while (NextMessage())
-            {
-                var n = ReadPart(destination);
-                if (n > 0 || destination.IsEmpty)
-                {
-                    return n;
-                }
-            }
-
-            return 0;
-        }
-        finally
-        {
-            ReleaseIdleReceiveBuffer();
-            receiveLock.Release();
-        }
-    }
-
-    private int ReadPart(Span<byte> destination)
-    {
-        var n = Math.Min(destination.Length, currentEnd - currentStart);
-        current.AsSpan(currentStart, n).CopyTo(destination);
-        currentStart += n;
-        if (currentStart == currentEnd)
-        {
-            Consumed();
-        }
-
-        return n;
-    }
-
-    private void Consumed()
-    {
-        if (ReferenceEquals(current, assembly))
-        {
-            ReturnAssembly();
-        }
-
-        current = null;
     }
 
     // ---- failures ----
@@ -1080,13 +415,19 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         return exception;
     }
 
-    private HybridProtocolException FailAndClose(WireError error)
+    /// <summary>The engine failed the receive direction: record it, then send the Close it chose (if any).</summary>
+    private HybridProtocolException FailAndReply(WireError error, Microsoft.FSharp.Core.FSharpValueOption<CloseReason> reply)
     {
         var exception = Fail(error);
-        TrySendCloseNow(error.IsMessageTooLarge ? CloseReason.MessageTooLarge : CloseReason.ProtocolViolation);
-        return exception;
+        if (reply.IsValueSome)
+        {
+            TrySendCloseNow(reply.Value);
+        }
+
+        return failure ?? exception;
     }
 
+    /// <summary>An I/O failure; when the connection failed already (e.g. the idle timeout closed the stream), that failure.</summary>
     private HybridProtocolException TransportFailure(Exception e) =>
-        Fail(new HybridProtocolException(HybridErrorCode.TransportFailed, $"The connection to {context.Peer} failed: {e.Message}", e));
+        failure ?? Fail(new HybridProtocolException(HybridErrorCode.TransportFailed, $"The connection to {context.Peer} failed: {e.Message}", e));
 }

@@ -25,7 +25,11 @@ public sealed class SecureListener : IAsyncDisposable
     private Task? acceptLoop;
     private int handshakes;
 
-    /// <summary>Creates a listener for <paramref name="endPoint"/> (port 0 picks a free port; see <see cref="LocalEndPoint"/>). Call <see cref="Start"/>.</summary>
+    /// <summary>
+    /// Creates a listener for <paramref name="endPoint"/> (port 0 picks a free port; see <see cref="LocalEndPoint"/>).
+    /// The names it accepts follow from <paramref name="options"/> now; the other options are read for each client.
+    /// Call <see cref="Start"/>.
+    /// </summary>
     /// <exception cref="HybridProtocolException">InvalidArgument when <see cref="SecureServerOptions.ServerKey"/> is missing.</exception>
     public SecureListener(IPEndPoint endPoint, SecureServerOptions options)
     {
@@ -50,6 +54,13 @@ public sealed class SecureListener : IAsyncDisposable
     /// <summary>The most authenticated connections waiting for <see cref="AcceptAsync"/> (default 64); set before <see cref="Start"/>.</summary>
     public int MaxPendingConnections { get; init; } = 64;
 
+    /// <summary>
+    /// For an IPv6 address (such as <see cref="IPAddress.IPv6Any"/>, <c>[::]</c>): also accept IPv4 clients (their
+    /// <see cref="SecureConnection.RemoteEndPoint"/> is their IPv4 address). Default true, so a listener on <c>[::]</c> serves
+    /// both IPv4 and IPv6; false listens on IPv6 only. Ignored for IPv4 addresses. Set before <see cref="Start"/>.
+    /// </summary>
+    public bool DualMode { get; init; } = true;
+
     /// <summary>The address and port the listener is bound to (after <see cref="Start"/>).</summary>
     /// <exception cref="HybridProtocolException">InvalidState before <see cref="Start"/>.</exception>
     public IPEndPoint LocalEndPoint => (IPEndPoint?)socket?.LocalEndPoint
@@ -67,6 +78,11 @@ public sealed class SecureListener : IAsyncDisposable
         var s = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                s.DualMode = DualMode;
+            }
+
             s.Bind(endPoint);
             s.Listen(512);
         }
@@ -186,7 +202,7 @@ public sealed class SecureListener : IAsyncDisposable
         var remote = client.RemoteEndPoint;
         try
         {
-            client.NoDelay = true;
+            SecureConnection.Configure(client, options);
             var connection = await SecureConnection.AuthenticateAsServerCoreAsync(new NetworkStream(client, ownsSocket: true), options, accepted, "the client " + remote, stopping.Token).ConfigureAwait(false);
             try
             {

@@ -35,6 +35,8 @@ public abstract class SecureConnectionOptions
     private byte[]? preSharedKey;
     private string applicationProtocol = "hybrid";
     private int maxMessageSize = DefaultMaxMessageSize;
+    private TimeSpan closeTimeout = TimeSpan.FromSeconds(10);
+    private TimeSpan idleTimeout = Timeout.InfiniteTimeSpan;
     private TimeSpan handshakeTimeout = TimeSpan.FromSeconds(10);
     private long rekeyAfterBytes = 1L << 30;
     private long rekeyAfterRecords = 1L << 20;
@@ -111,6 +113,33 @@ public abstract class SecureConnectionOptions
     }
 
     /// <summary>
+    /// How long <see cref="SecureConnection.CloseAsync"/> may take to send this end's close and receive the peer's;
+    /// default 10 seconds. <see cref="Timeout.InfiniteTimeSpan"/> disables the limit.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when zero or negative (other than infinite).</exception>
+    public TimeSpan CloseTimeout
+    {
+        get => closeTimeout;
+        set => closeTimeout = value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
+            ? value
+            : throw Invalid($"CloseTimeout must be positive or Timeout.InfiniteTimeSpan, not {value}.");
+    }
+
+    /// <summary>
+    /// When nothing is sent or received for this long, the connection closes itself (an authenticated close with
+    /// reason IdleTimeout) and fails with <see cref="HybridErrorCode.IdleTimeout"/>. Default
+    /// <see cref="Timeout.InfiniteTimeSpan"/> (never).
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when zero or negative (other than infinite).</exception>
+    public TimeSpan IdleTimeout
+    {
+        get => idleTimeout;
+        set => idleTimeout = value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
+            ? value
+            : throw Invalid($"IdleTimeout must be positive or Timeout.InfiniteTimeSpan, not {value}.");
+    }
+
+    /// <summary>
     /// After this many bytes of data sent under one key, the sender switches to a new key on its own (a KeyUpdate
     /// record, Noise §11.3 Rekey). Default 1 GiB.
     /// </summary>
@@ -149,6 +178,23 @@ public abstract class SecureConnectionOptions
             : throw Invalid($"MaxRecordData must be 1..{Core.Wire.ConfigDefaults.MaxRecordData}, not {value}.");
     }
 
+    /// <summary>
+    /// TCP keep-alive for connections over TCP: after this long without traffic the operating system probes the peer,
+    /// every this long again, and drops a connection whose peer has gone (the next call then fails with
+    /// <see cref="HybridErrorCode.TransportFailed"/>). Whole seconds, at least 1. Default
+    /// <see cref="Timeout.InfiniteTimeSpan"/>: no keep-alive (the operating system's default).
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when under 1 second (other than infinite).</exception>
+    public TimeSpan TcpKeepAlive
+    {
+        get => tcpKeepAlive;
+        set => tcpKeepAlive = value >= TimeSpan.FromSeconds(1) || value == Timeout.InfiniteTimeSpan
+            ? value
+            : throw Invalid($"TcpKeepAlive must be at least 1 second or Timeout.InfiniteTimeSpan, not {value}.");
+    }
+
+    private TimeSpan tcpKeepAlive = Timeout.InfiniteTimeSpan;
+
     internal Core.Wire.RekeyPolicy RekeyPolicy => new(rekeyAfterRecords, rekeyAfterBytes);
 
     internal byte[]? PreSharedKeyNoCopy => preSharedKey;
@@ -178,6 +224,22 @@ public sealed class SecureClientOptions : SecureConnectionOptions
     /// authenticate clients. Null (the default): the client stays anonymous. Not disposed by the connection.
     /// </summary>
     public PrivateKey? ClientIdentity { get; set; }
+
+    /// <summary>
+    /// How long <see cref="SecureConnection.ConnectAsync"/> may take to open the TCP connection; default 10 seconds.
+    /// A server that does not answer fails with <see cref="HybridErrorCode.TransportFailed"/>.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> leaves it to the operating system (about two minutes on Linux).
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when zero or negative (other than infinite).</exception>
+    public TimeSpan ConnectTimeout
+    {
+        get => connectTimeout;
+        set => connectTimeout = value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
+            ? value
+            : throw Invalid($"ConnectTimeout must be positive or Timeout.InfiniteTimeSpan, not {value}.");
+    }
+
+    private TimeSpan connectTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>The suite to ask for; the server refuses one it does not accept (<see cref="HybridErrorCode.PeerRefused"/>, naming what it supports).</summary>
     /// <exception cref="HybridProtocolException">InvalidArgument for a value outside the enum.</exception>

@@ -20,6 +20,7 @@ internal static class WireErrors
         WireError.Noise n => NoiseErrors.ToException(n.Item) is var e && e.Code == HybridErrorCode.DecryptionFailed && inHandshake
             ? new(HybridErrorCode.DecryptionFailed, $"The handshake with {context.Peer} failed to authenticate: the two ends use different keys or pre-shared keys, or the bytes were altered in transit. Check the pinned key and the PreSharedKey on both ends.")
             : e,
+        WireError.Malformed { Item: MalformedReason.NotAStatus n } => new(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} is not a HybridProtocol server: it answered \"{Printable(n.received)}\", which cannot be a HybridProtocol status{Guess(n.received)}; the connection was closed. Check the host and port."),
         WireError.Malformed m => new(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} sent bytes that break the protocol ({Describe(m.Item)}); the connection was closed. The peer is not a HybridProtocol endpoint of this version, or the data was corrupted."),
         WireError.Refused r => new(HybridErrorCode.PeerRefused, $"{Capital(context.Peer)} refused the connection: {Describe(r.code)} (refusal code 0x{(byte)r.code:x2}). It speaks version {r.serverVersion} and accepts: {(r.supported.IsEmpty ? "(nothing listed)" : string.Join(", ", r.supported))}. Change the client's options (Suite, PreSharedKey, ClientIdentity, PostQuantum) to match one of them.{ClassicalHint(r)}") { Refusal = r.code },
         WireError.RefusedPeer r => new(HybridErrorCode.PeerRefused, $"Refused {context.Peer}'s request for '{r.requested}': {Describe(r.code)} (refusal code 0x{(byte)r.code:x2}). The client must use one of the protocols this server accepts.") { Refusal = r.code },
@@ -33,6 +34,7 @@ internal static class WireErrors
         {
             CloseReason.AuthenticationFailed => new(HybridErrorCode.AuthenticationFailed, $"{Capital(context.Peer)} refused this end's key (it is not on its allow-list, or its check said no). Ask its operator to allow the key, or use the right ClientIdentity."),
             CloseReason.ApplicationProtocolMismatch => new(HybridErrorCode.PeerRefused, $"{Capital(context.Peer)} closed the connection: the application protocols differ. Set the same ApplicationProtocol on both ends."),
+            CloseReason.IdleTimeout => new(HybridErrorCode.IdleTimeout, $"{Capital(context.Peer)} closed the connection: nothing crossed it for its idle timeout."),
             CloseReason.MessageTooLarge => new(HybridErrorCode.MessageTooLarge, $"{Capital(context.Peer)} closed the connection: it received a message larger than it accepts."),
             _ => new(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} closed the connection because it received bytes it could not accept (reason {c.reason})."),
         },
@@ -41,6 +43,7 @@ internal static class WireErrors
         _ when error.IsConnectionClosed => new(HybridErrorCode.InvalidState, "The connection has been closed; nothing more can be sent. Open a new connection."),
         _ when error.IsNoVerdictPending => new(HybridErrorCode.InvalidState, "No peer key is waiting for a verdict."),
         WireError.BufferTooSmall b => new(HybridErrorCode.InvalidArgument, $"A buffer of at least {b.needed} bytes is needed."),
+        WireError.IdleTimeout i => new(HybridErrorCode.IdleTimeout, $"Nothing was sent to or received from {context.Peer} for {i.milliseconds / 1000.0:0.###} s (the IdleTimeout); the connection was closed."),
         WireError.InvalidConfig c => new(HybridErrorCode.InvalidArgument, $"The connection options cannot work: {c.reason}."),
         _ => new(HybridErrorCode.ProtocolViolation, $"Wire protocol error: {error}."),
     };
@@ -76,6 +79,18 @@ internal static class WireErrors
         MalformedReason.RecordTooShort s => $"a record of {s.length} bytes is too short",
         _ => reason.ToString(),
     };
+
+    /// <summary>Bytes as text for a message: printable ASCII kept, anything else as \xNN.</summary>
+    private static string Printable(byte[] bytes) =>
+        string.Concat(bytes.Select(b => b is >= 0x20 and < 0x7F ? ((char)b).ToString() : $"\\x{b:x2}"));
+
+    private static string Guess(byte[] bytes)
+    {
+        var text = System.Text.Encoding.ASCII.GetString(bytes);
+        return text.StartsWith("SSH-", StringComparison.Ordinal) ? " (an SSH server)"
+            : text.StartsWith("HTTP/", StringComparison.Ordinal) ? " (an HTTP server)"
+            : "";
+    }
 
     private static string Capital(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 }

@@ -4,7 +4,8 @@ namespace HybridProtocol.Crypto;
 
 /// <summary>
 /// Direct bindings to the libsodium that NSec ships (the same native library, loaded by the same name), for the
-/// functions NSec does not wrap yet. One declaration per native function, here and nowhere else.
+/// functions NSec does not wrap yet. One declaration per native function: the KEMs here, the fast provider's
+/// functions in Sodium.Provider.cs.
 /// </summary>
 internal static unsafe partial class Sodium
 {
@@ -25,10 +26,7 @@ internal static unsafe partial class Sodium
     }
 
     [LibraryImport(Library)]
-    private static partial int sodium_init();
-
-    [LibraryImport(Library)]
-    internal static partial void sodium_memzero(byte* pnt, nuint len);
+    internal static partial int sodium_init();
 
     // ML-KEM-768 (FIPS 203). seed_keypair takes d || z (64 bytes); enc_deterministic takes m (32 bytes).
     [LibraryImport(Library)]

@@ -9,12 +9,14 @@ namespace HybridProtocol;
 /// <summary>
 /// HPKE, RFC 9180: encryption to a public key without a live connection. Single-shot
 /// <see cref="Seal"/>/<see cref="Open"/> for one message, or the Setup functions for a context that
-/// seals several. Keys are the library's X25519 <see cref="PrivateKey"/> and <see cref="PublicKey"/> (PEM files, fingerprints). The KEM is DHKEM(X25519, HKDF-SHA256); KDFs
-/// HKDF-SHA256/512; AEADs AES-256-GCM, ChaCha20Poly1305, export-only.
+/// seals several. Keys are the library's <see cref="PrivateKey"/> and <see cref="PublicKey"/> (PEM files, fingerprints), each
+/// of the algorithm of the suite's KEM: DHKEM(X25519, HKDF-SHA256), DHKEM(P-256, HKDF-SHA256), DHKEM(P-384, HKDF-SHA384),
+/// DHKEM(P-521, HKDF-SHA512), ML-KEM-768 and X-Wing (the last two without the auth modes); KDFs HKDF-SHA256/384/512 and
+/// SHAKE128/256; AEADs AES-128-GCM, AES-256-GCM, ChaCha20Poly1305, export-only (specs/HPKE.md).
 /// </summary>
 public static class Hpke
 {
-    /// <summary>The length of the encapsulated key <c>enc</c> for DHKEM(X25519, HKDF-SHA256).</summary>
+    /// <summary>The length of the encapsulated key <c>enc</c> for DHKEM(X25519, HKDF-SHA256) (other KEMs: <see cref="HpkeSuite.EncapsulatedKeyLength"/>).</summary>
     public const int EncapsulatedKeyLength = 32;
 
     /// <summary>The AEAD tag length added to every sealed message (0 for export-only).</summary>
@@ -22,9 +24,9 @@ public static class Hpke
 
     /// <summary>
     /// Single-shot RFC 9180 §6.1 Seal: encrypts one message to <paramref name="recipientPublicKey"/>.
-    /// Returns <c>enc || ct</c>: the 32-byte encapsulated key, then the ciphertext (plaintext + 16 bytes).
+    /// Returns <c>enc || ct</c>: the encapsulated key (Nenc bytes of the suite's KEM), then the ciphertext (plaintext + 16 bytes).
     /// </summary>
-    /// <param name="recipientPublicKey">The recipient's X25519 public key .</param>
+    /// <param name="recipientPublicKey">The recipient's public key, of the suite's KEM's algorithm.</param>
     /// <param name="plaintext">The message.</param>
     /// <param name="info">Application context bound into the key schedule; the recipient must pass the same.</param>
     /// <param name="aad">Associated data authenticated but not encrypted; the recipient must pass the same.</param>
@@ -38,16 +40,17 @@ public static class Hpke
         HpkeSenderOptions? options = null)
     {
         using var context = SetupS(recipientPublicKey, info, options);
-        var output = new byte[EncapsulatedKeyLength + context.CiphertextLength(plaintext.Length)];
+        var nenc = context.EncapsulatedKey.Length;
+        var output = new byte[nenc + context.CiphertextLength(plaintext.Length)];
         context.EncapsulatedKey.CopyTo(output, 0);
-        context.Seal(plaintext, aad, output.AsSpan(EncapsulatedKeyLength));
+        context.Seal(plaintext, aad, output.AsSpan(nenc));
         return output;
     }
 
     /// <summary>
     /// Single-shot RFC 9180 §6.1 Open: decrypts a message made by <see cref="Seal"/> (<c>enc || ct</c>).
     /// </summary>
-    /// <param name="recipientPrivateKey">The recipient's X25519 private key .</param>
+    /// <param name="recipientPrivateKey">The recipient's private key, of the suite's KEM's algorithm.</param>
     /// <param name="sealedMessage">The encapsulated key followed by the ciphertext.</param>
     /// <param name="info">The info the sender used.</param>
     /// <param name="aad">The associated data the sender used.</param>
@@ -60,35 +63,40 @@ public static class Hpke
         ReadOnlySpan<byte> aad = default,
         HpkeRecipientOptions? options = null)
     {
-        var tag = (options?.Suite ?? HpkeSuite.Default).Aead == HpkeAead.ExportOnly ? 0 : TagLength;
-        if (sealedMessage.Length < EncapsulatedKeyLength + tag)
+        var suite = options?.Suite ?? HpkeSuite.Default;
+        var tag = suite.Aead == HpkeAead.ExportOnly ? 0 : TagLength;
+        var nenc = suite.EncapsulatedKeyLength;
+        if (sealedMessage.Length < nenc + tag)
         {
             throw new HybridProtocolException(
                 HybridErrorCode.InvalidCiphertext,
-                $"A sealed message is at least {EncapsulatedKeyLength + tag} bytes (enc and tag); this one is {sealedMessage.Length}.");
+                $"A sealed message is at least {nenc + tag} bytes (enc and tag); this one is {sealedMessage.Length}.");
         }
 
-        using var context = SetupR(sealedMessage[..EncapsulatedKeyLength], recipientPrivateKey, info, options);
-        return context.Open(sealedMessage[EncapsulatedKeyLength..], aad);
+        using var context = SetupR(sealedMessage[..nenc], recipientPrivateKey, info, options);
+        return context.Open(sealedMessage[nenc..], aad);
     }
 
     /// <summary>
     /// Sets up a sender context in the mode <paramref name="options"/> selects (RFC 9180 §5.1
-    /// SetupBaseS, SetupPSKS, SetupAuthS or SetupAuthPSKS), with a fresh ephemeral key.
+    /// SetupBaseS, SetupPSKS, SetupAuthS or SetupAuthPSKS), with fresh randomness for the KEM (GenerateKeyPair()'s for DHKEM,
+    /// the encapsulation randomness for ML-KEM and X-Wing).
     /// </summary>
-    /// <param name="recipientPublicKey">The recipient's X25519 public key .</param>
+    /// <param name="recipientPublicKey">The recipient's public key, of the suite's KEM's algorithm.</param>
     /// <param name="info">Application context bound into the key schedule.</param>
     /// <param name="options">Suite and mode inputs; null for the default suite in base mode.</param>
+    /// <exception cref="HybridProtocolException">InvalidKey (a key of another algorithm than the suite's KEM), InvalidArgument, Unsupported (an auth mode with ML-KEM or X-Wing).</exception>
     public static HpkeSenderContext SetupS(PublicKey recipientPublicKey, ReadOnlySpan<byte> info, HpkeSenderOptions? options = null)
     {
-        var ephemeral = HpkeKeys.GenerateEphemeral();
+        options ??= new HpkeSenderOptions();
+        var randomness = HpkeKeys.Randomness(options.Suite);
         try
         {
-            return SetupS(recipientPublicKey, info, options ?? new HpkeSenderOptions(), ephemeral);
+            return SetupS(recipientPublicKey, info, options, randomness);
         }
         finally
         {
-            ephemeral.Private.Dispose();
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(randomness);
         }
     }
 
@@ -96,8 +104,8 @@ public static class Hpke
     /// Sets up a recipient context in the mode <paramref name="options"/> selects (RFC 9180 §5.1
     /// SetupBaseR, SetupPSKR, SetupAuthR or SetupAuthPSKR).
     /// </summary>
-    /// <param name="encapsulatedKey">The sender's <c>enc</c> .</param>
-    /// <param name="recipientPrivateKey">The recipient's X25519 private key .</param>
+    /// <param name="encapsulatedKey">The sender's <c>enc</c>.</param>
+    /// <param name="recipientPrivateKey">The recipient's private key, of the suite's KEM's algorithm.</param>
     /// <param name="info">The info the sender used.</param>
     /// <param name="options">The sender's suite and mode inputs; null for the default suite in base mode.</param>
     public static HpkeRecipientContext SetupR(
@@ -108,26 +116,19 @@ public static class Hpke
     {
         options ??= new HpkeRecipientOptions();
         var suite = options.Suite.ToCore();
-        var skR = HpkeKeys.Private(recipientPrivateKey);
-        try
+        var skR = HpkeKeys.Private(recipientPrivateKey, options.Suite);
+        RecipientMode mode = options.Mode switch
         {
-            RecipientMode mode = options.Mode switch
-            {
-                HpkeMode.Base => RecipientMode.BaseR,
-                HpkeMode.Psk => RecipientMode.NewPskR(options.Psk ?? [], options.PskId ?? []),
-                HpkeMode.Auth => RecipientMode.NewAuthR(HpkeKeys.Public(options.SenderPublicKey!)),
-                _ => RecipientMode.NewAuthPskR(
-                    options.Psk ?? [],
-                    options.PskId ?? [],
-                    HpkeKeys.Public(options.SenderPublicKey!)),
-            };
-            var context = HpkeErrors.Check(CoreHpke.SetupR(suite, mode, encapsulatedKey.ToArray(), skR, info.ToArray()));
-            return new HpkeRecipientContext(options.Suite, options.Mode, context);
-        }
-        finally
-        {
-            skR.Private.Dispose();
-        }
+            HpkeMode.Base => RecipientMode.BaseR,
+            HpkeMode.Psk => RecipientMode.NewPskR(options.Psk ?? [], options.PskId ?? []),
+            HpkeMode.Auth => RecipientMode.NewAuthR(HpkeKeys.Public(options.SenderPublicKey!, options.Suite)),
+            _ => RecipientMode.NewAuthPskR(
+                options.Psk ?? [],
+                options.PskId ?? [],
+                HpkeKeys.Public(options.SenderPublicKey!, options.Suite)),
+        };
+        var context = HpkeErrors.Check(CoreHpke.SetupR(suite, mode, encapsulatedKey.ToArray(), skR, info.ToArray()));
+        return new HpkeRecipientContext(options.Suite, options.Mode, context);
     }
 
     /// <summary>RFC 9180 §5.1.1 SetupBaseS(pkR, info).</summary>
@@ -247,12 +248,24 @@ public static class Hpke
     /// </summary>
     /// <param name="ikm">Input keying material, at least 32 bytes.</param>
     /// <exception cref="HybridProtocolException">InvalidKey when <paramref name="ikm"/> is shorter than 32 bytes.</exception>
-    public static PrivateKey DeriveKeyPair(ReadOnlySpan<byte> ikm)
+    public static PrivateKey DeriveKeyPair(ReadOnlySpan<byte> ikm) => DeriveKeyPair(HpkeKem.X25519HkdfSha256, ikm);
+
+    /// <summary>
+    /// RFC 9180 §7.1.3 DeriveKeyPair(ikm) for <paramref name="kem"/> (draft-ietf-hpke-pq §3-4 for ML-KEM-768 and X-Wing):
+    /// the key pair determined by <paramref name="ikm"/> (at least Nsk bytes, 32 for the PQ KEMs, of uniformly random
+    /// keying material). Dispose the result.
+    /// </summary>
+    /// <param name="kem">The KEM whose key to derive.</param>
+    /// <param name="ikm">Input keying material.</param>
+    /// <exception cref="HybridProtocolException">InvalidKey when <paramref name="ikm"/> is too short; Unsupported for an unknown KEM.</exception>
+    public static PrivateKey DeriveKeyPair(HpkeKem kem, ReadOnlySpan<byte> ikm)
     {
-        var sk = HpkeErrors.Check(Dhkem.DerivePrivateKey(HpkeSuite.Default.ToCore(), ikm.ToArray()));
+        var core = HpkeCrypto.KemFor(kem)
+            ?? throw new HybridProtocolException(HybridErrorCode.Unsupported, $"HPKE KEM 0x{(int)kem:x4} is not supported here.");
+        var sk = HpkeErrors.Check(core.DerivePrivateKey.Invoke(ikm.ToArray()));
         try
         {
-            return PrivateKey.FromRawBytes(sk);
+            return PrivateKey.FromRawBytes(KeyAlgorithms.OfKem(kem), sk);
         }
         finally
         {
@@ -261,30 +274,23 @@ public static class Hpke
     }
 
     /// <summary>
-    /// The sender setup with a given ephemeral key pair (the RFC's GenerateKeyPair() done by the caller):
-    /// the normal path for the random key above, and the way the RFC's test vectors fix skE.
-    /// The caller keeps ownership of <paramref name="ephemeral"/>.
+    /// The sender setup with given KEM randomness (Nrandom bytes: the ikm of the RFC's GenerateKeyPair() for DHKEM, the
+    /// encapsulation randomness for ML-KEM and X-Wing): the normal path for the random bytes above, and the test-only hook
+    /// through which the vectors' ikmE fixes the ephemeral key.
     /// </summary>
-    internal static HpkeSenderContext SetupS(PublicKey recipientPublicKey, ReadOnlySpan<byte> info, HpkeSenderOptions options, DhKeyPair ephemeral)
+    internal static HpkeSenderContext SetupS(PublicKey recipientPublicKey, ReadOnlySpan<byte> info, HpkeSenderOptions options, byte[] randomness)
     {
         var suite = options.Suite.ToCore();
-        var pkR = HpkeKeys.Public(recipientPublicKey);
-        DhKeyPair? skS = options.SenderPrivateKey is { } sender ? HpkeKeys.Private(sender) : null;
-        try
+        var pkR = HpkeKeys.Public(recipientPublicKey, options.Suite);
+        HpkeKeyPair? skS = options.SenderPrivateKey is { } sender ? HpkeKeys.Private(sender, options.Suite) : null;
+        SenderMode mode = options.Mode switch
         {
-            SenderMode mode = options.Mode switch
-            {
-                HpkeMode.Base => SenderMode.BaseS,
-                HpkeMode.Psk => SenderMode.NewPskS(options.Psk ?? [], options.PskId ?? []),
-                HpkeMode.Auth => SenderMode.NewAuthS(skS!),
-                _ => SenderMode.NewAuthPskS(options.Psk ?? [], options.PskId ?? [], skS!),
-            };
-            var (enc, context) = HpkeErrors.Check(CoreHpke.SetupS(suite, mode, ephemeral, pkR, info.ToArray()));
-            return new HpkeSenderContext(options.Suite, options.Mode, enc, context);
-        }
-        finally
-        {
-            skS?.Private.Dispose();
-        }
+            HpkeMode.Base => SenderMode.BaseS,
+            HpkeMode.Psk => SenderMode.NewPskS(options.Psk ?? [], options.PskId ?? []),
+            HpkeMode.Auth => SenderMode.NewAuthS(skS!),
+            _ => SenderMode.NewAuthPskS(options.Psk ?? [], options.PskId ?? [], skS!),
+        };
+        var (enc, context) = HpkeErrors.Check(CoreHpke.SetupS(suite, mode, randomness, pkR, info.ToArray()));
+        return new HpkeSenderContext(options.Suite, options.Mode, enc, context);
     }
 }

@@ -17,6 +17,10 @@ internal static class HpkeErrors
         HpkeError.InvalidSuite e => new(HybridErrorCode.Unsupported, $"The HPKE suite's crypto records do not fit RFC 9180 §7 ({e.Item})."),
         HpkeError.PskInputs { Item: var psk } => PskException(psk),
         HpkeError.KemFailure { Item: var kem } => KemException(kem),
+        HpkeError.AuthModeNotSupported e => new(
+            HybridErrorCode.Unsupported,
+            $"HPKE KEM 0x{e.kem_id:x4} (ML-KEM or X-Wing) has no AuthEncap/AuthDecap, so the auth and auth_psk modes are refused "
+            + "(draft-ietf-hpke-pq §6.3). Use the psk mode, or sign the message."),
         _ when error.IsOpenError => new(
             HybridErrorCode.DecryptionFailed,
             "HPKE Open failed: the ciphertext, enc, info, aad, PSK or sender key differ from the sender's, or the message is out of order."),
@@ -60,10 +64,28 @@ internal static class HpkeErrors
             $"DeriveKeyPair's input keying material is {e.length} bytes; it needs at least 32."),
         KemError.InvalidEncapsulatedKey e => new(
             HybridErrorCode.InvalidCiphertext,
-            $"The encapsulated key (enc) is {e.length} bytes; DHKEM(X25519) uses 32."),
+            $"The encapsulated key (enc) is {e.length} bytes, not the suite's KEM's Nenc (32 for X25519, 65/97/133 for P-256/384/521, 1088 for ML-KEM-768, 1120 for X-Wing)."),
         KemError.InvalidPublicKey e => new(
             HybridErrorCode.InvalidKey,
-            $"The public key is {e.length} bytes; X25519 public keys are 32 bytes."),
+            $"The public key is {e.length} bytes, not the suite's KEM's Npk (32 for X25519, 65/97/133 for P-256/384/521, 1184 for ML-KEM-768, 1216 for X-Wing)."),
+        _ when error.IsInvalidPoint => new(
+            HybridErrorCode.InvalidPeerKey,
+            "The NIST-curve public key (or enc) is not an uncompressed point on the curve, or is the identity; RFC 9180 §7.1.4 requires refusing it."),
+        KemError.InvalidPrivateKey e => new(
+            HybridErrorCode.InvalidKey,
+            $"These {e.length} bytes are not a private key of the suite's KEM (wrong length, or a scalar that is zero or not below the group order)."),
+        _ when error.IsEncapError => new(
+            HybridErrorCode.InvalidPeerKey,
+            "The ML-KEM encapsulation key failed the FIPS 203 modulus check (draft-ietf-hpke-pq EncapError)."),
+        _ when error.IsDecapError => new(
+            HybridErrorCode.DecryptionFailed,
+            "The KEM refused the ciphertext or the decapsulation key (draft-ietf-hpke-pq DecapError)."),
+        KemError.WrongRandomnessLength e => new(
+            HybridErrorCode.InvalidArgument,
+            $"The KEM takes {e.expected} bytes of encapsulation randomness, not {e.actual}."),
+        KemError.WrongKeyKem e => new(
+            HybridErrorCode.InvalidKey,
+            $"A key made for HPKE KEM 0x{e.actual:x4} was used with KEM 0x{e.expected:x4}; use a key of the suite's algorithm."),
         _ when error.IsDhValidationError => new(
             HybridErrorCode.InvalidPeerKey,
             "The X25519 public key is a low-order point (all-zero shared secret); RFC 9180 §7.1.4 requires refusing it."),

@@ -1,26 +1,33 @@
-using HybridProtocol.Core;
-using HybridProtocol.Crypto;
-using NSec.Cryptography;
+using System.Security.Cryptography;
+using HybridProtocol.Core.Hpke;
 
 namespace HybridProtocol;
 
-/// <summary>The library's key types to the core's, and HPKE's ephemeral keys.</summary>
+/// <summary>The library's key types to the core's HPKE keys, and the KEM randomness of a sender.</summary>
 internal static class HpkeKeys
 {
-    public static DhPublicKey Public(PublicKey key)
+    /// <summary>The core's view of a public key for the suite's KEM; InvalidKey for a key of another algorithm.</summary>
+    public static HpkePublicKey Public(PublicKey key, HpkeSuite suite)
     {
         ArgumentNullException.ThrowIfNull(key);
-        return key.ToCore();
+        return key.ToHpke(suite.Kem);
     }
 
-    /// <summary>The core's view of a private key; the <see cref="PrivateKey"/> keeps ownership.</summary>
-    public static DhKeyPair Private(PrivateKey key)
+    /// <summary>The core's view of a private key for the suite's KEM; the <see cref="PrivateKey"/> keeps ownership.</summary>
+    public static HpkeKeyPair Private(PrivateKey key, HpkeSuite suite)
     {
         ArgumentNullException.ThrowIfNull(key);
-        return key.ToKeyPair();
+        return key.ToHpke(suite.Kem);
     }
 
-    /// <summary>RFC 9180 §4 GenerateKeyPair(): a fresh ephemeral key pair from libsodium's CSPRNG; the caller disposes it.</summary>
-    public static DhKeyPair GenerateEphemeral() =>
-        X25519PrivateKey.ToKeyPair(Key.Create(KeyAgreementAlgorithm.X25519));
+    /// <summary>
+    /// Nrandom fresh bytes from the operating system's CSPRNG for the suite's KEM: RFC 9180 §4 GenerateKeyPair() as
+    /// DeriveKeyPair(random(Nsk)) for DHKEM, the encapsulation randomness for ML-KEM (32) and X-Wing (64). The caller erases them.
+    /// </summary>
+    public static byte[] Randomness(HpkeSuite suite)
+    {
+        var kem = HpkeCrypto.KemFor(suite.Kem)
+            ?? throw new HybridProtocolException(HybridErrorCode.Unsupported, $"HPKE KEM 0x{(int)suite.Kem:x4} is not supported here.");
+        return RandomNumberGenerator.GetBytes(kem.Nrandom);
+    }
 }

@@ -19,11 +19,26 @@ public enum HpkeMode
     AuthPsk = 3,
 }
 
-/// <summary>RFC 9180 §7.1 KEM identifiers supported here.</summary>
+/// <summary>RFC 9180 §7.1 and draft-ietf-hpke-pq KEM identifiers supported here.</summary>
 public enum HpkeKem
 {
-    /// <summary>DHKEM(X25519, HKDF-SHA256), 0x0020.</summary>
+    /// <summary>DHKEM(P-256, HKDF-SHA256), 0x0010: enc and public keys 65 bytes.</summary>
+    P256HkdfSha256 = 0x0010,
+
+    /// <summary>DHKEM(P-384, HKDF-SHA384), 0x0011: enc and public keys 97 bytes.</summary>
+    P384HkdfSha384 = 0x0011,
+
+    /// <summary>DHKEM(P-521, HKDF-SHA512), 0x0012: enc and public keys 133 bytes.</summary>
+    P521HkdfSha512 = 0x0012,
+
+    /// <summary>DHKEM(X25519, HKDF-SHA256), 0x0020: enc and public keys 32 bytes.</summary>
     X25519HkdfSha256 = 0x0020,
+
+    /// <summary>ML-KEM-768, 0x0041 (post-quantum; enc 1088 bytes, public keys 1184; no auth modes).</summary>
+    MlKem768 = 0x0041,
+
+    /// <summary>MLKEM768-X25519 = X-Wing, 0x647a (post-quantum hybrid; enc 1120 bytes, public keys 1216; no auth modes).</summary>
+    XWing = 0x647A,
 }
 
 /// <summary>RFC 9180 §7.2 KDF identifiers supported here.</summary>
@@ -32,13 +47,25 @@ public enum HpkeKdf
     /// <summary>HKDF-SHA256, 0x0001.</summary>
     HkdfSha256 = 0x0001,
 
+    /// <summary>HKDF-SHA384, 0x0002.</summary>
+    HkdfSha384 = 0x0002,
+
     /// <summary>HKDF-SHA512, 0x0003.</summary>
     HkdfSha512 = 0x0003,
+
+    /// <summary>SHAKE128, 0x0010, a single-stage KDF (draft-ietf-hpke-pq §5).</summary>
+    Shake128 = 0x0010,
+
+    /// <summary>SHAKE256, 0x0011, a single-stage KDF (draft-ietf-hpke-pq §5).</summary>
+    Shake256 = 0x0011,
 }
 
 /// <summary>RFC 9180 §7.3 AEAD identifiers supported here.</summary>
 public enum HpkeAead
 {
+    /// <summary>AES-128-GCM, 0x0001 (through .NET's AesGcm).</summary>
+    Aes128Gcm = 0x0001,
+
     /// <summary>AES-256-GCM, 0x0002 (needs AES hardware support; see <see cref="HpkeSuite.IsSupported"/>).</summary>
     Aes256Gcm = 0x0002,
 
@@ -58,10 +85,44 @@ public readonly record struct HpkeSuite(HpkeKem Kem, HpkeKdf Kdf, HpkeAead Aead)
     /// <summary>DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20Poly1305: fast everywhere, no AES hardware needed.</summary>
     public static HpkeSuite Default { get; } = new(HpkeKem.X25519HkdfSha256, HpkeKdf.HkdfSha256, HpkeAead.ChaCha20Poly1305);
 
-    /// <summary>Whether this machine can run the suite (AES-256-GCM needs AES hardware support in libsodium).</summary>
+    /// <summary>
+    /// The suite <c>hybrid seal</c> uses for a recipient key of <paramref name="algorithm"/>: X25519 →
+    /// <see cref="Default"/>; P-256 → HKDF-SHA256 with AES-128-GCM; P-384 → HKDF-SHA384 and P-521 → HKDF-SHA512, both
+    /// with AES-256-GCM where AES hardware is present (ChaCha20Poly1305 otherwise); ML-KEM-768 and X-Wing → HKDF-SHA256
+    /// with ChaCha20Poly1305 (X-Wing's is the suite of the hpke-pq vectors and age).
+    /// </summary>
+    /// <param name="algorithm">The recipient key's algorithm.</param>
+    public static HpkeSuite DefaultFor(KeyAlgorithm algorithm)
+    {
+        var aes256 = NSec.Cryptography.Aes256Gcm.IsSupported ? HpkeAead.Aes256Gcm : HpkeAead.ChaCha20Poly1305;
+        return algorithm switch
+        {
+            KeyAlgorithm.P256 => new(HpkeKem.P256HkdfSha256, HpkeKdf.HkdfSha256, HpkeAead.Aes128Gcm),
+            KeyAlgorithm.P384 => new(HpkeKem.P384HkdfSha384, HpkeKdf.HkdfSha384, aes256),
+            KeyAlgorithm.P521 => new(HpkeKem.P521HkdfSha512, HpkeKdf.HkdfSha512, aes256),
+            KeyAlgorithm.MlKem768 => new(HpkeKem.MlKem768, HpkeKdf.HkdfSha256, HpkeAead.ChaCha20Poly1305),
+            KeyAlgorithm.XWing => new(HpkeKem.XWing, HpkeKdf.HkdfSha256, HpkeAead.ChaCha20Poly1305),
+            _ => Default,
+        };
+    }
+
+    /// <summary>
+    /// Whether this machine can run the suite: AES-256-GCM needs AES hardware support in libsodium, AES-128-GCM
+    /// .NET's AesGcm, and SHAKE (the SHAKE KDFs and the post-quantum KEMs' DeriveKeyPair) OpenSSL 1.1.1 or later.
+    /// </summary>
     public bool IsSupported =>
         Enum.IsDefined(Kem) && Enum.IsDefined(Kdf) && Enum.IsDefined(Aead)
-        && (Aead != HpkeAead.Aes256Gcm || NSec.Cryptography.Aes256Gcm.IsSupported);
+        && (Aead != HpkeAead.Aes256Gcm || NSec.Cryptography.Aes256Gcm.IsSupported)
+        && (Aead != HpkeAead.Aes128Gcm || System.Security.Cryptography.AesGcm.IsSupported)
+        && (Kdf is not (HpkeKdf.Shake128 or HpkeKdf.Shake256) || HpkeCrypto.ShakeSupported)
+        && (Kem is not (HpkeKem.MlKem768 or HpkeKem.XWing) || HpkeCrypto.ShakeSupported);
+
+    /// <summary>Whether the KEM has AuthEncap/AuthDecap, so the auth and auth_psk modes work (DHKEM yes; ML-KEM and X-Wing no).</summary>
+    public bool SupportsAuth => Kem is not (HpkeKem.MlKem768 or HpkeKem.XWing);
+
+    /// <summary>The length of the encapsulated key <c>enc</c> (RFC 9180 Nenc) of the suite's KEM.</summary>
+    public int EncapsulatedKeyLength => HpkeCrypto.KemFor(Kem)?.Nenc
+        ?? throw new HybridProtocolException(HybridErrorCode.Unsupported, $"HPKE KEM 0x{(int)Kem:x4} is not supported here.");
 
     /// <summary>The core suite with NSec's crypto records; throws Unsupported for unknown identifiers.</summary>
     internal Suite ToCore()
@@ -73,12 +134,18 @@ public readonly record struct HpkeSuite(HpkeKem Kem, HpkeKdf Kdf, HpkeAead Aead)
                 $"HPKE suite (KEM 0x{(int)Kem:x4}, KDF 0x{(int)Kdf:x4}, AEAD 0x{(int)Aead:x4}) is not supported here. Use HpkeSuite.Default.");
         }
 
-        var kem = Core.Hpke.Kem.NewDhkemX25519HkdfSha256(NSecSuite.X25519, NSecSuite.Sha256);
-        var kdf = Kdf == HpkeKdf.HkdfSha256
-            ? Core.Hpke.Kdf.NewHkdfSha256(NSecSuite.Sha256)
-            : Core.Hpke.Kdf.NewHkdfSha512(NSecSuite.Sha512);
+        var kem = HpkeCrypto.KemFor(Kem)!;
+        var kdf = Kdf switch
+        {
+            HpkeKdf.HkdfSha256 => Core.Hpke.Kdf.NewHkdfSha256(NSecSuite.Sha256),
+            HpkeKdf.HkdfSha384 => Core.Hpke.Kdf.NewHkdfSha384(HpkeCrypto.Sha384),
+            HpkeKdf.HkdfSha512 => Core.Hpke.Kdf.NewHkdfSha512(NSecSuite.Sha512),
+            HpkeKdf.Shake128 => Core.Hpke.Kdf.NewShake128(HpkeCrypto.Shake128Xof),
+            _ => Core.Hpke.Kdf.NewShake256(HpkeCrypto.Shake256Xof),
+        };
         var aead = Aead switch
         {
+            HpkeAead.Aes128Gcm => Core.Hpke.Aead.NewAes128Gcm(HpkeCrypto.Aes128Gcm),
             HpkeAead.Aes256Gcm => Core.Hpke.Aead.NewAes256Gcm(NSecSuite.AesGcm),
             HpkeAead.ChaCha20Poly1305 => Core.Hpke.Aead.NewChaCha20Poly1305(NSecSuite.ChaChaPoly),
             _ => Core.Hpke.Aead.ExportOnly,

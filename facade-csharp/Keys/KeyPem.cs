@@ -36,7 +36,7 @@ internal static class KeyPem
     /// <summary>RFC 8410 §3: <c>id-X25519 OBJECT IDENTIFIER ::= { 1 3 101 110 }</c>.</summary>
     private const string X25519Oid = "1.3.101.110";
 
-    private const string HowToMake =
+    internal const string HowToMake =
         "Make an X25519 key with `hybrid keygen -o FILE` or `openssl genpkey -algorithm X25519 -out FILE`.";
 
     private static ReadOnlySpan<byte> Pkcs8Prefix =>
@@ -77,6 +77,13 @@ internal static class KeyPem
         SpkiPrefix.CopyTo(der);
         rawPublic.CopyTo(der[SpkiPrefix.Length..]);
         return WritePem(PublicLabel, der, pem);
+    }
+
+    /// <summary>The PEM text of any DER (LF line ends, final LF), for the keys larger than X25519's. Erase it if it holds a secret.</summary>
+    internal static char[] WritePemChars(string label, ReadOnlySpan<byte> der)
+    {
+        var pem = new char[PemEncoding.GetEncodedSize(label.Length, der.Length) + 1];
+        return WritePem(label, der, pem) == pem.Length ? pem : throw new InvalidOperationException("PEM size mismatch.");
     }
 
     private static int WritePem(string label, ReadOnlySpan<byte> der, Span<char> pem)
@@ -161,7 +168,7 @@ internal static class KeyPem
         }
     }
 
-    private static byte[] DecodePem(ReadOnlySpan<char> pem, string expectedLabel, string source)
+    internal static byte[] DecodePem(ReadOnlySpan<char> pem, string expectedLabel, string source)
     {
         if (!PemEncoding.TryFind(pem, out var fields))
         {

@@ -121,9 +121,11 @@ public sealed class KnownHostEntry
 /// <para>
 /// The file is read afresh for every operation, so several instances, connections and tools can share it; changes
 /// are written to a temporary 0600 file and renamed over the old one (atomic: readers see the old or the new file,
-/// never a mix). Within one process all operations on one path are serialized by a lock. Between processes, two
-/// first contacts at the same moment may lose one record (it is then recorded again next time); no interleaving
-/// makes a key trusted that was not presented by its host.
+/// never a mix). Every read-modify-write (<see cref="Verify"/>, <see cref="Add"/>, <see cref="Remove"/>) runs under a
+/// lock: within one process a lock per path, and between processes an exclusive lock on the file <c>PATH.lock</c>
+/// beside it (an advisory <c>flock</c> on Linux and macOS, an exclusive open on Windows; retried for up to
+/// <see cref="LockTimeout"/>), so concurrent first contacts from many processes keep every record. The lock file is
+/// left in place (removing it would let two processes hold "the" lock at once).
 /// </para>
 /// </summary>
 public sealed class KnownHosts
@@ -136,6 +138,9 @@ public sealed class KnownHosts
 
     /// <summary>Files larger than this are refused (bounded memory): about a hundred thousand entries.</summary>
     internal const int MaxFileBytes = 8 * 1024 * 1024;
+
+    /// <summary>How long an operation waits for another process's lock on the file before failing.</summary>
+    internal static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(10);
 
     private static readonly ConcurrentDictionary<string, object> PathLocks = new(StringComparer.Ordinal);
 
@@ -221,6 +226,7 @@ public sealed class KnownHosts
         CheckPort(port);
         lock (_lock)
         {
+            using var fileLock = LockFile();
             var lines = Read();
             KnownHostEntry? first = null;
             foreach (var line in lines)
@@ -266,6 +272,7 @@ public sealed class KnownHosts
         comment = string.IsNullOrWhiteSpace(comment) ? null : comment.Trim();
         lock (_lock)
         {
+            using var fileLock = LockFile();
             var lines = Read();
             if (lines.Exists(l => l.Entry is { } e && e.Host == h && e.Port == port && e.Key.Equals(key)))
             {
@@ -293,6 +300,7 @@ public sealed class KnownHosts
 
         lock (_lock)
         {
+            using var fileLock = LockFile();
             var lines = Read();
             var removed = lines.RemoveAll(l => l.Entry is { } e && e.Host == h && (port is null || e.Port == port));
             if (removed > 0)
@@ -594,6 +602,12 @@ public sealed class KnownHosts
             text.Append(line.Entry?.ToString() ?? line.Text).Append('\n');
         }
 
+        CreateDirectory();
+        KeyFiles.ReplaceAtomically(Path, Encoding.UTF8.GetBytes(text.ToString()), KeyFiles.OwnerOnly, "known-hosts file");
+    }
+
+    private void CreateDirectory()
+    {
         var directory = System.IO.Path.GetDirectoryName(Path);
         try
         {
@@ -613,8 +627,51 @@ public sealed class KnownHosts
         {
             throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Cannot create the directory {directory} for the known-hosts file: {e.Message}", e);
         }
+    }
 
-        KeyFiles.ReplaceAtomically(Path, Encoding.UTF8.GetBytes(text.ToString()), KeyFiles.OwnerOnly, "known-hosts file");
+    /// <summary>
+    /// Takes the lock between processes: <c>PATH.lock</c> opened with <see cref="FileShare.None"/>, which .NET turns
+    /// into <c>flock(LOCK_EX | LOCK_NB)</c> on Unix and an exclusive open on Windows; a held lock is retried with short
+    /// pauses for up to <see cref="LockTimeout"/>. Disposing the returned stream releases it. Where the lock file
+    /// cannot be created at all (a read-only directory), null: nothing can be written there either, and reads are
+    /// consistent without it (writes replace the file by rename).
+    /// </summary>
+    private FileStream? LockFile()
+    {
+        CreateDirectory();
+        var lockPath = Path + ".lock";
+        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = KeyFiles.OwnerOnly;
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var pause = 1;
+        while (true)
+        {
+            try
+            {
+                return new FileStream(lockPath, options);
+            }
+            catch (UnauthorizedAccessException) when (!File.Exists(lockPath))
+            {
+                return null;
+            }
+            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && clock.Elapsed < LockTimeout)
+            {
+                // held by another process: try again shortly, with a little jitter so that waiters do not move in step
+                Thread.Sleep(pause + Random.Shared.Next(pause + 1));
+                pause = Math.Min(pause * 2, 20);
+            }
+            catch (Exception e) when (KeyFiles.IsFileError(e))
+            {
+                throw new HybridProtocolException(
+                    HybridErrorCode.InvalidArgument,
+                    $"The known-hosts file {Path} is locked by another process (lock file {lockPath}) for more than {(int)LockTimeout.TotalSeconds} s, or the lock cannot be taken: {e.Message}",
+                    e);
+            }
+        }
     }
 
     /// <summary>A line of the file: kept text (blank or comment), or an entry.</summary>

@@ -6,20 +6,36 @@ using HybridProtocol.Core;
 namespace HybridProtocol;
 
 /// <summary>
-/// An X25519 private key (RFC 7748), a static identity for a server or a client. The key lives in libsodium's
-/// guarded memory (an NSec <c>Key</c>); <see cref="Dispose"/> erases it. Stored as an RFC 8410 PKCS #8 PEM
-/// "PRIVATE KEY" block, the format <c>openssl genpkey -algorithm X25519</c> writes, in a file only its owner
-/// may read (specs/KEYS.md). Safe to share between threads until it is disposed.
+/// A private key of one <see cref="KeyAlgorithm"/>. X25519 (RFC 7748) is the static identity of a Noise server or
+/// client and lives in libsodium's guarded memory (an NSec <c>Key</c>); it is stored as an RFC 8410 PKCS #8 PEM
+/// "PRIVATE KEY" block, the format <c>openssl genpkey -algorithm X25519</c> writes (specs/KEYS.md). The HPKE-only
+/// algorithms: P-256/384/521 live in .NET's ECDiffieHellman (OpenSSL) and are stored as <c>openssl genpkey -algorithm EC</c>
+/// writes them; ML-KEM-768 and X-Wing keep their seed and expanded key in native memory, stored in the PKCS #8 forms of
+/// specs/HPKE.md. <see cref="Dispose"/> erases the key. Files are readable by their owner only. Safe to share between
+/// threads until it is disposed.
 /// </summary>
 public sealed class PrivateKey : IDisposable
 {
-    private static readonly KeyAgreementAlgorithm Algorithm = KeyAgreementAlgorithm.X25519;
+    private static readonly KeyAgreementAlgorithm X25519Algorithm = KeyAgreementAlgorithm.X25519;
 
-    private readonly Key _key;
+    private readonly Key? _key;
+    private readonly EcPrivateKey? _ec;
+    private readonly Crypto.SodiumKem.NativeKemPrivateKey? _seed;
+    private readonly Core.IKemPrivateKey? _kem;
     private volatile bool _disposed;
+
+    private PrivateKey(KeyAlgorithm algorithm, EcPrivateKey? ec, Crypto.SodiumKem.NativeKemPrivateKey? seed, Core.IKemPrivateKey? kem, byte[] publicRaw)
+    {
+        Algorithm = algorithm;
+        _ec = ec;
+        _seed = seed;
+        _kem = kem;
+        PublicKey = PublicKey.FromOwnedRaw(publicRaw, algorithm);
+    }
 
     private PrivateKey(Key key)
     {
+        Algorithm = KeyAlgorithm.X25519;
         _key = key;
         var raw = new byte[KeyPem.KeyLength];
         if (!key.PublicKey.TryExport(KeyBlobFormat.RawPublicKey, raw, out var written) || written != raw.Length)
@@ -34,6 +50,9 @@ public sealed class PrivateKey : IDisposable
     /// <summary>The matching public key, the one peers see and pin.</summary>
     public PublicKey PublicKey { get; }
 
+    /// <summary>The algorithm of the key.</summary>
+    public KeyAlgorithm Algorithm { get; }
+
     /// <summary>The <see cref="PublicKey"/>'s fingerprint (<c>SHA256:</c> + unpadded base64), safe to show and log.</summary>
     public string Fingerprint => PublicKey.Fingerprint;
 
@@ -41,7 +60,76 @@ public sealed class PrivateKey : IDisposable
     public static PrivateKey Generate()
     {
         var parameters = CreationParameters();
-        return new PrivateKey(Key.Create(Algorithm, in parameters));
+        return new PrivateKey(Key.Create(X25519Algorithm, in parameters));
+    }
+
+    /// <summary>
+    /// Makes a new random key of <paramref name="algorithm"/> with the operating system's secure random generator (X25519
+    /// through libsodium, the NIST curves through OpenSSL, ML-KEM-768 and X-Wing from a random seed through libsodium).
+    /// </summary>
+    public static unsafe PrivateKey Generate(KeyAlgorithm algorithm)
+    {
+        switch (algorithm)
+        {
+            case KeyAlgorithm.X25519:
+                return Generate();
+            case KeyAlgorithm.P256 or KeyAlgorithm.P384 or KeyAlgorithm.P521:
+                var group = KeyAlgorithms.Nist(algorithm)!;
+                var key = ECDiffieHellman.Create(group.Curve);
+                return new PrivateKey(algorithm, new EcPrivateKey(key), null, null, group.PublicBytes(key));
+            case KeyAlgorithm.MlKem768 or KeyAlgorithm.XWing:
+                // draft-ietf-hpke-pq §3: "GenerateKeyPair ... calls ML-KEM.KeyGen_internal with a pseudorandom dk value".
+                Span<byte> seed = stackalloc byte[KeyAlgorithms.PostQuantum(algorithm)!.SEEDLEN];
+                try
+                {
+                    RandomNumberGenerator.Fill(seed);
+                    return FromRawBytes(algorithm, seed);
+                }
+                finally
+                {
+                    CryptographicOperations.ZeroMemory(seed);
+                }
+
+            default:
+                throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Unknown key algorithm {(int)algorithm}.");
+        }
+    }
+
+    /// <summary>
+    /// Makes a key of <paramref name="algorithm"/> from its encoded private key (RFC 9180 SerializePrivateKey): 32 bytes for
+    /// X25519, the big-endian scalar (32, 48 or 66 bytes, 1 ≤ sk &lt; n) for the NIST curves, the 64-byte seed d || z for
+    /// ML-KEM-768, the 32-byte seed for X-Wing.
+    /// </summary>
+    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> when the bytes are not such a key.</exception>
+    public static unsafe PrivateKey FromRawBytes(KeyAlgorithm algorithm, ReadOnlySpan<byte> raw)
+    {
+        switch (algorithm)
+        {
+            case KeyAlgorithm.X25519:
+                return FromRawBytes(raw);
+            case KeyAlgorithm.P256 or KeyAlgorithm.P384 or KeyAlgorithm.P521:
+                var group = KeyAlgorithms.Nist(algorithm)!;
+                var key = group.ImportScalar(raw) ?? throw new HybridProtocolException(
+                    HybridErrorCode.InvalidKey,
+                    $"A {KeyAlgorithms.Name(algorithm)} private key is a {group.Size}-byte scalar between 1 and the group order; "
+                    + $"these {raw.Length} bytes are not one.");
+                return new PrivateKey(algorithm, new EcPrivateKey(key), null, null, group.PublicBytes(key));
+            case KeyAlgorithm.MlKem768 or KeyAlgorithm.XWing:
+                var kem = KeyAlgorithms.PostQuantum(algorithm)!;
+                if (raw.Length != kem.SEEDLEN)
+                {
+                    throw new HybridProtocolException(
+                        HybridErrorCode.InvalidKey,
+                        $"A {KeyAlgorithms.Name(algorithm)} private key is a {kem.SEEDLEN}-byte seed, but {raw.Length} bytes were given.");
+                }
+
+                var seed = new Crypto.SodiumKem.NativeKemPrivateKey(raw.Length);
+                raw.CopyTo(new Span<byte>(seed.Pointer, raw.Length));
+                var pair = kem.GENERATE_KEM_KEYPAIR.Invoke(raw);
+                return new PrivateKey(algorithm, null, seed, pair.Private, pair.Public);
+            default:
+                throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Unknown key algorithm {(int)algorithm}.");
+        }
     }
 
     /// <summary>Makes a key from its 32 raw bytes (RFC 7748 §5 scalar; every 32-byte string is a valid X25519 private key).</summary>
@@ -56,7 +144,7 @@ public sealed class PrivateKey : IDisposable
         }
 
         var parameters = CreationParameters();
-        if (!Key.TryImport(Algorithm, raw, KeyBlobFormat.RawPrivateKey, out var key, in parameters) || key is null)
+        if (!Key.TryImport(X25519Algorithm, raw, KeyBlobFormat.RawPrivateKey, out var key, in parameters) || key is null)
         {
             throw new HybridProtocolException(HybridErrorCode.InvalidKey, "libsodium refused the 32 bytes as an X25519 private key.");
         }
@@ -100,6 +188,19 @@ public sealed class PrivateKey : IDisposable
     /// <exception cref="ObjectDisposedException">The key has been disposed.</exception>
     public string ToPem()
     {
+        if (Algorithm != KeyAlgorithm.X25519)
+        {
+            var chars = WideningPem();
+            try
+            {
+                return new string(chars);
+            }
+            finally
+            {
+                Array.Clear(chars);
+            }
+        }
+
         Span<char> pem = stackalloc char[KeyPem.MaxPemChars];
         try
         {
@@ -125,6 +226,20 @@ public sealed class PrivateKey : IDisposable
     /// <exception cref="ObjectDisposedException">The key has been disposed.</exception>
     public void Save(string path, bool overwrite = false)
     {
+        if (Algorithm != KeyAlgorithm.X25519)
+        {
+            var chars = WideningPem();
+            try
+            {
+                KeyFiles.Write(path, chars, overwrite, ownerOnly: true, "private key");
+                return;
+            }
+            finally
+            {
+                Array.Clear(chars);
+            }
+        }
+
         Span<char> pem = stackalloc char[KeyPem.MaxPemChars];
         try
         {
@@ -141,7 +256,10 @@ public sealed class PrivateKey : IDisposable
     public void Dispose()
     {
         _disposed = true;
-        _key.Dispose();
+        _key?.Dispose();
+        _ec?.Dispose();
+        _seed?.Dispose();
+        _kem?.Dispose();
     }
 
     /// <summary>
@@ -153,7 +271,64 @@ public sealed class PrivateKey : IDisposable
     internal DhKeyPair ToKeyPair()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_key is null)
+        {
+            throw KeyAlgorithms.WrongAlgorithm(Algorithm, KeyAlgorithm.X25519, "a Noise connection");
+        }
+
         return new DhKeyPair(new X25519PrivateKey(_key, ownsKey: false), PublicKey.ToCore());
+    }
+
+    /// <summary>
+    /// The core's HPKE view of this key for <paramref name="kem"/> (InvalidKey when the key is of another algorithm). The key
+    /// stays owned here: the core never disposes a recipient or sender key, and the pair works until this key is disposed.
+    /// </summary>
+    internal Core.Hpke.HpkeKeyPair ToHpke(HpkeKem kem)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var expected = KeyAlgorithms.OfKem(kem);
+        if (expected != Algorithm)
+        {
+            throw KeyAlgorithms.WrongAlgorithm(Algorithm, expected, $"the HPKE suite's KEM ({KeyAlgorithms.CoreKem(expected).Name})");
+        }
+
+        Core.Hpke.HpkePrivateKey sk = Algorithm switch
+        {
+            KeyAlgorithm.X25519 => Core.Hpke.HpkePrivateKey.NewDhPrivate(new X25519PrivateKey(_key!, ownsKey: false)),
+            KeyAlgorithm.P256 or KeyAlgorithm.P384 or KeyAlgorithm.P521 => Core.Hpke.HpkePrivateKey.NewDhPrivate(_ec!),
+            _ => Core.Hpke.HpkePrivateKey.NewKemPrivate(_kem!),
+        };
+        return new Core.Hpke.HpkeKeyPair((ushort)kem, sk, PublicKey.RawBytes.ToArray());
+    }
+
+    /// <summary>The PEM of a non-X25519 key, in a char array the caller erases.</summary>
+    private unsafe char[] WideningPem()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var sk = new byte[KeyAlgorithms.PrivateLength(Algorithm)];
+        byte[]? der = null;
+        try
+        {
+            if (_ec is not null)
+            {
+                KeyAlgorithms.Nist(Algorithm)!.ExportScalar(_ec.Key, sk);
+            }
+            else
+            {
+                _seed!.Bytes.CopyTo(sk);
+            }
+
+            der = KeyFormats.WritePkcs8(Algorithm, sk, PublicKey.RawBytes.Span);
+            return KeyPem.WritePemChars(KeyPem.PrivateLabel, der);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(sk);
+            if (der is not null)
+            {
+                CryptographicOperations.ZeroMemory(der);
+            }
+        }
     }
 
     private int WritePem(Span<char> pem)
@@ -162,7 +337,7 @@ public sealed class PrivateKey : IDisposable
         Span<byte> raw = stackalloc byte[KeyPem.KeyLength];
         try
         {
-            if (!_key.TryExport(KeyBlobFormat.RawPrivateKey, raw, out var written) || written != raw.Length)
+            if (!_key!.TryExport(KeyBlobFormat.RawPrivateKey, raw, out var written) || written != raw.Length)
             {
                 throw new InvalidOperationException("NSec did not export a 32-byte X25519 private key.");
             }
@@ -177,6 +352,19 @@ public sealed class PrivateKey : IDisposable
 
     private static PrivateKey FromPemChars(ReadOnlySpan<char> pem, string source)
     {
+        var der = KeyPem.DecodePem(pem, KeyPem.PrivateLabel, source);
+        try
+        {
+            if (KeyFormats.Peek(der, isPrivate: true) is { } algorithm)
+            {
+                return FromPkcs8(der, algorithm, source);
+            }
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(der);
+        }
+
         Span<byte> raw = stackalloc byte[KeyPem.KeyLength];
         try
         {
@@ -186,6 +374,36 @@ public sealed class PrivateKey : IDisposable
         finally
         {
             CryptographicOperations.ZeroMemory(raw);
+        }
+    }
+
+    private static PrivateKey FromPkcs8(byte[] der, KeyAlgorithm algorithm, string source)
+    {
+        var sk = new byte[KeyAlgorithms.PrivateLength(algorithm)];
+        try
+        {
+            var embedded = KeyFormats.ReadPkcs8(der, algorithm, sk, source);
+            PrivateKey key;
+            try
+            {
+                key = FromRawBytes(algorithm, sk);
+            }
+            catch (HybridProtocolException e)
+            {
+                throw KeyFormats.Malformed(source, algorithm, KeyPem.PrivateLabel, e.Message.TrimEnd('.'));
+            }
+
+            if (embedded is not null && !key.PublicKey.RawBytes.Span.SequenceEqual(embedded))
+            {
+                key.Dispose();
+                throw KeyFormats.Malformed(source, algorithm, KeyPem.PrivateLabel, "its embedded public key does not belong to its private key");
+            }
+
+            return key;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(sk);
         }
     }
 

@@ -5,21 +5,30 @@ using HybridProtocol.Core;
 namespace HybridProtocol;
 
 /// <summary>
-/// An X25519 public key (RFC 7748): 32 bytes, printable as a <see cref="Fingerprint"/>, stored as an
-/// RFC 8410 SubjectPublicKeyInfo in a PEM "PUBLIC KEY" block, the format <c>openssl pkey -pubout</c> writes
-/// (specs/KEYS.md). Immutable and safe to share between threads.
+/// A public key of one <see cref="KeyAlgorithm"/>, printable as a <see cref="Fingerprint"/>, stored as a
+/// SubjectPublicKeyInfo in a PEM "PUBLIC KEY" block: for X25519 the RFC 8410 form <c>openssl pkey -pubout</c> writes
+/// (specs/KEYS.md), for the NIST curves RFC 5480's, for ML-KEM-768 and X-Wing the forms of specs/HPKE.md.
+/// Noise connections take X25519 keys; HPKE takes each with its KEM. Immutable and safe to share between threads.
 /// </summary>
 public sealed class PublicKey : IEquatable<PublicKey>
 {
     private readonly byte[] _raw;
 
-    private PublicKey(byte[] raw)
+    private PublicKey(byte[] raw, KeyAlgorithm algorithm = KeyAlgorithm.X25519)
     {
         _raw = raw;
+        Algorithm = algorithm;
         Fingerprint = ComputeFingerprint(raw);
     }
 
-    /// <summary>The 32 bytes of the key as they travel in a handshake (RFC 7748 §5 u-coordinate, little-endian).</summary>
+    /// <summary>The algorithm of the key.</summary>
+    public KeyAlgorithm Algorithm { get; }
+
+    /// <summary>
+    /// The encoded key (RFC 9180 SerializePublicKey): for X25519 the 32 bytes as they travel in a handshake (RFC 7748 §5
+    /// u-coordinate, little-endian); for the NIST curves the uncompressed point 0x04 || x || y; for ML-KEM-768 and X-Wing
+    /// the 1184- and 1216-byte encodings.
+    /// </summary>
     public ReadOnlyMemory<byte> RawBytes => _raw;
 
     /// <summary>
@@ -42,6 +51,37 @@ public sealed class PublicKey : IEquatable<PublicKey>
         return new PublicKey(raw.ToArray());
     }
 
+    /// <summary>
+    /// Makes a public key of <paramref name="algorithm"/> from its encoded bytes (copied), validated as RFC 9180 §7.1.4 says:
+    /// the length, and for the NIST curves an uncompressed point on the curve (not the identity, coordinates below p).
+    /// </summary>
+    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> when the bytes are not such a key.</exception>
+    public static PublicKey FromRawBytes(KeyAlgorithm algorithm, ReadOnlySpan<byte> raw)
+    {
+        if (algorithm == KeyAlgorithm.X25519)
+        {
+            return FromRawBytes(raw);
+        }
+
+        if (!Enum.IsDefined(algorithm))
+        {
+            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Unknown key algorithm {(int)algorithm}.");
+        }
+
+        var bytes = raw.ToArray();
+        var checkedKey = KeyAlgorithms.CoreKem(algorithm).DeserializePublicKey.Invoke(bytes);
+        if (checkedKey.IsError)
+        {
+            throw new HybridProtocolException(
+                HybridErrorCode.InvalidKey,
+                checkedKey.ErrorValue.IsKemFailure && ((Core.Hpke.HpkeError.KemFailure)checkedKey.ErrorValue).Item.IsInvalidPoint
+                    ? $"The {KeyAlgorithms.Name(algorithm)} public key is not a point on the curve (or is the identity); RFC 9180 §7.1.4 requires refusing it."
+                    : $"A {KeyAlgorithms.Name(algorithm)} public key is {KeyAlgorithms.PublicLength(algorithm)} bytes, but {raw.Length} were given.");
+        }
+
+        return new PublicKey(bytes, algorithm);
+    }
+
     /// <summary>Reads a PEM "PUBLIC KEY" block (RFC 8410 SubjectPublicKeyInfo for X25519), as <c>openssl pkey -pubout</c> writes it.</summary>
     /// <exception cref="HybridProtocolException">
     /// <see cref="HybridErrorCode.InvalidKey"/> when the text is not such a block (garbage, damaged base64, a private key,
@@ -50,7 +90,7 @@ public sealed class PublicKey : IEquatable<PublicKey>
     public static PublicKey FromPem(string pem)
     {
         ArgumentNullException.ThrowIfNull(pem);
-        return new PublicKey(KeyPem.ReadPublicPem(pem, "the PEM text"));
+        return Read(pem, "the PEM text");
     }
 
     /// <summary>Reads a public key file written by <see cref="Save"/> or <c>openssl pkey -pubout</c>.</summary>
@@ -61,12 +101,17 @@ public sealed class PublicKey : IEquatable<PublicKey>
     public static PublicKey Load(string path)
     {
         var text = KeyPem.ReadKeyFile(path);
-        return new PublicKey(KeyPem.ReadPublicPem(text, $"'{path}'"));
+        return Read(text, $"'{path}'");
     }
 
     /// <summary>The key as a PEM "PUBLIC KEY" block with LF line ends and a final LF, byte for byte what OpenSSL writes.</summary>
     public string ToPem()
     {
+        if (Algorithm != KeyAlgorithm.X25519)
+        {
+            return new string(KeyPem.WritePemChars(KeyPem.PublicLabel, KeyFormats.WriteSpki(Algorithm, _raw)));
+        }
+
         Span<char> pem = stackalloc char[KeyPem.MaxPemChars];
         var length = KeyPem.WritePublicPem(_raw, pem);
         return new string(pem[..length]);
@@ -82,14 +127,20 @@ public sealed class PublicKey : IEquatable<PublicKey>
     /// </exception>
     public void Save(string path, bool overwrite = false)
     {
+        if (Algorithm != KeyAlgorithm.X25519)
+        {
+            KeyFiles.Write(path, KeyPem.WritePemChars(KeyPem.PublicLabel, KeyFormats.WriteSpki(Algorithm, _raw)), overwrite, ownerOnly: false, "public key");
+            return;
+        }
+
         Span<char> pem = stackalloc char[KeyPem.MaxPemChars];
         var length = KeyPem.WritePublicPem(_raw, pem);
         KeyFiles.Write(path, pem[..length], overwrite, ownerOnly: false, "public key");
     }
 
-    /// <summary>Compares the 32 bytes in constant time.</summary>
+    /// <summary>Compares the algorithm and the encoded bytes (the bytes in constant time).</summary>
     public bool Equals(PublicKey? other) =>
-        other is not null && CryptographicOperations.FixedTimeEquals(_raw, other._raw);
+        other is not null && other.Algorithm == Algorithm && CryptographicOperations.FixedTimeEquals(_raw, other._raw);
 
     /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as PublicKey);
@@ -107,8 +158,23 @@ public sealed class PublicKey : IEquatable<PublicKey>
     /// <summary>The <see cref="Fingerprint"/>.</summary>
     public override string ToString() => Fingerprint;
 
-    /// <summary>The core's view of the key (DHLEN = 32 bytes, copied).</summary>
-    internal DhPublicKey ToCore() => DhPublicKey.TryCreate(KeyPem.KeyLength, _raw).Value;
+    /// <summary>The core's view of an X25519 key for Noise (DHLEN = 32 bytes, copied).</summary>
+    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> for a key of another algorithm.</exception>
+    internal DhPublicKey ToCore() => Algorithm == KeyAlgorithm.X25519
+        ? DhPublicKey.TryCreate(KeyPem.KeyLength, _raw).Value
+        : throw KeyAlgorithms.WrongAlgorithm(Algorithm, KeyAlgorithm.X25519, "a Noise connection");
+
+    /// <summary>The core's HPKE view of the key for <paramref name="kem"/>: InvalidKey when the key is of another algorithm.</summary>
+    internal Core.Hpke.HpkePublicKey ToHpke(HpkeKem kem)
+    {
+        var expected = KeyAlgorithms.OfKem(kem);
+        if (expected != Algorithm)
+        {
+            throw KeyAlgorithms.WrongAlgorithm(Algorithm, expected, $"the HPKE suite's KEM ({KeyAlgorithms.CoreKem(expected).Name})");
+        }
+
+        return HpkeErrors.Check(KeyAlgorithms.CoreKem(Algorithm).DeserializePublicKey.Invoke(_raw));
+    }
 
     /// <summary>The facade's view of a key the core produced (for instance the peer's static key rs).</summary>
     /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> when it is not 32 bytes.</exception>
@@ -120,6 +186,28 @@ public sealed class PublicKey : IEquatable<PublicKey>
 
     /// <summary>Wraps 32 bytes the caller has just made and will not touch again (no copy).</summary>
     internal static PublicKey FromOwnedRaw(byte[] raw) => new(raw);
+
+    /// <summary>Wraps encoded bytes of <paramref name="algorithm"/> that the caller made and checked (no copy).</summary>
+    internal static PublicKey FromOwnedRaw(byte[] raw, KeyAlgorithm algorithm) => new(raw, algorithm);
+
+    private static PublicKey Read(ReadOnlySpan<char> pem, string source)
+    {
+        var der = KeyPem.DecodePem(pem, KeyPem.PublicLabel, source);
+        if (KeyFormats.Peek(der, isPrivate: false) is not { } algorithm)
+        {
+            return new PublicKey(KeyPem.ReadPublicPem(pem, source));
+        }
+
+        var raw = KeyFormats.ReadSpki(der, algorithm, source);
+        try
+        {
+            return FromRawBytes(algorithm, raw);
+        }
+        catch (HybridProtocolException e)
+        {
+            throw new HybridProtocolException(HybridErrorCode.InvalidKey, $"{source}: {e.Message}", e);
+        }
+    }
 
     private static string ComputeFingerprint(ReadOnlySpan<byte> raw)
     {

@@ -67,12 +67,12 @@ public sealed class NoiseHandshakeOptions
 public sealed class NoiseHandshake : IDisposable
 {
     private readonly KeyScope keys;
-    private readonly Key? ownedEphemeral;
+    private readonly IDisposable? ownedEphemeral;
     private HandshakeState? state;
     private NoiseTransport? transport;
     private HybridProtocolException? failure;
 
-    private NoiseHandshake(KeyScope keys, Key? ownedEphemeral, HandshakeState state)
+    private NoiseHandshake(KeyScope keys, IDisposable? ownedEphemeral, HandshakeState state)
     {
         this.keys = keys;
         this.ownedEphemeral = ownedEphemeral;
@@ -127,10 +127,10 @@ public sealed class NoiseHandshake : IDisposable
         }
 
         var protocol = parsed.ResultValue;
-        var keys = new KeyScope(NSecSuite.For(protocol));
-        // A fresh ephemeral key from libsodium's CSPRNG, unless a test vector fixes it.
-        var ownedEphemeral = options.FixedEphemeralForTestVectorsOnly is null ? Key.Create(KeyAgreementAlgorithm.X25519) : null;
-        var ephemeral = ownedEphemeral is null ? options.FixedEphemeralForTestVectorsOnly!.ToKeyPair() : X25519PrivateKey.ToKeyPair(ownedEphemeral);
+        var keys = new KeyScope(SodiumSuite.For(protocol));
+        // A fresh ephemeral key from libsodium's CSPRNG in pooled native memory, unless a test vector fixes it.
+        var ephemeral = options.FixedEphemeralForTestVectorsOnly is null ? SodiumSuite.GenerateEphemeral() : options.FixedEphemeralForTestVectorsOnly.ToKeyPair();
+        var ownedEphemeral = options.FixedEphemeralForTestVectorsOnly is null ? ephemeral.Private : null;
         try
         {
             var parameters = new HandshakeParameters(

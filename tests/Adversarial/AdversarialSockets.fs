@@ -261,7 +261,8 @@ let private clientRun (port: int) (seed: int) (rounds: int) =
                     | _ -> ()
 
             if result = Clean then
-                do! c.CloseAsync()
+                let! _ = c.CloseAsync()
+                ()
 
             return result
         with e ->

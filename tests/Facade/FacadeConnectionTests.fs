@@ -746,7 +746,8 @@ let transport =
                                 | null -> ()
                                 | m -> do! conn.SendAsync(ReadOnlyMemory m)
 
-                                do! conn.CloseAsync()
+                                let! _ = conn.CloseAsync()
+                                ()
                             }
                             :> Task)
                         |> ignore

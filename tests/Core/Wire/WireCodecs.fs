@@ -235,11 +235,11 @@ let statusTests =
             Expect.equal (ServerStatus.decode (ReadOnlySpan [| 0uy; 9uy |])) (Ok(Decoded(Accepted, 1))) "one byte"
         }
 
-        testPropertyWithConfig config "decode (encode refusal) = refusal, for every code (known or not)"
+        testPropertyWithConfig config "decode (encode refusal) = refusal, for every code 0x01..0x1F (known or not)"
         <| fun (code: byte) (version: byte) (names: byte[] list) ->
             let refusal = {
-                Code = LanguagePrimitives.EnumOfValue(max 1uy code)
-                ServerVersion = version
+                Code = LanguagePrimitives.EnumOfValue(1uy + code % 0x1Fuy)
+                ServerVersion = max 1uy version
                 Supported = names |> List.truncate 255 |> List.map nameFrom
             }
 
@@ -279,8 +279,54 @@ let statusTests =
         testPropertyWithConfig config "decode of arbitrary bytes is total and typed" (fun (input: byte[]) ->
             match ServerStatus.decode (ReadOnlySpan(nonNull input)) with
             | Ok _
-            | Error(Malformed BadRefusal) -> true
+            | Error(Malformed BadRefusal)
+            | Error(Malformed(NotAStatus _)) -> true
             | Error _ -> false)
+
+        testPropertyWithConfig
+            config
+            "a first byte of 0x20 or more cannot be a status: refused at once, with what arrived"
+            (fun (first: byte) (rest: byte[]) ->
+                let first = 0x20uy + first % 0xE0uy
+                let input = Array.append [| first |] (nonNull rest)
+
+                ServerStatus.decode (ReadOnlySpan(input, 0, 1)) = Error(Malformed(NotAStatus [| first |]))
+                && ServerStatus.decode (ReadOnlySpan input) = Error(Malformed(NotAStatus(Array.truncate 32 input))))
+
+        test "an SSH banner, an HTTP response and a refusal with version 0 are not a status" {
+            let ssh = "SSH-2.0-OpenSSH_9.6\r\n"B
+            let http = "HTTP/1.1 400 Bad Request\r\n\r\n"B
+            Expect.equal (ServerStatus.decode (ReadOnlySpan ssh)) (Error(Malformed(NotAStatus ssh))) "SSH"
+            Expect.equal (ServerStatus.decode (ReadOnlySpan http)) (Error(Malformed(NotAStatus http))) "HTTP"
+
+            Expect.equal
+                (ServerStatus.decode (ReadOnlySpan [| 3uy; 0uy |]))
+                (Error(Malformed(NotAStatus [| 3uy; 0uy |])))
+                "version 0"
+
+            Expect.equal (ServerStatus.decode (ReadOnlySpan [| 0x1Fuy |])) (Ok(Incomplete 2)) "0x1F can be a refusal"
+        }
+
+        test "refusal codes above 0x1F and version 0 cannot be encoded" {
+            let encode code version =
+                ServerStatus.encode (
+                    Declined {
+                        Code = LanguagePrimitives.EnumOfValue code
+                        ServerVersion = version
+                        Supported = []
+                    }
+                )
+
+            let isInvalid =
+                function
+                | Error(InvalidConfig _) -> true
+                | _ -> false
+
+            Expect.isTrue (isInvalid (encode 0x20uy 1uy)) "0x20"
+            Expect.isTrue (isInvalid (encode 0xFFuy 1uy)) "0xFF"
+            Expect.isTrue (isInvalid (encode 1uy 0uy)) "version 0"
+            Expect.equal (encode 0x1Fuy 1uy) (Ok [| 0x1Fuy; 1uy; 0uy |]) "0x1F"
+        }
 
         test "the refusal codes keep their byte values" {
             Expect.equal (refusalCodes |> List.map byte) [ 1uy .. 8uy ] "0x01..0x08 in order"

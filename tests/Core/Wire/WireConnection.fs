@@ -496,7 +496,7 @@ let behaviourTests =
                 "nothing delivered"
         }
 
-        test "TakeTransport: a driver continues with RecordLayer.Seal/Open on the same stream" {
+        test "Traffic: a driver continues with the same engine (SendHalf/ReceiveHalf) on the same stream" {
             let pair = pairOf <|| configs "Noise_IK_25519_ChaChaPoly_BLAKE2b"
             pair.Server.Send "first"B
             Pair.pump Whole pair
@@ -507,34 +507,28 @@ let behaviourTests =
 
             pair.Client.Input(Input.Received(ReadOnlyMemory inFlight[..4]))
 
-            let handoff =
-                Connection.TakeTransport pair.Client.State
-                |> Result.defaultWith (failwithf "%A")
+            let engine =
+                Connection.Traffic pair.Client.State |> Result.defaultWith (failwithf "%A")
 
-            Expect.equal handoff.Buffered inFlight[..4] "the partial frame is handed over"
-            let stream = Array.append handoff.Buffered inFlight[5..]
+            Expect.equal engine.Pending inFlight[..4] "the unconsumed bytes come with the engine"
+            let stream = Array.append engine.Pending inFlight[5..]
+            let destination = Array.zeroCreate 64
 
-            let length =
-                match Frame.TryReadHeader(ReadOnlySpan stream, Frame.MaxLength) with
-                | Ok(ValueSome length) -> length
-                | other -> failtestf "%A" other
+            let r = ReceiveHalf.Receive(engine.Receive, Span stream, Span destination, 0)
 
-            let plaintext = Array.zeroCreate length
-
-            let opened =
-                RecordLayer.Open(handoff.Layer, ReadOnlySpan(stream, 2, length), Span plaintext)
-                |> Result.defaultWith (failwithf "%A")
-
-            Expect.equal opened.Type RecordType.EndOfMessage "a whole message"
-            Expect.equal plaintext[.. opened.DataLength - 1] "second"B "its data at offset 0"
+            Expect.isTrue r.Event.IsMessageEnd "a whole message"
+            Expect.equal destination[.. r.Written - 1] "second"B "its data at the start of the destination"
+            Expect.equal r.Consumed stream.Length "the whole record consumed"
             // And the other way: the driver seals, the server's state machine delivers.
-            let buffer = Array.zeroCreate (RecordLayer.MaxSealLength(opened.Layer, 5))
+            let buffer = Array.zeroCreate 64
 
-            let result =
-                RecordLayer.Seal(opened.Layer, RecordType.EndOfMessage, ReadOnlySpan "reply"B, Span buffer)
-                |> Result.defaultWith (failwithf "%A")
+            match SendHalf.Message(engine.Send, ReadOnlySpan "reply"B, 0, Span buffer) with
+            | Wrote(_, written, consumed, finished, _) ->
+                Expect.isTrue finished "one record"
+                Expect.equal consumed 5 "all of it"
+                pair.Server.Input(Input.Received(ReadOnlyMemory(buffer, 0, written)))
+            | other -> failtestf "%A" other
 
-            pair.Server.Input(Input.Received(ReadOnlyMemory(buffer, 0, result.BytesWritten)))
             Expect.equal pair.Server.Delivered [ "reply"B ] "delivered"
         }
 

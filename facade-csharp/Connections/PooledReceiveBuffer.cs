@@ -1,0 +1,89 @@
+using System.Buffers;
+using HybridProtocol.Net;
+
+namespace HybridProtocol.Connections;
+
+/// <summary>
+/// The bytes read from the stream and not yet consumed by the engine's receive half. The buffer is rented from the
+/// shared pool only after data has arrived (rent after waiting) and returned as soon as it holds no bytes, so an idle
+/// connection holds none, on the sync and the async path alike (SslStream's model). 128 KiB, a pool bucket size,
+/// holds a whole record (2 + 65535 bytes) and the start of the next. Used under the connection's receive lock.
+/// </summary>
+internal sealed class PooledReceiveBuffer
+{
+    private const int Size = 128 * 1024;
+    private const int MaxRecord = 2 + 65535;
+    private byte[]? buffer;
+    private int start;
+    private int end;
+
+    /// <summary>Bytes of pooled memory held now.</summary>
+    public int HeldBytes => buffer?.Length ?? 0;
+
+    /// <summary>The bytes not consumed yet (the engine may decrypt in place in them).</summary>
+    public Span<byte> Data => buffer is null ? Span<byte>.Empty : buffer.AsSpan(start, end - start);
+
+    public void Consume(int count) => start += count;
+
+    /// <summary>Takes bytes that arrived with the handshake.</summary>
+    public void Load(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.IsEmpty)
+        {
+            return;
+        }
+
+        buffer ??= ArrayPool<byte>.Shared.Rent(Size);
+        bytes.CopyTo(buffer.AsSpan(end));
+        end += bytes.Length;
+    }
+
+    /// <summary>Reads more bytes (0 at the end of the stream). When none are held, waits for data before renting.</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<int> FillAsync<TAdapter>(TAdapter adapter, CancellationToken cancellationToken)
+        where TAdapter : IReadWriteAdapter
+    {
+        if (buffer is null)
+        {
+            await adapter.WaitForDataAsync(cancellationToken).ConfigureAwait(false);
+            buffer = ArrayPool<byte>.Shared.Rent(Size);
+            start = end = 0;
+        }
+        else if (start == end)
+        {
+            start = end = 0;
+        }
+        else if (buffer.Length - start < MaxRecord)
+        {
+            Buffer.BlockCopy(buffer, start, buffer, 0, end - start);
+            end -= start;
+            start = 0;
+        }
+
+        var n = await adapter.ReadAsync(buffer.AsMemory(end), cancellationToken).ConfigureAwait(false);
+        end += n;
+        return n;
+    }
+
+    /// <summary>Returns the buffer when it holds no bytes (the engine cleared any plaintext it decrypted in it).</summary>
+    public void ReleaseIfEmpty()
+    {
+        if (buffer is not null && start == end)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            buffer = null;
+            start = end = 0;
+        }
+    }
+
+    /// <summary>Returns the buffer, cleared, whatever it holds.</summary>
+    public void Release()
+    {
+        if (buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+            buffer = null;
+            start = end = 0;
+        }
+    }
+}

@@ -1,0 +1,428 @@
+using System.Security.Cryptography;
+using HybridProtocol.Core;
+using HybridProtocol.Core.Noise;
+using NSec.Cryptography;
+
+namespace HybridProtocol.Crypto;
+
+/// <summary>
+/// The fast provider for handshakes and transport: fills the core's crypto records (Noise §4) by calling the
+/// libsodium that NSec ships directly, and .NET's own SHA-2. No new cryptographic code: X25519 is
+/// <c>crypto_scalarmult_curve25519</c>, the AEADs are libsodium's (the same functions NSec calls), BLAKE2b is
+/// <c>crypto_generichash</c>, SHA-256/512 are <see cref="SHA256"/>/<see cref="SHA512"/>.
+/// What differs from <see cref="NSecSuite"/> is where secrets live: ephemeral private keys and AEAD keys are
+/// 64-byte blocks of one shared pool of guarded, locked native memory (<see cref="SecretMemory"/>) instead of one
+/// <c>sodium_malloc</c> (mmap, mprotect, mlock; munmap on dispose) per key, and a DH output is written straight
+/// into the caller's buffer instead of an NSec <c>SharedSecret</c> object. Long-term keys stay NSec keys
+/// (<see cref="PrivateKey"/>): for a DH with one, its 32 bytes are exported to the stack, used, and zeroed.
+/// </summary>
+public static unsafe class SodiumSuite
+{
+    // Field initializers run in textual order, before any property below reads this.
+    private static readonly bool AesGcmAvailable = EnsureInitialized() && Sodium.crypto_aead_aes256gcm_is_available() != 0;
+
+    /// <summary>Noise §12.1 "25519": X25519 with DHLEN = 32.</summary>
+    public static DhFunctions X25519 { get; } = new("25519", 32, new DhFn(Agree), new ImportPrivateFn(Import));
+
+    /// <summary>Noise §12.3 "ChaChaPoly": ChaCha20-Poly1305 (RFC 8439), nonce 32 zero bits then little-endian n.</summary>
+    public static CipherFunctions ChaChaPoly { get; } = Cipher("ChaChaPoly", AeadKind.ChaChaPoly, NonceEncoding.ZerosThenLittleEndian);
+
+    /// <summary>
+    /// Noise §12.4 "AESGCM": AES-256-GCM, nonce 32 zero bits then big-endian n. Where libsodium cannot run AES-GCM
+    /// (no AES-NI), this is <see cref="NSecSuite.AesGcm"/>, which then refuses in the same way.
+    /// </summary>
+    public static CipherFunctions AesGcm { get; } = AesGcmAvailable
+        ? Cipher("AESGCM", AeadKind.AesGcm, NonceEncoding.ZerosThenBigEndian)
+        : NSecSuite.AesGcm;
+
+    /// <summary>AEGIS-256 (our extension, specs/NOISE-CORE.md): 32-byte nonce, 32-byte tag.</summary>
+    public static CipherFunctions Aegis256 { get; } = Cipher("AEGIS256", AeadKind.Aegis256, NonceEncoding.ZerosThenLittleEndian);
+
+    /// <summary>AEGIS-128L (our extension, specs/NOISE-CORE.md): 16-byte nonce, 32-byte tag, 128-bit key taken from the first 16 key bytes.</summary>
+    public static CipherFunctions Aegis128L { get; } = Cipher("AEGIS128L", AeadKind.Aegis128L, NonceEncoding.ZerosThenLittleEndian);
+
+    /// <summary>Noise §12.5 "SHA256", through .NET (SHA extensions where the CPU has them).</summary>
+    public static HashFunctions Sha256 { get; } = new("SHA256", 32, 64, new HashFn(Counted(static (data, output) => SHA256.HashData(data, output))));
+
+    /// <summary>Noise §12.6 "SHA512", through .NET.</summary>
+    public static HashFunctions Sha512 { get; } = new("SHA512", 64, 128, new HashFn(Counted(static (data, output) => SHA512.HashData(data, output))));
+
+    /// <summary>Noise §12.8 "BLAKE2b" with a 64-byte output (libsodium's crypto_generichash).</summary>
+    public static HashFunctions Blake2b { get; } = new("BLAKE2b", 64, 128, new HashFn(Counted(Blake2bHash)));
+
+    /// <summary>The suite a parsed Noise protocol name asks for: with ML-KEM-768 (<see cref="SodiumKem.MlKem768"/>)
+    /// when the name is an hfs name ("25519+MLKEM768"), classical otherwise.</summary>
+    public static CryptoSuite For(ProtocolName name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var suite = For(name.Cipher, name.Hash);
+        return name.Kem is null ? suite : new CryptoSuite(suite.Dh, suite.Cipher, suite.Hash, SodiumKem.MlKem768);
+    }
+
+    /// <summary>The X25519 suite with the given cipher and hash.</summary>
+    public static CryptoSuite For(CipherName cipher, HashName hash)
+    {
+        ArgumentNullException.ThrowIfNull(cipher);
+        ArgumentNullException.ThrowIfNull(hash);
+        var c = cipher.Tag switch
+        {
+            CipherName.Tags.ChaChaPoly => ChaChaPoly,
+            CipherName.Tags.AESGCM => AesGcm,
+            CipherName.Tags.AEGIS256 => Aegis256,
+            _ => Aegis128L,
+        };
+        var h = hash.Tag switch
+        {
+            HashName.Tags.SHA256 => Sha256,
+            HashName.Tags.SHA512 => Sha512,
+            _ => Blake2b,
+        };
+        return new CryptoSuite(X25519, c, h, Microsoft.FSharp.Core.FSharpOption<KemFunctions>.None);
+    }
+
+    /// <summary>
+    /// Noise §4.1 GENERATE_KEYPAIR(), done by the facade for the core: 32 bytes from libsodium's CSPRNG
+    /// (<c>randombytes_buf</c>) straight into a pooled native block, and the public key <c>crypto_scalarmult_curve25519_base</c>.
+    /// The caller owns the pair and disposes its <c>Private</c> when the handshake is over, which erases the key.
+    /// </summary>
+    public static DhKeyPair GenerateEphemeral()
+    {
+        var start = ProviderStatistics.Start();
+        var key = new NativeX25519Key();
+        try
+        {
+            Span<byte> publicKey = stackalloc byte[32];
+            var secret = key.Acquire();
+            try
+            {
+                Sodium.randombytes_buf(secret, 32);
+                fixed (byte* q = publicKey)
+                {
+                    Sodium.crypto_scalarmult_curve25519_base(q, secret);
+                }
+            }
+            finally
+            {
+                key.ReleaseReference();
+            }
+
+            ProviderStatistics.Stop(ref ProviderStatistics.KeyGenerations, ref ProviderStatistics.DhTicks, start);
+            return new DhKeyPair(key, DhPublicKey.TryCreate(32, publicKey).Value);
+        }
+        catch
+        {
+            key.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Calls sodium_init once (NSec does too; it is idempotent and thread-safe).</summary>
+    internal static bool EnsureInitialized() => Sodium.sodium_init() >= 0
+        ? true
+        : throw new InvalidOperationException("libsodium failed to initialize (sodium_init).");
+
+    private static HashFn Counted(HashFn hash) => (data, output) =>
+    {
+        var start = ProviderStatistics.Start();
+        hash(data, output);
+        ProviderStatistics.Stop(ref ProviderStatistics.Hashes, ref ProviderStatistics.HashTicks, start);
+    };
+
+    private static void Blake2bHash(ReadOnlySpan<byte> data, Span<byte> output)
+    {
+        fixed (byte* input = data)
+        fixed (byte* digest = output)
+        {
+            if (Sodium.crypto_generichash(digest, (nuint)output.Length, input, (ulong)data.Length, null, 0) != 0)
+            {
+                throw new CryptographicException("crypto_generichash failed.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Noise §4.1 DH(key_pair, public_key) = crypto_scalarmult_curve25519, which returns -1 for an all-zero output
+    /// (a low-order public key; Noise §12.1 allows refusing it): then false, and the output is zeroed.
+    /// </summary>
+    private static bool Agree(IDhPrivateKey privateKey, ReadOnlySpan<byte> publicKey, Span<byte> output)
+    {
+        if (publicKey.Length != 32 || output.Length != 32)
+        {
+            return false;
+        }
+
+        var start = ProviderStatistics.Start();
+        int result;
+        fixed (byte* q = output)
+        fixed (byte* p = publicKey)
+        {
+            switch (privateKey)
+            {
+                case NativeX25519Key native:
+                    var n = native.Acquire();
+                    try
+                    {
+                        result = Sodium.crypto_scalarmult_curve25519(q, n, p);
+                    }
+                    finally
+                    {
+                        native.ReleaseReference();
+                    }
+
+                    break;
+                case X25519PrivateKey nsec:
+                    // A long-term NSec key: its 32 bytes on the stack for the one multiplication, then zeroed.
+                    Span<byte> raw = stackalloc byte[32];
+                    try
+                    {
+                        if (!nsec.Key.TryExport(KeyBlobFormat.RawPrivateKey, raw, out var written) || written != 32)
+                        {
+                            throw new CryptographicException("NSec did not export the 32-byte X25519 private key.");
+                        }
+
+                        fixed (byte* exported = raw)
+                        {
+                            result = Sodium.crypto_scalarmult_curve25519(q, exported, p);
+                        }
+                    }
+                    finally
+                    {
+                        CryptographicOperations.ZeroMemory(raw);
+                    }
+
+                    break;
+                default:
+                    throw new ArgumentException($"SodiumSuite cannot use a {privateKey.GetType().Name} as an X25519 private key.", nameof(privateKey));
+            }
+        }
+
+        ProviderStatistics.Stop(ref ProviderStatistics.Agreements, ref ProviderStatistics.DhTicks, start);
+        if (result != 0)
+        {
+            output.Clear();
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>IMPORT_PRIVATE: the 32 bytes into a pooled block, and the public key from them.</summary>
+    private static Microsoft.FSharp.Core.FSharpValueOption<DhKeyPair> Import(ReadOnlySpan<byte> raw)
+    {
+        if (raw.Length != 32)
+        {
+            return Microsoft.FSharp.Core.FSharpValueOption<DhKeyPair>.None;
+        }
+
+        var key = new NativeX25519Key();
+        Span<byte> publicKey = stackalloc byte[32];
+        var secret = key.Acquire();
+        try
+        {
+            raw.CopyTo(new Span<byte>(secret, 32));
+            fixed (byte* q = publicKey)
+            {
+                Sodium.crypto_scalarmult_curve25519_base(q, secret);
+            }
+        }
+        finally
+        {
+            key.ReleaseReference();
+        }
+
+        return Microsoft.FSharp.Core.FSharpValueOption<DhKeyPair>.Some(new DhKeyPair(key, DhPublicKey.TryCreate(32, publicKey).Value));
+    }
+
+    private static CipherFunctions Cipher(string name, AeadKind kind, NonceEncoding encoding) => new(
+        name,
+        NativeAeadKey.NonceLength(kind),
+        NativeAeadKey.TagLength(kind),
+        encoding,
+        new AeadKeyFn(raw => NativeAeadKey.Create(kind, raw)),
+        new EncryptFn((k, nonce, ad, plaintext, ciphertext) => ((NativeAeadKey)k).Encrypt(kind, nonce, ad, plaintext, ciphertext)),
+        new DecryptFn((k, nonce, ad, ciphertext, plaintext) => ((NativeAeadKey)k).Decrypt(kind, nonce, ad, ciphertext, plaintext)));
+}
+
+/// <summary>The AEADs <see cref="SodiumSuite"/> calls in libsodium.</summary>
+internal enum AeadKind
+{
+    ChaChaPoly,
+    AesGcm,
+    Aegis256,
+    Aegis128L,
+}
+
+/// <summary>
+/// A secret in one <see cref="SecretMemory"/> block, with the reference counting a SafeHandle does: a use in progress
+/// (<see cref="Acquire"/> ... <see cref="ReleaseReference"/>) keeps the block alive even if another thread disposes the
+/// owner meanwhile, so a block is never erased or handed to someone else while a call reads it. Disposing (or,
+/// for an owner that forgot, the finalizer) zeroes the block and returns it to the pool.
+/// </summary>
+internal abstract unsafe class SecretBlock : IDisposable
+{
+    private readonly byte* block = SecretMemory.Rent();
+    private int references = 1;
+    private int disposed;
+
+    ~SecretBlock() => Dispose();
+
+    /// <summary>Whether <see cref="Dispose"/> has run.</summary>
+    public bool IsDisposed => Volatile.Read(ref disposed) != 0;
+
+    /// <summary>Test hook: the block's address.</summary>
+    internal nint Address => (nint)block;
+
+    /// <summary>The block, kept alive until the matching <see cref="ReleaseReference"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The key has been disposed.</exception>
+    public byte* Acquire()
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref references);
+            if (current == 0 || Volatile.Read(ref disposed) != 0)
+            {
+                throw new ObjectDisposedException(GetType().Name);
+            }
+
+            if (Interlocked.CompareExchange(ref references, current + 1, current) == current)
+            {
+                return block;
+            }
+        }
+    }
+
+    /// <summary>Ends a use begun with <see cref="Acquire"/>.</summary>
+    public void ReleaseReference()
+    {
+        if (Interlocked.Decrement(ref references) == 0)
+        {
+            SecretMemory.Return(block);
+        }
+    }
+
+    /// <summary>Erases the secret (at once, or when the last use in progress ends).</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) == 0)
+        {
+            ReleaseReference();
+            GC.SuppressFinalize(this);
+        }
+    }
+}
+
+/// <summary>An X25519 private key (an ephemeral one, or one imported for a test vector) in a pooled native block.</summary>
+internal sealed class NativeX25519Key : SecretBlock, IDhPrivateKey;
+
+/// <summary>An AEAD key in a pooled native block; libsodium reads it from there for every record.</summary>
+internal sealed unsafe class NativeAeadKey : SecretBlock, IAeadKey
+{
+    private NativeAeadKey()
+    {
+    }
+
+    public static NativeAeadKey Create(AeadKind kind, ReadOnlySpan<byte> raw)
+    {
+        var start = ProviderStatistics.Start();
+        // AEGIS-128L takes a 16-byte key: Noise gives 32, and we use the first 16 (specs/NOISE-CORE.md).
+        var length = kind == AeadKind.Aegis128L ? 16 : 32;
+        if (raw.Length < length)
+        {
+            throw new ArgumentException($"An AEAD key needs {length} bytes, not {raw.Length}.", nameof(raw));
+        }
+
+        var key = new NativeAeadKey();
+        var block = key.Acquire();
+        raw[..length].CopyTo(new Span<byte>(block, length));
+        key.ReleaseReference();
+        ProviderStatistics.Stop(ref ProviderStatistics.AeadKeys, ref ProviderStatistics.KeySetupTicks, start);
+        return key;
+    }
+
+    /// <summary>Nonce length of each AEAD (libsodium reads exactly this many bytes).</summary>
+    public static int NonceLength(AeadKind kind) => kind switch
+    {
+        AeadKind.ChaChaPoly or AeadKind.AesGcm => 12,
+        AeadKind.Aegis256 => 32,
+        _ => 16,
+    };
+
+    /// <summary>Tag length of each AEAD.</summary>
+    public static int TagLength(AeadKind kind) => kind is AeadKind.ChaChaPoly or AeadKind.AesGcm ? 16 : 32;
+
+    public void Encrypt(AeadKind kind, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ad, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext)
+    {
+        // libsodium writes plaintext + tag bytes and reads a fixed-length nonce: the lengths are checked first.
+        if (nonce.Length != NonceLength(kind) || ciphertext.Length != plaintext.Length + TagLength(kind))
+        {
+            throw new ArgumentException($"{kind}: a {NonceLength(kind)}-byte nonce and room for exactly the plaintext plus a {TagLength(kind)}-byte tag are needed.");
+        }
+
+        var start = ProviderStatistics.Start();
+        var k = Acquire();
+        try
+        {
+            ulong written = 0;
+            int result;
+            fixed (byte* c = ciphertext)
+            fixed (byte* m = plaintext)
+            fixed (byte* a = ad)
+            fixed (byte* npub = nonce)
+            {
+                result = kind switch
+                {
+                    AeadKind.ChaChaPoly => Sodium.crypto_aead_chacha20poly1305_ietf_encrypt(c, &written, m, (ulong)plaintext.Length, a, (ulong)ad.Length, null, npub, k),
+                    AeadKind.AesGcm => Sodium.crypto_aead_aes256gcm_encrypt(c, &written, m, (ulong)plaintext.Length, a, (ulong)ad.Length, null, npub, k),
+                    AeadKind.Aegis256 => Sodium.crypto_aead_aegis256_encrypt(c, &written, m, (ulong)plaintext.Length, a, (ulong)ad.Length, null, npub, k),
+                    _ => Sodium.crypto_aead_aegis128l_encrypt(c, &written, m, (ulong)plaintext.Length, a, (ulong)ad.Length, null, npub, k),
+                };
+            }
+
+            if (result != 0 || written != (ulong)ciphertext.Length)
+            {
+                throw new CryptographicException($"libsodium's {kind} encryption failed.");
+            }
+        }
+        finally
+        {
+            ReleaseReference();
+            ProviderStatistics.Stop(ref ProviderStatistics.AeadCalls, ref ProviderStatistics.AeadTicks, start);
+        }
+    }
+
+    public bool Decrypt(AeadKind kind, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ad, ReadOnlySpan<byte> ciphertext, Span<byte> plaintext)
+    {
+        if (nonce.Length != NonceLength(kind) || ciphertext.Length < TagLength(kind) || plaintext.Length != ciphertext.Length - TagLength(kind))
+        {
+            throw new ArgumentException($"{kind}: a {NonceLength(kind)}-byte nonce and room for exactly the ciphertext less its {TagLength(kind)}-byte tag are needed.");
+        }
+
+        var start = ProviderStatistics.Start();
+        var k = Acquire();
+        try
+        {
+            ulong written = 0;
+            int result;
+            fixed (byte* m = plaintext)
+            fixed (byte* c = ciphertext)
+            fixed (byte* a = ad)
+            fixed (byte* npub = nonce)
+            {
+                result = kind switch
+                {
+                    AeadKind.ChaChaPoly => Sodium.crypto_aead_chacha20poly1305_ietf_decrypt(m, &written, null, c, (ulong)ciphertext.Length, a, (ulong)ad.Length, npub, k),
+                    AeadKind.AesGcm => Sodium.crypto_aead_aes256gcm_decrypt(m, &written, null, c, (ulong)ciphertext.Length, a, (ulong)ad.Length, npub, k),
+                    AeadKind.Aegis256 => Sodium.crypto_aead_aegis256_decrypt(m, &written, null, c, (ulong)ciphertext.Length, a, (ulong)ad.Length, npub, k),
+                    _ => Sodium.crypto_aead_aegis128l_decrypt(m, &written, null, c, (ulong)ciphertext.Length, a, (ulong)ad.Length, npub, k),
+                };
+            }
+
+            return result == 0 && written == (ulong)plaintext.Length;
+        }
+        finally
+        {
+            ReleaseReference();
+            ProviderStatistics.Stop(ref ProviderStatistics.AeadCalls, ref ProviderStatistics.AeadTicks, start);
+        }
+    }
+}
