@@ -106,7 +106,7 @@ module CipherState =
         | Empty -> Empty
         | Keyed(cipher, k, n) ->
             let zeros = Array.zeroCreate<byte> 32
-            let output = Array.zeroCreate<byte>(32 + cipher.TAGLEN)
+            let output = Hkdf.pinnedArray (32 + cipher.TAGLEN)
             let nonce = Array.zeroCreate<byte> cipher.NONCELEN
             Nonce.encode (cipher.NonceEncoding, MaxNonce, Span nonce)
             cipher.ENCRYPT.Invoke(k, ReadOnlySpan nonce, ReadOnlySpan.Empty, ReadOnlySpan zeros, Span output)

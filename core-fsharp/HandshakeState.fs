@@ -264,8 +264,9 @@ module HandshakeState =
         SymmetricState.currentKey state.symmetricState
 
     /// Noise §4.1 DH(key_pair, public_key), refusing outputs the provider rejects.
+    /// The output is a pinned array (the GC never moves or copies it), zeroed by `mixDh` right after MixKey.
     let private dh (state: HandshakeState) (keyPair: DhKeyPair) (publicKey: DhPublicKey) =
-        let output = Array.zeroCreate state.suite.Dh.DHLEN
+        let output = Hkdf.pinnedArray state.suite.Dh.DHLEN
 
         if state.suite.Dh.DH.Invoke(keyPair.Private, ReadOnlySpan publicKey.Bytes, Span output) then
             Ok output

@@ -1,8 +1,19 @@
 /// HMAC (RFC 2104) and HKDF (RFC 5869) built on a `HashFunctions` record, shared by Noise (§4.3)
-/// and HPKE (RFC 9180 §4). Pure: every function returns fresh arrays.
+/// and HPKE (RFC 9180 §4). Pure: every function returns fresh arrays. Secret intermediate values
+/// (the padded key, HMAC's inner input and digest, HKDF's temp_key) live only in scratch memory the
+/// GC does not move (the stack, or a pinned array for long inputs) and are zeroed before returning
+/// (specs/NOISE-CORE.md, "Where secrets live").
 module HybridProtocol.Core.Hkdf
 
+// Scratch space on the stack (NativePtr.stackalloc).
+#nowarn "9"
+
 open System
+open Microsoft.FSharp.NativeInterop
+
+/// Scratch up to this size is on the stack; above it, a pinned array (HPKE with a long info or PSK).
+[<Literal>]
+let private StackLimit = 1024
 
 /// Hashes the concatenation of `parts`.
 let hashConcat (hash: HashFunctions) (parts: byte[] list) : byte[] =
@@ -11,20 +22,64 @@ let hashConcat (hash: HashFunctions) (parts: byte[] list) : byte[] =
     hash.HASH.Invoke(ReadOnlySpan input, Span output)
     output
 
-/// Noise §4.3: "HMAC-HASH(key, data): Applies HMAC from [RFC 2104] using the HASH() function."
+/// An array the GC never moves (the pinned object heap), for secrets the core hands out as arrays
+/// (DH outputs, HKDF outputs that become keys): their owner zeroes them, and no stale copy is left behind.
+let pinnedArray (length: int) : byte[] = GC.AllocateArray<byte>(length, true)
+
+/// Noise §4.3: "HMAC-HASH(key, data): Applies HMAC from [RFC 2104] using the HASH() function", over
+/// data = `data1 || data2`, written to the first HASHLEN bytes of `output`.
 /// Keys longer than BLOCKLEN are hashed first, as RFC 2104 §2 says.
-let hmac (hash: HashFunctions) (key: byte[]) (data: byte[]) : byte[] =
-    let key =
-        if key.Length > hash.BLOCKLEN then
-            hashConcat hash [ key ]
+let hmacInto
+    (hash: HashFunctions)
+    (key: ReadOnlySpan<byte>)
+    (data1: ReadOnlySpan<byte>)
+    (data2: ReadOnlySpan<byte>)
+    (output: Span<byte>)
+    =
+    let blockLength = hash.BLOCKLEN
+    let hashLength = hash.HASHLEN
+    let dataLength = data1.Length + data2.Length
+    // [ K' (BLOCKLEN) | K' ^ ipad || data | K' ^ opad || inner digest ]
+    let size = blockLength + (blockLength + dataLength) + (blockLength + hashLength)
+    let onStack = size <= StackLimit
+
+    let stack =
+        NativePtr.stackalloc<byte>(if onStack then size else 1) |> NativePtr.toVoidPtr
+
+    let scratch =
+        if onStack then
+            Span<byte>(stack, size)
         else
-            key
+            Span<byte>(pinnedArray size)
 
-    let padded (pad: byte) =
-        Array.init hash.BLOCKLEN (fun i -> (if i < key.Length then key[i] else 0uy) ^^^ pad)
+    try
+        scratch.Clear()
+        let keyBlock = scratch.Slice(0, blockLength)
 
-    let inner = hashConcat hash [ padded 0x36uy; data ]
-    hashConcat hash [ padded 0x5cuy; inner ]
+        if key.Length > blockLength then
+            hash.HASH.Invoke(key, keyBlock.Slice(0, hashLength))
+        else
+            key.CopyTo keyBlock
+
+        let inner = scratch.Slice(blockLength, blockLength + dataLength)
+        let outer = scratch.Slice(2 * blockLength + dataLength, blockLength + hashLength)
+
+        for i in 0 .. blockLength - 1 do
+            inner[i] <- keyBlock[i] ^^^ 0x36uy
+            outer[i] <- keyBlock[i] ^^^ 0x5cuy
+
+        data1.CopyTo(inner.Slice blockLength)
+        data2.CopyTo(inner.Slice(blockLength + data1.Length))
+        hash.HASH.Invoke(Span.op_Implicit inner, outer.Slice(blockLength, hashLength))
+        hash.HASH.Invoke(Span.op_Implicit outer, output.Slice(0, hashLength))
+    finally
+        scratch.Clear()
+
+/// HMAC-HASH(key, data) into a new array.
+let hmac (hash: HashFunctions) (key: byte[]) (data: byte[]) : byte[] =
+    let output = Array.zeroCreate hash.HASHLEN
+    hmacInto hash (ReadOnlySpan key) (ReadOnlySpan data) ReadOnlySpan.Empty (Span output)
+    output
 
 /// RFC 5869 §2.2: PRK = HMAC-Hash(salt, IKM).
 let extract (hash: HashFunctions) (salt: byte[]) (ikm: byte[]) : byte[] =
@@ -42,17 +97,37 @@ let expand (hash: HashFunctions) (prk: byte[]) (info: byte[]) (length: int) : by
     if length < 0 || length > 255 * hash.HASHLEN then
         None
     else
-        let blocks = (length + hash.HASHLEN - 1) / hash.HASHLEN
+        let hashLength = hash.HASHLEN
+        let blocks = (length + hashLength - 1) / hashLength
+        let okm = pinnedArray (blocks * hashLength)
+        // T(i-1) | info | i, built in a pinned array and zeroed afterwards.
+        let input = pinnedArray (hashLength + info.Length + 1)
 
-        let rec go i (previous: byte[]) acc =
-            if i > blocks then
-                List.rev acc
-            else
-                let t = hmac hash prk (Array.concat [ previous; info; [| byte i |] ])
-                go (i + 1) t (t :: acc)
+        try
+            let mutable previous = 0
 
-        let okm = go 1 [||] [] |> Array.concat
-        Some(Array.sub okm 0 length)
+            for i in 1..blocks do
+                let t = Span(okm, (i - 1) * hashLength, hashLength)
+
+                if i > 1 then
+                    Span(okm, (i - 2) * hashLength, hashLength).CopyTo(Span input)
+
+                info.CopyTo(Span(input, previous, info.Length))
+                input[previous + info.Length] <- byte i
+
+                hmacInto
+                    hash
+                    (ReadOnlySpan prk)
+                    (ReadOnlySpan(input, 0, previous + info.Length + 1))
+                    ReadOnlySpan.Empty
+                    t
+
+                previous <- hashLength
+
+            Some(Array.sub okm 0 length)
+        finally
+            Array.Clear input
+            Array.Clear okm
 
 /// Noise §4.3 HKDF(chaining_key, input_key_material, num_outputs):
 /// "Sets temp_key = HMAC-HASH(chaining_key, input_key_material).
@@ -60,19 +135,44 @@ let expand (hash: HashFunctions) (prk: byte[]) (info: byte[]) (length: int) : by
 ///  Sets output2 = HMAC-HASH(temp_key, output1 || byte(0x02)).
 ///  If num_outputs == 2 then returns the pair (output1, output2).
 ///  Sets output3 = HMAC-HASH(temp_key, output2 || byte(0x03)). Returns the triple (output1, output2, output3)."
-let private hkdfStart hash (chainingKey: byte[]) (inputKeyMaterial: byte[]) =
-    let tempKey = hmac hash chainingKey inputKeyMaterial
-    let output1 = hmac hash tempKey [| 0x01uy |]
-    let output2 = hmac hash tempKey (Array.append output1 [| 0x02uy |])
-    struct (tempKey, output1, output2)
+/// The outputs are pinned arrays (they become the chaining key and cipher keys); temp_key is on the stack.
+let private hkdfInto (hash: HashFunctions) (chainingKey: byte[]) (inputKeyMaterial: byte[]) (outputs: byte[][]) =
+    let hashLength = hash.HASHLEN
+
+    let tempKey =
+        Span<byte>(NativePtr.toVoidPtr (NativePtr.stackalloc<byte> 64), 64).Slice(0, hashLength)
+
+    let counter = Span<byte>(NativePtr.toVoidPtr (NativePtr.stackalloc<byte> 1), 1)
+
+    try
+        hmacInto hash (ReadOnlySpan chainingKey) (ReadOnlySpan inputKeyMaterial) ReadOnlySpan.Empty tempKey
+
+        for i in 0 .. outputs.Length - 1 do
+            counter[0] <- byte (i + 1)
+
+            let previous =
+                if i = 0 then
+                    ReadOnlySpan<byte>.Empty
+                else
+                    ReadOnlySpan outputs[i - 1]
+
+            hmacInto hash (Span.op_Implicit tempKey) previous (Span.op_Implicit counter) (Span outputs[i])
+    finally
+        tempKey.Clear()
 
 /// Noise §4.3 HKDF with num_outputs = 2.
-let hkdf2 hash chainingKey inputKeyMaterial =
-    let struct (_, output1, output2) = hkdfStart hash chainingKey inputKeyMaterial
-    struct (output1, output2)
+let hkdf2 (hash: HashFunctions) chainingKey inputKeyMaterial =
+    let outputs = [| pinnedArray hash.HASHLEN; pinnedArray hash.HASHLEN |]
+    hkdfInto hash chainingKey inputKeyMaterial outputs
+    struct (outputs[0], outputs[1])
 
 /// Noise §4.3 HKDF with num_outputs = 3.
-let hkdf3 hash chainingKey inputKeyMaterial =
-    let struct (tempKey, output1, output2) = hkdfStart hash chainingKey inputKeyMaterial
-    let output3 = hmac hash tempKey (Array.append output2 [| 0x03uy |])
-    struct (output1, output2, output3)
+let hkdf3 (hash: HashFunctions) chainingKey inputKeyMaterial =
+    let outputs = [|
+        pinnedArray hash.HASHLEN
+        pinnedArray hash.HASHLEN
+        pinnedArray hash.HASHLEN
+    |]
+
+    hkdfInto hash chainingKey inputKeyMaterial outputs
+    struct (outputs[0], outputs[1], outputs[2])

@@ -18,12 +18,10 @@ type SymmetricState = private {
 }
 
 module SymmetricState =
-    /// Noise §5.2: "If HASHLEN is 64, then truncates temp_k to 32 bytes."
-    let private truncateKey (tempK: byte[]) =
-        if tempK.Length > 32 then Array.sub tempK 0 32 else tempK
-
+    /// Noise §5.2: "If HASHLEN is 64, then truncates temp_k to 32 bytes." (A view, not a copy: the one
+    /// array, pinned by Hkdf, is zeroed as soon as KEY has taken the key.)
     let private keyed (suite: CryptoSuite) (tempK: byte[]) =
-        let key = suite.Cipher.KEY.Invoke(ReadOnlySpan(truncateKey tempK))
+        let key = suite.Cipher.KEY.Invoke(ReadOnlySpan(tempK, 0, min tempK.Length 32))
         Security.Cryptography.CryptographicOperations.ZeroMemory(Span tempK)
         CipherState.InitializeKey suite.Cipher key
 

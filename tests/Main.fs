@@ -22,8 +22,27 @@ let private closingLine (summary: TestRunSummary) =
     raw.Write(bytes, 0, bytes.Length)
     raw.Flush()
 
+/// A helper process for the known-hosts concurrency tests (tests/CliAbuseTests.fs): waits until the file GO exists,
+/// then records one first contact, `known-hosts-writer PATH GO HOST PORT BASE64-KEY`; exit 0 on first contact.
+let private knownHostsWriter (args: string[]) =
+    let path, go, host, port, key = args[0], args[1], args[2], int args[3], args[4]
+
+    while not (IO.File.Exists go) do
+        Threading.Thread.Sleep 2
+
+    let key = HybridProtocol.PublicKey.FromRawBytes(Convert.FromBase64String key)
+    let result = HybridProtocol.KnownHosts.Load(path).Verify(host, port, key)
+
+    if result.Status = HybridProtocol.KnownHostStatus.FirstContact then
+        0
+    else
+        1
+
 [<EntryPoint>]
 let main argv =
+    if argv.Length = 6 && argv[0] = "known-hosts-writer" then
+        exit (knownHostsWriter argv[1..])
+
     let printer = {
         TestPrinters.defaultPrinter with
             summary =

@@ -72,6 +72,7 @@ internal static class CryptoBenchmarks
                 {
                     var rates = new List<double>();
                     var latencies = new List<double>();
+                    var allocated = GC.GetTotalAllocatedBytes(precise: true);
                     for (var rep = 0; rep < scale.Repetitions; rep++)
                     {
                         var start = Stopwatch.GetTimestamp();
@@ -81,8 +82,10 @@ internal static class CryptoBenchmarks
                         latencies.AddRange(results.SelectMany(r => r));
                     }
 
+                    var perHandshake = (GC.GetTotalAllocatedBytes(precise: true) - allocated) / (double)(scale.NoiseHandshakesPerRepetition / workers * workers * scale.Repetitions);
                     var variant = workers == 1 ? "1 client" : "2 clients";
                     report.Add(new Row("Handshakes per second", variant, name, Stats.Median(rates), "/s", Better.Higher) { OverNetwork = false });
+                    report.Add(new Row("Handshake managed allocation (both ends)", variant, name, perHandshake, "B", Better.Lower) { OverNetwork = false });
                     report.Add(new Row("Handshake latency, median", variant, name, Stats.Median(latencies), "us", Better.Lower) { OverNetwork = false });
                     report.Add(new Row("Handshake latency, p99", variant, name, Stats.Percentile(latencies, 0.99), "us", Better.Lower) { OverNetwork = false });
                 }

@@ -7,7 +7,7 @@ namespace HybridProtocol.Bench;
 internal sealed record BenchOptions(bool Quick, string? MarkdownPath, IReadOnlySet<string>? Only)
 {
     /// <summary>The measurement names <c>--only</c> accepts, in the order they run.</summary>
-    public static readonly string[] Sections = ["aead", "provider", "noise-handshake", "bulk", "alloc", "rtt", "handshake", "idle"];
+    public static readonly string[] Sections = ["aead", "provider", "noise-handshake", "bulk", "alloc", "rtt", "handshake", "idle", "kestrel"];
 
     public bool Runs(string section) => Only is null || Only.Contains(section);
 

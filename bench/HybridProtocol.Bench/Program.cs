@@ -44,7 +44,7 @@ if (options.Runs("noise-handshake"))
 await AllTransportsInTurn("bulk", "bulk throughput", NetworkBenchmarks.BulkAsync);
 await ForEachTransport("alloc", "allocation per MB", (t, s, r) => NetworkBenchmarks.AllocationAsync(t, s, r));
 await AllTransportsInTurn("rtt", "round-trip time", NetworkBenchmarks.RoundTripAsync);
-await AllTransportsInTurn("handshake", "handshakes over TCP", NetworkBenchmarks.HandshakeAsync);
+await AllTransportsInTurn("handshake", "handshakes over TCP", NetworkBenchmarks.HandshakeAsync, [.. Transports.All, .. Transports.HandshakeOnly]);
 if (options.Runs("idle"))
 {
     var count = NetworkBenchmarks.IdleConnectionsThatFit(scale.IdleConnections);
@@ -54,6 +54,12 @@ if (options.Runs("idle"))
     }
 
     await ForEachTransport("idle", $"idle connections ({count})", (t, _, r) => NetworkBenchmarks.IdleMemoryAsync(t, count, r));
+}
+
+if (options.Runs("kestrel"))
+{
+    Section("kestrel: HTTP/2 over Kestrel and HttpClient");
+    await KestrelBenchmarks.RunAsync(scale, report);
 }
 
 report.Note("HybridProtocol rows: SecureConnection over TCP (the server side is what SecureListener runs per client), pattern NK (the client pins the server's key; server authentication only, like the SslStream rows), driven through SendAsync and ReceiveAsync into the caller's buffer (no Stream view). Hybrid (NKhfs, X25519 + ML-KEM-768) is the default; 'classical' rows are NK with X25519 alone.");
@@ -92,7 +98,7 @@ async Task ForEachTransport(string name, string title, Func<ITransportUnderTest,
 }
 
 // Timed measurements: every transport exists at once and they take turns per repetition (see NetworkBenchmarks).
-async Task AllTransportsInTurn(string name, string title, Func<IReadOnlyList<ITransportUnderTest>, Scale, Report, Task> measure)
+async Task AllTransportsInTurn(string name, string title, Func<IReadOnlyList<ITransportUnderTest>, Scale, Report, Task> measure, IReadOnlyList<Func<ITransportUnderTest>>? which = null)
 {
     if (!options.Runs(name))
     {
@@ -100,7 +106,7 @@ async Task AllTransportsInTurn(string name, string title, Func<IReadOnlyList<ITr
     }
 
     Section($"{name}: {title}");
-    var transports = Transports.All.Select(create => create()).ToList();
+    var transports = (which ?? Transports.All).Select(create => create()).ToList();
     try
     {
         await measure(transports, scale, report);

@@ -194,6 +194,19 @@ public sealed class TlsTransport : LoopbackTransport
 
     public TlsTransport()
     {
+        certificate = CreateCertificate();
+        certificateContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
+        pinnedThumbprint = certificate.GetCertHash(HashAlgorithmName.SHA256);
+    }
+
+    /// <summary>The host name the certificate names (the client's TargetHost).</summary>
+    public const string CertificateHost = HostName;
+
+    public override string Name => "SslStream";
+
+    /// <summary>A self-signed ECDSA P-256 server certificate for <see cref="CertificateHost"/>, as every TLS row uses.</summary>
+    public static X509Certificate2 CreateCertificate()
+    {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={HostName}", key, HashAlgorithmName.SHA256);
         var san = new SubjectAlternativeNameBuilder();
@@ -203,12 +216,8 @@ public sealed class TlsTransport : LoopbackTransport
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
         using var ephemeral = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
         // Round-trip through PKCS#12 so the private key is a persisted one every platform's TLS stack accepts.
-        certificate = X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pkcs12), password: null);
-        certificateContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
-        pinnedThumbprint = certificate.GetCertHash(HashAlgorithmName.SHA256);
+        return X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pkcs12), password: null);
     }
-
-    public override string Name => "SslStream";
 
     protected override void DisposeResources() => certificate.Dispose();
 
@@ -274,14 +283,28 @@ public sealed class HybridProtocolTransport : LoopbackTransport
     private readonly SecureClientOptions clientOptions;
     private string? negotiated;
 
-    public HybridProtocolTransport(SecureSuite suite, string shortName, PostQuantumMode postQuantum = PostQuantumMode.Hybrid)
+    private readonly PrivateKey? clientKey;
+
+    /// <param name="suite">The suite both ends use.</param>
+    /// <param name="shortName">The suite's name in the table.</param>
+    /// <param name="pattern">
+    /// NK (the default: the client pins the server's key, no client key), IK (pinned, and the client proves its
+    /// key) or XX (the client learns the server's key in the handshake and checks it in a callback; it proves its own).
+    /// </param>
+    /// <param name="postQuantum">Hybrid (the hfs pattern, the default) or classical, on both ends.</param>
+    public HybridProtocolTransport(SecureSuite suite, string shortName, string pattern = "NK", PostQuantumMode postQuantum = PostQuantumMode.Hybrid)
     {
         this.suite = suite;
-        Name = "HybridProtocol " + shortName + (postQuantum == PostQuantumMode.Classical ? " classical" : "");
+        Name = "HybridProtocol " + shortName + (pattern == "NK" ? "" : " " + pattern) + (postQuantum == PostQuantumMode.Classical ? " classical" : "");
         serverOptions = new SecureServerOptions { ServerKey = serverKey, AcceptedSuites = [suite], PostQuantum = postQuantum };
+        clientKey = pattern == "NK" ? null : PrivateKey.Generate();
+        var serverPublic = serverKey.PublicKey;
         clientOptions = new SecureClientOptions
         {
-            ServerAuthentication = ServerAuthentication.Pinned(serverKey.PublicKey),
+            ServerAuthentication = pattern == "XX"
+                ? ServerAuthentication.Callback(key => key.Equals(serverPublic))
+                : ServerAuthentication.Pinned(serverPublic),
+            ClientIdentity = clientKey,
             Suite = suite,
             PostQuantum = postQuantum,
         };
@@ -291,7 +314,11 @@ public sealed class HybridProtocolTransport : LoopbackTransport
 
     public override string? Negotiated => negotiated;
 
-    protected override void DisposeResources() => serverKey.Dispose();
+    protected override void DisposeResources()
+    {
+        serverKey.Dispose();
+        clientKey?.Dispose();
+    }
 
     protected override async Task<ConnectedPair> SecureAsync(Socket client, Socket server, CancellationToken cancellationToken)
     {
@@ -412,9 +439,16 @@ public static class Transports
         () => new PlainTcpTransport(),
         () => new TlsTransport(),
         () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM"),
-        () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM", PostQuantumMode.Classical),
+        () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM", postQuantum: PostQuantumMode.Classical),
         () => new HybridProtocolTransport(SecureSuite.ChaChaPolyBlake2b, "ChaChaPoly"),
         () => new HybridProtocolTransport(SecureSuite.Aegis256Blake2b, "AEGIS256"),
+    ];
+
+    /// <summary>More transports for the handshake rows only: the AES-GCM suite with the XX and IK patterns (client keys).</summary>
+    public static IReadOnlyList<Func<ITransportUnderTest>> HandshakeOnly { get; } =
+    [
+        () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM", "XX"),
+        () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM", "IK"),
     ];
 }
 

@@ -360,8 +360,8 @@ internal static class TransferCommands
     /// <summary>
     /// The sender's header, or null when it is refused (the sender is told why; this receiver goes on waiting): an
     /// object with exactly a string "name" and a whole number "size" of zero or more, no other field, names matched
-    /// exactly (no other casing). The name's last path component is used; it must be non-empty, at most
-    /// <see cref="MaxNameBytes"/> bytes of UTF-8, and free of control characters (<see cref="Printable.IsUnsafe"/>).
+    /// exactly (no other casing). The name must be free of control characters (<see cref="Printable.IsUnsafe"/>); its last
+    /// path component is used, which must be non-empty and at most <see cref="MaxNameBytes"/> bytes of UTF-8.
     /// </summary>
     private static async Task<Header?> ReceiveHeader(SecureConnection connection, TimeSpan idle, CancellationToken cancellationToken)
     {
@@ -417,7 +417,7 @@ internal static class TransferCommands
         }
 
         var file = Path.GetFileName(name.Replace('\\', '/'));
-        if (file.Length == 0 || file is "." or ".." || Encoding.UTF8.GetByteCount(file) > MaxNameBytes || file.Any(Printable.IsUnsafe))
+        if (name.Any(Printable.IsUnsafe) || file.Length == 0 || file is "." or ".." || Encoding.UTF8.GetByteCount(file) > MaxNameBytes)
         {
             reason = Reason.BadName;
             return null;

@@ -9,7 +9,7 @@
 /// "Extensibility": fields can be added that older implementations ignore); the whole payload is covered by
 /// the handshake hash, so skipping cannot be exploited to change what was agreed.
 ///
-/// C# use: `HandshakePayload.encode(payload)` / `HandshakePayload.decode(span)`.
+/// Internal to the core (its handshake encodes and decodes these); tests reach it through InternalsVisibleTo.
 namespace HybridProtocol.Core.Wire
 
 open System

@@ -61,6 +61,7 @@ internal sealed class PooledReceiveBuffer
         }
 
         var n = await adapter.ReadAsync(buffer.AsMemory(end), cancellationToken).ConfigureAwait(false);
+        Diagnostics.Telemetry.Received(n);
         end += n;
         return n;
     }

@@ -6,6 +6,7 @@ using HybridProtocol.Core;
 using HybridProtocol.Core.Noise;
 using HybridProtocol.Core.Wire;
 using HybridProtocol.Crypto;
+using HybridProtocol.Diagnostics;
 using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
 using NSec.Cryptography;
@@ -83,6 +84,7 @@ public sealed partial class SecureConnection
 
         var name = chosen.ResultValue;
         var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
+        var telemetry = Telemetry.StartHandshake(isServer: false, ProtocolNameModule.toString(name), context.Peer, options.Logger);
         var endPoints = Prepare(stream, options);
 
         var scope = new KeyScope(SodiumSuite.For(name));
@@ -141,10 +143,12 @@ public sealed partial class SecureConnection
             };
 
             var connection = await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            telemetry.Completed(connection, options.Logger);
             return connection.WithEndPoints(endPoints);
         }
-        catch
+        catch (Exception e)
         {
+            telemetry.Failed(e);
             scope.Dispose();
             await stream.DisposeAsync().ConfigureAwait(false);
             throw;
@@ -183,6 +187,7 @@ public sealed partial class SecureConnection
         var clientAuth = options.ClientAuthentication;
         var psk = options.PreSharedKeyNoCopy;
         var context = new WireErrorContext(false, peer, null);
+        var telemetry = Telemetry.StartHandshake(isServer: true, null, peer, options.Logger);
         var endPoints = Prepare(stream, options);
         KeyScope? scope = null;
         var ephemeral = SodiumSuite.GenerateEphemeral();
@@ -223,10 +228,12 @@ public sealed partial class SecureConnection
             };
 
             var connection = await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            telemetry.Completed(connection, options.Logger);
             return connection.WithEndPoints(endPoints);
         }
-        catch
+        catch (Exception e)
         {
+            telemetry.Failed(e);
             scope?.Dispose();
             await stream.DisposeAsync().ConfigureAwait(false);
             throw;
@@ -318,6 +325,7 @@ public sealed partial class SecureConnection
                     {
                         case Output.Transmit t:
                             await stream.WriteAsync(t.Bytes, timeout.Token).ConfigureAwait(false);
+                            Telemetry.Sent(t.Bytes.Length);
                             break;
                         case Output.Deliver d:
                             early.Enqueue(d.Message);
@@ -355,6 +363,7 @@ public sealed partial class SecureConnection
                 }
 
                 var n = await stream.ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
+                Telemetry.Received(n);
                 (state, outputs) = Connection.Step(state, n == 0 ? Input.EndOfInput : Input.NewReceived(buffer.AsMemory(0, n)));
             }
         }

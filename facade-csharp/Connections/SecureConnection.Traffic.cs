@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using HybridProtocol.Connections;
 using HybridProtocol.Core.Wire;
+using HybridProtocol.Diagnostics;
 using HybridProtocol.Net;
 
 namespace HybridProtocol;
@@ -64,8 +65,9 @@ public sealed partial class SecureConnection
                 send = outcome.Half;
                 started = true;
                 offset = outcome.Consumed;
-                Retire(outcome.Retired);
+                Retire(outcome.Retired, sending: true);
                 await adapter.WriteAsync(buffer.AsMemory(0, outcome.Written), cancellationToken).ConfigureAwait(false);
+                Telemetry.Sent(outcome.Written);
                 Touch();
                 if (outcome.Finished)
                 {
@@ -117,6 +119,7 @@ public sealed partial class SecureConnection
             buffer = ArrayPool<byte>.Shared.Rent(SendHalfModule.ControlLength(send));
             var n = SealClose(reason, buffer);
             await adapter.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+            Telemetry.Sent(n);
             await adapter.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
@@ -226,7 +229,7 @@ public sealed partial class SecureConnection
                         currentEnd = assemblyLength;
                         return Assembled;
                     case ReceiveEvent.Tags.KeyRetired:
-                        Retire(ev.Key);
+                        Retire(ev.Key, sending: false);
                         break;
                     case ReceiveEvent.Tags.PeerClosed:
                         completed = true;

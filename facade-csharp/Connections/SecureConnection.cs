@@ -4,7 +4,9 @@ using HybridProtocol.Connections;
 using HybridProtocol.Core;
 using HybridProtocol.Core.Wire;
 using HybridProtocol.Crypto;
+using HybridProtocol.Diagnostics;
 using HybridProtocol.Net;
+using Microsoft.Extensions.Logging;
 
 namespace HybridProtocol;
 
@@ -59,6 +61,14 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
     private HybridProtocolException? failure;
     private int disposed;
+
+    // Where this connection's events go (SecureConnectionOptions.Logger), set when the handshake completes.
+    private ILogger? logger;
+
+    internal ILogger? Logger
+    {
+        set => logger = value;
+    }
     private long lastActivity = Environment.TickCount64;
 
     private SecureConnection(Stream stream, KeyScope keys, TrafficStart? traffic, HandshakeInfo info, Queue<byte[]> early, WireErrorContext context, SecureConnectionOptions options)
@@ -109,7 +119,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     /// <summary>Noise §11.2: a value unique to this session and equal on both ends (channel binding); 64 or 32 bytes. A copy.</summary>
     public ReadOnlyMemory<byte> HandshakeHash { get; }
 
-    /// <summary>The Noise protocol name that ran, e.g. <c>Noise_NK_25519_ChaChaPoly_BLAKE2b</c>.</summary>
+    /// <summary>The Noise protocol name that ran, e.g. <c>Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b</c> (hybrid, the default) or <c>Noise_NK_25519_ChaChaPoly_BLAKE2b</c>.</summary>
     public string ProtocolName { get; }
 
     /// <summary>The application protocol both ends named.</summary>
@@ -330,6 +340,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     /// <summary>Closes the stream (which ends a pending read or write), then returns the buffers and erases the keys.</summary>
     private void Release()
     {
+        Telemetry.ConnectionClosed(logger, context.Peer, failure?.Code.ToString() ?? (receive.End.IsPeerClosedCleanly ? "ClosedByPeer" : "Closed"));
         idle?.Dispose();
         failure ??= new HybridProtocolException(HybridErrorCode.InvalidState, "The connection has been disposed.");
         stream.Dispose();
@@ -364,6 +375,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
                 Span<byte> record = stackalloc byte[128];
                 var n = SealClose(reason, record);
                 stream.Write(record[..n]);
+                Telemetry.Sent(n);
             }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or NotSupportedException)
@@ -388,11 +400,12 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
     private void Touch() => Volatile.Write(ref lastActivity, Environment.TickCount64);
 
-    private void Retire(Microsoft.FSharp.Core.FSharpValueOption<IAeadKey> key)
+    private void Retire(Microsoft.FSharp.Core.FSharpValueOption<IAeadKey> key, bool sending)
     {
         if (key.IsValueSome)
         {
             keys.Retire(key.Value);
+            Telemetry.KeyUpdated(logger, context.Peer, sending);
         }
     }
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using HybridProtocol.Core.Wire;
+using HybridProtocol.Diagnostics;
 using Microsoft.FSharp.Collections;
 
 namespace HybridProtocol;
@@ -24,6 +25,7 @@ public sealed class SecureListener : IAsyncDisposable
     private Socket? socket;
     private Task? acceptLoop;
     private int handshakes;
+    private readonly FailureSummary failures;
 
     /// <summary>
     /// Creates a listener for <paramref name="endPoint"/> (port 0 picks a free port; see <see cref="LocalEndPoint"/>).
@@ -42,6 +44,7 @@ public sealed class SecureListener : IAsyncDisposable
 
         this.endPoint = endPoint;
         this.options = options;
+        failures = new FailureSummary(options.Logger, TimeSpan.FromSeconds(10));
         accepted = SecureConnection.AcceptedProtocols(options);
     }
 
@@ -137,6 +140,7 @@ public sealed class SecureListener : IAsyncDisposable
             }
         }
 
+        failures.Flush();
         stopping.Dispose();
     }
 
@@ -163,10 +167,12 @@ public sealed class SecureListener : IAsyncDisposable
             {
                 Interlocked.Decrement(ref handshakes);
                 Report(client.RemoteEndPoint, new HybridProtocolException(HybridErrorCode.PeerRefused, $"Too many handshakes in progress ({MaxConcurrentHandshakes}); the client was refused with ServerBusy."));
+                Telemetry.Refused(options.Logger, client.RemoteEndPoint, "ServerBusy");
                 RefuseBusy(client);
                 continue;
             }
 
+            Telemetry.Accepted(options.Logger, client.RemoteEndPoint);
             _ = Task.Run(() => HandshakeAsync(client));
         }
     }
@@ -194,7 +200,7 @@ public sealed class SecureListener : IAsyncDisposable
         }
     }
 
-    private static readonly byte[] BusyStatus = ServerStatusModule.encode(
+    internal static readonly byte[] BusyStatus = ServerStatusModule.encode(
         ServerStatus.NewDeclined(new Refusal(RefusalCode.ServerBusy, PreambleModule.Version, FSharpList<string>.Empty))).ResultValue;
 
     private async Task HandshakeAsync(Socket client)
@@ -230,6 +236,7 @@ public sealed class SecureListener : IAsyncDisposable
 
     private void Report(EndPoint? remote, Exception e)
     {
+        failures.Record(Telemetry.ErrorType(e));
         try
         {
             HandshakeFailed?.Invoke(this, new HandshakeFailedEventArgs(remote, e));

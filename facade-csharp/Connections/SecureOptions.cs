@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace HybridProtocol;
 
 /// <summary>
@@ -168,6 +170,13 @@ public abstract class SecureConnectionOptions
         get => postQuantum;
         set => postQuantum = Enum.IsDefined(value) ? value : throw Invalid($"PostQuantum: {(int)value} is not a PostQuantumMode value.");
     }
+
+    /// <summary>
+    /// Where connection events go (<see cref="HybridProtocolEvents"/>: handshake completed or failed, connection
+    /// closed, key updated; a <see cref="SecureListener"/> also logs accepted and refused clients). Default none. The
+    /// events carry fingerprints, error codes and addresses, never a key, a secret or application data.
+    /// </summary>
+    public ILogger? Logger { get; set; }
 
     /// <summary>The most data per record (tests use small values to exercise fragmentation).</summary>
     internal int MaxRecordData

@@ -23,8 +23,6 @@ internal static unsafe class SecretMemory
     private static int slabs;
     private static volatile int observing;
 
-    static SecretMemory() => _ = SodiumSuite.EnsureInitialized();
-
     /// <summary>Slabs allocated so far (each <see cref="BlocksPerSlab"/> blocks).</summary>
     public static int Slabs => Volatile.Read(ref slabs);
 

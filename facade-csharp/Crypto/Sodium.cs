@@ -48,4 +48,56 @@ internal static unsafe partial class Sodium
 
     [LibraryImport(Library)]
     internal static partial int crypto_kem_xwing_dec(byte* ss, byte* ct, byte* sk);
+
+    // The fast provider (SodiumSuite, SecretMemory): X25519, the Noise AEADs, BLAKE2b, guarded memory and the CSPRNG.
+
+    /// <summary>crypto_scalarmult_curve25519: q = n * p; returns -1 when q is all zeros (a low-order p).</summary>
+    [LibraryImport(Library)]
+    internal static partial int crypto_scalarmult_curve25519(byte* q, byte* n, byte* p);
+
+    /// <summary>crypto_scalarmult_curve25519_base: q = n * 9 (the public key of private key n).</summary>
+    [LibraryImport(Library)]
+    internal static partial int crypto_scalarmult_curve25519_base(byte* q, byte* n);
+
+    [LibraryImport(Library)]
+    internal static partial void* sodium_malloc(nuint size);
+
+    [LibraryImport(Library)]
+    internal static partial void sodium_free(void* pointer);
+
+    [LibraryImport(Library)]
+    internal static partial void sodium_memzero(void* pointer, nuint length);
+
+    [LibraryImport(Library)]
+    internal static partial void randombytes_buf(void* buffer, nuint size);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_aes256gcm_is_available();
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_aes256gcm_encrypt(byte* c, ulong* clen, byte* m, ulong mlen, byte* ad, ulong adlen, byte* nsec, byte* npub, byte* k);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_aes256gcm_decrypt(byte* m, ulong* mlen, byte* nsec, byte* c, ulong clen, byte* ad, ulong adlen, byte* npub, byte* k);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_chacha20poly1305_ietf_encrypt(byte* c, ulong* clen, byte* m, ulong mlen, byte* ad, ulong adlen, byte* nsec, byte* npub, byte* k);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_chacha20poly1305_ietf_decrypt(byte* m, ulong* mlen, byte* nsec, byte* c, ulong clen, byte* ad, ulong adlen, byte* npub, byte* k);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_aegis256_encrypt(byte* c, ulong* clen, byte* m, ulong mlen, byte* ad, ulong adlen, byte* nsec, byte* npub, byte* k);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_aegis256_decrypt(byte* m, ulong* mlen, byte* nsec, byte* c, ulong clen, byte* ad, ulong adlen, byte* npub, byte* k);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_aegis128l_encrypt(byte* c, ulong* clen, byte* m, ulong mlen, byte* ad, ulong adlen, byte* nsec, byte* npub, byte* k);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_aead_aegis128l_decrypt(byte* m, ulong* mlen, byte* nsec, byte* c, ulong clen, byte* ad, ulong adlen, byte* npub, byte* k);
+
+    [LibraryImport(Library)]
+    internal static partial int crypto_generichash(byte* output, nuint outlen, byte* input, ulong inlen, byte* key, nuint keylen);
 }

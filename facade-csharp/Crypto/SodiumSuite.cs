@@ -18,8 +18,9 @@ namespace HybridProtocol.Crypto;
 /// </summary>
 public static unsafe class SodiumSuite
 {
-    // Field initializers run in textual order, before any property below reads this.
-    private static readonly bool AesGcmAvailable = EnsureInitialized() && Sodium.crypto_aead_aes256gcm_is_available() != 0;
+    // Field initializers run in textual order, before any property below reads this. (Sodium's static
+    // constructor runs sodium_init before the first native call.)
+    private static readonly bool AesGcmAvailable = Sodium.crypto_aead_aes256gcm_is_available() != 0;
 
     /// <summary>Noise §12.1 "25519": X25519 with DHLEN = 32.</summary>
     public static DhFunctions X25519 { get; } = new("25519", 32, new DhFn(Agree), new ImportPrivateFn(Import));
@@ -115,11 +116,6 @@ public static unsafe class SodiumSuite
             throw;
         }
     }
-
-    /// <summary>Calls sodium_init once (NSec does too; it is idempotent and thread-safe).</summary>
-    internal static bool EnsureInitialized() => Sodium.sodium_init() >= 0
-        ? true
-        : throw new InvalidOperationException("libsodium failed to initialize (sodium_init).");
 
     private static HashFn Counted(HashFn hash) => (data, output) =>
     {

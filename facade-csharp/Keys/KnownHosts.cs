@@ -140,7 +140,7 @@ public sealed class KnownHosts
     internal const int MaxFileBytes = 8 * 1024 * 1024;
 
     /// <summary>How long an operation waits for another process's lock on the file before failing.</summary>
-    internal static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(10);
+    internal static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(60);
 
     private static readonly ConcurrentDictionary<string, object> PathLocks = new(StringComparer.Ordinal);
 
@@ -662,7 +662,7 @@ public sealed class KnownHosts
             {
                 // held by another process: try again shortly, with a little jitter so that waiters do not move in step
                 Thread.Sleep(pause + Random.Shared.Next(pause + 1));
-                pause = Math.Min(pause * 2, 20);
+                pause = Math.Min(pause * 2, 10);
             }
             catch (Exception e) when (KeyFiles.IsFileError(e))
             {

@@ -14,18 +14,6 @@ open HybridProtocol.Tests.CliSupport
 
 let private seconds (s: float) = TimeSpan.FromSeconds s
 
-/// Starts a server command (its --listen is 127.0.0.1:0) and returns it with the port it printed.
-let private startServer dir (args: string list) =
-    let server = new RunningCli(dir, args)
-    let line = server.WaitForLine(_.Contains("listening on 127.0.0.1:"), seconds 20.)
-    let port = int (Regex.Match(line, @"127\.0\.0\.1:(\d+)").Groups[1].Value)
-    server, port
-
-let private keygen dir name =
-    expectExit Exit.success (run dir [ "keygen"; "-o"; name ]) $"keygen {name}"
-    File.WriteAllBytes(dir.File(name + ".pub"), (run dir [ "pubkey"; name ]).Stdout)
-    PrivateKey.Load(dir.File name)
-
 /// A port nothing listens on (bound, then released).
 let private closedPort () =
     let l = new TcpListener(IPAddress.Loopback, 0)

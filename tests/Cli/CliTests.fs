@@ -220,6 +220,53 @@ let private sealTests =
             expectExit Exit.keyOrFile (run dir [ "seal"; "--to"; "a.pub"; "plain"; "-o"; "s" ]) "existing output"
             Expect.equal (File.ReadAllBytes(dir.File "s")) sealedBytes "existing output untouched"
             expectExit Exit.usage (run dir [ "seal"; "plain"; "-o"; "x" ]) "--to missing"
+
+        testCase
+            "keygen --type for every key type; seal to each public key, open with its private key (the suite read from the file); a key of another type is exit 6"
+        <| fun () ->
+            use dir = new TempDir()
+            File.WriteAllBytes(dir.File "plain", Array.init 70_000 byte)
+
+            for t, algorithm, kemId in
+                [
+                    "x25519", KeyAlgorithm.X25519, 0x0020
+                    "p256", KeyAlgorithm.P256, 0x0010
+                    "p384", KeyAlgorithm.P384, 0x0011
+                    "p521", KeyAlgorithm.P521, 0x0012
+                    "mlkem768", KeyAlgorithm.MlKem768, 0x0041
+                    "xwing", KeyAlgorithm.XWing, 0x647a
+                ] do
+                let keygen = run dir [ "keygen"; "--type"; t; "-o"; $"{t}.key" ]
+                expectExit Exit.success keygen $"keygen --type {t}"
+                use key = PrivateKey.Load(dir.File $"{t}.key")
+                Expect.equal key.Algorithm algorithm $"{t} key type"
+                Expect.equal (line keygen.Out) key.Fingerprint $"{t} fingerprint printed"
+                File.WriteAllBytes(dir.File $"{t}.pub", (run dir [ "pubkey"; $"{t}.key" ]).Stdout)
+
+                expectExit
+                    Exit.success
+                    (run dir [ "seal"; "--to"; $"{t}.pub"; "plain"; "-o"; $"{t}.sealed" ])
+                    $"seal {t}"
+
+                let header = File.ReadAllBytes(dir.File $"{t}.sealed")
+                Expect.equal ((int header[10] <<< 8) ||| int header[11]) kemId $"{t} kem_id in the header"
+
+                expectExit
+                    Exit.success
+                    (run dir [ "open"; "--key"; $"{t}.key"; $"{t}.sealed"; "-o"; $"{t}.out" ])
+                    $"open {t}"
+
+                Expect.equal
+                    (File.ReadAllBytes(dir.File $"{t}.out"))
+                    (File.ReadAllBytes(dir.File "plain"))
+                    $"{t} round trip"
+
+            let wrong =
+                run dir [ "open"; "--key"; "p256.key"; "xwing.sealed"; "-o"; "wrong.out" ]
+
+            expectExit Exit.integrity wrong "a P-256 key for an X-Wing file"
+            Expect.stringContains wrong.Stderr "another type" "says the key is of another type"
+            expectExit Exit.usage (run dir [ "keygen"; "--type"; "rsa"; "-o"; "r.key" ]) "unknown --type"
     ]
 
 let private commands = [

@@ -13,126 +13,7 @@ open System.Threading.Tasks
 open Expecto
 open HybridProtocol
 
-let private loopback = IPAddress.Loopback
-
-/// Runs a task with a bound, so a broken test fails instead of hanging the suite.
-let private run (t: Task<'T>) =
-    if not (t.Wait(TimeSpan.FromSeconds 60.0)) then
-        failwith "timed out"
-
-    t.Result
-
-let private runUnit (t: Task) =
-    if not (t.Wait(TimeSpan.FromSeconds 60.0)) then
-        failwith "timed out"
-
-let private serverOptions (key: PrivateKey) =
-    SecureServerOptions(ServerKey = key, HandshakeTimeout = TimeSpan.FromSeconds 5.0)
-
-let private clientOptions (auth: ServerAuthentication) =
-    SecureClientOptions(ServerAuthentication = auth, HandshakeTimeout = TimeSpan.FromSeconds 5.0)
-
-/// The code of the HybridProtocolException a task ends with (unwrapping AggregateException).
-let private codeOfTask (f: unit -> Task) =
-    try
-        runUnit (f ())
-        failwith "expected a HybridProtocolException, but the call succeeded"
-    with e ->
-        let rec find (e: exn) =
-            match e with
-            | :? HybridProtocolException as h -> h
-            | :? AggregateException as a when a.InnerExceptions.Count = 1 -> find a.InnerExceptions[0]
-            | _ -> failwithf "expected a HybridProtocolException, got %O" e
-
-        find e
-
-let private codeOf (f: unit -> Task<'T>) = codeOfTask (fun () -> f () :> Task)
-
-let private portOf (socket: Socket) =
-    match socket.LocalEndPoint with
-    | :? IPEndPoint as e -> e.Port
-    | _ -> failwith "not bound"
-
-let private listen () =
-    let listener = new Socket(SocketType.Stream, ProtocolType.Tcp)
-    listener.Bind(IPEndPoint(loopback, 0))
-    listener.Listen 1
-    listener
-
-/// Both ends of a handshake over a listening socket, run concurrently: (client result, server result).
-let rec private handshakeOn
-    (listener: Socket)
-    (serverOpts: SecureServerOptions)
-    (clientOpts: SecureClientOptions)
-    (wrapClient: Stream -> Stream)
-    (wrapServer: Stream -> Stream)
-    =
-    let port = portOf listener
-
-    let server =
-        task {
-            let! socket = listener.AcceptAsync()
-            return! SecureConnection.AuthenticateAsServerAsync(wrapServer (new NetworkStream(socket, true)), serverOpts)
-        }
-
-    let client =
-        task {
-            let socket = new Socket(SocketType.Stream, ProtocolType.Tcp, NoDelay = true)
-            do! socket.ConnectAsync(loopback, port)
-
-            return!
-                SecureConnection.AuthenticateAsClientAsync(
-                    wrapClient (new NetworkStream(socket, true)),
-                    $"127.0.0.1:{port}",
-                    clientOpts
-                )
-        }
-
-    let settle (t: Task<SecureConnection>) =
-        try
-            Ok(run t)
-        with e ->
-            match e with
-            | :? AggregateException as a -> Error(a.InnerExceptions[0])
-            | e -> Error e
-
-    let c = settle client
-    let s = settle server
-    c, s
-
-and private handshake serverOpts clientOpts wrapClient wrapServer =
-    use listener = listen ()
-    handshakeOn listener serverOpts clientOpts wrapClient wrapServer
-
-let private connected serverOpts clientOpts =
-    match handshake serverOpts clientOpts id id with
-    | Ok c, Ok s -> c, s
-    | c, s -> failwithf "handshake failed: client %A, server %A" c s
-
-let private code (r: Result<SecureConnection, exn>) =
-    match r with
-    | Ok c ->
-        c.Dispose()
-        None
-    | Error(:? HybridProtocolException as h) -> Some h.Code
-    | Error e -> failwithf "unexpected %O" e
-
-let private text (s: string) = Text.Encoding.UTF8.GetBytes s
-
-let private receive (c: SecureConnection) =
-    match run (c.ReceiveAsync().AsTask()) with
-    | null -> failwith "the peer closed"
-    | m -> m
-
-/// One message each way; checks the content.
-let private exchange (client: SecureConnection) (server: SecureConnection) =
-    runUnit (client.SendAsync(ReadOnlyMemory(text "ping")).AsTask())
-    Expect.equal (receive server) (text "ping") "client to server"
-    runUnit (server.SendAsync(ReadOnlyMemory(text "pong")).AsTask())
-    Expect.equal (receive client) (text "pong") "server to client"
-
-let private tempFile () =
-    Path.Combine(Path.GetTempPath(), $"hybrid-test-{Guid.NewGuid():N}")
+open HybridProtocol.Tests.Loopback
 
 /// The plumbing the test streams below share: a non-seekable stream over `inner` that reads from it as it is
 /// and disposes it; each subclass says how it writes (and, where it matters, how it reads).
@@ -224,8 +105,6 @@ type private SplittingStream(inner: Stream) =
 
 let private sizes = [ 0; 1; 2; 100; 16384; 65502; 65503; 70000; 200000 ]
 
-let private patterned (size: int) (seed: int) =
-    Array.init size (fun i -> byte ((i * 31 + seed) % 251))
 
 [<Tests>]
 let authenticationModes =

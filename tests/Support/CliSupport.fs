@@ -58,7 +58,8 @@ module Exit =
     let integrity = 6
     let refused = 7
 
-let private startInfo (dir: TempDir) (args: string list) =
+/// The process start of `hybrid ARGS` in DIR, all three streams redirected, with DIR's own known-hosts file.
+let startInfo (dir: TempDir) (args: string list) =
     if not (File.Exists cliDll) then
         failtest $"the tool is not built at {cliDll} (dotnet build the tests project, which builds it first)"
 
@@ -182,3 +183,21 @@ type RunningCli(dir: TempDir, args: string list) =
 
 /// Runs openssl in DIR; returns its standard output; skips the test when openssl is not on PATH.
 let runOpenssl (dir: TempDir) (args: string list) = runOpensslIn dir.Path args
+
+/// Starts a server command (its --listen is 127.0.0.1:0) and returns it with the port it printed.
+let startServer dir (args: string list) =
+    let server = new RunningCli(dir, args)
+
+    let line =
+        server.WaitForLine(_.Contains("listening on 127.0.0.1:"), TimeSpan.FromSeconds 20.)
+
+    let port =
+        int (System.Text.RegularExpressions.Regex.Match(line, @"127\.0\.0\.1:(\d+)").Groups[1].Value)
+
+    server, port
+
+/// `hybrid keygen -o NAME` in DIR, and NAME.pub beside it; returns the key.
+let keygen dir name =
+    expectExit Exit.success (run dir [ "keygen"; "-o"; name ]) $"keygen {name}"
+    File.WriteAllBytes(dir.File(name + ".pub"), (run dir [ "pubkey"; name ]).Stdout)
+    HybridProtocol.PrivateKey.Load(dir.File name)

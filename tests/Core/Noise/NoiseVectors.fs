@@ -75,15 +75,27 @@ let usable (name: string) =
     && (name.Contains "_ChaChaPoly_" || name.Contains "_AESGCM_")
     && (name.EndsWith "_SHA256" || name.EndsWith "_SHA512" || name.EndsWith "_BLAKE2b")
 
+/// The facade's two crypto providers: NSec's objects, and SodiumSuite (NSec's libsodium called directly, keys in
+/// pooled native blocks). Both run every vector.
+let private providers: (string * (ProtocolName -> CryptoSuite) * DhFunctions) list = [
+    "NSecSuite", NSecSuite.For, NSecSuite.X25519
+    "SodiumSuite", SodiumSuite.For, SodiumSuite.X25519
+]
+
 /// Runs one vector; returns the number of messages checked.
-let private run (v: Vector) =
+let private run (forName: ProtocolName -> CryptoSuite, dh: DhFunctions) (v: Vector) =
     let protocol =
         match ProtocolName.parse v.Name with
         | Ok p -> p
         | Error e -> failtestf "%s: name refused: %A" v.Name e
 
     Expect.equal (ProtocolName.toString protocol) v.Name "the name prints back as written"
-    let suite = NSecSuite.For protocol
+    let suite = forName protocol
+
+    let importKeyPair (raw: byte[]) =
+        match dh.IMPORT_PRIVATE.Invoke(System.ReadOnlySpan raw) with
+        | ValueSome pair -> pair
+        | ValueNone -> failtest "not an X25519 private key"
 
     let init role prologue s e rs psks =
         match
@@ -169,17 +181,18 @@ let private run (v: Vector) =
 
     handshake (Continue initiator) (Continue responder) v.Messages 0
 
-let private suiteTest file expectedCount =
-    test $"every NSec-usable Noise_ vector in {file} ({expectedCount})" {
+let private suiteTest file expectedCount (provider, forName, dh) =
+    test $"every NSec-usable Noise_ vector in {file} ({expectedCount}), {provider}" {
         let vectors =
             readVectors (vectorFile $"noise/{file}") |> List.filter (fun v -> usable v.Name)
 
         let mutable messages = 0
 
         for v in vectors do
-            messages <- messages + run v
+            messages <- messages + run (forName, dh) v
 
-        printfn $"Noise vectors: {file}: {vectors.Length} vectors, {messages} messages checked byte for byte"
+        printfn
+            $"Noise vectors ({provider}): {file}: {vectors.Length} vectors, {messages} messages checked byte for byte"
         // A parser that silently skips entries cannot pass: the count is what the vectors README states.
         Expect.equal vectors.Length expectedCount "number of vectors run"
         Expect.equal messages (expectedCount * 6) "every vector has 6 messages, all checked"
@@ -187,4 +200,8 @@ let private suiteTest file expectedCount =
 
 [<Tests>]
 let tests =
-    testList "Noise vectors" [ suiteTest "cacophony.txt" 354; suiteTest "noise-c-basic.txt" 90 ]
+    testList "Noise vectors" [
+        for provider in providers do
+            suiteTest "cacophony.txt" 354 provider
+            suiteTest "noise-c-basic.txt" 90 provider
+    ]

@@ -298,10 +298,20 @@ let tests =
                     | Error e -> failtestf "%A" e
 
             run 100 // warm up (JIT, tiering)
-            let before = GC.GetAllocatedBytesForCurrentThread()
-            run 10_000
-            let allocated = GC.GetAllocatedBytesForCurrentThread() - before
-            printfn $"Record layer: 10,000 records of 1 KiB sealed and opened, {allocated} bytes allocated"
+
+            // The smallest of 3 rounds counts: a tier-up or on-stack replacement finishing during one round (seen
+            // under heavy machine load, about 8 KB once) is not per record, while one allocation per record would
+            // put at least 10,000 bytes into every round.
+            let round () =
+                let before = GC.GetAllocatedBytesForCurrentThread()
+                run 10_000
+                GC.GetAllocatedBytesForCurrentThread() - before
+
+            let allocated = List.init 3 (fun _ -> round ()) |> List.min
+
+            printfn
+                $"Record layer: 10,000 records of 1 KiB sealed and opened, {allocated} bytes allocated (least of 3 rounds)"
+
             Expect.isLessThan allocated 1000L "no allocation per record"
         }
     ]

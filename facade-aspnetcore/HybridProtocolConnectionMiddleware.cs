@@ -1,0 +1,120 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using HybridProtocol.Diagnostics;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace HybridProtocol.AspNetCore;
+
+/// <summary>
+/// The connection middleware <see cref="HybridProtocolListenOptionsExtensions.UseHybridProtocol(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions, HybridProtocolConnectionOptions)"/>
+/// installs, in the place Kestrel's HTTPS middleware takes: it runs the server handshake over the accepted
+/// connection's transport, publishes <see cref="IHybridProtocolFeature"/>, and hands the rest of the pipeline (HTTP/1.1,
+/// HTTP/2, a <c>ConnectionHandler</c>) a duplex pipe over the secure connection. A client whose handshake fails, times
+/// out or is refused is disconnected; the others are not affected.
+/// </summary>
+internal sealed class HybridProtocolConnectionMiddleware
+{
+    // Plaintext segments of this size hold a whole HTTP/2 frame at the default frame size (16 KiB) plus its header,
+    // so a flush of the output sends few, large messages rather than one per small pool block.
+    private const int SegmentSize = 32 * 1024;
+
+    private readonly ConnectionDelegate next;
+    private readonly SecureServerOptions options;
+    private readonly Microsoft.FSharp.Collections.FSharpList<Core.Noise.ProtocolName> accepted;
+    private readonly int maxConcurrentHandshakes;
+    private readonly ILogger? logger;
+    private readonly FailureSummary failures;
+    private int handshakes;
+
+    internal HybridProtocolConnectionMiddleware(ConnectionDelegate next, HybridProtocolConnectionOptions settings, ILogger? logger)
+    {
+        this.next = next;
+        options = settings.ServerOptions ?? throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "HybridProtocolConnectionOptions.ServerOptions is required.");
+        if (options.ServerKey is null)
+        {
+            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
+        }
+
+        options.Logger ??= logger;
+        accepted = SecureConnection.AcceptedProtocols(options);
+        maxConcurrentHandshakes = settings.MaxConcurrentHandshakes;
+        this.logger = options.Logger;
+        failures = new FailureSummary(this.logger, TimeSpan.FromSeconds(10));
+    }
+
+    internal async Task OnConnectionAsync(ConnectionContext context)
+    {
+        var remote = context.RemoteEndPoint;
+        if (Interlocked.Increment(ref handshakes) > maxConcurrentHandshakes)
+        {
+            Interlocked.Decrement(ref handshakes);
+            Telemetry.Refused(logger, remote, "ServerBusy");
+            failures.Record("ServerBusy");
+            await RefuseBusyAsync(context).ConfigureAwait(false);
+            return;
+        }
+
+        Telemetry.Accepted(logger, remote);
+        SecureConnection secure;
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            // The facade's handshake bounds itself by SecureServerOptions.HandshakeTimeout; ConnectionClosed ends it
+            // early when the client goes away or the server stops.
+            secure = await SecureConnection.AuthenticateAsServerCoreAsync(new TransportStream(context.Transport), options, accepted, "the client " + remote, context.ConnectionClosed).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HybridProtocolException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // Logged at Debug by the handshake (event HandshakeFailed), counted in the summary here; Kestrel closes
+            // the connection when this middleware returns.
+            failures.Record(Telemetry.ErrorType(e));
+            return;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref handshakes);
+        }
+
+        var duration = Stopwatch.GetElapsedTime(started);
+        var transport = context.Transport;
+        var stream = secure.GetStream();
+        var input = PipeReader.Create(stream, new StreamPipeReaderOptions(MemoryPool<byte>.Shared, SegmentSize, SegmentSize / 4, leaveOpen: true));
+        var output = PipeWriter.Create(stream, new StreamPipeWriterOptions(MemoryPool<byte>.Shared, SegmentSize, leaveOpen: true));
+        context.Features.Set<IHybridProtocolFeature>(new HybridProtocolFeature(secure, duration));
+        context.Transport = new DuplexPipe(input, output);
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            await input.CompleteAsync().ConfigureAwait(false);
+            await output.CompleteAsync().ConfigureAwait(false);
+            await secure.DisposeAsync().ConfigureAwait(false);
+            context.Transport = transport;
+        }
+    }
+
+    /// <summary>The protocol's ServerBusy refusal (specs/PROTOCOL.md §3), as <see cref="SecureListener"/> sends it.</summary>
+    private static async Task RefuseBusyAsync(ConnectionContext context)
+    {
+        try
+        {
+            using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            await context.Transport.Output.WriteAsync(SecureListener.BusyStatus, bounded.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
+        {
+            // The client is gone or does not read: closing is all that is left.
+        }
+    }
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+}

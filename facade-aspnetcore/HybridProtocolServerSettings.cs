@@ -1,0 +1,78 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace HybridProtocol.AspNetCore;
+
+/// <summary>
+/// Server settings bindable from configuration (appsettings.json, environment, command line), for
+/// <see cref="HybridProtocolListenOptionsExtensions.UseHybridProtocol(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions)"/>:
+/// <code>
+/// "HybridProtocol": { "KeyFile": "server.key", "HandshakeTimeout": "00:00:05", "MaxConcurrentHandshakes": 256 }
+/// </code>
+/// </summary>
+public sealed class HybridProtocolServerSettings
+{
+    /// <summary>The server's private key file (PEM, as <c>hybrid keygen</c> writes it). Required.</summary>
+    public string? KeyFile { get; set; }
+
+    /// <summary>Public key files of the clients allowed to connect; empty (the default): clients stay anonymous.</summary>
+    public IList<string> AllowedClientKeyFiles { get; } = [];
+
+    /// <summary>How long one handshake may take (<see cref="SecureConnectionOptions.HandshakeTimeout"/>); default 10 s.</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The most handshakes at once on an endpoint (<see cref="HybridProtocolConnectionOptions.MaxConcurrentHandshakes"/>); default 256.</summary>
+    public int MaxConcurrentHandshakes { get; set; } = 256;
+
+    /// <summary>The largest message accepted (<see cref="SecureConnectionOptions.MaxMessageSize"/>); default 16 MiB.</summary>
+    public int MaxMessageSize { get; set; } = SecureConnectionOptions.DefaultMaxMessageSize;
+
+    /// <summary>The application protocol clients must name (<see cref="SecureConnectionOptions.ApplicationProtocol"/>); default <c>hybrid</c>.</summary>
+    public string ApplicationProtocol { get; set; } = "hybrid";
+
+    /// <summary>Loads the keys and makes the endpoint's options; each value is checked as the options' setters check it.</summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument for a missing key file or a bad value; InvalidKey for an unreadable key.</exception>
+    public HybridProtocolConnectionOptions CreateConnectionOptions()
+    {
+        if (string.IsNullOrEmpty(KeyFile))
+        {
+            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "HybridProtocol:KeyFile is not set: name the server's private key file (make one with 'hybrid keygen -o server.key').");
+        }
+
+        var server = new SecureServerOptions
+        {
+            HandshakeTimeout = HandshakeTimeout,
+            MaxMessageSize = MaxMessageSize,
+            ApplicationProtocol = ApplicationProtocol,
+            ServerKey = PrivateKey.Load(KeyFile),
+        };
+        if (AllowedClientKeyFiles.Count > 0)
+        {
+            server.ClientAuthentication = ClientAuthentication.AllowList(AllowedClientKeyFiles.Select(PublicKey.Load));
+        }
+
+        return new HybridProtocolConnectionOptions { ServerOptions = server, MaxConcurrentHandshakes = MaxConcurrentHandshakes };
+    }
+}
+
+/// <summary>Registers HybridProtocol's settings with the generic host.</summary>
+public static class HybridProtocolServiceCollectionExtensions
+{
+    /// <summary>Binds <see cref="HybridProtocolServerSettings"/> to <paramref name="configuration"/> (for example the <c>HybridProtocol</c> section).</summary>
+    public static IServiceCollection AddHybridProtocol(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<HybridProtocolServerSettings>().Bind(configuration);
+        return services;
+    }
+
+    /// <summary>Registers <see cref="HybridProtocolServerSettings"/> configured in code.</summary>
+    public static IServiceCollection AddHybridProtocol(this IServiceCollection services, Action<HybridProtocolServerSettings> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<HybridProtocolServerSettings>().Configure(configure);
+        return services;
+    }
+}

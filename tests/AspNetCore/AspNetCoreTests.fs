@@ -1,0 +1,845 @@
+/// Kestrel and HttpClient over HybridProtocol on 127.0.0.1 (HybridProtocol.AspNetCore), and the facade's logs,
+/// metrics and traces read through ILogger, MeterListener and ActivityListener.
+module HybridProtocol.Tests.AspNetCoreTests
+
+open System
+open System.Collections.Concurrent
+open System.Collections.Generic
+open System.Diagnostics
+open System.Diagnostics.Metrics
+open System.IO
+open System.Net
+open System.Net.Http
+open System.Net.Security
+open System.Net.Sockets
+open System.Threading
+open System.Threading.Tasks
+open Expecto
+open Microsoft.AspNetCore.Builder
+open Microsoft.AspNetCore.Hosting
+open Microsoft.AspNetCore.Hosting.Server
+open Microsoft.AspNetCore.Hosting.Server.Features
+open Microsoft.AspNetCore.Http
+open Microsoft.AspNetCore.Server.Kestrel.Core
+open Microsoft.Extensions.Configuration
+open Microsoft.Extensions.DependencyInjection
+open Microsoft.Extensions.Logging
+open Microsoft.Extensions.Options
+open HybridProtocol
+open HybridProtocol.AspNetCore
+
+/// Runs a task with a bound, so a broken test fails instead of hanging the suite.
+let private run (t: Task<'T>) =
+    if not (t.Wait(TimeSpan.FromSeconds 60.0)) then
+        failwith "timed out"
+
+    t.Result
+
+let private runUnit (t: Task) =
+    if not (t.Wait(TimeSpan.FromSeconds 60.0)) then
+        failwith "timed out"
+
+/// One log line as a provider saw it.
+type LogEntry = {
+    Category: string
+    Level: LogLevel
+    Id: EventId
+    Message: string
+    State: (string * obj) list
+    Exception: exn option
+}
+
+/// An ILoggerProvider that keeps every line (all levels), for assertions.
+type CaptureLogs() =
+    let entries = ConcurrentQueue<LogEntry>()
+
+    member _.Entries = entries.ToArray() |> List.ofArray
+
+    member _.Of(category: string) =
+        entries.ToArray()
+        |> Array.filter (fun e -> e.Category = category)
+        |> List.ofArray
+
+    interface ILoggerProvider with
+        member _.CreateLogger(category) = {
+            new ILogger with
+                member _.BeginScope<'TState when 'TState: not null>(_: 'TState) = {
+                    new IDisposable with
+                        member _.Dispose() = ()
+                }
+
+                member _.IsEnabled _ = true
+
+                member _.Log<'TState>(level, id, state: 'TState, ex, formatter) =
+                    let pairs =
+                        match box state with
+                        | :? IEnumerable<KeyValuePair<string, obj>> as kvs -> [ for kv in kvs -> kv.Key, kv.Value ]
+                        | _ -> []
+
+                    entries.Enqueue {
+                        Category = category
+                        Level = level
+                        Id = id
+                        Message = formatter.Invoke(state, ex)
+                        State = pairs
+                        Exception = Option.ofObj ex
+                    }
+        }
+
+        member _.Dispose() = ()
+
+/// A Kestrel app on 127.0.0.1 (free port) with one endpoint over HybridProtocol, the given HTTP protocols, and routes
+/// that report the connection's HybridProtocol feature and echo bodies.
+type private Server(app: WebApplication) =
+    member _.Port =
+        let addresses =
+            app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()
+
+        match addresses with
+        | null -> failwith "no addresses"
+        | a -> Uri(Seq.head a.Addresses).Port
+
+    member _.Services = app.Services
+
+    interface IDisposable with
+        member _.Dispose() =
+            runUnit (app.StopAsync())
+            runUnit (app.DisposeAsync().AsTask())
+
+let private startServer
+    (protocols: HttpProtocols)
+    (logs: CaptureLogs option)
+    (services: IServiceCollection -> unit)
+    (useProtocol: ListenOptions -> unit)
+    =
+    let builder = WebApplication.CreateSlimBuilder()
+    builder.Logging.ClearProviders() |> ignore
+
+    match logs with
+    | Some provider ->
+        builder.Logging.AddProvider provider |> ignore
+        builder.Logging.SetMinimumLevel LogLevel.Debug |> ignore
+    | None -> ()
+
+    services builder.Services
+
+    builder.WebHost.ConfigureKestrel(fun (k: KestrelServerOptions) ->
+        k.Listen(
+            IPAddress.Loopback,
+            0,
+            fun listen ->
+                listen.Protocols <- protocols
+                useProtocol listen
+        ))
+    |> ignore
+
+    let app = builder.Build()
+
+    app.MapGet(
+        "/",
+        RequestDelegate(fun ctx ->
+            match ctx.Features.Get<IHybridProtocolFeature>() with
+            | null -> ctx.Response.WriteAsync "no feature"
+            | f ->
+                let peer =
+                    match f.RemotePublicKey with
+                    | null -> "anonymous"
+                    | k -> k.Fingerprint
+
+                ctx.Response.WriteAsync
+                    $"{ctx.Request.Protocol} {f.ProtocolName} {f.ApplicationProtocol} {peer} {f.HandshakeHash.Length}")
+    )
+    |> ignore
+
+    app.MapPost(
+        "/echo",
+        RequestDelegate(fun ctx ->
+            task {
+                use copy = new MemoryStream()
+                do! ctx.Request.Body.CopyToAsync copy
+                ctx.Response.Headers["x-connection"] <- ctx.Connection.Id
+                do! ctx.Response.Body.WriteAsync(copy.ToArray())
+            })
+    )
+    |> ignore
+
+    runUnit (app.StartAsync())
+    new Server(app)
+
+let private serverOptions (key: PrivateKey) =
+    SecureServerOptions(ServerKey = key, HandshakeTimeout = TimeSpan.FromSeconds 5.0)
+
+let private clientOptions (auth: ServerAuthentication) =
+    SecureClientOptions(ServerAuthentication = auth, HandshakeTimeout = TimeSpan.FromSeconds 5.0)
+
+let private http2Client (options: SecureClientOptions) =
+    new HttpClient(
+        HybridProtocolHttp.CreateHandler options,
+        DefaultRequestVersion = HttpVersion.Version20,
+        DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact
+    )
+
+let private http1Client (options: SecureClientOptions) =
+    new HttpClient(HybridProtocolHttp.CreateHandler options, DefaultRequestVersion = HttpVersion.Version11)
+
+let private get (client: HttpClient) (port: int) =
+    run (client.GetStringAsync $"http://127.0.0.1:{port}/")
+
+/// The HybridProtocolException inside an exception chain (HttpRequestException, AggregateException), if any.
+let rec private hybridIn (e: exn | null) =
+    match e with
+    | null -> None
+    | :? HybridProtocolException as h -> Some h
+    | :? AggregateException as a when a.InnerExceptions.Count = 1 -> hybridIn a.InnerExceptions[0]
+    | e -> hybridIn e.InnerException
+
+/// Sends bytes that are not a HybridProtocol preamble, and returns what the server answers until it closes.
+let private garbageClient (port: int) (bytes: byte[]) =
+    use socket = new Socket(SocketType.Stream, ProtocolType.Tcp)
+    socket.Connect(IPAddress.Loopback, port)
+    socket.Send bytes |> ignore
+    socket.ReceiveTimeout <- 30_000
+    let buffer: byte[] = Array.zeroCreate 4096
+    use answer = new MemoryStream()
+
+    let rec drain () =
+        match
+            (try
+                socket.Receive buffer
+             with :? SocketException ->
+                 0)
+        with
+        | 0 -> answer.ToArray()
+        | n ->
+            answer.Write(buffer, 0, n)
+            drain ()
+
+    drain ()
+
+let private httpGet = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"B
+
+let private tagMap (tags: ReadOnlySpan<KeyValuePair<string, obj | null>>) =
+    let mutable map = Map.empty
+
+    for t in tags do
+        map <- map.Add(t.Key, string t.Value)
+
+    map
+
+/// Measurements of the HybridProtocol meter while `body` runs: (instrument, value, tags).
+let private measure (body: unit -> unit) =
+    let seen = ConcurrentQueue<string * double * Map<string, string>>()
+    use listener = new MeterListener()
+
+    listener.InstrumentPublished <-
+        fun instrument l ->
+            if instrument.Meter.Name = HybridProtocolDiagnostics.MeterName then
+                l.EnableMeasurementEvents instrument
+
+    listener.SetMeasurementEventCallback<int64>(
+        MeasurementCallback<int64>(fun i v tags _ -> seen.Enqueue(i.Name, double v, tagMap tags))
+    )
+
+    listener.SetMeasurementEventCallback<double>(
+        MeasurementCallback<double>(fun i v tags _ -> seen.Enqueue(i.Name, v, tagMap tags))
+    )
+
+    listener.Start()
+    body ()
+    listener.Dispose()
+    seen.ToArray() |> List.ofArray
+
+let private sumOf name (filter: Map<string, string> -> bool) measurements =
+    measurements
+    |> List.filter (fun (n, _, tags) -> n = name && filter tags)
+    |> List.sumBy (fun (_, v, _) -> v)
+
+let private tag key value (tags: Map<string, string>) = tags.TryFind key = Some value
+
+[<Tests>]
+let kestrel =
+    testSequenced
+    <| testList "AspNetCore: Kestrel and HttpClient" [
+        testCase "HTTP/1.1 over HybridProtocol: the request arrives and the feature shows the handshake"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+            let pub = key.PublicKey
+
+            use server =
+                startServer HttpProtocols.Http1 None ignore (fun l -> l.UseHybridProtocol(serverOptions key) |> ignore)
+
+            use client = http1Client (clientOptions (ServerAuthentication.Pinned pub))
+            let body = get client server.Port
+
+            Expect.equal
+                body
+                "HTTP/1.1 Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b hybrid anonymous 64"
+                "HTTP/1.1 inside NK"
+
+        testCase "HTTP/2 over HybridProtocol with a client key: the server sees the client's key"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+            use clientKey = PrivateKey.Generate()
+
+            let options =
+                SecureServerOptions(
+                    ServerKey = key,
+                    ClientAuthentication = ClientAuthentication.AllowList [ clientKey.PublicKey ],
+                    ApplicationProtocol = "h2"
+                )
+
+            use server =
+                startServer HttpProtocols.Http2 None ignore (fun l ->
+                    l.UseHybridProtocol(fun (o: HybridProtocolConnectionOptions) -> o.ServerOptions <- options)
+                    |> ignore)
+
+            let client =
+                SecureClientOptions(
+                    ServerAuthentication = ServerAuthentication.Pinned key.PublicKey,
+                    ClientIdentity = clientKey,
+                    ApplicationProtocol = "h2"
+                )
+
+            use http = http2Client client
+            use response = run (http.GetAsync $"http://127.0.0.1:{server.Port}/")
+            Expect.equal response.Version HttpVersion.Version20 "HTTP/2 end to end"
+
+            Expect.equal
+                (run (response.Content.ReadAsStringAsync()))
+                $"HTTP/2 Noise_IKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b h2 {clientKey.PublicKey.Fingerprint} 64"
+                "IK, the application protocol, the client's key"
+
+        testCase "settings bound from configuration serve HTTP/1.1 (key file, timeout, limits)"
+        <| fun () ->
+            let dir = Directory.CreateTempSubdirectory "hp-aspnet-"
+
+            try
+                use key = PrivateKey.Generate()
+                let keyFile = Path.Combine(dir.FullName, "server.key")
+                key.Save keyFile
+
+                let config =
+                    ConfigurationBuilder()
+                        .AddInMemoryCollection(
+                            dict [
+                                "HybridProtocol:KeyFile", keyFile
+                                "HybridProtocol:HandshakeTimeout", "00:00:03"
+                                "HybridProtocol:MaxConcurrentHandshakes", "7"
+                                "HybridProtocol:ApplicationProtocol", "http/1.1"
+                            ]
+                            |> Seq.map (fun kv -> KeyValuePair<string, string | null>(kv.Key, kv.Value))
+                        )
+                        .Build()
+
+                use server =
+                    startServer
+                        HttpProtocols.Http1
+                        None
+                        (fun s -> s.AddHybridProtocol(config.GetSection "HybridProtocol") |> ignore)
+                        (fun l -> l.UseHybridProtocol() |> ignore)
+
+                let settings =
+                    server.Services.GetRequiredService<IOptions<HybridProtocolServerSettings>>().Value
+
+                Expect.equal settings.HandshakeTimeout (TimeSpan.FromSeconds 3.0) "timeout bound"
+                Expect.equal settings.MaxConcurrentHandshakes 7 "limit bound"
+                let made = settings.CreateConnectionOptions()
+                Expect.equal made.MaxConcurrentHandshakes 7 "limit carried"
+
+                match made.ServerOptions with
+                | null -> failtest "no server options"
+                | o -> Expect.equal o.HandshakeTimeout (TimeSpan.FromSeconds 3.0) "timeout carried"
+
+                let client =
+                    SecureClientOptions(
+                        ServerAuthentication = ServerAuthentication.Pinned key.PublicKey,
+                        ApplicationProtocol = "http/1.1"
+                    )
+
+                use http = http1Client client
+                Expect.stringStarts (get http server.Port) "HTTP/1.1 Noise_NK" "served with the key from the file"
+            finally
+                dir.Delete true
+
+        testCase "a wrong pinned key fails with AuthenticationFailed inside HttpClient's exception"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+            use other = PrivateKey.Generate()
+
+            use server =
+                startServer HttpProtocols.Http2 None ignore (fun l -> l.UseHybridProtocol(serverOptions key) |> ignore)
+
+            use http = http2Client (clientOptions (ServerAuthentication.Pinned other.PublicKey))
+
+            let error =
+                try
+                    get http server.Port |> ignore
+                    failwith "the request succeeded with a wrong pinned key"
+                with e ->
+                    e
+
+            let rec outer (e: exn | null) =
+                match e with
+                | null -> None
+                | :? HttpRequestException as h -> Some h
+                | :? AggregateException as a -> outer a.InnerException
+                | _ -> None
+
+            Expect.isSome (outer error) $"an HttpRequestException, got {error}"
+
+            match hybridIn error with
+            | Some h -> Expect.equal h.Code HybridErrorCode.AuthenticationFailed "the library's code"
+            | None -> failtest $"no HybridProtocolException inside {error}"
+
+        testCase "200 concurrent HTTP/2 requests over three connections arrive intact"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+
+            use server =
+                startServer HttpProtocols.Http2 None ignore (fun l -> l.UseHybridProtocol(serverOptions key) |> ignore)
+
+            let clients =
+                Array.init 3 (fun _ -> http2Client (clientOptions (ServerAuthentication.Pinned key.PublicKey)))
+
+            try
+                let bodyOf i =
+                    let rng = Random(i)
+                    let b = Array.zeroCreate (1 + rng.Next(40_000))
+                    rng.NextBytes b
+                    b
+
+                let requests =
+                    Array.init 200 (fun i ->
+                        task {
+                            let body = bodyOf i
+                            use content = new ByteArrayContent(body)
+
+                            use! response =
+                                clients[i % 3].PostAsync($"http://127.0.0.1:{server.Port}/echo", content)
+
+                            let! echoed = response.Content.ReadAsByteArrayAsync()
+                            let connection = Seq.head (response.Headers.GetValues "x-connection")
+                            return i, response.Version, echoed = body, connection
+                        })
+
+                let results = run (Task.WhenAll requests)
+                Expect.equal results.Length 200 "every request answered"
+
+                for i, version, intact, _ in results do
+                    Expect.equal version HttpVersion.Version20 $"request {i} over HTTP/2"
+                    Expect.isTrue intact $"request {i} came back byte for byte"
+
+                let connections = results |> Array.map (fun (_, _, _, c) -> c) |> Array.distinct
+                Expect.equal connections.Length 3 "one HTTP/2 connection per client, multiplexed"
+            finally
+                for c in clients do
+                    c.Dispose()
+
+        testCase "plain TCP and TLS clients on the secure port are refused; HybridProtocol clients are not disturbed"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+
+            use server =
+                startServer HttpProtocols.Http2 None ignore (fun l -> l.UseHybridProtocol(serverOptions key) |> ignore)
+
+            use http = http2Client (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+            Expect.stringStarts (get http server.Port) "HTTP/2" "served before"
+
+            let measurements =
+                measure (fun () ->
+                    // A plain HTTP request gets no HTTP answer: at most the protocol's refusal status, then the close.
+                    let answered = Text.Encoding.ASCII.GetString(garbageClient server.Port httpGet)
+
+                    Expect.isFalse
+                        (answered.Contains "HTTP/")
+                        $"no HTTP response, only the protocol's refusal: {answered}"
+
+                    use tcp = new TcpClient()
+                    tcp.Connect(IPAddress.Loopback, server.Port)
+                    use tls = new SslStream(tcp.GetStream())
+
+                    let tlsFailed =
+                        try
+                            runUnit (tls.AuthenticateAsClientAsync "localhost")
+                            false
+                        with _ ->
+                            true
+
+                    Expect.isTrue tlsFailed "a TLS handshake cannot succeed against a HybridProtocol port"
+                    // Meanwhile and afterwards, the real client's connection still works, and new ones too.
+                    Expect.stringStarts (get http server.Port) "HTTP/2" "the open connection still serves"
+
+                    use fresh = http2Client (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+                    Expect.stringStarts (get fresh server.Port) "HTTP/2" "a new connection is served")
+
+            let failures =
+                measurements
+                |> sumOf "hybridprotocol.handshakes" (fun t ->
+                    tag "hybridprotocol.role" "server" t
+                    && tag "hybridprotocol.handshake.result" "failure" t)
+
+            Expect.isGreaterThanOrEqual failures 2.0 "both foreign clients counted as failed handshakes"
+
+        testCase "handshake limits behave as on SecureListener: ServerBusy beyond the limit, a timeout for silence"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+
+            let options =
+                SecureServerOptions(ServerKey = key, HandshakeTimeout = TimeSpan.FromSeconds 1.0)
+
+            use server =
+                startServer HttpProtocols.Http2 None ignore (fun l ->
+                    l.UseHybridProtocol(fun (o: HybridProtocolConnectionOptions) ->
+                        o.ServerOptions <- options
+                        o.MaxConcurrentHandshakes <- 1)
+                    |> ignore)
+
+            // A silent client holds the only handshake slot until the server's timeout closes it.
+            use silent = new Socket(SocketType.Stream, ProtocolType.Tcp)
+            silent.Connect(IPAddress.Loopback, server.Port)
+            Thread.Sleep 200
+
+            let busy =
+                try
+                    use _ =
+                        run (
+                            SecureConnection.ConnectAsync(
+                                "127.0.0.1",
+                                server.Port,
+                                clientOptions (ServerAuthentication.Pinned key.PublicKey)
+                            )
+                        )
+
+                    None
+                with e ->
+                    hybridIn e
+
+            Expect.equal (busy |> Option.map _.Code) (Some HybridErrorCode.PeerRefused) "ServerBusy refusal"
+            Expect.stringContains (busy |> Option.map _.Message |> Option.defaultValue "") "busy" "the refusal says why"
+            silent.ReceiveTimeout <- 30_000
+            let buffer: byte[] = Array.zeroCreate 64
+
+            let closed =
+                try
+                    silent.Receive buffer = 0
+                with :? SocketException ->
+                    true
+
+            Expect.isTrue closed "the silent client is closed by the handshake timeout"
+            use http = http2Client (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+            Expect.stringStarts (get http server.Port) "HTTP/2" "the slot is free again"
+    ]
+
+/// The README's example, run as it is built beside this test program (same configuration), bounded to 60 s.
+let private runExample () =
+    let configuration =
+        match DirectoryInfo(Path.TrimEndingDirectorySeparator AppContext.BaseDirectory).Parent with
+        | null -> "Debug"
+        | dir -> dir.Name
+
+    let dll =
+        Path.Combine(
+            TestSupport.repoRoot,
+            "examples",
+            "AspNetCore",
+            "bin",
+            configuration,
+            "net10.0",
+            "HybridProtocol.Example.AspNetCore.dll"
+        )
+
+    if not (File.Exists dll) then
+        failtest $"the example is not built at {dll}"
+
+    let info = ProcessStartInfo "dotnet"
+    info.ArgumentList.Add dll
+    info.RedirectStandardOutput <- true
+    info.RedirectStandardError <- true
+    info.UseShellExecute <- false
+
+    use p =
+        match Process.Start info with
+        | null -> failtest "could not start the example"
+        | p -> p
+
+    let out = p.StandardOutput.ReadToEndAsync()
+    let err = p.StandardError.ReadToEndAsync()
+
+    if not (p.WaitForExit 60_000) then
+        p.Kill true
+        failtest "the example did not stop by itself"
+
+    p.ExitCode, out.Result, err.Result
+
+[<Tests>]
+let example =
+    testCase "AspNetCore: the README's example serves HTTP/2 over HybridProtocol and stops by itself"
+    <| fun () ->
+        let code, out, err = runExample ()
+        Expect.equal code 0 $"exit code (stderr: {err})"
+
+        Expect.stringContains
+            out
+            "Hello over HTTP/2 inside Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+            "the HTTP/2 answer"
+
+        Expect.stringContains out "Wrong pinned key: AuthenticationFailed" "the refused key's code"
+
+[<Tests>]
+let diagnostics =
+    testSequenced
+    <| testList "AspNetCore: logs, metrics and traces" [
+        testCase
+            "Kestrel endpoint logs: completed with protocol and fingerprint, failures at Debug with one summary line"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+            let logs = new CaptureLogs()
+
+            use server =
+                startServer HttpProtocols.Http2 (Some logs) ignore (fun l ->
+                    l.UseHybridProtocol(serverOptions key) |> ignore)
+
+            do
+                use http = http2Client (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+                Expect.stringStarts (get http server.Port) "HTTP/2" "served"
+
+            for _ in 1..30 do
+                garbageClient server.Port httpGet |> ignore
+
+            let ours = logs.Of HybridProtocolDiagnostics.LoggerCategory
+
+            let withId (id: EventId) =
+                ours |> List.filter (fun e -> e.Id.Id = id.Id)
+
+            let completed = withId HybridProtocolEvents.HandshakeCompleted
+            Expect.hasLength completed 1 "one completed handshake"
+            let c = completed.Head
+            Expect.equal c.Level LogLevel.Debug "completed at Debug, as Kestrel logs HTTPS connections"
+            Expect.stringContains c.Message "Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b" "names the protocol"
+            Expect.isTrue (c.State |> List.exists (fun (k, _) -> k = "ElapsedMilliseconds")) "carries the duration"
+            let failed = withId HybridProtocolEvents.HandshakeFailed
+            Expect.isGreaterThanOrEqual failed.Length 30 "each failure logged"
+            Expect.all failed (fun e -> e.Level = LogLevel.Debug) "each failure at Debug"
+
+            Expect.all
+                failed
+                (fun e ->
+                    e.State
+                    |> List.exists (fun (k, v) -> k = "ErrorCode" && string v = "PeerRefused"))
+                "with the error code"
+
+            Expect.all failed (fun e -> e.Message.Contains "127.0.0.1") "with the remote endpoint"
+            let loud = ours |> List.filter (fun e -> e.Level >= LogLevel.Information)
+
+            Expect.isLessThanOrEqual
+                loud.Length
+                2
+                $"a flood of 30 bad clients is summarized, not logged at Information: {loud}"
+
+            Expect.isTrue
+                (loud
+                 |> List.forall (fun e -> e.Id.Id = HybridProtocolEvents.HandshakeFailuresSummary.Id))
+                "only summary lines at Information"
+
+            Expect.isNonEmpty (withId HybridProtocolEvents.ConnectionAccepted) "accepted connections logged"
+            Expect.isNonEmpty (withId HybridProtocolEvents.ConnectionClosed) "closed connections logged"
+            let pem = key.ToPem()
+            let secret = pem.Split('\n')[1]
+
+            for e in logs.Entries do
+                Expect.isFalse (e.Message.Contains secret) "no private key in any line"
+
+        testCase "SecureListener and connections log accepted, refused, completed, key updates and closes"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+            let logs = new CaptureLogs()
+
+            use factory =
+                LoggerFactory.Create(fun b -> b.AddProvider(logs).SetMinimumLevel LogLevel.Debug |> ignore)
+
+            let serverLog = factory.CreateLogger "server"
+            let clientLog = factory.CreateLogger "client"
+            let options = SecureServerOptions(ServerKey = key, Logger = serverLog)
+
+            let listener =
+                new SecureListener(IPEndPoint(IPAddress.Loopback, 0), options, MaxConcurrentHandshakes = 1)
+
+            try
+                listener.Start()
+                let port = listener.LocalEndPoint.Port
+
+                let client =
+                    SecureClientOptions(
+                        ServerAuthentication = ServerAuthentication.Pinned key.PublicKey,
+                        Logger = clientLog,
+                        RekeyAfterRecords = 1L
+                    )
+
+                let measurements =
+                    measure (fun () ->
+                        use c = run (SecureConnection.ConnectAsync("127.0.0.1", port, client))
+                        use s = run (listener.AcceptAsync())
+
+                        for i in 1..3 do
+                            runUnit (c.SendAsync(ReadOnlyMemory [| byte i |]).AsTask())
+                            Expect.equal (run (s.ReceiveAsync().AsTask())) [| byte i |] "delivered"
+
+                        runUnit (c.CloseAsync()))
+
+                let ids category =
+                    logs.Of category |> List.map (fun e -> e.Id.Id) |> Set.ofList
+
+                let server = ids "server"
+                let clientIds = ids "client"
+                Expect.contains server HybridProtocolEvents.ConnectionAccepted.Id "accepted"
+                Expect.contains server HybridProtocolEvents.HandshakeCompleted.Id "server completed"
+                Expect.contains server HybridProtocolEvents.KeyUpdated.Id "server saw the client switch keys"
+                Expect.contains clientIds HybridProtocolEvents.HandshakeCompleted.Id "client completed"
+                Expect.contains clientIds HybridProtocolEvents.KeyUpdated.Id "client switched keys"
+                Expect.contains clientIds HybridProtocolEvents.ConnectionClosed.Id "client closed"
+
+                let completed =
+                    logs.Of "client"
+                    |> List.find (fun e -> e.Id.Id = HybridProtocolEvents.HandshakeCompleted.Id)
+
+                Expect.stringContains completed.Message key.PublicKey.Fingerprint "the peer key's fingerprint"
+
+                let updates =
+                    measurements
+                    |> sumOf "hybridprotocol.key_updates" (tag "network.io.direction" "transmit")
+
+                Expect.isGreaterThanOrEqual updates 3.0 "a key update per record sent"
+
+                // Over the limit: a silent client holds the one slot, the next is refused with ServerBusy.
+                use silent = new Socket(SocketType.Stream, ProtocolType.Tcp)
+                silent.Connect(IPAddress.Loopback, port)
+                Thread.Sleep 200
+                use second = new Socket(SocketType.Stream, ProtocolType.Tcp)
+                second.Connect(IPAddress.Loopback, port)
+                second.ReceiveTimeout <- 30_000
+                second.Receive(Array.zeroCreate<byte> 64) |> ignore
+                Thread.Sleep 100
+                Expect.contains (ids "server") HybridProtocolEvents.ConnectionRefused.Id "refused logged"
+            finally
+                runUnit (listener.DisposeAsync().AsTask())
+
+        testCase "the meter reports handshakes, durations by protocol and result, connections and bytes"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+
+            use server =
+                startServer HttpProtocols.Http2 None ignore (fun l -> l.UseHybridProtocol(serverOptions key) |> ignore)
+
+            let measurements =
+                measure (fun () ->
+                    use http = http2Client (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+                    Expect.stringStarts (get http server.Port) "HTTP/2" "served"
+                    http.Dispose()
+
+                    for _ in 1..3 do
+                        garbageClient server.Port httpGet |> ignore)
+
+            let protocol = "Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+
+            let durations =
+                measurements
+                |> List.filter (fun (n, _, t) ->
+                    n = "hybridprotocol.handshake.duration"
+                    && tag "hybridprotocol.protocol.name" protocol t
+                    && tag "hybridprotocol.handshake.result" "success" t)
+
+            Expect.isGreaterThanOrEqual durations.Length 2 "client and server durations with protocol and result"
+            Expect.all durations (fun (_, v, _) -> v > 0.0) "positive durations"
+
+            let violations =
+                measurements
+                |> sumOf "hybridprotocol.handshakes" (fun t ->
+                    tag "hybridprotocol.handshake.result" "failure" t
+                    && tag "error.type" "PeerRefused" t)
+
+            Expect.isGreaterThanOrEqual violations 3.0 "failures by error code"
+
+            let opened =
+                measurements |> sumOf "hybridprotocol.active_connections" (fun _ -> true)
+
+            let ups =
+                measurements
+                |> List.filter (fun (n, v, _) -> n = "hybridprotocol.active_connections" && v > 0.0)
+
+            Expect.isGreaterThanOrEqual ups.Length 2 "both ends counted as active"
+            Expect.isLessThanOrEqual opened 2.0 "and counted down (or still open) again"
+
+            for direction in [ "transmit"; "receive" ] do
+                let bytes =
+                    measurements |> sumOf "hybridprotocol.io" (tag "network.io.direction" direction)
+
+                Expect.isGreaterThan bytes 100.0 $"bytes {direction}"
+
+        testCase "an activity spans each handshake, with the protocol or the error"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+            use other = PrivateKey.Generate()
+            let activities = ConcurrentQueue<Activity>()
+            use listener = new ActivityListener()
+            listener.ShouldListenTo <- fun s -> s.Name = HybridProtocolDiagnostics.ActivitySourceName
+            listener.Sample <- fun _ -> ActivitySamplingResult.AllDataAndRecorded
+            listener.ActivityStopped <- fun a -> activities.Enqueue a
+            ActivitySource.AddActivityListener listener
+
+            let server =
+                new SecureListener(IPEndPoint(IPAddress.Loopback, 0), serverOptions key)
+
+            try
+                server.Start()
+                let port = server.LocalEndPoint.Port
+
+                do
+                    use c =
+                        run (
+                            SecureConnection.ConnectAsync(
+                                "127.0.0.1",
+                                port,
+                                clientOptions (ServerAuthentication.Pinned key.PublicKey)
+                            )
+                        )
+
+                    ()
+
+                try
+                    use _ =
+                        run (
+                            SecureConnection.ConnectAsync(
+                                "127.0.0.1",
+                                port,
+                                clientOptions (ServerAuthentication.Pinned other.PublicKey)
+                            )
+                        )
+
+                    failtest "a wrong pinned key connected"
+                with e ->
+                    Expect.isSome (hybridIn e) "failed with the library's exception"
+
+                let mine =
+                    activities.ToArray()
+                    |> Array.filter (fun a ->
+                        a.OperationName = HybridProtocolDiagnostics.HandshakeActivityName
+                        && string (a.GetTagItem "hybridprotocol.peer") = $"the server 127.0.0.1:{port}")
+
+                Expect.hasLength mine 2 "one activity per client handshake"
+                let ok = mine |> Array.find (fun a -> a.Status = ActivityStatusCode.Ok)
+
+                Expect.equal
+                    (string (ok.GetTagItem "hybridprotocol.protocol.name"))
+                    "Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+                    "protocol"
+
+                Expect.equal
+                    (string (ok.GetTagItem "hybridprotocol.peer_key.fingerprint"))
+                    key.PublicKey.Fingerprint
+                    "peer key fingerprint"
+
+                let failed = mine |> Array.find (fun a -> a.Status = ActivityStatusCode.Error)
+                Expect.equal (string (failed.GetTagItem "error.type")) "AuthenticationFailed" "error type"
+            finally
+                runUnit (server.DisposeAsync().AsTask())
+    ]

@@ -1,0 +1,159 @@
+/// How a SecureConnection ends and what it holds while it lives, over real sockets on 127.0.0.1: the close
+/// timeout and what CloseAsync reports, the idle timeout's typed reason on both ends, no buffer held by an
+/// idle connection on the sync path, and no allocation per record on the async path.
+module HybridProtocol.Tests.ConnectionLifecycle
+
+open System
+open System.Threading
+open System.Threading.Tasks
+open Expecto
+open HybridProtocol
+open HybridProtocol.Tests.Loopback
+
+let private pair (configure: SecureClientOptions -> unit) =
+    let key = PrivateKey.Generate()
+    let client = clientOptions (ServerAuthentication.Pinned key.PublicKey)
+    configure client
+    connected (serverOptions key) client
+
+let private codeOfExn (e: exn) =
+    match e.GetBaseException() with
+    | :? HybridProtocolException as h -> h.Code
+    | other -> failwithf "expected a HybridProtocolException, got %O" other
+
+[<Tests>]
+let tests =
+    testList "Connections: lifecycle" [
+        test "CloseAsync against a peer that does not read is bounded and reports CloseNotSent" {
+            let client, server =
+                pair (fun o -> o.CloseTimeout <- TimeSpan.FromMilliseconds 300.0)
+
+            use client = client
+            use server = server
+            // The server never reads: a large send fills the socket buffers and waits, holding the send side.
+            let blocked =
+                client.SendAsync(ReadOnlyMemory(Array.zeroCreate (16 <<< 20))).AsTask()
+
+            Expect.isFalse (blocked.Wait 200) "the send cannot finish while the peer does not read"
+            let result = run (client.CloseAsync())
+            Expect.equal result CloseResult.CloseNotSent "the close could not be written"
+
+            let e =
+                Expect.throwsC (fun () -> blocked.Wait(TimeSpan.FromSeconds 30.0) |> ignore) id
+
+            Expect.equal (codeOfExn e) HybridErrorCode.TransportFailed "the blocked send ends with the close's failure"
+
+            let again = codeOf (fun () -> client.ReceiveAsync().AsTask())
+            Expect.equal again.Code HybridErrorCode.TransportFailed "and the connection stays failed"
+        }
+
+        test "CloseAsync against a peer that reads nothing back reports CloseSent" {
+            let client, server =
+                pair (fun o -> o.CloseTimeout <- TimeSpan.FromMilliseconds 300.0)
+
+            use client = client
+            use server = server
+            // Nobody receives on the server, so its answer never comes.
+            Expect.equal (run (client.CloseAsync())) CloseResult.CloseSent "ours sent, theirs not received"
+            Expect.isNull (run (server.ReceiveAsync().AsTask())) "the server then sees the clean end"
+            Expect.equal (run (client.CloseAsync())) CloseResult.Closed "closing again completes the exchange"
+        }
+
+        test "both closes crossing report Closed" {
+            let client, server = pair ignore
+            use client = client
+            use server = server
+            let answer = server.ReceiveAsync().AsTask()
+            Expect.equal (run (client.CloseAsync())) CloseResult.Closed "both closes crossed"
+            Expect.isNull (run answer) "the server saw the clean end"
+        }
+
+        test "the idle timeout closes with IdleTimeout on both ends" {
+            let client, server =
+                pair (fun o -> o.IdleTimeout <- TimeSpan.FromMilliseconds 300.0)
+
+            use client = client
+            use server = server
+            exchange client server
+            // Nothing more crosses: the client's idle rule closes the connection and tells the server why.
+            let atServer = codeOf (fun () -> server.ReceiveAsync().AsTask())
+            Expect.equal atServer.Code HybridErrorCode.IdleTimeout "the server is told the reason"
+            let atClient = codeOf (fun () -> client.ReceiveAsync().AsTask())
+            Expect.equal atClient.Code HybridErrorCode.IdleTimeout "the client failed with it"
+
+            let send =
+                codeOfTask (fun () -> client.SendAsync(ReadOnlyMemory [| 1uy |]).AsTask())
+
+            Expect.equal send.Code HybridErrorCode.IdleTimeout "every later call says the same"
+        }
+
+        test "options refuse a zero close or idle timeout" {
+            let o = SecureClientOptions()
+
+            for set in
+                [
+                    (fun () -> o.CloseTimeout <- TimeSpan.Zero)
+                    (fun () -> o.IdleTimeout <- TimeSpan.Zero)
+                ] do
+                let e = Expect.throwsC set id
+                Expect.equal (codeOfExn e) HybridErrorCode.InvalidArgument "invalid"
+        }
+
+        test "an idle connection holds no buffer on the sync path either" {
+            let client, server = pair ignore
+            use client = client
+            use server = server
+            let buffer = Array.zeroCreate 100
+
+            let pending =
+                Task.Factory.StartNew((fun () -> server.Receive(Span buffer)), TaskCreationOptions.LongRunning)
+
+            Expect.isFalse (pending.Wait 200) "the sync receive waits"
+            Expect.equal server.HeldBufferBytes 0 "a waiting sync receive holds no buffer"
+            client.Send(ReadOnlySpan(patterned 100 3))
+            Expect.equal (run pending) 100 "the message arrives"
+            Expect.equal buffer (patterned 100 3) "intact"
+            Expect.equal server.HeldBufferBytes 0 "and the buffer is returned"
+        }
+
+        // Sequenced: the count is process-wide, so no other test may run meanwhile.
+        testSequenced
+        <| testCase "steady-state async send and receive do not allocate per record" (fun () ->
+            let client, server = pair ignore
+            use client = client
+            use server = server
+            let records = 1000
+            let message = patterned 16384 5
+            let buffer = Array.zeroCreate 16384
+
+            // Allocation is counted over every thread (async continuations move between threads); the smallest
+            // of several rounds counts. One array per record would be >= 24 bytes per record.
+            let round () =
+                let sender =
+                    task {
+                        for _ in 1..records do
+                            do! client.SendAsync(ReadOnlyMemory message)
+                    }
+
+                let receiver =
+                    task {
+                        for _ in 1..records do
+                            let! _ = server.ReceiveAsync(Memory buffer)
+                            ()
+                    }
+
+                runUnit (Task.WhenAll(sender, receiver))
+
+            round ()
+
+            let rounds = [
+                for _ in 1..6 do
+                    let before = GC.GetTotalAllocatedBytes true
+                    round ()
+                    GC.GetTotalAllocatedBytes true - before
+            ]
+
+            printfn $"async: allocated per round of {records} records of 16 KiB each way (all threads): %A{rounds}"
+            Expect.isLessThan (List.min rounds) (int64 records * 8L) "async path: no per-record allocation"
+            Expect.equal buffer message "last record intact")
+    ]
