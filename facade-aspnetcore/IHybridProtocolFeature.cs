@@ -9,7 +9,7 @@ public interface IHybridProtocolFeature
     /// <summary>The client's static public key when it proved one (XX, IK), otherwise null: an anonymous client.</summary>
     PublicKey? RemotePublicKey { get; }
 
-    /// <summary>The Noise protocol name that ran, e.g. <c>Noise_NK_25519_ChaChaPoly_BLAKE2b</c>.</summary>
+    /// <summary>The Noise protocol name that ran, e.g. <c>Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b</c> (hybrid, the default) or <c>Noise_NK_25519_ChaChaPoly_BLAKE2b</c>.</summary>
     string ProtocolName { get; }
 
     /// <summary>The application protocol both ends named (like TLS ALPN).</summary>

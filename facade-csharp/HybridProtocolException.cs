@@ -65,6 +65,40 @@ public enum HybridErrorCode
 }
 
 /// <summary>
+/// Why a server refused a connection: the status byte of specs/PROTOCOL.md §3 (a code this version does not know
+/// keeps its number).
+/// </summary>
+public enum HybridRefusalCode : byte
+{
+    /// <summary>01: the server does not speak this protocol version.</summary>
+    UnsupportedVersion = 0x01,
+
+    /// <summary>02: the connection request was malformed.</summary>
+    MalformedPreamble = 0x02,
+
+    /// <summary>03: the server does not accept this handshake pattern (also: a hybrid client at a classical-only server).</summary>
+    UnsupportedPattern = 0x03,
+
+    /// <summary>04: the server accepts the pattern but not this cipher suite (or KEM).</summary>
+    UnsupportedSuite = 0x04,
+
+    /// <summary>05: the server requires a pre-shared key.</summary>
+    PskRequired = 0x05,
+
+    /// <summary>06: the client asked for a pre-shared key but the server has none.</summary>
+    PskNotConfigured = 0x06,
+
+    /// <summary>07: the server requires clients to prove a key.</summary>
+    ClientAuthenticationRequired = 0x07,
+
+    /// <summary>08: the server is busy.</summary>
+    ServerBusy = 0x08,
+
+    /// <summary>09: the server requires post-quantum hybrid key agreement and the client asked for classical.</summary>
+    PostQuantumRequired = 0x09,
+}
+
+/// <summary>
 /// The one exception type HybridProtocol throws for protocol, authentication and key failures.
 /// Switch on <see cref="Code"/>; the message explains what happened and what to do.
 /// </summary>
@@ -80,4 +114,11 @@ public sealed class HybridProtocolException : Exception
 
     /// <summary>What went wrong, as a value a caller can switch on.</summary>
     public HybridErrorCode Code { get; }
+
+    /// <summary>
+    /// For <see cref="HybridErrorCode.PeerRefused"/> from a server's refusal (either end): the refusal code of
+    /// specs/PROTOCOL.md §3, e.g. <see cref="HybridRefusalCode.PostQuantumRequired"/>; otherwise null. The refusal
+    /// is not authenticated, so a client never retries with weaker settings on its word alone.
+    /// </summary>
+    public HybridRefusalCode? Refusal { get; init; }
 }

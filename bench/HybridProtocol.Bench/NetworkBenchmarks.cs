@@ -118,6 +118,14 @@ internal static class NetworkBenchmarks
     {
         foreach (var transport in transports)
         {
+            if (transport is LoopbackTransport loopback)
+            {
+                var (toServer, toClient) = await loopback.CountHandshakeBytesAsync(CancellationToken.None).ConfigureAwait(false);
+                report.Add(new Row("Handshake bytes on the wire", "client to server", transport.Name, toServer, "B", Better.Lower));
+                report.Add(new Row("Handshake bytes on the wire", "server to client", transport.Name, toClient, "B", Better.Lower));
+                report.Add(new Row("Handshake bytes on the wire", "total", transport.Name, toServer + toClient, "B", Better.Lower));
+            }
+
             await ConnectManyAsync(transport, scale.HandshakeWarmup, clients: 1).ConfigureAwait(false);
         }
 

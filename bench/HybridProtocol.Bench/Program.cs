@@ -68,7 +68,8 @@ if (options.Runs("kestrel"))
     await KestrelBenchmarks.RunAsync(scale, report);
 }
 
-report.Note("HybridProtocol rows: SecureConnection over TCP (the server side is what SecureListener runs per client), pattern NK (the client pins the server's key; server authentication only, like the SslStream rows), driven through SendAsync and ReceiveAsync into the caller's buffer (no Stream view).");
+report.Note("HybridProtocol rows: SecureConnection over TCP (the server side is what SecureListener runs per client), pattern NK (the client pins the server's key; server authentication only, like the SslStream rows), driven through SendAsync and ReceiveAsync into the caller's buffer (no Stream view). Hybrid (NKhfs, X25519 + ML-KEM-768) is the default; 'classical' rows are NK with X25519 alone.");
+report.Note("Handshake bytes on the wire: everything each end writes from the first byte until both ends can send (preamble, status and handshake frames; for TLS, its records), counted on one connection.");
 report.Note("MB = 10^6 bytes. Every network figure has both ends of the connection in this process (one machine, 127.0.0.1), so CPU, allocation and memory count client and server together.");
 report.Note("Bulk: client to server on one connection; each message carries its sequence number at both ends and a fixed pattern, and the server checks every byte.");
 report.Note("Handshake over TCP: a new TCP connection each time, from connect until both ends can send; SslStream with TLS resumption off (full handshakes), server authentication only.");

@@ -54,6 +54,9 @@ public abstract class LoopbackTransport : ITransportUnderTest
     private readonly ConcurrentDictionary<int, TaskCompletionSource<Socket>> waiting = new();
     private readonly CancellationTokenSource stop = new();
     private readonly Task acceptLoop;
+    private CountingStream? countedClient;
+    private CountingStream? countedServer;
+    private bool countNext;
 
     protected LoopbackTransport()
     {
@@ -86,6 +89,41 @@ public abstract class LoopbackTransport : ITransportUnderTest
             client.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The bytes one full handshake puts on the wire: one connection whose sockets are wrapped in byte-counting
+    /// streams (only this one), counted from the first byte until both ends can send application data.
+    /// </summary>
+    public async Task<(long ClientToServer, long ServerToClient)> CountHandshakeBytesAsync(CancellationToken cancellationToken)
+    {
+        countNext = true;
+        await using var pair = await ConnectPairAsync(cancellationToken).ConfigureAwait(false);
+        var counted = (countedClient?.Written ?? 0, countedServer?.Written ?? 0);
+        (countedClient, countedServer, countNext) = (null, null, false);
+        return counted;
+    }
+
+    /// <summary>The stream over a connected socket: a <see cref="NetworkStream"/>, counted during <see cref="CountHandshakeBytesAsync"/>.</summary>
+    protected Stream Open(Socket socket, bool client)
+    {
+        var network = new NetworkStream(socket, ownsSocket: true);
+        if (!countNext)
+        {
+            return network;
+        }
+
+        var counting = new CountingStream(network);
+        if (client)
+        {
+            countedClient = counting;
+        }
+        else
+        {
+            countedServer = counting;
+        }
+
+        return counting;
     }
 
     public async ValueTask DisposeAsync()
@@ -187,8 +225,8 @@ public sealed class TlsTransport : LoopbackTransport
 
     protected override async Task<ConnectedPair> SecureAsync(Socket client, Socket server, CancellationToken cancellationToken)
     {
-        var clientStream = new SslStream(new NetworkStream(client, ownsSocket: true), leaveInnerStreamOpen: false);
-        var serverStream = new SslStream(new NetworkStream(server, ownsSocket: true), leaveInnerStreamOpen: false);
+        var clientStream = new SslStream(Open(client, client: true), leaveInnerStreamOpen: false);
+        var serverStream = new SslStream(Open(server, client: false), leaveInnerStreamOpen: false);
         try
         {
             var clientOptions = new SslClientAuthenticationOptions
@@ -234,7 +272,8 @@ public sealed class TlsTransport : LoopbackTransport
 /// on the accepted one (what <see cref="SecureListener"/> runs for each client), concurrently. The client pins the
 /// server's key and has no identity of its own, so the pattern is NK: server authentication only, like the
 /// SslStream rows with their pinned certificate. The ends are <see cref="MessageApiStream"/>s, so the benchmark
-/// drives the message API (SendAsync, ReceiveAsync into the caller's buffer), not the Stream view.
+/// drives the message API (SendAsync, ReceiveAsync into the caller's buffer), not the Stream view. Both ends use the
+/// given <see cref="PostQuantumMode"/>: hybrid (NKhfs, X25519 + ML-KEM-768, the default) or classical (NK).
 /// </summary>
 public sealed class HybridProtocolTransport : LoopbackTransport
 {
@@ -252,11 +291,12 @@ public sealed class HybridProtocolTransport : LoopbackTransport
     /// NK (the default: the client pins the server's key, no client key), IK (pinned, and the client proves its
     /// key) or XX (the client learns the server's key in the handshake and checks it in a callback; it proves its own).
     /// </param>
-    public HybridProtocolTransport(SecureSuite suite, string shortName, string pattern = "NK")
+    /// <param name="postQuantum">Hybrid (the hfs pattern, the default) or classical, on both ends.</param>
+    public HybridProtocolTransport(SecureSuite suite, string shortName, string pattern = "NK", PostQuantumMode postQuantum = PostQuantumMode.Hybrid)
     {
         this.suite = suite;
-        Name = "HybridProtocol " + shortName + (pattern == "NK" ? "" : " " + pattern);
-        serverOptions = new SecureServerOptions { ServerKey = serverKey, AcceptedSuites = [suite] };
+        Name = "HybridProtocol " + shortName + (pattern == "NK" ? "" : " " + pattern) + (postQuantum == PostQuantumMode.Classical ? " classical" : "");
+        serverOptions = new SecureServerOptions { ServerKey = serverKey, AcceptedSuites = [suite], PostQuantum = postQuantum };
         clientKey = pattern == "NK" ? null : PrivateKey.Generate();
         var serverPublic = serverKey.PublicKey;
         clientOptions = new SecureClientOptions
@@ -266,6 +306,7 @@ public sealed class HybridProtocolTransport : LoopbackTransport
                 : ServerAuthentication.Pinned(serverPublic),
             ClientIdentity = clientKey,
             Suite = suite,
+            PostQuantum = postQuantum,
         };
     }
 
@@ -281,8 +322,8 @@ public sealed class HybridProtocolTransport : LoopbackTransport
 
     protected override async Task<ConnectedPair> SecureAsync(Socket client, Socket server, CancellationToken cancellationToken)
     {
-        var serverSide = SecureConnection.AuthenticateAsServerAsync(new NetworkStream(server, ownsSocket: true), serverOptions, cancellationToken);
-        var clientSide = SecureConnection.AuthenticateAsClientAsync(new NetworkStream(client, ownsSocket: true), "127.0.0.1:1", clientOptions, cancellationToken);
+        var serverSide = SecureConnection.AuthenticateAsServerAsync(Open(server, client: false), serverOptions, cancellationToken);
+        var clientSide = SecureConnection.AuthenticateAsClientAsync(Open(client, client: true), "127.0.0.1:1", clientOptions, cancellationToken);
         try
         {
             await Task.WhenAll(serverSide, clientSide).ConfigureAwait(false);
@@ -398,6 +439,7 @@ public static class Transports
         () => new PlainTcpTransport(),
         () => new TlsTransport(),
         () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM"),
+        () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM", postQuantum: PostQuantumMode.Classical),
         () => new HybridProtocolTransport(SecureSuite.ChaChaPolyBlake2b, "ChaChaPoly"),
         () => new HybridProtocolTransport(SecureSuite.Aegis256Blake2b, "AEGIS256"),
     ];
@@ -408,4 +450,80 @@ public static class Transports
         () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM", "XX"),
         () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM", "IK"),
     ];
+}
+
+/// <summary>A stream that counts the bytes written through it (the bytes this end put on the wire).</summary>
+public sealed class CountingStream(Stream inner) : Stream
+{
+    private long written;
+
+    public long Written => Interlocked.Read(ref written);
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override void Flush() => inner.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        Interlocked.Add(ref written, count);
+        inner.Write(buffer, offset, count);
+    }
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        Interlocked.Add(ref written, buffer.Length);
+        inner.Write(buffer);
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Add(ref written, buffer.Length);
+        return inner.WriteAsync(buffer, cancellationToken);
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    {
+        Interlocked.Add(ref written, count);
+        return inner.WriteAsync(buffer, offset, count, cancellationToken);
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await inner.DisposeAsync().ConfigureAwait(false);
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
 }

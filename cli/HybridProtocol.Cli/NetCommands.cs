@@ -15,12 +15,14 @@ internal static class NetCommands
     {
         var address = new Argument<string>("HOST:PORT") { Description = "The server ('[::1]:12345' for IPv6)." };
         var trust = new ClientTrust.Options();
+        var classical = ClassicalOption();
         var command = new Command(
             "connect",
             "Connect standard input and output to a 'hybrid serve' server. The server's key is checked with --server-key, --pin, "
             + "or else trusted on first use and recorded in the known-hosts file; a changed key is refused (exit 4).")
         {
             address,
+            classical,
         };
         trust.AddTo(command);
         command.SetRun(async (parse, cancellationToken) =>
@@ -29,8 +31,9 @@ internal static class NetCommands
             var (clientTrust, identity) = ClientTrust.Create(parse, trust, target);
             using (identity)
             {
-                var options = new SecureClientOptions { ClientIdentity = identity };
+                var options = new SecureClientOptions { ClientIdentity = identity, PostQuantum = PostQuantum(parse, classical) };
                 await using var connection = await clientTrust.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
+                ReportProtocol(parse, connection);
                 await PipeAsync(connection, cancellationToken).ConfigureAwait(false);
                 return ExitCode.Success;
             }
@@ -40,7 +43,8 @@ internal static class NetCommands
             "hybrid connect 127.0.0.1:12345                          # trust on first use (known hosts)",
             "hybrid connect 127.0.0.1:12345 --server-key server.pub  # pinned key",
             "hybrid connect example.com:12345 --pin SHA256:...       # pinned fingerprint",
-            "echo hello | hybrid connect 127.0.0.1:12345 --key client.key");
+            "echo hello | hybrid connect 127.0.0.1:12345 --key client.key",
+            "hybrid connect 127.0.0.1:12345 --classical --verbose    # X25519 only; prints the protocol name");
     }
 
     public static Command Serve()
@@ -50,6 +54,7 @@ internal static class NetCommands
         var echo = new Option<bool>("--echo") { Description = "Send each client's data back to it instead of writing it to standard output." };
         var allow = AllowClientsOption();
         var once = new Option<bool>("--once") { Description = "Exit after the first client's connection ends." };
+        var classical = ClassicalOption();
         var idleOption = Serving.IdleTimeoutOption("a client");
         var maxClients = Serving.MaxClientsOption();
         var command = new Command(
@@ -62,6 +67,7 @@ internal static class NetCommands
             echo,
             allow,
             once,
+            classical,
             idleOption,
             maxClients,
         };
@@ -69,6 +75,7 @@ internal static class NetCommands
         {
             using var serverKey = Keys.LoadPrivate(parse.GetRequiredValue(key));
             var options = ServerOptions(serverKey, parse.GetValue(allow));
+            options.PostQuantum = PostQuantum(parse, classical);
             var echoing = parse.GetValue(echo);
             var onlyOne = parse.GetValue(once);
             var idle = Serving.IdleTimeout(parse, idleOption);
@@ -82,6 +89,7 @@ internal static class NetCommands
                 async (connection, token) =>
                 {
                     Console.Error.WriteLine($"hybrid: client connected ({Describe(connection.RemotePublicKey)}).");
+                    ReportProtocol(parse, connection);
                     try
                     {
                         if (echoing)
@@ -115,6 +123,26 @@ internal static class NetCommands
             "hybrid serve --key server.key --listen 0.0.0.0:12345 --echo",
             "hybrid serve --key server.key --listen 127.0.0.1:12345 --allow-clients clients.pub",
             "hybrid serve --key server.key --listen 127.0.0.1:0      # a free port, printed on stderr");
+    }
+
+    /// <summary>The --classical option of serve, connect, send and receive: X25519 alone instead of the hybrid default.</summary>
+    internal static Option<bool> ClassicalOption() => new("--classical")
+    {
+        Description = "Use X25519 alone, without the post-quantum ML-KEM-768 key agreement that is on by default (Noise HFS). "
+            + "A client never falls back to classical on its own; a server with --classical accepts only classical clients.",
+    };
+
+    /// <summary>The connection's post-quantum mode for the --classical option: hybrid unless it is given.</summary>
+    internal static PostQuantumMode PostQuantum(ParseResult parse, Option<bool> classical) =>
+        parse.GetValue(classical) ? PostQuantumMode.Classical : PostQuantumMode.Hybrid;
+
+    /// <summary>With --verbose, prints the Noise protocol name the connection runs (hybrid names contain "hfs" and "+MLKEM768").</summary>
+    internal static void ReportProtocol(ParseResult parse, SecureConnection connection)
+    {
+        if (parse.GetValue(App.Verbose))
+        {
+            Console.Error.WriteLine($"hybrid: protocol {connection.ProtocolName}");
+        }
     }
 
     /// <summary>The --key option of the server commands.</summary>

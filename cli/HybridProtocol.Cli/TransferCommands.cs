@@ -54,6 +54,7 @@ internal static class TransferCommands
         var address = new Argument<string>("HOST:PORT") { Description = "Where 'hybrid receive' listens." };
         var trust = new ClientTrust.Options();
         var idleOption = Serving.IdleTimeoutOption("the receiver");
+        var classical = NetCommands.ClassicalOption();
         var command = new Command(
             "send",
             "Send a file to 'hybrid receive', with a progress display; success (exit 0) means the receiver checked its SHA-256 and stored it.")
@@ -61,6 +62,7 @@ internal static class TransferCommands
             file,
             address,
             idleOption,
+            classical,
         };
         trust.AddTo(command);
         command.SetRun(async (parse, cancellationToken) =>
@@ -83,8 +85,9 @@ internal static class TransferCommands
             var (clientTrust, identity) = ClientTrust.Create(parse, trust, target);
             using (identity)
             {
-                var options = new SecureClientOptions { ClientIdentity = identity, ApplicationProtocol = Protocol };
+                var options = new SecureClientOptions { ClientIdentity = identity, ApplicationProtocol = Protocol, PostQuantum = NetCommands.PostQuantum(parse, classical) };
                 await using var connection = await clientTrust.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
+                NetCommands.ReportProtocol(parse, connection);
                 const string Peer = "The receiver";
                 var header = JsonSerializer.SerializeToUtf8Bytes(new { name = Path.GetFileName(path), size });
                 await Serving.SendAsync(connection, header, idle, Peer, cancellationToken).ConfigureAwait(false);
@@ -164,6 +167,7 @@ internal static class TransferCommands
         var allow = NetCommands.AllowClientsOption();
         var force = new Option<bool>("--force") { Description = "Replace an existing file (the default is to refuse the transfer)." };
         var idleOption = Serving.IdleTimeoutOption("a sender");
+        var classical = NetCommands.ClassicalOption();
         var maxClients = Serving.MaxClientsOption();
         var command = new Command(
             "receive",
@@ -176,6 +180,7 @@ internal static class TransferCommands
             allow,
             force,
             idleOption,
+            classical,
             maxClients,
         };
         command.SetRun(async (parse, cancellationToken) =>
@@ -183,6 +188,7 @@ internal static class TransferCommands
             using var serverKey = Keys.LoadPrivate(parse.GetRequiredValue(key));
             var options = NetCommands.ServerOptions(serverKey, parse.GetValue(allow));
             options.ApplicationProtocol = Protocol;
+            options.PostQuantum = NetCommands.PostQuantum(parse, classical);
             var destination = parse.GetRequiredValue(output);
             var overwrite = parse.GetValue(force);
             var idle = Serving.IdleTimeout(parse, idleOption);
@@ -199,6 +205,7 @@ internal static class TransferCommands
                 limit,
                 async (connection, token) =>
                 {
+                    NetCommands.ReportProtocol(parse, connection);
                     var header = await ReceiveHeader(connection, idle, token).ConfigureAwait(false);
                     if (header is null)
                     {

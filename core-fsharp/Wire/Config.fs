@@ -32,6 +32,9 @@ type ClientConfig = {
     LocalStatic: DhKeyPair option
     /// Our ephemeral key pair e: fresh for this connection, never reused.
     LocalEphemeral: DhKeyPair
+    /// Noise HFS inputs for an hfs name: the client sends "e1", so it needs `LocalKemKeyPair` (made from a fresh
+    /// seed for this connection only). `KemParameters.none` for a classical name.
+    Kem: KemParameters
     /// The server's static key known in advance ("pinned"): the pre-message for NK/IK; for patterns that
     /// transmit the server's key (NX/XX) the received key must equal it.
     RemoteStatic: DhPublicKey option
@@ -56,6 +59,7 @@ type ClientConfig = {
         Suite = suite
         LocalStatic = None
         LocalEphemeral = ephemeral
+        Kem = KemParameters.none
         RemoteStatic = None
         Psk = None
         ApplicationProtocol = applicationProtocol
@@ -76,6 +80,15 @@ type ClientConfig = {
     member this.WithMaxRecordData(size: int) = { this with MaxRecordData = size }
     member this.WithRekey(policy: RekeyPolicy) = { this with Rekey = policy }
 
+    /// Our KEM key pair for "e1" (Noise HFS), from a fresh seed; the caller disposes it after the handshake.
+    member this.WithKemKeyPair(keyPair: KemKeyPair) = {
+        this with
+            Kem = {
+                this.Kem with
+                    LocalKemKeyPair = Some keyPair
+            }
+    }
+
 /// A server connection's configuration (one per accepted connection: the ephemeral key is per connection).
 [<NoComparison; NoEquality>]
 type ServerConfig = {
@@ -89,6 +102,9 @@ type ServerConfig = {
     LocalStatic: DhKeyPair option
     /// The server's ephemeral key pair for this connection.
     LocalEphemeral: DhKeyPair
+    /// Noise HFS inputs for when the client chooses an hfs name: the server sends "ekem1", so it needs
+    /// `EncapsulationRandomness` (fresh for this connection). Unused for a classical name.
+    Kem: KemParameters
     /// The 32-byte pre-shared key, if psk patterns are accepted.
     Psk: byte[] option
     ApplicationProtocol: string
@@ -108,6 +124,7 @@ type ServerConfig = {
         SuiteFor = suiteFor
         LocalStatic = None
         LocalEphemeral = ephemeral
+        Kem = KemParameters.none
         Psk = None
         ApplicationProtocol = applicationProtocol
         MaxMessageSize = ConfigDefaults.MaxMessageSize
@@ -120,3 +137,13 @@ type ServerConfig = {
     member this.WithMaxMessageSize(size: int) = { this with MaxMessageSize = size }
     member this.WithMaxRecordData(size: int) = { this with MaxRecordData = size }
     member this.WithRekey(policy: RekeyPolicy) = { this with Rekey = policy }
+
+    /// The randomness our "ekem1" encapsulates with (Noise HFS), ENCAPSRANDOMNESSLEN fresh bytes; the caller
+    /// erases the array after the handshake (the core does not copy or alter it).
+    member this.WithEncapsulationRandomness(randomness: byte[]) = {
+        this with
+            Kem = {
+                this.Kem with
+                    EncapsulationRandomness = Some randomness
+            }
+    }

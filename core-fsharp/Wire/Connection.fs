@@ -455,16 +455,19 @@ module private Machine =
                 let initialized =
                     newContext Responder protocol local None config.MaxRecordData config.Rekey s.outgoing
                     |> Result.bind (fun context ->
-                        HandshakeState.Initialize (config.SuiteFor.Invoke protocol) {
-                            Protocol = protocol
-                            Role = Responder
-                            Prologue = Preamble.prologue (Array.sub received 0 used)
-                            LocalStatic = config.LocalStatic
-                            LocalEphemeral = Some config.LocalEphemeral
-                            RemoteStatic = None
-                            RemoteEphemeral = None
-                            Psks = psksFor protocol.Pattern config.Psk
-                        }
+                        HandshakeState.InitializeWithKem
+                            (config.SuiteFor.Invoke protocol)
+                            {
+                                Protocol = protocol
+                                Role = Responder
+                                Prologue = Preamble.prologue (Array.sub received 0 used)
+                                LocalStatic = config.LocalStatic
+                                LocalEphemeral = Some config.LocalEphemeral
+                                RemoteStatic = None
+                                RemoteEphemeral = None
+                                Psks = psksFor protocol.Pattern config.Psk
+                            }
+                            config.Kem
                         |> Result.mapError Noise
                         |> Result.map (fun hs -> context, hs))
 
@@ -620,21 +623,24 @@ type Connection with
             let initialized =
                 preambleBytes
                 |> Result.bind (fun preamble ->
-                    HandshakeState.Initialize config.Suite {
-                        Protocol = protocol
-                        Role = Initiator
-                        Prologue = Preamble.prologue preamble
-                        LocalStatic = config.LocalStatic
-                        LocalEphemeral = Some config.LocalEphemeral
-                        // A pre-message key only where the pattern has one; a transmitted key is compared instead.
-                        RemoteStatic =
-                            if List.contains S protocol.Pattern.ResponderPreMessage then
-                                config.RemoteStatic
-                            else
-                                None
-                        RemoteEphemeral = None
-                        Psks = Machine.psksFor protocol.Pattern config.Psk
-                    }
+                    HandshakeState.InitializeWithKem
+                        config.Suite
+                        {
+                            Protocol = protocol
+                            Role = Initiator
+                            Prologue = Preamble.prologue preamble
+                            LocalStatic = config.LocalStatic
+                            LocalEphemeral = Some config.LocalEphemeral
+                            // A pre-message key only where the pattern has one; a transmitted key is compared instead.
+                            RemoteStatic =
+                                if List.contains S protocol.Pattern.ResponderPreMessage then
+                                    config.RemoteStatic
+                                else
+                                    None
+                            RemoteEphemeral = None
+                            Psks = Machine.psksFor protocol.Pattern config.Psk
+                        }
+                        config.Kem
                     |> Result.mapError Noise
                     |> Result.map (fun hs -> preamble, hs))
                 |> Result.bind (fun (preamble, hs) ->

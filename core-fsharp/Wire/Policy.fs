@@ -29,7 +29,20 @@ type ClientChoice = {
     ClientIdentity: bool
     /// The client has a pre-shared key (Noise §9).
     PreSharedKey: bool
+    /// The client asks for post-quantum hybrid key agreement: the pattern's hfs twin with ML-KEM-768
+    /// (Noise HFS). A client that asks for it never falls back to a classical name on its own.
+    Hybrid: bool
 }
+
+/// Which key agreements a server accepts (specs/PROTOCOL.md, "Post-quantum hybrid key agreement").
+type ServerPostQuantum =
+    /// Hybrid (hfs) names and their classical twins: the client chooses (the default).
+    | HybridOrClassical
+    /// Only hybrid names; a classical request is refused with `PostQuantumRequired`.
+    | HybridOnly
+    /// Only classical names (a hybrid request is refused with `UnsupportedPattern`, as a server of an earlier
+    /// version refuses it).
+    | ClassicalOnly
 
 /// What a server demands of every client; its accepted names follow from it (`Policy.serverAccepted`).
 type ServerRequirement = {
@@ -37,6 +50,8 @@ type ServerRequirement = {
     ClientAuthentication: bool
     /// The server has a pre-shared key: it accepts only the psk variants.
     PreSharedKey: bool
+    /// Whether hybrid, classical or both kinds of name are accepted.
+    PostQuantum: ServerPostQuantum
 }
 
 /// The DH, cipher and hash sections of a Noise protocol name (Noise §8, §12).
@@ -69,34 +84,56 @@ module Policy =
         let pattern = basePattern choice.ServerKey choice.ClientIdentity
         struct (pattern, (if choice.PreSharedKey then [ pskModifier pattern ] else []))
 
-    let private protocol (struct (pattern: HandshakePattern, psks: int list)) (suite: SuiteName) =
-        ProtocolName.create pattern psks suite.Dh suite.Cipher suite.Hash
+    /// The KEM of every hybrid name (Noise HFS: "25519+MLKEM768").
+    let hybridKem = MLKEM768
+
+    /// The name for a pattern, its psk modifiers and a suite; hybrid adds the hfs modifier first and the KEM
+    /// ("NKhfs+psk2", "25519+MLKEM768").
+    let private protocol (struct (pattern: HandshakePattern, psks: int list)) (hybrid: bool) (suite: SuiteName) =
+        let modifiers = (if hybrid then [ HfsModifier ] else []) @ List.map PskModifier psks
+
+        ProtocolName.createWithModifiers
+            pattern
+            modifiers
+            suite.Dh
+            (if hybrid then Some hybridKem else None)
+            suite.Cipher
+            suite.Hash
         |> Result.mapError (BadProtocolName >> Malformed)
 
-    /// The Noise protocol a client with these options asks for.
+    /// The Noise protocol a client with these options asks for: the pattern of its authentication mode, or
+    /// that pattern's hfs twin when it asks for hybrid (NKhfs, NXhfs, XXhfs, IKhfs and their psk variants).
     let clientProtocol (choice: ClientChoice) (suite: SuiteName) : Result<ProtocolName, WireError> =
-        protocol (clientPattern choice) suite
+        protocol (clientPattern choice) choice.Hybrid suite
 
     /// Every client choice, in the order a server lists what it accepts: NK, NX, XX, IK.
     let private choiceOrder = [ Pinned, false; Learned, false; Learned, true; Pinned, true ]
 
-    /// Which client choices a server with this requirement accepts: the same PSK setting, and a client
-    /// identity where the server requires one.
+    /// Which client choices a server with this requirement accepts: the same PSK setting, a client identity
+    /// where the server requires one, and a key agreement (hybrid or classical) the server takes.
     let accepts (requirement: ServerRequirement) (choice: ClientChoice) : bool =
         choice.PreSharedKey = requirement.PreSharedKey
         && (choice.ClientIdentity || not requirement.ClientAuthentication)
+        && (match requirement.PostQuantum with
+            | HybridOrClassical -> true
+            | HybridOnly -> choice.Hybrid
+            | ClassicalOnly -> not choice.Hybrid)
 
-    /// The names a server with this requirement accepts, for each suite in the order given:
-    /// NK, NX, XX and IK (only XX and IK when clients must authenticate), their psk variants when the server
-    /// has a pre-shared key. Exactly the `clientProtocol` of every choice `accepts` allows.
+    /// The names a server with this requirement accepts, for each suite in the order given: NK, NX, XX and
+    /// IK (only XX and IK when clients must authenticate), each as its hfs twin first and then classical, as
+    /// far as the server takes them; their psk variants when the server has a pre-shared key. Exactly the
+    /// `clientProtocol` of every choice `accepts` allows.
     let serverAccepted (requirement: ServerRequirement) (suites: SuiteName seq) : Result<ProtocolName list, WireError> =
         let choices =
             choiceOrder
-            |> List.map (fun (serverKey, identity) -> {
-                ServerKey = serverKey
-                ClientIdentity = identity
-                PreSharedKey = requirement.PreSharedKey
-            })
+            |> List.collect (fun (serverKey, identity) ->
+                [ true; false ]
+                |> List.map (fun hybrid -> {
+                    ServerKey = serverKey
+                    ClientIdentity = identity
+                    PreSharedKey = requirement.PreSharedKey
+                    Hybrid = hybrid
+                }))
             |> List.filter (accepts requirement)
 
         let rec collect acc =
@@ -126,14 +163,15 @@ module Policy =
     let responderTransmitsKey (name: ProtocolName) = sendsStatic Responder name.Pattern
 
     /// specs/PROTOCOL.md §3: the server's answer to the name in a preamble. The checks run in this order:
-    /// parse, exact match with an accepted name (accept), then PskNotConfigured, PskRequired,
-    /// ClientAuthenticationRequired, UnsupportedSuite, UnsupportedPattern. `accepted` is the server's parsed
-    /// list; only the requested name is parsed here.
+    /// parse, exact match with an accepted name (accept), then PostQuantumRequired, PskNotConfigured,
+    /// PskRequired, ClientAuthenticationRequired, UnsupportedSuite, UnsupportedPattern. `accepted` is the
+    /// server's parsed list; only the requested name is parsed here.
     let protocolChoice (accepted: ProtocolName list) (requested: string) : Result<ProtocolName, RefusalCode> =
         match ProtocolName.parse requested with
         | Error(UnknownPattern _)
         | Error(InvalidModifier _) -> Error RefusalCode.UnsupportedPattern
         | Error(UnsupportedDh _)
+        | Error(UnsupportedKem _)
         | Error(UnsupportedCipher _)
         | Error(UnsupportedHash _) -> Error RefusalCode.UnsupportedSuite
         | Error _ -> Error RefusalCode.MalformedPreamble
@@ -142,6 +180,8 @@ module Policy =
 
             if List.contains name accepted then
                 Ok name
+            elif not name.IsHfs && not accepted.IsEmpty && accepted |> List.forall _.IsHfs then
+                Error RefusalCode.PostQuantumRequired
             elif name.Pattern.IsPsk && not (accepted |> List.exists _.Pattern.IsPsk) then
                 Error RefusalCode.PskNotConfigured
             elif

@@ -27,6 +27,9 @@ type RefusalCode =
     | ClientAuthenticationRequired = 0x07uy
     /// The server is not taking connections now (e.g. too many handshakes in progress); try later.
     | ServerBusy = 0x08uy
+    /// The server requires post-quantum hybrid key agreement (an hfs name, Noise HFS with ML-KEM-768) and the
+    /// client asked for a classical one.
+    | PostQuantumRequired = 0x09uy
 
 /// The type of a transport record: the last byte of its plaintext (specs/PROTOCOL.md §5).
 type RecordType =

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using HybridProtocol.Connections;
 using HybridProtocol.Core;
 using HybridProtocol.Core.Noise;
@@ -73,7 +74,8 @@ public sealed partial class SecureConnection
         var choice = new ClientChoice(
             auth.Mode == ServerAuthenticationMode.Pinned ? ServerKeyKnowledge.Pinned : ServerKeyKnowledge.Learned,
             identity is not null,
-            psk is not null);
+            psk is not null,
+            options.PostQuantum != PostQuantumMode.Classical);
         var chosen = Policy.clientProtocol(choice, SecureSuites.Name(options.Suite));
         if (chosen.IsError)
         {
@@ -87,12 +89,23 @@ public sealed partial class SecureConnection
 
         var scope = new KeyScope(SodiumSuite.For(name));
         var ephemeral = SodiumSuite.GenerateEphemeral();
+        KemKeyPair? kemKeyPair = null;
         try
         {
             var config = ClientConfig.Create(name, scope.Suite, ephemeral, options.ApplicationProtocol)
                 .WithMaxMessageSize(options.MaxMessageSize)
                 .WithMaxRecordData(options.MaxRecordData)
                 .WithRekey(options.RekeyPolicy);
+            if (scope.Suite.Kem is { } kem && name.IsHfs)
+            {
+                // Noise HFS "e1": a KEM key pair for this connection only, from a fresh seed (erased at once).
+                Span<byte> seed = stackalloc byte[kem.Value.SEEDLEN];
+                RandomNumberGenerator.Fill(seed);
+                kemKeyPair = kem.Value.GENERATE_KEM_KEYPAIR.Invoke(seed);
+                CryptographicOperations.ZeroMemory(seed);
+                config = config.WithKemKeyPair(kemKeyPair);
+            }
+
             if (identity is not null)
             {
                 config = config.WithLocalStatic(identity.ToKeyPair());
@@ -143,6 +156,7 @@ public sealed partial class SecureConnection
         finally
         {
             ephemeral.Private.Dispose();
+            kemKeyPair?.Private.Dispose();
         }
     }
 
@@ -178,6 +192,8 @@ public sealed partial class SecureConnection
         var endPoints = Prepare(stream, options);
         KeyScope? scope = null;
         var ephemeral = SodiumSuite.GenerateEphemeral();
+        // Noise HFS "ekem1": fresh encapsulation randomness for this connection, erased when the handshake is over.
+        var randomness = accepted.Any(n => n.IsHfs) ? RandomNumberGenerator.GetBytes(SodiumKem.MlKem768.ENCAPSRANDOMNESSLEN) : null;
         try
         {
             var config = ServerConfig.Create(
@@ -192,6 +208,11 @@ public sealed partial class SecureConnection
             if (psk is not null)
             {
                 config = config.WithPsk(psk);
+            }
+
+            if (randomness is not null)
+            {
+                config = config.WithEncapsulationRandomness(randomness);
             }
 
             var started = Connection.Server(config);
@@ -221,6 +242,10 @@ public sealed partial class SecureConnection
         finally
         {
             ephemeral.Private.Dispose();
+            if (randomness is not null)
+            {
+                CryptographicOperations.ZeroMemory(randomness);
+            }
         }
     }
 
@@ -230,7 +255,13 @@ public sealed partial class SecureConnection
     /// </summary>
     internal static FSharpList<Core.Noise.ProtocolName> AcceptedProtocols(SecureServerOptions options)
     {
-        var requirement = new ServerRequirement(options.ClientAuthentication.IsRequired, options.PreSharedKeyNoCopy is not null);
+        var postQuantum = options.PostQuantum switch
+        {
+            PostQuantumMode.Required => ServerPostQuantum.HybridOnly,
+            PostQuantumMode.Classical => ServerPostQuantum.ClassicalOnly,
+            _ => ServerPostQuantum.HybridOrClassical,
+        };
+        var requirement = new ServerRequirement(options.ClientAuthentication.IsRequired, options.PreSharedKeyNoCopy is not null, postQuantum);
         var accepted = Policy.serverAccepted(requirement, options.AcceptedSuites.Select(SecureSuites.Name));
         return accepted.IsOk
             ? accepted.ResultValue

@@ -120,7 +120,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     /// <summary>Noise §11.2: a value unique to this session and equal on both ends (channel binding); 64 or 32 bytes. A copy.</summary>
     public ReadOnlyMemory<byte> HandshakeHash { get; }
 
-    /// <summary>The Noise protocol name that ran, e.g. <c>Noise_NK_25519_ChaChaPoly_BLAKE2b</c>.</summary>
+    /// <summary>The Noise protocol name that ran, e.g. <c>Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b</c> (hybrid, the default) or <c>Noise_NK_25519_ChaChaPoly_BLAKE2b</c>.</summary>
     public string ProtocolName { get; }
 
     /// <summary>The application protocol both ends named.</summary>

@@ -3,6 +3,27 @@ using Microsoft.Extensions.Logging;
 namespace HybridProtocol;
 
 /// <summary>
+/// Whether a connection adds post-quantum key agreement to X25519: the handshake pattern's hfs twin (Noise HFS with
+/// ML-KEM-768, e.g. <c>Noise_XXhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b</c>), so that traffic recorded today stays
+/// confidential against a later quantum computer as long as ML-KEM-768 holds (specs/PROTOCOL.md, "Post-quantum hybrid
+/// key agreement"). It costs about 2.3 KB per handshake and little CPU.
+/// </summary>
+public enum PostQuantumMode
+{
+    /// <summary>The default. Client: ask for the hybrid pattern, and never fall back to a classical one on its own
+    /// (a refusal is reported with its code). Server: accept hybrid and classical clients; each client chooses.</summary>
+    Hybrid = 0,
+
+    /// <summary>Client: as <see cref="Hybrid"/>. Server: accept only hybrid clients; a classical client is refused with
+    /// refusal code 0x09 (PostQuantumRequired).</summary>
+    Required = 1,
+
+    /// <summary>X25519 only. Client: ask for the classical pattern. Server: accept only classical clients (a hybrid
+    /// client is refused with 0x03, UnsupportedPattern, as a server without post-quantum support refuses it).</summary>
+    Classical = 2,
+}
+
+/// <summary>
 /// What client and server options share. Every setter checks its value and throws
 /// <see cref="HybridProtocolException"/> with <see cref="HybridErrorCode.InvalidArgument"/> for a bad one, so a
 /// misconfiguration shows where it is made (SslClientAuthenticationOptions is the model). A connection copies the
@@ -22,6 +43,7 @@ public abstract class SecureConnectionOptions
     private long rekeyAfterBytes = 1L << 30;
     private long rekeyAfterRecords = 1L << 20;
     private int maxRecordData = Core.Wire.ConfigDefaults.MaxRecordData;
+    private PostQuantumMode postQuantum = PostQuantumMode.Hybrid;
 
     private protected SecureConnectionOptions()
     {
@@ -136,6 +158,17 @@ public abstract class SecureConnectionOptions
     {
         get => rekeyAfterRecords;
         set => rekeyAfterRecords = value >= 1 ? value : throw Invalid($"RekeyAfterRecords must be at least 1, not {value}.");
+    }
+
+    /// <summary>
+    /// Post-quantum hybrid key agreement (X25519 + ML-KEM-768, Noise HFS); default <see cref="PostQuantumMode.Hybrid"/>
+    /// on both ends. See <see cref="PostQuantumMode"/> for what each value does on a client and on a server.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument for a value outside the enum.</exception>
+    public PostQuantumMode PostQuantum
+    {
+        get => postQuantum;
+        set => postQuantum = Enum.IsDefined(value) ? value : throw Invalid($"PostQuantum: {(int)value} is not a PostQuantumMode value.");
     }
 
     /// <summary>

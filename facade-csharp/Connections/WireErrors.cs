@@ -22,8 +22,8 @@ internal static class WireErrors
             : e,
         WireError.Malformed { Item: MalformedReason.NotAStatus n } => new(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} is not a HybridProtocol server: it answered \"{Printable(n.received)}\", which cannot be a HybridProtocol status{Guess(n.received)}; the connection was closed. Check the host and port."),
         WireError.Malformed m => new(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} sent bytes that break the protocol ({Describe(m.Item)}); the connection was closed. The peer is not a HybridProtocol endpoint of this version, or the data was corrupted."),
-        WireError.Refused r => new(HybridErrorCode.PeerRefused, $"{Capital(context.Peer)} refused the connection: {Describe(r.code)}. It speaks version {r.serverVersion} and accepts: {(r.supported.IsEmpty ? "(nothing listed)" : string.Join(", ", r.supported))}. Change the client's options (Suite, PreSharedKey, ClientIdentity) to match one of them."),
-        WireError.RefusedPeer r => new(HybridErrorCode.PeerRefused, $"Refused {context.Peer}'s request for '{r.requested}': {Describe(r.code)}. The client must use one of the protocols this server accepts."),
+        WireError.Refused r => new(HybridErrorCode.PeerRefused, $"{Capital(context.Peer)} refused the connection: {Describe(r.code)} (refusal code 0x{(byte)r.code:x2}). It speaks version {r.serverVersion} and accepts: {(r.supported.IsEmpty ? "(nothing listed)" : string.Join(", ", r.supported))}. Change the client's options (Suite, PreSharedKey, ClientIdentity, PostQuantum) to match one of them.{ClassicalHint(r)}") { Refusal = (HybridRefusalCode)(byte)r.code },
+        WireError.RefusedPeer r => new(HybridErrorCode.PeerRefused, $"Refused {context.Peer}'s request for '{r.requested}': {Describe(r.code)} (refusal code 0x{(byte)r.code:x2}). The client must use one of the protocols this server accepts.") { Refusal = (HybridRefusalCode)(byte)r.code },
         WireError.MessageTooLarge t => new(HybridErrorCode.MessageTooLarge, $"A message of {t.size} bytes exceeds the limit of {t.limit} bytes. Send smaller messages, or raise MaxMessageSize on the receiving end."),
         _ when error.IsTruncated && inHandshake && context.IsClient && context.PinnedKey is not null => new(HybridErrorCode.AuthenticationFailed, $"{Capital(context.Peer)} closed the connection during the handshake without answering. Either it could not decrypt our first message (it does not hold the private key of the pinned key {context.PinnedKey.Fingerprint}, or the pre-shared keys differ), or it refused our client key (with a ClientIdentity the server checks it before answering). Check the pinned key, the PreSharedKey, and that the server allows our key."),
         _ when error.IsTruncated && inHandshake => new(HybridErrorCode.ConnectionTruncated, $"{Capital(context.Peer)} closed the connection during the handshake. It refused our handshake (wrong key or pre-shared key, client key not allowed) or failed; its log says why."),
@@ -48,6 +48,15 @@ internal static class WireErrors
         _ => new(HybridErrorCode.ProtocolViolation, $"Wire protocol error: {error}."),
     };
 
+    /// <summary>
+    /// For a hybrid client refused by a server that lists no hybrid (hfs) name: the client does not fall back on its
+    /// own (the refusal is unauthenticated, so doing so would let anyone downgrade it); say how to choose classical.
+    /// </summary>
+    private static string ClassicalHint(WireError.Refused r) =>
+        r.code == RefusalCode.UnsupportedPattern && !r.supported.IsEmpty && r.supported.All(n => !n.Contains("hfs", StringComparison.Ordinal))
+            ? " The server offers no post-quantum (hfs) protocol. This client does not fall back on its own; set PostQuantum = PostQuantumMode.Classical (CLI: --classical) only if connections that a later quantum computer could decrypt are acceptable."
+            : "";
+
     /// <summary>What a refusal code means, for messages.</summary>
     public static string Describe(RefusalCode code) => code switch
     {
@@ -59,6 +68,7 @@ internal static class WireErrors
         RefusalCode.PskNotConfigured => "the client asked for a pre-shared key but the server has none",
         RefusalCode.ClientAuthenticationRequired => "it requires clients to prove a key (set ClientIdentity)",
         RefusalCode.ServerBusy => "it is busy; try again later",
+        RefusalCode.PostQuantumRequired => "it requires post-quantum hybrid key agreement (PostQuantum = Hybrid; in the CLI, leave out --classical)",
         _ => $"refusal code {(byte)code}",
     };
 

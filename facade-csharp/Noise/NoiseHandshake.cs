@@ -56,6 +56,18 @@ public sealed class NoiseHandshakeOptions
     /// reproduce published test vectors. Reusing an ephemeral key destroys forward secrecy.
     /// </summary>
     public PrivateKey? FixedEphemeralForTestVectorsOnly { get; init; }
+
+    /// <summary>
+    /// For an hfs name (Noise HFS, <c>25519+MLKEM768</c>): a fixed 64-byte ML-KEM-768 seed for the <c>e1</c> key pair.
+    /// Leave null (the default) so a fresh one is drawn; set it only to reproduce test vectors (specs/vectors/).
+    /// </summary>
+    public ReadOnlyMemory<byte>? FixedKemSeedForTestVectorsOnly { get; init; }
+
+    /// <summary>
+    /// For an hfs name: fixed 32-byte encapsulation randomness for <c>ekem1</c>. Leave null (the default) so fresh
+    /// randomness is drawn; set it only to reproduce test vectors. Reusing it with the same peer key repeats the KEM output.
+    /// </summary>
+    public ReadOnlyMemory<byte>? FixedEncapsulationRandomnessForTestVectorsOnly { get; init; }
 }
 
 /// <summary>
@@ -68,14 +80,16 @@ public sealed class NoiseHandshake : IDisposable
 {
     private readonly KeyScope keys;
     private readonly IDisposable? ownedEphemeral;
+    private readonly KemOwned? kem;
     private HandshakeState? state;
     private NoiseTransport? transport;
     private HybridProtocolException? failure;
 
-    private NoiseHandshake(KeyScope keys, IDisposable? ownedEphemeral, HandshakeState state)
+    private NoiseHandshake(KeyScope keys, IDisposable? ownedEphemeral, KemOwned? kem, HandshakeState state)
     {
         this.keys = keys;
         this.ownedEphemeral = ownedEphemeral;
+        this.kem = kem;
         this.state = state;
     }
 
@@ -132,6 +146,7 @@ public sealed class NoiseHandshake : IDisposable
         // A fresh ephemeral key from libsodium's CSPRNG in pooled native memory, unless a test vector fixes it.
         var ephemeral = options.FixedEphemeralForTestVectorsOnly is null ? SodiumSuite.GenerateEphemeral() : options.FixedEphemeralForTestVectorsOnly.ToKeyPair();
         var ownedEphemeral = options.FixedEphemeralForTestVectorsOnly is null ? ephemeral.Private : null;
+        var kem = protocol.IsHfs && keys.Suite.Kem is { } kemFunctions ? KemOwned.Create(kemFunctions.Value, options) : null;
         try
         {
             var parameters = new HandshakeParameters(
@@ -143,18 +158,19 @@ public sealed class NoiseHandshake : IDisposable
                 options.RemoteStatic is null ? FSharpOption<DhPublicKey>.None : FSharpOption<DhPublicKey>.Some(options.RemoteStatic.ToCore()),
                 FSharpOption<DhPublicKey>.None,
                 ListModule.OfSeq(options.Psks.Select(psk => psk.ToArray())));
-            var initialized = HandshakeStateModule.Initialize(keys.Suite, parameters);
+            var initialized = HandshakeStateModule.InitializeWithKem(keys.Suite, parameters, kem?.Parameters ?? KemParametersModule.none);
             if (initialized.IsError)
             {
                 throw NoiseErrors.ToException(initialized.ErrorValue);
             }
 
-            return new NoiseHandshake(keys, ownedEphemeral, initialized.ResultValue);
+            return new NoiseHandshake(keys, ownedEphemeral, kem, initialized.ResultValue);
         }
         catch
         {
             keys.Dispose();
             ownedEphemeral?.Dispose();
+            kem?.Dispose();
             throw;
         }
     }
@@ -182,6 +198,7 @@ public sealed class NoiseHandshake : IDisposable
         }
 
         ownedEphemeral?.Dispose();
+        kem?.Dispose();
     }
 
     private HandshakeState Current()
@@ -220,6 +237,7 @@ public sealed class NoiseHandshake : IDisposable
         transport = new NoiseTransport(completed, keys);
         state = null;
         ownedEphemeral?.Dispose();
+        kem?.Dispose();
     }
 
     private HybridProtocolException Fail(NoiseError error)
@@ -234,6 +252,7 @@ public sealed class NoiseHandshake : IDisposable
         state = null;
         keys.Dispose();
         ownedEphemeral?.Dispose();
+        kem?.Dispose();
         return failure;
     }
 
@@ -242,6 +261,68 @@ public sealed class NoiseHandshake : IDisposable
         if (failure is not null)
         {
             throw new HybridProtocolException(failure.Code, "The handshake failed earlier and cannot be used: " + failure.Message, failure);
+        }
+    }
+}
+
+/// <summary>
+/// The Noise HFS inputs a handshake owns: its ML-KEM key pair (from a fresh or fixed seed) and its encapsulation
+/// randomness (fresh or fixed). Disposing erases both.
+/// </summary>
+internal sealed class KemOwned : IDisposable
+{
+    private readonly KemKeyPair pair;
+    private readonly byte[] randomness;
+
+    private KemOwned(KemKeyPair pair, byte[] randomness)
+    {
+        this.pair = pair;
+        this.randomness = randomness;
+        Parameters = new KemParameters(FSharpOption<KemKeyPair>.Some(pair), FSharpOption<byte[]>.Some(randomness));
+    }
+
+    public KemParameters Parameters { get; }
+
+    public static KemOwned Create(KemFunctions kem, NoiseHandshakeOptions options)
+    {
+        var seed = new byte[kem.SEEDLEN];
+        var randomness = new byte[kem.ENCAPSRANDOMNESSLEN];
+        try
+        {
+            Fill(seed, options.FixedKemSeedForTestVectorsOnly, "FixedKemSeedForTestVectorsOnly");
+            Fill(randomness, options.FixedEncapsulationRandomnessForTestVectorsOnly, "FixedEncapsulationRandomnessForTestVectorsOnly");
+            return new KemOwned(kem.GENERATE_KEM_KEYPAIR.Invoke(seed), randomness);
+        }
+        catch
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(randomness);
+            throw;
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(seed);
+        }
+    }
+
+    public void Dispose()
+    {
+        pair.Private.Dispose();
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(randomness);
+    }
+
+    private static void Fill(byte[] target, ReadOnlyMemory<byte>? fixedValue, string name)
+    {
+        if (fixedValue is not { } value)
+        {
+            System.Security.Cryptography.RandomNumberGenerator.Fill(target);
+        }
+        else if (value.Length == target.Length)
+        {
+            value.Span.CopyTo(target);
+        }
+        else
+        {
+            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"{name} must be {target.Length} bytes, not {value.Length}.");
         }
     }
 }

@@ -15,6 +15,10 @@ open HybridProtocol.Tests.WireDriver
 
 let xx = "Noise_XX_25519_ChaChaPoly_BLAKE2b"
 
+/// XX's hfs twin (Noise HFS with ML-KEM-768), the facade's default for mutual authentication: the same attacks
+/// run on it, over a handshake with 2.3 KB of KEM public key and ciphertext in it.
+let xxHfs = "Noise_XXhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+
 /// Tiny records and frequent automatic key updates: a short session holds every record type many times.
 let attackConfigs name =
     let client, server = configs name
@@ -159,6 +163,7 @@ let record name =
     }
 
 let recordedXX = lazy (record xx)
+let recordedXXhfs = lazy (record xxHfs)
 
 let handshakeFramesFrom (name: string) (toServer: bool) =
     (parse name).Pattern.Messages
@@ -211,7 +216,13 @@ let completeWithin (honest: Party) (count: int) =
 
 let tamperTests =
     testList "tamper every byte" [
-        for name in [ xx; "Noise_IKpsk2_25519_AESGCM_SHA256"; "Noise_NK_25519_ChaChaPoly_SHA512" ] do
+        for name in
+            [
+                xx
+                "Noise_IKpsk2_25519_AESGCM_SHA256"
+                "Noise_NK_25519_ChaChaPoly_SHA512"
+                xxHfs
+            ] do
             for toServer in [ true; false ] do
                 let direction = if toServer then "client to server" else "server to client"
 
@@ -253,7 +264,7 @@ let tamperTests =
 
 let truncationTests =
     testList "truncate every boundary" [
-        for name in [ xx; "Noise_IK_25519_ChaChaPoly_BLAKE2b" ] do
+        for name in [ xx; "Noise_IK_25519_ChaChaPoly_BLAKE2b"; xxHfs ] do
             for toServer in [ true; false ] do
                 let side = if toServer then "client" else "server"
 
@@ -336,41 +347,42 @@ let countBy (names: string seq) =
 
 let recordTests =
     testList "replay, reorder, drop, duplicate" [
-        for toServer in [ true; false ] do
-            let direction = if toServer then "client to server" else "server to client"
+        for name, recorded in [ xx, recordedXX; xxHfs, recordedXXhfs ] do
+            for toServer in [ true; false ] do
+                let direction = if toServer then "client to server" else "server to client"
 
-            test $"{xx} {direction}: every single drop, duplicate and move of a frame is detected" {
-                let r = recordedXX.Force()
-                let client, server = attackConfigs xx
-                let stream = if toServer then r.ToServer else r.ToClient
+                test $"{name} {direction}: every single drop, duplicate and move of a frame is detected" {
+                    let r = recorded.Force()
+                    let client, server = attackConfigs name
+                    let stream = if toServer then r.ToServer else r.ToClient
 
-                let fresh () =
-                    if toServer then freshServer server else freshClient client
+                    let fresh () =
+                        if toServer then freshServer server else freshClient client
 
-                let after =
-                    if toServer then
-                        r.ServerDeliveredAfter
-                    else
-                        r.ClientDeliveredAfter
+                    let after =
+                        if toServer then
+                            r.ServerDeliveredAfter
+                        else
+                            r.ClientDeliveredAfter
 
-                let honestDelivered =
-                    if toServer then
-                        r.Pair.Server.Delivered
-                    else
-                        r.Pair.Client.Delivered
+                    let honestDelivered =
+                        if toServer then
+                            r.Pair.Server.Delivered
+                        else
+                            r.Pair.Client.Delivered
 
-                let cases = manipulations stream.Frames
+                    let cases = manipulations stream.Frames
 
-                let outcomes = [
-                    for label, frames in cases do
-                        let p = feed (fresh ()) [ Array.concat (stream.Head :: frames) ]
-                        judge label stream.Frames after honestDelivered frames p
-                        errorName p
-                ]
+                    let outcomes = [
+                        for label, frames in cases do
+                            let p = feed (fresh ()) [ Array.concat (stream.Head :: frames) ]
+                            judge label stream.Frames after honestDelivered frames p
+                            errorName p
+                    ]
 
-                printfn
-                    $"Replay/reorder/drop {direction}: {cases.Length} manipulated streams of {stream.Frames.Length} frames ({countBy outcomes})"
-            }
+                    printfn
+                        $"Replay/reorder/drop {direction}: {cases.Length} manipulated streams of {stream.Frames.Length} frames ({countBy outcomes})"
+                }
 
         test "a whole recorded handshake replayed to a new server (fresh ephemeral key) delivers nothing" {
             let outcomes = [
@@ -590,10 +602,13 @@ let downgradeTests =
         "Noise_XX_25519_ChaChaPoly_SHA256"
         "Noise_XX_25519_AESGCM_SHA512"
         "Noise_IK_25519_AESGCM_SHA256"
+        // Noise HFS: a hybrid client rewritten to its classical twin (and back) must fail, not downgrade.
+        xxHfs
+        "Noise_IKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
     ]
 
     testList "downgrade" [
-        for clientName in [ xx; ik ] do
+        for clientName in [ xx; ik; xxHfs ] do
             test $"{clientName}: a preamble rewritten to any other name the server accepts fails; others are refused" {
                 let mutable cases = 0
 

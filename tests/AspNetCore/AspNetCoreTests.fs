@@ -270,7 +270,11 @@ let kestrel =
 
             use client = http1Client (clientOptions (ServerAuthentication.Pinned pub))
             let body = get client server.Port
-            Expect.equal body "HTTP/1.1 Noise_NK_25519_ChaChaPoly_BLAKE2b hybrid anonymous 64" "HTTP/1.1 inside NK"
+
+            Expect.equal
+                body
+                "HTTP/1.1 Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b hybrid anonymous 64"
+                "HTTP/1.1 inside NK"
 
         testCase "HTTP/2 over HybridProtocol with a client key: the server sees the client's key"
         <| fun () ->
@@ -302,7 +306,7 @@ let kestrel =
 
             Expect.equal
                 (run (response.Content.ReadAsStringAsync()))
-                $"HTTP/2 Noise_IK_25519_ChaChaPoly_BLAKE2b h2 {clientKey.PublicKey.Fingerprint} 64"
+                $"HTTP/2 Noise_IKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b h2 {clientKey.PublicKey.Fingerprint} 64"
                 "IK, the application protocol, the client's key"
 
         testCase "settings bound from configuration serve HTTP/1.1 (key file, timeout, limits)"
@@ -576,7 +580,12 @@ let example =
     <| fun () ->
         let code, out, err = runExample ()
         Expect.equal code 0 $"exit code (stderr: {err})"
-        Expect.stringContains out "Hello over HTTP/2 inside Noise_NK_25519_ChaChaPoly_BLAKE2b" "the HTTP/2 answer"
+
+        Expect.stringContains
+            out
+            "Hello over HTTP/2 inside Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+            "the HTTP/2 answer"
+
         Expect.stringContains out "Wrong pinned key: AuthenticationFailed" "the refused key's code"
 
 [<Tests>]
@@ -620,7 +629,7 @@ let diagnostics =
             Expect.hasLength completed 1 "one completed handshake"
             let c = completed.Head
             Expect.equal c.Level LogLevel.Debug "completed at Debug, as Kestrel logs HTTPS connections"
-            Expect.stringContains c.Message "Noise_NK_25519_ChaChaPoly_BLAKE2b" "names the protocol"
+            Expect.stringContains c.Message "Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b" "names the protocol"
             Expect.isTrue (c.State |> List.exists (fun (k, _) -> k = "ElapsedMilliseconds")) "carries the duration"
             let failed = withId HybridProtocolEvents.HandshakeFailed
             Expect.isGreaterThanOrEqual failed.Length 30 "each failure logged"
@@ -783,7 +792,7 @@ let diagnostics =
                     for _ in 1..3 do
                         garbageClient server.Port httpGet |> ignore)
 
-            let protocol = "Noise_NK_25519_ChaChaPoly_BLAKE2b"
+            let protocol = "Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
 
             let durations =
                 measurements
@@ -877,7 +886,7 @@ let diagnostics =
 
                 Expect.equal
                     (string (ok.GetTagItem "hybridprotocol.protocol.name"))
-                    "Noise_NK_25519_ChaChaPoly_BLAKE2b"
+                    "Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
                     "protocol"
 
                 Expect.equal

@@ -467,7 +467,155 @@ let private readmeTests =
                     (s :> IDisposable).Dispose()
     ]
 
+/// Post-quantum hybrid by default, --classical to turn it off, --verbose to see the protocol name, and no fallback.
+let private postQuantumTests =
+    testList "post-quantum" [
+        testCase
+            "serve/connect are hybrid by default (--verbose prints the hfs name on both ends); --classical on the client runs NK"
+        <| fun () ->
+            use dir = new TempDir()
+            use _ = keygen dir "server.key"
+
+            let server, port =
+                startServer dir [
+                    "serve"
+                    "--key"
+                    "server.key"
+                    "--listen"
+                    "127.0.0.1:0"
+                    "--echo"
+                    "--verbose"
+                ]
+
+            use _ = server
+            let pinned = [ "--server-key"; "server.key.pub" ]
+
+            let hybrid =
+                runWith dir (seconds 20.) "pq"B ([ "connect"; $"127.0.0.1:{port}"; "--verbose" ] @ pinned)
+
+            expectExit Exit.success hybrid "hybrid connect"
+            Expect.equal hybrid.Out "pq" "echoed"
+
+            Expect.stringContains
+                hybrid.Stderr
+                "protocol Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+                "the client prints the hybrid name"
+
+            let classical =
+                runWith
+                    dir
+                    (seconds 20.)
+                    "x25519"B
+                    ([ "connect"; $"127.0.0.1:{port}"; "--classical"; "--verbose" ] @ pinned)
+
+            expectExit Exit.success classical "classical connect to a default server"
+            Expect.equal classical.Out "x25519" "echoed"
+            Expect.stringContains classical.Stderr "protocol Noise_NK_25519_ChaChaPoly_BLAKE2b" "the classical name"
+            Expect.isFalse (classical.Stderr.Contains "hfs") "no hfs name"
+
+            let quiet =
+                runWith dir (seconds 20.) "q"B ([ "connect"; $"127.0.0.1:{port}" ] @ pinned)
+
+            expectExit Exit.success quiet "without --verbose"
+            Expect.isFalse (quiet.Stderr.Contains "protocol Noise_") "the name only with --verbose"
+
+            server.Process.Kill()
+            let served = server.WaitForExit(seconds 20.)
+
+            Expect.stringContains
+                served.Stderr
+                "protocol Noise_NKhfs_25519+MLKEM768"
+                "the server prints the hybrid name"
+
+            Expect.stringContains served.Stderr "protocol Noise_NK_25519_ChaChaPoly_BLAKE2b" "and the classical one"
+
+        testCase "a hybrid client at a --classical server is refused (exit 7, code 0x03) and does not fall back"
+        <| fun () ->
+            use dir = new TempDir()
+            use _ = keygen dir "server.key"
+
+            let server, port =
+                startServer dir [
+                    "serve"
+                    "--key"
+                    "server.key"
+                    "--listen"
+                    "127.0.0.1:0"
+                    "--echo"
+                    "--classical"
+                ]
+
+            use _ = server
+            let pinned = [ "--server-key"; "server.key.pub" ]
+
+            let refused =
+                runWith dir (seconds 20.) "x"B ([ "connect"; $"127.0.0.1:{port}" ] @ pinned)
+
+            expectExit Exit.refused refused "refused"
+            Expect.stringContains refused.Stderr "0x03" "the refusal code"
+            Expect.stringContains refused.Stderr "--classical" "how to choose classical explicitly"
+            Expect.isEmpty refused.Stdout "no data: no silent fallback"
+
+            let classical =
+                runWith dir (seconds 20.) "ok"B ([ "connect"; $"127.0.0.1:{port}"; "--classical" ] @ pinned)
+
+            expectExit Exit.success classical "--classical on both ends"
+            Expect.equal classical.Out "ok" "echoed"
+
+        testCase "send and receive: hybrid by default, --classical on both ends works, --verbose names the protocol"
+        <| fun () ->
+            use dir = new TempDir()
+            use _ = keygen dir "server.key"
+            File.WriteAllText(dir.File "a.txt", "post-quantum")
+
+            for extra, expected in [ [], "Noise_NKhfs_25519+MLKEM768"; [ "--classical" ], "Noise_NK_25519" ] do
+                let receiver, port =
+                    startServer
+                        dir
+                        ([
+                            "receive"
+                            "--key"
+                            "server.key"
+                            "--listen"
+                            "127.0.0.1:0"
+                            "-o"
+                            "b.txt"
+                            "--force"
+                            "--verbose"
+                         ]
+                         @ extra)
+
+                use _ = receiver
+
+                let sender =
+                    run
+                        dir
+                        ([
+                            "send"
+                            "a.txt"
+                            $"127.0.0.1:{port}"
+                            "--server-key"
+                            "server.key.pub"
+                            "--verbose"
+                         ]
+                         @ extra)
+
+                expectExit Exit.success sender $"send {extra}"
+                Expect.stringContains sender.Stderr $"protocol {expected}" "the sender's protocol"
+                let received = receiver.WaitForExit(seconds 20.)
+                expectExit Exit.success received $"receive {extra}"
+                Expect.stringContains received.Stderr $"protocol {expected}" "the receiver's protocol"
+                Expect.equal (File.ReadAllText(dir.File "b.txt")) "post-quantum" "the file"
+    ]
+
 [<Tests>]
 let tests =
     testSequenced
-    <| testList "CLI network" [ connectTests; transferTests; integrityTests; failureTests; readmeTests ]
+    <| testList "CLI network" [
+        connectTests
+        transferTests
+        integrityTests
+        failureTests
+        readmeTests
+        postQuantumTests
+    ]

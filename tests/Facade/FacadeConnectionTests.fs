@@ -109,7 +109,7 @@ let private sizes = [ 0; 1; 2; 100; 16384; 65502; 65503; 70000; 200000 ]
 [<Tests>]
 let authenticationModes =
     testList "Connections: authentication modes" [
-        testCase "pinned server key runs NK; the client sees the server's key"
+        testCase "pinned server key runs NK (NKhfs by default); the client sees the server's key"
         <| fun () ->
             use key = PrivateKey.Generate()
 
@@ -118,7 +118,7 @@ let authenticationModes =
 
             use client = client
             use server = server
-            Expect.stringContains client.ProtocolName "_NK_25519_ChaChaPoly_BLAKE2b" "NK"
+            Expect.stringContains client.ProtocolName "_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b" "NK, hybrid by default"
             Expect.equal client.RemotePublicKey key.PublicKey "server key"
             Expect.isNull server.RemotePublicKey "anonymous client"
             Expect.isTrue (client.HandshakeHash.Span.SequenceEqual(server.HandshakeHash.Span)) "same handshake hash"
@@ -134,7 +134,7 @@ let authenticationModes =
             let client, server = connected (serverOptions key) opts
             use client = client
             use server = server
-            Expect.stringContains server.ProtocolName "_IK_" "IK"
+            Expect.stringContains server.ProtocolName "_IKhfs_" "IK"
             Expect.equal server.RemotePublicKey identity.PublicKey "client key"
             exchange client server
 
@@ -156,7 +156,7 @@ let authenticationModes =
 
                     use client = client
                     use server = server
-                    Expect.stringContains client.ProtocolName "_NX_" "NX"
+                    Expect.stringContains client.ProtocolName "_NXhfs_" "NX"
                     exchange client server
 
                     let entries = (KnownHosts.Load path).List()
@@ -178,7 +178,7 @@ let authenticationModes =
             use client = client
             use server = server
             File.Delete path
-            Expect.stringContains client.ProtocolName "_XX_" "XX"
+            Expect.stringContains client.ProtocolName "_XXhfs_" "XX"
             Expect.equal server.RemotePublicKey identity.PublicKey "client key"
             Expect.equal client.RemotePublicKey key.PublicKey "server key"
             exchange client server
@@ -220,10 +220,10 @@ let authenticationModes =
 
             use client = client
             use server = server
-            Expect.stringContains client.ProtocolName "_NX_" "NX"
+            Expect.stringContains client.ProtocolName "_NXhfs_" "NX"
             exchange client server
 
-        testCase "a pre-shared key adds the psk modifier (NKpsk2, XXpsk3, IKpsk2, NXpsk2)"
+        testCase "a pre-shared key adds the psk modifier (NKhfs+psk2, XXhfs+psk3, IKhfs+psk2, NXhfs+psk2)"
         <| fun () ->
             use key = PrivateKey.Generate()
             use identity = PrivateKey.Generate()
@@ -231,10 +231,10 @@ let authenticationModes =
 
             for (pinned, withIdentity, expected) in
                 [
-                    true, false, "_NKpsk2_"
-                    false, true, "_XXpsk3_"
-                    true, true, "_IKpsk2_"
-                    false, false, "_NXpsk2_"
+                    true, false, "_NKhfs+psk2_"
+                    false, true, "_XXhfs+psk3_"
+                    true, true, "_IKhfs+psk2_"
+                    false, false, "_NXhfs+psk2_"
                 ] do
                 let sopts = serverOptions key
                 sopts.PreSharedKey <- psk

@@ -289,7 +289,10 @@ let tests =
                         seconds
                         "interval"
 
-                Expect.equal client.ProtocolName "Noise_NK_25519_ChaChaPoly_BLAKE2b" "the handshake ran"
+                Expect.equal
+                    client.ProtocolName
+                    "Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+                    "the handshake ran (hybrid by default)"
             }
             |> fun t -> t.Wait bound |> ignore
         }

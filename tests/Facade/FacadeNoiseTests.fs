@@ -75,9 +75,129 @@ let private code (f: unit -> 'a) =
     with :? HybridProtocolException as e ->
         Some e.Code
 
+/// One Noise HFS vector (specs/vectors/noise-hfs-mlkem768.json) through NoiseHandshake and NoiseTransport, with
+/// its KEM seed and encapsulation randomness fixed; returns the number of messages checked.
+let private runHfs (v: HybridProtocol.Tests.HfsVectors.HfsVector) =
+    let side
+        role
+        (prologue: byte[])
+        (s: byte[] option)
+        (e: byte[])
+        (rs: byte[] option)
+        (psks: byte[] list)
+        (seed: byte[] option)
+        (randomness: byte[] option)
+        =
+        NoiseHandshakeOptions(
+            ProtocolName = v.Name,
+            Role = role,
+            Prologue = ReadOnlyMemory prologue,
+            LocalStatic = (s |> Option.map PrivateKey.FromRawBytes |> Option.toObj),
+            RemoteStatic = (rs |> Option.map PublicKey.FromRawBytes |> Option.toObj),
+            Psks = (psks |> List.map ReadOnlyMemory |> Array.ofList),
+            FixedEphemeralForTestVectorsOnly = PrivateKey.FromRawBytes(ReadOnlySpan e),
+            FixedKemSeedForTestVectorsOnly = (seed |> Option.map ReadOnlyMemory |> Option.toNullable),
+            FixedEncapsulationRandomnessForTestVectorsOnly =
+                (randomness |> Option.map ReadOnlyMemory |> Option.toNullable)
+        )
+
+    use i =
+        NoiseHandshake.Create(
+            side
+                NoiseRole.Initiator
+                v.InitPrologue
+                v.InitStatic
+                v.InitEphemeral
+                v.InitRemoteStatic
+                v.InitPsks
+                v.InitKemSeed
+                v.InitEncapsRandomness
+        )
+
+    use r =
+        NoiseHandshake.Create(
+            side
+                NoiseRole.Responder
+                v.RespPrologue
+                v.RespStatic
+                v.RespEphemeral
+                v.RespRemoteStatic
+                v.RespPsks
+                v.RespKemSeed
+                v.RespEncapsRandomness
+        )
+
+    let mutable index = 0
+
+    for payload, ciphertext in v.Messages do
+        if i.Turn <> NoiseHandshakeTurn.Completed then
+            let sender, receiver = if i.Turn = NoiseHandshakeTurn.Write then i, r else r, i
+            let message = sender.WriteMessage(ReadOnlySpan payload)
+            Expect.equal (toHex message) (toHex ciphertext) $"{v.Name} handshake message {index}"
+            Expect.equal (receiver.ReadMessage(ReadOnlySpan message)) payload $"{v.Name} payload {index}"
+        else
+            let sender, receiver =
+                if index % 2 = 0 then
+                    i.Transport, r.Transport
+                else
+                    r.Transport, i.Transport
+
+            let message = sender.Encrypt(ReadOnlySpan payload)
+            Expect.equal (toHex message) (toHex ciphertext) $"{v.Name} transport message {index}"
+            Expect.equal (receiver.Decrypt(ReadOnlySpan message)) payload $"{v.Name} transport payload {index}"
+
+        index <- index + 1
+
+    Expect.equal (toHex (i.GetHandshakeHash())) (toHex v.HandshakeHash) $"{v.Name} handshake hash"
+    index
+
 [<Tests>]
 let tests =
     testList "Facade Noise" [
+        test "all 222 Noise HFS vectors through NoiseHandshake and NoiseTransport (fixed KEM seed and randomness)" {
+            let vectors =
+                HybridProtocol.Tests.HfsVectors.readFile (
+                    IO.Path.Combine(repoRoot, HybridProtocol.Tests.HfsVectors.vectorPath)
+                )
+
+            let messages = vectors |> List.sumBy runHfs
+            Expect.equal vectors.Length HybridProtocol.Tests.HfsVectors.ExpectedVectors "vectors run"
+            Expect.equal messages (HybridProtocol.Tests.HfsVectors.ExpectedVectors * 6) "messages checked"
+        }
+
+        test "an hfs handshake with fresh KEM randomness completes; a fixed seed of the wrong length is refused" {
+            let name = "Noise_XXhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+            use a = PrivateKey.Generate()
+            use b = PrivateKey.Generate()
+
+            let create role (key: PrivateKey) =
+                NoiseHandshake.Create(NoiseHandshakeOptions(ProtocolName = name, Role = role, LocalStatic = key))
+
+            use i = create NoiseRole.Initiator a
+            use r = create NoiseRole.Responder b
+            let m1 = i.WriteMessage(ReadOnlySpan.Empty)
+            Expect.equal m1.Length (32 + 1184) "e and e1 in clear"
+            r.ReadMessage(ReadOnlySpan m1) |> ignore
+            i.ReadMessage(ReadOnlySpan(r.WriteMessage(ReadOnlySpan.Empty))) |> ignore
+            r.ReadMessage(ReadOnlySpan(i.WriteMessage(ReadOnlySpan.Empty))) |> ignore
+            Expect.equal i.Turn NoiseHandshakeTurn.Completed "completed"
+            Expect.equal (i.GetHandshakeHash()) (r.GetHandshakeHash()) "same handshake hash"
+            Expect.equal r.RemoteStatic a.PublicKey "the responder learned the initiator's key"
+
+            Expect.equal
+                (code (fun () ->
+                    NoiseHandshake.Create(
+                        NoiseHandshakeOptions(
+                            ProtocolName = name,
+                            Role = NoiseRole.Initiator,
+                            LocalStatic = a,
+                            FixedKemSeedForTestVectorsOnly = Nullable(ReadOnlyMemory(Array.zeroCreate<byte> 63))
+                        )
+                    )))
+                (Some HybridErrorCode.InvalidArgument)
+                "a 63-byte seed"
+        }
+
         test "all 444 NSec-usable vectors through NoiseHandshake and NoiseTransport" {
             let vectors =
                 [ "cacophony.txt"; "noise-c-basic.txt" ]

@@ -214,8 +214,16 @@ module Pair =
         pair.Client.Input Input.EndOfInput
         pair.Server.Input Input.EndOfInput
 
+/// Fixed Noise HFS inputs (the core never draws randomness; tests choose it): the client's ML-KEM-768 key pair
+/// for "e1" and the server's encapsulation randomness for "ekem1".
+let kemKeyPair () =
+    SodiumKem.MlKem768.GENERATE_KEM_KEYPAIR.Invoke(ReadOnlySpan(Array.init 64 (fun i -> byte (i * 5 + 1))))
+
+let encapsulationRandomness = Array.init 32 (fun i -> byte (i * 3 + 7))
+
 /// Configurations for a protocol name with the test keys: client static 1, server static 2, ephemerals 3, 4;
-/// the server's key is pinned where the pattern has it as a pre-message; PSK where the pattern has psk.
+/// the server's key is pinned where the pattern has it as a pre-message; PSK where the pattern has psk; the
+/// KEM inputs above for an hfs name (the server always has its randomness, as the facade's does).
 let configs (name: string) =
     let protocol = parse name
     let suite = NSecSuite.For protocol
@@ -233,9 +241,17 @@ let configs (name: string) =
             else
                 c
         |> fun c -> if protocol.Pattern.IsPsk then c.WithPsk psk else c
+        |> fun c ->
+            if protocol.IsHfs then
+                c.WithKemKeyPair(kemKeyPair ())
+            else
+                c
 
     let server =
-        ServerConfig.Create([ protocol ], suiteFor, keyPair 4, "test/1").WithLocalStatic(keyPair 2)
+        ServerConfig
+            .Create([ protocol ], suiteFor, keyPair 4, "test/1")
+            .WithLocalStatic(keyPair 2)
+            .WithEncapsulationRandomness(encapsulationRandomness)
         |> fun s -> if protocol.Pattern.IsPsk then s.WithPsk psk else s
 
     client, server
@@ -256,4 +272,8 @@ let protocols = [
     "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b"
     "Noise_IKpsk2_25519_ChaChaPoly_SHA256"
     "Noise_NKpsk0_25519_AESGCM_BLAKE2b"
+    // Noise HFS: the facade's hybrid defaults and a psk variant.
+    "Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+    "Noise_XXhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+    "Noise_IKhfs+psk2_25519+MLKEM768_AESGCM_SHA256"
 ]

@@ -63,7 +63,25 @@ let private choice (serverKey, identity, psk) = {
     ServerKey = serverKey
     ClientIdentity = identity
     PreSharedKey = psk
+    Hybrid = false
 }
+
+/// A classical server requirement (the tables above); the post-quantum tests below vary PostQuantum.
+let private classical required psk = {
+    ClientAuthentication = required
+    PreSharedKey = psk
+    PostQuantum = ClassicalOnly
+}
+
+/// The hfs twin of a table entry: "NKpsk2" with "25519_ChaChaPoly_BLAKE2b" is
+/// "Noise_NKhfs+psk2_25519+MLKEM768_ChaChaPoly_BLAKE2b" (hfs written first, then the psk modifier).
+let private hybridName (pattern: string) (suffix: string) =
+    let section =
+        match pattern.IndexOf "psk" with
+        | -1 -> pattern + "hfs"
+        | i -> pattern.Substring(0, i) + "hfs+" + pattern.Substring i
+
+    $"Noise_{section}_25519+MLKEM768{suffix.Substring 5}"
 
 let private nameOf result =
     match result with
@@ -118,6 +136,8 @@ let tests =
                     Policy.clientProtocol c (fst suites.Head) |> Result.defaultWith (failwithf "%A")
 
                 name.Pattern.IsPsk = c.PreSharedKey
+                && name.IsHfs = c.Hybrid
+                && name.Kem.IsSome = c.Hybrid
                 && not name.Pattern.IsOneWay
                 && Policy.initiatorProvesKey name = c.ClientIdentity
                 && List.contains S name.Pattern.ResponderPreMessage = (c.ServerKey = Pinned)
@@ -128,10 +148,7 @@ let tests =
 
             for ((required, psk), patterns) in serverTable do
                 for set in suiteSets do
-                    let requirement = {
-                        ClientAuthentication = required
-                        PreSharedKey = psk
-                    }
+                    let requirement = classical required psk
 
                     let expected = [
                         for (_, suffix) in set do
@@ -152,12 +169,7 @@ let tests =
             let chacha = fst suites.Head
 
             Expect.equal
-                (accepted
-                    {
-                        ClientAuthentication = true
-                        PreSharedKey = false
-                    }
-                    [ chacha; chacha ]
+                (accepted (classical true false) [ chacha; chacha ]
                  |> List.map ProtocolName.toString)
                 [ "Noise_XX_25519_ChaChaPoly_BLAKE2b"; "Noise_IK_25519_ChaChaPoly_BLAKE2b" ]
                 "no duplicates"
@@ -175,10 +187,7 @@ let tests =
                     for required in [ false; true ] do
                         for serverPsk in [ false; true ] do
                             for set in suiteSets do
-                                let requirement = {
-                                    ClientAuthentication = required
-                                    PreSharedKey = serverPsk
-                                }
+                                let requirement = classical required serverPsk
 
                                 let list = accepted requirement (List.map fst set)
                                 let suiteAccepted = set |> List.exists (fun (s, _) -> s = clientSuite)
@@ -210,29 +219,11 @@ let tests =
         }
 
         test "preambles no facade client sends get the code of the spec's table" {
-            let none =
-                accepted
-                    {
-                        ClientAuthentication = false
-                        PreSharedKey = false
-                    }
-                    [ fst suites.Head ]
+            let none = accepted (classical false false) [ fst suites.Head ]
 
-            let mutual =
-                accepted
-                    {
-                        ClientAuthentication = true
-                        PreSharedKey = false
-                    }
-                    [ fst suites.Head ]
+            let mutual = accepted (classical true false) [ fst suites.Head ]
 
-            let withPsk =
-                accepted
-                    {
-                        ClientAuthentication = false
-                        PreSharedKey = true
-                    }
-                    [ fst suites.Head ]
+            let withPsk = accepted (classical false true) [ fst suites.Head ]
 
             let cases = [
                 none, "Noise_XX_25519_ChaChaPoly_BLAKE2b", Ok "Noise_XX_25519_ChaChaPoly_BLAKE2b"
@@ -267,8 +258,10 @@ let tests =
                 // A random accepted list drawn from the facade's names; a random request from the same names.
                 let names = [
                     for (row, _) in clientTable do
-                        for (suite, _) in suites ->
-                            Policy.clientProtocol (choice row) suite |> Result.defaultWith (failwithf "%A")
+                        for (suite, _) in suites do
+                            for hybrid in [ false; true ] ->
+                                Policy.clientProtocol { choice row with Hybrid = hybrid } suite
+                                |> Result.defaultWith (failwithf "%A")
                 ]
 
                 let list =
@@ -281,6 +274,131 @@ let tests =
                     match Policy.protocolChoice list (ProtocolName.toString n) with
                     | Ok chosen -> chosen = n && List.contains n list
                     | Error _ -> not (List.contains n list)))
+
+        test "hybrid: every client option selects its pattern's hfs twin, for every suite" {
+            let mutable cases = 0
+
+            for (row, pattern) in clientTable do
+                for (suite, suffix) in suites do
+                    let result = Policy.clientProtocol { choice row with Hybrid = true } suite
+                    Expect.equal (nameOf result) (hybridName pattern suffix) $"{row}"
+                    Expect.equal (result |> Result.map _.Kem) (Ok(Some MLKEM768)) "the KEM"
+
+                    Expect.equal
+                        (result
+                         |> Result.bind (
+                             ProtocolName.toString
+                             >> ProtocolName.parse
+                             >> Result.mapError (BadProtocolName >> Malformed)
+                         ))
+                        result
+                        "the name parses back to the same value"
+
+                    cases <- cases + 1
+
+            Expect.equal cases 32 "8 rows x 4 suites"
+        }
+
+        test "hybrid: a server lists each accepted name's hfs twin first, or only hfs names, or only classical" {
+            let mutable cases = 0
+
+            for ((required, psk), patterns) in serverTable do
+                for (suite, suffix) in suites do
+                    let names postQuantum =
+                        accepted
+                            {
+                                classical required psk with
+                                    PostQuantum = postQuantum
+                            }
+                            [ suite ]
+                        |> List.map ProtocolName.toString
+
+                    Expect.equal
+                        (names HybridOrClassical)
+                        [
+                            for p in patterns do
+                                hybridName p suffix
+                                $"Noise_{p}_{suffix}"
+                        ]
+                        "both"
+
+                    Expect.equal (names HybridOnly) [ for p in patterns -> hybridName p suffix ] "hybrid only"
+                    Expect.equal (names ClassicalOnly) [ for p in patterns -> $"Noise_{p}_{suffix}" ] "classical only"
+                    cases <- cases + 1
+
+            Expect.equal cases 16 "4 requirements x 4 suites"
+        }
+
+        test "hybrid: the server's answer to hybrid and classical clients, with PostQuantumRequired checked first" {
+            let mutable counts = Map.empty
+            let suite, _ = suites.Head
+
+            for (row, _) in clientTable do
+                for hybrid in [ false; true ] do
+                    let c = { choice row with Hybrid = hybrid }
+                    let requested = nameOf (Policy.clientProtocol c suite)
+
+                    for postQuantum in [ HybridOrClassical; HybridOnly; ClassicalOnly ] do
+                        for required in [ false; true ] do
+                            for serverPsk in [ false; true ] do
+                                let requirement = {
+                                    classical required serverPsk with
+                                        PostQuantum = postQuantum
+                                }
+
+                                let list = accepted requirement [ suite ]
+
+                                // specs/PROTOCOL.md §3: exact match, 09, then 06, 05, 07 as for classical names;
+                                // a hybrid name to a classical-only server is an unsupported pattern (03).
+                                let expected =
+                                    if Policy.accepts requirement c then
+                                        Ok requested
+                                    elif not hybrid && postQuantum = HybridOnly then
+                                        Error RefusalCode.PostQuantumRequired
+                                    elif c.PreSharedKey && not serverPsk then
+                                        Error RefusalCode.PskNotConfigured
+                                    elif not c.PreSharedKey && serverPsk && (c.ClientIdentity || not required) then
+                                        Error RefusalCode.PskRequired
+                                    elif not c.ClientIdentity && required then
+                                        Error RefusalCode.ClientAuthenticationRequired
+                                    else
+                                        Error RefusalCode.UnsupportedPattern
+
+                                let actual =
+                                    Policy.protocolChoice list requested |> Result.map ProtocolName.toString
+
+                                Expect.equal actual expected $"{requested} to {requirement}"
+                                let key = $"%A{actual}"
+                                counts <- counts |> Map.add key (1 + (Map.tryFind key counts |> Option.defaultValue 0))
+
+            Expect.equal (counts |> Map.toList |> List.sumBy snd) 192 "8 choices x 2 x 3 x 2 x 2"
+            Expect.equal counts.Count (16 + 5) "16 distinct accepted names and five refusals"
+            Expect.isTrue (counts.ContainsKey $"%A{Error RefusalCode.PostQuantumRequired}") "09 occurs"
+        }
+
+        test "hybrid: preambles with a KEM the server does not know, or a malformed hfs name, get their codes" {
+            let both =
+                accepted
+                    {
+                        classical false false with
+                            PostQuantum = HybridOrClassical
+                    }
+                    [ fst suites.Head ]
+
+            for requested, expected in
+                [
+                    "Noise_XXhfs_25519+Kyber1024_ChaChaPoly_BLAKE2b", Error RefusalCode.UnsupportedSuite
+                    "Noise_XXhfs_25519_ChaChaPoly_BLAKE2b", Error RefusalCode.MalformedPreamble
+                    "Noise_XX_25519+MLKEM768_ChaChaPoly_BLAKE2b", Error RefusalCode.MalformedPreamble
+                    "Noise_NNhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b", Error RefusalCode.UnsupportedPattern
+                    "Noise_XXhfs_25519+MLKEM768_AESGCM_SHA256", Error RefusalCode.UnsupportedSuite
+                    "Noise_XXhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b", Ok "Noise_XXhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+                ] do
+                Expect.equal
+                    (Policy.protocolChoice both requested |> Result.map ProtocolName.toString)
+                    expected
+                    requested
+        }
 
         test "server configurations that cannot work are refused with InvalidConfig" {
             let isInvalid =
