@@ -36,6 +36,11 @@ public sealed class HybridProtocolServerSettings
     /// <summary>The application protocol clients must name (<see cref="SecureConnectionOptions.ApplicationProtocol"/>); default <c>hybrid</c>.</summary>
     public string ApplicationProtocol { get; set; } = "hybrid";
 
+    /// <summary>Post-quantum hybrid key agreement (<see cref="SecureConnectionOptions.PostQuantum"/>): <c>Hybrid</c> (the
+    /// default: X25519 + ML-KEM-768 offered, classical clients still served), <c>Required</c> (classical clients refused
+    /// with PostQuantumRequired) or <c>Classical</c>.</summary>
+    public PostQuantumMode PostQuantum { get; set; } = PostQuantumMode.Hybrid;
+
     /// <summary>Loads the keys and makes the endpoint's options; each value is checked as the options' setters check it.</summary>
     /// <exception cref="HybridProtocolException">InvalidArgument for a missing key file or a bad value; InvalidKey for an unreadable key.</exception>
     public HybridProtocolConnectionOptions CreateConnectionOptions()
@@ -52,6 +57,7 @@ public sealed class HybridProtocolServerSettings
             CloseTimeout = CloseTimeout,
             MaxMessageSize = MaxMessageSize,
             ApplicationProtocol = ApplicationProtocol,
+            PostQuantum = PostQuantum,
             ServerKey = PrivateKey.Load(KeyFile),
         };
         if (AllowedClientKeyFiles.Count > 0)

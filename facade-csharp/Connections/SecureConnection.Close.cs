@@ -109,7 +109,8 @@ public sealed partial class SecureConnection
     /// <summary>Closes the stream (which ends a pending read or write), then returns the buffers and erases the keys.</summary>
     private void Release()
     {
-        Telemetry.ConnectionClosed(logger, context.Peer, failure?.Code.ToString() ?? (receive.End.IsPeerClosedCleanly ? "ClosedByPeer" : "Closed"));
+        // A connection disposed before its traffic started holds a default receive half (no End yet).
+        Telemetry.ConnectionClosed(logger, context.Peer, failure?.Code.ToString() ?? (receive.End is { IsPeerClosedCleanly: true } ? "ClosedByPeer" : "Closed"));
         idle?.Dispose();
         failure ??= new HybridProtocolException(HybridErrorCode.InvalidState, "The connection has been disposed.");
         stream.Dispose();

@@ -327,6 +327,7 @@ let kestrel =
                                 "HybridProtocol:IdleTimeout", "00:02:00"
                                 "HybridProtocol:MaxConcurrentHandshakes", "7"
                                 "HybridProtocol:ApplicationProtocol", "http/1.1"
+                                "HybridProtocol:PostQuantum", "Required"
                             ]
                             |> Seq.map (fun kv -> KeyValuePair<string, string | null>(kv.Key, kv.Value))
                         )
@@ -352,6 +353,7 @@ let kestrel =
                 | o ->
                     Expect.equal o.HandshakeTimeout (TimeSpan.FromSeconds 3.0) "timeout carried"
                     Expect.equal o.IdleTimeout (TimeSpan.FromMinutes 2.0) "idle timeout carried"
+                    Expect.equal o.PostQuantum PostQuantumMode.Required "post-quantum setting carried"
 
                 let client =
                     SecureClientOptions(
@@ -360,7 +362,11 @@ let kestrel =
                     )
 
                 use http = http1Client client
-                Expect.stringStarts (get http server.Port) "HTTP/1.1 Noise_NK" "served with the key from the file"
+
+                Expect.stringStarts
+                    (get http server.Port)
+                    "HTTP/1.1 Noise_NKhfs_25519+MLKEM768"
+                    "served with the key from the file, hybrid required"
             finally
                 dir.Delete true
 
