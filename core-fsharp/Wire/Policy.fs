@@ -197,6 +197,18 @@ module Policy =
             else
                 Error RefusalCode.UnsupportedPattern
 
+    /// A refusal of a pattern by a server whose list of accepted names holds no hfs name: the server speaks only
+    /// classical handshakes. The list is unauthenticated, so this only shapes the client's message (specs/PROTOCOL.md
+    /// §8a: no fallback on a refusal's word); names that do not parse count as classical.
+    let refusedAsClassicalOnly (code: RefusalCode) (supported: string list) : bool =
+        code = RefusalCode.UnsupportedPattern
+        && not supported.IsEmpty
+        && supported
+           |> List.forall (fun n ->
+               match ProtocolName.parse n with
+               | Ok name -> not name.IsHfs
+               | Error _ -> true)
+
     /// specs/PROTOCOL.md §9 limits a configuration must respect, and the application protocol's length (§6).
     let checkSizes (maxMessageSize: int) (maxRecordData: int) (rekey: RekeyPolicy) (applicationProtocol: string) =
         if maxMessageSize < 1 then

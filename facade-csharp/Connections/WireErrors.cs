@@ -53,7 +53,7 @@ internal static class WireErrors
     /// own (the refusal is unauthenticated, so doing so would let anyone downgrade it); say how to choose classical.
     /// </summary>
     private static string ClassicalHint(WireError.Refused r) =>
-        r.code == RefusalCode.UnsupportedPattern && !r.supported.IsEmpty && r.supported.All(n => !n.Contains("hfs", StringComparison.Ordinal))
+        Policy.refusedAsClassicalOnly(r.code, r.supported)
             ? " The server offers no post-quantum (hfs) protocol. This client does not fall back on its own; set PostQuantum = PostQuantumMode.Classical (CLI: --classical) only if connections that a later quantum computer could decrypt are acceptable."
             : "";
 

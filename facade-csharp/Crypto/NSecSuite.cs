@@ -11,6 +11,8 @@ namespace HybridProtocol.Crypto;
 /// </summary>
 public static class NSecSuite
 {
+    private static SuiteTable? table;
+
     private static readonly KeyAgreementAlgorithm X25519Algorithm = KeyAgreementAlgorithm.X25519;
 
     /// <summary>Noise §12.1 "25519": X25519 with DHLEN = 32.</summary>
@@ -43,33 +45,12 @@ public static class NSecSuite
 
     /// <summary>The suite a parsed Noise protocol name asks for: with ML-KEM-768 (<see cref="SodiumKem.MlKem768"/>)
     /// when the name is an hfs name ("25519+MLKEM768"), classical otherwise.</summary>
-    public static CryptoSuite For(ProtocolName name)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        var suite = For(name.Cipher, name.Hash);
-        return name.Kem is null ? suite : new CryptoSuite(suite.Dh, suite.Cipher, suite.Hash, SodiumKem.MlKem768);
-    }
+    public static CryptoSuite For(ProtocolName name) => Table.For(name);
 
     /// <summary>The X25519 suite with the given cipher and hash.</summary>
-    public static CryptoSuite For(CipherName cipher, HashName hash)
-    {
-        ArgumentNullException.ThrowIfNull(cipher);
-        ArgumentNullException.ThrowIfNull(hash);
-        var c = cipher.Tag switch
-        {
-            CipherName.Tags.ChaChaPoly => ChaChaPoly,
-            CipherName.Tags.AESGCM => AesGcm,
-            CipherName.Tags.AEGIS256 => Aegis256,
-            _ => Aegis128L,
-        };
-        var h = hash.Tag switch
-        {
-            HashName.Tags.SHA256 => Sha256,
-            HashName.Tags.SHA512 => Sha512,
-            _ => Blake2b,
-        };
-        return new CryptoSuite(X25519, c, h, Microsoft.FSharp.Core.FSharpOption<KemFunctions>.None);
-    }
+    public static CryptoSuite For(CipherName cipher, HashName hash) => Table.For(cipher, hash);
+
+    private static SuiteTable Table => table ??= new(X25519, ChaChaPoly, AesGcm, Aegis256, Aegis128L, Sha256, Sha512, Blake2b);
 
     private static CipherFunctions Cipher(string name, AeadAlgorithm algorithm, NonceEncoding encoding) => new(
         name,

@@ -18,6 +18,8 @@ namespace HybridProtocol.Crypto;
 /// </summary>
 public static unsafe class SodiumSuite
 {
+    private static SuiteTable? table;
+
     // Field initializers run in textual order, before any property below reads this. (Sodium's static
     // constructor runs sodium_init before the first native call.)
     private static readonly bool AesGcmAvailable = Sodium.crypto_aead_aes256gcm_is_available() != 0;
@@ -53,33 +55,12 @@ public static unsafe class SodiumSuite
 
     /// <summary>The suite a parsed Noise protocol name asks for: with ML-KEM-768 (<see cref="SodiumKem.MlKem768"/>)
     /// when the name is an hfs name ("25519+MLKEM768"), classical otherwise.</summary>
-    public static CryptoSuite For(ProtocolName name)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        var suite = For(name.Cipher, name.Hash);
-        return name.Kem is null ? suite : new CryptoSuite(suite.Dh, suite.Cipher, suite.Hash, SodiumKem.MlKem768);
-    }
+    public static CryptoSuite For(ProtocolName name) => Table.For(name);
 
     /// <summary>The X25519 suite with the given cipher and hash.</summary>
-    public static CryptoSuite For(CipherName cipher, HashName hash)
-    {
-        ArgumentNullException.ThrowIfNull(cipher);
-        ArgumentNullException.ThrowIfNull(hash);
-        var c = cipher.Tag switch
-        {
-            CipherName.Tags.ChaChaPoly => ChaChaPoly,
-            CipherName.Tags.AESGCM => AesGcm,
-            CipherName.Tags.AEGIS256 => Aegis256,
-            _ => Aegis128L,
-        };
-        var h = hash.Tag switch
-        {
-            HashName.Tags.SHA256 => Sha256,
-            HashName.Tags.SHA512 => Sha512,
-            _ => Blake2b,
-        };
-        return new CryptoSuite(X25519, c, h, Microsoft.FSharp.Core.FSharpOption<KemFunctions>.None);
-    }
+    public static CryptoSuite For(CipherName cipher, HashName hash) => Table.For(cipher, hash);
+
+    private static SuiteTable Table => table ??= new(X25519, ChaChaPoly, AesGcm, Aegis256, Aegis128L, Sha256, Sha512, Blake2b);
 
     /// <summary>
     /// Noise §4.1 GENERATE_KEYPAIR(), done by the facade for the core: 32 bytes from libsodium's CSPRNG
