@@ -444,4 +444,15 @@ let tests =
                 (Ok())
                 "the limits themselves are fine"
         }
+        test "a refusal reads as 'classical only' exactly when no listed name is an hfs name" {
+            let classical = "Noise_NK_25519_ChaChaPoly_BLAKE2b"
+            let hybrid = "Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+            let reads = Policy.refusedAsClassicalOnly
+            Expect.isTrue (reads RefusalCode.UnsupportedPattern [ classical ]) "only classical names"
+            Expect.isFalse (reads RefusalCode.UnsupportedPattern [ classical; hybrid ]) "one hfs name among them"
+            Expect.isFalse (reads RefusalCode.UnsupportedPattern []) "no list: nothing to read"
+            Expect.isFalse (reads RefusalCode.UnsupportedSuite [ classical ]) "another refusal"
+            // A name containing "hfs" that does not parse as one is not taken for a hybrid offer.
+            Expect.isTrue (reads RefusalCode.UnsupportedPattern [ "Noise_hfsXX_garbage" ]) "unparsable names"
+        }
     ]
