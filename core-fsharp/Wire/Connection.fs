@@ -681,7 +681,7 @@ type Connection with
                         )
                     )
                 | struct (Failed e, _) -> Error e
-                | _ -> Error(InvalidConfig "the pattern's first message completes the handshake")
+                | _ -> Error(InvalidConfig FirstMessageCompletesHandshake)
 
     /// A server connection: checks the configuration and waits for the client's preamble.
     static member Server(config: ServerConfig) : Result<struct (Connection * Output list), WireError> =

@@ -212,11 +212,11 @@ module Policy =
     /// specs/PROTOCOL.md §9 limits a configuration must respect, and the application protocol's length (§6).
     let checkSizes (maxMessageSize: int) (maxRecordData: int) (rekey: RekeyPolicy) (applicationProtocol: string) =
         if maxMessageSize < 1 then
-            Error(InvalidConfig "MaxMessageSize must be at least 1")
+            Error(InvalidConfig(MessageSizeOutOfRange maxMessageSize))
         elif maxRecordData < 1 || maxRecordData > ConfigDefaults.MaxRecordData then
-            Error(InvalidConfig $"MaxRecordData must be 1..{ConfigDefaults.MaxRecordData}")
+            Error(InvalidConfig(RecordDataOutOfRange(maxRecordData, ConfigDefaults.MaxRecordData)))
         elif rekey.AfterRecords < 1L || rekey.AfterBytes < 1L then
-            Error(InvalidConfig "the rekey interval must be at least 1 record and 1 byte")
+            Error(InvalidConfig(RekeyIntervalOutOfRange(rekey.AfterRecords, rekey.AfterBytes)))
         else
             HandshakePayload.checkApplicationProtocol applicationProtocol
             |> Result.map ignore
@@ -224,7 +224,7 @@ module Policy =
     /// Whether a client configuration can work: an interactive pattern and sizes within the limits.
     let checkClient (config: ClientConfig) : Result<unit, WireError> =
         if config.ProtocolName.Pattern.IsOneWay then
-            Error(InvalidConfig "one-way patterns (N, K, X) cannot carry a two-way connection")
+            Error(InvalidConfig(OneWayPattern config.ProtocolName))
         else
             checkSizes config.MaxMessageSize config.MaxRecordData config.Rekey config.ApplicationProtocol
 
@@ -233,20 +233,19 @@ module Policy =
     let checkServer (config: ServerConfig) : Result<unit, WireError> =
         let problems = [
             if config.AcceptedProtocols.IsEmpty then
-                InvalidConfig "the server accepts no protocol name"
+                InvalidConfig NoAcceptedProtocol
             for name in config.AcceptedProtocols do
                 if name.Pattern.IsOneWay then
-                    InvalidConfig $"{ProtocolName.toString name}: one-way patterns cannot carry a two-way connection"
+                    InvalidConfig(OneWayPattern name)
                 elif not name.Pattern.InitiatorPreMessage.IsEmpty then
-                    InvalidConfig
-                        $"{ProtocolName.toString name}: the server cannot know the client's static key in advance"
+                    InvalidConfig(ClientStaticKeyInAdvance name)
                 elif name.Pattern.IsPsk && config.Psk.IsNone then
-                    InvalidConfig $"{ProtocolName.toString name} needs a pre-shared key"
+                    InvalidConfig(PskMissing name)
                 elif
                     config.LocalStatic.IsNone
                     && (List.contains S name.Pattern.ResponderPreMessage || responderTransmitsKey name)
                 then
-                    InvalidConfig $"{ProtocolName.toString name} needs the server's static key"
+                    InvalidConfig(ServerStaticKeyMissing name)
             match checkSizes config.MaxMessageSize config.MaxRecordData config.Rekey config.ApplicationProtocol with
             | Error e -> e
             | Ok() -> ()

@@ -119,11 +119,13 @@ module RecordLayer =
             let tagLength = CipherState.ciphertextLength send 0
 
             if limits.MaxRecordData < 1 || limits.MaxRecordData > maxRecordDataFor tagLength then
-                Error(InvalidConfig $"the record size must be 1..{maxRecordDataFor tagLength} bytes")
-            elif limits.LocalMaxMessageSize < 1 || limits.PeerMaxMessageSize < 1 then
-                Error(InvalidConfig "message size limits must be at least 1 byte")
+                Error(InvalidConfig(RecordDataOutOfRange(limits.MaxRecordData, maxRecordDataFor tagLength)))
+            elif limits.LocalMaxMessageSize < 1 then
+                Error(InvalidConfig(MessageSizeOutOfRange limits.LocalMaxMessageSize))
+            elif limits.PeerMaxMessageSize < 1 then
+                Error(InvalidConfig(MessageSizeOutOfRange limits.PeerMaxMessageSize))
             elif limits.Rekey.AfterRecords < 1L || limits.Rekey.AfterBytes < 1L then
-                Error(InvalidConfig "the rekey interval must be at least 1 record and 1 byte")
+                Error(InvalidConfig(RekeyIntervalOutOfRange(limits.Rekey.AfterRecords, limits.Rekey.AfterBytes)))
             else
                 Ok {
                     send = send

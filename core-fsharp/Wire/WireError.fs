@@ -105,6 +105,39 @@ type MalformedReason =
     /// bytes followed a refusal.
     | TrailingBytes
 
+/// Why a configuration (or a value the core was asked to encode) cannot work: one case per check, so that a
+/// caller can act on the reason and the facade can word the message (specs/PROTOCOL.md §9 limits).
+type InvalidConfigReason =
+    /// A largest-message size below 1 byte: ours (`MaxMessageSize`) or the one the peer announced.
+    | MessageSizeOutOfRange of size: int
+    /// A record data size outside 1..maximum: 65502 for a configuration (`ConfigDefaults.MaxRecordData`, every
+    /// cipher), or 65535 - 1 - the cipher's tag length for a record layer.
+    | RecordDataOutOfRange of size: int * maximum: int
+    /// A rekey interval below 1 record or 1 byte (`RekeyPolicy`).
+    | RekeyIntervalOutOfRange of records: int64 * bytes: int64
+    /// An application protocol that is not 0..255 characters of printable ASCII (specs/PROTOCOL.md §6). Its
+    /// length in characters.
+    | BadApplicationProtocol of length: int
+    /// A one-way pattern (N, K, X; Noise §7.4): its recipient cannot send, so it cannot carry a two-way
+    /// connection (Close and key updates need both directions).
+    | OneWayPattern of protocol: ProtocolName
+    /// A server configuration with an empty list of accepted protocol names.
+    | NoAcceptedProtocol
+    /// A name whose pattern has the client's static key as a pre-message (KN, KK, KX, ...): a server cannot
+    /// know the key of a client it has not met.
+    | ClientStaticKeyInAdvance of protocol: ProtocolName
+    /// A psk name (Noise §9) accepted by a server that has no pre-shared key.
+    | PskMissing of protocol: ProtocolName
+    /// A name whose pattern needs the server's static key (as a pre-message or transmitted: NK, NX, XX, IK, ...)
+    /// accepted by a server that has none.
+    | ServerStaticKeyMissing of protocol: ProtocolName
+    /// Client: the pattern's first message completes the handshake, so the client cannot wait for the status.
+    | FirstMessageCompletesHandshake
+    /// A refusal to encode with code 0 (that byte means Accepted) or above 0x1F (it could not be read as a status).
+    | RefusalCodeOutOfRange of code: byte
+    /// A refusal to encode with server version 0 (a status reader takes version 0 as "not a status").
+    | RefusalVersionZero
+
 /// Every way the wire protocol can fail. Errors about the peer's bytes end the connection (`Failed`);
 /// errors about a local call (`MessageTooLarge` on send, `ConnectionClosed`, `NoVerdictPending`,
 /// `BufferTooSmall`) are returned without changing the connection (`Rejected`).
@@ -139,7 +172,7 @@ type WireError =
     | NoVerdictPending
     /// A destination span is smaller than the record needs (a caller bug in the facade).
     | BufferTooSmall of needed: int
-    /// The configuration cannot work (the message says which value).
-    | InvalidConfig of reason: string
+    /// The configuration cannot work; the reason says which value and why.
+    | InvalidConfig of reason: InvalidConfigReason
     /// Nothing was sent or received for the idle timeout (milliseconds); this end closed the connection.
     | IdleTimeout of milliseconds: int64
