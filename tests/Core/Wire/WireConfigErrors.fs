@@ -116,10 +116,7 @@ let tests =
                 (invalid (BadApplicationProtocol 256))
                 "256 characters"
 
-            Expect.equal
-                (HandshakePayload.checkApplicationProtocol "a\tb")
-                (invalid (BadApplicationProtocol 3))
-                "a tab"
+            Expect.equal (HandshakePayload.checkApplicationProtocol "a\tb") (invalid (BadApplicationProtocol 3)) "a tab"
 
             Expect.equal
                 (HandshakePayload.checkApplicationProtocol (String.replicate 255 "a"))
