@@ -73,18 +73,6 @@ module Context =
     /// The suite the context was made for.
     let suiteR (ContextR c) = c.suite
 
-    let private keyOf (c: Context) =
-        match c.aead with
-        | Sealing(_, key, _) -> ValueSome key
-        | ExportOnlyAead -> ValueNone
-
-    /// The AEAD key made for this context and all its successors (none for export-only), for the
-    /// owner to dispose when it is done with them.
-    let keyS (ContextS c) = keyOf c
-
-    /// The AEAD key made for this context and all its successors (none for export-only).
-    let keyR (ContextR c) = keyOf c
-
     let private erase (c: Context) =
         Security.Cryptography.CryptographicOperations.ZeroMemory(Span c.exporter_secret)
 

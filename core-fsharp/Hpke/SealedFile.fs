@@ -225,12 +225,6 @@ module SealedFileFormat =
                 | Ok _ when isFinal -> Ok WriterFinished
                 | Ok next -> Ok(WriterExpectChunk(l, next))
 
-    /// The largest ciphertext chunk the reader accepts: ChunkSize + Nt (its read buffer size).
-    let maxCiphertextChunk (reader: SealedFileReader) =
-        match reader with
-        | ReaderExpectChunk(l, _) -> l.chunkSize + l.tagLength
-        | ReaderFinished -> 0
-
     /// Opens the next chunk. `isFinal` says whether the input ends right after this chunk (the
     /// reader looks one byte ahead). A non-final chunk must be exactly ChunkSize + Nt bytes; a final
     /// one Nt .. ChunkSize + Nt. Writes ciphertext.Length - Nt bytes to `plaintext`, which holds

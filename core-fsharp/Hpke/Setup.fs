@@ -149,22 +149,6 @@ type RecipientMode =
     | AuthR of pkS: HpkePublicKey
     | AuthPskR of psk: byte[] * psk_id: byte[] * pkS: HpkePublicKey
 
-/// The RFC mode a sender's inputs select.
-let senderModeOf (mode: SenderMode) =
-    match mode with
-    | BaseS -> Base
-    | PskS _ -> Psk
-    | AuthS _ -> Auth
-    | AuthPskS _ -> AuthPsk
-
-/// The RFC mode a recipient's inputs select.
-let recipientModeOf (mode: RecipientMode) =
-    match mode with
-    | BaseR -> Base
-    | PskR _ -> Psk
-    | AuthR _ -> Auth
-    | AuthPskR _ -> AuthPsk
-
 /// SetupBaseS / SetupPSKS / SetupAuthS / SetupAuthPSKS, chosen by `mode`. Returns (enc, context).
 let SetupS (suite: Suite) (mode: SenderMode) (randomness: byte[]) (pkR: HpkePublicKey) (info: byte[]) =
     match mode with
