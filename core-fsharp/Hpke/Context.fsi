@@ -31,6 +31,7 @@ type ContextS = private ContextS of Context
 [<NoComparison; NoEquality; Struct>]
 type ContextR = private ContextR of Context
 
+/// RFC 9180 §5.2 and §5.3: Seal, Open and Export on a context.
 module Context =
 
 

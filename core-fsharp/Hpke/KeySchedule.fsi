@@ -8,6 +8,7 @@ type Mode =
     | Auth
     | AuthPsk
 
+/// RFC 9180 §5 Table 1: the mode identifiers.
 module Mode =
 
     /// The mode's one-byte identifier (Table 1).

@@ -91,6 +91,7 @@ type SealedFileReader =
 module SealedFileFormat =
 
 
+    /// The format version, the byte after the magic.
     [<Literal>]
     val Version: byte = 1uy
 

@@ -72,6 +72,7 @@ type HpkePublicKey =
     /// pkXm, Npk bytes (never mutated).
     member Bytes: byte array
 
+    /// The kem_id of the KEM that accepted the key.
     member KemId: uint16
 
 /// The output of Encap and AuthEncap: "(shared_secret, enc)".
@@ -130,6 +131,7 @@ type Kem = {
     AuthDecap: (byte array -> HpkeKeyPair -> HpkePublicKey -> Result<byte array, HpkeError>)
 }
 
+/// Functions over a `Kem` record (RFC 9180 §4).
 module Kem =
 
     /// §4: "DeriveKeyPair(ikm): Deterministic algorithm to derive a key pair (skX, pkX) from the byte
@@ -166,50 +168,65 @@ type Aead =
 /// and the sealed-file header.
 module Ids =
 
+    /// KEM DHKEM(P-256, HKDF-SHA256), RFC 9180 §7.1.
     [<Literal>]
-    val DhkemP256HkdfSha256: uint16 = 16us
+    val DhkemP256HkdfSha256: uint16 = 0x0010us
 
+    /// KEM DHKEM(P-384, HKDF-SHA384), RFC 9180 §7.1.
     [<Literal>]
-    val DhkemP384HkdfSha384: uint16 = 17us
+    val DhkemP384HkdfSha384: uint16 = 0x0011us
 
+    /// KEM DHKEM(P-521, HKDF-SHA512), RFC 9180 §7.1.
     [<Literal>]
-    val DhkemP521HkdfSha512: uint16 = 18us
+    val DhkemP521HkdfSha512: uint16 = 0x0012us
 
+    /// KEM DHKEM(X25519, HKDF-SHA256), RFC 9180 §7.1.
     [<Literal>]
-    val DhkemX25519HkdfSha256: uint16 = 32us
+    val DhkemX25519HkdfSha256: uint16 = 0x0020us
 
+    /// KEM ML-KEM-768, draft-ietf-hpke-pq §7.1.
     [<Literal>]
-    val MlKem768: uint16 = 65us
+    val MlKem768: uint16 = 0x0041us
 
+    /// KEM X-Wing (ML-KEM-768 with X25519), draft-ietf-hpke-pq §7.2.
     [<Literal>]
-    val XWing: uint16 = 25722us
+    val XWing: uint16 = 0x647Aus
 
+    /// KDF HKDF-SHA256, RFC 9180 §7.2.
     [<Literal>]
-    val HkdfSha256: uint16 = 1us
+    val HkdfSha256: uint16 = 0x0001us
 
+    /// KDF HKDF-SHA384, RFC 9180 §7.2.
     [<Literal>]
-    val HkdfSha384: uint16 = 2us
+    val HkdfSha384: uint16 = 0x0002us
 
+    /// KDF HKDF-SHA512, RFC 9180 §7.2.
     [<Literal>]
-    val HkdfSha512: uint16 = 3us
+    val HkdfSha512: uint16 = 0x0003us
 
+    /// KDF SHAKE128 (one-stage), draft-ietf-hpke-pq.
     [<Literal>]
-    val Shake128: uint16 = 16us
+    val Shake128: uint16 = 0x0010us
 
+    /// KDF SHAKE256 (one-stage), draft-ietf-hpke-pq.
     [<Literal>]
-    val Shake256: uint16 = 17us
+    val Shake256: uint16 = 0x0011us
 
+    /// AEAD AES-128-GCM, RFC 9180 §7.3.
     [<Literal>]
-    val Aes128Gcm: uint16 = 1us
+    val Aes128Gcm: uint16 = 0x0001us
 
+    /// AEAD AES-256-GCM, RFC 9180 §7.3.
     [<Literal>]
-    val Aes256Gcm: uint16 = 2us
+    val Aes256Gcm: uint16 = 0x0002us
 
+    /// AEAD ChaCha20Poly1305, RFC 9180 §7.3.
     [<Literal>]
-    val ChaCha20Poly1305: uint16 = 3us
+    val ChaCha20Poly1305: uint16 = 0x0003us
 
+    /// AEAD "Export-only" (§7.3): no Seal or Open, Export only.
     [<Literal>]
-    val ExportOnly: uint16 = 65535us
+    val ExportOnly: uint16 = 0xFFFFus
 
     /// (Nsecret, Nenc, Npk, Nsk) of every KEM we offer: RFC 9180 §7.1's table and draft-ietf-hpke-pq
     /// §7.1-7.2's.
@@ -225,16 +242,22 @@ type Suite =
     /// Checks the crypto records against the sizes §7 gives the suite and makes the suite.
     static member Create: kem: Kem * kdf: Kdf * aead: Aead -> Result<Suite, HpkeError>
 
+    /// The AEAD functions (RFC 9180 §7.3).
     member Aead: Aead
 
+    /// aead_id, as in suite_id (§5.1).
     member AeadId: uint16
 
+    /// The KDF functions (RFC 9180 §7.2).
     member Kdf: Kdf
 
+    /// kdf_id, as in suite_id (§5.1).
     member KdfId: uint16
 
+    /// The KEM functions (RFC 9180 §7.1).
     member Kem: Kem
 
+    /// kem_id, as in suite_id (§5.1).
     member KemId: uint16
 
     /// §7.1: the length in bytes of an encapsulated key.

@@ -1,8 +1,9 @@
 /// The connection state machine (specs/PROTOCOL.md §7): every rule about what may happen when lives in
 /// this file (h11's "Rule 1"). A pure step function: a state and one input go in; the next state and a
 /// list of outputs, as inspectable values, come out (h11 `next_event`, rustls unbuffered `ConnectionState`).
-/// It drives the Noise HandshakeState, then the transport engine (Traffic.fs: `SendHalf`/`ReceiveHalf`,
-/// the same functions the facade drives; there is no second transport implementation).
+/// The phases before `Open` are Handshake.fs's (the Noise HandshakeState); this file dispatches to it, then
+/// drives the transport engine (Traffic.fs: `SendHalf`/`ReceiveHalf`, the same functions the facade drives;
+/// there is no second transport implementation).
 ///
 ///     client:  AwaitingStatus --0x00--> Handshaking <--> AwaitingVerdict --> Open --> Closing --> Closed
 ///     server:  AwaitingPreamble --ok--> Handshaking <--> AwaitingVerdict --> Open --> Closing --> Closed
@@ -25,7 +26,6 @@ open System
 open HybridProtocol.Core
 open HybridProtocol.Core.Noise
 
-/// A connection: one case per phase, each carrying only what is valid there.
 [<NoComparison; NoEquality>]
 type Connection =
     | AwaitingStatus of ClientStart
@@ -33,9 +33,7 @@ type Connection =
     | Handshaking of HandshakePhase
     | AwaitingVerdict of VerdictPhase
     | Open of TransportPhase
-    /// We sent Close; records from the peer are still delivered until its Close arrives.
     | Closing of TransportPhase
-    /// Both Close records crossed: a clean end.
     | Closed
     | Failed of WireError
 
@@ -275,13 +273,10 @@ module private Machine =
 
 type Connection with
 
-    /// A client connection: checks the configuration, then writes the preamble and the first handshake
-    /// message (sent together: the client does not wait for the status byte).
     static member Client(config: ClientConfig) : Result<struct (Connection * Output list), WireError> =
         Handshake.start config
         |> Result.map (fun (struct (start, out)) -> Machine.finish (struct (AwaitingStatus start, out)))
 
-    /// A server connection: checks the configuration and waits for the client's preamble.
     static member Server(config: ServerConfig) : Result<struct (Connection * Output list), WireError> =
         Policy.checkServer config
         |> Result.map (fun () ->
@@ -292,19 +287,15 @@ type Connection with
                     },
                     []))
 
-    /// One input in, the next state and the outputs (in the order to act on them) out.
     static member Step(state: Connection, input: Input) : struct (Connection * Output list) =
         Machine.finish (Machine.step state input)
 
-    /// What the handshake established, once it has completed (and until the connection ends).
     static member HandshakeInfo(state: Connection) : HandshakeInfo option =
         match state with
         | Open t
         | Closing t -> Some t.info
         | _ -> None
 
-    /// The engine as the handshake left it (Open phase only), for a driver that runs `SendHalf` and
-    /// `ReceiveHalf` on its own buffers; the Connection value must not be used afterwards.
     static member Traffic(state: Connection) : Result<TrafficStart, WireError> =
         match state with
         | Open t ->

@@ -1,3 +1,16 @@
+/// The transport record layer (specs/PROTOCOL.md §5): seals and opens framed, typed records with the two
+/// CipherStates a finished handshake produced, enforces message limits while reassembling, and updates keys
+/// (Noise §11.3 Rekey, one direction at a time). A struct value: `Seal` and `Open` return the next layer
+/// and do not allocate (except when a key is updated, once per 2^20 records by default).
+///
+///     sealed record on the wire:  len (u16 BE) | ENCRYPT(k, n, zerolen, data || type)   len = |data| + 1 + TAGLEN
+///
+/// C# use (the facade's hot path; the Connection state machine calls the same two functions):
+///     var s = RecordLayer.Seal(layer, RecordType.EndOfMessage, payload, buffer);   // FSharpResult<Sealed, WireError>
+///     layer = s.ResultValue.Layer; write buffer[..s.ResultValue.BytesWritten]; dispose s.ResultValue.RetiredKey if any
+///     var o = RecordLayer.Open(layer, frameBody, buffer);                           // FSharpResult<Opened, WireError>
+///     data is buffer[..o.ResultValue.DataLength]; o.ResultValue.Type says what it is.
+/// The core never disposes a key: every key it stops using is handed back as `RetiredKey`.
 namespace HybridProtocol.Core.Wire
 
 /// When a sender updates its key on its own: after this many records or bytes of data under one key,
@@ -9,6 +22,7 @@ type RekeyPolicy = {
     AfterBytes: int64
 }
 
+/// The automatic rekey policy's default.
 module RekeyPolicy =
 
     /// 2^20 records or 1 GiB: far below the 2^64-1 nonce limit (Noise §5.1) and the AES-GCM volume
@@ -54,6 +68,7 @@ type RecordLayer = private {
     /// Data bytes of an incoming message received so far (not yet ended by EndOfMessage).
     member IncomingMessageLength: int64
 
+    /// The limits the layer was created with.
     member Limits: RecordLimits
 
     /// Whether the peer's Close has been opened.
@@ -97,6 +112,7 @@ type Opened = {
     RetiredKey: HybridProtocol.Core.IAeadKey voption
 }
 
+/// Creating a record layer from a finished handshake, and its limits.
 module RecordLayer =
 
     /// The most data one record can carry with a cipher of this tag length: the frame body is at most 65535.

@@ -1,3 +1,17 @@
+/// The transport engine (specs/PROTOCOL.md §5 and §8 "Driving the engine"): every rule of the transport
+/// phase, once, for every driver (the `Connection` state machine and the C# `SecureConnection`). It
+/// fragments messages into Data/EndOfMessage records, reassembles them into a buffer the caller owns and
+/// enforces the message limit, updates keys (on request and automatically), runs the Close exchange in
+/// both directions, turns an end of input without Close into `Truncated`, picks the Close reason after a
+/// failure, and parses frames within their bounds.
+///
+/// Two halves, so one thread can send while another receives: `SendHalf` only seals, `ReceiveHalf` only
+/// opens. Both are struct values (the next value is returned, as rustls's unbuffered API and quinn-proto's
+/// `poll_transmit` return what to do next); no function here allocates per record.
+///
+///     send:     SendHalf.Message(half, message, offset, destination) -> Wrote | NeedRoom | SendRefused
+///     receive:  ReceiveHalf.Receive(half, input, destination, filled) -> { Half; Consumed; Written; Event }
+///               Event = NeedData | NeedSpace | MessageEnd | KeyRetired | PeerClosed | Fatal (error, reply)
 namespace HybridProtocol.Core.Wire
 
 /// How the receive direction stands.
@@ -122,6 +136,7 @@ type IdleVerdict =
 [<NoComparison; NoEquality; Struct>]
 type Traffic = { Send: SendHalf; Receive: ReceiveHalf }
 
+/// Starting the engine, and what both halves share.
 module Traffic =
 
     /// Both halves over a record layer fresh from a handshake.
@@ -138,6 +153,7 @@ module Traffic =
     /// caller's monotonic clock.
     val Idle: lastActivity: int64 * now: int64 * timeout: int64 -> IdleVerdict
 
+/// The send half's functions (`SendHalfModule` in C#): fragmenting a message into records, KeyUpdate, Close.
 module SendHalf =
 
 
@@ -168,6 +184,7 @@ module SendHalf =
     /// Seals a KeyUpdate and re-keys the sending CipherState (Noise §11.3 Rekey()).
     val UpdateKey: half: SendHalf * destination: System.Span<byte> -> SendOutcome
 
+/// The receive half's functions (`ReceiveHalfModule` in C#): parsing frames, opening records, reassembling messages.
 module ReceiveHalf =
 
 
