@@ -1,13 +1,13 @@
 namespace HybridProtocol.Core.Hpke
 
+open System
+open HybridProtocol.Core
+
 /// What a context can encrypt with: an AEAD key and base_nonce, or nothing (export-only AEAD,
 /// RFC 9180 §7.3: "key and nonce are not used").
 [<NoComparison; NoEquality; Struct>]
 type ContextAead =
-    | Sealing of
-        cipher: HybridProtocol.Core.CipherFunctions *
-        key: HybridProtocol.Core.IAeadKey *
-        base_nonce: byte array
+    | Sealing of cipher: CipherFunctions * key: IAeadKey * base_nonce: byte array
     | ExportOnlyAead
 
 /// RFC 9180 §5.2 "Encryption and Decryption": the encryption context, an immutable value.
@@ -78,7 +78,7 @@ module Context =
     ///   return xor(self.base_nonce, seq_bytes)
     /// ```
     /// Writes the Nn-byte nonce into `nonce`. seq < 2^64, so its top Nn - 8 bytes are zero.
-    val ComputeNonce: base_nonce: System.ReadOnlySpan<byte> * seq: uint64 * nonce: System.Span<byte> -> unit
+    val ComputeNonce: base_nonce: ReadOnlySpan<byte> * seq: uint64 * nonce: Span<byte> -> unit
 
     /// RFC 9180 §5.2:
     /// ```
@@ -101,8 +101,7 @@ module Context =
     /// Writes pt.Length + Nt bytes to `ct` (which must have exactly that length) and returns the
     /// next context. Allocates nothing.
     val Seal:
-        ContextS * aad: System.ReadOnlySpan<byte> * pt: System.ReadOnlySpan<byte> * ct: System.Span<byte> ->
-            Result<ContextS, HpkeError>
+        ContextS * aad: ReadOnlySpan<byte> * pt: ReadOnlySpan<byte> * ct: Span<byte> -> Result<ContextS, HpkeError>
 
     /// RFC 9180 §5.2:
     /// ```
@@ -117,8 +116,7 @@ module Context =
     /// Nt is an OpenError) and returns the next context. On failure `pt` holds nothing usable and
     /// seq does not move. Allocates nothing.
     val Open:
-        ContextR * aad: System.ReadOnlySpan<byte> * ct: System.ReadOnlySpan<byte> * pt: System.Span<byte> ->
-            Result<ContextR, HpkeError>
+        ContextR * aad: ReadOnlySpan<byte> * ct: ReadOnlySpan<byte> * pt: Span<byte> -> Result<ContextR, HpkeError>
 
     /// `Seal` into a fresh array.
     val SealToArray:

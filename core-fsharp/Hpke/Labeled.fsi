@@ -3,6 +3,8 @@
 /// See: https://www.rfc-editor.org/rfc/rfc9180#section-4
 module HybridProtocol.Core.Hpke.Labeled
 
+open HybridProtocol.Core
+
 
 /// RFC 9180 §4:
 /// ```
@@ -11,7 +13,7 @@ module HybridProtocol.Core.Hpke.Labeled
 ///   return Extract(salt, labeled_ikm)
 /// ```
 val LabeledExtract:
-    hash: HybridProtocol.Core.HashFunctions ->
+    hash: HashFunctions ->
     suite_id: byte array ->
     salt: byte array ->
     label: byte array ->
@@ -27,13 +29,13 @@ val LabeledExtract:
 /// ```
 /// L must fit I2OSP(L, 2) and HKDF's 255 * Nh; otherwise `ExportLengthTooLarge`.
 val LabeledExpand:
-    hash: HybridProtocol.Core.HashFunctions ->
+    hash: HashFunctions ->
     suite_id: byte array ->
     prk: byte array ->
     label: byte array ->
     info: byte array ->
     L: int ->
-        Result<byte array, HybridProtocol.Core.Hpke.HpkeError>
+        Result<byte array, HpkeError>
 
 /// `lengthPrefixed(x) = concat(I2OSP(len(x), 2), x)` (draft-ietf-hpke-hpke §4, used by the
 /// single-stage KDFs). Inputs are below 65536 bytes (callers check).
@@ -49,10 +51,10 @@ val internal lengthPrefixed: x: byte array -> byte array
 /// ```
 /// L must fit I2OSP(L, 2); otherwise `ExportLengthTooLarge`.
 val internal LabeledDerive:
-    xof: HybridProtocol.Core.Hpke.XofFn ->
+    xof: XofFn ->
     suite_id: byte array ->
     ikm: byte array ->
     label: byte array ->
     context: byte array ->
     L: int ->
-        Result<byte array, HybridProtocol.Core.Hpke.HpkeError>
+        Result<byte array, HpkeError>

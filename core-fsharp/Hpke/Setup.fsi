@@ -8,6 +8,8 @@ module HybridProtocol.Core.Hpke.Setup
 
 
 
+
+
 /// RFC 9180 §5.1.1:
 /// ```
 /// def SetupBaseS(pkR, info):
@@ -16,11 +18,11 @@ module HybridProtocol.Core.Hpke.Setup
 ///                            default_psk, default_psk_id)
 /// ```
 val SetupBaseS:
-    suite: HybridProtocol.Core.Hpke.Suite ->
+    suite: Suite ->
     randomness: byte array ->
-    pkR: HybridProtocol.Core.Hpke.HpkePublicKey ->
+    pkR: HpkePublicKey ->
     info: byte array ->
-        Result<struct (byte array * HybridProtocol.Core.Hpke.ContextS), HybridProtocol.Core.Hpke.HpkeError>
+        Result<struct (byte array * ContextS), HpkeError>
 
 /// RFC 9180 §5.1.1:
 /// ```
@@ -29,12 +31,7 @@ val SetupBaseS:
 ///   return KeyScheduleR(mode_base, shared_secret, info,
 ///                       default_psk, default_psk_id)
 /// ```
-val SetupBaseR:
-    suite: HybridProtocol.Core.Hpke.Suite ->
-    enc: byte array ->
-    skR: HybridProtocol.Core.Hpke.HpkeKeyPair ->
-    info: byte array ->
-        Result<HybridProtocol.Core.Hpke.ContextR, HybridProtocol.Core.Hpke.HpkeError>
+val SetupBaseR: suite: Suite -> enc: byte array -> skR: HpkeKeyPair -> info: byte array -> Result<ContextR, HpkeError>
 
 /// RFC 9180 §5.1.2:
 /// ```
@@ -43,13 +40,13 @@ val SetupBaseR:
 ///   return enc, KeyScheduleS(mode_psk, shared_secret, info, psk, psk_id)
 /// ```
 val SetupPSKS:
-    suite: HybridProtocol.Core.Hpke.Suite ->
+    suite: Suite ->
     randomness: byte array ->
-    pkR: HybridProtocol.Core.Hpke.HpkePublicKey ->
+    pkR: HpkePublicKey ->
     info: byte array ->
     psk: byte array ->
     psk_id: byte array ->
-        Result<struct (byte array * HybridProtocol.Core.Hpke.ContextS), HybridProtocol.Core.Hpke.HpkeError>
+        Result<struct (byte array * ContextS), HpkeError>
 
 /// RFC 9180 §5.1.2:
 /// ```
@@ -58,13 +55,13 @@ val SetupPSKS:
 ///   return KeyScheduleR(mode_psk, shared_secret, info, psk, psk_id)
 /// ```
 val SetupPSKR:
-    suite: HybridProtocol.Core.Hpke.Suite ->
+    suite: Suite ->
     enc: byte array ->
-    skR: HybridProtocol.Core.Hpke.HpkeKeyPair ->
+    skR: HpkeKeyPair ->
     info: byte array ->
     psk: byte array ->
     psk_id: byte array ->
-        Result<HybridProtocol.Core.Hpke.ContextR, HybridProtocol.Core.Hpke.HpkeError>
+        Result<ContextR, HpkeError>
 
 /// RFC 9180 §5.1.3:
 /// ```
@@ -74,12 +71,12 @@ val SetupPSKR:
 ///                            default_psk, default_psk_id)
 /// ```
 val SetupAuthS:
-    suite: HybridProtocol.Core.Hpke.Suite ->
+    suite: Suite ->
     randomness: byte array ->
-    pkR: HybridProtocol.Core.Hpke.HpkePublicKey ->
+    pkR: HpkePublicKey ->
     info: byte array ->
-    skS: HybridProtocol.Core.Hpke.HpkeKeyPair ->
-        Result<struct (byte array * HybridProtocol.Core.Hpke.ContextS), HybridProtocol.Core.Hpke.HpkeError>
+    skS: HpkeKeyPair ->
+        Result<struct (byte array * ContextS), HpkeError>
 
 /// RFC 9180 §5.1.3:
 /// ```
@@ -89,12 +86,12 @@ val SetupAuthS:
 ///                       default_psk, default_psk_id)
 /// ```
 val SetupAuthR:
-    suite: HybridProtocol.Core.Hpke.Suite ->
+    suite: Suite ->
     enc: byte array ->
-    skR: HybridProtocol.Core.Hpke.HpkeKeyPair ->
+    skR: HpkeKeyPair ->
     info: byte array ->
-    pkS: HybridProtocol.Core.Hpke.HpkePublicKey ->
-        Result<HybridProtocol.Core.Hpke.ContextR, HybridProtocol.Core.Hpke.HpkeError>
+    pkS: HpkePublicKey ->
+        Result<ContextR, HpkeError>
 
 /// RFC 9180 §5.1.4:
 /// ```
@@ -104,14 +101,14 @@ val SetupAuthR:
 ///                            psk, psk_id)
 /// ```
 val SetupAuthPSKS:
-    suite: HybridProtocol.Core.Hpke.Suite ->
+    suite: Suite ->
     randomness: byte array ->
-    pkR: HybridProtocol.Core.Hpke.HpkePublicKey ->
+    pkR: HpkePublicKey ->
     info: byte array ->
     psk: byte array ->
     psk_id: byte array ->
-    skS: HybridProtocol.Core.Hpke.HpkeKeyPair ->
-        Result<struct (byte array * HybridProtocol.Core.Hpke.ContextS), HybridProtocol.Core.Hpke.HpkeError>
+    skS: HpkeKeyPair ->
+        Result<struct (byte array * ContextS), HpkeError>
 
 /// RFC 9180 §5.1.4:
 /// ```
@@ -121,14 +118,14 @@ val SetupAuthPSKS:
 ///                       psk, psk_id)
 /// ```
 val SetupAuthPSKR:
-    suite: HybridProtocol.Core.Hpke.Suite ->
+    suite: Suite ->
     enc: byte array ->
-    skR: HybridProtocol.Core.Hpke.HpkeKeyPair ->
+    skR: HpkeKeyPair ->
     info: byte array ->
     psk: byte array ->
     psk_id: byte array ->
-    pkS: HybridProtocol.Core.Hpke.HpkePublicKey ->
-        Result<HybridProtocol.Core.Hpke.ContextR, HybridProtocol.Core.Hpke.HpkeError>
+    pkS: HpkePublicKey ->
+        Result<ContextR, HpkeError>
 
 /// The sender's mode-specific inputs, one case per mode: a single entry point for callers that pick
 /// the mode at run time (the facade). Each case runs the matching SetupXS above.
@@ -136,33 +133,33 @@ val SetupAuthPSKR:
 type SenderMode =
     | BaseS
     | PskS of psk: byte array * psk_id: byte array
-    | AuthS of skS: HybridProtocol.Core.Hpke.HpkeKeyPair
-    | AuthPskS of psk: byte array * psk_id: byte array * skS: HybridProtocol.Core.Hpke.HpkeKeyPair
+    | AuthS of skS: HpkeKeyPair
+    | AuthPskS of psk: byte array * psk_id: byte array * skS: HpkeKeyPair
 
 /// The recipient's mode-specific inputs, one case per mode.
 [<NoComparison; NoEquality>]
 type RecipientMode =
     | BaseR
     | PskR of psk: byte array * psk_id: byte array
-    | AuthR of pkS: HybridProtocol.Core.Hpke.HpkePublicKey
-    | AuthPskR of psk: byte array * psk_id: byte array * pkS: HybridProtocol.Core.Hpke.HpkePublicKey
+    | AuthR of pkS: HpkePublicKey
+    | AuthPskR of psk: byte array * psk_id: byte array * pkS: HpkePublicKey
 
 
 
 /// SetupBaseS / SetupPSKS / SetupAuthS / SetupAuthPSKS, chosen by `mode`. Returns (enc, context).
 val SetupS:
-    suite: HybridProtocol.Core.Hpke.Suite ->
+    suite: Suite ->
     mode: SenderMode ->
     randomness: byte array ->
-    pkR: HybridProtocol.Core.Hpke.HpkePublicKey ->
+    pkR: HpkePublicKey ->
     info: byte array ->
-        Result<struct (byte array * HybridProtocol.Core.Hpke.ContextS), HybridProtocol.Core.Hpke.HpkeError>
+        Result<struct (byte array * ContextS), HpkeError>
 
 /// SetupBaseR / SetupPSKR / SetupAuthR / SetupAuthPSKR, chosen by `mode`.
 val SetupR:
-    suite: HybridProtocol.Core.Hpke.Suite ->
+    suite: Suite ->
     mode: RecipientMode ->
     enc: byte array ->
-    skR: HybridProtocol.Core.Hpke.HpkeKeyPair ->
+    skR: HpkeKeyPair ->
     info: byte array ->
-        Result<HybridProtocol.Core.Hpke.ContextR, HybridProtocol.Core.Hpke.HpkeError>
+        Result<ContextR, HpkeError>

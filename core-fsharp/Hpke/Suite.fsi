@@ -1,18 +1,20 @@
 namespace HybridProtocol.Core.Hpke
 
+open System
+open HybridProtocol.Core
+
 /// An extendable-output function (FIPS 202 SHAKE128/SHAKE256): writes output.Length bytes of
 /// XOF(data) into `output`. draft-ietf-hpke-pq §5: "SHAKE<SIZE>.Derive(ikm, L) = SHAKE<SIZE>(M = ikm, d = 8*L)".
-type XofFn = delegate of System.ReadOnlySpan<byte> * System.Span<byte> -> unit
+type XofFn = delegate of ReadOnlySpan<byte> * Span<byte> -> unit
 
 /// RFC 9180 §7.1.2 DeserializePrivateKey for one curve, with pk(sk): imports Nsk bytes of private
 /// key and writes the Npk-byte SerializePublicKey(pk(sk)) into `publicKey`. ValueNone when the bytes
 /// are not a private key of the group (for the NIST curves: zero, or not below the order).
-type ImportScalarFn =
-    delegate of System.ReadOnlySpan<byte> * System.Span<byte> -> HybridProtocol.Core.IDhPrivateKey voption
+type ImportScalarFn = delegate of ReadOnlySpan<byte> * Span<byte> -> IDhPrivateKey voption
 
 /// RFC 9180 §7.1.4 public key validation of Npk serialized bytes: for the NIST curves, an
 /// uncompressed point (0x04 || x || y) with coordinates below p, on the curve, not the identity.
-type ValidatePublicFn = delegate of System.ReadOnlySpan<byte> -> bool
+type ValidatePublicFn = delegate of ReadOnlySpan<byte> -> bool
 
 /// The Diffie-Hellman group DHKEM is built on (RFC 9180 §4.1 and §7.1): sizes, the §7.1.3
 /// DeriveKeyPair parameters, and the provider's functions.
@@ -41,15 +43,15 @@ type DhGroup = {
     ValidatePublic: ValidatePublicFn
 
     /// §4 DH(skX, pkY): writes Ndh bytes; false when the provider refuses the key (§7.1.4).
-    DH: HybridProtocol.Core.DhFn
+    DH: DhFn
 }
 
 /// A KEM private key as the provider holds it: a DH scalar (DHKEM) or a KEM decapsulation key (ML-KEM,
 /// X-Wing). Opaque to the core, which hands it back to the provider.
 [<NoComparison; NoEquality>]
 type HpkePrivateKey =
-    | DhPrivate of dh: HybridProtocol.Core.IDhPrivateKey
-    | KemPrivate of kem: HybridProtocol.Core.IKemPrivateKey
+    | DhPrivate of dh: IDhPrivateKey
+    | KemPrivate of kem: IKemPrivateKey
 
 /// skX with SerializePublicKey(pk(skX)), for the KEM with `KemId`. Whoever made the pair disposes
 /// `Private` (the core disposes only the ephemeral pairs it makes itself).
@@ -147,9 +149,9 @@ module Kem =
 /// See: https://www.rfc-editor.org/rfc/rfc9180#section-7.2
 [<NoComparison; NoEquality>]
 type Kdf =
-    | HkdfSha256 of sha256: HybridProtocol.Core.HashFunctions
-    | HkdfSha384 of sha384: HybridProtocol.Core.HashFunctions
-    | HkdfSha512 of sha512: HybridProtocol.Core.HashFunctions
+    | HkdfSha256 of sha256: HashFunctions
+    | HkdfSha384 of sha384: HashFunctions
+    | HkdfSha512 of sha512: HashFunctions
     | Shake128 of shake128: XofFn
     | Shake256 of shake256: XofFn
 
@@ -159,9 +161,9 @@ type Kdf =
 /// See: https://www.rfc-editor.org/rfc/rfc9180#section-7.3
 [<NoComparison; NoEquality>]
 type Aead =
-    | Aes128Gcm of aes128gcm: HybridProtocol.Core.CipherFunctions
-    | Aes256Gcm of aes256gcm: HybridProtocol.Core.CipherFunctions
-    | ChaCha20Poly1305 of chacha20poly1305: HybridProtocol.Core.CipherFunctions
+    | Aes128Gcm of aes128gcm: CipherFunctions
+    | Aes256Gcm of aes256gcm: CipherFunctions
+    | ChaCha20Poly1305 of chacha20poly1305: CipherFunctions
     | ExportOnly
 
 /// The registered identifiers (RFC 9180 §7.1-7.3, draft-ietf-hpke-pq §7), as written into suite_id

@@ -7,6 +7,10 @@
 /// applicationProtocol).WithLocalStatic(serverKey)`. Records are immutable; each `With...` returns a copy.
 namespace HybridProtocol.Core.Wire
 
+open System
+open HybridProtocol.Core
+open HybridProtocol.Core.Noise
+
 /// The limits a configuration starts with (specs/PROTOCOL.md §9).
 module ConfigDefaults =
 
@@ -24,24 +28,24 @@ type ClientConfig = {
 
     /// The Noise protocol to run, e.g. Noise_XX_25519_ChaChaPoly_BLAKE2b (interactive patterns only); the
     /// facade takes it from `Policy.clientProtocol`.
-    ProtocolName: HybridProtocol.Core.Noise.ProtocolName
+    ProtocolName: ProtocolName
 
     /// The crypto functions for that name (DH, cipher, hash).
-    Suite: HybridProtocol.Core.CryptoSuite
+    Suite: CryptoSuite
 
     /// Our static key pair s, for patterns where the client proves one (XX, IK, ...).
-    LocalStatic: HybridProtocol.Core.DhKeyPair option
+    LocalStatic: DhKeyPair option
 
     /// Our ephemeral key pair e: fresh for this connection, never reused.
-    LocalEphemeral: HybridProtocol.Core.DhKeyPair
+    LocalEphemeral: DhKeyPair
 
     /// Noise HFS inputs for an hfs name: the client sends "e1", so it needs `LocalKemKeyPair` (made from a fresh
     /// seed for this connection only). `KemParameters.none` for a classical name.
-    Kem: HybridProtocol.Core.Noise.KemParameters
+    Kem: KemParameters
 
     /// The server's static key known in advance ("pinned"): the pre-message for NK/IK; for patterns that
     /// transmit the server's key (NX/XX) the received key must equal it.
-    RemoteStatic: HybridProtocol.Core.DhPublicKey option
+    RemoteStatic: DhPublicKey option
 
     /// A 32-byte pre-shared key, used for every "psk" token of the pattern (Noise §9).
     Psk: byte array option
@@ -62,17 +66,14 @@ type ClientConfig = {
     /// A configuration with the defaults: no static key, no pinned key, no PSK, 16 MiB messages,
     /// the largest records, rekey every 2^20 records or 1 GiB.
     static member Create:
-        protocolName: HybridProtocol.Core.Noise.ProtocolName *
-        suite: HybridProtocol.Core.CryptoSuite *
-        ephemeral: HybridProtocol.Core.DhKeyPair *
-        applicationProtocol: string ->
+        protocolName: ProtocolName * suite: CryptoSuite * ephemeral: DhKeyPair * applicationProtocol: string ->
             ClientConfig
 
     /// Our KEM key pair for "e1" (Noise HFS), from a fresh seed; the caller disposes it after the handshake.
-    member WithKemKeyPair: keyPair: HybridProtocol.Core.KemKeyPair -> ClientConfig
+    member WithKemKeyPair: keyPair: KemKeyPair -> ClientConfig
 
     /// A copy with our static key pair s.
-    member WithLocalStatic: keyPair: HybridProtocol.Core.DhKeyPair -> ClientConfig
+    member WithLocalStatic: keyPair: DhKeyPair -> ClientConfig
 
     /// A copy with the largest message we accept (announced to the peer; at least 1).
     member WithMaxMessageSize: size: int -> ClientConfig
@@ -87,7 +88,7 @@ type ClientConfig = {
     member WithRekey: policy: RekeyPolicy -> ClientConfig
 
     /// A copy with the server's static key known in advance (pinned).
-    member WithRemoteStatic: publicKey: HybridProtocol.Core.DhPublicKey -> ClientConfig
+    member WithRemoteStatic: publicKey: DhPublicKey -> ClientConfig
 
 /// A server connection's configuration (one per accepted connection: the ephemeral key is per connection).
 [<NoComparison; NoEquality>]
@@ -96,20 +97,20 @@ type ServerConfig = {
     /// The Noise protocols this server accepts, parsed once (the facade takes them from
     /// `Policy.serverAccepted`). Whether it requires a PSK or client authentication follows from them
     /// (e.g. only XX names: every client must prove a static key).
-    AcceptedProtocols: HybridProtocol.Core.Noise.ProtocolName list
+    AcceptedProtocols: ProtocolName list
 
     /// The crypto functions for the name the client chose.
-    SuiteFor: System.Func<HybridProtocol.Core.Noise.ProtocolName, HybridProtocol.Core.CryptoSuite>
+    SuiteFor: Func<ProtocolName, CryptoSuite>
 
     /// The server's static key pair (needed by NK, NX, XX, IK, ...).
-    LocalStatic: HybridProtocol.Core.DhKeyPair option
+    LocalStatic: DhKeyPair option
 
     /// The server's ephemeral key pair for this connection.
-    LocalEphemeral: HybridProtocol.Core.DhKeyPair
+    LocalEphemeral: DhKeyPair
 
     /// Noise HFS inputs for when the client chooses an hfs name: the server sends "ekem1", so it needs
     /// `EncapsulationRandomness` (fresh for this connection). Unused for a classical name.
-    Kem: HybridProtocol.Core.Noise.KemParameters
+    Kem: KemParameters
 
     /// The 32-byte pre-shared key, if psk patterns are accepted.
     Psk: byte array option
@@ -126,9 +127,9 @@ type ServerConfig = {
     /// A configuration with the defaults: no static key, no PSK, 16 MiB messages, the largest records,
     /// rekey every 2^20 records or 1 GiB.
     static member Create:
-        acceptedProtocols: HybridProtocol.Core.Noise.ProtocolName seq *
-        suiteFor: System.Func<HybridProtocol.Core.Noise.ProtocolName, HybridProtocol.Core.CryptoSuite> *
-        ephemeral: HybridProtocol.Core.DhKeyPair *
+        acceptedProtocols: ProtocolName seq *
+        suiteFor: Func<ProtocolName, CryptoSuite> *
+        ephemeral: DhKeyPair *
         applicationProtocol: string ->
             ServerConfig
 
@@ -137,7 +138,7 @@ type ServerConfig = {
     member WithEncapsulationRandomness: randomness: byte array -> ServerConfig
 
     /// A copy with our static key pair s.
-    member WithLocalStatic: keyPair: HybridProtocol.Core.DhKeyPair -> ServerConfig
+    member WithLocalStatic: keyPair: DhKeyPair -> ServerConfig
 
     /// A copy with the largest message we accept (announced to the peer; at least 1).
     member WithMaxMessageSize: size: int -> ServerConfig

@@ -8,16 +8,20 @@
 /// `case Output.Transmit t: t.Bytes` and so on.
 namespace HybridProtocol.Core.Wire
 
+open System
+open HybridProtocol.Core
+open HybridProtocol.Core.Noise
+
 /// What the application or the transport tells the connection.
 [<RequireQualifiedAccess; NoComparison; NoEquality>]
 type Input =
 
     /// Bytes read from the transport, in any chunking. They are copied; the buffer may be reused.
-    | Received of Bytes: System.ReadOnlyMemory<byte>
+    | Received of Bytes: ReadOnlyMemory<byte>
 
     /// A whole message to send (empty allowed). Before the handshake completes it is queued and sent
     /// as soon as the transport phase starts.
-    | SendMessage of Message: System.ReadOnlyMemory<byte>
+    | SendMessage of Message: ReadOnlyMemory<byte>
 
     /// The application wants to end the connection cleanly (an authenticated Close is sent).
     | CloseRequested
@@ -43,7 +47,7 @@ type HandshakeInfo = {
     HandshakeHash: byte array
 
     /// The peer's static key, if the pattern has one (checked by pinning or by `VerifyPeerKey`).
-    RemoteStatic: HybridProtocol.Core.DhPublicKey option
+    RemoteStatic: DhPublicKey option
 
     /// What we announced.
     Local: HandshakePayload
@@ -64,13 +68,13 @@ type Output =
 
     /// The peer proved this static key. Check it (known hosts, allow-list, callback) and answer with
     /// `PeerKeyVerdict`; nothing more is sent or delivered until then.
-    | VerifyPeerKey of PeerKey: HybridProtocol.Core.DhPublicKey
+    | VerifyPeerKey of PeerKey: DhPublicKey
 
     /// The handshake is complete; messages can flow.
     | HandshakeCompleted of Info: HandshakeInfo
 
     /// The core no longer uses this key: dispose it.
-    | KeyRetired of Key: HybridProtocol.Core.IAeadKey
+    | KeyRetired of Key: IAeadKey
 
     /// The peer closed cleanly (authenticated Close) and our Close has been sent: the connection is over.
     | Closed
@@ -85,14 +89,14 @@ type Output =
 /// What every phase after the preamble needs.
 [<NoComparison; NoEquality>]
 type Context = internal {
-    role: HybridProtocol.Core.Noise.Role
-    protocol: HybridProtocol.Core.Noise.ProtocolName
+    role: Role
+    protocol: ProtocolName
 
     /// What we announce in our last handshake message.
     local: HandshakePayload
 
     /// The pinned peer key to compare with a transmitted one (client only).
-    pinned: HybridProtocol.Core.DhPublicKey option
+    pinned: DhPublicKey option
     maxRecordData: int
     rekey: RekeyPolicy
 
@@ -110,7 +114,7 @@ type Context = internal {
 [<NoComparison; NoEquality>]
 type ClientStart = internal {
     context: Context
-    handshake: HybridProtocol.Core.Noise.HandshakeState
+    handshake: HandshakeState
     received: byte array
 }
 
@@ -126,7 +130,7 @@ type ServerStart = internal {
 [<NoComparison; NoEquality>]
 type HandshakePhase = internal {
     context: Context
-    handshake: HybridProtocol.Core.Noise.HandshakeState
+    handshake: HandshakeState
     peer: HandshakePayload option
 }
 
@@ -134,9 +138,9 @@ type HandshakePhase = internal {
 [<NoComparison; NoEquality>]
 type VerdictPhase = internal {
     context: Context
-    step: HybridProtocol.Core.Noise.HandshakeStep
+    step: HandshakeStep
     peer: HandshakePayload option
-    peerKey: HybridProtocol.Core.DhPublicKey
+    peerKey: DhPublicKey
 }
 
 /// Transport phase: records flow through the one engine (Traffic.fs); `message` holds the data of the

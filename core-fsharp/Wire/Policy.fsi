@@ -11,6 +11,9 @@
 /// `Policy.serverAccepted(new ServerRequirement(true, false), suites)`.
 namespace HybridProtocol.Core.Wire
 
+open HybridProtocol.Core
+open HybridProtocol.Core.Noise
+
 /// How a client knows the server's static key before the handshake.
 type ServerKeyKnowledge =
 
@@ -65,9 +68,9 @@ type ServerRequirement = {
 
 /// The DH, cipher and hash sections of a Noise protocol name (Noise §8, §12).
 type SuiteName = {
-    Dh: HybridProtocol.Core.Noise.DhName
-    Cipher: HybridProtocol.Core.Noise.CipherName
-    Hash: HybridProtocol.Core.Noise.HashName
+    Dh: DhName
+    Cipher: CipherName
+    Hash: HashName
 }
 
 /// The protocol policy as functions of typed values: which Noise name a client runs, which names a server
@@ -81,8 +84,7 @@ module Policy =
 
     /// The Noise protocol a client with these options asks for: the pattern of its authentication mode, or
     /// that pattern's hfs twin when it asks for hybrid (NKhfs, NXhfs, XXhfs, IKhfs and their psk variants).
-    val clientProtocol:
-        choice: ClientChoice -> suite: SuiteName -> Result<HybridProtocol.Core.Noise.ProtocolName, WireError>
+    val clientProtocol: choice: ClientChoice -> suite: SuiteName -> Result<ProtocolName, WireError>
 
 
     /// Which client choices a server with this requirement accepts: the same PSK setting, a client identity
@@ -93,26 +95,20 @@ module Policy =
     /// IK (only XX and IK when clients must authenticate), each as its hfs twin first and then classical, as
     /// far as the server takes them; their psk variants when the server has a pre-shared key. Exactly the
     /// `clientProtocol` of every choice `accepts` allows.
-    val serverAccepted:
-        requirement: ServerRequirement ->
-        suites: SuiteName seq ->
-            Result<HybridProtocol.Core.Noise.ProtocolName list, WireError>
+    val serverAccepted: requirement: ServerRequirement -> suites: SuiteName seq -> Result<ProtocolName list, WireError>
 
 
     /// The client proves a static key in this pattern (XX, IK, ...).
-    val initiatorProvesKey: name: HybridProtocol.Core.Noise.ProtocolName -> bool
+    val initiatorProvesKey: name: ProtocolName -> bool
 
     /// The server sends its static key in this pattern (NX, XX, ...), as opposed to a pre-message (NK, IK).
-    val responderTransmitsKey: name: HybridProtocol.Core.Noise.ProtocolName -> bool
+    val responderTransmitsKey: name: ProtocolName -> bool
 
     /// specs/PROTOCOL.md §3: the server's answer to the name in a preamble. The checks run in this order:
     /// parse, exact match with an accepted name (accept), then PostQuantumRequired, PskNotConfigured,
     /// PskRequired, ClientAuthenticationRequired, UnsupportedSuite, UnsupportedPattern. `accepted` is the
     /// server's parsed list; only the requested name is parsed here.
-    val protocolChoice:
-        accepted: HybridProtocol.Core.Noise.ProtocolName list ->
-        requested: string ->
-            Result<HybridProtocol.Core.Noise.ProtocolName, RefusalCode>
+    val protocolChoice: accepted: ProtocolName list -> requested: string -> Result<ProtocolName, RefusalCode>
 
     /// A refusal of a pattern by a server whose list of accepted names holds no hfs name: the server speaks only
     /// classical handshakes. The list is unauthenticated, so this only shapes the client's message (specs/PROTOCOL.md

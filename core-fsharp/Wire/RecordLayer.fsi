@@ -13,6 +13,10 @@
 /// The core never disposes a key: every key it stops using is handed back as `RetiredKey`.
 namespace HybridProtocol.Core.Wire
 
+open System
+open HybridProtocol.Core
+open HybridProtocol.Core.Noise
+
 /// When a sender updates its key on its own: after this many records or bytes of data under one key,
 /// whichever comes first. Noise §11.3: "Applications might rekey a cipherstate automatically after it has
 /// been used to send or receive some number of messages."
@@ -49,8 +53,8 @@ type RecordLimits = {
 /// whether each direction has been closed.
 [<NoComparison; NoEquality; Struct>]
 type RecordLayer = private {
-    send: HybridProtocol.Core.Noise.CipherState
-    receive: HybridProtocol.Core.Noise.CipherState
+    send: CipherState
+    receive: CipherState
     tagLength: int
     limits: RecordLimits
 
@@ -75,7 +79,7 @@ type RecordLayer = private {
     member ReceiveClosed: bool
 
     /// The current receiving key.
-    member ReceiveKey: HybridProtocol.Core.IAeadKey voption
+    member ReceiveKey: IAeadKey voption
 
     /// The next receiving nonce n.
     member ReceiveNonce: uint64
@@ -84,7 +88,7 @@ type RecordLayer = private {
     member SendClosed: bool
 
     /// The current sending key (changes after each key update).
-    member SendKey: HybridProtocol.Core.IAeadKey voption
+    member SendKey: IAeadKey voption
 
     /// The next sending nonce n.
     member SendNonce: uint64
@@ -98,7 +102,7 @@ type RecordLayer = private {
 type Sealed = {
     Layer: RecordLayer
     BytesWritten: int
-    RetiredKey: HybridProtocol.Core.IAeadKey voption
+    RetiredKey: IAeadKey voption
 }
 
 /// What `Open` found: the next layer, the record's type, the length of its data (at the start of the
@@ -109,7 +113,7 @@ type Opened = {
     Type: RecordType
     DataLength: int
     CloseReason: CloseReason
-    RetiredKey: HybridProtocol.Core.IAeadKey voption
+    RetiredKey: IAeadKey voption
 }
 
 /// Creating a record layer from a finished handshake, and its limits.
@@ -120,8 +124,7 @@ module RecordLayer =
 
     /// Starts the transport phase from a finished handshake. One-way patterns (Noise §7.4) are refused:
     /// both directions are needed for Close and key updates.
-    val Create:
-        transport: HybridProtocol.Core.Noise.TransportState * limits: RecordLimits -> Result<RecordLayer, WireError>
+    val Create: transport: TransportState * limits: RecordLimits -> Result<RecordLayer, WireError>
 
     /// Bytes on the wire for one record carrying `dataLength` bytes: length field, data, type, tag.
     val internal RecordLength: layer: RecordLayer * dataLength: int -> int
@@ -133,7 +136,7 @@ module RecordLayer =
     val OpenLength: layer: RecordLayer * frameBodyLength: int -> int
 
     /// Every key the layer holds, for its owner to dispose when the connection ends.
-    val Keys: layer: RecordLayer -> HybridProtocol.Core.IAeadKey list
+    val Keys: layer: RecordLayer -> IAeadKey list
 
 
 
@@ -142,13 +145,11 @@ module RecordLayer =
     /// message limit; a KeyUpdate re-keys the sending CipherState after it is sealed; after Close nothing
     /// more may be sealed. When the rekey policy is reached, a KeyUpdate record follows in `destination`.
     val Seal:
-        layer: RecordLayer * recordType: RecordType * data: System.ReadOnlySpan<byte> * destination: System.Span<byte> ->
+        layer: RecordLayer * recordType: RecordType * data: ReadOnlySpan<byte> * destination: Span<byte> ->
             Result<Sealed, WireError>
 
     /// Opens one record from a frame body (the bytes after the length field): authenticates and decrypts it
     /// into `destination` (at least `OpenLength` bytes; the same memory as `frameBody` is allowed), then checks
     /// the type rules and our message limit. The data is at `destination[0 .. DataLength)`. Nothing is
     /// written that is not authenticated: on a bad tag the destination is cleared and an error returned.
-    val Open:
-        layer: RecordLayer * frameBody: System.ReadOnlySpan<byte> * destination: System.Span<byte> ->
-            Result<Opened, WireError>
+    val Open: layer: RecordLayer * frameBody: ReadOnlySpan<byte> * destination: Span<byte> -> Result<Opened, WireError>

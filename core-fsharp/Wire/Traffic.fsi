@@ -14,6 +14,9 @@
 ///               Event = NeedData | NeedSpace | MessageEnd | KeyRetired | PeerClosed | Fatal (error, reply)
 namespace HybridProtocol.Core.Wire
 
+open System
+open HybridProtocol.Core
+
 /// How the receive direction stands.
 [<NoComparison; NoEquality>]
 type ReceiveEnd =
@@ -37,7 +40,7 @@ type SendHalf = private {
     member Closed: bool
 
     /// The current sending key.
-    member Key: HybridProtocol.Core.IAeadKey voption
+    member Key: IAeadKey voption
 
     /// The most data one record carries.
     member MaxRecordData: int
@@ -60,7 +63,7 @@ type ReceiveHalf = private {
     member End: ReceiveEnd
 
     /// The current receiving key.
-    member Key: HybridProtocol.Core.IAeadKey voption
+    member Key: IAeadKey voption
 
     /// The largest message this end accepts.
     member LocalMaxMessageSize: int
@@ -75,12 +78,7 @@ type SendOutcome =
     /// `Written` bytes at the start of the destination are framed records to transmit as they are; the
     /// message is sealed up to offset `Consumed` (pass it as the next `offset`); `Finished` when its last
     /// record is among them. `Retired` is a sending key replaced by a key update: dispose it.
-    | Wrote of
-        Half: SendHalf *
-        Written: int *
-        Consumed: int *
-        Finished: bool *
-        Retired: HybridProtocol.Core.IAeadKey voption
+    | Wrote of Half: SendHalf * Written: int * Consumed: int * Finished: bool * Retired: IAeadKey voption
 
     /// The destination cannot hold the next record: give at least `Needed` bytes.
     | NeedRoom of Needed: int
@@ -103,7 +101,7 @@ type ReceiveEvent =
     | MessageEnd
 
     /// A KeyUpdate record replaced the receiving key: dispose `Key`, then call again.
-    | KeyRetired of Key: HybridProtocol.Core.IAeadKey voption
+    | KeyRetired of Key: IAeadKey voption
 
     /// The peer's authenticated Close (Normal): answer with `SendHalf.Close` unless already closed.
     | PeerClosed
@@ -146,7 +144,7 @@ module Traffic =
     val CloseReasonFor: error: WireError -> CloseReason
 
     /// Every key the two halves hold, for their owner to dispose when the connection ends.
-    val Keys: send: SendHalf * receive: ReceiveHalf -> HybridProtocol.Core.IAeadKey list
+    val Keys: send: SendHalf * receive: ReceiveHalf -> IAeadKey list
 
     /// The idle rule: a connection over which nothing was sent or received for `timeout` milliseconds
     /// (`timeout` <= 0: never) is closed with reason IdleTimeout. `lastActivity` and `now` come from the
@@ -172,17 +170,15 @@ module SendHalf =
     /// `MaxRecordData` bytes, the last one EndOfMessage; an empty message is one empty EndOfMessage). A
     /// message over the peer's limit is refused before anything is sealed (at offset 0). The call stops
     /// after a record that updated the key (its old key is returned to be disposed).
-    val Message:
-        half: SendHalf * message: System.ReadOnlySpan<byte> * offset: int * destination: System.Span<byte> ->
-            SendOutcome
+    val Message: half: SendHalf * message: ReadOnlySpan<byte> * offset: int * destination: Span<byte> -> SendOutcome
 
 
     /// Seals this end's Close (Noise §13 "Session termination"); after it nothing more can be sealed.
     /// Refused (ConnectionClosed) when a Close was sealed already.
-    val Close: half: SendHalf * reason: CloseReason * destination: System.Span<byte> -> SendOutcome
+    val Close: half: SendHalf * reason: CloseReason * destination: Span<byte> -> SendOutcome
 
     /// Seals a KeyUpdate and re-keys the sending CipherState (Noise §11.3 Rekey()).
-    val UpdateKey: half: SendHalf * destination: System.Span<byte> -> SendOutcome
+    val UpdateKey: half: SendHalf * destination: Span<byte> -> SendOutcome
 
 /// The receive half's functions (`ReceiveHalfModule` in C#): parsing frames, opening records, reassembling messages.
 module ReceiveHalf =
@@ -195,7 +191,7 @@ module ReceiveHalf =
     /// copied out). Stops at the end of a message, a key update, the peer's Close, a failure, or when the
     /// input holds no complete record. A frame's length is checked (1..65535) before its body is awaited;
     /// nothing unauthenticated is ever written to the destination.
-    val Receive: half: ReceiveHalf * input: System.Span<byte> * destination: System.Span<byte> * filled: int -> Received
+    val Receive: half: ReceiveHalf * input: Span<byte> * destination: Span<byte> * filled: int -> Received
 
     /// The transport reached end of input. Without the peer's Close that is `Truncated` (Noise §13: an
     /// attacker can cut a stream; only an authenticated Close ends it cleanly), and no Close is sent.

@@ -5,6 +5,9 @@
 /// `is WireError.Malformed m`); case fields keep their F# names (`r.code`, `t.size`), as in NoiseError. specs/PROTOCOL.md §"Errors" maps every case to one `HybridErrorCode`.
 namespace HybridProtocol.Core.Wire
 
+open HybridProtocol.Core
+open HybridProtocol.Core.Noise
+
 /// Why a server refused a connection request (the non-zero status byte, specs/PROTOCOL.md §3).
 /// An enum rather than a DU so that a code this version does not know still decodes and prints as its number.
 /// Codes are 0x01..0x1F: a first byte of 0x20 or more cannot be a status (`Malformed NotAStatus`).
@@ -78,7 +81,7 @@ type MalformedReason =
     | NonAsciiName
 
     /// The preamble names something that is not a Noise protocol name (§8) this implementation can parse.
-    | BadProtocolName of HybridProtocol.Core.Noise.ProtocolNameError
+    | BadProtocolName of ProtocolNameError
 
     /// A server status byte followed by a refusal list that does not parse.
     | BadRefusal
@@ -144,21 +147,21 @@ type InvalidConfigReason =
 
     /// A one-way pattern (N, K, X; Noise §7.4): its recipient cannot send, so it cannot carry a two-way
     /// connection (Close and key updates need both directions).
-    | OneWayPattern of protocol: HybridProtocol.Core.Noise.ProtocolName
+    | OneWayPattern of protocol: ProtocolName
 
     /// A server configuration with an empty list of accepted protocol names.
     | NoAcceptedProtocol
 
     /// A name whose pattern has the client's static key as a pre-message (KN, KK, KX, ...): a server cannot
     /// know the key of a client it has not met.
-    | ClientStaticKeyInAdvance of protocol: HybridProtocol.Core.Noise.ProtocolName
+    | ClientStaticKeyInAdvance of protocol: ProtocolName
 
     /// A psk name (Noise §9) accepted by a server that has no pre-shared key.
-    | PskMissing of protocol: HybridProtocol.Core.Noise.ProtocolName
+    | PskMissing of protocol: ProtocolName
 
     /// A name whose pattern needs the server's static key (as a pre-message or transmitted: NK, NX, XX, IK, ...)
     /// accepted by a server that has none.
-    | ServerStaticKeyMissing of protocol: HybridProtocol.Core.Noise.ProtocolName
+    | ServerStaticKeyMissing of protocol: ProtocolName
 
     /// Client: the pattern's first message completes the handshake, so the client cannot wait for the status.
     | FirstMessageCompletesHandshake
@@ -175,7 +178,7 @@ type InvalidConfigReason =
 type WireError =
 
     /// The Noise layer failed (decryption, DH, nonce exhaustion, bad init parameters).
-    | Noise of HybridProtocol.Core.Noise.NoiseError
+    | Noise of NoiseError
 
     /// The peer's bytes do not parse.
     | Malformed of MalformedReason

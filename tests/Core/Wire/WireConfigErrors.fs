@@ -40,13 +40,6 @@ let tests =
             Expect.equal (client (c.WithMaxMessageSize 0)) (invalid (MessageSizeOutOfRange 0)) "client"
             Expect.equal (server (s.WithMaxMessageSize -5)) (invalid (MessageSizeOutOfRange -5)) "server"
 
-            Expect.equal
-                (HandshakePayload.encode {
-                    ApplicationProtocol = "x"
-                    MaxMessageSize = 0
-                })
-                (invalid (MessageSizeOutOfRange 0))
-                "payload"
 
             let ti, _ = WireRecordLayer.transports "Noise_NN_25519_ChaChaPoly_BLAKE2b"
 
@@ -116,11 +109,14 @@ let tests =
                 (invalid (BadApplicationProtocol 256))
                 "256 characters"
 
-            Expect.equal (HandshakePayload.checkApplicationProtocol "a\tb") (invalid (BadApplicationProtocol 3)) "a tab"
+            Expect.equal (client { c with ApplicationProtocol = "a\tb" }) (invalid (BadApplicationProtocol 3)) "a tab"
 
             Expect.equal
-                (HandshakePayload.checkApplicationProtocol (String.replicate 255 "a"))
-                (Ok(String.replicate 255 "a"))
+                (client {
+                    c with
+                        ApplicationProtocol = String.replicate 255 "a"
+                })
+                (Ok())
                 "255 characters are fine"
         }
 
