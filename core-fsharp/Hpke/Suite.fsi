@@ -266,19 +266,19 @@ type Suite =
     member Nenc: int
 
     /// §7.2: the output size of the KDF's Extract() in bytes (draft-ietf-hpke-pq §5 for SHAKE).
-    member Nh: int
+    member internal Nh: int
 
     /// §7.3: the length in bytes of a key for this algorithm (0 for export-only).
-    member Nk: int
+    member internal Nk: int
 
     /// §7.3: the length in bytes of a nonce for this algorithm (0 for export-only).
-    member Nn: int
+    member internal Nn: int
 
     /// §7.1: the length in bytes of an encoded public key.
     member Npk: int
 
     /// §7.1: the length in bytes of a KEM shared secret.
-    member Nsecret: int
+    member internal Nsecret: int
 
     /// §7.1: the length in bytes of an encoded private key.
     member Nsk: int

@@ -100,3 +100,12 @@ type TrafficStart = {
     Pending: byte[]
     PartialMessage: byte[]
 }
+
+[<NoComparison; NoEquality>]
+type internal HandshakeOutcome =
+    | StillAwaitingStatus of ClientStart
+    | StillAwaitingPreamble of ServerStart
+    | Exchanging of HandshakePhase
+    | AwaitingPeerKey of VerdictPhase
+    | Established of TransportPhase
+    | HandshakeFailed of WireError

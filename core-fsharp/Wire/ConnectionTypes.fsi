@@ -166,3 +166,21 @@ type TrafficStart = {
     Pending: byte array
     PartialMessage: byte array
 }
+
+/// Where a handshake step left the connection: one case per phase it can reach.
+[<NoComparison; NoEquality>]
+type internal HandshakeOutcome =
+    /// Client: the status byte has not fully arrived.
+    | StillAwaitingStatus of ClientStart
+    /// Server: the preamble has not fully arrived.
+    | StillAwaitingPreamble of ServerStart
+    /// Between handshake messages: waiting for the peer's next frame.
+    | Exchanging of HandshakePhase
+    /// The peer's static key awaits the application's verdict (`Output.VerifyPeerKey` was given).
+    | AwaitingPeerKey of VerdictPhase
+    /// Noise §5.3 Split() has run and the payloads agree: the transport phase starts. The phase's
+    /// `context.outgoing` still holds the messages the application queued (newest first) and its
+    /// `context.pending` the bytes that arrived behind the last handshake message.
+    | Established of TransportPhase
+    /// The handshake failed (Noise §5.3: "the HandshakeState is deleted"); `Output.Failed` was given.
+    | HandshakeFailed of WireError

@@ -13,47 +13,6 @@ open System
 open HybridProtocol.Core
 open HybridProtocol.Core.Noise
 
-/// Where a handshake step left the connection: one case per phase it can reach.
-[<NoComparison; NoEquality>]
-type internal HandshakeOutcome =
-    /// Client: the status byte has not fully arrived.
-    | StillAwaitingStatus of ClientStart
-    /// Server: the preamble has not fully arrived.
-    | StillAwaitingPreamble of ServerStart
-    /// Between handshake messages: waiting for the peer's next frame.
-    | Exchanging of HandshakePhase
-    /// The peer's static key awaits the application's verdict (`Output.VerifyPeerKey` was given).
-    | AwaitingPeerKey of VerdictPhase
-    /// Noise §5.3 Split() has run and the payloads agree: the transport phase starts. The phase's
-    /// `context.outgoing` still holds the messages the application queued (newest first) and its
-    /// `context.pending` the bytes that arrived behind the last handshake message.
-    | Established of TransportPhase
-    /// The handshake failed (Noise §5.3: "the HandshakeState is deleted"); `Output.Failed` was given.
-    | HandshakeFailed of WireError
-
-/// Output helpers the handshake and the transport driver of `Connection` share.
-module internal Steps =
-    /// Outputs, newest first (reversed once, by `Connection.Step`).
-    type Out = Output list
-
-    /// `KeyRetired` for each key, so that the driver disposes it.
-    val retire: keys: IAeadKey seq -> out: Out -> Out
-
-    val voptionToList: v: 'a voption -> 'a list
-
-    /// The keys a finished handshake's CipherStates hold.
-    val transportKeys: transport: TransportState -> IAeadKey list
-
-    /// The keys a handshake step holds (its current handshake key, or its transport keys).
-    val stepKeys: step: HandshakeStep -> IAeadKey list
-
-    /// Seals one Close record with the engine's send half; ValueNone when it cannot be sealed.
-    val sealClose: send: SendHalf -> reason: CloseReason -> struct (SendHalf * byte array) voption
-
-    /// Tells the peer why we fail with an authenticated Close (the reason is the engine's:
-    /// `Traffic.CloseReasonFor`), unless this end already sent its Close.
-    val closeFor: send: SendHalf -> error: WireError -> out: Out -> Out
-
 /// The handshake steps `Connection.Step` dispatches to.
 module internal Handshake =
     /// Appends received bytes to what waits to be processed (the simple driver copies them).

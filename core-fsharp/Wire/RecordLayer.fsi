@@ -73,22 +73,19 @@ type RecordLayer = private {
     member IncomingMessageLength: int64
 
     /// The limits the layer was created with.
-    member Limits: RecordLimits
-
-    /// Whether the peer's Close has been opened.
-    member ReceiveClosed: bool
-
-    /// The current receiving key.
-    member ReceiveKey: IAeadKey voption
+    member internal Limits: RecordLimits
 
     /// The next receiving nonce n.
-    member ReceiveNonce: uint64
+    member internal ReceiveNonce: uint64
+
+    /// The current receiving key.
+    member internal ReceiveKey: IAeadKey voption
 
     /// Whether this end has sent Close.
     member SendClosed: bool
 
     /// The current sending key (changes after each key update).
-    member SendKey: IAeadKey voption
+    member internal SendKey: IAeadKey voption
 
     /// The next sending nonce n.
     member SendNonce: uint64
