@@ -101,7 +101,7 @@ public sealed partial class SecureConnection
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
             socket.Dispose();
-            throw new HybridProtocolException(HybridErrorCode.TransportFailed, $"Cannot connect to {FormatHost(host, port)}: no answer within the ConnectTimeout of {options.ConnectTimeout.TotalSeconds:0.###} s. Check that the server runs, the address is right and no firewall drops the connection.", e);
+            throw new HybridProtocolException(HybridErrorCode.ConnectTimeout, $"Cannot connect to {FormatHost(host, port)}: no answer within the ConnectTimeout of {options.ConnectTimeout.TotalSeconds:0.###} s. Check that the server runs, the address is right and no firewall drops the connection.", e);
         }
         catch (SocketException e)
         {

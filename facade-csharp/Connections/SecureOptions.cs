@@ -236,7 +236,8 @@ public sealed class SecureClientOptions : SecureConnectionOptions
 
     /// <summary>
     /// How long <see cref="SecureConnection.ConnectAsync"/> may take to open the TCP connection; default 10 seconds.
-    /// A server that does not answer fails with <see cref="HybridErrorCode.TransportFailed"/>.
+    /// A server that does not answer in time fails with <see cref="HybridErrorCode.ConnectTimeout"/> (one that refuses
+    /// at once, with <see cref="HybridErrorCode.TransportFailed"/>).
     /// <see cref="Timeout.InfiniteTimeSpan"/> leaves it to the operating system (about two minutes on Linux).
     /// </summary>
     /// <exception cref="HybridProtocolException">InvalidArgument when zero or negative (other than infinite).</exception>
