@@ -344,21 +344,16 @@ public sealed partial class SecureConnection
         }
 
         var keys = party.Scope ?? throw new InvalidOperationException("The handshake completed without a crypto suite.");
-        if (closed)
+        TrafficStart? engine = null;
+        if (!closed)
         {
-            // The peer closed cleanly right after the handshake; our Close has been sent. Keep what it delivered.
-            keys.Dispose();
-            return new SecureConnection(stream, keys, null, info, early, context, options);
+            var traffic = Connection.Traffic(state);
+            engine = traffic.IsOk ? traffic.ResultValue : throw WireErrors.ToException(traffic.ErrorValue, context, inHandshake: false);
         }
 
-        var traffic = Connection.Traffic(state);
-        if (traffic.IsError)
-        {
-            throw WireErrors.ToException(traffic.ErrorValue, context, inHandshake: false);
-        }
-
-        var engine = traffic.ResultValue;
-        keys.DisposeAllExcept(TrafficModule.Keys(engine.Send, engine.Receive).ToArray());
+        // When the peer closed cleanly right after the handshake (our Close has been sent), no key is kept; what it
+        // delivered is.
+        keys.DisposeAllExcept(engine is null ? [] : TrafficModule.Keys(engine.Send, engine.Receive).ToArray());
         return new SecureConnection(stream, keys, engine, info, early, context, options);
     }
 
