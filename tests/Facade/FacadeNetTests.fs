@@ -241,6 +241,58 @@ let tests =
             (run served).Dispose()
         }
 
+        for limit, make in
+            [
+                "MaxPendingSockets",
+                (fun () ->
+                    new SecureListener(IPEndPoint(IPAddress.Loopback, 0), serverOptions (), MaxPendingSockets = 1))
+                "MaxPendingPerAddress",
+                (fun () ->
+                    new SecureListener(IPEndPoint(IPAddress.Loopback, 0), serverOptions (), MaxPendingPerAddress = 1))
+            ] do
+            test
+                $"beyond {limit} = 1 the oldest waiting socket is pushed out (PeerRefused), and a real client is served" {
+                let listener: SecureListener = make ()
+                let refused = Collections.Concurrent.ConcurrentQueue<HybridErrorCode>()
+
+                listener.HandshakeFailed.Add(fun e ->
+                    match e.Exception with
+                    | :? HybridProtocolException as h -> refused.Enqueue h.Code
+                    | _ -> ())
+
+                listener.Start()
+                let port = listener.LocalEndPoint.Port
+
+                task {
+                    // Two silent sockets, accepted in order: the second pushes the first out, which is closed.
+                    use oldest = new Socket(SocketType.Stream, ProtocolType.Tcp)
+                    do! oldest.ConnectAsync(IPAddress.Loopback, port)
+                    use newer = new Socket(SocketType.Stream, ProtocolType.Tcp)
+                    do! newer.ConnectAsync(IPAddress.Loopback, port)
+                    let! n = oldest.ReceiveAsync(Array.zeroCreate<byte> 16, SocketFlags.None)
+                    Expect.equal n 0 "the oldest socket was closed"
+
+                    // The report follows the close: wait for it, bounded.
+                    let mutable waited = 0
+
+                    while refused.IsEmpty && waited < 1000 do
+                        do! Task.Delay 10
+                        waited <- waited + 1
+
+                    Expect.sequenceEqual refused [ HybridErrorCode.PeerRefused ] "one socket pushed out, as PeerRefused"
+
+                    // A real client pushes out the silent one in turn, and its handshake completes.
+                    let clientOptions =
+                        SecureClientOptions(ServerAuthentication = ServerAuthentication.Pinned(serverKey.PublicKey))
+
+                    use! client = SecureConnection.ConnectAsync("127.0.0.1", port, clientOptions)
+                    use! served = listener.AcceptAsync()
+                    Expect.equal served.ProtocolName client.ProtocolName "served"
+                    do! listener.DisposeAsync()
+                }
+                |> run
+            }
+
         test "RemoteEndPoint and LocalEndPoint are the two ends of the TCP connection, null over other streams" {
             let options = serverOptions ()
 
