@@ -3,6 +3,7 @@ module HybridProtocol.Tests.WireConfigErrors
 
 open Expecto
 open HybridProtocol.Core
+open HybridProtocol.Core.Noise
 open HybridProtocol.Core.Wire
 open HybridProtocol.Tests.WireDriver
 
@@ -166,6 +167,25 @@ let tests =
                     })
                     (invalid (ServerStaticKeyMissing p))
                     name
+        }
+
+        test "a PSK that is not 32 bytes and a missing KEM key pair are Noise Init errors, not InvalidConfig" {
+            let _, s = configs "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b"
+
+            Expect.equal
+                (server {
+                    s with
+                        Psk = Some(Array.zeroCreate 31)
+                })
+                (Error(Noise(Init WrongPskLength)))
+                "31-byte PSK"
+
+            let c, _ = configs "Noise_XXhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+
+            Expect.equal
+                (client { c with Kem = KemParameters.none })
+                (Error(Noise(Init MissingLocalKemKeyPair)))
+                "hfs without a KEM key pair"
         }
 
         test "RefusalCodeOutOfRange and RefusalVersionZero: refusals a client could not read" {
