@@ -82,7 +82,7 @@ internal sealed class HybridProtocolConnectionMiddleware
         var transport = context.Transport;
         var stream = secure.GetStream();
         var input = PipeReader.Create(stream, new StreamPipeReaderOptions(MemoryPool<byte>.Shared, SegmentSize, SegmentSize / 4, leaveOpen: true));
-        var output = PipeWriter.Create(stream, new StreamPipeWriterOptions(MemoryPool<byte>.Shared, SegmentSize, leaveOpen: true));
+        var output = new SecureOutput(stream, new StreamPipeWriterOptions(MemoryPool<byte>.Shared, SegmentSize, leaveOpen: true));
         context.Features.Set<IHybridProtocolFeature>(new HybridProtocolFeature(secure, duration));
         context.Transport = new DuplexPipe(input, output);
         try
@@ -91,10 +91,18 @@ internal sealed class HybridProtocolConnectionMiddleware
         }
         finally
         {
-            await input.CompleteAsync().ConfigureAwait(false);
-            await output.CompleteAsync().ConfigureAwait(false);
-            await secure.DisposeAsync().ConfigureAwait(false);
-            context.Transport = transport;
+            // The connection is disposed (its close sent, its keys erased, its ConnectionClosed line logged) whatever
+            // completing the pipes does: the output's last flush does not throw (SecureOutput), the input's might.
+            try
+            {
+                await input.CompleteAsync().ConfigureAwait(false);
+                await output.CompleteAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                await secure.DisposeAsync().ConfigureAwait(false);
+                context.Transport = transport;
+            }
         }
     }
 

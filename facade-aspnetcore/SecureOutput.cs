@@ -1,0 +1,104 @@
+using System.IO.Pipelines;
+
+namespace HybridProtocol.AspNetCore;
+
+/// <summary>
+/// The output pipe the middleware hands Kestrel: <c>PipeWriter.Create</c> over the secure connection's stream, keeping
+/// Kestrel's transport contract: a flush never throws because the peer is gone (Kestrel logs any exception from a flush
+/// at Error), it reports <see cref="FlushResult.IsCompleted"/>, as the socket transport does after the socket closed.
+/// The secure connection stops sending when the peer's close arrives (it answers with its own), when it failed, or when
+/// it is disposed; Kestrel may still write then (HTTP/2's GOAWAY on a connection whose input ended). From the first
+/// write that fails, nothing more is sent (no data after a gap) and every flush reports completion.
+/// </summary>
+internal sealed class SecureOutput : PipeWriter
+{
+    private readonly OutputStream stream;
+    private readonly PipeWriter inner;
+
+    internal SecureOutput(Stream secure, StreamPipeWriterOptions options)
+    {
+        stream = new OutputStream(secure);
+        inner = Create(stream, options);
+    }
+
+    public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
+
+    public override long UnflushedBytes => inner.UnflushedBytes;
+
+    public override void Advance(int bytes) => inner.Advance(bytes);
+
+    public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+    public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+
+    public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+    public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+    public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+
+    public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) =>
+        Completed(await inner.FlushAsync(cancellationToken).ConfigureAwait(false));
+
+    public override async ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default) =>
+        Completed(await inner.WriteAsync(source, cancellationToken).ConfigureAwait(false));
+
+    private FlushResult Completed(FlushResult result) => stream.Ended ? new FlushResult(result.IsCanceled, isCompleted: true) : result;
+
+    /// <summary>Forwards writes to the secure connection's stream until one fails; drops them from then on.</summary>
+    private sealed class OutputStream(Stream secure) : Stream
+    {
+        private volatile bool ended;
+
+        internal bool Ended => ended;
+
+        public override bool CanRead => false;
+
+        public override bool CanWrite => true;
+
+        public override bool CanSeek => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (ended)
+            {
+                return;
+            }
+
+            try
+            {
+                await secure.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is HybridProtocolException or IOException or ObjectDisposedException)
+            {
+                // Closed by the peer's close, failed or disposed: the connection's own close line says which.
+                ended = true;
+            }
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override void Flush()
+        {
+        }
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}
