@@ -166,10 +166,10 @@ module private Machine =
                 out <- Output.Deliver(Array.sub destination 0 filled) :: out
                 filled <- 0
             | KeyRetired key -> out <- retire (voptionToList key) out
-            | PeerClosed ->
-                // Noise §13 "Session termination": the peer's authenticated end of stream. Answer with ours
-                // (unless already sent); anything after it is ignored.
-                let struct (send, out) = answer t.send (ValueSome CloseReason.Normal) out
+            | PeerClosed reply ->
+                // Noise §13 "Session termination": the peer's authenticated end of stream. Answer as the engine
+                // says (unless already sent); anything after it is ignored.
+                let struct (send, out) = answer t.send (ValueSome reply) out
                 result <- ValueSome(struct (Closed, Output.Closed :: retire (Traffic.Keys(send, receive)) out))
             | Fatal(error, reply) ->
                 let struct (send, out) = answer t.send reply out

@@ -11,7 +11,7 @@
 ///
 ///     send:     SendHalf.Message(half, message, offset, destination) -> Wrote | NeedRoom | SendRefused
 ///     receive:  ReceiveHalf.Receive(half, input, destination, filled) -> { Half; Consumed; Written; Event }
-///               Event = NeedData | NeedSpace | MessageEnd | KeyRetired | PeerClosed | Fatal (error, reply)
+///               Event = NeedData | NeedSpace | MessageEnd | KeyRetired | PeerClosed answer | Fatal (error, reply)
 namespace HybridProtocol.Core.Wire
 
 open System
@@ -57,7 +57,7 @@ type ReceiveEvent =
     | NeedSpace of Needed: int
     | MessageEnd
     | KeyRetired of Key: IAeadKey voption
-    | PeerClosed
+    | PeerClosed of Answer: CloseReason
     | Fatal of Error: WireError * Reply: CloseReason voption
 
 [<Struct; NoComparison; NoEquality>]
@@ -197,6 +197,10 @@ module SendHalf =
         sealEmpty (half, RecordType.KeyUpdate, ReadOnlySpan.Empty, destination)
 
 module ReceiveHalf =
+    // Noise §13 "Session termination": the peer's authenticated end of stream is answered with ours, a Close
+    // of reason Normal (specs/PROTOCOL.md §5 "Close").
+    let private peerClosed = PeerClosed CloseReason.Normal
+
     let private result half consumed written event = {
         Half = half
         Consumed = consumed
@@ -216,7 +220,7 @@ module ReceiveHalf =
 
     let Receive (half: ReceiveHalf, input: Span<byte>, destination: Span<byte>, filled: int) : Received =
         match half.ended with
-        | PeerClosedCleanly -> result half 0 filled PeerClosed
+        | PeerClosedCleanly -> result half 0 filled peerClosed
         | ReceiveFailed e -> result half 0 filled (Fatal(e, ValueNone))
         | Receiving ->
             let tagLength = half.layer.TagLength
@@ -296,7 +300,7 @@ module ReceiveHalf =
                                                 }
                                                 consumed
                                                 filled
-                                                PeerClosed
+                                                peerClosed
                                         )
                                     else
                                         let error = ClosedByPeer reason
@@ -316,7 +320,7 @@ module ReceiveHalf =
 
     let EndOfInput (half: ReceiveHalf) : Received =
         match half.ended with
-        | PeerClosedCleanly -> result half 0 0 PeerClosed
+        | PeerClosedCleanly -> result half 0 0 peerClosed
         | ReceiveFailed e -> result half 0 0 (Fatal(e, ValueNone))
         | Receiving ->
             result
@@ -331,5 +335,5 @@ module ReceiveHalf =
     let Fail (half: ReceiveHalf, error: WireError) : Received =
         match half.ended with
         | Receiving -> failed half 0 0 error
-        | PeerClosedCleanly -> result half 0 0 PeerClosed
+        | PeerClosedCleanly -> result half 0 0 peerClosed
         | ReceiveFailed e -> result half 0 0 (Fatal(e, ValueNone))

@@ -11,7 +11,7 @@
 ///
 ///     send:     SendHalf.Message(half, message, offset, destination) -> Wrote | NeedRoom | SendRefused
 ///     receive:  ReceiveHalf.Receive(half, input, destination, filled) -> { Half; Consumed; Written; Event }
-///               Event = NeedData | NeedSpace | MessageEnd | KeyRetired | PeerClosed | Fatal (error, reply)
+///               Event = NeedData | NeedSpace | MessageEnd | KeyRetired | PeerClosed answer | Fatal (error, reply)
 namespace HybridProtocol.Core.Wire
 
 open System
@@ -103,8 +103,10 @@ type ReceiveEvent =
     /// A KeyUpdate record replaced the receiving key: dispose `Key`, then call again.
     | KeyRetired of Key: IAeadKey voption
 
-    /// The peer's authenticated Close (Normal): answer with `SendHalf.Close` unless already closed.
-    | PeerClosed
+    /// The peer's authenticated Close (Normal). Noise §13 "Session termination": answer with
+    /// `SendHalf.Close(Answer)` (always `CloseReason.Normal`) unless this end has closed already, then stop
+    /// receiving; anything after the Close is ignored.
+    | PeerClosed of Answer: CloseReason
 
     /// The receive direction failed (terminal). When `Reply` has a value, tell the peer why with
     /// `SendHalf.Close(reply)` (if this end has not closed yet).

@@ -252,7 +252,7 @@ public sealed partial class SecureConnection
                         break;
                     case ReceiveEvent.Tags.PeerClosed:
                         completed = true;
-                        await AnswerCloseAsync(adapter, cancellationToken).ConfigureAwait(false);
+                        await AnswerCloseAsync(adapter, ev.Answer, cancellationToken).ConfigureAwait(false);
                         return PeerClosed;
                     case ReceiveEvent.Tags.Fatal:
                         throw FailAndReply(ev.Error!, ev.Reply);
@@ -275,13 +275,13 @@ public sealed partial class SecureConnection
         }
     }
 
-    /// <summary>The peer's close arrived: answer with ours (unless sent), so both ends end cleanly.</summary>
-    private async ValueTask AnswerCloseAsync<TAdapter>(TAdapter adapter, CancellationToken cancellationToken)
+    /// <summary>The peer's close arrived: send the answer the engine chose (unless this end closed already), so both ends end cleanly.</summary>
+    private async ValueTask AnswerCloseAsync<TAdapter>(TAdapter adapter, CloseReason answer, CancellationToken cancellationToken)
         where TAdapter : IReadWriteAdapter
     {
         try
         {
-            await SendCloseAsync(adapter, CloseReason.Normal, cancellationToken).ConfigureAwait(false);
+            await SendCloseAsync(adapter, answer, cancellationToken).ConfigureAwait(false);
         }
         catch (HybridProtocolException)
         {

@@ -145,7 +145,12 @@ let tests =
             let send, wire = conversation random send messages (ValueSome CloseReason.Normal)
             let got, ending, receive = receiveAll random receive wire true
             Expect.equal got messages "every message, in order"
-            Expect.isTrue ending.IsPeerClosed $"the peer's Close ends it: %A{ending}"
+
+            match ending with
+            | PeerClosed answer ->
+                Expect.equal answer CloseReason.Normal "the peer's Close is answered with a Normal Close"
+            | other -> failtest $"the peer's Close ends it: %A{other}"
+
             Expect.isTrue send.Closed "nothing more can be sent after Close"
             Expect.isTrue (ReceiveHalf.EndOfInput receive).Event.IsPeerClosed "an end of input after Close is clean"
 
