@@ -25,6 +25,8 @@ open Microsoft.Extensions.Configuration
 open Microsoft.Extensions.DependencyInjection
 open Microsoft.Extensions.Logging
 open Microsoft.Extensions.Options
+open Grpc.Core
+open Grpc.Net.Client
 open HybridProtocol
 open HybridProtocol.AspNetCore
 
@@ -106,11 +108,14 @@ type private Server(app: WebApplication) =
             runUnit (app.StopAsync())
             runUnit (app.DisposeAsync().AsTask())
 
-let private startServer
+/// A Kestrel app on 127.0.0.1 (free port) with one endpoint: its protocols, logs, services, connection middleware and
+/// what the app maps (`configure`).
+let private startApp
     (protocols: HttpProtocols)
     (logs: CaptureLogs option)
     (services: IServiceCollection -> unit)
     (useProtocol: ListenOptions -> unit)
+    (configure: WebApplication -> unit)
     =
     let builder = WebApplication.CreateSlimBuilder()
     builder.Logging.ClearProviders() |> ignore
@@ -134,37 +139,40 @@ let private startServer
     |> ignore
 
     let app = builder.Build()
-
-    app.MapGet(
-        "/",
-        RequestDelegate(fun ctx ->
-            match ctx.Features.Get<IHybridProtocolFeature>() with
-            | null -> ctx.Response.WriteAsync "no feature"
-            | f ->
-                let peer =
-                    match f.RemotePublicKey with
-                    | null -> "anonymous"
-                    | k -> k.Fingerprint
-
-                ctx.Response.WriteAsync
-                    $"{ctx.Request.Protocol} {f.ProtocolName} {f.ApplicationProtocol} {peer} {f.HandshakeHash.Length}")
-    )
-    |> ignore
-
-    app.MapPost(
-        "/echo",
-        RequestDelegate(fun ctx ->
-            task {
-                use copy = new MemoryStream()
-                do! ctx.Request.Body.CopyToAsync copy
-                ctx.Response.Headers["x-connection"] <- ctx.Connection.Id
-                do! ctx.Response.Body.WriteAsync(copy.ToArray())
-            })
-    )
-    |> ignore
-
+    configure app
     runUnit (app.StartAsync())
     new Server(app)
+
+/// `startApp` with routes that report the connection's HybridProtocol feature (GET /) and echo bodies (POST /echo).
+let private startServer protocols logs services useProtocol =
+    startApp protocols logs services useProtocol (fun app ->
+        app.MapGet(
+            "/",
+            RequestDelegate(fun ctx ->
+                match ctx.Features.Get<IHybridProtocolFeature>() with
+                | null -> ctx.Response.WriteAsync "no feature"
+                | f ->
+                    let peer =
+                        match f.RemotePublicKey with
+                        | null -> "anonymous"
+                        | k -> k.Fingerprint
+
+                    ctx.Response.WriteAsync
+                        $"{ctx.Request.Protocol} {f.ProtocolName} {f.ApplicationProtocol} {peer} {f.HandshakeHash.Length}")
+        )
+        |> ignore
+
+        app.MapPost(
+            "/echo",
+            RequestDelegate(fun ctx ->
+                task {
+                    use copy = new MemoryStream()
+                    do! ctx.Request.Body.CopyToAsync copy
+                    ctx.Response.Headers["x-connection"] <- ctx.Connection.Id
+                    do! ctx.Response.Body.WriteAsync(copy.ToArray())
+                })
+        )
+        |> ignore)
 
 let private serverOptions (key: PrivateKey) =
     SecureServerOptions(ServerKey = key, HandshakeTimeout = TimeSpan.FromSeconds 5.0)
@@ -255,6 +263,138 @@ let private sumOf name (filter: Map<string, string> -> bool) measurements =
     |> List.sumBy (fun (_, v, _) -> v)
 
 let private tag key value (tags: Map<string, string>) = tags.TryFind key = Some value
+
+/// gRPC without code generation: two methods on raw bytes, defined as generated code would define them.
+module private GrpcDefinitions =
+    let bytes = Marshallers.Create((fun (b: byte[]) -> b), (fun (b: byte[]) -> b))
+
+    /// Answers the request prefixed with the connection's HybridProtocol name, so the test sees where it ran.
+    let echo =
+        Method<byte[], byte[]>(MethodType.Unary, "hybridprotocol.test.Bytes", "Echo", bytes, bytes)
+
+    /// Streams request[0] messages, message i being i + 1 copies of the byte i (sizes up to a few HTTP/2 frames).
+    let count =
+        Method<byte[], byte[]>(MethodType.ServerStreaming, "hybridprotocol.test.Bytes", "Count", bytes, bytes)
+
+    let streamed (i: int) = Array.create ((i + 1) * 1500) (byte i)
+
+/// The service base, in the shape protoc's C# plugin generates: [BindServiceMethod] names the static method that adds the
+/// methods; Grpc.AspNetCore then calls the overrides of these virtual methods, found by name, on a new service per call.
+[<AbstractClass; BindServiceMethod(typeof<BytesServiceBase>, "BindService")>]
+type BytesServiceBase() =
+    abstract Echo: request: byte[] * context: ServerCallContext -> Task<byte[]>
+    abstract Count: request: byte[] * writer: IServerStreamWriter<byte[]> * context: ServerCallContext -> Task
+
+    static member BindService(binder: ServiceBinderBase, service: BytesServiceBase) =
+        binder.AddMethod(GrpcDefinitions.echo, UnaryServerMethod<byte[], byte[]>(fun r c -> service.Echo(r, c)))
+
+        binder.AddMethod(
+            GrpcDefinitions.count,
+            ServerStreamingServerMethod<byte[], byte[]>(fun r w c -> service.Count(r, w, c))
+        )
+
+type BytesService() =
+    inherit BytesServiceBase()
+
+    override _.Echo(request, context) =
+        let protocol =
+            match context.GetHttpContext().Features.Get<IHybridProtocolFeature>() with
+            | null -> "no feature"
+            | f -> f.ProtocolName
+
+        Task.FromResult(Array.append (Text.Encoding.ASCII.GetBytes(protocol + " ")) request)
+
+    override _.Count(request, writer, _) =
+        task {
+            for i in 0 .. int request[0] - 1 do
+                do! writer.WriteAsync(GrpcDefinitions.streamed i)
+        }
+
+let private startGrpc (key: PrivateKey) =
+    startApp
+        HttpProtocols.Http2
+        None
+        (fun services -> services.AddGrpc() |> ignore)
+        (fun l -> l.UseHybridProtocol(serverOptions key) |> ignore)
+        (fun app -> app.MapGrpcService<BytesService>() |> ignore)
+
+let private grpcChannel (port: int) (options: SecureClientOptions) =
+    GrpcChannel.ForAddress(
+        $"http://127.0.0.1:{port}",
+        GrpcChannelOptions(HttpHandler = HybridProtocolHttp.CreateHandler options)
+    )
+
+[<Tests>]
+let grpc =
+    testSequenced
+    <| testList "AspNetCore: gRPC" [
+        testCase "a GrpcChannel over HybridProtocol: a unary call and a server-streaming call carry their payloads"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+            use server = startGrpc key
+
+            use channel =
+                grpcChannel server.Port (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
+            let invoker = channel.CreateCallInvoker()
+            let request = Array.init 50_000 byte
+
+            let reply =
+                run (invoker.AsyncUnaryCall(GrpcDefinitions.echo, null, CallOptions(), request).ResponseAsync)
+
+            let prefix =
+                Text.Encoding.ASCII.GetBytes "Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b "
+
+            Expect.equal reply (Array.append prefix request) "the echo, served inside NK over HybridProtocol"
+
+            use call =
+                invoker.AsyncServerStreamingCall(GrpcDefinitions.count, null, CallOptions(), [| 20uy |])
+
+            let received = ResizeArray<byte[]>()
+
+            while run (call.ResponseStream.MoveNext CancellationToken.None) do
+                received.Add call.ResponseStream.Current
+
+            Expect.equal (List.ofSeq received) [ for i in 0..19 -> GrpcDefinitions.streamed i ] "20 messages in order"
+            Expect.equal (call.GetStatus().StatusCode) StatusCode.OK "the stream ended with OK"
+
+        testCase "a wrong pinned key fails the call with AuthenticationFailed inside the RpcException"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+            use other = PrivateKey.Generate()
+            use server = startGrpc key
+
+            use channel =
+                grpcChannel server.Port (clientOptions (ServerAuthentication.Pinned other.PublicKey))
+
+            let invoker = channel.CreateCallInvoker()
+
+            let error =
+                try
+                    run (invoker.AsyncUnaryCall(GrpcDefinitions.echo, null, CallOptions(), [| 1uy |]).ResponseAsync)
+                    |> ignore
+
+                    failwith "the call succeeded with a wrong pinned key"
+                with e ->
+                    e
+
+            let rec rpc (e: exn | null) =
+                match e with
+                | null -> None
+                | :? RpcException as r -> Some r
+                | e -> rpc e.InnerException
+
+            match rpc error with
+            | None -> failtest $"no RpcException in {error}"
+            | Some r ->
+                // Grpc.Net.Client says Unavailable (worth a retry) only for socket and I/O errors; a refused key is
+                // Internal, as a TLS certificate that fails validation is (AuthenticationException in the same place).
+                Expect.equal r.StatusCode StatusCode.Internal "gRPC's status for a connection that cannot start"
+
+                match hybridIn r.Status.DebugException with
+                | Some h -> Expect.equal h.Code HybridErrorCode.AuthenticationFailed "the library's code"
+                | None -> failtest $"no HybridProtocolException in the status's exception: {r.Status.DebugException}"
+    ]
 
 [<Tests>]
 let kestrel =
