@@ -62,6 +62,13 @@ public enum HybridErrorCode
     /// refuses such keys; restrict it to its owner, or load it with <see cref="KeyLoadOptions.AllowInsecurePermissions"/>.
     /// </summary>
     InsecureKeyFile = 18,
+
+    /// <summary>
+    /// The TCP connection could not be opened within <see cref="SecureClientOptions.ConnectTimeout"/>: the server did not
+    /// answer (a host that drops the connection attempt, a firewall, a server whose accept queue is full). A refused or
+    /// unreachable address fails at once with <see cref="TransportFailed"/> instead.
+    /// </summary>
+    ConnectTimeout = 19,
 }
 
 /// <summary>

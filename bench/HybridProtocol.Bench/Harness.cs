@@ -3,19 +3,23 @@ using System.Runtime.InteropServices;
 
 namespace HybridProtocol.Bench;
 
-/// <summary>Command-line options: <c>[--quick] [--markdown FILE] [--only NAME[,NAME...]]</c>.</summary>
-internal sealed record BenchOptions(bool Quick, string? MarkdownPath, IReadOnlySet<string>? Only)
+/// <summary>Command-line options: <c>[--quick] [--markdown FILE] [--only NAME[,NAME...]] [--transports NAME[,NAME...]]</c>.</summary>
+internal sealed record BenchOptions(bool Quick, string? MarkdownPath, IReadOnlySet<string>? Only, IReadOnlySet<string>? TransportNames = null)
 {
     /// <summary>The measurement names <c>--only</c> accepts, in the order they run.</summary>
     public static readonly string[] Sections = ["aead", "provider", "noise-handshake", "hpke", "bulk", "alloc", "rtt", "handshake", "idle", "kestrel"];
 
     public bool Runs(string section) => Only is null || Only.Contains(section);
 
+    /// <summary>Whether <c>--transports</c> (exact names, any case; all when absent) keeps this transport, e.g. to profile one.</summary>
+    public bool Keeps(ITransportUnderTest transport) => TransportNames is null || TransportNames.Contains(transport.Name);
+
     public static BenchOptions? Parse(string[] args)
     {
         var quick = false;
         string? markdown = null;
         HashSet<string>? only = null;
+        HashSet<string>? transports = null;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -35,14 +39,17 @@ internal sealed record BenchOptions(bool Quick, string? MarkdownPath, IReadOnlyS
                     }
 
                     break;
+                case "--transports" when i + 1 < args.Length:
+                    transports = new HashSet<string>(args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), StringComparer.OrdinalIgnoreCase);
+                    break;
                 default:
                     Console.Error.WriteLine($"Unknown argument '{args[i]}'.");
-                    Console.Error.WriteLine($"Usage: dotnet run --project bench/HybridProtocol.Bench -c Release -- [--quick] [--markdown FILE] [--only {string.Join('|', Sections)}]");
+                    Console.Error.WriteLine($"Usage: dotnet run --project bench/HybridProtocol.Bench -c Release -- [--quick] [--markdown FILE] [--only {string.Join('|', Sections)}] [--transports NAME[,NAME]]");
                     return null;
             }
         }
 
-        return new BenchOptions(quick, markdown, only);
+        return new BenchOptions(quick, markdown, only, transports);
     }
 }
 

@@ -25,6 +25,8 @@ internal static class NetworkBenchmarks
             {
                 var size = new Buffers(messageSize);
                 var rates = transports.Select(_ => new List<double>()).ToArray();
+                var cpu = transports.Select(_ => new List<double>()).ToArray();
+                var aead = transports.Select(_ => new List<double>()).ToArray();
                 foreach (var pair in pairs)
                 {
                     await TransferAsync(pair, size, scale.BulkWarmupBytes).ConfigureAwait(false);
@@ -34,7 +36,21 @@ internal static class NetworkBenchmarks
                 {
                     for (var i = 0; i < pairs.Count; i++)
                     {
+                        // Process CPU time (both ends, all threads) over this transport's turn: the cost per byte,
+                        // which preemption by other processes on the shared machine does not inflate.
+                        // For HybridProtocol, also the time inside the AEAD calls (ProviderStatistics, both ends): the
+                        // cipher's share of that cost; the rest is sockets, copies, the engine and the runtime.
+                        ProviderStatistics.Reset();
+                        ProviderStatistics.Enabled = transports[i] is HybridProtocolTransport;
+                        var cpuBefore = Environment.CpuUsage.TotalTime;
                         var seconds = await TransferAsync(pairs[i], size, scale.BulkBytes).ConfigureAwait(false);
+                        cpu[i].Add((Environment.CpuUsage.TotalTime - cpuBefore).TotalMicroseconds / (scale.BulkBytes / 1e6));
+                        if (ProviderStatistics.Enabled)
+                        {
+                            ProviderStatistics.Enabled = false;
+                            aead[i].Add(ProviderStatistics.AeadTicks * 1e6 / Stopwatch.Frequency / (scale.BulkBytes / 1e6));
+                        }
+
                         rates[i].Add(Stats.MegabytesPerSecond(scale.BulkBytes, seconds));
                     }
                 }
@@ -42,6 +58,11 @@ internal static class NetworkBenchmarks
                 for (var i = 0; i < pairs.Count; i++)
                 {
                     report.Add(new Row("Bulk throughput", $"{SizeName(messageSize)} msgs, {SizeName(scale.BulkBytes)}", transports[i].Name, Stats.Median(rates[i]), "MB/s", Better.Higher));
+                    report.Add(new Row("Bulk CPU time", $"{SizeName(messageSize)} msgs", transports[i].Name, Stats.Median(cpu[i]), "µs CPU/MB", Better.Lower));
+                    if (aead[i].Count > 0)
+                    {
+                        report.Add(new Row("Bulk CPU time, in AEAD calls", $"{SizeName(messageSize)} msgs", transports[i].Name, Stats.Median(aead[i]), "µs/MB", Better.Lower));
+                    }
                 }
             }
         }

@@ -1,5 +1,5 @@
 // HybridProtocol's benchmark (issue 6): HybridProtocol against SslStream (TLS 1.3) and plain TCP over 127.0.0.1.
-// Usage: dotnet run --project bench/HybridProtocol.Bench -c Release -- [--quick] [--markdown FILE] [--only NAME[,NAME]]
+// Usage: dotnet run --project bench/HybridProtocol.Bench -c Release -- [--quick] [--markdown FILE] [--only NAME[,NAME]] [--transports NAME[,NAME]]
 // See bench/README.md for what each figure means.
 using System.Diagnostics;
 using HybridProtocol.Bench;
@@ -95,6 +95,11 @@ async Task ForEachTransport(string name, string title, Func<ITransportUnderTest,
     foreach (var create in Transports.All)
     {
         await using var transport = create();
+        if (!options.Keeps(transport))
+        {
+            continue;
+        }
+
         await measure(transport, scale, report);
         if (transport.Negotiated is { } negotiated)
         {
@@ -113,6 +118,12 @@ async Task AllTransportsInTurn(string name, string title, Func<IReadOnlyList<ITr
 
     Section($"{name}: {title}");
     var transports = (which ?? Transports.All).Select(create => create()).ToList();
+    foreach (var dropped in transports.Where(t => !options.Keeps(t)).ToList())
+    {
+        transports.Remove(dropped);
+        await dropped.DisposeAsync();
+    }
+
     try
     {
         await measure(transports, scale, report);

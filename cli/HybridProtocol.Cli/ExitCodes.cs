@@ -65,8 +65,8 @@ internal static class ExitCodes
     public static ExitCode For(HybridErrorCode code) => code switch
     {
         HybridErrorCode.AuthenticationFailed or HybridErrorCode.ServerKeyChanged or HybridErrorCode.InvalidPeerKey => ExitCode.Authentication,
-        HybridErrorCode.HandshakeTimeout or HybridErrorCode.TransportFailed or HybridErrorCode.ProtocolViolation
-            or HybridErrorCode.MessageTooLarge => ExitCode.Network,
+        HybridErrorCode.HandshakeTimeout or HybridErrorCode.ConnectTimeout or HybridErrorCode.TransportFailed
+            or HybridErrorCode.ProtocolViolation or HybridErrorCode.MessageTooLarge => ExitCode.Network,
         HybridErrorCode.DecryptionFailed or HybridErrorCode.InvalidCiphertext or HybridErrorCode.ConnectionTruncated => ExitCode.Integrity,
         HybridErrorCode.PeerRefused => ExitCode.Refused,
         HybridErrorCode.InvalidKey or HybridErrorCode.InvalidArgument or HybridErrorCode.InsecureKeyFile => ExitCode.KeyOrFile,

@@ -333,9 +333,6 @@ let private AuthDecap (k: Dhkem) (enc: byte[]) (skR: HpkeKeyPair) (pkS: HpkePubl
         return! ExtractAndExpand k dh kem_context
     }
 
-/// The DHKEM for `group` with the HKDF on `hash`, as the KEM record: kem_id 0x0010 (P-256,
-/// HKDF-SHA256), 0x0011 (P-384, HKDF-SHA384), 0x0012 (P-521, HKDF-SHA512) or 0x0020 (X25519,
-/// HKDF-SHA256). §4.1: "Nsecret ... the output length of the KDF's Extract" is the hash length.
 let create (kem_id: uint16) (group: DhGroup) (hash: HashFunctions) : Kem =
     let k = {
         kem_id = kem_id

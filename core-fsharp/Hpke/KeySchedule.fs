@@ -3,8 +3,6 @@ namespace HybridProtocol.Core.Hpke
 open System
 open System.Security.Cryptography
 
-/// RFC 9180 §5 Table 1 "HPKE Modes": mode_base 0x00, mode_psk 0x01, mode_auth 0x02, mode_auth_psk 0x03.
-/// See: https://www.rfc-editor.org/rfc/rfc9180#section-5
 type Mode =
     | Base
     | Psk
@@ -12,7 +10,6 @@ type Mode =
     | AuthPsk
 
 module Mode =
-    /// The mode's one-byte identifier (Table 1).
     let value (mode: Mode) : byte =
         match mode with
         | Base -> 0x00uy
@@ -20,7 +17,6 @@ module Mode =
         | Auth -> 0x02uy
         | AuthPsk -> 0x03uy
 
-    /// The mode with this identifier, if any.
     let tryOfValue (value: byte) : Mode voption =
         match value with
         | 0x00uy -> ValueSome Base
@@ -29,8 +25,6 @@ module Mode =
         | 0x03uy -> ValueSome AuthPsk
         | _ -> ValueNone
 
-/// The values RFC 9180 §5.1 KeySchedule derives, named as in the pseudocode. Secret bytes: the
-/// holder zeroes them (`KeySchedule.clear`) once the context is made.
 [<NoComparison; NoEquality>]
 type KeyScheduleOutput = {
     key_schedule_context: byte[]
@@ -40,33 +34,15 @@ type KeyScheduleOutput = {
     exporter_secret: byte[]
 }
 
-/// RFC 9180 §5.1 "Creating the Encryption Context".
-/// See: https://www.rfc-editor.org/rfc/rfc9180#section-5.1
 module KeySchedule =
-    /// §5.1: `default_psk = ""`.
     let default_psk: byte[] = [||]
 
-    /// §5.1: `default_psk_id = ""`.
     let default_psk_id: byte[] = [||]
 
     /// §5.1.2: "The PSK MUST have at least 32 bytes of entropy" (enforced as a length).
     [<Literal>]
     let MinPskLength = 32
 
-    /// RFC 9180 §5.1:
-    /// ```
-    /// def VerifyPSKInputs(mode, psk, psk_id):
-    ///   got_psk = (psk != default_psk)
-    ///   got_psk_id = (psk_id != default_psk_id)
-    ///   if got_psk != got_psk_id:
-    ///     raise Exception("Inconsistent PSK inputs")
-    ///
-    ///   if got_psk and (mode in [mode_base, mode_auth]):
-    ///     raise Exception("PSK input provided when not needed")
-    ///   if (not got_psk) and (mode in [mode_psk, mode_auth_psk]):
-    ///     raise Exception("Missing required PSK input")
-    /// ```
-    /// plus §5.1.2's 32-byte floor on psk.
     let VerifyPSKInputs (mode: Mode) (psk: byte[]) (psk_id: byte[]) : Result<unit, HpkeError> =
         let got_psk = psk.Length <> 0
         let got_psk_id = psk_id.Length <> 0
@@ -190,8 +166,6 @@ module KeySchedule =
                 }
             }
 
-    /// RFC 9180 §5.1 KeySchedule<ROLE>'s derivation, with VerifyPSKInputs first; the two-stage form
-    /// for HKDF and the single-stage form for SHAKE.
     let Derive
         (suite: Suite)
         (mode: Mode)
@@ -212,14 +186,6 @@ module KeySchedule =
                 | Shake256 x -> oneStage suite x mode shared_secret info psk psk_id
         }
 
-    /// RFC 9180 §5.3 "Secret Export":
-    /// ```
-    /// def Context.Export(exporter_context, L):
-    ///   return LabeledExpand(self.exporter_secret, "sec",
-    ///                        exporter_context, L)
-    /// ```
-    /// and for a single-stage KDF (draft-ietf-hpke-hpke):
-    /// `LabeledDerive(self.exporter_secret, "sec", exporter_context, L)`.
     let Export (suite: Suite) (exporter_secret: byte[]) (exporter_context: byte[]) (L: int) =
         match suite.Kdf with
         | HkdfSha256 h
@@ -228,7 +194,6 @@ module KeySchedule =
         | Shake128 x
         | Shake256 x -> Labeled.LabeledDerive x suite.SuiteId exporter_secret "sec"B exporter_context L
 
-    /// Zeroes the secrets a key schedule produced, once they have been used.
     let clear (output: KeyScheduleOutput) =
         CryptographicOperations.ZeroMemory(Span output.secret)
         CryptographicOperations.ZeroMemory(Span output.key)

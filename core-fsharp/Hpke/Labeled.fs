@@ -9,23 +9,9 @@ open HybridProtocol.Core
 /// §4: the version label, "HPKE-v1".
 let private version = "HPKE-v1"B
 
-/// RFC 9180 §4:
-/// ```
-/// def LabeledExtract(salt, label, ikm):
-///   labeled_ikm = concat("HPKE-v1", suite_id, label, ikm)
-///   return Extract(salt, labeled_ikm)
-/// ```
 let LabeledExtract (hash: HashFunctions) (suite_id: byte[]) (salt: byte[]) (label: byte[]) (ikm: byte[]) : byte[] =
     Hkdf.extract hash salt (Array.concat [ version; suite_id; label; ikm ])
 
-/// RFC 9180 §4:
-/// ```
-/// def LabeledExpand(prk, label, info, L):
-///   labeled_info = concat(I2OSP(L, 2), "HPKE-v1", suite_id,
-///                         label, info)
-///   return Expand(prk, labeled_info, L)
-/// ```
-/// L must fit I2OSP(L, 2) and HKDF's 255 * Nh; otherwise `ExportLengthTooLarge`.
 let LabeledExpand
     (hash: HashFunctions)
     (suite_id: byte[])
@@ -46,20 +32,9 @@ let LabeledExpand
         | Some okm -> Ok okm
         | None -> Error(ExportLengthTooLarge(L, maximum))
 
-/// `lengthPrefixed(x) = concat(I2OSP(len(x), 2), x)` (draft-ietf-hpke-hpke §4, used by the
-/// single-stage KDFs). Inputs are below 65536 bytes (callers check).
 let lengthPrefixed (x: byte[]) : byte[] =
     Array.append [| byte (x.Length >>> 8); byte x.Length |] x
 
-/// draft-ietf-hpke-hpke §4, the labeled form of a single-stage KDF's `Derive(ikm, L)`
-/// (draft-ietf-hpke-pq §5: SHAKE<SIZE>.Derive(ikm, L) = SHAKE<SIZE>(M = ikm, d = 8*L)):
-/// ```
-/// def LabeledDerive(ikm, label, context, L):
-///   labeled_ikm = concat(ikm, "HPKE-v1", suite_id,
-///                        lengthPrefixed(label), I2OSP(L, 2), context)
-///   return Derive(labeled_ikm, L)
-/// ```
-/// L must fit I2OSP(L, 2); otherwise `ExportLengthTooLarge`.
 let LabeledDerive
     (xof: XofFn)
     (suite_id: byte[])

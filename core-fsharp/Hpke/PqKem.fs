@@ -124,9 +124,6 @@ let private Decap (k: Shape) (enc: byte[]) (skR: HpkeKeyPair) : Result<byte[], H
         else
             Error(KemFailure DecapError)
 
-/// The PQ KEM `kem` with HPKE identifier `kem_id` (0x0041 ML-KEM-768, 0x647a X-Wing), its
-/// DeriveKeyPair on `shake256`. suite_id = concat("KEM", I2OSP(kem_id, 2)) (§3: "KEM\x00\x41",
-/// §4: "KEM\x64\x7a").
 let create (kem_id: uint16) (kem: KemFunctions) (shake256: XofFn) : Kem =
     let k = {
         kem_id = kem_id

@@ -34,74 +34,27 @@ let private sender suite mode (encapsulation: Result<Encapsulation, HpkeError>) 
         return struct (e.enc, ctx)
     }
 
-/// RFC 9180 §5.1.1:
-/// ```
-/// def SetupBaseS(pkR, info):
-///   shared_secret, enc = Encap(pkR)
-///   return enc, KeyScheduleS(mode_base, shared_secret, info,
-///                            default_psk, default_psk_id)
-/// ```
 let SetupBaseS (suite: Suite) (randomness: byte[]) (pkR: HpkePublicKey) (info: byte[]) =
     sender suite Base (suite.Kem.Encap randomness pkR) info KeySchedule.default_psk KeySchedule.default_psk_id
 
-/// RFC 9180 §5.1.1:
-/// ```
-/// def SetupBaseR(enc, skR, info):
-///   shared_secret = Decap(enc, skR)
-///   return KeyScheduleR(mode_base, shared_secret, info,
-///                       default_psk, default_psk_id)
-/// ```
 let SetupBaseR (suite: Suite) (enc: byte[]) (skR: HpkeKeyPair) (info: byte[]) =
     suite.Kem.Decap enc skR
     |> Result.bind (fun ss -> KeyScheduleR suite Base ss info KeySchedule.default_psk KeySchedule.default_psk_id)
 
-/// RFC 9180 §5.1.2:
-/// ```
-/// def SetupPSKS(pkR, info, psk, psk_id):
-///   shared_secret, enc = Encap(pkR)
-///   return enc, KeyScheduleS(mode_psk, shared_secret, info, psk, psk_id)
-/// ```
 let SetupPSKS (suite: Suite) (randomness: byte[]) (pkR: HpkePublicKey) (info: byte[]) (psk: byte[]) (psk_id: byte[]) =
     sender suite Psk (suite.Kem.Encap randomness pkR) info psk psk_id
 
-/// RFC 9180 §5.1.2:
-/// ```
-/// def SetupPSKR(enc, skR, info, psk, psk_id):
-///   shared_secret = Decap(enc, skR)
-///   return KeyScheduleR(mode_psk, shared_secret, info, psk, psk_id)
-/// ```
 let SetupPSKR (suite: Suite) (enc: byte[]) (skR: HpkeKeyPair) (info: byte[]) (psk: byte[]) (psk_id: byte[]) =
     suite.Kem.Decap enc skR
     |> Result.bind (fun ss -> KeyScheduleR suite Psk ss info psk psk_id)
 
-/// RFC 9180 §5.1.3:
-/// ```
-/// def SetupAuthS(pkR, info, skS):
-///   shared_secret, enc = AuthEncap(pkR, skS)
-///   return enc, KeyScheduleS(mode_auth, shared_secret, info,
-///                            default_psk, default_psk_id)
-/// ```
 let SetupAuthS (suite: Suite) (randomness: byte[]) (pkR: HpkePublicKey) (info: byte[]) (skS: HpkeKeyPair) =
     sender suite Auth (suite.Kem.AuthEncap randomness pkR skS) info KeySchedule.default_psk KeySchedule.default_psk_id
 
-/// RFC 9180 §5.1.3:
-/// ```
-/// def SetupAuthR(enc, skR, info, pkS):
-///   shared_secret = AuthDecap(enc, skR, pkS)
-///   return KeyScheduleR(mode_auth, shared_secret, info,
-///                       default_psk, default_psk_id)
-/// ```
 let SetupAuthR (suite: Suite) (enc: byte[]) (skR: HpkeKeyPair) (info: byte[]) (pkS: HpkePublicKey) =
     suite.Kem.AuthDecap enc skR pkS
     |> Result.bind (fun ss -> KeyScheduleR suite Auth ss info KeySchedule.default_psk KeySchedule.default_psk_id)
 
-/// RFC 9180 §5.1.4:
-/// ```
-/// def SetupAuthPSKS(pkR, info, psk, psk_id, skS):
-///   shared_secret, enc = AuthEncap(pkR, skS)
-///   return enc, KeyScheduleS(mode_auth_psk, shared_secret, info,
-///                            psk, psk_id)
-/// ```
 let SetupAuthPSKS
     (suite: Suite)
     (randomness: byte[])
@@ -113,13 +66,6 @@ let SetupAuthPSKS
     =
     sender suite AuthPsk (suite.Kem.AuthEncap randomness pkR skS) info psk psk_id
 
-/// RFC 9180 §5.1.4:
-/// ```
-/// def SetupAuthPSKR(enc, skR, info, psk, psk_id, pkS):
-///   shared_secret = AuthDecap(enc, skR, pkS)
-///   return KeyScheduleR(mode_auth_psk, shared_secret, info,
-///                       psk, psk_id)
-/// ```
 let SetupAuthPSKR
     (suite: Suite)
     (enc: byte[])
@@ -132,8 +78,6 @@ let SetupAuthPSKR
     suite.Kem.AuthDecap enc skR pkS
     |> Result.bind (fun ss -> KeyScheduleR suite AuthPsk ss info psk psk_id)
 
-/// The sender's mode-specific inputs, one case per mode: a single entry point for callers that pick
-/// the mode at run time (the facade). Each case runs the matching SetupXS above.
 [<NoComparison; NoEquality>]
 type SenderMode =
     | BaseS
@@ -141,7 +85,6 @@ type SenderMode =
     | AuthS of skS: HpkeKeyPair
     | AuthPskS of psk: byte[] * psk_id: byte[] * skS: HpkeKeyPair
 
-/// The recipient's mode-specific inputs, one case per mode.
 [<NoComparison; NoEquality>]
 type RecipientMode =
     | BaseR
@@ -149,23 +92,6 @@ type RecipientMode =
     | AuthR of pkS: HpkePublicKey
     | AuthPskR of psk: byte[] * psk_id: byte[] * pkS: HpkePublicKey
 
-/// The RFC mode a sender's inputs select.
-let senderModeOf (mode: SenderMode) =
-    match mode with
-    | BaseS -> Base
-    | PskS _ -> Psk
-    | AuthS _ -> Auth
-    | AuthPskS _ -> AuthPsk
-
-/// The RFC mode a recipient's inputs select.
-let recipientModeOf (mode: RecipientMode) =
-    match mode with
-    | BaseR -> Base
-    | PskR _ -> Psk
-    | AuthR _ -> Auth
-    | AuthPskR _ -> AuthPsk
-
-/// SetupBaseS / SetupPSKS / SetupAuthS / SetupAuthPSKS, chosen by `mode`. Returns (enc, context).
 let SetupS (suite: Suite) (mode: SenderMode) (randomness: byte[]) (pkR: HpkePublicKey) (info: byte[]) =
     match mode with
     | BaseS -> SetupBaseS suite randomness pkR info
@@ -173,7 +99,6 @@ let SetupS (suite: Suite) (mode: SenderMode) (randomness: byte[]) (pkR: HpkePubl
     | AuthS skS -> SetupAuthS suite randomness pkR info skS
     | AuthPskS(psk, psk_id, skS) -> SetupAuthPSKS suite randomness pkR info psk psk_id skS
 
-/// SetupBaseR / SetupPSKR / SetupAuthR / SetupAuthPSKR, chosen by `mode`.
 let SetupR (suite: Suite) (mode: RecipientMode) (enc: byte[]) (skR: HpkeKeyPair) (info: byte[]) =
     match mode with
     | BaseR -> SetupBaseR suite enc skR info

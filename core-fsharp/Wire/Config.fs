@@ -12,46 +12,27 @@ open HybridProtocol.Core
 open HybridProtocol.Core.Noise
 
 module ConfigDefaults =
-    /// 16 MiB: the largest message a party accepts unless configured otherwise.
     [<Literal>]
     let MaxMessageSize = 16777216
 
-    /// The most data per record that fits every cipher offered (65535 - 1 type byte - 32-byte AEGIS tag).
     [<Literal>]
     let MaxRecordData = 65502
 
-/// A client connection's configuration.
 [<NoComparison; NoEquality>]
 type ClientConfig = {
-    /// The Noise protocol to run, e.g. Noise_XX_25519_ChaChaPoly_BLAKE2b (interactive patterns only); the
-    /// facade takes it from `Policy.clientProtocol`.
     ProtocolName: ProtocolName
-    /// The crypto functions for that name (DH, cipher, hash).
     Suite: CryptoSuite
-    /// Our static key pair s, for patterns where the client proves one (XX, IK, ...).
     LocalStatic: DhKeyPair option
-    /// Our ephemeral key pair e: fresh for this connection, never reused.
     LocalEphemeral: DhKeyPair
-    /// Noise HFS inputs for an hfs name: the client sends "e1", so it needs `LocalKemKeyPair` (made from a fresh
-    /// seed for this connection only). `KemParameters.none` for a classical name.
     Kem: KemParameters
-    /// The server's static key known in advance ("pinned"): the pre-message for NK/IK; for patterns that
-    /// transmit the server's key (NX/XX) the received key must equal it.
     RemoteStatic: DhPublicKey option
-    /// A 32-byte pre-shared key, used for every "psk" token of the pattern (Noise §9).
     Psk: byte[] option
-    /// The application protocol both ends must name (like ALPN).
     ApplicationProtocol: string
-    /// The largest message we accept; announced to the server.
     MaxMessageSize: int
-    /// The most data we put in one record (smaller values fragment more; tests use small ones).
     MaxRecordData: int
-    /// When we update our sending key on our own.
     Rekey: RekeyPolicy
 } with
 
-    /// A configuration with the defaults: no static key, no pinned key, no PSK, 16 MiB messages,
-    /// the largest records, rekey every 2^20 records or 1 GiB.
     static member Create
         (protocolName: ProtocolName, suite: CryptoSuite, ephemeral: DhKeyPair, applicationProtocol: string)
         = {
@@ -80,7 +61,6 @@ type ClientConfig = {
     member this.WithMaxRecordData(size: int) = { this with MaxRecordData = size }
     member this.WithRekey(policy: RekeyPolicy) = { this with Rekey = policy }
 
-    /// Our KEM key pair for "e1" (Noise HFS), from a fresh seed; the caller disposes it after the handshake.
     member this.WithKemKeyPair(keyPair: KemKeyPair) = {
         this with
             Kem = {
@@ -89,23 +69,13 @@ type ClientConfig = {
             }
     }
 
-/// A server connection's configuration (one per accepted connection: the ephemeral key is per connection).
 [<NoComparison; NoEquality>]
 type ServerConfig = {
-    /// The Noise protocols this server accepts, parsed once (the facade takes them from
-    /// `Policy.serverAccepted`). Whether it requires a PSK or client authentication follows from them
-    /// (e.g. only XX names: every client must prove a static key).
     AcceptedProtocols: ProtocolName list
-    /// The crypto functions for the name the client chose.
     SuiteFor: Func<ProtocolName, CryptoSuite>
-    /// The server's static key pair (needed by NK, NX, XX, IK, ...).
     LocalStatic: DhKeyPair option
-    /// The server's ephemeral key pair for this connection.
     LocalEphemeral: DhKeyPair
-    /// Noise HFS inputs for when the client chooses an hfs name: the server sends "ekem1", so it needs
-    /// `EncapsulationRandomness` (fresh for this connection). Unused for a classical name.
     Kem: KemParameters
-    /// The 32-byte pre-shared key, if psk patterns are accepted.
     Psk: byte[] option
     ApplicationProtocol: string
     MaxMessageSize: int
@@ -138,8 +108,6 @@ type ServerConfig = {
     member this.WithMaxRecordData(size: int) = { this with MaxRecordData = size }
     member this.WithRekey(policy: RekeyPolicy) = { this with Rekey = policy }
 
-    /// The randomness our "ekem1" encapsulates with (Noise HFS), ENCAPSRANDOMNESSLEN fresh bytes; the caller
-    /// erases the array after the handshake (the core does not copy or alter it).
     member this.WithEncapsulationRandomness(randomness: byte[]) = {
         this with
             Kem = {

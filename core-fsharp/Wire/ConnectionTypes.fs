@@ -12,81 +12,48 @@ open System
 open HybridProtocol.Core
 open HybridProtocol.Core.Noise
 
-/// What the application or the transport tells the connection.
 [<RequireQualifiedAccess; NoComparison; NoEquality>]
 type Input =
-    /// Bytes read from the transport, in any chunking. They are copied; the buffer may be reused.
     | Received of Bytes: ReadOnlyMemory<byte>
-    /// A whole message to send (empty allowed). Before the handshake completes it is queued and sent
-    /// as soon as the transport phase starts.
     | SendMessage of Message: ReadOnlyMemory<byte>
-    /// The application wants to end the connection cleanly (an authenticated Close is sent).
     | CloseRequested
-    /// The application wants a new sending key now (a KeyUpdate record; Noise §11.3 Rekey). Updates also
-    /// happen on their own after the configured number of records or bytes.
     | UpdateKey
-    /// The answer to `VerifyPeerKey`: whether the peer's static key is acceptable.
     | PeerKeyVerdict of Accept: bool
-    /// The transport reached end of input.
     | EndOfInput
 
-/// What a completed handshake established (given once, with `HandshakeCompleted`).
 [<NoComparison; NoEquality>]
 type HandshakeInfo = {
-    /// The Noise protocol name that ran.
     ProtocolName: string
-    /// Noise §11.2: "a handshake hash which uniquely identifies the Noise session" (channel binding).
     HandshakeHash: byte[]
-    /// The peer's static key, if the pattern has one (checked by pinning or by `VerifyPeerKey`).
     RemoteStatic: DhPublicKey option
-    /// What we announced.
     Local: HandshakePayload
-    /// What the peer announced.
     Remote: HandshakePayload
 }
 
-/// What the connection asks its driver to do, in order.
 [<RequireQualifiedAccess; NoComparison; NoEquality>]
 type Output =
-    /// Write these bytes to the transport.
     | Transmit of Bytes: byte[]
-    /// A whole message arrived, every record of it authenticated.
     | Deliver of Message: byte[]
-    /// The peer proved this static key. Check it (known hosts, allow-list, callback) and answer with
-    /// `PeerKeyVerdict`; nothing more is sent or delivered until then.
     | VerifyPeerKey of PeerKey: DhPublicKey
-    /// The handshake is complete; messages can flow.
     | HandshakeCompleted of Info: HandshakeInfo
-    /// The core no longer uses this key: dispose it.
     | KeyRetired of Key: IAeadKey
-    /// The peer closed cleanly (authenticated Close) and our Close has been sent: the connection is over.
     | Closed
-    /// The connection failed; the state is terminal and every further input reports the same error.
     | Failed of Error: WireError
-    /// The input was refused (e.g. a message over the peer's limit, a send after Close); the connection
-    /// is unchanged.
     | Rejected of Error: WireError
 
-/// What every phase after the preamble needs.
 [<NoComparison; NoEquality>]
 type Context = internal {
     role: Role
     protocol: ProtocolName
-    /// What we announce in our last handshake message.
     local: HandshakePayload
-    /// The pinned peer key to compare with a transmitted one (client only).
     pinned: DhPublicKey option
     maxRecordData: int
     rekey: RekeyPolicy
-    /// Received and not processed yet (the start of a frame, or frames queued behind a verdict).
     pending: byte[]
-    /// Whether the transport reached end of input (after `pending`).
     ended: bool
-    /// Messages the application sent before the transport phase (newest first).
     outgoing: byte[] list
 }
 
-/// Client: preamble and first handshake message sent; waiting for the server's status byte.
 [<NoComparison; NoEquality>]
 type ClientStart = internal {
     context: Context
@@ -94,7 +61,6 @@ type ClientStart = internal {
     received: byte[]
 }
 
-/// Server: waiting for the client's preamble.
 [<NoComparison; NoEquality>]
 type ServerStart = internal {
     config: ServerConfig
@@ -102,7 +68,6 @@ type ServerStart = internal {
     outgoing: byte[] list
 }
 
-/// Exchanging handshake messages; `peer` is the peer's payload once its last message has been read.
 [<NoComparison; NoEquality>]
 type HandshakePhase = internal {
     context: Context
@@ -110,7 +75,6 @@ type HandshakePhase = internal {
     peer: HandshakePayload option
 }
 
-/// The peer's static key has been read and awaits the application's verdict; `step` is where to resume.
 [<NoComparison; NoEquality>]
 type VerdictPhase = internal {
     context: Context
@@ -119,8 +83,6 @@ type VerdictPhase = internal {
     peerKey: DhPublicKey
 }
 
-/// Transport phase: records flow through the one engine (Traffic.fs); `message` holds the data of the
-/// message being received so far.
 [<NoComparison; NoEquality>]
 type TransportPhase = internal {
     context: Context
@@ -130,10 +92,6 @@ type TransportPhase = internal {
     message: byte[]
 }
 
-/// The engine as the handshake left it, for a driver that runs `SendHalf`/`ReceiveHalf` on its own
-/// buffers (the facade): the two halves, what the handshake established, the received bytes the engine
-/// has not consumed yet (feed them to `ReceiveHalf.Receive` first), and the data of a message whose
-/// EndOfMessage has not arrived yet.
 [<NoComparison; NoEquality>]
 type TrafficStart = {
     Send: SendHalf

@@ -43,7 +43,7 @@ module HandshakePayload =
             name.Length > 255
             || not (name |> Seq.forall (fun c -> c < '\u0080' && isProtocolByte (byte c)))
         then
-            Error(InvalidConfig "the application protocol must be 0..255 characters of printable ASCII")
+            Error(InvalidConfig(BadApplicationProtocol name.Length))
         else
             Ok name
 
@@ -51,8 +51,7 @@ module HandshakePayload =
     let encode (payload: HandshakePayload) : Result<byte[], WireError> =
         match checkApplicationProtocol payload.ApplicationProtocol with
         | Error e -> Error e
-        | Ok _ when payload.MaxMessageSize < 1 ->
-            Error(InvalidConfig "the largest message size must be at least 1 byte")
+        | Ok _ when payload.MaxMessageSize < 1 -> Error(InvalidConfig(MessageSizeOutOfRange payload.MaxMessageSize))
         | Ok name ->
             let output = Array.zeroCreate (1 + 3 + name.Length + 3 + 4)
             output[0] <- Version

@@ -153,10 +153,11 @@ module ServerStatus =
     let encode (status: ServerStatus) : Result<byte[], WireError> =
         match status with
         | Accepted -> Ok [| AcceptedByte |]
-        | Declined refusal when byte refusal.Code = AcceptedByte -> Error(InvalidConfig "a refusal code cannot be 0")
+        | Declined refusal when byte refusal.Code = AcceptedByte ->
+            Error(InvalidConfig(RefusalCodeOutOfRange AcceptedByte))
         | Declined refusal when byte refusal.Code > MaxRefusalCode ->
-            Error(InvalidConfig "a refusal code must be at most 0x1F")
-        | Declined refusal when refusal.ServerVersion = 0uy -> Error(InvalidConfig "a refusal's version cannot be 0")
+            Error(InvalidConfig(RefusalCodeOutOfRange(byte refusal.Code)))
+        | Declined refusal when refusal.ServerVersion = 0uy -> Error(InvalidConfig RefusalVersionZero)
         | Declined refusal ->
             let names = refusal.Supported |> List.truncate 255
 

@@ -17,9 +17,6 @@ open System
 open HybridProtocol.Core
 open HybridProtocol.Core.Noise
 
-/// When a sender updates its key on its own: after this many records or bytes of data under one key,
-/// whichever comes first. Noise §11.3: "Applications might rekey a cipherstate automatically after it has
-/// been used to send or receive some number of messages."
 [<Struct>]
 type RekeyPolicy = {
     AfterRecords: int64
@@ -27,38 +24,27 @@ type RekeyPolicy = {
 }
 
 module RekeyPolicy =
-    /// 2^20 records or 1 GiB: far below the 2^64-1 nonce limit (Noise §5.1) and the AES-GCM volume
-    /// guidance of Noise §14 ("a single key should not be used to encrypt more than 2^56 bytes").
     let Default = {
         AfterRecords = 1L <<< 20
         AfterBytes = 1L <<< 30
     }
 
-/// The limits a record layer enforces, fixed when the handshake completes.
 [<Struct>]
 type RecordLimits = {
-    /// The most data this end puts in one record (at most 65535 - 1 - TAGLEN).
     MaxRecordData: int
-    /// The largest message this end accepts (it announced this in its handshake payload).
     LocalMaxMessageSize: int
-    /// The largest message the peer accepts (from the peer's handshake payload).
     PeerMaxMessageSize: int
     Rekey: RekeyPolicy
 }
 
-/// The transport phase's cryptographic state: one sending and one receiving CipherState (Noise §5.3 Split),
-/// the counters for automatic key updates, the sizes of the messages in progress in each direction, and
-/// whether each direction has been closed.
 [<Struct; NoComparison; NoEquality>]
 type RecordLayer = private {
     send: CipherState
     receive: CipherState
     tagLength: int
     limits: RecordLimits
-    /// Records and data bytes sent since the last key update.
     sentRecords: int64
     sentBytes: int64
-    /// Data bytes of the message being sent / received so far (reset by EndOfMessage).
     outgoingMessage: int64
     incomingMessage: int64
     sendClosed: bool
@@ -66,28 +52,18 @@ type RecordLayer = private {
 } with
 
     member this.Limits = this.limits
-    /// TAGLEN of the cipher (16 for ChaChaPoly and AESGCM).
     member this.TagLength = this.tagLength
-    /// The next sending nonce n.
     member this.SendNonce = CipherState.nonce this.send |> ValueOption.defaultValue 0UL
 
-    /// The next receiving nonce n.
     member this.ReceiveNonce =
         CipherState.nonce this.receive |> ValueOption.defaultValue 0UL
 
-    /// The current sending key (changes after each key update).
     member this.SendKey = CipherState.key this.send
-    /// The current receiving key.
     member this.ReceiveKey = CipherState.key this.receive
-    /// Whether this end has sent Close.
     member this.SendClosed = this.sendClosed
-    /// Whether the peer's Close has been opened.
     member this.ReceiveClosed = this.receiveClosed
-    /// Data bytes of an incoming message received so far (not yet ended by EndOfMessage).
     member this.IncomingMessageLength = this.incomingMessage
 
-/// What `Seal` produced: the next layer, the bytes written to the destination (one framed record, plus a
-/// framed KeyUpdate when an automatic key update was due), and the sending key retired by a key update.
 [<Struct; NoComparison; NoEquality>]
 type Sealed = {
     Layer: RecordLayer
@@ -95,8 +71,6 @@ type Sealed = {
     RetiredKey: IAeadKey voption
 }
 
-/// What `Open` found: the next layer, the record's type, the length of its data (at the start of the
-/// destination), the reason when it is a Close, and the receiving key retired by a KeyUpdate.
 [<Struct; NoComparison; NoEquality>]
 type Opened = {
     Layer: RecordLayer
@@ -107,23 +81,22 @@ type Opened = {
 }
 
 module RecordLayer =
-    /// The most data one record can carry with a cipher of this tag length: the frame body is at most 65535.
     let maxRecordDataFor (tagLength: int) =
         Frame.MaxLength - Record.TypeLength - tagLength
 
-    /// Starts the transport phase from a finished handshake. One-way patterns (Noise §7.4) are refused:
-    /// both directions are needed for Close and key updates.
     let Create (transport: TransportState, limits: RecordLimits) : Result<RecordLayer, WireError> =
         match transport.Send, transport.Receive with
         | ValueSome send, ValueSome receive ->
             let tagLength = CipherState.ciphertextLength send 0
 
             if limits.MaxRecordData < 1 || limits.MaxRecordData > maxRecordDataFor tagLength then
-                Error(InvalidConfig $"the record size must be 1..{maxRecordDataFor tagLength} bytes")
-            elif limits.LocalMaxMessageSize < 1 || limits.PeerMaxMessageSize < 1 then
-                Error(InvalidConfig "message size limits must be at least 1 byte")
+                Error(InvalidConfig(RecordDataOutOfRange(limits.MaxRecordData, maxRecordDataFor tagLength)))
+            elif limits.LocalMaxMessageSize < 1 then
+                Error(InvalidConfig(MessageSizeOutOfRange limits.LocalMaxMessageSize))
+            elif limits.PeerMaxMessageSize < 1 then
+                Error(InvalidConfig(MessageSizeOutOfRange limits.PeerMaxMessageSize))
             elif limits.Rekey.AfterRecords < 1L || limits.Rekey.AfterBytes < 1L then
-                Error(InvalidConfig "the rekey interval must be at least 1 record and 1 byte")
+                Error(InvalidConfig(RekeyIntervalOutOfRange(limits.Rekey.AfterRecords, limits.Rekey.AfterBytes)))
             else
                 Ok {
                     send = send
@@ -139,19 +112,15 @@ module RecordLayer =
                 }
         | _ -> Error(Noise(State OneWayDirection))
 
-    /// Bytes on the wire for one record carrying `dataLength` bytes: length field, data, type, tag.
     let RecordLength (layer: RecordLayer, dataLength: int) =
         Frame.HeaderLength + dataLength + Record.TypeLength + layer.tagLength
 
-    /// The most bytes `Seal` can write for `dataLength` bytes of data (room for an automatic KeyUpdate).
     let MaxSealLength (layer: RecordLayer, dataLength: int) =
         RecordLength(layer, dataLength) + RecordLength(layer, 0)
 
-    /// The destination size `Open` needs for a frame body of this length (data plus the type byte).
     let OpenLength (layer: RecordLayer, frameBodyLength: int) =
         max 0 (frameBodyLength - layer.tagLength)
 
-    /// Every key the layer holds, for its owner to dispose when the connection ends.
     let Keys (layer: RecordLayer) : IAeadKey list =
         [ CipherState.key layer.send; CipherState.key layer.receive ]
         |> List.choose ValueOption.toOption
@@ -178,10 +147,6 @@ module RecordLayer =
     let private rekey (state: CipherState) =
         struct (CipherState.Rekey state, CipherState.key state)
 
-    /// Seals one record: writes its length field and ciphertext to `destination` (which may hold the data
-    /// already, at offset 2; overlapping is allowed). Data and EndOfMessage count towards the peer's
-    /// message limit; a KeyUpdate re-keys the sending CipherState after it is sealed; after Close nothing
-    /// more may be sealed. When the rekey policy is reached, a KeyUpdate record follows in `destination`.
     let Seal
         (layer: RecordLayer, recordType: RecordType, data: ReadOnlySpan<byte>, destination: Span<byte>)
         : Result<Sealed, WireError> =
@@ -269,10 +234,6 @@ module RecordLayer =
                         RetiredKey = ValueNone
                     }
 
-    /// Opens one record from a frame body (the bytes after the length field): authenticates and decrypts it
-    /// into `destination` (at least `OpenLength` bytes; the same memory as `frameBody` is allowed), then checks
-    /// the type rules and our message limit. The data is at `destination[0 .. DataLength)`. Nothing is
-    /// written that is not authenticated: on a bad tag the destination is cleared and an error returned.
     let Open (layer: RecordLayer, frameBody: ReadOnlySpan<byte>, destination: Span<byte>) : Result<Opened, WireError> =
         let plaintextLength = frameBody.Length - layer.tagLength
 

@@ -140,13 +140,7 @@ public sealed partial class SecureConnection
 
         try
         {
-            if (!endedAtStart && !send.Closed && Volatile.Read(ref disposed) == 0)
-            {
-                Span<byte> record = stackalloc byte[128];
-                var n = SealClose(reason, record);
-                stream.Write(record[..n]);
-                Telemetry.Sent(n);
-            }
+            Wait(WriteCloseAsync(new SyncReadWriteAdapter(stream, null), reason, default));
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or NotSupportedException)
         {

@@ -20,7 +20,7 @@ public sealed partial class SecureConnection
     /// (see <see cref="AuthenticateAsClientAsync"/>). The returned connection owns the socket.
     /// </summary>
     /// <exception cref="HybridProtocolException">
-    /// TransportFailed when the TCP connection cannot be made, or not within
+    /// TransportFailed when the TCP connection cannot be made; ConnectTimeout when it is not made within
     /// <see cref="SecureClientOptions.ConnectTimeout"/>; otherwise as <see cref="AuthenticateAsClientAsync"/>.
     /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
@@ -69,95 +69,38 @@ public sealed partial class SecureConnection
             throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Known-hosts authentication needs the server as HOST:PORT, not '{targetHost}'.");
         }
 
-        var identity = options.ClientIdentity;
         var psk = options.PreSharedKeyNoCopy;
         var choice = new ClientChoice(
             auth.Mode == ServerAuthenticationMode.Pinned ? ServerKeyKnowledge.Pinned : ServerKeyKnowledge.Learned,
-            identity is not null,
+            options.ClientIdentity is not null,
             psk is not null,
             options.PostQuantum != PostQuantumMode.Classical);
         var chosen = Policy.clientProtocol(choice, SecureSuites.Name(options.Suite));
-        if (chosen.IsError)
-        {
-            throw WireErrors.ToException(chosen.ErrorValue, new WireErrorContext(true, "the server " + targetHost, null), inHandshake: true);
-        }
-
-        var name = chosen.ResultValue;
         var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
-        var telemetry = Telemetry.StartHandshake(isServer: false, ProtocolNameModule.toString(name), context.Peer, options.Logger);
-        var endPoints = Prepare(stream, options);
-
-        var scope = new KeyScope(SodiumSuite.For(name));
-        var ephemeral = SodiumSuite.GenerateEphemeral();
-        KemKeyPair? kemKeyPair = null;
-        try
+        var name = chosen.IsOk ? chosen.ResultValue : throw WireErrors.ToException(chosen.ErrorValue, context, inHandshake: true);
+        return await RunHandshakeAsync(stream, options, context, ProtocolNameModule.toString(name), party =>
         {
-            var config = ClientConfig.Create(name, scope.Suite, ephemeral, options.ApplicationProtocol)
+            party.Scope = new KeyScope(SodiumSuite.For(name));
+            var config = ClientConfig.Create(name, party.Scope.Suite, party.Ephemeral, options.ApplicationProtocol)
                 .WithMaxMessageSize(options.MaxMessageSize)
                 .WithMaxRecordData(options.MaxRecordData)
                 .WithRekey(options.RekeyPolicy);
-            if (scope.Suite.Kem is { } kem && name.IsHfs)
+            if (party.Scope.Suite.Kem is { } kem && name.IsHfs)
             {
                 // Noise HFS "e1": a KEM key pair for this connection only, from a fresh seed (erased at once).
                 Span<byte> seed = stackalloc byte[kem.Value.SEEDLEN];
                 RandomNumberGenerator.Fill(seed);
-                kemKeyPair = kem.Value.GENERATE_KEM_KEYPAIR.Invoke(seed);
+                party.KemKeyPair = kem.Value.GENERATE_KEM_KEYPAIR.Invoke(seed);
                 CryptographicOperations.ZeroMemory(seed);
-                config = config.WithKemKeyPair(kemKeyPair);
+                config = config.WithKemKeyPair(party.KemKeyPair);
             }
 
-            if (identity is not null)
-            {
-                config = config.WithLocalStatic(identity.ToKeyPair());
-            }
-
-            if (auth.PinnedKey is not null)
-            {
-                config = config.WithRemoteStatic(auth.PinnedKey.ToCore());
-            }
-
-            if (psk is not null)
-            {
-                config = config.WithPsk(psk);
-            }
-
-            var started = Connection.Client(config);
-            if (started.IsError)
-            {
-                throw WireErrors.ToException(started.ErrorValue, context, inHandshake: true);
-            }
-
-            Func<PublicKey, HybridProtocolException?> verify = auth.Mode switch
-            {
-                ServerAuthenticationMode.KnownHosts => key =>
-                {
-                    var result = auth.Store!.Verify(knownHost!, knownPort, key);
-                    return result.Status == KnownHostStatus.Changed && result.RecordedKey is not null
-                        ? KnownHosts.ServerKeyChangedException(result.Host, result.Port, result.RecordedKey, key, result.Path, result.RecordedLine)
-                        : null;
-                }
-                ,
-                ServerAuthenticationMode.Callback => key => Ask(auth.Verify!, key, $"The server's key {key.Fingerprint} was refused by the ServerAuthentication callback; the connection was closed."),
-                ServerAuthenticationMode.DangerousAcceptAny => _ => null,
-                _ => key => new HybridProtocolException(HybridErrorCode.AuthenticationFailed, $"The server proved {key.Fingerprint}, not the pinned key {auth.PinnedKey}."),
-            };
-
-            var connection = await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
-            telemetry.Completed(connection, options.Logger);
-            return connection.WithEndPoints(endPoints);
-        }
-        catch (Exception e)
-        {
-            telemetry.Failed(e);
-            scope.Dispose();
-            await stream.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-        finally
-        {
-            ephemeral.Private.Dispose();
-            kemKeyPair?.Private.Dispose();
-        }
+            config = options.ClientIdentity is { } identity ? config.WithLocalStatic(identity.ToKeyPair()) : config;
+            config = auth.PinnedKey is { } pinned ? config.WithRemoteStatic(pinned.ToCore()) : config;
+            config = psk is not null ? config.WithPsk(psk) : config;
+            party.Verify = key => auth.Check(key, knownHost, knownPort);
+            return Connection.Client(config);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -181,71 +124,92 @@ public sealed partial class SecureConnection
     }
 
     /// <summary>The server handshake with the accepted names already computed (a listener computes them once).</summary>
-    internal static async Task<SecureConnection> AuthenticateAsServerCoreAsync(Stream stream, SecureServerOptions options, FSharpList<Core.Noise.ProtocolName> accepted, string peer, CancellationToken cancellationToken)
+    internal static Task<SecureConnection> AuthenticateAsServerCoreAsync(Stream stream, SecureServerOptions options, FSharpList<Core.Noise.ProtocolName> accepted, string peer, CancellationToken cancellationToken)
     {
         var serverKey = options.ServerKey ?? throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
         serverKey.ThrowIfDisposed("SecureServerOptions.ServerKey");
-        var clientAuth = options.ClientAuthentication;
-        var psk = options.PreSharedKeyNoCopy;
-        var context = new WireErrorContext(false, peer, null);
-        var telemetry = Telemetry.StartHandshake(isServer: true, null, peer, options.Logger);
-        var endPoints = Prepare(stream, options);
-        KeyScope? scope = null;
-        var ephemeral = SodiumSuite.GenerateEphemeral();
-        // Noise HFS "ekem1": fresh encapsulation randomness for this connection, erased when the handshake is over.
-        var randomness = accepted.Any(n => n.IsHfs) ? RandomNumberGenerator.GetBytes(SodiumKem.MlKem768.ENCAPSRANDOMNESSLEN) : null;
-        try
+        return RunHandshakeAsync(stream, options, new WireErrorContext(false, peer, null), null, party =>
         {
             var config = ServerConfig.Create(
                     accepted,
-                    new Func<Core.Noise.ProtocolName, CryptoSuite>(n => (scope = new KeyScope(SodiumSuite.For(n))).Suite),
-                    ephemeral,
+                    new Func<Core.Noise.ProtocolName, CryptoSuite>(n => (party.Scope = new KeyScope(SodiumSuite.For(n))).Suite),
+                    party.Ephemeral,
                     options.ApplicationProtocol)
                 .WithLocalStatic(serverKey.ToKeyPair())
                 .WithMaxMessageSize(options.MaxMessageSize)
                 .WithMaxRecordData(options.MaxRecordData)
                 .WithRekey(options.RekeyPolicy);
-            if (psk is not null)
+            config = options.PreSharedKeyNoCopy is { } psk ? config.WithPsk(psk) : config;
+            if (accepted.Any(n => n.IsHfs))
             {
-                config = config.WithPsk(psk);
+                // Noise HFS "ekem1": fresh encapsulation randomness for this connection, erased when the handshake is over.
+                party.Randomness = RandomNumberGenerator.GetBytes(SodiumKem.MlKem768.ENCAPSRANDOMNESSLEN);
+                config = config.WithEncapsulationRandomness(party.Randomness);
             }
 
-            if (randomness is not null)
-            {
-                config = config.WithEncapsulationRandomness(randomness);
-            }
+            party.Verify = options.ClientAuthentication.Check;
+            return Connection.Server(config);
+        }, cancellationToken);
+    }
 
-            var started = Connection.Server(config);
+    /// <summary>
+    /// One handshake, client or server: <paramref name="start"/> makes the core's configuration from the options (with
+    /// the party's fresh secrets) and starts the core's Connection; the handshake then runs, and on any failure the
+    /// keys are disposed and the stream closed. The party's secrets are erased either way.
+    /// </summary>
+    private static async Task<SecureConnection> RunHandshakeAsync(
+        Stream stream,
+        SecureConnectionOptions options,
+        WireErrorContext context,
+        string? requestedProtocol,
+        Func<HandshakeParty, FSharpResult<(Connection, FSharpList<Output>), WireError>> start,
+        CancellationToken cancellationToken)
+    {
+        var telemetry = Telemetry.StartHandshake(!context.IsClient, requestedProtocol, context.Peer, options.Logger);
+        var endPoints = Prepare(stream, options);
+        using var party = new HandshakeParty();
+        try
+        {
+            var started = start(party);
             if (started.IsError)
             {
                 throw WireErrors.ToException(started.ErrorValue, context, inHandshake: true);
             }
 
-            Func<PublicKey, HybridProtocolException?> verify = clientAuth switch
-            {
-                { Allowed: { } allowed } => key => allowed.Contains(key) ? null : new(HybridErrorCode.AuthenticationFailed, $"The client's key {key.Fingerprint} is not on the allow-list; the connection was refused. Add the key to ClientAuthentication.AllowList to accept it."),
-                { Verify: { } callback } => key => Ask(callback, key, $"The client's key {key.Fingerprint} was refused by the ClientAuthentication callback."),
-                _ => _ => null,
-            };
-
-            var connection = await HandshakeAsync(stream, started.ResultValue, () => scope, verify, context, options, cancellationToken).ConfigureAwait(false);
+            var connection = await HandshakeAsync(stream, started.ResultValue, party, context, options, cancellationToken).ConfigureAwait(false);
             telemetry.Completed(connection, options.Logger);
             return connection.WithEndPoints(endPoints);
         }
         catch (Exception e)
         {
             telemetry.Failed(e);
-            scope?.Dispose();
+            party.Scope?.Dispose();
             await stream.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-        finally
+    }
+
+    /// <summary>
+    /// One handshake's secrets (the ephemeral key pair, the HFS KEM key pair or encapsulation randomness), erased when
+    /// it ends; the keys it makes (<see cref="Scope"/>, kept by the connection on success); how the peer's key is checked.
+    /// </summary>
+    private sealed class HandshakeParty : IDisposable
+    {
+        public DhKeyPair Ephemeral { get; } = SodiumSuite.GenerateEphemeral();
+
+        public KeyScope? Scope { get; set; }
+
+        public KemKeyPair? KemKeyPair { get; set; }
+
+        public byte[]? Randomness { get; set; }
+
+        public Func<PublicKey, HybridProtocolException?> Verify { get; set; } = _ => null;
+
+        public void Dispose()
         {
-            ephemeral.Private.Dispose();
-            if (randomness is not null)
-            {
-                CryptographicOperations.ZeroMemory(randomness);
-            }
+            Ephemeral.Private.Dispose();
+            KemKeyPair?.Private.Dispose();
+            CryptographicOperations.ZeroMemory(Randomness);
         }
     }
 
@@ -268,18 +232,6 @@ public sealed partial class SecureConnection
             : throw WireErrors.ToException(accepted.ErrorValue, new WireErrorContext(false, "the client", null), inHandshake: true);
     }
 
-    private static HybridProtocolException? Ask(Func<PublicKey, bool> callback, PublicKey key, string refusal)
-    {
-        try
-        {
-            return callback(key) ? null : new HybridProtocolException(HybridErrorCode.AuthenticationFailed, refusal);
-        }
-        catch (Exception e)
-        {
-            return new HybridProtocolException(HybridErrorCode.AuthenticationFailed, refusal + " (The callback threw: " + e.Message + ")", e);
-        }
-    }
-
     private static void CheckClientOptions(SecureClientOptions options)
     {
         if (options.ServerAuthentication is null)
@@ -296,9 +248,8 @@ public sealed partial class SecureConnection
     /// </summary>
     private static async Task<SecureConnection> HandshakeAsync(
         Stream stream,
-        ValueTuple<Connection, FSharpList<Output>> started,
-        Func<KeyScope?> scope,
-        Func<PublicKey, HybridProtocolException?> verify,
+        (Connection, FSharpList<Output>) started,
+        HandshakeParty party,
         WireErrorContext context,
         SecureConnectionOptions options,
         CancellationToken cancellationToken)
@@ -334,14 +285,14 @@ public sealed partial class SecureConnection
                             early.Enqueue(d.Message);
                             break;
                         case Output.VerifyPeerKey v:
-                            refusal = verify(PublicKey.FromCore(v.PeerKey));
+                            refusal = party.Verify(PublicKey.FromCore(v.PeerKey));
                             next = Input.NewPeerKeyVerdict(refusal is null);
                             break;
                         case Output.HandshakeCompleted c:
                             info = c.Info;
                             break;
                         case Output.KeyRetired k:
-                            RetireKey(scope(), k.Key);
+                            RetireKey(party.Scope, k.Key);
                             break;
                         case { IsClosed: true }:
                             closed = true;
@@ -372,7 +323,7 @@ public sealed partial class SecureConnection
         }
         catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or IOException or HybridProtocolException && timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new HybridProtocolException(HybridErrorCode.HandshakeTimeout, $"The handshake with {context.Peer} did not complete within {options.HandshakeTimeout.TotalSeconds:0.###} s; the connection was closed. The peer is silent, slow, or not a HybridProtocol endpoint.", e);
+            throw TimedOut(options.HandshakeTimeout, context.Peer, e);
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException && !cancellationToken.IsCancellationRequested)
         {
@@ -383,24 +334,31 @@ public sealed partial class SecureConnection
             ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
         }
 
-        var keys = scope() ?? throw new InvalidOperationException("The handshake completed without a crypto suite.");
-        if (closed)
+        // The timeout may fire just as the handshake completes, and its callback then closes the stream: the
+        // handshake counts as timed out (or cancelled), never as a connection over a closed stream.
+        if (!registration.Unregister())
         {
-            // The peer closed cleanly right after the handshake; our Close has been sent. Keep what it delivered.
-            keys.Dispose();
-            return new SecureConnection(stream, keys, null, info, early, context, options);
+            registration.Dispose(); // waits for the callback to finish closing the stream
+            cancellationToken.ThrowIfCancellationRequested();
+            throw TimedOut(options.HandshakeTimeout, context.Peer, null);
         }
 
-        var traffic = Connection.Traffic(state);
-        if (traffic.IsError)
+        var keys = party.Scope ?? throw new InvalidOperationException("The handshake completed without a crypto suite.");
+        TrafficStart? engine = null;
+        if (!closed)
         {
-            throw WireErrors.ToException(traffic.ErrorValue, context, inHandshake: false);
+            var traffic = Connection.Traffic(state);
+            engine = traffic.IsOk ? traffic.ResultValue : throw WireErrors.ToException(traffic.ErrorValue, context, inHandshake: false);
         }
 
-        var engine = traffic.ResultValue;
-        keys.DisposeAllExcept(TrafficModule.Keys(engine.Send, engine.Receive).ToArray());
+        // When the peer closed cleanly right after the handshake (our Close has been sent), no key is kept; what it
+        // delivered is.
+        keys.DisposeAllExcept(engine is null ? [] : TrafficModule.Keys(engine.Send, engine.Receive).ToArray());
         return new SecureConnection(stream, keys, engine, info, early, context, options);
     }
+
+    private static HybridProtocolException TimedOut(TimeSpan timeout, string peer, Exception? inner) =>
+        new(HybridErrorCode.HandshakeTimeout, $"The handshake with {peer} did not complete within {timeout.TotalSeconds:0.###} s; the connection was closed. The peer is silent, slow, or not a HybridProtocol endpoint.", inner);
 
     private static void RetireKey(KeyScope? scope, IAeadKey key)
     {

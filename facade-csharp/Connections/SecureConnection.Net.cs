@@ -6,44 +6,25 @@ namespace HybridProtocol;
 /// <summary>The TCP side of a connection: connecting with a timeout, socket options, and the addresses.</summary>
 public sealed partial class SecureConnection
 {
-    private EndPoint? remoteEndPoint;
-    private EndPoint? localEndPoint;
-
     /// <summary>
     /// The peer's address, when the connection runs over a TCP socket (<see cref="ConnectAsync"/>, a
     /// <see cref="SecureListener"/>, or a <see cref="NetworkStream"/>); null over other streams. A client that reached
     /// a dual-stack listener over IPv4 appears with its IPv4 address (<c>127.0.0.1</c>, not <c>::ffff:127.0.0.1</c>).
     /// </summary>
-    public EndPoint? RemoteEndPoint => remoteEndPoint;
+    public EndPoint? RemoteEndPoint { get; private set; }
 
     /// <summary>This end's address, when the connection runs over a TCP socket; null over other streams.</summary>
-    public EndPoint? LocalEndPoint => localEndPoint;
+    public EndPoint? LocalEndPoint { get; private set; }
 
-    /// <summary>The socket under a stream, when it is a <see cref="NetworkStream"/>.</summary>
-    private static Socket? SocketOf(Stream stream) => stream is NetworkStream network ? network.Socket : null;
-
-    /// <summary>Records the addresses now, while the socket is open (they are kept after it closes).</summary>
-    private static (EndPoint? Remote, EndPoint? Local) EndPointsOf(Stream stream)
-    {
-        try
-        {
-            var socket = SocketOf(stream);
-            return (Unmapped(socket?.RemoteEndPoint), Unmapped(socket?.LocalEndPoint));
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            return (null, null);
-        }
-    }
-
-    /// <summary>Applies the socket options to a TCP stream and records its addresses.</summary>
+    /// <summary>Applies the socket options to a TCP stream and records its addresses, while the socket is open (they are kept after it closes).</summary>
     private static (EndPoint? Remote, EndPoint? Local) Prepare(Stream stream, SecureConnectionOptions options)
     {
         try
         {
-            if (SocketOf(stream) is { } socket)
+            if (stream is NetworkStream { Socket: var socket })
             {
                 Configure(socket, options);
+                return (Unmapped(socket.RemoteEndPoint), Unmapped(socket.LocalEndPoint));
             }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
@@ -51,7 +32,7 @@ public sealed partial class SecureConnection
             // The handshake that follows reports the broken stream.
         }
 
-        return EndPointsOf(stream);
+        return (null, null);
     }
 
     /// <summary>An IPv4 address as itself, not as the IPv4-mapped IPv6 address a dual-stack socket reports.</summary>
@@ -60,7 +41,7 @@ public sealed partial class SecureConnection
 
     private SecureConnection WithEndPoints((EndPoint? Remote, EndPoint? Local) endPoints)
     {
-        (remoteEndPoint, localEndPoint) = endPoints;
+        (RemoteEndPoint, LocalEndPoint) = endPoints;
         return this;
     }
 
@@ -98,20 +79,21 @@ public sealed partial class SecureConnection
             await socket.ConnectAsync(host, port, timeout.Token).ConfigureAwait(false);
             return socket;
         }
-        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception e)
         {
             socket.Dispose();
-            throw new HybridProtocolException(HybridErrorCode.TransportFailed, $"Cannot connect to {FormatHost(host, port)}: no answer within the ConnectTimeout of {options.ConnectTimeout.TotalSeconds:0.###} s. Check that the server runs, the address is right and no firewall drops the connection.", e);
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            throw new HybridProtocolException(HybridErrorCode.TransportFailed, $"Cannot connect to {FormatHost(host, port)}: {e.Message}. Check that the server runs and the address is right.", e);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
+            var mapped = e switch
+            {
+                OperationCanceledException when !cancellationToken.IsCancellationRequested => new HybridProtocolException(HybridErrorCode.ConnectTimeout, $"Cannot connect to {FormatHost(host, port)}: no answer within the ConnectTimeout of {options.ConnectTimeout.TotalSeconds:0.###} s. Check that the server runs, the address is right and no firewall drops the connection.", e),
+                SocketException => new HybridProtocolException(HybridErrorCode.TransportFailed, $"Cannot connect to {FormatHost(host, port)}: {e.Message}. Check that the server runs and the address is right.", e),
+                _ => null,
+            };
+            if (mapped is null)
+            {
+                throw;
+            }
+
+            throw mapped;
         }
     }
 }

@@ -108,19 +108,9 @@ public sealed partial class SecureConnection
         where TAdapter : IReadWriteAdapter
     {
         await adapter.LockAsync(sendLock, cancellationToken).ConfigureAwait(false);
-        byte[]? buffer = null;
         try
         {
-            if (endedAtStart || send.Closed || Volatile.Read(ref disposed) != 0)
-            {
-                return;
-            }
-
-            buffer = ArrayPool<byte>.Shared.Rent(SendHalfModule.ControlLength(send));
-            var n = SealClose(reason, buffer);
-            await adapter.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
-            Telemetry.Sent(n);
-            await adapter.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await WriteCloseAsync(adapter, reason, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
         {
@@ -128,12 +118,31 @@ public sealed partial class SecureConnection
         }
         finally
         {
-            if (buffer is not null)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-
             sendLock.Release();
+        }
+    }
+
+    /// <summary>Seals this end's Close and writes it, unless it has been sealed already (with the send lock held).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteCloseAsync<TAdapter>(TAdapter adapter, CloseReason reason, CancellationToken cancellationToken)
+        where TAdapter : IReadWriteAdapter
+    {
+        if (endedAtStart || send.Closed || Volatile.Read(ref disposed) != 0)
+        {
+            return;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(SendHalfModule.ControlLength(send));
+        try
+        {
+            var n = SealClose(reason, buffer);
+            await adapter.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+            Telemetry.Sent(n);
+            await adapter.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -147,20 +147,13 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     /// <exception cref="HybridProtocolException">As <see cref="SendAsync"/>.</exception>
     public unsafe void Send(ReadOnlySpan<byte> message)
     {
-        ThrowIfExceptional();
-        sendLock.Wait();
-        try
+        fixed (byte* p = message)
         {
-            fixed (byte* p = message)
+            Blocking(sendLock, sendPinned, p, message.Length, static (c, sync, m) =>
             {
-                // The pinned view is set under the lock and used only inside this call (the sync adapter never suspends).
-                Wait(SendCoreAsync(new SyncReadWriteAdapter(stream, pollSocket), sendPinned.Over(p, message.Length), lockHeld: true, default));
-            }
-        }
-        finally
-        {
-            sendPinned.Clear();
-            sendLock.Release();
+                Wait(c.SendCoreAsync(sync, m, lockHeld: true, default));
+                return default;
+            });
         }
     }
 
@@ -196,19 +189,9 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     /// <exception cref="HybridProtocolException">As <see cref="ReceiveAsync(Memory{byte}, CancellationToken)"/>.</exception>
     public unsafe int Receive(Span<byte> buffer)
     {
-        ThrowIfExceptional();
-        receiveLock.Wait();
-        try
+        fixed (byte* p = buffer)
         {
-            fixed (byte* p = buffer)
-            {
-                return Wait(ReceiveIntoAsync(new SyncReadWriteAdapter(stream, pollSocket), receivePinned.Over(p, buffer.Length), lockHeld: true, default));
-            }
-        }
-        finally
-        {
-            receivePinned.Clear();
-            receiveLock.Release();
+            return Blocking(receiveLock, receivePinned, p, buffer.Length, static (c, sync, m) => c.ReceiveIntoAsync(sync, m, lockHeld: true, default));
         }
     }
 
@@ -224,19 +207,28 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
     internal unsafe int ReadSome(Span<byte> destination)
     {
+        fixed (byte* p = destination)
+        {
+            return Blocking(receiveLock, receivePinned, p, destination.Length, static (c, sync, m) => c.ReadSomeAsync(sync, m, lockHeld: true, default));
+        }
+    }
+
+    /// <summary>
+    /// A synchronous call over a caller's pinned span: under the direction's lock, through a view of the span that is
+    /// set under the lock and used only inside this call (the sync adapter never suspends, so the view never escapes).
+    /// </summary>
+    private unsafe int Blocking(SemaphoreSlim gate, PinnedMemory pinned, byte* p, int length, Func<SecureConnection, SyncReadWriteAdapter, Memory<byte>, ValueTask<int>> run)
+    {
         ThrowIfExceptional();
-        receiveLock.Wait();
+        gate.Wait();
         try
         {
-            fixed (byte* p = destination)
-            {
-                return Wait(ReadSomeAsync(new SyncReadWriteAdapter(stream, pollSocket), receivePinned.Over(p, destination.Length), lockHeld: true, default));
-            }
+            return Wait(run(this, new SyncReadWriteAdapter(stream, pollSocket), pinned.Over(p, length)));
         }
         finally
         {
-            receivePinned.Clear();
-            receiveLock.Release();
+            pinned.Clear();
+            gate.Release();
         }
     }
 

@@ -1,8 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
+using HybridProtocol.Connections;
 using HybridProtocol.Core.Wire;
 using HybridProtocol.Diagnostics;
+using HybridProtocol.Net;
 using Microsoft.FSharp.Collections;
 
 namespace HybridProtocol;
@@ -34,9 +36,7 @@ public sealed class SecureListener : IAsyncDisposable
     private Task? acceptLoop;
     private int handshakes;
     private readonly FailureSummary failures;
-    private readonly object pendingLock = new();
-    private readonly LinkedList<Waiting> waiting = new();
-    private readonly Dictionary<IPAddress, LinkedList<Waiting>> waitingByAddress = [];
+    private PendingSockets? pending;
 
     /// <summary>
     /// Creates a listener for <paramref name="endPoint"/> (port 0 picks a free port; see <see cref="LocalEndPoint"/>).
@@ -131,6 +131,7 @@ public sealed class SecureListener : IAsyncDisposable
             throw new HybridProtocolException(HybridErrorCode.TransportFailed, $"Cannot listen on {endPoint}: {e.Message}.", e);
         }
 
+        pending = new PendingSockets(Math.Max(1, MaxPendingSockets), Math.Max(1, MaxPendingPerAddress));
         ready = Channel.CreateBounded<SecureConnection>(new BoundedChannelOptions(Math.Max(1, MaxPendingConnections)) { FullMode = BoundedChannelFullMode.Wait });
         socket = s;
         acceptLoop = Task.Run(AcceptLoopAsync);
@@ -200,89 +201,11 @@ public sealed class SecureListener : IAsyncDisposable
             }
 
             Telemetry.Accepted(options.Logger, client.RemoteEndPoint);
-            var entry = Admit(client);
+            var cancel = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
+            cancel.CancelAfter(FirstMessageDeadline);
+            var entry = pending!.Admit(client, cancel);
             _ = Task.Run(() => WaitForFirstFlightAsync(entry));
         }
-    }
-
-    /// <summary>A socket waiting for its first flight: its place in the queues and what cancels its wait.</summary>
-    private sealed class Waiting(Socket socket, IPAddress? address, CancellationTokenSource cancel)
-    {
-        public Socket Socket { get; } = socket;
-
-        public IPAddress? Address { get; } = address;
-
-        public CancellationTokenSource Cancel { get; } = cancel;
-
-        public LinkedListNode<Waiting>? Node { get; set; }
-
-        public LinkedListNode<Waiting>? AddressNode { get; set; }
-
-        public bool PushedOut { get; set; }
-    }
-
-    /// <summary>Queues a new socket; when a limit is reached, the oldest waiting socket (of that address) is pushed out.</summary>
-    private Waiting Admit(Socket client)
-    {
-        var address = (client.RemoteEndPoint as IPEndPoint)?.Address;
-        var cancel = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
-        cancel.CancelAfter(FirstMessageDeadline);
-        var entry = new Waiting(client, address, cancel);
-        Waiting? pushedOut = null;
-        lock (pendingLock)
-        {
-            LinkedList<Waiting>? sameAddress = null;
-            if (address is not null && !waitingByAddress.TryGetValue(address, out sameAddress))
-            {
-                sameAddress = new LinkedList<Waiting>();
-                waitingByAddress[address] = sameAddress;
-            }
-
-            if (sameAddress is { Count: > 0 } && sameAddress.Count >= Math.Max(1, MaxPendingPerAddress))
-            {
-                pushedOut = sameAddress.First!.Value;
-            }
-            else if (waiting.Count >= Math.Max(1, MaxPendingSockets))
-            {
-                pushedOut = waiting.First!.Value;
-            }
-
-            if (pushedOut is not null)
-            {
-                Dequeue(pushedOut);
-                pushedOut.PushedOut = true;
-            }
-
-            entry.Node = waiting.AddLast(entry);
-            entry.AddressNode = sameAddress?.AddLast(entry);
-        }
-
-        pushedOut?.Cancel.Cancel();
-        return entry;
-    }
-
-    /// <summary>Takes a socket out of the waiting queues (under the lock); false when it was out already.</summary>
-    private bool Dequeue(Waiting entry)
-    {
-        if (entry.Node is null)
-        {
-            return false;
-        }
-
-        waiting.Remove(entry.Node);
-        entry.Node = null;
-        if (entry.AddressNode is { List: { } list } node)
-        {
-            list.Remove(node);
-            if (list.Count == 0 && entry.Address is not null)
-            {
-                waitingByAddress.Remove(entry.Address);
-            }
-
-            entry.AddressNode = null;
-        }
-
-        return true;
     }
 
     /// <summary>
@@ -290,7 +213,7 @@ public sealed class SecureListener : IAsyncDisposable
     /// (<see cref="PreambleModule.firstFlight"/> says when it is complete; bytes that can be no first flight go to the
     /// handshake too, which refuses them with the typed error). Silent, slow and pushed-out sockets are dropped.
     /// </summary>
-    private async Task WaitForFirstFlightAsync(Waiting entry)
+    private async Task WaitForFirstFlightAsync(PendingSockets.Entry entry)
     {
         var client = entry.Socket;
         var remote = client.RemoteEndPoint;
@@ -319,11 +242,7 @@ public sealed class SecureListener : IAsyncDisposable
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
         {
-            lock (pendingLock)
-            {
-                Dequeue(entry);
-            }
-
+            pending!.Remove(entry);
             client.Dispose();
             if (!stopping.IsCancellationRequested)
             {
@@ -337,11 +256,7 @@ public sealed class SecureListener : IAsyncDisposable
             return;
         }
 
-        lock (pendingLock)
-        {
-            Dequeue(entry);
-        }
-
+        pending!.Remove(entry);
         if (Interlocked.Increment(ref handshakes) > MaxConcurrentHandshakes)
         {
             Interlocked.Decrement(ref handshakes);
@@ -440,43 +355,4 @@ public sealed class HandshakeFailedEventArgs : EventArgs
 
     /// <summary>Why it failed (usually a <see cref="HybridProtocolException"/>).</summary>
     public Exception Exception { get; }
-}
-
-/// <summary>
-/// A socket's stream that first returns the bytes the listener read while waiting for the first flight. A
-/// <see cref="NetworkStream"/> still, so the connection's socket-level waiting applies; the handshake's first read
-/// takes the whole prefix (it is at most <see cref="SecureListener.MaxFirstFlight"/>, the handshake's read size).
-/// </summary>
-internal sealed class PrefixedNetworkStream(Socket socket, ReadOnlyMemory<byte> prefix) : NetworkStream(socket, ownsSocket: true)
-{
-    private ReadOnlyMemory<byte> prefix = prefix;
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override int Read(Span<byte> buffer) => TakePrefix(buffer) is var n and > 0 ? n : base.Read(buffer);
-
-    public override int ReadByte()
-    {
-        Span<byte> one = stackalloc byte[1];
-        return Read(one) == 1 ? one[0] : -1;
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        TakePrefix(buffer.Span) is var n and > 0 ? new(n) : base.ReadAsync(buffer, cancellationToken);
-
-    private int TakePrefix(Span<byte> buffer)
-    {
-        if (prefix.IsEmpty || buffer.IsEmpty)
-        {
-            return 0;
-        }
-
-        var n = Math.Min(prefix.Length, buffer.Length);
-        prefix.Span[..n].CopyTo(buffer);
-        prefix = prefix[n..];
-        return n;
-    }
 }

@@ -44,7 +44,7 @@ internal static class WireErrors
         _ when error.IsNoVerdictPending => new(HybridErrorCode.InvalidState, "No peer key is waiting for a verdict."),
         WireError.BufferTooSmall b => new(HybridErrorCode.InvalidArgument, $"A buffer of at least {b.needed} bytes is needed."),
         WireError.IdleTimeout i => new(HybridErrorCode.IdleTimeout, $"Nothing was sent to or received from {context.Peer} for {i.milliseconds / 1000.0:0.###} s (the IdleTimeout); the connection was closed."),
-        WireError.InvalidConfig c => new(HybridErrorCode.InvalidArgument, $"The connection options cannot work: {c.reason}."),
+        WireError.InvalidConfig c => new(HybridErrorCode.InvalidArgument, $"The connection options cannot work: {Describe(c.reason)}."),
         _ => new(HybridErrorCode.ProtocolViolation, $"Wire protocol error: {error}."),
     };
 
@@ -70,6 +70,24 @@ internal static class WireErrors
         RefusalCode.ServerBusy => "it is busy; try again later",
         RefusalCode.PostQuantumRequired => "it requires post-quantum hybrid key agreement (PostQuantum = Hybrid; in the CLI, leave out --classical)",
         _ => $"refusal code {(byte)code}",
+    };
+
+    /// <summary>What is wrong with a configuration, for messages (one wording per core case).</summary>
+    public static string Describe(InvalidConfigReason reason) => reason switch
+    {
+        InvalidConfigReason.MessageSizeOutOfRange m => $"the largest message size must be at least 1 byte (it is {m.size}); set MaxMessageSize",
+        InvalidConfigReason.RecordDataOutOfRange r => $"the record size must be 1..{r.maximum} bytes (it is {r.size})",
+        InvalidConfigReason.RekeyIntervalOutOfRange r => $"the rekey interval must be at least 1 record and 1 byte (it is {r.records} records, {r.bytes} bytes)",
+        InvalidConfigReason.BadApplicationProtocol a => $"the application protocol must be 0..255 characters of printable ASCII (it has {a.length} characters); set ApplicationProtocol",
+        InvalidConfigReason.OneWayPattern o => $"{Core.Noise.ProtocolNameModule.toString(o.protocol)} is a one-way pattern (N, K, X), which cannot carry a two-way connection",
+        InvalidConfigReason.ClientStaticKeyInAdvance k => $"{Core.Noise.ProtocolNameModule.toString(k.protocol)}: a server cannot know the client's static key in advance",
+        InvalidConfigReason.PskMissing p => $"{Core.Noise.ProtocolNameModule.toString(p.protocol)} needs a pre-shared key; set PreSharedKey",
+        InvalidConfigReason.ServerStaticKeyMissing k => $"{Core.Noise.ProtocolNameModule.toString(k.protocol)} needs the server's static key; set ServerKey",
+        InvalidConfigReason.RefusalCodeOutOfRange r => $"a refusal code must be 0x01..0x1F (it is 0x{r.code:x2})",
+        _ when reason.IsNoAcceptedProtocol => "the server accepts no protocol name",
+        _ when reason.IsFirstMessageCompletesHandshake => "the pattern's first message completes the handshake (one-way patterns cannot carry a connection)",
+        _ when reason.IsRefusalVersionZero => "a refusal's server version cannot be 0",
+        _ => reason.ToString(),
     };
 
     private static string Describe(MalformedReason reason) => reason switch

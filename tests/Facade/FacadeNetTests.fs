@@ -99,6 +99,29 @@ let private echoOnce (connection: SecureConnection) =
         do! connection.SendAsync(ReadOnlyMemory(nonNull message))
     }
 
+/// A client's TCP stream that holds the server's whole answer back until the handshake timeout has fired and closed
+/// the stream: the handshake then completes at the very moment its timeout closes the stream.
+type private LateStream(socket: Socket, answered: Task) =
+    inherit NetworkStream(socket, true)
+    let closed = TaskCompletionSource()
+
+    member private _.ReadNow(buffer: Memory<byte>) =
+        base.ReadAsync(buffer, Threading.CancellationToken.None)
+
+    override this.ReadAsync(buffer: Memory<byte>, _: Threading.CancellationToken) =
+        ValueTask<int>(
+            task {
+                do! answered
+                let! n = this.ReadNow buffer
+                do! closed.Task
+                return n
+            }
+        )
+
+    override _.Dispose(disposing: bool) =
+        base.Dispose disposing
+        closed.TrySetResult() |> ignore
+
 [<Tests>]
 let tests =
     testList "Connections: network" [
@@ -159,7 +182,7 @@ let tests =
             |> fun t -> t.Wait bound |> ignore
         }
 
-        test "a server that takes no connection fails ConnectAsync with TransportFailed after ConnectTimeout" {
+        test "a server that takes no connection fails ConnectAsync with ConnectTimeout after ConnectTimeout" {
             // A listener whose accept queue is full (backlog 0, one connection waiting, never accepted): Linux
             // drops further SYNs, so a connect neither succeeds nor fails on its own.
             use listener = new Socket(SocketType.Stream, ProtocolType.Tcp)
@@ -181,12 +204,94 @@ let tests =
                 let e =
                     failure (fun () -> SecureConnection.ConnectAsync("127.0.0.1", port, options))
 
-                Expect.equal e.Code HybridErrorCode.TransportFailed e.Message
+                Expect.equal e.Code HybridErrorCode.ConnectTimeout e.Message
                 Expect.stringContains e.Message "ConnectTimeout" "names the option"
             finally
                 for (s, _) in fillers do
                     s.Dispose()
         }
+
+        test
+            "a handshake timeout that fires as the handshake completes gives HandshakeTimeout, not ObjectDisposedException" {
+            use listener = new Socket(SocketType.Stream, ProtocolType.Tcp)
+            listener.Bind(IPEndPoint(IPAddress.Loopback, 0))
+            listener.Listen 1
+            let client = new Socket(SocketType.Stream, ProtocolType.Tcp)
+            client.Connect(IPAddress.Loopback, portOf listener)
+            let accepted = listener.Accept()
+
+            let served =
+                SecureConnection.AuthenticateAsServerAsync(new NetworkStream(accepted, true), serverOptions ())
+
+            let options =
+                SecureClientOptions(
+                    ServerAuthentication = ServerAuthentication.Pinned(serverKey.PublicKey),
+                    HandshakeTimeout = TimeSpan.FromMilliseconds 200.0
+                )
+
+            let e =
+                failure (fun () ->
+                    SecureConnection.AuthenticateAsClientAsync(
+                        new LateStream(client, served),
+                        $"127.0.0.1:{portOf listener}",
+                        options
+                    ))
+
+            Expect.equal e.Code HybridErrorCode.HandshakeTimeout e.Message
+            (run served).Dispose()
+        }
+
+        for limit, make in
+            [
+                "MaxPendingSockets",
+                (fun () ->
+                    new SecureListener(IPEndPoint(IPAddress.Loopback, 0), serverOptions (), MaxPendingSockets = 1))
+                "MaxPendingPerAddress",
+                (fun () ->
+                    new SecureListener(IPEndPoint(IPAddress.Loopback, 0), serverOptions (), MaxPendingPerAddress = 1))
+            ] do
+            test
+                $"beyond {limit} = 1 the oldest waiting socket is pushed out (PeerRefused), and a real client is served" {
+                let listener: SecureListener = make ()
+                let refused = Collections.Concurrent.ConcurrentQueue<HybridErrorCode>()
+
+                listener.HandshakeFailed.Add(fun e ->
+                    match e.Exception with
+                    | :? HybridProtocolException as h -> refused.Enqueue h.Code
+                    | _ -> ())
+
+                listener.Start()
+                let port = listener.LocalEndPoint.Port
+
+                task {
+                    // Two silent sockets, accepted in order: the second pushes the first out, which is closed.
+                    use oldest = new Socket(SocketType.Stream, ProtocolType.Tcp)
+                    do! oldest.ConnectAsync(IPAddress.Loopback, port)
+                    use newer = new Socket(SocketType.Stream, ProtocolType.Tcp)
+                    do! newer.ConnectAsync(IPAddress.Loopback, port)
+                    let! n = oldest.ReceiveAsync(Array.zeroCreate<byte> 16, SocketFlags.None)
+                    Expect.equal n 0 "the oldest socket was closed"
+
+                    // The report follows the close: wait for it, bounded.
+                    let mutable waited = 0
+
+                    while refused.IsEmpty && waited < 1000 do
+                        do! Task.Delay 10
+                        waited <- waited + 1
+
+                    Expect.sequenceEqual refused [ HybridErrorCode.PeerRefused ] "one socket pushed out, as PeerRefused"
+
+                    // A real client pushes out the silent one in turn, and its handshake completes.
+                    let clientOptions =
+                        SecureClientOptions(ServerAuthentication = ServerAuthentication.Pinned(serverKey.PublicKey))
+
+                    use! client = SecureConnection.ConnectAsync("127.0.0.1", port, clientOptions)
+                    use! served = listener.AcceptAsync()
+                    Expect.equal served.ProtocolName client.ProtocolName "served"
+                    do! listener.DisposeAsync()
+                }
+                |> run
+            }
 
         test "RemoteEndPoint and LocalEndPoint are the two ends of the TCP connection, null over other streams" {
             let options = serverOptions ()

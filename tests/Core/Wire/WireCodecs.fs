@@ -243,27 +243,6 @@ let statusTests =
             Expect.equal (ServerStatus.decode (ReadOnlySpan [| 0x1Fuy |])) (Ok(Incomplete 2)) "0x1F can be a refusal"
         }
 
-        test "refusal codes above 0x1F and version 0 cannot be encoded" {
-            let encode code version =
-                ServerStatus.encode (
-                    Declined {
-                        Code = LanguagePrimitives.EnumOfValue code
-                        ServerVersion = version
-                        Supported = []
-                    }
-                )
-
-            let isInvalid =
-                function
-                | Error(InvalidConfig _) -> true
-                | _ -> false
-
-            Expect.isTrue (isInvalid (encode 0x20uy 1uy)) "0x20"
-            Expect.isTrue (isInvalid (encode 0xFFuy 1uy)) "0xFF"
-            Expect.isTrue (isInvalid (encode 1uy 0uy)) "version 0"
-            Expect.equal (encode 0x1Fuy 1uy) (Ok [| 0x1Fuy; 1uy; 0uy |]) "0x1F"
-        }
-
         test "the refusal codes keep their byte values" {
             Expect.equal (refusalCodes |> List.map byte) [ 1uy .. 8uy ] "0x01..0x08 in order"
         }

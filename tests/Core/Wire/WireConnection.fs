@@ -567,47 +567,6 @@ let behaviourTests =
             Expect.isTrue (pair.Server.Delivered.Head.AsSpan().SequenceEqual(ReadOnlySpan message)) "intact"
             printfn $"Connection.Step: 16 MiB message sealed and opened in {elapsed:F2} s ({16.0 / elapsed:F0} MiB/s)"
         }
-
-        test "configuration errors are typed" {
-            let client, server = configs "Noise_XX_25519_ChaChaPoly_BLAKE2b"
-
-            let isInvalid r =
-                match r with
-                | Error(InvalidConfig _) -> true
-                | _ -> false
-
-            Expect.isTrue
-                (isInvalid (
-                    Connection.Client {
-                        client with
-                            ProtocolName = parse "Noise_N_25519_ChaChaPoly_BLAKE2b"
-                    }
-                ))
-                "one-way"
-
-            Expect.isTrue (isInvalid (Connection.Client(client.WithMaxMessageSize 0))) "size"
-
-            Expect.isTrue
-                (isInvalid (
-                    Connection.Client {
-                        client with
-                            ApplicationProtocol = "é"
-                    }
-                ))
-                "non-ASCII"
-
-            Expect.isTrue (isInvalid (Connection.Server { server with AcceptedProtocols = [] })) "no names"
-            Expect.isTrue (isInvalid (Connection.Server { server with LocalStatic = None })) "XX needs the server key"
-
-            Expect.isTrue
-                (isInvalid (
-                    Connection.Server {
-                        server with
-                            AcceptedProtocols = [ parse "Noise_KK_25519_ChaChaPoly_BLAKE2b" ]
-                    }
-                ))
-                "KK: the client's key cannot be known in advance"
-        }
     ]
 
 [<Tests>]

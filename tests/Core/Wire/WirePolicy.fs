@@ -399,51 +399,6 @@ let tests =
                     expected
                     requested
         }
-
-        test "server configurations that cannot work are refused with InvalidConfig" {
-            let isInvalid =
-                function
-                | Error(InvalidConfig _) -> true
-                | _ -> false
-
-            Expect.isTrue (isInvalid (Policy.checkSizes 0 100 RekeyPolicy.Default "x")) "message size 0"
-            Expect.isTrue (isInvalid (Policy.checkSizes 1 0 RekeyPolicy.Default "x")) "record data 0"
-
-            Expect.isTrue
-                (isInvalid (Policy.checkSizes 1 (ConfigDefaults.MaxRecordData + 1) RekeyPolicy.Default "x"))
-                "record data too large"
-
-            Expect.isTrue
-                (isInvalid (
-                    Policy.checkSizes
-                        1
-                        1
-                        {
-                            RekeyPolicy.Default with
-                                AfterBytes = 0L
-                        }
-                        "x"
-                ))
-                "rekey 0 bytes"
-
-            Expect.isTrue
-                (isInvalid (
-                    Policy.checkSizes
-                        1
-                        1
-                        {
-                            RekeyPolicy.Default with
-                                AfterRecords = 0L
-                        }
-                        "x"
-                ))
-                "rekey 0 records"
-
-            Expect.equal
-                (Policy.checkSizes 1 ConfigDefaults.MaxRecordData RekeyPolicy.Default "x")
-                (Ok())
-                "the limits themselves are fine"
-        }
         test "a refusal reads as 'classical only' exactly when no listed name is an hfs name" {
             let classical = "Noise_NK_25519_ChaChaPoly_BLAKE2b"
             let hybrid = "Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"

@@ -82,6 +82,41 @@ public sealed class ServerAuthentication
     /// </summary>
     public static ServerAuthentication DangerousAcceptAnyServerKey() => new(ServerAuthenticationMode.DangerousAcceptAny, null, null, null);
 
+    /// <summary>
+    /// The check of the key the server proved: null to accept it, else the exception that fails the handshake.
+    /// <paramref name="host"/> and <paramref name="port"/> are the known-hosts entry (<see cref="ServerAuthenticationMode.KnownHosts"/>).
+    /// </summary>
+    internal HybridProtocolException? Check(PublicKey key, string? host, int port)
+    {
+        switch (Mode)
+        {
+            case ServerAuthenticationMode.KnownHosts:
+                var result = Store!.Verify(host!, port, key);
+                return result.Status == KnownHostStatus.Changed && result.RecordedKey is not null
+                    ? HybridProtocol.KnownHosts.ServerKeyChangedException(result.Host, result.Port, result.RecordedKey, key, result.Path, result.RecordedLine)
+                    : null;
+            case ServerAuthenticationMode.Callback:
+                return Ask(Verify!, key, $"The server's key {key.Fingerprint} was refused by the ServerAuthentication callback; the connection was closed.");
+            case ServerAuthenticationMode.DangerousAcceptAny:
+                return null;
+            default:
+                return new(HybridErrorCode.AuthenticationFailed, $"The server proved {key.Fingerprint}, not the pinned key {PinnedKey}.");
+        }
+    }
+
+    /// <summary>A callback's verdict: null when it accepts the key; a refusal when it says no or throws.</summary>
+    internal static HybridProtocolException? Ask(Func<PublicKey, bool> callback, PublicKey key, string refusal)
+    {
+        try
+        {
+            return callback(key) ? null : new HybridProtocolException(HybridErrorCode.AuthenticationFailed, refusal);
+        }
+        catch (Exception e)
+        {
+            return new HybridProtocolException(HybridErrorCode.AuthenticationFailed, refusal + " (The callback threw: " + e.Message + ")", e);
+        }
+    }
+
     /// <summary>A short description for logs.</summary>
     public override string ToString() => Mode switch
     {
@@ -157,6 +192,12 @@ public sealed class ClientAuthentication
         ArgumentNullException.ThrowIfNull(verify);
         return new(null, verify);
     }
+
+    /// <summary>The check of the key a client proved: null to accept it, else the exception that fails the handshake.</summary>
+    internal HybridProtocolException? Check(PublicKey key) =>
+        Allowed is not null ? (Allowed.Contains(key) ? null : new(HybridErrorCode.AuthenticationFailed, $"The client's key {key.Fingerprint} is not on the allow-list; the connection was refused. Add the key to ClientAuthentication.AllowList to accept it."))
+        : Verify is not null ? ServerAuthentication.Ask(Verify, key, $"The client's key {key.Fingerprint} was refused by the ClientAuthentication callback.")
+        : null;
 
     /// <summary>A short description for logs.</summary>
     public override string ToString() =>

@@ -109,9 +109,7 @@ public abstract class SecureConnectionOptions
     public TimeSpan HandshakeTimeout
     {
         get => handshakeTimeout;
-        set => handshakeTimeout = value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
-            ? value
-            : throw Invalid($"HandshakeTimeout must be positive or Timeout.InfiniteTimeSpan, not {value}.");
+        set => handshakeTimeout = PositiveOrInfinite(value, nameof(HandshakeTimeout));
     }
 
     /// <summary>
@@ -122,9 +120,7 @@ public abstract class SecureConnectionOptions
     public TimeSpan CloseTimeout
     {
         get => closeTimeout;
-        set => closeTimeout = value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
-            ? value
-            : throw Invalid($"CloseTimeout must be positive or Timeout.InfiniteTimeSpan, not {value}.");
+        set => closeTimeout = PositiveOrInfinite(value, nameof(CloseTimeout));
     }
 
     /// <summary>
@@ -136,9 +132,7 @@ public abstract class SecureConnectionOptions
     public TimeSpan IdleTimeout
     {
         get => idleTimeout;
-        set => idleTimeout = value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
-            ? value
-            : throw Invalid($"IdleTimeout must be positive or Timeout.InfiniteTimeSpan, not {value}.");
+        set => idleTimeout = PositiveOrInfinite(value, nameof(IdleTimeout));
     }
 
     /// <summary>
@@ -209,6 +203,10 @@ public abstract class SecureConnectionOptions
     internal byte[]? PreSharedKeyNoCopy => preSharedKey;
 
     private protected static HybridProtocolException Invalid(string message) => new(HybridErrorCode.InvalidArgument, message);
+
+    private protected static TimeSpan PositiveOrInfinite(TimeSpan value, string name) => value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
+        ? value
+        : throw Invalid($"{name} must be positive or Timeout.InfiniteTimeSpan, not {value}.");
 }
 
 /// <summary>Options for a client connection (<see cref="SecureConnection.ConnectAsync"/>).</summary>
@@ -236,16 +234,15 @@ public sealed class SecureClientOptions : SecureConnectionOptions
 
     /// <summary>
     /// How long <see cref="SecureConnection.ConnectAsync"/> may take to open the TCP connection; default 10 seconds.
-    /// A server that does not answer fails with <see cref="HybridErrorCode.TransportFailed"/>.
+    /// A server that does not answer in time fails with <see cref="HybridErrorCode.ConnectTimeout"/> (one that refuses
+    /// at once, with <see cref="HybridErrorCode.TransportFailed"/>).
     /// <see cref="Timeout.InfiniteTimeSpan"/> leaves it to the operating system (about two minutes on Linux).
     /// </summary>
     /// <exception cref="HybridProtocolException">InvalidArgument when zero or negative (other than infinite).</exception>
     public TimeSpan ConnectTimeout
     {
         get => connectTimeout;
-        set => connectTimeout = value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
-            ? value
-            : throw Invalid($"ConnectTimeout must be positive or Timeout.InfiniteTimeSpan, not {value}.");
+        set => connectTimeout = PositiveOrInfinite(value, nameof(ConnectTimeout));
     }
 
     private TimeSpan connectTimeout = TimeSpan.FromSeconds(10);

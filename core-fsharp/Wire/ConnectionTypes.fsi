@@ -1,0 +1,164 @@
+/// The values the connection state machine takes and gives (specs/PROTOCOL.md §7): its inputs, its
+/// outputs, what a completed handshake established, and the data each phase of `Connection` carries.
+/// The phase records are opaque outside the core (their fields are internal): a driver only passes them
+/// back to `Connection.Step`.
+///
+/// C# use: `Input.NewReceived(memory)`, `Input.NewSendMessage(memory)`, `Input.CloseRequested`,
+/// `Input.UpdateKey`, `Input.NewPeerKeyVerdict(bool)`, `Input.EndOfInput`; outputs are switched on as
+/// `case Output.Transmit t: t.Bytes` and so on.
+namespace HybridProtocol.Core.Wire
+
+/// What the application or the transport tells the connection.
+[<RequireQualifiedAccess; NoComparison; NoEquality>]
+type Input =
+
+    /// Bytes read from the transport, in any chunking. They are copied; the buffer may be reused.
+    | Received of Bytes: System.ReadOnlyMemory<byte>
+
+    /// A whole message to send (empty allowed). Before the handshake completes it is queued and sent
+    /// as soon as the transport phase starts.
+    | SendMessage of Message: System.ReadOnlyMemory<byte>
+
+    /// The application wants to end the connection cleanly (an authenticated Close is sent).
+    | CloseRequested
+
+    /// The application wants a new sending key now (a KeyUpdate record; Noise §11.3 Rekey). Updates also
+    /// happen on their own after the configured number of records or bytes.
+    | UpdateKey
+
+    /// The answer to `VerifyPeerKey`: whether the peer's static key is acceptable.
+    | PeerKeyVerdict of Accept: bool
+
+    /// The transport reached end of input.
+    | EndOfInput
+
+/// What a completed handshake established (given once, with `HandshakeCompleted`).
+[<NoComparison; NoEquality>]
+type HandshakeInfo = {
+
+    /// The Noise protocol name that ran.
+    ProtocolName: string
+
+    /// Noise §11.2: "a handshake hash which uniquely identifies the Noise session" (channel binding).
+    HandshakeHash: byte array
+
+    /// The peer's static key, if the pattern has one (checked by pinning or by `VerifyPeerKey`).
+    RemoteStatic: HybridProtocol.Core.DhPublicKey option
+
+    /// What we announced.
+    Local: HandshakePayload
+
+    /// What the peer announced.
+    Remote: HandshakePayload
+}
+
+/// What the connection asks its driver to do, in order.
+[<RequireQualifiedAccess; NoComparison; NoEquality>]
+type Output =
+
+    /// Write these bytes to the transport.
+    | Transmit of Bytes: byte array
+
+    /// A whole message arrived, every record of it authenticated.
+    | Deliver of Message: byte array
+
+    /// The peer proved this static key. Check it (known hosts, allow-list, callback) and answer with
+    /// `PeerKeyVerdict`; nothing more is sent or delivered until then.
+    | VerifyPeerKey of PeerKey: HybridProtocol.Core.DhPublicKey
+
+    /// The handshake is complete; messages can flow.
+    | HandshakeCompleted of Info: HandshakeInfo
+
+    /// The core no longer uses this key: dispose it.
+    | KeyRetired of Key: HybridProtocol.Core.IAeadKey
+
+    /// The peer closed cleanly (authenticated Close) and our Close has been sent: the connection is over.
+    | Closed
+
+    /// The connection failed; the state is terminal and every further input reports the same error.
+    | Failed of Error: WireError
+
+    /// The input was refused (e.g. a message over the peer's limit, a send after Close); the connection
+    /// is unchanged.
+    | Rejected of Error: WireError
+
+/// What every phase after the preamble needs.
+[<NoComparison; NoEquality>]
+type Context = internal {
+    role: HybridProtocol.Core.Noise.Role
+    protocol: HybridProtocol.Core.Noise.ProtocolName
+
+    /// What we announce in our last handshake message.
+    local: HandshakePayload
+
+    /// The pinned peer key to compare with a transmitted one (client only).
+    pinned: HybridProtocol.Core.DhPublicKey option
+    maxRecordData: int
+    rekey: RekeyPolicy
+
+    /// Received and not processed yet (the start of a frame, or frames queued behind a verdict).
+    pending: byte array
+
+    /// Whether the transport reached end of input (after `pending`).
+    ended: bool
+
+    /// Messages the application sent before the transport phase (newest first).
+    outgoing: byte array list
+}
+
+/// Client: preamble and first handshake message sent; waiting for the server's status byte.
+[<NoComparison; NoEquality>]
+type ClientStart = internal {
+    context: Context
+    handshake: HybridProtocol.Core.Noise.HandshakeState
+    received: byte array
+}
+
+/// Server: waiting for the client's preamble.
+[<NoComparison; NoEquality>]
+type ServerStart = internal {
+    config: ServerConfig
+    received: byte array
+    outgoing: byte array list
+}
+
+/// Exchanging handshake messages; `peer` is the peer's payload once its last message has been read.
+[<NoComparison; NoEquality>]
+type HandshakePhase = internal {
+    context: Context
+    handshake: HybridProtocol.Core.Noise.HandshakeState
+    peer: HandshakePayload option
+}
+
+/// The peer's static key has been read and awaits the application's verdict; `step` is where to resume.
+[<NoComparison; NoEquality>]
+type VerdictPhase = internal {
+    context: Context
+    step: HybridProtocol.Core.Noise.HandshakeStep
+    peer: HandshakePayload option
+    peerKey: HybridProtocol.Core.DhPublicKey
+}
+
+/// Transport phase: records flow through the one engine (Traffic.fs); `message` holds the data of the
+/// message being received so far.
+[<NoComparison; NoEquality>]
+type TransportPhase = internal {
+    context: Context
+    send: SendHalf
+    receive: ReceiveHalf
+    info: HandshakeInfo
+    message: byte array
+}
+
+/// The engine as the handshake left it, for a driver that runs `SendHalf`/`ReceiveHalf` on its own
+/// buffers (the facade): the two halves, what the handshake established, the received bytes the engine
+/// has not consumed yet (feed them to `ReceiveHalf.Receive` first), and the data of a message whose
+/// EndOfMessage has not arrived yet.
+[<NoComparison; NoEquality>]
+type TrafficStart = {
+    Send: SendHalf
+    Receive: ReceiveHalf
+    Info: HandshakeInfo
+    Pending: byte array
+    PartialMessage: byte array
+}

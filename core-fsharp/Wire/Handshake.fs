@@ -1,0 +1,436 @@
+/// The handshake phase of a connection (specs/PROTOCOL.md §2, §3, §6 and §7): the server reads the client's
+/// preamble and answers with a status (0x00, or a refusal listing what it accepts); the client reads that
+/// status; then both run the Noise HandshakeState (Noise §5.3 WriteMessage/ReadMessage), one frame per
+/// handshake message, each party's HandshakePayload in its last message. The peer's static key is checked
+/// against a pinned key or handed to the application (`VerifyPeerKey`); when Split() has run the transport
+/// engine (Traffic.fs) is started and what was negotiated is checked.
+///
+/// Internal to the core: `Connection.Step` dispatches here for every phase before `Open`, and turns a
+/// `HandshakeOutcome` into its phase.
+namespace HybridProtocol.Core.Wire
+
+open System
+open HybridProtocol.Core
+open HybridProtocol.Core.Noise
+
+[<NoComparison; NoEquality>]
+type internal HandshakeOutcome =
+    | StillAwaitingStatus of ClientStart
+    | StillAwaitingPreamble of ServerStart
+    | Exchanging of HandshakePhase
+    | AwaitingPeerKey of VerdictPhase
+    | Established of TransportPhase
+    | HandshakeFailed of WireError
+
+module internal Steps =
+    type Out = Output list
+
+    let retire (keys: IAeadKey seq) (out: Out) =
+        keys |> Seq.fold (fun out k -> Output.KeyRetired k :: out) out
+
+    let voptionToList (v: 'a voption) =
+        match v with
+        | ValueSome x -> [ x ]
+        | ValueNone -> []
+
+    let transportKeys (transport: TransportState) =
+        [ transport.Send; transport.Receive ]
+        |> List.choose (ValueOption.bind CipherState.key >> ValueOption.toOption)
+
+    let stepKeys (step: HandshakeStep) =
+        match step with
+        | Continue hs -> voptionToList (HandshakeState.currentKey hs)
+        | Complete ts -> transportKeys ts
+
+    let sealClose (send: SendHalf) (reason: CloseReason) =
+        let buffer = Array.zeroCreate (SendHalf.ControlLength send)
+
+        match SendHalf.Close(send, reason, Span buffer) with
+        | Wrote(half, written, _, _, _) -> ValueSome(struct (half, Array.sub buffer 0 written))
+        | NeedRoom _
+        | SendRefused _ -> ValueNone
+
+    let closeFor (send: SendHalf) (error: WireError) (out: Out) =
+        if send.Closed then
+            out
+        else
+            match sealClose send (Traffic.CloseReasonFor error) with
+            | ValueSome(struct (_, bytes)) -> Output.Transmit bytes :: out
+            | ValueNone -> out
+
+module internal Handshake =
+    open Steps
+
+    /// A handshake frame taken from the received bytes, or why there is none.
+    [<NoComparison; NoEquality>]
+    type private Incoming =
+        | FrameReceived of byte[]
+        | BadFrame of WireError
+        | EndOfStream
+
+    let private fail (error: WireError) (keys: IAeadKey seq) (out: Out) =
+        struct (HandshakeFailed error, Output.Failed error :: retire keys out)
+
+    /// The handshake key the step stopped using (keys made and dropped inside one message are not visible
+    /// here; NSec frees those with their SafeHandle).
+    let private retiredBetween (before: HandshakeState) (after: HandshakeStep) =
+        match HandshakeState.currentKey before, after with
+        | ValueNone, _ -> []
+        | ValueSome old, Continue hs ->
+            match HandshakeState.currentKey hs with
+            | ValueSome k when obj.ReferenceEquals(k, old) -> []
+            | _ -> [ old ]
+        | ValueSome old, Complete _ -> [ old ]
+
+    /// Index of the last handshake message `role` sends: the one that carries its HandshakePayload.
+    let private lastMessageOf (pattern: HandshakePattern) (role: Role) =
+        [ 0 .. pattern.Messages.Length - 1 ]
+        |> List.filter (fun i -> Role.senderOf i = role)
+        |> List.last
+
+    let feed (context: Context) (bytes: ReadOnlySpan<byte>) =
+        if bytes.IsEmpty then
+            context
+        else
+            {
+                context with
+                    pending = Array.append context.pending (bytes.ToArray())
+            }
+
+    /// The next complete handshake frame received, if any (Frame.decode checks its length first).
+    let private nextFrame (context: Context) : struct (Incoming voption * Context) =
+        match Frame.decode (ReadOnlySpan context.pending, Frame.MaxLength) with
+        | Error e -> struct (ValueSome(BadFrame e), context)
+        | Ok(FrameComplete(body, used)) ->
+            struct (ValueSome(FrameReceived body),
+                    {
+                        context with
+                            pending = Array.sub context.pending used (context.pending.Length - used)
+                    })
+        | Ok(NeedMore _) when context.ended -> struct (ValueSome EndOfStream, context)
+        | Ok(NeedMore _) -> struct (ValueNone, context)
+
+    /// The handshake payload to send in message `index`: ours in our last message, empty otherwise.
+    let private payloadFor (context: Context) (index: int) =
+        if index = lastMessageOf context.protocol.Pattern context.role then
+            HandshakePayload.encode context.local
+        else
+            Ok [||]
+
+    let private limitsFor (context: Context) (remote: HandshakePayload) = {
+        MaxRecordData = context.maxRecordData
+        LocalMaxMessageSize = context.local.MaxMessageSize
+        PeerMaxMessageSize = remote.MaxMessageSize
+        Rekey = context.rekey
+    }
+
+    let rec advance (h: HandshakePhase) (out: Out) : struct (HandshakeOutcome * Out) =
+        match HandshakeState.Turn h.handshake with
+        | ShouldWrite -> writeHandshake h out
+        | ShouldRead ->
+            match nextFrame h.context with
+            | struct (ValueNone, _) -> struct (Exchanging h, out)
+            | struct (ValueSome item, context) -> readHandshake { h with context = context } item out
+
+    and private writeHandshake (h: HandshakePhase) (out: Out) =
+        let hsKeys = voptionToList (HandshakeState.currentKey h.handshake)
+
+        match payloadFor h.context (HandshakeState.MessageIndex h.handshake) with
+        | Error e -> fail e hsKeys out
+        | Ok payload ->
+            match HandshakeState.WriteMessage payload h.handshake with
+            | Error e -> fail (Noise e) hsKeys out
+            | Ok(struct (message, step)) ->
+                match Frame.encode (ReadOnlySpan message) with
+                | Error e -> fail e (hsKeys @ stepKeys step) out
+                | Ok frame ->
+                    let out = retire (retiredBetween h.handshake step) (Output.Transmit frame :: out)
+                    continueWith h.context step h.peer out
+
+    and private readHandshake (h: HandshakePhase) (item: Incoming) (out: Out) =
+        let hsKeys = voptionToList (HandshakeState.currentKey h.handshake)
+
+        match item with
+        | EndOfStream -> fail Truncated hsKeys out
+        | BadFrame e -> fail e hsKeys out
+        | FrameReceived message ->
+            let index = HandshakeState.MessageIndex h.handshake
+            let knownBefore = HandshakeState.RemoteStatic h.handshake
+
+            match HandshakeState.ReadMessage message h.handshake with
+            | Error e -> fail (Noise e) hsKeys out
+            | Ok(struct (payload, step)) ->
+                let out = retire (retiredBetween h.handshake step) out
+                let keys = stepKeys step
+                let peerRole = Role.opposite h.context.role
+
+                let peer =
+                    if index = lastMessageOf h.context.protocol.Pattern peerRole then
+                        HandshakePayload.decode (ReadOnlySpan payload) |> Result.map Some
+                    elif payload.Length = 0 then
+                        Ok h.peer
+                    else
+                        Error(Malformed(UnexpectedHandshakePayload index))
+
+                let learned =
+                    match knownBefore, step with
+                    | Some _, _ -> None
+                    | None, Continue hs -> HandshakeState.RemoteStatic hs
+                    | None, Complete ts -> ts.RemoteStatic
+
+                match peer, learned with
+                | Error e, _ -> fail e keys out
+                | Ok peer, Some key ->
+                    match h.context.pinned with
+                    | Some pinned when pinned.EqualsKey key -> continueWith h.context step peer out
+                    | Some _ -> rejectPeerKey h.context step peer out
+                    | None ->
+                        struct (AwaitingPeerKey {
+                                    context = h.context
+                                    step = step
+                                    peer = peer
+                                    peerKey = key
+                                },
+                                Output.VerifyPeerKey key :: out)
+                | Ok peer, None -> continueWith h.context step peer out
+
+    and private continueWith (context: Context) (step: HandshakeStep) (peer: HandshakePayload option) (out: Out) =
+        match step with
+        | Continue hs ->
+            advance
+                {
+                    context = context
+                    handshake = hs
+                    peer = peer
+                }
+                out
+        | Complete ts -> establish context ts peer out
+
+    /// The peer's key was refused: after a complete handshake the peer is told so with an authenticated
+    /// Close (AuthenticationFailed); mid-handshake nothing more is sent.
+    and private rejectPeerKey (context: Context) (step: HandshakeStep) (peer: HandshakePayload option) (out: Out) =
+        match step, peer with
+        | Complete ts, Some remote ->
+            match RecordLayer.Create(ts, limitsFor context remote) with
+            | Ok layer ->
+                let traffic = Traffic.Create layer
+                let out = closeFor traffic.Send PeerKeyRejected out
+                fail PeerKeyRejected (Traffic.Keys(traffic.Send, traffic.Receive)) out
+            | Error _ -> fail PeerKeyRejected (transportKeys ts) out
+        | _ -> fail PeerKeyRejected (stepKeys step) out
+
+    /// Noise §5.3 Split() has run: start the record layer and check what was negotiated.
+    and private establish (context: Context) (ts: TransportState) (peer: HandshakePayload option) (out: Out) =
+        match peer with
+        | None -> fail (Malformed(MissingField HandshakePayload.ApplicationProtocolField)) (transportKeys ts) out
+        | Some remote ->
+            match RecordLayer.Create(ts, limitsFor context remote) with
+            | Error e -> fail e (transportKeys ts) out
+            | Ok layer ->
+                let info = {
+                    ProtocolName = ProtocolName.toString context.protocol
+                    HandshakeHash = ts.HandshakeHash
+                    RemoteStatic = ts.RemoteStatic
+                    Local = context.local
+                    Remote = remote
+                }
+
+                let traffic = Traffic.Create layer
+
+                if remote.ApplicationProtocol <> context.local.ApplicationProtocol then
+                    let error =
+                        ApplicationProtocolMismatch(context.local.ApplicationProtocol, remote.ApplicationProtocol)
+
+                    fail error (Traffic.Keys(traffic.Send, traffic.Receive)) (closeFor traffic.Send error out)
+                else
+                    struct (Established {
+                                context = context
+                                send = traffic.Send
+                                receive = traffic.Receive
+                                info = info
+                                message = [||]
+                            },
+                            Output.HandshakeCompleted info :: out)
+
+    let verdict (v: VerdictPhase) (accept: bool) (out: Out) =
+        if accept then
+            continueWith v.context v.step v.peer out
+        else
+            rejectPeerKey v.context v.step v.peer out
+
+    let private refuse (config: ServerConfig) (code: RefusalCode) (requested: string) (out: Out) =
+        let refusal = {
+            Code = code
+            ServerVersion = Preamble.Version
+            Supported = config.AcceptedProtocols |> List.map ProtocolName.toString
+        }
+
+        let out =
+            match ServerStatus.encode (Declined refusal) with
+            | Ok bytes -> Output.Transmit bytes :: out
+            | Error _ -> out
+
+        fail (RefusedPeer(code, requested)) [] out
+
+    let private newContext role protocol (local: HandshakePayload) pinned maxRecordData rekey outgoing : Context = {
+        role = role
+        protocol = protocol
+        local = local
+        pinned = pinned
+        maxRecordData = maxRecordData
+        rekey = rekey
+        pending = [||]
+        ended = false
+        outgoing = outgoing
+    }
+
+    let private psksFor (pattern: HandshakePattern) (psk: byte[] option) =
+        match psk with
+        | Some psk -> List.replicate pattern.PskCount psk
+        | None -> []
+
+    let serverReceive (s: ServerStart) (bytes: ReadOnlySpan<byte>) (out: Out) =
+        let received = Array.append s.received (bytes.ToArray())
+
+        match Preamble.decode (ReadOnlySpan received) with
+        | Ok(Incomplete _) -> struct (StillAwaitingPreamble { s with received = received }, out)
+        | Error(Malformed(UnknownVersion _)) -> refuse s.config RefusalCode.UnsupportedVersion "" out
+        | Error _ -> refuse s.config RefusalCode.MalformedPreamble "" out
+        | Ok(Decoded(preamble, used)) ->
+            match Policy.protocolChoice s.config.AcceptedProtocols preamble.ProtocolName with
+            | Error code -> refuse s.config code preamble.ProtocolName out
+            | Ok protocol ->
+                let config = s.config
+
+                let local = {
+                    ApplicationProtocol = config.ApplicationProtocol
+                    MaxMessageSize = config.MaxMessageSize
+                }
+
+                let context =
+                    newContext Responder protocol local None config.MaxRecordData config.Rekey s.outgoing
+
+                let initialized =
+                    HandshakeState.InitializeWithKem
+                        (config.SuiteFor.Invoke protocol)
+                        {
+                            Protocol = protocol
+                            Role = Responder
+                            Prologue = Preamble.prologue (Array.sub received 0 used)
+                            LocalStatic = config.LocalStatic
+                            LocalEphemeral = Some config.LocalEphemeral
+                            RemoteStatic = None
+                            RemoteEphemeral = None
+                            Psks = psksFor protocol.Pattern config.Psk
+                        }
+                        config.Kem
+
+                match initialized with
+                | Error e -> fail (Noise e) [] out
+                | Ok hs ->
+                    let context = feed context (ReadOnlySpan(received, used, received.Length - used))
+
+                    advance
+                        {
+                            context = context
+                            handshake = hs
+                            peer = None
+                        }
+                        (Output.Transmit [| ServerStatus.AcceptedByte |] :: out)
+
+    let clientReceive (c: ClientStart) (bytes: ReadOnlySpan<byte>) (out: Out) =
+        let received = Array.append c.received (bytes.ToArray())
+        let hsKeys = voptionToList (HandshakeState.currentKey c.handshake)
+
+        match ServerStatus.decode (ReadOnlySpan received) with
+        | Error e -> fail e hsKeys out
+        | Ok(Incomplete _) -> struct (StillAwaitingStatus { c with received = received }, out)
+        | Ok(Decoded(Declined refusal, _)) ->
+            fail (WireError.Refused(refusal.Code, refusal.ServerVersion, refusal.Supported)) hsKeys out
+        | Ok(Decoded(Accepted, used)) ->
+            let context = feed c.context (ReadOnlySpan(received, used, received.Length - used))
+
+            advance
+                {
+                    context = context
+                    handshake = c.handshake
+                    peer = None
+                }
+                out
+
+    let start (config: ClientConfig) : Result<struct (ClientStart * Out), WireError> =
+        match Policy.checkClient config with
+        | Error e -> Error e
+        | Ok() ->
+            let protocol = config.ProtocolName
+            let name = ProtocolName.toString protocol
+
+            let local = {
+                ApplicationProtocol = config.ApplicationProtocol
+                MaxMessageSize = config.MaxMessageSize
+            }
+
+            let initialized =
+                Preamble.encode { ProtocolName = name }
+                |> Result.bind (fun preamble ->
+                    HandshakeState.InitializeWithKem
+                        config.Suite
+                        {
+                            Protocol = protocol
+                            Role = Initiator
+                            Prologue = Preamble.prologue preamble
+                            LocalStatic = config.LocalStatic
+                            LocalEphemeral = Some config.LocalEphemeral
+                            // A pre-message key only where the pattern has one; a transmitted key is compared instead.
+                            RemoteStatic =
+                                if List.contains S protocol.Pattern.ResponderPreMessage then
+                                    config.RemoteStatic
+                                else
+                                    None
+                            RemoteEphemeral = None
+                            Psks = psksFor protocol.Pattern config.Psk
+                        }
+                        config.Kem
+                    |> Result.mapError Noise
+                    |> Result.map (fun hs -> preamble, hs))
+
+            match initialized with
+            | Error e -> Error e
+            | Ok(preamble, hs) ->
+                let pinned =
+                    if Policy.responderTransmitsKey protocol then
+                        config.RemoteStatic
+                    else
+                        None
+
+                let context =
+                    newContext Initiator protocol local pinned config.MaxRecordData config.Rekey []
+
+                // Write handshake messages until it is the server's turn (the first message only, for
+                // interactive patterns), then wait for the status byte.
+                match
+                    writeHandshake
+                        {
+                            context = context
+                            handshake = hs
+                            peer = None
+                        }
+                        []
+                with
+                | struct (Exchanging h, out) ->
+                    let out =
+                        out
+                        |> List.map (function
+                            | Output.Transmit frame -> Output.Transmit(Array.append preamble frame)
+                            | other -> other)
+
+                    Ok(
+                        struct ({
+                                    context = h.context
+                                    handshake = h.handshake
+                                    received = [||]
+                                },
+                                out)
+                    )
+                | struct (HandshakeFailed e, _) -> Error e
+                | _ -> Error(InvalidConfig FirstMessageCompletesHandshake)
