@@ -906,6 +906,58 @@ let diagnostics =
             let errors = logs.Entries |> List.filter (fun e -> e.Level >= LogLevel.Error)
             Expect.isEmpty errors "no Error lines"
 
+        testCase
+            "clients that vanish without their close: ConnectionClosed says ConnectionTruncated, Kestrel warns of nothing"
+        <| fun () ->
+            // Kestrel logs a transport's I/O error at Debug and any other exception at Warning; whether Kestrel or the
+            // secure connection sees the end first is a race, so 30 clients.
+            use key = PrivateKey.Generate()
+            let logs = new CaptureLogs()
+            let clients = 30
+
+            use server =
+                startServer HttpProtocols.Http2 (Some logs) ignore (fun l ->
+                    l.UseHybridProtocol(serverOptions key) |> ignore)
+
+            for _ in 1..clients do
+                use tcp = new TcpClient()
+                tcp.Connect(IPAddress.Loopback, server.Port)
+
+                let c =
+                    run (
+                        SecureConnection.AuthenticateAsClientAsync(
+                            tcp.GetStream(),
+                            "127.0.0.1",
+                            clientOptions (ServerAuthentication.Pinned key.PublicKey)
+                        )
+                    )
+
+                // Half of HTTP/2's connection preface, then the socket closes under the connection (no close record).
+                runUnit (c.SendAsync(ReadOnlyMemory "PRI * HTTP/2.0\r\n"B).AsTask())
+                tcp.Client.Close()
+
+            let closedLines () =
+                logs.Of HybridProtocolDiagnostics.LoggerCategory
+                |> List.filter (fun e -> e.Id.Id = HybridProtocolEvents.ConnectionClosed.Id)
+
+            let mutable waits = 0
+
+            while (closedLines ()).Length < clients && waits < 300 do
+                Thread.Sleep 100
+                waits <- waits + 1
+
+            let closed = closedLines ()
+            Expect.hasLength closed clients "each connection's close logged"
+
+            for line in closed do
+                Expect.isTrue
+                    (line.State
+                     |> List.exists (fun (k, v) -> k = "Reason" && string v = "ConnectionTruncated"))
+                    $"truncated: {line.Message}"
+
+            let loud = logs.Entries |> List.filter (fun e -> e.Level >= LogLevel.Warning)
+            Expect.isEmpty loud "a client gone without its close is Debug news, as a reset TLS client is"
+
         testCase "SecureListener and connections log accepted, refused, completed, key updates and closes"
         <| fun () ->
             use key = PrivateKey.Generate()
