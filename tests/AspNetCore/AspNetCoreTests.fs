@@ -90,6 +90,21 @@ type CaptureLogs() =
 
         member _.Dispose() = ()
 
+/// HybridProtocol's lines with this event id, once there are `count` of them or 30 s have passed (a bounded wait for
+/// what another thread logs, not a timing assertion).
+let private awaitEvents (logs: CaptureLogs) (id: EventId) (count: int) =
+    let lines () =
+        logs.Of HybridProtocolDiagnostics.LoggerCategory
+        |> List.filter (fun e -> e.Id.Id = id.Id)
+
+    let mutable waits = 0
+
+    while (lines ()).Length < count && waits < 300 do
+        Thread.Sleep 100
+        waits <- waits + 1
+
+    lines ()
+
 /// A Kestrel app on 127.0.0.1 (free port) with one endpoint over HybridProtocol, the given HTTP protocols, and routes
 /// that report the connection's HybridProtocol feature and echo bodies.
 type private Server(app: WebApplication) =
@@ -755,17 +770,8 @@ let diagnostics =
             for _ in 1..30 do
                 garbageClient server.Port httpGet |> ignore
 
-            // The served connection's close is logged when Kestrel ends it (bounded wait, not a timing assertion).
-            let closedLogged () =
-                logs.Of HybridProtocolDiagnostics.LoggerCategory
-                |> List.exists (fun e -> e.Id.Id = HybridProtocolEvents.ConnectionClosed.Id)
-
-            let mutable waits = 0
-
-            while not (closedLogged ()) && waits < 300 do
-                Thread.Sleep 100
-                waits <- waits + 1
-
+            // The served connection's close is logged when Kestrel ends it.
+            awaitEvents logs HybridProtocolEvents.ConnectionClosed 1 |> ignore
 
             let ours = logs.Of HybridProtocolDiagnostics.LoggerCategory
 
@@ -883,17 +889,7 @@ let diagnostics =
             Expect.equal (run received.Task) "hello" "the handler read the message, then the end of the input"
             Expect.isTrue (run flushed.Task) "the write after the close reports a completed flush, it does not throw"
 
-            let closedLines () =
-                logs.Of HybridProtocolDiagnostics.LoggerCategory
-                |> List.filter (fun e -> e.Id.Id = HybridProtocolEvents.ConnectionClosed.Id)
-
-            let mutable waits = 0
-
-            while List.isEmpty (closedLines ()) && waits < 300 do
-                Thread.Sleep 100
-                waits <- waits + 1
-
-            match closedLines () with
+            match awaitEvents logs HybridProtocolEvents.ConnectionClosed 1 with
             | [ line ] ->
                 Expect.isTrue
                     (line.State
@@ -936,17 +932,7 @@ let diagnostics =
                 runUnit (c.SendAsync(ReadOnlyMemory "PRI * HTTP/2.0\r\n"B).AsTask())
                 tcp.Client.Close()
 
-            let closedLines () =
-                logs.Of HybridProtocolDiagnostics.LoggerCategory
-                |> List.filter (fun e -> e.Id.Id = HybridProtocolEvents.ConnectionClosed.Id)
-
-            let mutable waits = 0
-
-            while (closedLines ()).Length < clients && waits < 300 do
-                Thread.Sleep 100
-                waits <- waits + 1
-
-            let closed = closedLines ()
+            let closed = awaitEvents logs HybridProtocolEvents.ConnectionClosed clients
             Expect.hasLength closed clients "each connection's close logged"
 
             for line in closed do
