@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace HybridProtocol.AspNetCore;
 
 /// <summary>
@@ -22,6 +24,7 @@ internal sealed class SecureInput(Stream secure) : Stream
         set => throw new NotSupportedException();
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         try
