@@ -81,7 +81,7 @@ internal sealed class HybridProtocolConnectionMiddleware
         var duration = Stopwatch.GetElapsedTime(started);
         var transport = context.Transport;
         var stream = secure.GetStream();
-        var input = PipeReader.Create(stream, new StreamPipeReaderOptions(MemoryPool<byte>.Shared, SegmentSize, SegmentSize / 4, leaveOpen: true));
+        var input = PipeReader.Create(new SecureInput(stream), new StreamPipeReaderOptions(MemoryPool<byte>.Shared, SegmentSize, SegmentSize / 4, leaveOpen: true));
         var output = new SecureOutput(stream, new StreamPipeWriterOptions(MemoryPool<byte>.Shared, SegmentSize, leaveOpen: true));
         context.Features.Set<IHybridProtocolFeature>(new HybridProtocolFeature(secure, duration));
         context.Transport = new DuplexPipe(input, output);

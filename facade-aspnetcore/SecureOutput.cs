@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 
 namespace HybridProtocol.AspNetCore;
 
@@ -37,13 +38,21 @@ internal sealed class SecureOutput : PipeWriter
 
     public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
 
-    public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) =>
-        Completed(await inner.FlushAsync(cancellationToken).ConfigureAwait(false));
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) =>
+        Completed(inner.FlushAsync(cancellationToken));
 
-    public override async ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default) =>
-        Completed(await inner.WriteAsync(source, cancellationToken).ConfigureAwait(false));
+    public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default) =>
+        Completed(inner.WriteAsync(source, cancellationToken));
 
-    private FlushResult Completed(FlushResult result) => stream.Ended ? new FlushResult(result.IsCanceled, isCompleted: true) : result;
+    private ValueTask<FlushResult> Completed(ValueTask<FlushResult> pending) =>
+        pending.IsCompletedSuccessfully ? new(WithEnd(pending.Result)) : CompletedAsync(pending);
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<FlushResult> CompletedAsync(ValueTask<FlushResult> pending) =>
+        WithEnd(await pending.ConfigureAwait(false));
+
+    /// <summary>The result Kestrel sees: completed once the secure connection stopped sending.</summary>
+    private FlushResult WithEnd(FlushResult result) => stream.Ended ? new FlushResult(result.IsCanceled, isCompleted: true) : result;
 
     /// <summary>Forwards writes to the secure connection's stream until one fails; drops them from then on.</summary>
     private sealed class OutputStream(Stream secure) : Stream
@@ -66,6 +75,7 @@ internal sealed class SecureOutput : PipeWriter
             set => throw new NotSupportedException();
         }
 
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             if (ended)

@@ -25,6 +25,8 @@ open Microsoft.Extensions.Configuration
 open Microsoft.Extensions.DependencyInjection
 open Microsoft.Extensions.Logging
 open Microsoft.Extensions.Options
+open Grpc.Core
+open Grpc.Net.Client
 open HybridProtocol
 open HybridProtocol.AspNetCore
 
@@ -88,6 +90,21 @@ type CaptureLogs() =
 
         member _.Dispose() = ()
 
+/// HybridProtocol's lines with this event id, once there are `count` of them or 30 s have passed (a bounded wait for
+/// what another thread logs, not a timing assertion).
+let private awaitEvents (logs: CaptureLogs) (id: EventId) (count: int) =
+    let lines () =
+        logs.Of HybridProtocolDiagnostics.LoggerCategory
+        |> List.filter (fun e -> e.Id.Id = id.Id)
+
+    let mutable waits = 0
+
+    while (lines ()).Length < count && waits < 300 do
+        Thread.Sleep 100
+        waits <- waits + 1
+
+    lines ()
+
 /// A Kestrel app on 127.0.0.1 (free port) with one endpoint over HybridProtocol, the given HTTP protocols, and routes
 /// that report the connection's HybridProtocol feature and echo bodies.
 type private Server(app: WebApplication) =
@@ -106,11 +123,14 @@ type private Server(app: WebApplication) =
             runUnit (app.StopAsync())
             runUnit (app.DisposeAsync().AsTask())
 
-let private startServer
+/// A Kestrel app on 127.0.0.1 (free port) with one endpoint: its protocols, logs, services, connection middleware and
+/// what the app maps (`configure`).
+let private startApp
     (protocols: HttpProtocols)
     (logs: CaptureLogs option)
     (services: IServiceCollection -> unit)
     (useProtocol: ListenOptions -> unit)
+    (configure: WebApplication -> unit)
     =
     let builder = WebApplication.CreateSlimBuilder()
     builder.Logging.ClearProviders() |> ignore
@@ -134,37 +154,40 @@ let private startServer
     |> ignore
 
     let app = builder.Build()
-
-    app.MapGet(
-        "/",
-        RequestDelegate(fun ctx ->
-            match ctx.Features.Get<IHybridProtocolFeature>() with
-            | null -> ctx.Response.WriteAsync "no feature"
-            | f ->
-                let peer =
-                    match f.RemotePublicKey with
-                    | null -> "anonymous"
-                    | k -> k.Fingerprint
-
-                ctx.Response.WriteAsync
-                    $"{ctx.Request.Protocol} {f.ProtocolName} {f.ApplicationProtocol} {peer} {f.HandshakeHash.Length}")
-    )
-    |> ignore
-
-    app.MapPost(
-        "/echo",
-        RequestDelegate(fun ctx ->
-            task {
-                use copy = new MemoryStream()
-                do! ctx.Request.Body.CopyToAsync copy
-                ctx.Response.Headers["x-connection"] <- ctx.Connection.Id
-                do! ctx.Response.Body.WriteAsync(copy.ToArray())
-            })
-    )
-    |> ignore
-
+    configure app
     runUnit (app.StartAsync())
     new Server(app)
+
+/// `startApp` with routes that report the connection's HybridProtocol feature (GET /) and echo bodies (POST /echo).
+let private startServer protocols logs services useProtocol =
+    startApp protocols logs services useProtocol (fun app ->
+        app.MapGet(
+            "/",
+            RequestDelegate(fun ctx ->
+                match ctx.Features.Get<IHybridProtocolFeature>() with
+                | null -> ctx.Response.WriteAsync "no feature"
+                | f ->
+                    let peer =
+                        match f.RemotePublicKey with
+                        | null -> "anonymous"
+                        | k -> k.Fingerprint
+
+                    ctx.Response.WriteAsync
+                        $"{ctx.Request.Protocol} {f.ProtocolName} {f.ApplicationProtocol} {peer} {f.HandshakeHash.Length}")
+        )
+        |> ignore
+
+        app.MapPost(
+            "/echo",
+            RequestDelegate(fun ctx ->
+                task {
+                    use copy = new MemoryStream()
+                    do! ctx.Request.Body.CopyToAsync copy
+                    ctx.Response.Headers["x-connection"] <- ctx.Connection.Id
+                    do! ctx.Response.Body.WriteAsync(copy.ToArray())
+                })
+        )
+        |> ignore)
 
 let private serverOptions (key: PrivateKey) =
     SecureServerOptions(ServerKey = key, HandshakeTimeout = TimeSpan.FromSeconds 5.0)
@@ -255,6 +278,138 @@ let private sumOf name (filter: Map<string, string> -> bool) measurements =
     |> List.sumBy (fun (_, v, _) -> v)
 
 let private tag key value (tags: Map<string, string>) = tags.TryFind key = Some value
+
+/// gRPC without code generation: two methods on raw bytes, defined as generated code would define them.
+module private GrpcDefinitions =
+    let bytes = Marshallers.Create((fun (b: byte[]) -> b), (fun (b: byte[]) -> b))
+
+    /// Answers the request prefixed with the connection's HybridProtocol name, so the test sees where it ran.
+    let echo =
+        Method<byte[], byte[]>(MethodType.Unary, "hybridprotocol.test.Bytes", "Echo", bytes, bytes)
+
+    /// Streams request[0] messages, message i being i + 1 copies of the byte i (sizes up to a few HTTP/2 frames).
+    let count =
+        Method<byte[], byte[]>(MethodType.ServerStreaming, "hybridprotocol.test.Bytes", "Count", bytes, bytes)
+
+    let streamed (i: int) = Array.create ((i + 1) * 1500) (byte i)
+
+/// The service base, in the shape protoc's C# plugin generates: [BindServiceMethod] names the static method that adds the
+/// methods; Grpc.AspNetCore then calls the overrides of these virtual methods, found by name, on a new service per call.
+[<AbstractClass; BindServiceMethod(typeof<BytesServiceBase>, "BindService")>]
+type BytesServiceBase() =
+    abstract Echo: request: byte[] * context: ServerCallContext -> Task<byte[]>
+    abstract Count: request: byte[] * writer: IServerStreamWriter<byte[]> * context: ServerCallContext -> Task
+
+    static member BindService(binder: ServiceBinderBase, service: BytesServiceBase) =
+        binder.AddMethod(GrpcDefinitions.echo, UnaryServerMethod<byte[], byte[]>(fun r c -> service.Echo(r, c)))
+
+        binder.AddMethod(
+            GrpcDefinitions.count,
+            ServerStreamingServerMethod<byte[], byte[]>(fun r w c -> service.Count(r, w, c))
+        )
+
+type BytesService() =
+    inherit BytesServiceBase()
+
+    override _.Echo(request, context) =
+        let protocol =
+            match context.GetHttpContext().Features.Get<IHybridProtocolFeature>() with
+            | null -> "no feature"
+            | f -> f.ProtocolName
+
+        Task.FromResult(Array.append (Text.Encoding.ASCII.GetBytes(protocol + " ")) request)
+
+    override _.Count(request, writer, _) =
+        task {
+            for i in 0 .. int request[0] - 1 do
+                do! writer.WriteAsync(GrpcDefinitions.streamed i)
+        }
+
+let private startGrpc (key: PrivateKey) =
+    startApp
+        HttpProtocols.Http2
+        None
+        (fun services -> services.AddGrpc() |> ignore)
+        (fun l -> l.UseHybridProtocol(serverOptions key) |> ignore)
+        (fun app -> app.MapGrpcService<BytesService>() |> ignore)
+
+let private grpcChannel (port: int) (options: SecureClientOptions) =
+    GrpcChannel.ForAddress(
+        $"http://127.0.0.1:{port}",
+        GrpcChannelOptions(HttpHandler = HybridProtocolHttp.CreateHandler options)
+    )
+
+[<Tests>]
+let grpc =
+    testSequenced
+    <| testList "AspNetCore: gRPC" [
+        testCase "a GrpcChannel over HybridProtocol: a unary call and a server-streaming call carry their payloads"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+            use server = startGrpc key
+
+            use channel =
+                grpcChannel server.Port (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
+            let invoker = channel.CreateCallInvoker()
+            let request = Array.init 50_000 byte
+
+            let reply =
+                run (invoker.AsyncUnaryCall(GrpcDefinitions.echo, null, CallOptions(), request).ResponseAsync)
+
+            let prefix =
+                Text.Encoding.ASCII.GetBytes "Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b "
+
+            Expect.equal reply (Array.append prefix request) "the echo, served inside NK over HybridProtocol"
+
+            use call =
+                invoker.AsyncServerStreamingCall(GrpcDefinitions.count, null, CallOptions(), [| 20uy |])
+
+            let received = ResizeArray<byte[]>()
+
+            while run (call.ResponseStream.MoveNext CancellationToken.None) do
+                received.Add call.ResponseStream.Current
+
+            Expect.equal (List.ofSeq received) [ for i in 0..19 -> GrpcDefinitions.streamed i ] "20 messages in order"
+            Expect.equal (call.GetStatus().StatusCode) StatusCode.OK "the stream ended with OK"
+
+        testCase "a wrong pinned key fails the call with AuthenticationFailed inside the RpcException"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+            use other = PrivateKey.Generate()
+            use server = startGrpc key
+
+            use channel =
+                grpcChannel server.Port (clientOptions (ServerAuthentication.Pinned other.PublicKey))
+
+            let invoker = channel.CreateCallInvoker()
+
+            let error =
+                try
+                    run (invoker.AsyncUnaryCall(GrpcDefinitions.echo, null, CallOptions(), [| 1uy |]).ResponseAsync)
+                    |> ignore
+
+                    failwith "the call succeeded with a wrong pinned key"
+                with e ->
+                    e
+
+            let rec rpc (e: exn | null) =
+                match e with
+                | null -> None
+                | :? RpcException as r -> Some r
+                | e -> rpc e.InnerException
+
+            match rpc error with
+            | None -> failtest $"no RpcException in {error}"
+            | Some r ->
+                // Grpc.Net.Client says Unavailable (worth a retry) only for socket and I/O errors; a refused key is
+                // Internal, as a TLS certificate that fails validation is (AuthenticationException in the same place).
+                Expect.equal r.StatusCode StatusCode.Internal "gRPC's status for a connection that cannot start"
+
+                match hybridIn r.Status.DebugException with
+                | Some h -> Expect.equal h.Code HybridErrorCode.AuthenticationFailed "the library's code"
+                | None -> failtest $"no HybridProtocolException in the status's exception: {r.Status.DebugException}"
+    ]
 
 [<Tests>]
 let kestrel =
@@ -615,17 +770,8 @@ let diagnostics =
             for _ in 1..30 do
                 garbageClient server.Port httpGet |> ignore
 
-            // The served connection's close is logged when Kestrel ends it (bounded wait, not a timing assertion).
-            let closedLogged () =
-                logs.Of HybridProtocolDiagnostics.LoggerCategory
-                |> List.exists (fun e -> e.Id.Id = HybridProtocolEvents.ConnectionClosed.Id)
-
-            let mutable waits = 0
-
-            while not (closedLogged ()) && waits < 300 do
-                Thread.Sleep 100
-                waits <- waits + 1
-
+            // The served connection's close is logged when Kestrel ends it.
+            awaitEvents logs HybridProtocolEvents.ConnectionClosed 1 |> ignore
 
             let ours = logs.Of HybridProtocolDiagnostics.LoggerCategory
 
@@ -743,17 +889,7 @@ let diagnostics =
             Expect.equal (run received.Task) "hello" "the handler read the message, then the end of the input"
             Expect.isTrue (run flushed.Task) "the write after the close reports a completed flush, it does not throw"
 
-            let closedLines () =
-                logs.Of HybridProtocolDiagnostics.LoggerCategory
-                |> List.filter (fun e -> e.Id.Id = HybridProtocolEvents.ConnectionClosed.Id)
-
-            let mutable waits = 0
-
-            while List.isEmpty (closedLines ()) && waits < 300 do
-                Thread.Sleep 100
-                waits <- waits + 1
-
-            match closedLines () with
+            match awaitEvents logs HybridProtocolEvents.ConnectionClosed 1 with
             | [ line ] ->
                 Expect.isTrue
                     (line.State
@@ -765,6 +901,48 @@ let diagnostics =
 
             let errors = logs.Entries |> List.filter (fun e -> e.Level >= LogLevel.Error)
             Expect.isEmpty errors "no Error lines"
+
+        testCase
+            "clients that vanish without their close: ConnectionClosed says ConnectionTruncated, Kestrel warns of nothing"
+        <| fun () ->
+            // Kestrel logs a transport's I/O error at Debug and any other exception at Warning; whether Kestrel or the
+            // secure connection sees the end first is a race, so 30 clients.
+            use key = PrivateKey.Generate()
+            let logs = new CaptureLogs()
+            let clients = 30
+
+            use server =
+                startServer HttpProtocols.Http2 (Some logs) ignore (fun l ->
+                    l.UseHybridProtocol(serverOptions key) |> ignore)
+
+            for _ in 1..clients do
+                use tcp = new TcpClient()
+                tcp.Connect(IPAddress.Loopback, server.Port)
+
+                let c =
+                    run (
+                        SecureConnection.AuthenticateAsClientAsync(
+                            tcp.GetStream(),
+                            "127.0.0.1",
+                            clientOptions (ServerAuthentication.Pinned key.PublicKey)
+                        )
+                    )
+
+                // Half of HTTP/2's connection preface, then the socket closes under the connection (no close record).
+                runUnit (c.SendAsync(ReadOnlyMemory "PRI * HTTP/2.0\r\n"B).AsTask())
+                tcp.Client.Close()
+
+            let closed = awaitEvents logs HybridProtocolEvents.ConnectionClosed clients
+            Expect.hasLength closed clients "each connection's close logged"
+
+            for line in closed do
+                Expect.isTrue
+                    (line.State
+                     |> List.exists (fun (k, v) -> k = "Reason" && string v = "ConnectionTruncated"))
+                    $"truncated: {line.Message}"
+
+            let loud = logs.Entries |> List.filter (fun e -> e.Level >= LogLevel.Warning)
+            Expect.isEmpty loud "a client gone without its close is Debug news, as a reset TLS client is"
 
         testCase "SecureListener and connections log accepted, refused, completed, key updates and closes"
         <| fun () ->
