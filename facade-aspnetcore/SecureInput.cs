@@ -8,21 +8,11 @@ namespace HybridProtocol.AspNetCore;
 /// is the <see cref="HybridProtocolException"/> with its code. Kestrel logs an I/O error of the transport at Debug and
 /// any other exception at Warning, once per connection; with TLS a vanished client is an I/O error too.
 /// </summary>
-internal sealed class SecureInput(Stream secure) : Stream
+internal sealed class SecureInput(Stream secure) : UnseekableStream
 {
     public override bool CanRead => true;
 
     public override bool CanWrite => false;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -47,8 +37,4 @@ internal sealed class SecureInput(Stream secure) : Stream
     public override void Flush()
     {
     }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

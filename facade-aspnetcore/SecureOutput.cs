@@ -55,7 +55,7 @@ internal sealed class SecureOutput : PipeWriter
     private FlushResult WithEnd(FlushResult result) => stream.Ended ? new FlushResult(result.IsCanceled, isCompleted: true) : result;
 
     /// <summary>Forwards writes to the secure connection's stream until one fails; drops them from then on.</summary>
-    private sealed class OutputStream(Stream secure) : Stream
+    private sealed class OutputStream(Stream secure) : UnseekableStream
     {
         private volatile bool ended;
 
@@ -64,16 +64,6 @@ internal sealed class SecureOutput : PipeWriter
         public override bool CanRead => false;
 
         public override bool CanWrite => true;
-
-        public override bool CanSeek => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
 
         [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
@@ -106,9 +96,5 @@ internal sealed class SecureOutput : PipeWriter
         public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

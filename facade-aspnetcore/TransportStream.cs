@@ -9,23 +9,13 @@ namespace HybridProtocol.AspNetCore;
 /// writes go into the output pipe and are flushed. Disposing it leaves the transport to Kestrel, and only ends a read
 /// that waits (the handshake's timeout closes the stream to stop it).
 /// </summary>
-internal sealed class TransportStream(IDuplexPipe transport) : Stream
+internal sealed class TransportStream(IDuplexPipe transport) : UnseekableStream
 {
     private int disposed;
 
     public override bool CanRead => true;
 
     public override bool CanWrite => true;
-
-    public override bool CanSeek => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -89,10 +79,6 @@ internal sealed class TransportStream(IDuplexPipe transport) : Stream
     }
 
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
