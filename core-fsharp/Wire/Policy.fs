@@ -172,16 +172,39 @@ module Policy =
                | Ok name -> not name.IsHfs
                | Error _ -> true)
 
-    let checkSizes (maxMessageSize: int) (maxRecordData: int) (rekey: RekeyPolicy) (applicationProtocol: string) =
-        if maxMessageSize < 1 then
-            Error(InvalidConfig(MessageSizeOutOfRange maxMessageSize))
-        elif maxRecordData < 1 || maxRecordData > ConfigDefaults.MaxRecordData then
-            Error(InvalidConfig(RecordDataOutOfRange(maxRecordData, ConfigDefaults.MaxRecordData)))
-        elif rekey.AfterRecords < 1L || rekey.AfterBytes < 1L then
+    let checkMaxMessageSize (size: int) =
+        if size < 1 then
+            Error(InvalidConfig(MessageSizeOutOfRange size))
+        else
+            Ok()
+
+    let checkMaxRecordData (size: int) =
+        if size < 1 || size > ConfigDefaults.MaxRecordData then
+            Error(InvalidConfig(RecordDataOutOfRange(size, ConfigDefaults.MaxRecordData)))
+        else
+            Ok()
+
+    let checkRekey (rekey: RekeyPolicy) =
+        if rekey.AfterRecords < 1L || rekey.AfterBytes < 1L then
             Error(InvalidConfig(RekeyIntervalOutOfRange(rekey.AfterRecords, rekey.AfterBytes)))
         else
-            HandshakePayload.checkApplicationProtocol applicationProtocol
-            |> Result.map ignore
+            Ok()
+
+    // Noise §9 "Pre-shared symmetric keys": a PSK is a 32-byte secret.
+    let checkPsk (psk: byte[]) =
+        if psk.Length <> 32 then
+            Error(Noise(Init WrongPskLength))
+        else
+            Ok()
+
+    let checkApplicationProtocol (name: string) =
+        HandshakePayload.checkApplicationProtocol name |> Result.map ignore
+
+    let checkSizes (maxMessageSize: int) (maxRecordData: int) (rekey: RekeyPolicy) (applicationProtocol: string) =
+        checkMaxMessageSize maxMessageSize
+        |> Result.bind (fun () -> checkMaxRecordData maxRecordData)
+        |> Result.bind (fun () -> checkRekey rekey)
+        |> Result.bind (fun () -> checkApplicationProtocol applicationProtocol)
 
     let checkClient (config: ClientConfig) : Result<unit, WireError> =
         if config.ProtocolName.Pattern.IsOneWay then
@@ -208,8 +231,8 @@ module Policy =
             match checkSizes config.MaxMessageSize config.MaxRecordData config.Rekey config.ApplicationProtocol with
             | Error e -> e
             | Ok() -> ()
-            match config.Psk with
-            | Some psk when psk.Length <> 32 -> Noise(Init WrongPskLength)
+            match config.Psk |> Option.map checkPsk with
+            | Some(Error e) -> e
             | _ -> ()
         ]
 

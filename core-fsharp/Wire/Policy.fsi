@@ -115,6 +115,23 @@ module Policy =
     /// §8a: no fallback on a refusal's word); names that do not parse count as classical.
     val refusedAsClassicalOnly: code: RefusalCode -> supported: string list -> bool
 
+    /// One option's rule, for a driver that checks each value as it is set (the facade's option setters); the
+    /// configuration checks below apply the same functions. specs/PROTOCOL.md §9: a largest message of at least
+    /// 1 byte.
+    val checkMaxMessageSize: size: int -> Result<unit, WireError>
+
+    /// specs/PROTOCOL.md §9: 1..`ConfigDefaults.MaxRecordData` bytes of data per record.
+    val checkMaxRecordData: size: int -> Result<unit, WireError>
+
+    /// specs/PROTOCOL.md §9: a rekey interval of at least 1 record and 1 byte.
+    val checkRekey: rekey: RekeyPolicy -> Result<unit, WireError>
+
+    /// Noise §9 "Pre-shared symmetric keys": a PSK is a 32-byte secret (`Noise (Init WrongPskLength)` otherwise).
+    val checkPsk: psk: byte array -> Result<unit, WireError>
+
+    /// specs/PROTOCOL.md §6: 0..255 characters of printable ASCII.
+    val checkApplicationProtocol: name: string -> Result<unit, WireError>
+
     /// specs/PROTOCOL.md §9 limits a configuration must respect, and the application protocol's length (§6).
     val checkSizes:
         maxMessageSize: int ->

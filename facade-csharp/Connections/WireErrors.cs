@@ -72,6 +72,14 @@ internal static class WireErrors
         _ => $"refusal code {(byte)code}",
     };
 
+    /// <summary>What is wrong with an option's value, from the error of the core's check for it (<c>Policy.check...</c>).</summary>
+    public static string DescribeOption(WireError error) => error switch
+    {
+        WireError.InvalidConfig c => Describe(c.reason),
+        WireError.Noise { Item: Core.Noise.NoiseError.Init i } => NoiseErrors.Describe(i.Item),
+        _ => ToException(error, new WireErrorContext(false, "the peer", null), inHandshake: false).Message,
+    };
+
     /// <summary>What is wrong with a configuration, for messages (one wording per core case).</summary>
     public static string Describe(InvalidConfigReason reason) => reason switch
     {

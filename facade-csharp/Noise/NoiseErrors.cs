@@ -32,7 +32,7 @@ internal static class NoiseErrors
         _ => "it is not of the form Noise_PATTERN_DH_CIPHER_HASH",
     };
 
-    private static string Describe(InitError error) => error switch
+    internal static string Describe(InitError error) => error switch
     {
         InitError.WrongPskCount w => $"the pattern uses {w.expected} PSK(s) but {w.actual} were given",
         _ when error.IsMissingLocalStatic => "the pattern needs our static key (LocalStatic)",

@@ -1,4 +1,7 @@
+using HybridProtocol.Connections;
+using HybridProtocol.Core.Wire;
 using Microsoft.Extensions.Logging;
+using Microsoft.FSharp.Core;
 
 namespace HybridProtocol;
 
@@ -32,7 +35,7 @@ public enum PostQuantumMode
 public abstract class SecureConnectionOptions
 {
     /// <summary>16 MiB: the default <see cref="MaxMessageSize"/>.</summary>
-    public const int DefaultMaxMessageSize = 16 * 1024 * 1024;
+    public const int DefaultMaxMessageSize = ConfigDefaults.MaxMessageSize;
 
     private byte[]? preSharedKey;
     private string applicationProtocol = "hybrid";
@@ -40,9 +43,9 @@ public abstract class SecureConnectionOptions
     private TimeSpan closeTimeout = TimeSpan.FromSeconds(10);
     private TimeSpan idleTimeout = Timeout.InfiniteTimeSpan;
     private TimeSpan handshakeTimeout = TimeSpan.FromSeconds(10);
-    private long rekeyAfterBytes = 1L << 30;
-    private long rekeyAfterRecords = 1L << 20;
-    private int maxRecordData = Core.Wire.ConfigDefaults.MaxRecordData;
+    private long rekeyAfterBytes = RekeyPolicyModule.Default.AfterBytes;
+    private long rekeyAfterRecords = RekeyPolicyModule.Default.AfterRecords;
+    private int maxRecordData = ConfigDefaults.MaxRecordData;
     private PostQuantumMode postQuantum = PostQuantumMode.Hybrid;
 
     private protected SecureConnectionOptions()
@@ -60,9 +63,9 @@ public abstract class SecureConnectionOptions
         get => preSharedKey is null ? null : (byte[])preSharedKey.Clone();
         set
         {
-            if (value is not null && value.Length != 32)
+            if (value is not null)
             {
-                throw Invalid($"PreSharedKey must be exactly 32 bytes, not {value.Length}. Generate one with RandomNumberGenerator.GetBytes(32).");
+                Check(Policy.checkPsk(value), $"PreSharedKey ({value.Length} bytes; generate one with RandomNumberGenerator.GetBytes(32))");
             }
 
             preSharedKey = value is null ? null : (byte[])value.Clone();
@@ -80,12 +83,7 @@ public abstract class SecureConnectionOptions
         set
         {
             ArgumentNullException.ThrowIfNull(value);
-            if (value.Length > 255 || value.Any(c => c is < ' ' or > '~'))
-            {
-                throw Invalid($"ApplicationProtocol must be 0..255 characters of printable ASCII; '{value}' is not.");
-            }
-
-            applicationProtocol = value;
+            applicationProtocol = Check(Policy.checkApplicationProtocol(value), "ApplicationProtocol", value);
         }
     }
 
@@ -97,7 +95,7 @@ public abstract class SecureConnectionOptions
     public int MaxMessageSize
     {
         get => maxMessageSize;
-        set => maxMessageSize = value >= 1 ? value : throw Invalid($"MaxMessageSize must be at least 1 byte, not {value}.");
+        set => maxMessageSize = Check(Policy.checkMaxMessageSize(value), "MaxMessageSize", value);
     }
 
     /// <summary>
@@ -143,7 +141,7 @@ public abstract class SecureConnectionOptions
     public long RekeyAfterBytes
     {
         get => rekeyAfterBytes;
-        set => rekeyAfterBytes = value >= 1 ? value : throw Invalid($"RekeyAfterBytes must be at least 1, not {value}.");
+        set => rekeyAfterBytes = Check(Policy.checkRekey(new(rekeyAfterRecords, value)), "RekeyAfterBytes", value);
     }
 
     /// <summary>After this many records sent under one key, the sender switches to a new key. Default 2^20.</summary>
@@ -151,7 +149,7 @@ public abstract class SecureConnectionOptions
     public long RekeyAfterRecords
     {
         get => rekeyAfterRecords;
-        set => rekeyAfterRecords = value >= 1 ? value : throw Invalid($"RekeyAfterRecords must be at least 1, not {value}.");
+        set => rekeyAfterRecords = Check(Policy.checkRekey(new(value, rekeyAfterBytes)), "RekeyAfterRecords", value);
     }
 
     /// <summary>
@@ -176,9 +174,7 @@ public abstract class SecureConnectionOptions
     internal int MaxRecordData
     {
         get => maxRecordData;
-        set => maxRecordData = value is >= 1 and <= Core.Wire.ConfigDefaults.MaxRecordData
-            ? value
-            : throw Invalid($"MaxRecordData must be 1..{Core.Wire.ConfigDefaults.MaxRecordData}, not {value}.");
+        set => maxRecordData = Check(Policy.checkMaxRecordData(value), "MaxRecordData", value);
     }
 
     /// <summary>
@@ -203,6 +199,21 @@ public abstract class SecureConnectionOptions
     internal byte[]? PreSharedKeyNoCopy => preSharedKey;
 
     private protected static HybridProtocolException Invalid(string message) => new(HybridErrorCode.InvalidArgument, message);
+
+    /// <summary>Applies the core's rule for one option (<c>Policy.check...</c>): the value, or InvalidArgument worded from the core's reason.</summary>
+    private static T Check<T>(FSharpResult<Unit, WireError> rule, string option, T value)
+    {
+        Check(rule, option);
+        return value;
+    }
+
+    private static void Check(FSharpResult<Unit, WireError> rule, string option)
+    {
+        if (rule.IsError)
+        {
+            throw Invalid($"{option}: {WireErrors.DescribeOption(rule.ErrorValue)}.");
+        }
+    }
 
     private protected static TimeSpan PositiveOrInfinite(TimeSpan value, string name) => value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
         ? value

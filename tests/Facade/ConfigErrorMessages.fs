@@ -2,6 +2,7 @@
 /// that names the value and what to change, never the F# value printed raw.
 module HybridProtocol.Tests.ConfigErrorMessages
 
+open System
 open Expecto
 open HybridProtocol
 open HybridProtocol.Connections
@@ -40,4 +41,49 @@ let tests =
                 let caseName = (sprintf "%A" reason).Split(' ', '(')[0]
                 Expect.isFalse (e.Message.Contains caseName) $"{reason}: the F# case is not printed raw"
         }
+
+        test "option setters apply the core's rule for each option, worded from its reason" {
+            let opts = SecureServerOptions()
+
+            for set, option, wording in
+                [
+                    (fun () -> opts.MaxMessageSize <- 0), "MaxMessageSize: ", "at least 1 byte (it is 0)"
+                    (fun () -> opts.RekeyAfterBytes <- 0L), "RekeyAfterBytes: ", "(it is 1048576 records, 0 bytes)"
+                    (fun () -> opts.RekeyAfterRecords <- -1L), "RekeyAfterRecords: ", "(it is -1 records"
+                    (fun () -> opts.ApplicationProtocol <- String('a', 256)),
+                    "ApplicationProtocol: ",
+                    "(it has 256 characters)"
+                    (fun () -> opts.PreSharedKey <- Array.zeroCreate 31),
+                    "PreSharedKey (31 bytes",
+                    "every PSK must be exactly 32 bytes"
+                ] do
+                try
+                    set ()
+                    failtest $"{option} accepted a bad value"
+                with :? HybridProtocolException as e ->
+                    Expect.equal e.Code HybridErrorCode.InvalidArgument option
+                    Expect.stringStarts e.Message option option
+                    Expect.stringContains e.Message wording option
+
+            // The edges the core allows are allowed.
+            opts.MaxMessageSize <- 1
+            opts.RekeyAfterBytes <- 1L
+            opts.RekeyAfterRecords <- 1L
+            opts.ApplicationProtocol <- String('~', 255)
+            opts.PreSharedKey <- Array.zeroCreate 32
+        }
+
+        testProperty "a MaxMessageSize or MaxRecordData value is accepted exactly when the core's check accepts it"
+        <| fun (size: int) ->
+            let accepts (set: unit -> unit) =
+                try
+                    set ()
+                    true
+                with :? HybridProtocolException ->
+                    false
+
+            let opts = SecureClientOptions()
+
+            accepts (fun () -> opts.MaxMessageSize <- size) = Result.isOk (Policy.checkMaxMessageSize size)
+            && accepts (fun () -> opts.MaxRecordData <- size) = Result.isOk (Policy.checkMaxRecordData size)
     ]

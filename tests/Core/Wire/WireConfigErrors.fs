@@ -1,6 +1,7 @@
 /// Every InvalidConfigReason, each from the public function that checks it, with the exact case and its values.
 module HybridProtocol.Tests.WireConfigErrors
 
+open System
 open Expecto
 open HybridProtocol.Core
 open HybridProtocol.Core.Noise
@@ -194,5 +195,34 @@ let tests =
             Expect.equal (refusal 0xFFuy 1uy) (invalid (RefusalCodeOutOfRange 0xFFuy)) "0xFF"
             Expect.equal (refusal 1uy 0uy) (invalid RefusalVersionZero) "version 0"
             Expect.equal (refusal 0x1Fuy 1uy) (Ok [| 0x1Fuy; 1uy; 0uy |]) "0x1F is fine"
+        }
+
+        test "each option's own check gives the same case as the configuration check, at and past its limits" {
+            Expect.equal (Policy.checkMaxMessageSize 0) (invalid (MessageSizeOutOfRange 0)) "message size 0"
+            Expect.equal (Policy.checkMaxMessageSize 1) (Ok()) "message size 1"
+            Expect.equal (Policy.checkMaxRecordData 0) (invalid (RecordDataOutOfRange(0, 65502))) "record data 0"
+            Expect.equal (Policy.checkMaxRecordData 65503) (invalid (RecordDataOutOfRange(65503, 65502))) "65503"
+            Expect.equal (Policy.checkMaxRecordData 65502) (Ok()) "65502"
+            Expect.equal (Policy.checkRekey (withRekey 1L 0L)) (invalid (RekeyIntervalOutOfRange(1L, 0L))) "0 bytes"
+            Expect.equal (Policy.checkRekey (withRekey 1L 1L)) (Ok()) "1 record, 1 byte"
+
+            Expect.equal
+                (Policy.checkApplicationProtocol (String('a', 256)))
+                (invalid (BadApplicationProtocol 256))
+                "256"
+
+            Expect.equal (Policy.checkApplicationProtocol (String('~', 255))) (Ok()) "255 printable"
+            Expect.equal (Policy.checkPsk (Array.zeroCreate 31)) (Error(Noise(Init WrongPskLength))) "31-byte PSK"
+            Expect.equal (Policy.checkPsk (Array.zeroCreate 32)) (Ok()) "32-byte PSK"
+
+            let _, s = configs xx
+
+            Expect.equal
+                (server {
+                    s with
+                        Psk = Some(Array.zeroCreate 31)
+                })
+                (Error(Noise(Init WrongPskLength)))
+                "the server configuration check uses the same PSK rule"
         }
     ]
