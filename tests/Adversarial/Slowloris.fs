@@ -119,17 +119,7 @@ let private run (slow: int) (clients: int) =
     use dir = new TempDir()
     use key = keygen dir "server.key"
 
-    let server, port =
-        startServer dir [
-            "serve"
-            "--key"
-            "server.key"
-            "--listen"
-            "127.0.0.1:0"
-            "--echo"
-            "--max-clients"
-            "1000"
-        ]
+    let server, port = startLocal dir "serve" [ "--echo"; "--max-clients"; "1000" ]
 
     use _ = server
 

@@ -51,9 +51,6 @@ let private send (connection: SecureConnection) (bytes: byte[]) =
 let private partials (path: string) =
     Directory.GetFiles(path, "*.partial", SearchOption.AllDirectories)
 
-let private startReceiver dir (extra: string list) =
-    startServer dir ([ "receive"; "--key"; "server.key"; "--listen"; "127.0.0.1:0" ] @ extra)
-
 let private sendFile dir file port =
     run dir [ "send"; file; $"127.0.0.1:{port}"; "--server-key"; "server.key.pub" ]
 
@@ -87,7 +84,7 @@ let private headerTests =
         <| fun () ->
             use dir = new TempDir()
             use key = keygen dir "server.key"
-            let receiver, port = startReceiver dir [ "-o"; "inbox/" ]
+            let receiver, port = startLocal dir "receive" [ "-o"; "inbox/" ]
             use _ = receiver
 
             let refusals = [
@@ -149,7 +146,7 @@ let private headerTests =
             File.WriteAllText(dir.File "inbox/taken.txt", "old")
             File.WriteAllText(dir.File "taken.txt", "new")
 
-            let receiver, port = startReceiver dir [ "-o"; "inbox/" ]
+            let receiver, port = startLocal dir "receive" [ "-o"; "inbox/" ]
             use _ = receiver
             let sender = sendFile dir "taken.txt" port
             expectExit Exit.refused sender "a name that exists is refused"
@@ -162,7 +159,7 @@ let private headerTests =
 
             // Another process creates the name while the data arrives: the rename refuses to replace it, and the
             // sender learns that the file was not stored.
-            let receiver, port = startReceiver dir [ "-o"; "inbox/" ]
+            let receiver, port = startLocal dir "receive" [ "-o"; "inbox/" ]
             use _ = receiver
             use connection = client port key.PublicKey (Some "hybrid-file/1")
             let data = Array.init 100_000 byte
@@ -187,7 +184,9 @@ let private idleTests =
             File.WriteAllText(dir.File "real.txt", "delivered")
 
             // A long idle timeout: the silent clients stay connected while the real sender is served.
-            let patient, port = startReceiver dir [ "-o"; "inbox/"; "--idle-timeout"; "600" ]
+            let patient, port =
+                startLocal dir "receive" [ "-o"; "inbox/"; "--idle-timeout"; "600" ]
+
             use _ = patient
 
             let silent = [ for _ in 1..6 -> client port key.PublicKey (Some "hybrid-file/1") ]
@@ -200,7 +199,9 @@ let private idleTests =
                 c.Dispose()
 
             // A short one: the lying sender is cut off, its temporary file removed, and the wait goes on.
-            let strict, port = startReceiver dir [ "-o"; "inbox2/"; "--idle-timeout"; "2" ]
+            let strict, port =
+                startLocal dir "receive" [ "-o"; "inbox2/"; "--idle-timeout"; "2" ]
+
             use _ = strict
             use liar = client port key.PublicKey (Some "hybrid-file/1")
             send liar (Encoding.UTF8.GetBytes """{"name": "big.bin", "size": 1000000}""")
@@ -222,18 +223,7 @@ let private idleTests =
             use key = keygen dir "server.key"
 
             let server, port =
-                startServer dir [
-                    "serve"
-                    "--key"
-                    "server.key"
-                    "--listen"
-                    "127.0.0.1:0"
-                    "--echo"
-                    "--idle-timeout"
-                    "3"
-                    "--max-clients"
-                    "64"
-                ]
+                startLocal dir "serve" [ "--echo"; "--idle-timeout"; "3"; "--max-clients"; "64" ]
 
             use _ = server
             let silent = [ for _ in 1..20 -> client port key.PublicKey None ]
@@ -283,7 +273,7 @@ let private diskFullTests =
             File.WriteAllBytes(dir.File "big.bin", Array.init (1_048_576 + 30_000) byte)
             File.WriteAllBytes(dir.File "small.bin", Array.init 100_000 byte)
 
-            let receiver, port = startReceiver dir [ "-o"; disk ]
+            let receiver, port = startLocal dir "receive" [ "-o"; disk ]
             use _ = receiver
             let sender = sendFile dir "big.bin" port
             expectExit Exit.refused sender "not delivered"
@@ -295,7 +285,7 @@ let private diskFullTests =
             expectExit Exit.keyOrFile received "the receiver"
             Expect.isEmpty (Directory.GetFileSystemEntries disk) "nothing left on the full disk"
 
-            let receiver, port = startReceiver dir [ "-o"; disk ]
+            let receiver, port = startLocal dir "receive" [ "-o"; disk ]
             use _ = receiver
             expectExit Exit.success (sendFile dir "small.bin" port) "a file that fits"
             expectExit Exit.success (receiver.WaitForExit(seconds 20.)) "the receiver"

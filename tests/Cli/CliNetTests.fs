@@ -30,16 +30,7 @@ let private connectTests =
             use dir = new TempDir()
             use key = keygen dir "server.key"
 
-            let server, port =
-                startServer dir [
-                    "serve"
-                    "--key"
-                    "server.key"
-                    "--listen"
-                    "127.0.0.1:0"
-                    "--echo"
-                    "--once"
-                ]
+            let server, port = startLocal dir "serve" [ "--echo"; "--once" ]
 
             use _ = server
             let data = Random.Shared.GetItems(Array.init 256 byte, 300_000)
@@ -62,8 +53,7 @@ let private connectTests =
             use key = keygen dir "server.key"
 
             for pinning in [ [ "--server-key"; "server.key.pub" ]; [ "--pin"; key.Fingerprint ] ] do
-                let server, port =
-                    startServer dir [ "serve"; "--key"; "server.key"; "--listen"; "127.0.0.1:0"; "--once" ]
+                let server, port = startLocal dir "serve" [ "--once" ]
 
                 use _ = server
                 let message = Encoding.UTF8.GetBytes $"hello over {pinning[0]}\n"
@@ -85,8 +75,7 @@ let private connectTests =
             use key = keygen dir "server.key"
             use old = PrivateKey.Generate()
 
-            let server, port =
-                startServer dir [ "serve"; "--key"; "server.key"; "--listen"; "127.0.0.1:0"; "--echo" ]
+            let server, port = startLocal dir "serve" [ "--echo" ]
 
             use _ = server
             let knownHosts = dir.File "known_hosts"
@@ -122,16 +111,7 @@ let private connectTests =
             File.Copy(dir.File "alice.key.pub", dir.File "clients.pub")
 
             let server, port =
-                startServer dir [
-                    "serve"
-                    "--key"
-                    "server.key"
-                    "--listen"
-                    "127.0.0.1:0"
-                    "--echo"
-                    "--allow-clients"
-                    "clients.pub"
-                ]
+                startLocal dir "serve" [ "--echo"; "--allow-clients"; "clients.pub" ]
 
             use _ = server
             let pinned = [ "--server-key"; "server.key.pub" ]
@@ -171,8 +151,7 @@ let private transferTests =
             let data = Random.Shared.GetItems(Array.init 256 byte, 3_000_000)
             File.WriteAllBytes(dir.File "report.bin", data)
 
-            let receiver, port =
-                startServer dir [ "receive"; "--key"; "server.key"; "--listen"; "127.0.0.1:0"; "-o"; "inbox" ]
+            let receiver, port = startLocal dir "receive" [ "-o"; "inbox" ]
 
             use _ = receiver
 
@@ -203,16 +182,7 @@ let private transferTests =
             File.WriteAllText(dir.File "data.txt", "new")
             File.WriteAllText(dir.File "kept.txt", "old")
 
-            let receiver, port =
-                startServer dir [
-                    "receive"
-                    "--key"
-                    "server.key"
-                    "--listen"
-                    "127.0.0.1:0"
-                    "-o"
-                    "kept.txt"
-                ]
+            let receiver, port = startLocal dir "receive" [ "-o"; "kept.txt" ]
 
             use _ = receiver
 
@@ -267,17 +237,7 @@ let private integrityTests =
                     SHA256.HashData "hellO"B, "mismatch", Exit.integrity
                     SHA256.HashData data, "ok", Exit.success
                 ] do
-                let receiver, port =
-                    startServer dir [
-                        "receive"
-                        "--key"
-                        "server.key"
-                        "--listen"
-                        "127.0.0.1:0"
-                        "-o"
-                        "out.bin"
-                        "--force"
-                    ]
+                let receiver, port = startLocal dir "receive" [ "-o"; "out.bin"; "--force" ]
 
                 use _ = receiver
                 Expect.equal (fakeSender port key.PublicKey data claimed) verdict "the receiver's verdict"
@@ -320,8 +280,7 @@ let private failureTests =
             finally
                 busy.Stop()
 
-            let receiver, port =
-                startServer dir [ "receive"; "--key"; "server.key"; "--listen"; "127.0.0.1:0"; "-o"; "x" ]
+            let receiver, port = startLocal dir "receive" [ "-o"; "x" ]
 
             use _ = receiver
 
@@ -339,8 +298,7 @@ let private failureTests =
             use dir = new TempDir()
             use _ = keygen dir "server.key"
 
-            let server, _ =
-                startServer dir [ "serve"; "--key"; "server.key"; "--listen"; "127.0.0.1:0" ]
+            let server, _ = startLocal dir "serve" []
 
             use _ = server
 
@@ -476,16 +434,7 @@ let private postQuantumTests =
             use dir = new TempDir()
             use _ = keygen dir "server.key"
 
-            let server, port =
-                startServer dir [
-                    "serve"
-                    "--key"
-                    "server.key"
-                    "--listen"
-                    "127.0.0.1:0"
-                    "--echo"
-                    "--verbose"
-                ]
+            let server, port = startLocal dir "serve" [ "--echo"; "--verbose" ]
 
             use _ = server
             let pinned = [ "--server-key"; "server.key.pub" ]
@@ -534,16 +483,7 @@ let private postQuantumTests =
             use dir = new TempDir()
             use _ = keygen dir "server.key"
 
-            let server, port =
-                startServer dir [
-                    "serve"
-                    "--key"
-                    "server.key"
-                    "--listen"
-                    "127.0.0.1:0"
-                    "--echo"
-                    "--classical"
-                ]
+            let server, port = startLocal dir "serve" [ "--echo"; "--classical" ]
 
             use _ = server
             let pinned = [ "--server-key"; "server.key.pub" ]

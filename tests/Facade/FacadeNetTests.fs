@@ -15,25 +15,6 @@ open HybridProtocol
 /// A bound for every wait, so a broken test fails instead of hanging the suite.
 let private bound = TimeSpan.FromSeconds 60.0
 
-let private run (t: Task<'T>) =
-    if not (t.Wait bound) then
-        failwith "timed out"
-
-    t.Result
-
-let private failure (f: unit -> Task<'T>) : HybridProtocolException =
-    try
-        run (f ()) |> ignore
-        failwith "expected a HybridProtocolException, but the call succeeded"
-    with e ->
-        let rec find (e: exn) =
-            match e with
-            | :? HybridProtocolException as h -> h
-            | :? AggregateException as a when a.InnerExceptions.Count = 1 -> find a.InnerExceptions[0]
-            | _ -> failwithf "expected a HybridProtocolException, got %O" e
-
-        find e
-
 let private ip (endPoint: EndPoint | null) =
     match endPoint with
     | :? IPEndPoint as e -> e
@@ -83,7 +64,7 @@ let private notHybrid (banner: string) (readFirst: bool) =
     use _ = listener
 
     let e =
-        failure (fun () -> SecureConnection.ConnectAsync("127.0.0.1", portOf listener, anyServer ()))
+        Loopback.codeOf (fun () -> SecureConnection.ConnectAsync("127.0.0.1", portOf listener, anyServer ()))
 
     served.Wait bound |> ignore
     e
@@ -174,7 +155,8 @@ let tests =
                 v6Only.Start()
 
                 let e =
-                    failure (fun () -> SecureConnection.ConnectAsync("127.0.0.1", v6Only.LocalEndPoint.Port, client ()))
+                    Loopback.codeOf (fun () ->
+                        SecureConnection.ConnectAsync("127.0.0.1", v6Only.LocalEndPoint.Port, client ()))
 
                 Expect.equal e.Code HybridErrorCode.TransportFailed e.Message
                 do! v6Only.DisposeAsync()
@@ -202,7 +184,7 @@ let tests =
                 options.HandshakeTimeout <- TimeSpan.FromSeconds 2.0
 
                 let e =
-                    failure (fun () -> SecureConnection.ConnectAsync("127.0.0.1", port, options))
+                    Loopback.codeOf (fun () -> SecureConnection.ConnectAsync("127.0.0.1", port, options))
 
                 Expect.equal e.Code HybridErrorCode.ConnectTimeout e.Message
                 Expect.stringContains e.Message "ConnectTimeout" "names the option"
@@ -230,7 +212,7 @@ let tests =
                 )
 
             let e =
-                failure (fun () ->
+                Loopback.codeOf (fun () ->
                     SecureConnection.AuthenticateAsClientAsync(
                         new LateStream(client, served),
                         $"127.0.0.1:{portOf listener}",
@@ -295,7 +277,7 @@ let tests =
                     Expect.equal served.ProtocolName client.ProtocolName "served"
                     do! listener.DisposeAsync()
                 }
-                |> run
+                |> Loopback.run
             }
 
         test "RemoteEndPoint and LocalEndPoint are the two ends of the TCP connection, null over other streams" {

@@ -196,6 +196,11 @@ let startServer dir (args: string list) =
 
     server, port
 
+/// Starts `hybrid COMMAND --key server.key --listen 127.0.0.1:0 EXTRA...` in DIR (`serve` or `receive`, with the key
+/// `keygen dir "server.key"` made) and returns it with its port.
+let startLocal dir (command: string) (extra: string list) =
+    startServer dir ([ command; "--key"; "server.key"; "--listen"; "127.0.0.1:0" ] @ extra)
+
 /// `hybrid keygen -o NAME` in DIR, and NAME.pub beside it; returns the key.
 let keygen dir name =
     expectExit Exit.success (run dir [ "keygen"; "-o"; name ]) $"keygen {name}"
