@@ -97,6 +97,12 @@ internal sealed class HybridProtocolConnectionMiddleware
             {
                 await input.CompleteAsync().ConfigureAwait(false);
                 await output.CompleteAsync().ConfigureAwait(false);
+                if (context.ConnectionClosed.IsCancellationRequested)
+                {
+                    // Kestrel saw the client's transport end and cancelled the application's read: the engine reads
+                    // the rest, so that the connection ends as closed by the client or truncated, as it was.
+                    await secure.ReadToTransportEndAsync().ConfigureAwait(false);
+                }
             }
             finally
             {

@@ -37,24 +37,59 @@ public sealed partial class SecureConnection
             return CloseResult.CloseNotSent;
         }
 
-        if (!receiveLock.Wait(0))
-        {
-            return CloseResult.CloseSent; // a receive in progress will see the peer's close
-        }
-
         try
         {
-            while (await NextMessageAsync(adapter, bounded.Token).ConfigureAwait(false))
-            {
-                Consumed();
-            }
-
-            return CloseResult.Closed;
+            // false: a receive in progress will see the peer's close.
+            return await DrainAsync(adapter, bounded.Token).ConfigureAwait(false) ? CloseResult.Closed : CloseResult.CloseSent;
         }
         catch (Exception e) when (e is OperationCanceledException or HybridProtocolException && !cancellationToken.IsCancellationRequested)
         {
             // The peer did not answer in time or broke off: our close has been sent.
             return CloseResult.CloseSent;
+        }
+    }
+
+    /// <summary>
+    /// For a host that learns first that the transport has ended (Kestrel's ConnectionClosed fires at the client's FIN
+    /// or reset and cancels the application's read): runs what the transport still holds through the engine, so that
+    /// the connection ends as the protocol says (the peer's close, or truncated without it, specs/PROTOCOL.md §6) and
+    /// not as a close that could no longer be sent. Bounded by the close timeout; does nothing once the connection has
+    /// ended or while a receive is in progress.
+    /// </summary>
+    internal async Task ReadToTransportEndAsync()
+    {
+        if (failure is not null || Volatile.Read(ref disposed) != 0)
+        {
+            return;
+        }
+
+        using var bounded = new CancellationTokenSource(closeTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(2) : closeTimeout);
+        try
+        {
+            await DrainAsync(new AsyncReadWriteAdapter(stream, peekSocket), bounded.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or OperationCanceledException)
+        {
+            // The engine has recorded how the connection ended (truncated, failed); the messages nobody reads are dropped.
+        }
+    }
+
+    /// <summary>Reads and discards messages until the peer's close (true); false at once when a receive is in progress.</summary>
+    private async ValueTask<bool> DrainAsync(AsyncReadWriteAdapter adapter, CancellationToken cancellationToken)
+    {
+        if (!receiveLock.Wait(0))
+        {
+            return false;
+        }
+
+        try
+        {
+            while (await NextMessageAsync(adapter, cancellationToken).ConfigureAwait(false))
+            {
+                Consumed();
+            }
+
+            return true;
         }
         finally
         {
