@@ -67,12 +67,6 @@ type HandshakeStep =
 
 module HandshakeState =
 
-
-
-
-
-
-
     /// Noise §5.3 Initialize(handshake_pattern, initiator, prologue, s, e, rs, re):
     /// "Derives a protocol_name byte sequence ... Calls InitializeSymmetric(protocol_name). Calls MixHash(prologue).
     /// Sets the initiator, s, e, rs, and re variables to the corresponding arguments. Calls MixHash() once for each
@@ -111,12 +105,6 @@ module HandshakeState =
 
     /// The key held by the inner CipherState, for its owner to dispose once the state is dropped.
     val currentKey: state: HandshakeState -> HybridProtocol.Core.IAeadKey voption
-
-
-
-
-
-
 
     /// Noise §5.3 WriteMessage(payload, message_buffer): "Fetches and deletes the next message pattern from
     /// message_patterns, then sequentially processes each token from the message pattern", then

@@ -6,7 +6,6 @@
 /// Internal to the core: its Noise and HPKE key schedules use these; tests reach them through InternalsVisibleTo.
 module internal HybridProtocol.Core.Hkdf
 
-
 /// Hashes the concatenation of `parts`.
 val hashConcat: hash: HybridProtocol.Core.HashFunctions -> parts: byte array list -> byte array
 
@@ -35,7 +34,6 @@ val extract: hash: HybridProtocol.Core.HashFunctions -> salt: byte array -> ikm:
 /// Returns None when L > 255 * HashLen, the RFC's limit.
 val expand:
     hash: HybridProtocol.Core.HashFunctions -> prk: byte array -> info: byte array -> length: int -> byte array option
-
 
 /// Noise §4.3 HKDF with num_outputs = 2.
 val hkdf2:

@@ -168,18 +168,19 @@ module HandshakePattern =
 
             Some { pattern with Messages = messages }
 
+    /// Whether `role` writes `token` in some message of the pattern.
+    let sends (role: Role) (token: Token) (pattern: HandshakePattern) =
+        pattern.Messages
+        |> List.indexed
+        |> List.exists (fun (i, tokens) -> Role.senderOf i = role && List.contains token tokens)
+
     /// Noise §9.3 validity rule: "A party may not send any encrypted data after it processes a psk token
     /// unless it has previously sent an ephemeral public key (an e token), either before or after the psk token."
     /// Every pattern in the spec sends "e" in each party's first message, so this holds when each party
     /// that processes a psk token also sends "e" at some point; we check it for any combination of modifiers.
     let satisfiesPskValidity (pattern: HandshakePattern) =
-        let sendsE role =
-            pattern.Messages
-            |> List.indexed
-            |> List.exists (fun (i, tokens) -> Role.senderOf i = role && List.contains E tokens)
-
         (not pattern.IsPsk)
-        || (sendsE Initiator && (pattern.IsOneWay || sendsE Responder))
+        || (sends Initiator E pattern && (pattern.IsOneWay || sends Responder E pattern))
 
     let private isDh token =
         match token with

@@ -59,7 +59,6 @@ module Role =
 
 module HandshakePattern =
 
-
     val N: HandshakePattern
 
     val K: HandshakePattern
@@ -148,7 +147,6 @@ module HandshakePattern =
     /// Every base pattern, without modifiers: 38 in all.
     val all: HandshakePattern list
 
-
     /// Looks up a base pattern by name ("XX", "X1K1", ...).
     val tryFind: name: string -> HandshakePattern option
 
@@ -156,12 +154,15 @@ module HandshakePattern =
     /// The modifiers psk1, psk2, etc., place a psk token at the end of the first, second, etc., handshake message."
     val applyPsk: position: int -> pattern: HandshakePattern -> HandshakePattern option
 
+    /// Whether `role` writes `token` in some message of the pattern (the writer of "e1" calls
+    /// GENERATE_KEM_KEYPAIR, the writer of "ekem1" GENERATE_KEM_CIPHERTEXT, Noise HFS §4).
+    val sends: role: Role -> token: Token -> pattern: HandshakePattern -> bool
+
     /// Noise §9.3 validity rule: "A party may not send any encrypted data after it processes a psk token
     /// unless it has previously sent an ephemeral public key (an e token), either before or after the psk token."
     /// Every pattern in the spec sends "e" in each party's first message, so this holds when each party
     /// that processes a psk token also sends "e" at some point; we check it for any combination of modifiers.
     val satisfiesPskValidity: pattern: HandshakePattern -> bool
-
 
     /// Noise HFS §5: "The "hfs" pattern modifier adds an "e1" token directly following the first occurrence of "e",
     /// unless there is a DH operation in this same message, in which case the "hfs" token is placed directly after

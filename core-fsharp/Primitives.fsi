@@ -11,7 +11,6 @@ type IDhPrivateKey =
 [<Sealed>]
 type DhPublicKey =
 
-
     /// Checks the length against DHLEN and copies the bytes, so the caller's buffer stays its own.
     static member TryCreate: dhlen: int * value: System.ReadOnlySpan<byte> -> DhPublicKey voption
 

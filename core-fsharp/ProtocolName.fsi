@@ -65,16 +65,6 @@ module ProtocolName =
 
     val hashToString: _arg1: HashName -> string
 
-
-
-
-
-
-
-
-
-
-
     /// Parses "Noise_<pattern>_<dh>_<cipher>_<hash>" (§8).
     val parse: name: string -> Result<ProtocolName, ProtocolNameError>
 

@@ -8,7 +8,6 @@ type internal SymmetricState
 
 module internal SymmetricState =
 
-
     /// Noise §5.2 InitializeSymmetric(protocol_name): "If protocol_name is less than or equal to HASHLEN bytes
     /// in length, sets h equal to protocol_name with zero bytes appended to make HASHLEN bytes. Otherwise sets
     /// h = HASH(protocol_name). Sets ck = h. Calls InitializeKey(empty)."

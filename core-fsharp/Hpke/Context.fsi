@@ -34,7 +34,6 @@ type ContextR = private ContextR of Context
 /// RFC 9180 §5.2 and §5.3: Seal, Open and Export on a context.
 module Context =
 
-
     /// §5.1 KeySchedule<S>'s last line, for the sender.
     val internal createS: suite: Suite -> output: KeyScheduleOutput -> ContextS
 
@@ -52,10 +51,6 @@ module Context =
 
     /// The suite the context was made for.
     val suiteR: ContextR -> Suite
-
-
-
-
 
     /// Erases the context's secrets (exporter_secret, base_nonce) and disposes its AEAD key. The
     /// one side effect here, for the owner (the facade's Dispose) once it is done with the context
@@ -125,7 +120,6 @@ module Context =
     /// `Open` into a fresh array.
     val OpenToArray:
         ctx: ContextR -> aad: byte array -> ct: byte array -> Result<struct (ContextR * byte array), HpkeError>
-
 
     /// §5.3 Export for the sender's context. L at most 255 * Nh (HKDF) or 65535 (SHAKE).
     val ExportS: ContextS -> exporter_context: byte array -> L: int -> Result<byte array, HpkeError>

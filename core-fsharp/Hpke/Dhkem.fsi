@@ -8,22 +8,6 @@ module HybridProtocol.Core.Hpke.Dhkem
 
 open HybridProtocol.Core
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 /// The DHKEM for `group` with the HKDF on `hash`, as the KEM record: kem_id 0x0010 (P-256,
 /// HKDF-SHA256), 0x0011 (P-384, HKDF-SHA384), 0x0012 (P-521, HKDF-SHA512) or 0x0020 (X25519,
 /// HKDF-SHA256). §4.1: "Nsecret ... the output length of the KDF's Extract" is the hash length.

@@ -38,7 +38,6 @@ module KeySchedule =
     /// §5.1: `default_psk_id = ""`.
     val internal default_psk_id: byte array
 
-
     /// RFC 9180 §5.1:
     /// ```
     /// def VerifyPSKInputs(mode, psk, psk_id):
@@ -54,8 +53,6 @@ module KeySchedule =
     /// ```
     /// plus §5.1.2's 32-byte floor on psk.
     val VerifyPSKInputs: mode: Mode -> psk: byte array -> psk_id: byte array -> Result<unit, HpkeError>
-
-
 
     /// RFC 9180 §5.1 KeySchedule<ROLE>'s derivation, with VerifyPSKInputs first; the two-stage form
     /// for HKDF and the single-stage form for SHAKE.

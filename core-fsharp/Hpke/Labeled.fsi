@@ -5,7 +5,6 @@ module HybridProtocol.Core.Hpke.Labeled
 
 open HybridProtocol.Core
 
-
 /// RFC 9180 §4:
 /// ```
 /// def LabeledExtract(salt, label, ikm):

@@ -90,7 +90,6 @@ type SealedFileReader =
 /// last chunk without the final flag, and any header change alters every chunk's AAD.
 module SealedFileFormat =
 
-
     /// The format version, the byte after the magic.
     [<Literal>]
     val Version: byte = 1uy
@@ -107,8 +106,6 @@ module SealedFileFormat =
     [<Literal>]
     val DefaultChunkSize: int = 65536
 
-
-
     /// Writes the header as specs/HPKE.md lays it out (all integers big-endian).
     val encodeHeader: header: SealedFileHeader -> byte array
 
@@ -119,8 +116,6 @@ module SealedFileFormat =
     /// Total decode of a header at the start of `input`: the header and the bytes it took, or the
     /// first thing wrong with it. Bytes after the header are not looked at.
     val decodeHeader: input: System.ReadOnlySpan<byte> -> Result<struct (SealedFileHeader * int), SealedFileError>
-
-
 
     /// The sealer for a file whose header is `header` (already holding the `enc` of `ctx`'s setup).
     /// Returns the header bytes to write first.
@@ -137,7 +132,6 @@ module SealedFileFormat =
     val SealChunk:
         writer: SealedFileWriter * isFinal: bool * plaintext: System.ReadOnlySpan<byte> * ciphertext: System.Span<byte> ->
             Result<SealedFileWriter, SealedFileError>
-
 
     /// Opens the next chunk. `isFinal` says whether the input ends right after this chunk (the
     /// reader looks one byte ahead). A non-final chunk must be exactly ChunkSize + Nt bytes; a final

@@ -4,12 +4,6 @@
 /// See: https://www.rfc-editor.org/rfc/rfc9180#section-5.1
 module HybridProtocol.Core.Hpke.Setup
 
-
-
-
-
-
-
 /// RFC 9180 §5.1.1:
 /// ```
 /// def SetupBaseS(pkR, info):
@@ -143,8 +137,6 @@ type RecipientMode =
     | PskR of psk: byte array * psk_id: byte array
     | AuthR of pkS: HpkePublicKey
     | AuthPskR of psk: byte array * psk_id: byte array * pkS: HpkePublicKey
-
-
 
 /// SetupBaseS / SetupPSKS / SetupAuthS / SetupAuthPSKS, chosen by `mode`. Returns (enc, context).
 val SetupS:

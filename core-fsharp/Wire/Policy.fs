@@ -41,6 +41,11 @@ type SuiteName = {
     Hash: HashName
 }
 
+type KemRandomness = {
+    KeyPairSeed: bool
+    EncapsulationRandomness: bool
+}
+
 module Policy =
     /// The pattern for a client's knowledge of the server key and whether it proves a key of its own:
     ///
@@ -162,6 +167,15 @@ module Policy =
                 Error RefusalCode.UnsupportedSuite
             else
                 Error RefusalCode.UnsupportedPattern
+
+    let kemRandomness (role: Role) (names: ProtocolName list) : KemRandomness =
+        let writes token =
+            names |> List.exists (fun n -> HandshakePattern.sends role token n.Pattern)
+
+        {
+            KeyPairSeed = writes E1
+            EncapsulationRandomness = writes Ekem1
+        }
 
     let refusedAsClassicalOnly (code: RefusalCode) (supported: string list) : bool =
         code = RefusalCode.UnsupportedPattern

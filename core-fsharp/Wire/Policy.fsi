@@ -73,19 +73,26 @@ type SuiteName = {
     Hash: HashName
 }
 
+/// The fresh randomness a party supplies for the KEM before a handshake (Noise HFS §4): the core takes
+/// randomness as arguments, and this says which.
+type KemRandomness = {
+
+    /// The party writes "e1" ("directs the sender to call GENERATE_KEM_KEYPAIR()"): a KEM key pair for this
+    /// connection only, from SEEDLEN fresh bytes.
+    KeyPairSeed: bool
+
+    /// The party writes "ekem1" ("directs the sender to call GENERATE_KEM_CIPHERTEXT()"): ENCAPSRANDOMNESSLEN
+    /// fresh bytes.
+    EncapsulationRandomness: bool
+}
+
 /// The protocol policy as functions of typed values: which Noise name a client runs, which names a server
 /// accepts and which refusal it gives, and whether a configuration can work.
 module Policy =
 
-
-
-
-
-
     /// The Noise protocol a client with these options asks for: the pattern of its authentication mode, or
     /// that pattern's hfs twin when it asks for hybrid (NKhfs, NXhfs, XXhfs, IKhfs and their psk variants).
     val clientProtocol: choice: ClientChoice -> suite: SuiteName -> Result<ProtocolName, WireError>
-
 
     /// Which client choices a server with this requirement accepts: the same PSK setting, a client identity
     /// where the server requires one, and a key agreement (hybrid or classical) the server takes.
@@ -97,12 +104,15 @@ module Policy =
     /// `clientProtocol` of every choice `accepts` allows.
     val serverAccepted: requirement: ServerRequirement -> suites: SuiteName seq -> Result<ProtocolName list, WireError>
 
-
     /// The client proves a static key in this pattern (XX, IK, ...).
     val initiatorProvesKey: name: ProtocolName -> bool
 
     /// The server sends its static key in this pattern (NX, XX, ...), as opposed to a pre-message (NK, IK).
     val responderTransmitsKey: name: ProtocolName -> bool
+
+    /// The KEM randomness a party in `role` supplies before a handshake that may run any of `names` (a client
+    /// passes its one name, a server its accepted list): what the role writes in any of their patterns.
+    val kemRandomness: role: Role -> names: ProtocolName list -> KemRandomness
 
     /// specs/PROTOCOL.md §3: the server's answer to the name in a preamble. The checks run in this order:
     /// parse, exact match with an accepted name (accept), then PostQuantumRequired, PskNotConfigured,

@@ -89,7 +89,6 @@ module ServerStatus =
     [<Literal>]
     val MaxRefusalCode: byte = 31uy
 
-
     /// Encodes the server's answer. A refusal lists at most 255 names (extra ones are dropped; names that
     /// cannot be encoded are refused).
     val encode: status: ServerStatus -> Result<byte array, WireError>

@@ -135,8 +135,6 @@ module RecordLayer =
     /// Every key the layer holds, for its owner to dispose when the connection ends.
     val Keys: layer: RecordLayer -> IAeadKey list
 
-
-
     /// Seals one record: writes its length field and ciphertext to `destination` (which may hold the data
     /// already, at offset 2; overlapping is allowed). Data and EndOfMessage count towards the peer's
     /// message limit; a KeyUpdate re-keys the sending CipherState after it is sealed; after Close nothing

@@ -156,8 +156,6 @@ module Traffic =
 /// The send half's functions (`SendHalfModule` in C#): fragmenting a message into records, KeyUpdate, Close.
 module SendHalf =
 
-
-
     /// Bytes a Close or KeyUpdate record takes on the wire (at most; a Close may carry a reason byte).
     val ControlLength: half: SendHalf -> int
 
@@ -174,7 +172,6 @@ module SendHalf =
     /// after a record that updated the key (its old key is returned to be disposed).
     val Message: half: SendHalf * message: ReadOnlySpan<byte> * offset: int * destination: Span<byte> -> SendOutcome
 
-
     /// Seals this end's Close (Noise §13 "Session termination"); after it nothing more can be sealed.
     /// Refused (ConnectionClosed) when a Close was sealed already.
     val Close: half: SendHalf * reason: CloseReason * destination: Span<byte> -> SendOutcome
@@ -184,8 +181,6 @@ module SendHalf =
 
 /// The receive half's functions (`ReceiveHalfModule` in C#): parsing frames, opening records, reassembling messages.
 module ReceiveHalf =
-
-
 
     /// Opens the complete records at the start of `input` and reassembles their data into `destination`,
     /// after the `filled` bytes of the message already there. Each record is decrypted straight into the

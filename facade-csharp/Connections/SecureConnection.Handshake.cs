@@ -85,7 +85,7 @@ public sealed partial class SecureConnection
                 .WithMaxMessageSize(options.MaxMessageSize)
                 .WithMaxRecordData(options.MaxRecordData)
                 .WithRekey(options.RekeyPolicy);
-            if (party.Scope.Suite.Kem is { } kem && name.IsHfs)
+            if (party.Scope.Suite.Kem is { } kem && Policy.kemRandomness(Role.Initiator, ListModule.Singleton(name)).KeyPairSeed)
             {
                 // Noise HFS "e1": a KEM key pair for this connection only, from a fresh seed (erased at once).
                 Span<byte> seed = stackalloc byte[kem.Value.SEEDLEN];
@@ -140,7 +140,7 @@ public sealed partial class SecureConnection
                 .WithMaxRecordData(options.MaxRecordData)
                 .WithRekey(options.RekeyPolicy);
             config = options.PreSharedKeyNoCopy is { } psk ? config.WithPsk(psk) : config;
-            if (accepted.Any(n => n.IsHfs))
+            if (Policy.kemRandomness(Role.Responder, accepted).EncapsulationRandomness)
             {
                 // Noise HFS "ekem1": fresh encapsulation randomness for this connection, erased when the handshake is over.
                 party.Randomness = RandomNumberGenerator.GetBytes(SodiumKem.MlKem768.ENCAPSRANDOMNESSLEN);

@@ -118,7 +118,7 @@ public readonly record struct HpkeSuite(HpkeKem Kem, HpkeKdf Kdf, HpkeAead Aead)
         && (Kem is not (HpkeKem.MlKem768 or HpkeKem.XWing) || HpkeCrypto.ShakeSupported);
 
     /// <summary>Whether the KEM has AuthEncap/AuthDecap, so the auth and auth_psk modes work (DHKEM yes; ML-KEM and X-Wing no).</summary>
-    public bool SupportsAuth => Kem is not (HpkeKem.MlKem768 or HpkeKem.XWing);
+    public bool SupportsAuth => HpkeCrypto.KemFor(Kem)?.SupportsAuth ?? false;
 
     /// <summary>The length of the encapsulated key <c>enc</c> (RFC 9180 Nenc) of the suite's KEM.</summary>
     public int EncapsulatedKeyLength => HpkeCrypto.KemFor(Kem)?.Nenc

@@ -399,6 +399,53 @@ let tests =
                     expected
                     requested
         }
+        test
+            "the KEM randomness each side supplies: the client a key pair seed (e1), the server encapsulation randomness (ekem1), only for hfs names" {
+            let name pattern =
+                match ProtocolName.parse pattern with
+                | Ok n -> n
+                | Error e -> failtest $"{pattern}: {e}"
+
+            let hfs = name "Noise_XXhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+            let classical = name "Noise_XX_25519_ChaChaPoly_BLAKE2b"
+            let need role names = Policy.kemRandomness role names
+
+            Expect.equal
+                (need Initiator [ hfs ])
+                {
+                    KeyPairSeed = true
+                    EncapsulationRandomness = false
+                }
+                "a hybrid client writes e1"
+
+            Expect.equal
+                (need Responder [ classical; hfs ])
+                {
+                    KeyPairSeed = false
+                    EncapsulationRandomness = true
+                }
+                "a server with one hfs name among its accepted writes ekem1"
+
+            for role in [ Initiator; Responder ] do
+                Expect.equal
+                    (need role [ classical ])
+                    {
+                        KeyPairSeed = false
+                        EncapsulationRandomness = false
+                    }
+                    $"{role}: a classical name needs none"
+
+            // Noise HFS §5 places e1 in the initiator's first message and ekem1 after the first "ee", which the
+            // responder writes in every interactive pattern: so it reads for every hfs pattern.
+            for pattern in HandshakePattern.fundamental @ HandshakePattern.deferred do
+                match HandshakePattern.applyHfs pattern with
+                | Some p ->
+                    Expect.isTrue (HandshakePattern.sends Initiator E1 p) $"{p.Name}: the initiator writes e1"
+                    Expect.isFalse (HandshakePattern.sends Responder E1 p) $"{p.Name}: the responder does not"
+                    Expect.isTrue (HandshakePattern.sends Responder Ekem1 p) $"{p.Name}: the responder writes ekem1"
+                    Expect.isFalse (HandshakePattern.sends Initiator Ekem1 p) $"{p.Name}: the initiator does not"
+                | None -> failtest $"{pattern.Name} takes hfs"
+        }
         test "a refusal reads as 'classical only' exactly when no listed name is an hfs name" {
             let classical = "Noise_NK_25519_ChaChaPoly_BLAKE2b"
             let hybrid = "Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
