@@ -10,30 +10,20 @@ public sealed partial class SecureConnection
 {
     /// <summary>
     /// Ends the connection cleanly: sends the authenticated close (after every message already sent), then waits until
-    /// the peer's close arrives; messages that arrive meanwhile are discarded. Both steps together are bounded by
-    /// <see cref="SecureConnectionOptions.CloseTimeout"/> and <paramref name="cancellationToken"/>. The peer's receive
-    /// then returns its end-of-stream value. Dispose afterwards. Closing twice is harmless.
+    /// the peer's close arrives; messages that arrive meanwhile are discarded (use <see cref="ShutdownAsync"/> to read
+    /// them). Both steps together are bounded by <see cref="SecureConnectionOptions.CloseTimeout"/> and
+    /// <paramref name="cancellationToken"/>. The peer's receive then returns its end-of-stream value. Dispose afterwards.
+    /// Closing twice is harmless.
     /// </summary>
     /// <returns>What happened: both closes crossed, ours was sent but the peer's did not arrive in time, or ours could not be written in time (a peer that does not read; the stream was closed).</returns>
     /// <exception cref="HybridProtocolException">The connection had failed (its code), or TransportFailed.</exception>
     public async Task<CloseResult> CloseAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfExceptional();
-        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (closeTimeout != Timeout.InfiniteTimeSpan)
-        {
-            bounded.CancelAfter(closeTimeout);
-        }
-
+        using var bounded = BoundedByCloseTimeout(cancellationToken);
         var adapter = new AsyncReadWriteAdapter(stream, peekSocket);
-        try
+        if (await SendOwnCloseAsync(adapter, bounded.Token, cancellationToken).ConfigureAwait(false) is not null)
         {
-            await SendCloseAsync(adapter, CloseReason.Normal, bounded.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
-        {
-            Fail(new HybridProtocolException(HybridErrorCode.TransportFailed, $"The close could not be sent to {context.Peer} within {closeTimeout.TotalSeconds:0.###} s (it is not reading); the stream was closed.", e));
-            stream.Dispose();
             return CloseResult.CloseNotSent;
         }
 
@@ -46,6 +36,54 @@ public sealed partial class SecureConnection
         {
             // The peer did not answer in time or broke off: our close has been sent.
             return CloseResult.CloseSent;
+        }
+    }
+
+    /// <summary>
+    /// Ends this end's sending, as <see cref="System.Net.Security.SslStream.ShutdownAsync"/> does: sends the
+    /// authenticated close after every message already sent, bounded by <see cref="SecureConnectionOptions.CloseTimeout"/>
+    /// and <paramref name="cancellationToken"/>, and returns. Receiving goes on: the messages the peer sent before our
+    /// close reached it still arrive through ReceiveAsync, which then returns its end-of-stream value at the peer's
+    /// answering close (specs/PROTOCOL.md §6: the peer answers a Normal close with its own and sends nothing after it).
+    /// So nothing in flight is lost, unlike <see cref="CloseAsync"/>. Sending afterwards fails with InvalidState.
+    /// Shutting down twice, or after CloseAsync, is harmless.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">The connection had failed (its code); TransportFailed when the close could not be written in time (a peer that does not read; the stream was closed).</exception>
+    public async Task ShutdownAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfExceptional();
+        using var bounded = BoundedByCloseTimeout(cancellationToken);
+        if (await SendOwnCloseAsync(new AsyncReadWriteAdapter(stream, peekSocket), bounded.Token, cancellationToken).ConfigureAwait(false) is { } notSent)
+        {
+            throw notSent;
+        }
+    }
+
+    private CancellationTokenSource BoundedByCloseTimeout(CancellationToken cancellationToken)
+    {
+        var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (closeTimeout != Timeout.InfiniteTimeSpan)
+        {
+            bounded.CancelAfter(closeTimeout);
+        }
+
+        return bounded;
+    }
+
+    /// <summary>Sends this end's Normal close within <paramref name="bounded"/>: null, or the failure when it could not be written in time (the connection failed and its stream was closed).</summary>
+    private async ValueTask<HybridProtocolException?> SendOwnCloseAsync(AsyncReadWriteAdapter adapter, CancellationToken bounded, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SendCloseAsync(adapter, CloseReason.Normal, bounded).ConfigureAwait(false);
+            return null;
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            var notSent = new HybridProtocolException(HybridErrorCode.TransportFailed, $"The close could not be sent to {context.Peer} within {closeTimeout.TotalSeconds:0.###} s (it is not reading); the stream was closed.", e);
+            Fail(notSent);
+            stream.Dispose();
+            return notSent;
         }
     }
 

@@ -1,6 +1,7 @@
 /// How a SecureConnection ends and what it holds while it lives, over real sockets on 127.0.0.1: the close
 /// timeout and what CloseAsync reports, the idle timeout's typed reason on both ends, no buffer held by an
-/// idle connection on the sync path, and no allocation per record on the async path.
+/// idle connection on the sync path, no allocation per record on the async path, and ShutdownAsync (our close
+/// sent, the peer's messages still received).
 module HybridProtocol.Tests.ConnectionLifecycle
 
 open System
@@ -66,6 +67,51 @@ let tests =
             let answer = server.ReceiveAsync().AsTask()
             Expect.equal (run (client.CloseAsync())) CloseResult.Closed "both closes crossed"
             Expect.isNull (run answer) "the server saw the clean end"
+        }
+
+        test "ShutdownAsync ends our sending and loses nothing in flight: the peer's messages arrive, then the end" {
+            let client, server = pair ignore
+            use client = client
+            use server = server
+            // The server sends 20 messages the client has not read yet, then waits for the client's close.
+            for i in 1..20 do
+                runUnit (server.SendAsync(ReadOnlyMemory(Text.Encoding.ASCII.GetBytes $"message {i}")).AsTask())
+
+            let atServer = server.ReceiveAsync().AsTask()
+            runUnit (client.ShutdownAsync())
+            Expect.isNull (run atServer) "the server sees the clean end (and answers with its own close)"
+
+            let rec drain acc =
+                match run (client.ReceiveAsync().AsTask()) with
+                | null -> List.rev acc
+                | m -> drain (Text.Encoding.ASCII.GetString m :: acc)
+
+            let received = drain []
+
+            Expect.equal received [ for i in 1..20 -> $"message {i}" ] "all 20, in order, then the end of stream"
+
+            let afterwards =
+                codeOfTask (fun () -> client.SendAsync(ReadOnlyMemory "late"B).AsTask())
+
+            Expect.equal afterwards.Code HybridErrorCode.InvalidState "nothing can be sent after the shutdown"
+            runUnit (client.ShutdownAsync())
+            Expect.equal (run (client.CloseAsync())) CloseResult.Closed "shutting down again, then closing, is harmless"
+        }
+
+        test "ShutdownAsync against a peer that does not read is bounded and fails with TransportFailed" {
+            let client, server =
+                pair (fun o -> o.CloseTimeout <- TimeSpan.FromMilliseconds 300.0)
+
+            use client = client
+            use server = server
+
+            let blocked =
+                client.SendAsync(ReadOnlyMemory(Array.zeroCreate (16 <<< 20))).AsTask()
+
+            Expect.isFalse (blocked.Wait 200) "the send cannot finish while the peer does not read"
+            let e = codeOfTask (fun () -> client.ShutdownAsync())
+            Expect.equal e.Code HybridErrorCode.TransportFailed "the close could not be written in time"
+            Expect.stringContains e.Message "not reading" "and the message says why"
         }
 
         test "the idle timeout closes with IdleTimeout on both ends" {
