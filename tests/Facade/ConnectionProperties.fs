@@ -1,7 +1,7 @@
 /// `SecureConnection` itself, driven by FsCheck over an in-memory duplex stream (tests/Support/DuplexStream.fs):
 /// random chunking of every read, small records (so messages fragment), and random interleavings of sends,
-/// receives and closes in both directions, with sync and async calls and every receive overload mixed. Exactly
-/// the messages sent arrive, in order, and both ends agree on how the connection ended.
+/// receives and closes (CloseAsync or ShutdownAsync) in both directions, with sync and async calls and every receive
+/// overload mixed. Exactly the messages sent arrive, in order, and both ends agree on how the connection ended.
 module HybridProtocol.Tests.ConnectionProperties
 
 open System
@@ -22,10 +22,12 @@ type private Ending =
     | Error of HybridErrorCode
 
 /// One side's part of a script: the messages it sends (and whether each call is sync), whether it closes
-/// after them, and a random source for its receive calls.
+/// after them, and how (CloseAsync, or ShutdownAsync, which keeps receiving), and a random source for its
+/// receive calls.
 type private Side = {
     Messages: (byte[] * bool) list
     Closes: bool
+    ShutsDown: bool
     Seed: int
 }
 
@@ -45,6 +47,7 @@ let private script (random: Random) closes =
                 m, random.Next 2 = 0
         ]
         Closes = closes
+        ShutsDown = random.Next 2 = 0
         Seed = random.Next()
     }
 
@@ -78,7 +81,10 @@ let private sender (connection: SecureConnection) (side: Side) =
                         | other -> raise other
 
             let closed =
-                if side.Closes && not stopped then
+                if side.Closes && not stopped && side.ShutsDown then
+                    connection.ShutdownAsync().Wait()
+                    None
+                elif side.Closes && not stopped then
                     Some(connection.CloseAsync().Result)
                 else
                     None
@@ -192,16 +198,16 @@ let tests =
             for close in [ clientClose; serverClose ] do
                 Expect.notEqual close (Some CloseResult.CloseNotSent) "every close was sent"
 
-            // A side that closes discards what arrives while its CloseAsync waits (when it holds the receive
-            // side); the other side receives everything, exactly.
-            let check received (side: Side) count closes what =
-                if closes then
+            // A side that closes with CloseAsync discards what arrives while it waits (when it holds the receive
+            // side); a side that shuts down, or does not close, receives everything, exactly.
+            let check received (side: Side) count (receiving: Side) what =
+                if receiving.Closes && not receiving.ShutsDown then
                     Expect.isTrue (isPrefix received (sentBy side count)) $"{what}: a prefix of what was sent, in order"
                 else
                     Expect.equal received (sentBy side count) $"{what}: exactly what was sent, in order"
 
-            check atServer clientSide clientSent serverSide.Closes "at the server"
-            check atClient serverSide serverSent clientSide.Closes "at the client"
+            check atServer clientSide clientSent serverSide "at the server"
+            check atClient serverSide serverSent clientSide "at the client"
             // A side that alone closes sent everything before its close (when both close, the other's close
             // may arrive first and end this side's sending).
             if clientSide.Closes && not serverSide.Closes then
