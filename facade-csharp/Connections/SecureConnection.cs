@@ -197,7 +197,8 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// A <see cref="Stream"/> view of this connection: reads return message bytes in order, across message boundaries
-    /// (0 at the peer's clean close); each write sends one message; Flush does nothing; seeking is not supported.
+    /// (0 at the peer's clean close); each write sends one message (a write longer than
+    /// <see cref="RemoteMaxMessageSize"/> goes as several); Flush does nothing; seeking is not supported.
     /// Disposing the view disposes the connection.
     /// </summary>
     public Stream GetStream() => new SecureConnectionStream(this);

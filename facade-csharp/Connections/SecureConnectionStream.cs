@@ -2,7 +2,9 @@ namespace HybridProtocol.Connections;
 
 /// <summary>
 /// The <see cref="Stream"/> view of a <see cref="SecureConnection"/> (<see cref="SecureConnection.GetStream"/>):
-/// reads return message bytes in order across message boundaries, each write sends one message.
+/// reads return message bytes in order across message boundaries; each write sends one message, or, when it is longer
+/// than the peer accepts in one (<see cref="SecureConnection.RemoteMaxMessageSize"/>), consecutive messages of at most
+/// that size: a stream has no message boundaries, so the reader sees the same bytes either way.
 /// </summary>
 internal sealed class SecureConnectionStream(SecureConnection connection) : Stream
 {
@@ -40,19 +42,40 @@ internal sealed class SecureConnectionStream(SecureConnection connection) : Stre
     public override void Write(byte[] buffer, int offset, int count)
     {
         ValidateBufferArguments(buffer, offset, count);
-        connection.Send(buffer.AsSpan(offset, count));
+        Write(buffer.AsSpan(offset, count));
     }
 
-    public override void Write(ReadOnlySpan<byte> buffer) => connection.Send(buffer);
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        var most = connection.RemoteMaxMessageSize;
+        do
+        {
+            var part = buffer[..Math.Min(buffer.Length, most)];
+            connection.Send(part);
+            buffer = buffer[part.Length..];
+        }
+        while (!buffer.IsEmpty);
+    }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
     {
         ValidateBufferArguments(buffer, offset, count);
-        return connection.SendAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+        return WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
     }
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-        connection.SendAsync(buffer, cancellationToken);
+        buffer.Length <= connection.RemoteMaxMessageSize ? connection.SendAsync(buffer, cancellationToken) : WriteInPartsAsync(buffer, cancellationToken);
+
+    private async ValueTask WriteInPartsAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
+    {
+        var most = connection.RemoteMaxMessageSize;
+        while (!buffer.IsEmpty)
+        {
+            var part = buffer[..Math.Min(buffer.Length, most)];
+            await connection.SendAsync(part, cancellationToken).ConfigureAwait(false);
+            buffer = buffer[part.Length..];
+        }
+    }
 
     public override void Flush()
     {

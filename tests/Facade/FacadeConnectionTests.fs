@@ -811,6 +811,29 @@ let transport =
             Expect.equal (collected.ToArray()) (Array.concat parts) "bytes in order, then end of stream"
             serverStream.Dispose()
 
+        testCase "the Stream view sends a write longer than the peer's largest message as several messages"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+            let sopts = serverOptions key
+            sopts.MaxMessageSize <- 1000
+
+            let client, server =
+                connected sopts (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
+            use client = client
+            use server = server
+            let clientStream = client.GetStream()
+            let serverStream = server.GetStream()
+            let sync = patterned 4500 1
+            let asynchronous = patterned 2001 2
+            // One call each: a Send of either would be refused with MessageTooLarge.
+            clientStream.Write(sync, 0, sync.Length)
+            runUnit (clientStream.WriteAsync(asynchronous, 0, asynchronous.Length))
+            runUnit (client.ShutdownAsync())
+            use collected = new MemoryStream()
+            serverStream.CopyTo collected
+            Expect.equal (collected.ToArray()) (Array.append sync asynchronous) "the same bytes, in order"
+
         testCase "rekeying often keeps messages flowing (retired keys are disposed)"
         <| fun () ->
             use key = PrivateKey.Generate()
