@@ -102,22 +102,6 @@ module HandshakeState =
         | Some k when k.Length <> suite.Dh.DHLEN -> Error(Init WrongKeyLength)
         | _ -> Ok()
 
-    /// Tokens the given role sends, in pre-messages and messages.
-    let private sends (pattern: HandshakePattern) (role: Role) (token: Token) =
-        let pre =
-            match role with
-            | Initiator -> pattern.InitiatorPreMessage
-            | Responder -> pattern.ResponderPreMessage
-
-        List.contains token pre
-        || HandshakePattern.messagesWithSender pattern
-           |> List.exists (fun (_, sender, tokens) -> sender = role && List.contains token tokens)
-
-    let private preMessage (pattern: HandshakePattern) (role: Role) =
-        match role with
-        | Initiator -> pattern.InitiatorPreMessage
-        | Responder -> pattern.ResponderPreMessage
-
     /// Noise §9.2: "In a PSK handshake, all of these calls [MixHash(e.public_key)] are followed by MixKey(e.public_key)."
     let private mixEphemeral (pattern: HandshakePattern) (publicKey: DhPublicKey) (ss: SymmetricState) =
         let ss = SymmetricState.MixHash publicKey.Bytes ss
@@ -153,10 +137,16 @@ module HandshakeState =
                  Ok()
              else
                  Error(Init SuiteMismatch))
-            needs (sends pattern role S) MissingLocalStatic parameters.LocalStatic
-            needs (sends pattern role E) MissingLocalEphemeral parameters.LocalEphemeral
-            needs (List.contains S (preMessage pattern peer)) MissingRemoteStatic parameters.RemoteStatic
-            needs (List.contains E (preMessage pattern peer)) MissingRemoteEphemeral parameters.RemoteEphemeral
+            needs (HandshakePattern.sends role S pattern) MissingLocalStatic parameters.LocalStatic
+            needs (HandshakePattern.sends role E pattern) MissingLocalEphemeral parameters.LocalEphemeral
+            needs
+                (List.contains S (HandshakePattern.preMessageOf peer pattern))
+                MissingRemoteStatic
+                parameters.RemoteStatic
+            needs
+                (List.contains E (HandshakePattern.preMessageOf peer pattern))
+                MissingRemoteEphemeral
+                parameters.RemoteEphemeral
             (if parameters.Psks.Length = pattern.PskCount then
                  Ok()
              else
@@ -170,12 +160,12 @@ module HandshakeState =
             checkLength suite (parameters.LocalStatic |> Option.map _.Public)
             checkLength suite (parameters.LocalEphemeral |> Option.map _.Public)
             (match suite.Kem, kem.LocalKemKeyPair with
-             | _, None when sends pattern role E1 -> Error(Init MissingLocalKemKeyPair)
+             | _, None when HandshakePattern.sends role E1 pattern -> Error(Init MissingLocalKemKeyPair)
              | Some functions, Some pair when pair.Public.Length <> functions.KEMPUBLICKEYLEN ->
                  Error(Init WrongKeyLength)
              | _ -> Ok())
             (match suite.Kem, kem.EncapsulationRandomness with
-             | _, None when sends pattern role Ekem1 -> Error(Init MissingEncapsulationRandomness)
+             | _, None when HandshakePattern.sends role Ekem1 pattern -> Error(Init MissingEncapsulationRandomness)
              | Some functions, Some r when r.Length <> functions.ENCAPSRANDOMNESSLEN ->
                  Error(Init MissingEncapsulationRandomness)
              | _ -> Ok())
@@ -203,7 +193,7 @@ module HandshakeState =
                 | _ -> None
 
             let mixPreMessage owner ss =
-                preMessage pattern owner
+                HandshakePattern.preMessageOf owner pattern
                 |> List.fold
                     (fun ss token ->
                         match token, preMessageKey owner token with

@@ -168,11 +168,18 @@ module HandshakePattern =
 
             Some { pattern with Messages = messages }
 
-    /// Whether `role` writes `token` in some message of the pattern.
-    let sends (role: Role) (token: Token) (pattern: HandshakePattern) =
+    let preMessageOf (role: Role) (pattern: HandshakePattern) =
+        match role with
+        | Initiator -> pattern.InitiatorPreMessage
+        | Responder -> pattern.ResponderPreMessage
+
+    let writes (role: Role) (token: Token) (pattern: HandshakePattern) =
         pattern.Messages
         |> List.indexed
         |> List.exists (fun (i, tokens) -> Role.senderOf i = role && List.contains token tokens)
+
+    let sends (role: Role) (token: Token) (pattern: HandshakePattern) =
+        List.contains token (preMessageOf role pattern) || writes role token pattern
 
     /// Noise §9.3 validity rule: "A party may not send any encrypted data after it processes a psk token
     /// unless it has previously sent an ephemeral public key (an e token), either before or after the psk token."
@@ -180,7 +187,7 @@ module HandshakePattern =
     /// that processes a psk token also sends "e" at some point; we check it for any combination of modifiers.
     let satisfiesPskValidity (pattern: HandshakePattern) =
         (not pattern.IsPsk)
-        || (sends Initiator E pattern && (pattern.IsOneWay || sends Responder E pattern))
+        || (writes Initiator E pattern && (pattern.IsOneWay || writes Responder E pattern))
 
     let private isDh token =
         match token with

@@ -154,8 +154,14 @@ module HandshakePattern =
     /// The modifiers psk1, psk2, etc., place a psk token at the end of the first, second, etc., handshake message."
     val applyPsk: position: int -> pattern: HandshakePattern -> HandshakePattern option
 
-    /// Whether `role` writes `token` in some message of the pattern (the writer of "e1" calls
-    /// GENERATE_KEM_KEYPAIR, the writer of "ekem1" GENERATE_KEM_CIPHERTEXT, Noise HFS §4).
+    /// The tokens of `role`'s pre-message (§7.1: its public keys the other party knows before the handshake).
+    val preMessageOf: role: Role -> pattern: HandshakePattern -> Token list
+
+    /// Whether `role` writes `token` in some handshake message (the writer of "e1" calls GENERATE_KEM_KEYPAIR, the
+    /// writer of "ekem1" GENERATE_KEM_CIPHERTEXT, Noise HFS §4). Pre-messages do not count.
+    val writes: role: Role -> token: Token -> pattern: HandshakePattern -> bool
+
+    /// Whether `role` sends `token` at all: in its pre-message or in a message (so it must hold that key).
     val sends: role: Role -> token: Token -> pattern: HandshakePattern -> bool
 
     /// Noise §9.3 validity rule: "A party may not send any encrypted data after it processes a psk token

@@ -170,7 +170,7 @@ module Policy =
 
     let kemRandomness (role: Role) (names: ProtocolName list) : KemRandomness =
         let writes token =
-            names |> List.exists (fun n -> HandshakePattern.sends role token n.Pattern)
+            names |> List.exists (fun n -> HandshakePattern.writes role token n.Pattern)
 
         {
             KeyPairSeed = writes E1

@@ -111,7 +111,8 @@ module Policy =
     val responderTransmitsKey: name: ProtocolName -> bool
 
     /// The KEM randomness a party in `role` supplies before a handshake that may run any of `names` (a client
-    /// passes its one name, a server its accepted list): what the role writes in any of their patterns.
+    /// passes its one name, a server its accepted list): what the role writes in any of their patterns
+    /// (`HandshakePattern.writes`).
     val kemRandomness: role: Role -> names: ProtocolName list -> KemRandomness
 
     /// specs/PROTOCOL.md §3: the server's answer to the name in a preamble. The checks run in this order:

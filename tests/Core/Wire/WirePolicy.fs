@@ -435,15 +435,21 @@ let tests =
                     }
                     $"{role}: a classical name needs none"
 
+            Expect.isTrue
+                (HandshakePattern.sends Responder S HandshakePattern.NK)
+                "NK: the responder's s is a pre-message"
+
+            Expect.isFalse (HandshakePattern.writes Responder S HandshakePattern.NK) "that no message carries"
+
             // Noise HFS §5 places e1 in the initiator's first message and ekem1 after the first "ee", which the
             // responder writes in every interactive pattern: so it reads for every hfs pattern.
             for pattern in HandshakePattern.fundamental @ HandshakePattern.deferred do
                 match HandshakePattern.applyHfs pattern with
                 | Some p ->
-                    Expect.isTrue (HandshakePattern.sends Initiator E1 p) $"{p.Name}: the initiator writes e1"
-                    Expect.isFalse (HandshakePattern.sends Responder E1 p) $"{p.Name}: the responder does not"
-                    Expect.isTrue (HandshakePattern.sends Responder Ekem1 p) $"{p.Name}: the responder writes ekem1"
-                    Expect.isFalse (HandshakePattern.sends Initiator Ekem1 p) $"{p.Name}: the initiator does not"
+                    Expect.isTrue (HandshakePattern.writes Initiator E1 p) $"{p.Name}: the initiator writes e1"
+                    Expect.isFalse (HandshakePattern.writes Responder E1 p) $"{p.Name}: the responder does not"
+                    Expect.isTrue (HandshakePattern.writes Responder Ekem1 p) $"{p.Name}: the responder writes ekem1"
+                    Expect.isFalse (HandshakePattern.writes Initiator Ekem1 p) $"{p.Name}: the initiator does not"
                 | None -> failtest $"{pattern.Name} takes hfs"
         }
         test "a refusal reads as 'classical only' exactly when no listed name is an hfs name" {
