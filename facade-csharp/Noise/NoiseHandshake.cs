@@ -1,5 +1,6 @@
 using HybridProtocol.Core;
 using HybridProtocol.Core.Noise;
+using HybridProtocol.Core.Wire;
 using HybridProtocol.Crypto;
 using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
@@ -58,13 +59,15 @@ public sealed class NoiseHandshakeOptions
     public PrivateKey? FixedEphemeralForTestVectorsOnly { get; init; }
 
     /// <summary>
-    /// For an hfs name (Noise HFS, <c>25519+MLKEM768</c>): a fixed 64-byte ML-KEM-768 seed for the <c>e1</c> key pair.
-    /// Leave null (the default) so a fresh one is drawn; set it only to reproduce test vectors (specs/vectors/).
+    /// For an hfs name (Noise HFS, <c>25519+MLKEM768</c>): a fixed 64-byte ML-KEM-768 seed for the <c>e1</c> key pair
+    /// (used, and checked, only by the role that writes <c>e1</c>, the initiator). Leave null (the default) so a fresh one
+    /// is drawn; set it only to reproduce test vectors (specs/vectors/).
     /// </summary>
     public ReadOnlyMemory<byte>? FixedKemSeedForTestVectorsOnly { get; init; }
 
     /// <summary>
-    /// For an hfs name: fixed 32-byte encapsulation randomness for <c>ekem1</c>. Leave null (the default) so fresh
+    /// For an hfs name: fixed 32-byte encapsulation randomness for <c>ekem1</c> (used, and checked, only by the role
+    /// that writes <c>ekem1</c>, the responder). Leave null (the default) so fresh
     /// randomness is drawn; set it only to reproduce test vectors. Reusing it with the same peer key repeats the KEM output.
     /// </summary>
     public ReadOnlyMemory<byte>? FixedEncapsulationRandomnessForTestVectorsOnly { get; init; }
@@ -146,12 +149,14 @@ public sealed class NoiseHandshake : IDisposable
         // A fresh ephemeral key from libsodium's CSPRNG in pooled native memory, unless a test vector fixes it.
         var ephemeral = options.FixedEphemeralForTestVectorsOnly is null ? SodiumSuite.GenerateEphemeral() : options.FixedEphemeralForTestVectorsOnly.ToKeyPair();
         var ownedEphemeral = options.FixedEphemeralForTestVectorsOnly is null ? ephemeral.Private : null;
-        var kem = protocol.IsHfs && keys.Suite.Kem is { } kemFunctions ? KemOwned.Create(kemFunctions.Value, options) : null;
+        var role = options.Role == NoiseRole.Initiator ? Role.Initiator : Role.Responder;
+        var need = Policy.kemRandomness(role, ListModule.Singleton(protocol));
+        var kem = keys.Suite.Kem is { } kemFunctions && (need.KeyPairSeed || need.EncapsulationRandomness) ? KemOwned.Create(kemFunctions.Value, options, need) : null;
         try
         {
             var parameters = new HandshakeParameters(
                 protocol,
-                options.Role == NoiseRole.Initiator ? Role.Initiator : Role.Responder,
+                role,
                 options.Prologue.ToArray(),
                 options.LocalStatic is null ? FSharpOption<DhKeyPair>.None : FSharpOption<DhKeyPair>.Some(options.LocalStatic.ToKeyPair()),
                 FSharpOption<DhKeyPair>.Some(ephemeral),
@@ -266,48 +271,63 @@ public sealed class NoiseHandshake : IDisposable
 }
 
 /// <summary>
-/// The Noise HFS inputs a handshake owns: its ML-KEM key pair (from a fresh or fixed seed) and its encapsulation
-/// randomness (fresh or fixed). Disposing erases both.
+/// The Noise HFS inputs a handshake owns, those its role needs (<c>Policy.kemRandomness</c>): its ML-KEM key pair (from
+/// a fresh or fixed seed) when it writes "e1", its encapsulation randomness (fresh or fixed) when it writes "ekem1".
+/// Disposing erases both.
 /// </summary>
 internal sealed class KemOwned : IDisposable
 {
-    private readonly KemKeyPair pair;
-    private readonly byte[] randomness;
+    private readonly KemKeyPair? pair;
+    private readonly byte[]? randomness;
 
-    private KemOwned(KemKeyPair pair, byte[] randomness)
+    private KemOwned(KemKeyPair? pair, byte[]? randomness)
     {
         this.pair = pair;
         this.randomness = randomness;
-        Parameters = new KemParameters(FSharpOption<KemKeyPair>.Some(pair), FSharpOption<byte[]>.Some(randomness));
+        Parameters = new KemParameters(
+            pair is null ? FSharpOption<KemKeyPair>.None : FSharpOption<KemKeyPair>.Some(pair),
+            randomness is null ? FSharpOption<byte[]>.None : FSharpOption<byte[]>.Some(randomness));
     }
 
     public KemParameters Parameters { get; }
 
-    public static KemOwned Create(KemFunctions kem, NoiseHandshakeOptions options)
+    public static KemOwned Create(KemFunctions kem, NoiseHandshakeOptions options, KemRandomness need)
     {
-        var seed = new byte[kem.SEEDLEN];
-        var randomness = new byte[kem.ENCAPSRANDOMNESSLEN];
+        var randomness = need.EncapsulationRandomness ? new byte[kem.ENCAPSRANDOMNESSLEN] : null;
         try
         {
-            Fill(seed, options.FixedKemSeedForTestVectorsOnly, "FixedKemSeedForTestVectorsOnly");
-            Fill(randomness, options.FixedEncapsulationRandomnessForTestVectorsOnly, "FixedEncapsulationRandomnessForTestVectorsOnly");
-            return new KemOwned(kem.GENERATE_KEM_KEYPAIR.Invoke(seed), randomness);
+            if (randomness is not null)
+            {
+                Fill(randomness, options.FixedEncapsulationRandomnessForTestVectorsOnly, "FixedEncapsulationRandomnessForTestVectorsOnly");
+            }
+
+            return new KemOwned(need.KeyPairSeed ? KeyPair(kem, options) : null, randomness);
         }
         catch
         {
             System.Security.Cryptography.CryptographicOperations.ZeroMemory(randomness);
             throw;
         }
-        finally
-        {
-            System.Security.Cryptography.CryptographicOperations.ZeroMemory(seed);
-        }
     }
 
     public void Dispose()
     {
-        pair.Private.Dispose();
+        pair?.Private.Dispose();
         System.Security.Cryptography.CryptographicOperations.ZeroMemory(randomness);
+    }
+
+    private static KemKeyPair KeyPair(KemFunctions kem, NoiseHandshakeOptions options)
+    {
+        var seed = new byte[kem.SEEDLEN];
+        try
+        {
+            Fill(seed, options.FixedKemSeedForTestVectorsOnly, "FixedKemSeedForTestVectorsOnly");
+            return kem.GENERATE_KEM_KEYPAIR.Invoke(seed);
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(seed);
+        }
     }
 
     private static void Fill(byte[] target, ReadOnlyMemory<byte>? fixedValue, string name)
