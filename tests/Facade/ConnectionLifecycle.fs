@@ -22,20 +22,25 @@ let private codeOfExn (e: exn) =
     | :? HybridProtocolException as h -> h.Code
     | other -> failwithf "expected a HybridProtocolException, got %O" other
 
+/// A pair with a 300 ms close timeout whose server never reads, and the client's 16 MiB send, which fills the
+/// socket buffers and waits, holding the send side.
+let private stalled () =
+    let client, server =
+        pair (fun o -> o.CloseTimeout <- TimeSpan.FromMilliseconds 300.0)
+
+    let blocked =
+        client.SendAsync(ReadOnlyMemory(Array.zeroCreate (16 <<< 20))).AsTask()
+
+    Expect.isFalse (blocked.Wait 200) "the send cannot finish while the peer does not read"
+    client, server, blocked
+
 [<Tests>]
 let tests =
     testList "Connections: lifecycle" [
         test "CloseAsync against a peer that does not read is bounded and reports CloseNotSent" {
-            let client, server =
-                pair (fun o -> o.CloseTimeout <- TimeSpan.FromMilliseconds 300.0)
-
+            let client, server, blocked = stalled ()
             use client = client
             use server = server
-            // The server never reads: a large send fills the socket buffers and waits, holding the send side.
-            let blocked =
-                client.SendAsync(ReadOnlyMemory(Array.zeroCreate (16 <<< 20))).AsTask()
-
-            Expect.isFalse (blocked.Wait 200) "the send cannot finish while the peer does not read"
             let result = run (client.CloseAsync())
             Expect.equal result CloseResult.CloseNotSent "the close could not be written"
 
@@ -99,16 +104,9 @@ let tests =
         }
 
         test "ShutdownAsync against a peer that does not read is bounded and fails with TransportFailed" {
-            let client, server =
-                pair (fun o -> o.CloseTimeout <- TimeSpan.FromMilliseconds 300.0)
-
+            let client, server, blocked = stalled ()
             use client = client
             use server = server
-
-            let blocked =
-                client.SendAsync(ReadOnlyMemory(Array.zeroCreate (16 <<< 20))).AsTask()
-
-            Expect.isFalse (blocked.Wait 200) "the send cannot finish while the peer does not read"
             let e = codeOfTask (fun () -> client.ShutdownAsync())
             Expect.equal e.Code HybridErrorCode.TransportFailed "the close could not be written in time"
             Expect.stringContains e.Message "not reading" "and the message says why"

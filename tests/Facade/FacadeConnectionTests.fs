@@ -106,6 +106,13 @@ type private SplittingStream(inner: Stream) =
 let private sizes = [ 0; 1; 2; 100; 16384; 65502; 65503; 70000; 200000 ]
 
 
+/// A connected pair whose server accepts messages of at most 1,000 bytes.
+let private limitedTo1000 () =
+    let key = PrivateKey.Generate()
+    let sopts = serverOptions key
+    sopts.MaxMessageSize <- 1000
+    connected sopts (clientOptions (ServerAuthentication.Pinned key.PublicKey))
+
 [<Tests>]
 let authenticationModes =
     testList "Connections: authentication modes" [
@@ -766,13 +773,7 @@ let transport =
 
         testCase "a message over the peer's limit is refused before sending; the connection stays usable"
         <| fun () ->
-            use key = PrivateKey.Generate()
-            let sopts = serverOptions key
-            sopts.MaxMessageSize <- 1000
-
-            let client, server =
-                connected sopts (clientOptions (ServerAuthentication.Pinned key.PublicKey))
-
+            let client, server = limitedTo1000 ()
             use client = client
             use server = server
 
@@ -813,13 +814,7 @@ let transport =
 
         testCase "the Stream view sends a write longer than the peer's largest message as several messages"
         <| fun () ->
-            use key = PrivateKey.Generate()
-            let sopts = serverOptions key
-            sopts.MaxMessageSize <- 1000
-
-            let client, server =
-                connected sopts (clientOptions (ServerAuthentication.Pinned key.PublicKey))
-
+            let client, server = limitedTo1000 ()
             use client = client
             use server = server
             let clientStream = client.GetStream()
