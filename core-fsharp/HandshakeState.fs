@@ -151,7 +151,7 @@ module HandshakeState =
                  Ok()
              else
                  Error(Init(WrongPskCount(pattern.PskCount, parameters.Psks.Length))))
-            (if parameters.Psks |> List.forall (fun psk -> psk.Length = 32) then
+            (if parameters.Psks |> List.forall (fun psk -> psk.Length = Limits.PskLength) then
                  Ok()
              else
                  Error(Init WrongPskLength))

@@ -48,3 +48,6 @@ type NoiseError =
 module Limits =
     [<Literal>]
     let MaxMessageLength = 65535
+
+    [<Literal>]
+    let PskLength = 32

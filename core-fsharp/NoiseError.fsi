@@ -113,3 +113,7 @@ module Limits =
     /// Noise §3: "All Noise messages are less than or equal to 65535 bytes in length."
     [<Literal>]
     val internal MaxMessageLength: int = 65535
+
+    /// Noise §9.2: "psk is a 32-byte secret value" (the one rule behind the handshake's check and `Policy.checkPsk`).
+    [<Literal>]
+    val PskLength: int = 32

@@ -204,9 +204,8 @@ module Policy =
         else
             Ok()
 
-    // Noise §9 "Pre-shared symmetric keys": a PSK is a 32-byte secret.
     let checkPsk (psk: byte[]) =
-        if psk.Length <> 32 then
+        if psk.Length <> Limits.PskLength then
             Error(Noise(Init WrongPskLength))
         else
             Ok()
