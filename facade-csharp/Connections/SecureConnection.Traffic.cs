@@ -102,9 +102,13 @@ public sealed partial class SecureConnection
         }
     }
 
-    /// <summary>Seals and writes this end's Close (unless already sealed), under the send lock.</summary>
+    /// <summary>
+    /// Seals and writes this end's Close (unless already sealed), under the send lock. A stream that fails the write
+    /// fails the connection (TransportFailed), unless the Close is only the answer to the peer's (<paramref name="answering"/>):
+    /// the peer has ended cleanly and may be gone already, so that write's failure changes nothing.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendCloseAsync<TAdapter>(TAdapter adapter, CloseReason reason, CancellationToken cancellationToken)
+    private async ValueTask SendCloseAsync<TAdapter>(TAdapter adapter, CloseReason reason, CancellationToken cancellationToken, bool answering = false)
         where TAdapter : IReadWriteAdapter
     {
         await adapter.LockAsync(sendLock, cancellationToken).ConfigureAwait(false);
@@ -114,7 +118,10 @@ public sealed partial class SecureConnection
         }
         catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
         {
-            throw TransportFailure(e);
+            if (!answering)
+            {
+                throw TransportFailure(e);
+            }
         }
         finally
         {
@@ -281,11 +288,11 @@ public sealed partial class SecureConnection
     {
         try
         {
-            await SendCloseAsync(adapter, answer, cancellationToken).ConfigureAwait(false);
+            await SendCloseAsync(adapter, answer, cancellationToken, answering: true).ConfigureAwait(false);
         }
         catch (HybridProtocolException)
         {
-            // The peer may have gone already; its close arrived, so this end's receive has ended cleanly.
+            // The connection failed earlier (its failure stands); the peer's close arrived, so this end's receive has ended.
         }
     }
 

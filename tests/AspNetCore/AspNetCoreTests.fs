@@ -903,13 +903,15 @@ let diagnostics =
             Expect.isEmpty errors "no Error lines"
 
         testCase
-            "clients that vanish without their close: ConnectionClosed says ConnectionTruncated after a FIN, TransportFailed after a reset, Kestrel warns of neither"
+            "clients that vanish: ConnectionClosed says ConnectionTruncated after a FIN, TransportFailed after a reset, ClosedByPeer after their close, Kestrel warns of none"
         <| fun () ->
             // Kestrel logs a transport's I/O error at Debug and any other exception at Warning. Whether Kestrel (its
             // ConnectionClosed, which cancels the application's read) or the secure connection sees the end first is a
             // race, so 30 clients: before the middleware read the transport's rest through the engine, Kestrel won it
             // (in 9 of 30 runs of 30 FIN clients, and 1 of 8 runs of this test) and the connection logged TransportFailed,
             // its close could not be sent. A FIN is a truncation (no Close record came); a reset is the transport failing.
+            // A client that closes and goes at once was logged TransportFailed in about 1 of 10 cases (5 of 6 runs
+            // failed) until the answer to a peer's close stopped failing the connection when it cannot be written.
             use key = PrivateKey.Generate()
             let logs = new CaptureLogs()
             let clients = 30
@@ -935,13 +937,18 @@ let diagnostics =
                     // Half of HTTP/2's connection preface, then the socket ends under the connection (no Close).
                     runUnit (c.SendAsync(ReadOnlyMemory "PRI * HTTP/2.0\r\n"B).AsTask())
 
-                    if i % 2 = 0 then
+                    match i % 3 with
+                    | 0 ->
                         tcp.Client.Close()
                         "ConnectionTruncated"
-                    else
+                    | 1 ->
                         tcp.Client.LingerState <- LingerOption(true, 0)
                         tcp.Client.Close()
                         "TransportFailed"
+                    | _ ->
+                        // Its close, then the socket closed at once: the server's answer may find nobody to take it.
+                        c.Dispose()
+                        "ClosedByPeer"
             ]
 
             let closed = awaitEvents logs HybridProtocolEvents.ConnectionClosed clients
