@@ -24,7 +24,7 @@ let private zero (bytes: byte[]) =
     CryptographicOperations.ZeroMemory(Span bytes)
 
 /// Big-endian `a < b` for equal lengths, without an early exit.
-let private lessThan (a: byte[]) (b: byte[]) =
+let internal lessThan (a: byte[]) (b: byte[]) =
     let mutable less = 0
     let mutable decided = 0
 
@@ -38,7 +38,7 @@ let private lessThan (a: byte[]) (b: byte[]) =
 
     less = 1
 
-let private isZero (a: byte[]) =
+let internal isZero (a: byte[]) =
     let mutable acc = 0uy
 
     for b in a do

@@ -12,3 +12,10 @@ open HybridProtocol.Core
 /// HKDF-SHA256), 0x0011 (P-384, HKDF-SHA384), 0x0012 (P-521, HKDF-SHA512) or 0x0020 (X25519,
 /// HKDF-SHA256). §4.1: "Nsecret ... the output length of the KDF's Extract" is the hash length.
 val create: kem_id: uint16 -> group: DhGroup -> hash: HashFunctions -> Kem
+
+/// Big-endian `a < b` for byte strings of equal length, without an early exit (§7.1.3's `sk >= order`
+/// test; also RandomScalar's in the hybrid KEMs).
+val internal lessThan: a: byte array -> b: byte array -> bool
+
+/// Whether every byte is zero, without an early exit.
+val internal isZero: a: byte array -> bool

@@ -100,7 +100,22 @@ module Ids =
     let DhkemX25519HkdfSha256 = 0x0020us
 
     [<Literal>]
+    let DhkemX448HkdfSha512 = 0x0021us
+
+    [<Literal>]
+    let MlKem512 = 0x0040us
+
+    [<Literal>]
     let MlKem768 = 0x0041us
+
+    [<Literal>]
+    let MlKem1024 = 0x0042us
+
+    [<Literal>]
+    let MlKem768P256 = 0x0050us
+
+    [<Literal>]
+    let MlKem1024P384 = 0x0051us
 
     [<Literal>]
     let XWing = 0x647Aus
@@ -121,6 +136,12 @@ module Ids =
     let Shake256 = 0x0011us
 
     [<Literal>]
+    let TurboShake128 = 0x0012us
+
+    [<Literal>]
+    let TurboShake256 = 0x0013us
+
+    [<Literal>]
     let Aes128Gcm = 0x0001us
 
     [<Literal>]
@@ -138,7 +159,12 @@ module Ids =
         | DhkemP384HkdfSha384 -> ValueSome(struct (48, 97, 97, 48))
         | DhkemP521HkdfSha512 -> ValueSome(struct (64, 133, 133, 66))
         | DhkemX25519HkdfSha256 -> ValueSome(struct (32, 32, 32, 32))
+        | DhkemX448HkdfSha512 -> ValueSome(struct (64, 56, 56, 56))
+        | MlKem512 -> ValueSome(struct (32, 768, 800, 64))
         | MlKem768 -> ValueSome(struct (32, 1088, 1184, 64))
+        | MlKem1024 -> ValueSome(struct (32, 1568, 1568, 64))
+        | MlKem768P256 -> ValueSome(struct (32, 1153, 1249, 32))
+        | MlKem1024P384 -> ValueSome(struct (32, 1665, 1665, 32))
         | XWing -> ValueSome(struct (32, 1120, 1216, 32))
         | _ -> ValueNone
 

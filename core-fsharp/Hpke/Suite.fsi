@@ -186,9 +186,29 @@ module Ids =
     [<Literal>]
     val DhkemX25519HkdfSha256: uint16 = 0x0020us
 
+    /// KEM DHKEM(X448, HKDF-SHA512), RFC 9180 §7.1.
+    [<Literal>]
+    val DhkemX448HkdfSha512: uint16 = 0x0021us
+
+    /// KEM ML-KEM-512, draft-ietf-hpke-pq §7.1.
+    [<Literal>]
+    val MlKem512: uint16 = 0x0040us
+
     /// KEM ML-KEM-768, draft-ietf-hpke-pq §7.1.
     [<Literal>]
     val MlKem768: uint16 = 0x0041us
+
+    /// KEM ML-KEM-1024, draft-ietf-hpke-pq §7.1.
+    [<Literal>]
+    val MlKem1024: uint16 = 0x0042us
+
+    /// KEM MLKEM768-P256, draft-ietf-hpke-pq §7.2.
+    [<Literal>]
+    val MlKem768P256: uint16 = 0x0050us
+
+    /// KEM MLKEM1024-P384, draft-ietf-hpke-pq §7.2.
+    [<Literal>]
+    val MlKem1024P384: uint16 = 0x0051us
 
     /// KEM X-Wing (ML-KEM-768 with X25519), draft-ietf-hpke-pq §7.2.
     [<Literal>]
@@ -213,6 +233,14 @@ module Ids =
     /// KDF SHAKE256 (one-stage), draft-ietf-hpke-pq.
     [<Literal>]
     val Shake256: uint16 = 0x0011us
+
+    /// KDF TurboSHAKE128 (one-stage), draft-ietf-hpke-pq §5: registered, not offered (no provider).
+    [<Literal>]
+    val TurboShake128: uint16 = 0x0012us
+
+    /// KDF TurboSHAKE256 (one-stage), draft-ietf-hpke-pq §5: registered, not offered (no provider).
+    [<Literal>]
+    val TurboShake256: uint16 = 0x0013us
 
     /// AEAD AES-128-GCM, RFC 9180 §7.3.
     [<Literal>]

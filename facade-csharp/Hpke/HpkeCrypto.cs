@@ -66,7 +66,26 @@ internal static class HpkeCrypto
     /// <summary>MLKEM768-X25519 = X-Wing, 0x647a (draft-ietf-hpke-pq §4), libsodium's.</summary>
     public static Kem XWingKem { get; } = PqKem.create(Ids.XWing, SodiumKem.XWing, Shake256Xof);
 
-    /// <summary>The KEM record for an identifier, or null.</summary>
+    /// <summary>SHA3-256 (FIPS 202) through .NET (OpenSSL 1.1.1 or later): the hybrid KEMs' combiner.</summary>
+    public static HashFunctions Sha3_256 { get; } = new("SHA3-256", 32, 136, new HashFn((data, output) => SHA3_256.HashData(data, output)));
+
+    /// <summary>
+    /// MLKEM768-P256, 0x0050 (draft-ietf-hpke-pq §4): the core's hybrid construction over libsodium's ML-KEM-768 and .NET's
+    /// P-256, so it needs no other package. Group.Nseed 128 (concrete-hybrid-kems); 96 bytes of encapsulation randomness
+    /// for the ephemeral scalar (the hpke-pq vectors' ikmE is 32 + 96).
+    /// </summary>
+    public static Kem MlKem768P256Kem { get; } = HybridKem.create(new HybridKem.HybridParameters(
+        Ids.MlKem768P256, "MLKEM768-P256", "MLKEM768-P256"u8.ToArray(), SodiumKem.MlKem768, NistGroup.P256.Group, 128, 96, Shake256Xof, Sha3_256));
+
+    /// <summary>
+    /// The KEMs that other packages provide (HybridProtocol.Hpke.Extended: X448, ML-KEM-512/1024, MLKEM1024-P384), set once
+    /// by their registration and read without a lock.
+    /// </summary>
+    private static volatile IReadOnlyDictionary<HpkeKem, Kem> s_registered = new Dictionary<HpkeKem, Kem>();
+
+    private static readonly object RegistrationLock = new();
+
+    /// <summary>The KEM record for an identifier, or null (unknown, or its provider package not registered).</summary>
     public static Kem? KemFor(HpkeKem kem) => kem switch
     {
         HpkeKem.X25519HkdfSha256 => X25519Kem,
@@ -75,8 +94,37 @@ internal static class HpkeCrypto
         HpkeKem.P521HkdfSha512 => P521Kem,
         HpkeKem.MlKem768 => MlKem768Kem,
         HpkeKem.XWing => XWingKem,
-        _ => null,
+        HpkeKem.MlKem768P256 => MlKem768P256Kem,
+        _ => s_registered.TryGetValue(kem, out var registered) ? registered : null,
     };
+
+    /// <summary>Whether the KEM runs here: known and registered, and SHAKE (and for the hybrids SHA3-256) present where it needs them.</summary>
+    public static bool KemSupported(HpkeKem kem) => kem switch
+    {
+        HpkeKem.MlKem768 or HpkeKem.XWing => ShakeSupported,
+        HpkeKem.MlKem768P256 => ShakeSupported && SHA3_256.IsSupported,
+        HpkeKem.MlKem512 or HpkeKem.MlKem1024 or HpkeKem.MlKem1024P384 => ShakeSupported && KemFor(kem) is not null,
+        _ => KemFor(kem) is not null,
+    };
+
+    /// <summary>
+    /// Adds the KEM records a provider package makes (HybridProtocol.Hpke.Extended). The built-in KEMs cannot be replaced;
+    /// registering the same identifier again replaces the earlier record.
+    /// </summary>
+    public static void Register(HpkeKem kem, Kem implementation)
+    {
+        ArgumentNullException.ThrowIfNull(implementation);
+        if (kem is HpkeKem.X25519HkdfSha256 or HpkeKem.P256HkdfSha256 or HpkeKem.P384HkdfSha384 or HpkeKem.P521HkdfSha512
+            or HpkeKem.MlKem768 or HpkeKem.XWing or HpkeKem.MlKem768P256 || implementation.kem_id != (ushort)kem)
+        {
+            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"HPKE KEM 0x{(int)kem:x4} cannot be registered with this record.");
+        }
+
+        lock (RegistrationLock)
+        {
+            s_registered = new Dictionary<HpkeKem, Kem>(s_registered) { [kem] = implementation };
+        }
+    }
 
     /// <summary>The X25519 group over NSec's Noise DH functions (every 32-byte string is a public key; §7.1.4's
     /// all-zero check happens at DH, where libsodium refuses low-order points).</summary>

@@ -39,6 +39,30 @@ public enum HpkeKem
 
     /// <summary>MLKEM768-X25519 = X-Wing, 0x647a (post-quantum hybrid; enc 1120 bytes, public keys 1216; no auth modes).</summary>
     XWing = 0x647A,
+
+    /// <summary>
+    /// DHKEM(X448, HKDF-SHA512), 0x0021: enc and public keys 56 bytes. Needs the HybridProtocol.Hpke.Extended package
+    /// (<c>HpkeExtended.Register()</c>); see <see cref="HpkeSuite.IsSupported"/>.
+    /// </summary>
+    X448HkdfSha512 = 0x0021,
+
+    /// <summary>
+    /// ML-KEM-512, 0x0040 (post-quantum; enc 768 bytes, public keys 800; no auth modes). Needs HybridProtocol.Hpke.Extended.
+    /// Prefer ML-KEM-768 or a hybrid (draft-ietf-hpke-pq §3).
+    /// </summary>
+    MlKem512 = 0x0040,
+
+    /// <summary>ML-KEM-1024, 0x0042 (post-quantum; enc and public keys 1568 bytes; no auth modes). Needs HybridProtocol.Hpke.Extended.</summary>
+    MlKem1024 = 0x0042,
+
+    /// <summary>MLKEM768-P256, 0x0050 (post-quantum hybrid with P-256; enc 1153 bytes, public keys 1249; no auth modes).</summary>
+    MlKem768P256 = 0x0050,
+
+    /// <summary>
+    /// MLKEM1024-P384, 0x0051 (post-quantum hybrid with P-384; enc and public keys 1665 bytes; no auth modes). Needs
+    /// HybridProtocol.Hpke.Extended.
+    /// </summary>
+    MlKem1024P384 = 0x0051,
 }
 
 /// <summary>RFC 9180 §7.2 KDF identifiers supported here.</summary>
@@ -89,7 +113,9 @@ public readonly record struct HpkeSuite(HpkeKem Kem, HpkeKdf Kdf, HpkeAead Aead)
     /// The suite <c>hybrid seal</c> uses for a recipient key of <paramref name="algorithm"/>: X25519 →
     /// <see cref="Default"/>; P-256 → HKDF-SHA256 with AES-128-GCM; P-384 → HKDF-SHA384 and P-521 → HKDF-SHA512, both
     /// with AES-256-GCM where AES hardware is present (ChaCha20Poly1305 otherwise); ML-KEM-768 and X-Wing → HKDF-SHA256
-    /// with ChaCha20Poly1305 (X-Wing's is the suite of the hpke-pq vectors and age).
+    /// with ChaCha20Poly1305 (X-Wing's is the suite of the hpke-pq vectors and age); X448 → HKDF-SHA512 with
+    /// ChaCha20Poly1305; ML-KEM-512 and MLKEM768-P256 → HKDF-SHA256 with AES-128-GCM; ML-KEM-1024 and MLKEM1024-P384 →
+    /// HKDF-SHA384 with AES-256-GCM (ChaCha20Poly1305 without AES hardware): the suites of the hpke-pq vectors.
     /// </summary>
     /// <param name="algorithm">The recipient key's algorithm.</param>
     public static HpkeSuite DefaultFor(KeyAlgorithm algorithm)
@@ -102,22 +128,29 @@ public readonly record struct HpkeSuite(HpkeKem Kem, HpkeKdf Kdf, HpkeAead Aead)
             KeyAlgorithm.P521 => new(HpkeKem.P521HkdfSha512, HpkeKdf.HkdfSha512, aes256),
             KeyAlgorithm.MlKem768 => new(HpkeKem.MlKem768, HpkeKdf.HkdfSha256, HpkeAead.ChaCha20Poly1305),
             KeyAlgorithm.XWing => new(HpkeKem.XWing, HpkeKdf.HkdfSha256, HpkeAead.ChaCha20Poly1305),
+            KeyAlgorithm.X448 => new(HpkeKem.X448HkdfSha512, HpkeKdf.HkdfSha512, HpkeAead.ChaCha20Poly1305),
+            KeyAlgorithm.MlKem512 => new(HpkeKem.MlKem512, HpkeKdf.HkdfSha256, HpkeAead.Aes128Gcm),
+            KeyAlgorithm.MlKem1024 => new(HpkeKem.MlKem1024, HpkeKdf.HkdfSha384, aes256),
+            KeyAlgorithm.MlKem768P256 => new(HpkeKem.MlKem768P256, HpkeKdf.HkdfSha256, HpkeAead.Aes128Gcm),
+            KeyAlgorithm.MlKem1024P384 => new(HpkeKem.MlKem1024P384, HpkeKdf.HkdfSha384, aes256),
             _ => Default,
         };
     }
 
     /// <summary>
     /// Whether this machine can run the suite: AES-256-GCM needs AES hardware support in libsodium, AES-128-GCM
-    /// .NET's AesGcm, and SHAKE (the SHAKE KDFs and the post-quantum KEMs' DeriveKeyPair) OpenSSL 1.1.1 or later.
+    /// .NET's AesGcm, SHAKE (the SHAKE KDFs and the post-quantum KEMs' DeriveKeyPair) OpenSSL 1.1.1 or later, the
+    /// P-256/P-384 hybrids also SHA3-256; X448, ML-KEM-512/1024 and MLKEM1024-P384 need the HybridProtocol.Hpke.Extended
+    /// package, registered with <c>HpkeExtended.Register()</c>.
     /// </summary>
     public bool IsSupported =>
         Enum.IsDefined(Kem) && Enum.IsDefined(Kdf) && Enum.IsDefined(Aead)
         && (Aead != HpkeAead.Aes256Gcm || NSec.Cryptography.Aes256Gcm.IsSupported)
         && (Aead != HpkeAead.Aes128Gcm || System.Security.Cryptography.AesGcm.IsSupported)
         && (Kdf is not (HpkeKdf.Shake128 or HpkeKdf.Shake256) || HpkeCrypto.ShakeSupported)
-        && (Kem is not (HpkeKem.MlKem768 or HpkeKem.XWing) || HpkeCrypto.ShakeSupported);
+        && HpkeCrypto.KemSupported(Kem);
 
-    /// <summary>Whether the KEM has AuthEncap/AuthDecap, so the auth and auth_psk modes work (DHKEM yes; ML-KEM and X-Wing no).</summary>
+    /// <summary>Whether the KEM has AuthEncap/AuthDecap, so the auth and auth_psk modes work (DHKEM yes; ML-KEM and the hybrids no).</summary>
     public bool SupportsAuth => HpkeCrypto.KemFor(Kem)?.SupportsAuth ?? false;
 
     /// <summary>The length of the encapsulated key <c>enc</c> (RFC 9180 Nenc) of the suite's KEM.</summary>

@@ -25,6 +25,21 @@ public enum KeyAlgorithm
 
     /// <summary>X-Wing (MLKEM768-X25519, draft-connolly-cfrg-xwing-kem), for HPKE KEM 0x647a: 32-byte seed, 1216-byte public key.</summary>
     XWing = 5,
+
+    /// <summary>X448 (RFC 7748), for DHKEM(X448, HKDF-SHA512): 56-byte keys. Needs HybridProtocol.Hpke.Extended.</summary>
+    X448 = 6,
+
+    /// <summary>ML-KEM-512 (FIPS 203), for HPKE KEM 0x0040: 64-byte seed, 800-byte encapsulation key. Needs HybridProtocol.Hpke.Extended.</summary>
+    MlKem512 = 7,
+
+    /// <summary>ML-KEM-1024 (FIPS 203), for HPKE KEM 0x0042: 64-byte seed, 1568-byte encapsulation key. Needs HybridProtocol.Hpke.Extended.</summary>
+    MlKem1024 = 8,
+
+    /// <summary>MLKEM768-P256 (draft-ietf-hpke-pq), for HPKE KEM 0x0050: 32-byte seed, 1249-byte public key.</summary>
+    MlKem768P256 = 9,
+
+    /// <summary>MLKEM1024-P384 (draft-ietf-hpke-pq), for HPKE KEM 0x0051: 32-byte seed, 1665-byte public key. Needs HybridProtocol.Hpke.Extended.</summary>
+    MlKem1024P384 = 10,
 }
 
 /// <summary>The facts about each <see cref="KeyAlgorithm"/>: names, sizes, the HPKE KEM it belongs to.</summary>
@@ -38,6 +53,11 @@ internal static class KeyAlgorithms
         KeyAlgorithm.P384 => "P-384",
         KeyAlgorithm.P521 => "P-521",
         KeyAlgorithm.MlKem768 => "ML-KEM-768",
+        KeyAlgorithm.X448 => "X448",
+        KeyAlgorithm.MlKem512 => "ML-KEM-512",
+        KeyAlgorithm.MlKem1024 => "ML-KEM-1024",
+        KeyAlgorithm.MlKem768P256 => "MLKEM768-P256",
+        KeyAlgorithm.MlKem1024P384 => "MLKEM1024-P384",
         _ => "X-Wing",
     };
 
@@ -49,6 +69,11 @@ internal static class KeyAlgorithms
         KeyAlgorithm.P384 => HpkeKem.P384HkdfSha384,
         KeyAlgorithm.P521 => HpkeKem.P521HkdfSha512,
         KeyAlgorithm.MlKem768 => HpkeKem.MlKem768,
+        KeyAlgorithm.X448 => HpkeKem.X448HkdfSha512,
+        KeyAlgorithm.MlKem512 => HpkeKem.MlKem512,
+        KeyAlgorithm.MlKem1024 => HpkeKem.MlKem1024,
+        KeyAlgorithm.MlKem768P256 => HpkeKem.MlKem768P256,
+        KeyAlgorithm.MlKem1024P384 => HpkeKem.MlKem1024P384,
         _ => HpkeKem.XWing,
     };
 
@@ -60,11 +85,26 @@ internal static class KeyAlgorithms
         HpkeKem.P521HkdfSha512 => KeyAlgorithm.P521,
         HpkeKem.MlKem768 => KeyAlgorithm.MlKem768,
         HpkeKem.XWing => KeyAlgorithm.XWing,
+        HpkeKem.X448HkdfSha512 => KeyAlgorithm.X448,
+        HpkeKem.MlKem512 => KeyAlgorithm.MlKem512,
+        HpkeKem.MlKem1024 => KeyAlgorithm.MlKem1024,
+        HpkeKem.MlKem768P256 => KeyAlgorithm.MlKem768P256,
+        HpkeKem.MlKem1024P384 => KeyAlgorithm.MlKem1024P384,
         _ => KeyAlgorithm.X25519,
     };
 
-    /// <summary>The core KEM record for keys of this algorithm.</summary>
-    public static Core.Hpke.Kem CoreKem(KeyAlgorithm algorithm) => HpkeCrypto.KemFor(Kem(algorithm))!;
+    /// <summary>
+    /// Whether the key is held generically: its serialized private key (RFC 9180 SerializePrivateKey) in native memory and
+    /// the provider's key pair from the core's DeserializePrivateKey. True for the algorithms added after the first six.
+    /// </summary>
+    public static bool IsGeneric(KeyAlgorithm algorithm) => algorithm >= KeyAlgorithm.X448;
+
+    /// <summary>The core KEM record for keys of this algorithm; Unsupported when its provider package is not registered.</summary>
+    public static Core.Hpke.Kem CoreKem(KeyAlgorithm algorithm) => HpkeCrypto.KemFor(Kem(algorithm))
+        ?? throw new HybridProtocolException(
+            HybridErrorCode.Unsupported,
+            $"{Name(algorithm)} keys need the HybridProtocol.Hpke.Extended package: install it and call "
+            + "HybridProtocol.Hpke.Extended.HpkeExtended.Register() once at startup.");
 
     /// <summary>The NIST group for a NIST-curve algorithm, or null.</summary>
     public static NistGroup? Nist(KeyAlgorithm algorithm) => algorithm switch
@@ -103,6 +143,11 @@ internal static class KeyAlgorithms
         KeyAlgorithm.P384 => "p384",
         KeyAlgorithm.P521 => "p521",
         KeyAlgorithm.MlKem768 => "mlkem768",
+        KeyAlgorithm.X448 => "x448",
+        KeyAlgorithm.MlKem512 => "mlkem512",
+        KeyAlgorithm.MlKem1024 => "mlkem1024",
+        KeyAlgorithm.MlKem768P256 => "mlkem768-p256",
+        KeyAlgorithm.MlKem1024P384 => "mlkem1024-p384",
         _ => "xwing",
     };
 
@@ -115,6 +160,11 @@ internal static class KeyAlgorithms
         "p521" or "p-521" => KeyAlgorithm.P521,
         "mlkem768" or "ml-kem-768" => KeyAlgorithm.MlKem768,
         "xwing" or "x-wing" => KeyAlgorithm.XWing,
+        "x448" => KeyAlgorithm.X448,
+        "mlkem512" or "ml-kem-512" => KeyAlgorithm.MlKem512,
+        "mlkem1024" or "ml-kem-1024" => KeyAlgorithm.MlKem1024,
+        "mlkem768-p256" => KeyAlgorithm.MlKem768P256,
+        "mlkem1024-p384" => KeyAlgorithm.MlKem1024P384,
         _ => null,
     };
 

@@ -14,13 +14,22 @@ namespace HybridProtocol;
 /// seed form, <c>seed [0] IMPLICIT OCTET STRING (SIZE (64))</c>; the public key is the 1184-byte encapsulation key.</item>
 /// <item>X-Wing: the draft's OID 1.3.6.1.4.1.62253.25722 (parameters absent), privateKey = the 32-byte seed, public key
 /// the 1216-byte encoding.</item>
+/// <item>ML-KEM-512 and ML-KEM-1024: as ML-KEM-768, with id-alg-ml-kem-512 (2.16.840.1.101.3.4.4.1) and id-alg-ml-kem-1024
+/// (2.16.840.1.101.3.4.4.3) (RFC 9935, ML-KEM in X.509).</item>
+/// <item>X448: RFC 8410 id-X448 (1.3.101.111, parameters absent), privateKey = CurvePrivateKey, an OCTET STRING of the 56
+/// bytes; the public key is the 56-byte u-coordinate.</item>
+/// <item>MLKEM768-P256 and MLKEM1024-P384 have no registered PKCS #8 or SPKI form (the LAMPS composite ML-KEM OIDs name
+/// other constructions), so writing them is Unsupported: keep their 32-byte seed and public key as raw bytes.</item>
 /// </list>
 /// Reading is total: every failure is an InvalidKey <see cref="HybridProtocolException"/> that names the source.
 /// </summary>
 internal static class KeyFormats
 {
     private const string EcPublicKeyOid = "1.2.840.10045.2.1";
+    private const string MlKem512Oid = "2.16.840.1.101.3.4.4.1";
     private const string MlKem768Oid = "2.16.840.1.101.3.4.4.2";
+    private const string MlKem1024Oid = "2.16.840.1.101.3.4.4.3";
+    private const string X448Oid = "1.3.101.111";
     private const string XWingOid = "1.3.6.1.4.1.62253.25722";
 
     /// <summary>The algorithm named by a PKCS #8 or SPKI AlgorithmIdentifier, if it is one of the non-X25519 ones we read.</summary>
@@ -40,6 +49,9 @@ internal static class KeyFormats
             {
                 MlKem768Oid => KeyAlgorithm.MlKem768,
                 XWingOid => KeyAlgorithm.XWing,
+                MlKem512Oid => KeyAlgorithm.MlKem512,
+                MlKem1024Oid => KeyAlgorithm.MlKem1024,
+                X448Oid => KeyAlgorithm.X448,
                 EcPublicKeyOid when algorithm.HasData && algorithm.PeekTag().HasSameClassAndValue(Asn1Tag.ObjectIdentifier) =>
                     CurveOf(algorithm.ReadObjectIdentifier()),
                 _ => null,
@@ -54,6 +66,7 @@ internal static class KeyFormats
     /// <summary>The PKCS #8 DER of a private key (<paramref name="sk"/>: scalar or seed; <paramref name="pk"/>: encoded public key). Erase the result.</summary>
     public static byte[] WritePkcs8(KeyAlgorithm algorithm, ReadOnlySpan<byte> sk, ReadOnlySpan<byte> pk)
     {
+        ThrowIfNoStandardForm(algorithm);
         var writer = new AsnWriter(AsnEncodingRules.DER);
         var inner = new AsnWriter(AsnEncodingRules.DER);
         try
@@ -63,8 +76,12 @@ internal static class KeyFormats
             WriteAlgorithm(writer, algorithm);
             switch (algorithm)
             {
-                case KeyAlgorithm.MlKem768:
+                case KeyAlgorithm.MlKem512 or KeyAlgorithm.MlKem768 or KeyAlgorithm.MlKem1024:
                     inner.WriteOctetString(sk, new Asn1Tag(TagClass.ContextSpecific, 0));
+                    break;
+                case KeyAlgorithm.X448:
+                    // RFC 8410 §7: CurvePrivateKey ::= OCTET STRING.
+                    inner.WriteOctetString(sk);
                     break;
                 case KeyAlgorithm.XWing:
                     break;
@@ -104,6 +121,7 @@ internal static class KeyFormats
     /// <summary>The SPKI DER of a public key.</summary>
     public static byte[] WriteSpki(KeyAlgorithm algorithm, ReadOnlySpan<byte> pk)
     {
+        ThrowIfNoStandardForm(algorithm);
         var writer = new AsnWriter(AsnEncodingRules.DER);
         writer.PushSequence();
         WriteAlgorithm(writer, algorithm);
@@ -145,8 +163,18 @@ internal static class KeyFormats
 
                     privateKeyField.Span.CopyTo(sk);
                     break;
-                case KeyAlgorithm.MlKem768:
-                    ReadMlKemSeed(privateKeyField, sk, source);
+                case KeyAlgorithm.MlKem512 or KeyAlgorithm.MlKem768 or KeyAlgorithm.MlKem1024:
+                    ReadMlKemSeed(privateKeyField, algorithm, sk, source);
+                    break;
+                case KeyAlgorithm.X448:
+                    var curvePrivateKey = new AsnReader(privateKeyField, AsnEncodingRules.DER);
+                    if (!curvePrivateKey.TryReadPrimitiveOctetString(out var scalar) || scalar.Length != sk.Length)
+                    {
+                        throw Malformed(source, algorithm, "PRIVATE KEY", $"its CurvePrivateKey is not {sk.Length} bytes");
+                    }
+
+                    curvePrivateKey.ThrowIfNotEmpty();
+                    scalar.Span.CopyTo(sk);
                     break;
                 default:
                     embedded = ReadEcPrivateKey(privateKeyField, algorithm, sk, source);
@@ -216,9 +244,9 @@ internal static class KeyFormats
         HybridErrorCode.InvalidKey,
         $"{Capitalized(source)} has a \"{label}\" block that is not a valid {KeyAlgorithms.Name(algorithm)} key: {problem}. {KeyPem.HowToMake}");
 
-    private static void ReadMlKemSeed(ReadOnlyMemory<byte> field, Span<byte> sk, string source)
+    private static void ReadMlKemSeed(ReadOnlyMemory<byte> field, KeyAlgorithm algorithm, Span<byte> sk, string source)
     {
-        // IETF LAMPS: ML-KEM-768-PrivateKey ::= CHOICE { seed [0] IMPLICIT OCTET STRING (SIZE (64)),
+        // RFC 9935 (IETF LAMPS): ML-KEM-768-PrivateKey (and -512, -1024 alike) ::= CHOICE { seed [0] IMPLICIT OCTET STRING (SIZE (64)),
         //   expandedKey OCTET STRING (SIZE (2400)), both SEQUENCE { seed OCTET STRING (SIZE (64)), expandedKey ... } }.
         var inner = new AsnReader(field, AsnEncodingRules.DER);
         var seedTag = new Asn1Tag(TagClass.ContextSpecific, 0);
@@ -226,7 +254,7 @@ internal static class KeyFormats
         {
             if (!inner.TryReadPrimitiveOctetString(out var seed, seedTag) || seed.Length != sk.Length)
             {
-                throw Malformed(source, KeyAlgorithm.MlKem768, "PRIVATE KEY", "its seed is not 64 bytes");
+                throw Malformed(source, algorithm, "PRIVATE KEY", "its seed is not 64 bytes");
             }
 
             inner.ThrowIfNotEmpty();
@@ -237,7 +265,7 @@ internal static class KeyFormats
             var both = inner.ReadSequence();
             if (!both.TryReadPrimitiveOctetString(out var seed) || seed.Length != sk.Length)
             {
-                throw Malformed(source, KeyAlgorithm.MlKem768, "PRIVATE KEY", "its seed is not 64 bytes");
+                throw Malformed(source, algorithm, "PRIVATE KEY", "its seed is not 64 bytes");
             }
 
             seed.Span.CopyTo(sk);
@@ -246,7 +274,7 @@ internal static class KeyFormats
         {
             throw Malformed(
                 source,
-                KeyAlgorithm.MlKem768,
+                algorithm,
                 "PRIVATE KEY",
                 "it holds only the expanded decapsulation key; HybridProtocol needs the seed form (specs/HPKE.md)");
         }
@@ -299,6 +327,15 @@ internal static class KeyFormats
             case KeyAlgorithm.MlKem768:
                 writer.WriteObjectIdentifier(MlKem768Oid);
                 break;
+            case KeyAlgorithm.MlKem512:
+                writer.WriteObjectIdentifier(MlKem512Oid);
+                break;
+            case KeyAlgorithm.MlKem1024:
+                writer.WriteObjectIdentifier(MlKem1024Oid);
+                break;
+            case KeyAlgorithm.X448:
+                writer.WriteObjectIdentifier(X448Oid);
+                break;
             case KeyAlgorithm.XWing:
                 writer.WriteObjectIdentifier(XWingOid);
                 break;
@@ -309,6 +346,18 @@ internal static class KeyFormats
         }
 
         writer.PopSequence();
+    }
+
+    private static void ThrowIfNoStandardForm(KeyAlgorithm algorithm)
+    {
+        if (algorithm is KeyAlgorithm.MlKem768P256 or KeyAlgorithm.MlKem1024P384)
+        {
+            throw new HybridProtocolException(
+                HybridErrorCode.Unsupported,
+                $"{KeyAlgorithms.Name(algorithm)} keys have no standard PKCS #8 or SubjectPublicKeyInfo form yet, so they cannot be "
+                + "written as PEM. Keep the 32-byte seed (RFC 9180 SerializePrivateKey) and PublicKey.RawBytes instead, and load them "
+                + "with PrivateKey.FromRawBytes / PublicKey.FromRawBytes.");
+        }
     }
 
     private static KeyAlgorithm? CurveOf(string oid) => oid switch

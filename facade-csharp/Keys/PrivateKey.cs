@@ -22,6 +22,7 @@ public sealed class PrivateKey : IDisposable
     private readonly EcPrivateKey? _ec;
     private readonly Crypto.SodiumKem.NativeKemPrivateKey? _seed;
     private readonly Core.IKemPrivateKey? _kem;
+    private readonly Core.Hpke.HpkeKeyPair? _generic;
     private volatile bool _disposed;
 
     private PrivateKey(KeyAlgorithm algorithm, EcPrivateKey? ec, Crypto.SodiumKem.NativeKemPrivateKey? seed, Core.IKemPrivateKey? kem, byte[] publicRaw)
@@ -31,6 +32,15 @@ public sealed class PrivateKey : IDisposable
         _seed = seed;
         _kem = kem;
         PublicKey = PublicKey.FromOwnedRaw(publicRaw, algorithm);
+    }
+
+    /// <summary>A key held generically (<see cref="KeyAlgorithms.IsGeneric"/>): the serialized private key and the provider's pair.</summary>
+    private PrivateKey(KeyAlgorithm algorithm, Crypto.SodiumKem.NativeKemPrivateKey seed, Core.Hpke.HpkeKeyPair pair)
+    {
+        Algorithm = algorithm;
+        _seed = seed;
+        _generic = pair;
+        PublicKey = PublicKey.FromOwnedRaw(pair.Public, algorithm);
     }
 
     private PrivateKey(Key key)
@@ -65,10 +75,26 @@ public sealed class PrivateKey : IDisposable
 
     /// <summary>
     /// Makes a new random key of <paramref name="algorithm"/> with the operating system's secure random generator (X25519
-    /// through libsodium, the NIST curves through OpenSSL, ML-KEM-768 and X-Wing from a random seed through libsodium).
+    /// through libsodium, the NIST curves through OpenSSL, ML-KEM-768 and X-Wing from a random seed through libsodium; the
+    /// others from Nsk random bytes: an X448 scalar, an ML-KEM seed d || z, a hybrid's 32-byte seed).
     /// </summary>
+    /// <exception cref="HybridProtocolException">Unsupported when the algorithm's provider package is not registered.</exception>
     public static unsafe PrivateKey Generate(KeyAlgorithm algorithm)
     {
+        if (KeyAlgorithms.IsGeneric(algorithm) && Enum.IsDefined(algorithm))
+        {
+            // draft-ietf-hpke-pq §3-4 GenerateKeyPair(): random(Nsk) bytes are the serialized private key; RFC 7748 §5: any 56 bytes are an X448 key.
+            var random = RandomNumberGenerator.GetBytes(KeyAlgorithms.PrivateLength(algorithm));
+            try
+            {
+                return FromRawBytes(algorithm, random);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(random);
+            }
+        }
+
         switch (algorithm)
         {
             case KeyAlgorithm.X25519:
@@ -103,6 +129,11 @@ public sealed class PrivateKey : IDisposable
     /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> when the bytes are not such a key.</exception>
     public static unsafe PrivateKey FromRawBytes(KeyAlgorithm algorithm, ReadOnlySpan<byte> raw)
     {
+        if (KeyAlgorithms.IsGeneric(algorithm) && Enum.IsDefined(algorithm))
+        {
+            return FromGenericBytes(algorithm, raw);
+        }
+
         switch (algorithm)
         {
             case KeyAlgorithm.X25519:
@@ -129,6 +160,41 @@ public sealed class PrivateKey : IDisposable
                 return new PrivateKey(algorithm, null, seed, pair.Private, pair.Public);
             default:
                 throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Unknown key algorithm {(int)algorithm}.");
+        }
+    }
+
+    /// <summary>
+    /// A key of an algorithm held generically: the core KEM's DeserializePrivateKey makes the provider's pair (X448: the
+    /// scalar; ML-KEM-512/1024: the seed d || z expanded; the hybrids: expandKey(seed)); the bytes stay in native memory for
+    /// <see cref="ToPem"/>.
+    /// </summary>
+    private static unsafe PrivateKey FromGenericBytes(KeyAlgorithm algorithm, ReadOnlySpan<byte> raw)
+    {
+        var kem = KeyAlgorithms.CoreKem(algorithm);
+        if (raw.Length != kem.Nsk)
+        {
+            throw new HybridProtocolException(
+                HybridErrorCode.InvalidKey,
+                $"A {KeyAlgorithms.Name(algorithm)} private key is {kem.Nsk} bytes, but {raw.Length} were given.");
+        }
+
+        var copy = raw.ToArray();
+        try
+        {
+            var pair = kem.DeserializePrivateKey.Invoke(copy);
+            if (pair.IsError)
+            {
+                throw new HybridProtocolException(
+                    HybridErrorCode.InvalidKey, $"These {raw.Length} bytes are not a {KeyAlgorithms.Name(algorithm)} private key.");
+            }
+
+            var seed = new Crypto.SodiumKem.NativeKemPrivateKey(raw.Length);
+            raw.CopyTo(new Span<byte>(seed.Pointer, raw.Length));
+            return new PrivateKey(algorithm, seed, pair.ResultValue);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(copy);
         }
     }
 
@@ -285,6 +351,15 @@ public sealed class PrivateKey : IDisposable
         _ec?.Dispose();
         _seed?.Dispose();
         _kem?.Dispose();
+        switch (_generic?.Private)
+        {
+            case Core.Hpke.HpkePrivateKey.DhPrivate dh:
+                dh.dh.Dispose();
+                break;
+            case Core.Hpke.HpkePrivateKey.KemPrivate kem:
+                kem.kem.Dispose();
+                break;
+        }
     }
 
     /// <summary>
@@ -331,6 +406,11 @@ public sealed class PrivateKey : IDisposable
         if (expected != Algorithm)
         {
             throw KeyAlgorithms.WrongAlgorithm(Algorithm, expected, $"the HPKE suite's KEM ({KeyAlgorithms.CoreKem(expected).Name})");
+        }
+
+        if (_generic is not null)
+        {
+            return new Core.Hpke.HpkeKeyPair((ushort)kem, _generic.Private, _generic.Public);
         }
 
         Core.Hpke.HpkePrivateKey sk = Algorithm switch
