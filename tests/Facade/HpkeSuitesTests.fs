@@ -27,7 +27,22 @@ let private algorithms = [|
     KeyAlgorithm.P521
     KeyAlgorithm.MlKem768
     KeyAlgorithm.XWing
+    KeyAlgorithm.X448
+    KeyAlgorithm.MlKem512
+    KeyAlgorithm.MlKem1024
+    KeyAlgorithm.MlKem768P256
+    KeyAlgorithm.MlKem1024P384
 |]
+
+/// The post-quantum KEMs (no AuthEncap/AuthDecap).
+let private postQuantum = [
+    KeyAlgorithm.MlKem768
+    KeyAlgorithm.XWing
+    KeyAlgorithm.MlKem512
+    KeyAlgorithm.MlKem1024
+    KeyAlgorithm.MlKem768P256
+    KeyAlgorithm.MlKem1024P384
+]
 
 let private aeads = [|
     HpkeAead.Aes128Gcm
@@ -51,6 +66,9 @@ let private kdfFor (algorithm: KeyAlgorithm) (pick: int) =
 
 /// Two recipient keys and one sender key per algorithm, made once (key generation is not what is tested here).
 let private keys =
+    // X448, ML-KEM-512/1024 and MLKEM1024-P384 come from the optional package, registered as an application would.
+    HybridProtocol.Hpke.Extended.HpkeExtended.Register()
+
     algorithms
     |> Array.map (fun a -> a, (PrivateKey.Generate a, PrivateKey.Generate a, PrivateKey.Generate a))
     |> dict
@@ -68,7 +86,7 @@ let private codeOf (f: unit -> 'T) =
         e.Code
 
 let private modesOf (algorithm: KeyAlgorithm) =
-    if algorithm = KeyAlgorithm.MlKem768 || algorithm = KeyAlgorithm.XWing then
+    if List.contains algorithm postQuantum then
         [| HpkeMode.Base; HpkeMode.Psk |]
     else
         [| HpkeMode.Base; HpkeMode.Psk; HpkeMode.Auth; HpkeMode.AuthPsk |]
@@ -252,9 +270,10 @@ let private tests' =
 
             Expect.contains allowed code $"{c.Suite} {c.Mode} case {int which % 7}"
 
-        testCase "ML-KEM-768 and X-Wing refuse the auth modes with Unsupported (AuthModeNotSupported in the core)"
+        testCase
+            "ML-KEM-512/768/1024, X-Wing, MLKEM768-P256 and MLKEM1024-P384 refuse the auth modes with Unsupported (AuthModeNotSupported in the core)"
         <| fun () ->
-            for algorithm in [ KeyAlgorithm.MlKem768; KeyAlgorithm.XWing ] do
+            for algorithm in postQuantum do
                 let (r, _, s) = keys[algorithm]
                 let suite = HpkeSuite.DefaultFor algorithm
                 Expect.isFalse suite.SupportsAuth "SupportsAuth says so"
