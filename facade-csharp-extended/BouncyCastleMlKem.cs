@@ -5,7 +5,7 @@ using Org.BouncyCastle.Crypto.Parameters;
 using Org.BouncyCastle.Crypto.Prng;
 using Org.BouncyCastle.Security;
 
-namespace HybridProtocol.Hpke.Extended;
+namespace HybridProtocol.Crypto;
 
 /// <summary>
 /// The core's KEM record (Noise HFS §3 names: GENERATE_KEM_KEYPAIR, GENERATE_KEM_CIPHERTEXT, KEM) for ML-KEM-512 and

@@ -5,7 +5,7 @@ using HybridProtocol.Core.Hpke;
 using Microsoft.FSharp.Core;
 using Rfc7748 = Org.BouncyCastle.Math.EC.Rfc7748;
 
-namespace HybridProtocol.Hpke.Extended;
+namespace HybridProtocol.Crypto;
 
 /// <summary>
 /// The X448 group for DHKEM(X448, HKDF-SHA512) (RFC 9180 §7.1) from BouncyCastle's RFC 7748 X448: Ndh = Npk = Nsk = 56,

@@ -1,8 +1,9 @@
 using System.Security.Cryptography;
+using HybridProtocol.Crypto;
 using HybridProtocol.Core;
 using HybridProtocol.Core.Hpke;
 
-namespace HybridProtocol.Hpke.Extended;
+namespace HybridProtocol;
 
 /// <summary>
 /// The HPKE KEMs of this package, over BouncyCastle.Cryptography: DHKEM(X448, HKDF-SHA512) (RFC 9180), ML-KEM-512 and

@@ -104,7 +104,7 @@ internal static class KeyAlgorithms
         ?? throw new HybridProtocolException(
             HybridErrorCode.Unsupported,
             $"{Name(algorithm)} keys need the HybridProtocol.Hpke.Extended package: install it and call "
-            + "HybridProtocol.Hpke.Extended.HpkeExtended.Register() once at startup.");
+            + "HybridProtocol.HpkeExtended.Register() once at startup.");
 
     /// <summary>The NIST group for a NIST-curve algorithm, or null.</summary>
     public static NistGroup? Nist(KeyAlgorithm algorithm) => algorithm switch

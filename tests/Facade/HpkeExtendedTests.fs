@@ -8,7 +8,7 @@ open System
 open System.IO
 open Expecto
 open HybridProtocol
-open HybridProtocol.Hpke.Extended
+open HybridProtocol.Crypto
 open HybridProtocol.Tests.TestSupport
 open HybridProtocol.Tests.CliSupport
 

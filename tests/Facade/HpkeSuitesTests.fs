@@ -67,7 +67,7 @@ let private kdfFor (algorithm: KeyAlgorithm) (pick: int) =
 /// Two recipient keys and one sender key per algorithm, made once (key generation is not what is tested here).
 let private keys =
     // X448, ML-KEM-512/1024 and MLKEM1024-P384 come from the optional package, registered as an application would.
-    HybridProtocol.Hpke.Extended.HpkeExtended.Register()
+    HybridProtocol.HpkeExtended.Register()
 
     algorithms
     |> Array.map (fun a -> a, (PrivateKey.Generate a, PrivateKey.Generate a, PrivateKey.Generate a))

@@ -221,7 +221,7 @@ let private runEntry (counts: Counts) (v: JsonElement) =
              | _ -> 1)
 
 let private run (doc: JsonDocument) =
-    HybridProtocol.Hpke.Extended.HpkeExtended.Register()
+    HybridProtocol.HpkeExtended.Register()
 
     let counts = {
         Entries = Collections.Generic.Dictionary()
