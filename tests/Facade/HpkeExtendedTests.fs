@@ -42,7 +42,8 @@ let private pemOf (label: string) (der: byte[]) =
 [<Tests>]
 let tests =
     testList "HPKE extended" [
-        testCase "HpkeExtended.Register is idempotent; after it every new suite is supported and its KEM has the registered sizes"
+        testCase
+            "HpkeExtended.Register is idempotent; after it every new suite is supported and its KEM has the registered sizes"
         <| fun () ->
             HpkeExtended.Register()
             HpkeExtended.Register()
@@ -102,7 +103,8 @@ let tests =
                 Expect.equal p.Length (22 + npk) $"{algorithm} SPKI length"
                 Expect.equal (toHex (Array.sub p 4 13)) ("300b06096086480165030404" + arc) $"{algorithm} SPKI OID"
 
-        testCase "X448: openssl genpkey's key loads and re-encodes byte for byte; openssl reads ours; openssl pkeyutl -derive equals our DH"
+        testCase
+            "X448: openssl genpkey's key loads and re-encodes byte for byte; openssl reads ours; openssl pkeyutl -derive equals our DH"
         <| fun () ->
             HpkeExtended.Register()
             use dir = new TempDir()
@@ -150,7 +152,8 @@ let tests =
 
             Expect.equal (toHex output) (toHex z) "the same X448 shared secret"
 
-        testCase "MLKEM768-P256 and MLKEM1024-P384 keys have no standard PEM form: ToPem and Save are Unsupported; raw bytes round-trip"
+        testCase
+            "MLKEM768-P256 and MLKEM1024-P384 keys have no standard PEM form: ToPem and Save are Unsupported; raw bytes round-trip"
         <| fun () ->
             HpkeExtended.Register()
             use dir = new TempDir()
@@ -159,12 +162,13 @@ let tests =
                 let seed = Array.init 32 byte
                 use key = PrivateKey.FromRawBytes(algorithm, ReadOnlySpan seed)
                 Expect.equal (codeOf (fun () -> key.ToPem())) HybridErrorCode.Unsupported $"{algorithm} private PEM"
-                Expect.equal (codeOf (fun () -> key.PublicKey.ToPem())) HybridErrorCode.Unsupported $"{algorithm} public PEM"
 
                 Expect.equal
-                    (codeOf (fun () -> key.Save(dir.File "k")))
+                    (codeOf (fun () -> key.PublicKey.ToPem()))
                     HybridErrorCode.Unsupported
-                    $"{algorithm} Save"
+                    $"{algorithm} public PEM"
+
+                Expect.equal (codeOf (fun () -> key.Save(dir.File "k"))) HybridErrorCode.Unsupported $"{algorithm} Save"
 
                 Expect.isFalse (File.Exists(dir.File "k")) "nothing written"
                 use again = PrivateKey.FromRawBytes(algorithm, ReadOnlySpan seed)
@@ -189,7 +193,8 @@ let tests =
                     HybridErrorCode.InvalidKey
                     $"{algorithm} short seed"
 
-        testProperty "a truncated X448 / ML-KEM-512 / ML-KEM-1024 key file is InvalidKey; a bit-flipped one is InvalidKey or a key that re-encodes to itself, never another failure"
+        testProperty
+            "a truncated X448 / ML-KEM-512 / ML-KEM-1024 key file is InvalidKey; a bit-flipped one is InvalidKey or a key that re-encodes to itself, never another failure"
         <| fun (which: byte) (cut: int) (position: int) (bit: byte) ->
             HpkeExtended.Register()
             let algorithm = withPem[int which % withPem.Length]
@@ -215,7 +220,8 @@ let tests =
             with :? HybridProtocolException as e ->
                 Expect.equal e.Code HybridErrorCode.InvalidKey $"{algorithm} flipped byte {i}"
 
-        testCase "sealed files to every new KEM open with the key (the suite from DefaultFor, read back from the header)"
+        testCase
+            "sealed files to every new KEM open with the key (the suite from DefaultFor, read back from the header)"
         <| fun () ->
             HpkeExtended.Register()
             let plaintext = Array.init 200_000 byte

@@ -140,6 +140,7 @@ type PackedFeed() =
             [
                 "core-fsharp/HybridProtocol.Core.fsproj"
                 "facade-csharp/HybridProtocol.csproj"
+                "facade-csharp-extended/HybridProtocol.Hpke.Extended.csproj"
             ] do
             dotnet repoRoot (minutes 3.) [
                 "pack"
@@ -445,6 +446,26 @@ let tests =
                 (System.Version facade["Microsoft.Extensions.Logging.Abstractions"])
                 (System.Version "10.0.0")
                 "Logging.Abstractions floor"
+
+        testCase
+            "the optional HybridProtocol.Hpke.Extended packs with lower bounds only: BouncyCastle.Cryptography >= 2.7.0, HybridProtocol of the same version"
+        <| fun () ->
+            let nupkg = packed.Value.File $"HybridProtocol.Hpke.Extended.{version}.nupkg"
+            let nuspec = nuspecOf nupkg
+            let deps = dependencies nuspec
+            Expect.equal deps["HybridProtocol"] version "the main package, same version"
+            Expect.equal deps["BouncyCastle.Cryptography"] "2.7.0" "BouncyCastle's floor is the version tested"
+
+            for id in
+                Set.ofSeq deps.Keys
+                - set [ "HybridProtocol"; "BouncyCastle.Cryptography"; "FSharp.Core" ] do
+                failtest $"unexpected dependency {id}"
+
+            for range in deps.Values do
+                Expect.isTrue (Regex.IsMatch(range, @"^\d+(\.\d+)*$")) $"'{range}' is a lower bound only"
+
+            Expect.stringContains (metadata nuspec "description" |> Option.defaultValue "") "X448" "a real description"
+            Expect.contains (entriesOf nupkg) "lib/net10.0/HybridProtocol.Hpke.Extended.dll" "the assembly"
 
         testCase "symbols: a .snupkg per package, deterministic, sources embedded under a fixed root"
         <| fun () ->
