@@ -11,6 +11,7 @@ type ProtocolNameError =
     | KemWithoutHfs
     | UnsupportedCipher of cipher: string
     | UnsupportedHash of hash: string
+    | NonCanonical of canonical: string
 
 type InitError =
     | MissingLocalStatic

@@ -29,6 +29,12 @@ type ProtocolNameError =
     | UnsupportedCipher of cipher: string
     | UnsupportedHash of hash: string
 
+    /// The name spells a name we accept in a way that is not its one canonical spelling (specs/NOISE-CORE.md,
+    /// "Canonical names"): modifiers out of order (hfs first, then psk modifiers by ascending position, Noise §9
+    /// "psk0+psk2"), or a section in the wrong case ("xx", "chachapoly"). Each spelling gives another handshake
+    /// hash, so two peers must agree on one; `canonical` is the name to use instead.
+    | NonCanonical of canonical: string
+
 /// Inputs to HandshakeState.Initialize that do not fit the pattern (Noise §5.3 Initialize).
 type InitError =
 

@@ -184,8 +184,31 @@ module ProtocolName =
                 else
                     Error(InvalidModifier section)
 
-    /// Parses "Noise_<pattern>_<dh>_<cipher>_<hash>" (§8).
-    let parse (name: string) : Result<ProtocolName, ProtocolNameError> =
+    /// The pattern section as written: base name then the modifiers joined by '+'.
+    let patternSection (name: ProtocolName) =
+        name.BasePattern
+        + (name.Modifiers |> List.map modifierToString |> String.concat "+")
+
+    /// The DH section as written: "25519", or "25519+MLKEM768" for hfs.
+    let dhSection (name: ProtocolName) =
+        match name.Kem with
+        | None -> dhToString name.Dh
+        | Some kem -> dhToString name.Dh + "+" + kemToString kem
+
+    /// Prints the name back; `parse (toString n) = Ok n`.
+    let toString (name: ProtocolName) =
+        String.Join(
+            "_",
+            [|
+                "Noise"
+                patternSection name
+                dhSection name
+                cipherToString name.Cipher
+                hashToString name.Hash
+            |]
+        )
+
+    let private parseExact (name: string) : Result<ProtocolName, ProtocolNameError> =
         match name.Split '_' with
         | [| prefix; pattern; dh; cipher; hash |] ->
             if prefix <> "Noise" then
@@ -212,29 +235,81 @@ module ProtocolName =
         | parts when parts.Length > 0 && parts[0] <> "Noise" -> Error NotNoise
         | _ -> Error MalformedName
 
-    /// The pattern section as written: base name then the modifiers joined by '+'.
-    let patternSection (name: ProtocolName) =
-        name.BasePattern
-        + (name.Modifiers |> List.map modifierToString |> String.concat "+")
+    // Canonical names (specs/NOISE-CORE.md, "Canonical names"): hfs, the one modifier that is not psk, first,
+    // then the psk modifiers by ascending position (Noise §9: "psk0+psk2"); every section in the case the specs
+    // write it. A name that only differs from a canonical one in these ways is refused with that name.
+    let private canonicalOrder (modifiers: PatternModifier list) =
+        let psks =
+            modifiers
+            |> List.choose (function
+                | PskModifier position -> Some position
+                | HfsModifier -> None)
+            |> List.sort
+            |> List.map PskModifier
 
-    /// The DH section as written: "25519", or "25519+MLKEM768" for hfs.
-    let dhSection (name: ProtocolName) =
-        match name.Kem with
-        | None -> dhToString name.Dh
-        | Some kem -> dhToString name.Dh + "+" + kemToString kem
+        (modifiers |> List.filter (fun m -> m = HfsModifier)) @ psks
 
-    /// Prints the name back; `parse (toString n) = Ok n`.
-    let toString (name: ProtocolName) =
-        String.Join(
-            "_",
-            [|
-                "Noise"
-                patternSection name
-                dhSection name
-                cipherToString name.Cipher
-                hashToString name.Hash
-            |]
-        )
+    let private requireCanonicalOrder (name: ProtocolName) =
+        let ordered = canonicalOrder name.Modifiers
+
+        if ordered = name.Modifiers then
+            Ok name
+        else
+            // The reordered modifiers add the same tokens at the same places: only the name (and so h) differs.
+            Error(NonCanonical(toString { name with Modifiers = ordered }))
+
+    let private foldCase (spellings: string list) (text: string) =
+        spellings
+        |> List.tryFind (fun spelling -> String.Equals(spelling, text, StringComparison.OrdinalIgnoreCase))
+        |> Option.defaultValue text
+
+    // The name with each section in the specs' case: base pattern upper case, modifiers lower case, the
+    // suite names as the specs write them.
+    let private caseFolded (parts: string array) =
+        let section = parts[1]
+        let lower = section.ToLowerInvariant()
+
+        let pattern =
+            match
+                [ "psk"; "hfs" ]
+                |> List.map (fun m -> lower.IndexOf(m, StringComparison.Ordinal))
+                |> List.filter (fun i -> i >= 0)
+            with
+            | [] -> section.ToUpperInvariant()
+            | starts ->
+                let start = List.min starts
+                section.Substring(0, start).ToUpperInvariant() + lower.Substring start
+
+        let dh =
+            parts[2].Split '+'
+            |> Array.map (foldCase [ dhToString Curve25519; kemToString MLKEM768 ])
+            |> String.concat "+"
+
+        let cipher =
+            foldCase (List.map cipherToString [ ChaChaPoly; AESGCM; AEGIS256; AEGIS128L ]) parts[3]
+
+        let hash = foldCase (List.map hashToString [ SHA256; SHA512; BLAKE2b ]) parts[4]
+        String.Join("_", [| foldCase [ "Noise" ] parts[0]; pattern; dh; cipher; hash |])
+
+    /// Parses "Noise_<pattern>_<dh>_<cipher>_<hash>" (§8).
+    let parse (name: string) : Result<ProtocolName, ProtocolNameError> =
+        match parseExact name with
+        | Ok parsed -> requireCanonicalOrder parsed
+        | Error error ->
+            let parts = name.Split '_'
+
+            if parts.Length <> 5 then
+                Error error
+            else
+                let folded = caseFolded parts
+
+                if folded = name then
+                    Error error
+                else
+                    match parseExact folded |> Result.bind requireCanonicalOrder with
+                    | Ok canonical -> Error(NonCanonical(toString canonical))
+                    | Error(NonCanonical canonical) -> Error(NonCanonical canonical)
+                    | Error _ -> Error error
 
     /// Builds a name from typed parts (Noise §8, Noise HFS §5), with the checks `parse` makes: the modifiers
     /// are applied in the order given (§9.4), none twice, the result must satisfy the §9.3 validity rule, and a
@@ -270,7 +345,7 @@ module ProtocolName =
             | Ok _ when hfs && kem.IsNone -> Error MissingKem
             | Ok _ when not hfs && kem.IsSome -> Error KemWithoutHfs
             | Ok pattern ->
-                Ok {
+                requireCanonicalOrder {
                     Pattern = { pattern with Name = section }
                     BasePattern = basePattern.Name
                     Modifiers = modifiers

@@ -65,7 +65,11 @@ module ProtocolName =
 
     val hashToString: _arg1: HashName -> string
 
-    /// Parses "Noise_<pattern>_<dh>_<cipher>_<hash>" (§8).
+    /// Parses "Noise_<pattern>_<dh>_<cipher>_<hash>" (§8). Only the canonical spelling of a name is accepted
+    /// (specs/NOISE-CORE.md, "Canonical names"): the modifiers in the order hfs, then psk modifiers by ascending
+    /// position; the base pattern in upper case, modifiers in lower case, DH, KEM, cipher and hash as the specs
+    /// write them. A name that is one of ours in any other order or case is `NonCanonical canonical`, which
+    /// names the spelling to use; `parse (toString n) = Ok n`.
     val parse: name: string -> Result<ProtocolName, ProtocolNameError>
 
     /// The pattern section as written: base name then the modifiers joined by '+'.
@@ -78,8 +82,9 @@ module ProtocolName =
     val toString: name: ProtocolName -> string
 
     /// Builds a name from typed parts (Noise §8, Noise HFS §5), with the checks `parse` makes: the modifiers
-    /// are applied in the order given (§9.4), none twice, the result must satisfy the §9.3 validity rule, and a
-    /// KEM is given exactly when the modifiers include hfs. `parse (toString n) = Ok n` holds for every name
+    /// are applied in the order given (§9.4), none twice, the result must satisfy the §9.3 validity rule, a
+    /// KEM is given exactly when the modifiers include hfs, and the order must be the canonical one (hfs, then
+    /// psk modifiers by ascending position; otherwise `NonCanonical canonical`). `parse (toString n) = Ok n` holds for every name
     /// it returns.
     val createWithModifiers:
         basePattern: HandshakePattern ->

@@ -18,6 +18,7 @@ type KemError =
     | DecapError
     | WrongRandomnessLength of expected: int * actual: int
     | WrongKeyKem of expected: uint16 * actual: uint16
+    | EncapsulationKeyCheck
 
 type SuiteError =
     | WrongKemSizes of kem_id: uint16
@@ -29,10 +30,13 @@ type HpkeError =
     | PskInputs of PskError
     | KemFailure of KemError
     | AuthModeNotSupported of kem_id: uint16
+    | AuthModeNotDefinedForKdf of kdf_id: uint16
     | OpenError
     | MessageLimitReached
     | ExportOnlyCannotSeal
     | ExportLengthTooLarge of requested: int * maximum: int
+    | ExportLengthNegative of requested: int
+    | InputTooLong of length: int * maximum: int
     | WrongBufferLength of expected: int * actual: int
 
 [<AutoOpen>]

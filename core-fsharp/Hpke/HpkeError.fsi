@@ -57,6 +57,12 @@ type KemError =
     /// X25519 suite): keys carry their kem_id, and every KEM function checks it.
     | WrongKeyKem of expected: uint16 * actual: uint16
 
+    /// FIPS 203 §7.2 "Encapsulation key check" (modulus check), made when a public key is deserialized:
+    /// a 12-bit coefficient of the ML-KEM-768 encapsulation key (of X-Wing's ML-KEM part) is not below
+    /// q = 3329, so ByteEncode12(ByteDecode12(ek)) differs from ek. draft-ietf-hpke-pq §3 calls the same
+    /// failure at Encap an EncapError; refusing the key at import means it is never stored or used.
+    | EncapsulationKeyCheck
+
 /// The crypto records handed to `Suite.create` do not have the sizes RFC 9180 §7 gives the suite.
 type SuiteError =
 
@@ -88,6 +94,11 @@ type HpkeError =
     /// refuse mode_auth and mode_auth_psk.
     | AuthModeNotSupported of kem_id: uint16
 
+    /// mode_auth and mode_auth_psk with a one-stage KDF (SHAKE128 0x0010, SHAKE256 0x0011): no
+    /// specification defines that combination (draft-ietf-hpke-hpke defines the auth modes only with
+    /// the two-stage HKDF key schedule), so it is refused, as that draft does.
+    | AuthModeNotDefinedForKdf of kdf_id: uint16
+
     /// §5.2: "OpenError": authentication failed (wrong key, enc, info, aad, psk, sender key,
     /// sequence number, or tampered ciphertext).
     | OpenError
@@ -99,8 +110,16 @@ type HpkeError =
     /// §5.3 / §7.3: the export-only AEAD (0xFFFF) has no Seal or Open.
     | ExportOnlyCannotSeal
 
-    /// §5.3 / §7.2.1: Export's L exceeds the KDF's limit 255 * Nh (or I2OSP(L, 2)'s 65535).
+    /// §5.3 / §7.2.1: Export's L exceeds the KDF's limit: 255 * Nh for HKDF, I2OSP(L, 2)'s 65535 for the
+    /// one-stage SHAKE KDFs (which have no 255 * Nh limit).
     | ExportLengthTooLarge of requested: int * maximum: int
+
+    /// §5.3: Export's L is a length: a negative one is refused.
+    | ExportLengthNegative of requested: int
+
+    /// draft-ietf-hpke-hpke §5.1 (one-stage KDF): info, psk or psk_id is longer than lengthPrefixed's
+    /// I2OSP(len, 2) can encode (65535 bytes).
+    | InputTooLong of length: int * maximum: int
 
     /// A caller-provided output span does not have the length Seal or Open writes.
     | WrongBufferLength of expected: int * actual: int

@@ -139,7 +139,7 @@ module KeySchedule =
         (psk_id: byte[])
         =
         if info.Length > 65535 || psk_id.Length > 65535 || psk.Length > 65535 then
-            Error(ExportLengthTooLarge(max info.Length (max psk.Length psk_id.Length), 65535))
+            Error(InputTooLong(max info.Length (max psk.Length psk_id.Length), 65535))
         else
             result {
                 let secrets =

@@ -22,7 +22,9 @@ let LabeledExpand
     : Result<byte[], HpkeError> =
     let maximum = min 65535 (255 * hash.HASHLEN)
 
-    if L < 0 || L > maximum then
+    if L < 0 then
+        Error(ExportLengthNegative L)
+    elif L > maximum then
         Error(ExportLengthTooLarge(L, maximum))
     else
         let labeled_info =
@@ -43,7 +45,9 @@ let LabeledDerive
     (context: byte[])
     (L: int)
     : Result<byte[], HpkeError> =
-    if L < 0 || L > 65535 then
+    if L < 0 then
+        Error(ExportLengthNegative L)
+    elif L > 65535 then
         Error(ExportLengthTooLarge(L, 65535))
     else
         let labeled_ikm =

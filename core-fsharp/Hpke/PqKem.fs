@@ -21,13 +21,33 @@ type private Shape = {
     Nsk: int
 }
 
+/// FIPS 203 §7.2, ML-KEM.Encaps input checking, "(Modulus check.)": ek[0:384k] decoded as 12-bit
+/// integers (ByteDecode12) must encode back to the same bytes, i.e. every coefficient is below q = 3329.
+/// ML-KEM-768 has k = 3: the first 1152 bytes of its 1184-byte key, which is also how X-Wing's 1216-byte
+/// public key starts (pk_M || pk_X, draft-connolly-cfrg-xwing-kem).
+let private passesModulusCheck (ek: byte[]) =
+    let encodedLength = 384 * 3
+    let mutable ok = ek.Length >= encodedLength
+    let mutable i = 0
+
+    while ok && i < encodedLength do
+        let b0 = int ek[i]
+        let b1 = int ek[i + 1]
+        let b2 = int ek[i + 2]
+        ok <- (b0 ||| ((b1 &&& 0x0F) <<< 8)) < 3329 && ((b1 >>> 4) ||| (b2 <<< 4)) < 3329
+        i <- i + 3
+
+    ok
+
 /// draft-ietf-hpke-pq §3: "The SerializePublicKey, DeserializePublicKey, SerializePrivateKey, and
 /// DeserializePrivateKey functions are both the identity function ... The length of the byte string
 /// is determined by the ML-KEM parameter set in use." The encapsulation key check (FIPS 203 §7.2) is
-/// done by the provider at Encap, which then raises EncapError.
+/// made here too, so a key that fails it is refused at import (`EncapsulationKeyCheck`), not first at Encap.
 let private deserializePublicKey (k: Shape) (pkXm: byte[]) : Result<HpkePublicKey, HpkeError> =
     if pkXm.Length <> k.kem.KEMPUBLICKEYLEN then
         Error(KemFailure(InvalidPublicKey pkXm.Length))
+    elif not (passesModulusCheck pkXm) then
+        Error(KemFailure EncapsulationKeyCheck)
     else
         Ok(HpkePublicKey(k.kem_id, Array.copy pkXm))
 

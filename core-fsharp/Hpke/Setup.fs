@@ -27,6 +27,15 @@ let KeyScheduleS suite mode shared_secret info psk psk_id : Result<ContextS, Hpk
 let KeyScheduleR suite mode shared_secret info psk psk_id : Result<ContextR, HpkeError> =
     keySchedule Context.createR suite mode shared_secret info psk psk_id
 
+// draft-ietf-hpke-hpke defines mode_auth and mode_auth_psk only with a two-stage (HKDF) KDF.
+let private authKdf (suite: Suite) : Result<unit, HpkeError> =
+    match suite.Kdf with
+    | Shake128 _
+    | Shake256 _ -> Error(AuthModeNotDefinedForKdf suite.KdfId)
+    | HkdfSha256 _
+    | HkdfSha384 _
+    | HkdfSha512 _ -> Ok()
+
 let private sender suite mode (encapsulation: Result<Encapsulation, HpkeError>) info psk psk_id =
     result {
         let! e = encapsulation
@@ -49,10 +58,13 @@ let SetupPSKR (suite: Suite) (enc: byte[]) (skR: HpkeKeyPair) (info: byte[]) (ps
     |> Result.bind (fun ss -> KeyScheduleR suite Psk ss info psk psk_id)
 
 let SetupAuthS (suite: Suite) (randomness: byte[]) (pkR: HpkePublicKey) (info: byte[]) (skS: HpkeKeyPair) =
-    sender suite Auth (suite.Kem.AuthEncap randomness pkR skS) info KeySchedule.default_psk KeySchedule.default_psk_id
+    authKdf suite
+    |> Result.bind (fun () ->
+        sender suite Auth (suite.Kem.AuthEncap randomness pkR skS) info KeySchedule.default_psk KeySchedule.default_psk_id)
 
 let SetupAuthR (suite: Suite) (enc: byte[]) (skR: HpkeKeyPair) (info: byte[]) (pkS: HpkePublicKey) =
-    suite.Kem.AuthDecap enc skR pkS
+    authKdf suite
+    |> Result.bind (fun () -> suite.Kem.AuthDecap enc skR pkS)
     |> Result.bind (fun ss -> KeyScheduleR suite Auth ss info KeySchedule.default_psk KeySchedule.default_psk_id)
 
 let SetupAuthPSKS
@@ -64,7 +76,8 @@ let SetupAuthPSKS
     (psk_id: byte[])
     (skS: HpkeKeyPair)
     =
-    sender suite AuthPsk (suite.Kem.AuthEncap randomness pkR skS) info psk psk_id
+    authKdf suite
+    |> Result.bind (fun () -> sender suite AuthPsk (suite.Kem.AuthEncap randomness pkR skS) info psk psk_id)
 
 let SetupAuthPSKR
     (suite: Suite)
@@ -75,7 +88,8 @@ let SetupAuthPSKR
     (psk_id: byte[])
     (pkS: HpkePublicKey)
     =
-    suite.Kem.AuthDecap enc skR pkS
+    authKdf suite
+    |> Result.bind (fun () -> suite.Kem.AuthDecap enc skR pkS)
     |> Result.bind (fun ss -> KeyScheduleR suite AuthPsk ss info psk psk_id)
 
 [<NoComparison; NoEquality>]

@@ -57,7 +57,9 @@ val SetupPSKR:
     psk_id: byte array ->
         Result<ContextR, HpkeError>
 
-/// RFC 9180 §5.1.3:
+/// RFC 9180 §5.1.3 (for this and the three other auth functions: with a SHAKE KDF,
+/// `AuthModeNotDefinedForKdf` before the KEM runs, as draft-ietf-hpke-hpke defines the auth modes only
+/// with the two-stage HKDF key schedule):
 /// ```
 /// def SetupAuthS(pkR, info, skS):
 ///   shared_secret, enc = AuthEncap(pkR, skS)

@@ -192,6 +192,15 @@ type Suite private (kem: Kem, kdf: Kdf, aead: Aead) =
     member _.Aead = aead
     member _.KemId = kem.kem_id
     member _.KdfId = kdfId
+
+    member _.SupportsAuth =
+        kem.SupportsAuth
+        && (match kdf with
+            | Shake128 _
+            | Shake256 _ -> false
+            | HkdfSha256 _
+            | HkdfSha384 _
+            | HkdfSha512 _ -> true)
     member _.AeadId = aeadId
 
     member val SuiteId = Array.concat [ "HPKE"B; i2osp2 kem.kem_id; i2osp2 kdfId; i2osp2 aeadId ]

@@ -284,6 +284,11 @@ type Suite =
     /// kdf_id, as in suite_id (§5.1).
     member KdfId: uint16
 
+    /// Whether mode_auth and mode_auth_psk exist for this suite: the KEM has AuthEncap/AuthDecap (DHKEM; not
+    /// ML-KEM or X-Wing, draft-ietf-hpke-pq §6.3) and the KDF is a two-stage HKDF (draft-ietf-hpke-hpke defines
+    /// no auth mode with SHAKE128/SHAKE256).
+    member SupportsAuth: bool
+
     /// The KEM functions (RFC 9180 §7.1).
     member Kem: Kem
 

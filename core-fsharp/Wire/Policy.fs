@@ -145,6 +145,7 @@ module Policy =
         | Error(UnsupportedKem _)
         | Error(UnsupportedCipher _)
         | Error(UnsupportedHash _) -> Error RefusalCode.UnsupportedSuite
+        // NonCanonical (a name of ours in another order or case), NotNoise, MalformedName, MissingKem, KemWithoutHfs.
         | Error _ -> Error RefusalCode.MalformedPreamble
         | Ok name ->
             let sameBase (a: ProtocolName) = a.BasePattern = name.BasePattern

@@ -16,8 +16,14 @@ namespace HybridProtocol;
 /// </summary>
 public static class Hpke
 {
-    /// <summary>The length of the encapsulated key <c>enc</c> for DHKEM(X25519, HKDF-SHA256) (other KEMs: <see cref="HpkeSuite.EncapsulatedKeyLength"/>).</summary>
-    public const int EncapsulatedKeyLength = 32;
+    /// <summary>
+    /// The length of the encapsulated key <c>enc</c> (RFC 9180 Nenc) that <see cref="Seal"/> puts before the ciphertext
+    /// in <paramref name="suite"/> (null: <see cref="HpkeSuite.Default"/>): 32 for X25519, 65/97/133 for P-256/384/521,
+    /// 1088 for ML-KEM-768, 1120 for X-Wing.
+    /// </summary>
+    /// <param name="suite">The suite; null for the default suite.</param>
+    /// <exception cref="HybridProtocolException">Unsupported for a KEM not offered here.</exception>
+    public static int EncapsulatedKeyLength(HpkeSuite? suite = null) => (suite ?? HpkeSuite.Default).EncapsulatedKeyLength;
 
     /// <summary>The AEAD tag length added to every sealed message (0 for export-only).</summary>
     public const int TagLength = 16;

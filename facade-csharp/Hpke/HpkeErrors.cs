@@ -30,9 +30,21 @@ internal static class HpkeErrors
         _ when error.IsExportOnlyCannotSeal => new(
             HybridErrorCode.Unsupported,
             "The export-only AEAD cannot Seal or Open; use Export, or choose an AEAD in the suite."),
+        HpkeError.AuthModeNotDefinedForKdf e => new(
+            HybridErrorCode.Unsupported,
+            $"The auth and auth_psk modes are not defined with the one-stage KDF 0x{e.kdf_id:x4} (SHAKE128 or SHAKE256); "
+            + "use an HKDF KDF for them (draft-ietf-hpke-hpke), or the base or psk mode."),
         HpkeError.ExportLengthTooLarge e => new(
             HybridErrorCode.InvalidArgument,
-            $"Export length {e.requested} is above the KDF's limit {e.maximum} (255 * Nh)."),
+            e.maximum == 65535
+                ? $"Export length {e.requested} is above 65535, the most a SHAKE KDF's I2OSP(L, 2) encodes."
+                : $"Export length {e.requested} is above the KDF's limit {e.maximum} (255 * Nh)."),
+        HpkeError.ExportLengthNegative e => new(
+            HybridErrorCode.InvalidArgument,
+            $"Export length {e.requested} is negative; ask for 0 or more bytes."),
+        HpkeError.InputTooLong e => new(
+            HybridErrorCode.InvalidArgument,
+            $"The info, PSK or PSK id is {e.length} bytes; a SHAKE KDF's key schedule encodes at most {e.maximum}."),
         HpkeError.WrongBufferLength e => new(
             HybridErrorCode.InvalidArgument,
             $"The output buffer must be {e.expected} bytes long, not {e.actual}."),
@@ -74,6 +86,9 @@ internal static class HpkeErrors
         KemError.InvalidPrivateKey e => new(
             HybridErrorCode.InvalidKey,
             $"These {e.length} bytes are not a private key of the suite's KEM (wrong length, or a scalar that is zero or not below the group order)."),
+        _ when error.IsEncapsulationKeyCheck => new(
+            HybridErrorCode.InvalidKey,
+            "The ML-KEM-768 encapsulation key (or X-Wing's ML-KEM part) fails the FIPS 203 §7.2 modulus check: a coefficient is not below 3329."),
         _ when error.IsEncapError => new(
             HybridErrorCode.InvalidPeerKey,
             "The ML-KEM encapsulation key failed the FIPS 203 modulus check (draft-ietf-hpke-pq EncapError)."),

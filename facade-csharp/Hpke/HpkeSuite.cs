@@ -150,8 +150,11 @@ public readonly record struct HpkeSuite(HpkeKem Kem, HpkeKdf Kdf, HpkeAead Aead)
         && (Kdf is not (HpkeKdf.Shake128 or HpkeKdf.Shake256) || HpkeCrypto.ShakeSupported)
         && HpkeCrypto.KemSupported(Kem);
 
-    /// <summary>Whether the KEM has AuthEncap/AuthDecap, so the auth and auth_psk modes work (DHKEM yes; ML-KEM and the hybrids no).</summary>
-    public bool SupportsAuth => HpkeCrypto.KemFor(Kem)?.SupportsAuth ?? false;
+    /// <summary>
+    /// Whether the auth and auth_psk modes work with this suite: the KEM has AuthEncap/AuthDecap (DHKEM yes; ML-KEM and
+    /// X-Wing no) and the KDF is HKDF (no specification defines the auth modes with SHAKE128 or SHAKE256).
+    /// </summary>
+    public bool SupportsAuth => IsSupported && ToCore().SupportsAuth;
 
     /// <summary>The length of the encapsulated key <c>enc</c> (RFC 9180 Nenc) of the suite's KEM.</summary>
     public int EncapsulatedKeyLength => HpkeCrypto.KemFor(Kem)?.Nenc

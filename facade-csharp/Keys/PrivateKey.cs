@@ -218,7 +218,11 @@ public sealed class PrivateKey : IDisposable
         return new PrivateKey(key);
     }
 
-    /// <summary>Reads a PEM "PRIVATE KEY" block (RFC 8410 PKCS #8 for X25519), as <c>openssl genpkey -algorithm X25519</c> writes it.</summary>
+    /// <summary>
+    /// Reads a PEM "PRIVATE KEY" block: a PKCS #8 key of any <see cref="KeyAlgorithm"/> (RFC 8410 for X25519, as
+    /// <c>openssl genpkey -algorithm X25519</c> writes it; RFC 5915 for the NIST curves; ML-KEM-768 and X-Wing as
+    /// specs/KEYS.md says).
+    /// </summary>
     /// <exception cref="HybridProtocolException">
     /// <see cref="HybridErrorCode.InvalidKey"/> when the text is not such a block (garbage, damaged base64, a public key,
     /// an encrypted key, another algorithm such as Ed25519 or RSA, a wrong length); the message says what was found and what to do.
@@ -237,7 +241,7 @@ public sealed class PrivateKey : IDisposable
     /// </summary>
     /// <exception cref="HybridProtocolException">
     /// <see cref="HybridErrorCode.InvalidArgument"/> when the file cannot be read; <see cref="HybridErrorCode.InvalidKey"/>
-    /// when it does not hold an X25519 private key (see <see cref="FromPem"/>); <see cref="HybridErrorCode.InsecureKeyFile"/>
+    /// when it does not hold a private key of one of the <see cref="KeyAlgorithm"/>s (see <see cref="FromPem"/>); <see cref="HybridErrorCode.InsecureKeyFile"/>
     /// when other users can access it.
     /// </exception>
     public static PrivateKey Load(string path) => Load(path, null);

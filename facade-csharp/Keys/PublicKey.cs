@@ -72,17 +72,24 @@ public sealed class PublicKey : IEquatable<PublicKey>
         var checkedKey = KeyAlgorithms.CoreKem(algorithm).DeserializePublicKey.Invoke(bytes);
         if (checkedKey.IsError)
         {
+            var kemError = checkedKey.ErrorValue is Core.Hpke.HpkeError.KemFailure failure ? failure.Item : null;
             throw new HybridProtocolException(
                 HybridErrorCode.InvalidKey,
-                checkedKey.ErrorValue.IsKemFailure && ((Core.Hpke.HpkeError.KemFailure)checkedKey.ErrorValue).Item.IsInvalidPoint
+                kemError is { IsInvalidPoint: true }
                     ? $"The {KeyAlgorithms.Name(algorithm)} public key is not a point on the curve (or is the identity); RFC 9180 §7.1.4 requires refusing it."
-                    : $"A {KeyAlgorithms.Name(algorithm)} public key is {KeyAlgorithms.PublicLength(algorithm)} bytes, but {raw.Length} were given.");
+                    : kemError is { IsEncapsulationKeyCheck: true }
+                        ? $"The {KeyAlgorithms.Name(algorithm)} public key fails the FIPS 203 §7.2 modulus check (a coefficient is not below 3329); it is not an ML-KEM key."
+                        : $"A {KeyAlgorithms.Name(algorithm)} public key is {KeyAlgorithms.PublicLength(algorithm)} bytes, but {raw.Length} were given.");
         }
 
         return new PublicKey(bytes, algorithm);
     }
 
-    /// <summary>Reads a PEM "PUBLIC KEY" block (RFC 8410 SubjectPublicKeyInfo for X25519), as <c>openssl pkey -pubout</c> writes it.</summary>
+    /// <summary>
+    /// Reads a PEM "PUBLIC KEY" block: a SubjectPublicKeyInfo of any <see cref="KeyAlgorithm"/> (RFC 8410 for X25519, as
+    /// <c>openssl pkey -pubout</c> writes it; RFC 5480 for the NIST curves; ML-KEM-768 and X-Wing as specs/KEYS.md says),
+    /// validated as <see cref="FromRawBytes(KeyAlgorithm, ReadOnlySpan{byte})"/> validates it.
+    /// </summary>
     /// <exception cref="HybridProtocolException">
     /// <see cref="HybridErrorCode.InvalidKey"/> when the text is not such a block (garbage, damaged base64, a private key,
     /// another algorithm such as Ed25519 or RSA, a wrong length); the message says what was found and what to do.
@@ -96,7 +103,7 @@ public sealed class PublicKey : IEquatable<PublicKey>
     /// <summary>Reads a public key file written by <see cref="Save"/> or <c>openssl pkey -pubout</c>.</summary>
     /// <exception cref="HybridProtocolException">
     /// <see cref="HybridErrorCode.InvalidArgument"/> when the file cannot be read; <see cref="HybridErrorCode.InvalidKey"/>
-    /// when it does not hold an X25519 public key (see <see cref="FromPem"/>).
+    /// when it does not hold a public key of one of the <see cref="KeyAlgorithm"/>s (see <see cref="FromPem"/>).
     /// </exception>
     public static PublicKey Load(string path)
     {

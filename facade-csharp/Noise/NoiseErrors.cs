@@ -28,6 +28,7 @@ internal static class NoiseErrors
         _ when error.IsKemWithoutHfs => "a KEM is named but the pattern has no hfs modifier",
         ProtocolNameError.UnsupportedCipher c => $"cipher '{c.cipher}' is not supported (ChaChaPoly, AESGCM, AEGIS256, AEGIS128L)",
         ProtocolNameError.UnsupportedHash h => $"hash '{h.hash}' is not supported (SHA256, SHA512, BLAKE2b)",
+        ProtocolNameError.NonCanonical c => $"it is not written canonically; the canonical spelling is '{c.canonical}'",
         _ when error.IsNotNoise => "it does not start with 'Noise_'",
         _ => "it is not of the form Noise_PATTERN_DH_CIPHER_HASH",
     };

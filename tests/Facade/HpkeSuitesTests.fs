@@ -85,8 +85,13 @@ let private codeOf (f: unit -> 'T) =
     with :? HybridProtocolException as e ->
         e.Code
 
-let private modesOf (algorithm: KeyAlgorithm) =
-    if List.contains algorithm postQuantum then
+/// The auth modes exist with a DHKEM and an HKDF KDF only (not ML-KEM, X-Wing or the hybrids, not SHAKE).
+let private modesOf (algorithm: KeyAlgorithm) (kdf: HpkeKdf) =
+    if
+        List.contains algorithm postQuantum
+        || kdf = HpkeKdf.Shake128
+        || kdf = HpkeKdf.Shake256
+    then
         [| HpkeMode.Base; HpkeMode.Psk |]
     else
         [| HpkeMode.Base; HpkeMode.Psk; HpkeMode.Auth; HpkeMode.AuthPsk |]
@@ -102,11 +107,12 @@ type private Case = {
 
 let private caseOf (a: byte) (k: byte) (e: byte) (m: byte) (info: byte[]) (pskSeed: byte[]) =
     let algorithm = algorithms[int a % algorithms.Length]
-    let modes = modesOf algorithm
+    let kdf = kdfFor algorithm (int k)
+    let modes = modesOf algorithm kdf
 
     {
         Algorithm = algorithm
-        Suite = HpkeSuite(KeyAlgorithms.Kem algorithm, kdfFor algorithm (int k), aeads[int e % aeads.Length])
+        Suite = HpkeSuite(KeyAlgorithms.Kem algorithm, kdf, aeads[int e % aeads.Length])
         Mode = modes[int m % modes.Length]
         Info = info
         Psk = SHA256.HashData(pskSeed)
@@ -309,6 +315,164 @@ let private tests' =
                     | Error err -> failtestf "%A" err
                     | Ok _ -> failtest "AuthEncap succeeded"
                 | Error err -> failtestf "%A" err
+
+        testCase "the auth modes with a SHAKE KDF are refused: Unsupported (AuthModeNotDefinedForKdf in the core)"
+        <| fun () ->
+            for algorithm in [ KeyAlgorithm.X25519; KeyAlgorithm.P256 ] do
+                for kdf in [ HpkeKdf.Shake128; HpkeKdf.Shake256 ] do
+                    let (r, _, s) = keys[algorithm]
+                    let suite = HpkeSuite(KeyAlgorithms.Kem algorithm, kdf, HpkeAead.ChaCha20Poly1305)
+                    Expect.isFalse suite.SupportsAuth $"{algorithm} {kdf}: SupportsAuth"
+                    let psk = Array.create 32 7uy
+
+                    for withPsk in [ false; true ] do
+                        let sealAuth () =
+                            FacadeHpke.Seal(
+                                r.PublicKey,
+                                ReadOnlySpan "x"B,
+                                options =
+                                    HpkeSenderOptions(
+                                        Suite = suite,
+                                        SenderPrivateKey = s,
+                                        Psk = (if withPsk then psk else null),
+                                        PskId = (if withPsk then "id"B else null)
+                                    )
+                            )
+
+                        Expect.equal (codeOf sealAuth) HybridErrorCode.Unsupported $"{algorithm} {kdf} psk={withPsk}"
+
+                        let sealedMessage =
+                            FacadeHpke.Seal(r.PublicKey, ReadOnlySpan "x"B, options = HpkeSenderOptions(Suite = suite))
+
+                        let openAuth () =
+                            FacadeHpke.Open(
+                                r,
+                                ReadOnlySpan sealedMessage,
+                                options =
+                                    HpkeRecipientOptions(
+                                        Suite = suite,
+                                        SenderPublicKey = s.PublicKey,
+                                        Psk = (if withPsk then psk else null),
+                                        PskId = (if withPsk then "id"B else null)
+                                    )
+                            )
+
+                        Expect.equal (codeOf openAuth) HybridErrorCode.Unsupported $"{algorithm} {kdf} open psk={withPsk}"
+
+                    // The same suites with HKDF keep the auth modes.
+                    Expect.isTrue
+                        (HpkeSuite(KeyAlgorithms.Kem algorithm, HpkeKdf.HkdfSha256, HpkeAead.ChaCha20Poly1305))
+                            .SupportsAuth
+                        $"{algorithm} HKDF-SHA256"
+
+            let suite =
+                HpkeSuite(HpkeKem.X25519HkdfSha256, HpkeKdf.Shake256, HpkeAead.ChaCha20Poly1305).ToCore()
+
+            let (r, _, s) = keys[KeyAlgorithm.X25519]
+            let pkR = suite.Kem.DeserializePublicKey(r.PublicKey.RawBytes.ToArray())
+
+            match pkR with
+            | Ok pkR ->
+                match Setup.SetupAuthS suite (Array.zeroCreate suite.Kem.Nrandom) pkR [||] (s.ToHpke HpkeKem.X25519HkdfSha256) with
+                | Error(AuthModeNotDefinedForKdf id) -> Expect.equal id 0x0011us "the core's typed error names SHAKE256"
+                | Error err -> failtestf "%A" err
+                | Ok _ -> failtest "SetupAuthS succeeded"
+            | Error err -> failtestf "%A" err
+
+        testCase "Hpke.EncapsulatedKeyLength is the suite's Nenc, and enc has that length"
+        <| fun () ->
+            Expect.equal (FacadeHpke.EncapsulatedKeyLength()) 32 "the default suite (X25519)"
+
+            for algorithm, nenc in [
+                KeyAlgorithm.X25519, 32
+                KeyAlgorithm.P256, 65
+                KeyAlgorithm.P384, 97
+                KeyAlgorithm.P521, 133
+                KeyAlgorithm.MlKem768, 1088
+                KeyAlgorithm.XWing, 1120
+            ] do
+                let suite = HpkeSuite.DefaultFor algorithm
+                Expect.equal (FacadeHpke.EncapsulatedKeyLength suite) nenc $"{algorithm}"
+                let (r, _, _) = keys[algorithm]
+
+                let sealedMessage =
+                    FacadeHpke.Seal(r.PublicKey, ReadOnlySpan "abc"B, options = HpkeSenderOptions(Suite = suite))
+
+                Expect.equal sealedMessage.Length (nenc + 3 + 16) $"{algorithm}: enc || ct"
+
+        testCase "an ML-KEM-768 or X-Wing public key failing FIPS 203's modulus check is refused at import"
+        <| fun () ->
+            for algorithm in [ KeyAlgorithm.MlKem768; KeyAlgorithm.XWing ] do
+                let (r, _, _) = keys[algorithm]
+                let good = r.PublicKey.RawBytes.ToArray()
+
+                // Each 3 bytes hold two 12-bit coefficients; 0xFFF (4095) and 3329 are not below q = 3329,
+                // 3328 is. Place them first, last (bytes 1149..1151) and in the middle of the 1152 encoded bytes.
+                let withCoefficient (offset: int) (high: bool) (value: int) =
+                    let bytes = Array.copy good
+
+                    if high then
+                        bytes[offset + 1] <- byte ((int bytes[offset + 1] &&& 0x0F) ||| ((value &&& 0x0F) <<< 4))
+                        bytes[offset + 2] <- byte (value >>> 4)
+                    else
+                        bytes[offset] <- byte value
+                        bytes[offset + 1] <- byte ((int bytes[offset + 1] &&& 0xF0) ||| (value >>> 8))
+
+                    bytes
+
+                for offset in [ 0; 576; 1149 ] do
+                    for high in [ false; true ] do
+                        for value in [ 3329; 4095 ] do
+                            let bad = withCoefficient offset high value
+                            let what = $"{algorithm} offset {offset} high={high} value {value}"
+
+                            Expect.equal
+                                (codeOf (fun () -> PublicKey.FromRawBytes(algorithm, ReadOnlySpan bad)))
+                                HybridErrorCode.InvalidKey
+                                what
+
+                            match (KeyAlgorithms.CoreKem algorithm).DeserializePublicKey bad with
+                            | Error(KemFailure EncapsulationKeyCheck) -> ()
+                            | other -> failtestf "%s: %A" what other
+
+                        // 3328 = q - 1 passes the check (the key is then not the generated one, but well-formed).
+                        let edge = withCoefficient offset high 3328
+                        PublicKey.FromRawBytes(algorithm, ReadOnlySpan edge) |> ignore
+
+                let pem = PublicKey.FromRawBytes(algorithm, ReadOnlySpan good).ToPem()
+                Expect.equal (PublicKey.FromPem(pem).RawBytes.ToArray()) good $"{algorithm}: a valid key imports"
+
+        testCase "Export's length errors say what is wrong: negative, above 255 * Nh (HKDF), above 65535 (SHAKE)"
+        <| fun () ->
+            let (r, _, _) = keys[KeyAlgorithm.X25519]
+
+            let messageOf (f: unit -> 'T) =
+                try
+                    f () |> ignore
+                    failtest "expected a HybridProtocolException"
+                with :? HybridProtocolException as e ->
+                    Expect.equal e.Code HybridErrorCode.InvalidArgument "code"
+                    e.Message
+
+            let exporter kdf =
+                FacadeHpke.SetupS(
+                    r.PublicKey,
+                    ReadOnlySpan.Empty,
+                    HpkeSenderOptions(Suite = HpkeSuite(HpkeKem.X25519HkdfSha256, kdf, HpkeAead.ChaCha20Poly1305))
+                )
+
+            use hkdf = exporter HpkeKdf.HkdfSha256
+            use shake = exporter HpkeKdf.Shake256
+            let negative = messageOf (fun () -> hkdf.Export(ReadOnlySpan.Empty, -1))
+            Expect.stringContains negative "negative" "L = -1"
+            Expect.isFalse (negative.Contains "above") "not 'above'"
+            Expect.stringContains (messageOf (fun () -> shake.Export(ReadOnlySpan.Empty, -1))) "negative" "SHAKE L = -1"
+            let hkdfLimit = messageOf (fun () -> hkdf.Export(ReadOnlySpan.Empty, 255 * 32 + 1))
+            Expect.stringContains hkdfLimit "255 * Nh" "HKDF's limit"
+            let shakeLimit = messageOf (fun () -> shake.Export(ReadOnlySpan.Empty, 65536))
+            Expect.isFalse (shakeLimit.Contains "Nh") "SHAKE has no 255 * Nh limit"
+            Expect.stringContains shakeLimit "65535" "SHAKE's limit"
+            Expect.equal (shake.Export(ReadOnlySpan.Empty, 255 * 64 + 1).Length) (255 * 64 + 1) "SHAKE goes past 255 * Nh"
 
         testCase "a key of another algorithm than the suite's KEM is InvalidKey (facade) and WrongKeyKem (core)"
         <| fun () ->

@@ -127,23 +127,20 @@ let tests =
             Expect.equal specTable.Length 12 "the table's 12 patterns"
         }
 
-        test "psk modifiers and hfs combine in either order: same tokens, different names" {
+        test "hfs combines with psk modifiers in one canonical order: hfs first (the other order is refused)" {
             let a = parse "Noise_XXhfs+psk0_25519+MLKEM768_ChaChaPoly_BLAKE2b"
-            let b = parse "Noise_XXpsk0+hfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
 
             Expect.equal
                 a.Pattern.Messages
                 [ [ Psk; E; E1 ]; [ E; EE; Ekem1; S; ES ]; [ S; SE ] ]
                 "psk0 first, e1 after e"
 
-            Expect.equal a.Pattern.Messages b.Pattern.Messages "the order of modifiers does not move tokens"
-
             Expect.equal
-                (ProtocolName.toString b)
-                "Noise_XXpsk0+hfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
-                "prints as written"
+                (ProtocolName.parse "Noise_XXpsk0+hfs_25519+MLKEM768_ChaChaPoly_BLAKE2b")
+                (Error(NonCanonical "Noise_XXhfs+psk0_25519+MLKEM768_ChaChaPoly_BLAKE2b"))
+                "psk before hfs names the canonical spelling"
 
-            Expect.isTrue (a.IsHfs && b.IsHfs) "both are hfs"
+            Expect.isTrue a.IsHfs "hfs"
             Expect.equal a.Kem (Some MLKEM768) "the KEM"
             Expect.equal a.PskModifiers [ 0 ] "the psk position"
         }
