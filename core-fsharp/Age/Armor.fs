@@ -125,11 +125,13 @@ let decode (input: ReadOnlySpan<byte>) : Result<byte array, ArmorError> =
         let lf = rest.IndexOf 0x0Auy
         let line = if lf < 0 then rest else rest.Slice(0, lf)
 
-        match feedLine (reader, line) with
-        | Error e -> failure <- ValueSome e
-        | Ok(struct (next, bytes)) ->
-            reader <- next
-            output.AddRange bytes
+        // The last line may lack its LF; after a final LF there is no further line.
+        if lf >= 0 || line.Length > 0 then
+            match feedLine (reader, line) with
+            | Error e -> failure <- ValueSome e
+            | Ok(struct (next, bytes)) ->
+                reader <- next
+                output.AddRange bytes
 
         if lf < 0 then
             finished <- true

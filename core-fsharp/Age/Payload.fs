@@ -118,14 +118,18 @@ let OpenChunk
                 Ok(ReaderExpectChunk(cipher, key, counter + 1UL))
         else
             plaintext.Clear()
-            // A full last chunk sealed as non-final means the file was cut at a chunk boundary.
+            // A full last chunk sealed as non-final: the file was cut at a chunk boundary. Its plaintext is authentic
+            // and returned (as age releases it); EndOfInput then reports the truncation.
             if
                 isFinal
                 && ciphertext.Length = full
                 && tryOpen cipher key counter false ciphertext plaintext
             then
-                plaintext.Clear()
-                Error Truncated
+                Ok(ReaderExpectChunk(cipher, key, counter + 1UL))
+            // A full chunk sealed as final with more input after it ends the payload: its plaintext is authentic and
+            // returned (as age releases it), and whatever follows is refused as AfterFinalChunk.
+            elif not isFinal && tryOpen cipher key counter true ciphertext plaintext then
+                Ok ReaderFinished
             else
                 plaintext.Clear()
                 Error ChunkOpenError

@@ -54,7 +54,10 @@ val SealChunk:
 
 /// Opens the next chunk. `isFinal` says whether the input ends right after it (the reader looks one byte ahead). A
 /// non-final chunk must be exactly ChunkSize + 16 bytes. Writes ciphertext.Length - 16 bytes to `plaintext`, which holds
-/// nothing usable on failure. A full final chunk that opens only without the final flag: `Truncated`.
+/// nothing usable on failure. A full last chunk that opens only without the final flag is returned (it is
+/// authentic) and `EndOfInput` then reports `Truncated`. A full chunk
+/// followed by more input that opens only with the final flag ends the payload (its plaintext is authentic and returned,
+/// as age does); the next call then fails with `AfterFinalChunk`.
 val OpenChunk:
     reader: PayloadReader * isFinal: bool * ciphertext: System.ReadOnlySpan<byte> * plaintext: System.Span<byte> ->
         Result<PayloadReader, PayloadError>
