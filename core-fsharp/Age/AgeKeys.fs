@@ -61,3 +61,32 @@ let decodeRecipient (text: string) =
 
 let decodeIdentity (text: string) =
     decodeWith identityHrp privateKeyLength text
+
+let private decodeFile (decodeLine: string -> Result<struct (AgeKeyType * byte array), AgeKeyError>) (text: string) =
+    let lines = text.Replace("\r\n", "\n").Split('\n')
+
+    let rec go (i: int) acc =
+        if i = lines.Length then
+            if List.isEmpty acc then
+                Error(struct (1, KeyBech32 MissingSeparator))
+            else
+                Ok(List.rev acc)
+        else
+            let line = lines[i].Trim()
+
+            if line = "" || line.StartsWith '#' then
+                go (i + 1) acc
+            else
+                match decodeLine line with
+                | Ok key -> go (i + 1) (key :: acc)
+                | Error e ->
+                    for struct (_, bytes) in acc do
+                        Array.Clear bytes
+
+                    Error(struct (i + 1, e))
+
+    go 0 []
+
+let decodeIdentityFile (text: string) = decodeFile decodeIdentity text
+
+let decodeRecipientFile (text: string) = decodeFile decodeRecipient text

@@ -31,3 +31,10 @@ val encodeIdentity: keyType: AgeKeyType * privateKey: System.ReadOnlySpan<byte> 
 
 /// An `AGE-SECRET-KEY-…` string to its type and private key bytes (a fresh array the caller erases).
 val decodeIdentity: text: string -> Result<struct (AgeKeyType * byte array), AgeKeyError>
+
+/// An identity file as age-keygen writes it: one identity per line; empty lines and lines starting with '#' are ignored.
+/// The first line that is not an identity is the error (with its number, from 1). At least one identity.
+val decodeIdentityFile: text: string -> Result<struct (AgeKeyType * byte array) list, struct (int * AgeKeyError)>
+
+/// A recipients file (age -R): one recipient per line; empty lines and lines starting with '#' are ignored.
+val decodeRecipientFile: text: string -> Result<struct (AgeKeyType * byte array) list, struct (int * AgeKeyError)>

@@ -82,6 +82,57 @@ public sealed partial class PrivateKey
     }
 }
 
+/// <content>age identity files.</content>
+public sealed partial class PrivateKey
+{
+    /// <summary>
+    /// Reads the text of an age identity file (what <c>age-keygen</c> writes): one <c>AGE-SECRET-KEY-…</c> line per key, with
+    /// empty lines and <c>#</c> comments ignored. Dispose every key returned.
+    /// </summary>
+    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> naming the first line that is not an identity.</exception>
+    public static IReadOnlyList<PrivateKey> FromAgeIdentityFile(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var keys = AgeInterop.CheckFile(CoreAgeKeys.decodeIdentityFile(text), "identity");
+        var result = new List<PrivateKey>();
+        try
+        {
+            foreach (var (keyType, bytes) in keys)
+            {
+                result.Add(FromRawBytes(AgeInterop.Algorithm(keyType), bytes));
+            }
+
+            return result;
+        }
+        catch
+        {
+            result.ForEach(k => k.Dispose());
+            throw;
+        }
+        finally
+        {
+            foreach (var (_, bytes) in keys)
+            {
+                CryptographicOperations.ZeroMemory(bytes);
+            }
+        }
+    }
+}
+
+/// <content>age recipients files.</content>
+public sealed partial class PublicKey
+{
+    /// <summary>Reads the text of an age recipients file (<c>age -R</c>): one <c>age1…</c> line per key, empty lines and <c>#</c> comments ignored.</summary>
+    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> naming the first line that is not a recipient.</exception>
+    public static IReadOnlyList<PublicKey> FromAgeRecipientFile(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return AgeInterop.CheckFile(CoreAgeKeys.decodeRecipientFile(text), "recipient")
+            .Select(k => FromRawBytes(AgeInterop.Algorithm(k.Item1), k.Item2))
+            .ToList();
+    }
+}
+
 /// <summary>The library's key algorithms to age's recipient types, and the core's key errors to exceptions.</summary>
 internal static class AgeInterop
 {
@@ -100,6 +151,15 @@ internal static class AgeInterop
 
     public static T CheckKey<T>(Microsoft.FSharp.Core.FSharpResult<T, AgeKeyError> result) =>
         result.IsOk ? result.ResultValue : throw new HybridProtocolException(HybridErrorCode.InvalidKey, KeyMessage(result.ErrorValue));
+
+    public static Microsoft.FSharp.Collections.FSharpList<(CoreAgeKeys.AgeKeyType, byte[])> CheckFile(
+        Microsoft.FSharp.Core.FSharpResult<Microsoft.FSharp.Collections.FSharpList<(CoreAgeKeys.AgeKeyType, byte[])>, (int, AgeKeyError)> result,
+        string what) =>
+        result.IsOk
+            ? result.ResultValue
+            : throw new HybridProtocolException(
+                HybridErrorCode.InvalidKey,
+                $"Line {result.ErrorValue.Item1} of the age {what} file: {KeyMessage(result.ErrorValue.Item2)}");
 
     private static string KeyMessage(AgeKeyError error) => error switch
     {

@@ -263,7 +263,7 @@ let tests =
                 "the MAC input is the header up to and including ---")
 
         testPropertyWithConfig
-            config
+            { config with maxTest = 25 }
             "header: every prefix needs more, or at the end is an error; arbitrary bytes give a typed error"
         <| Prop.forAll (Arb.fromGen genHeader) (fun h ->
             let bytes = Header.encode h
