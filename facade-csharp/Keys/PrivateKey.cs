@@ -14,7 +14,7 @@ namespace HybridProtocol;
 /// specs/HPKE.md. <see cref="Dispose"/> erases the key. Files are readable by their owner only. Safe to share between
 /// threads until it is disposed.
 /// </summary>
-public sealed class PrivateKey : IDisposable
+public sealed partial class PrivateKey : IDisposable
 {
     private static readonly KeyAgreementAlgorithm X25519Algorithm = KeyAgreementAlgorithm.X25519;
 

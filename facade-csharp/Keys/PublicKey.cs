@@ -10,7 +10,7 @@ namespace HybridProtocol;
 /// (specs/KEYS.md), for the NIST curves RFC 5480's, for ML-KEM-768 and X-Wing the forms of specs/HPKE.md.
 /// Noise connections take X25519 keys; HPKE takes each with its KEM. Immutable and safe to share between threads.
 /// </summary>
-public sealed class PublicKey : IEquatable<PublicKey>
+public sealed partial class PublicKey : IEquatable<PublicKey>
 {
     private readonly byte[] _raw;
 
