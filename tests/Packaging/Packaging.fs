@@ -128,7 +128,7 @@ type Scratch(prefix: string) =
             with _ ->
                 ()
 
-/// The packed library: HybridProtocol.Core and HybridProtocol in a local feed, and a nuget.config beside it that
+/// The packed library: HybridProtocol.Core, HybridProtocol and HybridProtocol.AspNetCore in a local feed, and a nuget.config beside it that
 /// takes them from there only (package source mapping) and everything else from the machine's own feed, with a
 /// fresh global packages folder so that no earlier extraction of the same version is used.
 type PackedFeed() =
@@ -140,6 +140,7 @@ type PackedFeed() =
             [
                 "core-fsharp/HybridProtocol.Core.fsproj"
                 "facade-csharp/HybridProtocol.csproj"
+                "facade-aspnetcore/HybridProtocol.AspNetCore.csproj"
             ] do
             dotnet repoRoot (minutes 3.) [
                 "pack"
@@ -350,8 +351,8 @@ let private embeddedSources (pdb: Stream) =
             reader.GetString doc.Name, embedded
     ]
 
-/// Packed once for the tests below, deleted when the test program exits.
-let private packed =
+/// Packed once for the tests below (and tests/Aot), deleted when the test program exits.
+let packed =
     lazy
         (let feed = new PackedFeed()
          AppDomain.CurrentDomain.ProcessExit.Add(fun _ -> (feed :> IDisposable).Dispose())
