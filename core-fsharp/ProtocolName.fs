@@ -153,7 +153,7 @@ module ProtocolName =
 
     let private modifierToString =
         function
-        | PskModifier position -> sprintf "psk%d" position
+        | PskModifier position -> "psk" + position.ToString(System.Globalization.CultureInfo.InvariantCulture)
         | HfsModifier -> "hfs"
 
     let private parsePattern (section: string) =

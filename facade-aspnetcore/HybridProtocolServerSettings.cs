@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace HybridProtocol.AspNetCore;
 
@@ -72,12 +74,18 @@ public sealed class HybridProtocolServerSettings
 /// <summary>Registers HybridProtocol's settings with the generic host.</summary>
 public static class HybridProtocolServiceCollectionExtensions
 {
-    /// <summary>Binds <see cref="HybridProtocolServerSettings"/> to <paramref name="configuration"/> (for example the <c>HybridProtocol</c> section).</summary>
+    /// <summary>
+    /// Binds <see cref="HybridProtocolServerSettings"/> to <paramref name="configuration"/> (for example the
+    /// <c>HybridProtocol</c> section), through the configuration binder's source generator (trim and AOT safe). The
+    /// settings are validated when the host starts (<c>ValidateOnStart</c>): a missing or unreadable key file or a bad
+    /// value stops the start with an <see cref="OptionsValidationException"/> naming it, before any connection.
+    /// </summary>
     public static IServiceCollection AddHybridProtocol(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddOptions<HybridProtocolServerSettings>().Bind(configuration);
+        services.AddOptions<HybridProtocolServerSettings>().Bind(configuration).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<HybridProtocolServerSettings>, HybridProtocolServerSettingsValidator>());
         return services;
     }
 
@@ -86,7 +94,26 @@ public static class HybridProtocolServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
-        services.AddOptions<HybridProtocolServerSettings>().Configure(configure);
+        services.AddOptions<HybridProtocolServerSettings>().Configure(configure).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<HybridProtocolServerSettings>, HybridProtocolServerSettingsValidator>());
         return services;
+    }
+}
+
+/// <summary>Checks bound settings as <see cref="HybridProtocolServerSettings.CreateConnectionOptions"/> will: the key file
+/// loads (then the key is erased again) and every value is one the options accept.</summary>
+internal sealed class HybridProtocolServerSettingsValidator : IValidateOptions<HybridProtocolServerSettings>
+{
+    public ValidateOptionsResult Validate(string? name, HybridProtocolServerSettings options)
+    {
+        try
+        {
+            options.CreateConnectionOptions().ServerOptions?.ServerKey?.Dispose();
+            return ValidateOptionsResult.Success;
+        }
+        catch (HybridProtocolException e)
+        {
+            return ValidateOptionsResult.Fail(e.Message);
+        }
     }
 }

@@ -525,6 +525,50 @@ let kestrel =
             finally
                 dir.Delete true
 
+        testCase "bound settings are validated when the host starts (ValidateOnStart): no key file, a bad value"
+        <| fun () ->
+            let start (values: (string * string) list) =
+                let builder = WebApplication.CreateSlimBuilder()
+
+                builder.Configuration.AddInMemoryCollection(
+                    values
+                    |> Seq.map (fun (k, v) -> KeyValuePair<string, string | null>("HybridProtocol:" + k, v))
+                )
+                |> ignore
+
+                builder.Services.AddHybridProtocol(builder.Configuration.GetSection "HybridProtocol")
+                |> ignore
+
+                builder.WebHost.UseUrls "http://127.0.0.1:0" |> ignore
+                use app = builder.Build()
+
+                try
+                    app.StartAsync().Wait(TimeSpan.FromSeconds 30.) |> ignore
+                    app.StopAsync().Wait(TimeSpan.FromSeconds 30.) |> ignore
+                    None
+                with :? AggregateException as e ->
+                    match e.InnerException with
+                    | :? OptionsValidationException as v -> Some v.Message
+                    | _ -> reraise ()
+
+            let noKey = start [ "HandshakeTimeout", "00:00:03" ]
+            Expect.isSome noKey "a start without a key file is refused"
+            Expect.stringContains noKey.Value "KeyFile is not set" "the message names the setting"
+            let dir = Directory.CreateTempSubdirectory "hybrid-validate-"
+
+            try
+                use key = PrivateKey.Generate()
+                let keyFile = Path.Combine(dir.FullName, "server.key")
+                key.Save keyFile
+
+                let badSize = start [ "KeyFile", keyFile; "MaxMessageSize", "-1" ]
+
+                Expect.isSome badSize "a negative MaxMessageSize is refused at start"
+                Expect.stringContains badSize.Value "MaxMessageSize" "the message names it"
+                Expect.isNone (start [ "KeyFile", keyFile ]) "good settings start"
+            finally
+                dir.Delete true
+
         testCase "a wrong pinned key fails with AuthenticationFailed inside HttpClient's exception"
         <| fun () ->
             use key = PrivateKey.Generate()

@@ -128,12 +128,13 @@ type Scratch(prefix: string) =
             with _ ->
                 ()
 
-/// The packed library: HybridProtocol.Core and HybridProtocol in a local feed, and a nuget.config beside it that
+/// The packed library: HybridProtocol.Core, HybridProtocol and HybridProtocol.AspNetCore in a local feed, and a nuget.config beside it that
 /// takes them from there only (package source mapping) and everything else from the machine's own feed, with a
 /// fresh global packages folder so that no earlier extraction of the same version is used.
 type PackedFeed() =
     let scratch = new Scratch("hybrid-packages-")
     let feed = scratch.Sub "feed"
+    let packOutputs = ResizeArray<string * string>()
 
     do
         for project in
@@ -141,6 +142,7 @@ type PackedFeed() =
                 "core-fsharp/HybridProtocol.Core.fsproj"
                 "facade-csharp/HybridProtocol.csproj"
                 "facade-csharp-extended/HybridProtocol.Hpke.Extended.csproj"
+                "facade-aspnetcore/HybridProtocol.AspNetCore.csproj"
             ] do
             dotnet repoRoot (minutes 3.) [
                 "pack"
@@ -152,7 +154,7 @@ type PackedFeed() =
                 "-o"
                 feed
             ]
-            |> ignore
+            |> fun output -> packOutputs.Add(project, output)
 
         let sources = [
             yield "local", feed
@@ -192,6 +194,8 @@ type PackedFeed() =
 
     member _.Root = scratch.Path
     member _.Feed = feed
+    /// What each `dotnet pack` printed, by project.
+    member _.PackOutputs = List.ofSeq packOutputs
     member _.File(name: string) = Path.Combine(feed, name)
 
     interface IDisposable with
@@ -280,7 +284,9 @@ let private consume (packed: PackedFeed) (name: string) (language: string) (prog
     dotnet packed.Root (minutes 2.) [ "new"; "console"; "-lang"; language; "-o"; app; "--no-restore" ]
     |> ignore
 
-    dotnet app (minutes 3.) [ "add"; "package"; "HybridProtocol" ] |> ignore
+    // All three packages: AspNetCore too, whose dependencies must not pin what the others ask for (NU1605).
+    for id in [ "HybridProtocol"; "HybridProtocol.AspNetCore" ] do
+        dotnet app (minutes 3.) [ "add"; "package"; id ] |> ignore
 
     let project = Directory.GetFiles(app, "*.*proj") |> Array.exactlyOne
 
@@ -291,8 +297,12 @@ let private consume (packed: PackedFeed) (name: string) (language: string) (prog
 
     File.WriteAllText(Path.Combine(app, programFile), program)
 
-    dotnet app (minutes 4.) [ "build"; "-c"; "Release"; "--disable-build-servers" ]
-    |> ignore
+    let build =
+        dotnet app (minutes 4.) [ "build"; "-c"; "Release"; "--disable-build-servers" ]
+
+    // NU1605 (a package downgrade: an exact pin below what the app has) or any other restore warning.
+    Expect.isFalse (build.Contains "NU1605") $"no package downgrade:\n{build}"
+    Expect.isFalse (Regex.IsMatch(build, @"warning NU\d+")) $"no restore warning:\n{build}"
 
     let output = dotnet app (minutes 2.) [ "run"; "-c"; "Release"; "--no-build" ]
 
@@ -351,8 +361,8 @@ let private embeddedSources (pdb: Stream) =
             reader.GetString doc.Name, embedded
     ]
 
-/// Packed once for the tests below, deleted when the test program exits.
-let private packed =
+/// Packed once for the tests below (and tests/Aot), deleted when the test program exits.
+let packed =
     lazy
         (let feed = new PackedFeed()
          AppDomain.CurrentDomain.ProcessExit.Add(fun _ -> (feed :> IDisposable).Dispose())
@@ -362,9 +372,9 @@ let private packed =
 let tests =
     testSequenced
     <| testList "Packaging" [
-        testCase "both packages say what they are: description, tags, MIT license, readme, release notes, XML docs"
+        testCase "the three packages say what they are: description, tags, MIT license, readme, release notes, XML docs"
         <| fun () ->
-            for id in [ "HybridProtocol.Core"; "HybridProtocol" ] do
+            for id in [ "HybridProtocol.Core"; "HybridProtocol"; "HybridProtocol.AspNetCore" ] do
                 let nupkg = packed.Value.File $"{id}.{version}.nupkg"
                 let nuspec = nuspecOf nupkg
                 Expect.equal (metadata nuspec "version") (Some version) $"{id}: the one version"
@@ -467,9 +477,51 @@ let tests =
             Expect.stringContains (metadata nuspec "description" |> Option.defaultValue "") "X448" "a real description"
             Expect.contains (entriesOf nupkg) "lib/net10.0/HybridProtocol.Hpke.Extended.dll" "the assembly"
 
+        testCase
+            "packing prints no warning; every dependency of the three packages is a lower bound; the package readme"
+        <| fun () ->
+            for project, output in packed.Value.PackOutputs do
+                // NuGet's "missing a readme" message comes from the .snupkg, made from the same .nuspec with every
+                // file but the .pdb left out; it is a message, not a warning (the .nupkg carries its readme, checked
+                // above). Not fixed yet: issue 24's report says so.
+                Expect.isFalse
+                    (Regex.IsMatch(output, @"warning (NU|CS|FS|IL|MSB)\d+"))
+                    $"{project}: no warning:\n{output}"
+
+            for id in [ "HybridProtocol.Core"; "HybridProtocol"; "HybridProtocol.AspNetCore" ] do
+                let deps = dependencies (nuspecOf (packed.Value.File $"{id}.{version}.nupkg"))
+                Expect.isNonEmpty deps $"{id} has dependencies"
+
+                for KeyValue(dep, range) in deps do
+                    Expect.isTrue
+                        (Regex.IsMatch(range, @"^\d+(\.\d+)*$"))
+                        $"{id}: {dep} '{range}' is a lower bound (no exact pin, no upper bound)"
+
+            let aspnet =
+                dependencies (nuspecOf (packed.Value.File $"HybridProtocol.AspNetCore.{version}.nupkg"))
+
+            Expect.equal aspnet["HybridProtocol"] version "AspNetCore depends on the same HybridProtocol"
+
+            Expect.isLessThanOrEqual
+                (System.Version aspnet["FSharp.Core"])
+                (System.Version "10.1.401")
+                "AspNetCore: FSharp.Core floor an F# app on the SDK satisfies"
+
+            // The package page shows the package's readme: links relative to the repository break there.
+            use zip = ZipFile.OpenRead(packed.Value.File $"HybridProtocol.{version}.nupkg")
+            use reader = new StreamReader((entry zip "README.md").Open())
+            let readme = reader.ReadToEnd()
+            Expect.stringContains readme "post-quantum" "the package readme says what it is"
+
+            let relative =
+                [ for m in Regex.Matches(readme, @"\]\(([^)]+)\)") -> m.Groups[1].Value ]
+                |> List.filter (fun l -> not (l.StartsWith "https://"))
+
+            Expect.isEmpty relative "the package readme has no relative link"
+
         testCase "symbols: a .snupkg per package, deterministic, sources embedded under a fixed root"
         <| fun () ->
-            for id in [ "HybridProtocol.Core"; "HybridProtocol" ] do
+            for id in [ "HybridProtocol.Core"; "HybridProtocol"; "HybridProtocol.AspNetCore" ] do
                 let snupkg = packed.Value.File $"{id}.{version}.snupkg"
                 Expect.isTrue (File.Exists snupkg) $"{id}: .snupkg"
 

@@ -85,10 +85,100 @@ let private git (args: string list) =
     p.WaitForExit()
     p.ExitCode, out.Result + err.Result
 
+/// The ```sh block of a README.md section (by its heading), as written.
+let shellBlockOf (heading: string) =
+    let text = File.ReadAllText(Path.Combine(repoRoot, "README.md"))
+    let start = text.IndexOf("\n" + heading + "\n", StringComparison.Ordinal)
+    Expect.isGreaterThanOrEqual start 0 $"README.md has a section {heading}"
+
+    let m =
+        Regex.Match(text.Substring start, "```sh\n(.*?)```", RegexOptions.Singleline)
+
+    Expect.isTrue m.Success $"{heading} has a shell block"
+    m.Groups[1].Value
+
+/// Runs a script with bash -euo pipefail in DIR with extra environment variables; returns its output, failing the
+/// test on a non-zero exit or after TIMEOUT.
+let runBash (dir: string) (timeout: TimeSpan) (environment: (string * string) list) (script: string) =
+    let info = ProcessStartInfo "bash"
+
+    for a in [ "-euo"; "pipefail"; "-c"; script ] do
+        info.ArgumentList.Add a
+
+    info.WorkingDirectory <- dir
+    info.RedirectStandardOutput <- true
+    info.RedirectStandardError <- true
+    info.RedirectStandardInput <- true
+    info.UseShellExecute <- false
+
+    for key in List.ofSeq info.Environment.Keys do
+        if key.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) then
+            info.Environment.Remove key |> ignore
+
+    for key, value in
+        [
+            "DOTNET_CLI_TELEMETRY_OPTOUT", "1"
+            "DOTNET_NOLOGO", "1"
+            "DOTNET_CLI_USE_MSBUILD_SERVER", "0"
+            "MSBUILDDISABLENODEREUSE", "1"
+            "UseSharedCompilation", "false"
+        ]
+        @ environment do
+        info.Environment[key] <- value
+
+    use p =
+        match Process.Start info with
+        | null -> failtest "could not start bash"
+        | p -> p
+
+    p.StandardInput.Close()
+    let out = p.StandardOutput.ReadToEndAsync()
+    let err = p.StandardError.ReadToEndAsync()
+
+    if not (p.WaitForExit timeout) then
+        p.Kill true
+        failtest $"the script did not finish within {timeout.TotalSeconds} s:\n{script}"
+
+    p.WaitForExit()
+    let output = out.Result + err.Result
+    Expect.equal p.ExitCode 0 $"the script exited with {p.ExitCode}:\n{script}\n{output}"
+    output
+
 [<Tests>]
 let tests =
     testSequenced
     <| testList "README and repository" [
+        testCase "the README's install steps run as written: pack all three packages, a new app adds HybridProtocol"
+        <| fun () ->
+            let script = shellBlockOf "## Installing the library"
+
+            for project in [ "core-fsharp"; "facade-csharp"; "facade-aspnetcore" ] do
+                Expect.stringContains script $"dotnet pack {project} " $"the steps pack {project}"
+
+            Expect.stringContains script $"--version {version} " "the version the steps name is the packages' version"
+            use scratch = new Scratch("hybrid-install-")
+            let app = Path.Combine(scratch.Path, "MyApp")
+            // A fresh NuGet cache for the app (a nuget.config above it), so that the package comes from the folder
+            // the steps packed into and not from an earlier extraction of the same version; the repository's own
+            // restore keeps the machine's cache.
+            let cache = scratch.Sub "packages"
+
+            File.WriteAllText(
+                Path.Combine(scratch.Path, "nuget.config"),
+                $"<configuration><config><add key=\"globalPackagesFolder\" value=\"{cache}\" /></config></configuration>"
+            )
+
+            runBash repoRoot (TimeSpan.FromMinutes 8.) [ "APP_DIR", app ] script |> ignore
+
+            let project = File.ReadAllText(Path.Combine(app, "MyApp.csproj"))
+            Expect.stringContains project $"Include=\"HybridProtocol\" Version=\"{version}\"" "the app references it"
+            Expect.isTrue (File.Exists(Path.Combine(app, "bin", "Debug", "net10.0", "MyApp.dll"))) "the app built"
+
+            for id in [ "HybridProtocol.Core"; "HybridProtocol"; "HybridProtocol.AspNetCore" ] do
+                Expect.isTrue
+                    (File.Exists(Path.Combine(repoRoot, "nupkg", $"{id}.{version}.nupkg")))
+                    $"{id} was packed into nupkg/"
+
         testCase "every C# snippet in README.md compiles as shown (each its own console program)"
         <| fun () ->
             let snippets = csharpSnippets "README.md"
