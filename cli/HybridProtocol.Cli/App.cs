@@ -108,11 +108,13 @@ internal static class App
             return (int)ExitCode.Usage;
         }
 
-        // Ctrl+C, SIGTERM, SIGHUP and SIGQUIT cancel the command, which then ends with exit 130 like any other failure
+        // Ctrl+C, SIGTERM, SIGHUP and SIGQUIT cancel the command, which then ends with 128 + the signal's number (130 for
+        // Ctrl+C, 143 for SIGTERM, as shells report a process the signal ended) like any other failure
         // and removes its temporary files on the way out (the runtime's default would end the process at once, with no
         // message and no clean-up). A command that does not stop within a grace period (blocked in the operating system)
         // is ended here, after removing its temporary files: a signal always works.
         using var interrupted = new CancellationTokenSource();
+        var signalExit = (int)ExitCode.Interrupted;
         void Interrupt(PosixSignalContext context)
         {
             context.Cancel = true;
@@ -121,13 +123,14 @@ internal static class App
                 return;
             }
 
+            signalExit = ExitCodes.ForSignal(context.Signal);
             interrupted.Cancel();
             _ = Task.Run(async () =>
             {
                 await Task.Delay(InterruptGrace).ConfigureAwait(false);
                 TemporaryFiles.DeleteAll();
                 await Console.Error.WriteLineAsync("hybrid: interrupted.").ConfigureAwait(false);
-                Environment.Exit((int)ExitCode.Interrupted);
+                Environment.Exit(signalExit);
             });
         }
 
@@ -142,11 +145,13 @@ internal static class App
         var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
         try
         {
-            return await parse.InvokeAsync(configuration, interrupted.Token).ConfigureAwait(false);
+            var code = await parse.InvokeAsync(configuration, interrupted.Token).ConfigureAwait(false);
+            return code == (int)ExitCode.Interrupted ? signalExit : code;
         }
         catch (Exception e)
         {
-            return Report(e, parse.GetValue(Verbose));
+            var code = Report(e, parse.GetValue(Verbose));
+            return code == (int)ExitCode.Interrupted ? signalExit : code;
         }
         finally
         {

@@ -185,7 +185,7 @@ internal static class TransferCommands
         };
         command.SetRun(async (parse, cancellationToken) =>
         {
-            using var serverKey = Keys.LoadPrivate(parse.GetRequiredValue(key));
+            using var serverKey = Keys.LoadConnectionKey(parse.GetRequiredValue(key));
             var options = NetCommands.ServerOptions(serverKey, parse.GetValue(allow));
             options.ApplicationProtocol = Protocol;
             options.PostQuantum = NetCommands.PostQuantum(parse, classical);

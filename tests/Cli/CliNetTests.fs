@@ -290,7 +290,7 @@ let private failureTests =
             expectExit Exit.refused wrong "another service"
             Expect.stringContains wrong.Stderr "hybrid send" "says which command fits"
 
-        testCase "SIGTERM stops a server with exit 130 and one line"
+        testCase "SIGTERM stops a server with exit 143 (128 + SIGTERM) and one line"
         <| fun () ->
             if OperatingSystem.IsWindows() then
                 skiptest "POSIX signals"
@@ -305,7 +305,7 @@ let private failureTests =
             use kill = Diagnostics.Process.Start("kill", [ "-TERM"; string server.Process.Id ])
             kill.WaitForExit 10_000 |> ignore
             let stopped = server.WaitForExit(seconds 20.)
-            Expect.equal stopped.ExitCode 130 "interrupted"
+            Expect.equal stopped.ExitCode 143 "terminated"
             Expect.stringContains stopped.Stderr "hybrid: interrupted." "says so"
             Expect.isFalse (stopped.Stderr.Contains "   at ") "no stack trace"
 
