@@ -43,6 +43,7 @@ internal static class App
         root.Subcommands.Add(SealCommands.Open());
         root.Subcommands.Add(NetCommands.Serve());
         root.Subcommands.Add(NetCommands.Connect());
+        root.Subcommands.Add(Tunnel.Command());
         root.Subcommands.Add(TransferCommands.Send());
         root.Subcommands.Add(TransferCommands.Receive());
         WithExamples(
@@ -185,7 +186,18 @@ internal static class App
     public static int Report(Exception e, bool verbose)
     {
         var code = ExitCodes.For(e);
-        var message = code switch
+        Console.Error.WriteLine("hybrid: " + Message(e));
+        if (verbose)
+        {
+            Console.Error.WriteLine(e.ToString());
+        }
+
+        return (int)code;
+    }
+
+    /// <summary>The one sentence that says what failed (see <see cref="Report"/>).</summary>
+    public static string Message(Exception e) =>
+        ExitCodes.For(e) switch
         {
             ExitCode.Interrupted => "interrupted.",
             // The library says what is wrong with a key in API terms; the tool adds its own commands.
@@ -194,14 +206,6 @@ internal static class App
             ExitCode.Other => $"unexpected error ({e.GetType().Name}): {e.Message} Run again with --verbose for details.",
             _ => e.Message,
         };
-        Console.Error.WriteLine("hybrid: " + message);
-        if (verbose)
-        {
-            Console.Error.WriteLine(e.ToString());
-        }
-
-        return (int)code;
-    }
 
     private static string CommandPath(Command command)
     {

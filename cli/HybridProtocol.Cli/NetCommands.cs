@@ -30,23 +30,24 @@ internal static class NetCommands
     {
         var address = new Argument<string>("HOST:PORT") { Description = "The server ('[::1]:12345' for IPv6)." };
         var trust = new ClientTrust.Options();
-        var classical = ClassicalOption();
+        var flags = new ConnectionFlags();
         var command = new Command(
             "connect",
             "Connect standard input and output to a 'hybrid serve' server. The server's key is checked with --server-key, --pin, "
             + "or else trusted on first use and recorded in the known-hosts file; a changed key is refused (exit 4).")
         {
             address,
-            classical,
         };
         trust.AddTo(command);
+        flags.AddTo(command);
         command.SetRun(async (parse, cancellationToken) =>
         {
             var target = HostPort.Parse(parse.GetRequiredValue(address));
             var (clientTrust, identity) = ClientTrust.Create(parse, trust, target);
             using (identity)
             {
-                var options = new SecureClientOptions { ClientIdentity = identity, PostQuantum = PostQuantum(parse, classical) };
+                var options = new SecureClientOptions { ClientIdentity = identity };
+                flags.Apply(parse, options);
                 await using var connection = await clientTrust.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
                 ReportProtocol(parse, connection);
                 await PipeAsync(connection, $"The server {target}", cancellationToken).ConfigureAwait(false);
@@ -69,9 +70,16 @@ internal static class NetCommands
         var echo = new Option<bool>("--echo") { Description = "Send each client's data back to it instead of writing it to standard output." };
         var allow = AllowClientsOption();
         var once = new Option<bool>("--once") { Description = "Exit after the first client's connection ends." };
-        var classical = ClassicalOption();
+        var flags = new ConnectionFlags();
         var idleOption = Serving.IdleTimeoutOption("a client");
         var maxClients = Serving.MaxClientsOption();
+        var ready = Serving.ReadyFileOption();
+        var forward = new Option<string?>("--to")
+        {
+            Description = "Forward each client to this plaintext backend (the server end of a tunnel, in front of e.g. redis-server): "
+                + "one TCP connection per client, half-closes passed on both ways. Not with --echo.",
+            HelpName = "HOST:PORT",
+        };
         var command = new Command(
             "serve",
             "Accept encrypted connections and write each client's data to standard output (like 'ncat -l'), or echo it back with --echo. "
@@ -82,22 +90,40 @@ internal static class NetCommands
             echo,
             allow,
             once,
-            classical,
             idleOption,
             maxClients,
+            forward,
+            ready,
         };
+        flags.AddTo(command);
         command.SetRun(async (parse, cancellationToken) =>
         {
+            var echoing = parse.GetValue(echo);
+            HostPort? backend = parse.GetValue(forward) is { } to ? HostPort.Parse(to) : null;
+            if (echoing && backend is not null)
+            {
+                throw new CliException(ExitCode.Usage, "Give either --echo or --to, not both.");
+            }
+
             using var serverKey = Keys.LoadConnectionKey(parse.GetRequiredValue(key));
             var options = ServerOptions(serverKey, parse.GetValue(allow));
-            options.PostQuantum = PostQuantum(parse, classical);
-            var echoing = parse.GetValue(echo);
+            flags.Apply(parse, options);
             var onlyOne = parse.GetValue(once);
             var idle = Serving.IdleTimeout(parse, idleOption);
             var limit = Serving.MaxClients(parse, maxClients);
+            if (backend is not null)
+            {
+                options.MaxMessageSize = Tunnel.MaxMessage;
+                options.IdleTimeout = idle;
+            }
+
             await using var stdout = Streams.StandardOutput();
             using var stdoutLock = new SemaphoreSlim(1, 1);
-            await using var listener = StartListener(parse.GetRequiredValue(listen), options, echoing ? "echo" : "relay to stdout");
+            await using var listener = StartListener(
+                parse.GetRequiredValue(listen),
+                options,
+                echoing ? "echo" : backend is { } b ? $"forward to {b}" : "relay to stdout");
+            Serving.WriteReady(parse, ready, listener.LocalEndPoint);
             return await Serving.ServeAsync(
                 listener,
                 limit,
@@ -107,6 +133,13 @@ internal static class NetCommands
                     ReportProtocol(parse, connection);
                     try
                     {
+                        if (backend is { } to)
+                        {
+                            await Tunnel.ForwardAsync(connection, to, token).ConfigureAwait(false);
+                            Console.Error.WriteLine("hybrid: client disconnected.");
+                            return onlyOne ? new Outcome(ExitCode.Success) : null;
+                        }
+
                         if (echoing)
                         {
                             await EchoAsync(connection, idle, token).ConfigureAwait(false);

@@ -37,6 +37,35 @@ internal static class Serving
         HelpName = "N",
     };
 
+    /// <summary>The --ready-file option of the commands that listen.</summary>
+    public static Option<string?> ReadyFileOption() => new("--ready-file")
+    {
+        Description = "Once listening, write the address and port (ADDR:PORT and a newline) to FILE, so that a script can wait for it and learn a port 0 picked.",
+        HelpName = "FILE",
+    };
+
+    /// <summary>Writes the listening address to the --ready-file, if given: whole (a temporary file renamed into place), so a reader never sees a part.</summary>
+    public static void WriteReady(ParseResult parse, Option<string?> option, System.Net.IPEndPoint endPoint)
+    {
+        if (parse.GetValue(option) is not { } path)
+        {
+            return;
+        }
+
+        var full = Path.GetFullPath(path);
+        var temporary = TemporaryFiles.NameFor(full);
+        TemporaryFiles.Add(temporary);
+        try
+        {
+            File.WriteAllText(temporary, endPoint + "\n");
+            File.Move(temporary, full, overwrite: true);
+        }
+        finally
+        {
+            TemporaryFiles.Delete(temporary);
+        }
+    }
+
     /// <summary>The idle timeout given on the command line (a usage error unless 1 to 86,400 seconds).</summary>
     public static TimeSpan IdleTimeout(ParseResult parse, Option<int> option)
     {
