@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.IO.Pipelines;
+using System.Net;
 using HybridProtocol.Diagnostics;
+using HybridProtocol.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 
@@ -24,6 +26,7 @@ internal sealed class HybridProtocolConnectionMiddleware
     private readonly SecureServerOptions options;
     private readonly Microsoft.FSharp.Collections.FSharpList<Core.Noise.ProtocolName> accepted;
     private readonly int maxConcurrentHandshakes;
+    private readonly ProxyProtocolOptions? proxyProtocol;
     private readonly ILogger? logger;
     private readonly FailureSummary failures;
     private int handshakes;
@@ -40,6 +43,7 @@ internal sealed class HybridProtocolConnectionMiddleware
         options.Logger ??= logger;
         accepted = SecureConnection.AcceptedProtocols(options);
         maxConcurrentHandshakes = settings.MaxConcurrentHandshakes;
+        proxyProtocol = settings.ProxyProtocol;
         this.logger = options.Logger;
         failures = new FailureSummary(this.logger, TimeSpan.FromSeconds(10));
     }
@@ -47,6 +51,23 @@ internal sealed class HybridProtocolConnectionMiddleware
     internal async Task OnConnectionAsync(ConnectionContext context)
     {
         var remote = context.RemoteEndPoint;
+        EndPoint? balancer = null;
+        if (proxyProtocol is not null)
+        {
+            var (accepted, client) = await ReadProxyHeaderAsync(context, proxyProtocol).ConfigureAwait(false);
+            if (!accepted)
+            {
+                return;
+            }
+
+            if (client is not null)
+            {
+                // The client the balancer relays: Kestrel's HTTP layer reads RemoteEndPoint from here on.
+                (balancer, remote) = (remote, client);
+                context.RemoteEndPoint = client;
+            }
+        }
+
         if (Interlocked.Increment(ref handshakes) > maxConcurrentHandshakes)
         {
             Interlocked.Decrement(ref handshakes);
@@ -56,14 +77,15 @@ internal sealed class HybridProtocolConnectionMiddleware
             return;
         }
 
-        Telemetry.Accepted(logger, remote);
+        Telemetry.Accepted(logger, balancer is null ? remote : $"{remote} (through {balancer})");
         SecureConnection secure;
         var started = Stopwatch.GetTimestamp();
         try
         {
             // The facade's handshake bounds itself by SecureServerOptions.HandshakeTimeout; ConnectionClosed ends it
             // early when the client goes away or the server stops.
-            secure = await SecureConnection.AuthenticateAsServerCoreAsync(new TransportStream(context.Transport), options, accepted, "the client " + remote, context.ConnectionClosed).ConfigureAwait(false);
+            var peer = balancer is null ? "the client " + remote : $"the client {remote} (through {balancer})";
+            secure = await SecureConnection.AuthenticateAsServerCoreAsync(new TransportStream(context.Transport), options, accepted, peer, context.ConnectionClosed, balancer is null ? null : (remote, balancer)).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -108,6 +130,54 @@ internal sealed class HybridProtocolConnectionMiddleware
             {
                 await secure.DisposeAsync().ConfigureAwait(false);
                 context.Transport = transport;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads the PROXY header a trusted balancer puts before the preamble, and refuses one from anywhere else, as
+    /// <see cref="SecureListener"/> does; the bytes after the header stay in the transport's pipe for the handshake.
+    /// Bounded by the handshake timeout (5 s when that is infinite) and by the header's own bound. Returns whether the
+    /// connection goes on, and the client the header named (null: the connection's own address applies).
+    /// </summary>
+    private async Task<(bool Accepted, IPEndPoint? Client)> ReadProxyHeaderAsync(ConnectionContext context, ProxyProtocolOptions proxy)
+    {
+        var remote = context.RemoteEndPoint;
+        var trusted = proxy.Trusts(remote);
+        var input = context.Transport.Input;
+        var timeout = options.HandshakeTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(5) : options.HandshakeTimeout;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.ConnectionClosed);
+        deadline.CancelAfter(timeout);
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await input.ReadAsync(deadline.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or ConnectionResetException)
+            {
+                Telemetry.Refused(logger, remote, "ProxyProtocolHeaderTimeout");
+                failures.Record("HandshakeTimeout");
+                return (false, null);
+            }
+
+            var buffer = result.Buffer;
+            var look = buffer.Slice(0, Math.Min(buffer.Length, proxy.MaxHeaderLength));
+            var outcome = ProxyHeaderReader.Examine(proxy, trusted, look.IsSingleSegment ? look.FirstSpan : look.ToArray(), result.IsCompleted || result.IsCanceled, remote);
+            switch (outcome.Stage)
+            {
+                case ProxyStage.NeedMore:
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                    continue;
+                case ProxyStage.Refused:
+                    input.AdvanceTo(buffer.Start);
+                    Telemetry.Refused(logger, remote, "ProxyProtocol" + outcome.Refusal);
+                    failures.Record(Telemetry.ErrorType(outcome.Error!));
+                    return (false, null);
+                default:
+                    input.AdvanceTo(buffer.GetPosition(outcome.Consumed));
+                    return (true, outcome.Client);
             }
         }
     }

@@ -18,6 +18,16 @@ public sealed class HybridProtocolConnectionOptions
     public SecureServerOptions? ServerOptions { get; set; }
 
     /// <summary>
+    /// Behind TCP load balancers: accept a PROXY protocol header (v1 or v2) before the preamble from the balancers'
+    /// addresses only (<see cref="ProxyProtocolOptions"/>); the client it names becomes the connection's
+    /// <c>RemoteEndPoint</c> (so <c>HttpContext.Connection.RemoteIpAddress</c> and Kestrel's logs see the client) and
+    /// the balancer is <see cref="IHybridProtocolFeature.ProxyEndPoint"/>.
+    /// The header must arrive within the handshake timeout (5 s when that is infinite). Null (the default): no header
+    /// is expected.
+    /// </summary>
+    public ProxyProtocolOptions? ProxyProtocol { get; set; }
+
+    /// <summary>
     /// The most handshakes running at once on this endpoint (default 256, as on <see cref="SecureListener"/>); further
     /// clients get the protocol's ServerBusy refusal and are disconnected at once.
     /// </summary>

@@ -20,6 +20,13 @@ public interface IHybridProtocolFeature
 
     /// <summary>How long the handshake took on this end.</summary>
     TimeSpan HandshakeDuration { get; }
+
+    /// <summary>
+    /// The TCP load balancer the connection came through, when the endpoint's
+    /// <see cref="HybridProtocolConnectionOptions.ProxyProtocol"/> read its PROXY header (the connection's
+    /// <c>RemoteEndPoint</c> is then the client the header named); null otherwise.
+    /// </summary>
+    System.Net.EndPoint? ProxyEndPoint { get; }
 }
 
 internal sealed class HybridProtocolFeature(SecureConnection connection, TimeSpan duration) : IHybridProtocolFeature
@@ -33,4 +40,6 @@ internal sealed class HybridProtocolFeature(SecureConnection connection, TimeSpa
     public ReadOnlyMemory<byte> HandshakeHash { get; } = connection.HandshakeHash;
 
     public TimeSpan HandshakeDuration { get; } = duration;
+
+    public System.Net.EndPoint? ProxyEndPoint { get; } = connection.ProxyEndPoint;
 }

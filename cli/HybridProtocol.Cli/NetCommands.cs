@@ -80,6 +80,8 @@ internal static class NetCommands
                 + "one TCP connection per client, half-closes passed on both ways. Not with --echo.",
             HelpName = "HOST:PORT",
         };
+        var proxyFrom = ProxyProtocolFromOption();
+        var proxyTo = Tunnel.ProxyProtocolOption();
         var command = new Command(
             "serve",
             "Accept encrypted connections and write each client's data to standard output (like 'ncat -l'), or echo it back with --echo. "
@@ -94,15 +96,24 @@ internal static class NetCommands
             maxClients,
             forward,
             ready,
+            proxyFrom,
+            proxyTo,
         };
         flags.AddTo(command);
         command.SetRun(async (parse, cancellationToken) =>
         {
+            var proxy = ProxyProtocol(parse, proxyFrom);
+            var proxyVersion = Tunnel.ProxyVersionOf(parse.GetValue(proxyTo));
             var echoing = parse.GetValue(echo);
             HostPort? backend = parse.GetValue(forward) is { } to ? HostPort.Parse(to) : null;
             if (echoing && backend is not null)
             {
                 throw new CliException(ExitCode.Usage, "Give either --echo or --to, not both.");
+            }
+
+            if (proxyVersion is not null && backend is null)
+            {
+                throw new CliException(ExitCode.Usage, "--proxy-protocol writes a header toward a backend: it needs --to HOST:PORT.");
             }
 
             using var serverKey = Keys.LoadConnectionKey(parse.GetRequiredValue(key));
@@ -122,20 +133,23 @@ internal static class NetCommands
             await using var listener = StartListener(
                 parse.GetRequiredValue(listen),
                 options,
-                echoing ? "echo" : backend is { } b ? $"forward to {b}" : "relay to stdout");
+                echoing ? "echo" : backend is { } b ? $"forward to {b}" : "relay to stdout",
+                proxy);
             Serving.WriteReady(parse, ready, listener.LocalEndPoint);
             return await Serving.ServeAsync(
                 listener,
                 limit,
                 async (connection, token) =>
                 {
-                    Console.Error.WriteLine($"hybrid: client connected ({Describe(connection.RemotePublicKey)}).");
+                    Console.Error.WriteLine(proxy is null
+                        ? $"hybrid: client connected ({Describe(connection.RemotePublicKey)})."
+                        : $"hybrid: client {connection.RemoteEndPoint} connected through {connection.ProxyEndPoint?.ToString() ?? "no proxy header"} ({Describe(connection.RemotePublicKey)}).");
                     ReportProtocol(parse, connection);
                     try
                     {
                         if (backend is { } to)
                         {
-                            await Tunnel.ForwardAsync(connection, to, token).ConfigureAwait(false);
+                            await Tunnel.ForwardAsync(connection, to, proxyVersion, token).ConfigureAwait(false);
                             Console.Error.WriteLine("hybrid: client disconnected.");
                             return onlyOne ? new Outcome(ExitCode.Success) : null;
                         }
@@ -171,7 +185,43 @@ internal static class NetCommands
             "hybrid serve --key server.key --listen 127.0.0.1:12345 --once > received.txt",
             "hybrid serve --key server.key --listen 0.0.0.0:12345 --echo",
             "hybrid serve --key server.key --listen 127.0.0.1:12345 --allow-clients clients.pub",
-            "hybrid serve --key server.key --listen 127.0.0.1:0      # a free port, printed on stderr");
+            "hybrid serve --key server.key --listen 127.0.0.1:0      # a free port, printed on stderr",
+            "hybrid serve --key server.key --listen 0.0.0.0:12345 --proxy-protocol-from 10.0.0.0/8   # behind HAProxy send-proxy-v2");
+    }
+
+    /// <summary>The --proxy-protocol-from option of serve: the load balancers whose PROXY protocol header is read.</summary>
+    internal static Option<string[]> ProxyProtocolFromOption() => new("--proxy-protocol-from")
+    {
+        Description = "Behind TCP load balancers: connections from CIDR (repeatable; an address alone is one host) must start with a PROXY protocol "
+            + "header (v1 or v2, e.g. HAProxy's send-proxy-v2), whose client address is then the one served and logged; a header from any other address is refused.",
+        HelpName = "CIDR",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>The listener's PROXY protocol options for --proxy-protocol-from, or null when it is not given.</summary>
+    internal static ProxyProtocolOptions? ProxyProtocol(ParseResult parse, Option<string[]> option)
+    {
+        var values = parse.GetValue(option) ?? [];
+        if (values.Length == 0)
+        {
+            return null;
+        }
+
+        var networks = new List<System.Net.IPNetwork>();
+        foreach (var value in values)
+        {
+            var text = value.Contains('/', StringComparison.Ordinal) ? value
+                : System.Net.IPAddress.TryParse(value, out var address) ? $"{value}/{(address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128)}"
+                : value;
+            if (!System.Net.IPNetwork.TryParse(text, out var network))
+            {
+                throw new CliException(ExitCode.Usage, $"'{value}' is not an address or network for --proxy-protocol-from: expected CIDR such as 10.0.0.0/8, 192.0.2.7 or fd00::/8.");
+            }
+
+            networks.Add(network);
+        }
+
+        return new ProxyProtocolOptions { TrustedProxies = networks };
     }
 
     /// <summary>The --classical option of serve, connect, send and receive: X25519 alone instead of the hybrid default.</summary>
@@ -230,10 +280,10 @@ internal static class NetCommands
     }
 
     /// <summary>Binds and starts a listener, printing the address (with the real port) and key fingerprint on stderr.</summary>
-    internal static SecureListener StartListener(string listen, SecureServerOptions options, string mode)
+    internal static SecureListener StartListener(string listen, SecureServerOptions options, string mode, ProxyProtocolOptions? proxy = null)
     {
         var endPoint = HostPort.Parse(listen, allowPortZero: true).ToListenEndPoint();
-        var listener = new SecureListener(endPoint, options);
+        var listener = new SecureListener(endPoint, options) { ProxyProtocol = proxy };
         // A flood of dropped sockets (slow, silent or refused clients) is summarized: the first lines of every 10 s,
         // then one line with how many more, by kind.
         var failed = new LogSummary("a client failed to connect", "clients failed to connect");

@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using HybridProtocol.Core.Formats;
+using Microsoft.FSharp.Collections;
 
 namespace HybridProtocol.Cli;
 
@@ -150,7 +152,7 @@ internal static class Tunnel
     /// The server end (<c>serve --to</c>) for one authenticated client: opens the backend connection and splices. A
     /// backend that cannot be reached ends the client's connection with the close (it learns nothing more).
     /// </summary>
-    public static async Task ForwardAsync(SecureConnection connection, HostPort backend, CancellationToken cancellationToken)
+    public static async Task ForwardAsync(SecureConnection connection, HostPort backend, ProxyVersion? proxy, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         using (socket)
@@ -172,8 +174,54 @@ internal static class Tunnel
                 }
             }
 
+            if (proxy is not null)
+            {
+                await socket.SendAsync(ProxyHeaderFor(connection, proxy), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            }
+
             await SpliceAsync(connection, socket, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The --proxy-protocol option of <c>serve --to</c>.</summary>
+    public static Option<string?> ProxyProtocolOption() => new("--proxy-protocol")
+    {
+        Description = "With --to: start each backend connection with a PROXY protocol header (v1 or v2, as HAProxy's send-proxy/send-proxy-v2), "
+            + "so the backend sees the client's address and port.",
+        HelpName = "v1|v2",
+    };
+
+    /// <summary>The PROXY protocol version --proxy-protocol names, or null when not given (a usage error for anything but v1 and v2).</summary>
+    public static ProxyVersion? ProxyVersionOf(string? text) => text switch
+    {
+        null => null,
+        "v1" or "1" => ProxyVersion.Version1,
+        "v2" or "2" => ProxyVersion.Version2,
+        _ => throw new CliException(ExitCode.Usage, $"--proxy-protocol takes v1 or v2, not '{text}'."),
+    };
+
+    /// <summary>
+    /// The PROXY header (core codec, HAProxy proxy-protocol.txt) naming the client (source) and this server's address
+    /// (destination); an IPv4 and an IPv6 address together are both written as IPv6; without both addresses, LOCAL.
+    /// </summary>
+    private static byte[] ProxyHeaderFor(SecureConnection connection, ProxyVersion version)
+    {
+        var command = ProxyCommand.Local;
+        if (connection.RemoteEndPoint is IPEndPoint source && connection.LocalEndPoint is IPEndPoint destination)
+        {
+            var (s, d) = source.AddressFamily == destination.AddressFamily
+                ? (source.Address, destination.Address)
+                : (source.Address.MapToIPv6(), destination.Address.MapToIPv6());
+            command = ProxyCommand.NewProxy(ProxyAddresses.NewIp(
+                ProxyTransport.Stream,
+                new ProxyEndPoint(s, (ushort)source.Port),
+                new ProxyEndPoint(d, (ushort)destination.Port)));
+        }
+
+        var encoded = ProxyProtocol.encode(new ProxyHeader(version, command, FSharpList<ProxyTlv>.Empty));
+        return encoded.IsOk
+            ? encoded.ResultValue
+            : ProxyProtocol.encode(new ProxyHeader(version, ProxyCommand.Local, FSharpList<ProxyTlv>.Empty)).ResultValue;
     }
 
     /// <summary>

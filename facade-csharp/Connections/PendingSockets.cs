@@ -14,20 +14,18 @@ internal sealed class PendingSockets(int maxTotal, int maxPerAddress)
     private readonly LinkedList<Entry> all = new();
     private readonly Dictionary<IPAddress, LinkedList<Entry>> byAddress = [];
 
-    /// <summary>Queues a new socket (its wait ends when <paramref name="cancel"/> fires); may push out the oldest.</summary>
-    public Entry Admit(Socket socket, CancellationTokenSource cancel)
+    /// <summary>
+    /// Queues a new socket (its wait ends when <paramref name="cancel"/> fires), counted against
+    /// <paramref name="address"/> (null: counted in the total only, as a trusted proxy's socket is until its PROXY
+    /// header names the client); may push out the oldest.
+    /// </summary>
+    public Entry Admit(Socket socket, IPAddress? address, CancellationTokenSource cancel)
     {
-        var entry = new Entry(socket, (socket.RemoteEndPoint as IPEndPoint)?.Address, cancel);
-        Entry? pushedOut = null;
+        var entry = new Entry(socket, cancel);
+        Entry? pushedOut;
         lock (gate)
         {
-            LinkedList<Entry>? sameAddress = null;
-            if (entry.Address is { } address && !byAddress.TryGetValue(address, out sameAddress))
-            {
-                byAddress[address] = sameAddress = new LinkedList<Entry>();
-            }
-
-            pushedOut = sameAddress is { Count: > 0 } && sameAddress.Count >= maxPerAddress ? sameAddress.First!.Value
+            pushedOut = address is not null && byAddress.TryGetValue(address, out var sameAddress) && sameAddress.Count >= maxPerAddress ? sameAddress.First!.Value
                 : all.Count >= maxTotal ? all.First!.Value
                 : null;
             if (pushedOut is not null)
@@ -37,11 +35,61 @@ internal sealed class PendingSockets(int maxTotal, int maxPerAddress)
             }
 
             entry.Node = all.AddLast(entry);
-            entry.AddressNode = sameAddress?.AddLast(entry);
+            AddToAddressLocked(entry, address);
         }
 
         pushedOut?.Cancel.Cancel();
         return entry;
+    }
+
+    /// <summary>
+    /// Counts a waiting socket against <paramref name="address"/> from now on (the client a PROXY header named); may
+    /// push out that address's oldest. Harmless when the socket is out of the queues already.
+    /// </summary>
+    public void Readdress(Entry entry, IPAddress address)
+    {
+        Entry? pushedOut = null;
+        lock (gate)
+        {
+            if (entry.Node is not null)
+            {
+                RemoveFromAddressLocked(entry);
+                pushedOut = AddToAddressLocked(entry, address);
+            }
+        }
+
+        pushedOut?.Cancel.Cancel();
+    }
+
+    /// <summary>Adds an entry to its address's queue; returns that address's oldest when it was pushed out to make room.</summary>
+    private Entry? AddToAddressLocked(Entry entry, IPAddress? address)
+    {
+        if (address is null)
+        {
+            return null;
+        }
+
+        if (!byAddress.TryGetValue(address, out var sameAddress))
+        {
+            byAddress[address] = sameAddress = new LinkedList<Entry>();
+        }
+
+        var pushedOut = sameAddress.Count >= maxPerAddress ? sameAddress.First!.Value : null;
+        if (pushedOut is not null)
+        {
+            RemoveLocked(pushedOut);
+            pushedOut.PushedOut = true;
+        }
+
+        // The list may have been emptied (and dropped) by the push-out: take it again.
+        if (!byAddress.TryGetValue(address, out sameAddress))
+        {
+            byAddress[address] = sameAddress = new LinkedList<Entry>();
+        }
+
+        entry.Address = address;
+        entry.AddressNode = sameAddress.AddLast(entry);
+        return pushedOut;
     }
 
     /// <summary>Takes a socket out of the queues (its first flight arrived, or its wait ended); harmless when out already.</summary>
@@ -60,6 +108,12 @@ internal sealed class PendingSockets(int maxTotal, int maxPerAddress)
             all.Remove(node);
         }
 
+        RemoveFromAddressLocked(entry);
+        entry.Node = null;
+    }
+
+    private void RemoveFromAddressLocked(Entry entry)
+    {
         if (entry.AddressNode is { List: { } list } addressNode)
         {
             list.Remove(addressNode);
@@ -69,15 +123,15 @@ internal sealed class PendingSockets(int maxTotal, int maxPerAddress)
             }
         }
 
-        entry.Node = entry.AddressNode = null;
+        entry.AddressNode = null;
     }
 
     /// <summary>A waiting socket: its place in the queues, what cancels its wait, whether it was pushed out.</summary>
-    internal sealed class Entry(Socket socket, IPAddress? address, CancellationTokenSource cancel)
+    internal sealed class Entry(Socket socket, CancellationTokenSource cancel)
     {
         public Socket Socket { get; } = socket;
 
-        public IPAddress? Address { get; } = address;
+        public IPAddress? Address { get; set; }
 
         public CancellationTokenSource Cancel { get; } = cancel;
 

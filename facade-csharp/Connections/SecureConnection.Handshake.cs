@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using HybridProtocol.Connections;
@@ -78,7 +79,7 @@ public sealed partial class SecureConnection
         var chosen = Policy.clientProtocol(choice, SecureSuites.Name(options.Suite));
         var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
         var name = chosen.IsOk ? chosen.ResultValue : throw WireErrors.ToException(chosen.ErrorValue, context, inHandshake: true);
-        return await RunHandshakeAsync(stream, options, context, ProtocolNameModule.toString(name), party =>
+        return await RunHandshakeAsync(stream, options, context, ProtocolNameModule.toString(name), null, party =>
         {
             party.Scope = new KeyScope(SodiumSuite.For(name));
             var config = ClientConfig.Create(name, party.Scope.Suite, party.Ephemeral, options.ApplicationProtocol)
@@ -123,12 +124,15 @@ public sealed partial class SecureConnection
         return AuthenticateAsServerCoreAsync(stream, options, AcceptedProtocols(options), "the client", cancellationToken);
     }
 
-    /// <summary>The server handshake with the accepted names already computed (a listener computes them once).</summary>
-    internal static Task<SecureConnection> AuthenticateAsServerCoreAsync(Stream stream, SecureServerOptions options, FSharpList<Core.Noise.ProtocolName> accepted, string peer, CancellationToken cancellationToken)
+    /// <summary>
+    /// The server handshake with the accepted names already computed (a listener computes them once);
+    /// <paramref name="proxied"/>: the client a trusted load balancer's PROXY header named, and that balancer.
+    /// </summary>
+    internal static Task<SecureConnection> AuthenticateAsServerCoreAsync(Stream stream, SecureServerOptions options, FSharpList<Core.Noise.ProtocolName> accepted, string peer, CancellationToken cancellationToken, (EndPoint? Client, EndPoint? Balancer)? proxied = null)
     {
         var serverKey = options.ServerKey ?? throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
         serverKey.ThrowIfDisposed("SecureServerOptions.ServerKey");
-        return RunHandshakeAsync(stream, options, new WireErrorContext(false, peer, null), null, party =>
+        return RunHandshakeAsync(stream, options, new WireErrorContext(false, peer, null), null, proxied, party =>
         {
             var config = ServerConfig.Create(
                     accepted,
@@ -162,11 +166,13 @@ public sealed partial class SecureConnection
         SecureConnectionOptions options,
         WireErrorContext context,
         string? requestedProtocol,
+        (EndPoint? Client, EndPoint? Balancer)? proxied,
         Func<HandshakeParty, FSharpResult<(Connection, FSharpList<Output>), WireError>> start,
         CancellationToken cancellationToken)
     {
         var telemetry = Telemetry.StartHandshake(!context.IsClient, requestedProtocol, context.Peer, options.Logger);
         var endPoints = Prepare(stream, options);
+        endPoints.Remote = proxied?.Client ?? endPoints.Remote;
         using var party = new HandshakeParty();
         try
         {
@@ -178,7 +184,7 @@ public sealed partial class SecureConnection
 
             var connection = await HandshakeAsync(stream, started.ResultValue, party, context, options, cancellationToken).ConfigureAwait(false);
             telemetry.Completed(connection, options.Logger);
-            return connection.WithEndPoints(endPoints);
+            return connection.WithEndPoints(endPoints, proxied?.Balancer);
         }
         catch (Exception e)
         {

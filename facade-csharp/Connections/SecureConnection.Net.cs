@@ -39,9 +39,16 @@ public sealed partial class SecureConnection
     private static EndPoint? Unmapped(EndPoint? endPoint) =>
         endPoint is IPEndPoint { Address.IsIPv4MappedToIPv6: true } ip ? new IPEndPoint(ip.Address.MapToIPv4(), ip.Port) : endPoint;
 
-    private SecureConnection WithEndPoints((EndPoint? Remote, EndPoint? Local) endPoints)
+    /// <summary>
+    /// The TCP load balancer this connection came through, when a listener with a <see cref="ProxyProtocolOptions"/>
+    /// read its PROXY header (then <see cref="RemoteEndPoint"/> is the client the header named); null otherwise.
+    /// </summary>
+    public EndPoint? ProxyEndPoint { get; private set; }
+
+    private SecureConnection WithEndPoints((EndPoint? Remote, EndPoint? Local) endPoints, EndPoint? balancer)
     {
         (RemoteEndPoint, LocalEndPoint) = endPoints;
+        ProxyEndPoint = Unmapped(balancer);
         return this;
     }
 

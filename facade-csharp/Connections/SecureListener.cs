@@ -98,6 +98,15 @@ public sealed class SecureListener : IAsyncDisposable
     /// </summary>
     public bool DualMode { get; init; } = true;
 
+    /// <summary>
+    /// Behind TCP load balancers: accept a PROXY protocol header (v1 or v2) before the preamble from the balancers'
+    /// addresses only, and use the client it names as the connection's <see cref="SecureConnection.RemoteEndPoint"/>, for
+    /// <see cref="MaxPendingPerAddress"/> and in logs (see <see cref="ProxyProtocolOptions"/>). The header counts against
+    /// <see cref="FirstMessageTimeout"/>. Null (the default): no header is expected, and one is refused as a bad preamble.
+    /// Set before <see cref="Start"/>.
+    /// </summary>
+    public ProxyProtocolOptions? ProxyProtocol { get; init; }
+
     /// <summary>The address and port the listener is bound to (after <see cref="Start"/>).</summary>
     /// <exception cref="HybridProtocolException">InvalidState before <see cref="Start"/>.</exception>
     public IPEndPoint LocalEndPoint => (IPEndPoint?)socket?.LocalEndPoint
@@ -200,43 +209,88 @@ public sealed class SecureListener : IAsyncDisposable
                 continue;
             }
 
-            Telemetry.Accepted(options.Logger, client.RemoteEndPoint);
+            // A trusted proxy's socket counts against the client its header names, once it has arrived.
+            var trusted = ProxyProtocol?.Trusts(client.RemoteEndPoint) == true;
+            if (!trusted)
+            {
+                Telemetry.Accepted(options.Logger, client.RemoteEndPoint);
+            }
+
             var cancel = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
             cancel.CancelAfter(FirstMessageDeadline);
-            var entry = pending!.Admit(client, cancel);
-            _ = Task.Run(() => WaitForFirstFlightAsync(entry));
+            var entry = pending!.Admit(client, trusted ? null : (client.RemoteEndPoint as IPEndPoint)?.Address, cancel);
+            _ = Task.Run(() => WaitForFirstFlightAsync(entry, trusted));
         }
     }
 
     /// <summary>
     /// Reads the client's first flight into a small buffer, without a handshake slot, then starts its handshake
     /// (<see cref="PreambleModule.firstFlight"/> says when it is complete; bytes that can be no first flight go to the
-    /// handshake too, which refuses them with the typed error). Silent, slow and pushed-out sockets are dropped.
+    /// handshake too, which refuses them with the typed error). Silent, slow and pushed-out sockets are dropped. With
+    /// <see cref="ProxyProtocol"/>, a trusted proxy's header comes first (within the same deadline and buffer): it names
+    /// the client, and the bytes after it are the first flight, unchanged.
     /// </summary>
-    private async Task WaitForFirstFlightAsync(PendingSockets.Entry entry)
+    private async Task WaitForFirstFlightAsync(PendingSockets.Entry entry, bool trusted)
     {
         var client = entry.Socket;
         var remote = client.RemoteEndPoint;
+        var proxy = ProxyProtocol;
+        EndPoint? balancer = null;
+        var headerDone = proxy is null;
         var buffer = new byte[256];
         var filled = 0;
+        var start = 0;
+        var limit = MaxFirstFlight + (proxy is null ? 0 : proxy.MaxHeaderLength);
         try
         {
             using (entry.Cancel)
             {
                 while (true)
                 {
-                    var n = await client.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, entry.Cancel.Token).ConfigureAwait(false);
+                    var end = headerDone ? Math.Min(buffer.Length, start + MaxFirstFlight) : buffer.Length;
+                    var n = await client.ReceiveAsync(buffer.AsMemory(filled, end - filled), SocketFlags.None, entry.Cancel.Token).ConfigureAwait(false);
                     filled += n;
-                    var flight = PreambleModule.firstFlight(buffer.AsSpan(0, filled));
-                    if (n == 0 || flight.IsError || flight.ResultValue.IsDecoded || filled == MaxFirstFlight)
+                    if (!headerDone)
+                    {
+                        var outcome = ProxyHeaderReader.Examine(proxy!, trusted, buffer.AsSpan(0, filled), n == 0, remote);
+                        if (outcome.Stage == ProxyStage.Refused)
+                        {
+                            pending!.Remove(entry);
+                            client.Dispose();
+                            Telemetry.Refused(options.Logger, remote, "ProxyProtocol" + outcome.Refusal);
+                            Report(remote, outcome.Error!, outcome.Refusal);
+                            return;
+                        }
+
+                        if (outcome.Stage == ProxyStage.NeedMore)
+                        {
+                            Grow(ref buffer, filled, limit);
+                            continue;
+                        }
+
+                        headerDone = true;
+                        start = outcome.Consumed;
+                        if (trusted && outcome.Client is { } real)
+                        {
+                            // The client the balancer relays: from now on its address is the one limited, logged and reported.
+                            balancer = remote;
+                            remote = real;
+                            pending!.Readdress(entry, real.Address);
+                        }
+
+                        if (trusted)
+                        {
+                            Telemetry.Accepted(options.Logger, balancer is null ? remote : $"{remote} (through {balancer})");
+                        }
+                    }
+
+                    var flight = PreambleModule.firstFlight(buffer.AsSpan(start, filled - start));
+                    if (n == 0 || flight.IsError || flight.ResultValue.IsDecoded || filled - start >= MaxFirstFlight)
                     {
                         break;
                     }
 
-                    if (filled == buffer.Length)
-                    {
-                        Array.Resize(ref buffer, Math.Min(MaxFirstFlight, buffer.Length * 4));
-                    }
+                    Grow(ref buffer, filled, limit);
                 }
             }
         }
@@ -249,7 +303,7 @@ public sealed class SecureListener : IAsyncDisposable
                 Report(remote, entry.PushedOut
                     ? new HybridProtocolException(HybridErrorCode.PeerRefused, $"The client was dropped before its first message: more than {MaxPendingSockets} sockets (or {MaxPendingPerAddress} from its address) waited, and it was the oldest.")
                     : e is OperationCanceledException
-                        ? new HybridProtocolException(HybridErrorCode.HandshakeTimeout, $"The client sent no complete first message within {FirstMessageDeadline.TotalSeconds:0.###} s; its socket was dropped.", e)
+                        ? new HybridProtocolException(HybridErrorCode.HandshakeTimeout, $"The client sent no complete first message{(headerDone ? "" : " (nor its PROXY protocol header)")} within {FirstMessageDeadline.TotalSeconds:0.###} s; its socket was dropped.", e)
                         : new HybridProtocolException(HybridErrorCode.TransportFailed, $"The client's connection failed before its first message: {e.Message}", e));
             }
 
@@ -266,7 +320,16 @@ public sealed class SecureListener : IAsyncDisposable
             return;
         }
 
-        await HandshakeAsync(client, buffer.AsMemory(0, filled)).ConfigureAwait(false);
+        await HandshakeAsync(client, buffer.AsMemory(start, filled - start), remote, balancer).ConfigureAwait(false);
+    }
+
+    /// <summary>Makes room for the next read: the buffer grows fourfold while full, up to <paramref name="limit"/>.</summary>
+    private static void Grow(ref byte[] buffer, int filled, int limit)
+    {
+        if (filled == buffer.Length && buffer.Length < limit)
+        {
+            Array.Resize(ref buffer, Math.Min(limit, buffer.Length * 4));
+        }
     }
 
     /// <summary>
@@ -295,14 +358,18 @@ public sealed class SecureListener : IAsyncDisposable
     internal static readonly byte[] BusyStatus = ServerStatusModule.encode(
         ServerStatus.NewDeclined(new Refusal(RefusalCode.ServerBusy, PreambleModule.Version, FSharpList<string>.Empty))).ResultValue;
 
-    private async Task HandshakeAsync(Socket client, ReadOnlyMemory<byte> firstFlight)
+    /// <summary>
+    /// The handshake over the socket, its first flight already read; <paramref name="remote"/> is the client (the one a
+    /// PROXY header named, when <paramref name="balancer"/> relayed it).
+    /// </summary>
+    private async Task HandshakeAsync(Socket client, ReadOnlyMemory<byte> firstFlight, EndPoint? remote, EndPoint? balancer)
     {
-        var remote = client.RemoteEndPoint;
         try
         {
             SecureConnection.Configure(client, options);
             var stream = new PrefixedNetworkStream(client, firstFlight);
-            var connection = await SecureConnection.AuthenticateAsServerCoreAsync(stream, options, accepted, "the client " + remote, stopping.Token).ConfigureAwait(false);
+            var peer = balancer is null ? "the client " + remote : $"the client {remote} (through {balancer})";
+            var connection = await SecureConnection.AuthenticateAsServerCoreAsync(stream, options, accepted, peer, stopping.Token, balancer is null ? null : (remote, balancer)).ConfigureAwait(false);
             try
             {
                 await ready!.Writer.WriteAsync(connection, stopping.Token).ConfigureAwait(false);
@@ -327,12 +394,12 @@ public sealed class SecureListener : IAsyncDisposable
         }
     }
 
-    private void Report(EndPoint? remote, Exception e)
+    private void Report(EndPoint? remote, Exception e, ProxyProtocolRefusal? proxyRefusal = null)
     {
         failures.Record(Telemetry.ErrorType(e));
         try
         {
-            HandshakeFailed?.Invoke(this, new HandshakeFailedEventArgs(remote, e));
+            HandshakeFailed?.Invoke(this, new HandshakeFailedEventArgs(remote, e) { ProxyProtocolRefusal = proxyRefusal });
         }
         catch (Exception)
         {
@@ -350,8 +417,14 @@ public sealed class HandshakeFailedEventArgs : EventArgs
         Exception = exception;
     }
 
-    /// <summary>The client's address, when known.</summary>
+    /// <summary>The client's address, when known (behind a load balancer, the client its PROXY header named, once read).</summary>
     public EndPoint? RemoteEndPoint { get; }
+
+    /// <summary>
+    /// When the connection was dropped for the PROXY protocol (<see cref="SecureListener.ProxyProtocol"/>): why; then
+    /// <see cref="RemoteEndPoint"/> is the address the connection came from. Null for every other failure.
+    /// </summary>
+    public ProxyProtocolRefusal? ProxyProtocolRefusal { get; init; }
 
     /// <summary>Why it failed (usually a <see cref="HybridProtocolException"/>).</summary>
     public Exception Exception { get; }
