@@ -43,6 +43,7 @@ internal static class App
         root.Subcommands.Add(SealCommands.Open());
         root.Subcommands.Add(NetCommands.Serve());
         root.Subcommands.Add(NetCommands.Connect());
+        root.Subcommands.Add(Tunnel.Command());
         root.Subcommands.Add(TransferCommands.Send());
         root.Subcommands.Add(TransferCommands.Receive());
         WithExamples(
@@ -108,11 +109,13 @@ internal static class App
             return (int)ExitCode.Usage;
         }
 
-        // Ctrl+C, SIGTERM, SIGHUP and SIGQUIT cancel the command, which then ends with exit 130 like any other failure
+        // Ctrl+C, SIGTERM, SIGHUP and SIGQUIT cancel the command, which then ends with 128 + the signal's number (130 for
+        // Ctrl+C, 143 for SIGTERM, as shells report a process the signal ended) like any other failure
         // and removes its temporary files on the way out (the runtime's default would end the process at once, with no
         // message and no clean-up). A command that does not stop within a grace period (blocked in the operating system)
         // is ended here, after removing its temporary files: a signal always works.
         using var interrupted = new CancellationTokenSource();
+        var signalExit = (int)ExitCode.Interrupted;
         void Interrupt(PosixSignalContext context)
         {
             context.Cancel = true;
@@ -121,13 +124,14 @@ internal static class App
                 return;
             }
 
+            signalExit = ExitCodes.ForSignal(context.Signal);
             interrupted.Cancel();
             _ = Task.Run(async () =>
             {
                 await Task.Delay(InterruptGrace).ConfigureAwait(false);
                 TemporaryFiles.DeleteAll();
                 await Console.Error.WriteLineAsync("hybrid: interrupted.").ConfigureAwait(false);
-                Environment.Exit((int)ExitCode.Interrupted);
+                Environment.Exit(signalExit);
             });
         }
 
@@ -142,11 +146,13 @@ internal static class App
         var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
         try
         {
-            return await parse.InvokeAsync(configuration, interrupted.Token).ConfigureAwait(false);
+            var code = await parse.InvokeAsync(configuration, interrupted.Token).ConfigureAwait(false);
+            return code == (int)ExitCode.Interrupted ? signalExit : code;
         }
         catch (Exception e)
         {
-            return Report(e, parse.GetValue(Verbose));
+            var code = Report(e, parse.GetValue(Verbose));
+            return code == (int)ExitCode.Interrupted ? signalExit : code;
         }
         finally
         {
@@ -180,7 +186,18 @@ internal static class App
     public static int Report(Exception e, bool verbose)
     {
         var code = ExitCodes.For(e);
-        var message = code switch
+        Console.Error.WriteLine("hybrid: " + Message(e));
+        if (verbose)
+        {
+            Console.Error.WriteLine(e.ToString());
+        }
+
+        return (int)code;
+    }
+
+    /// <summary>The one sentence that says what failed (see <see cref="Report"/>).</summary>
+    public static string Message(Exception e) =>
+        ExitCodes.For(e) switch
         {
             ExitCode.Interrupted => "interrupted.",
             // The library says what is wrong with a key in API terms; the tool adds its own commands.
@@ -189,14 +206,6 @@ internal static class App
             ExitCode.Other => $"unexpected error ({e.GetType().Name}): {e.Message} Run again with --verbose for details.",
             _ => e.Message,
         };
-        Console.Error.WriteLine("hybrid: " + message);
-        if (verbose)
-        {
-            Console.Error.WriteLine(e.ToString());
-        }
-
-        return (int)code;
-    }
 
     private static string CommandPath(Command command)
     {

@@ -89,7 +89,7 @@ internal sealed class ClientTrust
         }
 
         var identityFile = parse.GetValue(options.Key);
-        return (trust, identityFile is null ? null : Keys.LoadPrivate(identityFile));
+        return (trust, identityFile is null ? null : Keys.LoadConnectionKey(identityFile));
     }
 
     private bool CheckPin(PublicKey key)
@@ -141,6 +141,13 @@ internal sealed class ClientTrust
             throw new CliException(
                 ExitCode.Authentication,
                 $"The server {_target} presented the key {presented.Fingerprint}, not the pinned {_pin}; the connection was refused. Check the fingerprint with the server's owner.",
+                e);
+        }
+        catch (HybridProtocolException e) when (NetCommands.IsBusyRefusal(e))
+        {
+            throw new CliException(
+                ExitCode.Refused,
+                $"The server {_target} is busy: it serves as many clients as it takes at once (--max-clients); nothing was sent. Try again later.",
                 e);
         }
         catch (HybridProtocolException e) when (e.Code == HybridErrorCode.PeerRefused && e.Message.Contains("application protocols differ", StringComparison.Ordinal))

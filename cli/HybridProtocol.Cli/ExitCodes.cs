@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace HybridProtocol.Cli;
 
@@ -32,8 +33,11 @@ internal enum ExitCode
     /// <summary>The peer refused the request (version, pattern, suite or application protocol).</summary>
     Refused = 7,
 
-    /// <summary>Interrupted (Ctrl+C, SIGTERM, SIGHUP or SIGQUIT), as shells report 128 + SIGINT.</summary>
+    /// <summary>Interrupted (Ctrl+C), as shells report 128 + SIGINT; SIGHUP, SIGQUIT and SIGTERM give 128 + their number (<see cref="ExitCodes.ForSignal"/>).</summary>
     Interrupted = 130,
+
+    /// <summary>Terminated (SIGTERM), as shells report 128 + SIGTERM.</summary>
+    Terminated = 143,
 
     /// <summary>The output pipe was closed by its reader (<c>| head</c>), as shells report 128 + SIGPIPE.</summary>
     OutputClosed = 141,
@@ -59,6 +63,15 @@ internal static class ExitCodes
         IOException { InnerException: SocketException } => ExitCode.Network,
         FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException => ExitCode.KeyOrFile,
         _ => ExitCode.Other,
+    };
+
+    /// <summary>The exit code after a signal: 128 + its number (SIGHUP 129, SIGINT 130, SIGQUIT 131, SIGTERM 143).</summary>
+    public static int ForSignal(PosixSignal signal) => signal switch
+    {
+        PosixSignal.SIGHUP => 129,
+        PosixSignal.SIGQUIT => 131,
+        PosixSignal.SIGTERM => (int)ExitCode.Terminated,
+        _ => (int)ExitCode.Interrupted,
     };
 
     /// <summary>The exit code for a library error code.</summary>

@@ -14,6 +14,32 @@ internal static class Keys
         return WithHints(path, () => PrivateKey.Load(path));
     }
 
+    /// <summary>
+    /// Loads a private key for a connection (a server's --key, a client's --key): an X25519 key. A key of another type
+    /// (P-256, ML-KEM-768, X-Wing: for sealed files) is refused here, at start, with exit 3, rather than by every client.
+    /// </summary>
+    public static PrivateKey LoadConnectionKey(string path)
+    {
+        var key = LoadPrivate(path);
+        if (key.Algorithm != KeyAlgorithm.X25519)
+        {
+            var type = key.Algorithm switch
+            {
+                KeyAlgorithm.P256 => "P-256",
+                KeyAlgorithm.P384 => "P-384",
+                KeyAlgorithm.P521 => "P-521",
+                KeyAlgorithm.MlKem768 => "ML-KEM-768",
+                _ => "X-Wing",
+            };
+            key.Dispose();
+            throw new CliException(
+                ExitCode.KeyOrFile,
+                $"'{path}' holds a {type} key, which only sealed files use ('hybrid seal'/'hybrid open'); connections need an X25519 key: make one with 'hybrid keygen -o FILE'.");
+        }
+
+        return key;
+    }
+
     /// <summary>Loads a public key file (PEM, as <c>hybrid pubkey</c> or <c>openssl pkey -pubout</c> write it).</summary>
     public static PublicKey LoadPublic(string path)
     {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 
 namespace HybridProtocol.Cli;
 
@@ -9,32 +10,47 @@ namespace HybridProtocol.Cli;
 /// </summary>
 internal static class NetCommands
 {
+    /// <summary>The application protocol of connect, serve and tunnel.</summary>
+    internal const string AppProtocol = "hybrid";
+
+    /// <summary>
+    /// The application protocol a full server (<c>--max-clients</c>) names while it is full: a client's handshake then
+    /// fails with the two names, so every client, of this tool or another implementation, is told why, before it sends
+    /// any data. The text is for people; the tool recognizes it (<see cref="IsBusyRefusal"/>).
+    /// </summary>
+    internal const string BusyProtocol = "hybrid: busy, try again later";
+
+    /// <summary>True for the handshake failure of a client refused by a full server (<see cref="BusyProtocol"/>).</summary>
+    internal static bool IsBusyRefusal(Exception e) =>
+        e is HybridProtocolException { Code: HybridErrorCode.PeerRefused } && e.Message.Contains(BusyProtocol, StringComparison.Ordinal);
+
     private const int ChunkSize = 64 * 1024;
 
     public static Command Connect()
     {
         var address = new Argument<string>("HOST:PORT") { Description = "The server ('[::1]:12345' for IPv6)." };
         var trust = new ClientTrust.Options();
-        var classical = ClassicalOption();
+        var flags = new ConnectionFlags();
         var command = new Command(
             "connect",
             "Connect standard input and output to a 'hybrid serve' server. The server's key is checked with --server-key, --pin, "
             + "or else trusted on first use and recorded in the known-hosts file; a changed key is refused (exit 4).")
         {
             address,
-            classical,
         };
         trust.AddTo(command);
+        flags.AddTo(command);
         command.SetRun(async (parse, cancellationToken) =>
         {
             var target = HostPort.Parse(parse.GetRequiredValue(address));
             var (clientTrust, identity) = ClientTrust.Create(parse, trust, target);
             using (identity)
             {
-                var options = new SecureClientOptions { ClientIdentity = identity, PostQuantum = PostQuantum(parse, classical) };
+                var options = new SecureClientOptions { ClientIdentity = identity };
+                flags.Apply(parse, options);
                 await using var connection = await clientTrust.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
                 ReportProtocol(parse, connection);
-                await PipeAsync(connection, cancellationToken).ConfigureAwait(false);
+                await PipeAsync(connection, $"The server {target}", cancellationToken).ConfigureAwait(false);
                 return ExitCode.Success;
             }
         });
@@ -54,10 +70,18 @@ internal static class NetCommands
         var echo = new Option<bool>("--echo") { Description = "Send each client's data back to it instead of writing it to standard output." };
         var allow = AllowClientsOption();
         var once = new Option<bool>("--once") { Description = "Exit after the first client's connection ends." };
-        var classical = ClassicalOption();
+        var flags = new ConnectionFlags();
         var idleOption = Serving.IdleTimeoutOption("a client");
         var maxClients = Serving.MaxClientsOption();
+        var ready = Serving.ReadyFileOption();
+        var forward = new Option<string?>("--to")
+        {
+            Description = "Forward each client to this plaintext backend (the server end of a tunnel, in front of e.g. redis-server): "
+                + "one TCP connection per client, half-closes passed on both ways. Not with --echo.",
+            HelpName = "HOST:PORT",
+        };
         var proxyFrom = ProxyProtocolFromOption();
+        var proxyTo = Tunnel.ProxyProtocolOption();
         var command = new Command(
             "serve",
             "Accept encrypted connections and write each client's data to standard output (like 'ncat -l'), or echo it back with --echo. "
@@ -68,24 +92,50 @@ internal static class NetCommands
             echo,
             allow,
             once,
-            classical,
             idleOption,
             maxClients,
+            forward,
+            ready,
             proxyFrom,
+            proxyTo,
         };
+        flags.AddTo(command);
         command.SetRun(async (parse, cancellationToken) =>
         {
             var proxy = ProxyProtocol(parse, proxyFrom);
-            using var serverKey = Keys.LoadPrivate(parse.GetRequiredValue(key));
-            var options = ServerOptions(serverKey, parse.GetValue(allow));
-            options.PostQuantum = PostQuantum(parse, classical);
+            var proxyVersion = Tunnel.ProxyVersionOf(parse.GetValue(proxyTo));
             var echoing = parse.GetValue(echo);
+            HostPort? backend = parse.GetValue(forward) is { } to ? HostPort.Parse(to) : null;
+            if (echoing && backend is not null)
+            {
+                throw new CliException(ExitCode.Usage, "Give either --echo or --to, not both.");
+            }
+
+            if (proxyVersion is not null && backend is null)
+            {
+                throw new CliException(ExitCode.Usage, "--proxy-protocol writes a header toward a backend: it needs --to HOST:PORT.");
+            }
+
+            using var serverKey = Keys.LoadConnectionKey(parse.GetRequiredValue(key));
+            var options = ServerOptions(serverKey, parse.GetValue(allow));
+            flags.Apply(parse, options);
             var onlyOne = parse.GetValue(once);
             var idle = Serving.IdleTimeout(parse, idleOption);
             var limit = Serving.MaxClients(parse, maxClients);
+            if (backend is not null)
+            {
+                options.MaxMessageSize = Tunnel.MaxMessage;
+                options.IdleTimeout = idle;
+            }
+
             await using var stdout = Streams.StandardOutput();
             using var stdoutLock = new SemaphoreSlim(1, 1);
-            await using var listener = StartListener(parse.GetRequiredValue(listen), options, echoing ? "echo" : "relay to stdout", proxy);
+            await using var listener = StartListener(
+                parse.GetRequiredValue(listen),
+                options,
+                echoing ? "echo" : backend is { } b ? $"forward to {b}" : "relay to stdout",
+                proxy);
+            Serving.WriteReady(parse, ready, listener.LocalEndPoint);
             return await Serving.ServeAsync(
                 listener,
                 limit,
@@ -97,6 +147,13 @@ internal static class NetCommands
                     ReportProtocol(parse, connection);
                     try
                     {
+                        if (backend is { } to)
+                        {
+                            await Tunnel.ForwardAsync(connection, to, proxyVersion, token).ConfigureAwait(false);
+                            Console.Error.WriteLine("hybrid: client disconnected.");
+                            return onlyOne ? new Outcome(ExitCode.Success) : null;
+                        }
+
                         if (echoing)
                         {
                             await EchoAsync(connection, idle, token).ConfigureAwait(false);
@@ -119,8 +176,9 @@ internal static class NetCommands
                         return new Outcome(ExitCodes.For(e), e);
                     }
                 },
-                (connection, token) => connection.CloseAsync(token),
-                cancellationToken).ConfigureAwait(false);
+                null,
+                cancellationToken,
+                busy => options.ApplicationProtocol = busy ? BusyProtocol : AppProtocol).ConfigureAwait(false);
         });
         return App.WithExamples(
             command,
@@ -226,8 +284,21 @@ internal static class NetCommands
     {
         var endPoint = HostPort.Parse(listen, allowPortZero: true).ToListenEndPoint();
         var listener = new SecureListener(endPoint, options) { ProxyProtocol = proxy };
+        // A flood of dropped sockets (slow, silent or refused clients) is summarized: the first lines of every 10 s,
+        // then one line with how many more, by kind.
+        var failed = new LogSummary("a client failed to connect", "clients failed to connect");
+        var busy = new LogSummary("a client was told the server is busy (--max-clients)", "clients were told the server is busy (--max-clients)");
         listener.HandshakeFailed += (_, e) =>
-            Console.Error.WriteLine($"hybrid: a client from {e.RemoteEndPoint?.ToString() ?? "an unknown address"} failed to connect: {e.Exception.Message}");
+        {
+            if (IsBusyRefusal(e.Exception))
+            {
+                busy.Record();
+                return;
+            }
+
+            var kind = e.Exception is HybridProtocolException h ? h.Code.ToString() : e.Exception.GetType().Name;
+            failed.Record($"a client from {e.RemoteEndPoint?.ToString() ?? "an unknown address"} failed to connect: {Printable.Escape(e.Exception.Message)}", kind);
+        };
         listener.Start();
 
         var clients = options.ClientAuthentication.IsRequired ? "allowed clients only" : "any client";
@@ -265,38 +336,110 @@ internal static class NetCommands
 
     private static string Describe(PublicKey? client) => client is null ? "anonymous" : "key " + client.Fingerprint;
 
-    /// <summary>stdin to the peer and the peer to stdout, until the peer closes (or says it is done and stdin ends).</summary>
-    private static async Task PipeAsync(SecureConnection connection, CancellationToken cancellationToken)
+    /// <summary>
+    /// stdin to the peer and the peer to stdout. Success only when every byte of stdin and then this end's end-of-data
+    /// were sent, and the peer's close came after them: the peer's close arriving first (a server that ends before
+    /// taking all the input) is a refusal (exit 7) that says how much was sent; the peer's end-of-data first (it has no
+    /// more to say but may still read) lets the input finish, then this end closes and waits for the peer's close.
+    /// Each message is at most the peer's announced limit.
+    /// </summary>
+    internal static async Task PipeAsync(SecureConnection connection, string peer, CancellationToken cancellationToken)
     {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        long sent = 0;
+        var endSending = 0; // 1 once every input byte was sent and the end-of-data is being sent
         var send = Task.Run(
             async () =>
             {
                 await using var stdin = Console.OpenStandardInput();
-                var buffer = new byte[ChunkSize];
+                var buffer = new byte[Math.Min(ChunkSize, Math.Max(1, connection.RemoteMaxMessageSize))];
                 int read;
-                while ((read = await stdin.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                while ((read = await stdin.ReadAsync(buffer, stop.Token).ConfigureAwait(false)) > 0)
                 {
-                    await connection.SendAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                    await connection.SendAsync(buffer.AsMemory(0, read), stop.Token).ConfigureAwait(false);
+                    Interlocked.Add(ref sent, read);
                 }
 
-                await connection.SendAsync(ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+                Volatile.Write(ref endSending, 1);
+                await connection.SendAsync(ReadOnlyMemory<byte>.Empty, stop.Token).ConfigureAwait(false);
+            },
+            stop.Token);
+        var peerDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var receive = Task.Run(
+            async () =>
+            {
+                // Until the peer's close, even after its end-of-data: that close must come after all of our input.
+                await using var stdout = Streams.StandardOutput();
+                while (await connection.ReceiveAsync(cancellationToken).ConfigureAwait(false) is { } message)
+                {
+                    if (message.Length == 0)
+                    {
+                        peerDone.TrySetResult(); // the peer's end-of-data: it may still read ours
+                    }
+                    else
+                    {
+                        await stdout.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+                    }
+                }
             },
             cancellationToken);
-        await using (var stdout = Streams.StandardOutput())
+
+        if (await Task.WhenAny(send, receive).ConfigureAwait(false) == send)
         {
-            while (await connection.ReceiveAsync(cancellationToken).ConfigureAwait(false) is { Length: > 0 } message)
+            if (send.IsFaulted)
             {
-                await stdout.WriteAsync(message, cancellationToken).ConfigureAwait(false);
-                await stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
+                // stdin could not be read, or the connection failed while sending: that failure is the one to report
+                // unless the peer's close explains it (checked below).
+                await Task.WhenAny(receive, Task.Delay(TimeSpan.FromMilliseconds(200), CancellationToken.None)).ConfigureAwait(false);
+                if (!receive.IsCompleted)
+                {
+                    await send.ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                // All input and our end-of-data are sent. A peer that said it has no more data may wait for our close;
+                // either way, success is the peer's close arriving now.
+                if (await Task.WhenAny(receive, peerDone.Task).ConfigureAwait(false) != receive)
+                {
+                    await connection.CloseAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                if (await Task.WhenAny(receive, Task.Delay(TimeSpan.FromSeconds(10), cancellationToken)).ConfigureAwait(false) != receive)
+                {
+                    throw new CliException(
+                        ExitCode.Network,
+                        $"All input was sent to {peer}, but its close did not arrive within 10 s, so its receipt is not confirmed.");
+                }
+
+                await receive.ConfigureAwait(false);
+                return;
             }
         }
 
-        if (send.IsCompleted)
+        await receive.ConfigureAwait(false);
+
+        // The peer's close: the input counts as delivered only if it was all sent before.
+        if (Volatile.Read(ref endSending) == 1)
         {
-            await send.ConfigureAwait(false);
+            try
+            {
+                await send.ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (e is HybridProtocolException or IOException or OperationCanceledException)
+            {
+                // the end-of-data crossed the peer's close
+            }
         }
 
-        await connection.CloseAsync(cancellationToken).ConfigureAwait(false);
+        await stop.CancelAsync().ConfigureAwait(false);
+        _ = send.ContinueWith(static t => t.Exception, TaskScheduler.Default); // stdin may stay blocked; the process ends
+        throw new CliException(
+            ExitCode.Refused,
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"{peer} closed the connection before all of the input was sent ({Interlocked.Read(ref sent)} bytes were sent; the rest was not delivered)."));
     }
 
     /// <summary>

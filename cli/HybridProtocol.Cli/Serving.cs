@@ -37,6 +37,35 @@ internal static class Serving
         HelpName = "N",
     };
 
+    /// <summary>The --ready-file option of the commands that listen.</summary>
+    public static Option<string?> ReadyFileOption() => new("--ready-file")
+    {
+        Description = "Once listening, write the address and port (ADDR:PORT and a newline) to FILE, so that a script can wait for it and learn a port 0 picked.",
+        HelpName = "FILE",
+    };
+
+    /// <summary>Writes the listening address to the --ready-file, if given: whole (a temporary file renamed into place), so a reader never sees a part.</summary>
+    public static void WriteReady(ParseResult parse, Option<string?> option, System.Net.IPEndPoint endPoint)
+    {
+        if (parse.GetValue(option) is not { } path)
+        {
+            return;
+        }
+
+        var full = Path.GetFullPath(path);
+        var temporary = TemporaryFiles.NameFor(full);
+        TemporaryFiles.Add(temporary);
+        try
+        {
+            File.WriteAllText(temporary, endPoint + "\n");
+            File.Move(temporary, full, overwrite: true);
+        }
+        finally
+        {
+            TemporaryFiles.Delete(temporary);
+        }
+    }
+
     /// <summary>The idle timeout given on the command line (a usage error unless 1 to 86,400 seconds).</summary>
     public static TimeSpan IdleTimeout(ParseResult parse, Option<int> option)
     {
@@ -62,13 +91,29 @@ internal static class Serving
         SecureListener listener,
         int maxClients,
         Func<SecureConnection, CancellationToken, Task<Outcome?>> handle,
-        Func<SecureConnection, CancellationToken, Task> refuseBusy,
-        CancellationToken cancellationToken)
+        Func<SecureConnection, CancellationToken, Task>? refuseBusy,
+        CancellationToken cancellationToken,
+        Action<bool>? busyChanged = null)
     {
         using var ending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var running = new HashSet<Task>();
         var gate = new object();
         Outcome? outcome = null;
+        var active = 0;
+        using var busyLog = new LogSummary("a further client was told the server is busy (--max-clients)", "further clients were told the server is busy (--max-clients)");
+
+        void Count(int change)
+        {
+            lock (gate)
+            {
+                var before = active;
+                active += change;
+                if ((before >= maxClients) != (active >= maxClients))
+                {
+                    busyChanged?.Invoke(active >= maxClients);
+                }
+            }
+        }
 
         async Task Serve(SecureConnection connection, bool busy)
         {
@@ -76,7 +121,7 @@ internal static class Serving
             {
                 try
                 {
-                    if (busy)
+                    if (busy && refuseBusy is not null)
                     {
                         using var quick = CancellationTokenSource.CreateLinkedTokenSource(ending.Token);
                         quick.CancelAfter(TimeSpan.FromSeconds(2));
@@ -84,7 +129,18 @@ internal static class Serving
                         return;
                     }
 
-                    if (await handle(connection, ending.Token).ConfigureAwait(false) is { } result)
+                    Count(+1);
+                    Outcome? handled;
+                    try
+                    {
+                        handled = await handle(connection, ending.Token).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        Count(-1);
+                    }
+
+                    if (handled is { } result)
                     {
                         lock (gate)
                         {
@@ -98,7 +154,7 @@ internal static class Serving
                 {
                     // the command is ending: this client's connection is cut
                 }
-                catch (Exception e) when (!busy)
+                catch (Exception e) when (!busy || refuseBusy is null)
                 {
                     Console.Error.WriteLine($"hybrid: a client's connection failed: {Printable.Escape(e.Message)}");
                 }
@@ -126,10 +182,13 @@ internal static class Serving
                 lock (gate)
                 {
                     running.RemoveWhere(t => t.IsCompleted);
-                    var busy = running.Count >= maxClients;
+                    // With busyChanged, the listener refuses clients in their handshake while the server is full; a client
+                    // whose handshake was already under way when it filled up is served (the limit is exceeded by at most
+                    // the handshakes in flight at that moment), since it was never refused.
+                    var busy = running.Count >= maxClients && refuseBusy is not null;
                     if (busy)
                     {
-                        Console.Error.WriteLine($"hybrid: {maxClients} clients are being served (--max-clients); a further client was told to try later.");
+                        busyLog.Record();
                     }
 
                     running.Add(Task.Run(() => Serve(connection, busy), CancellationToken.None));
@@ -171,19 +230,39 @@ internal static class Serving
         }
     }
 
-    /// <summary>Sends a message, failing with a network error (exit 5) when the peer takes nothing for <paramref name="idle"/>.</summary>
+    /// <summary>
+    /// Sends a message, failing with a network error (exit 5) when the peer takes nothing for <paramref name="idle"/>.
+    /// A message longer than the peer's announced limit (<see cref="SecureConnection.RemoteMaxMessageSize"/>) goes as
+    /// several, as the "hybrid" protocol's messages carry a byte stream.
+    /// </summary>
     public static async Task SendAsync(SecureConnection connection, ReadOnlyMemory<byte> message, TimeSpan idle, string peer, CancellationToken cancellationToken)
     {
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timer.CancelAfter(idle);
         try
         {
-            await connection.SendAsync(message, timer.Token).ConfigureAwait(false);
+            await SendSplitAsync(connection, message, timer.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
             throw IdleTimeoutError(peer, "read nothing", idle, e);
         }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="data"/> in messages of at most the peer's announced limit (one message when it fits, and an
+    /// empty one only when <paramref name="data"/> is empty): the library refuses a larger send locally.
+    /// </summary>
+    public static async Task SendSplitAsync(SecureConnection connection, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        var limit = Math.Max(1, connection.RemoteMaxMessageSize);
+        do
+        {
+            var part = data[..Math.Min(limit, data.Length)];
+            await connection.SendAsync(part, cancellationToken).ConfigureAwait(false);
+            data = data[part.Length..];
+        }
+        while (!data.IsEmpty);
     }
 
     /// <summary>The idle-timeout failure: a network error (exit 5) that says who was silent and for how long.</summary>
@@ -192,6 +271,69 @@ internal static class Serving
             ExitCode.Network,
             string.Create(CultureInfo.InvariantCulture, $"{peer} {what} for {idle.TotalSeconds:0} s (--idle-timeout); the connection was closed."),
             inner);
+}
+
+/// <summary>
+/// Log lines that can come in floods (a failed handshake, a busy refusal) summarized: the first few are printed as they
+/// come, then one line per period says how many more there were, by kind (as the library's own log summary does).
+/// </summary>
+internal sealed class LogSummary : IDisposable
+{
+    private const int Shown = 3;
+    private static readonly TimeSpan Period = TimeSpan.FromSeconds(10);
+    private readonly string _one;
+    private readonly string _many;
+    private readonly Timer _timer;
+    private readonly Dictionary<string, int> _held = new(StringComparer.Ordinal);
+    private int _shownThisPeriod;
+
+    /// <summary>A summary whose lines say "<paramref name="one"/>" for one event and "N <paramref name="many"/>" for several.</summary>
+    public LogSummary(string one, string many)
+    {
+        _one = one;
+        _many = many;
+        _timer = new Timer(_ => Flush(), null, Period, Period);
+    }
+
+    /// <summary>Records one event of <paramref name="kind"/>; <paramref name="line"/> (default: the summary's own) is printed while few come.</summary>
+    public void Record(string? line = null, string kind = "")
+    {
+        lock (_held)
+        {
+            if (_shownThisPeriod < Shown)
+            {
+                _shownThisPeriod++;
+                Console.Error.WriteLine("hybrid: " + (line ?? _one) + ".");
+                return;
+            }
+
+            _held[kind] = _held.GetValueOrDefault(kind) + 1;
+        }
+    }
+
+    /// <summary>Prints the events held back (one line), and starts a new period.</summary>
+    public void Flush()
+    {
+        lock (_held)
+        {
+            _shownThisPeriod = 0;
+            var total = _held.Values.Sum();
+            if (total == 0)
+            {
+                return;
+            }
+
+            var kinds = _held.Count == 1 && _held.ContainsKey("") ? "" : " (" + string.Join(", ", _held.OrderBy(k => k.Key, StringComparer.Ordinal).Select(k => $"{k.Key} {k.Value}")) + ")";
+            Console.Error.WriteLine($"hybrid: {total} more: {(total == 1 ? _one : total.ToString(CultureInfo.InvariantCulture) + " " + _many)}{kinds}.");
+            _held.Clear();
+        }
+    }
+
+    public void Dispose()
+    {
+        _timer.Dispose();
+        Flush();
+    }
 }
 
 /// <summary>Text from a peer (file names, reasons) made safe to print: no terminal control, no forged lines.</summary>

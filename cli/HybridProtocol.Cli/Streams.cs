@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
 
 namespace HybridProtocol.Cli;
 
@@ -25,6 +24,9 @@ internal static class Streams
     /// Standard output as a stream that fails when the reader has gone (<c>hybrid open ... -o - | head -c 10</c>):
     /// the console stream of .NET drops writes to a closed pipe silently, so the command would run to its end and
     /// exit 0. A write or flush to a closed pipe throws a <see cref="CliException"/> with <see cref="ExitCode.OutputClosed"/>.
+    /// On Unix the bytes go out with plain write(2) on descriptor 1 (<see cref="DescriptorStream"/>), which moves the
+    /// offset the shell's redirection shares: a <see cref="FileStream"/> writes with pwrite at an offset of its own, so
+    /// the next writer into the same file (<c>{ hybrid open ... -o -; echo END; } &gt; out</c>) overwrote the output.
     /// </summary>
     public static Stream StandardOutput()
     {
@@ -33,7 +35,7 @@ internal static class Streams
             return new PipeAware(Console.OpenStandardOutput());
         }
 
-        return new PipeAware(new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, 1));
+        return new PipeAware(new DescriptorStream(1));
     }
 
     /// <summary>Fails unless <paramref name="path"/> may be written: <c>-</c>, a new file, or an existing one with --force.</summary>
@@ -56,6 +58,91 @@ internal static class Streams
     }
 }
 
+
+/// <summary>
+/// A file descriptor written with plain write(2), as a shell's own commands write: the kernel advances the descriptor's
+/// shared file offset (or appends under O_APPEND), so output mixed with other writers into one redirection keeps its
+/// place. Partial writes and EINTR are retried; EAGAIN (a descriptor inherited non-blocking) waits until writable.
+/// Errors become <see cref="IOException"/> with the errno in HResult (EPIPE = 32, as <see cref="PipeAware"/> expects).
+/// </summary>
+internal sealed partial class DescriptorStream(int fd) : Stream
+{
+    private const int EINTR = 4;
+    private const int EAGAIN = 11;
+
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Flush()
+    {
+        // nothing is buffered
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override unsafe void Write(ReadOnlySpan<byte> buffer)
+    {
+        fixed (byte* start = buffer)
+        {
+            var done = 0;
+            while (done < buffer.Length)
+            {
+                var n = Posix.Write(fd, start + done, (nint)(buffer.Length - done));
+                if (n >= 0)
+                {
+                    done += (int)n;
+                    continue;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == EINTR)
+                {
+                    continue;
+                }
+
+                if (errno == EAGAIN)
+                {
+                    Thread.Sleep(1);
+                    continue;
+                }
+
+                throw new IOException($"Writing to the output failed: {Marshal.GetPInvokeErrorMessage(errno)}.", errno);
+            }
+        }
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    /// <summary>Writes synchronously (a terminal, pipe or file takes the bytes at once; a full pipe blocks as it should).</summary>
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Write(buffer.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    private static unsafe partial class Posix
+    {
+        [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+        public static partial nint Write(int fd, byte* buffer, nint count);
+    }
+}
 
 /// <summary>Turns "broken pipe" on standard output into the tool's own failure (exit 141, see <see cref="ExitCode.OutputClosed"/>).</summary>
 internal sealed class PipeAware(Stream inner) : Stream

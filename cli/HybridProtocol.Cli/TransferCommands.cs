@@ -54,7 +54,7 @@ internal static class TransferCommands
         var address = new Argument<string>("HOST:PORT") { Description = "Where 'hybrid receive' listens." };
         var trust = new ClientTrust.Options();
         var idleOption = Serving.IdleTimeoutOption("the receiver");
-        var classical = NetCommands.ClassicalOption();
+        var flags = new ConnectionFlags();
         var command = new Command(
             "send",
             "Send a file to 'hybrid receive', with a progress display; success (exit 0) means the receiver checked its SHA-256 and stored it.")
@@ -62,9 +62,9 @@ internal static class TransferCommands
             file,
             address,
             idleOption,
-            classical,
         };
         trust.AddTo(command);
+        flags.AddTo(command);
         command.SetRun(async (parse, cancellationToken) =>
         {
             var path = parse.GetRequiredValue(file);
@@ -85,7 +85,8 @@ internal static class TransferCommands
             var (clientTrust, identity) = ClientTrust.Create(parse, trust, target);
             using (identity)
             {
-                var options = new SecureClientOptions { ClientIdentity = identity, ApplicationProtocol = Protocol, PostQuantum = NetCommands.PostQuantum(parse, classical) };
+                var options = new SecureClientOptions { ClientIdentity = identity, ApplicationProtocol = Protocol };
+                flags.Apply(parse, options);
                 await using var connection = await clientTrust.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
                 NetCommands.ReportProtocol(parse, connection);
                 const string Peer = "The receiver";
@@ -167,8 +168,9 @@ internal static class TransferCommands
         var allow = NetCommands.AllowClientsOption();
         var force = new Option<bool>("--force") { Description = "Replace an existing file (the default is to refuse the transfer)." };
         var idleOption = Serving.IdleTimeoutOption("a sender");
-        var classical = NetCommands.ClassicalOption();
+        var flags = new ConnectionFlags();
         var maxClients = Serving.MaxClientsOption();
+        var ready = Serving.ReadyFileOption();
         var command = new Command(
             "receive",
             "Wait for one file from 'hybrid send', verify its SHA-256, store it, and only then tell the sender (exit 6 on a mismatch). "
@@ -180,15 +182,16 @@ internal static class TransferCommands
             allow,
             force,
             idleOption,
-            classical,
             maxClients,
+            ready,
         };
+        flags.AddTo(command);
         command.SetRun(async (parse, cancellationToken) =>
         {
-            using var serverKey = Keys.LoadPrivate(parse.GetRequiredValue(key));
+            using var serverKey = Keys.LoadConnectionKey(parse.GetRequiredValue(key));
             var options = NetCommands.ServerOptions(serverKey, parse.GetValue(allow));
             options.ApplicationProtocol = Protocol;
-            options.PostQuantum = NetCommands.PostQuantum(parse, classical);
+            flags.Apply(parse, options);
             var destination = parse.GetRequiredValue(output);
             var overwrite = parse.GetValue(force);
             var idle = Serving.IdleTimeout(parse, idleOption);
@@ -200,6 +203,7 @@ internal static class TransferCommands
 
             var transferring = 0;
             await using var listener = NetCommands.StartListener(parse.GetRequiredValue(listen), options, "receive one file");
+            Serving.WriteReady(parse, ready, listener.LocalEndPoint);
             return await Serving.ServeAsync(
                 listener,
                 limit,

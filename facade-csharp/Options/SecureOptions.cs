@@ -278,12 +278,27 @@ public sealed class SecureServerOptions : SecureConnectionOptions
     private ClientAuthentication clientAuthentication = ClientAuthentication.None;
     private SecureSuite[] acceptedSuites = [SecureSuite.ChaChaPolyBlake2b, SecureSuite.AesGcmSha256];
 
-    /// <summary>The server's static key, the one clients pin or record. Required. Not disposed by connections or listeners.</summary>
+    /// <summary>
+    /// The server's static key, the one clients pin or record: an X25519 key (the Noise DH key; keys of other
+    /// algorithms serve only sealed files). Required. Not disposed by connections or listeners.
+    /// </summary>
     /// <exception cref="HybridProtocolException">InvalidArgument when set to null.</exception>
+    /// <exception cref="ArgumentException">The key is not an X25519 key (P-256, ML-KEM-768, X-Wing...): no connection could use it.</exception>
     public PrivateKey? ServerKey
     {
         get => serverKey;
-        set => serverKey = value ?? throw Invalid("ServerKey cannot be null: load one with PrivateKey.Load or make one with PrivateKey.Generate.");
+        set
+        {
+            var key = value ?? throw Invalid("ServerKey cannot be null: load one with PrivateKey.Load or make one with PrivateKey.Generate.");
+            if (key.Algorithm != KeyAlgorithm.X25519)
+            {
+                throw new ArgumentException(
+                    $"ServerKey must be an X25519 key, not {KeyAlgorithms.Name(key.Algorithm)}: connections use X25519 (Noise DH); keys of other algorithms are for sealed files. Make one with PrivateKey.Generate().",
+                    nameof(value));
+            }
+
+            serverKey = key;
+        }
     }
 
     /// <summary>Whether and how clients must prove a key; default <see cref="ClientAuthentication.None"/>.</summary>

@@ -314,7 +314,8 @@ let private diskFullTests =
 
 let private signalTests =
     testList "signals and leftovers" [
-        testCase "SIGHUP, SIGQUIT, SIGINT and SIGTERM during seal: exit 130 and the temporary file is removed"
+        testCase
+            "SIGHUP, SIGQUIT, SIGINT and SIGTERM during seal: exit 128 + the signal (129, 131, 130, 143) and the temporary file is removed"
         <| fun () ->
             if OperatingSystem.IsWindows() then
                 skiptest "POSIX signals"
@@ -322,7 +323,7 @@ let private signalTests =
             use dir = new TempDir()
             use _ = keygen dir "a.key"
 
-            for name in [ "HUP"; "QUIT"; "INT"; "TERM" ] do
+            for name, code in [ "HUP", 129; "QUIT", 131; "INT", 130; "TERM", 143 ] do
                 // stdin stays open and silent: seal waits with its temporary file created
                 use sealing =
                     new RunningCli(dir, [ "seal"; "--to"; "a.key.pub"; "-"; "-o"; "out.sealed" ])
@@ -335,12 +336,12 @@ let private signalTests =
                 Expect.equal (partials dir.Path).Length 1 "the temporary file exists while sealing"
                 signal name sealing.Process
                 let stopped = sealing.WaitForExit(seconds 20.)
-                Expect.equal stopped.ExitCode 130 $"SIG{name}: interrupted"
+                Expect.equal stopped.ExitCode code $"SIG{name}: 128 + its number"
                 Expect.isEmpty (partials dir.Path) $"no temporary file after SIG{name}"
                 Expect.isFalse (File.Exists(dir.File "out.sealed")) "no output"
 
         testCase
-            "a command blocked in the operating system (opening a FIFO nobody writes) still ends on SIGTERM with exit 130"
+            "a command blocked in the operating system (opening a FIFO nobody writes) still ends on SIGTERM with exit 143"
         <| fun () ->
             if OperatingSystem.IsWindows() then
                 skiptest "POSIX signals and FIFOs"
@@ -355,7 +356,7 @@ let private signalTests =
             Thread.Sleep 1000 // let it reach the blocking open
             signal "TERM" sealing.Process
             let stopped = sealing.WaitForExit(seconds 20.)
-            Expect.equal stopped.ExitCode 130 "interrupted"
+            Expect.equal stopped.ExitCode 143 "terminated: 128 + SIGTERM"
             Expect.isEmpty (partials dir.Path) "no temporary file"
 
         testCase

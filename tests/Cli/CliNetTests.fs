@@ -290,7 +290,7 @@ let private failureTests =
             expectExit Exit.refused wrong "another service"
             Expect.stringContains wrong.Stderr "hybrid send" "says which command fits"
 
-        testCase "SIGTERM stops a server with exit 130 and one line"
+        testCase "SIGTERM stops a server with exit 143 (128 + SIGTERM) and one line"
         <| fun () ->
             if OperatingSystem.IsWindows() then
                 skiptest "POSIX signals"
@@ -305,7 +305,7 @@ let private failureTests =
             use kill = Diagnostics.Process.Start("kill", [ "-TERM"; string server.Process.Id ])
             kill.WaitForExit 10_000 |> ignore
             let stopped = server.WaitForExit(seconds 20.)
-            Expect.equal stopped.ExitCode 130 "interrupted"
+            Expect.equal stopped.ExitCode 143 "terminated"
             Expect.stringContains stopped.Stderr "hybrid: interrupted." "says so"
             Expect.isFalse (stopped.Stderr.Contains "   at ") "no stack trace"
 
@@ -334,8 +334,8 @@ let private failureTests =
                 expectExit Exit.usage (run dir args) $"{args}"
     ]
 
-/// The shell lines of the README's "From the shell" section, second sh block.
-let private readmeLines () =
+/// The README's "From the shell" section's second sh block: a script.
+let private readmeScript () =
     let text =
         File.ReadAllText(Path.Combine(HybridProtocol.Tests.TestSupport.repoRoot, "README.md"))
 
@@ -349,80 +349,40 @@ let private readmeLines () =
         |> List.ofSeq
 
     Expect.equal blocks.Length 2 "an install block and a usage block"
-
-    blocks[1].Split('\n', StringSplitOptions.RemoveEmptyEntries)
-    |> Array.map (fun l -> Regex.Replace(l, @"\s+#.*$", ""))
-    |> List.ofArray
+    blocks[1]
 
 let private readmeTests =
     testList "README" [
-        testCase "the README's From the shell commands run as written (on free ports) and do what their comments say"
+        testCase
+            "the README's From the shell block runs as a script exactly as printed, waits for its servers and stops them"
         <| fun () ->
-            // An empty folder: the README's lines make their own inputs (notes.txt).
+            if OperatingSystem.IsWindows() then
+                skiptest "bash"
+
+            // An empty folder: the script makes its own inputs (notes.txt). `bash -e`: any failing line fails it.
             use dir = new TempDir()
-            let ports = [ "12345", closedPort (); "12346", closedPort () ]
-            let servers = ResizeArray<RunningCli>()
-            let outputs = ResizeArray<string * CliResult>()
+            let r = runShell dir (seconds 120.) ("set -e\n" + readmeScript ())
+            expectExit Exit.success r "the script"
+            use key = PrivateKey.Load(dir.File "server.key")
+            let address = File.ReadAllText(dir.File "serve.addr").Trim()
 
-            try
-                for line in readmeLines () do
-                    let line =
-                        ports |> List.fold (fun (l: string) (p, free) -> l.Replace(p, string free)) line
+            Expect.equal
+                (r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                [| key.Fingerprint; "hello"; "hello"; $"{address} {key.Fingerprint}" |]
+                "keygen's fingerprint, both connects' hello, the known-hosts line: nothing lost or overwritten"
 
-                    let echo = Regex.Match(line, "^echo \"([^\"]*)\" > (\\S+)$")
-                    let background = line.EndsWith " &"
-                    let line = line.TrimEnd('&', ' ')
+            Expect.stringContains r.Stderr "first contact" "the first connect is trust on first use"
+            let notes = File.ReadAllBytes(dir.File "notes.txt")
+            Expect.equal (File.ReadAllBytes(dir.File "notes.opened")) notes "seal then open"
+            Expect.stringContains r.Stderr "verified" "send: the receiver verified it"
+            Expect.equal (File.ReadAllBytes(dir.File "inbox/notes.txt")) notes "received into inbox/"
+            // Both servers are gone: their ports take no connection.
+            for file in [ "serve.addr"; "receive.addr" ] do
+                let port = int (File.ReadAllText(dir.File file).Trim().Split(':')[1])
 
-                    let input, line =
-                        if line.StartsWith "echo hello | " then
-                            "hello\n"B, line.Substring 13
-                        else
-                            [||], line
-
-                    let line, redirect =
-                        match line.Split(" > ") with
-                        | [| command; file |] -> command, Some file
-                        | _ -> line, None
-
-                    let words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries) |> List.ofArray
-                    Expect.isTrue (echo.Success || words.Head = "hybrid") $"an echo or a hybrid command: {line}"
-
-                    if echo.Success then
-                        File.WriteAllText(dir.File echo.Groups[2].Value, echo.Groups[1].Value + "\n")
-                    elif background then
-                        let server = new RunningCli(dir, words.Tail)
-                        servers.Add server
-                        server.WaitForLine(_.Contains("listening on"), seconds 20.) |> ignore
-                    else
-                        let r = runWith dir (seconds 20.) input words.Tail
-                        expectExit Exit.success r line
-                        redirect |> Option.iter (fun f -> File.WriteAllBytes(dir.File f, r.Stdout))
-                        outputs.Add(words[1], r)
-
-                use key = PrivateKey.Load(dir.File "server.key")
-
-                let outputOf command =
-                    outputs |> Seq.filter (fst >> (=) command) |> Seq.map snd |> List.ofSeq
-
-                Expect.equal (outputOf "keygen").Head.Out (key.Fingerprint + "\n") "keygen prints the fingerprint"
-                let connects = outputOf "connect"
-                Expect.equal [ for c in connects -> c.Out ] [ "hello\n"; "hello\n" ] "both connects print hello"
-                Expect.stringContains connects[0].Stderr "first contact" "the first is trust on first use"
-                Expect.isFalse (connects[1].Stderr.Contains "first contact") "the pinned one is not"
-
-                Expect.equal
-                    ((outputOf "known-hosts").Head.Out)
-                    $"127.0.0.1:{snd ports[0]} {key.Fingerprint}\n"
-                    "known-hosts list shows the server"
-
-                let notes = File.ReadAllBytes(dir.File "notes.txt")
-                Expect.equal (File.ReadAllBytes(dir.File "notes.opened")) notes "seal then open"
-                Expect.stringContains (outputOf "send").Head.Stderr "verified" "send: the receiver verified it"
-                expectExit Exit.success (servers[1].WaitForExit(seconds 20.)) "receive ends after the file"
-                Expect.equal (File.ReadAllBytes(dir.File "inbox/notes.txt")) notes "received into inbox/"
-            finally
-                for s in servers do
-                    (s :> IDisposable).Dispose()
+                Expect.throws
+                    (fun () -> (new TcpClient("127.0.0.1", port)).Dispose())
+                    $"nothing listens on {file}'s port after the script"
     ]
 
 /// Post-quantum hybrid by default, --classical to turn it off, --verbose to see the protocol name, and no fallback.

@@ -206,3 +206,43 @@ let keygen dir name =
     expectExit Exit.success (run dir [ "keygen"; "-o"; name ]) $"keygen {name}"
     File.WriteAllBytes(dir.File(name + ".pub"), (run dir [ "pubkey"; name ]).Stdout)
     HybridProtocol.PrivateKey.Load(dir.File name)
+
+/// Runs a bash SCRIPT in DIR with `hybrid` on PATH (a wrapper running the built tool) and DIR's own known-hosts file;
+/// fails the test after TIMEOUT (killing the whole process tree).
+let runShell (dir: TempDir) (timeout: TimeSpan) (script: string) =
+    let bin = dir.File ".bin"
+    Directory.CreateDirectory bin |> ignore
+    let wrapper = Path.Combine(bin, "hybrid")
+    File.WriteAllText(wrapper, $"#!/bin/sh\nexec dotnet '{cliDll}' \"$@\"\n")
+
+    if not (OperatingSystem.IsWindows()) then
+        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead ||| UnixFileMode.UserWrite ||| UnixFileMode.UserExecute)
+
+    let info = ProcessStartInfo "bash"
+    info.ArgumentList.Add "-c"
+    info.ArgumentList.Add script
+    info.WorkingDirectory <- dir.Path
+    info.RedirectStandardInput <- true
+    info.RedirectStandardOutput <- true
+    info.RedirectStandardError <- true
+    info.UseShellExecute <- false
+    info.Environment["PATH"] <- bin + ":" + (Environment.GetEnvironmentVariable "PATH" |> string)
+    info.Environment["HYBRID_KNOWN_HOSTS"] <- dir.File "known_hosts"
+    info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] <- "1"
+    info.Environment["DOTNET_NOLOGO"] <- "1"
+    use p = start info
+    p.StandardInput.Close()
+    let stdout = p.StandardOutput.ReadToEndAsync()
+    let stderr = p.StandardError.ReadToEndAsync()
+
+    if not (p.WaitForExit timeout) then
+        p.Kill true
+        failtest $"the script did not finish within {timeout.TotalSeconds} s: {script}"
+
+    p.WaitForExit()
+
+    {
+        ExitCode = p.ExitCode
+        Stdout = Encoding.UTF8.GetBytes stdout.Result
+        Stderr = stderr.Result
+    }
