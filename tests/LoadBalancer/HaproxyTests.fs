@@ -19,6 +19,8 @@ open Microsoft.AspNetCore.Hosting.Server
 open Microsoft.AspNetCore.Hosting.Server.Features
 open Microsoft.AspNetCore.Http
 open Microsoft.AspNetCore.Server.Kestrel.Core
+open System.Collections.Generic
+open Microsoft.Extensions.Configuration
 open Microsoft.Extensions.DependencyInjection
 open Microsoft.Extensions.Logging
 open HybridProtocol
@@ -285,9 +287,10 @@ let private listenerTests =
 
 /// A Kestrel HTTP/1.1 endpoint over HybridProtocol on 127.0.0.1 that answers GET / with the connection's
 /// RemoteIpAddress:RemotePort and the balancer from IHybridProtocolFeature.
-let private startKestrel () =
+let private startKestrelWith (services: IServiceCollection -> unit) (useProtocol: ListenOptions -> unit) =
     let builder = WebApplication.CreateSlimBuilder()
     builder.Logging.ClearProviders() |> ignore
+    services builder.Services
 
     builder.WebHost.ConfigureKestrel(fun (k: KestrelServerOptions) ->
         k.Listen(
@@ -295,11 +298,7 @@ let private startKestrel () =
             0,
             fun listen ->
                 listen.Protocols <- HttpProtocols.Http1
-
-                listen.UseHybridProtocol(fun (o: HybridProtocolConnectionOptions) ->
-                    o.ServerOptions <- serverOptions ()
-                    o.ProxyProtocol <- trusted ())
-                |> ignore
+                useProtocol listen
         ))
     |> ignore
 
@@ -331,6 +330,32 @@ let private startKestrel () =
 
     app, port
 
+let private startKestrel () =
+    startKestrelWith ignore (fun listen ->
+        listen.UseHybridProtocol(fun (o: HybridProtocolConnectionOptions) ->
+            o.ServerOptions <- serverOptions ()
+            o.ProxyProtocol <- trusted ())
+        |> ignore)
+
+/// GET / through HAProxy over a fresh connection: the response's body line must be the client's address and HAProxy's.
+let private expectClientSeen (haproxyPort: int) (key: PublicKey) (what: string) =
+    task {
+        use! client =
+            SecureConnection.ConnectAsync("127.0.0.1", haproxyPort, clientOptions key)
+
+        use stream = client.GetStream()
+        let request = "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"B
+        do! stream.WriteAsync(request, 0, request.Length)
+        use reader = new StreamReader(stream)
+        let! response = reader.ReadToEndAsync()
+        Expect.stringContains response "200 OK" $"{what}: served"
+
+        Expect.stringContains
+            response
+            $"\r\n{client.LocalEndPoint} {balancer}\r\n"
+            $"{what}: the client's address, through HAProxy"
+    }
+
 let private kestrelTests =
     testList "Kestrel" [
         test "behind HAProxy send-proxy-v2: HttpContext.Connection is the client's own socket address" {
@@ -339,20 +364,7 @@ let private kestrelTests =
 
             task {
                 for i in 1..2 do
-                    use! client =
-                        SecureConnection.ConnectAsync("127.0.0.1", haproxy.Port, clientOptions serverKey.PublicKey)
-
-                    use stream = client.GetStream()
-                    let request = "GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"B
-                    do! stream.WriteAsync(request, 0, request.Length)
-                    use reader = new StreamReader(stream)
-                    let! response = reader.ReadToEndAsync()
-                    Expect.stringContains response "200 OK" $"request {i} served"
-
-                    Expect.stringContains
-                        response
-                        $"\r\n{client.LocalEndPoint} {balancer}\r\n"
-                        $"request {i}: the client's address, through HAProxy"
+                    do! expectClientSeen haproxy.Port serverKey.PublicKey $"request {i}"
 
                 let! closed = spoof port
                 Expect.isTrue closed "a spoofed header straight from 127.0.0.1 is refused"
@@ -360,6 +372,56 @@ let private kestrelTests =
                 do! app.DisposeAsync()
             }
             |> runTask
+        }
+    ]
+
+let private configuredTests =
+    testList "Kestrel from configuration" [
+        test "HybridProtocol:TrustedProxies behind HAProxy send-proxy (v1): the client's own address" {
+            use dir = new TempDir()
+            serverKey.Save(dir.File "server.key")
+
+            let config =
+                ConfigurationBuilder()
+                    .AddInMemoryCollection(
+                        [
+                            KeyValuePair<string, string | null>("HybridProtocol:KeyFile", dir.File "server.key")
+                            KeyValuePair<string, string | null>("HybridProtocol:TrustedProxies:0", "10.9.8.0/24")
+                            KeyValuePair<string, string | null>("HybridProtocol:TrustedProxies:1", balancer)
+                        ]
+                    )
+                    .Build()
+
+            let app, port =
+                startKestrelWith (fun s -> s.AddHybridProtocol(config.GetSection "HybridProtocol") |> ignore) (fun l ->
+                    l.UseHybridProtocol() |> ignore)
+
+            use haproxy = new Haproxy(port, "send-proxy")
+
+            task {
+                do! expectClientSeen haproxy.Port serverKey.PublicKey "bound from configuration"
+                let! closed = spoof port
+                Expect.isTrue closed "a spoofed header straight from 127.0.0.1 is refused"
+                do! app.StopAsync()
+                do! app.DisposeAsync()
+            }
+            |> runTask
+        }
+
+        test "a TrustedProxies entry that is no network is InvalidArgument, naming the setting" {
+            let settings = HybridProtocolServerSettings(KeyFile = "unused.key")
+            settings.TrustedProxies.Add "10.0.0.300/8"
+
+            try
+                settings.CreateConnectionOptions() |> ignore
+                failtest "accepted"
+            with :? HybridProtocolException as e ->
+                Expect.equal e.Code HybridErrorCode.InvalidArgument "code"
+
+                Expect.stringContains
+                    e.Message
+                    "HybridProtocol:TrustedProxies: '10.0.0.300/8'"
+                    "names the setting and value"
         }
     ]
 
@@ -417,4 +479,4 @@ let private cliTests =
 [<Tests>]
 let tests =
     testSequenced
-    <| testList "LoadBalancer.HAProxy" [ listenerTests; kestrelTests; cliTests ]
+    <| testList "LoadBalancer.HAProxy" [ listenerTests; kestrelTests; configuredTests; cliTests ]
