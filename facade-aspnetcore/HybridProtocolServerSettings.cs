@@ -9,7 +9,8 @@ namespace HybridProtocol.AspNetCore;
 /// Server settings bindable from configuration (appsettings.json, environment, command line), for
 /// <see cref="HybridProtocolListenOptionsExtensions.UseHybridProtocol(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions)"/>:
 /// <code>
-/// "HybridProtocol": { "KeyFile": "server.key", "HandshakeTimeout": "00:00:05", "IdleTimeout": "00:05:00", "MaxConcurrentHandshakes": 256 }
+/// "HybridProtocol": { "KeyFile": "server.key", "HandshakeTimeout": "00:00:05", "IdleTimeout": "00:05:00", "MaxConcurrentHandshakes": 256,
+///                     "TrustedProxies": [ "10.0.0.0/8" ] }
 /// </code>
 /// </summary>
 public sealed class HybridProtocolServerSettings
@@ -43,6 +44,16 @@ public sealed class HybridProtocolServerSettings
     /// with PostQuantumRequired) or <c>Classical</c>.</summary>
     public PostQuantumMode PostQuantum { get; set; } = PostQuantumMode.Hybrid;
 
+    /// <summary>
+    /// Behind TCP load balancers: the balancers' addresses or networks (<c>"10.0.0.0/8"</c>; an address alone is one
+    /// host) whose PROXY protocol header is read before the preamble (<see cref="HybridProtocolConnectionOptions.ProxyProtocol"/>,
+    /// docs/LOAD-BALANCERS.md); empty (the default): no header is expected.
+    /// </summary>
+    public IList<string> TrustedProxies { get; } = [];
+
+    /// <summary>With <see cref="TrustedProxies"/>: whether their connections must start with a PROXY header (<see cref="ProxyProtocolOptions.Required"/>); default true.</summary>
+    public bool ProxyProtocolRequired { get; set; } = true;
+
     /// <summary>Loads the keys and makes the endpoint's options; each value is checked as the options' setters check it.</summary>
     /// <exception cref="HybridProtocolException">InvalidArgument for a missing key file or a bad value; InvalidKey for an unreadable key.</exception>
     public HybridProtocolConnectionOptions CreateConnectionOptions()
@@ -52,6 +63,11 @@ public sealed class HybridProtocolServerSettings
             throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "HybridProtocol:KeyFile is not set: name the server's private key file (make one with 'hybrid keygen -o server.key').");
         }
 
+        var proxy = TrustedProxies.Count == 0 ? null : new ProxyProtocolOptions
+        {
+            TrustedProxies = [.. TrustedProxies.Select(t => ProxyProtocolOptions.ParseNetwork(t, "HybridProtocol:TrustedProxies"))],
+            Required = ProxyProtocolRequired,
+        };
         var server = new SecureServerOptions
         {
             HandshakeTimeout = HandshakeTimeout,
@@ -67,7 +83,7 @@ public sealed class HybridProtocolServerSettings
             server.ClientAuthentication = ClientAuthentication.AllowList(AllowedClientKeyFiles.Select(PublicKey.Load));
         }
 
-        return new HybridProtocolConnectionOptions { ServerOptions = server, MaxConcurrentHandshakes = MaxConcurrentHandshakes };
+        return new HybridProtocolConnectionOptions { ServerOptions = server, MaxConcurrentHandshakes = MaxConcurrentHandshakes, ProxyProtocol = proxy };
     }
 }
 

@@ -47,6 +47,18 @@ public sealed class ProxyProtocolOptions
 
     internal ProxyDecodeOptions DecodeOptions => new(maxHeaderLength, false);
 
+    /// <summary>A network in CIDR notation (<c>10.0.0.0/8</c>, <c>fd00::/8</c>), or an address alone as one host, for settings read as text.</summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when it is neither.</exception>
+    internal static IPNetwork ParseNetwork(string text, string setting)
+    {
+        var cidr = !text.Contains('/', StringComparison.Ordinal) && IPAddress.TryParse(text, out var address)
+            ? new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128)
+            : (IPNetwork?)null;
+        return cidr ?? (IPNetwork.TryParse(text, out var network)
+            ? network
+            : throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"{setting}: '{text}' is not an address or network: expected CIDR such as 10.0.0.0/8, 192.0.2.7 or fd00::/8."));
+    }
+
     /// <summary>Whether <paramref name="remote"/> is one of <see cref="TrustedProxies"/> (an IPv4-mapped address as IPv4).</summary>
     internal bool Trusts(EndPoint? remote)
     {

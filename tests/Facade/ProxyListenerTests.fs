@@ -287,7 +287,11 @@ let tests =
                         SecureConnection.ConnectAsync("127.0.0.1", required.LocalEndPoint.Port, clientOptions ()))
 
                 Expect.contains
-                    [ HybridErrorCode.ConnectionTruncated; HybridErrorCode.TransportFailed ]
+                    [
+                        HybridErrorCode.ConnectionTruncated
+                        HybridErrorCode.TransportFailed
+                        HybridErrorCode.AuthenticationFailed
+                    ]
                     code.Code
                     "the client sees the connection dropped"
 
