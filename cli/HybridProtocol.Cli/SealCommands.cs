@@ -167,7 +167,7 @@ internal static class SealCommands
         {
             foreach (var path in paths)
             {
-                Keys.RequireFile(path, "key");
+                Keys.RequireKeyFile(path, "key");
                 var head = new byte[Math.Min(4096, new FileInfo(path).Length)];
                 using (var file = File.OpenRead(path))
                 {

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using HybridProtocol.Core.Age;
 using HybridProtocol.Crypto;
 using Microsoft.FSharp.Collections;
-using CoreAgeFile = HybridProtocol.Core.Age.AgeFile;
+using CoreAgeFile = HybridProtocol.Core.Age.AgeFileFormat;
 using CoreHeader = HybridProtocol.Core.Age.Header;
 
 namespace HybridProtocol;

@@ -143,7 +143,7 @@ internal static class AgeInterop
         _ => throw new HybridProtocolException(
             HybridErrorCode.InvalidKey,
             $"A {KeyAlgorithms.Name(algorithm)} key has no form as {what}: age's native types are X25519 and MLKEM768-X25519 (X-Wing). "
-            + "Make one with 'hybrid keygen' (X25519) or 'hybrid keygen --type xwing'."),
+            + "Use a key made with PrivateKey.Generate(KeyAlgorithm.X25519) or PrivateKey.Generate(KeyAlgorithm.XWing)."),
     };
 
     public static KeyAlgorithm Algorithm(CoreAgeKeys.AgeKeyType keyType) =>

@@ -1,6 +1,6 @@
 /// age's published test kit (C2SP CCTV age vectors, tests/vectors/age/testkit): every vector that names an identity (or
 /// none at all) runs through the public API, AgeFile.Decrypt with PrivateKey.FromAgeIdentity, and through the core's
-/// layers (Armor, Header, AgeFile.unwrapFileKey) to check that the failure is the one the kit expects. The 25 vectors
+/// layers (Armor, Header, AgeFileFormat.unwrapFileKey) to check that the failure is the one the kit expects. The 25 vectors
 /// for passphrase (scrypt) recipients only are skipped: we do not implement scrypt recipients (specs/AGE.md).
 module HybridProtocol.Tests.AgeTestKit
 
@@ -103,7 +103,7 @@ let private coreOutcome (keys: PrivateKey list) (v: Vector) =
                         Recipients.MlKem768X25519Identity(k.ToHpke HpkeKem.XWing)
             ]
 
-            match AgeFile.unwrapFileKey (crypto ()) identities header with
+            match AgeFileFormat.unwrapFileKey (crypto ()) identities header with
             | Error(AgeError.Stanza _) -> Error "header failure"
             | Error NoIdentityMatched -> Error "no match"
             | Error HeaderMacMismatch -> Error "HMAC failure"

@@ -1,4 +1,4 @@
-module HybridProtocol.Core.Age.AgeFile
+module HybridProtocol.Core.Age.AgeFileFormat
 
 open System
 open System.Text

@@ -1,7 +1,7 @@
 /// An age v1 file as a whole (age.md "Encrypted file format"): the header that carries the file key for each recipient
 /// and its MAC, then the payload. Writing: `encryptHeader`. Reading: `Header.decode`, `unwrapFileKey` (which checks the
 /// MAC), then `Payload`. `detect` tells an age file (binary or armored) from other input.
-module HybridProtocol.Core.Age.AgeFile
+module HybridProtocol.Core.Age.AgeFileFormat
 
 open HybridProtocol.Core
 open HybridProtocol.Core.Age.Header
