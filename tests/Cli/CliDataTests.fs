@@ -290,7 +290,11 @@ let edgeTests =
             expectExit Exit.usage r "unknown command"
             Expect.stringStarts r.Stderr "hybrid: 'frobnicate' is not a command" "the first line says so"
             let help = run dir [ "serve"; "--help" ]
-            let line = help.Out.Split('\n') |> Array.find (fun l -> l.Contains "--idle-timeout")
+
+            let line =
+                help.Out.Split('\n')
+                |> Array.find (fun l -> l.TrimStart().StartsWith "--idle-timeout")
+
             Expect.equal (line.Split("default").Length - 1) 1 $"one default: {line}"
 
         testCase
