@@ -100,6 +100,15 @@ internal static class App
         var parse = root.Parse(args);
         if (parse.Action is ParseErrorAction)
         {
+            if (parse.CommandResult.Command == root && parse.UnmatchedTokens.Count > 0)
+            {
+                // Not "Required command was not provided": the first word was given, and is not a command.
+                await Console.Error.WriteLineAsync(
+                    $"hybrid: '{parse.UnmatchedTokens[0]}' is not a command; the commands are {string.Join(", ", root.Subcommands.Select(c => c.Name))}.").ConfigureAwait(false);
+                await Console.Error.WriteLineAsync("Run 'hybrid --help' for usage.").ConfigureAwait(false);
+                return (int)ExitCode.Usage;
+            }
+
             foreach (var error in parse.Errors)
             {
                 await Console.Error.WriteLineAsync("hybrid: " + error.Message).ConfigureAwait(false);

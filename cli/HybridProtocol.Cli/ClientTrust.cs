@@ -133,7 +133,7 @@ internal sealed class ClientTrust
             var error = KnownHosts.ServerKeyChangedException(changed.Host, changed.Port, recorded, changed.PresentedKey, changed.Path, changed.RecordedLine);
             throw new CliException(
                 ExitCode.Authentication,
-                $"{error.Message} With this tool: hybrid known-hosts remove {_target}{(changed.Path == KnownHosts.GetDefaultPath() ? "" : $" --file {changed.Path}")}",
+                $"{error.Message} With this tool: hybrid known-hosts remove {_target}{(changed.Path == KnownHostsCommands.DefaultPath() ? "" : $" --file {changed.Path}")}",
                 error);
         }
         catch (HybridProtocolException e) when (e.Code == HybridErrorCode.AuthenticationFailed && _refusedPin is { } presented)

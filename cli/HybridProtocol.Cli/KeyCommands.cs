@@ -9,7 +9,7 @@ internal static class KeyCommands
     {
         var output = new Option<string>("--output", "-o")
         {
-            Description = "Where to write the private key (PEM, owner-only permissions 0600).",
+            Description = "Where to write the private key (PEM, owner-only permissions 0600); '-' prints it on stdout (as wg genkey and age-keygen do) and the fingerprint on stderr.",
             Required = true,
             HelpName = "FILE",
         };
@@ -32,6 +32,15 @@ internal static class KeyCommands
         {
             var path = parse.GetRequiredValue(output);
             var overwrite = parse.GetValue(force);
+            if (path == "-")
+            {
+                using var printed = PrivateKey.Generate(KeyTypes.Parse(parse.GetValue(type) ?? "x25519"));
+                using var stdout = Streams.StandardOutput();
+                stdout.Write(System.Text.Encoding.ASCII.GetBytes(printed.ToPem()));
+                Console.Error.WriteLine($"Printed a private key on stdout; its public key's fingerprint is {printed.Fingerprint}.");
+                return ExitCode.Success;
+            }
+
             if (!overwrite && (File.Exists(path) || Directory.Exists(path)))
             {
                 throw new CliException(ExitCode.KeyOrFile, $"'{path}' already exists; choose another name, or pass --force to replace it.");
@@ -54,15 +63,16 @@ internal static class KeyCommands
 
     public static Command Pubkey()
     {
-        var file = new Argument<string>("FILE") { Description = "A private (or public) key file." };
+        var file = new Argument<string>("FILE") { Description = "A private (or public) key file; '-' reads the key from stdin." };
         var command = new Command("pubkey", "Print the public key (PEM) of a key file.") { file };
         command.SetRun(parse =>
         {
-            var key = Keys.LoadAnyPublic(parse.GetRequiredValue(file));
+            var path = parse.GetRequiredValue(file);
+            var key = path == "-" ? Keys.ReadAnyPublic(Console.In.ReadToEnd()) : Keys.LoadAnyPublic(path);
             Console.Out.Write(key.ToPem());
             return ExitCode.Success;
         });
-        return App.WithExamples(command, "hybrid pubkey server.key > server.pub");
+        return App.WithExamples(command, "hybrid pubkey server.key > server.pub", "hybrid keygen -o - | tee client.key | hybrid pubkey -");
     }
 
     public static Command Fingerprint()

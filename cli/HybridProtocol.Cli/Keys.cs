@@ -40,6 +40,18 @@ internal static class Keys
         return key;
     }
 
+    /// <summary>The public key in PEM text read from stdin (<c>hybrid pubkey -</c>): a private key's, or a public key itself.</summary>
+    public static PublicKey ReadAnyPublic(string pem)
+    {
+        if (pem.Contains("PRIVATE KEY-----", StringComparison.Ordinal))
+        {
+            using var key = PrivateKey.FromPem(pem);
+            return key.PublicKey;
+        }
+
+        return PublicKey.FromPem(pem);
+    }
+
     /// <summary>Loads a public key file (PEM, as <c>hybrid pubkey</c> or <c>openssl pkey -pubout</c> write it).</summary>
     public static PublicKey LoadPublic(string path)
     {

@@ -12,10 +12,34 @@ internal static class KnownHostsCommands
         HelpName = "FILE",
     };
 
+    /// <summary>
+    /// The tool's default known-hosts file: <c>$HYBRID_KNOWN_HOSTS</c>, else <c>hybrid/known_hosts</c> in the user's
+    /// configuration directory, found even when that directory does not exist yet (fresh containers, service
+    /// accounts: <see cref="Environment.SpecialFolderOption.DoNotVerify"/>, which gives <c>$XDG_CONFIG_HOME</c> or
+    /// <c>$HOME/.config</c> on Linux); the file and its folder are created on first contact.
+    /// </summary>
+    public static string DefaultPath()
+    {
+        if (Environment.GetEnvironmentVariable(KnownHosts.PathEnvironmentVariable) is { Length: > 0 } overridden)
+        {
+            return Path.GetFullPath(overridden);
+        }
+
+        var config = Environment.GetFolderPath(Environment.SpecialFolder.ApplicationData, Environment.SpecialFolderOption.DoNotVerify);
+        if (string.IsNullOrEmpty(config))
+        {
+            throw new CliException(
+                ExitCode.KeyOrFile,
+                $"There is no configuration folder for the known-hosts file (neither $XDG_CONFIG_HOME nor $HOME is set); set {KnownHosts.PathEnvironmentVariable}=FILE or pass --known-hosts FILE, or pin the server with --server-key or --pin.");
+        }
+
+        return Path.Combine(config, "hybrid", "known_hosts");
+    }
+
     /// <summary>The file named by the option, or the default.</summary>
     public static string PathOrDefault(string? file)
     {
-        var path = string.IsNullOrEmpty(file) ? KnownHosts.GetDefaultPath() : file;
+        var path = string.IsNullOrEmpty(file) ? DefaultPath() : file;
         if (Directory.Exists(path))
         {
             throw new CliException(ExitCode.KeyOrFile, $"The known-hosts path '{path}' is a directory; give a file path (it is created on first contact).");

@@ -24,7 +24,7 @@ internal static class Serving
     /// <summary>The --idle-timeout option.</summary>
     public static Option<int> IdleTimeoutOption(string who) => new("--idle-timeout")
     {
-        Description = $"Close a connection when {who} sends nothing (or takes nothing) for this many seconds (default {DefaultIdleSeconds}).",
+        Description = $"Close a connection when {who} sends nothing (or takes nothing) for this many seconds.",
         DefaultValueFactory = _ => DefaultIdleSeconds,
         HelpName = "SECONDS",
     };
@@ -32,7 +32,7 @@ internal static class Serving
     /// <summary>The --max-clients option.</summary>
     public static Option<int> MaxClientsOption() => new("--max-clients")
     {
-        Description = $"Serve at most this many clients at once; a further client is told the server is busy (default {DefaultMaxClients}).",
+        Description = $"Serve at most this many clients at once; a further client is told the server is busy.",
         DefaultValueFactory = _ => DefaultMaxClients,
         HelpName = "N",
     };

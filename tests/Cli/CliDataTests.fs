@@ -222,3 +222,126 @@ let tests =
             Expect.equal served.Result data "all of it"
             Expect.isLessThanOrEqual largest 1000 "within the announced limit"
     ]
+
+/// The rough edges: conventions of age and wg, keys a server cannot serve, no configuration folder, help and usage
+/// lines, and the connection options another implementation needs (--psk, --suite).
+[<Tests>]
+let edgeTests =
+    testSequenced
+    <| testList "CLI edges" [
+        testCase "keygen -o - prints the private key on stdout (fingerprint on stderr); pubkey - reads a key from stdin"
+        <| fun () ->
+            if OperatingSystem.IsWindows() then
+                skiptest "bash"
+
+            use dir = new TempDir()
+
+            let r =
+                runShell dir (seconds 30.) "hybrid keygen -o - > k.pem; hybrid pubkey - < k.pem > k.pub; ls"
+
+            expectExit Exit.success r "keygen -o - | pubkey -"
+            Expect.isFalse (File.Exists(dir.File "-")) "no file named '-'"
+            use key = PrivateKey.FromPem(File.ReadAllText(dir.File "k.pem"))
+            Expect.stringContains r.Stderr key.Fingerprint "the fingerprint on stderr"
+            Expect.equal (File.ReadAllText(dir.File "k.pub")) (key.PublicKey.ToPem()) "pubkey - printed its public key"
+
+        testCase
+            "serve --key with an X-Wing or ML-KEM key is refused at start (exit 3, says why); the ServerKey setter throws ArgumentException"
+        <| fun () ->
+            use dir = new TempDir()
+
+            for t in [ "xwing"; "mlkem768"; "p256" ] do
+                expectExit Exit.success (run dir [ "keygen"; "--type"; t; "-o"; t + ".key" ]) $"keygen {t}"
+                let r = run dir [ "serve"; "--key"; t + ".key"; "--listen"; "127.0.0.1:0" ]
+                expectExit Exit.keyOrFile r $"serve with a {t} key"
+                Expect.stringContains r.Stderr "X25519" "says which key it needs"
+
+                use key = PrivateKey.Load(dir.File(t + ".key"))
+                let options = SecureServerOptions()
+
+                Expect.throwsT<ArgumentException> (fun () -> options.ServerKey <- key) $"the library refuses a {t} key"
+
+        testCase
+            "with no configuration folder, first use creates $HOME/.config/hybrid/known_hosts and known-hosts list reads it"
+        <| fun () ->
+            if OperatingSystem.IsWindows() then
+                skiptest "bash"
+
+            use dir = new TempDir()
+            use key = keygen dir "server.key"
+            let server, port = startLocal dir "serve" [ "--echo" ]
+            use _ = server
+            Directory.CreateDirectory(dir.File "home") |> ignore
+
+            let r =
+                runShell
+                    dir
+                    (seconds 30.)
+                    $"export HOME=$PWD/home; unset HYBRID_KNOWN_HOSTS XDG_CONFIG_HOME; echo hi | hybrid connect 127.0.0.1:{port} && hybrid known-hosts list"
+
+            expectExit Exit.success r "connect and list with no ~/.config"
+            Expect.equal r.Out $"hi\n127.0.0.1:{port} {key.Fingerprint}\n" "echoed, then the recorded entry"
+            Expect.isTrue (File.Exists(dir.File "home/.config/hybrid/known_hosts")) "created in place"
+
+        testCase "an unknown command's first line names it; defaults appear once in help"
+        <| fun () ->
+            use dir = new TempDir()
+            let r = run dir [ "frobnicate" ]
+            expectExit Exit.usage r "unknown command"
+            Expect.stringStarts r.Stderr "hybrid: 'frobnicate' is not a command" "the first line says so"
+            let help = run dir [ "serve"; "--help" ]
+
+            let line =
+                help.Out.Split('\n')
+                |> Array.find (fun l -> l.TrimStart().StartsWith "--idle-timeout")
+
+            Expect.equal (line.Split("default").Length - 1) 1 $"one default: {line}"
+
+        testCase
+            "--psk and --suite: matching ends connect (the protocol name shows both); a different key is exit 6, a suite refused exit 7"
+        <| fun () ->
+            if OperatingSystem.IsWindows() then
+                skiptest "file modes"
+
+            use dir = new TempDir()
+            use _ = keygen dir "server.key"
+
+            for name in [ "psk"; "other" ] do
+                File.WriteAllBytes(dir.File name, Security.Cryptography.RandomNumberGenerator.GetBytes 32)
+                File.SetUnixFileMode(dir.File name, UnixFileMode.UserRead ||| UnixFileMode.UserWrite)
+
+            let server, port =
+                startLocal dir "serve" [ "--echo"; "--psk"; "psk"; "--suite"; "AESGCM_SHA256" ]
+
+            use _ = server
+
+            let connect extra =
+                runWith
+                    dir
+                    (seconds 20.)
+                    "psk"B
+                    ([
+                        "connect"
+                        $"127.0.0.1:{port}"
+                        "--server-key"
+                        "server.key.pub"
+                        "--verbose"
+                     ]
+                     @ extra)
+
+            let ok = connect [ "--psk"; "psk"; "--suite"; "AESGCM_SHA256" ]
+            expectExit Exit.success ok "same key and suite"
+            Expect.equal ok.Out "psk" "echoed"
+            Expect.stringContains ok.Stderr "psk2" "a psk pattern ran"
+            Expect.stringContains ok.Stderr "AESGCM_SHA256" "the suite asked for"
+
+            expectExit
+                Exit.integrity
+                (connect [ "--psk"; "other"; "--suite"; "AESGCM_SHA256" ])
+                "a different pre-shared key"
+
+            expectExit Exit.refused (connect [ "--psk"; "psk" ]) "a suite the server does not accept"
+            expectExit Exit.usage (connect [ "--suite"; "ROT13" ]) "an unknown suite"
+            File.WriteAllBytes(dir.File "short", Array.zeroCreate 31)
+            expectExit Exit.keyOrFile (connect [ "--psk"; "short" ]) "31 bytes"
+    ]
