@@ -60,7 +60,13 @@ let SetupPSKR (suite: Suite) (enc: byte[]) (skR: HpkeKeyPair) (info: byte[]) (ps
 let SetupAuthS (suite: Suite) (randomness: byte[]) (pkR: HpkePublicKey) (info: byte[]) (skS: HpkeKeyPair) =
     authKdf suite
     |> Result.bind (fun () ->
-        sender suite Auth (suite.Kem.AuthEncap randomness pkR skS) info KeySchedule.default_psk KeySchedule.default_psk_id)
+        sender
+            suite
+            Auth
+            (suite.Kem.AuthEncap randomness pkR skS)
+            info
+            KeySchedule.default_psk
+            KeySchedule.default_psk_id)
 
 let SetupAuthR (suite: Suite) (enc: byte[]) (skR: HpkeKeyPair) (info: byte[]) (pkS: HpkePublicKey) =
     authKdf suite

@@ -175,6 +175,7 @@ type Suite private (kem: Kem, kdf: Kdf, aead: Aead) =
             | HkdfSha256 _
             | HkdfSha384 _
             | HkdfSha512 _ -> true)
+
     member _.AeadId = aeadId
 
     member val SuiteId = Array.concat [ "HPKE"B; i2osp2 kem.kem_id; i2osp2 kdfId; i2osp2 aeadId ]

@@ -339,7 +339,10 @@ let private tests' =
                                     )
                             )
 
-                        Expect.equal (codeOf openAuth) HybridErrorCode.Unsupported $"{algorithm} {kdf} open psk={withPsk}"
+                        Expect.equal
+                            (codeOf openAuth)
+                            HybridErrorCode.Unsupported
+                            $"{algorithm} {kdf} open psk={withPsk}"
 
                     // The same suites with HKDF keep the auth modes.
                     Expect.isTrue
@@ -355,7 +358,14 @@ let private tests' =
 
             match pkR with
             | Ok pkR ->
-                match Setup.SetupAuthS suite (Array.zeroCreate suite.Kem.Nrandom) pkR [||] (s.ToHpke HpkeKem.X25519HkdfSha256) with
+                match
+                    Setup.SetupAuthS
+                        suite
+                        (Array.zeroCreate suite.Kem.Nrandom)
+                        pkR
+                        [||]
+                        (s.ToHpke HpkeKem.X25519HkdfSha256)
+                with
                 | Error(AuthModeNotDefinedForKdf id) -> Expect.equal id 0x0011us "the core's typed error names SHAKE256"
                 | Error err -> failtestf "%A" err
                 | Ok _ -> failtest "SetupAuthS succeeded"
@@ -365,14 +375,15 @@ let private tests' =
         <| fun () ->
             Expect.equal (FacadeHpke.EncapsulatedKeyLength()) 32 "the default suite (X25519)"
 
-            for algorithm, nenc in [
-                KeyAlgorithm.X25519, 32
-                KeyAlgorithm.P256, 65
-                KeyAlgorithm.P384, 97
-                KeyAlgorithm.P521, 133
-                KeyAlgorithm.MlKem768, 1088
-                KeyAlgorithm.XWing, 1120
-            ] do
+            for algorithm, nenc in
+                [
+                    KeyAlgorithm.X25519, 32
+                    KeyAlgorithm.P256, 65
+                    KeyAlgorithm.P384, 97
+                    KeyAlgorithm.P521, 133
+                    KeyAlgorithm.MlKem768, 1088
+                    KeyAlgorithm.XWing, 1120
+                ] do
                 let suite = HpkeSuite.DefaultFor algorithm
                 Expect.equal (FacadeHpke.EncapsulatedKeyLength suite) nenc $"{algorithm}"
                 let (r, _, _) = keys[algorithm]
@@ -454,7 +465,11 @@ let private tests' =
             let shakeLimit = messageOf (fun () -> shake.Export(ReadOnlySpan.Empty, 65536))
             Expect.isFalse (shakeLimit.Contains "Nh") "SHAKE has no 255 * Nh limit"
             Expect.stringContains shakeLimit "65535" "SHAKE's limit"
-            Expect.equal (shake.Export(ReadOnlySpan.Empty, 255 * 64 + 1).Length) (255 * 64 + 1) "SHAKE goes past 255 * Nh"
+
+            Expect.equal
+                (shake.Export(ReadOnlySpan.Empty, 255 * 64 + 1).Length)
+                (255 * 64 + 1)
+                "SHAKE goes past 255 * Nh"
 
         testCase "a key of another algorithm than the suite's KEM is InvalidKey (facade) and WrongKeyKem (core)"
         <| fun () ->

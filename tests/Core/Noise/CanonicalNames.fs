@@ -67,32 +67,35 @@ let tests =
                 let baseName, modifiers = splitSection section
                 let modifierText = String.concat "+" modifiers
 
-                for written in [
-                    spelled section (baseName.ToLowerInvariant() + modifierText) "ChaChaPoly_SHA256"
-                    spelled section (baseName + modifierText.ToUpperInvariant()) "ChaChaPoly_SHA256"
-                    nameOf section "chachapoly_sha256"
-                    "noise" + canonical.Substring 5
-                ] do
+                for written in
+                    [
+                        spelled section (baseName.ToLowerInvariant() + modifierText) "ChaChaPoly_SHA256"
+                        spelled section (baseName + modifierText.ToUpperInvariant()) "ChaChaPoly_SHA256"
+                        nameOf section "chachapoly_sha256"
+                        "noise" + canonical.Substring 5
+                    ] do
                     if written <> canonical then
                         Expect.equal (ProtocolName.parse written) (Error(NonCanonical canonical)) written
 
             let hybrid = "Noise_XXhfs+psk3_25519+MLKEM768_ChaChaPoly_BLAKE2b"
 
-            for written in [
-                "Noise_XXhfs+psk3_25519+mlkem768_ChaChaPoly_BLAKE2b"
-                "Noise_xxPSK3+HFS_25519+MLKEM768_chachapoly_blake2b"
-                "Noise_XXpsk3+hfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
-            ] do
+            for written in
+                [
+                    "Noise_XXhfs+psk3_25519+mlkem768_ChaChaPoly_BLAKE2b"
+                    "Noise_xxPSK3+HFS_25519+MLKEM768_chachapoly_blake2b"
+                    "Noise_XXpsk3+hfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+                ] do
                 Expect.equal (ProtocolName.parse written) (Error(NonCanonical hybrid)) written
         }
 
         test "names that are not ours in any case keep their own error" {
-            for written, error in [
-                "Noise_yy_25519_ChaChaPoly_SHA256", UnknownPattern "yy"
-                "Noise_XXPSK4_25519_ChaChaPoly_SHA256", UnknownPattern "XXPSK4"
-                "Noise_XX_25519_chacha_SHA256", UnsupportedCipher "chacha"
-                "NoisePSK_XX_25519_ChaChaPoly_SHA256", NotNoise
-            ] do
+            for written, error in
+                [
+                    "Noise_yy_25519_ChaChaPoly_SHA256", UnknownPattern "yy"
+                    "Noise_XXPSK4_25519_ChaChaPoly_SHA256", UnknownPattern "XXPSK4"
+                    "Noise_XX_25519_chacha_SHA256", UnsupportedCipher "chacha"
+                    "NoisePSK_XX_25519_ChaChaPoly_SHA256", NotNoise
+                ] do
                 Expect.equal (ProtocolName.parse written) (Error error) written
         }
 
@@ -119,14 +122,18 @@ let tests =
 
         test "a server refuses a non-canonical name with MalformedPreamble (02)" {
             let accepted =
-                [ "Noise_XXpsk0+psk3_25519_ChaChaPoly_BLAKE2b"; "Noise_NNhfs+psk0_25519+MLKEM768_ChaChaPoly_BLAKE2b" ]
+                [
+                    "Noise_XXpsk0+psk3_25519_ChaChaPoly_BLAKE2b"
+                    "Noise_NNhfs+psk0_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+                ]
                 |> List.map (ProtocolName.parse >> Result.defaultWith (fun e -> failtestf "%A" e))
 
-            for requested in [
-                "Noise_XXpsk3+psk0_25519_ChaChaPoly_BLAKE2b"
-                "Noise_NNpsk0+hfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
-                "Noise_xxpsk0+psk3_25519_ChaChaPoly_BLAKE2b"
-            ] do
+            for requested in
+                [
+                    "Noise_XXpsk3+psk0_25519_ChaChaPoly_BLAKE2b"
+                    "Noise_NNpsk0+hfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
+                    "Noise_xxpsk0+psk3_25519_ChaChaPoly_BLAKE2b"
+                ] do
                 Expect.equal (Policy.protocolChoice accepted requested) (Error RefusalCode.MalformedPreamble) requested
 
             for requested in accepted do

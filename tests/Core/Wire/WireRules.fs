@@ -42,7 +42,23 @@ let tests =
                 }
                 |> Result.defaultWith (fun e -> failtestf "%A" e)
 
-            Expect.equal bytes [| 0x01uy; 0x01uy; 0x00uy; 0x01uy; 0x61uy; 0x02uy; 0x00uy; 0x04uy; 1uy; 2uy; 3uy; 4uy |] "01 | 01 0001 'a' | 02 0004 01020304"
+            Expect.equal
+                bytes
+                [|
+                    0x01uy
+                    0x01uy
+                    0x00uy
+                    0x01uy
+                    0x61uy
+                    0x02uy
+                    0x00uy
+                    0x04uy
+                    1uy
+                    2uy
+                    3uy
+                    4uy
+                |]
+                "01 | 01 0001 'a' | 02 0004 01020304"
 
             Expect.equal
                 (HandshakePayload.decode (ReadOnlySpan bytes))
@@ -55,7 +71,19 @@ let tests =
 
         test "a handshake payload whose version is not 01 is Malformed (UnsupportedPayloadVersion v)" {
             for version in [ 0uy; 2uy; 0xFFuy ] do
-                let bytes = [| version; 0x01uy; 0x00uy; 0x00uy; 0x02uy; 0x00uy; 0x04uy; 0uy; 0uy; 1uy; 0uy |]
+                let bytes = [|
+                    version
+                    0x01uy
+                    0x00uy
+                    0x00uy
+                    0x02uy
+                    0x00uy
+                    0x04uy
+                    0uy
+                    0uy
+                    1uy
+                    0uy
+                |]
 
                 Expect.equal
                     (HandshakePayload.decode (ReadOnlySpan bytes))
@@ -69,7 +97,10 @@ let tests =
 
             Expect.equal
                 (Record.decode (ReadOnlySpan [| 0uy; byte RecordType.Close |]))
-                (Ok { Type = RecordType.Close; Data = [| 0uy |] })
+                (Ok {
+                    Type = RecordType.Close
+                    Data = [| 0uy |]
+                })
                 "a one-byte Close is well formed"
         }
 
@@ -98,7 +129,12 @@ let tests =
 
         test "automatic key update: the KeyUpdate follows the AfterRecords-th record under the same key" {
             let after = 3L
-            let _, half = openPair { AfterRecords = after; AfterBytes = Int64.MaxValue }
+
+            let _, half =
+                openPair {
+                    AfterRecords = after
+                    AfterBytes = Int64.MaxValue
+                }
             // Every record of a 2-byte message fits one record: count the records before the key is retired.
             let mutable half = half
             let mutable sealedUnderFirstKey = 0
@@ -106,7 +142,8 @@ let tests =
             let message = [| 1uy; 2uy |]
 
             while not retired do
-                let destination = Array.zeroCreate (int (SendHalf.MessageLength(half, message.Length)))
+                let destination =
+                    Array.zeroCreate (int (SendHalf.MessageLength(half, message.Length)))
 
                 match SendHalf.Message(half, ReadOnlySpan message, 0, Span destination) with
                 | Wrote(next, written, _, _, key) ->
