@@ -587,6 +587,51 @@ let transport =
             Expect.equal (hashIn.GetHashAndReset()) (hashOut.GetHashAndReset()) "10,000 messages intact and in order"
 
         testCase
+            "a client that sends only the preamble and waits gets no answer: the socket is closed at the first-message deadline"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+
+            let listener =
+                new SecureListener(
+                    IPEndPoint(loopback, 0),
+                    serverOptions key,
+                    FirstMessageTimeout = TimeSpan.FromMilliseconds 300.0
+                )
+
+            let failures = Collections.Concurrent.ConcurrentQueue<HybridErrorCode>()
+
+            listener.HandshakeFailed.Add(fun e ->
+                match e.Exception with
+                | :? HybridProtocolException as h -> failures.Enqueue h.Code
+                | _ -> failures.Enqueue HybridErrorCode.TransportFailed)
+
+            listener.Start()
+
+            use client = new Socket(SocketType.Stream, ProtocolType.Tcp)
+            client.Connect(loopback, listener.LocalEndPoint.Port)
+            client.ReceiveTimeout <- 20_000
+
+            let preamble =
+                Array.append [| 0x48uy; 0x59uy; 0x42uy; 0x52uy; 1uy; 33uy |] "Noise_XX_25519_ChaChaPoly_BLAKE2b"B
+
+            client.Send preamble |> ignore
+            // Waiting for the status, as a natural but wrong reading would: nothing comes, then the end.
+            let buffer = Array.zeroCreate 64
+            Expect.equal (client.Receive(buffer: byte array)) 0 "no byte, then the connection is closed"
+
+            let deadline = DateTime.UtcNow.AddSeconds 10.0
+
+            while failures.IsEmpty && DateTime.UtcNow < deadline do
+                Threading.Thread.Sleep 20
+
+            Expect.sequenceEqual
+                failures
+                [ HybridErrorCode.HandshakeTimeout ]
+                "the listener reports the missed deadline"
+
+            listener.DisposeAsync().AsTask().Wait()
+
+        testCase
             "a listener at its handshake limit refuses the next client with ServerBusy; a silent socket holds no handshake slot"
         <| fun () ->
             use key = PrivateKey.Generate()
