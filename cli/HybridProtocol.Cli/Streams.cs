@@ -249,11 +249,47 @@ internal static class TemporaryFiles
 {
     private static readonly ConcurrentDictionary<string, byte> Live = new(StringComparer.Ordinal);
 
-    /// <summary>The temporary name for <paramref name="target"/> (a full path), owned by this process.</summary>
+    /// <summary>
+    /// The longest target name, in UTF-8 bytes, kept whole in a temporary name: NAME_MAX (255) less the fixed part
+    /// (<c>.</c>, <c>.hybrid-</c>, a process id of up to 10 digits, <c>-</c>, 32 hex digits, <c>.partial</c>).
+    /// </summary>
+    private const int MaxKeptNameBytes = 255 - 60;
+
+    /// <summary>The temporary name for <paramref name="target"/> (a full path), owned by this process; it fits NAME_MAX.</summary>
     public static string NameFor(string target) =>
         Path.Combine(
             Path.GetDirectoryName(target) ?? ".",
-            string.Create(CultureInfo.InvariantCulture, $".{Path.GetFileName(target)}.hybrid-{Environment.ProcessId}-{Guid.NewGuid():N}.partial"));
+            string.Create(CultureInfo.InvariantCulture, $"{PrefixFor(target)}{Environment.ProcessId}-{Guid.NewGuid():N}.partial"));
+
+    /// <summary>
+    /// The start of every temporary name for <paramref name="target"/>: <c>.NAME.hybrid-</c>, where a NAME longer
+    /// than <see cref="MaxKeptNameBytes"/> bytes is cut (on a character boundary) and ends in <c>~</c> and 16 hex
+    /// digits of its SHA-256, so the whole temporary name stays within 255 bytes and differs between long names.
+    /// </summary>
+    private static string PrefixFor(string target)
+    {
+        var name = Path.GetFileName(target);
+        if (System.Text.Encoding.UTF8.GetByteCount(name) > MaxKeptNameBytes)
+        {
+            var digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(name)))[..16];
+            var kept = new System.Text.StringBuilder();
+            var bytes = 0;
+            foreach (var rune in name.EnumerateRunes())
+            {
+                bytes += rune.Utf8SequenceLength;
+                if (bytes > MaxKeptNameBytes - 17)
+                {
+                    break;
+                }
+
+                kept.Append(rune.ToString());
+            }
+
+            name = kept + "~" + digest;
+        }
+
+        return $".{name}.hybrid-";
+    }
 
     /// <summary>Records a temporary file as this process's.</summary>
     public static void Add(string path) => Live[path] = 0;
@@ -292,12 +328,16 @@ internal static class TemporaryFiles
     public static int RemoveStale(string target)
     {
         var directory = Path.GetDirectoryName(target) ?? ".";
-        var prefix = $".{Path.GetFileName(target)}.hybrid-";
+        var prefix = PrefixFor(target);
         var removed = 0;
         IEnumerable<string> candidates;
         try
         {
-            candidates = Directory.EnumerateFiles(directory, prefix + "*.partial").ToList();
+            // The name comes from a sender: never part of a search pattern ('?' and '*' would match other files);
+            // every temporary file is listed and compared exactly.
+            candidates = Directory.EnumerateFiles(directory, "*.partial")
+                .Where(path => Path.GetFileName(path).StartsWith(prefix, StringComparison.Ordinal))
+                .ToList();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -423,9 +463,16 @@ internal sealed partial class AtomicOutput : IAsyncDisposable
         {
             _file.Flush(flushToDisk: true);
             await _file.DisposeAsync().ConfigureAwait(false);
-            // Without force, File.Move fails if the target exists (link + unlink on Unix: never replaces a file that
-            // another process created meanwhile).
-            File.Move(_temporary, _target, force);
+            PauseForTests();
+            if (force)
+            {
+                File.Move(_temporary, _target, overwrite: true);
+            }
+            else
+            {
+                MoveNoReplace(_temporary, _target);
+            }
+
             TemporaryFiles.Forget(_temporary);
             FlushDirectory(Path.GetDirectoryName(_target) ?? ".");
         }
@@ -453,6 +500,74 @@ internal sealed partial class AtomicOutput : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Renames <paramref name="temporary"/> to <paramref name="target"/> only if no file of that name exists, in one
+    /// step of the file system: renameat2(RENAME_NOREPLACE) on Linux, else link(2) then unlink(2) of the temporary
+    /// name (link fails with EEXIST); MoveFileEx without replace on Windows. File.Move(overwrite: false) checks with
+    /// lstat and then renames, so a file created between the two was replaced (issue 26 item 6).
+    /// </summary>
+    /// <exception cref="IOException">The target exists (HResult 17, EEXIST), or another error of the file system.</exception>
+    private static void MoveNoReplace(string temporary, string target)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            File.Move(temporary, target, overwrite: false);
+            return;
+        }
+
+        if (OperatingSystem.IsLinux())
+        {
+            try
+            {
+                if (Posix.RenameAt2(AtCurrentDirectory, temporary, AtCurrentDirectory, target, RenameNoReplace) == 0)
+                {
+                    return;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno is not (EINVAL or ENOSYS or ENOTSUP))
+                {
+                    throw Failure(errno, target);
+                }
+            }
+            catch (EntryPointNotFoundException)
+            {
+                // a C library without renameat2: link and unlink below
+            }
+        }
+
+        if (Posix.Link(temporary, target) != 0)
+        {
+            throw Failure(Marshal.GetLastPInvokeError(), target);
+        }
+
+        _ = Posix.Unlink(temporary);
+    }
+
+    private const int AtCurrentDirectory = -100;
+    private const uint RenameNoReplace = 1;
+    private const int EEXIST = 17;
+    private const int EINVAL = 22;
+    private const int ENOSYS = 38;
+    private const int ENOTSUP = 95;
+
+    private static IOException Failure(int errno, string target) => errno == EEXIST
+        ? new IOException($"'{target}' was created by someone else while the data arrived; it was kept, and this output was not stored.", EEXIST)
+        : new IOException($"Could not move the output into place as '{target}': {Marshal.GetPInvokeErrorMessage(errno)}.", errno);
+
+    /// <summary>
+    /// For tests only: with HYBRID_TEST_PAUSE_BEFORE_COMMIT_MS set (1 to 10,000), waits that long before the rename,
+    /// so a test can create the target between the last check and the rename (a slow disk or scheduler does the same).
+    /// </summary>
+    private static void PauseForTests()
+    {
+        if (int.TryParse(Environment.GetEnvironmentVariable("HYBRID_TEST_PAUSE_BEFORE_COMMIT_MS"), NumberStyles.None, CultureInfo.InvariantCulture, out var ms)
+            && ms is >= 1 and <= 10_000)
+        {
+            Thread.Sleep(ms);
+        }
+    }
+
     /// <summary>fsync of the directory, so that the rename itself survives a crash (best effort; POSIX only).</summary>
     private static void FlushDirectory(string directory)
     {
@@ -473,6 +588,15 @@ internal sealed partial class AtomicOutput : IAsyncDisposable
     {
         [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)]
         public static partial int Open(string path, int flags);
+
+        [LibraryImport("libc", EntryPoint = "renameat2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int RenameAt2(int oldDirectory, string oldPath, int newDirectory, string newPath, uint flags);
+
+        [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int Link(string oldPath, string newPath);
+
+        [LibraryImport("libc", EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        public static partial int Unlink(string path);
 
         [LibraryImport("libc", EntryPoint = "fsync")]
         public static partial int Fsync(int fd);

@@ -41,6 +41,7 @@ internal static class TransferCommands
     {
         public const string BadHeader = "bad-header: the file header is not valid (is the sender 'hybrid send'?)";
         public const string BadName = "bad-name: the file name is empty, too long, or contains control characters; rename the file";
+        public const string HiddenName = "hidden-name: names that start with a dot (hidden files) are not accepted; rename the file";
         public const string NameTaken = "name-taken: a file of that name already exists at the receiver (the receiver can pass --force to replace it)";
         public const string NotWritable = "not-writable: the receiver cannot create the file where it stores files";
         public const string Busy = "busy: the receiver is receiving another file; send again later";
@@ -373,8 +374,9 @@ internal static class TransferCommands
     /// <summary>
     /// The sender's header, or null when it is refused (the sender is told why; this receiver goes on waiting): an
     /// object with exactly a string "name" and a whole number "size" of zero or more, no other field, names matched
-    /// exactly (no other casing). The name must be free of control characters (<see cref="Printable.IsUnsafe"/>); its last
-    /// path component is used, which must be non-empty and at most <see cref="MaxNameBytes"/> bytes of UTF-8.
+    /// exactly (no other casing); a name that is not valid text (a lone surrogate) is bad-name. The name must be free of control characters (<see cref="Printable.IsUnsafe"/>); its last
+    /// path component is used, which must be non-empty, at most <see cref="MaxNameBytes"/> bytes of UTF-8, and not start
+    /// with a dot (hidden-name: a sender cannot plant .profile or .ssh-like files).
     /// </summary>
     private static async Task<Header?> ReceiveHeader(SecureConnection connection, TimeSpan idle, CancellationToken cancellationToken)
     {
@@ -409,7 +411,17 @@ internal static class TransferCommands
                 switch (property.Name)
                 {
                     case "name" when name is null && property.Value.ValueKind == JsonValueKind.String:
-                        name = property.Value.GetString();
+                        try
+                        {
+                            name = property.Value.GetString();
+                        }
+                        catch (InvalidOperationException)
+                        {
+                            // a lone surrogate (\ud800): no file name can hold it
+                            reason = Reason.BadName;
+                            return null;
+                        }
+
                         break;
                     case "size" when size is null && property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetInt64(out var n) && n >= 0:
                         size = n;
@@ -419,9 +431,9 @@ internal static class TransferCommands
                 }
             }
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
-            return null;
+            return null; // not JSON, not UTF-8, or a property name that is not valid text
         }
 
         if (name is null || size is null)
@@ -433,6 +445,12 @@ internal static class TransferCommands
         if (name.Any(Printable.IsUnsafe) || file.Length == 0 || file is "." or ".." || Encoding.UTF8.GetByteCount(file) > MaxNameBytes)
         {
             reason = Reason.BadName;
+            return null;
+        }
+
+        if (file.StartsWith('.'))
+        {
+            reason = Reason.HiddenName;
             return null;
         }
 

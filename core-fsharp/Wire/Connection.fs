@@ -224,8 +224,9 @@ module private Machine =
         | _, Input.Received bytes ->
             advance (struct (mapContext (fun context -> Handshake.feed context bytes.Span) state, []))
         // End of input: queued behind what was received (a Close already received still counts).
-        | AwaitingPreamble _, Input.EndOfInput
-        | AwaitingStatus _, Input.EndOfInput -> fail Truncated (keysOf state) []
+        | AwaitingPreamble _, Input.EndOfInput -> fail Truncated (keysOf state) []
+        // No status yet: the server never answered; nothing here is about keys (issue 26 item 5).
+        | AwaitingStatus _, Input.EndOfInput -> fail ClosedBeforeAnswer (keysOf state) []
         | _, Input.EndOfInput -> advance (struct (mapContext (fun context -> { context with ended = true }) state, []))
         // Messages from the application.
         | Open t, Input.SendMessage message -> sendMessage t message.Span []

@@ -76,6 +76,7 @@ type WireError =
     | RefusedPeer of code: RefusalCode * requested: string
     | MessageTooLarge of size: int64 * limit: int64
     | Truncated
+    | ClosedBeforeAnswer
     | PeerKeyRejected
     | ApplicationProtocolMismatch of local: string * remote: string
     | ClosedByPeer of reason: CloseReason

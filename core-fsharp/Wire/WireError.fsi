@@ -197,6 +197,12 @@ type WireError =
     /// "Session termination"). Never a clean end.
     | Truncated
 
+    /// Client side: the input ended before the server's status arrived (no complete status byte or refusal): the
+    /// server dropped the connection without answering (busy, too slow, or not accepting). It says nothing about
+    /// keys: a server that could not decrypt our first message has already sent its status (0x00) before closing,
+    /// which is `Truncated` during the handshake.
+    | ClosedBeforeAnswer
+
     /// The application answered `PeerKeyVerdict false` to `VerifyPeerKey`.
     | PeerKeyRejected
 

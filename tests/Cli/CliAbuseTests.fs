@@ -111,6 +111,11 @@ let private headerTests =
                 """{"name": "invoice\u202Etxt.exe", "size": 1}""", "bad-name"
                 """{"name": "a\u0085b", "size": 1}""", "bad-name"
                 $"""{{"name": "{String('n', 256)}", "size": 1}}""", "bad-name"
+                // issue 26 item 6: a lone surrogate is not text (it closed the connection before); hidden names
+                """{"name": "a\ud800b", "size": 1}""", "bad-name"
+                """{"name": "\udc00", "size": 1}""", "bad-name"
+                """{"name": ".profile", "size": 1}""", "hidden-name"
+                """{"name": "sub/.ssh", "size": 1}""", "hidden-name"
             ]
 
             for header, code in refusals do
@@ -171,6 +176,77 @@ let private headerTests =
             Expect.stringStarts (nextText connection) "failed: name-taken: " "the verdict is not ok"
             expectExit Exit.keyOrFile (receiver.WaitForExit(seconds 20.)) "the receiver"
             Expect.equal (File.ReadAllText(dir.File "inbox/late.bin")) "someone else's" "the other file is kept"
+            Expect.isEmpty (partials dir.Path) "no temporary file"
+
+        testCase
+            "a file created between the last check and the rename survives: the receiver reports name-taken, never stored (rename with no-replace)"
+        <| fun () ->
+            use dir = new TempDir()
+            use key = keygen dir "server.key"
+            Directory.CreateDirectory(dir.File "inbox") |> ignore
+            // The test hook pauses the receiver for 3 s just before its rename, after every check it makes.
+            let server =
+                new RunningCli(
+                    dir,
+                    [ "receive"; "--key"; "server.key"; "--listen"; "127.0.0.1:0"; "-o"; "inbox/" ],
+                    [ "HYBRID_TEST_PAUSE_BEFORE_COMMIT_MS", "3000" ]
+                )
+
+            use _ = server
+
+            let line = server.WaitForLine(_.Contains("listening on 127.0.0.1:"), seconds 20.)
+
+            let port =
+                int (Text.RegularExpressions.Regex.Match(line, @"127\.0\.0\.1:(\d+)").Groups[1].Value)
+
+            use connection = client port key.PublicKey (Some "hybrid-file/1")
+            let data = Array.init 1000 byte
+            send connection (Encoding.UTF8.GetBytes """{"name": "race.bin", "size": 1000}""")
+            Expect.equal (nextText connection) "ready" "ready"
+            send connection data
+            send connection (Security.Cryptography.SHA256.HashData data)
+            let deadline = DateTime.UtcNow + seconds 20.
+
+            // the data is complete once the temporary file holds all of it; then the receiver sleeps before the rename
+            let full () =
+                partials dir.Path |> Array.exists (fun f -> FileInfo(f).Length = 1000L)
+
+            while not (full ()) && DateTime.UtcNow < deadline do
+                Thread.Sleep 10
+
+            Expect.isTrue (full ()) "the data reached the temporary file"
+            Thread.Sleep 500
+            File.WriteAllText(dir.File "inbox/race.bin", "someone else's")
+            Expect.stringStarts (nextText connection) "failed: name-taken: " "the verdict is not ok"
+            let received = server.WaitForExit(seconds 20.)
+            expectExit Exit.keyOrFile received "the receiver"
+            Expect.isFalse (received.Stderr.Contains "stored.") "never reported stored"
+            Expect.equal (File.ReadAllText(dir.File "inbox/race.bin")) "someone else's" "the other file is kept"
+            Expect.isEmpty (partials dir.Path) "no temporary file"
+
+        testCase "a name of 250 bytes (and of 255) is received and stored: the temporary name fits NAME_MAX"
+        <| fun () ->
+            use dir = new TempDir()
+            use key = keygen dir "server.key"
+            Directory.CreateDirectory(dir.File "inbox") |> ignore
+
+            for name in [ String('n', 250); String('\u00e9', 127) + "x"; String('m', 255) ] do
+                let receiver, port = startLocal dir "receive" [ "-o"; "inbox/" ]
+                use _ = receiver
+                use connection = client port key.PublicKey (Some "hybrid-file/1")
+                let data = Encoding.UTF8.GetBytes "long name"
+
+                send
+                    connection
+                    (Encoding.UTF8.GetBytes(Text.Json.JsonSerializer.Serialize {| name = name; size = data.Length |}))
+
+                Expect.equal (nextText connection) "ready" $"ready for {Encoding.UTF8.GetByteCount name} bytes"
+                send connection data
+                send connection (Security.Cryptography.SHA256.HashData data)
+                Expect.equal (nextText connection) "ok" "stored"
+                expectExit Exit.success (receiver.WaitForExit(seconds 20.)) "the receiver"
+                Expect.equal (File.ReadAllText(Path.Combine(dir.File "inbox", name))) "long name" "the file"
+
             Expect.isEmpty (partials dir.Path) "no temporary file"
     ]
 
@@ -370,14 +446,24 @@ let private signalTests =
             let stale = dir.File $".out.sealed.hybrid-{gone.Id}-0123abcd.partial"
             let live = dir.File $".out.sealed.hybrid-{Environment.ProcessId}-4567cdef.partial"
             let other = dir.File $".other.hybrid-{gone.Id}-89ab.partial"
+            let fiveLetters = dir.File $".abcde.hybrid-{gone.Id}-89ab.partial"
+            let anyName = dir.File $".x.hybrid-{gone.Id}-89ab.partial"
 
-            for f in [ stale; live; other ] do
+            for f in [ stale; live; other; fiveLetters; anyName ] do
                 File.WriteAllText(f, "left behind")
 
             expectExit Exit.success (run dir [ "seal"; "--to"; "a.key.pub"; "plain"; "-o"; "out.sealed" ]) "seal"
             Expect.isFalse (File.Exists stale) "the killed run's file is removed"
             Expect.isTrue (File.Exists live) "a running process's file is kept"
             Expect.isTrue (File.Exists other) "another output's file is kept"
+
+            // issue 26 item 6: the output's name is never a wildcard pattern
+            for name in [ "?????"; "*" ] do
+                expectExit Exit.success (run dir [ "seal"; "--to"; "a.key.pub"; "plain"; "-o"; name ]) $"seal -o {name}"
+
+            Expect.isTrue (File.Exists fiveLetters) "'?????' deletes no other output's leftover"
+            Expect.isTrue (File.Exists anyName) "'*' deletes no other output's leftover"
+            Expect.isTrue (File.Exists other) "nor this one"
     ]
 
 let private pipeAndFileTests =

@@ -255,6 +255,46 @@ let private integrityTests =
 
 let private failureTests =
     testList "network failures" [
+        testCase
+            "a server that accepts and closes without a byte: connect says 'closed the connection before answering', never blames keys, and does not exit 4"
+        <| fun () ->
+            use dir = new TempDir()
+            use _ = keygen dir "server.key"
+            use listener = new Socket(SocketType.Stream, ProtocolType.Tcp)
+            listener.Bind(IPEndPoint(IPAddress.Loopback, 0))
+            listener.Listen 8
+
+            let port =
+                match listener.LocalEndPoint with
+                | :? IPEndPoint as e -> e.Port
+                | _ -> failtest "not bound"
+
+            let serving =
+                Threading.Tasks.Task.Run(fun () ->
+                    for _ in 1..2 do
+                        use socket = listener.Accept()
+                        // FIN without a byte, then read until the client gives up
+                        socket.Shutdown SocketShutdown.Send
+                        let buffer = Array.zeroCreate<byte> 65536
+
+                        while socket.Receive buffer > 0 do
+                            ())
+
+            for trust in [ [ "--server-key"; "server.key.pub" ]; [] ] do
+                let dropped =
+                    runWith dir (seconds 20.) "x"B ([ "connect"; $"127.0.0.1:{port}" ] @ trust)
+
+                Expect.notEqual
+                    dropped.ExitCode
+                    Exit.authentication
+                    $"not an authentication failure ({trust}): {dropped.Stderr}"
+
+                Expect.notEqual dropped.ExitCode Exit.success "not a success"
+                Expect.stringContains dropped.Stderr "closed the connection before answering" "says what happened"
+                Expect.isFalse (dropped.Stderr.Contains "private key") $"no word about keys: {dropped.Stderr}"
+
+            Expect.isTrue (serving.Wait(seconds 20.)) "the server saw both clients"
+
         testCase "nothing listening is exit 5; a port in use is exit 5; connect to a file receiver is exit 7"
         <| fun () ->
             use dir = new TempDir()

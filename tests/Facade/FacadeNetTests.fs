@@ -104,8 +104,55 @@ type private LateStream(socket: Socket, answered: Task) =
         closed.TrySetResult() |> ignore
 
 [<Tests>]
+/// A TCP server on 127.0.0.1 that accepts one client and closes at once without writing a byte (a busy or
+/// pushed-out listener); its port.
+let private closingServer () =
+    let listener = new Socket(SocketType.Stream, ProtocolType.Tcp)
+    listener.Bind(IPEndPoint(IPAddress.Loopback, 0))
+    listener.Listen 1
+
+    let served =
+        task {
+            use! socket = listener.AcceptAsync()
+            // FIN without a byte; then read until the client gives up (closing with its first flight unread
+            // would send a reset instead of an end of input).
+            socket.Shutdown SocketShutdown.Send
+            let buffer = Array.zeroCreate<byte> 65536
+            let mutable reading = true
+
+            while reading do
+                let! n = socket.ReceiveAsync(ArraySegment buffer, SocketFlags.None)
+                reading <- n > 0
+        }
+
+    listener, served
+
 let tests =
     testList "Connections: network" [
+        test
+            "a server that closes before answering (no status byte) is reported as closed before answering, never as a key problem" {
+            for pinned in [ true; false ] do
+                let listener, served = closingServer ()
+                use _ = listener
+
+                let options =
+                    if pinned then
+                        SecureClientOptions(
+                            ServerAuthentication = ServerAuthentication.Pinned serverKey.PublicKey,
+                            HandshakeTimeout = TimeSpan.FromSeconds 30.0
+                        )
+                    else
+                        anyServer ()
+
+                let e =
+                    Loopback.codeOf (fun () -> SecureConnection.ConnectAsync("127.0.0.1", portOf listener, options))
+
+                Expect.isTrue (served.Wait bound) "the server closed"
+                Expect.equal e.Code HybridErrorCode.ConnectionTruncated e.Message
+                Expect.stringContains e.Message "closed the connection before answering" "says what happened"
+                Expect.isFalse (e.Message.Contains "key") $"no word about keys (pinned {pinned}): {e.Message}"
+        }
+
         test "a client pointed at an SSH server fails on its banner with ProtocolViolation" {
             let e = notHybrid "SSH-2.0-OpenSSH_9.6\r\n" false
             Expect.equal e.Code HybridErrorCode.ProtocolViolation e.Message

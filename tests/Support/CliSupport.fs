@@ -122,8 +122,15 @@ let expectExit (expected: int) (result: CliResult) what =
     Expect.equal result.ExitCode expected $"{what} (stderr: {result.Stderr.Trim()})"
 
 /// A `hybrid` process left running (a server), with its stderr lines collected as they come.
-type RunningCli(dir: TempDir, args: string list) =
-    let p = start (startInfo dir args)
+type RunningCli(dir: TempDir, args: string list, ?environment: (string * string) list) =
+    let p =
+        let info = startInfo dir args
+
+        for name, value in defaultArg environment [] do
+            info.Environment[name] <- value
+
+        start info
+
     let lines = new BlockingCollection<string>()
     let stdout = new MemoryStream()
     let copyOut = p.StandardOutput.BaseStream.CopyToAsync stdout

@@ -203,6 +203,10 @@ let truncationTests =
 
                         if cut = total then
                             Expect.isTrue receiver.CleanlyClosed "everything arrived: clean close"
+                        elif cut = 0 && not toServer then
+                            // not even the status byte: the server never answered (issue 26 item 5)
+                            Expect.equal receiver.Failure (Some ClosedBeforeAnswer) "no status: closed before answering"
+                            Expect.isFalse receiver.CleanlyClosed "not clean"
                         else
                             Expect.equal receiver.Failure (Some Truncated) $"cut at {cut} of {total}"
                             Expect.isFalse receiver.CleanlyClosed "not clean"
