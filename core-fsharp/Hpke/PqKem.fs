@@ -23,10 +23,13 @@ type private Shape = {
 
 /// FIPS 203 §7.2, ML-KEM.Encaps input checking, "(Modulus check.)": ek[0:384k] decoded as 12-bit
 /// integers (ByteDecode12) must encode back to the same bytes, i.e. every coefficient is below q = 3329.
-/// ML-KEM-768 has k = 3: the first 1152 bytes of its 1184-byte key, which is also how X-Wing's 1216-byte
-/// public key starts (pk_M || pk_X, draft-connolly-cfrg-xwing-kem).
-let private passesModulusCheck (ek: byte[]) =
-    let encodedLength = 384 * 3
+/// An ML-KEM key is ByteEncode12(t) || rho (FIPS 203 Algorithm 13), so the checked part is all but its last 32
+/// bytes: 768, 1152 or 1536 bytes for k = 2, 3, 4. X-Wing's 1216-byte public key is pk_M || pk_X
+/// (draft-connolly-cfrg-xwing-kem): its ML-KEM-768 part is checked, all but the last 64 bytes.
+let private modulusCheckedLength (kem_id: uint16) (ek: byte[]) =
+    if kem_id = Ids.XWing then ek.Length - 64 else ek.Length - 32
+
+let private passesModulusCheck (encodedLength: int) (ek: byte[]) =
     let mutable ok = ek.Length >= encodedLength
     let mutable i = 0
 
@@ -46,7 +49,7 @@ let private passesModulusCheck (ek: byte[]) =
 let private deserializePublicKey (k: Shape) (pkXm: byte[]) : Result<HpkePublicKey, HpkeError> =
     if pkXm.Length <> k.kem.KEMPUBLICKEYLEN then
         Error(KemFailure(InvalidPublicKey pkXm.Length))
-    elif not (passesModulusCheck pkXm) then
+    elif not (passesModulusCheck (modulusCheckedLength k.kem_id pkXm) pkXm) then
         Error(KemFailure EncapsulationKeyCheck)
     else
         Ok(HpkePublicKey(k.kem_id, Array.copy pkXm))
