@@ -27,7 +27,10 @@ type private Shape = {
 /// bytes: 768, 1152 or 1536 bytes for k = 2, 3, 4. X-Wing's 1216-byte public key is pk_M || pk_X
 /// (draft-connolly-cfrg-xwing-kem): its ML-KEM-768 part is checked, all but the last 64 bytes.
 let private modulusCheckedLength (kem_id: uint16) (ek: byte[]) =
-    if kem_id = Ids.XWing then ek.Length - 64 else ek.Length - 32
+    if kem_id = Ids.XWing then
+        ek.Length - 64
+    else
+        ek.Length - 32
 
 let private passesModulusCheck (encodedLength: int) (ek: byte[]) =
     let mutable ok = ek.Length >= encodedLength
