@@ -220,7 +220,7 @@ let private headerTests =
             Expect.stringStarts (nextText connection) "failed: name-taken: " "the verdict is not ok"
             let received = server.WaitForExit(seconds 20.)
             expectExit Exit.keyOrFile received "the receiver"
-            Expect.isFalse (received.Stderr.Contains "stored.") "never reported stored"
+            Expect.isFalse (received.Stderr.Contains "verified and stored") "never reported stored"
             Expect.equal (File.ReadAllText(dir.File "inbox/race.bin")) "someone else's" "the other file is kept"
             Expect.isEmpty (partials dir.Path) "no temporary file"
 
