@@ -286,13 +286,35 @@ let truncationTests =
                         if cut = total then
                             Expect.isTrue receiver.CleanlyClosed "everything arrived: clean close"
                         else
-                            Expect.equal receiver.Failure (Some Truncated) $"cut at {cut} of {total}"
+                            // [P14]: no status byte at all is a server that closed before answering
+                            let expected =
+                                if cut = 0 && not toServer then
+                                    ClosedBeforeAnswer
+                                else
+                                    Truncated
+
+                            Expect.equal receiver.Failure (Some expected) $"cut at {cut} of {total}"
                             Expect.isFalse receiver.CleanlyClosed $"cut at {cut}: not clean"
 
                         Expect.equal receiver.Delivered (completeWithin honestReceiver cut) $"cut at {cut}: delivered"
 
                     printfn $"Truncate {name} {side}'s stream: {total + 1} cut points"
                 }
+
+        test "a server that closes before answering (no status byte) is reported as closed before answering" {
+            for name in
+                [
+                    xx
+                    "Noise_IK_25519_ChaChaPoly_BLAKE2b"
+                    xxHfs
+                    "Noise_NK_25519_ChaChaPoly_BLAKE2b"
+                ] do
+                let pair = pairOf <|| attackConfigs name
+                pair.ToClient.CutAt <- 0
+                script Whole pair
+                Expect.equal pair.Client.Failure (Some ClosedBeforeAnswer) $"{name}: never a key or handshake error"
+                Expect.isEmpty pair.Client.Delivered $"{name}: nothing delivered"
+        }
     ]
 
 /// Every way to drop, duplicate (replay) or move (reorder) one frame of a stream.
