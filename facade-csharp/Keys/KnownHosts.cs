@@ -125,7 +125,7 @@ public sealed class KnownHostEntry
 /// lock: within one process a lock per path, and between processes an exclusive lock on the file <c>PATH.lock</c>
 /// beside it (an advisory <c>flock</c> on Linux and macOS, an exclusive open on Windows; retried for up to
 /// <see cref="LockTimeout"/>), so concurrent first contacts from many processes keep every record. The lock file is
-/// left in place (removing it would let two processes hold "the" lock at once).
+/// removed on release on Linux and Windows, where that is safe (<see cref="FileLock"/>), and left in place elsewhere.
 /// </para>
 /// </summary>
 public sealed class KnownHosts
@@ -632,47 +632,25 @@ public sealed class KnownHosts
     }
 
     /// <summary>
-    /// Takes the lock between processes: <c>PATH.lock</c> opened with <see cref="FileShare.None"/>, which .NET turns
-    /// into <c>flock(LOCK_EX | LOCK_NB)</c> on Unix and an exclusive open on Windows; a held lock is retried with short
-    /// pauses for up to <see cref="LockTimeout"/>. Disposing the returned stream releases it. Where the lock file
-    /// cannot be created at all (a read-only directory), null: nothing can be written there either, and reads are
-    /// consistent without it (writes replace the file by rename).
+    /// Takes the lock between processes on <c>PATH.lock</c> (<see cref="FileLock"/>), retried for up to
+    /// <see cref="LockTimeout"/>; disposing the result releases it. Null where the lock file cannot be created at all (a
+    /// read-only directory): nothing can be written there either, and reads are consistent without it (writes replace
+    /// the file by rename).
     /// </summary>
-    private FileStream? LockFile()
+    private FileLock? LockFile()
     {
         CreateDirectory();
         var lockPath = Path + ".lock";
-        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows())
+        try
         {
-            options.UnixCreateMode = KeyFiles.OwnerOnly;
+            return FileLock.Take(lockPath, LockTimeout);
         }
-
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var pause = 1;
-        while (true)
+        catch (Exception e) when (KeyFiles.IsFileError(e))
         {
-            try
-            {
-                return new FileStream(lockPath, options);
-            }
-            catch (UnauthorizedAccessException) when (!File.Exists(lockPath))
-            {
-                return null;
-            }
-            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && clock.Elapsed < LockTimeout)
-            {
-                // held by another process: try again shortly, with a little jitter so that waiters do not move in step
-                Thread.Sleep(pause + Random.Shared.Next(pause + 1));
-                pause = Math.Min(pause * 2, 10);
-            }
-            catch (Exception e) when (KeyFiles.IsFileError(e))
-            {
-                throw new HybridProtocolException(
-                    HybridErrorCode.InvalidArgument,
-                    $"The known-hosts file {Path} is locked by another process (lock file {lockPath}) for more than {(int)LockTimeout.TotalSeconds} s, or the lock cannot be taken: {e.Message}",
-                    e);
-            }
+            throw new HybridProtocolException(
+                HybridErrorCode.InvalidArgument,
+                $"The known-hosts file {Path} is locked by another process (lock file {lockPath}) for more than {(int)LockTimeout.TotalSeconds} s, or the lock cannot be taken: {e.Message}",
+                e);
         }
     }
 

@@ -600,6 +600,9 @@ let private concurrentFirstContacts n =
 
         Expect.equal recorded.Count n $"{n} entries recorded"
         Expect.equal recorded expected "each server's own key"
+
+        if OperatingSystem.IsLinux() then
+            Expect.isFalse (File.Exists(knownHosts + ".lock")) "no lock file is left behind (specs/KEYS.md)"
     finally
         for p in writers do
             if not p.HasExited then

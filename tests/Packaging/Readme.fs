@@ -179,6 +179,28 @@ let tests =
                     (File.Exists(Path.Combine(repoRoot, "nupkg", $"{id}.{version}.nupkg")))
                     $"{id} was packed into nupkg/"
 
+        testCase
+            "the README's Quick start runs as printed (its test line is this run): the demo refuses the man in the middle and leaves no file behind"
+        <| fun () ->
+            let lines =
+                (shellBlockOf "## Quick start").Split('\n', StringSplitOptions.RemoveEmptyEntries)
+
+            Expect.equal lines.Length 2 "the demo line and the test line"
+            Expect.stringContains lines[1] "--project tests" "the second line runs the tests"
+            use scratch = new Scratch("hybrid-demo-tmp-")
+
+            let output =
+                runBash repoRoot (TimeSpan.FromMinutes 4.) [ "TMPDIR", scratch.Path ] lines[0]
+
+            Expect.stringContains output "The client refused: ServerKeyChanged" "the man in the middle is refused"
+            Expect.stringContains output "what crossed the wire" "the wire is shown"
+
+            let left =
+                Directory.GetFileSystemEntries(scratch.Path, "hybrid-demo-*")
+                |> Array.map Path.GetFileName
+
+            Expect.isEmpty left "no known-hosts or lock file is left in the temporary folder"
+
         testCase "every C# snippet in README.md compiles as shown (each its own console program)"
         <| fun () ->
             let snippets = csharpSnippets "README.md"
