@@ -65,20 +65,10 @@ internal static class Streams
 /// place. Partial writes and EINTR are retried; EAGAIN (a descriptor inherited non-blocking) waits until writable.
 /// Errors become <see cref="IOException"/> with the errno in HResult (EPIPE = 32, as <see cref="PipeAware"/> expects).
 /// </summary>
-internal sealed partial class DescriptorStream(int fd) : Stream
+internal sealed partial class DescriptorStream(int fd) : WriteOnlyStream
 {
     private const int EINTR = 4;
     private const int EAGAIN = 11;
-
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override void Flush()
     {
@@ -86,14 +76,6 @@ internal sealed partial class DescriptorStream(int fd) : Stream
     }
 
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
     public override unsafe void Write(ReadOnlySpan<byte> buffer)
     {
@@ -126,9 +108,6 @@ internal sealed partial class DescriptorStream(int fd) : Stream
         }
     }
 
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     /// <summary>Writes synchronously (a terminal, pipe or file takes the bytes at once; a full pipe blocks as it should).</summary>
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -145,23 +124,13 @@ internal sealed partial class DescriptorStream(int fd) : Stream
 }
 
 /// <summary>Turns "broken pipe" on standard output into the tool's own failure (exit 141, see <see cref="ExitCode.OutputClosed"/>).</summary>
-internal sealed class PipeAware(Stream inner) : Stream
+internal sealed class PipeAware(Stream inner) : WriteOnlyStream
 {
     /// <summary>EPIPE on Linux and macOS; ERROR_BROKEN_PIPE / ERROR_NO_DATA on Windows.</summary>
     private static bool IsClosedPipe(IOException e) => (e.HResult & 0xFFFF) is 32 or 109 or 232;
 
     private static CliException Closed(IOException e) =>
         new(ExitCode.OutputClosed, "the output was closed before everything was written (the reading command ended); stopped.", e);
-
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override void Flush()
     {
@@ -187,14 +156,6 @@ internal sealed class PipeAware(Stream inner) : Stream
         }
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         try
@@ -206,9 +167,6 @@ internal sealed class PipeAware(Stream inner) : Stream
             throw Closed(e);
         }
     }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -604,4 +562,29 @@ internal sealed partial class AtomicOutput : IAsyncDisposable
         [LibraryImport("libc", EntryPoint = "close")]
         public static partial int Close(int fd);
     }
+}
+
+/// <summary>What every write-only, unseekable stream of the tool says about itself; the array overloads go to the span ones.</summary>
+internal abstract class WriteOnlyStream : Stream
+{
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using HybridProtocol.Core.Age;
 using HybridProtocol.Crypto;
+using HybridProtocol.Net;
 using Microsoft.FSharp.Collections;
 using CoreAgeFile = HybridProtocol.Core.Age.AgeFileFormat;
 using CoreHeader = HybridProtocol.Core.Age.Header;
@@ -59,7 +60,7 @@ public static class AgeFile
     /// <param name="armor">Write ASCII armor (PEM "AGE ENCRYPTED FILE") instead of binary.</param>
     /// <exception cref="HybridProtocolException">InvalidKey (a key of another algorithm), InvalidArgument (no recipient, or X-Wing and X25519 mixed), InvalidPeerKey.</exception>
     public static void Encrypt(IEnumerable<PublicKey> recipients, Stream input, Stream output, bool armor = false) =>
-        EncryptCore(default(SyncIo), recipients, input, output, armor, default).GetAwaiter().GetResult();
+        EncryptCore(default(SyncStreamIo), recipients, input, output, armor, default).GetAwaiter().GetResult();
 
     /// <summary>Encrypts asynchronously; see <see cref="Encrypt"/>.</summary>
     /// <param name="recipients">X25519 or X-Wing public keys; at least one.</param>
@@ -69,7 +70,7 @@ public static class AgeFile
     /// <param name="cancellationToken">Cancels the copy.</param>
     public static async Task EncryptAsync(
         IEnumerable<PublicKey> recipients, Stream input, Stream output, bool armor = false, CancellationToken cancellationToken = default) =>
-        await EncryptCore(default(AsyncIo), recipients, input, output, armor, cancellationToken).ConfigureAwait(false);
+        await EncryptCore(default(AsyncStreamIo), recipients, input, output, armor, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Decrypts the age file in <paramref name="input"/> (binary or armored, detected) with the first identity that matches.</summary>
     /// <param name="identities">X25519 or X-Wing private keys; at least one.</param>
@@ -80,7 +81,7 @@ public static class AgeFile
     /// chunk does not verify), Unsupported (another age version), InvalidKey (a key of another algorithm).
     /// </exception>
     public static void Decrypt(IEnumerable<PrivateKey> identities, Stream input, Stream output) =>
-        DecryptCore(default(SyncIo), identities, input, output, default).GetAwaiter().GetResult();
+        DecryptCore(default(SyncStreamIo), identities, input, output, default).GetAwaiter().GetResult();
 
     /// <summary>Decrypts asynchronously; see <see cref="Decrypt"/>.</summary>
     /// <param name="identities">X25519 or X-Wing private keys; at least one.</param>
@@ -89,7 +90,7 @@ public static class AgeFile
     /// <param name="cancellationToken">Cancels the copy.</param>
     public static async Task DecryptAsync(
         IEnumerable<PrivateKey> identities, Stream input, Stream output, CancellationToken cancellationToken = default) =>
-        await DecryptCore(default(AsyncIo), identities, input, output, cancellationToken).ConfigureAwait(false);
+        await DecryptCore(default(AsyncStreamIo), identities, input, output, cancellationToken).ConfigureAwait(false);
 
     private static Recipients.AgeRecipient ToRecipient(PublicKey key)
     {
@@ -110,7 +111,7 @@ public static class AgeFile
 
     private static async ValueTask EncryptCore<TIo>(
         TIo io, IEnumerable<PublicKey> recipients, Stream input, Stream output, bool armor, CancellationToken cancellationToken)
-        where TIo : struct, IAgeIo
+        where TIo : struct, IStreamIo
     {
         ArgumentNullException.ThrowIfNull(recipients);
         ArgumentNullException.ThrowIfNull(input);
@@ -182,7 +183,7 @@ public static class AgeFile
 
     private static async ValueTask DecryptCore<TIo>(
         TIo io, IEnumerable<PrivateKey> identities, Stream input, Stream output, CancellationToken cancellationToken)
-        where TIo : struct, IAgeIo
+        where TIo : struct, IStreamIo
     {
         ArgumentNullException.ThrowIfNull(identities);
         ArgumentNullException.ThrowIfNull(input);

@@ -1,45 +1,8 @@
 using System.Text;
 using HybridProtocol.Core.Age;
+using HybridProtocol.Net;
 
 namespace HybridProtocol;
-
-/// <summary>One implementation of the age reader and writer over synchronous and asynchronous streams (SslStream's adapter model).</summary>
-internal interface IAgeIo
-{
-    ValueTask<int> ReadAsync(Stream stream, Memory<byte> buffer, CancellationToken cancellationToken);
-
-    ValueTask WriteAsync(Stream stream, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken);
-
-    ValueTask FlushAsync(Stream stream, CancellationToken cancellationToken);
-}
-
-/// <summary>Blocking I/O: every operation completes before it returns.</summary>
-internal readonly struct SyncIo : IAgeIo
-{
-    public ValueTask<int> ReadAsync(Stream stream, Memory<byte> buffer, CancellationToken cancellationToken) => new(stream.Read(buffer.Span));
-
-    public ValueTask WriteAsync(Stream stream, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
-    {
-        stream.Write(buffer.Span);
-        return default;
-    }
-
-    public ValueTask FlushAsync(Stream stream, CancellationToken cancellationToken)
-    {
-        stream.Flush();
-        return default;
-    }
-}
-
-/// <summary>Asynchronous I/O.</summary>
-internal readonly struct AsyncIo : IAgeIo
-{
-    public ValueTask<int> ReadAsync(Stream stream, Memory<byte> buffer, CancellationToken cancellationToken) => stream.ReadAsync(buffer, cancellationToken);
-
-    public ValueTask WriteAsync(Stream stream, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken) => stream.WriteAsync(buffer, cancellationToken);
-
-    public ValueTask FlushAsync(Stream stream, CancellationToken cancellationToken) => new(stream.FlushAsync(cancellationToken));
-}
 
 /// <summary>
 /// The input of the age reader: a peek at the first bytes (for <see cref="AgeFile.Detect"/>), bytes put back in front
@@ -60,7 +23,7 @@ internal sealed class AgeSource(Stream inner)
 
     /// <summary>Reads until <paramref name="count"/> bytes are buffered (or the input ends) and returns a copy of them.</summary>
     public async ValueTask<byte[]> PeekAsync<TIo>(TIo io, int count, CancellationToken cancellationToken)
-        where TIo : struct, IAgeIo
+        where TIo : struct, IStreamIo
     {
         while (_rawEnd - _rawStart < count && !_rawEof)
         {
@@ -86,7 +49,7 @@ internal sealed class AgeSource(Stream inner)
 
     /// <summary>Reads at least one byte, or 0 at the end of the input (of the armor's end line, when armored).</summary>
     public async ValueTask<int> ReadAsync<TIo>(TIo io, Memory<byte> destination, CancellationToken cancellationToken)
-        where TIo : struct, IAgeIo
+        where TIo : struct, IStreamIo
     {
         while (true)
         {
@@ -127,7 +90,7 @@ internal sealed class AgeSource(Stream inner)
 
     /// <summary>Reads until <paramref name="buffer"/> is full or the input ends; returns the bytes read.</summary>
     public async ValueTask<int> ReadFullAsync<TIo>(TIo io, Memory<byte> buffer, CancellationToken cancellationToken)
-        where TIo : struct, IAgeIo
+        where TIo : struct, IStreamIo
     {
         var total = 0;
         while (total < buffer.Length)
@@ -149,7 +112,7 @@ internal sealed class AgeSource(Stream inner)
     /// reads one byte ahead and puts it back (the STREAM final flag needs to know).
     /// </summary>
     public async ValueTask<(int Length, bool IsFinal)> ReadChunkAsync<TIo>(TIo io, Memory<byte> buffer, CancellationToken cancellationToken)
-        where TIo : struct, IAgeIo
+        where TIo : struct, IStreamIo
     {
         var length = await ReadFullAsync(io, buffer, cancellationToken).ConfigureAwait(false);
         if (length < buffer.Length)
@@ -213,7 +176,7 @@ internal sealed class AgeSource(Stream inner)
     }
 
     private async ValueTask FillRawAsync<TIo>(TIo io, CancellationToken cancellationToken)
-        where TIo : struct, IAgeIo
+        where TIo : struct, IStreamIo
     {
         if (_rawStart > 0)
         {

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using HybridProtocol.Core.Hpke;
+using HybridProtocol.Net;
 using SealedFileFormat = HybridProtocol.Core.Hpke.SealedFileFormat;
 
 namespace HybridProtocol;
@@ -39,7 +40,7 @@ public static class SealedFile
         int chunkSize = DefaultChunkSize)
     {
         using var context = SetupSealing(recipientPublicKey, input, output, info, options, chunkSize);
-        SealCore(new SyncAdapter(), context, input, output, chunkSize, default).GetAwaiter().GetResult();
+        SealCore(default(SyncStreamIo), context, input, output, chunkSize, default).GetAwaiter().GetResult();
     }
 
     /// <summary>Seals <paramref name="input"/> asynchronously; see <see cref="Seal"/>.</summary>
@@ -60,7 +61,7 @@ public static class SealedFile
         CancellationToken cancellationToken = default)
     {
         using var context = SetupSealing(recipientPublicKey, input, output, info, options, chunkSize);
-        await SealCore(new AsyncAdapter(), context, input, output, chunkSize, cancellationToken).ConfigureAwait(false);
+        await SealCore(default(AsyncStreamIo), context, input, output, chunkSize, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Opens the sealed file in <paramref name="input"/> and writes its plaintext to <paramref name="output"/>.</summary>
@@ -81,7 +82,7 @@ public static class SealedFile
         byte[]? info = null,
         HpkeRecipientOptions? options = null)
     {
-        OpenCore(new SyncAdapter(), recipientPrivateKey, input, output, info, options, default).GetAwaiter().GetResult();
+        OpenCore(default(SyncStreamIo), recipientPrivateKey, input, output, info, options, default).GetAwaiter().GetResult();
     }
 
     /// <summary>Opens a sealed file asynchronously; see <see cref="Open"/>.</summary>
@@ -99,7 +100,7 @@ public static class SealedFile
         HpkeRecipientOptions? options = null,
         CancellationToken cancellationToken = default)
     {
-        await OpenCore(new AsyncAdapter(), recipientPrivateKey, input, output, info, options, cancellationToken).ConfigureAwait(false);
+        await OpenCore(default(AsyncStreamIo), recipientPrivateKey, input, output, info, options, cancellationToken).ConfigureAwait(false);
     }
 
     private static HpkeSenderContext SetupSealing(
@@ -123,7 +124,7 @@ public static class SealedFile
 
     private static async ValueTask SealCore<TAdapter>(
         TAdapter adapter, HpkeSenderContext context, Stream input, Stream output, int chunkSize, CancellationToken cancellationToken)
-        where TAdapter : struct, IStreamAdapter
+        where TAdapter : struct, IStreamIo
     {
         var header = new SealedFileHeader(
             ModeModule.tryOfValue((byte)context.Mode).Value,
@@ -162,7 +163,7 @@ public static class SealedFile
 
     private static async ValueTask OpenCore<TAdapter>(
         TAdapter adapter, PrivateKey recipientPrivateKey, Stream input, Stream output, byte[]? info, HpkeRecipientOptions? options, CancellationToken cancellationToken)
-        where TAdapter : struct, IStreamAdapter
+        where TAdapter : struct, IStreamIo
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
@@ -216,7 +217,7 @@ public static class SealedFile
     }
 
     private static async ValueTask<int> ReadFullAsync<TAdapter>(TAdapter adapter, Stream stream, Memory<byte> buffer, CancellationToken cancellationToken)
-        where TAdapter : struct, IStreamAdapter
+        where TAdapter : struct, IStreamIo
     {
         var total = 0;
         while (total < buffer.Length)
@@ -243,7 +244,7 @@ public static class SealedFile
         private bool hasLookahead;
 
         public async ValueTask<(int Length, bool IsFinal)> ReadAsync<TAdapter>(TAdapter adapter, Memory<byte> buffer, CancellationToken cancellationToken)
-            where TAdapter : struct, IStreamAdapter
+            where TAdapter : struct, IStreamIo
         {
             var length = 0;
             if (hasLookahead)
@@ -263,45 +264,5 @@ public static class SealedFile
             hasLookahead = more > 0;
             return (length, more == 0);
         }
-    }
-
-    /// <summary>One implementation over sync and async streams (SslStream's ReadWriteAdapter model).</summary>
-    private interface IStreamAdapter
-    {
-        ValueTask<int> ReadAsync(Stream stream, Memory<byte> buffer, CancellationToken cancellationToken);
-
-        ValueTask WriteAsync(Stream stream, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken);
-
-        ValueTask FlushAsync(Stream stream, CancellationToken cancellationToken);
-    }
-
-    private readonly struct SyncAdapter : IStreamAdapter
-    {
-        public ValueTask<int> ReadAsync(Stream stream, Memory<byte> buffer, CancellationToken cancellationToken) =>
-            new(stream.Read(buffer.Span));
-
-        public ValueTask WriteAsync(Stream stream, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
-        {
-            stream.Write(buffer.Span);
-            return default;
-        }
-
-        public ValueTask FlushAsync(Stream stream, CancellationToken cancellationToken)
-        {
-            stream.Flush();
-            return default;
-        }
-    }
-
-    private readonly struct AsyncAdapter : IStreamAdapter
-    {
-        public ValueTask<int> ReadAsync(Stream stream, Memory<byte> buffer, CancellationToken cancellationToken) =>
-            stream.ReadAsync(buffer, cancellationToken);
-
-        public ValueTask WriteAsync(Stream stream, ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken) =>
-            stream.WriteAsync(buffer, cancellationToken);
-
-        public ValueTask FlushAsync(Stream stream, CancellationToken cancellationToken) =>
-            new(stream.FlushAsync(cancellationToken));
     }
 }

@@ -12,6 +12,7 @@ open System.IO
 open System.Text.RegularExpressions
 open Expecto
 open HybridProtocol.Tests.Packaging
+open HybridProtocol.Tests.TestSupport
 
 /// What the console app checks; each line it prints is one check passed, and it ends with "aot console ok".
 let private consoleProgram =
@@ -193,27 +194,12 @@ let private project (sdk: string) (packages: string list) =
 
 /// Runs a published native executable in its folder, returning its output; fails on a non-zero exit or after 2 min.
 let private runNative (exe: string) =
-    let info = ProcessStartInfo exe
-    info.WorkingDirectory <- Path.GetDirectoryName exe |> string
-    info.RedirectStandardOutput <- true
-    info.RedirectStandardError <- true
-    info.UseShellExecute <- false
+    let r =
+        processIn (Path.GetDirectoryName exe |> string) exe []
+        |> runProcess (TimeSpan.FromMinutes 2.)
 
-    use p =
-        match Process.Start info with
-        | null -> failtest $"could not start {exe}"
-        | p -> p
-
-    let out = p.StandardOutput.ReadToEndAsync()
-    let err = p.StandardError.ReadToEndAsync()
-
-    if not (p.WaitForExit 120_000) then
-        p.Kill true
-        failtest $"{exe} did not finish within 2 minutes"
-
-    p.WaitForExit()
-    let output = out.Result + err.Result
-    Expect.equal p.ExitCode 0 $"{Path.GetFileName exe} exited with {p.ExitCode}:\n{output}"
+    let output = r.Out + r.Err
+    Expect.equal r.Status 0 $"{Path.GetFileName exe} exited with {r.Status}:\n{output}"
     output
 
 /// The trim and AOT warnings (ILxxxx) of a publish's output that name one of our assemblies or namespaces.

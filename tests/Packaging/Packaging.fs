@@ -32,51 +32,14 @@ let private configuration =
 /// Runs `dotnet ARGS` in DIR, failing the test after TIMEOUT or on a non-zero exit (showing the output). Build
 /// servers and MSBuild nodes are switched off, so nothing keeps running after the test.
 let dotnet (dir: string) (timeout: TimeSpan) (args: string list) =
-    let info = ProcessStartInfo "dotnet"
-
-    for a in args do
-        info.ArgumentList.Add a
-
-    info.WorkingDirectory <- dir
-    info.RedirectStandardOutput <- true
-    info.RedirectStandardError <- true
+    let info = processIn dir "dotnet" args
     info.RedirectStandardInput <- true
-    info.UseShellExecute <- false
+    quietDotnet info
+    let r = runProcess timeout info
+    let output = r.Out + r.Err
 
-    // What `dotnet run` set for this test program is not for the child's MSBuild.
-    for key in List.ofSeq info.Environment.Keys do
-        if key.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) then
-            info.Environment.Remove key |> ignore
-
-    for key, value in
-        [
-            "DOTNET_CLI_TELEMETRY_OPTOUT", "1"
-            "DOTNET_NOLOGO", "1"
-            "DOTNET_SKIP_FIRST_TIME_EXPERIENCE", "1"
-            "DOTNET_CLI_USE_MSBUILD_SERVER", "0"
-            "MSBUILDDISABLENODEREUSE", "1"
-            "UseSharedCompilation", "false"
-        ] do
-        info.Environment[key] <- value
-
-    use p =
-        match Process.Start info with
-        | null -> failtest "could not start dotnet"
-        | p -> p
-
-    p.StandardInput.Close()
-    let out = p.StandardOutput.ReadToEndAsync()
-    let err = p.StandardError.ReadToEndAsync()
-
-    if not (p.WaitForExit timeout) then
-        p.Kill true
-        failtest $"dotnet {String.Join(' ', args)} did not finish within {timeout.TotalSeconds} s"
-
-    p.WaitForExit()
-    let output = out.Result + err.Result
-
-    if p.ExitCode <> 0 then
-        failtest $"dotnet {String.Join(' ', args)} (in {dir}) exited with {p.ExitCode}:\n{output}"
+    if r.Status <> 0 then
+        failtest $"dotnet {String.Join(' ', args)} (in {dir}) exited with {r.Status}:\n{output}"
 
     output
 

@@ -61,29 +61,8 @@ let private snippetProject (snippet: string) (references: string array) =
 """
 
 let private git (args: string list) =
-    let info = ProcessStartInfo "git"
-
-    for a in args do
-        info.ArgumentList.Add a
-
-    info.WorkingDirectory <- repoRoot
-    info.RedirectStandardOutput <- true
-    info.RedirectStandardError <- true
-
-    use p =
-        match Process.Start info with
-        | null -> failtest "could not start git"
-        | p -> p
-
-    let out = p.StandardOutput.ReadToEndAsync()
-    let err = p.StandardError.ReadToEndAsync()
-
-    if not (p.WaitForExit 30_000) then
-        p.Kill true
-        failtest $"git {args} did not finish"
-
-    p.WaitForExit()
-    p.ExitCode, out.Result + err.Result
+    let r = processIn repoRoot "git" args |> runProcess (TimeSpan.FromSeconds 30.)
+    r.Status, r.Out + r.Err
 
 /// The ```sh block of a README.md section (by its heading), as written.
 let shellBlockOf (heading: string) =
@@ -100,48 +79,16 @@ let shellBlockOf (heading: string) =
 /// Runs a script with bash -euo pipefail in DIR with extra environment variables; returns its output, failing the
 /// test on a non-zero exit or after TIMEOUT.
 let runBash (dir: string) (timeout: TimeSpan) (environment: (string * string) list) (script: string) =
-    let info = ProcessStartInfo "bash"
-
-    for a in [ "-euo"; "pipefail"; "-c"; script ] do
-        info.ArgumentList.Add a
-
-    info.WorkingDirectory <- dir
-    info.RedirectStandardOutput <- true
-    info.RedirectStandardError <- true
+    let info = processIn dir "bash" [ "-euo"; "pipefail"; "-c"; script ]
     info.RedirectStandardInput <- true
-    info.UseShellExecute <- false
+    quietDotnet info
 
-    for key in List.ofSeq info.Environment.Keys do
-        if key.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) then
-            info.Environment.Remove key |> ignore
-
-    for key, value in
-        [
-            "DOTNET_CLI_TELEMETRY_OPTOUT", "1"
-            "DOTNET_NOLOGO", "1"
-            "DOTNET_CLI_USE_MSBUILD_SERVER", "0"
-            "MSBUILDDISABLENODEREUSE", "1"
-            "UseSharedCompilation", "false"
-        ]
-        @ environment do
+    for key, value in environment do
         info.Environment[key] <- value
 
-    use p =
-        match Process.Start info with
-        | null -> failtest "could not start bash"
-        | p -> p
-
-    p.StandardInput.Close()
-    let out = p.StandardOutput.ReadToEndAsync()
-    let err = p.StandardError.ReadToEndAsync()
-
-    if not (p.WaitForExit timeout) then
-        p.Kill true
-        failtest $"the script did not finish within {timeout.TotalSeconds} s:\n{script}"
-
-    p.WaitForExit()
-    let output = out.Result + err.Result
-    Expect.equal p.ExitCode 0 $"the script exited with {p.ExitCode}:\n{script}\n{output}"
+    let r = runProcess timeout info
+    let output = r.Out + r.Err
+    Expect.equal r.Status 0 $"the script exited with {r.Status}:\n{script}\n{output}"
     output
 
 [<Tests>]

@@ -225,31 +225,16 @@ let runShell (dir: TempDir) (timeout: TimeSpan) (script: string) =
     if not (OperatingSystem.IsWindows()) then
         File.SetUnixFileMode(wrapper, UnixFileMode.UserRead ||| UnixFileMode.UserWrite ||| UnixFileMode.UserExecute)
 
-    let info = ProcessStartInfo "bash"
-    info.ArgumentList.Add "-c"
-    info.ArgumentList.Add script
-    info.WorkingDirectory <- dir.Path
+    let info = processIn dir.Path "bash" [ "-c"; script ]
     info.RedirectStandardInput <- true
-    info.RedirectStandardOutput <- true
-    info.RedirectStandardError <- true
-    info.UseShellExecute <- false
     info.Environment["PATH"] <- bin + ":" + (Environment.GetEnvironmentVariable "PATH" |> string)
     info.Environment["HYBRID_KNOWN_HOSTS"] <- dir.File "known_hosts"
     info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] <- "1"
     info.Environment["DOTNET_NOLOGO"] <- "1"
-    use p = start info
-    p.StandardInput.Close()
-    let stdout = p.StandardOutput.ReadToEndAsync()
-    let stderr = p.StandardError.ReadToEndAsync()
-
-    if not (p.WaitForExit timeout) then
-        p.Kill true
-        failtest $"the script did not finish within {timeout.TotalSeconds} s: {script}"
-
-    p.WaitForExit()
+    let r = runProcess timeout info
 
     {
-        ExitCode = p.ExitCode
-        Stdout = Encoding.UTF8.GetBytes stdout.Result
-        Stderr = stderr.Result
+        ExitCode = r.Status
+        Stdout = Encoding.UTF8.GetBytes r.Out
+        Stderr = r.Err
     }

@@ -39,6 +39,71 @@ let publicKey (bytes: byte[]) =
     | ValueSome k -> k
     | ValueNone -> failwith "unreachable"
 
+/// What a finished child process wrote, and how it ended.
+type ProcessOutput = {
+    Status: int
+    Out: string
+    Err: string
+}
+
+/// Starts INFO with its output read (and its input closed, when redirected), and waits up to TIMEOUT: a process still
+/// running then is killed with its children and fails the test. The one way the tests run a child to its end.
+let runProcess (timeout: TimeSpan) (info: ProcessStartInfo) =
+    info.RedirectStandardOutput <- true
+    info.RedirectStandardError <- true
+    info.UseShellExecute <- false
+
+    use p =
+        match Process.Start info with
+        | null -> failtest $"could not start {info.FileName}"
+        | p -> p
+
+    if info.RedirectStandardInput then
+        p.StandardInput.Close()
+
+    let out = p.StandardOutput.ReadToEndAsync()
+    let err = p.StandardError.ReadToEndAsync()
+
+    if not (p.WaitForExit timeout) then
+        p.Kill true
+        failtest $"{info.FileName} {String.Join(' ', info.ArgumentList)} did not finish within {timeout.TotalSeconds} s"
+
+    p.WaitForExit()
+
+    {
+        Status = p.ExitCode
+        Out = out.Result
+        Err = err.Result
+    }
+
+/// A child `dotnet` (or a script running one) that leaves nothing behind: what `dotnet run` set for this test program
+/// (MSBuild's variables) is taken out, and build servers, node reuse and telemetry are off.
+let quietDotnet (info: ProcessStartInfo) =
+    for key in List.ofSeq info.Environment.Keys do
+        if key.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) then
+            info.Environment.Remove key |> ignore
+
+    for key, value in
+        [
+            "DOTNET_CLI_TELEMETRY_OPTOUT", "1"
+            "DOTNET_NOLOGO", "1"
+            "DOTNET_SKIP_FIRST_TIME_EXPERIENCE", "1"
+            "DOTNET_CLI_USE_MSBUILD_SERVER", "0"
+            "MSBUILDDISABLENODEREUSE", "1"
+            "UseSharedCompilation", "false"
+        ] do
+        info.Environment[key] <- value
+
+/// A ProcessStartInfo for FILE ARGS in DIRECTORY.
+let processIn (directory: string) (file: string) (args: string list) =
+    let info = ProcessStartInfo file
+
+    for a in args do
+        info.ArgumentList.Add a
+
+    info.WorkingDirectory <- directory
+    info
+
 /// The openssl executable on PATH, if any.
 let openssl =
     let path =
@@ -60,28 +125,9 @@ let runOpensslIn (directory: string) (args: string list) =
         skiptest "openssl is not on PATH: the OpenSSL interoperability tests need the openssl command-line tool"
         ""
     | Some exe ->
-        let info = ProcessStartInfo exe
+        let r = processIn directory exe args |> runProcess (TimeSpan.FromSeconds 30.)
 
-        for a in args do
-            info.ArgumentList.Add a
+        if r.Status <> 0 then
+            failtest $"openssl {args} exited with {r.Status}: {r.Err}"
 
-        info.WorkingDirectory <- directory
-        info.RedirectStandardOutput <- true
-        info.RedirectStandardError <- true
-
-        use p =
-            match Process.Start info with
-            | null -> failtest $"could not start {exe}"
-            | p -> p
-
-        let out = p.StandardOutput.ReadToEndAsync()
-        let err = p.StandardError.ReadToEndAsync()
-
-        if not (p.WaitForExit 30_000) then
-            p.Kill()
-            failtest $"openssl {args} did not finish"
-
-        if p.ExitCode <> 0 then
-            failtest $"openssl {args} exited with {p.ExitCode}: {err.Result}"
-
-        out.Result
+        r.Out
