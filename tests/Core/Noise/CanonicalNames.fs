@@ -4,22 +4,20 @@
 /// `NonCanonical` naming the canonical name, by `parse`, by `createWithModifiers` and by a server (02).
 module HybridProtocol.Tests.CanonicalNames
 
+open System.Text.RegularExpressions
 open Expecto
 open HybridProtocol.Core.Noise
 open HybridProtocol.Core.Wire
 open HybridProtocol.Tests.NoiseProperties
 
+/// A pattern section's base name (upper case and digits: "XX", "X1K1") and its modifiers ("psk0", "hfs"), by the
+/// letters' case alone, independently of the parser under test.
 let private splitSection (section: string) =
-    let starts =
-        [ "psk"; "hfs" ]
-        |> List.map (fun m -> section.IndexOf(m, System.StringComparison.Ordinal))
-        |> List.filter (fun i -> i >= 0)
+    let m = Regex.Match(section, "^([A-Z0-9]+)(.*)$")
 
-    match starts with
-    | [] -> section, []
-    | _ ->
-        let start = List.min starts
-        section.Substring(0, start), section.Substring(start).Split('+') |> List.ofArray
+    match m.Groups[2].Value with
+    | "" -> section, []
+    | modifiers -> m.Groups[1].Value, modifiers.Split('+') |> List.ofArray
 
 let rec private permutations =
     function
