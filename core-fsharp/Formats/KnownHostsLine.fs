@@ -3,6 +3,7 @@ namespace HybridProtocol.Core.Formats
 open System
 open System.Security.Cryptography
 
+[<RequireQualifiedAccess>]
 type HostKey = X25519 of publicKey: byte array
 
 type KnownHostEntry = {
@@ -79,7 +80,7 @@ module KnownHostsLine =
             let bytes = Array.zeroCreate<byte> keyLength
 
             match Convert.TryFromBase64String(text, Span bytes) with
-            | true, written when written = keyLength && text.Length = 44 -> Ok(X25519 bytes)
+            | true, written when written = keyLength && text.Length = 44 -> Ok(HostKey.X25519 bytes)
             | _ -> Error(BadKey text)
 
     let private decodeEntry (line: string) =
@@ -112,7 +113,7 @@ module KnownHostsLine =
 
     let private keyText key =
         match key with
-        | X25519 bytes -> X25519Type + " " + Convert.ToBase64String bytes
+        | HostKey.X25519 bytes -> X25519Type + " " + Convert.ToBase64String bytes
 
     let encode line =
         match line with
@@ -135,7 +136,7 @@ module KnownHostsLine =
 
     let sameKey a b =
         match a, b with
-        | X25519 x, X25519 y -> CryptographicOperations.FixedTimeEquals(ReadOnlySpan x, ReadOnlySpan y)
+        | HostKey.X25519 x, HostKey.X25519 y -> CryptographicOperations.FixedTimeEquals(ReadOnlySpan x, ReadOnlySpan y)
 
 [<RequireQualifiedAccess>]
 module KnownHostsFile =

@@ -15,6 +15,7 @@
 namespace HybridProtocol.Core.Formats
 
 /// A host's public key as a line holds it.
+[<RequireQualifiedAccess>]
 type HostKey =
 
     /// Key type `x25519`: the 32 raw bytes of an X25519 public key (RFC 7748).

@@ -26,7 +26,7 @@ let private text (s: string) =
 let private key32 (seed: byte array) =
     let seed = nonNull seed
 
-    X25519(
+    HostKey.X25519(
         Array.init 32 (fun i ->
             if seed.Length = 0 then
                 byte i
@@ -60,7 +60,7 @@ let private line host port key comment =
     Entry {
         Host = host
         Port = port
-        Key = X25519 key
+        Key = HostKey.X25519 key
         Comment = comment
     }
 
@@ -185,13 +185,18 @@ let private spec =
                 line "h" 2 bob None
             ]
 
-            Expect.equal (KnownHostsFile.verify "h" 1 (X25519 bob) lines) (Trusted 3) "second key of h:1"
-            Expect.equal (KnownHostsFile.verify "h" 1 (X25519 alice) lines) (Trusted 2) "first key of h:1"
-            Expect.equal (KnownHostsFile.verify "h" 2 (X25519 alice) lines) (Changed(4, X25519 bob)) "h:2 changed"
-            Expect.equal (KnownHostsFile.verify "h" 3 (X25519 alice) lines) Unrecorded "h:3 unknown"
-            Expect.equal (KnownHostsFile.verify "g" 1 (X25519 alice) lines) Unrecorded "g unknown"
-            Expect.isTrue (KnownHostsFile.holds "h" 2 (X25519 bob) lines) "holds"
-            Expect.isFalse (KnownHostsFile.holds "h" 2 (X25519 alice) lines) "does not hold"
+            Expect.equal (KnownHostsFile.verify "h" 1 (HostKey.X25519 bob) lines) (Trusted 3) "second key of h:1"
+            Expect.equal (KnownHostsFile.verify "h" 1 (HostKey.X25519 alice) lines) (Trusted 2) "first key of h:1"
+
+            Expect.equal
+                (KnownHostsFile.verify "h" 2 (HostKey.X25519 alice) lines)
+                (Changed(4, HostKey.X25519 bob))
+                "h:2 changed"
+
+            Expect.equal (KnownHostsFile.verify "h" 3 (HostKey.X25519 alice) lines) Unrecorded "h:3 unknown"
+            Expect.equal (KnownHostsFile.verify "g" 1 (HostKey.X25519 alice) lines) Unrecorded "g unknown"
+            Expect.isTrue (KnownHostsFile.holds "h" 2 (HostKey.X25519 bob) lines) "holds"
+            Expect.isFalse (KnownHostsFile.holds "h" 2 (HostKey.X25519 alice) lines) "does not hold"
 
             let withoutPort2, removed = KnownHostsFile.remove "h" (Some 2) lines
             Expect.equal removed 1 "h:2 removed"
