@@ -6,7 +6,7 @@ open System.Security.Cryptography
 [<RequireQualifiedAccess>]
 type HostKey = X25519 of publicKey: byte array
 
-type KnownHostEntry = {
+type HostKeyEntry = {
     Host: string
     Port: int
     Key: HostKey
@@ -15,7 +15,7 @@ type KnownHostEntry = {
 
 type KnownHostsLine =
     | Kept of text: string
-    | Entry of KnownHostEntry
+    | Entry of HostKeyEntry
 
 type KnownHostsLineError =
     | MissingFields of found: int
@@ -169,7 +169,7 @@ module KnownHostsFile =
     let encode lines =
         lines |> List.map (fun l -> KnownHostsLine.encode l + "\n") |> String.concat ""
 
-    let isFor host port (entry: KnownHostEntry) =
+    let isFor host port (entry: HostKeyEntry) =
         entry.Host = host
         && (match port with
             | Some p -> entry.Port = p

@@ -22,7 +22,7 @@ type HostKey =
     | X25519 of publicKey: byte array
 
 /// One trusted key: `HOST:PORT x25519 BASE64-KEY [comment]`.
-type KnownHostEntry = {
+type HostKeyEntry = {
 
     /// The host in `HostPort.normalizeHost`'s stored form.
     Host: string
@@ -42,7 +42,7 @@ type KnownHostsLine =
     | Kept of text: string
 
     /// A trusted key for one host and port.
-    | Entry of KnownHostEntry
+    | Entry of HostKeyEntry
 
 /// What is wrong with one line.
 type KnownHostsLineError =
@@ -119,7 +119,7 @@ module KnownHostsFile =
     val encode: lines: KnownHostsLine list -> string
 
     /// The entry is for this host (stored form) and, when a port is given, this port.
-    val isFor: host: string -> port: int option -> entry: KnownHostEntry -> bool
+    val isFor: host: string -> port: int option -> entry: HostKeyEntry -> bool
 
     /// KEYS.md's rule for `Verify(host, port, key)`: Trusted, Changed or Unrecorded (host in stored form).
     val verify: host: string -> port: int -> key: HostKey -> lines: KnownHostsLine list -> KnownHostMatch

@@ -33,7 +33,7 @@ public sealed partial class SecureConnection
         CheckClientOptions(options);
         if (HostPortModule.checkPort(port).IsError)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, KnownHosts.PortMessage(port));
+            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, HostPortMessages.PortMessage(port));
         }
 
         var socket = await ConnectSocketAsync(host, port, options, cancellationToken).ConfigureAwait(false);
@@ -73,7 +73,7 @@ public sealed partial class SecureConnection
             {
                 throw new HybridProtocolException(
                     HybridErrorCode.InvalidArgument,
-                    $"Known-hosts authentication needs the server as HOST:PORT, not '{targetHost}': {KnownHosts.Describe(target.ErrorValue)}.");
+                    $"Known-hosts authentication needs the server as HOST:PORT, not '{targetHost}': {HostPortMessages.Describe(target.ErrorValue)}.");
             }
 
             (knownHost, knownPort) = (target.ResultValue.Host, target.ResultValue.Port!.Value);

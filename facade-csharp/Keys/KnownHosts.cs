@@ -187,7 +187,7 @@ public sealed class KnownHosts
         {
             throw new HybridProtocolException(
                 HybridErrorCode.InvalidArgument,
-                $"'{hostAndOptionalPort}' is not HOST or HOST:PORT: {Describe(parsed.ErrorValue)}.");
+                $"'{hostAndOptionalPort}' is not HOST or HOST:PORT: {HostPortMessages.Describe(parsed.ErrorValue)}.");
         }
 
         lock (_lock)
@@ -248,10 +248,10 @@ public sealed class KnownHosts
     }
 
     /// <summary>The core form of an entry (its host already in stored form).</summary>
-    internal static Core.Formats.KnownHostEntry ToCore(KnownHostEntry entry) =>
+    internal static HostKeyEntry ToCore(KnownHostEntry entry) =>
         new(entry.Host, entry.Port, HostKey.NewX25519(entry.Key.RawBytes.ToArray()), entry.Comment is null ? FSharpOption<string>.None : FSharpOption<string>.Some(entry.Comment));
 
-    private static KnownHostEntry FromCore(Core.Formats.KnownHostEntry entry, int lineNumber) =>
+    private static KnownHostEntry FromCore(HostKeyEntry entry, int lineNumber) =>
         new(entry.Host, entry.Port, PublicKey.FromOwnedRaw(entry.Key.publicKey), OptionModule.IsSome(entry.Comment) ? entry.Comment!.Value : null, lineNumber);
 
     private static FSharpList<KnownHostsLine> Append(FSharpList<KnownHostsLine> lines, KnownHostEntry entry) =>
@@ -277,7 +277,7 @@ public sealed class KnownHosts
         var normalized = HostPortModule.normalizeHost(host);
         if (normalized.IsError)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"'{host}' is not a host name or IP address: {Describe(normalized.ErrorValue)}.");
+            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"'{host}' is not a host name or IP address: {HostPortMessages.Describe(normalized.ErrorValue)}.");
         }
 
         return normalized.ResultValue;
@@ -287,39 +287,9 @@ public sealed class KnownHosts
     {
         if (HostPortModule.checkPort(port).IsError)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, PortMessage(port));
+            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, HostPortMessages.PortMessage(port));
         }
     }
-
-    /// <summary>The message for a port argument outside 1..65535.</summary>
-    internal static string PortMessage(int port) => $"Port {port} is not between 1 and 65535.";
-
-    /// <summary>What is wrong with a host or <c>HOST:PORT</c> text, as a clause.</summary>
-    internal static string Describe(HostPortError error) => error switch
-    {
-        HostPortError.HostTooLong => $"the host is longer than {HostPortModule.MaxHostLength} characters",
-        HostPortError.HostCharacter { character: var c } =>
-            $"the character '{(c < ' ' || c == 0x7f ? "\\x" + ((int)c).ToString("x2", CultureInfo.InvariantCulture) : c.ToString())}' is not allowed (one ASCII host name or IP address, no patterns)",
-        HostPortError.NotIPv6 { host: var h } => $"'{h}' has a ':' but is not an IPv6 address",
-        HostPortError.PortNotNumber { text: var t } => $"the port '{t}' is not a number between 1 and 65535",
-        HostPortError.PortOutOfRange { port: var p } => $"the port '{p}' is not a number between 1 and 65535",
-        _ when error.IsUnclosedBracket => "the IPv6 address has no closing ']'",
-        _ when error.IsExpectedColonAfterBracket => "expected ':' after ']'",
-        _ when error.IsIPv6WithoutBrackets => "an IPv6 address with a port is written in brackets, [IPV6]:PORT",
-        _ when error.IsPortMissing => "the port is missing (write HOST:PORT, or [IPV6]:PORT)",
-        _ => "the host is empty",
-    };
-
-    private static string Describe(KnownHostsLineError error) => error switch
-    {
-        KnownHostsLineError.MissingFields { found: var n } => $"expected three fields (host:port, key type, key), found {n}",
-        KnownHostsLineError.UnknownMarker { marker: var m } => $"the marker '{m}' is not supported (this version defines no markers)",
-        KnownHostsLineError.BadHostPort { text: var t, error: var e } => $"'{t}': {Describe(e)}",
-        KnownHostsLineError.UnknownKeyType { keyType: var t } => $"the key type is '{t}', but only '{KnownHostsLineModule.X25519Type}' keys are used by HybridProtocol",
-        KnownHostsLineError.BadKey { text: var t } => $"the key '{t}' is not the base64 of {KeyPem.KeyLength} bytes",
-        _ when error.IsHashedHost => "hashed host names are not supported",
-        _ => "a comment holds a line break",
-    };
 
     private FSharpList<KnownHostsLine> Read()
     {
@@ -354,7 +324,7 @@ public sealed class KnownHosts
         var decoded = KnownHostsFile.decode(Encoding.UTF8.GetString(bytes));
         if (decoded.IsError)
         {
-            var (line, problem) = (decoded.ErrorValue.Line, Describe(decoded.ErrorValue.Error));
+            var (line, problem) = (decoded.ErrorValue.Line, HostPortMessages.Describe(decoded.ErrorValue.Error));
             throw new HybridProtocolException(
                 HybridErrorCode.InvalidKey,
                 $"The known-hosts file {Path}, line {line}, is malformed: {problem}. "
