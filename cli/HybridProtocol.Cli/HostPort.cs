@@ -1,5 +1,6 @@
-using System.Globalization;
 using System.Net;
+using HybridProtocol.Core.Formats;
+using Microsoft.FSharp.Core;
 
 namespace HybridProtocol.Cli;
 
@@ -12,72 +13,35 @@ internal readonly record struct HostPort(string Host, int? Port)
     /// </summary>
     public static HostPort Parse(string text, bool requirePort = true, bool allowPortZero = false)
     {
-        var what = requirePort ? "HOST:PORT" : "HOST or HOST:PORT";
-        CliException Bad(string problem) =>
-            new(ExitCode.Usage, $"'{text}' is not {what}: {problem} (for example 127.0.0.1:12345, example.com:12345 or [::1]:12345).");
-
-        text = text.Trim();
-        string host;
-        string? port = null;
-        if (text.StartsWith('['))
+        var rule = allowPortZero ? HostPortRule.Listen : requirePort ? HostPortRule.PortRequired : HostPortRule.PortOptional;
+        var parsed = HostPortModule.parse(rule, text);
+        if (parsed.IsError)
         {
-            var close = text.IndexOf(']', StringComparison.Ordinal);
-            if (close < 0)
-            {
-                throw Bad("the IPv6 address has no closing ']'");
-            }
-
-            host = text[1..close];
-            var rest = text[(close + 1)..];
-            if (rest.Length > 0)
-            {
-                if (rest[0] != ':')
-                {
-                    throw Bad("expected ':' after ']'");
-                }
-
-                port = rest[1..];
-            }
-
-            if (!IPAddress.TryParse(host, out var v6) || v6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
-            {
-                throw Bad($"'{host}' is not an IPv6 address");
-            }
-        }
-        else
-        {
-            var colons = text.Count(c => c == ':');
-            if (colons > 1)
-            {
-                throw Bad("write an IPv6 address in brackets");
-            }
-
-            var colon = text.LastIndexOf(':');
-            host = colon < 0 ? text : text[..colon];
-            port = colon < 0 ? null : text[(colon + 1)..];
-            if (host.Length == 0 || (Uri.CheckHostName(host) == UriHostNameType.Unknown && !(allowPortZero && host == "*")))
-            {
-                throw Bad(host.Length == 0 ? "the host is missing" : $"'{host}' is not a host name or address");
-            }
+            var what = requirePort ? "HOST:PORT" : "HOST or HOST:PORT";
+            throw new CliException(
+                ExitCode.Usage,
+                $"'{text.Trim()}' is not {what}: {Describe(parsed.ErrorValue, allowPortZero)} (for example 127.0.0.1:12345, example.com:12345 or [::1]:12345).");
         }
 
-        int? portNumber = null;
-        if (port is not null)
-        {
-            if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var p) || p > 65535 || (p == 0 && !allowPortZero))
-            {
-                throw Bad($"the port '{port}' is not a number from {(allowPortZero ? 0 : 1)} to 65535");
-            }
-
-            portNumber = p;
-        }
-        else if (requirePort)
-        {
-            throw Bad("the port is missing");
-        }
-
-        return new HostPort(host, portNumber);
+        var value = parsed.ResultValue;
+        return new HostPort(value.Host, OptionModule.IsSome(value.Port) ? value.Port!.Value : null);
     }
+
+    private static string Describe(HostPortError error, bool allowPortZero) => error switch
+    {
+        HostPortError.HostTooLong => $"the host is longer than {HostPortModule.MaxHostLength} characters",
+        HostPortError.HostCharacter { character: var c } => c is < ' ' or > '~'
+            ? $"the character U+{(int)c:X4} is not allowed in a host"
+            : $"the character '{c}' is not allowed in a host (one host name or address)",
+        HostPortError.NotIPv6 { host: var h } => $"'{h}' is not an IPv6 address",
+        HostPortError.PortNotNumber { text: var p } => $"the port '{p}' is not a number from {(allowPortZero ? 0 : 1)} to 65535",
+        HostPortError.PortOutOfRange { port: var p } => $"the port '{p}' is not a number from {(allowPortZero ? 0 : 1)} to 65535",
+        _ when error.IsUnclosedBracket => "the IPv6 address has no closing ']'",
+        _ when error.IsExpectedColonAfterBracket => "expected ':' after ']'",
+        _ when error.IsIPv6WithoutBrackets => "write an IPv6 address in brackets",
+        _ when error.IsPortMissing => "the port is missing",
+        _ => "the host is missing",
+    };
 
     /// <summary>The address to listen on: an IP address, <c>localhost</c> (loopback) or <c>*</c> (every address); a usage error otherwise.</summary>
     public IPEndPoint ToListenEndPoint()
@@ -95,9 +59,6 @@ internal readonly record struct HostPort(string Host, int? Port)
     }
 
     /// <summary>The form used in messages and known-hosts files: <c>host:port</c> or <c>[v6]:port</c>.</summary>
-    public override string ToString()
-    {
-        var host = Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]" : Host;
-        return Port is { } p ? $"{host}:{p.ToString(CultureInfo.InvariantCulture)}" : host;
-    }
+    public override string ToString() =>
+        Port is { } p ? HostPortModule.format(Host, p) : Host;
 }

@@ -25,6 +25,13 @@ module Mode =
         | 0x03uy -> ValueSome AuthPsk
         | _ -> ValueNone
 
+    let select hasPsk hasSenderKey =
+        match hasPsk, hasSenderKey with
+        | false, false -> Base
+        | true, false -> Psk
+        | false, true -> Auth
+        | true, true -> AuthPsk
+
 [<NoComparison; NoEquality>]
 type KeyScheduleOutput = {
     key_schedule_context: byte[]

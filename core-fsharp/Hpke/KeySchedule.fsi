@@ -17,6 +17,11 @@ module Mode =
     /// The mode with this identifier, if any.
     val tryOfValue: value: byte -> Mode voption
 
+    /// The mode a party's inputs select (RFC 9180 §5: "mode_psk ... authenticates using a pre-shared key",
+    /// "mode_auth ... using an asymmetric key", mode_auth_psk both, mode_base neither): the one place both the sender's
+    /// and the recipient's options are read.
+    val select: hasPsk: bool -> hasSenderKey: bool -> Mode
+
 /// The values RFC 9180 §5.1 KeySchedule derives, named as in the pseudocode. Secret bytes: the
 /// holder zeroes them (`KeySchedule.clear`) once the context is made.
 [<NoComparison; NoEquality>]

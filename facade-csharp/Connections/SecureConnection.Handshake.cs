@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using HybridProtocol.Connections;
 using HybridProtocol.Core;
+using HybridProtocol.Core.Formats;
 using HybridProtocol.Core.Noise;
 using HybridProtocol.Core.Wire;
 using HybridProtocol.Crypto;
@@ -30,13 +31,13 @@ public sealed partial class SecureConnection
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(options);
         CheckClientOptions(options);
-        if (port is < 1 or > 65535)
+        if (HostPortModule.checkPort(port).IsError)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Port {port} is not between 1 and 65535.");
+            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, HostPortMessages.PortMessage(port));
         }
 
         var socket = await ConnectSocketAsync(host, port, options, cancellationToken).ConfigureAwait(false);
-        return await AuthenticateAsClientAsync(new NetworkStream(socket, ownsSocket: true), FormatHost(host, port), options, cancellationToken).ConfigureAwait(false);
+        return await AuthenticateAsClientAsync(new NetworkStream(socket, ownsSocket: true), HostPortModule.format(host, port), options, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -65,9 +66,17 @@ public sealed partial class SecureConnection
         var auth = options.ServerAuthentication!;
         string? knownHost = null;
         int knownPort = 0;
-        if (auth.Mode == ServerAuthenticationMode.KnownHosts && !TryParseHostPort(targetHost, out knownHost, out knownPort))
+        if (auth.Mode == ServerAuthenticationMode.KnownHosts)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Known-hosts authentication needs the server as HOST:PORT, not '{targetHost}'.");
+            var target = HostPortModule.parse(HostPortRule.PortRequired, targetHost);
+            if (target.IsError)
+            {
+                throw new HybridProtocolException(
+                    HybridErrorCode.InvalidArgument,
+                    $"Known-hosts authentication needs the server as HOST:PORT, not '{targetHost}': {HostPortMessages.Describe(target.ErrorValue)}.");
+            }
+
+            (knownHost, knownPort) = (target.ResultValue.Host, target.ResultValue.Port!.Value);
         }
 
         var psk = options.PreSharedKeyNoCopy;
@@ -376,22 +385,5 @@ public sealed partial class SecureConnection
         {
             scope.Retire(key);
         }
-    }
-
-    private static string FormatHost(string host, int port) =>
-        (host.Contains(':', StringComparison.Ordinal) ? "[" + host + "]" : host) + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-
-    private static bool TryParseHostPort(string text, out string host, out int port)
-    {
-        host = "";
-        port = 0;
-        var colon = text.LastIndexOf(':');
-        if (colon <= 0 || (text.StartsWith('[') && text[colon - 1] != ']') || (!text.StartsWith('[') && text.IndexOf(':', StringComparison.Ordinal) != colon))
-        {
-            return false;
-        }
-
-        host = text[..colon].Trim('[', ']');
-        return int.TryParse(text.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out port) && port is >= 1 and <= 65535 && host.Length > 0;
     }
 }

@@ -91,8 +91,8 @@ public sealed partial class SecureConnection
             socket.Dispose();
             var mapped = e switch
             {
-                OperationCanceledException when !cancellationToken.IsCancellationRequested => new HybridProtocolException(HybridErrorCode.ConnectTimeout, $"Cannot connect to {FormatHost(host, port)}: no answer within the ConnectTimeout of {options.ConnectTimeout.TotalSeconds:0.###} s. Check that the server runs, the address is right and no firewall drops the connection.", e),
-                SocketException => new HybridProtocolException(HybridErrorCode.TransportFailed, $"Cannot connect to {FormatHost(host, port)}: {e.Message}. Check that the server runs and the address is right.", e),
+                OperationCanceledException when !cancellationToken.IsCancellationRequested => new HybridProtocolException(HybridErrorCode.ConnectTimeout, $"Cannot connect to {Core.Formats.HostPortModule.format(host, port)}: no answer within the ConnectTimeout of {options.ConnectTimeout.TotalSeconds:0.###} s. Check that the server runs, the address is right and no firewall drops the connection.", e),
+                SocketException => new HybridProtocolException(HybridErrorCode.TransportFailed, $"Cannot connect to {Core.Formats.HostPortModule.format(host, port)}: {e.Message}. Check that the server runs and the address is right.", e),
                 _ => null,
             };
             if (mapped is null)

@@ -1,3 +1,5 @@
+using HybridProtocol.Core.Hpke;
+
 namespace HybridProtocol;
 
 /// <summary>
@@ -19,13 +21,7 @@ public sealed class HpkeSenderOptions
     public PrivateKey? SenderPrivateKey { get; init; }
 
     /// <summary>The mode these options select.</summary>
-    public HpkeMode Mode => (Psk ?? PskId, SenderPrivateKey) switch
-    {
-        (null, null) => HpkeMode.Base,
-        (not null, null) => HpkeMode.Psk,
-        (null, not null) => HpkeMode.Auth,
-        _ => HpkeMode.AuthPsk,
-    };
+    public HpkeMode Mode => (HpkeMode)ModeModule.value(ModeModule.select(Psk is not null || PskId is not null, SenderPrivateKey is not null));
 }
 
 /// <summary>
@@ -47,11 +43,5 @@ public sealed class HpkeRecipientOptions
     public PublicKey? SenderPublicKey { get; init; }
 
     /// <summary>The mode these options select.</summary>
-    public HpkeMode Mode => (Psk ?? PskId, SenderPublicKey) switch
-    {
-        (null, null) => HpkeMode.Base,
-        (not null, null) => HpkeMode.Psk,
-        (null, not null) => HpkeMode.Auth,
-        _ => HpkeMode.AuthPsk,
-    };
+    public HpkeMode Mode => (HpkeMode)ModeModule.value(ModeModule.select(Psk is not null || PskId is not null, SenderPublicKey is not null));
 }

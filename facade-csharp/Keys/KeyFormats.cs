@@ -1,373 +1,145 @@
-using System.Formats.Asn1;
 using System.Security.Cryptography;
+using HybridProtocol.Core.Formats;
 
 namespace HybridProtocol;
 
 /// <summary>
-/// The DER forms of the keys other than X25519 (X25519 is <see cref="KeyPem"/>'s), in PKCS #8 (RFC 5958) "PRIVATE KEY"
-/// and SubjectPublicKeyInfo (RFC 5280) "PUBLIC KEY" blocks, specs/HPKE.md "Key formats":
-/// <list type="bullet">
-/// <item>P-256/384/521: RFC 5480 id-ecPublicKey with the namedCurve, and RFC 5915 ECPrivateKey { version 1, privateKey
-/// (Nsk bytes), [1] publicKey } inside PKCS #8, exactly what <c>openssl genpkey -algorithm EC</c> writes; the public key is
-/// the uncompressed point.</item>
-/// <item>ML-KEM-768: id-alg-ml-kem-768 (2.16.840.1.101.3.4.4.2, parameters absent) with the IETF LAMPS private key in
-/// seed form, <c>seed [0] IMPLICIT OCTET STRING (SIZE (64))</c>; the public key is the 1184-byte encapsulation key.</item>
-/// <item>X-Wing: the draft's OID 1.3.6.1.4.1.62253.25722 (parameters absent), privateKey = the 32-byte seed, public key
-/// the 1216-byte encoding.</item>
-/// <item>ML-KEM-512 and ML-KEM-1024: as ML-KEM-768, with id-alg-ml-kem-512 (2.16.840.1.101.3.4.4.1) and id-alg-ml-kem-1024
-/// (2.16.840.1.101.3.4.4.3) (RFC 9935, ML-KEM in X.509).</item>
-/// <item>X448: RFC 8410 id-X448 (1.3.101.111, parameters absent), privateKey = CurvePrivateKey, an OCTET STRING of the 56
-/// bytes; the public key is the 56-byte u-coordinate.</item>
-/// <item>MLKEM768-P256 and MLKEM1024-P384 have no registered PKCS #8 or SPKI form (the LAMPS composite ML-KEM OIDs name
-/// other constructions), so writing them is Unsupported: keep their 32-byte seed and public key as raw bytes.</item>
-/// </list>
-/// Reading is total: every failure is an InvalidKey <see cref="HybridProtocolException"/> that names the source.
+/// The facade's side of the key documents: the core codecs <c>core-fsharp/Formats/Pem</c> and <c>KeyDocument</c> read
+/// and write PEM, PKCS #8 and SubjectPublicKeyInfo for every <see cref="KeyAlgorithm"/> with a standard form
+/// (specs/KEYS.md, specs/HPKE.md "Key formats"); this class maps between <see cref="KeyAlgorithm"/> and the core's
+/// <see cref="KeyType"/>, and turns the core's typed errors into InvalidKey exceptions whose messages name the source,
+/// what was found and what to do. MLKEM768-P256 and MLKEM1024-P384 have no standard form: writing them is Unsupported.
 /// </summary>
 internal static class KeyFormats
 {
-    private const string EcPublicKeyOid = "1.2.840.10045.2.1";
-    private const string MlKem512Oid = "2.16.840.1.101.3.4.4.1";
-    private const string MlKem768Oid = "2.16.840.1.101.3.4.4.2";
-    private const string MlKem1024Oid = "2.16.840.1.101.3.4.4.3";
-    private const string X448Oid = "1.3.101.111";
-    private const string XWingOid = "1.3.6.1.4.1.62253.25722";
-
-    /// <summary>The algorithm named by a PKCS #8 or SPKI AlgorithmIdentifier, if it is one of the non-X25519 ones we read.</summary>
-    public static KeyAlgorithm? Peek(byte[] der, bool isPrivate)
+    /// <summary>The core key type of an algorithm, or null when it has no PKCS #8 / SPKI form.</summary>
+    public static KeyType? ToCore(KeyAlgorithm algorithm) => algorithm switch
     {
-        try
-        {
-            var outer = new AsnReader(der, AsnEncodingRules.DER).ReadSequence();
-            if (isPrivate)
-            {
-                _ = outer.ReadInteger();
-            }
+        KeyAlgorithm.X25519 => KeyType.X25519,
+        KeyAlgorithm.P256 => KeyType.P256,
+        KeyAlgorithm.P384 => KeyType.P384,
+        KeyAlgorithm.P521 => KeyType.P521,
+        KeyAlgorithm.MlKem768 => KeyType.MlKem768,
+        KeyAlgorithm.XWing => KeyType.XWing,
+        KeyAlgorithm.X448 => KeyType.X448,
+        KeyAlgorithm.MlKem512 => KeyType.MlKem512,
+        KeyAlgorithm.MlKem1024 => KeyType.MlKem1024,
+        _ => null,
+    };
 
-            var algorithm = outer.ReadSequence();
-            var oid = algorithm.ReadObjectIdentifier();
-            return oid switch
-            {
-                MlKem768Oid => KeyAlgorithm.MlKem768,
-                XWingOid => KeyAlgorithm.XWing,
-                MlKem512Oid => KeyAlgorithm.MlKem512,
-                MlKem1024Oid => KeyAlgorithm.MlKem1024,
-                X448Oid => KeyAlgorithm.X448,
-                EcPublicKeyOid when algorithm.HasData && algorithm.PeekTag().HasSameClassAndValue(Asn1Tag.ObjectIdentifier) =>
-                    CurveOf(algorithm.ReadObjectIdentifier()),
-                _ => null,
-            };
-        }
-        catch (AsnContentException)
-        {
-            return null;
-        }
-    }
+    /// <summary>The algorithm of a core key type.</summary>
+    public static KeyAlgorithm FromCore(KeyType type) => type.Tag switch
+    {
+        KeyType.Tags.P256 => KeyAlgorithm.P256,
+        KeyType.Tags.P384 => KeyAlgorithm.P384,
+        KeyType.Tags.P521 => KeyAlgorithm.P521,
+        KeyType.Tags.MlKem768 => KeyAlgorithm.MlKem768,
+        KeyType.Tags.XWing => KeyAlgorithm.XWing,
+        KeyType.Tags.X448 => KeyAlgorithm.X448,
+        KeyType.Tags.MlKem512 => KeyAlgorithm.MlKem512,
+        KeyType.Tags.MlKem1024 => KeyAlgorithm.MlKem1024,
+        _ => KeyAlgorithm.X25519,
+    };
 
     /// <summary>The PKCS #8 DER of a private key (<paramref name="sk"/>: scalar or seed; <paramref name="pk"/>: encoded public key). Erase the result.</summary>
-    public static byte[] WritePkcs8(KeyAlgorithm algorithm, ReadOnlySpan<byte> sk, ReadOnlySpan<byte> pk)
+    public static byte[] WritePkcs8(KeyAlgorithm algorithm, ReadOnlySpan<byte> sk, ReadOnlySpan<byte> pk) =>
+        KeyDocument.encodePrivate(StandardForm(algorithm), sk, pk);
+
+    /// <summary>The SPKI DER of a public key.</summary>
+    public static byte[] WriteSpki(KeyAlgorithm algorithm, ReadOnlySpan<byte> pk) =>
+        KeyDocument.encodePublic(StandardForm(algorithm), pk);
+
+    /// <summary>
+    /// Reads a "PRIVATE KEY" PEM block: the algorithm, the private key (scalar or seed; the caller erases it) and the
+    /// public keys the document embeds (the caller checks they belong to the private key).
+    /// </summary>
+    public static PrivateKeyDocument ReadPrivate(ReadOnlySpan<char> pem, string source)
     {
-        ThrowIfNoStandardForm(algorithm);
-        var writer = new AsnWriter(AsnEncodingRules.DER);
-        var inner = new AsnWriter(AsnEncodingRules.DER);
+        var der = KeyPem.DecodePem(pem, KeyPem.PrivateLabel, source);
         try
         {
-            writer.PushSequence();
-            writer.WriteInteger(0);
-            WriteAlgorithm(writer, algorithm);
-            switch (algorithm)
-            {
-                case KeyAlgorithm.MlKem512 or KeyAlgorithm.MlKem768 or KeyAlgorithm.MlKem1024:
-                    inner.WriteOctetString(sk, new Asn1Tag(TagClass.ContextSpecific, 0));
-                    break;
-                case KeyAlgorithm.X448:
-                    // RFC 8410 §7: CurvePrivateKey ::= OCTET STRING.
-                    inner.WriteOctetString(sk);
-                    break;
-                case KeyAlgorithm.XWing:
-                    break;
-                default:
-                    inner.PushSequence();
-                    inner.WriteInteger(1);
-                    inner.WriteOctetString(sk);
-                    var publicTag = new Asn1Tag(TagClass.ContextSpecific, 1, isConstructed: true);
-                    inner.PushSequence(publicTag);
-                    inner.WriteBitString(pk);
-                    inner.PopSequence(publicTag);
-                    inner.PopSequence();
-                    break;
-            }
-
-            if (algorithm == KeyAlgorithm.XWing)
-            {
-                writer.WriteOctetString(sk);
-            }
-            else
-            {
-                var innerDer = inner.Encode();
-                writer.WriteOctetString(innerDer);
-                CryptographicOperations.ZeroMemory(innerDer);
-            }
-
-            writer.PopSequence();
-            return writer.Encode();
+            var decoded = KeyDocument.decodePrivate(der);
+            return decoded.IsOk ? decoded.ResultValue : throw Refused(decoded.ErrorValue, KeyPem.PrivateLabel, source);
         }
         finally
         {
-            writer.Reset();
-            inner.Reset();
+            CryptographicOperations.ZeroMemory(der);
         }
     }
 
-    /// <summary>The SPKI DER of a public key.</summary>
-    public static byte[] WriteSpki(KeyAlgorithm algorithm, ReadOnlySpan<byte> pk)
+    /// <summary>Reads a "PUBLIC KEY" PEM block: the algorithm and the encoded public key (length checked; the caller validates it).</summary>
+    public static (KeyAlgorithm Algorithm, byte[] Key) ReadPublic(ReadOnlySpan<char> pem, string source)
     {
-        ThrowIfNoStandardForm(algorithm);
-        var writer = new AsnWriter(AsnEncodingRules.DER);
-        writer.PushSequence();
-        WriteAlgorithm(writer, algorithm);
-        writer.WriteBitString(pk);
-        writer.PopSequence();
-        return writer.Encode();
-    }
-
-    /// <summary>
-    /// Reads the private key of a PKCS #8 DER of <paramref name="algorithm"/> into <paramref name="sk"/> (Nsk bytes); returns the
-    /// embedded public key if the encoding carries one (ECPrivateKey's [1]), for the caller to check.
-    /// </summary>
-    public static byte[]? ReadPkcs8(byte[] der, KeyAlgorithm algorithm, Span<byte> sk, string source)
-    {
-        try
-        {
-            var reader = new AsnReader(der, AsnEncodingRules.DER);
-            var key = reader.ReadSequence();
-            reader.ThrowIfNotEmpty();
-            if (!key.TryReadInt32(out var version) || version is not (0 or 1))
-            {
-                throw Malformed(source, algorithm, "PRIVATE KEY", "its version is not v1 (0) or v2 (1)");
-            }
-
-            _ = key.ReadSequence();
-            if (!key.TryReadPrimitiveOctetString(out var privateKeyField))
-            {
-                throw Malformed(source, algorithm, "PRIVATE KEY", "the private key field is not a primitive OCTET STRING");
-            }
-
-            byte[]? embedded = null;
-            switch (algorithm)
-            {
-                case KeyAlgorithm.XWing:
-                    if (privateKeyField.Length != sk.Length)
-                    {
-                        throw Malformed(source, algorithm, "PRIVATE KEY", $"the X-Wing seed is {privateKeyField.Length} bytes instead of {sk.Length}");
-                    }
-
-                    privateKeyField.Span.CopyTo(sk);
-                    break;
-                case KeyAlgorithm.MlKem512 or KeyAlgorithm.MlKem768 or KeyAlgorithm.MlKem1024:
-                    ReadMlKemSeed(privateKeyField, algorithm, sk, source);
-                    break;
-                case KeyAlgorithm.X448:
-                    var curvePrivateKey = new AsnReader(privateKeyField, AsnEncodingRules.DER);
-                    if (!curvePrivateKey.TryReadPrimitiveOctetString(out var scalar) || scalar.Length != sk.Length)
-                    {
-                        throw Malformed(source, algorithm, "PRIVATE KEY", $"its CurvePrivateKey is not {sk.Length} bytes");
-                    }
-
-                    curvePrivateKey.ThrowIfNotEmpty();
-                    scalar.Span.CopyTo(sk);
-                    break;
-                default:
-                    embedded = ReadEcPrivateKey(privateKeyField, algorithm, sk, source);
-                    break;
-            }
-
-            // RFC 5958: attributes [0] and (v2) publicKey [1] may follow; we do not use them.
-            while (key.HasData)
-            {
-                _ = key.ReadEncodedValue();
-            }
-
-            return embedded;
-        }
-        catch (AsnContentException e)
-        {
-            throw new HybridProtocolException(
-                HybridErrorCode.InvalidKey,
-                $"{Capitalized(source)} has a \"PRIVATE KEY\" block that is not valid PKCS #8 DER for {KeyAlgorithms.Name(algorithm)} ({e.Message}). "
-                + $"The file may be truncated or damaged. {KeyPem.HowToMake}",
-                e);
-        }
-    }
-
-    /// <summary>Reads the public key bytes of an SPKI DER of <paramref name="algorithm"/> (length checked; the caller validates the point).</summary>
-    public static byte[] ReadSpki(byte[] der, KeyAlgorithm algorithm, string source)
-    {
-        try
-        {
-            var reader = new AsnReader(der, AsnEncodingRules.DER);
-            var info = reader.ReadSequence();
-            reader.ThrowIfNotEmpty();
-            var algorithmId = info.ReadSequence();
-            var oid = algorithmId.ReadObjectIdentifier();
-            if (oid == EcPublicKeyOid)
-            {
-                _ = algorithmId.ReadObjectIdentifier();
-            }
-
-            if (algorithmId.HasData)
-            {
-                throw Malformed(source, algorithm, "PUBLIC KEY", "its algorithm identifier has unexpected parameters");
-            }
-
-            var key = info.ReadBitString(out var unusedBits);
-            info.ThrowIfNotEmpty();
-            var length = KeyAlgorithms.PublicLength(algorithm);
-            if (unusedBits != 0 || key.Length != length)
-            {
-                throw Malformed(source, algorithm, "PUBLIC KEY", $"the public key is {key.Length} bytes instead of {length}");
-            }
-
-            return key;
-        }
-        catch (AsnContentException e)
-        {
-            throw new HybridProtocolException(
-                HybridErrorCode.InvalidKey,
-                $"{Capitalized(source)} has a \"PUBLIC KEY\" block that is not valid SubjectPublicKeyInfo DER ({e.Message}). "
-                + $"The file may be truncated or damaged. {KeyPem.HowToMake}",
-                e);
-        }
+        var der = KeyPem.DecodePem(pem, KeyPem.PublicLabel, source);
+        var decoded = KeyDocument.decodePublic(der);
+        return decoded.IsOk
+            ? (FromCore(decoded.ResultValue.Item1), decoded.ResultValue.Item2)
+            : throw Refused(decoded.ErrorValue, KeyPem.PublicLabel, source);
     }
 
     /// <summary>A malformed-key error naming the source, the block and the problem.</summary>
     public static HybridProtocolException Malformed(string source, KeyAlgorithm algorithm, string label, string problem) => new(
         HybridErrorCode.InvalidKey,
-        $"{Capitalized(source)} has a \"{label}\" block that is not a valid {KeyAlgorithms.Name(algorithm)} key: {problem}. {KeyPem.HowToMake}");
+        algorithm == KeyAlgorithm.X25519
+            ? $"{Capitalized(source)} has a \"{label}\" block that is not an RFC 8410 X25519 key: {problem}. {KeyPem.HowToMake}"
+            : $"{Capitalized(source)} has a \"{label}\" block that is not a valid {KeyAlgorithms.Name(algorithm)} key: {problem}. {KeyPem.HowToMake}");
 
-    private static void ReadMlKemSeed(ReadOnlyMemory<byte> field, KeyAlgorithm algorithm, Span<byte> sk, string source)
+    /// <summary>The InvalidKey exception for a key document the core refused.</summary>
+    private static HybridProtocolException Refused(KeyFormatError error, string label, string source)
     {
-        // RFC 9935 (IETF LAMPS): ML-KEM-768-PrivateKey (and -512, -1024 alike) ::= CHOICE { seed [0] IMPLICIT OCTET STRING (SIZE (64)),
-        //   expandedKey OCTET STRING (SIZE (2400)), both SEQUENCE { seed OCTET STRING (SIZE (64)), expandedKey ... } }.
-        var inner = new AsnReader(field, AsnEncodingRules.DER);
-        var seedTag = new Asn1Tag(TagClass.ContextSpecific, 0);
-        if (inner.PeekTag().HasSameClassAndValue(seedTag))
+        var isPrivate = label == KeyPem.PrivateLabel;
+        switch (error)
         {
-            if (!inner.TryReadPrimitiveOctetString(out var seed, seedTag) || seed.Length != sk.Length)
-            {
-                throw Malformed(source, algorithm, "PRIVATE KEY", "its seed is not 64 bytes");
-            }
-
-            inner.ThrowIfNotEmpty();
-            seed.Span.CopyTo(sk);
-        }
-        else if (inner.PeekTag().HasSameClassAndValue(Asn1Tag.Sequence))
-        {
-            var both = inner.ReadSequence();
-            if (!both.TryReadPrimitiveOctetString(out var seed) || seed.Length != sk.Length)
-            {
-                throw Malformed(source, algorithm, "PRIVATE KEY", "its seed is not 64 bytes");
-            }
-
-            seed.Span.CopyTo(sk);
-        }
-        else
-        {
-            throw Malformed(
-                source,
-                algorithm,
-                "PRIVATE KEY",
-                "it holds only the expanded decapsulation key; HybridProtocol needs the seed form (specs/HPKE.md)");
-        }
-    }
-
-    private static byte[]? ReadEcPrivateKey(ReadOnlyMemory<byte> field, KeyAlgorithm algorithm, Span<byte> sk, string source)
-    {
-        // RFC 5915: ECPrivateKey ::= SEQUENCE { version 1, privateKey OCTET STRING, [0] parameters OPTIONAL, [1] publicKey OPTIONAL }.
-        var reader = new AsnReader(field, AsnEncodingRules.DER);
-        var ec = reader.ReadSequence();
-        reader.ThrowIfNotEmpty();
-        if (!ec.TryReadInt32(out var version) || version != 1)
-        {
-            throw Malformed(source, algorithm, "PRIVATE KEY", "its ECPrivateKey version is not 1");
-        }
-
-        if (!ec.TryReadPrimitiveOctetString(out var d) || d.Length != sk.Length)
-        {
-            throw Malformed(source, algorithm, "PRIVATE KEY", $"the private scalar is not {sk.Length} bytes");
-        }
-
-        var parametersTag = new Asn1Tag(TagClass.ContextSpecific, 0, isConstructed: true);
-        if (ec.HasData && ec.PeekTag().HasSameClassAndValue(parametersTag))
-        {
-            var parameters = ec.ReadSequence(parametersTag);
-            if (CurveOf(parameters.ReadObjectIdentifier()) != algorithm)
-            {
-                throw Malformed(source, algorithm, "PRIVATE KEY", "its ECPrivateKey names another curve");
-            }
-        }
-
-        byte[]? embedded = null;
-        var publicTag = new Asn1Tag(TagClass.ContextSpecific, 1, isConstructed: true);
-        if (ec.HasData && ec.PeekTag().HasSameClassAndValue(publicTag))
-        {
-            var publicKey = ec.ReadSequence(publicTag);
-            embedded = publicKey.ReadBitString(out _);
-        }
-
-        ec.ThrowIfNotEmpty();
-        d.Span.CopyTo(sk);
-        return embedded;
-    }
-
-    private static void WriteAlgorithm(AsnWriter writer, KeyAlgorithm algorithm)
-    {
-        writer.PushSequence();
-        switch (algorithm)
-        {
-            case KeyAlgorithm.MlKem768:
-                writer.WriteObjectIdentifier(MlKem768Oid);
-                break;
-            case KeyAlgorithm.MlKem512:
-                writer.WriteObjectIdentifier(MlKem512Oid);
-                break;
-            case KeyAlgorithm.MlKem1024:
-                writer.WriteObjectIdentifier(MlKem1024Oid);
-                break;
-            case KeyAlgorithm.X448:
-                writer.WriteObjectIdentifier(X448Oid);
-                break;
-            case KeyAlgorithm.XWing:
-                writer.WriteObjectIdentifier(XWingOid);
-                break;
+            case KeyFormatError.ForeignKey { Item: var foreign }:
+                return new HybridProtocolException(
+                    HybridErrorCode.InvalidKey,
+                    $"{Capitalized(source)} holds {ForeignName(foreign)} {(isPrivate ? "private" : "public")} key, but HybridProtocol uses X25519 keys. {KeyPem.HowToMake}");
+            case KeyFormatError.ParametersPresent { Item: var t }:
+                return Malformed(source, FromCore(t), label, t.IsX25519
+                    ? "its X25519 algorithm identifier has parameters (RFC 8410 says they must be absent)"
+                    : "its algorithm identifier has unexpected parameters");
+            case KeyFormatError.PrivateKeyStructure { Item: var t }:
+                return Malformed(source, FromCore(t), label, t.IsX25519
+                    ? "the private key is not an RFC 8410 CurvePrivateKey"
+                    : "the private key field is not the algorithm's structure");
+            case KeyFormatError.PrivateKeyLength { Item1: var t, actual: var n }:
+                return Malformed(source, FromCore(t), label, $"the {KeyAlgorithms.Name(FromCore(t))} private key is {n} bytes instead of {KeyDocument.privateKeyLength(t)}");
+            case KeyFormatError.ExpandedKeyOnly { Item: var t }:
+                return Malformed(source, FromCore(t), label, "it holds only the expanded decapsulation key; HybridProtocol needs the seed form (specs/HPKE.md)");
+            case KeyFormatError.EcPrivateKeyMismatch { Item: var t }:
+                return Malformed(source, FromCore(t), label, "its ECPrivateKey version is not 1, or it names another curve");
+            case KeyFormatError.EmbeddedPublicKeyLength { Item1: var t, actual: var n }:
+                return Malformed(source, FromCore(t), label, $"its embedded public key is {n} bytes instead of {KeyDocument.publicKeyLength(t)}");
+            case KeyFormatError.PublicKeyLength { Item1: var t, actual: var n }:
+                return Malformed(source, FromCore(t), label, $"the {KeyAlgorithms.Name(FromCore(t))} public key is {n} bytes instead of {KeyDocument.publicKeyLength(t)}");
             default:
-                writer.WriteObjectIdentifier(EcPublicKeyOid);
-                writer.WriteObjectIdentifier(KeyAlgorithms.Nist(algorithm)!.Curve.Oid.Value!);
-                break;
-        }
-
-        writer.PopSequence();
-    }
-
-    private static void ThrowIfNoStandardForm(KeyAlgorithm algorithm)
-    {
-        if (algorithm is KeyAlgorithm.MlKem768P256 or KeyAlgorithm.MlKem1024P384)
-        {
-            throw new HybridProtocolException(
-                HybridErrorCode.Unsupported,
-                $"{KeyAlgorithms.Name(algorithm)} keys have no standard PKCS #8 or SubjectPublicKeyInfo form yet, so they cannot be "
-                + "written as PEM. Keep the 32-byte seed (RFC 9180 SerializePrivateKey) and PublicKey.RawBytes instead, and load them "
-                + "with PrivateKey.FromRawBytes / PublicKey.FromRawBytes.");
+                var what = isPrivate ? "PKCS #8" : "SubjectPublicKeyInfo";
+                var problem = error.IsUnsupportedKeyVersion ? $"its version is not v1 (0) or v2 (1)" : $"it is not valid {what} DER";
+                return new HybridProtocolException(
+                    HybridErrorCode.InvalidKey,
+                    $"{Capitalized(source)} has a \"{label}\" block that is not a key: {problem}. The file may be truncated or damaged. {KeyPem.HowToMake}");
         }
     }
 
-    private static KeyAlgorithm? CurveOf(string oid) => oid switch
+    private static string ForeignName(ForeignKeyType foreign) => foreign switch
     {
-        "1.2.840.10045.3.1.7" => KeyAlgorithm.P256,
-        "1.3.132.0.34" => KeyAlgorithm.P384,
-        "1.3.132.0.35" => KeyAlgorithm.P521,
-        _ => null,
+        ForeignKeyType.OtherAlgorithm { oid: var oid } => $"a key of another algorithm (OID {oid}), not an X25519",
+        _ when foreign.IsEd25519 => "an Ed25519",
+        _ when foreign.IsEd448 => "an Ed448",
+        _ when foreign.IsRsa => "an RSA",
+        _ when foreign.IsRsaPss => "an RSA-PSS",
+        _ when foreign.IsEllipticCurve => "an elliptic-curve (EC)",
+        _ when foreign.IsDsa => "a DSA",
+        _ => "a Diffie-Hellman (DH)",
     };
 
-    private static string Capitalized(string source) =>
+    private static KeyType StandardForm(KeyAlgorithm algorithm) =>
+        ToCore(algorithm) ?? throw new HybridProtocolException(
+            HybridErrorCode.Unsupported,
+            $"{KeyAlgorithms.Name(algorithm)} keys have no standard PKCS #8 or SubjectPublicKeyInfo form yet, so they cannot be "
+            + "written as PEM. Keep the 32-byte seed (RFC 9180 SerializePrivateKey) and PublicKey.RawBytes instead, and load them "
+            + "with PrivateKey.FromRawBytes / PublicKey.FromRawBytes.");
+
+    internal static string Capitalized(string source) =>
         source.Length > 0 && char.IsLower(source[0]) ? char.ToUpperInvariant(source[0]) + source[1..] : source;
 }

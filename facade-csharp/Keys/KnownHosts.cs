@@ -1,116 +1,11 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using HybridProtocol.Core.Formats;
+using Microsoft.FSharp.Collections;
+using Microsoft.FSharp.Core;
 
 namespace HybridProtocol;
-
-/// <summary>What <see cref="KnownHosts.Verify"/> found for a server's key.</summary>
-public enum KnownHostStatus
-{
-    /// <summary>The key is recorded for this host and port: proceed.</summary>
-    Trusted = 1,
-
-    /// <summary>Nothing was recorded for this host and port; the key has now been recorded (trust on first use).</summary>
-    FirstContact = 2,
-
-    /// <summary>A different key is recorded for this host and port: refuse the connection (possible man in the middle).</summary>
-    Changed = 3,
-}
-
-/// <summary>The outcome of <see cref="KnownHosts.Verify"/>: what was found, for which host, and which keys.</summary>
-public sealed class KnownHostResult
-{
-    internal KnownHostResult(KnownHostStatus status, string host, int port, PublicKey presented, PublicKey? recorded, string path, int? recordedLine)
-    {
-        Status = status;
-        Host = host;
-        Port = port;
-        PresentedKey = presented;
-        RecordedKey = recorded;
-        Path = path;
-        RecordedLine = recordedLine;
-    }
-
-    /// <summary>Trusted, first contact (now recorded), or changed.</summary>
-    public KnownHostStatus Status { get; }
-
-    /// <summary>The host as recorded (lower case; IP addresses in canonical form, IPv6 without brackets).</summary>
-    public string Host { get; }
-
-    /// <summary>The port.</summary>
-    public int Port { get; }
-
-    /// <summary>The key the server presented.</summary>
-    public PublicKey PresentedKey { get; }
-
-    /// <summary>
-    /// The recorded key: equal to <see cref="PresentedKey"/> when trusted, the key that was expected when changed,
-    /// and null on first contact.
-    /// </summary>
-    public PublicKey? RecordedKey { get; }
-
-    /// <summary>The known-hosts file.</summary>
-    public string Path { get; }
-
-    /// <summary>The file's line (1-based) holding <see cref="RecordedKey"/>, or holding the new record on first contact.</summary>
-    public int? RecordedLine { get; }
-
-    /// <summary>
-    /// Throws the <see cref="HybridErrorCode.ServerKeyChanged"/> exception when <see cref="Status"/> is
-    /// <see cref="KnownHostStatus.Changed"/>; does nothing otherwise.
-    /// </summary>
-    /// <exception cref="HybridProtocolException">The server key changed; the message names both fingerprints and the fix.</exception>
-    public void ThrowIfChanged()
-    {
-        if (Status == KnownHostStatus.Changed && RecordedKey is not null)
-        {
-            throw KnownHosts.ServerKeyChangedException(Host, Port, RecordedKey, PresentedKey, Path, RecordedLine);
-        }
-    }
-
-    /// <summary>One sentence for a log or a terminal.</summary>
-    public override string ToString() => Status switch
-    {
-        KnownHostStatus.Trusted => $"The key {PresentedKey.Fingerprint} of {KnownHosts.FormatHostPort(Host, Port)} matches {Path} line {RecordedLine}.",
-        KnownHostStatus.FirstContact => $"First contact with {KnownHosts.FormatHostPort(Host, Port)}: recorded its key {PresentedKey.Fingerprint} in {Path} line {RecordedLine}.",
-        _ => $"The key of {KnownHosts.FormatHostPort(Host, Port)} has changed: expected {RecordedKey?.Fingerprint} ({Path} line {RecordedLine}), got {PresentedKey.Fingerprint}.",
-    };
-}
-
-/// <summary>One trusted key in a known-hosts file.</summary>
-public sealed class KnownHostEntry
-{
-    internal KnownHostEntry(string host, int port, PublicKey key, string? comment, int lineNumber)
-    {
-        Host = host;
-        Port = port;
-        Key = key;
-        Comment = comment;
-        LineNumber = lineNumber;
-    }
-
-    /// <summary>The host (lower case; IP addresses canonical, IPv6 without brackets).</summary>
-    public string Host { get; }
-
-    /// <summary>The port.</summary>
-    public int Port { get; }
-
-    /// <summary>The trusted key.</summary>
-    public PublicKey Key { get; }
-
-    /// <summary>Free text after the key on the line, or null.</summary>
-    public string? Comment { get; }
-
-    /// <summary>The line (1-based) of the file where the entry was read.</summary>
-    public int LineNumber { get; }
-
-    /// <summary>The entry as a known-hosts line (without the line end).</summary>
-    public override string ToString() =>
-        KnownHosts.FormatHostPort(Host, Port) + " " + KnownHosts.KeyType + " " + Convert.ToBase64String(Key.RawBytes.Span)
-        + (Comment is null ? "" : " " + Comment);
-}
 
 /// <summary>
 /// A known-hosts file for trust on first use, in the manner of OpenSSH's <c>~/.ssh/known_hosts</c> (specs/KEYS.md).
@@ -223,35 +118,27 @@ public sealed class KnownHosts
     /// </exception>
     public KnownHostResult Verify(string host, int port, PublicKey key)
     {
-        ArgumentNullException.ThrowIfNull(key);
+        var presented = HostKeyOf(key);
         var h = NormalizeHost(host);
         CheckPort(port);
         lock (_lock)
         {
             using var fileLock = LockFile();
             var lines = Read();
-            KnownHostEntry? first = null;
-            foreach (var line in lines)
+            var found = KnownHostsFile.verify(h, port, presented, lines);
+            if (found is KnownHostMatch.Trusted trusted)
             {
-                if (line.Entry is { } e && e.Host == h && e.Port == port)
-                {
-                    if (e.Key.Equals(key))
-                    {
-                        return new KnownHostResult(KnownHostStatus.Trusted, h, port, key, e.Key, Path, e.LineNumber);
-                    }
-
-                    first ??= e;
-                }
+                return new KnownHostResult(KnownHostStatus.Trusted, h, port, key, key, Path, trusted.line);
             }
 
-            if (first is not null)
+            if (found is KnownHostMatch.Changed changed)
             {
-                return new KnownHostResult(KnownHostStatus.Changed, h, port, key, first.Key, Path, first.LineNumber);
+                var recorded = PublicKey.FromOwnedRaw(changed.recorded.publicKey);
+                return new KnownHostResult(KnownHostStatus.Changed, h, port, key, recorded, Path, changed.line);
             }
 
-            var added = new KnownHostEntry(h, port, key, null, lines.Count + 1);
-            lines.Add(new Line(null, added));
-            Write(lines);
+            var added = new KnownHostEntry(h, port, key, null, lines.Length + 1);
+            Write(Append(lines, added));
             return new KnownHostResult(KnownHostStatus.FirstContact, h, port, key, null, Path, added.LineNumber);
         }
     }
@@ -263,26 +150,26 @@ public sealed class KnownHosts
     /// <exception cref="HybridProtocolException">As <see cref="Verify"/>; also InvalidArgument for a comment with a line break.</exception>
     public bool Add(string host, int port, PublicKey key, string? comment = null)
     {
-        ArgumentNullException.ThrowIfNull(key);
+        var presented = HostKeyOf(key);
         var h = NormalizeHost(host);
         CheckPort(port);
-        if (comment is not null && (comment.Contains('\n', StringComparison.Ordinal) || comment.Contains('\r', StringComparison.Ordinal)))
+        var checkedComment = KnownHostsLineModule.comment(comment ?? "");
+        if (checkedComment.IsError)
         {
             throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "A known-hosts comment must be a single line.");
         }
 
-        comment = string.IsNullOrWhiteSpace(comment) ? null : comment.Trim();
         lock (_lock)
         {
             using var fileLock = LockFile();
             var lines = Read();
-            if (lines.Exists(l => l.Entry is { } e && e.Host == h && e.Port == port && e.Key.Equals(key)))
+            if (KnownHostsFile.holds(h, port, presented, lines))
             {
                 return false;
             }
 
-            lines.Add(new Line(null, new KnownHostEntry(h, port, key, comment, lines.Count + 1)));
-            Write(lines);
+            var text = checkedComment.ResultValue;
+            Write(Append(lines, new KnownHostEntry(h, port, key, OptionModule.IsSome(text) ? text!.Value : null, lines.Length + 1)));
             return true;
         }
     }
@@ -295,19 +182,21 @@ public sealed class KnownHosts
     public int Remove(string hostAndOptionalPort)
     {
         ArgumentNullException.ThrowIfNull(hostAndOptionalPort);
-        if (!TryParseHostPort(hostAndOptionalPort.Trim(), requirePort: false, out var h, out var port, out var problem))
+        var parsed = HostPortModule.parse(HostPortRule.PortOptional, hostAndOptionalPort);
+        if (parsed.IsError)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"'{hostAndOptionalPort}' is not HOST or HOST:PORT: {problem}.");
+            throw new HybridProtocolException(
+                HybridErrorCode.InvalidArgument,
+                $"'{hostAndOptionalPort}' is not HOST or HOST:PORT: {HostPortMessages.Describe(parsed.ErrorValue)}.");
         }
 
         lock (_lock)
         {
             using var fileLock = LockFile();
-            var lines = Read();
-            var removed = lines.RemoveAll(l => l.Entry is { } e && e.Host == h && (port is null || e.Port == port));
+            var (kept, removed) = KnownHostsFile.remove(parsed.ResultValue.Host, parsed.ResultValue.Port, Read());
             if (removed > 0)
             {
-                Write(lines);
+                Write(kept);
             }
 
             return removed;
@@ -320,7 +209,18 @@ public sealed class KnownHosts
     {
         lock (_lock)
         {
-            return Read().Where(l => l.Entry is not null).Select(l => l.Entry!).ToList();
+            var entries = new List<KnownHostEntry>();
+            var number = 0;
+            foreach (var line in Read())
+            {
+                number++;
+                if (line is KnownHostsLine.Entry { Item: var e })
+                {
+                    entries.Add(FromCore(e, number));
+                }
+            }
+
+            return entries;
         }
     }
 
@@ -333,7 +233,7 @@ public sealed class KnownHosts
     {
         ArgumentNullException.ThrowIfNull(recorded);
         ArgumentNullException.ThrowIfNull(presented);
-        var hostPort = FormatHostPort(host, port);
+        var hostPort = HostPortModule.format(host, port);
         var where = knownHostsPath is null ? "" : line is null ? $" (recorded in {knownHostsPath})" : $" (recorded in {knownHostsPath} line {line})";
         var message = new StringBuilder()
             .Append(CultureInfo.InvariantCulture, $"WARNING: the server key for {hostPort} has changed! ")
@@ -347,153 +247,58 @@ public sealed class KnownHosts
         return new HybridProtocolException(HybridErrorCode.ServerKeyChanged, message);
     }
 
-    /// <summary><c>host:port</c>, with an IPv6 host in brackets.</summary>
-    internal static string FormatHostPort(string host, int port) =>
-        (host.Contains(':', StringComparison.Ordinal) ? "[" + host + "]" : host) + ":" + port.ToString(CultureInfo.InvariantCulture);
+    /// <summary>The core form of an entry (its host already in stored form).</summary>
+    internal static HostKeyEntry ToCore(KnownHostEntry entry) =>
+        new(entry.Host, entry.Port, HostKey.NewX25519(entry.Key.RawBytes.ToArray()), entry.Comment is null ? FSharpOption<string>.None : FSharpOption<string>.Some(entry.Comment));
+
+    private static KnownHostEntry FromCore(HostKeyEntry entry, int lineNumber) =>
+        new(entry.Host, entry.Port, PublicKey.FromOwnedRaw(entry.Key.publicKey), OptionModule.IsSome(entry.Comment) ? entry.Comment!.Value : null, lineNumber);
+
+    private static FSharpList<KnownHostsLine> Append(FSharpList<KnownHostsLine> lines, KnownHostEntry entry) =>
+        ListModule.Append(lines, FSharpList<KnownHostsLine>.Cons(KnownHostsLine.NewEntry(ToCore(entry)), FSharpList<KnownHostsLine>.Empty));
+
+    /// <summary>The key as a known-hosts line holds it; only X25519 keys (specs/KEYS.md).</summary>
+    private static HostKey HostKeyOf(PublicKey key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (key.Algorithm != KeyAlgorithm.X25519)
+        {
+            throw new HybridProtocolException(
+                HybridErrorCode.InvalidKey,
+                $"Known hosts record X25519 keys only; this is a {KeyAlgorithms.Name(key.Algorithm)} key.");
+        }
+
+        return HostKey.NewX25519(key.RawBytes.ToArray());
+    }
 
     private static string NormalizeHost(string host)
     {
         ArgumentNullException.ThrowIfNull(host);
-        var text = host.Trim();
-        if (text.StartsWith('[') && text.EndsWith(']'))
+        var normalized = HostPortModule.normalizeHost(host);
+        if (normalized.IsError)
         {
-            text = text[1..^1];
+            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"'{host}' is not a host name or IP address: {HostPortMessages.Describe(normalized.ErrorValue)}.");
         }
 
-        if (!TryNormalizeHost(text, out var normalized, out var problem))
-        {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"'{host}' is not a host name or IP address: {problem}.");
-        }
-
-        return normalized;
+        return normalized.ResultValue;
     }
 
     private static void CheckPort(int port)
     {
-        if (port is < 1 or > 65535)
+        if (HostPortModule.checkPort(port).IsError)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Port {port} is not between 1 and 65535.");
+            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, HostPortMessages.PortMessage(port));
         }
     }
 
-    private static bool TryNormalizeHost(string host, out string normalized, out string problem)
-    {
-        normalized = "";
-        if (host.Length == 0)
-        {
-            problem = "the host is empty";
-            return false;
-        }
-
-        if (host.Length > 253)
-        {
-            problem = "the host is longer than 253 characters";
-            return false;
-        }
-
-        if (host.Contains(':', StringComparison.Ordinal))
-        {
-            if (IPAddress.TryParse(host, out var v6) && v6.AddressFamily == AddressFamily.InterNetworkV6)
-            {
-                normalized = v6.ToString();
-                problem = "";
-                return true;
-            }
-
-            problem = "it has a ':' but is not an IPv6 address";
-            return false;
-        }
-
-        foreach (var c in host)
-        {
-            if (c <= ' ' || c >= 0x7f || "#,[]/@*?!|\\\"'".Contains(c, StringComparison.Ordinal))
-            {
-                problem = $"the character '{(c < ' ' || c == 0x7f ? "\\x" + ((int)c).ToString("x2", CultureInfo.InvariantCulture) : c.ToString())}' is not allowed (one ASCII host name or IP address, no patterns)";
-                return false;
-            }
-        }
-
-        normalized = host.EndsWith('.') && host.Length > 1 ? host[..^1].ToLowerInvariant() : host.ToLowerInvariant();
-        problem = "";
-        return true;
-    }
-
-    /// <summary>Parses HOST, HOST:PORT, [IPV6] or [IPV6]:PORT (a bare IPv6 address has no port).</summary>
-    private static bool TryParseHostPort(string text, bool requirePort, out string host, out int? port, out string problem)
-    {
-        host = "";
-        port = null;
-        string hostPart;
-        string? portPart = null;
-        if (text.StartsWith('['))
-        {
-            var close = text.IndexOf(']', StringComparison.Ordinal);
-            if (close < 0)
-            {
-                problem = "'[' without ']'";
-                return false;
-            }
-
-            hostPart = text[1..close];
-            var rest = text[(close + 1)..];
-            if (rest.Length > 0)
-            {
-                if (rest[0] != ':')
-                {
-                    problem = "expected ':' after ']'";
-                    return false;
-                }
-
-                portPart = rest[1..];
-            }
-        }
-        else
-        {
-            var colon = text.IndexOf(':', StringComparison.Ordinal);
-            if (colon >= 0 && text.IndexOf(':', colon + 1) < 0)
-            {
-                hostPart = text[..colon];
-                portPart = text[(colon + 1)..];
-            }
-            else
-            {
-                hostPart = text;
-            }
-        }
-
-        if (portPart is not null)
-        {
-            if (portPart.Length is 0 or > 5 || !portPart.All(char.IsAsciiDigit)
-                || int.Parse(portPart, NumberStyles.None, CultureInfo.InvariantCulture) is < 1 or > 65535)
-            {
-                problem = $"the port '{portPart}' is not a number between 1 and 65535";
-                return false;
-            }
-
-            port = int.Parse(portPart, NumberStyles.None, CultureInfo.InvariantCulture);
-        }
-        else if (requirePort)
-        {
-            problem = "the port is missing (write HOST:PORT, or [IPV6]:PORT)";
-            return false;
-        }
-
-        if (!TryNormalizeHost(hostPart, out host, out problem))
-        {
-            return false;
-        }
-
-        return true;
-    }
-
-    private List<Line> Read()
+    private FSharpList<KnownHostsLine> Read()
     {
         byte[] bytes;
         try
         {
             if (!File.Exists(Path))
             {
-                return [];
+                return FSharpList<KnownHostsLine>.Empty;
             }
 
             using var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
@@ -509,103 +314,30 @@ public sealed class KnownHosts
         }
         catch (FileNotFoundException)
         {
-            return []; // removed between the check and the open: as good as missing
+            return FSharpList<KnownHostsLine>.Empty; // removed between the check and the open: as good as missing
         }
         catch (Exception e) when (KeyFiles.IsFileError(e))
         {
             throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Cannot read the known-hosts file {Path}: {e.Message}", e);
         }
 
-        return Parse(Encoding.UTF8.GetString(bytes), Path);
+        var decoded = KnownHostsFile.decode(Encoding.UTF8.GetString(bytes));
+        if (decoded.IsError)
+        {
+            var (line, problem) = (decoded.ErrorValue.Line, HostPortMessages.Describe(decoded.ErrorValue.Error));
+            throw new HybridProtocolException(
+                HybridErrorCode.InvalidKey,
+                $"The known-hosts file {Path}, line {line}, is malformed: {problem}. "
+                + $"Each line must be 'HOST:PORT {KeyType} BASE64-KEY [comment]' (or a '#' comment); fix or delete line {line}.");
+        }
+
+        return decoded.ResultValue;
     }
 
-    /// <summary>Parses the whole file; the first malformed line is an error naming the file and the line number.</summary>
-    internal static List<Line> Parse(string text, string path)
+    private void Write(FSharpList<KnownHostsLine> lines)
     {
-        var lines = new List<Line>();
-        var raw = text.Split('\n');
-        var count = raw.Length;
-        if (count > 0 && raw[^1].Length == 0)
-        {
-            count--; // the final line end does not start another line
-        }
-
-        for (var i = 0; i < count; i++)
-        {
-            var line = raw[i].EndsWith('\r') ? raw[i][..^1] : raw[i];
-            var trimmed = line.Trim();
-            if (trimmed.Length == 0 || trimmed.StartsWith('#'))
-            {
-                lines.Add(new Line(line, null));
-                continue;
-            }
-
-            if (!TryParseEntry(trimmed, i + 1, out var entry, out var problem))
-            {
-                throw new HybridProtocolException(
-                    HybridErrorCode.InvalidKey,
-                    $"The known-hosts file {path}, line {i + 1}, is malformed: {problem}. "
-                    + $"Each line must be 'HOST:PORT {KeyType} BASE64-KEY [comment]' (or a '#' comment); fix or delete line {i + 1}.");
-            }
-
-            lines.Add(new Line(null, entry));
-        }
-
-        return lines;
-    }
-
-    private static bool TryParseEntry(string line, int lineNumber, out KnownHostEntry? entry, out string problem)
-    {
-        entry = null;
-        var fields = line.Split([' ', '\t'], 4, StringSplitOptions.RemoveEmptyEntries);
-        if (fields.Length < 3)
-        {
-            problem = $"expected three fields (host:port, key type, key), found {fields.Length}";
-            return false;
-        }
-
-        if (fields[0].StartsWith('|'))
-        {
-            problem = "hashed host names are not supported";
-            return false;
-        }
-
-        if (!TryParseHostPort(fields[0], requirePort: true, out var host, out var port, out problem))
-        {
-            problem = $"'{fields[0]}': {problem}";
-            return false;
-        }
-
-        if (!string.Equals(fields[1], KeyType, StringComparison.OrdinalIgnoreCase))
-        {
-            problem = $"the key type is '{fields[1]}', but only '{KeyType}' keys are used by HybridProtocol";
-            return false;
-        }
-
-        var key = new byte[KeyPem.KeyLength];
-        if (!Convert.TryFromBase64String(fields[2], key, out var written) || written != KeyPem.KeyLength
-            || fields[2].Length != 44)
-        {
-            problem = $"the key '{fields[2]}' is not the base64 of {KeyPem.KeyLength} bytes";
-            return false;
-        }
-
-        var comment = fields.Length > 3 ? fields[3].Trim() : null;
-        entry = new KnownHostEntry(host, port!.Value, PublicKey.FromOwnedRaw(key), string.IsNullOrEmpty(comment) ? null : comment, lineNumber);
-        problem = "";
-        return true;
-    }
-
-    private void Write(List<Line> lines)
-    {
-        var text = new StringBuilder();
-        foreach (var line in lines)
-        {
-            text.Append(line.Entry?.ToString() ?? line.Text).Append('\n');
-        }
-
         CreateDirectory();
-        KeyFiles.ReplaceAtomically(Path, Encoding.UTF8.GetBytes(text.ToString()), KeyFiles.OwnerOnly, "known-hosts file");
+        KeyFiles.ReplaceAtomically(Path, Encoding.UTF8.GetBytes(KnownHostsFile.encode(lines)), KeyFiles.OwnerOnly, "known-hosts file");
     }
 
     private void CreateDirectory()
@@ -653,7 +385,4 @@ public sealed class KnownHosts
                 e);
         }
     }
-
-    /// <summary>A line of the file: kept text (blank or comment), or an entry.</summary>
-    internal readonly record struct Line(string? Text, KnownHostEntry? Entry);
 }

@@ -477,58 +477,34 @@ public sealed partial class PrivateKey : IDisposable
 
     private static PrivateKey FromPemChars(ReadOnlySpan<char> pem, string source)
     {
-        var der = KeyPem.DecodePem(pem, KeyPem.PrivateLabel, source);
+        var document = KeyFormats.ReadPrivate(pem, source);
+        var algorithm = KeyFormats.FromCore(document.Type);
         try
         {
-            if (KeyFormats.Peek(der, isPrivate: true) is { } algorithm)
-            {
-                return FromPkcs8(der, algorithm, source);
-            }
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(der);
-        }
-
-        Span<byte> raw = stackalloc byte[KeyPem.KeyLength];
-        try
-        {
-            KeyPem.ReadPrivatePem(pem, raw, source);
-            return FromRawBytes(raw);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(raw);
-        }
-    }
-
-    private static PrivateKey FromPkcs8(byte[] der, KeyAlgorithm algorithm, string source)
-    {
-        var sk = new byte[KeyAlgorithms.PrivateLength(algorithm)];
-        try
-        {
-            var embedded = KeyFormats.ReadPkcs8(der, algorithm, sk, source);
             PrivateKey key;
             try
             {
-                key = FromRawBytes(algorithm, sk);
+                key = algorithm == KeyAlgorithm.X25519 ? FromRawBytes(document.PrivateKey) : FromRawBytes(algorithm, document.PrivateKey);
             }
             catch (HybridProtocolException e)
             {
                 throw KeyFormats.Malformed(source, algorithm, KeyPem.PrivateLabel, e.Message.TrimEnd('.'));
             }
 
-            if (embedded is not null && !key.PublicKey.RawBytes.Span.SequenceEqual(embedded))
+            foreach (var embedded in document.EmbeddedPublicKeys)
             {
-                key.Dispose();
-                throw KeyFormats.Malformed(source, algorithm, KeyPem.PrivateLabel, "its embedded public key does not belong to its private key");
+                if (!CryptographicOperations.FixedTimeEquals(key.PublicKey.RawBytes.Span, embedded))
+                {
+                    key.Dispose();
+                    throw KeyFormats.Malformed(source, algorithm, KeyPem.PrivateLabel, "its embedded public key does not belong to its private key");
+                }
             }
 
             return key;
         }
         finally
         {
-            CryptographicOperations.ZeroMemory(sk);
+            CryptographicOperations.ZeroMemory(document.PrivateKey);
         }
     }
 

@@ -199,13 +199,12 @@ public sealed partial class PublicKey : IEquatable<PublicKey>
 
     private static PublicKey Read(ReadOnlySpan<char> pem, string source)
     {
-        var der = KeyPem.DecodePem(pem, KeyPem.PublicLabel, source);
-        if (KeyFormats.Peek(der, isPrivate: false) is not { } algorithm)
+        var (algorithm, raw) = KeyFormats.ReadPublic(pem, source);
+        if (algorithm == KeyAlgorithm.X25519)
         {
-            return new PublicKey(KeyPem.ReadPublicPem(pem, source));
+            return new PublicKey(raw);
         }
 
-        var raw = KeyFormats.ReadSpki(der, algorithm, source);
         try
         {
             return FromRawBytes(algorithm, raw);

@@ -699,6 +699,20 @@ let private knownHostsTests =
             expectCode HybridErrorCode.InvalidArgument (fun () -> store.Remove "h:notaport" |> ignore)
             |> ignore
 
+        testCase "known hosts take X25519 keys only: a P-256 key is InvalidKey and nothing is recorded"
+        <| fun () ->
+            use dir = new TempDir()
+            let path = dir.File "known_hosts"
+            let store = KnownHosts.Load path
+            use p256 = PrivateKey.Generate KeyAlgorithm.P256
+            let e = expectInvalidKey (fun () -> store.Verify("h", 1, p256.PublicKey) |> ignore)
+            Expect.stringContains e.Message "X25519 keys only" "says which keys"
+
+            expectInvalidKey (fun () -> store.Add("h", 1, p256.PublicKey) |> ignore)
+            |> ignore
+
+            Expect.isFalse (File.Exists path) "nothing written"
+
         testCase "concurrent first contacts from many instances in one process lose no record"
         <| fun () ->
             use dir = new TempDir()

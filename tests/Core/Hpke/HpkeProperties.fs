@@ -97,6 +97,32 @@ type Wrong =
 [<Tests>]
 let tests =
     testList "HPKE properties" [
+        test "one rule selects the mode from the inputs, for the sender's and the recipient's options (RFC 9180 §5)" {
+            use sender = PrivateKey.Generate()
+
+            for psk, key, expected in
+                [
+                    false, false, Mode.Base
+                    true, false, Mode.Psk
+                    false, true, Mode.Auth
+                    true, true, Mode.AuthPsk
+                ] do
+                Expect.equal (Mode.select psk key) expected $"core select {psk} {key}"
+                let pskBytes: byte array | null = if psk then Array.create 32 1uy else null
+                let id: byte array | null = if psk then [| 1uy |] else null
+                let senderKey: PrivateKey | null = if key then sender else null
+                let senderPublic: PublicKey | null = if key then sender.PublicKey else null
+
+                let senderOptions =
+                    HpkeSenderOptions(Psk = pskBytes, PskId = id, SenderPrivateKey = senderKey)
+
+                let recipientOptions =
+                    HpkeRecipientOptions(Psk = pskBytes, PskId = id, SenderPublicKey = senderPublic)
+
+                Expect.equal (byte senderOptions.Mode) (Mode.value expected) "sender options"
+                Expect.equal (byte recipientOptions.Mode) (Mode.value expected) "recipient options"
+        }
+
         testPropertyWithConfig
             config
             "single-shot Seal/Open round-trips for any mode, suite, keys, info, aad, plaintext"
