@@ -129,6 +129,12 @@ public sealed partial class SecureConnection
         }
         finally
         {
+            if (current is null && assemblyLength == 0)
+            {
+                // Nothing of a message is held: an idle connection keeps no buffer (as after any receive).
+                ReturnAssembly();
+            }
+
             input.ReleaseIfEmpty();
             receiveLock.Release();
         }

@@ -285,6 +285,9 @@ let truncationTests =
 
                         if cut = total then
                             Expect.isTrue receiver.CleanlyClosed "everything arrived: clean close"
+                        elif cut = 0 && not toServer then
+                            // [P14]: no byte of the server's answer: it closed before answering, no key is blamed.
+                            Expect.equal receiver.Failure (Some ClosedBeforeAnswer) "cut at 0: closed before answering"
                         else
                             Expect.equal receiver.Failure (Some Truncated) $"cut at {cut} of {total}"
                             Expect.isFalse receiver.CleanlyClosed $"cut at {cut}: not clean"
