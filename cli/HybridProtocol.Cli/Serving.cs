@@ -269,7 +269,13 @@ internal static class Serving
                     // the handshakes in flight at that moment), since it was never refused.
                     var held = perShare.GetValueOrDefault(share);
                     var busy = (running.Count >= maxClients || held >= maxPerAddress) && refuseBusy is not null;
-                    if (busy)
+                    if (held >= maxPerAddress && refuseBusy is null)
+                    {
+                        // No busy answer in this protocol after the handshake: the connection is closed at once.
+                        busyLog.Record();
+                        running.Add(Task.Run(async () => await connection.DisposeAsync().ConfigureAwait(false), CancellationToken.None));
+                    }
+                    else if (busy)
                     {
                         busyLog.Record();
                         running.Add(Task.Run(() => Serve(connection, busy), CancellationToken.None));
