@@ -15,14 +15,17 @@ namespace HybridProtocol;
 /// blocks the others and never stops the listener: its failure is reported through <see cref="HandshakeFailed"/> and
 /// the connection dropped.
 /// <para>
-/// Three stages, each bounded. (1) Waiting: a new socket costs only itself and a small buffer until its first flight
-/// (preamble and first handshake message) has arrived, which must happen within <see cref="FirstMessageTimeout"/>;
-/// at most <see cref="MaxPendingSockets"/> sockets wait, at most <see cref="MaxPendingPerAddress"/> from one address,
-/// and a new socket beyond either limit pushes out the oldest waiting one (a slow or silent peer is older than a
-/// prompt one). (2) Handshaking: CPU work, at most <see cref="MaxConcurrentHandshakes"/> at once (a further client
-/// gets the ServerBusy refusal at once), each bounded by the handshake timeout. (3) Accepted: at most
-/// <see cref="MaxPendingConnections"/> authenticated connections wait for <see cref="AcceptAsync"/> (further
-/// handshakes then wait).
+/// Three stages, each bounded (specs/PROTOCOL.md §12a; the Kestrel middleware shares them). (1) Waiting: a new socket
+/// costs only itself and a small buffer until its first flight (preamble and first handshake message, within the
+/// pattern's bound) has arrived, which must happen within <see cref="FirstMessageTimeout"/>; at most
+/// <see cref="MaxPendingSockets"/> sockets wait, at most <see cref="MaxPendingPerAddress"/> from one address (an IPv4
+/// address or IPv6 /64), and a new socket beyond either limit pushes out the oldest waiting one, which is told TooSlow
+/// (a slow or silent peer is older than a prompt one). (2) Handshaking and proving liveness: key work, at most
+/// <see cref="MaxConcurrentHandshakes"/> at once and <see cref="MaxHandshakesPerAddress"/> per address, each later
+/// client message within <see cref="SecureServerOptions.HandshakeMessageTimeout"/>; where the server writes the last
+/// handshake message (NK, NX, IK), until the client's first authenticated record, so a replayed first message never
+/// reaches <see cref="AcceptAsync"/>. (3) Accepted: at most <see cref="MaxPendingConnections"/> authenticated
+/// connections wait for <see cref="AcceptAsync"/> (further handshakes then wait).
 /// </para>
 /// </summary>
 public sealed class SecureListener : IAsyncDisposable

@@ -467,7 +467,8 @@ let tests =
                         let n = s.Receive buffer
 
                         n = 0
-                        || (buffer[0] = byte HybridProtocol.Core.Wire.RefusalCode.TooSlow && s.Receive buffer = 0)
+                        || (buffer[0] = byte HybridProtocol.Core.Wire.RefusalCode.TooSlow
+                            && s.Receive buffer = 0)
                     with :? SocketException as e ->
                         e.SocketErrorCode <> SocketError.TimedOut
 

@@ -152,7 +152,8 @@ type private Server(listener: SecureListener) =
                     let! c = listener.AcceptAsync(stop.Token)
 
                     match c.RemoteEndPoint with
-                    | :? IPEndPoint as e when e.Address.Equals legitimate -> Interlocked.Increment &fromClients[0] |> ignore
+                    | :? IPEndPoint as e when e.Address.Equals legitimate ->
+                        Interlocked.Increment &fromClients[0] |> ignore
                     | _ -> Interlocked.Increment &fromAttackers[0] |> ignore
 
                     Task.Run(fun () ->
@@ -200,7 +201,10 @@ let private connectOnce (port: int) (options: SecureClientOptions) =
         try
             s.Bind(IPEndPoint(legitimate, 0))
             do! s.ConnectAsync(IPEndPoint(loopback, port))
-            use! c = SecureConnection.AuthenticateAsClientAsync(new NetworkStream(s, true), $"127.0.0.1:{port}", options)
+
+            use! c =
+                SecureConnection.AuthenticateAsClientAsync(new NetworkStream(s, true), $"127.0.0.1:{port}", options)
+
             let took = watch.Elapsed.TotalMilliseconds
             do! c.SendAsync(ReadOnlyMemory "ping"B)
             let! echoed = c.ReceiveAsync()
@@ -223,22 +227,27 @@ let private legitimateClients (label: string) (server: Server) (options: SecureC
     let clock = Stopwatch.StartNew()
 
     let times =
-        [| for _ in 1..10 ->
-               task {
-                   let results = ResizeArray()
+        [|
+            for _ in 1..10 ->
+                task {
+                    let results = ResizeArray()
 
-                   for _ in 1..10 do
-                       let! r = connectOnce server.Port options
-                       results.Add r
+                    for _ in 1..10 do
+                        let! r = connectOnce server.Port options
+                        results.Add r
 
-                   return results.ToArray()
-               } |]
+                    return results.ToArray()
+                }
+        |]
         |> Task.WhenAll
         |> fun t -> t.Result |> Array.concat
 
     let ok = times |> Array.choose id |> Array.sort
     me.Refresh()
-    let cores = (me.TotalProcessorTime - cpuBefore).TotalSeconds / clock.Elapsed.TotalSeconds
+
+    let cores =
+        (me.TotalProcessorTime - cpuBefore).TotalSeconds / clock.Elapsed.TotalSeconds
+
     let load = IO.File.ReadAllText("/proc/loadavg").Split(' ')[0]
 
     printfn
@@ -295,35 +304,46 @@ let private runAttack label sockets sources opening drip =
 let tests =
     testSequenced
     <| testList "Adversarial handshake floods" [
-        test "stalled XX replays (256 sockets, one address): 100 of 100 legitimate clients connect; replays reach AcceptAsync 0 times" {
+        test
+            "stalled XX replays (256 sockets, one address): 100 of 100 legitimate clients connect; replays reach AcceptAsync 0 times" {
             let flight = recordedXX ()
             Expect.equal flight.Length 73 "the issue's 73-byte first flight"
             runAttack "256 stalled XX replays from one address" 256 1 flight [||]
         }
 
-        test "stalled XX replays (1,000 sockets, ten addresses): 100 of 100 legitimate clients connect; replays reach AcceptAsync 0 times" {
+        test
+            "stalled XX replays (1,000 sockets, ten addresses): 100 of 100 legitimate clients connect; replays reach AcceptAsync 0 times" {
             runAttack "1,000 stalled XX replays from ten addresses" 1000 10 (recordedXX ()) [||]
         }
 
-        test "partial first flights (300: 16 KiB of a frame announcing 65,535 bytes, then 1 B/s), one address and ten: 100 of 100 connect" {
+        test
+            "partial first flights (300: 16 KiB of a frame announcing 65,535 bytes, then 1 B/s), one address and ten: 100 of 100 connect" {
             let preamble = "HYBR\001\033Noise_XX_25519_ChaChaPoly_BLAKE2b"B
-            let opening = Array.concat [ preamble; [| 0xFFuy; 0xFFuy |]; Array.create 16384 0x41uy ]
+
+            let opening =
+                Array.concat [ preamble; [| 0xFFuy; 0xFFuy |]; Array.create 16384 0x41uy ]
+
             runAttack "300 partial first flights (65,535 announced) from one address" 300 1 opening "A"B
             runAttack "300 partial first flights (65,535 announced) from ten addresses" 300 10 opening "A"B
         }
 
-        test "partial first flights (300: a valid XX frame header, part of its body, then 1 B/s), one address and ten: 100 of 100 connect" {
+        test
+            "partial first flights (300: a valid XX frame header, part of its body, then 1 B/s), one address and ten: 100 of 100 connect" {
             let flight = recordedXX ()
             let opening = flight[.. flight.Length - 10]
             runAttack "300 partial first flights (valid header, drip) from one address" 300 1 opening "A"B
             runAttack "300 partial first flights (valid header, drip) from ten addresses" 300 10 opening "A"B
         }
 
-        test "a replay flood of a recorded NKhfs first flight, one address and ten: answered, but reaches AcceptAsync 0 times; 100 of 100 connect" {
+        test
+            "a replay flood of a recorded NKhfs first flight, one address and ten: answered, but reaches AcceptAsync 0 times; 100 of 100 connect" {
             for sources in [ 1; 10 ] do
                 let server =
                     new Server(
-                        SecureServerOptions(ServerKey = serverKey.Value, HandshakeMessageTimeout = TimeSpan.FromSeconds 1.)
+                        SecureServerOptions(
+                            ServerKey = serverKey.Value,
+                            HandshakeMessageTimeout = TimeSpan.FromSeconds 1.
+                        )
                     )
 
                 use _ = server
@@ -346,25 +366,26 @@ let tests =
                 let clock = Stopwatch.StartNew()
 
                 // Threads of their own (blocking calls), so that the thread pool serving the listener is not starved.
-                let replayers =
-                    [| for w in 0..31 ->
-                           Thread(fun () ->
-                               let buffer = Array.zeroCreate<byte> 4096
+                let replayers = [|
+                    for w in 0..31 ->
+                        Thread(fun () ->
+                            let buffer = Array.zeroCreate<byte> 4096
 
-                               while not stop.IsCancellationRequested do
-                                   use s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
+                            while not stop.IsCancellationRequested do
+                                use s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
 
-                                   try
-                                       s.Bind(IPEndPoint(addresses[w % addresses.Length], 0))
-                                       s.Connect(loopback, server.Port)
-                                       s.Send flight |> ignore
-                                       Interlocked.Increment &sent[0] |> ignore
-                                       s.ReceiveTimeout <- 2000
+                                try
+                                    s.Bind(IPEndPoint(addresses[w % addresses.Length], 0))
+                                    s.Connect(loopback, server.Port)
+                                    s.Send flight |> ignore
+                                    Interlocked.Increment &sent[0] |> ignore
+                                    s.ReceiveTimeout <- 2000
 
-                                       if s.Receive buffer > 0 then
-                                           Interlocked.Increment &answered[0] |> ignore
-                                   with _ ->
-                                       ()) |]
+                                    if s.Receive buffer > 0 then
+                                        Interlocked.Increment &answered[0] |> ignore
+                                with _ ->
+                                    ())
+                |]
 
                 for r in replayers do
                     r.IsBackground <- true
@@ -375,25 +396,33 @@ let tests =
                 use attack = new Attack(0, addresses, server.Port, [||], [||])
 
                 let connected =
-                    legitimateClients $"replay flood of a recorded NKhfs first flight from {sources} address(es)" server pinned attack
+                    legitimateClients
+                        $"replay flood of a recorded NKhfs first flight from {sources} address(es)"
+                        server
+                        pinned
+                        attack
 
                 stop.Cancel()
 
                 for r in replayers do
                     r.Join(TimeSpan.FromSeconds 10.) |> ignore
 
-                let cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds
+                let cpu =
+                    (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds
+
                 let seconds = clock.Elapsed.TotalSeconds
                 Thread.Sleep 1500
 
                 printfn
                     $"  replays sent {sent[0]}, answered {answered[0]}, reached AcceptAsync {server.FromAttackers}; {float sent[0] / seconds:F0} replays/s; process CPU (server, replayers, legitimate clients) {cpu / 1000. / seconds:F2} cores, {cpu / float sent[0]:F2} ms per replay"
+
                 Expect.equal connected 100 "100 of 100 legitimate clients connect"
                 Expect.isGreaterThan answered[0] 100 "the replays were answered (the attack ran)"
                 Expect.equal server.FromAttackers 0 "replayed flights reached AcceptAsync 0 times"
         }
 
-        test "a replayed NK first flight is answered with message 2, then dropped at the liveness deadline, reported, never accepted" {
+        test
+            "a replayed NK first flight is answered with message 2, then dropped at the liveness deadline, reported, never accepted" {
             let failures = Collections.Concurrent.ConcurrentQueue<exn>()
 
             let server =
@@ -445,7 +474,8 @@ let tests =
             Expect.equal server.FromAttackers 0 "never accepted"
         }
 
-        test "a stalled XX client is dropped at the message deadline (HandshakeMessageTimeout), well before the handshake timeout" {
+        test
+            "a stalled XX client is dropped at the message deadline (HandshakeMessageTimeout), well before the handshake timeout" {
             let failures = Collections.Concurrent.ConcurrentQueue<exn>()
 
             let options = serverOptions ()
@@ -484,7 +514,10 @@ let tests =
             use _ = server
             use s = new Socket(SocketType.Stream, ProtocolType.Tcp)
             s.Connect(loopback, server.Port)
-            s.Send(Array.append "HYBR\001\033Noise_XX_25519_ChaChaPoly_BLAKE2b"B [| 0uy; 33uy |]) |> ignore
+
+            s.Send(Array.append "HYBR\001\033Noise_XX_25519_ChaChaPoly_BLAKE2b"B [| 0uy; 33uy |])
+            |> ignore
+
             s.ReceiveTimeout <- 20000
             Expect.equal (s.Receive(Array.zeroCreate<byte> 64)) 0 "closed, no byte"
 
@@ -520,7 +553,11 @@ let tests =
         }
 
         test "a client told TooSlow or ServerBusy reports a refusal saying so, never a key problem" {
-            for status, words in [ Admission.dropStatus DropReason.TooSlow, "did not arrive in time"; Admission.dropStatus DropReason.Busy, "busy" ] do
+            for status, words in
+                [
+                    Admission.dropStatus DropReason.TooSlow, "did not arrive in time"
+                    Admission.dropStatus DropReason.Busy, "busy"
+                ] do
                 use fake = new Socket(SocketType.Stream, ProtocolType.Tcp)
                 fake.Bind(IPEndPoint(loopback, 0))
                 fake.Listen 1
@@ -538,7 +575,9 @@ let tests =
                         SecureConnection.ConnectAsync(
                             "127.0.0.1",
                             port,
-                            SecureClientOptions(ServerAuthentication = ServerAuthentication.Pinned serverKey.Value.PublicKey)
+                            SecureClientOptions(
+                                ServerAuthentication = ServerAuthentication.Pinned serverKey.Value.PublicKey
+                            )
                         ))
 
                 answering.Wait(TimeSpan.FromSeconds 10.) |> ignore

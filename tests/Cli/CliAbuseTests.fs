@@ -286,7 +286,9 @@ let private idleTests =
             Expect.stringStarts (nextText liar) "<" "the receiver ends the connection"
 
             strict.WaitForLine(
-                (fun l -> l.Contains "sent nothing for 2 s (--idle-timeout)" || l.Contains "slower than --min-rate"),
+                (fun l ->
+                    l.Contains "sent nothing for 2 s (--idle-timeout)"
+                    || l.Contains "slower than --min-rate"),
                 seconds 20.
             )
             |> ignore
@@ -343,7 +345,9 @@ let private idleTests =
             use _ = server
 
             let from (address: string) =
-                let s = new Net.Sockets.Socket(Net.Sockets.SocketType.Stream, Net.Sockets.ProtocolType.Tcp)
+                let s =
+                    new Net.Sockets.Socket(Net.Sockets.SocketType.Stream, Net.Sockets.ProtocolType.Tcp)
+
                 s.Bind(Net.IPEndPoint(Net.IPAddress.Parse address, 0))
                 s.Connect(Net.IPAddress.Loopback, port)
 
@@ -358,12 +362,11 @@ let private idleTests =
             // told the server is busy.
             let drips = [ for _ in 1..4 -> from "127.0.0.2" ]
 
-            let answers =
-                [
-                    for c in drips ->
-                        send c "d"B
-                        nextText c
-                ]
+            let answers = [
+                for c in drips ->
+                    send c "d"B
+                    nextText c
+            ]
 
             Expect.equal (answers |> List.filter ((=) "d") |> List.length) 2 "two drip clients served (echoed)"
             Expect.equal (answers |> List.filter ((<>) "d") |> List.length) 2 $"two refused: {answers}"

@@ -10,7 +10,8 @@ open HybridProtocol.Crypto
 open HybridProtocol.Tests.TestSupport
 open HybridProtocol.Tests.WireDriver
 
-let private limitOf name = Admission.firstMessageLimit (parse name)
+let private limitOf name =
+    Admission.firstMessageLimit (parse name)
 
 /// A real client's first flight for `name`, with an application protocol of `appProtocol`.
 let private firstFlightOf (name: string) (appProtocol: string) =
@@ -19,10 +20,22 @@ let private firstFlightOf (name: string) (appProtocol: string) =
 
     let config =
         ClientConfig.Create(protocol, suite, keyPair 3, appProtocol)
-        |> fun c -> if initiatorSendsStatic name then c.WithLocalStatic(keyPair 1) else c
-        |> fun c -> if serverKeyPreKnown name then c.WithRemoteStatic((keyPair 2).Public) else c
+        |> fun c ->
+            if initiatorSendsStatic name then
+                c.WithLocalStatic(keyPair 1)
+            else
+                c
+        |> fun c ->
+            if serverKeyPreKnown name then
+                c.WithRemoteStatic((keyPair 2).Public)
+            else
+                c
         |> fun c -> if protocol.Pattern.IsPsk then c.WithPsk psk else c
-        |> fun c -> if protocol.IsHfs then c.WithKemKeyPair(kemKeyPair ()) else c
+        |> fun c ->
+            if protocol.IsHfs then
+                c.WithKemKeyPair(kemKeyPair ())
+            else
+                c
 
     match Connection.Client config with
     | Ok(_, outputs) ->
@@ -39,7 +52,12 @@ let tests =
             Expect.equal (limitOf "Noise_XX_25519_ChaChaPoly_BLAKE2b") 32 "XX: e"
             Expect.equal (limitOf "Noise_NK_25519_ChaChaPoly_BLAKE2b") (32 + 512 + 16) "NK: e, es, encrypted parameters"
             Expect.equal (limitOf "Noise_NX_25519_ChaChaPoly_BLAKE2b") (32 + 512) "NX: e, cleartext parameters"
-            Expect.equal (limitOf "Noise_IK_25519_AESGCM_SHA512") (32 + 48 + 512 + 16) "IK: e, es, s (encrypted), ss, parameters"
+
+            Expect.equal
+                (limitOf "Noise_IK_25519_AESGCM_SHA512")
+                (32 + 48 + 512 + 16)
+                "IK: e, es, s (encrypted), ss, parameters"
+
             Expect.equal (limitOf "Noise_XXhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b") (32 + 1184) "XXhfs: e, e1"
 
             Expect.equal
@@ -47,7 +65,10 @@ let tests =
                 (32 + 1184 + 16 + 512 + 16)
                 "NKhfs: e, es, e1 (encrypted), parameters"
 
-            Expect.equal (limitOf "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b") (32 + 16) "XXpsk3: e mixes a key, the empty payload has a tag"
+            Expect.equal
+                (limitOf "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b")
+                (32 + 16)
+                "XXpsk3: e mixes a key, the empty payload has a tag"
         }
 
         test "every first flight a real client writes is Complete at its exact length and within its pattern's bound" {
@@ -58,7 +79,8 @@ let tests =
                     let flight = firstFlightOf name appProtocol
 
                     match Admission.firstFlight (ReadOnlySpan flight) with
-                    | FirstFlightVerdict.Complete length -> Expect.equal length flight.Length $"{name}: the whole flight"
+                    | FirstFlightVerdict.Complete length ->
+                        Expect.equal length flight.Length $"{name}: the whole flight"
                     | other -> failtestf "%s: %A" name other
 
                     for cut in [ 0; 1; 5; flight.Length / 2; flight.Length - 1 ] do
@@ -97,7 +119,9 @@ let tests =
             Expect.isTrue (answer [| yield! "HYBR"B; 1uy; 5uy; yield! "Noise"B |]) "no Noise name"
         }
 
-        testPropertyWithConfig WireCodecs.config "firstFlight is total: any bytes give a verdict, never more than they hold"
+        testPropertyWithConfig
+            WireCodecs.config
+            "firstFlight is total: any bytes give a verdict, never more than they hold"
         <| fun (bytes: byte[]) ->
             let bytes = WireCodecs.nonNull bytes
 
@@ -119,21 +143,26 @@ let tests =
         }
 
         test "livenessProofNeeded: where the server writes last (NK, NX, IK and variants), not XX" {
-            for name, expected in [
-                "Noise_NK_25519_ChaChaPoly_BLAKE2b", true
-                "Noise_NX_25519_ChaChaPoly_BLAKE2b", true
-                "Noise_IK_25519_ChaChaPoly_BLAKE2b", true
-                "Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b", true
-                "Noise_IKhfs+psk2_25519+MLKEM768_AESGCM_SHA256", true
-                "Noise_XX_25519_ChaChaPoly_BLAKE2b", false
-                "Noise_XXhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b", false
-                "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b", false
-            ] do
+            for name, expected in
+                [
+                    "Noise_NK_25519_ChaChaPoly_BLAKE2b", true
+                    "Noise_NX_25519_ChaChaPoly_BLAKE2b", true
+                    "Noise_IK_25519_ChaChaPoly_BLAKE2b", true
+                    "Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b", true
+                    "Noise_IKhfs+psk2_25519+MLKEM768_AESGCM_SHA256", true
+                    "Noise_XX_25519_ChaChaPoly_BLAKE2b", false
+                    "Noise_XXhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b", false
+                    "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b", false
+                ] do
                 Expect.equal (Admission.livenessProofNeeded (parse name)) expected name
         }
 
         test "dropStatus: ServerBusy and TooSlow refusals a client decodes, listing no names" {
-            for reason, code in [ DropReason.Busy, RefusalCode.ServerBusy; DropReason.TooSlow, RefusalCode.TooSlow ] do
+            for reason, code in
+                [
+                    DropReason.Busy, RefusalCode.ServerBusy
+                    DropReason.TooSlow, RefusalCode.TooSlow
+                ] do
                 let bytes = Admission.dropStatus reason
 
                 match ServerStatus.decode (ReadOnlySpan bytes) with
