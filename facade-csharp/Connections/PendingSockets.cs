@@ -39,7 +39,7 @@ internal sealed class PendingSockets(int maxTotal, int maxPerAddress)
             AddToAddressLocked(entry, address);
         }
 
-        pushedOut?.Cancel.Cancel();
+        PushOut(pushedOut);
         return entry;
     }
 
@@ -60,7 +60,7 @@ internal sealed class PendingSockets(int maxTotal, int maxPerAddress)
             }
         }
 
-        pushedOut?.Cancel.Cancel();
+        PushOut(pushedOut);
     }
 
     /// <summary>Adds an entry to its address's queue; returns that address's oldest when it was pushed out to make room.</summary>
@@ -92,6 +92,19 @@ internal sealed class PendingSockets(int maxTotal, int maxPerAddress)
         entry.Address = address;
         entry.AddressNode = sameAddress.AddLast(entry);
         return pushedOut;
+    }
+
+    /// <summary>Ends a pushed-out socket's wait; harmless when its wait ended meanwhile (and its token was disposed).</summary>
+    private static void PushOut(Entry? entry)
+    {
+        try
+        {
+            entry?.Cancel.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Its wait ended between the choice and the cancellation.
+        }
     }
 
     /// <summary>Takes a socket out of the queues (its first flight arrived, or its wait ended); harmless when out already.</summary>
