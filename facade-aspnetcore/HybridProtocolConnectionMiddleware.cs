@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net;
+using HybridProtocol.Connections;
+using HybridProtocol.Core.Wire;
 using HybridProtocol.Diagnostics;
 using HybridProtocol.Net;
 using Microsoft.AspNetCore.Connections;
@@ -26,10 +28,12 @@ internal sealed class HybridProtocolConnectionMiddleware
     private readonly SecureServerOptions options;
     private readonly Microsoft.FSharp.Collections.FSharpList<Core.Noise.ProtocolName> accepted;
     private readonly int maxConcurrentHandshakes;
+    private readonly int maxHandshakesPerAddress;
+    private readonly TimeSpan firstMessageTimeout;
+    private readonly HandshakeStages stages;
     private readonly ProxyProtocolOptions? proxyProtocol;
     private readonly ILogger? logger;
     private readonly FailureSummary failures;
-    private int handshakes;
 
     internal HybridProtocolConnectionMiddleware(ConnectionDelegate next, HybridProtocolConnectionOptions settings, ILogger? logger)
     {
@@ -43,6 +47,9 @@ internal sealed class HybridProtocolConnectionMiddleware
         options.Logger ??= logger;
         accepted = SecureConnection.AcceptedProtocols(options);
         maxConcurrentHandshakes = settings.MaxConcurrentHandshakes;
+        maxHandshakesPerAddress = settings.MaxHandshakesPerAddress;
+        firstMessageTimeout = settings.FirstMessageTimeout;
+        stages = new HandshakeStages(settings.MaxPendingSockets, settings.MaxPendingPerAddress, maxConcurrentHandshakes, maxHandshakesPerAddress);
         proxyProtocol = settings.ProxyProtocol;
         this.logger = options.Logger;
         failures = new FailureSummary(this.logger, TimeSpan.FromSeconds(10));
@@ -68,12 +75,19 @@ internal sealed class HybridProtocolConnectionMiddleware
             }
         }
 
-        if (Interlocked.Increment(ref handshakes) > maxConcurrentHandshakes)
+        // The waiting stage ([S1]), as on SecureListener: no handshake slot until the whole first flight is here.
+        var verdict = await WaitForFirstFlightAsync(context, remote).ConfigureAwait(false);
+        if (verdict is null)
         {
-            Interlocked.Decrement(ref handshakes);
+            return;
+        }
+
+        using var slot = stages.TryEnter((remote as IPEndPoint)?.Address, context.ConnectionClosed);
+        if (slot is null)
+        {
             Telemetry.Refused(logger, remote, "ServerBusy");
             failures.Record("ServerBusy");
-            await RefuseBusyAsync(context).ConfigureAwait(false);
+            await RefuseAsync(context, SecureListener.BusyStatus).ConfigureAwait(false);
             return;
         }
 
@@ -85,7 +99,7 @@ internal sealed class HybridProtocolConnectionMiddleware
             // The facade's handshake bounds itself by SecureServerOptions.HandshakeTimeout; ConnectionClosed ends it
             // early when the client goes away or the server stops.
             var peer = balancer is null ? "the client " + remote : $"the client {remote} (through {balancer})";
-            secure = await SecureConnection.AuthenticateAsServerCoreAsync(new TransportStream(context.Transport), options, accepted, peer, context.ConnectionClosed, balancer is null ? null : (remote, balancer)).ConfigureAwait(false);
+            secure = await SecureConnection.AuthenticateAsServerCoreAsync(new TransportStream(context.Transport), options, accepted, peer, slot.Cancel.Token, balancer is null ? null : (remote, balancer)).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -97,7 +111,7 @@ internal sealed class HybridProtocolConnectionMiddleware
         }
         finally
         {
-            Interlocked.Decrement(ref handshakes);
+            slot.Dispose();
         }
 
         var duration = Stopwatch.GetElapsedTime(started);
@@ -182,13 +196,68 @@ internal sealed class HybridProtocolConnectionMiddleware
         }
     }
 
-    /// <summary>The protocol's ServerBusy refusal (specs/PROTOCOL.md §3), as <see cref="SecureListener"/> sends it.</summary>
-    private static async Task RefuseBusyAsync(ConnectionContext context)
+    /// <summary>
+    /// Waits, without a handshake slot, until the client's whole first flight is in the transport's pipe (nothing is
+    /// consumed: the handshake reads it), within <see cref="HybridProtocolConnectionOptions.FirstMessageTimeout"/>, in
+    /// the shared waiting queue (a newer client may push it out). Returns the verdict, or null when the client was
+    /// dropped (told TooSlow when it was too slow or pushed out, [S8]).
+    /// </summary>
+    private async Task<FirstFlightVerdict?> WaitForFirstFlightAsync(ConnectionContext context, EndPoint? remote)
+    {
+        var input = context.Transport.Input;
+        var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.ConnectionClosed);
+        cancel.CancelAfter(firstMessageTimeout);
+        var entry = stages.Waiting.Admit(null, (remote as IPEndPoint)?.Address, cancel);
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync(cancel.Token).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                var look = buffer.Slice(0, Math.Min(buffer.Length, SecureListener.MaxFirstFlight));
+                var verdict = Admission.firstFlight(look.IsSingleSegment ? look.FirstSpan : look.ToArray());
+                if (verdict.IsWaiting && !result.IsCompleted && !result.IsCanceled && look.Length < SecureListener.MaxFirstFlight)
+                {
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                    continue;
+                }
+
+                input.AdvanceTo(buffer.Start);
+                if (verdict is FirstFlightVerdict.Oversized)
+                {
+                    Telemetry.Refused(logger, remote, "FirstMessageTooLong");
+                    failures.Record("ProtocolViolation");
+                    return null;
+                }
+
+                return verdict;
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ConnectionResetException)
+        {
+            if (!context.ConnectionClosed.IsCancellationRequested)
+            {
+                Telemetry.Refused(logger, remote, entry.PushedOut ? "PushedOut" : "FirstMessageTimeout");
+                failures.Record("HandshakeTimeout");
+                await RefuseAsync(context, SecureListener.TooSlowStatus).ConfigureAwait(false);
+            }
+
+            return null;
+        }
+        finally
+        {
+            stages.Waiting.Remove(entry);
+            cancel.Dispose();
+        }
+    }
+
+    /// <summary>The protocol's ServerBusy or TooSlow refusal (specs/PROTOCOL.md §3, [S8]), as <see cref="SecureListener"/> sends it.</summary>
+    private static async Task RefuseAsync(ConnectionContext context, byte[] status)
     {
         try
         {
             using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            await context.Transport.Output.WriteAsync(SecureListener.BusyStatus, bounded.Token).ConfigureAwait(false);
+            await context.Transport.Output.WriteAsync(status, bounded.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
         {

@@ -8,6 +8,55 @@ namespace HybridProtocol.AspNetCore;
 public sealed class HybridProtocolConnectionOptions
 {
     private int maxConcurrentHandshakes = 256;
+    private int maxHandshakesPerAddress = 64;
+    private int maxPendingSockets = 16_384;
+    private int maxPendingPerAddress = 1_024;
+    private TimeSpan firstMessageTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long a new client has to send its whole first flight (preamble and first handshake message) before it is
+    /// told TooSlow and disconnected (default 5 s, as <see cref="SecureListener.FirstMessageTimeout"/>). It holds no
+    /// handshake slot meanwhile.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when not positive.</exception>
+    public TimeSpan FirstMessageTimeout
+    {
+        get => firstMessageTimeout;
+        set => firstMessageTimeout = value > TimeSpan.Zero
+            ? value
+            : throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"FirstMessageTimeout must be positive, not {value}.");
+    }
+
+    /// <summary>The most clients waiting for their first flight (default 16,384); a further one pushes out the oldest.</summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when not positive.</exception>
+    public int MaxPendingSockets
+    {
+        get => maxPendingSockets;
+        set => maxPendingSockets = Positive(value, nameof(MaxPendingSockets));
+    }
+
+    /// <summary>The most clients of one address (an IPv4 address or IPv6 /64) waiting for their first flight (default 1,024); a further one pushes out that address's oldest.</summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when not positive.</exception>
+    public int MaxPendingPerAddress
+    {
+        get => maxPendingPerAddress;
+        set => maxPendingPerAddress = Positive(value, nameof(MaxPendingPerAddress));
+    }
+
+    /// <summary>
+    /// The most handshake slots one address (an IPv4 address or IPv6 /64) holds (default 64, as
+    /// <see cref="SecureListener.MaxHandshakesPerAddress"/>); a further client of that address pushes out its oldest.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when not positive.</exception>
+    public int MaxHandshakesPerAddress
+    {
+        get => maxHandshakesPerAddress;
+        set => maxHandshakesPerAddress = Positive(value, nameof(MaxHandshakesPerAddress));
+    }
+
+    private static int Positive(int value, string name) => value >= 1
+        ? value
+        : throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"{name} must be at least 1, not {value}.");
 
     /// <summary>
     /// The server key, client authentication, suites, timeouts and limits of each handshake (its
@@ -28,8 +77,9 @@ public sealed class HybridProtocolConnectionOptions
     public ProxyProtocolOptions? ProxyProtocol { get; set; }
 
     /// <summary>
-    /// The most handshakes running at once on this endpoint (default 256, as on <see cref="SecureListener"/>); further
-    /// clients get the protocol's ServerBusy refusal and are disconnected at once.
+    /// The most handshakes running at once on this endpoint (default 256, as on <see cref="SecureListener"/>), each from a
+    /// complete first flight to the client's liveness proof; further clients get the protocol's ServerBusy refusal and
+    /// are disconnected at once (unless their address holds fewer slots than the heaviest one, whose oldest is pushed out).
     /// </summary>
     /// <exception cref="HybridProtocolException">InvalidArgument when not positive.</exception>
     public int MaxConcurrentHandshakes

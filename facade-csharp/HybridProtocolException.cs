@@ -103,6 +103,9 @@ public enum HybridRefusalCode : byte
 
     /// <summary>09: the server requires post-quantum hybrid key agreement and the client asked for classical.</summary>
     PostQuantumRequired = 0x09,
+
+    /// <summary>0A: the client's first message did not arrive in time, or the server made room for a newer client; try again.</summary>
+    TooSlow = 0x0A,
 }
 
 /// <summary>

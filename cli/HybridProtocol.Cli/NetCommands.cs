@@ -73,6 +73,7 @@ internal static class NetCommands
         var flags = new ConnectionFlags();
         var idleOption = Serving.IdleTimeoutOption("a client");
         var maxClients = Serving.MaxClientsOption();
+        var perAddress = Serving.MaxClientsPerAddressOption();
         var ready = Serving.ReadyFileOption();
         var forward = new Option<string?>("--to")
         {
@@ -94,6 +95,7 @@ internal static class NetCommands
             once,
             idleOption,
             maxClients,
+            perAddress,
             forward,
             ready,
             proxyFrom,
@@ -122,10 +124,17 @@ internal static class NetCommands
             var onlyOne = parse.GetValue(once);
             var idle = Serving.IdleTimeout(parse, idleOption);
             var limit = Serving.MaxClients(parse, maxClients);
+            var limitPerAddress = Serving.MaxClientsPerAddress(parse, perAddress, limit);
             if (backend is not null)
             {
                 options.MaxMessageSize = Tunnel.MaxMessage;
                 options.IdleTimeout = idle;
+            }
+            else if (echoing)
+            {
+                // Echo holds one message per client: announcing a small largest message bounds its memory (clients
+                // split larger data, cli/README.md "serve --echo").
+                options.MaxMessageSize = EchoMaxMessage;
             }
 
             await using var stdout = Streams.StandardOutput();
@@ -139,6 +148,7 @@ internal static class NetCommands
             return await Serving.ServeAsync(
                 listener,
                 limit,
+                limitPerAddress,
                 async (connection, token) =>
                 {
                     Console.Error.WriteLine(proxy is null
@@ -462,6 +472,12 @@ internal static class NetCommands
             }
         }
     }
+
+    /// <summary>
+    /// The largest message <c>serve --echo</c> announces (64 KiB): a client costs at most one such message received and
+    /// one being sent back, plus the connection's own buffers, whatever it sends.
+    /// </summary>
+    internal const int EchoMaxMessage = 64 * 1024;
 
     /// <summary>Sends each message back until the peer's end-of-data message or its close.</summary>
     private static async Task EchoAsync(SecureConnection connection, TimeSpan idle, CancellationToken cancellationToken)

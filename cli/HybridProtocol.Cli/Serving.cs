@@ -37,6 +37,82 @@ internal static class Serving
         HelpName = "N",
     };
 
+    /// <summary>The default of <c>--min-rate</c>, in bytes per second.</summary>
+    public const int DefaultMinRate = 4096;
+
+    /// <summary>The --max-clients-per-address option.</summary>
+    public static Option<int?> MaxClientsPerAddressOption() => new("--max-clients-per-address")
+    {
+        Description = "Serve at most this many clients from one address (an IPv4 address, or an IPv6 /64) at once; default half of --max-clients, rounded up. A further client from that address is told the server is busy.",
+        HelpName = "N",
+    };
+
+    /// <summary>The --min-rate option.</summary>
+    public static Option<int> MinRateOption() => new("--min-rate")
+    {
+        Description = $"Drop a sender whose data arrives more slowly than this many bytes per second on average, after a grace of --idle-timeout (default {DefaultMinRate}).",
+        DefaultValueFactory = _ => DefaultMinRate,
+        HelpName = "BYTES_PER_SECOND",
+    };
+
+    /// <summary>The per-address client limit: the option, or half of <paramref name="maxClients"/> rounded up.</summary>
+    public static int MaxClientsPerAddress(ParseResult parse, Option<int?> option, int maxClients)
+    {
+        var n = parse.GetValue(option) ?? (maxClients + 1) / 2;
+        return n is >= 1 and <= 10_000 ? n : throw new CliException(ExitCode.Usage, $"--max-clients-per-address must be 1 to 10000, not {n}.");
+    }
+
+    /// <summary>The minimum rate given on the command line (a usage error unless 1 to 10^9 bytes per second).</summary>
+    public static int MinRate(ParseResult parse, Option<int> option)
+    {
+        var n = parse.GetValue(option);
+        return n is >= 1 and <= 1_000_000_000 ? n : throw new CliException(ExitCode.Usage, $"--min-rate must be 1 to 1000000000 bytes per second, not {n}.");
+    }
+
+    /// <summary>
+    /// A transfer's pace: after <c>idle</c>, data must have arrived at <c>rate</c> bytes per second on average, so each
+    /// byte received extends the deadline by 1/rate s. A sender that drips (one byte now and then, each within the idle
+    /// timeout) falls behind and is dropped, instead of holding the receiver for ever.
+    /// </summary>
+    public sealed class Pace(TimeSpan idle, int rate)
+    {
+        private readonly long started = System.Diagnostics.Stopwatch.GetTimestamp();
+
+        /// <summary>Bytes received so far.</summary>
+        public long Received { get; set; }
+
+        /// <summary>How long the next message may take: the time left before the average falls below the rate.</summary>
+        public TimeSpan Left => idle + TimeSpan.FromSeconds((double)Received / rate) - System.Diagnostics.Stopwatch.GetElapsedTime(started);
+
+        /// <summary>The failure when the sender fell behind: a network error (exit 5).</summary>
+        public CliException TooSlow(string peer, long of, Exception? inner = null) =>
+            new(
+                ExitCode.Network,
+                string.Create(CultureInfo.InvariantCulture, $"{peer} sent {Received} of {of} bytes in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds:0} s, slower than --min-rate {rate} bytes per second after --idle-timeout {idle.TotalSeconds:0} s; the connection was closed."),
+                inner);
+    }
+
+    /// <summary>Receives the next message within the idle timeout and within <paramref name="pace"/>.</summary>
+    public static async Task<byte[]?> ReceiveAtPaceAsync(SecureConnection connection, TimeSpan idle, Pace pace, long size, string peer, CancellationToken cancellationToken)
+    {
+        var left = pace.Left;
+        if (left <= TimeSpan.Zero)
+        {
+            throw pace.TooSlow(peer, size);
+        }
+
+        using var paced = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        paced.CancelAfter(left < idle ? left : idle);
+        try
+        {
+            return await connection.ReceiveAsync(paced.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw pace.Left <= TimeSpan.Zero ? pace.TooSlow(peer, size, e) : IdleTimeoutError(peer, "sent nothing", idle, e);
+        }
+    }
+
     /// <summary>The --ready-file option of the commands that listen.</summary>
     public static Option<string?> ReadyFileOption() => new("--ready-file")
     {
@@ -90,6 +166,7 @@ internal static class Serving
     public static async Task<ExitCode> ServeAsync(
         SecureListener listener,
         int maxClients,
+        int maxPerAddress,
         Func<SecureConnection, CancellationToken, Task<Outcome?>> handle,
         Func<SecureConnection, CancellationToken, Task>? refuseBusy,
         CancellationToken cancellationToken,
@@ -100,6 +177,7 @@ internal static class Serving
         var gate = new object();
         Outcome? outcome = null;
         var active = 0;
+        var perShare = new Dictionary<string, int>();
         using var busyLog = new LogSummary("a further client was told the server is busy (--max-clients)", "further clients were told the server is busy (--max-clients)");
 
         void Count(int change)
@@ -179,19 +257,52 @@ internal static class Serving
                     break; // a client ended the command
                 }
 
+                // A client counts against its address's share (an IPv4 address or IPv6 /64) while it is served.
+                var share = connection.RemoteEndPoint is System.Net.IPEndPoint { Address: var address }
+                    ? Convert.ToHexString(HybridProtocol.Core.Wire.Admission.shareKey(address.GetAddressBytes()))
+                    : "";
                 lock (gate)
                 {
                     running.RemoveWhere(t => t.IsCompleted);
                     // With busyChanged, the listener refuses clients in their handshake while the server is full; a client
                     // whose handshake was already under way when it filled up is served (the limit is exceeded by at most
                     // the handshakes in flight at that moment), since it was never refused.
-                    var busy = running.Count >= maxClients && refuseBusy is not null;
-                    if (busy)
+                    var held = perShare.GetValueOrDefault(share);
+                    var busy = (running.Count >= maxClients || held >= maxPerAddress) && refuseBusy is not null;
+                    if (held >= maxPerAddress && refuseBusy is null)
+                    {
+                        // No busy answer in this protocol after the handshake: the connection is closed at once.
+                        busyLog.Record();
+                        running.Add(Task.Run(async () => await connection.DisposeAsync().ConfigureAwait(false), CancellationToken.None));
+                    }
+                    else if (busy)
                     {
                         busyLog.Record();
+                        running.Add(Task.Run(() => Serve(connection, busy), CancellationToken.None));
                     }
-
-                    running.Add(Task.Run(() => Serve(connection, busy), CancellationToken.None));
+                    else
+                    {
+                        perShare[share] = held + 1;
+                        running.Add(Task.Run(
+                            async () =>
+                            {
+                                try
+                                {
+                                    await Serve(connection, busy).ConfigureAwait(false);
+                                }
+                                finally
+                                {
+                                    lock (gate)
+                                    {
+                                        if (--perShare[share] == 0)
+                                        {
+                                            perShare.Remove(share);
+                                        }
+                                    }
+                                }
+                            },
+                            CancellationToken.None));
+                    }
                 }
             }
         }

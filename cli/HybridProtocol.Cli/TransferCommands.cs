@@ -171,6 +171,8 @@ internal static class TransferCommands
         var idleOption = Serving.IdleTimeoutOption("a sender");
         var flags = new ConnectionFlags();
         var maxClients = Serving.MaxClientsOption();
+        var perAddress = Serving.MaxClientsPerAddressOption();
+        var minRate = Serving.MinRateOption();
         var ready = Serving.ReadyFileOption();
         var command = new Command(
             "receive",
@@ -183,7 +185,9 @@ internal static class TransferCommands
             allow,
             force,
             idleOption,
+            minRate,
             maxClients,
+            perAddress,
             ready,
         };
         flags.AddTo(command);
@@ -197,6 +201,8 @@ internal static class TransferCommands
             var overwrite = parse.GetValue(force);
             var idle = Serving.IdleTimeout(parse, idleOption);
             var limit = Serving.MaxClients(parse, maxClients);
+            var limitPerAddress = Serving.MaxClientsPerAddress(parse, perAddress, limit);
+            var rate = Serving.MinRate(parse, minRate);
             if (Path.EndsInDirectorySeparator(destination))
             {
                 Directory.CreateDirectory(destination);
@@ -208,6 +214,7 @@ internal static class TransferCommands
             return await Serving.ServeAsync(
                 listener,
                 limit,
+                limitPerAddress,
                 async (connection, token) =>
                 {
                     NetCommands.ReportProtocol(parse, connection);
@@ -225,7 +232,7 @@ internal static class TransferCommands
 
                     try
                     {
-                        return await ReceiveFile(connection, header, destination, overwrite, idle, token).ConfigureAwait(false);
+                        return await ReceiveFile(connection, header, destination, overwrite, idle, rate, token).ConfigureAwait(false);
                     }
                     finally
                     {
@@ -243,7 +250,7 @@ internal static class TransferCommands
 
     /// <summary>One transfer after a valid header: the outcome that ends the command.</summary>
     private static async Task<Outcome> ReceiveFile(
-        SecureConnection connection, Header header, string destination, bool overwrite, TimeSpan idle, CancellationToken cancellationToken)
+        SecureConnection connection, Header header, string destination, bool overwrite, TimeSpan idle, int rate, CancellationToken cancellationToken)
     {
         const string Peer = "The sender";
         var target = Directory.Exists(destination) ? Path.Combine(destination, header.Name) : destination;
@@ -274,9 +281,11 @@ internal static class TransferCommands
             await Progress.Run($"receiving {header.Name}", header.Size, async advance =>
             {
                 long received = 0;
+                var pace = new Serving.Pace(idle, rate);
                 while (received < header.Size)
                 {
-                    var message = await Serving.ReceiveAsync(connection, idle, Peer, cancellationToken).ConfigureAwait(false);
+                    pace.Received = received;
+                    var message = await Serving.ReceiveAtPaceAsync(connection, idle, pace, header.Size, Peer, cancellationToken).ConfigureAwait(false);
                     if (message is null)
                     {
                         if (storeError is not null)

@@ -17,6 +17,7 @@ type RefusalCode =
     | ClientAuthenticationRequired = 0x07uy
     | ServerBusy = 0x08uy
     | PostQuantumRequired = 0x09uy
+    | TooSlow = 0x0Auy
 
 type RecordType =
     | Data = 0x01uy

@@ -31,6 +31,9 @@ type RefusalCode =
     /// The server requires post-quantum hybrid key agreement (an hfs name, Noise HFS with ML-KEM-768) and the
     /// client asked for a classical one.
     | PostQuantumRequired = 0x09uy
+    /// The client's first flight did not arrive within the server's deadline, or the server pushed the waiting
+    /// socket out for a newer one (specs/PROTOCOL.md §12a); try again.
+    | TooSlow = 0x0Auy
 
 /// The type of a transport record: the last byte of its plaintext (specs/PROTOCOL.md §5).
 type RecordType =

@@ -5,22 +5,23 @@ namespace HybridProtocol.Connections;
 
 /// <summary>
 /// The listener's sockets waiting for their first flight, oldest first: at most <paramref name="maxTotal"/> in all and
-/// <paramref name="maxPerAddress"/> from one remote address. A new socket beyond either limit pushes out the oldest
+/// <paramref name="maxPerAddress"/> from one remote address (one share: an IPv4 address or an IPv6 /64, <see cref="HandshakeStages.ShareOf"/>). A new socket beyond either limit pushes out the oldest
 /// waiting one (of its address, when that limit is reached): a slow or silent peer is older than a prompt one.
 /// </summary>
 internal sealed class PendingSockets(int maxTotal, int maxPerAddress)
 {
     private readonly Lock gate = new();
     private readonly LinkedList<Entry> all = new();
-    private readonly Dictionary<IPAddress, LinkedList<Entry>> byAddress = [];
+    private readonly Dictionary<string, LinkedList<Entry>> byAddress = [];
 
     /// <summary>
     /// Queues a new socket (its wait ends when <paramref name="cancel"/> fires), counted against
-    /// <paramref name="address"/> (null: counted in the total only, as a trusted proxy's socket is until its PROXY
+    /// <paramref name="client"/> (null: counted in the total only, as a trusted proxy's socket is until its PROXY
     /// header names the client); may push out the oldest.
     /// </summary>
-    public Entry Admit(Socket socket, IPAddress? address, CancellationTokenSource cancel)
+    public Entry Admit(Socket? socket, IPAddress? client, CancellationTokenSource cancel)
     {
+        var address = HandshakeStages.ShareOf(client);
         var entry = new Entry(socket, cancel);
         Entry? pushedOut;
         lock (gate)
@@ -38,16 +39,17 @@ internal sealed class PendingSockets(int maxTotal, int maxPerAddress)
             AddToAddressLocked(entry, address);
         }
 
-        pushedOut?.Cancel.Cancel();
+        PushOut(pushedOut);
         return entry;
     }
 
     /// <summary>
-    /// Counts a waiting socket against <paramref name="address"/> from now on (the client a PROXY header named); may
+    /// Counts a waiting socket against <paramref name="client"/> from now on (the client a PROXY header named); may
     /// push out that address's oldest. Harmless when the socket is out of the queues already.
     /// </summary>
-    public void Readdress(Entry entry, IPAddress address)
+    public void Readdress(Entry entry, IPAddress client)
     {
+        var address = HandshakeStages.ShareOf(client)!;
         Entry? pushedOut = null;
         lock (gate)
         {
@@ -58,11 +60,11 @@ internal sealed class PendingSockets(int maxTotal, int maxPerAddress)
             }
         }
 
-        pushedOut?.Cancel.Cancel();
+        PushOut(pushedOut);
     }
 
     /// <summary>Adds an entry to its address's queue; returns that address's oldest when it was pushed out to make room.</summary>
-    private Entry? AddToAddressLocked(Entry entry, IPAddress? address)
+    private Entry? AddToAddressLocked(Entry entry, string? address)
     {
         if (address is null)
         {
@@ -90,6 +92,19 @@ internal sealed class PendingSockets(int maxTotal, int maxPerAddress)
         entry.Address = address;
         entry.AddressNode = sameAddress.AddLast(entry);
         return pushedOut;
+    }
+
+    /// <summary>Ends a pushed-out socket's wait; harmless when its wait ended meanwhile (and its token was disposed).</summary>
+    private static void PushOut(Entry? entry)
+    {
+        try
+        {
+            entry?.Cancel.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Its wait ended between the choice and the cancellation.
+        }
     }
 
     /// <summary>Takes a socket out of the queues (its first flight arrived, or its wait ended); harmless when out already.</summary>
@@ -127,11 +142,11 @@ internal sealed class PendingSockets(int maxTotal, int maxPerAddress)
     }
 
     /// <summary>A waiting socket: its place in the queues, what cancels its wait, whether it was pushed out.</summary>
-    internal sealed class Entry(Socket socket, CancellationTokenSource cancel)
+    internal sealed class Entry(Socket? socket, CancellationTokenSource cancel)
     {
-        public Socket Socket { get; } = socket;
+        public Socket? Socket { get; } = socket;
 
-        public IPAddress? Address { get; set; }
+        public string? Address { get; set; }
 
         public CancellationTokenSource Cancel { get; } = cancel;
 

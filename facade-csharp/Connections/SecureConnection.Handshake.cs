@@ -191,7 +191,9 @@ public sealed partial class SecureConnection
                 throw WireErrors.ToException(started.ErrorValue, context, inHandshake: true);
             }
 
-            var connection = await HandshakeAsync(stream, started.ResultValue, party, context, options, cancellationToken).ConfigureAwait(false);
+            var messageDeadline = options is SecureServerOptions server ? server.HandshakeMessageTimeout : Timeout.InfiniteTimeSpan;
+            var connection = await HandshakeAsync(stream, started.ResultValue, party, context, options, messageDeadline, cancellationToken).ConfigureAwait(false);
+            connection = await connection.LivenessAsync(context.IsClient, messageDeadline != Timeout.InfiniteTimeSpan ? messageDeadline : options.HandshakeTimeout, cancellationToken).ConfigureAwait(false);
             telemetry.Completed(connection, options.Logger);
             return connection.WithEndPoints(endPoints, proxied?.Balancer);
         }
@@ -267,13 +269,20 @@ public sealed partial class SecureConnection
         HandshakeParty party,
         WireErrorContext context,
         SecureConnectionOptions options,
+        TimeSpan messageDeadline,
         CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (options.HandshakeTimeout != Timeout.InfiniteTimeSpan)
+        var whole = options.HandshakeTimeout;
+        var overallEnd = whole == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)whole.TotalMilliseconds;
+        if (whole != Timeout.InfiniteTimeSpan)
         {
-            timeout.CancelAfter(options.HandshakeTimeout);
+            timeout.CancelAfter(whole);
         }
+
+        // [S4]: after each message this end writes, the peer's next one has its own short deadline (a server's
+        // HandshakeMessageTimeout), within the whole handshake's.
+        TimeSpan? stage = null;
 
         // Streams that ignore cancellation (some pipes) are unblocked by closing them.
         using var registration = timeout.Token.Register(static s => ((Stream)s!).Dispose(), stream);
@@ -320,6 +329,16 @@ public sealed partial class SecureConnection
                 }
 
                 await stream.FlushAsync(timeout.Token).ConfigureAwait(false);
+                if (messageDeadline != Timeout.InfiniteTimeSpan && outputs.Any(o => o is Output.Transmit) && info is null)
+                {
+                    var left = overallEnd - Environment.TickCount64;
+                    if (left > (long)messageDeadline.TotalMilliseconds)
+                    {
+                        stage = messageDeadline;
+                        timeout.CancelAfter(messageDeadline);
+                    }
+                }
+
                 if (next is not null)
                 {
                     (state, outputs) = Connection.Step(state, next);
@@ -338,7 +357,7 @@ public sealed partial class SecureConnection
         }
         catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or IOException or HybridProtocolException && timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw TimedOut(options.HandshakeTimeout, context.Peer, e);
+            throw stage is { } late ? TimedOutStage(late, context.Peer, e) : TimedOut(options.HandshakeTimeout, context.Peer, e);
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException && !cancellationToken.IsCancellationRequested)
         {
@@ -355,7 +374,7 @@ public sealed partial class SecureConnection
         {
             registration.Dispose(); // waits for the callback to finish closing the stream
             cancellationToken.ThrowIfCancellationRequested();
-            throw TimedOut(options.HandshakeTimeout, context.Peer, null);
+            throw stage is { } late ? TimedOutStage(late, context.Peer, null) : TimedOut(options.HandshakeTimeout, context.Peer, null);
         }
 
         var keys = party.Scope ?? throw new InvalidOperationException("The handshake completed without a crypto suite.");
@@ -374,6 +393,9 @@ public sealed partial class SecureConnection
 
     private static HybridProtocolException TimedOut(TimeSpan timeout, string peer, Exception? inner) =>
         new(HybridErrorCode.HandshakeTimeout, $"The handshake with {peer} did not complete within {timeout.TotalSeconds:0.###} s; the connection was closed. The peer is silent, slow, or not a HybridProtocol endpoint.", inner);
+
+    private static HybridProtocolException TimedOutStage(TimeSpan deadline, string peer, Exception? inner) =>
+        new(HybridErrorCode.HandshakeTimeout, $"{char.ToUpperInvariant(peer[0])}{peer[1..]} did not send its next handshake message within {deadline.TotalSeconds:0.###} s (SecureServerOptions.HandshakeMessageTimeout); the connection was closed.", inner);
 
     private static void RetireKey(KeyScope? scope, IAeadKey key)
     {

@@ -15,14 +15,17 @@ namespace HybridProtocol;
 /// blocks the others and never stops the listener: its failure is reported through <see cref="HandshakeFailed"/> and
 /// the connection dropped.
 /// <para>
-/// Three stages, each bounded. (1) Waiting: a new socket costs only itself and a small buffer until its first flight
-/// (preamble and first handshake message) has arrived, which must happen within <see cref="FirstMessageTimeout"/>;
-/// at most <see cref="MaxPendingSockets"/> sockets wait, at most <see cref="MaxPendingPerAddress"/> from one address,
-/// and a new socket beyond either limit pushes out the oldest waiting one (a slow or silent peer is older than a
-/// prompt one). (2) Handshaking: CPU work, at most <see cref="MaxConcurrentHandshakes"/> at once (a further client
-/// gets the ServerBusy refusal at once), each bounded by the handshake timeout. (3) Accepted: at most
-/// <see cref="MaxPendingConnections"/> authenticated connections wait for <see cref="AcceptAsync"/> (further
-/// handshakes then wait).
+/// Three stages, each bounded (specs/PROTOCOL.md §12a; the Kestrel middleware shares them). (1) Waiting: a new socket
+/// costs only itself and a small buffer until its first flight (preamble and first handshake message, within the
+/// pattern's bound) has arrived, which must happen within <see cref="FirstMessageTimeout"/>; at most
+/// <see cref="MaxPendingSockets"/> sockets wait, at most <see cref="MaxPendingPerAddress"/> from one address (an IPv4
+/// address or IPv6 /64), and a new socket beyond either limit pushes out the oldest waiting one, which is told TooSlow
+/// (a slow or silent peer is older than a prompt one). (2) Handshaking and proving liveness: key work, at most
+/// <see cref="MaxConcurrentHandshakes"/> at once and <see cref="MaxHandshakesPerAddress"/> per address, each later
+/// client message within <see cref="SecureServerOptions.HandshakeMessageTimeout"/>; where the server writes the last
+/// handshake message (NK, NX, IK), until the client's first authenticated record, so a replayed first message never
+/// reaches <see cref="AcceptAsync"/>. (3) Accepted: at most <see cref="MaxPendingConnections"/> authenticated
+/// connections wait for <see cref="AcceptAsync"/> (further handshakes then wait).
 /// </para>
 /// </summary>
 public sealed class SecureListener : IAsyncDisposable
@@ -34,8 +37,8 @@ public sealed class SecureListener : IAsyncDisposable
     private Channel<SecureConnection>? ready;
     private Socket? socket;
     private Task? acceptLoop;
-    private int handshakes;
     private readonly FailureSummary failures;
+    private HandshakeStages? stages;
     private PendingSockets? pending;
 
     /// <summary>
@@ -67,6 +70,20 @@ public sealed class SecureListener : IAsyncDisposable
 
     /// <summary>The most handshakes running at once (default 256); set before <see cref="Start"/>.</summary>
     public int MaxConcurrentHandshakes { get; init; } = 256;
+
+    /// <summary>
+    /// The most handshake slots one address share holds (default 64): an IPv4 address, or an IPv6 /64 (specs/PROTOCOL.md
+    /// [S5]). A slot is held from a complete first flight until the client's liveness proof ([S6]). A further client of
+    /// the same share pushes out the share's oldest handshake; set before <see cref="Start"/>.
+    /// </summary>
+    public int MaxHandshakesPerAddress { get; init; } = 64;
+
+    /// <summary>
+    /// The listen backlog (connections the system completes before <see cref="AcceptAsync"/>'s loop takes them); 0
+    /// (the default) follows the system's limit (<c>/proc/sys/net/core/somaxconn</c> on Linux, else 512). Set before
+    /// <see cref="Start"/>.
+    /// </summary>
+    public int ListenBacklog { get; init; }
 
     /// <summary>The most authenticated connections waiting for <see cref="AcceptAsync"/> (default 64); set before <see cref="Start"/>.</summary>
     public int MaxPendingConnections { get; init; } = 64;
@@ -132,7 +149,7 @@ public sealed class SecureListener : IAsyncDisposable
             }
 
             s.Bind(endPoint);
-            s.Listen(512);
+            s.Listen(ListenBacklog > 0 ? ListenBacklog : SystemBacklog());
         }
         catch (SocketException e)
         {
@@ -140,7 +157,8 @@ public sealed class SecureListener : IAsyncDisposable
             throw new HybridProtocolException(HybridErrorCode.TransportFailed, $"Cannot listen on {endPoint}: {e.Message}.", e);
         }
 
-        pending = new PendingSockets(Math.Max(1, MaxPendingSockets), Math.Max(1, MaxPendingPerAddress));
+        stages = new HandshakeStages(MaxPendingSockets, MaxPendingPerAddress, MaxConcurrentHandshakes, MaxHandshakesPerAddress);
+        pending = stages.Waiting;
         ready = Channel.CreateBounded<SecureConnection>(new BoundedChannelOptions(Math.Max(1, MaxPendingConnections)) { FullMode = BoundedChannelFullMode.Wait });
         socket = s;
         acceptLoop = Task.Run(AcceptLoopAsync);
@@ -232,7 +250,7 @@ public sealed class SecureListener : IAsyncDisposable
     /// </summary>
     private async Task WaitForFirstFlightAsync(PendingSockets.Entry entry, bool trusted)
     {
-        var client = entry.Socket;
+        var client = entry.Socket!;
         var remote = client.RemoteEndPoint;
         var proxy = ProxyProtocol;
         EndPoint? balancer = null;
@@ -241,6 +259,7 @@ public sealed class SecureListener : IAsyncDisposable
         var filled = 0;
         var start = 0;
         var limit = MaxFirstFlight + (proxy is null ? 0 : proxy.MaxHeaderLength);
+        FirstFlightVerdict? verdict = null;
         try
         {
             using (entry.Cancel)
@@ -284,8 +303,8 @@ public sealed class SecureListener : IAsyncDisposable
                         }
                     }
 
-                    var flight = PreambleModule.firstFlight(buffer.AsSpan(start, filled - start));
-                    if (n == 0 || flight.IsError || flight.ResultValue.IsDecoded || filled - start >= MaxFirstFlight)
+                    verdict = Admission.firstFlight(buffer.AsSpan(start, filled - start));
+                    if (n == 0 || !verdict.IsWaiting || filled - start >= MaxFirstFlight)
                     {
                         break;
                     }
@@ -297,7 +316,17 @@ public sealed class SecureListener : IAsyncDisposable
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
         {
             pending!.Remove(entry);
-            client.Dispose();
+            if (e is OperationCanceledException && !stopping.IsCancellationRequested)
+            {
+                // [S8]: a client dropped before its first flight (too slow, or pushed out) is told so, never left to
+                // guess (a silent close would look like a server that cannot decrypt its message).
+                Refuse(client, TooSlowStatus);
+            }
+            else
+            {
+                client.Dispose();
+            }
+
             if (!stopping.IsCancellationRequested)
             {
                 Report(remote, entry.PushedOut
@@ -311,16 +340,38 @@ public sealed class SecureListener : IAsyncDisposable
         }
 
         pending!.Remove(entry);
-        if (Interlocked.Increment(ref handshakes) > MaxConcurrentHandshakes)
+        if (verdict is FirstFlightVerdict.Oversized oversized)
         {
-            Interlocked.Decrement(ref handshakes);
-            Report(remote, new HybridProtocolException(HybridErrorCode.PeerRefused, $"Too many handshakes in progress ({MaxConcurrentHandshakes}); the client was refused with ServerBusy."));
-            Telemetry.Refused(options.Logger, remote, "ServerBusy");
-            RefuseBusy(client);
+            // [S2]: no conforming client sends a longer first message; dropped at once, without a slot or an answer.
+            client.Dispose();
+            Telemetry.Refused(options.Logger, remote, "FirstMessageTooLong");
+            Report(remote, new HybridProtocolException(HybridErrorCode.ProtocolViolation, $"The client's first handshake message announces {oversized.length} bytes, more than its pattern's first message can have ({oversized.limit}); its socket was dropped."));
             return;
         }
 
-        await HandshakeAsync(client, buffer.AsMemory(start, filled - start), remote, balancer).ConfigureAwait(false);
+        var slot = stages!.TryEnter((remote as IPEndPoint)?.Address, stopping.Token);
+        if (slot is null)
+        {
+            Report(remote, new HybridProtocolException(HybridErrorCode.PeerRefused, $"Too many handshakes in progress ({MaxConcurrentHandshakes}, at most {MaxHandshakesPerAddress} per address); the client was refused with ServerBusy."));
+            Telemetry.Refused(options.Logger, remote, "ServerBusy");
+            Refuse(client, BusyStatus);
+            return;
+        }
+
+        await HandshakeAsync(client, buffer.AsMemory(start, filled - start), remote, balancer, slot).ConfigureAwait(false);
+    }
+
+    /// <summary>The system's listen backlog limit (Linux: net.core.somaxconn), else 512.</summary>
+    private static int SystemBacklog()
+    {
+        try
+        {
+            return int.TryParse(File.ReadAllText("/proc/sys/net/core/somaxconn").Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 512;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            return 512;
+        }
     }
 
     /// <summary>Makes room for the next read: the buffer grows fourfold while full, up to <paramref name="limit"/>.</summary>
@@ -333,16 +384,16 @@ public sealed class SecureListener : IAsyncDisposable
     }
 
     /// <summary>
-    /// Tells a client the server is busy (the protocol's ServerBusy refusal, specs/PROTOCOL.md §3) without waiting:
-    /// the status byte and the empty list fit any socket buffer, so a non-blocking send either goes out at once or
-    /// is dropped, and the listener never waits on a client it refuses.
+    /// Tells a client why it is dropped before its handshake (ServerBusy or TooSlow, specs/PROTOCOL.md §3 and [S8])
+    /// without waiting: the status and the empty list fit any socket buffer, so a non-blocking send either goes out at
+    /// once or is dropped, and the listener never waits on a client it refuses.
     /// </summary>
-    private static void RefuseBusy(Socket client)
+    private static void Refuse(Socket client, byte[] status)
     {
         try
         {
             client.Blocking = false;
-            client.Send(BusyStatus, SocketFlags.None, out _);
+            client.Send(status, SocketFlags.None, out _);
             client.Shutdown(SocketShutdown.Send);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
@@ -355,21 +406,23 @@ public sealed class SecureListener : IAsyncDisposable
         }
     }
 
-    internal static readonly byte[] BusyStatus = ServerStatusModule.encode(
-        ServerStatus.NewDeclined(new Refusal(RefusalCode.ServerBusy, PreambleModule.Version, FSharpList<string>.Empty))).ResultValue;
+    internal static readonly byte[] BusyStatus = Admission.dropStatus(DropReason.Busy);
+
+    internal static readonly byte[] TooSlowStatus = Admission.dropStatus(DropReason.TooSlow);
 
     /// <summary>
     /// The handshake over the socket, its first flight already read; <paramref name="remote"/> is the client (the one a
     /// PROXY header named, when <paramref name="balancer"/> relayed it).
     /// </summary>
-    private async Task HandshakeAsync(Socket client, ReadOnlyMemory<byte> firstFlight, EndPoint? remote, EndPoint? balancer)
+    private async Task HandshakeAsync(Socket client, ReadOnlyMemory<byte> firstFlight, EndPoint? remote, EndPoint? balancer, HandshakeStages.Slot slot)
     {
         try
         {
             SecureConnection.Configure(client, options);
             var stream = new PrefixedNetworkStream(client, firstFlight);
             var peer = balancer is null ? "the client " + remote : $"the client {remote} (through {balancer})";
-            var connection = await SecureConnection.AuthenticateAsServerCoreAsync(stream, options, accepted, peer, stopping.Token, balancer is null ? null : (remote, balancer)).ConfigureAwait(false);
+            var connection = await SecureConnection.AuthenticateAsServerCoreAsync(stream, options, accepted, peer, slot.Cancel.Token, balancer is null ? null : (remote, balancer)).ConfigureAwait(false);
+            slot.Dispose();
             try
             {
                 await ready!.Writer.WriteAsync(connection, stopping.Token).ConfigureAwait(false);
@@ -385,12 +438,14 @@ public sealed class SecureListener : IAsyncDisposable
             client.Dispose();
             if (!stopping.IsCancellationRequested)
             {
-                Report(remote, e);
+                Report(remote, slot.PushedOut
+                    ? new HybridProtocolException(HybridErrorCode.PeerRefused, $"The client's handshake was pushed out before it proved liveness: its address held {MaxHandshakesPerAddress} handshakes, or every slot was taken and its address held the most.", e)
+                    : e);
             }
         }
         finally
         {
-            Interlocked.Decrement(ref handshakes);
+            slot.Dispose();
         }
     }
 

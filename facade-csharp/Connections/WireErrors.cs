@@ -70,6 +70,7 @@ internal static class WireErrors
         RefusalCode.ClientAuthenticationRequired => "it requires clients to prove a key (set ClientIdentity)",
         RefusalCode.ServerBusy => "it is busy; try again later",
         RefusalCode.PostQuantumRequired => "it requires post-quantum hybrid key agreement (PostQuantum = Hybrid; in the CLI, leave out --classical)",
+        RefusalCode.TooSlow => "the client's first message did not arrive in time (or the server made room for newer clients); try again",
         _ => $"refusal code {(byte)code}",
     };
 

@@ -277,6 +277,21 @@ public sealed class SecureServerOptions : SecureConnectionOptions
     private PrivateKey? serverKey;
     private ClientAuthentication clientAuthentication = ClientAuthentication.None;
     private SecureSuite[] acceptedSuites = [SecureSuite.ChaChaPolyBlake2b, SecureSuite.AesGcmSha256];
+    private TimeSpan handshakeMessageTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// How long the server waits for each client message after the first flight (specs/PROTOCOL.md [S4] and [S6]):
+    /// message 3 of XX, and, where the server writes the last handshake message (NK, NX, IK), the client's first
+    /// authenticated record, which shows it holds its ephemeral key. Default 2 s; always within
+    /// <see cref="SecureConnectionOptions.HandshakeTimeout"/>. <see cref="Timeout.InfiniteTimeSpan"/> leaves only the
+    /// handshake timeout (which then also bounds the wait for the first record).
+    /// </summary>
+    /// <exception cref="HybridProtocolException">InvalidArgument when zero or negative (other than infinite).</exception>
+    public TimeSpan HandshakeMessageTimeout
+    {
+        get => handshakeMessageTimeout;
+        set => handshakeMessageTimeout = PositiveOrInfinite(value, nameof(HandshakeMessageTimeout));
+    }
 
     /// <summary>
     /// The server's static key, the one clients pin or record: an X25519 key (the Noise DH key; keys of other

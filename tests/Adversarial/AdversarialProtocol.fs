@@ -285,6 +285,9 @@ let truncationTests =
 
                         if cut = total then
                             Expect.isTrue receiver.CleanlyClosed "everything arrived: clean close"
+                        elif cut = 0 && not toServer then
+                            // [P14]: no byte of the server's answer: it closed before answering, no key is blamed.
+                            Expect.equal receiver.Failure (Some ClosedBeforeAnswer) "cut at 0: closed before answering"
                         else
                             // [P14]: no status byte at all is a server that closed before answering
                             let expected =

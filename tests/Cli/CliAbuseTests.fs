@@ -285,13 +285,97 @@ let private idleTests =
             send liar (Array.zeroCreate 10)
             Expect.stringStarts (nextText liar) "<" "the receiver ends the connection"
 
-            strict.WaitForLine(_.Contains("sent nothing for 2 s (--idle-timeout)"), seconds 20.)
+            strict.WaitForLine(
+                (fun l ->
+                    l.Contains "sent nothing for 2 s (--idle-timeout)"
+                    || l.Contains "slower than --min-rate"),
+                seconds 20.
+            )
             |> ignore
 
             Expect.isEmpty (partials dir.Path) "the partial file is removed"
             Expect.isFalse strict.Process.HasExited "the receiver still waits for a file"
             expectExit Exit.success (sendFile dir "real.txt" port) "a real sender afterwards"
             expectExit Exit.success (strict.WaitForExit(seconds 20.)) "the receiver"
+
+        testCase
+            "receive: a drip sender (1,000,000 bytes announced, 1 byte a second, each within --idle-timeout) is dropped below --min-rate; a real sender is then stored"
+        <| fun () ->
+            use dir = new TempDir()
+            use key = keygen dir "server.key"
+            File.WriteAllText(dir.File "real.txt", "delivered")
+
+            let receiver, port =
+                startLocal dir "receive" [ "-o"; "inbox/"; "--idle-timeout"; "3"; "--min-rate"; "100" ]
+
+            use _ = receiver
+            use drip = client port key.PublicKey (Some "hybrid-file/1")
+            send drip (Encoding.UTF8.GetBytes """{"name": "drip.bin", "size": 1000000}""")
+            Expect.equal (nextText drip) "ready" "ready"
+            let mutable dripped = 0
+            let mutable cut = false
+
+            // Before: held the single transfer for ever (every byte within the idle timeout). Bounded: 20 bytes.
+            while not cut && dripped < 20 do
+                try
+                    drip.SendAsync(ReadOnlyMemory [| 1uy |]).AsTask().Wait(seconds 20.) |> ignore
+                    dripped <- dripped + 1
+                    Thread.Sleep 1000
+                with _ ->
+                    cut <- true
+
+            receiver.WaitForLine(_.Contains("slower than --min-rate 100 bytes per second"), seconds 20.)
+            |> ignore
+
+            Expect.isLessThan dripped 20 "the drip sender was cut off"
+            Expect.isEmpty (partials dir.Path) "the partial file is removed"
+            expectExit Exit.success (sendFile dir "real.txt" port) "a real sender afterwards"
+            expectExit Exit.success (receiver.WaitForExit(seconds 20.)) "the receiver"
+            Expect.equal (File.ReadAllText(dir.File "inbox/real.txt")) "delivered" "stored"
+
+        testCase
+            "serve: drip clients from one address hold at most --max-clients-per-address; a client from another address is served"
+        <| fun () ->
+            use dir = new TempDir()
+            use key = keygen dir "server.key"
+
+            let server, port =
+                startLocal dir "serve" [ "--echo"; "--max-clients"; "4"; "--idle-timeout"; "30" ]
+
+            use _ = server
+
+            let from (address: string) =
+                let s =
+                    new Net.Sockets.Socket(Net.Sockets.SocketType.Stream, Net.Sockets.ProtocolType.Tcp)
+
+                s.Bind(Net.IPEndPoint(Net.IPAddress.Parse address, 0))
+                s.Connect(Net.IPAddress.Loopback, port)
+
+                SecureConnection.AuthenticateAsClientAsync(
+                    new Net.Sockets.NetworkStream(s, true),
+                    $"127.0.0.1:{port}",
+                    SecureClientOptions(ServerAuthentication = ServerAuthentication.Pinned key.PublicKey)
+                )
+                |> within "connect"
+
+            // Four drip clients from 127.0.0.2 (the default share: half of --max-clients, 2): two are served, two
+            // told the server is busy.
+            let drips = [ for _ in 1..4 -> from "127.0.0.2" ]
+
+            let answers = [
+                for c in drips ->
+                    send c "d"B
+                    nextText c
+            ]
+
+            Expect.equal (answers |> List.filter ((=) "d") |> List.length) 2 "two drip clients served (echoed)"
+            Expect.equal (answers |> List.filter ((<>) "d") |> List.length) 2 $"two refused: {answers}"
+            use other = from "127.0.0.3"
+            send other "hello"B
+            Expect.equal (nextText other) "hello" "a client from another address is served"
+
+            for c in drips do
+                c.Dispose()
 
         testCase "serve: 20 silent clients do not block a real one, and each is dropped after --idle-timeout"
         <| fun () ->

@@ -12,7 +12,7 @@ open System.Threading
 open System.Threading.Tasks
 open Expecto
 open HybridProtocol
-
+open HybridProtocol.Core.Wire
 open HybridProtocol.Tests.Loopback
 
 /// The plumbing the test streams below share: a non-seekable stream over `inner` that reads from it as it is
@@ -587,7 +587,7 @@ let transport =
             Expect.equal (hashIn.GetHashAndReset()) (hashOut.GetHashAndReset()) "10,000 messages intact and in order"
 
         testCase
-            "a client that sends only the preamble and waits gets no answer: the socket is closed at the first-message deadline"
+            "a client that sends only the preamble and waits gets no handshake: the TooSlow refusal and the socket closed at the first-message deadline"
         <| fun () ->
             use key = PrivateKey.Generate()
 
@@ -615,9 +615,17 @@ let transport =
                 Array.append [| 0x48uy; 0x59uy; 0x42uy; 0x52uy; 1uy; 33uy |] "Noise_XX_25519_ChaChaPoly_BLAKE2b"B
 
             client.Send preamble |> ignore
-            // Waiting for the status, as a natural but wrong reading would: nothing comes, then the end.
+            // Waiting for the status, as a natural but wrong reading would: no handshake, only the TooSlow refusal
+            // ([S8]), then the end.
             let buffer = Array.zeroCreate 64
-            Expect.equal (client.Receive(buffer: byte array)) 0 "no byte, then the connection is closed"
+            let n = client.Receive(buffer: byte array)
+
+            Expect.sequenceEqual
+                buffer[.. n - 1]
+                (Admission.dropStatus DropReason.TooSlow)
+                "the TooSlow refusal, no handshake message"
+
+            Expect.equal (client.Receive(buffer: byte array)) 0 "then the connection is closed"
 
             let deadline = DateTime.UtcNow.AddSeconds 10.0
 
@@ -637,7 +645,15 @@ let transport =
             use key = PrivateKey.Generate()
 
             let listener =
-                new SecureListener(IPEndPoint(loopback, 0), serverOptions key, MaxConcurrentHandshakes = 1)
+                new SecureListener(
+                    IPEndPoint(loopback, 0),
+                    SecureServerOptions(
+                        ServerKey = key,
+                        HandshakeTimeout = TimeSpan.FromSeconds 30.0,
+                        HandshakeMessageTimeout = TimeSpan.FromSeconds 20.0
+                    ),
+                    MaxConcurrentHandshakes = 1
+                )
 
             listener.Start()
             let port = listener.LocalEndPoint.Port
@@ -675,7 +691,7 @@ let transport =
             waiting.ClientIdentity <- identity
             let stalled = SecureConnection.ConnectAsync("127.0.0.1", port, waiting)
 
-            Threading.Thread.Sleep 500
+            Threading.Thread.Sleep 1500
 
             let e =
                 codeOf (fun () ->

@@ -103,7 +103,6 @@ type private LateStream(socket: Socket, answered: Task) =
         base.Dispose disposing
         closed.TrySetResult() |> ignore
 
-[<Tests>]
 /// A TCP server on 127.0.0.1 that accepts one client and closes at once without writing a byte (a busy or
 /// pushed-out listener); its port.
 let private closingServer () =
@@ -127,6 +126,7 @@ let private closingServer () =
 
     listener, served
 
+[<Tests>]
 let tests =
     testList "Connections: network" [
         test
@@ -303,8 +303,16 @@ let tests =
                     do! oldest.ConnectAsync(IPAddress.Loopback, port)
                     use newer = new Socket(SocketType.Stream, ProtocolType.Tcp)
                     do! newer.ConnectAsync(IPAddress.Loopback, port)
-                    let! n = oldest.ReceiveAsync(Array.zeroCreate<byte> 16, SocketFlags.None)
-                    Expect.equal n 0 "the oldest socket was closed"
+                    let buffer = Array.zeroCreate<byte> 16
+                    let! n = oldest.ReceiveAsync(buffer, SocketFlags.None)
+
+                    Expect.sequenceEqual
+                        buffer[.. n - 1]
+                        (HybridProtocol.Core.Wire.Admission.dropStatus HybridProtocol.Core.Wire.DropReason.TooSlow)
+                        "the oldest socket is told TooSlow ([S8])"
+
+                    let! rest = oldest.ReceiveAsync(buffer, SocketFlags.None)
+                    Expect.equal rest 0 "the oldest socket was closed"
 
                     // The report follows the close: wait for it, bounded.
                     let mutable waited = 0

@@ -152,8 +152,17 @@ let private closedByServer (socket: Socket) =
         socket.ReceiveTimeout <- 10_000
 
         try
-            let! n = socket.ReceiveAsync(Array.zeroCreate<byte> 64, SocketFlags.None)
-            return n = 0
+            let buffer = Array.zeroCreate<byte> 64
+            let! n = socket.ReceiveAsync(buffer, SocketFlags.None)
+            // A waiting socket pushed out is told TooSlow first (specs/PROTOCOL.md [S8]), then closed.
+            let tooSlow =
+                HybridProtocol.Core.Wire.Admission.dropStatus HybridProtocol.Core.Wire.DropReason.TooSlow
+
+            if n = tooSlow.Length && buffer[.. n - 1] = tooSlow then
+                let! rest = socket.ReceiveAsync(buffer, SocketFlags.None)
+                return rest = 0
+            else
+                return n = 0
         with :? SocketException ->
             return true
     }

@@ -1,0 +1,193 @@
+using System.Buffers;
+using HybridProtocol.Core.Wire;
+using HybridProtocol.Net;
+
+namespace HybridProtocol;
+
+/// <summary>
+/// Liveness before accept (specs/PROTOCOL.md §12a, [S6] and [S7]): in a protocol where the server writes the last
+/// handshake message (NK, NX, IK and their variants), a replayed first message completes the server's handshake
+/// without the sender holding any key; the server therefore waits for the client's first authenticated record, and
+/// the client sends one at once (a KeyUpdate, which every receiver accepts after any record, [P10]).
+/// </summary>
+public sealed partial class SecureConnection
+{
+    /// <summary>Client: seals and writes a KeyUpdate record at once, under the send lock ([S7]).</summary>
+    private async Task SendLivenessProofAsync(CancellationToken cancellationToken)
+    {
+        var adapter = new AsyncReadWriteAdapter(stream, peekSocket);
+        await adapter.LockAsync(sendLock, cancellationToken).ConfigureAwait(false);
+        var buffer = ArrayPool<byte>.Shared.Rent(SendHalfModule.ControlLength(send));
+        try
+        {
+            if (endedAtStart || send.Closed)
+            {
+                return;
+            }
+
+            var outcome = SendHalfModule.UpdateKey(send, buffer);
+            if (!outcome.IsWrote)
+            {
+                throw Fail(outcome.IsSendRefused ? outcome.Refusal : WireError.NewBufferTooSmall(outcome.Needed));
+            }
+
+            send = outcome.Half;
+            Retire(outcome.Retired, sending: true);
+            await adapter.WriteAsync(buffer.AsMemory(0, outcome.Written), cancellationToken).ConfigureAwait(false);
+            await adapter.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
+        {
+            throw TransportFailure(e);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            sendLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Server: reads until the client's first record has been authenticated (any type; a message it completes is kept
+    /// for the application), under the receive lock ([S6]). Returns at once when the connection ended at the handshake.
+    /// </summary>
+    private async Task AwaitLivenessProofAsync(CancellationToken cancellationToken)
+    {
+        var adapter = new AsyncReadWriteAdapter(stream, peekSocket);
+        await adapter.LockAsync(receiveLock, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (endedAtStart || early.Count > 0)
+            {
+                return;
+            }
+
+            EnsureAssembly(16);
+            var filled = assemblyLength;
+            while (true)
+            {
+                var r = ReceiveHalfModule.Receive(receive, input.Data, assembly.AsSpan(), filled);
+                receive = r.Half;
+                input.Consume(r.Consumed);
+                filled = assemblyLength = r.Written;
+                var ev = r.Event;
+                if (r.Consumed > 0)
+                {
+                    Touch();
+                }
+
+                if (ev.IsNeedData || ev.IsNeedSpace)
+                {
+                    if (r.Consumed > 0)
+                    {
+                        return;
+                    }
+
+                    if (ev.IsNeedSpace)
+                    {
+                        EnsureAssembly(ev.Needed);
+                        continue;
+                    }
+
+                    int n;
+                    try
+                    {
+                        n = await input.FillAsync(adapter, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
+                    {
+                        throw TransportFailure(e);
+                    }
+
+                    if (n > 0)
+                    {
+                        continue;
+                    }
+
+                    var end = ReceiveHalfModule.EndOfInput(receive);
+                    receive = end.Half;
+                    ev = end.Event;
+                }
+
+                switch (ev.Tag)
+                {
+                    case ReceiveEvent.Tags.MessageEnd:
+                        current = assembly;
+                        currentStart = 0;
+                        currentEnd = assemblyLength;
+                        return;
+                    case ReceiveEvent.Tags.KeyRetired:
+                        Retire(ev.Key, sending: false);
+                        return;
+                    case ReceiveEvent.Tags.PeerClosed:
+                        await AnswerCloseAsync(adapter, ev.Answer, cancellationToken).ConfigureAwait(false);
+                        return;
+                    case ReceiveEvent.Tags.Fatal:
+                        throw FailAndReply(ev.Error!, ev.Reply);
+                }
+            }
+        }
+        finally
+        {
+            if (current is null && assemblyLength == 0)
+            {
+                // Nothing of a message is held: an idle connection keeps no buffer (as after any receive).
+                ReturnAssembly();
+            }
+
+            input.ReleaseIfEmpty();
+            receiveLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// After a completed handshake: the client proves liveness, the server waits for the proof within
+    /// <paramref name="serverDeadline"/> (HandshakeTimeout when the client is silent; the connection is then disposed).
+    /// </summary>
+    internal async Task<SecureConnection> LivenessAsync(bool isClient, TimeSpan serverDeadline, CancellationToken cancellationToken)
+    {
+        var name = Core.Noise.ProtocolNameModule.parse(ProtocolName);
+        if (name.IsError || !Admission.livenessProofNeeded(name.ResultValue))
+        {
+            return this;
+        }
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (!isClient && serverDeadline != Timeout.InfiniteTimeSpan)
+        {
+            deadline.CancelAfter(serverDeadline);
+        }
+
+        using var registration = deadline.Token.Register(static s => ((Stream)s!).Dispose(), stream);
+        try
+        {
+            if (isClient)
+            {
+                await SendLivenessProofAsync(deadline.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                await AwaitLivenessProofAsync(deadline.Token).ConfigureAwait(false);
+            }
+
+            if (!registration.Unregister())
+            {
+                throw new OperationCanceledException(deadline.Token);
+            }
+
+            return this;
+        }
+        catch (Exception e)
+        {
+            var failed = deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested
+                ? new HybridProtocolException(HybridErrorCode.HandshakeTimeout, $"{Capitalized(context.Peer)} sent no authenticated record within {serverDeadline.TotalSeconds:0.###} s of the handshake: it has not shown that it holds its ephemeral key (a replayed first message looks like this); the connection was closed before the application saw it.", e)
+                : e as HybridProtocolException ?? TransportFailure(e);
+            Fail(failed);
+            await DisposeAsync().ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw failed;
+        }
+    }
+
+    private static string Capitalized(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
+}
