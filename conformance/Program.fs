@@ -28,14 +28,23 @@ let main argv =
 
     let rec options (settings: Settings) (rest: string list) (listen: string option) (ready: string option) =
         match rest with
-        | "--app" :: v :: tail -> options { settings with ApplicationProtocol = v } tail listen ready
+        | "--app" :: v :: tail ->
+            options
+                {
+                    settings with
+                        ApplicationProtocol = v
+                }
+                tail
+                listen
+                ready
         | "--suite" :: v :: tail -> options { settings with Suite = v } tail listen ready
         | "--classical" :: tail -> options { settings with Hybrid = false } tail listen ready
         | "--no-echo" :: tail -> options { settings with Echo = false } tail listen ready
         | "--timeout" :: v :: tail ->
             options
-                { settings with
-                    Timeout = TimeSpan.FromSeconds(float v)
+                {
+                    settings with
+                        Timeout = TimeSpan.FromSeconds(float v)
                 }
                 tail
                 listen

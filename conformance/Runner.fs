@@ -187,26 +187,21 @@ type Peer(socket: Socket, timeout: TimeSpan) =
                 else
                     received.AddRange(buffer[.. n - 1])
 
-    member p.Completed =
-        reports |> Seq.exists (fun o -> o.IsHandshakeCompleted)
+    member p.Completed = reports |> Seq.exists (fun o -> o.IsHandshakeCompleted)
 
     member p.Failure =
         reports
-        |> Seq.tryPick (
-            function
+        |> Seq.tryPick (function
             | Output.Failed e -> Some e
-            | _ -> None
-        )
+            | _ -> None)
 
     member p.Closed = reports |> Seq.exists (fun o -> o.IsClosed)
 
     member p.Delivered =
         reports
-        |> Seq.choose (
-            function
+        |> Seq.choose (function
             | Output.Deliver m -> Some m
-            | _ -> None
-        )
+            | _ -> None)
         |> List.ofSeq
 
     interface IDisposable with
@@ -312,11 +307,9 @@ let againstServer (endPoint: IPEndPoint) (settings: Settings) : Finding list = [
 
     let flight =
         outputs
-        |> List.pick (
-            function
+        |> List.pick (function
             | Output.Transmit b -> Some b
-            | _ -> None
-        )
+            | _ -> None)
 
     let preambleLength =
         match Preamble.decode (ReadOnlySpan flight) with
@@ -404,11 +397,9 @@ let againstServer (endPoint: IPEndPoint) (settings: Settings) : Finding list = [
 
     let flight =
         outputs
-        |> List.pick (
-            function
+        |> List.pick (function
             | Output.Transmit b -> Some b
-            | _ -> None
-        )
+            | _ -> None)
 
     let payloadLength = 1 + (3 + settings.ApplicationProtocol.Length) + (3 + 4)
     let tampered = Array.copy flight
@@ -607,13 +598,21 @@ let private serveOne (socket: Socket) (settings: Settings) (serverKey: DhKeyPair
                         p.Write(p.Step(Input.Received(ReadOnlyMemory(buffer[.. n - 1])))) |> ignore
 
             yield
-                finding "P6" "client: handshake" p.Completed (sprintf "the client's payload and handshake: %A" p.Failure)
+                finding
+                    "P6"
+                    "client: handshake"
+                    p.Completed
+                    (sprintf "the client's payload and handshake: %A" p.Failure)
 
             if p.Completed then
                 match case with
                 | 0 ->
                     // Read the client's messages (stdin of `hybrid connect`) up to its end-of-data, then close.
-                    p.ReadUntil((fun () -> p.Delivered |> List.exists (fun m -> m.Length = 0) || p.Failure.IsSome), true)
+                    p.ReadUntil(
+                        (fun () -> p.Delivered |> List.exists (fun m -> m.Length = 0) || p.Failure.IsSome),
+                        true
+                    )
+
                     p.Write(p.Step Input.CloseRequested) |> ignore
                     p.ReadUntil((fun () -> p.Closed || p.Failure.IsSome), true)
 
@@ -662,7 +661,7 @@ let report (findings: Finding list) =
     let text = StringBuilder()
 
     for f in findings do
-        text.AppendLine($"""{(if f.Passed then "pass" else "FAIL")}  {f.Rule,-4} {f.Case}: {f.Detail}""")
+        text.AppendLine($"""{(if f.Passed then "pass" else "FAIL")}  {f.Rule, -4} {f.Case}: {f.Detail}""")
         |> ignore
 
     let broken =
