@@ -99,7 +99,7 @@ public sealed partial class SecureConnection
             {
                 // Noise HFS "e1": a KEM key pair for this connection only, from a fresh seed (erased at once).
                 Span<byte> seed = stackalloc byte[kem.Value.SEEDLEN];
-                RandomNumberGenerator.Fill(seed);
+                FillSecret(seed, options.FixedSecretsForTestVectorsOnly?.KemSeed);
                 party.KemKeyPair = kem.Value.GENERATE_KEM_KEYPAIR.Invoke(seed);
                 CryptographicOperations.ZeroMemory(seed);
                 config = config.WithKemKeyPair(party.KemKeyPair);
@@ -156,7 +156,8 @@ public sealed partial class SecureConnection
             if (Policy.kemRandomness(Role.Responder, accepted).EncapsulationRandomness)
             {
                 // Noise HFS "ekem1": fresh encapsulation randomness for this connection, erased when the handshake is over.
-                party.Randomness = RandomNumberGenerator.GetBytes(SodiumKem.MlKem768.ENCAPSRANDOMNESSLEN);
+                party.Randomness = new byte[SodiumKem.MlKem768.ENCAPSRANDOMNESSLEN];
+                FillSecret(party.Randomness, options.FixedSecretsForTestVectorsOnly?.EncapsulationRandomness);
                 config = config.WithEncapsulationRandomness(party.Randomness);
             }
 
@@ -182,7 +183,7 @@ public sealed partial class SecureConnection
         var telemetry = Telemetry.StartHandshake(!context.IsClient, requestedProtocol, context.Peer, options.Logger);
         var endPoints = Prepare(stream, options);
         endPoints.Remote = proxied?.Client ?? endPoints.Remote;
-        using var party = new HandshakeParty();
+        using var party = new HandshakeParty(options.FixedSecretsForTestVectorsOnly?.Ephemeral);
         try
         {
             var started = start(party);
@@ -212,7 +213,10 @@ public sealed partial class SecureConnection
     /// </summary>
     private sealed class HandshakeParty : IDisposable
     {
-        public DhKeyPair Ephemeral { get; } = SodiumSuite.GenerateEphemeral();
+        public HandshakeParty(byte[]? fixedEphemeral) =>
+            Ephemeral = fixedEphemeral is null ? SodiumSuite.GenerateEphemeral() : PrivateKey.FromRawBytes(fixedEphemeral).ToKeyPair();
+
+        public DhKeyPair Ephemeral { get; }
 
         public KeyScope? Scope { get; set; }
 
@@ -247,6 +251,19 @@ public sealed partial class SecureConnection
         return accepted.IsOk
             ? accepted.ResultValue
             : throw WireErrors.ToException(accepted.ErrorValue, new WireErrorContext(false, "the client", null), inHandshake: true);
+    }
+
+    /// <summary>Fresh randomness, or the fixed bytes of a session vector (tests only).</summary>
+    private static void FillSecret(Span<byte> destination, byte[]? fixedForTestVectorsOnly)
+    {
+        if (fixedForTestVectorsOnly is null)
+        {
+            RandomNumberGenerator.Fill(destination);
+        }
+        else
+        {
+            fixedForTestVectorsOnly.CopyTo(destination);
+        }
     }
 
     private static void CheckClientOptions(SecureClientOptions options)

@@ -198,6 +198,12 @@ public abstract class SecureConnectionOptions
 
     internal byte[]? PreSharedKeyNoCopy => preSharedKey;
 
+    /// <summary>
+    /// Fixed handshake secrets instead of fresh ones, for the whole-session vectors of specs/vectors only (internal:
+    /// the tests replay the vectors through this class). Null, always outside the tests: fresh secrets per connection.
+    /// </summary>
+    internal FixedSecretsForTestVectorsOnly? FixedSecretsForTestVectorsOnly { get; set; }
+
     private protected static HybridProtocolException Invalid(string message) => new(HybridErrorCode.InvalidArgument, message);
 
     /// <summary>Applies the core's rule for one option (<c>Policy.check...</c>): the value, or InvalidArgument worded from the core's reason.</summary>
@@ -346,3 +352,10 @@ public sealed class SecureServerOptions : SecureConnectionOptions
         }
     }
 }
+
+/// <summary>
+/// One handshake's secrets fixed in advance (specs/vectors, session vectors): the X25519 ephemeral private key (32
+/// bytes), the ML-KEM seed d || z of Noise HFS "e1" (64 bytes, client) and the encapsulation randomness of "ekem1"
+/// (32 bytes, server). Reusing them destroys forward secrecy; internal, for the tests only.
+/// </summary>
+internal sealed record FixedSecretsForTestVectorsOnly(byte[] Ephemeral, byte[]? KemSeed, byte[]? EncapsulationRandomness);

@@ -79,9 +79,18 @@ let generate () =
 
     let pair = pairOf client server
     line $"protocol              {name}, application protocol \"echo/1\", largest message 16777216"
+    // The private keys (X25519, raw 32 bytes) make every byte below reproducible; the session vector
+    // "protocol-md-11" of specs/vectors/sessions.json holds the same session.
+    let privateKey (label: int) =
+        toHex (Array.init 32 (fun i -> byte (label * 37 + i * 11 + 5)))
+
+    line $"client static private {privateKey 1}"
     line $"client static public  {toHex (keyPair 1).Public.Bytes}"
+    line $"server static private {privateKey 2}"
     line $"server static public  {toHex (keyPair 2).Public.Bytes}"
+    line $"client ephemeral priv {privateKey 3}"
     line $"client ephemeral      {toHex (keyPair 3).Public.Bytes}"
+    line $"server ephemeral priv {privateKey 4}"
     line $"server ephemeral      {toHex (keyPair 4).Public.Bytes}"
     line ""
 
