@@ -78,6 +78,17 @@ module private Machine =
         | Error e -> failTransport { t with send = send } e out
         | Ok() -> struct (Open { t with send = send }, Output.Transmit(Array.sub buffer 0 written) :: out)
 
+    /// Seals a KeyUpdate record (the application's `Input.UpdateKey`, or the client's liveness proof).
+    let sealKeyUpdate (t: TransportPhase) (out: Out) =
+        let buffer = Array.zeroCreate (SendHalf.ControlLength t.send)
+
+        match SendHalf.UpdateKey(t.send, Span buffer) with
+        | Wrote(send, written, _, _, retired) ->
+            struct (Open { t with send = send },
+                    retire (voptionToList retired) (Output.Transmit(Array.sub buffer 0 written) :: out))
+        | NeedRoom needed -> failTransport t (BufferTooSmall needed) out
+        | SendRefused e -> failTransport t e out
+
     let rec advance (struct (state: Connection, out: Out)) : struct (Connection * Out) =
         match state with
         | Handshaking h -> afterHandshake (Handshake.advance h out)
@@ -99,13 +110,21 @@ module private Machine =
 
             let t = { t with context.outgoing = [] }
 
+            // PROTOCOL.md §12a [S7]: where the server wrote the last handshake message, the client's first
+            // record (a KeyUpdate) follows at once, so the server can tell a live client from a replay.
+            let opened =
+                if t.context.role = Initiator && Admission.livenessProofNeeded t.context.protocol then
+                    sealKeyUpdate t out
+                else
+                    struct (Open t, out)
+
             queued
             |> List.fold
                 (fun (struct (state, out)) message ->
                     match state with
                     | Open t -> sendMessage t (ReadOnlySpan message) out
                     | _ -> struct (state, out))
-                (struct (Open t, out))
+                opened
             |> advance
 
     /// Runs the engine's receive half over the bytes received: messages are reassembled into a buffer
@@ -202,15 +221,7 @@ module private Machine =
         | ValueSome(struct (send, bytes)) -> struct (Closing { t with send = send }, [ Output.Transmit bytes ])
         | ValueNone -> fail ConnectionClosed (Traffic.Keys(t.send, t.receive)) []
 
-    let updateKey (t: TransportPhase) =
-        let buffer = Array.zeroCreate (SendHalf.ControlLength t.send)
-
-        match SendHalf.UpdateKey(t.send, Span buffer) with
-        | Wrote(send, written, _, _, retired) ->
-            struct (Open { t with send = send },
-                    retire (voptionToList retired) [ Output.Transmit(Array.sub buffer 0 written) ])
-        | NeedRoom needed -> failTransport t (BufferTooSmall needed) []
-        | SendRefused e -> failTransport t e []
+    let updateKey (t: TransportPhase) = sealKeyUpdate t []
 
     let step (state: Connection) (input: Input) : struct (Connection * Out) =
         match state, input with

@@ -1,4 +1,3 @@
-using System.Buffers;
 using HybridProtocol.Core.Wire;
 using HybridProtocol.Net;
 
@@ -7,46 +6,12 @@ namespace HybridProtocol;
 /// <summary>
 /// Liveness before accept (specs/PROTOCOL.md §12a, [S6] and [S7]): in a protocol where the server writes the last
 /// handshake message (NK, NX, IK and their variants), a replayed first message completes the server's handshake
-/// without the sender holding any key; the server therefore waits for the client's first authenticated record, and
-/// the client sends one at once (a KeyUpdate, which every receiver accepts after any record, [P10]).
+/// without the sender holding any key; the server therefore waits for the client's first authenticated record. The
+/// client's record is the core's decision: its connection seals a KeyUpdate as soon as such a handshake completes
+/// (Connection.Step, [S7]), so the handshake driver writes it with the last handshake step's output.
 /// </summary>
 public sealed partial class SecureConnection
 {
-    /// <summary>Client: seals and writes a KeyUpdate record at once, under the send lock ([S7]).</summary>
-    private async Task SendLivenessProofAsync(CancellationToken cancellationToken)
-    {
-        var adapter = new AsyncReadWriteAdapter(stream, peekSocket);
-        await adapter.LockAsync(sendLock, cancellationToken).ConfigureAwait(false);
-        var buffer = ArrayPool<byte>.Shared.Rent(SendHalfModule.ControlLength(send));
-        try
-        {
-            if (endedAtStart || send.Closed)
-            {
-                return;
-            }
-
-            var outcome = SendHalfModule.UpdateKey(send, buffer);
-            if (!outcome.IsWrote)
-            {
-                throw Fail(outcome.IsSendRefused ? outcome.Refusal : WireError.NewBufferTooSmall(outcome.Needed));
-            }
-
-            send = outcome.Half;
-            Retire(outcome.Retired, sending: true);
-            await adapter.WriteAsync(buffer.AsMemory(0, outcome.Written), cancellationToken).ConfigureAwait(false);
-            await adapter.FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
-        {
-            throw TransportFailure(e);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-            sendLock.Release();
-        }
-    }
-
     /// <summary>
     /// Server: reads until the client's first record has been authenticated (any type; a message it completes is kept
     /// for the application), under the receive lock ([S6]). Returns at once when the connection ended at the handshake.
@@ -141,19 +106,19 @@ public sealed partial class SecureConnection
     }
 
     /// <summary>
-    /// After a completed handshake: the client proves liveness, the server waits for the proof within
+    /// After a completed handshake: the server waits for the client's liveness proof within
     /// <paramref name="serverDeadline"/> (HandshakeTimeout when the client is silent; the connection is then disposed).
     /// </summary>
     internal async Task<SecureConnection> LivenessAsync(bool isClient, TimeSpan serverDeadline, CancellationToken cancellationToken)
     {
         var name = Core.Noise.ProtocolNameModule.parse(ProtocolName);
-        if (name.IsError || !Admission.livenessProofNeeded(name.ResultValue))
+        if (isClient || name.IsError || !Admission.livenessProofNeeded(name.ResultValue))
         {
             return this;
         }
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (!isClient && serverDeadline != Timeout.InfiniteTimeSpan)
+        if (serverDeadline != Timeout.InfiniteTimeSpan)
         {
             deadline.CancelAfter(serverDeadline);
         }
@@ -161,14 +126,7 @@ public sealed partial class SecureConnection
         using var registration = deadline.Token.Register(static s => ((Stream)s!).Dispose(), stream);
         try
         {
-            if (isClient)
-            {
-                await SendLivenessProofAsync(deadline.Token).ConfigureAwait(false);
-            }
-            else
-            {
-                await AwaitLivenessProofAsync(deadline.Token).ConfigureAwait(false);
-            }
+            await AwaitLivenessProofAsync(deadline.Token).ConfigureAwait(false);
 
             if (!registration.Unregister())
             {

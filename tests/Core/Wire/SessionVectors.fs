@@ -372,6 +372,10 @@ let private run (v: SessionVector) : SessionVector =
 
         if messages = 3 then
             flight "client" "frame: handshake message 3"
+        elif v.Scenario <> CloseWithReason then
+            // PROTOCOL.md §12a [S7]: the server wrote the last handshake message, so the client's first record, a
+            // KeyUpdate, follows at once and proves it holds its keys.
+            flight "client" "record: KeyUpdate (the liveness proof, PROTOCOL.md §12a [S7])"
 
         // What is still to flow after the handshake (Close records of a mismatch), both ways.
         match v.Scenario with
@@ -848,6 +852,9 @@ let replayProduction (v: SessionVector) (side: string) =
 
         let mutable connection: SecureConnection option = None
         let mutable closing: Task<CloseResult> option = None
+        // A server whose client proves liveness ([S7]) completes only once the client's KeyUpdate arrives, which the
+        // vector records after the server's report: the hash is checked when the connection is first needed.
+        let mutable reportedHash: byte[] option = None
 
         let connected () =
             task {
@@ -856,6 +863,11 @@ let replayProduction (v: SessionVector) (side: string) =
                 | None ->
                     let! c = handshake
                     connection <- Some c
+
+                    reportedHash
+                    |> Option.iter (fun hash ->
+                        Expect.equal (toHex (c.HandshakeHash.ToArray())) (toHex hash) $"{v.Id} {side}: handshake hash")
+
                     return c
             }
 
@@ -879,8 +891,11 @@ let replayProduction (v: SessionVector) (side: string) =
                 let! c = connected ()
                 closing <- Some(c.CloseAsync(ct))
             | Report(s, "handshake-completed", hash) when s = side ->
-                let! c = connected ()
-                Expect.equal (toHex (c.HandshakeHash.ToArray())) (toHex hash) $"{v.Id} {side}: handshake hash"
+                reportedHash <- Some hash
+
+                if side = "client" then
+                    let! _ = connected ()
+                    ()
             | Report(s, "deliver", message) when s = side ->
                 let! c = connected ()
                 let! received = c.ReceiveAsync(ct)
@@ -904,6 +919,10 @@ let replayProduction (v: SessionVector) (side: string) =
                 | None -> do! expectFailure error (fun () -> handshake :> Task)
                 | Some c -> do! expectFailure error (fun () -> c.ReceiveAsync(ct).AsTask() :> Task)
             | _ -> ()
+
+        if reportedHash.IsSome then
+            let! _ = connected ()
+            ()
 
         match connection with
         | Some c -> do! c.DisposeAsync()
@@ -997,9 +1016,13 @@ let tests =
 
             let full = vs |> List.find (fun v -> v.Scenario = Full)
             // Fragmentation and the key update: 150 bytes at 64 per record (Data, Data, EndOfMessage) and a KeyUpdate
-            // after the second record, then Close: five records after the client's handshake messages.
-            let handshakeFrames = ((parse full.Requested).Pattern.Messages.Length + 1) / 2
-            Expect.equal (frameCount "client" full) (handshakeFrames + 5) "client frames of a full session"
+            // after the second record, then Close: five records after the client's handshake messages, and before
+            // them the KeyUpdate that proves liveness where the server wrote the last handshake message ([S7]).
+            let pattern = (parse full.Requested).Pattern
+            let handshakeFrames = (pattern.Messages.Length + 1) / 2
+            let liveness = if pattern.Messages.Length % 2 = 0 then 1 else 0
+
+            Expect.equal (frameCount "client" full) (handshakeFrames + liveness + 5) "client frames of a full session"
             // PROTOCOL.md §11 is the vector "protocol-md-11": the bytes of its transcript are the vector's writes (the
             // status byte, written out as "status: 00", left aside).
             let example = vs |> List.find (fun v -> v.Id = "protocol-md-11")
