@@ -31,12 +31,12 @@ public sealed class HybridProtocolConnectionOptions
     /// The most handshakes running at once on this endpoint (default 256, as on <see cref="SecureListener"/>); further
     /// clients get the protocol's ServerBusy refusal and are disconnected at once.
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when not positive.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when not positive.</exception>
     public int MaxConcurrentHandshakes
     {
         get => maxConcurrentHandshakes;
         set => maxConcurrentHandshakes = value >= 1
             ? value
-            : throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"MaxConcurrentHandshakes must be at least 1, not {value}.");
+            : throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"MaxConcurrentHandshakes must be at least 1, not {value}.");
     }
 }

@@ -28,7 +28,7 @@ public static class HybridProtocolHttp
         ArgumentNullException.ThrowIfNull(options);
         if (options.ServerAuthentication is null)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureClientOptions.ServerAuthentication is required: choose Pinned, KnownHosts, Callback or (for experiments only) DangerousAcceptAnyServerKey.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "SecureClientOptions.ServerAuthentication is required: choose Pinned, KnownHosts, Callback or (for experiments only) DangerousAcceptAnyServerKey.");
         }
 
         return async (context, cancellationToken) =>

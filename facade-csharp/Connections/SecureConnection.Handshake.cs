@@ -32,7 +32,7 @@ public sealed partial class SecureConnection
         CheckClientOptions(options);
         if (port is < 1 or > 65535)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Port {port} is not between 1 and 65535.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"Port {port} is not between 1 and 65535.");
         }
 
         var socket = await ConnectSocketAsync(host, port, options, cancellationToken).ConfigureAwait(false);
@@ -67,7 +67,7 @@ public sealed partial class SecureConnection
         int knownPort = 0;
         if (auth.Mode == ServerAuthenticationMode.KnownHosts && !TryParseHostPort(targetHost, out knownHost, out knownPort))
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Known-hosts authentication needs the server as HOST:PORT, not '{targetHost}'.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"Known-hosts authentication needs the server as HOST:PORT, not '{targetHost}'.");
         }
 
         var psk = options.PreSharedKeyNoCopy;
@@ -130,7 +130,7 @@ public sealed partial class SecureConnection
     /// </summary>
     internal static Task<SecureConnection> AuthenticateAsServerCoreAsync(Stream stream, SecureServerOptions options, FSharpList<Core.Noise.ProtocolName> accepted, string peer, CancellationToken cancellationToken, (EndPoint? Client, EndPoint? Balancer)? proxied = null)
     {
-        var serverKey = options.ServerKey ?? throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
+        var serverKey = options.ServerKey ?? throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
         serverKey.ThrowIfDisposed("SecureServerOptions.ServerKey");
         return RunHandshakeAsync(stream, options, new WireErrorContext(false, peer, null), null, proxied, party =>
         {
@@ -242,7 +242,7 @@ public sealed partial class SecureConnection
     {
         if (options.ServerAuthentication is null)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureClientOptions.ServerAuthentication is required: choose Pinned, KnownHosts, Callback or (for experiments only) DangerousAcceptAnyServerKey.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "SecureClientOptions.ServerAuthentication is required: choose Pinned, KnownHosts, Callback or (for experiments only) DangerousAcceptAnyServerKey.");
         }
 
         options.ClientIdentity?.ThrowIfDisposed("SecureClientOptions.ClientIdentity");
@@ -327,11 +327,11 @@ public sealed partial class SecureConnection
                 (state, outputs) = Connection.Step(state, n == 0 ? Input.EndOfInput : Input.NewReceived(buffer.AsMemory(0, n)));
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or IOException or HybridProtocolException && timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or IOException or IHybridProtocolError && timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw TimedOut(options.HandshakeTimeout, context.Peer, e);
         }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is (IOException or SocketException or ObjectDisposedException) and not IHybridProtocolError && !cancellationToken.IsCancellationRequested)
         {
             throw new HybridProtocolException(HybridErrorCode.TransportFailed, $"The connection to {context.Peer} failed during the handshake: {e.Message}", e);
         }

@@ -199,7 +199,7 @@ internal static class Telemetry
 
             if (logger?.IsEnabled(LogLevel.Debug) == true)
             {
-                LogFailed(logger, peer, (exception as HybridProtocolException)?.Code ?? default, elapsed.TotalMilliseconds, exception);
+                LogFailed(logger, peer, (exception as IHybridProtocolError)?.Code ?? default, elapsed.TotalMilliseconds, exception);
             }
         }
 
@@ -214,7 +214,7 @@ internal static class Telemetry
     /// <summary>The <c>error.type</c> value: the error code's name, or the exception type for other failures (cancellation).</summary>
     internal static string ErrorType(Exception exception) => exception switch
     {
-        HybridProtocolException h => h.Code.ToString(),
+        IHybridProtocolError h => h.Code.ToString(),
         OperationCanceledException => "Canceled",
         _ => exception.GetType().Name,
     };

@@ -191,7 +191,7 @@ internal static class KeyFormats
         }
         catch (AsnContentException e)
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidKey,
                 $"{Capitalized(source)} has a \"PRIVATE KEY\" block that is not valid PKCS #8 DER for {KeyAlgorithms.Name(algorithm)} ({e.Message}). "
                 + $"The file may be truncated or damaged. {KeyPem.HowToMake}",
@@ -231,7 +231,7 @@ internal static class KeyFormats
         }
         catch (AsnContentException e)
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidKey,
                 $"{Capitalized(source)} has a \"PUBLIC KEY\" block that is not valid SubjectPublicKeyInfo DER ({e.Message}). "
                 + $"The file may be truncated or damaged. {KeyPem.HowToMake}",
@@ -240,7 +240,7 @@ internal static class KeyFormats
     }
 
     /// <summary>A malformed-key error naming the source, the block and the problem.</summary>
-    public static HybridProtocolException Malformed(string source, KeyAlgorithm algorithm, string label, string problem) => new(
+    public static HybridArgumentException Malformed(string source, KeyAlgorithm algorithm, string label, string problem) => new(
         HybridErrorCode.InvalidKey,
         $"{Capitalized(source)} has a \"{label}\" block that is not a valid {KeyAlgorithms.Name(algorithm)} key: {problem}. {KeyPem.HowToMake}");
 

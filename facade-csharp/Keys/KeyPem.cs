@@ -151,16 +151,16 @@ internal static class KeyPem
             if (total > MaxKeyFileBytes)
             {
                 CryptographicOperations.ZeroMemory(bytes);
-                throw new HybridProtocolException(
+                throw new HybridArgumentException(
                     HybridErrorCode.InvalidKey,
                     $"'{path}' is larger than {MaxKeyFileBytes} bytes, so it is not a key file. {HowToMake}");
             }
 
             Array.Resize(ref bytes, total);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        catch (Exception e) when (e is (IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException) and not IHybridProtocolError)
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidArgument,
                 $"Cannot read key file '{path}': {e.Message}",
                 e);
@@ -180,20 +180,20 @@ internal static class KeyPem
     {
         if (!PemEncoding.TryFind(pem, out var fields))
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidKey, NoPemMessage(pem, expectedLabel, source));
+            throw new HybridArgumentException(HybridErrorCode.InvalidKey, NoPemMessage(pem, expectedLabel, source));
         }
 
         var label = pem[fields.Label].ToString();
         if (label != expectedLabel)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidKey, WrongLabelMessage(label, expectedLabel, source));
+            throw new HybridArgumentException(HybridErrorCode.InvalidKey, WrongLabelMessage(label, expectedLabel, source));
         }
 
         var der = new byte[fields.DecodedDataLength];
         if (!Convert.TryFromBase64Chars(pem[fields.Base64Data], der, out var written) || written != der.Length)
         {
             // TryFind has validated the base64 already; kept so that a future change cannot turn into a crash.
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidKey,
                 $"{Capitalized(source)} has a \"{label}\" block whose base64 does not decode. {HowToMake}");
         }
@@ -261,7 +261,7 @@ internal static class KeyPem
         }
         catch (AsnContentException e)
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidKey,
                 $"{Capitalized(source)} has a \"PRIVATE KEY\" block that is not valid PKCS #8 DER ({e.Message}). "
                 + $"The file may be truncated or damaged. {HowToMake}",
@@ -288,7 +288,7 @@ internal static class KeyPem
         }
         catch (AsnContentException e)
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidKey,
                 $"{Capitalized(source)} has a \"PUBLIC KEY\" block that is not valid SubjectPublicKeyInfo DER ({e.Message}). "
                 + $"The file may be truncated or damaged. {HowToMake}",
@@ -302,7 +302,7 @@ internal static class KeyPem
         if (oid != X25519Oid)
         {
             var what = AlgorithmName(oid);
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidKey,
                 $"{Capitalized(source)} holds {what} {(isPrivate ? "private" : "public")} key, but HybridProtocol uses X25519 keys. {HowToMake}");
         }
@@ -327,7 +327,7 @@ internal static class KeyPem
         _ => $"a key of another algorithm (OID {oid}), not an X25519",
     };
 
-    private static HybridProtocolException Malformed(string source, string label, string problem) => new(
+    private static HybridArgumentException Malformed(string source, string label, string problem) => new(
         HybridErrorCode.InvalidKey,
         $"{Capitalized(source)} has a \"{label}\" block that is not an RFC 8410 X25519 key: {problem}. {HowToMake}");
 

@@ -174,7 +174,7 @@ public sealed class KnownHosts
         var config = Environment.GetFolderPath(Environment.SpecialFolder.ApplicationData);
         if (string.IsNullOrEmpty(config))
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidArgument,
                 $"There is no user configuration directory for the known-hosts file (is HOME set?). Set {PathEnvironmentVariable} to a file path.");
         }
@@ -199,7 +199,7 @@ public sealed class KnownHosts
         ArgumentNullException.ThrowIfNull(path);
         if (path.Length == 0)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "The known-hosts path is empty.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "The known-hosts path is empty.");
         }
 
         var store = new KnownHosts(System.IO.Path.GetFullPath(path));
@@ -268,7 +268,7 @@ public sealed class KnownHosts
         CheckPort(port);
         if (comment is not null && (comment.Contains('\n', StringComparison.Ordinal) || comment.Contains('\r', StringComparison.Ordinal)))
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "A known-hosts comment must be a single line.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "A known-hosts comment must be a single line.");
         }
 
         comment = string.IsNullOrWhiteSpace(comment) ? null : comment.Trim();
@@ -297,7 +297,7 @@ public sealed class KnownHosts
         ArgumentNullException.ThrowIfNull(hostAndOptionalPort);
         if (!TryParseHostPort(hostAndOptionalPort.Trim(), requirePort: false, out var h, out var port, out var problem))
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"'{hostAndOptionalPort}' is not HOST or HOST:PORT: {problem}.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"'{hostAndOptionalPort}' is not HOST or HOST:PORT: {problem}.");
         }
 
         lock (_lock)
@@ -362,7 +362,7 @@ public sealed class KnownHosts
 
         if (!TryNormalizeHost(text, out var normalized, out var problem))
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"'{host}' is not a host name or IP address: {problem}.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"'{host}' is not a host name or IP address: {problem}.");
         }
 
         return normalized;
@@ -372,7 +372,7 @@ public sealed class KnownHosts
     {
         if (port is < 1 or > 65535)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Port {port} is not between 1 and 65535.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"Port {port} is not between 1 and 65535.");
         }
     }
 
@@ -499,7 +499,7 @@ public sealed class KnownHosts
             using var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             if (stream.Length > MaxFileBytes)
             {
-                throw new HybridProtocolException(
+                throw new HybridArgumentException(
                     HybridErrorCode.InvalidKey,
                     $"The known-hosts file {Path} is larger than {MaxFileBytes / (1024 * 1024)} MiB; it is not a known-hosts file or has grown out of hand.");
             }
@@ -513,7 +513,7 @@ public sealed class KnownHosts
         }
         catch (Exception e) when (KeyFiles.IsFileError(e))
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Cannot read the known-hosts file {Path}: {e.Message}", e);
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"Cannot read the known-hosts file {Path}: {e.Message}", e);
         }
 
         return Parse(Encoding.UTF8.GetString(bytes), Path);
@@ -542,7 +542,7 @@ public sealed class KnownHosts
 
             if (!TryParseEntry(trimmed, i + 1, out var entry, out var problem))
             {
-                throw new HybridProtocolException(
+                throw new HybridArgumentException(
                     HybridErrorCode.InvalidKey,
                     $"The known-hosts file {path}, line {i + 1}, is malformed: {problem}. "
                     + $"Each line must be 'HOST:PORT {KeyType} BASE64-KEY [comment]' (or a '#' comment); fix or delete line {i + 1}.");
@@ -627,7 +627,7 @@ public sealed class KnownHosts
         }
         catch (Exception e) when (KeyFiles.IsFileError(e))
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Cannot create the directory {directory} for the known-hosts file: {e.Message}", e);
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"Cannot create the directory {directory} for the known-hosts file: {e.Message}", e);
         }
     }
 
@@ -647,7 +647,7 @@ public sealed class KnownHosts
         }
         catch (Exception e) when (KeyFiles.IsFileError(e))
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidArgument,
                 $"The known-hosts file {Path} is locked by another process (lock file {lockPath}) for more than {(int)LockTimeout.TotalSeconds} s, or the lock cannot be taken: {e.Message}",
                 e);

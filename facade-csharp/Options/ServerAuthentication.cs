@@ -56,7 +56,7 @@ public sealed class ServerAuthentication
     /// <c>hybrid</c> command-line tool, pass <see cref="HybridProtocol.KnownHosts.GetDefaultPath"/>. The file is checked now.
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
-    /// <exception cref="HybridProtocolException">InvalidKey when the file is malformed; InvalidArgument when it cannot be read.</exception>
+    /// <exception cref="HybridArgumentException">InvalidKey when the file is malformed; InvalidArgument when it cannot be read.</exception>
     public static ServerAuthentication KnownHostsFile(string path)
     {
         ArgumentNullException.ThrowIfNull(path);

@@ -212,7 +212,7 @@ let private get (client: HttpClient) (port: int) =
 let rec private hybridIn (e: exn | null) =
     match e with
     | null -> None
-    | :? HybridProtocolException as h -> Some h
+    | HybridError h -> Some h
     | :? AggregateException as a when a.InnerExceptions.Count = 1 -> hybridIn a.InnerExceptions[0]
     | e -> hybridIn e.InnerException
 
