@@ -50,13 +50,24 @@ public static class HybridProtocolListenOptionsExtensions
         return listenOptions.UseHybridProtocol(settings.CreateConnectionOptions());
     }
 
-    /// <summary>Runs every connection of this endpoint through a HybridProtocol server handshake.</summary>
+    /// <summary>
+    /// Runs every connection of this endpoint through a HybridProtocol server handshake. The endpoint logs to the host's
+    /// logger (category <see cref="HybridProtocolDiagnostics.LoggerCategory"/>) and, unless
+    /// <see cref="SecureConnectionOptions.MeterFactory"/> is set, measures with the host's
+    /// <see cref="System.Diagnostics.Metrics.IMeterFactory"/> when DI provides one.
+    /// </summary>
     /// <exception cref="HybridArgumentException">InvalidArgument when the options have no server key.</exception>
     public static ListenOptions UseHybridProtocol(this ListenOptions listenOptions, HybridProtocolConnectionOptions options)
     {
         ArgumentNullException.ThrowIfNull(listenOptions);
         ArgumentNullException.ThrowIfNull(options);
         var logger = listenOptions.ApplicationServices.GetService<ILoggerFactory>()?.CreateLogger(HybridProtocolDiagnostics.LoggerCategory);
+        if (options.ServerOptions is { MeterFactory: null } serverOptions)
+        {
+            // The host's meter factory (AddMetrics, which ASP.NET Core's host adds), so the host owns the meter.
+            serverOptions.MeterFactory = listenOptions.ApplicationServices.GetService<System.Diagnostics.Metrics.IMeterFactory>();
+        }
+
         listenOptions.Use(next => new HybridProtocolConnectionMiddleware(next, options, logger).OnConnectionAsync);
         return listenOptions;
     }

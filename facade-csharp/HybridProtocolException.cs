@@ -116,7 +116,10 @@ public enum HybridRefusalCode : byte
 /// <item><see cref="HybridErrorCode.InvalidState"/>: <see cref="HybridObjectDisposedException"/> (an
 /// <see cref="ObjectDisposedException"/>) after dispose, otherwise <see cref="HybridInvalidOperationException"/>; both are
 /// <see cref="InvalidOperationException"/>s.</item>
-/// <item>Every other code (connection, protocol, authentication, transport, integrity, key file permissions):
+/// <item><see cref="HybridErrorCode.AuthenticationFailed"/> and <see cref="HybridErrorCode.ServerKeyChanged"/>:
+/// <see cref="HybridAuthenticationException"/>, an <see cref="System.Security.Authentication.AuthenticationException"/>
+/// (as SslStream's certificate failures).</item>
+/// <item>Every other code (connection, protocol, transport, integrity, key file permissions):
 /// <see cref="HybridProtocolException"/>, an <see cref="IOException"/>.</item>
 /// </list>
 /// </summary>
@@ -127,10 +130,11 @@ public interface IHybridProtocolError
 }
 
 /// <summary>
-/// A connection, protocol, authentication, transport or data failure: an <see cref="IOException"/>, so code that
+/// A connection, protocol, transport or data failure: an <see cref="IOException"/>, so code that
 /// already catches <c>IOException</c> around a stream or socket also catches these. Switch on <see cref="Code"/> (or on
 /// <see cref="IHybridProtocolError.Code"/>, which every HybridProtocol exception has); the message explains what happened
-/// and what to do. A caller's mistakes are not of this type: a bad argument, option or key is a
+/// and what to do. A refused key is a <see cref="HybridAuthenticationException"/> instead, and a caller's mistakes are
+/// not of this type either: a bad argument, option or key is a
 /// <see cref="HybridArgumentException"/> (<see cref="ArgumentException"/>), and a call in the wrong state is a
 /// <see cref="HybridInvalidOperationException"/> or <see cref="HybridObjectDisposedException"/>
 /// (<see cref="InvalidOperationException"/>).
@@ -154,6 +158,27 @@ public sealed class HybridProtocolException : IOException, IHybridProtocolError
     /// is not authenticated, so a client never retries with weaker settings on its word alone.
     /// </summary>
     public HybridRefusalCode? Refusal { get; init; }
+}
+
+/// <summary>
+/// The peer's key was refused (<see cref="HybridErrorCode.AuthenticationFailed"/>: a wrong pinned key, a key not on the
+/// allow-list, a callback that said no, or the peer refused ours) or differs from the one recorded for the host
+/// (<see cref="HybridErrorCode.ServerKeyChanged"/>). An <see cref="System.Security.Authentication.AuthenticationException"/>,
+/// as SslStream throws for a certificate that fails validation, so code (and gRPC, which reports such a call as
+/// <c>Internal</c>, not as a retryable <c>Unavailable</c>) tells it from a network failure.
+/// </summary>
+public sealed class HybridAuthenticationException : System.Security.Authentication.AuthenticationException, IHybridProtocolError
+{
+    /// <summary>Creates an exception with a code and a message that says what happened and what to do.</summary>
+    public HybridAuthenticationException(HybridErrorCode code, string message)
+        : base(message) => Code = code;
+
+    /// <summary>Creates an exception with a code, a message and the underlying cause.</summary>
+    public HybridAuthenticationException(HybridErrorCode code, string message, Exception? innerException)
+        : base(message, innerException) => Code = code;
+
+    /// <summary>What went wrong: <see cref="HybridErrorCode.AuthenticationFailed"/> or <see cref="HybridErrorCode.ServerKeyChanged"/>.</summary>
+    public HybridErrorCode Code { get; }
 }
 
 /// <summary>
@@ -220,6 +245,7 @@ internal static class HybridErrors
     {
         HybridErrorCode.InvalidArgument or HybridErrorCode.InvalidKey => new HybridArgumentException(code, message, innerException),
         HybridErrorCode.InvalidState => new HybridInvalidOperationException(message, innerException),
+        HybridErrorCode.AuthenticationFailed or HybridErrorCode.ServerKeyChanged => new HybridAuthenticationException(code, message, innerException),
         _ => new HybridProtocolException(code, message, innerException),
     };
 

@@ -183,7 +183,7 @@ public sealed partial class SecureConnection
     private void Release()
     {
         // A connection disposed before its traffic started holds a default receive half (no End yet).
-        Telemetry.ConnectionClosed(logger, context.Peer, (failure is null ? null : HybridErrors.CodeOf(failure).ToString()) ?? (receive.End is { IsPeerClosedCleanly: true } ? "ClosedByPeer" : "Closed"));
+        Telemetry.ConnectionClosed(instruments, !context.IsClient, logger, context.Peer, (failure is null ? null : HybridErrors.CodeOf(failure).ToString()) ?? (receive.End is { IsPeerClosedCleanly: true } ? "ClosedByPeer" : "Closed"));
         idle?.Dispose();
         failure ??= new HybridObjectDisposedException(nameof(SecureConnection), "The connection has been disposed.");
         stream.Dispose();

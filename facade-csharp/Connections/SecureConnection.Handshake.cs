@@ -79,7 +79,7 @@ public sealed partial class SecureConnection
         var chosen = Policy.clientProtocol(choice, SecureSuites.Name(options.Suite));
         var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
         var name = chosen.IsOk ? chosen.ResultValue : throw WireErrors.ToException(chosen.ErrorValue, context, inHandshake: true);
-        return await RunHandshakeAsync(stream, options, context, ProtocolNameModule.toString(name), null, party =>
+        return await RunHandshakeAsync(stream, options, context, ProtocolNameModule.toString(name), targetHost, null, party =>
         {
             party.Scope = new KeyScope(SodiumSuite.For(name));
             var config = ClientConfig.Create(name, party.Scope.Suite, party.Ephemeral, options.ApplicationProtocol)
@@ -132,7 +132,7 @@ public sealed partial class SecureConnection
     {
         var serverKey = options.ServerKey ?? throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
         serverKey.ThrowIfDisposed("SecureServerOptions.ServerKey");
-        return RunHandshakeAsync(stream, options, new WireErrorContext(false, peer, null), null, proxied, party =>
+        return RunHandshakeAsync(stream, options, new WireErrorContext(false, peer, null), null, null, proxied, party =>
         {
             var config = ServerConfig.Create(
                     accepted,
@@ -166,13 +166,23 @@ public sealed partial class SecureConnection
         SecureConnectionOptions options,
         WireErrorContext context,
         string? requestedProtocol,
+        string? targetHost,
         (EndPoint? Client, EndPoint? Balancer)? proxied,
         Func<HandshakeParty, FSharpResult<(Connection, FSharpList<Output>), WireError>> start,
         CancellationToken cancellationToken)
     {
-        var telemetry = Telemetry.StartHandshake(!context.IsClient, requestedProtocol, context.Peer, options.Logger);
         var endPoints = Prepare(stream, options);
         endPoints.Remote = proxied?.Client ?? endPoints.Remote;
+        var instruments = Telemetry.Instruments.For(options.MeterFactory);
+        string? serverHost = null;
+        var serverPort = 0;
+        if (targetHost is not null && TryParseHostPort(targetHost, out var parsedHost, out var parsedPort))
+        {
+            (serverHost, serverPort) = (parsedHost, parsedPort);
+        }
+
+        var addresses = new PeerAddresses(!context.IsClient, serverHost, serverPort, endPoints.Remote, endPoints.Local, proxied?.Balancer);
+        var telemetry = Telemetry.StartHandshake(instruments, !context.IsClient, requestedProtocol, context.Peer, addresses, options.Logger);
         using var party = new HandshakeParty();
         try
         {
@@ -209,7 +219,7 @@ public sealed partial class SecureConnection
 
         public byte[]? Randomness { get; set; }
 
-        public Func<PublicKey, HybridProtocolException?> Verify { get; set; } = _ => null;
+        public Func<PublicKey, Exception?> Verify { get; set; } = _ => null;
 
         public void Dispose()
         {
@@ -260,6 +270,7 @@ public sealed partial class SecureConnection
         SecureConnectionOptions options,
         CancellationToken cancellationToken)
     {
+        var instruments = Telemetry.Instruments.For(options.MeterFactory);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (options.HandshakeTimeout != Timeout.InfiniteTimeSpan)
         {
@@ -273,7 +284,7 @@ public sealed partial class SecureConnection
         var early = new Queue<byte[]>();
         HandshakeInfo? info = null;
         var closed = false;
-        HybridProtocolException? refusal = null;
+        Exception? refusal = null;
         try
         {
             while (true)
@@ -285,7 +296,7 @@ public sealed partial class SecureConnection
                     {
                         case Output.Transmit t:
                             await stream.WriteAsync(t.Bytes, timeout.Token).ConfigureAwait(false);
-                            Telemetry.Sent(t.Bytes.Length);
+                            instruments.Sent(t.Bytes.Length);
                             break;
                         case Output.Deliver d:
                             early.Enqueue(d.Message);
@@ -323,7 +334,7 @@ public sealed partial class SecureConnection
                 }
 
                 var n = await stream.ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
-                Telemetry.Received(n);
+                instruments.Received(n);
                 (state, outputs) = Connection.Step(state, n == 0 ? Input.EndOfInput : Input.NewReceived(buffer.AsMemory(0, n)));
             }
         }

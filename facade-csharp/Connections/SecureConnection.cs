@@ -52,6 +52,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     // taken yet (kept after InvalidArgument, or read in parts by the stream view).
     private ReceiveHalf receive;
     private readonly PooledReceiveBuffer input = new();
+    private readonly Telemetry.Instruments instruments;
     private readonly PinnedMemory receivePinned = new();
     private byte[]? assembly;
     private int assemblyLength;
@@ -78,6 +79,8 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         this.keys = keys;
         this.context = context;
         this.early = early;
+        instruments = Telemetry.Instruments.For(options.MeterFactory);
+        input.Instruments = instruments;
         closeTimeout = options.CloseTimeout;
         if (stream is NetworkStream { Socket: var socket })
         {
@@ -250,7 +253,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         if (key.IsValueSome)
         {
             keys.Retire(key.Value);
-            Telemetry.KeyUpdated(logger, context.Peer, sending);
+            Telemetry.KeyUpdated(instruments, !context.IsClient, logger, context.Peer, sending);
         }
     }
 

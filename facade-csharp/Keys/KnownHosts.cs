@@ -328,7 +328,7 @@ public sealed class KnownHosts
     /// The error for a server whose key differs from the recorded one, in the manner of OpenSSH: it names the host, both
     /// fingerprints, where the old key is recorded, and how to accept the new key if it is genuine.
     /// </summary>
-    public static HybridProtocolException ServerKeyChangedException(
+    public static HybridAuthenticationException ServerKeyChangedException(
         string host, int port, PublicKey recorded, PublicKey presented, string? knownHostsPath = null, int? line = null)
     {
         ArgumentNullException.ThrowIfNull(recorded);
@@ -344,7 +344,7 @@ public sealed class KnownHosts
             .Append(knownHostsPath is null ? "" : line is null ? $", or edit {knownHostsPath}" : $", or delete line {line} of {knownHostsPath}")
             .Append(") and connect again.")
             .ToString();
-        return new HybridProtocolException(HybridErrorCode.ServerKeyChanged, message);
+        return new HybridAuthenticationException(HybridErrorCode.ServerKeyChanged, message);
     }
 
     /// <summary><c>host:port</c>, with an IPv6 host in brackets.</summary>

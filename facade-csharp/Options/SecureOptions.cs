@@ -171,6 +171,13 @@ public abstract class SecureConnectionOptions
     /// </summary>
     public ILogger? Logger { get; set; }
 
+    /// <summary>
+    /// Where the metrics go: the <see cref="System.Diagnostics.Metrics.IMeterFactory"/> that makes the
+    /// <see cref="HybridProtocolDiagnostics.MeterName"/> meter (so a host's DI container owns it, as ASP.NET Core does;
+    /// <c>AddHybridProtocol</c> sets it from DI). Default null: one static meter of that name.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
+
     /// <summary>The most data per record (tests use small values to exercise fragmentation).</summary>
     internal int MaxRecordData
     {

@@ -68,14 +68,17 @@ let tests =
             Expect.isTrue (raw :? HybridArgumentException) $"raw bytes of the wrong length: {raw.GetType().Name}"
         }
 
-        test "a refused handshake is an IOException with code AuthenticationFailed, caught by catch (IOException)" {
+        test "a refused key is an AuthenticationException with code AuthenticationFailed, as SslStream's" {
             let key = PrivateKey.Generate()
             use other = PrivateKey.Generate()
 
             match handshake (serverOptions key) (clientOptions (ServerAuthentication.Pinned other.PublicKey)) id id with
             | Error client, _ ->
-                Expect.isTrue (client :? IOException) $"an IOException, not {client.GetType().Name}"
-                Expect.isTrue (client :? HybridProtocolException) "a HybridProtocolException"
+                Expect.isTrue
+                    (client :? Security.Authentication.AuthenticationException)
+                    $"an AuthenticationException, not {client.GetType().Name}"
+
+                Expect.isTrue (client :? HybridAuthenticationException) "a HybridAuthenticationException"
                 Expect.equal (codeOf client) HybridErrorCode.AuthenticationFailed "the code"
             | Ok c, _ ->
                 c.Dispose()
@@ -145,6 +148,9 @@ let tests =
                 | HybridErrorCode.InvalidArgument
                 | HybridErrorCode.InvalidKey -> Expect.isTrue (e :? ArgumentException) $"{code}"
                 | HybridErrorCode.InvalidState -> Expect.isTrue (e :? InvalidOperationException) $"{code}"
+                | HybridErrorCode.AuthenticationFailed
+                | HybridErrorCode.ServerKeyChanged ->
+                    Expect.isTrue (e :? Security.Authentication.AuthenticationException) $"{code}"
                 | _ -> Expect.isTrue (e :? IOException) $"{code}"
         }
 
@@ -159,7 +165,7 @@ let tests =
 
                     Text.RegularExpressions.Regex.IsMatch(
                         text,
-                        @"new HybridProtocolException\(\s*HybridErrorCode\.(InvalidArgument|InvalidKey|InvalidState)\b"
+                        @"new HybridProtocolException\(\s*HybridErrorCode\.(InvalidArgument|InvalidKey|InvalidState|AuthenticationFailed|ServerKeyChanged)\b"
                     ))
 
             Expect.isEmpty
