@@ -56,6 +56,7 @@ public sealed class NoiseHandshakeOptions
     /// A fixed ephemeral private key. Leave null (the default) so a fresh one is generated; set it only to
     /// reproduce published test vectors. Reusing an ephemeral key destroys forward secrecy.
     /// </summary>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
     public PrivateKey? FixedEphemeralForTestVectorsOnly { get; init; }
 
     /// <summary>
@@ -63,6 +64,7 @@ public sealed class NoiseHandshakeOptions
     /// (used, and checked, only by the role that writes <c>e1</c>, the initiator). Leave null (the default) so a fresh one
     /// is drawn; set it only to reproduce test vectors (specs/vectors/).
     /// </summary>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
     public ReadOnlyMemory<byte>? FixedKemSeedForTestVectorsOnly { get; init; }
 
     /// <summary>
@@ -70,6 +72,7 @@ public sealed class NoiseHandshakeOptions
     /// that writes <c>ekem1</c>, the responder). Leave null (the default) so fresh
     /// randomness is drawn; set it only to reproduce test vectors. Reusing it with the same peer key repeats the KEM output.
     /// </summary>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
     public ReadOnlyMemory<byte>? FixedEncapsulationRandomnessForTestVectorsOnly { get; init; }
 }
 
