@@ -38,10 +38,10 @@ internal sealed class HybridProtocolConnectionMiddleware
     internal HybridProtocolConnectionMiddleware(ConnectionDelegate next, HybridProtocolConnectionOptions settings, ILogger? logger)
     {
         this.next = next;
-        options = settings.ServerOptions ?? throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "HybridProtocolConnectionOptions.ServerOptions is required.");
+        options = settings.ServerOptions ?? throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "HybridProtocolConnectionOptions.ServerOptions is required.");
         if (options.ServerKey is null)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
         }
 
         options.Logger ??= logger;

@@ -24,7 +24,7 @@ public sealed class HybridProtocolConnectionOptions
         get => firstMessageTimeout;
         set => firstMessageTimeout = value > TimeSpan.Zero
             ? value
-            : throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"FirstMessageTimeout must be positive, not {value}.");
+            : throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"FirstMessageTimeout must be positive, not {value}.");
     }
 
     /// <summary>The most clients waiting for their first flight (default 16,384); a further one pushes out the oldest.</summary>
@@ -56,7 +56,7 @@ public sealed class HybridProtocolConnectionOptions
 
     private static int Positive(int value, string name) => value >= 1
         ? value
-        : throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"{name} must be at least 1, not {value}.");
+        : throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"{name} must be at least 1, not {value}.");
 
     /// <summary>
     /// The server key, client authentication, suites, timeouts and limits of each handshake (its
@@ -81,12 +81,12 @@ public sealed class HybridProtocolConnectionOptions
     /// complete first flight to the client's liveness proof; further clients get the protocol's ServerBusy refusal and
     /// are disconnected at once (unless their address holds fewer slots than the heaviest one, whose oldest is pushed out).
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when not positive.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when not positive.</exception>
     public int MaxConcurrentHandshakes
     {
         get => maxConcurrentHandshakes;
         set => maxConcurrentHandshakes = value >= 1
             ? value
-            : throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"MaxConcurrentHandshakes must be at least 1, not {value}.");
+            : throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"MaxConcurrentHandshakes must be at least 1, not {value}.");
     }
 }

@@ -28,7 +28,7 @@ public static class HybridProtocolHttp
         ArgumentNullException.ThrowIfNull(options);
         if (options.ServerAuthentication is null)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureClientOptions.ServerAuthentication is required: choose Pinned, KnownHosts, Callback or (for experiments only) DangerousAcceptAnyServerKey.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "SecureClientOptions.ServerAuthentication is required: choose Pinned, KnownHosts, Callback or (for experiments only) DangerousAcceptAnyServerKey.");
         }
 
         return async (context, cancellationToken) =>
@@ -44,4 +44,47 @@ public static class HybridProtocolHttp
         ConnectCallback = ConnectCallback(options),
         UseProxy = false,
     };
+}
+
+/// <summary>
+/// HybridProtocol for clients made by <see cref="System.Net.Http.IHttpClientFactory"/>: the named or typed client's
+/// primary handler becomes <see cref="HybridProtocolHttp.CreateHandler"/>, so every connection it opens runs the
+/// client handshake.
+/// <code>
+/// services.AddHttpClient("orders", c => c.BaseAddress = new Uri("http://orders.internal:5001"))
+///     .UseHybridProtocol(new SecureClientOptions { ServerAuthentication = ServerAuthentication.Pinned(PublicKey.Load("orders.pub")) });
+/// </code>
+/// The addresses stay <c>http://</c> (the security is HybridProtocol's, below HTTP). For HTTP/2 with prior knowledge,
+/// set the client's <c>DefaultRequestVersion</c> to 2.0 and <c>DefaultVersionPolicy</c> to
+/// <see cref="HttpVersionPolicy.RequestVersionExact"/> in <c>ConfigureHttpClient</c>.
+/// </summary>
+public static class HybridProtocolHttpClientBuilderExtensions
+{
+    /// <summary>
+    /// Makes the client's primary handler a HybridProtocol handler with these options (authentication is required).
+    /// When <see cref="SecureConnectionOptions.MeterFactory"/> is not set, the container's
+    /// <see cref="System.Diagnostics.Metrics.IMeterFactory"/> (if any) is used.
+    /// </summary>
+    /// <exception cref="HybridArgumentException">InvalidArgument when <see cref="SecureClientOptions.ServerAuthentication"/> is not set.</exception>
+    public static Microsoft.Extensions.DependencyInjection.IHttpClientBuilder UseHybridProtocol(
+        this Microsoft.Extensions.DependencyInjection.IHttpClientBuilder builder, SecureClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _ = HybridProtocolHttp.ConnectCallback(options); // checks the options now, where the client is registered
+        return builder.UseHybridProtocol(_ => options);
+    }
+
+    /// <summary>As <see cref="UseHybridProtocol(Microsoft.Extensions.DependencyInjection.IHttpClientBuilder, SecureClientOptions)"/>, with the options made from the container (e.g. from bound settings) each time a handler is built.</summary>
+    public static Microsoft.Extensions.DependencyInjection.IHttpClientBuilder UseHybridProtocol(
+        this Microsoft.Extensions.DependencyInjection.IHttpClientBuilder builder, Func<IServiceProvider, SecureClientOptions> options)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(options);
+        return Microsoft.Extensions.DependencyInjection.HttpClientBuilderExtensions.ConfigurePrimaryHttpMessageHandler(builder, services =>
+        {
+            var made = options(services);
+            made.MeterFactory ??= (System.Diagnostics.Metrics.IMeterFactory?)services.GetService(typeof(System.Diagnostics.Metrics.IMeterFactory));
+            return HybridProtocolHttp.CreateHandler(made);
+        });
+    }
 }

@@ -20,7 +20,7 @@ namespace HybridProtocol.AspNetCore;
 public static class HybridProtocolListenOptionsExtensions
 {
     /// <summary>Runs every connection of this endpoint through a HybridProtocol server handshake with these options.</summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when the options have no server key.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when the options have no server key.</exception>
     public static ListenOptions UseHybridProtocol(this ListenOptions listenOptions, SecureServerOptions serverOptions)
     {
         ArgumentNullException.ThrowIfNull(serverOptions);
@@ -28,7 +28,7 @@ public static class HybridProtocolListenOptionsExtensions
     }
 
     /// <summary>As <see cref="UseHybridProtocol(ListenOptions, SecureServerOptions)"/>, with the endpoint's limits configured by <paramref name="configure"/>.</summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when the options have no server key.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when the options have no server key.</exception>
     public static ListenOptions UseHybridProtocol(this ListenOptions listenOptions, Action<HybridProtocolConnectionOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(configure);
@@ -41,22 +41,33 @@ public static class HybridProtocolListenOptionsExtensions
     /// With the options registered by <see cref="HybridProtocolServiceCollectionExtensions.AddHybridProtocol(IServiceCollection, Microsoft.Extensions.Configuration.IConfiguration)"/>
     /// (bound from configuration: key file, timeouts, limits).
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when no server key file is configured; InvalidKey when it cannot be loaded.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when no server key file is configured; InvalidKey when it cannot be loaded.</exception>
     public static ListenOptions UseHybridProtocol(this ListenOptions listenOptions)
     {
         ArgumentNullException.ThrowIfNull(listenOptions);
         var settings = listenOptions.ApplicationServices.GetService<IOptions<HybridProtocolServerSettings>>()?.Value
-            ?? throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "No HybridProtocol settings are registered: call services.AddHybridProtocol(configuration) first, or pass SecureServerOptions.");
+            ?? throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "No HybridProtocol settings are registered: call services.AddHybridProtocol(configuration) first, or pass SecureServerOptions.");
         return listenOptions.UseHybridProtocol(settings.CreateConnectionOptions());
     }
 
-    /// <summary>Runs every connection of this endpoint through a HybridProtocol server handshake.</summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when the options have no server key.</exception>
+    /// <summary>
+    /// Runs every connection of this endpoint through a HybridProtocol server handshake. The endpoint logs to the host's
+    /// logger (category <see cref="HybridProtocolDiagnostics.LoggerCategory"/>) and, unless
+    /// <see cref="SecureConnectionOptions.MeterFactory"/> is set, measures with the host's
+    /// <see cref="System.Diagnostics.Metrics.IMeterFactory"/> when DI provides one.
+    /// </summary>
+    /// <exception cref="HybridArgumentException">InvalidArgument when the options have no server key.</exception>
     public static ListenOptions UseHybridProtocol(this ListenOptions listenOptions, HybridProtocolConnectionOptions options)
     {
         ArgumentNullException.ThrowIfNull(listenOptions);
         ArgumentNullException.ThrowIfNull(options);
         var logger = listenOptions.ApplicationServices.GetService<ILoggerFactory>()?.CreateLogger(HybridProtocolDiagnostics.LoggerCategory);
+        if (options.ServerOptions is { MeterFactory: null } serverOptions)
+        {
+            // The host's meter factory (AddMetrics, which ASP.NET Core's host adds), so the host owns the meter.
+            serverOptions.MeterFactory = listenOptions.ApplicationServices.GetService<System.Diagnostics.Metrics.IMeterFactory>();
+        }
+
         listenOptions.Use(next => new HybridProtocolConnectionMiddleware(next, options, logger).OnConnectionAsync);
         return listenOptions;
     }

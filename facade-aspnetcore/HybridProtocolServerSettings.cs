@@ -55,12 +55,12 @@ public sealed class HybridProtocolServerSettings
     public bool ProxyProtocolRequired { get; set; } = true;
 
     /// <summary>Loads the keys and makes the endpoint's options; each value is checked as the options' setters check it.</summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument for a missing key file or a bad value; InvalidKey for an unreadable key.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument for a missing key file or a bad value; InvalidKey for an unreadable key.</exception>
     public HybridProtocolConnectionOptions CreateConnectionOptions()
     {
         if (string.IsNullOrEmpty(KeyFile))
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "HybridProtocol:KeyFile is not set: name the server's private key file (make one with 'hybrid keygen -o server.key').");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "HybridProtocol:KeyFile is not set: name the server's private key file (make one with 'hybrid keygen -o server.key').");
         }
 
         var proxy = TrustedProxies.Count == 0 ? null : new ProxyProtocolOptions
@@ -127,7 +127,7 @@ internal sealed class HybridProtocolServerSettingsValidator : IValidateOptions<H
             options.CreateConnectionOptions().ServerOptions?.ServerKey?.Dispose();
             return ValidateOptionsResult.Success;
         }
-        catch (HybridProtocolException e)
+        catch (Exception e) when (e is IHybridProtocolError)
         {
             return ValidateOptionsResult.Fail(e.Message);
         }

@@ -21,7 +21,7 @@ internal sealed class SecureInput(Stream secure) : UnseekableStream
         {
             return await secure.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
-        catch (HybridProtocolException e)
+        catch (Exception e) when (e is IHybridProtocolError and not IOException)
         {
             throw new IOException(e.Message, e);
         }

@@ -77,7 +77,7 @@ internal sealed class SecureOutput : PipeWriter
             {
                 await secure.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is HybridProtocolException or IOException or ObjectDisposedException)
+            catch (Exception e) when (e is IHybridProtocolError or IOException or ObjectDisposedException)
             {
                 // Closed by the peer's close, failed or disposed: the connection's own close line says which.
                 ended = true;

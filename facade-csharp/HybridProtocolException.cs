@@ -109,10 +109,40 @@ public enum HybridRefusalCode : byte
 }
 
 /// <summary>
-/// The one exception type HybridProtocol throws for protocol, authentication and key failures.
-/// Switch on <see cref="Code"/>; the message explains what happened and what to do.
+/// What every exception HybridProtocol throws has in common: its <see cref="HybridErrorCode"/>. The exceptions belong to
+/// the .NET families a caller already catches, and each of them implements this interface, so the code is read the
+/// same way from any of them: <c>catch (Exception e) when (e is IHybridProtocolError { Code: HybridErrorCode.X })</c>.
+/// The family follows the code (see <see cref="HybridProtocolException"/>):
+/// <list type="bullet">
+/// <item><see cref="HybridErrorCode.InvalidArgument"/> and <see cref="HybridErrorCode.InvalidKey"/>:
+/// <see cref="HybridArgumentException"/>, an <see cref="ArgumentException"/>.</item>
+/// <item><see cref="HybridErrorCode.InvalidState"/>: <see cref="HybridObjectDisposedException"/> (an
+/// <see cref="ObjectDisposedException"/>) after dispose, otherwise <see cref="HybridInvalidOperationException"/>; both are
+/// <see cref="InvalidOperationException"/>s.</item>
+/// <item><see cref="HybridErrorCode.AuthenticationFailed"/> and <see cref="HybridErrorCode.ServerKeyChanged"/>:
+/// <see cref="HybridAuthenticationException"/>, an <see cref="System.Security.Authentication.AuthenticationException"/>
+/// (as SslStream's certificate failures).</item>
+/// <item>Every other code (connection, protocol, transport, integrity, key file permissions):
+/// <see cref="HybridProtocolException"/>, an <see cref="IOException"/>.</item>
+/// </list>
 /// </summary>
-public sealed class HybridProtocolException : Exception
+public interface IHybridProtocolError
+{
+    /// <summary>What went wrong, as a value a caller can switch on.</summary>
+    HybridErrorCode Code { get; }
+}
+
+/// <summary>
+/// A connection, protocol, transport or data failure: an <see cref="IOException"/>, so code that
+/// already catches <c>IOException</c> around a stream or socket also catches these. Switch on <see cref="Code"/> (or on
+/// <see cref="IHybridProtocolError.Code"/>, which every HybridProtocol exception has); the message explains what happened
+/// and what to do. A refused key is a <see cref="HybridAuthenticationException"/> instead, and a caller's mistakes are
+/// not of this type either: a bad argument, option or key is a
+/// <see cref="HybridArgumentException"/> (<see cref="ArgumentException"/>), and a call in the wrong state is a
+/// <see cref="HybridInvalidOperationException"/> or <see cref="HybridObjectDisposedException"/>
+/// (<see cref="InvalidOperationException"/>).
+/// </summary>
+public sealed class HybridProtocolException : IOException, IHybridProtocolError
 {
     /// <summary>Creates an exception with a code and a message that says what happened and what to do.</summary>
     public HybridProtocolException(HybridErrorCode code, string message)
@@ -131,4 +161,108 @@ public sealed class HybridProtocolException : Exception
     /// is not authenticated, so a client never retries with weaker settings on its word alone.
     /// </summary>
     public HybridRefusalCode? Refusal { get; init; }
+}
+
+/// <summary>
+/// The peer's key was refused (<see cref="HybridErrorCode.AuthenticationFailed"/>: a wrong pinned key, a key not on the
+/// allow-list, a callback that said no, or the peer refused ours) or differs from the one recorded for the host
+/// (<see cref="HybridErrorCode.ServerKeyChanged"/>). An <see cref="System.Security.Authentication.AuthenticationException"/>,
+/// as SslStream throws for a certificate that fails validation, so code (and gRPC, which reports such a call as
+/// <c>Internal</c>, not as a retryable <c>Unavailable</c>) tells it from a network failure.
+/// </summary>
+public sealed class HybridAuthenticationException : System.Security.Authentication.AuthenticationException, IHybridProtocolError
+{
+    /// <summary>Creates an exception with a code and a message that says what happened and what to do.</summary>
+    public HybridAuthenticationException(HybridErrorCode code, string message)
+        : base(message) => Code = code;
+
+    /// <summary>Creates an exception with a code, a message and the underlying cause.</summary>
+    public HybridAuthenticationException(HybridErrorCode code, string message, Exception? innerException)
+        : base(message, innerException) => Code = code;
+
+    /// <summary>What went wrong: <see cref="HybridErrorCode.AuthenticationFailed"/> or <see cref="HybridErrorCode.ServerKeyChanged"/>.</summary>
+    public HybridErrorCode Code { get; }
+}
+
+/// <summary>
+/// A caller's argument, option or key is invalid: <see cref="HybridErrorCode.InvalidArgument"/> or
+/// <see cref="HybridErrorCode.InvalidKey"/> (a key's bytes or text, or the key file a path names). An
+/// <see cref="ArgumentException"/>; <see cref="ArgumentException.ParamName"/> names the parameter or option when there is
+/// one (e.g. <c>MaxMessageSize</c>).
+/// </summary>
+public sealed class HybridArgumentException : ArgumentException, IHybridProtocolError
+{
+    /// <summary>Creates an exception with a code and a message that says what is wrong and what to do.</summary>
+    public HybridArgumentException(HybridErrorCode code, string message)
+        : base(message) => Code = code;
+
+    /// <summary>Creates an exception with a code, a message and the underlying cause.</summary>
+    public HybridArgumentException(HybridErrorCode code, string message, Exception? innerException)
+        : base(message, innerException) => Code = code;
+
+    /// <summary>Creates an exception with a code, a message and the name of the parameter or option that is wrong.</summary>
+    public HybridArgumentException(HybridErrorCode code, string message, string? paramName)
+        : base(message, paramName) => Code = code;
+
+    /// <summary>What went wrong: <see cref="HybridErrorCode.InvalidArgument"/> or <see cref="HybridErrorCode.InvalidKey"/>.</summary>
+    public HybridErrorCode Code { get; }
+}
+
+/// <summary>
+/// The call is not allowed in the object's current state (<see cref="HybridErrorCode.InvalidState"/>): a listener not
+/// started, a handshake not finished, a connection already closed. An <see cref="InvalidOperationException"/>.
+/// </summary>
+public sealed class HybridInvalidOperationException : InvalidOperationException, IHybridProtocolError
+{
+    /// <summary>Creates an exception with a message that says what is not allowed now and what to do.</summary>
+    public HybridInvalidOperationException(string message)
+        : base(message) { }
+
+    /// <summary>Creates an exception with a message and the underlying cause.</summary>
+    public HybridInvalidOperationException(string message, Exception? innerException)
+        : base(message, innerException) { }
+
+    /// <summary>Always <see cref="HybridErrorCode.InvalidState"/>.</summary>
+    public HybridErrorCode Code => HybridErrorCode.InvalidState;
+}
+
+/// <summary>
+/// The object was used after it was disposed (<see cref="HybridErrorCode.InvalidState"/>). An
+/// <see cref="ObjectDisposedException"/>, so also an <see cref="InvalidOperationException"/>.
+/// </summary>
+public sealed class HybridObjectDisposedException : ObjectDisposedException, IHybridProtocolError
+{
+    /// <summary>Creates an exception naming the disposed object's type and saying what to do.</summary>
+    public HybridObjectDisposedException(string? objectName, string message)
+        : base(objectName, message) { }
+
+    /// <summary>Always <see cref="HybridErrorCode.InvalidState"/>.</summary>
+    public HybridErrorCode Code => HybridErrorCode.InvalidState;
+}
+
+/// <summary>Makes the exception of the family a <see cref="HybridErrorCode"/> belongs to (<see cref="IHybridProtocolError"/>).</summary>
+internal static class HybridErrors
+{
+    /// <summary>The exception for a code: ArgumentException, InvalidOperationException or IOException family.</summary>
+    public static Exception Create(HybridErrorCode code, string message, Exception? innerException = null) => code switch
+    {
+        HybridErrorCode.InvalidArgument or HybridErrorCode.InvalidKey => new HybridArgumentException(code, message, innerException),
+        HybridErrorCode.InvalidState => new HybridInvalidOperationException(message, innerException),
+        HybridErrorCode.AuthenticationFailed or HybridErrorCode.ServerKeyChanged => new HybridAuthenticationException(code, message, innerException),
+        _ => new HybridProtocolException(code, message, innerException),
+    };
+
+    /// <summary>
+    /// The exception for a call after an earlier failure: the same family and code, the earlier one as the cause (a
+    /// disposed object stays an <see cref="ObjectDisposedException"/>).
+    /// </summary>
+    public static Exception Again(Exception earlier, string message) => earlier switch
+    {
+        ObjectDisposedException d => new HybridObjectDisposedException(d.ObjectName, message),
+        HybridProtocolException { Refusal: { } refusal } h => new HybridProtocolException(h.Code, message, h) { Refusal = refusal },
+        _ => Create(CodeOf(earlier), message, earlier),
+    };
+
+    /// <summary>The code of an exception of any of the families (the caller knows it is one of ours).</summary>
+    public static HybridErrorCode CodeOf(Exception e) => e is IHybridProtocolError h ? h.Code : HybridErrorCode.TransportFailed;
 }

@@ -22,7 +22,7 @@ let private hybridError (f: unit -> unit) =
         f ()
         failtest "expected a HybridProtocolException, but nothing was thrown"
     with
-    | :? HybridProtocolException as e -> e
+    | HybridError e -> e
     | :? AssertException -> reraise ()
 
 /// Commands of the `hybrid` tool, which an application's users may not have.

@@ -386,7 +386,7 @@ public sealed class MessageApiStream(SecureConnection connection) : Stream
             var n = await Connection.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
             return n < 0 ? 0 : n;
         }
-        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.InvalidArgument && buffer.IsEmpty)
+        catch (HybridArgumentException e) when (e.Code == HybridErrorCode.InvalidArgument && buffer.IsEmpty)
         {
             // A zero-byte read waits for data: a message has arrived and is kept for the next read.
             return 0;

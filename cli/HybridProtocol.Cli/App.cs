@@ -210,8 +210,8 @@ internal static class App
         {
             ExitCode.Interrupted => "interrupted.",
             // The library says what is wrong with a key in API terms; the tool adds its own commands.
-            _ when e is HybridProtocolException { Code: HybridErrorCode.InvalidKey } => e.Message + Keys.KeyHint,
-            _ when e is CliException or HybridProtocolException => e.Message,
+            _ when e is IHybridProtocolError { Code: HybridErrorCode.InvalidKey } => e.Message + Keys.KeyHint,
+            _ when e is CliException or IHybridProtocolError => e.Message,
             ExitCode.Other => $"unexpected error ({e.GetType().Name}): {e.Message} Run again with --verbose for details.",
             _ => e.Message,
         };

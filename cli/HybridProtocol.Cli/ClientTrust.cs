@@ -128,7 +128,7 @@ internal sealed class ClientTrust
         {
             connection = await SecureConnection.ConnectAsync(_target.Host, _target.Port!.Value, options, cancellationToken).ConfigureAwait(false);
         }
-        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.AuthenticationFailed && _changed is { RecordedKey: { } recorded } changed)
+        catch (HybridAuthenticationException e) when (e.Code == HybridErrorCode.AuthenticationFailed && _changed is { RecordedKey: { } recorded } changed)
         {
             var error = KnownHosts.ServerKeyChangedException(changed.Host, changed.Port, recorded, changed.PresentedKey, changed.Path, changed.RecordedLine);
             throw new CliException(
@@ -136,7 +136,7 @@ internal sealed class ClientTrust
                 $"{error.Message} With this tool: hybrid known-hosts remove {_target}{(changed.Path == KnownHostsCommands.DefaultPath() ? "" : $" --file {changed.Path}")}",
                 error);
         }
-        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.AuthenticationFailed && _refusedPin is { } presented)
+        catch (HybridAuthenticationException e) when (e.Code == HybridErrorCode.AuthenticationFailed && _refusedPin is { } presented)
         {
             throw new CliException(
                 ExitCode.Authentication,

@@ -57,7 +57,7 @@ internal static class ExitCodes
     public static ExitCode For(Exception e) => e switch
     {
         CliException c => c.Code,
-        HybridProtocolException h => For(h.Code),
+        IHybridProtocolError h => For(h.Code),
         OperationCanceledException => ExitCode.Interrupted,
         SocketException => ExitCode.Network,
         IOException { InnerException: SocketException } => ExitCode.Network,

@@ -78,7 +78,7 @@ internal static class Keys
                 + $"Fix it with: chmod 600 {path} (and treat the key as exposed if others could read it).",
                 e);
         }
-        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.InvalidKey)
+        catch (HybridArgumentException e) when (e.Code == HybridErrorCode.InvalidKey)
         {
             throw new CliException(
                 ExitCode.KeyOrFile,
@@ -98,14 +98,14 @@ internal static class Keys
         {
             return PublicKey.Load(path);
         }
-        catch (HybridProtocolException publicError) when (publicError.Code == HybridErrorCode.InvalidKey)
+        catch (HybridArgumentException publicError) when (publicError.Code == HybridErrorCode.InvalidKey)
         {
             try
             {
                 using var key = WithHints(path, () => PrivateKey.Load(path));
                 return key.PublicKey;
             }
-            catch (CliException e) when (e.InnerException is HybridProtocolException { Code: HybridErrorCode.InvalidKey })
+            catch (CliException e) when (e.InnerException is HybridArgumentException { Code: HybridErrorCode.InvalidKey })
             {
                 if (LooksPrivate(path))
                 {

@@ -181,7 +181,7 @@ internal static class NetCommands
                     {
                         return new Outcome(e.Code, e); // nobody reads what clients send any more
                     }
-                    catch (Exception e) when (onlyOne && e is HybridProtocolException or CliException or IOException)
+                    catch (Exception e) when (onlyOne && e is IHybridProtocolError or CliException or IOException)
                     {
                         return new Outcome(ExitCodes.For(e), e);
                     }
@@ -306,7 +306,7 @@ internal static class NetCommands
                 return;
             }
 
-            var kind = e.Exception is HybridProtocolException h ? h.Code.ToString() : e.Exception.GetType().Name;
+            var kind = e.Exception is IHybridProtocolError h ? h.Code.ToString() : e.Exception.GetType().Name;
             failed.Record($"a client from {e.RemoteEndPoint?.ToString() ?? "an unknown address"} failed to connect: {Printable.Escape(e.Exception.Message)}", kind);
         };
         listener.Start();
@@ -437,7 +437,7 @@ internal static class NetCommands
                 await send.ConfigureAwait(false);
                 return;
             }
-            catch (Exception e) when (e is HybridProtocolException or IOException or OperationCanceledException)
+            catch (Exception e) when (e is IHybridProtocolError or IOException or OperationCanceledException)
             {
                 // the end-of-data crossed the peer's close
             }

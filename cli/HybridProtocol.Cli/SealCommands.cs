@@ -135,7 +135,7 @@ internal static class SealCommands
         {
             return read();
         }
-        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.InvalidKey)
+        catch (HybridArgumentException e) when (e.Code == HybridErrorCode.InvalidKey)
         {
             throw new CliException(ExitCode.KeyOrFile, $"{what}: {e.Message}", e);
         }
@@ -145,7 +145,7 @@ internal static class SealCommands
     /// Any failure to open a sealed file, once the key is loaded, is about the file (exit 6), told in user terms; the
     /// library's own message stays available with --verbose.
     /// </summary>
-    private static CliException Damaged(string what, HybridProtocolException e) => new(
+    private static CliException Damaged<T>(string what, T e) where T : Exception, IHybridProtocolError => new(
         ExitCode.Integrity,
         e.Code switch
         {
@@ -247,6 +247,10 @@ internal static class SealCommands
                     }
                 }
                 catch (HybridProtocolException e)
+                {
+                    throw Damaged(name == "-" ? "The input" : $"'{name}'", e);
+                }
+                catch (HybridArgumentException e)
                 {
                     throw Damaged(name == "-" ? "The input" : $"'{name}'", e);
                 }

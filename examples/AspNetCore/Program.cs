@@ -40,7 +40,7 @@ try
 {
     await mistaken.GetStringAsync(address + "/hello");
 }
-catch (HttpRequestException e) when (e.InnerException is HybridProtocolException h)
+catch (HttpRequestException e) when (e.InnerException is IHybridProtocolError h)
 {
     Console.WriteLine($"Wrong pinned key: {h.Code}");
 }

@@ -47,7 +47,7 @@ try
     Console.WriteLine("   The client accepted the impostor. This must not happen.");
     return 1;
 }
-catch (HybridProtocolException e) when (e.Code == HybridErrorCode.ServerKeyChanged)
+catch (HybridAuthenticationException e) when (e.Code == HybridErrorCode.ServerKeyChanged)
 {
     Console.WriteLine($"   The client refused: {e.Code}");
     Console.WriteLine($"   {e.Message}");
@@ -125,7 +125,7 @@ internal sealed class Proxy : IDisposable
         {
             await using var fake = await SecureConnection.AuthenticateAsServerAsync(client.GetStream(), new SecureServerOptions { ServerKey = ownKey });
         }
-        catch (HybridProtocolException)
+        catch (Exception e) when (e is IHybridProtocolError)
         {
             // The client broke off: exactly what should happen.
         }

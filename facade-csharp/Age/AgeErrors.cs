@@ -23,42 +23,42 @@ internal static class AgeErrors
     /// <see cref="HybridErrorCode.Unsupported"/>); no matching identity, a wrong header MAC and a chunk that does not
     /// authenticate are <see cref="HybridErrorCode.DecryptionFailed"/>; a cut-off payload is InvalidCiphertext.
     /// </summary>
-    public static HybridProtocolException ToException(AgeError error) => error switch
+    public static Exception ToException(AgeError error) => error switch
     {
-        AgeError.Armor { Item: var armor } => new(
+        AgeError.Armor { Item: var armor } => HybridErrors.Create(
             HybridErrorCode.InvalidCiphertext,
             $"The ASCII-armored age file is malformed ({Describe(armor)}); age's armor is strict PEM (RFC 7468) with the label AGE ENCRYPTED FILE."),
-        AgeError.Header { Item: var header } when header.IsUnsupportedVersion => new(
+        AgeError.Header { Item: var header } when header.IsUnsupportedVersion => HybridErrors.Create(
             HybridErrorCode.Unsupported,
             $"The age file has version '{((HeaderError.UnsupportedVersion)header).version}'; this library reads age-encryption.org/v1."),
-        AgeError.Header { Item: var header } when header.IsNotAnAgeFile => new(
+        AgeError.Header { Item: var header } when header.IsNotAnAgeFile => HybridErrors.Create(
             HybridErrorCode.InvalidCiphertext,
             "The input is not an age file (it does not start with age-encryption.org/)."),
-        AgeError.Header { Item: var header } => new(
+        AgeError.Header { Item: var header } => HybridErrors.Create(
             HybridErrorCode.InvalidCiphertext,
             $"The age file's header is malformed or cut off ({header})."),
-        AgeError.Stanza { Item: var stanza } => new(
+        AgeError.Stanza { Item: var stanza } => HybridErrors.Create(
             HybridErrorCode.InvalidCiphertext,
             $"The age file's header has a recipient stanza that must be refused ({stanza})."),
-        _ when error.IsNoIdentityMatched => new(
+        _ when error.IsNoIdentityMatched => HybridErrors.Create(
             HybridErrorCode.DecryptionFailed,
             "None of the given keys can open this age file: it was encrypted to other recipients (or its stanzas were altered)."),
-        _ when error.IsHeaderMacMismatch => new(
+        _ when error.IsHeaderMacMismatch => HybridErrors.Create(
             HybridErrorCode.DecryptionFailed,
             "The age file's header MAC does not verify: the header was altered."),
-        AgeError.Payload { Item: var payload } when payload.IsChunkOpenError => new(
+        AgeError.Payload { Item: var payload } when payload.IsChunkOpenError => HybridErrors.Create(
             HybridErrorCode.DecryptionFailed,
             "An age payload chunk does not authenticate: the file was altered or damaged. Discard what was written."),
-        AgeError.Payload { Item: var payload } => new(
+        AgeError.Payload { Item: var payload } => HybridErrors.Create(
             HybridErrorCode.InvalidCiphertext,
             $"The age payload is cut off or malformed ({payload}). Discard what was written."),
-        _ when error.IsNoRecipients => new(HybridErrorCode.InvalidArgument, "An age file needs at least one recipient."),
-        _ when error.IsMixedPostQuantumRecipients => new(
+        _ when error.IsNoRecipients => HybridErrors.Create(HybridErrorCode.InvalidArgument, "An age file needs at least one recipient."),
+        _ when error.IsMixedPostQuantumRecipients => HybridErrors.Create(
             HybridErrorCode.InvalidArgument,
             "Post-quantum (age1pq1…, X-Wing) recipients cannot be mixed with X25519 recipients in one age file: the X25519 stanza would "
             + "undo the post-quantum protection (age refuses it too). Encrypt to post-quantum recipients only, or to X25519 ones only."),
         AgeError.Hpke { Item: var hpke } => HpkeErrors.ToException(hpke),
-        _ => new(HybridErrorCode.InvalidArgument, $"age: {error}."),
+        _ => HybridErrors.Create(HybridErrorCode.InvalidArgument, $"age: {error}."),
     };
 
     private static string Describe(ArmorError error) => error switch

@@ -58,7 +58,7 @@ public static class AgeFile
     /// <param name="input">The plaintext.</param>
     /// <param name="output">Receives the age file.</param>
     /// <param name="armor">Write ASCII armor (PEM "AGE ENCRYPTED FILE") instead of binary.</param>
-    /// <exception cref="HybridProtocolException">InvalidKey (a key of another algorithm), InvalidArgument (no recipient, or X-Wing and X25519 mixed), InvalidPeerKey.</exception>
+    /// <exception cref="HybridArgumentException">InvalidKey (a key of another algorithm), InvalidArgument (no recipient, or X-Wing and X25519 mixed), InvalidPeerKey.</exception>
     public static void Encrypt(IEnumerable<PublicKey> recipients, Stream input, Stream output, bool armor = false) =>
         EncryptCore(default(SyncStreamIo), recipients, input, output, armor, default).GetAwaiter().GetResult();
 
@@ -191,7 +191,7 @@ public static class AgeFile
         var ids = ListModule.OfSeq(identities.Select(ToIdentity).ToList());
         if (ids.IsEmpty)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "Decrypting an age file needs at least one identity (private key).");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "Decrypting an age file needs at least one identity (private key).");
         }
 
         var crypto = Crypto;

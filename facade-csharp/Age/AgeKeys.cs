@@ -12,7 +12,7 @@ public sealed partial class PublicKey
     /// The key as an age recipient string: <c>age1…</c> (Bech32, HRP <c>age</c>) for an X25519 key, <c>age1pq1…</c> (HRP
     /// <c>age1pq</c>) for an X-Wing (MLKEM768-X25519) key, exactly what <c>age-keygen -y</c> prints.
     /// </summary>
-    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> for a key of another algorithm (age has no P-256/384/521 or ML-KEM-768 recipient of this kind).</exception>
+    /// <exception cref="HybridArgumentException"><see cref="HybridErrorCode.InvalidKey"/> for a key of another algorithm (age has no P-256/384/521 or ML-KEM-768 recipient of this kind).</exception>
     public string ToAgeRecipient()
     {
         var keyType = AgeInterop.KeyType(Algorithm, "an age recipient");
@@ -20,7 +20,7 @@ public sealed partial class PublicKey
     }
 
     /// <summary>Reads an age recipient string (<c>age1…</c> or <c>age1pq1…</c>) as an X25519 or X-Wing public key.</summary>
-    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> when the text is not such a recipient.</exception>
+    /// <exception cref="HybridArgumentException"><see cref="HybridErrorCode.InvalidKey"/> when the text is not such a recipient.</exception>
     public static PublicKey FromAgeRecipient(string recipient)
     {
         ArgumentNullException.ThrowIfNull(recipient);
@@ -36,7 +36,7 @@ public sealed partial class PrivateKey
     /// The key as an age identity string: <c>AGE-SECRET-KEY-1…</c> for X25519 (the 32-byte scalar), <c>AGE-SECRET-KEY-PQ-1…</c>
     /// for X-Wing (the 32-byte seed), as <c>age-keygen</c> writes them. The string holds the secret and cannot be erased.
     /// </summary>
-    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> for a key of another algorithm.</exception>
+    /// <exception cref="HybridArgumentException"><see cref="HybridErrorCode.InvalidKey"/> for a key of another algorithm.</exception>
     /// <exception cref="ObjectDisposedException">The key has been disposed.</exception>
     public string ToAgeIdentity()
     {
@@ -66,7 +66,7 @@ public sealed partial class PrivateKey
     }
 
     /// <summary>Reads an age identity string (<c>AGE-SECRET-KEY-1…</c> or <c>AGE-SECRET-KEY-PQ-1…</c>) as an X25519 or X-Wing key.</summary>
-    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> when the text is not such an identity.</exception>
+    /// <exception cref="HybridArgumentException"><see cref="HybridErrorCode.InvalidKey"/> when the text is not such an identity.</exception>
     public static PrivateKey FromAgeIdentity(string identity)
     {
         ArgumentNullException.ThrowIfNull(identity);
@@ -89,7 +89,7 @@ public sealed partial class PrivateKey
     /// Reads the text of an age identity file (what <c>age-keygen</c> writes): one <c>AGE-SECRET-KEY-…</c> line per key, with
     /// empty lines and <c>#</c> comments ignored. Dispose every key returned.
     /// </summary>
-    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> naming the first line that is not an identity.</exception>
+    /// <exception cref="HybridArgumentException"><see cref="HybridErrorCode.InvalidKey"/> naming the first line that is not an identity.</exception>
     public static IReadOnlyList<PrivateKey> FromAgeIdentityFile(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -123,7 +123,7 @@ public sealed partial class PrivateKey
 public sealed partial class PublicKey
 {
     /// <summary>Reads the text of an age recipients file (<c>age -R</c>): one <c>age1…</c> line per key, empty lines and <c>#</c> comments ignored.</summary>
-    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> naming the first line that is not a recipient.</exception>
+    /// <exception cref="HybridArgumentException"><see cref="HybridErrorCode.InvalidKey"/> naming the first line that is not a recipient.</exception>
     public static IReadOnlyList<PublicKey> FromAgeRecipientFile(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -140,7 +140,7 @@ internal static class AgeInterop
     {
         KeyAlgorithm.X25519 => CoreAgeKeys.AgeKeyType.X25519,
         KeyAlgorithm.XWing => CoreAgeKeys.AgeKeyType.MlKem768X25519,
-        _ => throw new HybridProtocolException(
+        _ => throw new HybridArgumentException(
             HybridErrorCode.InvalidKey,
             $"A {KeyAlgorithms.Name(algorithm)} key has no form as {what}: age's native types are X25519 and MLKEM768-X25519 (X-Wing). "
             + "Use a key made with PrivateKey.Generate(KeyAlgorithm.X25519) or PrivateKey.Generate(KeyAlgorithm.XWing)."),
@@ -150,14 +150,14 @@ internal static class AgeInterop
         keyType.IsX25519 ? KeyAlgorithm.X25519 : KeyAlgorithm.XWing;
 
     public static T CheckKey<T>(Microsoft.FSharp.Core.FSharpResult<T, AgeKeyError> result) =>
-        result.IsOk ? result.ResultValue : throw new HybridProtocolException(HybridErrorCode.InvalidKey, KeyMessage(result.ErrorValue));
+        result.IsOk ? result.ResultValue : throw new HybridArgumentException(HybridErrorCode.InvalidKey, KeyMessage(result.ErrorValue));
 
     public static Microsoft.FSharp.Collections.FSharpList<(CoreAgeKeys.AgeKeyType, byte[])> CheckFile(
         Microsoft.FSharp.Core.FSharpResult<Microsoft.FSharp.Collections.FSharpList<(CoreAgeKeys.AgeKeyType, byte[])>, (int, AgeKeyError)> result,
         string what) =>
         result.IsOk
             ? result.ResultValue
-            : throw new HybridProtocolException(
+            : throw new HybridArgumentException(
                 HybridErrorCode.InvalidKey,
                 $"Line {result.ErrorValue.Item1} of the age {what} file: {KeyMessage(result.ErrorValue.Item2)}");
 

@@ -11,6 +11,9 @@ namespace HybridProtocol.Connections;
 /// </summary>
 internal sealed class PooledReceiveBuffer
 {
+    /// <summary>Where the bytes read are counted (the connection's meter).</summary>
+    internal Diagnostics.Telemetry.Instruments Instruments { get; set; } = Diagnostics.Telemetry.Instruments.Default;
+
     private const int Size = 128 * 1024;
     private const int MaxRecord = 2 + 65535;
     private byte[]? buffer;
@@ -61,7 +64,7 @@ internal sealed class PooledReceiveBuffer
         }
 
         var n = await adapter.ReadAsync(buffer.AsMemory(end), cancellationToken).ConfigureAwait(false);
-        Diagnostics.Telemetry.Received(n);
+        Instruments.Received(n);
         end += n;
         return n;
     }

@@ -32,7 +32,7 @@ public sealed partial class SecureConnection
             // false: a receive in progress will see the peer's close.
             return await DrainAsync(adapter, bounded.Token).ConfigureAwait(false) ? CloseResult.Closed : CloseResult.CloseSent;
         }
-        catch (Exception e) when (e is OperationCanceledException or HybridProtocolException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or IHybridProtocolError && !cancellationToken.IsCancellationRequested)
         {
             // The peer did not answer in time or broke off: our close has been sent.
             return CloseResult.CloseSent;
@@ -106,7 +106,7 @@ public sealed partial class SecureConnection
         {
             await DrainAsync(new AsyncReadWriteAdapter(stream, peekSocket), bounded.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or OperationCanceledException)
+        catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or IHybridProtocolError or OperationCanceledException)
         {
             // The engine has recorded how the connection ended (truncated, failed); the messages nobody reads are dropped.
         }
@@ -167,7 +167,7 @@ public sealed partial class SecureConnection
                 using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(2));
                 await SendCloseAsync(new AsyncReadWriteAdapter(stream, peekSocket), CloseReason.Normal, bounded.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or OperationCanceledException)
+            catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or IHybridProtocolError or OperationCanceledException)
             {
                 // Best effort, as in Dispose.
             }
@@ -183,9 +183,9 @@ public sealed partial class SecureConnection
     private void Release()
     {
         // A connection disposed before its traffic started holds a default receive half (no End yet).
-        Telemetry.ConnectionClosed(logger, context.Peer, failure?.Code.ToString() ?? (receive.End is { IsPeerClosedCleanly: true } ? "ClosedByPeer" : "Closed"));
+        Telemetry.ConnectionClosed(instruments, !context.IsClient, logger, context.Peer, (failure is null ? null : HybridErrors.CodeOf(failure).ToString()) ?? (receive.End is { IsPeerClosedCleanly: true } ? "ClosedByPeer" : "Closed"));
         idle?.Dispose();
-        failure ??= new HybridProtocolException(HybridErrorCode.InvalidState, "The connection has been disposed.");
+        failure ??= new HybridObjectDisposedException(nameof(SecureConnection), "The connection has been disposed.");
         stream.Dispose();
         var haveSend = sendLock.Wait(TimeSpan.FromSeconds(5));
         var haveReceive = receiveLock.Wait(TimeSpan.FromSeconds(5));
@@ -215,7 +215,7 @@ public sealed partial class SecureConnection
         {
             Wait(WriteCloseAsync(new SyncReadWriteAdapter(stream, null), reason, default));
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or HybridProtocolException or NotSupportedException)
+        catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or IHybridProtocolError or NotSupportedException)
         {
             // A courtesy: the peer will otherwise see a truncated stream.
         }

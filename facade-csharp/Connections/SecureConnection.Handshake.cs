@@ -33,7 +33,7 @@ public sealed partial class SecureConnection
         CheckClientOptions(options);
         if (HostPortModule.checkPort(port).IsError)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, HostPortMessages.PortMessage(port));
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, HostPortMessages.PortMessage(port));
         }
 
         var socket = await ConnectSocketAsync(host, port, options, cancellationToken).ConfigureAwait(false);
@@ -71,7 +71,7 @@ public sealed partial class SecureConnection
             var target = HostPortModule.parse(HostPortRule.PortRequired, targetHost);
             if (target.IsError)
             {
-                throw new HybridProtocolException(
+                throw new HybridArgumentException(
                     HybridErrorCode.InvalidArgument,
                     $"Known-hosts authentication needs the server as HOST:PORT, not '{targetHost}': {HostPortMessages.Describe(target.ErrorValue)}.");
             }
@@ -88,7 +88,7 @@ public sealed partial class SecureConnection
         var chosen = Policy.clientProtocol(choice, SecureSuites.Name(options.Suite));
         var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
         var name = chosen.IsOk ? chosen.ResultValue : throw WireErrors.ToException(chosen.ErrorValue, context, inHandshake: true);
-        return await RunHandshakeAsync(stream, options, context, ProtocolNameModule.toString(name), null, party =>
+        return await RunHandshakeAsync(stream, options, context, ProtocolNameModule.toString(name), targetHost, null, party =>
         {
             party.Scope = new KeyScope(SodiumSuite.For(name));
             var config = ClientConfig.Create(name, party.Scope.Suite, party.Ephemeral, options.ApplicationProtocol)
@@ -139,9 +139,9 @@ public sealed partial class SecureConnection
     /// </summary>
     internal static Task<SecureConnection> AuthenticateAsServerCoreAsync(Stream stream, SecureServerOptions options, FSharpList<Core.Noise.ProtocolName> accepted, string peer, CancellationToken cancellationToken, (EndPoint? Client, EndPoint? Balancer)? proxied = null)
     {
-        var serverKey = options.ServerKey ?? throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
+        var serverKey = options.ServerKey ?? throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
         serverKey.ThrowIfDisposed("SecureServerOptions.ServerKey");
-        return RunHandshakeAsync(stream, options, new WireErrorContext(false, peer, null), null, proxied, party =>
+        return RunHandshakeAsync(stream, options, new WireErrorContext(false, peer, null), null, null, proxied, party =>
         {
             var config = ServerConfig.Create(
                     accepted,
@@ -176,13 +176,23 @@ public sealed partial class SecureConnection
         SecureConnectionOptions options,
         WireErrorContext context,
         string? requestedProtocol,
+        string? targetHost,
         (EndPoint? Client, EndPoint? Balancer)? proxied,
         Func<HandshakeParty, FSharpResult<(Connection, FSharpList<Output>), WireError>> start,
         CancellationToken cancellationToken)
     {
-        var telemetry = Telemetry.StartHandshake(!context.IsClient, requestedProtocol, context.Peer, options.Logger);
         var endPoints = Prepare(stream, options);
         endPoints.Remote = proxied?.Client ?? endPoints.Remote;
+        var instruments = Telemetry.Instruments.For(options.MeterFactory);
+        string? serverHost = null;
+        var serverPort = 0;
+        if (targetHost is not null && HostPortModule.parse(HostPortRule.PortRequired, targetHost) is { IsOk: true } target)
+        {
+            (serverHost, serverPort) = (target.ResultValue.Host, target.ResultValue.Port!.Value);
+        }
+
+        var addresses = new PeerAddresses(!context.IsClient, serverHost, serverPort, endPoints.Remote, endPoints.Local, proxied?.Balancer);
+        var telemetry = Telemetry.StartHandshake(instruments, !context.IsClient, requestedProtocol, context.Peer, addresses, options.Logger);
         using var party = new HandshakeParty(options.FixedSecretsForTestVectorsOnly?.Ephemeral);
         try
         {
@@ -224,7 +234,7 @@ public sealed partial class SecureConnection
 
         public byte[]? Randomness { get; set; }
 
-        public Func<PublicKey, HybridProtocolException?> Verify { get; set; } = _ => null;
+        public Func<PublicKey, Exception?> Verify { get; set; } = _ => null;
 
         public void Dispose()
         {
@@ -270,7 +280,7 @@ public sealed partial class SecureConnection
     {
         if (options.ServerAuthentication is null)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureClientOptions.ServerAuthentication is required: choose Pinned, KnownHosts, Callback or (for experiments only) DangerousAcceptAnyServerKey.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "SecureClientOptions.ServerAuthentication is required: choose Pinned, KnownHosts, Callback or (for experiments only) DangerousAcceptAnyServerKey.");
         }
 
         options.ClientIdentity?.ThrowIfDisposed("SecureClientOptions.ClientIdentity");
@@ -289,6 +299,7 @@ public sealed partial class SecureConnection
         TimeSpan messageDeadline,
         CancellationToken cancellationToken)
     {
+        var instruments = Telemetry.Instruments.For(options.MeterFactory);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var whole = options.HandshakeTimeout;
         var overallEnd = whole == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)whole.TotalMilliseconds;
@@ -308,7 +319,7 @@ public sealed partial class SecureConnection
         var early = new Queue<byte[]>();
         HandshakeInfo? info = null;
         var closed = false;
-        HybridProtocolException? refusal = null;
+        Exception? refusal = null;
         try
         {
             while (true)
@@ -320,7 +331,7 @@ public sealed partial class SecureConnection
                     {
                         case Output.Transmit t:
                             await stream.WriteAsync(t.Bytes, timeout.Token).ConfigureAwait(false);
-                            Telemetry.Sent(t.Bytes.Length);
+                            instruments.Sent(t.Bytes.Length);
                             break;
                         case Output.Deliver d:
                             early.Enqueue(d.Message);
@@ -368,15 +379,15 @@ public sealed partial class SecureConnection
                 }
 
                 var n = await stream.ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
-                Telemetry.Received(n);
+                instruments.Received(n);
                 (state, outputs) = Connection.Step(state, n == 0 ? Input.EndOfInput : Input.NewReceived(buffer.AsMemory(0, n)));
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or IOException or HybridProtocolException && timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or IOException or IHybridProtocolError && timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw stage is { } late ? TimedOutStage(late, context.Peer, e) : TimedOut(options.HandshakeTimeout, context.Peer, e);
         }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is (IOException or SocketException or ObjectDisposedException) and not IHybridProtocolError && !cancellationToken.IsCancellationRequested)
         {
             throw new HybridProtocolException(HybridErrorCode.TransportFailed, $"The connection to {context.Peer} failed during the handshake: {e.Message}", e);
         }

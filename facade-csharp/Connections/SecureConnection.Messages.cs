@@ -72,7 +72,7 @@ public sealed partial class SecureConnection
         var length = currentEnd - currentStart;
         if (length > destination.Length)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"The next message is {length} bytes but the buffer holds {destination.Length}; the message is kept. Call again with a buffer of at least {length} bytes (or LocalMaxMessageSize), or use ReceiveAsync() without a buffer.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"The next message is {length} bytes but the buffer holds {destination.Length}; the message is kept. Call again with a buffer of at least {length} bytes (or LocalMaxMessageSize), or use ReceiveAsync() without a buffer.");
         }
 
         current.AsSpan(currentStart, length).CopyTo(destination);

@@ -67,7 +67,7 @@ public sealed partial class SecureConnection
                 offset = outcome.Consumed;
                 Retire(outcome.Retired, sending: true);
                 await adapter.WriteAsync(buffer.AsMemory(0, outcome.Written), cancellationToken).ConfigureAwait(false);
-                Telemetry.Sent(outcome.Written);
+                instruments.Sent(outcome.Written);
                 Touch();
                 if (outcome.Finished)
                 {
@@ -83,7 +83,7 @@ public sealed partial class SecureConnection
             Fail(new HybridProtocolException(HybridErrorCode.TransportFailed, "A send was cancelled part-way through a message; the stream is out of step and the connection cannot be used again.", e));
             throw;
         }
-        catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
+        catch (Exception e) when (e is not IHybridProtocolError and not OperationCanceledException)
         {
             throw TransportFailure(e);
         }
@@ -116,7 +116,7 @@ public sealed partial class SecureConnection
         {
             await WriteCloseAsync(adapter, reason, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
+        catch (Exception e) when (e is not IHybridProtocolError and not OperationCanceledException)
         {
             if (!answering)
             {
@@ -144,7 +144,7 @@ public sealed partial class SecureConnection
         {
             var n = SealClose(reason, buffer);
             await adapter.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
-            Telemetry.Sent(n);
+            instruments.Sent(n);
             await adapter.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -215,7 +215,7 @@ public sealed partial class SecureConnection
                     {
                         n = await input.FillAsync(adapter, cancellationToken).ConfigureAwait(false);
                     }
-                    catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
+                    catch (Exception e) when (e is not IHybridProtocolError and not OperationCanceledException)
                     {
                         throw TransportFailure(e);
                     }
@@ -290,7 +290,7 @@ public sealed partial class SecureConnection
         {
             await SendCloseAsync(adapter, answer, cancellationToken, answering: true).ConfigureAwait(false);
         }
-        catch (HybridProtocolException)
+        catch (Exception e) when (e is IHybridProtocolError)
         {
             // The connection failed earlier (its failure stands); the peer's close arrived, so this end's receive has ended.
         }

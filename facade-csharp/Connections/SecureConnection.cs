@@ -52,6 +52,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     // taken yet (kept after InvalidArgument, or read in parts by the stream view).
     private ReceiveHalf receive;
     private readonly PooledReceiveBuffer input = new();
+    private readonly Telemetry.Instruments instruments;
     private readonly PinnedMemory receivePinned = new();
     private byte[]? assembly;
     private int assemblyLength;
@@ -59,7 +60,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     private int currentStart;
     private int currentEnd;
 
-    private HybridProtocolException? failure;
+    private Exception? failure;
     private int disposed;
 
     // Where this connection's events go (SecureConnectionOptions.Logger), set when the handshake completes.
@@ -78,6 +79,8 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         this.keys = keys;
         this.context = context;
         this.early = early;
+        instruments = Telemetry.Instruments.For(options.MeterFactory);
+        input.Instruments = instruments;
         closeTimeout = options.CloseTimeout;
         if (stream is NetworkStream { Socket: var socket })
         {
@@ -177,7 +180,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     /// naming the size needed and keeps the message: call again with a buffer of that size (or
     /// <see cref="LocalMaxMessageSize"/>), or use <see cref="ReceiveAsync(CancellationToken)"/>.
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when the buffer is too small (the connection stays usable); otherwise as <see cref="ReceiveAsync(CancellationToken)"/>.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when the buffer is too small (the connection stays usable); otherwise as <see cref="ReceiveAsync(CancellationToken)"/>.</exception>
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
         ReceiveIntoAsync(new AsyncReadWriteAdapter(stream, peekSocket), buffer, lockHeld: false, cancellationToken);
 
@@ -250,7 +253,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         if (key.IsValueSome)
         {
             keys.Retire(key.Value);
-            Telemetry.KeyUpdated(logger, context.Peer, sending);
+            Telemetry.KeyUpdated(instruments, !context.IsClient, logger, context.Peer, sending);
         }
     }
 
@@ -261,20 +264,20 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     {
         if (failure is { } f)
         {
-            throw new HybridProtocolException(f.Code, f.Message + " (This connection failed earlier and cannot be used again; open a new one.)", f);
+            throw HybridErrors.Again(f, f.Message + " (This connection failed earlier and cannot be used again; open a new one.)");
         }
     }
 
-    private HybridProtocolException Fail(WireError error) => Fail(WireErrors.ToException(error, context, inHandshake: false));
+    private Exception Fail(WireError error) => Fail(WireErrors.ToException(error, context, inHandshake: false));
 
-    private HybridProtocolException Fail(HybridProtocolException exception)
+    private Exception Fail(Exception exception)
     {
         Interlocked.CompareExchange(ref failure, exception, null);
         return exception;
     }
 
     /// <summary>The engine failed the receive direction: record it, then send the Close it chose (if any).</summary>
-    private HybridProtocolException FailAndReply(WireError error, Microsoft.FSharp.Core.FSharpValueOption<CloseReason> reply)
+    private Exception FailAndReply(WireError error, Microsoft.FSharp.Core.FSharpValueOption<CloseReason> reply)
     {
         var exception = Fail(error);
         if (reply.IsValueSome)
@@ -286,6 +289,6 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     }
 
     /// <summary>An I/O failure; when the connection failed already (e.g. the idle timeout closed the stream), that failure.</summary>
-    private HybridProtocolException TransportFailure(Exception e) =>
+    private Exception TransportFailure(Exception e) =>
         failure ?? Fail(new HybridProtocolException(HybridErrorCode.TransportFailed, $"The connection to {context.Peer} failed: {e.Message}", e));
 }

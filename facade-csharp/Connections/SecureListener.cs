@@ -46,7 +46,7 @@ public sealed class SecureListener : IAsyncDisposable
     /// The names it accepts follow from <paramref name="options"/> now; the other options are read for each client.
     /// Call <see cref="Start"/>.
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when <see cref="SecureServerOptions.ServerKey"/> is missing.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when <see cref="SecureServerOptions.ServerKey"/> is missing.</exception>
     /// <exception cref="ObjectDisposedException">The <see cref="SecureServerOptions.ServerKey"/> has been disposed.</exception>
     public SecureListener(IPEndPoint endPoint, SecureServerOptions options)
     {
@@ -54,7 +54,7 @@ public sealed class SecureListener : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         if (options.ServerKey is null)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
         }
 
         options.ServerKey.ThrowIfDisposed("SecureServerOptions.ServerKey");
@@ -125,19 +125,20 @@ public sealed class SecureListener : IAsyncDisposable
     public ProxyProtocolOptions? ProxyProtocol { get; init; }
 
     /// <summary>The address and port the listener is bound to (after <see cref="Start"/>).</summary>
-    /// <exception cref="HybridProtocolException">InvalidState before <see cref="Start"/>.</exception>
+    /// <exception cref="HybridInvalidOperationException">InvalidState before <see cref="Start"/>.</exception>
     public IPEndPoint LocalEndPoint => (IPEndPoint?)socket?.LocalEndPoint
-        ?? throw new HybridProtocolException(HybridErrorCode.InvalidState, "The listener has not been started.");
+        ?? throw new HybridInvalidOperationException("The listener has not been started.");
 
     /// <summary>Binds, listens, and starts accepting clients in the background.</summary>
-    /// <exception cref="HybridProtocolException">TransportFailed when the address cannot be bound; InvalidState when already started.</exception>
+    /// <exception cref="HybridProtocolException">TransportFailed when the address cannot be bound.</exception>
+    /// <exception cref="HybridInvalidOperationException">InvalidState when already started.</exception>
     /// <exception cref="ObjectDisposedException">The <see cref="SecureServerOptions.ServerKey"/> has been disposed.</exception>
     public void Start()
     {
         options.ServerKey?.ThrowIfDisposed("SecureServerOptions.ServerKey");
         if (socket is not null)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidState, "The listener has already been started.");
+            throw new HybridInvalidOperationException("The listener has already been started.");
         }
 
         var s = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -165,18 +166,18 @@ public sealed class SecureListener : IAsyncDisposable
     }
 
     /// <summary>The next authenticated connection (waits until one is ready).</summary>
-    /// <exception cref="HybridProtocolException">InvalidState when the listener was not started or has been disposed.</exception>
+    /// <exception cref="HybridInvalidOperationException">InvalidState when the listener was not started or has been disposed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task<SecureConnection> AcceptAsync(CancellationToken cancellationToken = default)
     {
-        var channel = ready ?? throw new HybridProtocolException(HybridErrorCode.InvalidState, "The listener has not been started; call Start first.");
+        var channel = ready ?? throw new HybridInvalidOperationException("The listener has not been started; call Start first.");
         try
         {
             return await channel.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (ChannelClosedException e)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidState, "The listener has been stopped.", e);
+            throw new HybridInvalidOperationException("The listener has been stopped.", e);
         }
     }
 

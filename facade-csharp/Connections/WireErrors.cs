@@ -15,38 +15,38 @@ internal sealed record WireErrorContext(bool IsClient, string Peer, PublicKey? P
 /// </summary>
 internal static class WireErrors
 {
-    public static HybridProtocolException ToException(WireError error, WireErrorContext context, bool inHandshake) => error switch
+    public static Exception ToException(WireError error, WireErrorContext context, bool inHandshake) => error switch
     {
-        WireError.Noise n => NoiseErrors.ToException(n.Item) is var e && e.Code == HybridErrorCode.DecryptionFailed && inHandshake
-            ? new(HybridErrorCode.DecryptionFailed, $"The handshake with {context.Peer} failed to authenticate: the two ends use different keys or pre-shared keys, or the bytes were altered in transit. Check the pinned key and the PreSharedKey on both ends.")
+        WireError.Noise n => NoiseErrors.ToException(n.Item) is var e && HybridErrors.CodeOf(e) == HybridErrorCode.DecryptionFailed && inHandshake
+            ? HybridErrors.Create(HybridErrorCode.DecryptionFailed, $"The handshake with {context.Peer} failed to authenticate: the two ends use different keys or pre-shared keys, or the bytes were altered in transit. Check the pinned key and the PreSharedKey on both ends.")
             : e,
-        WireError.Malformed { Item: MalformedReason.NotAStatus n } => new(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} is not a HybridProtocol server: it answered \"{Printable(n.received)}\", which cannot be a HybridProtocol status{Guess(n.received)}; the connection was closed. Check the host and port."),
-        WireError.Malformed m => new(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} sent bytes that break the protocol ({Describe(m.Item)}); the connection was closed. The peer is not a HybridProtocol endpoint of this version, or the data was corrupted."),
-        WireError.Refused r => new(HybridErrorCode.PeerRefused, $"{Capital(context.Peer)} refused the connection: {Describe(r.code)} (refusal code 0x{(byte)r.code:x2}). It speaks version {r.serverVersion} and accepts: {(r.supported.IsEmpty ? "(nothing listed)" : string.Join(", ", r.supported))}. Change the client's options (Suite, PreSharedKey, ClientIdentity, PostQuantum) to match one of them.{ClassicalHint(r)}") { Refusal = (HybridRefusalCode)(byte)r.code },
-        WireError.RefusedPeer r => new(HybridErrorCode.PeerRefused, $"Refused {context.Peer}'s request for '{r.requested}': {Describe(r.code)} (refusal code 0x{(byte)r.code:x2}). The client must use one of the protocols this server accepts.") { Refusal = (HybridRefusalCode)(byte)r.code },
-        WireError.MessageTooLarge t => new(HybridErrorCode.MessageTooLarge, $"A message of {t.size} bytes exceeds the limit of {t.limit} bytes. Send smaller messages, or raise MaxMessageSize on the receiving end."),
-        _ when error.IsClosedBeforeAnswer => new(HybridErrorCode.ConnectionTruncated, $"{Capital(context.Peer)} closed the connection before answering: it is busy, found us too slow, or is not accepting connections now. Try again later; if it persists, ask its operator."),
-        _ when error.IsTruncated && inHandshake && context.IsClient && context.PinnedKey is not null => new(HybridErrorCode.AuthenticationFailed, $"{Capital(context.Peer)} accepted our request and then closed the connection during the handshake. Either it could not decrypt our first message (it does not hold the private key of the pinned key {context.PinnedKey.Fingerprint}, or the pre-shared keys differ), or it refused our client key (with a ClientIdentity the server checks it before answering). Check the pinned key, the PreSharedKey, and that the server allows our key."),
-        _ when error.IsTruncated && inHandshake => new(HybridErrorCode.ConnectionTruncated, $"{Capital(context.Peer)} closed the connection during the handshake. It refused our handshake (wrong key or pre-shared key, client key not allowed) or failed; its log says why."),
-        _ when error.IsTruncated => new(HybridErrorCode.ConnectionTruncated, $"The connection to {context.Peer} ended without its authenticated close: data may have been cut off (or an attacker closed the connection). Treat what was received as incomplete."),
-        _ when error.IsPeerKeyRejected => new(HybridErrorCode.AuthenticationFailed, $"The key {context.Peer} proved was refused by this end's authentication settings."),
-        WireError.ApplicationProtocolMismatch a => new(HybridErrorCode.PeerRefused, $"The application protocols differ: this end speaks '{a.local}', {context.Peer} speaks '{a.remote}'. Set the same ApplicationProtocol on both ends."),
+        WireError.Malformed { Item: MalformedReason.NotAStatus n } => HybridErrors.Create(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} is not a HybridProtocol server: it answered \"{Printable(n.received)}\", which cannot be a HybridProtocol status{Guess(n.received)}; the connection was closed. Check the host and port."),
+        WireError.Malformed m => HybridErrors.Create(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} sent bytes that break the protocol ({Describe(m.Item)}); the connection was closed. The peer is not a HybridProtocol endpoint of this version, or the data was corrupted."),
+        WireError.Refused r => new HybridProtocolException(HybridErrorCode.PeerRefused, $"{Capital(context.Peer)} refused the connection: {Describe(r.code)} (refusal code 0x{(byte)r.code:x2}). It speaks version {r.serverVersion} and accepts: {(r.supported.IsEmpty ? "(nothing listed)" : string.Join(", ", r.supported))}. Change the client's options (Suite, PreSharedKey, ClientIdentity, PostQuantum) to match one of them.{ClassicalHint(r)}") { Refusal = (HybridRefusalCode)(byte)r.code },
+        WireError.RefusedPeer r => new HybridProtocolException(HybridErrorCode.PeerRefused, $"Refused {context.Peer}'s request for '{r.requested}': {Describe(r.code)} (refusal code 0x{(byte)r.code:x2}). The client must use one of the protocols this server accepts.") { Refusal = (HybridRefusalCode)(byte)r.code },
+        WireError.MessageTooLarge t => HybridErrors.Create(HybridErrorCode.MessageTooLarge, $"A message of {t.size} bytes exceeds the limit of {t.limit} bytes. Send smaller messages, or raise MaxMessageSize on the receiving end."),
+        _ when error.IsClosedBeforeAnswer => HybridErrors.Create(HybridErrorCode.ConnectionTruncated, $"{Capital(context.Peer)} closed the connection before answering: it is busy, found us too slow, or is not accepting connections now. Try again later; if it persists, ask its operator."),
+        _ when error.IsTruncated && inHandshake && context.IsClient && context.PinnedKey is not null => HybridErrors.Create(HybridErrorCode.AuthenticationFailed, $"{Capital(context.Peer)} accepted our request and then closed the connection during the handshake. Either it could not decrypt our first message (it does not hold the private key of the pinned key {context.PinnedKey.Fingerprint}, or the pre-shared keys differ), or it refused our client key (with a ClientIdentity the server checks it before answering). Check the pinned key, the PreSharedKey, and that the server allows our key."),
+        _ when error.IsTruncated && inHandshake => HybridErrors.Create(HybridErrorCode.ConnectionTruncated, $"{Capital(context.Peer)} closed the connection during the handshake. It refused our handshake (wrong key or pre-shared key, client key not allowed) or failed; its log says why."),
+        _ when error.IsTruncated => HybridErrors.Create(HybridErrorCode.ConnectionTruncated, $"The connection to {context.Peer} ended without its authenticated close: data may have been cut off (or an attacker closed the connection). Treat what was received as incomplete."),
+        _ when error.IsPeerKeyRejected => HybridErrors.Create(HybridErrorCode.AuthenticationFailed, $"The key {context.Peer} proved was refused by this end's authentication settings."),
+        WireError.ApplicationProtocolMismatch a => HybridErrors.Create(HybridErrorCode.PeerRefused, $"The application protocols differ: this end speaks '{a.local}', {context.Peer} speaks '{a.remote}'. Set the same ApplicationProtocol on both ends."),
         WireError.ClosedByPeer c => c.reason switch
         {
-            CloseReason.AuthenticationFailed => new(HybridErrorCode.AuthenticationFailed, $"{Capital(context.Peer)} refused this end's key (it is not on its allow-list, or its check said no). Ask its operator to allow the key, or use the right ClientIdentity."),
-            CloseReason.ApplicationProtocolMismatch => new(HybridErrorCode.PeerRefused, $"{Capital(context.Peer)} closed the connection: the application protocols differ. Set the same ApplicationProtocol on both ends."),
-            CloseReason.IdleTimeout => new(HybridErrorCode.IdleTimeout, $"{Capital(context.Peer)} closed the connection: nothing crossed it for its idle timeout."),
-            CloseReason.MessageTooLarge => new(HybridErrorCode.MessageTooLarge, $"{Capital(context.Peer)} closed the connection: it received a message larger than it accepts."),
-            _ => new(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} closed the connection because it received bytes it could not accept (reason {c.reason})."),
+            CloseReason.AuthenticationFailed => HybridErrors.Create(HybridErrorCode.AuthenticationFailed, $"{Capital(context.Peer)} refused this end's key (it is not on its allow-list, or its check said no). Ask its operator to allow the key, or use the right ClientIdentity."),
+            CloseReason.ApplicationProtocolMismatch => HybridErrors.Create(HybridErrorCode.PeerRefused, $"{Capital(context.Peer)} closed the connection: the application protocols differ. Set the same ApplicationProtocol on both ends."),
+            CloseReason.IdleTimeout => HybridErrors.Create(HybridErrorCode.IdleTimeout, $"{Capital(context.Peer)} closed the connection: nothing crossed it for its idle timeout."),
+            CloseReason.MessageTooLarge => HybridErrors.Create(HybridErrorCode.MessageTooLarge, $"{Capital(context.Peer)} closed the connection: it received a message larger than it accepts."),
+            _ => HybridErrors.Create(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} closed the connection because it received bytes it could not accept (reason {c.reason})."),
         },
-        WireError.UnexpectedRecord u => new(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} sent a {u.recordType} record where none is allowed; the connection was closed."),
-        _ when error.IsClosedDuringHandshake => new(HybridErrorCode.InvalidState, "The connection was closed before its handshake completed."),
-        _ when error.IsConnectionClosed => new(HybridErrorCode.InvalidState, "The connection has been closed; nothing more can be sent. Open a new connection."),
-        _ when error.IsNoVerdictPending => new(HybridErrorCode.InvalidState, "No peer key is waiting for a verdict."),
-        WireError.BufferTooSmall b => new(HybridErrorCode.InvalidArgument, $"A buffer of at least {b.needed} bytes is needed."),
-        WireError.IdleTimeout i => new(HybridErrorCode.IdleTimeout, $"Nothing was sent to or received from {context.Peer} for {i.milliseconds / 1000.0:0.###} s (the IdleTimeout); the connection was closed."),
-        WireError.InvalidConfig c => new(HybridErrorCode.InvalidArgument, $"The connection options cannot work: {Describe(c.reason)}."),
-        _ => new(HybridErrorCode.ProtocolViolation, $"Wire protocol error: {error}."),
+        WireError.UnexpectedRecord u => HybridErrors.Create(HybridErrorCode.ProtocolViolation, $"{Capital(context.Peer)} sent a {u.recordType} record where none is allowed; the connection was closed."),
+        _ when error.IsClosedDuringHandshake => HybridErrors.Create(HybridErrorCode.InvalidState, "The connection was closed before its handshake completed."),
+        _ when error.IsConnectionClosed => HybridErrors.Create(HybridErrorCode.InvalidState, "The connection has been closed; nothing more can be sent. Open a new connection."),
+        _ when error.IsNoVerdictPending => HybridErrors.Create(HybridErrorCode.InvalidState, "No peer key is waiting for a verdict."),
+        WireError.BufferTooSmall b => HybridErrors.Create(HybridErrorCode.InvalidArgument, $"A buffer of at least {b.needed} bytes is needed."),
+        WireError.IdleTimeout i => HybridErrors.Create(HybridErrorCode.IdleTimeout, $"Nothing was sent to or received from {context.Peer} for {i.milliseconds / 1000.0:0.###} s (the IdleTimeout); the connection was closed."),
+        WireError.InvalidConfig c => HybridErrors.Create(HybridErrorCode.InvalidArgument, $"The connection options cannot work: {Describe(c.reason)}."),
+        _ => HybridErrors.Create(HybridErrorCode.ProtocolViolation, $"Wire protocol error: {error}."),
     };
 
     /// <summary>

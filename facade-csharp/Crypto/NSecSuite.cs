@@ -9,7 +9,7 @@ namespace HybridProtocol.Crypto;
 /// Fills the core's crypto records (Noise §4: DH, ENCRYPT, DECRYPT, HASH) from NSec, which is libsodium.
 /// The core computes HMAC and HKDF itself on top of HASH, as the Noise spec defines them.
 /// </summary>
-public static class NSecSuite
+internal static class NSecSuite
 {
     private static SuiteTable? table;
 

@@ -8,7 +8,7 @@ namespace HybridProtocol.Crypto;
 /// libsodium's ML-KEM-768 and X-Wing. Every function is deterministic in its arguments: the seed and the
 /// encapsulation randomness come from the caller, so vectors replay through the same code production runs.
 /// </summary>
-public static class SodiumKem
+internal static class SodiumKem
 {
     /// <summary>ML-KEM-768 (FIPS 203): public key 1184, ciphertext 1088, output 32, seed 64 (d || z), randomness 32 (m).</summary>
     public static KemFunctions MlKem768 { get; } = Make(

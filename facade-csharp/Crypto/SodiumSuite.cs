@@ -16,7 +16,7 @@ namespace HybridProtocol.Crypto;
 /// into the caller's buffer instead of an NSec <c>SharedSecret</c> object. Long-term keys stay NSec keys
 /// (<see cref="PrivateKey"/>): for a DH with one, its 32 bytes are exported to the stack, used, and zeroed.
 /// </summary>
-public static unsafe class SodiumSuite
+internal static unsafe class SodiumSuite
 {
     private static SuiteTable? table;
 

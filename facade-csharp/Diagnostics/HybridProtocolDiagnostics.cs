@@ -10,13 +10,20 @@ namespace HybridProtocol;
 /// <c>hybridprotocol.role</c>, <c>hybridprotocol.protocol.name</c> when known, <c>hybridprotocol.handshake.result</c>
 /// <c>success</c> or <c>failure</c>, and <c>error.type</c> = the <see cref="HybridErrorCode"/> name on failure),
 /// <c>hybridprotocol.handshakes</c> (counter, same tags), <c>hybridprotocol.active_handshakes</c> and
-/// <c>hybridprotocol.active_connections</c> (up-down counters), <c>hybridprotocol.io</c> (counter, bytes on the wire,
-/// tag <c>network.io.direction</c> <c>transmit</c> or <c>receive</c>), <c>hybridprotocol.key_updates</c> (counter,
-/// same direction tag).
+/// <c>hybridprotocol.active_connections</c> (up-down counters, tag <c>hybridprotocol.role</c> <c>client</c> or
+/// <c>server</c>), <c>hybridprotocol.io</c> (counter, bytes on the wire, tag <c>network.io.direction</c>
+/// <c>transmit</c> or <c>receive</c>), <c>hybridprotocol.key_updates</c> (counter, direction and role tags). The meter
+/// comes from <see cref="SecureConnectionOptions.MeterFactory"/> when it is set (a Kestrel endpoint sets it from the
+/// host's <see cref="System.Diagnostics.Metrics.IMeterFactory"/>), otherwise it is one static meter.
 /// </para>
 /// <para>
-/// Tracing (source <see cref="ActivitySourceName"/>): one activity <see cref="HandshakeActivityName"/> per handshake,
-/// with the role, protocol name, application protocol and peer key fingerprint, or error status and <c>error.type</c>.
+/// Tracing (source <see cref="ActivitySourceName"/>): one activity <see cref="HandshakeActivityName"/> per handshake
+/// (kind Client or Server), with the role, protocol name, application protocol and peer key fingerprint, or error
+/// status and <c>error.type</c>, and the addresses under OpenTelemetry's semantic-convention names: on a client
+/// <c>server.address</c> and <c>server.port</c> as asked for (a host name stays a name), on a server
+/// <c>server.address</c>/<c>server.port</c> (its own) and <c>client.address</c>/<c>client.port</c> (the client's,
+/// from the PROXY header behind a balancer); on both <c>network.peer.address</c>/<c>network.peer.port</c> (the socket's
+/// peer: the balancer when there is one), <c>network.transport</c> and <c>network.type</c>.
 /// </para>
 /// <para>
 /// Logs: set <see cref="SecureConnectionOptions.Logger"/>. Events are listed in <see cref="HybridProtocolEvents"/>;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Net;
 using Microsoft.Extensions.Logging;
 
 namespace HybridProtocol.Diagnostics;
@@ -11,29 +12,73 @@ namespace HybridProtocol.Diagnostics;
 internal static class Telemetry
 {
     private static readonly string? Version = typeof(Telemetry).Assembly.GetName().Version?.ToString();
-    private static readonly Meter Meter = new(HybridProtocolDiagnostics.MeterName, Version);
 
     internal static readonly ActivitySource Source = new(HybridProtocolDiagnostics.ActivitySourceName, Version);
 
-    private static readonly Histogram<double> HandshakeDuration = Meter.CreateHistogram(
-        "hybridprotocol.handshake.duration",
-        "s",
-        "How long handshakes take, from the first byte to the last.",
-        tags: null,
-        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
-
-    private static readonly Counter<long> Handshakes = Meter.CreateCounter<long>("hybridprotocol.handshakes", "{handshake}", "Handshakes that ended, by result and error code.");
-
-    private static readonly UpDownCounter<long> ActiveHandshakes = Meter.CreateUpDownCounter<long>("hybridprotocol.active_handshakes", "{handshake}", "Handshakes in progress.");
-
-    private static readonly UpDownCounter<long> ActiveConnections = Meter.CreateUpDownCounter<long>("hybridprotocol.active_connections", "{connection}", "Connections whose handshake completed and that are not disposed yet.");
-
-    private static readonly Counter<long> Io = Meter.CreateCounter<long>("hybridprotocol.io", "By", "Bytes sent and received on the wire (handshake and records).");
-
-    private static readonly Counter<long> KeyUpdates = Meter.CreateCounter<long>("hybridprotocol.key_updates", "{key_update}", "Switches to a new key (Noise Rekey), by direction.");
-
     private static readonly KeyValuePair<string, object?> Transmit = new("network.io.direction", "transmit");
     private static readonly KeyValuePair<string, object?> Receive = new("network.io.direction", "receive");
+
+    /// <summary>
+    /// The instruments of one <see cref="Meter"/>: the static one (<see cref="Default"/>), or one made by the
+    /// <see cref="IMeterFactory"/> the options name (<see cref="SecureConnectionOptions.MeterFactory"/>; ASP.NET Core's
+    /// AddHybridProtocol sets it from DI), made once per factory.
+    /// </summary>
+    internal sealed class Instruments
+    {
+        internal static readonly Instruments Default = new(new Meter(HybridProtocolDiagnostics.MeterName, Version));
+
+        private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IMeterFactory, Instruments> ByFactory = new();
+
+        internal readonly Histogram<double> HandshakeDuration;
+        internal readonly Counter<long> Handshakes;
+        internal readonly UpDownCounter<long> ActiveHandshakes;
+        internal readonly UpDownCounter<long> ActiveConnections;
+        internal readonly Counter<long> Io;
+        internal readonly Counter<long> KeyUpdates;
+
+        private Instruments(Meter meter)
+        {
+            Meter = meter;
+            HandshakeDuration = meter.CreateHistogram(
+                "hybridprotocol.handshake.duration",
+                "s",
+                "How long handshakes take, from the first byte to the last.",
+                tags: null,
+                advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
+            Handshakes = meter.CreateCounter<long>("hybridprotocol.handshakes", "{handshake}", "Handshakes that ended, by result and error code.");
+            ActiveHandshakes = meter.CreateUpDownCounter<long>("hybridprotocol.active_handshakes", "{handshake}", "Handshakes in progress, by role.");
+            ActiveConnections = meter.CreateUpDownCounter<long>("hybridprotocol.active_connections", "{connection}", "Connections whose handshake completed and that are not disposed yet, by role.");
+            Io = meter.CreateCounter<long>("hybridprotocol.io", "By", "Bytes sent and received on the wire (handshake and records).");
+            KeyUpdates = meter.CreateCounter<long>("hybridprotocol.key_updates", "{key_update}", "Switches to a new key (Noise Rekey), by direction and role.");
+        }
+
+        /// <summary>The meter the instruments belong to.</summary>
+        internal Meter Meter { get; }
+
+        /// <summary>The instruments for a factory (null: the static meter).</summary>
+        internal static Instruments For(IMeterFactory? factory) => factory is null
+            ? Default
+            : ByFactory.GetValue(factory, f => new Instruments(f.Create(new MeterOptions(HybridProtocolDiagnostics.MeterName) { Version = Version })));
+
+        internal void Sent(int bytes)
+        {
+            if (Io.Enabled && bytes > 0)
+            {
+                Io.Add(bytes, Transmit);
+            }
+        }
+
+        internal void Received(int bytes)
+        {
+            if (Io.Enabled && bytes > 0)
+            {
+                Io.Add(bytes, Receive);
+            }
+        }
+    }
+
+    /// <summary>The <c>hybridprotocol.role</c> tag.</summary>
+    internal static KeyValuePair<string, object?> Role(bool isServer) => new("hybridprotocol.role", isServer ? "server" : "client");
 
     private static readonly Action<ILogger, string, Exception?> LogAccepted = LoggerMessage.Define<string>(
         LogLevel.Debug, HybridProtocolEvents.ConnectionAccepted, "Connection from {RemoteEndPoint} accepted; handshake starting.");
@@ -56,24 +101,6 @@ internal static class Telemetry
     internal static readonly Action<ILogger, int, double, string, Exception?> LogSummary = LoggerMessage.Define<int, double, string>(
         LogLevel.Information, HybridProtocolEvents.HandshakeFailuresSummary, "{Count} handshake(s) failed or were refused in the last {Seconds:0.#} s ({ErrorCodes}); each one is logged at Debug (event 3 or 5).");
 
-    internal static void Sent(int bytes)
-    {
-        if (Io.Enabled && bytes > 0)
-        {
-            Io.Add(bytes, Transmit);
-        }
-    }
-
-    internal static void Received(int bytes)
-    {
-        if (Io.Enabled && bytes > 0)
-        {
-            Io.Add(bytes, Receive);
-        }
-    }
-
-    internal static void ConnectionOpened() => ActiveConnections.Add(1);
-
     internal static void Accepted(ILogger? logger, object? remote)
     {
         if (logger?.IsEnabled(LogLevel.Debug) == true)
@@ -91,20 +118,20 @@ internal static class Telemetry
     }
 
     /// <summary>A connection ended: the gauge goes down, and the reason is logged.</summary>
-    internal static void ConnectionClosed(ILogger? logger, string peer, string reason)
+    internal static void ConnectionClosed(Instruments instruments, bool isServer, ILogger? logger, string peer, string reason)
     {
-        ActiveConnections.Add(-1);
+        instruments.ActiveConnections.Add(-1, Role(isServer));
         if (logger?.IsEnabled(LogLevel.Debug) == true)
         {
             LogClosed(logger, peer, reason, null);
         }
     }
 
-    internal static void KeyUpdated(ILogger? logger, string peer, bool sending)
+    internal static void KeyUpdated(Instruments instruments, bool isServer, ILogger? logger, string peer, bool sending)
     {
-        if (KeyUpdates.Enabled)
+        if (instruments.KeyUpdates.Enabled)
         {
-            KeyUpdates.Add(1, sending ? Transmit : Receive);
+            instruments.KeyUpdates.Add(1, sending ? Transmit : Receive, Role(isServer));
         }
 
         if (logger?.IsEnabled(LogLevel.Debug) == true)
@@ -114,8 +141,8 @@ internal static class Telemetry
     }
 
     /// <summary>Starts measuring one handshake: call <see cref="HandshakeScope.Completed"/> or <see cref="HandshakeScope.Failed"/> once.</summary>
-    internal static HandshakeScope StartHandshake(bool isServer, string? requestedProtocol, string peer, ILogger? logger) =>
-        new(isServer, requestedProtocol, peer, logger);
+    internal static HandshakeScope StartHandshake(Instruments instruments, bool isServer, string? requestedProtocol, string peer, PeerAddresses addresses, ILogger? logger) =>
+        new(instruments, isServer, requestedProtocol, peer, addresses, logger);
 
     /// <summary>One handshake's measurement: the duration, the activity, the result.</summary>
     internal sealed class HandshakeScope
@@ -126,19 +153,23 @@ internal static class Telemetry
         private readonly string peer;
         private readonly ILogger? logger;
         private readonly Activity? activity;
+        private readonly Instruments instruments;
+        private readonly bool isServer;
 
-        internal HandshakeScope(bool isServer, string? requestedProtocol, string peer, ILogger? logger)
+        internal HandshakeScope(Instruments instruments, bool isServer, string? requestedProtocol, string peer, PeerAddresses addresses, ILogger? logger)
         {
+            this.instruments = instruments;
+            this.isServer = isServer;
             role = isServer ? "server" : "client";
             this.requestedProtocol = requestedProtocol;
             this.peer = peer;
             this.logger = logger;
-            ActiveHandshakes.Add(1, new KeyValuePair<string, object?>("hybridprotocol.role", role));
-            activity = Source.StartActivity(HybridProtocolDiagnostics.HandshakeActivityName, ActivityKind.Internal);
+            instruments.ActiveHandshakes.Add(1, Role(isServer));
+            activity = Source.StartActivity(HybridProtocolDiagnostics.HandshakeActivityName, isServer ? ActivityKind.Server : ActivityKind.Client);
             if (activity is { IsAllDataRequested: true })
             {
                 activity.SetTag("hybridprotocol.role", role);
-                activity.SetTag("hybridprotocol.peer", peer);
+                addresses.Tag(activity);
                 if (requestedProtocol is not null)
                 {
                     activity.SetTag("hybridprotocol.protocol.name", requestedProtocol);
@@ -149,7 +180,7 @@ internal static class Telemetry
         internal void Completed(SecureConnection connection, ILogger? connectionLogger)
         {
             connection.Logger = connectionLogger;
-            ConnectionOpened();
+            instruments.ActiveConnections.Add(1, Role(isServer));
             var elapsed = Stopwatch.GetElapsedTime(started);
             var fingerprint = connection.RemotePublicKey?.Fingerprint ?? "(none)";
             var tags = new TagList
@@ -199,25 +230,76 @@ internal static class Telemetry
 
             if (logger?.IsEnabled(LogLevel.Debug) == true)
             {
-                LogFailed(logger, peer, (exception as HybridProtocolException)?.Code ?? default, elapsed.TotalMilliseconds, exception);
+                LogFailed(logger, peer, (exception as IHybridProtocolError)?.Code ?? default, elapsed.TotalMilliseconds, exception);
             }
         }
 
         private void End(TimeSpan elapsed, in TagList tags)
         {
-            ActiveHandshakes.Add(-1, new KeyValuePair<string, object?>("hybridprotocol.role", role));
-            HandshakeDuration.Record(elapsed.TotalSeconds, tags);
-            Handshakes.Add(1, tags);
+            instruments.ActiveHandshakes.Add(-1, Role(isServer));
+            instruments.HandshakeDuration.Record(elapsed.TotalSeconds, tags);
+            instruments.Handshakes.Add(1, tags);
         }
     }
 
     /// <summary>The <c>error.type</c> value: the error code's name, or the exception type for other failures (cancellation).</summary>
     internal static string ErrorType(Exception exception) => exception switch
     {
-        HybridProtocolException h => h.Code.ToString(),
+        IHybridProtocolError h => h.Code.ToString(),
         OperationCanceledException => "Canceled",
         _ => exception.GetType().Name,
     };
+}
+
+/// <summary>
+/// The addresses of one connection as OpenTelemetry's semantic conventions name them (server.address, server.port,
+/// client.address, client.port, network.peer.address, network.peer.port). A client knows the server as it was asked
+/// for (<paramref name="ServerHost"/>, e.g. a host name) and the address its socket reached; a server knows its own
+/// address, the client's (from a PROXY header when a balancer sent one) and the socket's peer (the balancer then).
+/// </summary>
+internal readonly record struct PeerAddresses(bool IsServer, string? ServerHost, int ServerPort, EndPoint? Remote, EndPoint? Local, EndPoint? Balancer)
+{
+    internal void Tag(Activity activity)
+    {
+        var remote = Remote as IPEndPoint;
+        var local = Local as IPEndPoint;
+        var peer = (Balancer ?? Remote) as IPEndPoint;
+        if (IsServer)
+        {
+            if (local is not null)
+            {
+                activity.SetTag("server.address", local.Address.ToString());
+                activity.SetTag("server.port", local.Port);
+            }
+
+            if (remote is not null)
+            {
+                activity.SetTag("client.address", remote.Address.ToString());
+                activity.SetTag("client.port", remote.Port);
+            }
+        }
+        else
+        {
+            if (ServerHost is not null)
+            {
+                activity.SetTag("server.address", ServerHost);
+                activity.SetTag("server.port", ServerPort);
+            }
+            else if (remote is not null)
+            {
+                activity.SetTag("server.address", remote.Address.ToString());
+                activity.SetTag("server.port", remote.Port);
+            }
+        }
+
+        if (peer is not null)
+        {
+            activity.SetTag("network.peer.address", peer.Address.ToString());
+            activity.SetTag("network.peer.port", peer.Port);
+            activity.SetTag("network.transport", "tcp");
+            activity.SetTag("network.type", peer.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "ipv6" : "ipv4");
+        }
+    }
 }
 
 /// <summary>

@@ -37,7 +37,7 @@ public static class Hpke
     /// <param name="info">Application context bound into the key schedule; the recipient must pass the same.</param>
     /// <param name="aad">Associated data authenticated but not encrypted; the recipient must pass the same.</param>
     /// <param name="options">Suite and mode inputs (PSK, sender key); null for the default suite in base mode.</param>
-    /// <exception cref="HybridProtocolException">InvalidKey, InvalidPeerKey, InvalidArgument (PSK inputs), Unsupported.</exception>
+    /// <exception cref="HybridArgumentException">InvalidKey, InvalidPeerKey, InvalidArgument (PSK inputs), Unsupported.</exception>
     public static byte[] Seal(
         PublicKey recipientPublicKey,
         ReadOnlySpan<byte> plaintext,
@@ -61,7 +61,8 @@ public static class Hpke
     /// <param name="info">The info the sender used.</param>
     /// <param name="aad">The associated data the sender used.</param>
     /// <param name="options">The sender's suite and mode inputs; null for the default suite in base mode.</param>
-    /// <exception cref="HybridProtocolException">DecryptionFailed, InvalidCiphertext (too short), InvalidKey, InvalidPeerKey, InvalidArgument, Unsupported.</exception>
+    /// <exception cref="HybridProtocolException">DecryptionFailed, InvalidCiphertext (too short), InvalidPeerKey, Unsupported.</exception>
+    /// <exception cref="HybridArgumentException">InvalidKey, InvalidArgument.</exception>
     public static byte[] Open(
         PrivateKey recipientPrivateKey,
         ReadOnlySpan<byte> sealedMessage,
@@ -91,7 +92,7 @@ public static class Hpke
     /// <param name="recipientPublicKey">The recipient's public key, of the suite's KEM's algorithm.</param>
     /// <param name="info">Application context bound into the key schedule.</param>
     /// <param name="options">Suite and mode inputs; null for the default suite in base mode.</param>
-    /// <exception cref="HybridProtocolException">InvalidKey (a key of another algorithm than the suite's KEM), InvalidArgument, Unsupported (an auth mode with ML-KEM or X-Wing).</exception>
+    /// <exception cref="HybridArgumentException">InvalidKey (a key of another algorithm than the suite's KEM), InvalidArgument, Unsupported (an auth mode with ML-KEM or X-Wing).</exception>
     public static HpkeSenderContext SetupS(PublicKey recipientPublicKey, ReadOnlySpan<byte> info, HpkeSenderOptions? options = null)
     {
         options ??= new HpkeSenderOptions();
@@ -253,7 +254,7 @@ public static class Hpke
     /// (at least 32 bytes of uniformly random keying material). Dispose the result.
     /// </summary>
     /// <param name="ikm">Input keying material, at least 32 bytes.</param>
-    /// <exception cref="HybridProtocolException">InvalidKey when <paramref name="ikm"/> is shorter than 32 bytes.</exception>
+    /// <exception cref="HybridArgumentException">InvalidKey when <paramref name="ikm"/> is shorter than 32 bytes.</exception>
     public static PrivateKey DeriveKeyPair(ReadOnlySpan<byte> ikm) => DeriveKeyPair(HpkeKem.X25519HkdfSha256, ikm);
 
     /// <summary>
@@ -263,7 +264,7 @@ public static class Hpke
     /// </summary>
     /// <param name="kem">The KEM whose key to derive.</param>
     /// <param name="ikm">Input keying material.</param>
-    /// <exception cref="HybridProtocolException">InvalidKey when <paramref name="ikm"/> is too short; Unsupported for an unknown KEM.</exception>
+    /// <exception cref="HybridArgumentException">InvalidKey when <paramref name="ikm"/> is too short; Unsupported for an unknown KEM.</exception>
     public static PrivateKey DeriveKeyPair(HpkeKem kem, ReadOnlySpan<byte> ikm)
     {
         var core = HpkeCrypto.KemFor(kem)

@@ -117,7 +117,7 @@ internal static class HpkeCrypto
         if (kem is HpkeKem.X25519HkdfSha256 or HpkeKem.P256HkdfSha256 or HpkeKem.P384HkdfSha384 or HpkeKem.P521HkdfSha512
             or HpkeKem.MlKem768 or HpkeKem.XWing or HpkeKem.MlKem768P256 || implementation.kem_id != (ushort)kem)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"HPKE KEM 0x{(int)kem:x4} cannot be registered with this record.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"HPKE KEM 0x{(int)kem:x4} cannot be registered with this record.");
         }
 
         lock (RegistrationLock)

@@ -43,7 +43,8 @@ public sealed class HpkeSenderContext : IDisposable
     /// <param name="aad">Associated data authenticated but not encrypted; the recipient must pass the same.</param>
     /// <param name="ciphertext">Exactly <see cref="CiphertextLength"/> bytes, not overlapping the plaintext.</param>
     /// <returns>The number of bytes written.</returns>
-    /// <exception cref="HybridProtocolException">NonceExhausted after 2^64 - 1 messages; Unsupported for the export-only AEAD; InvalidArgument for a wrong buffer length.</exception>
+    /// <exception cref="HybridProtocolException">NonceExhausted after 2^64 - 1 messages; Unsupported for the export-only AEAD.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument for a wrong buffer length.</exception>
     public int Seal(ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> aad, Span<byte> ciphertext)
     {
         ObjectDisposedException.ThrowIf(disposed, this);

@@ -30,7 +30,7 @@ public static class SealedFile
     /// <param name="info">HPKE info: application context the recipient must pass too; null for none.</param>
     /// <param name="options">Suite and mode inputs (PSK, sender key); null for the default suite in base mode.</param>
     /// <param name="chunkSize">Plaintext bytes per chunk, 1 to <see cref="MaxChunkSize"/>.</param>
-    /// <exception cref="HybridProtocolException">InvalidKey, InvalidPeerKey, InvalidArgument, Unsupported.</exception>
+    /// <exception cref="HybridArgumentException">InvalidKey, InvalidPeerKey, InvalidArgument, Unsupported.</exception>
     public static void Seal(
         PublicKey recipientPublicKey,
         Stream input,
@@ -110,7 +110,7 @@ public static class SealedFile
         ArgumentNullException.ThrowIfNull(output);
         if (chunkSize < 1 || chunkSize > MaxChunkSize)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"chunkSize must be 1 to {MaxChunkSize}, not {chunkSize}.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"chunkSize must be 1 to {MaxChunkSize}, not {chunkSize}.");
         }
 
         options ??= new HpkeSenderOptions();
@@ -180,7 +180,7 @@ public static class SealedFile
         var mode = (HpkeMode)ModeModule.value(header.Mode);
         if (mode != options.Mode)
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidArgument,
                 $"The file was sealed in HPKE mode {mode}, but the options give the inputs of mode {options.Mode} (PSK and PSK id for Psk, the sender's public key for Auth).");
         }

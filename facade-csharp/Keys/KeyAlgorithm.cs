@@ -130,7 +130,7 @@ internal static class KeyAlgorithms
     public static int PrivateLength(KeyAlgorithm algorithm) => CoreKem(algorithm).Nsk;
 
     /// <summary>Throws the typed error for a key of <paramref name="actual"/> used where <paramref name="expected"/> is needed.</summary>
-    public static HybridProtocolException WrongAlgorithm(KeyAlgorithm actual, KeyAlgorithm expected, string where) => new(
+    public static HybridArgumentException WrongAlgorithm(KeyAlgorithm actual, KeyAlgorithm expected, string where) => new(
         HybridErrorCode.InvalidKey,
         $"This is {Article(actual)} {Name(actual)} key, but {where} needs {Article(expected)} {Name(expected)} key. "
         + $"Use a key made with PrivateKey.Generate(KeyAlgorithm.{expected}), or pick the suite that matches the key.");

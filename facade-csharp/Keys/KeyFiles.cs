@@ -41,7 +41,7 @@ internal static class KeyFiles
         ArgumentNullException.ThrowIfNull(path);
         if (path.Length == 0)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"The path to save the {what} to is empty.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"The path to save the {what} to is empty.");
         }
 
         if (overwrite)
@@ -57,7 +57,7 @@ internal static class KeyFiles
         }
         catch (IOException e) when (File.Exists(path) || Directory.Exists(path))
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidArgument,
                 $"'{path}' already exists; refusing to overwrite it with the {what}. "
                 + "Choose another path, delete the old file first, or ask for overwriting explicitly (overwrite: true).",
@@ -136,7 +136,7 @@ internal static class KeyFiles
     internal static string Octal(UnixFileMode mode) => "0" + Convert.ToString((int)mode & 0x1FF, 8).PadLeft(3, '0');
 
     internal static bool IsFileError(Exception e) =>
-        e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException;
+        e is (IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException) and not IHybridProtocolError;
 
     private static FileStreamOptions Options(FileMode mode, UnixFileMode unixMode)
     {
@@ -150,7 +150,7 @@ internal static class KeyFiles
         return options;
     }
 
-    private static HybridProtocolException CannotWrite(string path, string what, Exception e) => new(
+    private static HybridArgumentException CannotWrite(string path, string what, Exception e) => new(
         HybridErrorCode.InvalidArgument,
         $"Cannot write the {what} to '{path}': {e.Message}",
         e);

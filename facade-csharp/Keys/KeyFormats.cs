@@ -78,20 +78,20 @@ internal static class KeyFormats
     }
 
     /// <summary>A malformed-key error naming the source, the block and the problem.</summary>
-    public static HybridProtocolException Malformed(string source, KeyAlgorithm algorithm, string label, string problem) => new(
+    public static HybridArgumentException Malformed(string source, KeyAlgorithm algorithm, string label, string problem) => new(
         HybridErrorCode.InvalidKey,
         algorithm == KeyAlgorithm.X25519
             ? $"{Capitalized(source)} has a \"{label}\" block that is not an RFC 8410 X25519 key: {problem}. {KeyPem.HowToMake}"
             : $"{Capitalized(source)} has a \"{label}\" block that is not a valid {KeyAlgorithms.Name(algorithm)} key: {problem}. {KeyPem.HowToMake}");
 
     /// <summary>The InvalidKey exception for a key document the core refused.</summary>
-    private static HybridProtocolException Refused(KeyFormatError error, string label, string source)
+    private static HybridArgumentException Refused(KeyFormatError error, string label, string source)
     {
         var isPrivate = label == KeyPem.PrivateLabel;
         switch (error)
         {
             case KeyFormatError.ForeignKey { Item: var foreign }:
-                return new HybridProtocolException(
+                return new HybridArgumentException(
                     HybridErrorCode.InvalidKey,
                     $"{Capitalized(source)} holds {ForeignName(foreign)} {(isPrivate ? "private" : "public")} key, but HybridProtocol uses X25519 keys. {KeyPem.HowToMake}");
             case KeyFormatError.ParametersPresent { Item: var t }:
@@ -115,7 +115,7 @@ internal static class KeyFormats
             default:
                 var what = isPrivate ? "PKCS #8" : "SubjectPublicKeyInfo";
                 var problem = error.IsUnsupportedKeyVersion ? $"its version is not v1 (0) or v2 (1)" : $"it is not valid {what} DER";
-                return new HybridProtocolException(
+                return new HybridArgumentException(
                     HybridErrorCode.InvalidKey,
                     $"{Capitalized(source)} has a \"{label}\" block that is not a key: {problem}. The file may be truncated or damaged. {KeyPem.HowToMake}");
         }

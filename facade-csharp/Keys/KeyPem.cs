@@ -84,16 +84,16 @@ internal static class KeyPem
             if (total > MaxKeyFileBytes)
             {
                 CryptographicOperations.ZeroMemory(bytes);
-                throw new HybridProtocolException(
+                throw new HybridArgumentException(
                     HybridErrorCode.InvalidKey,
                     $"'{path}' is larger than {MaxKeyFileBytes} bytes, so it is not a key file. {HowToMake}");
             }
 
             Array.Resize(ref bytes, total);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        catch (Exception e) when (e is (IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException) and not IHybridProtocolError)
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidArgument,
                 $"Cannot read key file '{path}': {e.Message}",
                 e);
@@ -115,14 +115,14 @@ internal static class KeyPem
         var decoded = Pem.decode(pem);
         if (decoded.IsError)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidKey, NoPemMessage(decoded.ErrorValue, expectedLabel, source));
+            throw new HybridArgumentException(HybridErrorCode.InvalidKey, NoPemMessage(decoded.ErrorValue, expectedLabel, source));
         }
 
         var block = decoded.ResultValue;
         if (block.Label != expectedLabel)
         {
             CryptographicOperations.ZeroMemory(block.Data);
-            throw new HybridProtocolException(HybridErrorCode.InvalidKey, WrongLabelMessage(block.Label, expectedLabel, source));
+            throw new HybridArgumentException(HybridErrorCode.InvalidKey, WrongLabelMessage(block.Label, expectedLabel, source));
         }
 
         return block.Data;

@@ -69,7 +69,7 @@ public sealed class KnownHosts
         var config = Environment.GetFolderPath(Environment.SpecialFolder.ApplicationData);
         if (string.IsNullOrEmpty(config))
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidArgument,
                 $"There is no user configuration directory for the known-hosts file (is HOME set?). Set {PathEnvironmentVariable} to a file path.");
         }
@@ -94,7 +94,7 @@ public sealed class KnownHosts
         ArgumentNullException.ThrowIfNull(path);
         if (path.Length == 0)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "The known-hosts path is empty.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "The known-hosts path is empty.");
         }
 
         var store = new KnownHosts(System.IO.Path.GetFullPath(path));
@@ -156,7 +156,7 @@ public sealed class KnownHosts
         var checkedComment = KnownHostsLineModule.comment(comment ?? "");
         if (checkedComment.IsError)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, "A known-hosts comment must be a single line.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "A known-hosts comment must be a single line.");
         }
 
         lock (_lock)
@@ -185,7 +185,7 @@ public sealed class KnownHosts
         var parsed = HostPortModule.parse(HostPortRule.PortOptional, hostAndOptionalPort);
         if (parsed.IsError)
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidArgument,
                 $"'{hostAndOptionalPort}' is not HOST or HOST:PORT: {HostPortMessages.Describe(parsed.ErrorValue)}.");
         }
@@ -228,7 +228,7 @@ public sealed class KnownHosts
     /// The error for a server whose key differs from the recorded one, in the manner of OpenSSH: it names the host, both
     /// fingerprints, where the old key is recorded, and how to accept the new key if it is genuine.
     /// </summary>
-    public static HybridProtocolException ServerKeyChangedException(
+    public static HybridAuthenticationException ServerKeyChangedException(
         string host, int port, PublicKey recorded, PublicKey presented, string? knownHostsPath = null, int? line = null)
     {
         ArgumentNullException.ThrowIfNull(recorded);
@@ -244,7 +244,7 @@ public sealed class KnownHosts
             .Append(knownHostsPath is null ? "" : line is null ? $", or edit {knownHostsPath}" : $", or delete line {line} of {knownHostsPath}")
             .Append(") and connect again.")
             .ToString();
-        return new HybridProtocolException(HybridErrorCode.ServerKeyChanged, message);
+        return new HybridAuthenticationException(HybridErrorCode.ServerKeyChanged, message);
     }
 
     /// <summary>The core form of an entry (its host already in stored form).</summary>
@@ -263,7 +263,7 @@ public sealed class KnownHosts
         ArgumentNullException.ThrowIfNull(key);
         if (key.Algorithm != KeyAlgorithm.X25519)
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidKey,
                 $"Known hosts record X25519 keys only; this is a {KeyAlgorithms.Name(key.Algorithm)} key.");
         }
@@ -277,7 +277,7 @@ public sealed class KnownHosts
         var normalized = HostPortModule.normalizeHost(host);
         if (normalized.IsError)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"'{host}' is not a host name or IP address: {HostPortMessages.Describe(normalized.ErrorValue)}.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"'{host}' is not a host name or IP address: {HostPortMessages.Describe(normalized.ErrorValue)}.");
         }
 
         return normalized.ResultValue;
@@ -287,7 +287,7 @@ public sealed class KnownHosts
     {
         if (HostPortModule.checkPort(port).IsError)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, HostPortMessages.PortMessage(port));
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, HostPortMessages.PortMessage(port));
         }
     }
 
@@ -304,7 +304,7 @@ public sealed class KnownHosts
             using var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             if (stream.Length > MaxFileBytes)
             {
-                throw new HybridProtocolException(
+                throw new HybridArgumentException(
                     HybridErrorCode.InvalidKey,
                     $"The known-hosts file {Path} is larger than {MaxFileBytes / (1024 * 1024)} MiB; it is not a known-hosts file or has grown out of hand.");
             }
@@ -318,14 +318,14 @@ public sealed class KnownHosts
         }
         catch (Exception e) when (KeyFiles.IsFileError(e))
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Cannot read the known-hosts file {Path}: {e.Message}", e);
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"Cannot read the known-hosts file {Path}: {e.Message}", e);
         }
 
         var decoded = KnownHostsFile.decode(Encoding.UTF8.GetString(bytes));
         if (decoded.IsError)
         {
             var (line, problem) = (decoded.ErrorValue.Line, HostPortMessages.Describe(decoded.ErrorValue.Error));
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidKey,
                 $"The known-hosts file {Path}, line {line}, is malformed: {problem}. "
                 + $"Each line must be 'HOST:PORT {KeyType} BASE64-KEY [comment]' (or a '#' comment); fix or delete line {line}.");
@@ -359,7 +359,7 @@ public sealed class KnownHosts
         }
         catch (Exception e) when (KeyFiles.IsFileError(e))
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Cannot create the directory {directory} for the known-hosts file: {e.Message}", e);
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"Cannot create the directory {directory} for the known-hosts file: {e.Message}", e);
         }
     }
 
@@ -379,7 +379,7 @@ public sealed class KnownHosts
         }
         catch (Exception e) when (KeyFiles.IsFileError(e))
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidArgument,
                 $"The known-hosts file {Path} is locked by another process (lock file {lockPath}) for more than {(int)LockTimeout.TotalSeconds} s, or the lock cannot be taken: {e.Message}",
                 e);

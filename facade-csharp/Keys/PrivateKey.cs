@@ -117,7 +117,7 @@ public sealed partial class PrivateKey : IDisposable
                 }
 
             default:
-                throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Unknown key algorithm {(int)algorithm}.");
+                throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"Unknown key algorithm {(int)algorithm}.");
         }
     }
 
@@ -126,7 +126,7 @@ public sealed partial class PrivateKey : IDisposable
     /// X25519, the big-endian scalar (32, 48 or 66 bytes, 1 ≤ sk &lt; n) for the NIST curves, the 64-byte seed d || z for
     /// ML-KEM-768, the 32-byte seed for X-Wing.
     /// </summary>
-    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> when the bytes are not such a key.</exception>
+    /// <exception cref="HybridArgumentException"><see cref="HybridErrorCode.InvalidKey"/> when the bytes are not such a key.</exception>
     public static unsafe PrivateKey FromRawBytes(KeyAlgorithm algorithm, ReadOnlySpan<byte> raw)
     {
         if (KeyAlgorithms.IsGeneric(algorithm) && Enum.IsDefined(algorithm))
@@ -140,7 +140,7 @@ public sealed partial class PrivateKey : IDisposable
                 return FromRawBytes(raw);
             case KeyAlgorithm.P256 or KeyAlgorithm.P384 or KeyAlgorithm.P521:
                 var group = KeyAlgorithms.Nist(algorithm)!;
-                var key = group.ImportScalar(raw) ?? throw new HybridProtocolException(
+                var key = group.ImportScalar(raw) ?? throw new HybridArgumentException(
                     HybridErrorCode.InvalidKey,
                     $"A {KeyAlgorithms.Name(algorithm)} private key is a {group.Size}-byte scalar between 1 and the group order; "
                     + $"these {raw.Length} bytes are not one.");
@@ -149,7 +149,7 @@ public sealed partial class PrivateKey : IDisposable
                 var kem = KeyAlgorithms.PostQuantum(algorithm)!;
                 if (raw.Length != kem.SEEDLEN)
                 {
-                    throw new HybridProtocolException(
+                    throw new HybridArgumentException(
                         HybridErrorCode.InvalidKey,
                         $"A {KeyAlgorithms.Name(algorithm)} private key is a {kem.SEEDLEN}-byte seed, but {raw.Length} bytes were given.");
                 }
@@ -159,7 +159,7 @@ public sealed partial class PrivateKey : IDisposable
                 var pair = kem.GENERATE_KEM_KEYPAIR.Invoke(raw);
                 return new PrivateKey(algorithm, null, seed, pair.Private, pair.Public);
             default:
-                throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Unknown key algorithm {(int)algorithm}.");
+                throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"Unknown key algorithm {(int)algorithm}.");
         }
     }
 
@@ -173,7 +173,7 @@ public sealed partial class PrivateKey : IDisposable
         var kem = KeyAlgorithms.CoreKem(algorithm);
         if (raw.Length != kem.Nsk)
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidKey,
                 $"A {KeyAlgorithms.Name(algorithm)} private key is {kem.Nsk} bytes, but {raw.Length} were given.");
         }
@@ -184,7 +184,7 @@ public sealed partial class PrivateKey : IDisposable
             var pair = kem.DeserializePrivateKey.Invoke(copy);
             if (pair.IsError)
             {
-                throw new HybridProtocolException(
+                throw new HybridArgumentException(
                     HybridErrorCode.InvalidKey, $"These {raw.Length} bytes are not a {KeyAlgorithms.Name(algorithm)} private key.");
             }
 
@@ -199,12 +199,12 @@ public sealed partial class PrivateKey : IDisposable
     }
 
     /// <summary>Makes a key from its 32 raw bytes (RFC 7748 §5 scalar; every 32-byte string is a valid X25519 private key).</summary>
-    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> when the length is not 32.</exception>
+    /// <exception cref="HybridArgumentException"><see cref="HybridErrorCode.InvalidKey"/> when the length is not 32.</exception>
     public static PrivateKey FromRawBytes(ReadOnlySpan<byte> raw)
     {
         if (raw.Length != KeyPem.KeyLength)
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidKey,
                 $"An X25519 private key is {KeyPem.KeyLength} bytes, but {raw.Length} were given.");
         }
@@ -212,7 +212,7 @@ public sealed partial class PrivateKey : IDisposable
         var parameters = CreationParameters();
         if (!Key.TryImport(X25519Algorithm, raw, KeyBlobFormat.RawPrivateKey, out var key, in parameters) || key is null)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidKey, "libsodium refused the 32 bytes as an X25519 private key.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidKey, "libsodium refused the 32 bytes as an X25519 private key.");
         }
 
         return new PrivateKey(key);
@@ -486,7 +486,7 @@ public sealed partial class PrivateKey : IDisposable
             {
                 key = algorithm == KeyAlgorithm.X25519 ? FromRawBytes(document.PrivateKey) : FromRawBytes(algorithm, document.PrivateKey);
             }
-            catch (HybridProtocolException e)
+            catch (Exception e) when (e is IHybridProtocolError)
             {
                 throw KeyFormats.Malformed(source, algorithm, KeyPem.PrivateLabel, e.Message.TrimEnd('.'));
             }

@@ -38,12 +38,12 @@ public sealed partial class PublicKey : IEquatable<PublicKey>
     public string Fingerprint { get; }
 
     /// <summary>Makes a public key from its 32 raw bytes (copied).</summary>
-    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> when the length is not 32.</exception>
+    /// <exception cref="HybridArgumentException"><see cref="HybridErrorCode.InvalidKey"/> when the length is not 32.</exception>
     public static PublicKey FromRawBytes(ReadOnlySpan<byte> raw)
     {
         if (raw.Length != KeyPem.KeyLength)
         {
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidKey,
                 $"An X25519 public key is {KeyPem.KeyLength} bytes, but {raw.Length} were given.");
         }
@@ -55,7 +55,7 @@ public sealed partial class PublicKey : IEquatable<PublicKey>
     /// Makes a public key of <paramref name="algorithm"/> from its encoded bytes (copied), validated as RFC 9180 §7.1.4 says:
     /// the length, and for the NIST curves an uncompressed point on the curve (not the identity, coordinates below p).
     /// </summary>
-    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> when the bytes are not such a key.</exception>
+    /// <exception cref="HybridArgumentException"><see cref="HybridErrorCode.InvalidKey"/> when the bytes are not such a key.</exception>
     public static PublicKey FromRawBytes(KeyAlgorithm algorithm, ReadOnlySpan<byte> raw)
     {
         if (algorithm == KeyAlgorithm.X25519)
@@ -65,7 +65,7 @@ public sealed partial class PublicKey : IEquatable<PublicKey>
 
         if (!Enum.IsDefined(algorithm))
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Unknown key algorithm {(int)algorithm}.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"Unknown key algorithm {(int)algorithm}.");
         }
 
         var bytes = raw.ToArray();
@@ -73,7 +73,7 @@ public sealed partial class PublicKey : IEquatable<PublicKey>
         if (checkedKey.IsError)
         {
             var kemError = checkedKey.ErrorValue is Core.Hpke.HpkeError.KemFailure failure ? failure.Item : null;
-            throw new HybridProtocolException(
+            throw new HybridArgumentException(
                 HybridErrorCode.InvalidKey,
                 kemError is { IsInvalidPoint: true }
                     ? $"The {KeyAlgorithms.Name(algorithm)} public key is not a point on the curve (or is the identity); RFC 9180 §7.1.4 requires refusing it."
@@ -166,7 +166,7 @@ public sealed partial class PublicKey : IEquatable<PublicKey>
     public override string ToString() => Fingerprint;
 
     /// <summary>The core's view of an X25519 key for Noise (DHLEN = 32 bytes, copied).</summary>
-    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> for a key of another algorithm.</exception>
+    /// <exception cref="HybridArgumentException"><see cref="HybridErrorCode.InvalidKey"/> for a key of another algorithm.</exception>
     internal DhPublicKey ToCore() => Algorithm == KeyAlgorithm.X25519
         ? DhPublicKey.TryCreate(KeyPem.KeyLength, _raw).Value
         : throw KeyAlgorithms.WrongAlgorithm(Algorithm, KeyAlgorithm.X25519, "a Noise connection");
@@ -184,7 +184,7 @@ public sealed partial class PublicKey : IEquatable<PublicKey>
     }
 
     /// <summary>The facade's view of a key the core produced (for instance the peer's static key rs).</summary>
-    /// <exception cref="HybridProtocolException"><see cref="HybridErrorCode.InvalidKey"/> when it is not 32 bytes.</exception>
+    /// <exception cref="HybridArgumentException"><see cref="HybridErrorCode.InvalidKey"/> when it is not 32 bytes.</exception>
     internal static PublicKey FromCore(DhPublicKey key)
     {
         ArgumentNullException.ThrowIfNull(key);
@@ -209,9 +209,9 @@ public sealed partial class PublicKey : IEquatable<PublicKey>
         {
             return FromRawBytes(algorithm, raw);
         }
-        catch (HybridProtocolException e)
+        catch (Exception e) when (e is IHybridProtocolError)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidKey, $"{source}: {e.Message}", e);
+            throw new HybridArgumentException(HybridErrorCode.InvalidKey, $"{source}: {e.Message}", e);
         }
     }
 

@@ -36,19 +36,19 @@ public sealed class ProxyProtocolOptions
     /// The longest version 2 header accepted, with its TLVs (default 536, the smallest TCP segment, which the spec says
     /// both formats fit in; 232 to 65,551). A version 1 line is at most 107 bytes.
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument outside 232..65,551.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument outside 232..65,551.</exception>
     public int MaxHeaderLength
     {
         get => maxHeaderLength;
         init => maxHeaderLength = value is >= ProxyProtocol.V2FixedLength + 216 and <= ProxyProtocol.V2FixedLength + 65535
             ? value
-            : throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"ProxyProtocolOptions.MaxHeaderLength must be between 232 and 65551 bytes, not {value}.");
+            : throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"ProxyProtocolOptions.MaxHeaderLength must be between 232 and 65551 bytes, not {value}.");
     }
 
     internal ProxyDecodeOptions DecodeOptions => new(maxHeaderLength, false);
 
     /// <summary>A network in CIDR notation (<c>10.0.0.0/8</c>, <c>fd00::/8</c>), or an address alone as one host, for settings read as text.</summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when it is neither.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when it is neither.</exception>
     internal static IPNetwork ParseNetwork(string text, string setting)
     {
         var cidr = !text.Contains('/', StringComparison.Ordinal) && IPAddress.TryParse(text, out var address)
@@ -56,7 +56,7 @@ public sealed class ProxyProtocolOptions
             : (IPNetwork?)null;
         return cidr ?? (IPNetwork.TryParse(text, out var network)
             ? network
-            : throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"{setting}: '{text}' is not an address or network: expected CIDR such as 10.0.0.0/8, 192.0.2.7 or fd00::/8."));
+            : throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"{setting}: '{text}' is not an address or network: expected CIDR such as 10.0.0.0/8, 192.0.2.7 or fd00::/8."));
     }
 
     /// <summary>Whether <paramref name="remote"/> is one of <see cref="TrustedProxies"/> (an IPv4-mapped address as IPv4).</summary>

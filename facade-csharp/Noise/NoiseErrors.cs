@@ -5,17 +5,17 @@ namespace HybridProtocol.Noise;
 /// <summary>Turns the core's typed Noise errors into <see cref="HybridProtocolException"/>s a caller can act on.</summary>
 internal static class NoiseErrors
 {
-    public static HybridProtocolException ToException(NoiseError error) => error switch
+    public static Exception ToException(NoiseError error) => error switch
     {
-        NoiseError.Name n => new(HybridErrorCode.Unsupported, $"The Noise protocol name was refused: {Describe(n.Item)}. Use a name like Noise_XX_25519_ChaChaPoly_BLAKE2b."),
-        NoiseError.Init i => new(HybridErrorCode.InvalidArgument, $"The handshake cannot start: {Describe(i.Item)}."),
-        NoiseError.State { Item.IsNonceExhausted: true } => new(HybridErrorCode.NonceExhausted, "The key has been used for as many messages as Noise allows (2^64-1); rekey or start a new session."),
-        NoiseError.State s => new(HybridErrorCode.InvalidState, $"Operation not allowed now: {s.Item}."),
-        NoiseError.Input { Item: InputError.MessageTooLong m } => new(HybridErrorCode.MessageTooLarge, $"A Noise message may be at most 65535 bytes; this one would be {m.length}."),
-        NoiseError.Input { Item: InputError.MessageTooShort m } => new(HybridErrorCode.ProtocolViolation, $"The message ({m.length} bytes) is too short for what the handshake pattern says it contains."),
-        _ when error.IsDh => new(HybridErrorCode.InvalidPeerKey, "The peer's public key is invalid for X25519 (a low-order point); the peer is broken or malicious."),
-        _ when error.IsKem => new(HybridErrorCode.InvalidPeerKey, "The peer's ML-KEM-768 public key or ciphertext was refused (FIPS 203 input check); the peer is broken or malicious."),
-        _ => new(HybridErrorCode.DecryptionFailed, "Authenticated decryption failed: the message was altered, replayed or reordered, or the two sides use different keys, prologue or PSK."),
+        NoiseError.Name n => HybridErrors.Create(HybridErrorCode.Unsupported, $"The Noise protocol name was refused: {Describe(n.Item)}. Use a name like Noise_XX_25519_ChaChaPoly_BLAKE2b."),
+        NoiseError.Init i => HybridErrors.Create(HybridErrorCode.InvalidArgument, $"The handshake cannot start: {Describe(i.Item)}."),
+        NoiseError.State { Item.IsNonceExhausted: true } => HybridErrors.Create(HybridErrorCode.NonceExhausted, "The key has been used for as many messages as Noise allows (2^64-1); rekey or start a new session."),
+        NoiseError.State s => HybridErrors.Create(HybridErrorCode.InvalidState, $"Operation not allowed now: {s.Item}."),
+        NoiseError.Input { Item: InputError.MessageTooLong m } => HybridErrors.Create(HybridErrorCode.MessageTooLarge, $"A Noise message may be at most 65535 bytes; this one would be {m.length}."),
+        NoiseError.Input { Item: InputError.MessageTooShort m } => HybridErrors.Create(HybridErrorCode.ProtocolViolation, $"The message ({m.length} bytes) is too short for what the handshake pattern says it contains."),
+        _ when error.IsDh => HybridErrors.Create(HybridErrorCode.InvalidPeerKey, "The peer's public key is invalid for X25519 (a low-order point); the peer is broken or malicious."),
+        _ when error.IsKem => HybridErrors.Create(HybridErrorCode.InvalidPeerKey, "The peer's ML-KEM-768 public key or ciphertext was refused (FIPS 203 input check); the peer is broken or malicious."),
+        _ => HybridErrors.Create(HybridErrorCode.DecryptionFailed, "Authenticated decryption failed: the message was altered, replayed or reordered, or the two sides use different keys, prologue or PSK."),
     };
 
     private static string Describe(ProtocolNameError error) => error switch

@@ -56,6 +56,7 @@ public sealed class NoiseHandshakeOptions
     /// A fixed ephemeral private key. Leave null (the default) so a fresh one is generated; set it only to
     /// reproduce published test vectors. Reusing an ephemeral key destroys forward secrecy.
     /// </summary>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
     public PrivateKey? FixedEphemeralForTestVectorsOnly { get; init; }
 
     /// <summary>
@@ -63,6 +64,7 @@ public sealed class NoiseHandshakeOptions
     /// (used, and checked, only by the role that writes <c>e1</c>, the initiator). Leave null (the default) so a fresh one
     /// is drawn; set it only to reproduce test vectors (specs/vectors/).
     /// </summary>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
     public ReadOnlyMemory<byte>? FixedKemSeedForTestVectorsOnly { get; init; }
 
     /// <summary>
@@ -70,6 +72,7 @@ public sealed class NoiseHandshakeOptions
     /// that writes <c>ekem1</c>, the responder). Leave null (the default) so fresh
     /// randomness is drawn; set it only to reproduce test vectors. Reusing it with the same peer key repeats the KEM output.
     /// </summary>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
     public ReadOnlyMemory<byte>? FixedEncapsulationRandomnessForTestVectorsOnly { get; init; }
 }
 
@@ -86,7 +89,7 @@ public sealed class NoiseHandshake : IDisposable
     private readonly KemOwned? kem;
     private HandshakeState? state;
     private NoiseTransport? transport;
-    private HybridProtocolException? failure;
+    private Exception? failure;
 
     private NoiseHandshake(KeyScope keys, IDisposable? ownedEphemeral, KemOwned? kem, HandshakeState state)
     {
@@ -122,18 +125,19 @@ public sealed class NoiseHandshake : IDisposable
     }
 
     /// <summary>The transport, once the handshake has completed.</summary>
-    /// <exception cref="HybridProtocolException">InvalidState if the handshake is not complete.</exception>
+    /// <exception cref="HybridInvalidOperationException">InvalidState if the handshake is not complete.</exception>
     public NoiseTransport Transport
     {
         get
         {
             ThrowIfFailed();
-            return transport ?? throw new HybridProtocolException(HybridErrorCode.InvalidState, "The handshake has not completed yet; keep writing and reading messages.");
+            return transport ?? throw new HybridInvalidOperationException("The handshake has not completed yet; keep writing and reading messages.");
         }
     }
 
     /// <summary>Starts a handshake (Noise §5.3 Initialize).</summary>
-    /// <exception cref="HybridProtocolException">Unsupported for a bad protocol name; InvalidArgument for missing or wrong keys.</exception>
+    /// <exception cref="HybridProtocolException">Unsupported for a bad protocol name.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument for missing or wrong keys.</exception>
     public static NoiseHandshake Create(NoiseHandshakeOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -181,7 +185,7 @@ public sealed class NoiseHandshake : IDisposable
     }
 
     /// <summary>Noise §5.3 WriteMessage: the next handshake message carrying <paramref name="payload"/>.</summary>
-    /// <exception cref="HybridProtocolException">InvalidState out of turn or after a failure; MessageTooLarge over 65535 bytes.</exception>
+    /// <exception cref="HybridInvalidOperationException">InvalidState out of turn or after a failure; MessageTooLarge over 65535 bytes.</exception>
     public byte[] WriteMessage(ReadOnlySpan<byte> payload) =>
         Complete(HandshakeStateModule.WriteMessage(payload.ToArray(), Current()));
 
@@ -211,7 +215,7 @@ public sealed class NoiseHandshake : IDisposable
         ThrowIfFailed();
         if (transport is not null)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidState, "The handshake has completed; use Transport for further messages.");
+            throw new HybridInvalidOperationException("The handshake has completed; use Transport for further messages.");
         }
 
         return state ?? throw new ObjectDisposedException(nameof(NoiseHandshake));
@@ -245,7 +249,7 @@ public sealed class NoiseHandshake : IDisposable
         kem?.Dispose();
     }
 
-    private HybridProtocolException Fail(NoiseError error)
+    private Exception Fail(NoiseError error)
     {
         if (error is NoiseError.State { Item.IsNotTurnToRead: true } or NoiseError.State { Item.IsNotTurnToWrite: true })
         {
@@ -265,7 +269,7 @@ public sealed class NoiseHandshake : IDisposable
     {
         if (failure is not null)
         {
-            throw new HybridProtocolException(failure.Code, "The handshake failed earlier and cannot be used: " + failure.Message, failure);
+            throw HybridErrors.Again(failure, "The handshake failed earlier and cannot be used: " + failure.Message);
         }
     }
 }
@@ -342,7 +346,7 @@ internal sealed class KemOwned : IDisposable
         }
         else
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"{name} must be {target.Length} bytes, not {value.Length}.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"{name} must be {target.Length} bytes, not {value.Length}.");
         }
     }
 }

@@ -36,7 +36,8 @@ public sealed class NoiseTransport : IDisposable
     internal FSharpOption<DhPublicKey>? RemoteStaticCore { get; }
 
     /// <summary>Encrypts <paramref name="payload"/> into <paramref name="message"/> (payload length + <see cref="Overhead"/> bytes; may be the same memory) and returns the bytes written.</summary>
-    /// <exception cref="HybridProtocolException">MessageTooLarge over 65535 bytes; NonceExhausted; InvalidState for the receiving side of a one-way pattern.</exception>
+    /// <exception cref="HybridProtocolException">MessageTooLarge over 65535 bytes; NonceExhausted.</exception>
+    /// <exception cref="HybridInvalidOperationException">InvalidState for the receiving side of a one-way pattern.</exception>
     public int Encrypt(ReadOnlySpan<byte> payload, Span<byte> message)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
@@ -107,7 +108,7 @@ public sealed class NoiseTransport : IDisposable
         ObjectDisposedException.ThrowIf(disposed, this);
         if (state.IsNone)
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidState, "This side of a one-way pattern has no CipherState in that direction.");
+            throw new HybridInvalidOperationException("This side of a one-way pattern has no CipherState in that direction.");
         }
 
         var next = CipherStateModule.Rekey(state.Value);

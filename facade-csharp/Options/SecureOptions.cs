@@ -28,7 +28,8 @@ public enum PostQuantumMode
 
 /// <summary>
 /// What client and server options share. Every setter checks its value and throws
-/// <see cref="HybridProtocolException"/> with <see cref="HybridErrorCode.InvalidArgument"/> for a bad one, so a
+/// <see cref="HybridArgumentException"/> (an <see cref="ArgumentException"/> whose ParamName is the option's name) with
+/// <see cref="HybridErrorCode.InvalidArgument"/> for a bad one, so a
 /// misconfiguration shows where it is made (SslClientAuthenticationOptions is the model). A connection copies the
 /// values when it starts; changing options later does not affect it.
 /// </summary>
@@ -57,7 +58,7 @@ public abstract class SecureConnectionOptions
     /// IKpsk2). A connection whose ends hold different keys fails with <see cref="HybridErrorCode.DecryptionFailed"/>.
     /// A server with a pre-shared key accepts only clients that use it. The value is copied.
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when the key is not exactly 32 bytes.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when the key is not exactly 32 bytes.</exception>
     public byte[]? PreSharedKey
     {
         get => preSharedKey is null ? null : (byte[])preSharedKey.Clone();
@@ -76,7 +77,7 @@ public abstract class SecureConnectionOptions
     /// The application protocol both ends must name (like TLS ALPN), 0 to 255 characters of printable ASCII; default
     /// <c>"hybrid"</c>. Ends naming different protocols fail the handshake with <see cref="HybridErrorCode.PeerRefused"/>.
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument for a longer or non-ASCII name.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument for a longer or non-ASCII name.</exception>
     public string ApplicationProtocol
     {
         get => applicationProtocol;
@@ -91,7 +92,7 @@ public abstract class SecureConnectionOptions
     /// The largest message (in bytes) this end accepts; it is announced to the peer, which then refuses to send
     /// larger ones (its send throws <see cref="HybridErrorCode.MessageTooLarge"/>). Default 16 MiB.
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when not positive.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when not positive.</exception>
     public int MaxMessageSize
     {
         get => maxMessageSize;
@@ -103,7 +104,7 @@ public abstract class SecureConnectionOptions
     /// silent or slow peer fails with <see cref="HybridErrorCode.HandshakeTimeout"/> and the stream is closed.
     /// <see cref="Timeout.InfiniteTimeSpan"/> disables the limit (not recommended for servers).
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when zero or negative (other than infinite).</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when zero or negative (other than infinite).</exception>
     public TimeSpan HandshakeTimeout
     {
         get => handshakeTimeout;
@@ -114,7 +115,7 @@ public abstract class SecureConnectionOptions
     /// How long <see cref="SecureConnection.CloseAsync"/> may take to send this end's close and receive the peer's;
     /// default 10 seconds. <see cref="Timeout.InfiniteTimeSpan"/> disables the limit.
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when zero or negative (other than infinite).</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when zero or negative (other than infinite).</exception>
     public TimeSpan CloseTimeout
     {
         get => closeTimeout;
@@ -126,7 +127,7 @@ public abstract class SecureConnectionOptions
     /// reason IdleTimeout) and fails with <see cref="HybridErrorCode.IdleTimeout"/>. Default
     /// <see cref="Timeout.InfiniteTimeSpan"/> (never).
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when zero or negative (other than infinite).</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when zero or negative (other than infinite).</exception>
     public TimeSpan IdleTimeout
     {
         get => idleTimeout;
@@ -137,7 +138,7 @@ public abstract class SecureConnectionOptions
     /// After this many bytes of data sent under one key, the sender switches to a new key on its own (a KeyUpdate
     /// record, Noise §11.3 Rekey). Default 1 GiB.
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when not positive.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when not positive.</exception>
     public long RekeyAfterBytes
     {
         get => rekeyAfterBytes;
@@ -145,7 +146,7 @@ public abstract class SecureConnectionOptions
     }
 
     /// <summary>After this many records sent under one key, the sender switches to a new key. Default 2^20.</summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when not positive.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when not positive.</exception>
     public long RekeyAfterRecords
     {
         get => rekeyAfterRecords;
@@ -156,11 +157,11 @@ public abstract class SecureConnectionOptions
     /// Post-quantum hybrid key agreement (X25519 + ML-KEM-768, Noise HFS); default <see cref="PostQuantumMode.Hybrid"/>
     /// on both ends. See <see cref="PostQuantumMode"/> for what each value does on a client and on a server.
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument for a value outside the enum.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument for a value outside the enum.</exception>
     public PostQuantumMode PostQuantum
     {
         get => postQuantum;
-        set => postQuantum = Enum.IsDefined(value) ? value : throw Invalid($"PostQuantum: {(int)value} is not a PostQuantumMode value.");
+        set => postQuantum = Enum.IsDefined(value) ? value : throw Invalid($"PostQuantum: {(int)value} is not a PostQuantumMode value.", nameof(PostQuantum));
     }
 
     /// <summary>
@@ -169,6 +170,13 @@ public abstract class SecureConnectionOptions
     /// events carry fingerprints, error codes and addresses, never a key, a secret or application data.
     /// </summary>
     public ILogger? Logger { get; set; }
+
+    /// <summary>
+    /// Where the metrics go: the <see cref="System.Diagnostics.Metrics.IMeterFactory"/> that makes the
+    /// <see cref="HybridProtocolDiagnostics.MeterName"/> meter (so a host's DI container owns it, as ASP.NET Core does;
+    /// <c>AddHybridProtocol</c> sets it from DI). Default null: one static meter of that name.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
 
     /// <summary>The most data per record (tests use small values to exercise fragmentation).</summary>
     internal int MaxRecordData
@@ -183,13 +191,13 @@ public abstract class SecureConnectionOptions
     /// <see cref="HybridErrorCode.TransportFailed"/>). Whole seconds, at least 1. Default
     /// <see cref="Timeout.InfiniteTimeSpan"/>: no keep-alive (the operating system's default).
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when under 1 second (other than infinite).</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when under 1 second (other than infinite).</exception>
     public TimeSpan TcpKeepAlive
     {
         get => tcpKeepAlive;
         set => tcpKeepAlive = value >= TimeSpan.FromSeconds(1) || value == Timeout.InfiniteTimeSpan
             ? value
-            : throw Invalid($"TcpKeepAlive must be at least 1 second or Timeout.InfiniteTimeSpan, not {value}.");
+            : throw Invalid($"TcpKeepAlive must be at least 1 second or Timeout.InfiniteTimeSpan, not {value}.", nameof(TcpKeepAlive));
     }
 
     private TimeSpan tcpKeepAlive = Timeout.InfiniteTimeSpan;
@@ -204,7 +212,7 @@ public abstract class SecureConnectionOptions
     /// </summary>
     internal FixedSecretsForTestVectorsOnly? FixedSecretsForTestVectorsOnly { get; set; }
 
-    private protected static HybridProtocolException Invalid(string message) => new(HybridErrorCode.InvalidArgument, message);
+    private protected static HybridArgumentException Invalid(string message, string? option = null) => new(HybridErrorCode.InvalidArgument, message, option);
 
     /// <summary>Applies the core's rule for one option (<c>Policy.check...</c>): the value, or InvalidArgument worded from the core's reason.</summary>
     private static T Check<T>(FSharpResult<Unit, WireError> rule, string option, T value)
@@ -217,13 +225,13 @@ public abstract class SecureConnectionOptions
     {
         if (rule.IsError)
         {
-            throw Invalid($"{option}: {WireErrors.DescribeOption(rule.ErrorValue)}.");
+            throw Invalid($"{option}: {WireErrors.DescribeOption(rule.ErrorValue)}.", option);
         }
     }
 
     private protected static TimeSpan PositiveOrInfinite(TimeSpan value, string name) => value > TimeSpan.Zero || value == Timeout.InfiniteTimeSpan
         ? value
-        : throw Invalid($"{name} must be positive or Timeout.InfiniteTimeSpan, not {value}.");
+        : throw Invalid($"{name} must be positive or Timeout.InfiniteTimeSpan, not {value}.", name);
 }
 
 /// <summary>Options for a client connection (<see cref="SecureConnection.ConnectAsync"/>).</summary>
@@ -236,11 +244,11 @@ public sealed class SecureClientOptions : SecureConnectionOptions
     /// How the server's key is checked. Required: connecting without it throws InvalidArgument. See
     /// <see cref="HybridProtocol.ServerAuthentication"/> for the modes.
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when set to null.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when set to null.</exception>
     public ServerAuthentication? ServerAuthentication
     {
         get => serverAuthentication;
-        set => serverAuthentication = value ?? throw Invalid("ServerAuthentication cannot be null: choose Pinned, KnownHosts, Callback or (for experiments) DangerousAcceptAnyServerKey.");
+        set => serverAuthentication = value ?? throw Invalid("ServerAuthentication cannot be null: choose Pinned, KnownHosts, Callback or (for experiments) DangerousAcceptAnyServerKey.", nameof(ServerAuthentication));
     }
 
     /// <summary>
@@ -255,7 +263,7 @@ public sealed class SecureClientOptions : SecureConnectionOptions
     /// at once, with <see cref="HybridErrorCode.TransportFailed"/>).
     /// <see cref="Timeout.InfiniteTimeSpan"/> leaves it to the operating system (about two minutes on Linux).
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when zero or negative (other than infinite).</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when zero or negative (other than infinite).</exception>
     public TimeSpan ConnectTimeout
     {
         get => connectTimeout;
@@ -265,7 +273,7 @@ public sealed class SecureClientOptions : SecureConnectionOptions
     private TimeSpan connectTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>The suite to ask for; the server refuses one it does not accept (<see cref="HybridErrorCode.PeerRefused"/>, naming what it supports).</summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument for a value outside the enum.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument for a value outside the enum.</exception>
     public SecureSuite Suite
     {
         get => suite;
@@ -303,14 +311,14 @@ public sealed class SecureServerOptions : SecureConnectionOptions
     /// The server's static key, the one clients pin or record: an X25519 key (the Noise DH key; keys of other
     /// algorithms serve only sealed files). Required. Not disposed by connections or listeners.
     /// </summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when set to null.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when set to null.</exception>
     /// <exception cref="ArgumentException">The key is not an X25519 key (P-256, ML-KEM-768, X-Wing...): no connection could use it.</exception>
     public PrivateKey? ServerKey
     {
         get => serverKey;
         set
         {
-            var key = value ?? throw Invalid("ServerKey cannot be null: load one with PrivateKey.Load or make one with PrivateKey.Generate.");
+            var key = value ?? throw Invalid("ServerKey cannot be null: load one with PrivateKey.Load or make one with PrivateKey.Generate.", nameof(ServerKey));
             if (key.Algorithm != KeyAlgorithm.X25519)
             {
                 throw new ArgumentException(
@@ -323,15 +331,15 @@ public sealed class SecureServerOptions : SecureConnectionOptions
     }
 
     /// <summary>Whether and how clients must prove a key; default <see cref="ClientAuthentication.None"/>.</summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when set to null.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when set to null.</exception>
     public ClientAuthentication ClientAuthentication
     {
         get => clientAuthentication;
-        set => clientAuthentication = value ?? throw Invalid("ClientAuthentication cannot be null; use ClientAuthentication.None.");
+        set => clientAuthentication = value ?? throw Invalid("ClientAuthentication cannot be null; use ClientAuthentication.None.", nameof(ClientAuthentication));
     }
 
     /// <summary>The suites this server accepts; default ChaChaPoly/BLAKE2b and AES-GCM/SHA-256. The list is copied.</summary>
-    /// <exception cref="HybridProtocolException">InvalidArgument when empty or holding a value outside the enum.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when empty or holding a value outside the enum.</exception>
     public IReadOnlyList<SecureSuite> AcceptedSuites
     {
         get => acceptedSuites;
@@ -340,7 +348,7 @@ public sealed class SecureServerOptions : SecureConnectionOptions
             ArgumentNullException.ThrowIfNull(value);
             if (value.Count == 0)
             {
-                throw Invalid("AcceptedSuites must name at least one suite.");
+                throw Invalid("AcceptedSuites must name at least one suite.", nameof(AcceptedSuites));
             }
 
             foreach (var s in value)

@@ -29,14 +29,14 @@ internal static class SecureSuites
         SecureSuite.ChaChaPolyBlake2b => new(DhName.Curve25519, CipherName.ChaChaPoly, HashName.BLAKE2b),
         SecureSuite.AesGcmSha256 => new(DhName.Curve25519, CipherName.AESGCM, HashName.SHA256),
         SecureSuite.Aegis256Blake2b => new(DhName.Curve25519, CipherName.AEGIS256, HashName.BLAKE2b),
-        _ => throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"Unknown suite {suite}."),
+        _ => throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"Unknown suite {suite}."),
     };
 
     public static void Check(SecureSuite suite, string what)
     {
         if (!Enum.IsDefined(suite))
         {
-            throw new HybridProtocolException(HybridErrorCode.InvalidArgument, $"{what}: {(int)suite} is not a SecureSuite value.");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"{what}: {(int)suite} is not a SecureSuite value.");
         }
     }
 }

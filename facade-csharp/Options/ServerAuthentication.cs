@@ -56,7 +56,7 @@ public sealed class ServerAuthentication
     /// <c>hybrid</c> command-line tool, pass <see cref="HybridProtocol.KnownHosts.GetDefaultPath"/>. The file is checked now.
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
-    /// <exception cref="HybridProtocolException">InvalidKey when the file is malformed; InvalidArgument when it cannot be read.</exception>
+    /// <exception cref="HybridArgumentException">InvalidKey when the file is malformed; InvalidArgument when it cannot be read.</exception>
     public static ServerAuthentication KnownHostsFile(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -86,7 +86,7 @@ public sealed class ServerAuthentication
     /// The check of the key the server proved: null to accept it, else the exception that fails the handshake.
     /// <paramref name="host"/> and <paramref name="port"/> are the known-hosts entry (<see cref="ServerAuthenticationMode.KnownHosts"/>).
     /// </summary>
-    internal HybridProtocolException? Check(PublicKey key, string? host, int port)
+    internal HybridAuthenticationException? Check(PublicKey key, string? host, int port)
     {
         switch (Mode)
         {
@@ -105,15 +105,15 @@ public sealed class ServerAuthentication
     }
 
     /// <summary>A callback's verdict: null when it accepts the key; a refusal when it says no or throws.</summary>
-    internal static HybridProtocolException? Ask(Func<PublicKey, bool> callback, PublicKey key, string refusal)
+    internal static HybridAuthenticationException? Ask(Func<PublicKey, bool> callback, PublicKey key, string refusal)
     {
         try
         {
-            return callback(key) ? null : new HybridProtocolException(HybridErrorCode.AuthenticationFailed, refusal);
+            return callback(key) ? null : new HybridAuthenticationException(HybridErrorCode.AuthenticationFailed, refusal);
         }
         catch (Exception e)
         {
-            return new HybridProtocolException(HybridErrorCode.AuthenticationFailed, refusal + " (The callback threw: " + e.Message + ")", e);
+            return new HybridAuthenticationException(HybridErrorCode.AuthenticationFailed, refusal + " (The callback threw: " + e.Message + ")", e);
         }
     }
 
@@ -194,7 +194,7 @@ public sealed class ClientAuthentication
     }
 
     /// <summary>The check of the key a client proved: null to accept it, else the exception that fails the handshake.</summary>
-    internal HybridProtocolException? Check(PublicKey key) =>
+    internal HybridAuthenticationException? Check(PublicKey key) =>
         Allowed is not null ? (Allowed.Contains(key) ? null : new(HybridErrorCode.AuthenticationFailed, $"The client's key {key.Fingerprint} is not on the allow-list; the connection was refused. Add the key to ClientAuthentication.AllowList to accept it."))
         : Verify is not null ? ServerAuthentication.Ask(Verify, key, $"The client's key {key.Fingerprint} was refused by the ClientAuthentication callback.")
         : null;

@@ -165,7 +165,7 @@ type Outcome =
 
 let rec private outcomeOf (e: exn) =
     match e with
-    | :? HybridProtocolException as h -> Typed h.Code
+    | HybridError h -> Typed h.Code
     | :? AggregateException as a when a.InnerExceptions.Count = 1 -> outcomeOf a.InnerExceptions[0]
     | e -> Untyped(e.GetType().Name + ": " + e.Message)
 
@@ -354,7 +354,7 @@ let loadWithFaults (connections: int) =
         "server: only typed errors"
 
     Expect.isTrue
-        (handshakeFailures |> List.forall (fun e -> e :? HybridProtocolException))
+        (handshakeFailures |> List.forall (fun e -> box e :? IHybridProtocolError))
         "failed handshakes: typed errors"
 
     Expect.equal server.Live 0 "no server connection left"
@@ -426,7 +426,7 @@ let tests =
             Expect.equal result Clean "a legitimate client is served after the garbage"
             server.Stop()
             Expect.isGreaterThanOrEqual server.HandshakeFailures.Length garbage.Length "each garbage connection failed"
-            Expect.isTrue (server.HandshakeFailures |> List.forall (fun e -> e :? HybridProtocolException)) "typed"
+            Expect.isTrue (server.HandshakeFailures |> List.forall (fun e -> box e :? IHybridProtocolError)) "typed"
         }
 
         test "a few hundred silent and one-byte-at-a-time peers: handshake timeout enforced, a real client served" {
@@ -482,7 +482,7 @@ let tests =
                 server.HandshakeFailures
                 |> List.filter (fun e ->
                     match e with
-                    | :? HybridProtocolException as h -> h.Code = HybridErrorCode.HandshakeTimeout
+                    | HybridError h -> h.Code = HybridErrorCode.HandshakeTimeout
                     | _ -> false)
 
             printfn $"Slow peers: 200 silent, 20 dripping; {timeouts.Length} handshake timeouts"

@@ -82,7 +82,7 @@ try
         new SecureClientOptions { ServerAuthentication = ServerAuthentication.Pinned(otherKey.PublicKey), ConnectTimeout = TimeSpan.FromSeconds(10) });
     Check(false, "a wrong pinned key is refused");
 }
-catch (HybridProtocolException e)
+catch (HybridAuthenticationException e)
 {
     Check(e.Code == HybridErrorCode.AuthenticationFailed && e.Message.Length > 20, "a wrong pinned key is refused: " + e.Code);
 }

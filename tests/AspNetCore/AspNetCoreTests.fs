@@ -212,7 +212,7 @@ let private get (client: HttpClient) (port: int) =
 let rec private hybridIn (e: exn | null) =
     match e with
     | null -> None
-    | :? HybridProtocolException as h -> Some h
+    | HybridError h -> Some h
     | :? AggregateException as a when a.InnerExceptions.Count = 1 -> hybridIn a.InnerExceptions[0]
     | e -> hybridIn e.InnerException
 
@@ -415,6 +415,68 @@ let grpc =
 let kestrel =
     testSequenced
     <| testList "AspNetCore: Kestrel and HttpClient" [
+        testCase
+            "a named HttpClient with UseHybridProtocol reaches the endpoint; a wrong key or a plain client does not"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+            use other = PrivateKey.Generate()
+
+            use server =
+                startServer HttpProtocols.Http2 None ignore (fun l -> l.UseHybridProtocol(serverOptions key) |> ignore)
+
+            let http2 (c: HttpClient) =
+                c.BaseAddress <- Uri $"http://127.0.0.1:{server.Port}"
+                c.DefaultRequestVersion <- HttpVersion.Version20
+                c.DefaultVersionPolicy <- HttpVersionPolicy.RequestVersionExact
+
+            let services = ServiceCollection()
+
+            services
+                .AddHttpClient("hybrid", http2)
+                .UseHybridProtocol(clientOptions (ServerAuthentication.Pinned key.PublicKey))
+            |> ignore
+
+            services
+                .AddHttpClient("wrong-key", http2)
+                .UseHybridProtocol(fun _ -> clientOptions (ServerAuthentication.Pinned other.PublicKey))
+            |> ignore
+
+            services.AddHttpClient("plain", http2) |> ignore
+            use provider = services.BuildServiceProvider()
+            let factory = provider.GetRequiredService<IHttpClientFactory>()
+
+            let body = run (factory.CreateClient("hybrid").GetStringAsync "/")
+
+            Expect.stringStarts
+                body
+                "HTTP/2 Noise_NKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b hybrid"
+                "served over HybridProtocol, HTTP/2"
+
+            try
+                run (factory.CreateClient("wrong-key").GetStringAsync "/") |> ignore
+                failtest "a wrong pinned key was served"
+            with e ->
+                match hybridIn e with
+                | Some h ->
+                    Expect.isTrue
+                        (h :? HybridAuthenticationException)
+                        $"a HybridAuthenticationException, not {h.GetType().Name}"
+
+                    Expect.equal h.Code HybridErrorCode.AuthenticationFailed "the code"
+                | None -> failtest $"no HybridProtocol exception inside {e}"
+
+            try
+                run (factory.CreateClient("plain").GetStringAsync "/") |> ignore
+                failtest "a plain HTTP client was served by a HybridProtocol endpoint"
+            with e ->
+                Expect.isNone (hybridIn e) "a plain client fails without a handshake"
+
+            Expect.throwsT<HybridArgumentException>
+                (fun () ->
+                    ServiceCollection().AddHttpClient("x").UseHybridProtocol(SecureClientOptions())
+                    |> ignore)
+                "options without ServerAuthentication are refused where the client is registered"
+
         testCase "HTTP/1.1 over HybridProtocol: the request arrives and the feature shows the handshake"
         <| fun () ->
             use key = PrivateKey.Generate()
@@ -1283,6 +1345,18 @@ let diagnostics =
 
             Expect.isGreaterThanOrEqual ups.Length 2 "both ends counted as active"
 
+            for role in [ "client"; "server" ] do
+                Expect.exists
+                    ups
+                    (fun (_, _, t) -> tag "hybridprotocol.role" role t)
+                    $"active_connections has the {role} role"
+
+            Expect.all
+                (measurements
+                 |> List.filter (fun (n, _, _) -> n = "hybridprotocol.active_connections"))
+                (fun (_, _, t) -> t.ContainsKey "hybridprotocol.role")
+                "every active_connections change has a role"
+
             let downs =
                 measurements
                 |> List.filter (fun (n, v, _) -> n = "hybridprotocol.active_connections" && v < 0.0)
@@ -1295,6 +1369,51 @@ let diagnostics =
                     measurements |> sumOf "hybridprotocol.io" (tag "network.io.direction" direction)
 
                 Expect.isGreaterThan bytes 100.0 $"bytes {direction}"
+
+        testCase
+            "the Kestrel endpoint measures with the host's IMeterFactory; a SecureConnectionOptions.MeterFactory is used"
+        <| fun () ->
+            use key = PrivateKey.Generate()
+            let scopes = ConcurrentQueue<objnull * string>()
+            use listener = new MeterListener()
+
+            listener.InstrumentPublished <-
+                fun instrument l ->
+                    if instrument.Meter.Name = HybridProtocolDiagnostics.MeterName then
+                        l.EnableMeasurementEvents instrument
+
+            listener.SetMeasurementEventCallback<int64>(
+                MeasurementCallback<int64>(fun i _ tags _ ->
+                    if i.Name = "hybridprotocol.active_connections" then
+                        scopes.Enqueue(i.Meter.Scope, string (tagMap tags).["hybridprotocol.role"]))
+            )
+
+            listener.Start()
+
+            use server =
+                startServer HttpProtocols.Http2 None ignore (fun l -> l.UseHybridProtocol(serverOptions key) |> ignore)
+
+            let hostFactory = server.Services.GetRequiredService<IMeterFactory>()
+            use clientServices = ServiceCollection().AddMetrics().BuildServiceProvider()
+            let clientFactory = clientServices.GetRequiredService<IMeterFactory>()
+            let options = clientOptions (ServerAuthentication.Pinned key.PublicKey)
+            options.MeterFactory <- clientFactory
+
+            do
+                use http = http2Client options
+                Expect.stringStarts (get http server.Port) "HTTP/2" "served"
+
+            let seen = scopes.ToArray()
+
+            Expect.exists
+                seen
+                (fun (s, role) -> obj.ReferenceEquals(s, hostFactory) && role = "server")
+                "the server's meter is the host's"
+
+            Expect.exists
+                seen
+                (fun (s, role) -> obj.ReferenceEquals(s, clientFactory) && role = "client")
+                "the client's meter is its options' factory"
 
         testCase "an activity spans each handshake, with the protocol or the error"
         <| fun () ->
@@ -1340,13 +1459,35 @@ let diagnostics =
                 with e ->
                     Expect.isSome (hybridIn e) "failed with the library's exception"
 
+                let ofThisServer (a: Activity) =
+                    a.OperationName = HybridProtocolDiagnostics.HandshakeActivityName
+                    && string (a.GetTagItem "server.address") = "127.0.0.1"
+                    && a.GetTagItem "server.port" = box port
+
                 let mine =
                     activities.ToArray()
-                    |> Array.filter (fun a ->
-                        a.OperationName = HybridProtocolDiagnostics.HandshakeActivityName
-                        && string (a.GetTagItem "hybridprotocol.peer") = $"the server 127.0.0.1:{port}")
+                    |> Array.filter (fun a -> ofThisServer a && a.Kind = ActivityKind.Client)
 
                 Expect.hasLength mine 2 "one activity per client handshake"
+
+                for a in mine do
+                    Expect.equal (string (a.GetTagItem "hybridprotocol.role")) "client" "role"
+                    Expect.equal (string (a.GetTagItem "network.peer.address")) "127.0.0.1" "network.peer.address"
+                    Expect.equal (a.GetTagItem "network.peer.port") (box port) "network.peer.port"
+                    Expect.isNull (a.GetTagItem "hybridprotocol.peer") "no prose peer tag"
+
+                let served =
+                    activities.ToArray()
+                    |> Array.filter (fun a -> ofThisServer a && a.Kind = ActivityKind.Server)
+
+                Expect.isGreaterThanOrEqual served.Length 1 "the server's handshakes have activities"
+
+                for a in served do
+                    Expect.equal (string (a.GetTagItem "hybridprotocol.role")) "server" "server role"
+                    Expect.equal (string (a.GetTagItem "client.address")) "127.0.0.1" "client.address"
+                    Expect.isTrue (a.GetTagItem "client.port" :? int) "client.port is a number"
+                    Expect.equal (string (a.GetTagItem "network.peer.address")) "127.0.0.1" "network.peer.address"
+
                 let ok = mine |> Array.find (fun a -> a.Status = ActivityStatusCode.Ok)
 
                 Expect.equal

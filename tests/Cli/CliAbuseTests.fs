@@ -39,7 +39,7 @@ let private nextText (connection: SecureConnection) =
             | null -> return "<closed>"
             | m -> return Encoding.UTF8.GetString m
         with
-        | :? HybridProtocolException as e -> return $"<failed: {e.Code}>"
+        | HybridError e -> return $"<failed: {e.Code}>"
         | :? IOException -> return "<failed: io>"
     }
     |> within "an answer from the server"

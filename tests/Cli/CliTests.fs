@@ -87,7 +87,7 @@ let private keyTests =
             let r = run dir [ "fingerprint"; "garbage.pem"; "--verbose" ]
             expectExit Exit.keyOrFile r "same exit code"
             Expect.stringContains r.Stderr "   at " "a stack trace"
-            Expect.stringContains r.Stderr "HybridProtocolException" "the exception type"
+            Expect.stringContains r.Stderr "HybridArgumentException" "the exception type"
     ]
 
 let private knownHostsTests =

@@ -27,7 +27,7 @@ let private code (f: unit -> 'a) =
     try
         f () |> ignore
         None
-    with :? HybridProtocolException as e ->
+    with HybridError e ->
         Some e.Code
 
 [<Tests>]

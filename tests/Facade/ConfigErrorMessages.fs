@@ -60,7 +60,7 @@ let tests =
                 try
                     set ()
                     failtest $"{option} accepted a bad value"
-                with :? HybridProtocolException as e ->
+                with HybridError e ->
                     Expect.equal e.Code HybridErrorCode.InvalidArgument option
                     Expect.stringStarts e.Message option option
                     Expect.stringContains e.Message wording option
@@ -79,7 +79,7 @@ let tests =
                 try
                     set ()
                     true
-                with :? HybridProtocolException ->
+                with :? HybridArgumentException ->
                     false
 
             let opts = SecureClientOptions()

@@ -19,7 +19,7 @@ let private pair (configure: SecureClientOptions -> unit) =
 
 let private codeOfExn (e: exn) =
     match e.GetBaseException() with
-    | :? HybridProtocolException as h -> h.Code
+    | HybridError h -> h.Code
     | other -> failwithf "expected a HybridProtocolException, got %O" other
 
 /// A pair with a 300 ms close timeout whose server never reads, and the client's 16 MiB send, which fills the

@@ -77,7 +77,7 @@ let private sender (connection: SecureConnection) (side: Side) =
                         sent <- sent + 1
                     with e ->
                         match e.GetBaseException() with
-                        | :? HybridProtocolException as h when h.Code = HybridErrorCode.InvalidState -> stopped <- true
+                        | HybridError h when h.Code = HybridErrorCode.InvalidState -> stopped <- true
                         | other -> raise other
 
             let closed =
@@ -122,7 +122,7 @@ let private receiver (connection: SecureConnection) (seed: int) =
                                     into small |> fun n -> if n >= 0 then Some small[.. n - 1] else None
                                 with e ->
                                     match e.GetBaseException() with
-                                    | :? HybridProtocolException as h when h.Code = HybridErrorCode.InvalidArgument ->
+                                    | HybridError h when h.Code = HybridErrorCode.InvalidArgument ->
                                         let large = Array.zeroCreate connection.LocalMaxMessageSize
                                         let n = into large
                                         if n >= 0 then Some large[.. n - 1] else None
@@ -135,7 +135,7 @@ let private receiver (connection: SecureConnection) (seed: int) =
                     | None -> ending <- Some EndOfStream
                 with e ->
                     match e.GetBaseException() with
-                    | :? HybridProtocolException as h -> ending <- Some(Error h.Code)
+                    | HybridError h -> ending <- Some(Error h.Code)
                     | other -> raise other
 
             List.ofSeq received, ending.Value),

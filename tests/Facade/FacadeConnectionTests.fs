@@ -319,7 +319,7 @@ let failures =
                         id
 
                 match c with
-                | Error(:? HybridProtocolException as e) ->
+                | Error(HybridError e) ->
                     Expect.equal e.Code HybridErrorCode.ServerKeyChanged "code"
                     Expect.stringContains e.Message recorded.Fingerprint "recorded fingerprint"
                     Expect.stringContains e.Message key.Fingerprint "presented fingerprint"
@@ -348,7 +348,7 @@ let failures =
                 use client = client
                 let e = codeOf (fun () -> client.ReceiveAsync().AsTask())
                 Expect.equal e.Code HybridErrorCode.AuthenticationFailed "client learns it was refused"
-            | Error(:? HybridProtocolException as e) ->
+            | Error(HybridError e) ->
                 Expect.equal e.Code HybridErrorCode.AuthenticationFailed "client learns it was refused"
             | Error e -> failwithf "unexpected %O" e
 
@@ -384,7 +384,7 @@ let failures =
             let c, s = handshake sopts copts id id
 
             match c with
-            | Error(:? HybridProtocolException as e) ->
+            | Error(HybridError e) ->
                 Expect.equal e.Code HybridErrorCode.PeerRefused "client"
                 Expect.stringContains e.Message "cipher suite" "says what"
                 Expect.stringContains e.Message "Noise_NK_25519_ChaChaPoly_BLAKE2b" "names what it accepts"
@@ -477,7 +477,7 @@ let failures =
                 try
                     f ()
                     failwith "accepted a bad value"
-                with :? HybridProtocolException as e ->
+                with HybridError e ->
                     Expect.equal e.Code HybridErrorCode.InvalidArgument "InvalidArgument"
 
             invalid (fun () -> opts.PreSharedKey <- Array.zeroCreate 31)
@@ -602,7 +602,7 @@ let transport =
 
             listener.HandshakeFailed.Add(fun e ->
                 match e.Exception with
-                | :? HybridProtocolException as h -> failures.Enqueue h.Code
+                | HybridError h -> failures.Enqueue h.Code
                 | _ -> failures.Enqueue HybridErrorCode.TransportFailed)
 
             listener.Start()

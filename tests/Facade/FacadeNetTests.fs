@@ -291,7 +291,7 @@ let tests =
 
                 listener.HandshakeFailed.Add(fun e ->
                     match e.Exception with
-                    | :? HybridProtocolException as h -> refused.Enqueue h.Code
+                    | HybridError h -> refused.Enqueue h.Code
                     | _ -> ())
 
                 listener.Start()
@@ -453,7 +453,7 @@ let tests =
                 try
                     set ()
                     None
-                with :? HybridProtocolException as e ->
+                with HybridError e ->
                     Some e.Code
 
             for (what, set) in

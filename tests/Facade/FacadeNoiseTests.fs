@@ -72,7 +72,7 @@ let private code (f: unit -> 'a) =
     try
         f () |> ignore
         None
-    with :? HybridProtocolException as e ->
+    with HybridError e ->
         Some e.Code
 
 /// One Noise HFS vector (specs/vectors/noise-hfs-mlkem768.json) through NoiseHandshake and NoiseTransport, with

@@ -27,7 +27,7 @@ let private codeOf (f: unit -> 'T) =
     try
         f () |> ignore
         failtest "expected a HybridProtocolException"
-    with :? HybridProtocolException as e ->
+    with HybridError e ->
         e.Code
 
 let private der (pem: string) =
@@ -217,7 +217,7 @@ let tests =
                 // is a key (the OID's last arc can turn ML-KEM-512 into ML-KEM-1024) whose own encoding reads back to it.
                 use back = PrivateKey.FromPem(other.ToPem())
                 Expect.equal back.PublicKey other.PublicKey $"{algorithm}: byte {i} flipped, re-encoded"
-            with :? HybridProtocolException as e ->
+            with HybridError e ->
                 Expect.equal e.Code HybridErrorCode.InvalidKey $"{algorithm} flipped byte {i}"
 
         testCase

@@ -82,7 +82,7 @@ let private codeOf (f: unit -> 'T) =
     try
         f () |> ignore
         failtest "expected a HybridProtocolException"
-    with :? HybridProtocolException as e ->
+    with HybridError e ->
         e.Code
 
 /// The auth modes exist with a DHKEM and an HKDF KDF only (not ML-KEM, X-Wing or the hybrids, not SHAKE).
@@ -461,7 +461,7 @@ let private tests' =
                 try
                     f () |> ignore
                     failtest "expected a HybridProtocolException"
-                with :? HybridProtocolException as e ->
+                with HybridError e ->
                     Expect.equal e.Code HybridErrorCode.InvalidArgument "code"
                     e.Message
 

@@ -185,7 +185,7 @@ let tests =
             Expect.equal (SecureClientOptions().PostQuantum) PostQuantumMode.Hybrid "client"
             Expect.equal (SecureServerOptions().PostQuantum) PostQuantumMode.Hybrid "server"
 
-            Expect.throwsT<HybridProtocolException>
+            Expect.throwsT<HybridArgumentException>
                 (fun () -> SecureClientOptions(PostQuantum = enum<PostQuantumMode> 7) |> ignore)
                 "a value outside the enum"
         }

@@ -24,7 +24,7 @@ let private codeOf (f: unit -> 'T) =
     try
         f () |> ignore
         failtest "expected a HybridProtocolException"
-    with :? HybridProtocolException as e ->
+    with HybridError e ->
         e.Code
 
 let private der (pem: string) =

@@ -95,7 +95,7 @@ let private throwsHybrid (f: unit -> unit) =
         try
             f ()
             None
-        with :? HybridProtocolException as e ->
+        with HybridError e ->
             Some e
 
     match e with
@@ -197,7 +197,7 @@ let private pemTests =
                 try
                     f ()
                     false
-                with :? HybridProtocolException as e ->
+                with HybridError e ->
                     e.Code = HybridErrorCode.InvalidKey
 
             isInvalid (fun () -> PrivateKey.FromPem t |> ignore)
@@ -209,7 +209,7 @@ let private pemTests =
                 try
                     f ()
                     false
-                with :? HybridProtocolException as e ->
+                with HybridError e ->
                     e.Code = HybridErrorCode.InvalidKey
 
             isInvalid (fun () -> PrivateKey.FromPem(pem "PRIVATE KEY" der) |> ignore)
@@ -225,7 +225,7 @@ let private pemTests =
             try
                 (PrivateKey.FromPem mutated).Dispose()
                 true
-            with :? HybridProtocolException as e ->
+            with HybridError e ->
                 e.Code = HybridErrorCode.InvalidKey && e.Message.Length > 40
 
         testCase "truncated base64 is refused"

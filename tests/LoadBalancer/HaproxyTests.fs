@@ -415,7 +415,7 @@ let private configuredTests =
             try
                 settings.CreateConnectionOptions() |> ignore
                 failtest "accepted"
-            with :? HybridProtocolException as e ->
+            with HybridError e ->
                 Expect.equal e.Code HybridErrorCode.InvalidArgument "code"
 
                 Expect.stringContains

@@ -574,6 +574,45 @@ let tests =
                         (File.ReadAllText(file).Contains "<Version>")
                         $"{Path.GetRelativePath(repoRoot, file)} sets no version of its own"
 
+        testCase "the repository and project URLs are set at pack time (no remote here), and default to nothing"
+        <| fun () ->
+            let props (extra: string list) =
+                let json =
+                    dotnet
+                        repoRoot
+                        (minutes 1.)
+                        ([
+                            "msbuild"
+                            "facade-csharp/HybridProtocol.csproj"
+                            "-getProperty:RepositoryUrl"
+                            "-getProperty:PackageProjectUrl"
+                            "-getProperty:RepositoryType"
+                         ]
+                         @ extra)
+
+                use doc = System.Text.Json.JsonDocument.Parse(json.Substring(json.IndexOf '{'))
+                let p = doc.RootElement.GetProperty "Properties"
+
+                p.GetProperty("RepositoryUrl").GetString(),
+                p.GetProperty("PackageProjectUrl").GetString(),
+                p.GetProperty("RepositoryType").GetString()
+
+            // example.invalid: a reserved name (RFC 2606), never a real host.
+            let url = "https://example.invalid/hybridprotocol.git"
+            Expect.equal (props [ $"-p:HybridRepositoryUrl={url}" ]) (url, url, "git") "given at pack time"
+
+            Expect.equal
+                (props [
+                    $"-p:HybridRepositoryUrl={url}"
+                    "-p:HybridProjectUrl=https://example.invalid/docs"
+                ])
+                (url, "https://example.invalid/docs", "git")
+                "a project page of its own"
+
+            let repo, project, _ = props []
+            Expect.isEmpty repo "no invented repository URL"
+            Expect.isEmpty project "no invented project URL"
+
         testCase "the CLI is the same version (hybrid --version)"
         <| fun () ->
             use dir = new CliSupport.TempDir()

@@ -37,7 +37,7 @@ let codeOfTask (f: unit -> Task) =
     with e ->
         let rec find (e: exn) =
             match e with
-            | :? HybridProtocolException as h -> h
+            | HybridError h -> h
             | :? AggregateException as a when a.InnerExceptions.Count = 1 -> find a.InnerExceptions[0]
             | _ -> failwithf "expected a HybridProtocolException, got %O" e
 
@@ -111,7 +111,7 @@ let code (r: Result<SecureConnection, exn>) =
     | Ok c ->
         c.Dispose()
         None
-    | Error(:? HybridProtocolException as h) -> Some h.Code
+    | Error(HybridError h) -> Some h.Code
     | Error e -> failwithf "unexpected %O" e
 
 let text (s: string) = Text.Encoding.UTF8.GetBytes s

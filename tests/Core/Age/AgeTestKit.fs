@@ -145,7 +145,7 @@ let tests =
                         try
                             AgeFile.Decrypt(keys, new MemoryStream(v.Body), output)
                             None
-                        with :? HybridProtocolException as e ->
+                        with HybridError e ->
                             Some e.Code
 
                     let released = toHex (SHA256.HashData(output.ToArray()))

@@ -76,7 +76,7 @@ let codeOf (f: unit -> 'T) =
     try
         f () |> ignore
         failtest "expected a HybridProtocolException"
-    with :? HybridProtocolException as e ->
+    with HybridError e ->
         e.Code
 
 let seal (s: Setup) (pt: byte[]) (aad: byte[]) =
