@@ -203,10 +203,15 @@ public sealed partial class SecureConnection
         }
     }
 
-    /// <summary>After a failure (or in Dispose), tells the peer with an authenticated close when the send side is free; never waits.</summary>
-    private void TrySendCloseNow(CloseReason reason)
+    /// <summary>
+    /// After a failure (or in Dispose), tells the peer with an authenticated close when the send side is free. By
+    /// default it never waits; the reply to a violation the engine chose (PROTOCOL.md §12 [P12]) waits up to
+    /// <paramref name="wait"/> for a send in progress to finish, so the peer learns the reason rather than seeing a
+    /// truncated stream.
+    /// </summary>
+    private void TrySendCloseNow(CloseReason reason, TimeSpan wait = default)
     {
-        if (!sendLock.Wait(0))
+        if (!sendLock.Wait(wait))
         {
             return;
         }

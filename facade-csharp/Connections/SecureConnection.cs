@@ -276,13 +276,16 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         return exception;
     }
 
+    /// <summary>How long the Close answering a violation waits for a send in progress (a message being written).</summary>
+    private static readonly TimeSpan ReplyWait = TimeSpan.FromSeconds(1);
+
     /// <summary>The engine failed the receive direction: record it, then send the Close it chose (if any).</summary>
     private Exception FailAndReply(WireError error, Microsoft.FSharp.Core.FSharpValueOption<CloseReason> reply)
     {
         var exception = Fail(error);
         if (reply.IsValueSome)
         {
-            TrySendCloseNow(reply.Value);
+            TrySendCloseNow(reply.Value, ReplyWait);
         }
 
         return failure ?? exception;
