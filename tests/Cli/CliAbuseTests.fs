@@ -306,7 +306,9 @@ let private idleTests =
             File.WriteAllText(dir.File "real.txt", "delivered")
 
             let receiver, port =
-                startLocal dir "receive" [ "-o"; "inbox/"; "--idle-timeout"; "3"; "--min-rate"; "100" ]
+                // An idle timeout well above the drip's 1 s gaps, so that a loaded machine's late drip is not an idle
+                // drop: the min-rate deadline (8 s + bytes / 100) is what must cut it.
+                startLocal dir "receive" [ "-o"; "inbox/"; "--idle-timeout"; "8"; "--min-rate"; "100" ]
 
             use _ = receiver
             use drip = client port key.PublicKey (Some "hybrid-file/1")
