@@ -82,7 +82,10 @@ internal sealed class HybridProtocolConnectionMiddleware
             return;
         }
 
-        using var slot = stages.TryEnter((remote as IPEndPoint)?.Address, context.ConnectionClosed);
+        // Not ConnectionClosed: Kestrel signals it at the client's FIN, and a client may send its liveness record, a
+        // message and its Close and leave at once; those bytes are still read. The handshake is bounded by its own
+        // deadlines, and a reset or the server's stop ends it through the transport.
+        using var slot = stages.TryEnter((remote as IPEndPoint)?.Address, CancellationToken.None);
         if (slot is null)
         {
             Telemetry.Refused(logger, remote, "ServerBusy");
@@ -96,8 +99,8 @@ internal sealed class HybridProtocolConnectionMiddleware
         var started = Stopwatch.GetTimestamp();
         try
         {
-            // The facade's handshake bounds itself by SecureServerOptions.HandshakeTimeout; ConnectionClosed ends it
-            // early when the client goes away or the server stops.
+            // The facade's handshake bounds itself by SecureServerOptions.HandshakeTimeout and its message deadlines; a
+            // newer client pushing this one out cancels it (the slot's token).
             var peer = balancer is null ? "the client " + remote : $"the client {remote} (through {balancer})";
             secure = await SecureConnection.AuthenticateAsServerCoreAsync(new TransportStream(context.Transport), options, accepted, peer, slot.Cancel.Token, balancer is null ? null : (remote, balancer)).ConfigureAwait(false);
         }
