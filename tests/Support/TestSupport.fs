@@ -9,6 +9,19 @@ open HybridProtocol.Core
 open HybridProtocol.Crypto
 
 let hex (s: string) = Convert.FromHexString s
+
+/// FsCheck's arrays and strings include null; the codecs take .NET's non-null ones.
+let nonNullBytes (b: byte array) =
+    match box b with
+    | null -> [||]
+    | _ -> b
+
+/// As nonNullBytes, for strings.
+let nonNullText (s: string) =
+    match box s with
+    | null -> ""
+    | _ -> s
+
 let toHex (b: byte[]) = Convert.ToHexStringLower b
 
 /// The repository root: the nearest folder above the test binary that holds HybridProtocol.sln.

@@ -6,28 +6,18 @@ open System
 open System.Net
 open Expecto
 open HybridProtocol.Core.Formats
+open HybridProtocol.Tests.TestSupport
 
 let private config = {
     FsCheckConfig.defaultConfig with
         maxTest = 500
 }
 
-let private nonNull (b: byte array) =
-    match box b with
-    | null -> [||]
-    | _ -> b
-
-/// FsCheck's strings include null; the codecs take .NET's non-null strings.
-let private text (s: string) =
-    match box s with
-    | null -> ""
-    | _ -> s
-
 let private nameAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789-._"
 
 /// A stored-form host of one of three kinds, chosen by `kind`, from arbitrary bytes.
 let hostFrom (kind: byte) (seed: byte array) =
-    let seed = nonNull seed
+    let seed = nonNullBytes seed
 
     match kind % 3uy with
     | 0uy ->
@@ -68,7 +58,7 @@ let private roundTrips =
 
         testPropertyWithConfig config "normalization is idempotent and print inverts parse"
         <| fun (raw: string) ->
-            let text = text raw
+            let text = nonNullText raw
 
             (match HostPort.normalizeHost text with
              | Ok host -> HostPort.normalizeHost host = Ok host
@@ -81,7 +71,7 @@ let private roundTrips =
 let private malformed =
     testList "malformed" [
         testPropertyWithConfig config "random text gives a value or a typed error, never an exception"
-        <| fun (raw: string) -> neverThrows (text raw)
+        <| fun (raw: string) -> neverThrows (nonNullText raw)
 
         testPropertyWithConfig config "every truncation and one-character change of a valid text is total"
         <| fun (kind: byte) (seed: byte array) (p: uint16) (at: int) (c: char) ->

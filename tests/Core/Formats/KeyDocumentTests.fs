@@ -6,28 +6,19 @@ module HybridProtocol.Tests.KeyDocumentTests
 open System
 open Expecto
 open HybridProtocol.Core.Formats
+open HybridProtocol.Tests.TestSupport
 
 let private config = {
     FsCheckConfig.defaultConfig with
         maxTest = 200
 }
 
-let private nonNull (b: byte array) =
-    match box b with
-    | null -> [||]
-    | _ -> b
-
-let private text (s: string) =
-    match box s with
-    | null -> ""
-    | _ -> s
-
 let private types = [ X25519; X448; P256; P384; P521; MlKem512; MlKem768; MlKem1024; XWing ]
 
 let private isEc t = List.contains t [ P256; P384; P521 ]
 
 let private bytesFrom (seed: byte array) n offset =
-    let seed = nonNull seed
+    let seed = nonNullBytes seed
 
     Array.init n (fun i ->
         if seed.Length = 0 then
@@ -67,11 +58,11 @@ let private roundTrips =
 
         testPropertyWithConfig config "a PEM block decodes to its label and data, with text around it and CRLF"
         <| fun (data: byte array) (label: bool) (before: string) ->
-            let data = nonNull data
+            let data = nonNullBytes data
             let label = if label then Pem.PrivateKeyLabel else Pem.PublicKeyLabel
             let pem = String(Pem.encode (label, ReadOnlySpan data))
             let expected = Ok { Label = label; Data = data }
-            let before = (text before).Replace("-", "")
+            let before = (nonNullText before).Replace("-", "")
 
             Pem.decode (pem.AsSpan()) = expected
             && Pem.decode ((before + "\r\n" + pem.Replace("\n", "\r\n") + "trailer").AsSpan()) = expected
@@ -117,7 +108,7 @@ let private roundTrips =
 let private malformed =
     testList "malformed" [
         testPropertyWithConfig config "random bytes give a key or a typed error, never an exception"
-        <| fun (der: byte array) -> neverThrows (nonNull der)
+        <| fun (der: byte array) -> neverThrows (nonNullBytes der)
 
         testPropertyWithConfig config "every strict prefix of a document is refused; every byte change is total"
         <| fun (kind: byte) (seed: byte array) (at: int) (flip: byte) ->
@@ -142,7 +133,7 @@ let private malformed =
         testPropertyWithConfig config "random, truncated and changed PEM text is total"
         <| fun (raw: string) (at: int) (c: char) ->
             let pem = String(Pem.encode (Pem.PrivateKeyLabel, ReadOnlySpan(Array.init 48 byte)))
-            Pem.decode ((text raw).AsSpan()) |> ignore
+            Pem.decode ((nonNullText raw).AsSpan()) |> ignore
 
             for n in 0 .. pem.Length do
                 Pem.decode (pem.AsSpan(0, n)) |> ignore

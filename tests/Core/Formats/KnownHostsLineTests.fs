@@ -6,25 +6,15 @@ module HybridProtocol.Tests.KnownHostsLineTests
 open System
 open Expecto
 open HybridProtocol.Core.Formats
+open HybridProtocol.Tests.TestSupport
 
 let private config = {
     FsCheckConfig.defaultConfig with
         maxTest = 300
 }
 
-let private nonNull (b: byte array) =
-    match box b with
-    | null -> [||]
-    | _ -> b
-
-/// FsCheck's strings include null; the codecs take .NET's non-null strings.
-let private text (s: string) =
-    match box s with
-    | null -> ""
-    | _ -> s
-
 let private key32 (seed: byte array) =
-    let seed = nonNull seed
+    let seed = nonNullBytes seed
 
     HostKey.X25519(
         Array.init 32 (fun i ->
@@ -35,7 +25,7 @@ let private key32 (seed: byte array) =
     )
 
 let private commentFrom (raw: string) =
-    match KnownHostsLine.comment ((text raw).Replace('\n', ' ').Replace('\r', ' ')) with
+    match KnownHostsLine.comment ((nonNullText raw).Replace('\n', ' ').Replace('\r', ' ')) with
     | Ok c -> c
     | Error _ -> None
 
@@ -48,7 +38,7 @@ let private entryFrom kind seed (p: uint16) text = {
 
 /// A kept line: blank, white space, or a `#` comment (no line end).
 let private keptFrom (raw: string) (blank: bool) =
-    let text = (text raw).Replace('\n', ' ').Replace('\r', ' ')
+    let text = (nonNullText raw).Replace('\n', ' ').Replace('\r', ' ')
     if blank then String(' ', text.Length % 3) else "# " + text
 
 let private alice =
@@ -93,7 +83,7 @@ let private roundTrips =
 let private malformed =
     testList "malformed" [
         testPropertyWithConfig config "random text gives lines or a typed error, never an exception"
-        <| fun (raw: string) -> neverThrows (text raw)
+        <| fun (raw: string) -> neverThrows (nonNullText raw)
 
         testPropertyWithConfig config "every truncation and one-character change of a valid line is total"
         <| fun (kind: byte) (seed: byte array) (p: uint16) (comment: string) (at: int) (c: char) ->

@@ -8,6 +8,7 @@ open System.Net
 open System.Text
 open Expecto
 open HybridProtocol.Core.Formats
+open HybridProtocol.Tests.TestSupport
 
 let private config = {
     FsCheckConfig.defaultConfig with
@@ -21,11 +22,6 @@ let private keepAll = {
 
 let private decode (options: ProxyDecodeOptions) (bytes: byte array) =
     ProxyProtocol.decode (options, ReadOnlySpan bytes)
-
-let private nonNull (b: byte array) =
-    match box b with
-    | null -> [||]
-    | _ -> b
 
 let private endPoint (bytes: byte array) (port: uint16) = {
     Address = IPAddress bytes
@@ -41,7 +37,7 @@ let private headerFrom
     (datagram: bool)
     (tlvs: (byte * byte array) list)
     =
-    let seed = nonNull seed
+    let seed = nonNullBytes seed
 
     let bytes n offset =
         Array.init n (fun i ->
@@ -57,7 +53,7 @@ let private headerFrom
         |> List.truncate 8
         |> List.map (fun (t, v) -> {
             Type = t
-            Value = nonNull v |> Array.truncate 300
+            Value = nonNullBytes v |> Array.truncate 300
         })
 
     match kind % 5uy with
@@ -89,7 +85,7 @@ let private headerFrom
 
 /// The v1 headers: UNKNOWN, TCP4 and TCP6 (IPv6 with runs of zeroes, so the "::" forms are written and read).
 let private v1HeaderFrom (kind: byte) (seed: byte array) (zeroes: byte) (p1: uint16) (p2: uint16) =
-    let seed = nonNull seed
+    let seed = nonNullBytes seed
 
     let bytes n offset =
         Array.init n (fun i ->
@@ -145,7 +141,7 @@ let roundTrips =
             let bytes = encoded header
 
             decode keepAll bytes |> isHeader header bytes.Length
-            && decode keepAll (Array.append bytes (nonNull after))
+            && decode keepAll (Array.append bytes (nonNullBytes after))
                |> isHeader header bytes.Length
 
         testPropertyWithConfig config "v2 with TLVs skipped: the same header without them, the same length"
@@ -163,7 +159,7 @@ let roundTrips =
 
             bytes.Length <= ProxyProtocol.MaxV1Length
             && decode keepAll bytes |> isHeader header bytes.Length
-            && decode keepAll (Array.append bytes (nonNull after))
+            && decode keepAll (Array.append bytes (nonNullBytes after))
                |> isHeader header bytes.Length
 
         testPropertyWithConfig
@@ -245,7 +241,7 @@ let malformed =
     testList "malformed" [
         testPropertyWithConfig config "any input: a typed answer, never beyond the input nor the format's bound"
         <| fun (input: byte array) (cap: uint16) (keep: bool) ->
-            let input = nonNull input
+            let input = nonNullBytes input
 
             let options = { MaxLength = int cap; KeepTlvs = keep }
 
