@@ -14,6 +14,9 @@ internal sealed class PooledReceiveBuffer
     /// <summary>Where the bytes read are counted (the connection's meter).</summary>
     internal Diagnostics.Telemetry.Instruments Instruments { get; set; } = Diagnostics.Telemetry.Instruments.Default;
 
+    /// <summary>The role tag of the bytes it counts.</summary>
+    internal bool IsServer { get; set; }
+
     private const int Size = 128 * 1024;
     private const int MaxRecord = 2 + 65535;
     private byte[]? buffer;
@@ -64,7 +67,7 @@ internal sealed class PooledReceiveBuffer
         }
 
         var n = await adapter.ReadAsync(buffer.AsMemory(end), cancellationToken).ConfigureAwait(false);
-        Instruments.Received(n);
+        Instruments.Received(n, IsServer);
         end += n;
         return n;
     }

@@ -331,7 +331,7 @@ public sealed partial class SecureConnection
                     {
                         case Output.Transmit t:
                             await stream.WriteAsync(t.Bytes, timeout.Token).ConfigureAwait(false);
-                            instruments.Sent(t.Bytes.Length);
+                            instruments.Sent(t.Bytes.Length, !context.IsClient);
                             break;
                         case Output.Deliver d:
                             early.Enqueue(d.Message);
@@ -379,7 +379,7 @@ public sealed partial class SecureConnection
                 }
 
                 var n = await stream.ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
-                instruments.Received(n);
+                instruments.Received(n, !context.IsClient);
                 (state, outputs) = Connection.Step(state, n == 0 ? Input.EndOfInput : Input.NewReceived(buffer.AsMemory(0, n)));
             }
         }

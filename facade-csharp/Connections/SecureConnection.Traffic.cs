@@ -67,7 +67,7 @@ public sealed partial class SecureConnection
                 offset = outcome.Consumed;
                 Retire(outcome.Retired, sending: true);
                 await adapter.WriteAsync(buffer.AsMemory(0, outcome.Written), cancellationToken).ConfigureAwait(false);
-                instruments.Sent(outcome.Written);
+                instruments.Sent(outcome.Written, !context.IsClient);
                 Touch();
                 if (outcome.Finished)
                 {
@@ -144,7 +144,7 @@ public sealed partial class SecureConnection
         {
             var n = SealClose(reason, buffer);
             await adapter.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
-            instruments.Sent(n);
+            instruments.Sent(n, !context.IsClient);
             await adapter.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
         finally

@@ -81,6 +81,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         this.early = early;
         instruments = Telemetry.Instruments.For(options.MeterFactory);
         input.Instruments = instruments;
+        input.IsServer = !context.IsClient;
         closeTimeout = options.CloseTimeout;
         if (stream is NetworkStream { Socket: var socket })
         {

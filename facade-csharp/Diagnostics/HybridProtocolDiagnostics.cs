@@ -12,7 +12,7 @@ namespace HybridProtocol;
 /// <c>hybridprotocol.handshakes</c> (counter, same tags), <c>hybridprotocol.active_handshakes</c> and
 /// <c>hybridprotocol.active_connections</c> (up-down counters, tag <c>hybridprotocol.role</c> <c>client</c> or
 /// <c>server</c>), <c>hybridprotocol.io</c> (counter, bytes on the wire, tag <c>network.io.direction</c>
-/// <c>transmit</c> or <c>receive</c>), <c>hybridprotocol.key_updates</c> (counter, direction and role tags). The meter
+/// <c>transmit</c> or <c>receive</c>, and the role), <c>hybridprotocol.key_updates</c> (counter, direction and role tags). The meter
 /// comes from <see cref="SecureConnectionOptions.MeterFactory"/> when it is set (a Kestrel endpoint sets it from the
 /// host's <see cref="System.Diagnostics.Metrics.IMeterFactory"/>), otherwise it is one static meter.
 /// </para>

@@ -48,7 +48,7 @@ internal static class Telemetry
             Handshakes = meter.CreateCounter<long>("hybridprotocol.handshakes", "{handshake}", "Handshakes that ended, by result and error code.");
             ActiveHandshakes = meter.CreateUpDownCounter<long>("hybridprotocol.active_handshakes", "{handshake}", "Handshakes in progress, by role.");
             ActiveConnections = meter.CreateUpDownCounter<long>("hybridprotocol.active_connections", "{connection}", "Connections whose handshake completed and that are not disposed yet, by role.");
-            Io = meter.CreateCounter<long>("hybridprotocol.io", "By", "Bytes sent and received on the wire (handshake and records).");
+            Io = meter.CreateCounter<long>("hybridprotocol.io", "By", "Bytes sent and received on the wire (handshake and records), by direction and role.");
             KeyUpdates = meter.CreateCounter<long>("hybridprotocol.key_updates", "{key_update}", "Switches to a new key (Noise Rekey), by direction and role.");
         }
 
@@ -60,19 +60,19 @@ internal static class Telemetry
             ? Default
             : ByFactory.GetValue(factory, f => new Instruments(f.Create(new MeterOptions(HybridProtocolDiagnostics.MeterName) { Version = Version })));
 
-        internal void Sent(int bytes)
+        internal void Sent(int bytes, bool isServer)
         {
             if (Io.Enabled && bytes > 0)
             {
-                Io.Add(bytes, Transmit);
+                Io.Add(bytes, Transmit, Role(isServer));
             }
         }
 
-        internal void Received(int bytes)
+        internal void Received(int bytes, bool isServer)
         {
             if (Io.Enabled && bytes > 0)
             {
-                Io.Add(bytes, Receive);
+                Io.Add(bytes, Receive, Role(isServer));
             }
         }
     }

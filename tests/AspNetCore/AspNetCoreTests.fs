@@ -1303,7 +1303,7 @@ let diagnostics =
             finally
                 runUnit (busy.DisposeAsync().AsTask())
 
-        testCase "the meter reports handshakes, durations by protocol and result, connections and bytes"
+        testCase "the meter reports handshakes, durations by protocol and result, connections and bytes by role"
         <| fun () ->
             use key = PrivateKey.Generate()
 
@@ -1365,10 +1365,18 @@ let diagnostics =
             Expect.isNonEmpty downs "a disposed connection counted down"
 
             for direction in [ "transmit"; "receive" ] do
-                let bytes =
-                    measurements |> sumOf "hybridprotocol.io" (tag "network.io.direction" direction)
+                for role in [ "client"; "server" ] do
+                    let bytes =
+                        measurements
+                        |> sumOf "hybridprotocol.io" (fun t ->
+                            tag "network.io.direction" direction t && tag "hybridprotocol.role" role t)
 
-                Expect.isGreaterThan bytes 100.0 $"bytes {direction}"
+                    Expect.isGreaterThan bytes 100.0 $"bytes {direction} by the {role}"
+
+            Expect.all
+                (measurements |> List.filter (fun (n, _, _) -> n = "hybridprotocol.io"))
+                (fun (_, _, t) -> t.ContainsKey "hybridprotocol.role")
+                "every hybridprotocol.io measurement has a role"
 
         testCase
             "the Kestrel endpoint measures with the host's IMeterFactory; a SecureConnectionOptions.MeterFactory is used"
