@@ -36,6 +36,12 @@ internal static class ProviderStatistics
     /// <summary>Stopwatch ticks in ENCRYPT and DECRYPT.</summary>
     public static long AeadTicks;
 
+    /// <summary>KEM operations (GENERATE_KEM_KEYPAIR, GENERATE_KEM_CIPHERTEXT, KEM decapsulation).</summary>
+    public static long KemOperations;
+
+    /// <summary>Stopwatch ticks in KEM operations.</summary>
+    public static long KemTicks;
+
     private static volatile bool enabled;
 
     /// <summary>Whether operations are being counted.</summary>
@@ -57,6 +63,8 @@ internal static class ProviderStatistics
         Interlocked.Exchange(ref KeySetupTicks, 0);
         Interlocked.Exchange(ref HashTicks, 0);
         Interlocked.Exchange(ref AeadTicks, 0);
+        Interlocked.Exchange(ref KemOperations, 0);
+        Interlocked.Exchange(ref KemTicks, 0);
     }
 
     /// <summary>A timestamp when counting, else 0.</summary>

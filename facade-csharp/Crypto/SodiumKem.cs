@@ -51,9 +51,11 @@ internal static class SodiumKem
                 fixed (byte* pk = publicKey)
                 fixed (byte* s = seed)
                 {
+                    var start = ProviderStatistics.Start();
                     var rc = kind == Kind.MlKem768
                         ? Sodium.crypto_kem_mlkem768_seed_keypair(pk, privateKey.Pointer, s)
                         : Sodium.crypto_kem_xwing_seed_keypair(pk, privateKey.Pointer, s);
+                    ProviderStatistics.Stop(ref ProviderStatistics.KemOperations, ref ProviderStatistics.KemTicks, start);
                     if (rc != 0)
                     {
                         privateKey.Dispose();
@@ -76,9 +78,11 @@ internal static class SodiumKem
                 fixed (byte* ct = ciphertext)
                 fixed (byte* ss = output)
                 {
+                    var start = ProviderStatistics.Start();
                     var rc = kind == Kind.MlKem768
                         ? Sodium.crypto_kem_mlkem768_enc_deterministic(ct, ss, pk, r)
                         : Sodium.crypto_kem_xwing_enc_deterministic(ct, ss, pk, r);
+                    ProviderStatistics.Stop(ref ProviderStatistics.KemOperations, ref ProviderStatistics.KemTicks, start);
                     return rc == 0;
                 }
             }),
@@ -93,9 +97,11 @@ internal static class SodiumKem
                 fixed (byte* ct = ciphertext)
                 fixed (byte* ss = output)
                 {
+                    var start = ProviderStatistics.Start();
                     var rc = kind == Kind.MlKem768
                         ? Sodium.crypto_kem_mlkem768_dec(ss, ct, native.Pointer)
                         : Sodium.crypto_kem_xwing_dec(ss, ct, native.Pointer);
+                    ProviderStatistics.Stop(ref ProviderStatistics.KemOperations, ref ProviderStatistics.KemTicks, start);
                     GC.KeepAlive(native);
                     return rc == 0;
                 }
