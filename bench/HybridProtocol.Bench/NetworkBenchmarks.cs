@@ -205,7 +205,11 @@ internal static class NetworkBenchmarks
                 report.Add(new Row("Handshake CPU breakdown", $"{variant}: key setup ({t.AeadKeys / per:0.#} AEAD keys)", name, keys, "us", Better.Lower) { OverNetwork = false });
                 report.Add(new Row("Handshake CPU breakdown", $"{variant}: hashing ({t.Hashes / per:0.#} HASH calls)", name, hashing, "us", Better.Lower) { OverNetwork = false });
                 report.Add(new Row("Handshake CPU breakdown", $"{variant}: AEAD ({t.AeadCalls / per:0.#} calls)", name, aead, "us", Better.Lower) { OverNetwork = false });
-                report.Add(new Row("Handshake CPU breakdown", $"{variant}: KEM (ML-KEM-768, {t.KemOperations / per:0.#} ops)", name, kem, "us", Better.Lower) { OverNetwork = false });
+                if (t.KemOperations > 0)
+                {
+                    report.Add(new Row("Handshake CPU breakdown", $"{variant}: KEM (ML-KEM-768, {t.KemOperations / per:0.#} ops)", name, kem, "us", Better.Lower) { OverNetwork = false });
+                }
+
                 report.Add(new Row("Handshake CPU breakdown", $"{variant}: framing, I/O, runtime, rest", name, cpuPer - dh - keys - hashing - aead - kem, "us", Better.Lower) { OverNetwork = false });
             }
         }
