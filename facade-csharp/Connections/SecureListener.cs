@@ -41,6 +41,9 @@ public sealed class SecureListener : IAsyncDisposable
     private HandshakeStages? stages;
     private PendingSockets? pending;
 
+    /// <summary>The sockets in the waiting stage now (tests).</summary>
+    internal int WaitingCount => pending?.Count ?? 0;
+
     /// <summary>
     /// Creates a listener for <paramref name="endPoint"/> (port 0 picks a free port; see <see cref="LocalEndPoint"/>).
     /// The names it accepts follow from <paramref name="options"/> now; the other options are read for each client.
