@@ -14,7 +14,7 @@ let private usage =
   hybrid-conformance server HOST:PORT [options]      the implementation under test is a server (127.0.0.1)
   hybrid-conformance client --listen ADDR:PORT [--ready-file FILE] [options]
                                                      the implementation under test is a client: it connects
-                                                     once per case (2 connections)
+                                                     once per case (4 connections)
 options: --app PROTOCOL (default hybrid)  --suite NAME (ChaChaPoly_BLAKE2b)  --classical  --no-echo  --timeout S
          --key FILE         the runner's own private key (PEM): its client identity (XX, IK), or its server key
          --server-key FILE  pin the server's public key (PEM): NK, or IK with --key

@@ -274,7 +274,8 @@ let private sealClose (half: SendHalf) (reason: CloseReason) =
 /// `CipherState.EncryptWithAd` (Noise §5.3: "EncryptWithAd(zerolen, payload)") under the half's key from its next
 /// nonce, and framed (`Frame.encode`). The half itself is not advanced: use it for nothing after this.
 let private sealRaw (settings: Settings) (half: SendHalf) (records: (RecordType * byte array) list) =
-    let cipher = (SodiumSuite.For(clientName settings)).Cipher
+    let suite = suiteName settings.Suite
+    let cipher = (SodiumSuite.For(suite.Cipher, suite.Hash)).Cipher
 
     let mutable state =
         CipherState.InitializeKey cipher half.Key.Value
@@ -295,6 +296,16 @@ let private sealRaw (settings: Settings) (half: SendHalf) (records: (RecordType 
             Frame.encode (ReadOnlySpan body)
             |> Result.defaultWith (fun e -> failwithf "frame: %A" e)
     ]
+
+/// The records of one message of `total` bytes, 60,000 bytes of data each (Data, then EndOfMessage).
+let private overLimit (total: int64) = [
+    let chunk = 60_000
+
+    for offset in 0L .. int64 chunk .. total - 1L do
+        let length = int (min (int64 chunk) (total - offset))
+        let last = offset + int64 length = total
+        (if last then RecordType.EndOfMessage else RecordType.Data), Array.create length 0x41uy
+]
 
 /// A handshake that writes what the core transmits as it goes.
 let private handshakeWriting (p: Peer) (settings: Settings) (maxRecordData: int) (rekeyAfter: int64) =
@@ -598,18 +609,9 @@ let againstServer (endPoint: IPEndPoint) (settings: Settings) : Finding list = [
     | Some start ->
         let limit = start.Send.PeerMaxMessageSize
         let total = int64 limit + 1L
-        let chunk = 60_000
-
-        let records = [
-            for offset in 0L .. int64 chunk .. total - 1L do
-                let length = int (min (int64 chunk) (total - offset))
-                let last = offset + int64 length = total
-                (if last then RecordType.EndOfMessage else RecordType.Data), message length
-        ]
-
         let mutable answered = false
 
-        for frame in sealRaw settings start.Send records do
+        for frame in sealRaw settings start.Send (overLimit total) do
             if not answered then
                 answered <- not (p.Write frame) || p.Socket.Poll(0, SelectMode.SelectRead)
 
@@ -736,6 +738,49 @@ let private serveOne (socket: Socket) (settings: Settings) (serverKey: DhKeyPair
                             "client: good session"
                             p.Closed
                             (sprintf "our Close (Normal) is answered with the client's Close: %A" p.Failure)
+                | 2 ->
+                    // A Close whose reason byte 00 is written out: the client answers with its Close, as after Normal.
+                    match Connection.Traffic p.State with
+                    | Ok start ->
+                        p.Write(List.exactlyOne (sealRaw settings start.Send [ RecordType.Close, [| 0uy |] ]))
+                        |> ignore
+
+                        p.ReadUntil((fun () -> p.Closed || p.Failure.IsSome || p.Ended), true)
+
+                        yield
+                            finding
+                                "P8"
+                                "client: Close with reason byte 00"
+                                (p.Closed && p.Failure.IsNone)
+                                (sprintf "expected the client's Close (Normal): %A" p.Failure)
+                    | Error e -> yield finding "P8" "client: Close with reason byte 00" false (sprintf "%A" e)
+                | 3 ->
+                    // A message one byte over the limit the client announced: Close (MessageTooLarge).
+                    match Connection.Traffic p.State with
+                    | Ok start ->
+                        // First the client's own messages (its stdin, then end-of-data), so that what arrives
+                        // afterwards is its answer.
+                        p.ReadUntil(
+                            (fun () -> p.Delivered |> List.exists (fun m -> m.Length = 0) || p.Failure.IsSome),
+                            true
+                        )
+
+                        let total = int64 start.Send.PeerMaxMessageSize + 1L
+                        let mutable answered = false
+
+                        for frame in sealRaw settings start.Send (overLimit total) do
+                            if not answered then
+                                answered <- not (p.Write frame) || p.Socket.Poll(0, SelectMode.SelectRead)
+
+                        p.ReadUntil((fun () -> p.Failure.IsSome || p.Closed), true)
+
+                        yield
+                            finding
+                                "P16"
+                                "client: message over the announced limit"
+                                (closedByPeer p = Some CloseReason.MessageTooLarge)
+                                (sprintf "%d bytes: expected Close (MessageTooLarge): %A" total p.Failure)
+                    | Error e -> yield finding "P16" "client: message over the announced limit" false (sprintf "%A" e)
                 | _ ->
                     match Connection.Traffic p.State with
                     | Ok start ->
@@ -754,7 +799,7 @@ let private serveOne (socket: Socket) (settings: Settings) (serverKey: DhKeyPair
         ]
 
 /// How many connections a client under test must make (one per case).
-let clientCases = 2
+let clientCases = 4
 
 /// Listens on `listener` and serves `clientCases` connections of a client under test, one case each.
 let againstClient (listener: TcpListener) (settings: Settings) (cancel: CancellationToken) : Finding list = [

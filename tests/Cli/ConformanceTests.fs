@@ -176,7 +176,13 @@ let tests =
             let findings = runner.Result
             let text, broken = Runner.report findings
             Expect.isEmpty broken $"no rule broken:\n{text}"
-            Expect.isGreaterThanOrEqual findings.Length 8 "checks run"
+            Expect.isGreaterThanOrEqual findings.Length 16 "checks run"
+
+            Expect.equal
+                (findings |> List.map _.Rule |> List.distinct |> List.sort)
+                [ "P1"; "P11"; "P12"; "P16"; "P4"; "P6"; "P8" ]
+                "rules checked"
+
             printfn $"Conformance runner against hybrid connect: {findings.Length} checks passed"
         }
 
