@@ -14,8 +14,11 @@ let private usage =
   hybrid-conformance server HOST:PORT [options]      the implementation under test is a server (127.0.0.1)
   hybrid-conformance client --listen ADDR:PORT [--ready-file FILE] [options]
                                                      the implementation under test is a client: it connects
-                                                     once per case (2 connections)
-options: --app PROTOCOL (default hybrid)  --suite NAME (ChaChaPoly_BLAKE2b)  --classical  --no-echo  --timeout S"""
+                                                     once per case (4 connections)
+options: --app PROTOCOL (default hybrid)  --suite NAME (ChaChaPoly_BLAKE2b)  --classical  --no-echo  --timeout S
+         --key FILE         the runner's own private key (PEM): its client identity (XX, IK), or its server key
+         --server-key FILE  pin the server's public key (PEM): NK, or IK with --key
+         --psk FILE         a 32-byte pre-shared key: the psk twins (NKpsk2, NXpsk2, XXpsk3, IKpsk2)"""
 
 let private endPoint (text: string) : IPEndPoint option =
     match IPEndPoint.TryParse text with
@@ -45,6 +48,33 @@ let main argv =
                 {
                     settings with
                         Timeout = TimeSpan.FromSeconds(float v)
+                }
+                tail
+                listen
+                ready
+        | "--key" :: v :: tail ->
+            options
+                {
+                    settings with
+                        Key = Some((HybridProtocol.PrivateKey.Load v).ToKeyPair())
+                }
+                tail
+                listen
+                ready
+        | "--server-key" :: v :: tail ->
+            options
+                {
+                    settings with
+                        ServerKey = Some((HybridProtocol.PublicKey.Load v).ToCore())
+                }
+                tail
+                listen
+                ready
+        | "--psk" :: v :: tail ->
+            options
+                {
+                    settings with
+                        Psk = Some(File.ReadAllBytes v)
                 }
                 tail
                 listen

@@ -35,6 +35,13 @@ type Settings = {
     Echo: bool
     /// How long the runner waits for an answer.
     Timeout: TimeSpan
+    /// The runner's own static key: its client identity against a server (XX, IK), its server key against a client
+    /// (a fresh one when None).
+    Key: DhKeyPair option
+    /// The server's key, pinned (NK, IK); None: learned in the handshake and accepted (NX, XX).
+    ServerKey: DhPublicKey option
+    /// A pre-shared key (the psk twins: NKpsk2, NXpsk2, XXpsk3, IKpsk2).
+    Psk: byte array option
 }
 
 let defaults = {
@@ -43,6 +50,9 @@ let defaults = {
     Hybrid = true
     Echo = true
     Timeout = TimeSpan.FromSeconds 5.0
+    Key = None
+    ServerKey = None
+    Psk = None
 }
 
 let private suiteName (s: string) =
@@ -63,13 +73,14 @@ let private suiteName (s: string) =
         Hash = HashName.BLAKE2b
       }
 
-/// The name a client with a learned server key (trust on first use: NX, NXhfs) sends.
+/// The name the runner as a client sends: NX (trust on first use), NK with a pinned server key, XX or IK with a
+/// key of its own, each as its psk twin with a pre-shared key and its hfs twin when hybrid.
 let clientName (settings: Settings) =
     Policy.clientProtocol
         {
-            ServerKey = Learned
-            ClientIdentity = false
-            PreSharedKey = false
+            ServerKey = if settings.ServerKey.IsSome then Pinned else Learned
+            ClientIdentity = settings.Key.IsSome
+            PreSharedKey = settings.Psk.IsSome
             Hybrid = settings.Hybrid
         }
         (suiteName settings.Suite)
@@ -97,6 +108,17 @@ let private newClient (settings: Settings) (maxRecordData: int) (rekeyAfter: int
             config.WithKemKeyPair(SodiumKem.MlKem768.GENERATE_KEM_KEYPAIR.Invoke(ReadOnlySpan(kemSeed ())))
         else
             config
+
+    let config =
+        settings.Key
+        |> Option.fold (fun (c: ClientConfig) k -> c.WithLocalStatic k) config
+
+    let config =
+        settings.ServerKey
+        |> Option.fold (fun (c: ClientConfig) k -> c.WithRemoteStatic k) config
+
+    let config =
+        settings.Psk |> Option.fold (fun (c: ClientConfig) k -> c.WithPsk k) config
 
     match Connection.Client config with
     | Ok(struct (state, outputs)) -> state, outputs
@@ -247,6 +269,44 @@ let private sealClose (half: SendHalf) (reason: CloseReason) =
     | Wrote(next, written, _, _, _) -> next, destination[.. written - 1]
     | other -> failwithf "the engine refused: %A" other
 
+/// The runner's own record sealer, for records the engine refuses to seal (a message over the peer's announced limit,
+/// a Close whose reason byte is written out as 00): each record's plaintext from `Record.encode`, encrypted with
+/// `CipherState.EncryptWithAd` (Noise §5.3: "EncryptWithAd(zerolen, payload)") under the half's key from its next
+/// nonce, and framed (`Frame.encode`). The half itself is not advanced: use it for nothing after this.
+let private sealRaw (settings: Settings) (half: SendHalf) (records: (RecordType * byte array) list) =
+    let suite = suiteName settings.Suite
+    let cipher = (SodiumSuite.For(suite.Cipher, suite.Hash)).Cipher
+
+    let mutable state =
+        CipherState.InitializeKey cipher half.Key.Value
+        |> CipherState.SetNonce half.Nonce
+
+    [
+        for recordType, data in records do
+            let plaintext =
+                Record.encode { Type = recordType; Data = data }
+                |> Result.defaultWith (fun e -> failwithf "record: %A" e)
+
+            let body = Array.zeroCreate (CipherState.ciphertextLength state plaintext.Length)
+
+            state <-
+                CipherState.EncryptWithAd(state, ReadOnlySpan.Empty, ReadOnlySpan plaintext, Span body)
+                |> Result.defaultWith (fun e -> failwithf "encrypt: %A" e)
+
+            Frame.encode (ReadOnlySpan body)
+            |> Result.defaultWith (fun e -> failwithf "frame: %A" e)
+    ]
+
+/// The records of one message of `total` bytes, 60,000 bytes of data each (Data, then EndOfMessage).
+let private overLimit (total: int64) = [
+    let chunk = 60_000
+
+    for offset in 0L .. int64 chunk .. total - 1L do
+        let length = int (min (int64 chunk) (total - offset))
+        let last = offset + int64 length = total
+        (if last then RecordType.EndOfMessage else RecordType.Data), Array.create length 0x41uy
+]
+
 /// A handshake that writes what the core transmits as it goes.
 let private handshakeWriting (p: Peer) (settings: Settings) (maxRecordData: int) (rekeyAfter: int64) =
     let state, outputs = newClient settings maxRecordData rekeyAfter
@@ -373,7 +433,11 @@ let againstServer (endPoint: IPEndPoint) (settings: Settings) : Finding list = [
 
     // 2. A non-canonical name (the pattern in lower case), then a first frame: refusal 02.
     use p = connect endPoint settings.Timeout
-    let lower = name.Replace("_NX", "_nx")
+
+    let lower =
+        let parts = name.Split '_'
+        parts[1] <- parts[1].ToLowerInvariant()
+        String.Join("_", parts)
 
     match Preamble.encode { ProtocolName = lower } with
     | Ok preamble ->
@@ -390,37 +454,39 @@ let againstServer (endPoint: IPEndPoint) (settings: Settings) : Finding list = [
                 $"{lower}: the server's first byte is {first:x2} (expected 02 MalformedPreamble)"
     | Error e -> failwithf "preamble: %A" e
 
-    // 3. A handshake payload of version 02 (the client's cleartext payload of NX message 1).
-    use p = connect endPoint settings.Timeout
-    let state, outputs = newClient settings 65502 (1L <<< 20)
-    p.State <- state
+    // 3. A handshake payload of version 02 (the client's cleartext payload of NX message 1; in NK and IK it is
+    // encrypted to the server's key, in XX it travels in message 3, so this case runs in NX and NXpsk2 only).
+    if settings.ServerKey.IsNone && settings.Key.IsNone then
+        use p = connect endPoint settings.Timeout
+        let state, outputs = newClient settings 65502 (1L <<< 20)
+        p.State <- state
 
-    let flight =
-        outputs
-        |> List.pick (function
-            | Output.Transmit b -> Some b
-            | _ -> None)
+        let flight =
+            outputs
+            |> List.pick (function
+                | Output.Transmit b -> Some b
+                | _ -> None)
 
-    let payloadLength = 1 + (3 + settings.ApplicationProtocol.Length) + (3 + 4)
-    let tampered = Array.copy flight
-    tampered[tampered.Length - payloadLength] <- 2uy
-    p.Write tampered |> ignore
-    p.ReadUntil((fun () -> p.Ended), false)
-    let answer = p.Received
+        let payloadLength = 1 + (3 + settings.ApplicationProtocol.Length) + (3 + 4)
+        let tampered = Array.copy flight
+        tampered[tampered.Length - payloadLength] <- 2uy
+        p.Write tampered |> ignore
+        p.ReadUntil((fun () -> p.Ended), false)
+        let answer = p.Received
 
-    yield
-        finding
-            "P6"
-            "payload version 02"
-            (p.Ended && answer.Length <= 1)
-            $"the server wrote {answer.Length} bytes ({Convert.ToHexStringLower(answer[.. min 7 (answer.Length - 1)])}) and {closedText p}: expected no handshake message"
+        yield
+            finding
+                "P6"
+                "payload version 02"
+                (p.Ended && answer.Length <= 1)
+                $"the server wrote {answer.Length} bytes ({Convert.ToHexStringLower(answer[.. min 7 (answer.Length - 1)])}) and {closedText p}: expected no handshake message"
 
-    yield
-        finding
-            "P13"
-            "payload version 02"
-            (p.Ended && (answer.Length = 0 || answer = [| 0uy |]))
-            "a handshake failing before keys exist: nothing but the status, then the TCP close"
+        yield
+            finding
+                "P13"
+                "payload version 02"
+                (p.Ended && (answer.Length = 0 || answer = [| 0uy |]))
+                "a handshake failing before keys exist: nothing but the status, then the TCP close"
 
     // 4. A tampered record after the handshake: the server closes with ProtocolViolation.
     use p = connect endPoint settings.Timeout
@@ -516,6 +582,52 @@ let againstServer (endPoint: IPEndPoint) (settings: Settings) : Finding list = [
                 (p.Delivered.IsEmpty && not p.Closed)
                 "the end of input inside a frame is no clean end: no message, no Close (Normal) from the server"
     | None -> yield finding "P15" "truncated frame" false "the handshake failed"
+
+    // 10. A Close whose reason byte 00 is written out: the same as Normal, so the server answers with its Close.
+    use p = connect endPoint settings.Timeout
+
+    match handshakeWriting p settings 65502 (1L <<< 20) with
+    | Some start ->
+        p.Write(List.exactlyOne (sealRaw settings start.Send [ RecordType.Close, [| 0uy |] ]))
+        |> ignore
+
+        p.ReadUntil((fun () -> p.Closed || p.Failure.IsSome || p.Ended), true)
+
+        yield
+            finding
+                "P8"
+                "Close with reason byte 00"
+                (p.Closed && p.Failure.IsNone)
+                (sprintf "expected the server's Close (Normal), as after a Close without a reason byte: %A" p.Failure)
+    | None -> yield finding "P8" "Close with reason byte 00" false "the handshake failed"
+
+    // 11. A message one byte over the limit the server announced (field 02): Close (MessageTooLarge, 04). The
+    // runner seals it itself (the engine refuses to), record by record, and stops writing once the server answers.
+    use p = connect endPoint settings.Timeout
+
+    match handshakeWriting p settings 65502 (1L <<< 20) with
+    | Some start ->
+        let limit = start.Send.PeerMaxMessageSize
+        let total = int64 limit + 1L
+        let mutable answered = false
+
+        for frame in sealRaw settings start.Send (overLimit total) do
+            if not answered then
+                answered <- not (p.Write frame) || p.Socket.Poll(0, SelectMode.SelectRead)
+
+        p.ReadUntil((fun () -> p.Failure.IsSome || p.Closed), true)
+
+        yield
+            finding
+                "P16"
+                "message over the announced limit"
+                (closedByPeer p = Some CloseReason.MessageTooLarge && p.Delivered.IsEmpty)
+                (sprintf
+                    "%d bytes to a server announcing %d: expected Close (MessageTooLarge): %A"
+                    total
+                    limit
+                    p.Failure)
+    | None -> yield finding "P16" "message over the announced limit" false "the handshake failed"
 ]
 
 // ---- the IUT as a client ----
@@ -524,11 +636,12 @@ let againstServer (endPoint: IPEndPoint) (settings: Settings) : Finding list = [
 let private serveOne (socket: Socket) (settings: Settings) (serverKey: DhKeyPair) (case: int) : Finding list =
     use p = new Peer(socket, settings.Timeout)
 
+    // Any client: anonymous or with a key (NK, NX, XX, IK), each with the PSK when one is given.
     let accepted =
         Policy.serverAccepted
             {
-                ClientAuthentication = false
-                PreSharedKey = false
+                ClientKeys = ClientKeys.Optional
+                PreSharedKey = settings.Psk.IsSome
                 PostQuantum = HybridOrClassical
             }
             [ suiteName settings.Suite ]
@@ -544,6 +657,9 @@ let private serveOne (socket: Socket) (settings: Settings) (serverKey: DhKeyPair
             )
             .WithLocalStatic(serverKey)
             .WithEncapsulationRandomness(RandomNumberGenerator.GetBytes 32)
+
+    let config =
+        settings.Psk |> Option.fold (fun (c: ServerConfig) k -> c.WithPsk k) config
 
     match Connection.Server config with
     | Error e -> failwithf "server configuration: %A" e
@@ -622,6 +738,49 @@ let private serveOne (socket: Socket) (settings: Settings) (serverKey: DhKeyPair
                             "client: good session"
                             p.Closed
                             (sprintf "our Close (Normal) is answered with the client's Close: %A" p.Failure)
+                | 2 ->
+                    // A Close whose reason byte 00 is written out: the client answers with its Close, as after Normal.
+                    match Connection.Traffic p.State with
+                    | Ok start ->
+                        p.Write(List.exactlyOne (sealRaw settings start.Send [ RecordType.Close, [| 0uy |] ]))
+                        |> ignore
+
+                        p.ReadUntil((fun () -> p.Closed || p.Failure.IsSome || p.Ended), true)
+
+                        yield
+                            finding
+                                "P8"
+                                "client: Close with reason byte 00"
+                                (p.Closed && p.Failure.IsNone)
+                                (sprintf "expected the client's Close (Normal): %A" p.Failure)
+                    | Error e -> yield finding "P8" "client: Close with reason byte 00" false (sprintf "%A" e)
+                | 3 ->
+                    // A message one byte over the limit the client announced: Close (MessageTooLarge).
+                    match Connection.Traffic p.State with
+                    | Ok start ->
+                        // First the client's own messages (its stdin, then end-of-data), so that what arrives
+                        // afterwards is its answer.
+                        p.ReadUntil(
+                            (fun () -> p.Delivered |> List.exists (fun m -> m.Length = 0) || p.Failure.IsSome),
+                            true
+                        )
+
+                        let total = int64 start.Send.PeerMaxMessageSize + 1L
+                        let mutable answered = false
+
+                        for frame in sealRaw settings start.Send (overLimit total) do
+                            if not answered then
+                                answered <- not (p.Write frame) || p.Socket.Poll(0, SelectMode.SelectRead)
+
+                        p.ReadUntil((fun () -> p.Failure.IsSome || p.Closed), true)
+
+                        yield
+                            finding
+                                "P16"
+                                "client: message over the announced limit"
+                                (closedByPeer p = Some CloseReason.MessageTooLarge)
+                                (sprintf "%d bytes: expected Close (MessageTooLarge): %A" total p.Failure)
+                    | Error e -> yield finding "P16" "client: message over the announced limit" false (sprintf "%A" e)
                 | _ ->
                     match Connection.Traffic p.State with
                     | Ok start ->
@@ -640,12 +799,12 @@ let private serveOne (socket: Socket) (settings: Settings) (serverKey: DhKeyPair
         ]
 
 /// How many connections a client under test must make (one per case).
-let clientCases = 2
+let clientCases = 4
 
 /// Listens on `listener` and serves `clientCases` connections of a client under test, one case each.
 let againstClient (listener: TcpListener) (settings: Settings) (cancel: CancellationToken) : Finding list = [
     // One server key for every connection, so a client that trusts on first use meets the same key again.
-    let serverKey = SodiumSuite.GenerateEphemeral()
+    let serverKey = settings.Key |> Option.defaultWith SodiumSuite.GenerateEphemeral
 
     for case in 0 .. clientCases - 1 do
         let accept = listener.AcceptSocketAsync(cancel).AsTask()

@@ -83,7 +83,7 @@ public enum HybridRefusalCode : byte
     /// <summary>02: the connection request was malformed.</summary>
     MalformedPreamble = 0x02,
 
-    /// <summary>03: the server does not accept this handshake pattern (also: a hybrid client at a classical-only server).</summary>
+    /// <summary>03: the server does not accept this handshake pattern (also: a hybrid client at a classical-only server, a client proving a key at a server that takes none).</summary>
     UnsupportedPattern = 0x03,
 
     /// <summary>04: the server accepts the pattern but not this cipher suite (or KEM).</summary>

@@ -74,6 +74,7 @@ internal static class NetCommands
         var idleOption = Serving.IdleTimeoutOption("a client");
         var maxClients = Serving.MaxClientsOption();
         var perAddress = Serving.MaxClientsPerAddressOption();
+        var minRate = Serving.MinRateOption();
         var ready = Serving.ReadyFileOption();
         var forward = new Option<string?>("--to")
         {
@@ -96,6 +97,7 @@ internal static class NetCommands
             idleOption,
             maxClients,
             perAddress,
+            minRate,
             forward,
             ready,
             proxyFrom,
@@ -125,6 +127,7 @@ internal static class NetCommands
             var idle = Serving.IdleTimeout(parse, idleOption);
             var limit = Serving.MaxClients(parse, maxClients);
             var limitPerAddress = Serving.MaxClientsPerAddress(parse, perAddress, limit);
+            var rate = Serving.MinRate(parse, minRate);
             if (backend is not null)
             {
                 options.MaxMessageSize = Tunnel.MaxMessage;
@@ -166,11 +169,11 @@ internal static class NetCommands
 
                         if (echoing)
                         {
-                            await EchoAsync(connection, idle, token).ConfigureAwait(false);
+                            await EchoAsync(connection, idle, new Serving.Pace(idle, rate), token).ConfigureAwait(false);
                         }
                         else
                         {
-                            await RelayAsync(connection, stdout, stdoutLock, idle, token).ConfigureAwait(false);
+                            await RelayAsync(connection, stdout, stdoutLock, idle, new Serving.Pace(idle, rate), token).ConfigureAwait(false);
                         }
 
                         await connection.CloseAsync(token).ConfigureAwait(false);
@@ -454,12 +457,14 @@ internal static class NetCommands
 
     /// <summary>
     /// Writes a client's messages to stdout until its end-of-data message or its close; each message is written whole
-    /// under <paramref name="stdoutLock"/>, so concurrent clients interleave by message, never inside one.
+    /// under <paramref name="stdoutLock"/>, so concurrent clients interleave by message, never inside one. The client's
+    /// data must keep <paramref name="pace"/> (<c>--min-rate</c> after <c>--idle-timeout</c>, as for <c>receive</c>).
     /// </summary>
-    private static async Task RelayAsync(SecureConnection connection, Stream stdout, SemaphoreSlim stdoutLock, TimeSpan idle, CancellationToken cancellationToken)
+    private static async Task RelayAsync(SecureConnection connection, Stream stdout, SemaphoreSlim stdoutLock, TimeSpan idle, Serving.Pace pace, CancellationToken cancellationToken)
     {
-        while (await Serving.ReceiveAsync(connection, idle, "The client", cancellationToken).ConfigureAwait(false) is { Length: > 0 } message)
+        while (await Serving.ReceiveAtPaceAsync(connection, idle, pace, null, "The client", cancellationToken).ConfigureAwait(false) is { Length: > 0 } message)
         {
+            pace.Received += message.Length;
             await stdoutLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
@@ -479,11 +484,12 @@ internal static class NetCommands
     /// </summary>
     internal const int EchoMaxMessage = 64 * 1024;
 
-    /// <summary>Sends each message back until the peer's end-of-data message or its close.</summary>
-    private static async Task EchoAsync(SecureConnection connection, TimeSpan idle, CancellationToken cancellationToken)
+    /// <summary>Sends each message back until the peer's end-of-data message or its close; the client's data must keep <paramref name="pace"/>.</summary>
+    private static async Task EchoAsync(SecureConnection connection, TimeSpan idle, Serving.Pace pace, CancellationToken cancellationToken)
     {
-        while (await Serving.ReceiveAsync(connection, idle, "The client", cancellationToken).ConfigureAwait(false) is { Length: > 0 } message)
+        while (await Serving.ReceiveAtPaceAsync(connection, idle, pace, null, "The client", cancellationToken).ConfigureAwait(false) is { Length: > 0 } message)
         {
+            pace.Received += message.Length;
             await Serving.SendAsync(connection, message, idle, "The client", cancellationToken).ConfigureAwait(false);
         }
     }

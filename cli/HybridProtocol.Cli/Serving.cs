@@ -84,16 +84,19 @@ internal static class Serving
         /// <summary>How long the next message may take: the time left before the average falls below the rate.</summary>
         public TimeSpan Left => idle + TimeSpan.FromSeconds((double)Received / rate) - System.Diagnostics.Stopwatch.GetElapsedTime(started);
 
-        /// <summary>The failure when the sender fell behind: a network error (exit 5).</summary>
-        public CliException TooSlow(string peer, long of, Exception? inner = null) =>
+        /// <summary>The failure when the sender fell behind: a network error (exit 5); <paramref name="of"/> is the size announced, if any.</summary>
+        public CliException TooSlow(string peer, long? of, Exception? inner = null) =>
             new(
                 ExitCode.Network,
-                string.Create(CultureInfo.InvariantCulture, $"{peer} sent {Received} of {of} bytes in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds:0} s, slower than --min-rate {rate} bytes per second after --idle-timeout {idle.TotalSeconds:0} s; the connection was closed."),
+                string.Create(CultureInfo.InvariantCulture, $"{peer} sent {Received}{(of is { } size ? $" of {size}" : "")} bytes in {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds:0} s, slower than --min-rate {rate} bytes per second after --idle-timeout {idle.TotalSeconds:0} s; the connection was closed."),
                 inner);
     }
 
-    /// <summary>Receives the next message within the idle timeout and within <paramref name="pace"/>.</summary>
-    public static async Task<byte[]?> ReceiveAtPaceAsync(SecureConnection connection, TimeSpan idle, Pace pace, long size, string peer, CancellationToken cancellationToken)
+    /// <summary>
+    /// Receives the next message within the idle timeout and within <paramref name="pace"/> (<c>receive</c> and
+    /// <c>serve</c> share it: <paramref name="size"/> is the transfer's announced size, or null for a stream).
+    /// </summary>
+    public static async Task<byte[]?> ReceiveAtPaceAsync(SecureConnection connection, TimeSpan idle, Pace pace, long? size, string peer, CancellationToken cancellationToken)
     {
         var left = pace.Left;
         if (left <= TimeSpan.Zero)

@@ -8,7 +8,7 @@
 /// configuration is made, not per preamble.
 ///
 /// C# use: `Policy.clientProtocol(new ClientChoice(ServerKeyKnowledge.Pinned, false, false), suite)`;
-/// `Policy.serverAccepted(new ServerRequirement(true, false), suites)`.
+/// `Policy.serverAccepted(new ServerRequirement(ClientKeys.Required, false, ServerPostQuantum.HybridOrClassical), suites)`.
 namespace HybridProtocol.Core.Wire
 
 open HybridProtocol.Core.Noise
@@ -29,8 +29,14 @@ type ServerPostQuantum =
     | HybridOnly
     | ClassicalOnly
 
+[<RequireQualifiedAccess>]
+type ClientKeys =
+    | NotAccepted
+    | Optional
+    | Required
+
 type ServerRequirement = {
-    ClientAuthentication: bool
+    ClientKeys: ClientKeys
     PreSharedKey: bool
     PostQuantum: ServerPostQuantum
 }
@@ -94,7 +100,10 @@ module Policy =
 
     let accepts (requirement: ServerRequirement) (choice: ClientChoice) : bool =
         choice.PreSharedKey = requirement.PreSharedKey
-        && (choice.ClientIdentity || not requirement.ClientAuthentication)
+        && (match requirement.ClientKeys with
+            | ClientKeys.NotAccepted -> not choice.ClientIdentity
+            | ClientKeys.Optional -> true
+            | ClientKeys.Required -> choice.ClientIdentity)
         && (match requirement.PostQuantum with
             | HybridOrClassical -> true
             | HybridOnly -> choice.Hybrid

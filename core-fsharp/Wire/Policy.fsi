@@ -8,7 +8,7 @@
 /// configuration is made, not per preamble.
 ///
 /// C# use: `Policy.clientProtocol(new ClientChoice(ServerKeyKnowledge.Pinned, false, false), suite)`;
-/// `Policy.serverAccepted(new ServerRequirement(true, false), suites)`.
+/// `Policy.serverAccepted(new ServerRequirement(ClientKeys.Required, false, ServerPostQuantum.HybridOrClassical), suites)`.
 namespace HybridProtocol.Core.Wire
 
 open HybridProtocol.Core
@@ -53,11 +53,29 @@ type ServerPostQuantum =
     /// version refuses it).
     | ClassicalOnly
 
+/// Whether a server takes client keys: the application's explicit choice, since a pattern with a client identity
+/// (XX, IK and their hfs and psk twins) costs the server a third handshake message or a longer first one, and an
+/// unauthenticated client could use it only to hold a slot longer (specs/PROTOCOL.md §3 and "Authentication
+/// modes and patterns").
+[<RequireQualifiedAccess>]
+type ClientKeys =
+
+    /// The application never looks at a client's key: only patterns without a client identity (NK, NX); a client
+    /// that asks for XX or IK is refused with `UnsupportedPattern` (03), none of the accepted names having it.
+    | NotAccepted
+
+    /// Clients may stay anonymous or prove a key (NK, NX, XX and IK); a proved key goes to the application.
+    | Optional
+
+    /// Every client must prove a static key (XX, IK); an anonymous client is refused with
+    /// `ClientAuthenticationRequired` (07).
+    | Required
+
 /// What a server demands of every client; its accepted names follow from it (`Policy.serverAccepted`).
 type ServerRequirement = {
 
-    /// Every client must prove a static key (an allow-list or a callback decides about it).
-    ClientAuthentication: bool
+    /// Whether the server takes client keys: not at all, optionally, or from every client.
+    ClientKeys: ClientKeys
 
     /// The server has a pre-shared key: it accepts only the psk variants.
     PreSharedKey: bool
@@ -95,11 +113,12 @@ module Policy =
     val clientProtocol: choice: ClientChoice -> suite: SuiteName -> Result<ProtocolName, WireError>
 
     /// Which client choices a server with this requirement accepts: the same PSK setting, a client identity
-    /// where the server requires one, and a key agreement (hybrid or classical) the server takes.
+    /// exactly as the server takes client keys (never with `NotAccepted`, always with `Required`, either with
+    /// `Optional`), and a key agreement (hybrid or classical) the server takes.
     val accepts: requirement: ServerRequirement -> choice: ClientChoice -> bool
 
     /// The names a server with this requirement accepts, for each suite in the order given: NK, NX, XX and
-    /// IK (only XX and IK when clients must authenticate), each as its hfs twin first and then classical, as
+    /// IK (only NK and NX when the server takes no client keys, only XX and IK when clients must prove one), each as its hfs twin first and then classical, as
     /// far as the server takes them; their psk variants when the server has a pre-shared key. Exactly the
     /// `clientProtocol` of every choice `accepts` allows.
     val serverAccepted: requirement: ServerRequirement -> suites: SuiteName seq -> Result<ProtocolName list, WireError>

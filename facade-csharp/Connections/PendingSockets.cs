@@ -14,6 +14,18 @@ internal sealed class PendingSockets(int maxTotal, int maxPerAddress)
     private readonly LinkedList<Entry> all = new();
     private readonly Dictionary<string, LinkedList<Entry>> byAddress = [];
 
+    /// <summary>The sockets waiting now (tests: the memory cost of a waiting socket).</summary>
+    public int Count
+    {
+        get
+        {
+            lock (gate)
+            {
+                return all.Count;
+            }
+        }
+    }
+
     /// <summary>
     /// Queues a new socket (its wait ends when <paramref name="cancel"/> fires), counted against
     /// <paramref name="client"/> (null: counted in the total only, as a trusted proxy's socket is until its PROXY

@@ -256,7 +256,7 @@ public sealed partial class SecureConnection
             PostQuantumMode.Classical => ServerPostQuantum.ClassicalOnly,
             _ => ServerPostQuantum.HybridOrClassical,
         };
-        var requirement = new ServerRequirement(options.ClientAuthentication.IsRequired, options.PreSharedKeyNoCopy is not null, postQuantum);
+        var requirement = new ServerRequirement(options.ClientAuthentication.Mode, options.PreSharedKeyNoCopy is not null, postQuantum);
         var accepted = Policy.serverAccepted(requirement, options.AcceptedSuites.Select(SecureSuites.Name));
         return accepted.IsOk
             ? accepted.ResultValue

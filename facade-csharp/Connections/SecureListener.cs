@@ -41,6 +41,9 @@ public sealed class SecureListener : IAsyncDisposable
     private HandshakeStages? stages;
     private PendingSockets? pending;
 
+    /// <summary>The sockets in the waiting stage now (tests).</summary>
+    internal int WaitingCount => pending?.Count ?? 0;
+
     /// <summary>
     /// Creates a listener for <paramref name="endPoint"/> (port 0 picks a free port; see <see cref="LocalEndPoint"/>).
     /// The names it accepts follow from <paramref name="options"/> now; the other options are read for each client.
@@ -99,7 +102,10 @@ public sealed class SecureListener : IAsyncDisposable
     private TimeSpan FirstMessageDeadline =>
         options.HandshakeTimeout != Timeout.InfiniteTimeSpan && options.HandshakeTimeout < FirstMessageTimeout ? options.HandshakeTimeout : FirstMessageTimeout;
 
-    /// <summary>The most sockets waiting for their first flight (default 16,384); a further one pushes out the oldest.</summary>
+    /// <summary>
+    /// The most sockets waiting for their first flight (default 16,384); a further one pushes out the oldest. A waiting
+    /// socket costs about 2.5 KiB of managed memory and its kernel socket buffers (measured, specs/PROTOCOL.md §12a [S1]).
+    /// </summary>
     public int MaxPendingSockets { get; init; } = 16_384;
 
     /// <summary>The most sockets from one remote address waiting for their first flight (default 1,024); a further one pushes out that address's oldest.</summary>

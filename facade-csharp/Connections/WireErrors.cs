@@ -63,7 +63,7 @@ internal static class WireErrors
     {
         RefusalCode.UnsupportedVersion => "it does not speak this protocol version",
         RefusalCode.MalformedPreamble => "the connection request was malformed",
-        RefusalCode.UnsupportedPattern => "it does not accept this handshake pattern",
+        RefusalCode.UnsupportedPattern => "it does not accept this handshake pattern (a server that takes no client keys refuses a client that proves one: leave out ClientIdentity, or let the server take client keys)",
         RefusalCode.UnsupportedSuite => "it does not accept this cipher suite",
         RefusalCode.PskRequired => "it requires a pre-shared key",
         RefusalCode.PskNotConfigured => "the client asked for a pre-shared key but the server has none",

@@ -144,24 +144,34 @@ public enum ServerAuthenticationMode
 }
 
 /// <summary>
-/// Whether and how a server checks its clients' keys. With <see cref="None"/> clients may stay anonymous (a client
-/// that proves a key anyway is accepted and its key is available as <see cref="SecureConnection.RemotePublicKey"/>);
-/// with <see cref="AllowList"/> or <see cref="Callback"/> the server accepts only patterns in which the client proves a
-/// static key (XX, IK) and refuses keys not allowed with <see cref="HybridErrorCode.AuthenticationFailed"/>.
+/// Whether and how a server takes its clients' keys. With <see cref="None"/> (the default) the server takes no client
+/// keys: it accepts only patterns in which the client proves no key (NK, NX) and refuses XX and IK with
+/// <see cref="HybridRefusalCode.UnsupportedPattern"/>, so an unauthenticated client cannot make it run a longer
+/// handshake for nothing. With <see cref="Optional"/> clients may stay anonymous or prove a key, which the callback
+/// checks and <see cref="SecureConnection.RemotePublicKey"/> exposes. With <see cref="AllowList"/> or
+/// <see cref="Callback"/> the server accepts only patterns in which the client proves a static key (XX, IK) and refuses
+/// keys not allowed with <see cref="HybridErrorCode.AuthenticationFailed"/>.
 /// </summary>
 public sealed class ClientAuthentication
 {
-    private ClientAuthentication(HashSet<PublicKey>? allowed, Func<PublicKey, bool>? verify)
+    private ClientAuthentication(Core.Wire.ClientKeys mode, HashSet<PublicKey>? allowed, Func<PublicKey, bool>? verify)
     {
+        Mode = mode;
         Allowed = allowed;
         Verify = verify;
     }
 
-    /// <summary>Clients need not prove a key.</summary>
-    public static ClientAuthentication None { get; } = new(null, null);
+    /// <summary>The server takes no client keys: a client asking to prove one (XX, IK) is refused.</summary>
+    public static ClientAuthentication None { get; } = new(Core.Wire.ClientKeys.NotAccepted, null, null);
 
     /// <summary>Whether clients must prove a static key.</summary>
-    public bool IsRequired => Allowed is not null || Verify is not null;
+    public bool IsRequired => Mode.IsRequired;
+
+    /// <summary>Whether the server takes client keys at all (<see cref="Optional"/>, <see cref="AllowList"/>, <see cref="Callback"/>).</summary>
+    public bool AcceptsClientKeys => !Mode.IsNotAccepted;
+
+    /// <summary>The core's choice (specs/PROTOCOL.md §3): no client keys, optional, or required.</summary>
+    internal Core.Wire.ClientKeys Mode { get; }
 
     internal HashSet<PublicKey>? Allowed { get; }
 
@@ -179,7 +189,7 @@ public sealed class ClientAuthentication
             set.Add(key);
         }
 
-        return new(set, null);
+        return new(Core.Wire.ClientKeys.Required, set, null);
     }
 
     /// <summary>
@@ -190,7 +200,19 @@ public sealed class ClientAuthentication
     public static ClientAuthentication Callback(Func<PublicKey, bool> verify)
     {
         ArgumentNullException.ThrowIfNull(verify);
-        return new(null, verify);
+        return new(Core.Wire.ClientKeys.Required, null, verify);
+    }
+
+    /// <summary>
+    /// Clients may stay anonymous (NK, NX) or prove a key (XX, IK): <paramref name="verify"/> gets the key a client
+    /// proved and returns true to accept it (a false answer or an exception refuses the client with
+    /// <see cref="HybridErrorCode.AuthenticationFailed"/>); anonymous clients are accepted without a call.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="verify"/> is null.</exception>
+    public static ClientAuthentication Optional(Func<PublicKey, bool> verify)
+    {
+        ArgumentNullException.ThrowIfNull(verify);
+        return new(Core.Wire.ClientKeys.Optional, null, verify);
     }
 
     /// <summary>The check of the key a client proved: null to accept it, else the exception that fails the handshake.</summary>

@@ -585,4 +585,165 @@ let tests =
                 Expect.stringContains e.Message words "says why"
                 Expect.isFalse (e.Message.Contains "private key") e.Message
         }
+
+        test
+            "stalled XX replays against a server that takes no client keys (256 sockets, one address): each refused at once with UnsupportedPattern; 100 of 100 NK clients connect; 0 reach AcceptAsync" {
+            // The default server (ClientAuthentication.None) accepts no pattern with a client identity, so the
+            // replayed XX first flight gets 03 at once and holds no slot; the tests above keep the attack against a
+            // server that takes client keys, where the message deadline and the per-address share bound it.
+            use server =
+                new Server(
+                    SecureServerOptions(ServerKey = serverKey.Value, HandshakeMessageTimeout = TimeSpan.FromSeconds 1.)
+                )
+
+            let flight = recordedXX ()
+
+            // All 256 connect and send first (one thread, no blocked pool threads), then each reads its answer.
+            let sockets = [|
+                for _ in 1..256 ->
+                    let s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
+                    s.Bind(IPEndPoint(IPAddress.Parse "127.0.0.2", 0))
+                    s.Connect(IPEndPoint(loopback, server.Port))
+                    s.Send flight |> ignore
+                    s
+            |]
+
+            let answers =
+                sockets
+                |> Array.map (fun s ->
+                    use s = s
+                    s.ReceiveTimeout <- 20000
+                    let buffer = Array.zeroCreate<byte> 4096
+                    let n = s.Receive buffer
+                    let first = if n > 0 then int buffer[0] else -1
+                    // Then the server closes.
+                    let mutable closed = n = 0
+
+                    while not closed do
+                        closed <- s.Receive buffer = 0
+
+                    first)
+
+            Expect.equal
+                (answers |> Array.countBy id)
+                [| int RefusalCode.UnsupportedPattern, 256 |]
+                "every replay is refused with 03, then closed"
+
+            let clients =
+                SecureClientOptions(ServerAuthentication = ServerAuthentication.Pinned serverKey.Value.PublicKey)
+
+            let connected =
+                [|
+                    for _ in 1..10 ->
+                        task {
+                            let mutable ok = 0
+
+                            for _ in 1..10 do
+                                match! connectOnce server.Port clients with
+                                | Some _ -> ok <- ok + 1
+                                | None -> ()
+
+                            return ok
+                        }
+                |]
+                |> Task.WhenAll
+                |> fun t -> Array.sum t.Result
+
+            Expect.equal connected 100 "100 of 100 legitimate (NK) clients connect"
+            Expect.equal server.FromAttackers 0 "no replay reached AcceptAsync"
+        }
+
+        test
+            "the memory cost of a waiting socket (2,000 sockets from ten addresses that send nothing): printed, and under 64 KiB each" {
+            // specs/PROTOCOL.md §12a [S1]: a waiting client costs a socket and a small buffer. Both ends live in this
+            // process, so each figure is per pair: the listener's waiting socket and the client's socket. A plain
+            // accepted TCP pair is measured first for comparison. No timing is asserted.
+            let n = 2000
+            let me = Process.GetCurrentProcess()
+
+            let measure () =
+                GC.Collect()
+                GC.WaitForPendingFinalizers()
+                GC.Collect()
+                me.Refresh()
+                GC.GetTotalMemory true, me.WorkingSet64
+
+            let connectAll port = [|
+                for i in 0 .. n - 1 ->
+                    let s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)
+                    s.Bind(IPEndPoint(IPAddress.Parse $"127.0.0.{2 + i % 10}", 0))
+                    s.Connect(IPEndPoint(loopback, port))
+                    s
+            |]
+
+            let waitFor (what: string) (isDone: unit -> bool) =
+                let deadline = DateTime.UtcNow.AddSeconds 30.
+
+                while not (isDone ()) && DateTime.UtcNow < deadline do
+                    Thread.Sleep 50
+
+                Expect.isTrue (isDone ()) what
+
+            // A plain TCP pair: a client socket and an accepted one that nobody reads.
+            let plainHeap, plainSet =
+                use plain = new Socket(SocketType.Stream, ProtocolType.Tcp)
+                plain.Bind(IPEndPoint(loopback, 0))
+                plain.Listen 512
+                let accepted = Collections.Concurrent.ConcurrentBag<Socket>()
+
+                let accepting =
+                    Task.Run(fun () ->
+                        try
+                            while accepted.Count < n do
+                                accepted.Add(plain.Accept())
+                        with _ ->
+                            ())
+
+                let heap0, set0 = measure ()
+                let clients = connectAll (Loopback.portOf plain)
+                waitFor "every plain connection accepted" (fun () -> accepted.Count = n)
+                let heap1, set1 = measure ()
+
+                for s in Seq.append clients accepted do
+                    s.Dispose()
+
+                accepting.Wait(TimeSpan.FromSeconds 10.) |> ignore
+                float (heap1 - heap0) / float n, float (set1 - set0) / float n
+
+            let options =
+                SecureServerOptions(ServerKey = serverKey.Value, HandshakeTimeout = TimeSpan.FromSeconds 120.)
+
+            let listener =
+                new SecureListener(
+                    IPEndPoint(loopback, 0),
+                    options,
+                    FirstMessageTimeout = TimeSpan.FromSeconds 120.,
+                    MaxPendingPerAddress = n
+                )
+
+            use _ = {
+                new IDisposable with
+                    member _.Dispose() =
+                        listener.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds 30.) |> ignore
+            }
+
+            listener.Start()
+            let heap0, set0 = measure ()
+            let clients = connectAll listener.LocalEndPoint.Port
+            waitFor "every socket in the waiting stage" (fun () -> listener.WaitingCount = n)
+            let heap1, set1 = measure ()
+            let heap = float (heap1 - heap0) / float n
+            let set = float (set1 - set0) / float n
+            let load = IO.File.ReadAllText("/proc/loadavg").Split(' ')[0]
+
+            printfn
+                $"Waiting sockets: {n} from ten addresses, nothing sent: per socket (with the client's socket in this process) GC heap {heap / 1024.:F1} KiB, working set {set / 1024.:F1} KiB; a plain accepted TCP pair: GC heap {plainHeap / 1024.:F1} KiB, working set {plainSet / 1024.:F1} KiB; load average {load}"
+
+            Expect.equal listener.WaitingCount n "none was dropped while measured"
+            Expect.isLessThan heap (64. * 1024.) "GC heap per waiting socket under 64 KiB"
+            Expect.isLessThan set (64. * 1024.) "working set per waiting socket under 64 KiB"
+
+            for s in clients do
+                s.Dispose()
+        }
     ]

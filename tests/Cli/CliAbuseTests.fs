@@ -379,6 +379,82 @@ let private idleTests =
             for c in drips do
                 c.Dispose()
 
+        testCase
+            "serve: drip clients from four addresses (1 byte a second, each within --idle-timeout) hold every slot until --min-rate drops them; a real client is then served"
+        <| fun () ->
+            use dir = new TempDir()
+            use key = keygen dir "server.key"
+
+            // An idle timeout well above the drip's 1 s gaps (a late drip on a loaded machine is no idle drop): the
+            // min-rate deadline (8 s + bytes / 100) is what must cut them. One client per address, so the
+            // per-address share (2) does not: before --min-rate on serve they held the 4 slots for ever.
+            let server, port =
+                startLocal dir "serve" [ "--echo"; "--max-clients"; "4"; "--idle-timeout"; "8"; "--min-rate"; "100" ]
+
+            use _ = server
+
+            let from (address: string) =
+                let s =
+                    new Net.Sockets.Socket(Net.Sockets.SocketType.Stream, Net.Sockets.ProtocolType.Tcp)
+
+                s.Bind(Net.IPEndPoint(Net.IPAddress.Parse address, 0))
+                s.Connect(Net.IPAddress.Loopback, port)
+
+                SecureConnection.AuthenticateAsClientAsync(
+                    new Net.Sockets.NetworkStream(s, true),
+                    $"127.0.0.1:{port}",
+                    SecureClientOptions(ServerAuthentication = ServerAuthentication.Pinned key.PublicKey)
+                )
+                |> within "connect"
+
+            let drips = [ for i in 2..5 -> from $"127.0.0.{i}" ]
+
+            for c in drips do
+                send c "d"B
+                Expect.equal (nextText c) "d" "each drip client is served (echoed)"
+
+            let busy =
+                runWith dir (seconds 20.) "hello"B [ "connect"; $"127.0.0.1:{port}"; "--server-key"; "server.key.pub" ]
+
+            Expect.notEqual busy.ExitCode Exit.success "while the drips hold every slot, a real client is refused"
+
+            // Each drip client sends one byte a second and reads it back, at most 20 times (bounded).
+            let dripped =
+                drips
+                |> List.map (fun c ->
+                    Task.Run(fun () ->
+                        let mutable n = 0
+                        let mutable cut = false
+
+                        while not cut && n < 20 do
+                            try
+                                c.SendAsync(ReadOnlyMemory "d"B).AsTask().Wait(seconds 20.) |> ignore
+
+                                if nextText c = "d" then
+                                    n <- n + 1
+                                    Thread.Sleep 1000
+                                else
+                                    cut <- true
+                            with _ ->
+                                cut <- true
+
+                        n))
+                |> List.map (within "a drip client")
+
+            server.WaitForLine(_.Contains("slower than --min-rate 100 bytes per second"), seconds 20.)
+            |> ignore
+
+            Expect.all dripped (fun n -> n < 20) $"every drip client was cut off: {dripped} drips"
+
+            let real =
+                runWith dir (seconds 20.) "hello"B [ "connect"; $"127.0.0.1:{port}"; "--server-key"; "server.key.pub" ]
+
+            expectExit Exit.success real "the real client afterwards"
+            Expect.equal real.Out "hello" "echoed"
+
+            for c in drips do
+                c.Dispose()
+
         testCase "serve: 20 silent clients do not block a real one, and each is dropped after --idle-timeout"
         <| fun () ->
             use dir = new TempDir()

@@ -138,7 +138,9 @@ let authenticationModes =
             use identity = PrivateKey.Generate()
             let opts = clientOptions (ServerAuthentication.Pinned key.PublicKey)
             opts.ClientIdentity <- identity
-            let client, server = connected (serverOptions key) opts
+            let sopts = serverOptions key
+            sopts.ClientAuthentication <- ClientAuthentication.Optional(fun _ -> true)
+            let client, server = connected sopts opts
             use client = client
             use server = server
             Expect.stringContains server.ProtocolName "_IKhfs_" "IK"
@@ -245,6 +247,7 @@ let authenticationModes =
                 ] do
                 let sopts = serverOptions key
                 sopts.PreSharedKey <- psk
+                sopts.ClientAuthentication <- ClientAuthentication.Optional(fun _ -> true)
 
                 let copts =
                     clientOptions (
@@ -650,7 +653,8 @@ let transport =
                     SecureServerOptions(
                         ServerKey = key,
                         HandshakeTimeout = TimeSpan.FromSeconds 30.0,
-                        HandshakeMessageTimeout = TimeSpan.FromSeconds 20.0
+                        HandshakeMessageTimeout = TimeSpan.FromSeconds 20.0,
+                        ClientAuthentication = ClientAuthentication.Optional(fun _ -> true)
                     ),
                     MaxConcurrentHandshakes = 1
                 )

@@ -126,6 +126,8 @@ let private optionsFor (mode: Mode) (client: PostQuantumMode) (server: PostQuant
 
     if mode.ClientIdentity then
         c.ClientIdentity <- clientKey.Force()
+        // A server that takes no client keys refuses XX and IK (specs/PROTOCOL.md §3 [S9]).
+        s.ClientAuthentication <- ClientAuthentication.Optional(fun _ -> true)
 
     if mode.Psk then
         s.PreSharedKey <- psk.Force()

@@ -193,7 +193,11 @@ let private define (mode: Mode) (hybrid: bool) (suite: SuiteName) (scenario: Sce
     }
 
     let requirement = {
-        ClientAuthentication = (mode = ClientKey)
+        ClientKeys =
+            (if mode = ClientKey then
+                 ClientKeys.Required
+             else
+                 ClientKeys.NotAccepted)
         PreSharedKey = (mode = PreShared)
         PostQuantum = HybridOrClassical
     }
@@ -232,7 +236,7 @@ let private define (mode: Mode) (hybrid: bool) (suite: SuiteName) (scenario: Sce
         Suite = clientSuite
         Requested = ProtocolName.toString requested
         Accepted = accepted |> List.map ProtocolName.toString
-        ClientAuthentication = requirement.ClientAuthentication
+        ClientAuthentication = requirement.ClientKeys.IsRequired
         Client = {
             StaticPrivate = if mode = ClientKey then Some(privateBytes 1) else None
             EphemeralPrivate = privateBytes 3

@@ -51,13 +51,24 @@ let private clientTable = [
     (Learned, true, true), "XXpsk3"
 ]
 
-/// The same section: what a server accepts, per suite, for (client authentication required, PSK).
+/// The same section: what a server accepts, per suite, for (client keys taken, PSK).
 let private serverTable = [
-    (false, false), [ "NK"; "NX"; "XX"; "IK" ]
-    (true, false), [ "XX"; "IK" ]
-    (false, true), [ "NKpsk2"; "NXpsk2"; "XXpsk3"; "IKpsk2" ]
-    (true, true), [ "XXpsk3"; "IKpsk2" ]
+    (ClientKeys.NotAccepted, false), [ "NK"; "NX" ]
+    (ClientKeys.Optional, false), [ "NK"; "NX"; "XX"; "IK" ]
+    (ClientKeys.Required, false), [ "XX"; "IK" ]
+    (ClientKeys.NotAccepted, true), [ "NKpsk2"; "NXpsk2" ]
+    (ClientKeys.Optional, true), [ "NKpsk2"; "NXpsk2"; "XXpsk3"; "IKpsk2" ]
+    (ClientKeys.Required, true), [ "XXpsk3"; "IKpsk2" ]
 ]
+
+let private clientKeyModes = [ ClientKeys.NotAccepted; ClientKeys.Optional; ClientKeys.Required ]
+
+/// Whether a server that takes client keys so admits a client with or without an identity (any PSK, suite, KEM).
+let private identityAdmitted keys identity =
+    match keys with
+    | ClientKeys.NotAccepted -> not identity
+    | ClientKeys.Optional -> true
+    | ClientKeys.Required -> identity
 
 let private choice (serverKey, identity, psk) = {
     ServerKey = serverKey
@@ -67,8 +78,8 @@ let private choice (serverKey, identity, psk) = {
 }
 
 /// A classical server requirement (the tables above); the post-quantum tests below vary PostQuantum.
-let private classical required psk = {
-    ClientAuthentication = required
+let private classical keys psk = {
+    ClientKeys = keys
     PreSharedKey = psk
     PostQuantum = ClassicalOnly
 }
@@ -146,9 +157,9 @@ let tests =
         test "a server accepts the names of the spec's table, for each of its suites in order" {
             let mutable cases = 0
 
-            for ((required, psk), patterns) in serverTable do
+            for ((keys, psk), patterns) in serverTable do
                 for set in suiteSets do
-                    let requirement = classical required psk
+                    let requirement = classical keys psk
 
                     let expected = [
                         for (_, suffix) in set do
@@ -162,14 +173,14 @@ let tests =
 
                     cases <- cases + 1
 
-            Expect.equal cases 60 "4 requirements x 15 suite sets"
+            Expect.equal cases 90 "6 requirements x 15 suite sets"
         }
 
         test "a repeated suite is listed once" {
             let chacha = fst suites.Head
 
             Expect.equal
-                (accepted (classical true false) [ chacha; chacha ]
+                (accepted (classical ClientKeys.Required false) [ chacha; chacha ]
                  |> List.map ProtocolName.toString)
                 [ "Noise_XX_25519_ChaChaPoly_BLAKE2b"; "Noise_IK_25519_ChaChaPoly_BLAKE2b" ]
                 "no duplicates"
@@ -184,27 +195,30 @@ let tests =
                 for (clientSuite, _) in suites do
                     let requested = nameOf (Policy.clientProtocol c clientSuite)
 
-                    for required in [ false; true ] do
+                    for keys in clientKeyModes do
                         for serverPsk in [ false; true ] do
                             for set in suiteSets do
-                                let requirement = classical required serverPsk
+                                let requirement = classical keys serverPsk
 
                                 let list = accepted requirement (List.map fst set)
                                 let suiteAccepted = set |> List.exists (fun (s, _) -> s = clientSuite)
 
-                                // specs/PROTOCOL.md §3: exact match, then 06, 05 (the base pattern is accepted with psk), 07, 04.
+                                // specs/PROTOCOL.md §3: exact match, then 06, 05 (the base pattern is accepted with psk), 07,
+                                // 04, and 03 for a client identity at a server that takes no client keys.
                                 let expected =
                                     if suiteAccepted && Policy.accepts requirement c then
                                         Ok requested
                                     elif c.PreSharedKey && not serverPsk then
                                         Error RefusalCode.PskNotConfigured
-                                    elif not c.PreSharedKey && serverPsk && (c.ClientIdentity || not required) then
+                                    elif not c.PreSharedKey && serverPsk && identityAdmitted keys c.ClientIdentity then
                                         // The server accepts this base pattern, only with its psk modifier.
                                         Error RefusalCode.PskRequired
-                                    elif not c.ClientIdentity && required then
+                                    elif not c.ClientIdentity && keys = ClientKeys.Required then
                                         Error RefusalCode.ClientAuthenticationRequired
-                                    else
+                                    elif identityAdmitted keys c.ClientIdentity then
                                         Error RefusalCode.UnsupportedSuite
+                                    else
+                                        Error RefusalCode.UnsupportedPattern
 
                                 let actual =
                                     Policy.protocolChoice list requested |> Result.map ProtocolName.toString
@@ -213,26 +227,46 @@ let tests =
                                 let key = $"%A{actual}"
                                 counts <- counts |> Map.add key (1 + (Map.tryFind key counts |> Option.defaultValue 0))
 
-            // Every outcome occurs; the total is 8 choices x 4 suites x 4 requirements x 15 suite sets.
-            Expect.equal (counts |> Map.toList |> List.sumBy snd) 1920 "every case ran"
-            Expect.equal counts.Count (32 + 4) "32 distinct accepted names and the four refusals"
+            // Every outcome occurs; the total is 8 choices x 4 suites x 6 requirements x 15 suite sets.
+            Expect.equal (counts |> Map.toList |> List.sumBy snd) 2880 "every case ran"
+            Expect.equal counts.Count (32 + 5) "32 distinct accepted names and the five refusals"
+
+            Expect.equal
+                (counts |> Map.tryFind $"%A{Error RefusalCode.UnsupportedPattern}")
+                (Some(6 * 4 * 15))
+                "03 only for a client identity at a server without client keys: 4 suites x 15 suite sets x (XX and IK to both servers, XXpsk3 and IKpsk2 to the PSK one; to the other they get 06)"
         }
 
         test "preambles no facade client sends get the code of the spec's table" {
-            let none = accepted (classical false false) [ fst suites.Head ]
+            let none = accepted (classical ClientKeys.NotAccepted false) [ fst suites.Head ]
 
-            let mutual = accepted (classical true false) [ fst suites.Head ]
+            let optional = accepted (classical ClientKeys.Optional false) [ fst suites.Head ]
 
-            let withPsk = accepted (classical false true) [ fst suites.Head ]
+            let mutual = accepted (classical ClientKeys.Required false) [ fst suites.Head ]
+
+            let withPsk = accepted (classical ClientKeys.Optional true) [ fst suites.Head ]
+
+            let pskNoKeys = accepted (classical ClientKeys.NotAccepted true) [ fst suites.Head ]
 
             let cases = [
-                none, "Noise_XX_25519_ChaChaPoly_BLAKE2b", Ok "Noise_XX_25519_ChaChaPoly_BLAKE2b"
+                optional, "Noise_XX_25519_ChaChaPoly_BLAKE2b", Ok "Noise_XX_25519_ChaChaPoly_BLAKE2b"
+                optional, "Noise_IK_25519_ChaChaPoly_BLAKE2b", Ok "Noise_IK_25519_ChaChaPoly_BLAKE2b"
+                optional, "Noise_NK_25519_ChaChaPoly_BLAKE2b", Ok "Noise_NK_25519_ChaChaPoly_BLAKE2b"
+                none, "Noise_NX_25519_ChaChaPoly_BLAKE2b", Ok "Noise_NX_25519_ChaChaPoly_BLAKE2b"
+                none, "Noise_XX_25519_ChaChaPoly_BLAKE2b", Error RefusalCode.UnsupportedPattern
+                none, "Noise_IK_25519_ChaChaPoly_BLAKE2b", Error RefusalCode.UnsupportedPattern
+                none, "Noise_XX_25519_AESGCM_SHA256", Error RefusalCode.UnsupportedPattern
+                pskNoKeys, "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b", Error RefusalCode.UnsupportedPattern
+                pskNoKeys, "Noise_XX_25519_ChaChaPoly_BLAKE2b", Error RefusalCode.UnsupportedPattern
+                pskNoKeys, "Noise_NX_25519_ChaChaPoly_BLAKE2b", Error RefusalCode.PskRequired
                 none, "Noise_NN_25519_ChaChaPoly_BLAKE2b", Error RefusalCode.UnsupportedPattern
+                optional, "Noise_NN_25519_ChaChaPoly_BLAKE2b", Error RefusalCode.UnsupportedPattern
                 none, "Noise_KK_25519_ChaChaPoly_BLAKE2b", Error RefusalCode.UnsupportedPattern
                 none, "Noise_QQ_25519_ChaChaPoly_BLAKE2b", Error RefusalCode.UnsupportedPattern
                 none, "Noise_XXpsk9_25519_ChaChaPoly_BLAKE2b", Error RefusalCode.UnsupportedPattern
                 none, "Noise_XX_448_ChaChaPoly_BLAKE2b", Error RefusalCode.UnsupportedSuite
-                none, "Noise_XX_25519_AESGCM_SHA256", Error RefusalCode.UnsupportedSuite
+                optional, "Noise_XX_25519_AESGCM_SHA256", Error RefusalCode.UnsupportedSuite
+                none, "Noise_NK_25519_AESGCM_SHA256", Error RefusalCode.UnsupportedSuite
                 none, "Noise_XX_25519_ChaChaPoly", Error RefusalCode.MalformedPreamble
                 none, "Nois_XX_25519_ChaChaPoly_BLAKE2b", Error RefusalCode.MalformedPreamble
                 none, "Noise_XXpsk0_25519_ChaChaPoly_BLAKE2b", Error RefusalCode.PskNotConfigured
@@ -302,12 +336,12 @@ let tests =
         test "hybrid: a server lists each accepted name's hfs twin first, or only hfs names, or only classical" {
             let mutable cases = 0
 
-            for ((required, psk), patterns) in serverTable do
+            for ((keys, psk), patterns) in serverTable do
                 for (suite, suffix) in suites do
                     let names postQuantum =
                         accepted
                             {
-                                classical required psk with
+                                classical keys psk with
                                     PostQuantum = postQuantum
                             }
                             [ suite ]
@@ -326,7 +360,7 @@ let tests =
                     Expect.equal (names ClassicalOnly) [ for p in patterns -> $"Noise_{p}_{suffix}" ] "classical only"
                     cases <- cases + 1
 
-            Expect.equal cases 16 "4 requirements x 4 suites"
+            Expect.equal cases 24 "6 requirements x 4 suites"
         }
 
         test "hybrid: the server's answer to hybrid and classical clients, with PostQuantumRequired checked first" {
@@ -339,10 +373,10 @@ let tests =
                     let requested = nameOf (Policy.clientProtocol c suite)
 
                     for postQuantum in [ HybridOrClassical; HybridOnly; ClassicalOnly ] do
-                        for required in [ false; true ] do
+                        for keys in clientKeyModes do
                             for serverPsk in [ false; true ] do
                                 let requirement = {
-                                    classical required serverPsk with
+                                    classical keys serverPsk with
                                         PostQuantum = postQuantum
                                 }
 
@@ -357,9 +391,9 @@ let tests =
                                         Error RefusalCode.PostQuantumRequired
                                     elif c.PreSharedKey && not serverPsk then
                                         Error RefusalCode.PskNotConfigured
-                                    elif not c.PreSharedKey && serverPsk && (c.ClientIdentity || not required) then
+                                    elif not c.PreSharedKey && serverPsk && identityAdmitted keys c.ClientIdentity then
                                         Error RefusalCode.PskRequired
-                                    elif not c.ClientIdentity && required then
+                                    elif not c.ClientIdentity && keys = ClientKeys.Required then
                                         Error RefusalCode.ClientAuthenticationRequired
                                     else
                                         Error RefusalCode.UnsupportedPattern
@@ -371,7 +405,7 @@ let tests =
                                 let key = $"%A{actual}"
                                 counts <- counts |> Map.add key (1 + (Map.tryFind key counts |> Option.defaultValue 0))
 
-            Expect.equal (counts |> Map.toList |> List.sumBy snd) 192 "8 choices x 2 x 3 x 2 x 2"
+            Expect.equal (counts |> Map.toList |> List.sumBy snd) 288 "8 choices x 2 x 3 x 3 x 2"
             Expect.equal counts.Count (16 + 5) "16 distinct accepted names and five refusals"
             Expect.isTrue (counts.ContainsKey $"%A{Error RefusalCode.PostQuantumRequired}") "09 occurs"
         }
@@ -380,7 +414,7 @@ let tests =
             let both =
                 accepted
                     {
-                        classical false false with
+                        classical ClientKeys.Optional false with
                             PostQuantum = HybridOrClassical
                     }
                     [ fst suites.Head ]
