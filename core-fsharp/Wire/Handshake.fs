@@ -52,6 +52,13 @@ module internal Handshake =
                     pending = Array.append context.pending (bytes.ToArray())
             }
 
+    /// What an end of input before the handshake completed means (PROTOCOL.md §7.2, [P14] for the client
+    /// without a status, which is `ClosedBeforeAnswer` and never reaches here).
+    let truncation (context: Context) =
+        match context.role, context.pinned with
+        | Initiator, Some _ -> HandshakeTruncation.PinnedKeyNotAccepted
+        | _ -> HandshakeTruncation.PeerBrokeOff
+
     /// The next complete handshake frame received, if any (Frame.decode checks its length first).
     let private nextFrame (context: Context) : struct (Incoming voption * Context) =
         match Frame.decode (ReadOnlySpan context.pending, Frame.MaxLength) with
@@ -106,7 +113,7 @@ module internal Handshake =
         let hsKeys = voptionToList (HandshakeState.currentKey h.handshake)
 
         match item with
-        | EndOfStream -> fail Truncated hsKeys out
+        | EndOfStream -> fail (HandshakeTruncated(truncation h.context)) hsKeys out
         | BadFrame e -> fail e hsKeys out
         | FrameReceived message ->
             let index = HandshakeState.MessageIndex h.handshake
