@@ -55,9 +55,15 @@ module internal Handshake =
     /// What an end of input before the handshake completed means (PROTOCOL.md §7.2, [P14] for the client
     /// without a status, which is `ClosedBeforeAnswer` and never reaches here).
     let truncation (context: Context) =
-        match context.role, context.pinned with
-        | Initiator, Some _ -> HandshakeTruncation.PinnedKeyNotAccepted
-        | _ -> HandshakeTruncation.PeerBrokeOff
+        // Pinned: as a pre-message (NK, IK) or to compare with the transmitted key (XX with a pin).
+        let pinned =
+            context.pinned.IsSome
+            || List.contains S context.protocol.Pattern.ResponderPreMessage
+
+        if context.role = Initiator && pinned then
+            HandshakeTruncation.PinnedKeyNotAccepted
+        else
+            HandshakeTruncation.PeerBrokeOff
 
     /// The next complete handshake frame received, if any (Frame.decode checks its length first).
     let private nextFrame (context: Context) : struct (Incoming voption * Context) =
