@@ -48,6 +48,19 @@ module private Machine =
     let failTransport (t: TransportPhase) (error: WireError) (out: Out) =
         fail error (Traffic.Keys(t.send, t.receive)) (closeFor t.send error out)
 
+    /// Fails the transport phase, telling the peer with the Close the engine chose (`reply`), if any and if it can
+    /// still be sealed.
+    let failWithReply (t: TransportPhase) (error: WireError) (reply: CloseReason voption) (out: Out) =
+        let out =
+            match reply with
+            | ValueSome reason when not t.send.Closed ->
+                match sealClose t.send reason with
+                | ValueSome(struct (_, bytes)) -> Output.Transmit bytes :: out
+                | ValueNone -> out
+            | _ -> out
+
+        fail error (Traffic.Keys(t.send, t.receive)) out
+
     /// Sends one message through the engine's send half (it fragments; this driver gives it room for the
     /// whole message and joins what it wrote into one Transmit).
     let sendMessage (t: TransportPhase) (message: ReadOnlySpan<byte>) (out: Out) : struct (Connection * Out) =
@@ -68,14 +81,21 @@ module private Machine =
 
                 if finished then
                     result <- ValueSome(Ok())
-            | NeedRoom needed -> result <- ValueSome(Error(BufferTooSmall needed))
-            | SendRefused e -> result <- ValueSome(Error e)
+            | NeedRoom needed -> result <- ValueSome(Error(struct (BufferTooSmall needed, ValueNone)))
+            | SendRefused e -> result <- ValueSome(Error(struct (e, ValueNone)))
+            | SendFailed(e, reply) -> result <- ValueSome(Error(struct (e, reply)))
 
         let out = retire (List.rev retired) out
+        // What was sealed before a failure goes out first (the production driver has written it already).
+        let sent =
+            if written = 0 then
+                out
+            else
+                Output.Transmit(Array.sub buffer 0 written) :: out
 
         match result.Value with
-        | Error e when written = 0 && retired.IsEmpty -> struct (Open t, Output.Rejected e :: out)
-        | Error e -> failTransport { t with send = send } e out
+        | Error(struct (e, _)) when written = 0 && retired.IsEmpty -> struct (Open t, Output.Rejected e :: out)
+        | Error(struct (e, reply)) -> failWithReply { t with send = send } e reply sent
         | Ok() -> struct (Open { t with send = send }, Output.Transmit(Array.sub buffer 0 written) :: out)
 
     /// Seals a KeyUpdate record (the application's `Input.UpdateKey`, or the client's liveness proof).
@@ -88,6 +108,7 @@ module private Machine =
                     retire (voptionToList retired) (Output.Transmit(Array.sub buffer 0 written) :: out))
         | NeedRoom needed -> failTransport t (BufferTooSmall needed) out
         | SendRefused e -> failTransport t e out
+        | SendFailed(e, reply) -> failWithReply t e reply out
 
     let rec advance (struct (state: Connection, out: Out)) : struct (Connection * Out) =
         match state with
@@ -235,7 +256,8 @@ module private Machine =
         | _, Input.Received bytes ->
             advance (struct (mapContext (fun context -> Handshake.feed context bytes.Span) state, []))
         // End of input: queued behind what was received (a Close already received still counts).
-        | AwaitingPreamble _, Input.EndOfInput -> fail Truncated (keysOf state) []
+        | AwaitingPreamble _, Input.EndOfInput ->
+            fail (HandshakeTruncated HandshakeTruncation.PeerBrokeOff) (keysOf state) []
         // No status yet: the server never answered; nothing here is about keys (issue 26 item 5).
         | AwaitingStatus _, Input.EndOfInput -> fail ClosedBeforeAnswer (keysOf state) []
         | _, Input.EndOfInput -> advance (struct (mapContext (fun context -> { context with ended = true }) state, []))

@@ -52,6 +52,19 @@ module internal Handshake =
                     pending = Array.append context.pending (bytes.ToArray())
             }
 
+    /// What an end of input before the handshake completed means (PROTOCOL.md §7.2, [P14] for the client
+    /// without a status, which is `ClosedBeforeAnswer` and never reaches here).
+    let truncation (context: Context) =
+        // Pinned: as a pre-message (NK, IK) or to compare with the transmitted key (XX with a pin).
+        let pinned =
+            context.pinned.IsSome
+            || List.contains S context.protocol.Pattern.ResponderPreMessage
+
+        if context.role = Initiator && pinned then
+            HandshakeTruncation.PinnedKeyNotAccepted
+        else
+            HandshakeTruncation.PeerBrokeOff
+
     /// The next complete handshake frame received, if any (Frame.decode checks its length first).
     let private nextFrame (context: Context) : struct (Incoming voption * Context) =
         match Frame.decode (ReadOnlySpan context.pending, Frame.MaxLength) with
@@ -106,7 +119,7 @@ module internal Handshake =
         let hsKeys = voptionToList (HandshakeState.currentKey h.handshake)
 
         match item with
-        | EndOfStream -> fail Truncated hsKeys out
+        | EndOfStream -> fail (HandshakeTruncated(truncation h.context)) hsKeys out
         | BadFrame e -> fail e hsKeys out
         | FrameReceived message ->
             let index = HandshakeState.MessageIndex h.handshake

@@ -32,7 +32,8 @@ module internal Steps =
         match SendHalf.Close(send, reason, Span buffer) with
         | Wrote(half, written, _, _, _) -> ValueSome(struct (half, Array.sub buffer 0 written))
         | NeedRoom _
-        | SendRefused _ -> ValueNone
+        | SendRefused _
+        | SendFailed _ -> ValueNone
 
     let closeFor (send: SendHalf) (error: WireError) (out: Out) =
         if send.Closed then

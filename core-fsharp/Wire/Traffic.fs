@@ -50,6 +50,7 @@ type SendOutcome =
     | Wrote of Half: SendHalf * Written: int * Consumed: int * Finished: bool * Retired: IAeadKey voption
     | NeedRoom of Needed: int
     | SendRefused of Refusal: WireError
+    | SendFailed of Error: WireError * Reply: CloseReason voption
 
 [<Struct; NoComparison; NoEquality>]
 type ReceiveEvent =
@@ -173,7 +174,8 @@ module SendHalf =
                         go <- not finished && s.RetiredKey.IsNone
 
             match refusal with
-            | ValueSome e when written = 0 -> SendRefused e
+            | ValueSome e when written = 0 && offset = 0 -> SendRefused e
+            | ValueSome e when written = 0 -> SendFailed(e, ValueSome(Traffic.CloseReasonFor e))
             | _ when written = 0 -> NeedRoom needed
             | _ -> Wrote({ layer = layer }, written, offset, finished, retired)
 
@@ -331,9 +333,3 @@ module ReceiveHalf =
                 0
                 0
                 (Fatal(Truncated, ValueNone))
-
-    let Fail (half: ReceiveHalf, error: WireError) : Received =
-        match half.ended with
-        | Receiving -> failed half 0 0 error
-        | PeerClosedCleanly -> result half 0 0 peerClosed
-        | ReceiveFailed e -> result half 0 0 (Fatal(e, ValueNone))

@@ -86,6 +86,11 @@ type SendOutcome =
     /// Nothing was sealed and the half is unchanged (a message over the peer's limit, a send after Close).
     | SendRefused of Refusal: WireError
 
+    /// The message broke part-way: some of its records were sealed (and written) by earlier calls, and the next
+    /// one cannot be (e.g. the sending nonce is exhausted). The connection fails with `Error`; when `Reply` has a
+    /// value, tell the peer why with `SendHalf.Close(reply)` (if it can still be sealed), as after a receive failure.
+    | SendFailed of Error: WireError * Reply: CloseReason voption
+
 /// What the receive half asks its driver to do next.
 [<NoComparison; NoEquality; Struct>]
 type ReceiveEvent =
@@ -170,6 +175,8 @@ module SendHalf =
     /// `MaxRecordData` bytes, the last one EndOfMessage; an empty message is one empty EndOfMessage). A
     /// message over the peer's limit is refused before anything is sealed (at offset 0). The call stops
     /// after a record that updated the key (its old key is returned to be disposed).
+    /// A record that cannot be sealed at offset 0 refuses the message (`SendRefused`); past offset 0 the message
+    /// is broken and the connection fails (`SendFailed`, with the Close to send).
     val Message: half: SendHalf * message: ReadOnlySpan<byte> * offset: int * destination: Span<byte> -> SendOutcome
 
     /// Seals this end's Close (Noise §13 "Session termination"); after it nothing more can be sealed.
@@ -193,7 +200,3 @@ module ReceiveHalf =
     /// The transport reached end of input. Without the peer's Close that is `Truncated` (Noise §13: an
     /// attacker can cut a stream; only an authenticated Close ends it cleanly), and no Close is sent.
     val EndOfInput: half: ReceiveHalf -> Received
-
-    /// Fails the receive direction with an error found outside it (e.g. the idle timeout), so every later
-    /// call reports the same error.
-    val Fail: half: ReceiveHalf * error: WireError -> Received

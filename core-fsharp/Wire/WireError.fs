@@ -70,6 +70,11 @@ type InvalidConfigReason =
     | RefusalCodeOutOfRange of code: byte
     | RefusalVersionZero
 
+[<RequireQualifiedAccess>]
+type HandshakeTruncation =
+    | PinnedKeyNotAccepted
+    | PeerBrokeOff
+
 type WireError =
     | Noise of NoiseError
     | Malformed of MalformedReason
@@ -88,3 +93,4 @@ type WireError =
     | BufferTooSmall of needed: int
     | InvalidConfig of reason: InvalidConfigReason
     | IdleTimeout of milliseconds: int64
+    | HandshakeTruncated of reading: HandshakeTruncation

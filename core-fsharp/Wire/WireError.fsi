@@ -175,6 +175,19 @@ type InvalidConfigReason =
     /// A refusal to encode with server version 0 (a status reader takes version 0 as "not a status").
     | RefusalVersionZero
 
+/// What an end of input in the middle of the handshake tells this end (the core reads it: it knows the phase, the
+/// role and whether the client pinned the server's key). Noise §13: nothing authenticated says more than this.
+[<RequireQualifiedAccess>]
+type HandshakeTruncation =
+
+    /// Client with a pinned server key (NK, IK and their variants), after the server accepted the request: the
+    /// server closed instead of answering, so it could not decrypt our first message (it does not hold the pinned
+    /// key's private key, or the pre-shared keys differ) or it refused our client key.
+    | PinnedKeyNotAccepted
+
+    /// Otherwise: the peer broke the handshake off (it refused our handshake, or failed); its log says why.
+    | PeerBrokeOff
+
 /// Every way the wire protocol can fail. Errors about the peer's bytes end the connection (`Failed`);
 /// errors about a local call (`MessageTooLarge` on send, `ConnectionClosed`, `NoVerdictPending`,
 /// `BufferTooSmall`) are returned without changing the connection (`Rejected`).
@@ -235,3 +248,7 @@ type WireError =
 
     /// Nothing was sent or received for the idle timeout (milliseconds); this end closed the connection.
     | IdleTimeout of milliseconds: int64
+
+    /// The input ended during the handshake (after the client's preamble, or after the server's status): what that
+    /// means here. After the handshake an end of input without Close is `Truncated`.
+    | HandshakeTruncated of reading: HandshakeTruncation

@@ -204,14 +204,13 @@ public sealed partial class SecureConnection
     }
 
     /// <summary>
-    /// After a failure (or in Dispose), tells the peer with an authenticated close when the send side is free. By
-    /// default it never waits; the reply to a violation the engine chose (PROTOCOL.md §12 [P12]) waits up to
-    /// <paramref name="wait"/> for a send in progress to finish, so the peer learns the reason rather than seeing a
-    /// truncated stream.
+    /// In Dispose or at the idle timeout, tells the peer with an authenticated close when the send side is free; it
+    /// never waits (the reply to a failure the engine chose goes through <see cref="FailAndReply"/>, which a send in
+    /// progress completes).
     /// </summary>
-    private void TrySendCloseNow(CloseReason reason, TimeSpan wait = default)
+    private void TrySendCloseNow(CloseReason reason)
     {
-        if (!sendLock.Wait(wait))
+        if (!sendLock.Wait(0))
         {
             return;
         }

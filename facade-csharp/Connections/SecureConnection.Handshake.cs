@@ -318,6 +318,7 @@ public sealed partial class SecureConnection
         var (state, outputs) = started;
         var early = new Queue<byte[]>();
         HandshakeInfo? info = null;
+        Exception? failedAtStart = null;
         var closed = false;
         Exception? refusal = null;
         try
@@ -348,6 +349,12 @@ public sealed partial class SecureConnection
                             break;
                         case { IsClosed: true }:
                             closed = true;
+                            break;
+                        case Output.Failed f when info is not null && refusal is null:
+                            // The transport failed in the step that completed the handshake: the connection is
+                            // returned failed, with the messages the engine delivered before the failure (the Close it
+                            // chose has been written above, in order).
+                            failedAtStart = WireErrors.ToException(f.Error, context, inHandshake: false);
                             break;
                         case Output.Failed f:
                             throw refusal ?? WireErrors.ToException(f.Error, context, inHandshake: info is null);
@@ -405,9 +412,15 @@ public sealed partial class SecureConnection
             throw stage is { } late ? TimedOutStage(late, context.Peer, null) : TimedOut(options.HandshakeTimeout, context.Peer, null);
         }
 
+        if (failedAtStart is not null && early.Count == 0)
+        {
+            // Nothing was delivered before the failure: the handshake call reports it, as before any message.
+            throw failedAtStart;
+        }
+
         var keys = party.Scope ?? throw new InvalidOperationException("The handshake completed without a crypto suite.");
         TrafficStart? engine = null;
-        if (!closed)
+        if (!closed && failedAtStart is null)
         {
             var traffic = Connection.Traffic(state);
             engine = traffic.IsOk ? traffic.ResultValue : throw WireErrors.ToException(traffic.ErrorValue, context, inHandshake: false);
@@ -416,7 +429,7 @@ public sealed partial class SecureConnection
         // When the peer closed cleanly right after the handshake (our Close has been sent), no key is kept; what it
         // delivered is.
         keys.DisposeAllExcept(engine is null ? [] : TrafficModule.Keys(engine.Send, engine.Receive).ToArray());
-        return new SecureConnection(stream, keys, engine, info, early, context, options);
+        return new SecureConnection(stream, keys, engine, info, early, context, options, failedAtStart);
     }
 
     private static HybridProtocolException TimedOut(TimeSpan timeout, string peer, Exception? inner) =>

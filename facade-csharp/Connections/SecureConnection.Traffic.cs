@@ -50,7 +50,23 @@ public sealed partial class SecureConnection
             var offset = 0;
             while (true)
             {
+                // A receive failed while this send held the lock: its Close goes out before any further record.
+                await WritePendingReplyAsync(adapter, cancellationToken).ConfigureAwait(false);
+                ThrowIfExceptional();
                 var outcome = SendHalfModule.Message(send, message.Span, offset, buffer);
+                if (outcome.IsSendFailed)
+                {
+                    // The message broke part-way: the engine fails the connection and names the Close to send.
+                    var failed = Fail(outcome.Error);
+                    if (outcome.Reply.IsValueSome)
+                    {
+                        Volatile.Write(ref pendingReply, (int)outcome.Reply.Value);
+                        await WritePendingReplyAsync(adapter, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    throw failure ?? failed;
+                }
+
                 if (outcome.IsSendRefused)
                 {
                     // Refused before anything was sealed: the connection is unchanged (a message over the peer's limit, a send after Close).
@@ -98,7 +114,31 @@ public sealed partial class SecureConnection
             if (!lockHeld)
             {
                 sendLock.Release();
+                TrySendPendingReply();
             }
+        }
+    }
+
+    /// <summary>
+    /// Writes the Close a failed receive left for the sender (<see cref="pendingReply"/>), once, with the send lock
+    /// held; a failure to write it changes nothing (the connection has failed already).
+    /// </summary>
+    private async ValueTask WritePendingReplyAsync<TAdapter>(TAdapter adapter, CancellationToken cancellationToken)
+        where TAdapter : IReadWriteAdapter
+    {
+        var reply = Interlocked.Exchange(ref pendingReply, NoReply);
+        if (reply == NoReply)
+        {
+            return;
+        }
+
+        try
+        {
+            await WriteCloseAsync(adapter, (CloseReason)reply, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or IHybridProtocolError or NotSupportedException or OperationCanceledException)
+        {
+            // A courtesy: the peer will otherwise see a truncated stream.
         }
     }
 
@@ -301,11 +341,13 @@ public sealed partial class SecureConnection
     private async ValueTask<bool> NextMessageAsync<TAdapter>(TAdapter adapter, CancellationToken cancellationToken)
         where TAdapter : IReadWriteAdapter
     {
-        ThrowIfExceptional();
+        // A message that was complete before a failure is delivered first, as the engine delivered it.
         if (current is not null || TryEarly())
         {
             return true;
         }
+
+        ThrowIfExceptional();
 
         return await ReceiveCoreAsync(adapter, Memory<byte>.Empty, cancellationToken).ConfigureAwait(false) == Assembled;
     }
@@ -322,11 +364,12 @@ public sealed partial class SecureConnection
 
         try
         {
-            ThrowIfExceptional();
             if (current is not null || TryEarly())
             {
                 return CopyCurrent(buffer.Span);
             }
+
+            ThrowIfExceptional();
 
             var n = await ReceiveCoreAsync(adapter, buffer, cancellationToken).ConfigureAwait(false);
             return n == Assembled ? CopyCurrent(buffer.Span) : n;

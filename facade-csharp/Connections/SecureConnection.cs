@@ -73,8 +73,9 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
     private long lastActivity = Environment.TickCount64;
 
-    private SecureConnection(Stream stream, KeyScope keys, TrafficStart? traffic, HandshakeInfo info, Queue<byte[]> early, WireErrorContext context, SecureConnectionOptions options)
+    private SecureConnection(Stream stream, KeyScope keys, TrafficStart? traffic, HandshakeInfo info, Queue<byte[]> early, WireErrorContext context, SecureConnectionOptions options, Exception? failedAtStart = null)
     {
+        failure = failedAtStart;
         this.stream = stream;
         this.keys = keys;
         this.context = context;
@@ -224,7 +225,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     /// </summary>
     private unsafe int Blocking(SemaphoreSlim gate, PinnedMemory pinned, byte* p, int length, Func<SecureConnection, SyncReadWriteAdapter, Memory<byte>, ValueTask<int>> run)
     {
-        ThrowIfExceptional();
+        // No failure check here: the call checks under the lock (a receive first delivers what was complete before it).
         gate.Wait();
         try
         {
@@ -277,8 +278,14 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         return exception;
     }
 
-    /// <summary>How long the Close answering a violation waits for a send in progress (a message being written).</summary>
-    private static readonly TimeSpan ReplyWait = TimeSpan.FromSeconds(1);
+    private const int NoReply = -1;
+
+    /// <summary>
+    /// The Close the engine chose after a failure (a <see cref="CloseReason"/>, or <see cref="NoReply"/>), until it is
+    /// written: at once when the send side is free, else by the send in progress before its next record (PROTOCOL.md
+    /// §7.1: the reply is always sent, as the reference driver, which has no concurrent send, sends it at once).
+    /// </summary>
+    private int pendingReply = NoReply;
 
     /// <summary>The engine failed the receive direction: record it, then send the Close it chose (if any).</summary>
     private Exception FailAndReply(WireError error, Microsoft.FSharp.Core.FSharpValueOption<CloseReason> reply)
@@ -286,10 +293,32 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         var exception = Fail(error);
         if (reply.IsValueSome)
         {
-            TrySendCloseNow(reply.Value, ReplyWait);
+            Volatile.Write(ref pendingReply, (int)reply.Value);
+            TrySendPendingReply();
         }
 
         return failure ?? exception;
+    }
+
+    /// <summary>
+    /// Writes the pending reply now if the send side is free; otherwise the send holding it writes the reply before
+    /// its next record, or right after it releases the lock (it checks again then, so the reply is never lost).
+    /// </summary>
+    private void TrySendPendingReply()
+    {
+        if (Volatile.Read(ref pendingReply) == NoReply || !sendLock.Wait(0))
+        {
+            return;
+        }
+
+        try
+        {
+            Wait(WritePendingReplyAsync(new SyncReadWriteAdapter(stream, null), default));
+        }
+        finally
+        {
+            sendLock.Release();
+        }
     }
 
     /// <summary>An I/O failure; when the connection failed already (e.g. the idle timeout closed the stream), that failure.</summary>

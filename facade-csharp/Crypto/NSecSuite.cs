@@ -23,16 +23,16 @@ internal static class NSecSuite
         new ImportPrivateFn(ImportX25519));
 
     /// <summary>Noise §12.3 "ChaChaPoly": ChaCha20-Poly1305 (RFC 8439), nonce 32 zero bits then little-endian n.</summary>
-    public static CipherFunctions ChaChaPoly { get; } = Cipher("ChaChaPoly", AeadAlgorithm.ChaCha20Poly1305, NonceEncoding.ZerosThenLittleEndian);
+    public static CipherFunctions ChaChaPoly { get; } = Cipher(CipherName.ChaChaPoly, AeadAlgorithm.ChaCha20Poly1305);
 
     /// <summary>Noise §12.4 "AESGCM": AES-256-GCM, nonce 32 zero bits then big-endian n.</summary>
-    public static CipherFunctions AesGcm { get; } = Cipher("AESGCM", AeadAlgorithm.Aes256Gcm, NonceEncoding.ZerosThenBigEndian);
+    public static CipherFunctions AesGcm { get; } = Cipher(CipherName.AESGCM, AeadAlgorithm.Aes256Gcm);
 
     /// <summary>AEGIS-256 (our extension, specs/NOISE-CORE.md): 32-byte nonce, 32-byte tag.</summary>
-    public static CipherFunctions Aegis256 { get; } = Cipher("AEGIS256", AeadAlgorithm.Aegis256, NonceEncoding.ZerosThenLittleEndian);
+    public static CipherFunctions Aegis256 { get; } = Cipher(CipherName.AEGIS256, AeadAlgorithm.Aegis256);
 
     /// <summary>AEGIS-128L (our extension, specs/NOISE-CORE.md): 16-byte nonce, 32-byte tag, 128-bit key taken from the first 16 key bytes.</summary>
-    public static CipherFunctions Aegis128L { get; } = Cipher("AEGIS128L", AeadAlgorithm.Aegis128L, NonceEncoding.ZerosThenLittleEndian);
+    public static CipherFunctions Aegis128L { get; } = Cipher(CipherName.AEGIS128L, AeadAlgorithm.Aegis128L);
 
     /// <summary>Noise §12.5 "SHA256".</summary>
     public static HashFunctions Sha256 { get; } = Hash("SHA256", HashAlgorithm.Sha256, 64);
@@ -52,12 +52,15 @@ internal static class NSecSuite
 
     private static SuiteTable Table => table ??= new(X25519, ChaChaPoly, AesGcm, Aegis256, Aegis128L, Sha256, Sha512, Blake2b);
 
-    private static CipherFunctions Cipher(string name, AeadAlgorithm algorithm, NonceEncoding encoding) => new(
-        name,
-        algorithm.NonceSize,
-        algorithm.TagSize,
-        encoding,
-        new AeadKeyFn(raw => new NSecAeadKey(algorithm, raw)),
+    /// <summary>The cipher's row of the core's table (name, nonce, tag, key bytes used), bound to NSec's AEAD.</summary>
+    private static CipherFunctions Cipher(CipherName cipher, AeadAlgorithm algorithm) => Cipher(Core.Formats.CipherTable.row(cipher), algorithm);
+
+    private static CipherFunctions Cipher(Core.Formats.CipherRow row, AeadAlgorithm algorithm) => new(
+        row.Name,
+        row.NonceLength,
+        row.TagLength,
+        row.NonceEncoding,
+        new AeadKeyFn(raw => new NSecAeadKey(algorithm, raw[..row.KeyBytesUsed])),
         new EncryptFn((k, nonce, ad, plaintext, ciphertext) =>
             algorithm.Encrypt(((NSecAeadKey)k).Key, nonce, ad, plaintext, ciphertext)),
         new DecryptFn((k, nonce, ad, ciphertext, plaintext) =>
@@ -102,12 +105,9 @@ internal static class NSecSuite
 /// <summary>An AEAD key held by libsodium in guarded memory; disposing it erases the key.</summary>
 internal sealed class NSecAeadKey : IAeadKey
 {
-    public NSecAeadKey(AeadAlgorithm algorithm, ReadOnlySpan<byte> raw)
-    {
-        // AEGIS-128L takes a 16-byte key: Noise gives 32, and we use the first 16 (specs/NOISE-CORE.md).
-        var material = raw.Length > algorithm.KeySize ? raw[..algorithm.KeySize] : raw;
+    /// <summary>Imports the key bytes the cipher table says the AEAD uses (<c>CipherRow.KeyBytesUsed</c>).</summary>
+    public NSecAeadKey(AeadAlgorithm algorithm, ReadOnlySpan<byte> material) =>
         Key = Key.Import(algorithm, material, KeyBlobFormat.RawSymmetricKey);
-    }
 
     public Key Key { get; }
 

@@ -28,21 +28,21 @@ internal static unsafe class SodiumSuite
     public static DhFunctions X25519 { get; } = new("25519", 32, new DhFn(Agree), new ImportPrivateFn(Import));
 
     /// <summary>Noise §12.3 "ChaChaPoly": ChaCha20-Poly1305 (RFC 8439), nonce 32 zero bits then little-endian n.</summary>
-    public static CipherFunctions ChaChaPoly { get; } = Cipher("ChaChaPoly", AeadKind.ChaChaPoly, NonceEncoding.ZerosThenLittleEndian);
+    public static CipherFunctions ChaChaPoly { get; } = Cipher(AeadKind.ChaChaPoly);
 
     /// <summary>
     /// Noise §12.4 "AESGCM": AES-256-GCM, nonce 32 zero bits then big-endian n. Where libsodium cannot run AES-GCM
     /// (no AES-NI), this is <see cref="NSecSuite.AesGcm"/>, which then refuses in the same way.
     /// </summary>
     public static CipherFunctions AesGcm { get; } = AesGcmAvailable
-        ? Cipher("AESGCM", AeadKind.AesGcm, NonceEncoding.ZerosThenBigEndian)
+        ? Cipher(AeadKind.AesGcm)
         : NSecSuite.AesGcm;
 
     /// <summary>AEGIS-256 (our extension, specs/NOISE-CORE.md): 32-byte nonce, 32-byte tag.</summary>
-    public static CipherFunctions Aegis256 { get; } = Cipher("AEGIS256", AeadKind.Aegis256, NonceEncoding.ZerosThenLittleEndian);
+    public static CipherFunctions Aegis256 { get; } = Cipher(AeadKind.Aegis256);
 
     /// <summary>AEGIS-128L (our extension, specs/NOISE-CORE.md): 16-byte nonce, 32-byte tag, 128-bit key taken from the first 16 key bytes.</summary>
-    public static CipherFunctions Aegis128L { get; } = Cipher("AEGIS128L", AeadKind.Aegis128L, NonceEncoding.ZerosThenLittleEndian);
+    public static CipherFunctions Aegis128L { get; } = Cipher(AeadKind.Aegis128L);
 
     /// <summary>Noise §12.5 "SHA256", through .NET (SHA extensions where the CPU has them).</summary>
     public static HashFunctions Sha256 { get; } = new("SHA256", 32, 64, new HashFn(Counted(static (data, output) => SHA256.HashData(data, output))));
@@ -210,11 +210,12 @@ internal static unsafe class SodiumSuite
         return Microsoft.FSharp.Core.FSharpValueOption<DhKeyPair>.Some(new DhKeyPair(key, DhPublicKey.TryCreate(32, publicKey).Value));
     }
 
-    private static CipherFunctions Cipher(string name, AeadKind kind, NonceEncoding encoding) => new(
-        name,
+    /// <summary>The cipher's row of the core's table (name, nonce, tag, key bytes used), bound to libsodium's AEAD.</summary>
+    private static CipherFunctions Cipher(AeadKind kind) => new(
+        NativeAeadKey.Row(kind).Name,
         NativeAeadKey.NonceLength(kind),
         NativeAeadKey.TagLength(kind),
-        encoding,
+        NativeAeadKey.Row(kind).NonceEncoding,
         new AeadKeyFn(raw => NativeAeadKey.Create(kind, raw)),
         new EncryptFn((k, nonce, ad, plaintext, ciphertext) => ((NativeAeadKey)k).Encrypt(kind, nonce, ad, plaintext, ciphertext)),
         new DecryptFn((k, nonce, ad, ciphertext, plaintext) => ((NativeAeadKey)k).Decrypt(kind, nonce, ad, ciphertext, plaintext)));
@@ -301,8 +302,8 @@ internal sealed unsafe class NativeAeadKey : SecretBlock, IAeadKey
     public static NativeAeadKey Create(AeadKind kind, ReadOnlySpan<byte> raw)
     {
         var start = ProviderStatistics.Start();
-        // AEGIS-128L takes a 16-byte key: Noise gives 32, and we use the first 16 (specs/NOISE-CORE.md).
-        var length = kind == AeadKind.Aegis128L ? 16 : 32;
+        // The key bytes the cipher table says the AEAD uses (AEGIS-128L: the first 16 of Noise's 32).
+        var length = Row(kind).KeyBytesUsed;
         if (raw.Length < length)
         {
             throw new ArgumentException($"An AEAD key needs {length} bytes, not {raw.Length}.", nameof(raw));
@@ -316,16 +317,22 @@ internal sealed unsafe class NativeAeadKey : SecretBlock, IAeadKey
         return key;
     }
 
-    /// <summary>Nonce length of each AEAD (libsodium reads exactly this many bytes).</summary>
-    public static int NonceLength(AeadKind kind) => kind switch
-    {
-        AeadKind.ChaChaPoly or AeadKind.AesGcm => 12,
-        AeadKind.Aegis256 => 32,
-        _ => 16,
-    };
+    private static readonly Core.Formats.CipherRow[] Rows =
+    [
+        Core.Formats.CipherTable.row(CipherName.ChaChaPoly),
+        Core.Formats.CipherTable.row(CipherName.AESGCM),
+        Core.Formats.CipherTable.row(CipherName.AEGIS256),
+        Core.Formats.CipherTable.row(CipherName.AEGIS128L),
+    ];
 
-    /// <summary>Tag length of each AEAD.</summary>
-    public static int TagLength(AeadKind kind) => kind is AeadKind.ChaChaPoly or AeadKind.AesGcm ? 16 : 32;
+    /// <summary>The core's cipher table row of an AEAD (the enum follows <see cref="CipherName"/>'s order).</summary>
+    public static Core.Formats.CipherRow Row(AeadKind kind) => Rows[(int)kind];
+
+    /// <summary>Nonce length of each AEAD, from the cipher table (libsodium reads exactly this many bytes).</summary>
+    public static int NonceLength(AeadKind kind) => Row(kind).NonceLength;
+
+    /// <summary>Tag length of each AEAD, from the cipher table.</summary>
+    public static int TagLength(AeadKind kind) => Row(kind).TagLength;
 
     public void Encrypt(AeadKind kind, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ad, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext)
     {

@@ -289,7 +289,11 @@ let truncationTests =
                             // [P14]: no byte of the server's answer: it closed before answering, no key is blamed.
                             Expect.equal receiver.Failure (Some ClosedBeforeAnswer) "cut at 0: closed before answering"
                         else
-                            Expect.equal receiver.Failure (Some Truncated) $"cut at {cut} of {total}"
+                            Expect.equal
+                                receiver.Failure
+                                (Some(truncationOf name (not toServer) receiver))
+                                $"cut at {cut} of {total}"
+
                             Expect.isFalse receiver.CleanlyClosed $"cut at {cut}: not clean"
 
                         Expect.equal receiver.Delivered (completeWithin honestReceiver cut) $"cut at {cut}: delivered"
@@ -529,7 +533,12 @@ let mitmTests =
                 let pair = pairOf client (server.WithLocalStatic attackerKey)
                 script Whole pair
                 Expect.equal pair.Server.Failure (Some(Noise Decrypt)) "the attacker cannot read message 1"
-                Expect.equal pair.Client.Failure (Some Truncated) "the client is cut off"
+
+                Expect.equal
+                    pair.Client.Failure
+                    (Some(HandshakeTruncated HandshakeTruncation.PinnedKeyNotAccepted))
+                    "the client is cut off: its pinned key was not accepted"
+
                 Expect.isNone pair.Client.Completed "no handshake on the client"
                 Expect.isNone pair.Server.Completed "no handshake on the attacker"
                 Expect.isEmpty pair.Server.Delivered "the attacker got nothing"
@@ -747,7 +756,12 @@ let garbageTests =
             Expect.equal p.Failure (Some(Malformed(UnexpectedHandshakePayload 0))) "65535-byte message 1"
             // A huge length with few bytes after it: the server waits for nothing it has not been sent.
             let p = feed (freshServer (server ())) [ preamble; [| 0xFFuy; 0xFFuy; 1uy; 2uy |] ]
-            Expect.equal p.Failure (Some Truncated) "length 65535, 2 bytes, end of input"
+
+            Expect.equal
+                p.Failure
+                (Some(HandshakeTruncated HandshakeTruncation.PeerBrokeOff))
+                "length 65535, 2 bytes, end of input"
+
             let p = feed (freshServer (server ())) [ preamble; [| 0uy; 0uy |] ]
             Expect.equal p.Failure (Some(Malformed EmptyFrame)) "zero-length handshake frame"
             // In the transport phase the server closes with ProtocolViolation.

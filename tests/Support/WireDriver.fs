@@ -277,3 +277,14 @@ let protocols = [
     "Noise_XXhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b"
     "Noise_IKhfs+psk2_25519+MLKEM768_AESGCM_SHA256"
 ]
+
+/// The error an end of input without Close gives `party` (the client of `name` when `isClient`): `Truncated` once
+/// its handshake completed, else the core's reading of a cut handshake (a client that pinned the server's key
+/// reads it as its key or pre-shared key not accepted).
+let truncationOf (name: string) (isClient: bool) (party: Party) =
+    if party.Completed.IsSome then
+        Truncated
+    elif isClient && serverKeyPreKnown name then
+        HandshakeTruncated HandshakeTruncation.PinnedKeyNotAccepted
+    else
+        HandshakeTruncated HandshakeTruncation.PeerBrokeOff

@@ -52,6 +52,7 @@ let private sealMessage (random: Random) (half: SendHalf) (message: byte[]) =
             size <- random.Next 200
         | NeedRoom needed -> size <- needed
         | SendRefused e -> failtestf "refused %A" e
+        | SendFailed(e, _) -> failtestf "failed %A" e
 
     half, wire.ToArray()
 
@@ -201,6 +202,47 @@ let tests =
             match ending with
             | Fatal(MessageTooLarge(_, 120L), ValueSome CloseReason.MessageTooLarge) -> ()
             | other -> failtestf "%A" other
+        }
+
+        test
+            "a message that breaks part-way (the sending nonce runs out) fails the connection with the Close the engine chose; at offset 0 it is refused" {
+            let ti, _ = transports "Noise_NN_25519_ChaChaPoly_BLAKE2b"
+
+            let nearTheEnd = {
+                ti with
+                    Send =
+                        ti.Send
+                        |> ValueOption.map (HybridProtocol.Core.Noise.CipherState.SetNonce(UInt64.MaxValue - 3UL))
+            }
+
+            let layer =
+                RecordLayer.Create(
+                    nearTheEnd,
+                    {
+                        small with
+                            Rekey = HybridProtocol.Core.Wire.RekeyPolicy.Default
+                    }
+                )
+                |> Result.defaultWith (failwithf "%A")
+
+            let send = (Traffic.Create layer).Send
+            let message = Array.create 200 1uy
+            let buffer = Array.zeroCreate 4096
+
+            match SendHalf.Message(send, ReadOnlySpan message, 0, Span buffer) with
+            | Wrote(half, written, consumed, false, _) ->
+                Expect.isGreaterThan written 0 "records sealed first"
+                Expect.isLessThan consumed message.Length "not the whole message"
+
+                match SendHalf.Message(half, ReadOnlySpan message, consumed, Span buffer) with
+                | SendFailed(Noise(HybridProtocol.Core.Noise.State HybridProtocol.Core.Noise.NonceExhausted),
+                             ValueSome CloseReason.ProtocolViolation) -> ()
+                | other -> failtestf "part-way: %A" other
+
+                match SendHalf.Message(half, ReadOnlySpan message, 0, Span buffer) with
+                | SendRefused(Noise(HybridProtocol.Core.Noise.State HybridProtocol.Core.Noise.NonceExhausted)) -> ()
+                | other -> failtestf "a new message: %A" other
+            | other -> failtestf "first call: %A" other
         }
 
         test "a message over the peer's limit is refused before anything is sealed" {

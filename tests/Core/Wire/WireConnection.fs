@@ -208,7 +208,11 @@ let truncationTests =
                             Expect.equal receiver.Failure (Some ClosedBeforeAnswer) "no status: closed before answering"
                             Expect.isFalse receiver.CleanlyClosed "not clean"
                         else
-                            Expect.equal receiver.Failure (Some Truncated) $"cut at {cut} of {total}"
+                            Expect.equal
+                                receiver.Failure
+                                (Some(truncationOf name (not toServer) receiver))
+                                $"cut at {cut} of {total}"
+
                             Expect.isFalse receiver.CleanlyClosed "not clean"
                 }
     ]
@@ -363,6 +367,7 @@ let behaviourTests =
 
                 match other.Failure with
                 | Some(ClosedByPeer CloseReason.AuthenticationFailed)
+                | Some(HandshakeTruncated _)
                 | Some Truncated -> ()
                 | f -> failtestf "%s: the other side: %A" name f
         }
@@ -381,7 +386,12 @@ let behaviourTests =
             let pair = pairOf (client.WithRemoteStatic (keyPair 9).Public) server
             session Whole messagesA messagesB pair
             Expect.equal pair.Server.Failure (Some(Noise HybridProtocol.Core.Noise.Decrypt)) "server"
-            Expect.equal pair.Client.Failure (Some Truncated) "client"
+
+            Expect.equal
+                pair.Client.Failure
+                (Some(HandshakeTruncated HandshakeTruncation.PinnedKeyNotAccepted))
+                "client: its pinned key was not accepted"
+
             Expect.isEmpty pair.Client.Delivered "nothing delivered"
         }
 
