@@ -69,6 +69,18 @@ public enum HybridErrorCode
     /// unreachable address fails at once with <see cref="TransportFailed"/> instead.
     /// </summary>
     ConnectTimeout = 19,
+
+    /// <summary>
+    /// The peer proved a key that this end revokes (a known-hosts <c>@revoked</c> line, or the revoked keys of a pinned
+    /// set or an allow-list): refused even where another setting trusts it. The peer must switch to a current key.
+    /// </summary>
+    KeyRevoked = 20,
+
+    /// <summary>
+    /// The server's announcement of its other keys (specs/PROTOCOL.md §6a) failed its check: a proof that does not match
+    /// this connection (a copied announcement, or a key the server cannot prove), a repeated key, or a malformed list.
+    /// </summary>
+    KeyAnnouncementInvalid = 21,
 }
 
 /// <summary>

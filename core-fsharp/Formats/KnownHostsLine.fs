@@ -13,9 +13,21 @@ type HostKeyEntry = {
     Comment: string option
 }
 
+[<RequireQualifiedAccess>]
+type RevokedScope =
+    | AnyHost
+    | HostPort of host: string * port: int
+
+type RevokedEntry = {
+    Scope: RevokedScope
+    Key: HostKey
+    Comment: string option
+}
+
 type KnownHostsLine =
     | Kept of text: string
     | Entry of HostKeyEntry
+    | Revoked of RevokedEntry
 
 type KnownHostsLineError =
     | MissingFields of found: int
@@ -35,12 +47,16 @@ type KnownHostMatch =
     | Trusted of line: int
     | Changed of line: int * recorded: HostKey
     | Unrecorded
+    | RevokedKey of line: int
 
 [<RequireQualifiedAccess>]
 module KnownHostsLine =
 
     [<Literal>]
     let X25519Type = "x25519"
+
+    [<Literal>]
+    let RevokedMarker = "@revoked"
 
     let private keyLength = 32
 
@@ -83,8 +99,36 @@ module KnownHostsLine =
             | true, written when written = keyLength && text.Length = 44 -> Ok(HostKey.X25519 bytes)
             | _ -> Error(BadKey text)
 
+    let private commentOf (rest: string) = if rest.Length = 0 then None else Some rest
+
+    /// `@revoked HOST:PORT|* x25519 KEY [comment]`: the marker then the three fields of an entry.
+    let private decodeRevoked (afterMarker: string) =
+        match fields afterMarker with
+        | [ scope; keyType; key ], rest ->
+            let scope =
+                if scope = "*" then
+                    Ok RevokedScope.AnyHost
+                elif scope.StartsWith '|' then
+                    Error HashedHost
+                else
+                    match HostPort.parse PortRequired scope with
+                    | Error e -> Error(BadHostPort(scope, e))
+                    | Ok parsed -> Ok(RevokedScope.HostPort(parsed.Host, Option.defaultValue 0 parsed.Port))
+
+            scope
+            |> Result.bind (fun scope ->
+                decodeKey keyType key
+                |> Result.map (fun key ->
+                    Revoked {
+                        Scope = scope
+                        Key = key
+                        Comment = commentOf rest
+                    }))
+        | found, _ -> Error(MissingFields(found.Length + 1))
+
     let private decodeEntry (line: string) =
         match fields line with
+        | first :: _, _ when first = RevokedMarker -> decodeRevoked (line.Substring(RevokedMarker.Length))
         | first :: _, _ when first.StartsWith '@' -> Error(UnknownMarker first)
         | [ hostPort; keyType; key ], rest ->
             if hostPort.StartsWith '|' then
@@ -99,7 +143,7 @@ module KnownHostsLine =
                             Host = parsed.Host
                             Port = Option.defaultValue 0 parsed.Port
                             Key = key
-                            Comment = if rest.Length = 0 then None else Some rest
+                            Comment = commentOf rest
                         })
         | found, _ -> Error(MissingFields found.Length)
 
@@ -115,16 +159,22 @@ module KnownHostsLine =
         match key with
         | HostKey.X25519 bytes -> X25519Type + " " + Convert.ToBase64String bytes
 
+    let private commentText comment =
+        match comment with
+        | Some c -> " " + c
+        | None -> ""
+
     let encode line =
         match line with
         | Kept text -> text
-        | Entry e ->
-            let comment =
-                match e.Comment with
-                | Some c -> " " + c
-                | None -> ""
+        | Entry e -> HostPort.format e.Host e.Port + " " + keyText e.Key + commentText e.Comment
+        | Revoked r ->
+            let scope =
+                match r.Scope with
+                | RevokedScope.AnyHost -> "*"
+                | RevokedScope.HostPort(host, port) -> HostPort.format host port
 
-            HostPort.format e.Host e.Port + " " + keyText e.Key + comment
+            RevokedMarker + " " + scope + " " + keyText r.Key + commentText r.Comment
 
     let comment (text: string) =
         if text.Contains '\n' || text.Contains '\r' then
@@ -183,15 +233,30 @@ module KnownHostsFile =
             | Entry e when isFor host (Some port) e -> Some(n, e)
             | _ -> None)
 
-    let verify host port key lines =
-        let entries = entriesFor host port lines
+    let revokedAt host port key lines =
+        lines
+        |> List.mapi (fun i line -> i + 1, line)
+        |> List.tryPick (fun (n, line) ->
+            match line with
+            | Revoked r when KnownHostsLine.sameKey r.Key key ->
+                match r.Scope with
+                | RevokedScope.AnyHost -> Some n
+                | RevokedScope.HostPort(h, p) when h = host && p = port -> Some n
+                | RevokedScope.HostPort _ -> None
+            | _ -> None)
 
-        match entries |> List.tryFind (fun (_, e) -> KnownHostsLine.sameKey e.Key key) with
-        | Some(n, _) -> Trusted n
+    let verify host port key lines =
+        match revokedAt host port key lines with
+        | Some n -> RevokedKey n
         | None ->
-            match entries with
-            | (n, e) :: _ -> Changed(n, e.Key)
-            | [] -> Unrecorded
+            let entries = entriesFor host port lines
+
+            match entries |> List.tryFind (fun (_, e) -> KnownHostsLine.sameKey e.Key key) with
+            | Some(n, _) -> Trusted n
+            | None ->
+                match entries with
+                | (n, e) :: _ -> Changed(n, e.Key)
+                | [] -> Unrecorded
 
     let holds host port key lines =
         entriesFor host port lines
@@ -203,6 +268,7 @@ module KnownHostsFile =
             |> List.filter (fun line ->
                 match line with
                 | Entry e -> not (isFor host port e)
-                | Kept _ -> true)
+                | Kept _
+                | Revoked _ -> true)
 
         kept, List.length lines - List.length kept

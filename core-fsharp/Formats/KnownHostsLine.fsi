@@ -9,9 +9,14 @@
 /// (with padding, 44 characters) of the 32 raw public-key bytes. Several lines may name the same `HOST:PORT` with
 /// different keys: any of them is trusted (key rotation)." `HOST:PORT` is `HostPort`'s syntax.
 ///
-/// Room for more: a first field starting with `@` is a marker (OpenSSH's `@revoked`, `@cert-authority`); none is
-/// defined yet, so each is refused as `UnknownMarker`; a new marker is a new `KnownHostsLine` case and one arm of
-/// the decoder. A new key type is a new `HostKey` case. The storage, the lock and the message texts are the facade's.
+/// Markers (KEYS.md, "Revoked keys"): a first field starting with `@` is a marker, as OpenSSH's `@revoked`:
+///
+///     @revoked HOST:PORT x25519 BASE64-KEY [free comment]     the key is refused for that host and port
+///     @revoked * x25519 BASE64-KEY [free comment]             the key is refused for every host
+///
+/// A revoked key is refused even where another line trusts it (`KnownHostMatch.Revoked` wins over `Trusted`).
+/// Any other marker is refused as `UnknownMarker`; a new marker is a new `KnownHostsLine` case and one arm of the
+/// decoder. A new key type is a new `HostKey` case. The storage, the lock and the message texts are the facade's.
 namespace HybridProtocol.Core.Formats
 
 /// A host's public key as a line holds it.
@@ -35,6 +40,25 @@ type HostKeyEntry = {
     Comment: string option
 }
 
+/// Where a `@revoked` line applies.
+[<RequireQualifiedAccess>]
+type RevokedScope =
+
+    /// `*`: every host and port.
+    | AnyHost
+
+    /// One host (stored form) and port.
+    | HostPort of host: string * port: int
+
+/// A revoked key: `@revoked HOST:PORT|* x25519 BASE64-KEY [comment]`.
+type RevokedEntry = {
+    Scope: RevokedScope
+    Key: HostKey
+
+    /// The free text after the key (trimmed, one line, not empty), if any.
+    Comment: string option
+}
+
 /// One line of the file (without its line end).
 type KnownHostsLine =
 
@@ -43,6 +67,9 @@ type KnownHostsLine =
 
     /// A trusted key for one host and port.
     | Entry of HostKeyEntry
+
+    /// A `@revoked` line: the key is refused (for one host and port, or for every host).
+    | Revoked of RevokedEntry
 
 /// What is wrong with one line.
 type KnownHostsLineError =
@@ -86,12 +113,20 @@ type KnownHostMatch =
     /// No entry for this host and port (trust on first use records the key).
     | Unrecorded
 
+    /// A `@revoked` line for this host and port (or `*`) names this key: the 1-based line of the first one. It
+    /// wins over every entry that trusts the key.
+    | RevokedKey of line: int
+
 [<RequireQualifiedAccess>]
 module KnownHostsLine =
 
     /// The key type token written for X25519 keys.
     [<Literal>]
     val X25519Type: string = "x25519"
+
+    /// The marker of a revoked key (KEYS.md, "Revoked keys").
+    [<Literal>]
+    val RevokedMarker: string = "@revoked"
 
     /// Reads one line (without its line end). Total.
     val decode: line: string -> Result<KnownHostsLine, KnownHostsLineError>
@@ -121,11 +156,16 @@ module KnownHostsFile =
     /// The entry is for this host (stored form) and, when a port is given, this port.
     val isFor: host: string -> port: int option -> entry: HostKeyEntry -> bool
 
-    /// KEYS.md's rule for `Verify(host, port, key)`: Trusted, Changed or Unrecorded (host in stored form).
+    /// The first `@revoked` line (1-based) naming this key for this host and port or for every host.
+    val revokedAt: host: string -> port: int -> key: HostKey -> lines: KnownHostsLine list -> int option
+
+    /// KEYS.md's rule for `Verify(host, port, key)`: RevokedKey first, then Trusted, Changed or Unrecorded (host in
+    /// stored form). Revoked entries never count as recorded keys of the host.
     val verify: host: string -> port: int -> key: HostKey -> lines: KnownHostsLine list -> KnownHostMatch
 
     /// Some entry for this host and port already holds this key (`Add` then writes nothing).
     val holds: host: string -> port: int -> key: HostKey -> lines: KnownHostsLine list -> bool
 
-    /// The lines without the entries for the host (and port, when given), and how many were removed; kept lines stay.
+    /// The lines without the entries for the host (and port, when given), and how many were removed; kept and
+    /// revoked lines stay.
     val remove: host: string -> port: int option -> lines: KnownHostsLine list -> KnownHostsLine list * int

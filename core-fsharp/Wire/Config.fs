@@ -18,6 +18,9 @@ module ConfigDefaults =
     [<Literal>]
     let MaxRecordData = 65502
 
+    [<Literal>]
+    let MaxServerKeys = 4
+
 [<NoComparison; NoEquality>]
 type ClientConfig = {
     ProtocolName: ProtocolName
@@ -26,6 +29,9 @@ type ClientConfig = {
     LocalEphemeral: DhKeyPair
     Kem: KemParameters
     RemoteStatic: DhPublicKey option
+    TrustedServerKeys: DhPublicKey list
+    RevokedServerKeys: DhPublicKey list
+    CheckKeyAnnouncements: bool
     Psk: byte[] option
     ApplicationProtocol: string
     MaxMessageSize: int
@@ -42,6 +48,9 @@ type ClientConfig = {
         LocalEphemeral = ephemeral
         Kem = KemParameters.none
         RemoteStatic = None
+        TrustedServerKeys = []
+        RevokedServerKeys = []
+        CheckKeyAnnouncements = false
         Psk = None
         ApplicationProtocol = applicationProtocol
         MaxMessageSize = ConfigDefaults.MaxMessageSize
@@ -55,6 +64,18 @@ type ClientConfig = {
         this with
             RemoteStatic = Some publicKey
     }
+
+    member this.WithTrustedServerKeys(keys: DhPublicKey seq) = {
+        this with
+            TrustedServerKeys = List.ofSeq keys
+    }
+
+    member this.WithRevokedServerKeys(keys: DhPublicKey seq) = {
+        this with
+            RevokedServerKeys = List.ofSeq keys
+    }
+
+    member this.WithKeyAnnouncements(check: bool) = { this with CheckKeyAnnouncements = check }
 
     member this.WithPsk(psk: byte[]) = { this with Psk = Some(Array.copy psk) }
     member this.WithMaxMessageSize(size: int) = { this with MaxMessageSize = size }
@@ -74,6 +95,8 @@ type ServerConfig = {
     AcceptedProtocols: ProtocolName list
     SuiteFor: Func<ProtocolName, CryptoSuite>
     LocalStatic: DhKeyPair option
+    OtherStatics: DhKeyPair list
+    AnnounceKeys: bool
     LocalEphemeral: DhKeyPair
     Kem: KemParameters
     Psk: byte[] option
@@ -93,6 +116,8 @@ type ServerConfig = {
         AcceptedProtocols = List.ofSeq acceptedProtocols
         SuiteFor = suiteFor
         LocalStatic = None
+        OtherStatics = []
+        AnnounceKeys = false
         LocalEphemeral = ephemeral
         Kem = KemParameters.none
         Psk = None
@@ -103,6 +128,21 @@ type ServerConfig = {
     }
 
     member this.WithLocalStatic(keyPair: DhKeyPair) = { this with LocalStatic = Some keyPair }
+
+    member this.WithLocalStatics(keyPairs: DhKeyPair seq) =
+        match List.ofSeq keyPairs with
+        | [] -> {
+            this with
+                LocalStatic = None
+                OtherStatics = []
+          }
+        | current :: others -> {
+            this with
+                LocalStatic = Some current
+                OtherStatics = others
+          }
+
+    member this.WithKeyAnnouncements(announce: bool) = { this with AnnounceKeys = announce }
     member this.WithPsk(psk: byte[]) = { this with Psk = Some(Array.copy psk) }
     member this.WithMaxMessageSize(size: int) = { this with MaxMessageSize = size }
     member this.WithMaxRecordData(size: int) = { this with MaxRecordData = size }

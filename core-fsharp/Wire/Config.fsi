@@ -22,6 +22,11 @@ module ConfigDefaults =
     [<Literal>]
     val MaxRecordData: int = 65502
 
+    /// The most static keys a server holds at once (current, next, retiring...; specs/PROTOCOL.md §6a): each extra
+    /// key costs a pre-message handshake one more DH and AEAD open when the client encrypted to a later key.
+    [<Literal>]
+    val MaxServerKeys: int = 4
+
 /// A client connection's configuration.
 [<NoComparison; NoEquality>]
 type ClientConfig = {
@@ -46,6 +51,18 @@ type ClientConfig = {
     /// The server's static key known in advance ("pinned"): the pre-message for NK/IK; for patterns that
     /// transmit the server's key (NX/XX) the received key must equal it.
     RemoteStatic: DhPublicKey option
+
+    /// A pinned set (specs/PROTOCOL.md §6a "Key sets"), for a pattern that transmits the server's key (NX/XX): the
+    /// received key must be one of these (or `RemoteStatic`). Empty: no set.
+    TrustedServerKeys: DhPublicKey list
+
+    /// Server keys refused with `PeerKeyRevoked` whatever else trusts them (and a pinned pre-message key must not
+    /// be one of them: `InvalidConfig PinnedKeyRevoked`).
+    RevokedServerKeys: DhPublicKey list
+
+    /// Check a key announcement the server sends (specs/PROTOCOL.md §6a) and report the proven keys in
+    /// `HandshakeInfo.AnnouncedKeys`; when false the field is skipped as an unknown one.
+    CheckKeyAnnouncements: bool
 
     /// A 32-byte pre-shared key, used for every "psk" token of the pattern (Noise §9).
     Psk: byte array option
@@ -90,6 +107,15 @@ type ClientConfig = {
     /// A copy with the server's static key known in advance (pinned).
     member WithRemoteStatic: publicKey: DhPublicKey -> ClientConfig
 
+    /// A copy with a pinned set for a pattern that transmits the server's key.
+    member WithTrustedServerKeys: keys: DhPublicKey seq -> ClientConfig
+
+    /// A copy with these revoked server keys.
+    member WithRevokedServerKeys: keys: DhPublicKey seq -> ClientConfig
+
+    /// A copy that checks (true) or skips (false) the server's key announcement.
+    member WithKeyAnnouncements: check: bool -> ClientConfig
+
 /// A server connection's configuration (one per accepted connection: the ephemeral key is per connection).
 [<NoComparison; NoEquality>]
 type ServerConfig = {
@@ -102,8 +128,15 @@ type ServerConfig = {
     /// The crypto functions for the name the client chose.
     SuiteFor: Func<ProtocolName, CryptoSuite>
 
-    /// The server's static key pair (needed by NK, NX, XX, IK, ...).
+    /// The server's static key pair (needed by NK, NX, XX, IK, ...): the current key, the one NX/XX transmit.
     LocalStatic: DhKeyPair option
+
+    /// The server's other static key pairs (specs/PROTOCOL.md §6a): a client of a pre-message pattern (NK/IK) may
+    /// have encrypted to any of them (the server tries `LocalStatic` first, then these in order).
+    OtherStatics: DhKeyPair list
+
+    /// Announce the held keys the handshake did not use, with their proofs, in our payload (field 0x04).
+    AnnounceKeys: bool
 
     /// The server's ephemeral key pair for this connection.
     LocalEphemeral: DhKeyPair
@@ -139,6 +172,12 @@ type ServerConfig = {
 
     /// A copy with our static key pair s.
     member WithLocalStatic: keyPair: DhKeyPair -> ServerConfig
+
+    /// A copy with several static key pairs: the first is `LocalStatic` (current), the rest `OtherStatics`.
+    member WithLocalStatics: keyPairs: DhKeyPair seq -> ServerConfig
+
+    /// A copy that announces (true) or not (false) the other keys.
+    member WithKeyAnnouncements: announce: bool -> ServerConfig
 
     /// A copy with the largest message we accept (announced to the peer; at least 1).
     member WithMaxMessageSize: size: int -> ServerConfig

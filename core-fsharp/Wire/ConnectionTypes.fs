@@ -28,6 +28,8 @@ type HandshakeInfo = {
     RemoteStatic: DhPublicKey option
     Local: HandshakePayload
     Remote: HandshakePayload
+    AnnouncedKeys: DhPublicKey list
+    LocalStaticIndex: int
 }
 
 [<RequireQualifiedAccess; NoComparison; NoEquality>]
@@ -42,11 +44,21 @@ type Output =
     | Rejected of Error: WireError
 
 [<NoComparison; NoEquality>]
+type internal Announcing =
+    | NotAnnouncing
+    | Announces of suite: CryptoSuite * keys: DhKeyPair list
+    | Checks of suite: CryptoSuite * ephemeral: DhKeyPair
+
+[<NoComparison; NoEquality>]
 type Context = internal {
     role: Role
     protocol: ProtocolName
     local: HandshakePayload
-    pinned: DhPublicKey option
+    pinned: DhPublicKey list
+    revoked: DhPublicKey list
+    announcing: Announcing
+    proven: DhPublicKey list
+    staticIndex: int
     maxRecordData: int
     rekey: RekeyPolicy
     pending: byte[]
@@ -73,6 +85,7 @@ type HandshakePhase = internal {
     context: Context
     handshake: HandshakeState
     peer: HandshakePayload option
+    alternatives: (int * HandshakeState) list
 }
 
 [<NoComparison; NoEquality>]

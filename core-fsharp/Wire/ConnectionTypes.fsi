@@ -54,6 +54,13 @@ type HandshakeInfo = {
 
     /// What the peer announced.
     Remote: HandshakePayload
+
+    /// Client: the server's other keys whose proofs of possession checked for this connection (specs/PROTOCOL.md
+    /// §6a), in the order announced, revoked ones left out; empty when none were announced or checked.
+    AnnouncedKeys: DhPublicKey list
+
+    /// Server: the 0-based index of the static key the handshake used (0 = `LocalStatic`, 1.. = `OtherStatics`).
+    LocalStaticIndex: int
 }
 
 /// What the connection asks its driver to do, in order.
@@ -86,6 +93,19 @@ type Output =
     /// is unchanged.
     | Rejected of Error: WireError
 
+/// The key announcement role of one end (specs/PROTOCOL.md §6a).
+[<NoComparison; NoEquality>]
+type internal Announcing =
+
+    /// Neither announces nor checks.
+    | NotAnnouncing
+
+    /// Server: announces these key pairs (every held key; the one the handshake used is left out when writing).
+    | Announces of suite: CryptoSuite * keys: DhKeyPair list
+
+    /// Client: checks an announcement with its handshake ephemeral key pair.
+    | Checks of suite: CryptoSuite * ephemeral: DhKeyPair
+
 /// What every phase after the preamble needs.
 [<NoComparison; NoEquality>]
 type Context = internal {
@@ -95,8 +115,20 @@ type Context = internal {
     /// What we announce in our last handshake message.
     local: HandshakePayload
 
-    /// The pinned peer key to compare with a transmitted one (client only).
-    pinned: DhPublicKey option
+    /// The pinned peer keys to compare with a transmitted one (client only): a key set, empty when none.
+    pinned: DhPublicKey list
+
+    /// Peer keys refused with `PeerKeyRevoked` (client only).
+    revoked: DhPublicKey list
+
+    /// Who announces or checks the other server keys (specs/PROTOCOL.md §6a).
+    announcing: Announcing
+
+    /// Client: the announced keys proven so far.
+    proven: DhPublicKey list
+
+    /// Server: which of its static keys the handshake uses.
+    staticIndex: int
     maxRecordData: int
     rekey: RekeyPolicy
 
@@ -132,6 +164,10 @@ type HandshakePhase = internal {
     context: Context
     handshake: HandshakeState
     peer: HandshakePayload option
+
+    /// Server, before the client's first message of a pre-message pattern: the same state initialized with each
+    /// other static key (index into the held keys), tried when the first one cannot read the message.
+    alternatives: (int * HandshakeState) list
 }
 
 /// The peer's static key has been read and awaits the application's verdict; `step` is where to resume.

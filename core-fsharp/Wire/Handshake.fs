@@ -78,12 +78,52 @@ module internal Handshake =
         | Ok(NeedMore _) when context.ended -> struct (ValueSome EndOfStream, context)
         | Ok(NeedMore _) -> struct (ValueNone, context)
 
+    /// specs/PROTOCOL.md §6a: the server's announcement of the keys it holds besides the one this handshake uses,
+    /// each proven for this connection (h before our last message, the client's "e").
+    let private announcementFor (context: Context) (hs: HandshakeState) =
+        match context.announcing, HandshakeState.RemoteEphemeral hs with
+        | Announces(suite, keys), Some re when keys.Length > 1 ->
+            let used = keys[context.staticIndex]
+            let h = HandshakeState.GetHandshakeHash hs
+
+            keys
+            |> List.indexed
+            |> List.filter (fun (i, _) -> i <> context.staticIndex)
+            |> List.truncate KeyAnnouncement.MaxKeys
+            |> List.map (fun (_, pair) -> KeyAnnouncement.prove suite h used.Public re pair)
+            |> List.fold
+                (fun acc entry ->
+                    match acc, entry with
+                    | Ok entries, Ok e -> Ok(e :: entries)
+                    | Error e, _
+                    | _, Error e -> Error e)
+                (Ok [])
+            |> Result.map (fun entries -> Some(KeyAnnouncement.encode (List.rev entries)))
+            |> Result.mapError BadKeyAnnouncement
+        | _ -> Ok None
+
     /// The handshake payload to send in message `index`: ours in our last message, empty otherwise.
-    let private payloadFor (context: Context) (index: int) =
+    let private payloadFor (context: Context) (hs: HandshakeState) (index: int) =
         if index = lastMessageOf context.protocol.Pattern context.role then
-            HandshakePayload.encode context.local
+            announcementFor context hs
+            |> Result.bind (fun announcement ->
+                HandshakePayload.encode {
+                    context.local with
+                        KeyAnnouncement = announcement
+                })
         else
             Ok [||]
+
+    /// specs/PROTOCOL.md §6a: a client that checks announcements checks the server's (`h` from before the message
+    /// that carried it, the key the handshake authenticated); the proven keys minus revoked ones.
+    let private checkAnnouncement (context: Context) (h: byte array) (serverKey: DhPublicKey option) (peer: HandshakePayload) =
+        match context.announcing, peer.KeyAnnouncement, serverKey with
+        | Checks(suite, ephemeral), Some value, Some serverKey ->
+            KeyAnnouncement.decode suite.Dh.DHLEN suite.Hash.HASHLEN (ReadOnlySpan value)
+            |> Result.bind (KeyAnnouncement.verify suite h serverKey ephemeral)
+            |> Result.map (List.filter (fun k -> not (context.revoked |> List.exists k.EqualsKey)))
+            |> Result.mapError BadKeyAnnouncement
+        | _ -> Ok []
 
     let private limitsFor (context: Context) (remote: HandshakePayload) = {
         MaxRecordData = context.maxRecordData
@@ -103,7 +143,7 @@ module internal Handshake =
     and private writeHandshake (h: HandshakePhase) (out: Out) =
         let hsKeys = voptionToList (HandshakeState.currentKey h.handshake)
 
-        match payloadFor h.context (HandshakeState.MessageIndex h.handshake) with
+        match payloadFor h.context h.handshake (HandshakeState.MessageIndex h.handshake) with
         | Error e -> fail e hsKeys out
         | Ok payload ->
             match HandshakeState.WriteMessage payload h.handshake with
@@ -124,10 +164,33 @@ module internal Handshake =
         | FrameReceived message ->
             let index = HandshakeState.MessageIndex h.handshake
             let knownBefore = HandshakeState.RemoteStatic h.handshake
+            let hBefore = HandshakeState.GetHandshakeHash h.handshake
 
-            match HandshakeState.ReadMessage message h.handshake with
+            // specs/PROTOCOL.md §6a: a server holding several keys reads the client's first message of a pre-message
+            // pattern with each in turn; the first whose DH makes the payload's AEAD tag verify is the one meant.
+            let attempt =
+                match HandshakeState.ReadMessage message h.handshake with
+                | Ok r -> Ok(struct (h.context.staticIndex, r))
+                | Error e ->
+                    h.alternatives
+                    |> List.tryPick (fun (i, hs) ->
+                        match HandshakeState.ReadMessage message hs with
+                        | Ok r -> Some(struct (i, r))
+                        | Error _ -> None)
+                    |> Option.map Ok
+                    |> Option.defaultValue (Error e)
+
+            match attempt with
             | Error e -> fail (Noise e) hsKeys out
-            | Ok(struct (payload, step)) ->
+            | Ok(struct (staticIndex, struct (payload, step))) ->
+                let h = {
+                    h with
+                        context = {
+                            h.context with
+                                staticIndex = staticIndex
+                        }
+                }
+
                 let out = retire (retiredBetween h.handshake step) out
                 let keys = stepKeys step
                 let peerRole = Role.opposite h.context.role
@@ -146,21 +209,38 @@ module internal Handshake =
                     | None, Continue hs -> HandshakeState.RemoteStatic hs
                     | None, Complete ts -> ts.RemoteStatic
 
-                match peer, learned with
+                let serverKey =
+                    match h.context.role with
+                    | Initiator -> Option.orElse learned knownBefore
+                    | Responder -> None
+
+                let announced =
+                    match peer with
+                    | Ok(Some remote) when index = lastMessageOf h.context.protocol.Pattern peerRole ->
+                        checkAnnouncement h.context hBefore serverKey remote
+                        |> Result.map (fun proven -> Some remote, proven)
+                    | _ -> peer |> Result.map (fun p -> p, [])
+
+                match announced, learned with
                 | Error e, _ -> fail e keys out
-                | Ok peer, Some key ->
-                    match h.context.pinned with
-                    | Some pinned when pinned.EqualsKey key -> continueWith h.context step peer out
-                    | Some _ -> rejectPeerKey h.context step peer out
-                    | None ->
-                        struct (AwaitingPeerKey {
-                                    context = h.context
-                                    step = step
-                                    peer = peer
-                                    peerKey = key
-                                },
-                                Output.VerifyPeerKey key :: out)
-                | Ok peer, None -> continueWith h.context step peer out
+                | Ok(peer, proven), learned ->
+                    let context = { h.context with proven = h.context.proven @ proven }
+
+                    match learned with
+                    | Some key ->
+                        match context.pinned, KeySet.decide context.pinned context.revoked key with
+                        | _, KeySetMatch.KeyRevoked -> rejectPeerKey PeerKeyRevoked context step peer out
+                        | _, KeySetMatch.InSet _ -> continueWith context step peer out
+                        | _ :: _, KeySetMatch.NotInSet -> rejectPeerKey PeerKeyRejected context step peer out
+                        | [], KeySetMatch.NotInSet ->
+                            struct (AwaitingPeerKey {
+                                        context = context
+                                        step = step
+                                        peer = peer
+                                        peerKey = key
+                                    },
+                                    Output.VerifyPeerKey key :: out)
+                    | None -> continueWith context step peer out
 
     and private continueWith (context: Context) (step: HandshakeStep) (peer: HandshakePayload option) (out: Out) =
         match step with
@@ -170,22 +250,29 @@ module internal Handshake =
                     context = context
                     handshake = hs
                     peer = peer
+                    alternatives = []
                 }
                 out
         | Complete ts -> establish context ts peer out
 
     /// The peer's key was refused: after a complete handshake the peer is told so with an authenticated
     /// Close (AuthenticationFailed); mid-handshake nothing more is sent.
-    and private rejectPeerKey (context: Context) (step: HandshakeStep) (peer: HandshakePayload option) (out: Out) =
+    and private rejectPeerKey
+        (error: WireError)
+        (context: Context)
+        (step: HandshakeStep)
+        (peer: HandshakePayload option)
+        (out: Out)
+        =
         match step, peer with
         | Complete ts, Some remote ->
             match RecordLayer.Create(ts, limitsFor context remote) with
             | Ok layer ->
                 let traffic = Traffic.Create layer
-                let out = closeFor traffic.Send PeerKeyRejected out
-                fail PeerKeyRejected (Traffic.Keys(traffic.Send, traffic.Receive)) out
-            | Error _ -> fail PeerKeyRejected (transportKeys ts) out
-        | _ -> fail PeerKeyRejected (stepKeys step) out
+                let out = closeFor traffic.Send error out
+                fail error (Traffic.Keys(traffic.Send, traffic.Receive)) out
+            | Error _ -> fail error (transportKeys ts) out
+        | _ -> fail error (stepKeys step) out
 
     /// Noise §5.3 Split() has run: start the record layer and check what was negotiated.
     and private establish (context: Context) (ts: TransportState) (peer: HandshakePayload option) (out: Out) =
@@ -201,6 +288,8 @@ module internal Handshake =
                     RemoteStatic = ts.RemoteStatic
                     Local = context.local
                     Remote = remote
+                    AnnouncedKeys = context.proven
+                    LocalStaticIndex = context.staticIndex
                 }
 
                 let traffic = Traffic.Create layer
@@ -224,7 +313,7 @@ module internal Handshake =
         if accept then
             continueWith v.context v.step v.peer out
         else
-            rejectPeerKey v.context v.step v.peer out
+            rejectPeerKey PeerKeyRejected v.context v.step v.peer out
 
     let private refuse (config: ServerConfig) (code: RefusalCode) (requested: string) (out: Out) =
         let refusal = {
@@ -245,6 +334,10 @@ module internal Handshake =
         protocol = protocol
         local = local
         pinned = pinned
+        revoked = []
+        announcing = NotAnnouncing
+        proven = []
+        staticIndex = 0
         maxRecordData = maxRecordData
         rekey = rekey
         pending = [||]
@@ -273,19 +366,29 @@ module internal Handshake =
                 let local = {
                     ApplicationProtocol = config.ApplicationProtocol
                     MaxMessageSize = config.MaxMessageSize
+                    KeyAnnouncement = None
                 }
 
-                let context =
-                    newContext Responder protocol local None config.MaxRecordData config.Rekey s.outgoing
+                let suite = config.SuiteFor.Invoke protocol
+                let held = Option.toList config.LocalStatic @ config.OtherStatics
 
-                let initialized =
+                let context = {
+                    newContext Responder protocol local [] config.MaxRecordData config.Rekey s.outgoing with
+                        announcing =
+                            if config.AnnounceKeys && held.Length > 1 then
+                                Announces(suite, held)
+                            else
+                                NotAnnouncing
+                }
+
+                let initialize (localStatic: DhKeyPair option) =
                     HandshakeState.InitializeWithKem
-                        (config.SuiteFor.Invoke protocol)
+                        suite
                         {
                             Protocol = protocol
                             Role = Responder
                             Prologue = Preamble.prologue (Array.sub received 0 used)
-                            LocalStatic = config.LocalStatic
+                            LocalStatic = localStatic
                             LocalEphemeral = Some config.LocalEphemeral
                             RemoteStatic = None
                             RemoteEphemeral = None
@@ -293,7 +396,19 @@ module internal Handshake =
                         }
                         config.Kem
 
-                match initialized with
+                // specs/PROTOCOL.md §6a: for a pre-message pattern (NK, IK) the client may have encrypted to any held key.
+                let alternatives =
+                    if List.contains S protocol.Pattern.ResponderPreMessage then
+                        config.OtherStatics
+                        |> List.mapi (fun i pair -> i + 1, initialize (Some pair))
+                        |> List.choose (fun (i, r) ->
+                            match r with
+                            | Ok hs -> Some(i, hs)
+                            | Error _ -> None)
+                    else
+                        []
+
+                match initialize config.LocalStatic with
                 | Error e -> fail (Noise e) [] out
                 | Ok hs ->
                     let context = feed context (ReadOnlySpan(received, used, received.Length - used))
@@ -303,6 +418,7 @@ module internal Handshake =
                             context = context
                             handshake = hs
                             peer = None
+                            alternatives = alternatives
                         }
                         (Output.Transmit [| ServerStatus.AcceptedByte |] :: out)
 
@@ -323,6 +439,7 @@ module internal Handshake =
                     context = context
                     handshake = c.handshake
                     peer = None
+                    alternatives = []
                 }
                 out
 
@@ -336,6 +453,7 @@ module internal Handshake =
             let local = {
                 ApplicationProtocol = config.ApplicationProtocol
                 MaxMessageSize = config.MaxMessageSize
+                KeyAnnouncement = None
             }
 
             let initialized =
@@ -367,12 +485,19 @@ module internal Handshake =
             | Ok(preamble, hs) ->
                 let pinned =
                     if Policy.responderTransmitsKey protocol then
-                        config.RemoteStatic
+                        Option.toList config.RemoteStatic @ config.TrustedServerKeys
                     else
-                        None
+                        []
 
-                let context =
-                    newContext Initiator protocol local pinned config.MaxRecordData config.Rekey []
+                let context = {
+                    newContext Initiator protocol local pinned config.MaxRecordData config.Rekey [] with
+                        revoked = config.RevokedServerKeys
+                        announcing =
+                            if config.CheckKeyAnnouncements then
+                                Checks(config.Suite, config.LocalEphemeral)
+                            else
+                                NotAnnouncing
+                }
 
                 // Write handshake messages until it is the server's turn (the first message only, for
                 // interactive patterns), then wait for the status byte.
@@ -382,6 +507,7 @@ module internal Handshake =
                             context = context
                             handshake = hs
                             peer = None
+                            alternatives = []
                         }
                         []
                 with

@@ -4,6 +4,7 @@
 ///     version=0x01 | field* ;  field = id (u8) | length (u16 big-endian) | value
 ///       0x01 application protocol   0..255 bytes of printable ASCII (0x20..0x7E)   required
 ///       0x02 max message size       u32 big-endian, 1..2^31-1                       required
+///       0x04 key announcement       1..65535 bytes (KeyAnnouncement, §6a)            optional, server only
 ///
 /// Fields come in strictly ascending id order, each at most once. Unknown ids are skipped (Noise §13
 /// "Extensibility": fields can be added that older implementations ignore); the whole payload is covered by
@@ -22,6 +23,8 @@ type HandshakePayload = {
     ApplicationProtocol: string
     /// The largest message (reassembled, in bytes) this party accepts; the peer never sends a larger one.
     MaxMessageSize: int
+    /// The server's other static keys with their proofs (specs/PROTOCOL.md §6a), as the field's raw value.
+    KeyAnnouncement: byte array option
 }
 
 module HandshakePayload =
@@ -34,6 +37,9 @@ module HandshakePayload =
 
     [<Literal>]
     let MaxMessageSizeField = 0x02uy
+
+    [<Literal>]
+    let KeyAnnouncementField = 0x04uy
 
     let internal isProtocolByte (b: byte) = b >= 0x20uy && b <= 0x7Euy
 
@@ -52,8 +58,22 @@ module HandshakePayload =
         match checkApplicationProtocol payload.ApplicationProtocol with
         | Error e -> Error e
         | Ok _ when payload.MaxMessageSize < 1 -> Error(InvalidConfig(MessageSizeOutOfRange payload.MaxMessageSize))
+        | Ok _ when
+            (match payload.KeyAnnouncement with
+             | Some a -> a.Length < 1 || a.Length > 65535
+             | None -> false)
+            ->
+            Error(Malformed(BadField KeyAnnouncementField))
         | Ok name ->
-            let output = Array.zeroCreate (1 + 3 + name.Length + 3 + 4)
+            let announcement = payload.KeyAnnouncement |> Option.defaultValue [||]
+
+            let extra =
+                if payload.KeyAnnouncement.IsSome then
+                    3 + announcement.Length
+                else
+                    0
+
+            let output = Array.zeroCreate (1 + 3 + name.Length + 3 + 4 + extra)
             output[0] <- Version
             output[1] <- ApplicationProtocolField
             BinaryPrimitives.WriteUInt16BigEndian(Span(output, 2, 2), uint16 name.Length)
@@ -62,6 +82,13 @@ module HandshakePayload =
             output[at] <- MaxMessageSizeField
             BinaryPrimitives.WriteUInt16BigEndian(Span(output, at + 1, 2), 4us)
             BinaryPrimitives.WriteUInt32BigEndian(Span(output, at + 3, 4), uint32 payload.MaxMessageSize)
+
+            if payload.KeyAnnouncement.IsSome then
+                let at = at + 7
+                output[at] <- KeyAnnouncementField
+                BinaryPrimitives.WriteUInt16BigEndian(Span(output, at + 1, 2), uint16 announcement.Length)
+                announcement.CopyTo(output, at + 3)
+
             Ok output
 
     /// Decodes a payload (total: any input gives a value or a typed error).
@@ -75,6 +102,7 @@ module HandshakePayload =
             let mutable last = -1
             let mutable protocol = ValueNone
             let mutable maxSize = ValueNone
+            let mutable announcement = None
             let mutable error = ValueNone
 
             while error.IsNone && offset < input.Length do
@@ -109,6 +137,11 @@ module HandshakePayload =
                                 error <- ValueSome(BadField id)
                             else
                                 maxSize <- ValueSome(int size)
+                        | KeyAnnouncementField ->
+                            if length = 0 then
+                                error <- ValueSome(BadField id)
+                            else
+                                announcement <- Some(bytes.ToArray())
                         | _ -> ()
 
                         last <- int id
@@ -122,4 +155,5 @@ module HandshakePayload =
                 Ok {
                     ApplicationProtocol = name
                     MaxMessageSize = size
+                    KeyAnnouncement = announcement
                 }

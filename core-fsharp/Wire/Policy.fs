@@ -233,7 +233,13 @@ module Policy =
         if config.ProtocolName.Pattern.IsOneWay then
             Error(InvalidConfig(OneWayPattern config.ProtocolName))
         else
-            checkSizes config.MaxMessageSize config.MaxRecordData config.Rekey config.ApplicationProtocol
+            match config.RemoteStatic with
+            | Some pinned when
+                List.contains S config.ProtocolName.Pattern.ResponderPreMessage
+                && config.RevokedServerKeys |> List.exists pinned.EqualsKey
+                ->
+                Error(InvalidConfig PinnedKeyRevoked)
+            | _ -> checkSizes config.MaxMessageSize config.MaxRecordData config.Rekey config.ApplicationProtocol
 
     let checkServer (config: ServerConfig) : Result<unit, WireError> =
         let problems = [
@@ -257,6 +263,10 @@ module Policy =
             match config.Psk |> Option.map checkPsk with
             | Some(Error e) -> e
             | _ -> ()
+            let count = List.length config.OtherStatics + (if config.LocalStatic.IsSome then 1 else 0)
+
+            if count > ConfigDefaults.MaxServerKeys then
+                InvalidConfig(TooManyServerKeys count)
         ]
 
         match problems with

@@ -86,7 +86,8 @@ module Traffic =
     let CloseReasonFor (error: WireError) =
         match error with
         | MessageTooLarge _ -> CloseReason.MessageTooLarge
-        | PeerKeyRejected -> CloseReason.AuthenticationFailed
+        | PeerKeyRejected
+        | PeerKeyRevoked -> CloseReason.AuthenticationFailed
         | ApplicationProtocolMismatch _ -> CloseReason.ApplicationProtocolMismatch
         | IdleTimeout _ -> CloseReason.IdleTimeout
         | _ -> CloseReason.ProtocolViolation

@@ -69,6 +69,15 @@ type InvalidConfigReason =
     | FirstMessageCompletesHandshake
     | RefusalCodeOutOfRange of code: byte
     | RefusalVersionZero
+    | TooManyServerKeys of count: int
+    | PinnedKeyRevoked
+
+type KeyAnnouncementError =
+    | AnnouncementLength of length: int
+    | HandshakeKeyAnnounced of index: int
+    | DuplicateKey of index: int
+    | UnusableKey of index: int
+    | BadProof of index: int
 
 [<RequireQualifiedAccess>]
 type HandshakeTruncation =
@@ -84,6 +93,8 @@ type WireError =
     | Truncated
     | ClosedBeforeAnswer
     | PeerKeyRejected
+    | PeerKeyRevoked
+    | BadKeyAnnouncement of KeyAnnouncementError
     | ApplicationProtocolMismatch of local: string * remote: string
     | ClosedByPeer of reason: CloseReason
     | UnexpectedRecord of recordType: RecordType

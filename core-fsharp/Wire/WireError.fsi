@@ -175,6 +175,12 @@ type InvalidConfigReason =
     /// A refusal to encode with server version 0 (a status reader takes version 0 as "not a status").
     | RefusalVersionZero
 
+    /// More server static keys than `ConfigDefaults.MaxServerKeys`.
+    | TooManyServerKeys of count: int
+
+    /// The key pinned for a pre-message pattern is also revoked.
+    | PinnedKeyRevoked
+
 /// What an end of input in the middle of the handshake tells this end (the core reads it: it knows the phase, the
 /// role and whether the client pinned the server's key). Noise §13: nothing authenticated says more than this.
 [<RequireQualifiedAccess>]
@@ -187,6 +193,25 @@ type HandshakeTruncation =
 
     /// Otherwise: the peer broke the handshake off (it refused our handshake, or failed); its log says why.
     | PeerBrokeOff
+
+/// Why a server's key announcement (specs/PROTOCOL.md §6a) is refused by a client that checks it.
+type KeyAnnouncementError =
+
+    /// The field's length is not a whole number (1..`KeyAnnouncement.MaxKeys`) of entries of DHLEN + HASHLEN bytes.
+    | AnnouncementLength of length: int
+
+    /// The entry at this 0-based index announces the key the handshake authenticated.
+    | HandshakeKeyAnnounced of index: int
+
+    /// The entry at this 0-based index announces a key an earlier entry announced.
+    | DuplicateKey of index: int
+
+    /// DH with the key at this 0-based index was refused (a low-order point).
+    | UnusableKey of index: int
+
+    /// The proof at this 0-based index is not the MAC the key's holder computes for this connection: the server
+    /// cannot prove the key, or the entry was copied from another connection.
+    | BadProof of index: int
 
 /// Every way the wire protocol can fail. Errors about the peer's bytes end the connection (`Failed`);
 /// errors about a local call (`MessageTooLarge` on send, `ConnectionClosed`, `NoVerdictPending`,
@@ -221,6 +246,13 @@ type WireError =
 
     /// The application answered `PeerKeyVerdict false` to `VerifyPeerKey`.
     | PeerKeyRejected
+
+    /// The peer proved a key this end's configuration revokes (specs/PROTOCOL.md §6a "Key sets"), even if the key is
+    /// also trusted.
+    | PeerKeyRevoked
+
+    /// The server's key announcement failed a check (specs/PROTOCOL.md §6a).
+    | BadKeyAnnouncement of KeyAnnouncementError
 
     /// The handshake completed but the two ends name different application protocols.
     | ApplicationProtocolMismatch of local: string * remote: string

@@ -80,15 +80,19 @@ public sealed partial class SecureConnection
         }
 
         var psk = options.PreSharedKeyNoCopy;
+
+        // specs/PROTOCOL.md §6a: one pinned key is a pre-message (NK/IK); a pinned set is checked against the key the
+        // server transmits (NX/XX).
+        var pinnedSet = auth.Mode == ServerAuthenticationMode.Pinned && auth.PinnedKeys.Count > 1;
         var choice = new ClientChoice(
-            auth.Mode == ServerAuthenticationMode.Pinned ? ServerKeyKnowledge.Pinned : ServerKeyKnowledge.Learned,
+            auth.Mode == ServerAuthenticationMode.Pinned && !pinnedSet ? ServerKeyKnowledge.Pinned : ServerKeyKnowledge.Learned,
             options.ClientIdentity is not null,
             psk is not null,
             options.PostQuantum != PostQuantumMode.Classical);
         var chosen = Policy.clientProtocol(choice, SecureSuites.Name(options.Suite));
-        var context = new WireErrorContext(true, "the server " + targetHost, auth.PinnedKey);
+        var context = new WireErrorContext(true, "the server " + targetHost, pinnedSet ? null : auth.PinnedKey);
         var name = chosen.IsOk ? chosen.ResultValue : throw WireErrors.ToException(chosen.ErrorValue, context, inHandshake: true);
-        return await RunHandshakeAsync(stream, options, context, ProtocolNameModule.toString(name), targetHost, null, party =>
+        var connection = await RunHandshakeAsync(stream, options, context, ProtocolNameModule.toString(name), targetHost, null, party =>
         {
             party.Scope = new KeyScope(SodiumSuite.For(name));
             var config = ClientConfig.Create(name, party.Scope.Suite, party.Ephemeral, options.ApplicationProtocol)
@@ -106,12 +110,39 @@ public sealed partial class SecureConnection
             }
 
             config = options.ClientIdentity is { } identity ? config.WithLocalStatic(identity.ToKeyPair()) : config;
-            config = auth.PinnedKey is { } pinned ? config.WithRemoteStatic(pinned.ToCore()) : config;
+            config = pinnedSet ? config.WithTrustedServerKeys(auth.PinnedKeys.Select(k => k.ToCore()))
+                : auth.PinnedKey is { } pinned ? config.WithRemoteStatic(pinned.ToCore())
+                : config;
+            config = config.WithRevokedServerKeys(auth.RevokedKeys.Select(k => k.ToCore()))
+                .WithKeyAnnouncements(auth.Mode == ServerAuthenticationMode.KnownHosts);
             config = psk is not null ? config.WithPsk(psk) : config;
-            party.Verify = key => auth.Check(key, knownHost, knownPort);
+            party.Verify = (key, token) => auth.CheckAsync(key, knownHost ?? serverHostOf(targetHost).Host, knownHost is null ? serverHostOf(targetHost).Port : knownPort, token);
             return Connection.Client(config);
         }, cancellationToken).ConfigureAwait(false);
+
+        // specs/PROTOCOL.md §6a: a known-hosts client records the keys the server proved it holds, beside the one it
+        // presented, so the server can switch to one of them later without a ServerKeyChanged.
+        if (auth.Mode == ServerAuthenticationMode.KnownHosts && knownHost is not null)
+        {
+            try
+            {
+                foreach (var announced in connection.AnnouncedServerKeys)
+                {
+                    auth.Store!.Add(knownHost, knownPort, announced, "announced by the server");
+                }
+            }
+            catch
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        return connection;
     }
+
+    private static (string? Host, int Port) serverHostOf(string targetHost) =>
+        HostPortModule.parse(HostPortRule.PortRequired, targetHost) is { IsOk: true } target ? (target.ResultValue.Host, target.ResultValue.Port!.Value) : (null, 0);
 
     /// <summary>
     /// Runs the server handshake over an existing stream. The connection owns the stream from now on: it is disposed
@@ -139,8 +170,18 @@ public sealed partial class SecureConnection
     /// </summary>
     internal static Task<SecureConnection> AuthenticateAsServerCoreAsync(Stream stream, SecureServerOptions options, FSharpList<Core.Noise.ProtocolName> accepted, string peer, CancellationToken cancellationToken, (EndPoint? Client, EndPoint? Balancer)? proxied = null)
     {
-        var serverKey = options.ServerKey ?? throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
-        serverKey.ThrowIfDisposed("SecureServerOptions.ServerKey");
+        var serverKeys = options.ServerKeys; // one read: a rotation assigns a new list, never changes this one
+        if (serverKeys.Count == 0)
+        {
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
+        }
+
+        foreach (var key in serverKeys)
+        {
+            key.ThrowIfDisposed("SecureServerOptions.ServerKey");
+        }
+
+        var remote = proxied?.Client ?? (stream is NetworkStream network ? network.Socket.RemoteEndPoint : null);
         return RunHandshakeAsync(stream, options, new WireErrorContext(false, peer, null), null, null, proxied, party =>
         {
             var config = ServerConfig.Create(
@@ -148,7 +189,8 @@ public sealed partial class SecureConnection
                     new Func<Core.Noise.ProtocolName, CryptoSuite>(n => (party.Scope = new KeyScope(SodiumSuite.For(n))).Suite),
                     party.Ephemeral,
                     options.ApplicationProtocol)
-                .WithLocalStatic(serverKey.ToKeyPair())
+                .WithLocalStatics(serverKeys.Select(k => k.ToKeyPair()))
+                .WithKeyAnnouncements(options.AnnounceServerKeys)
                 .WithMaxMessageSize(options.MaxMessageSize)
                 .WithMaxRecordData(options.MaxRecordData)
                 .WithRekey(options.RekeyPolicy);
@@ -161,7 +203,7 @@ public sealed partial class SecureConnection
                 config = config.WithEncapsulationRandomness(party.Randomness);
             }
 
-            party.Verify = options.ClientAuthentication.Check;
+            party.Verify = (key, token) => options.ClientAuthentication.CheckAsync(key, remote, token);
             return Connection.Server(config);
         }, cancellationToken);
     }
@@ -234,7 +276,7 @@ public sealed partial class SecureConnection
 
         public byte[]? Randomness { get; set; }
 
-        public Func<PublicKey, Exception?> Verify { get; set; } = _ => null;
+        public Func<PublicKey, CancellationToken, ValueTask<HybridAuthenticationException?>> Verify { get; set; } = (_, _) => ValueTask.FromResult<HybridAuthenticationException?>(null);
 
         public void Dispose()
         {
@@ -338,7 +380,7 @@ public sealed partial class SecureConnection
                             early.Enqueue(d.Message);
                             break;
                         case Output.VerifyPeerKey v:
-                            refusal = party.Verify(PublicKey.FromCore(v.PeerKey));
+                            refusal = await party.Verify(PublicKey.FromCore(v.PeerKey), timeout.Token).ConfigureAwait(false);
                             next = Input.NewPeerKeyVerdict(refusal is null);
                             break;
                         case Output.HandshakeCompleted c:

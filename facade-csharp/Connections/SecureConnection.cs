@@ -94,6 +94,8 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         HandshakeHash = info.HandshakeHash;
         ApplicationProtocol = info.Remote.ApplicationProtocol;
         RemotePublicKey = info.RemoteStatic is { Value: var rs } ? PublicKey.FromCore(rs) : null;
+        AnnouncedServerKeys = info.AnnouncedKeys.Select(PublicKey.FromCore).ToArray();
+        ServerKeyIndex = info.LocalStaticIndex;
         LocalMaxMessageSize = info.Local.MaxMessageSize;
         RemoteMaxMessageSize = info.Remote.MaxMessageSize;
         if (traffic is null)
@@ -121,6 +123,15 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
     /// <summary>The peer's static public key, when the pattern has one: the server's key on a client (always), the client's key on a server when the client proved one.</summary>
     public PublicKey? RemotePublicKey { get; }
+
+    /// <summary>
+    /// Client: the server's other keys that it proved it holds in this handshake (specs/PROTOCOL.md §6a), checked when
+    /// the client uses known hosts (which records them); empty otherwise.
+    /// </summary>
+    public IReadOnlyList<PublicKey> AnnouncedServerKeys { get; }
+
+    /// <summary>Server: the index in <see cref="SecureServerOptions.ServerKeys"/> of the key this connection used (0 on a client).</summary>
+    public int ServerKeyIndex { get; }
 
     /// <summary>Noise §11.2: a value unique to this session and equal on both ends (channel binding); 64 or 32 bytes. A copy.</summary>
     public ReadOnlyMemory<byte> HandshakeHash { get; }

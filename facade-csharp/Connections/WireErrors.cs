@@ -29,6 +29,8 @@ internal static class WireErrors
         WireError.HandshakeTruncated { reading.IsPinnedKeyNotAccepted: true } => HybridErrors.Create(HybridErrorCode.AuthenticationFailed, $"{Capital(context.Peer)} accepted our request and then closed the connection during the handshake. Either it could not decrypt our first message (it does not hold the private key of the pinned key{(context.PinnedKey is { } pinned ? " " + pinned.Fingerprint : "")}, or the pre-shared keys differ), or it refused our client key (with a ClientIdentity the server checks it before answering). Check the pinned key, the PreSharedKey, and that the server allows our key."),
         _ when error.IsHandshakeTruncated => HybridErrors.Create(HybridErrorCode.ConnectionTruncated, $"{Capital(context.Peer)} closed the connection during the handshake. It refused our handshake (wrong key or pre-shared key, client key not allowed) or failed; its log says why."),
         _ when error.IsTruncated => HybridErrors.Create(HybridErrorCode.ConnectionTruncated, $"The connection to {context.Peer} ended without its authenticated close: data may have been cut off (or an attacker closed the connection). Treat what was received as incomplete."),
+        _ when error.IsPeerKeyRevoked => HybridErrors.Create(HybridErrorCode.KeyRevoked, $"{Capital(context.Peer)} proved a key that this end revokes; the connection was refused. A revoked key is refused even where it is also trusted: the peer must use its current key (a server: remove the revoked key from its ServerKeys)."),
+        WireError.BadKeyAnnouncement b => HybridErrors.Create(HybridErrorCode.KeyAnnouncementInvalid, $"{Capital(context.Peer)} announced other keys whose proof does not hold for this connection ({Describe(b.Item)}); the connection was refused and nothing was recorded. The server holds a key it cannot prove, or the announcement was copied from another connection."),
         _ when error.IsPeerKeyRejected => HybridErrors.Create(HybridErrorCode.AuthenticationFailed, $"The key {context.Peer} proved was refused by this end's authentication settings."),
         WireError.ApplicationProtocolMismatch a => HybridErrors.Create(HybridErrorCode.PeerRefused, $"The application protocols differ: this end speaks '{a.local}', {context.Peer} speaks '{a.remote}'. Set the same ApplicationProtocol on both ends."),
         WireError.ClosedByPeer c => c.reason switch
@@ -94,10 +96,22 @@ internal static class WireErrors
         InvalidConfigReason.PskMissing p => $"{Core.Noise.ProtocolNameModule.toString(p.protocol)} needs a pre-shared key; set PreSharedKey",
         InvalidConfigReason.ServerStaticKeyMissing k => $"{Core.Noise.ProtocolNameModule.toString(k.protocol)} needs the server's static key; set ServerKey",
         InvalidConfigReason.RefusalCodeOutOfRange r => $"a refusal code must be 0x01..0x1F (it is 0x{r.code:x2})",
+        InvalidConfigReason.TooManyServerKeys t => $"a server holds at most {ConfigDefaults.MaxServerKeys} keys at once (it has {t.count}); retire the oldest from ServerKeys",
+        _ when reason.IsPinnedKeyRevoked => "the pinned server key is also revoked; pin the server's current key",
         _ when reason.IsNoAcceptedProtocol => "the server accepts no protocol name",
         _ when reason.IsFirstMessageCompletesHandshake => "the pattern's first message completes the handshake (one-way patterns cannot carry a connection)",
         _ when reason.IsRefusalVersionZero => "a refusal's server version cannot be 0",
         _ => reason.ToString(),
+    };
+
+    private static string Describe(KeyAnnouncementError error) => error switch
+    {
+        KeyAnnouncementError.AnnouncementLength l => $"an announcement of {l.length} bytes is not 1..{KeyAnnouncement.MaxKeys} whole entries",
+        KeyAnnouncementError.HandshakeKeyAnnounced h => $"entry {h.index} announces the key of the handshake itself",
+        KeyAnnouncementError.DuplicateKey d => $"entry {d.index} repeats a key",
+        KeyAnnouncementError.UnusableKey u => $"entry {u.index} is not a usable X25519 key",
+        KeyAnnouncementError.BadProof b => $"the proof of entry {b.index} is wrong",
+        _ => error.ToString(),
     };
 
     private static string Describe(MalformedReason reason) => reason switch

@@ -13,6 +13,9 @@ public enum KnownHostStatus
 
     /// <summary>A different key is recorded for this host and port: refuse the connection (possible man in the middle).</summary>
     Changed = 3,
+
+    /// <summary>A <c>@revoked</c> line names this key (for this host and port, or for every host): refuse it, even if also trusted.</summary>
+    Revoked = 4,
 }
 
 /// <summary>The outcome of <see cref="KnownHosts.Verify"/>: what was found, for which host, and which keys.</summary>

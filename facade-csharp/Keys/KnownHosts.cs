@@ -131,6 +131,11 @@ public sealed class KnownHosts
                 return new KnownHostResult(KnownHostStatus.Trusted, h, port, key, key, Path, trusted.line);
             }
 
+            if (found is KnownHostMatch.RevokedKey revoked)
+            {
+                return new KnownHostResult(KnownHostStatus.Revoked, h, port, key, key, Path, revoked.line);
+            }
+
             if (found is KnownHostMatch.Changed changed)
             {
                 var recorded = PublicKey.FromOwnedRaw(changed.recorded.publicKey);
@@ -170,6 +175,44 @@ public sealed class KnownHosts
 
             var text = checkedComment.ResultValue;
             Write(Append(lines, new KnownHostEntry(h, port, key, OptionModule.IsSome(text) ? text!.Value : null, lines.Length + 1)));
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Revokes <paramref name="key"/> (specs/KEYS.md, "Revoked keys"): writes <c>@revoked * x25519 KEY</c>, or
+    /// <c>@revoked HOST:PORT x25519 KEY</c> when <paramref name="host"/> is given, after which <see cref="Verify"/> says
+    /// <see cref="KnownHostStatus.Revoked"/> for it even where another line trusts it. Returns false if it was revoked already.
+    /// </summary>
+    /// <exception cref="HybridProtocolException">As <see cref="Verify"/>.</exception>
+    public bool Revoke(PublicKey key, string? host = null, int port = 0, string? comment = null)
+    {
+        var revokedKey = HostKeyOf(key);
+        var scope = RevokedScope.AnyHost;
+        if (host is not null)
+        {
+            CheckPort(port);
+            scope = RevokedScope.NewHostPort(NormalizeHost(host), port);
+        }
+
+        var checkedComment = KnownHostsLineModule.comment(comment ?? "");
+        if (checkedComment.IsError)
+        {
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "A known-hosts comment must be a single line.");
+        }
+
+        lock (_lock)
+        {
+            using var fileLock = LockFile();
+            var lines = Read();
+            var already = lines.Any(l => l is KnownHostsLine.Revoked { Item: var r } && r.Scope.Equals(scope) && KnownHostsLineModule.sameKey(r.Key, revokedKey));
+            if (already)
+            {
+                return false;
+            }
+
+            var line = KnownHostsLine.NewRevoked(new RevokedEntry(scope, revokedKey, checkedComment.ResultValue));
+            Write(ListModule.Append(lines, FSharpList<KnownHostsLine>.Cons(line, FSharpList<KnownHostsLine>.Empty)));
             return true;
         }
     }
@@ -242,7 +285,9 @@ public sealed class KnownHosts
             .Append("The connection was refused. ")
             .Append(CultureInfo.InvariantCulture, $"If the new key is genuine, remove the old entry (KnownHosts.Remove for {hostPort}")
             .Append(knownHostsPath is null ? "" : line is null ? $", or edit {knownHostsPath}" : $", or delete line {line} of {knownHostsPath}")
-            .Append(") and connect again.")
+            .Append(") and connect again. ")
+            .Append("If the server's operator rotated its key while this client was offline (so it never saw the announcement of the new key), ")
+            .Append(CultureInfo.InvariantCulture, $"check {presented.Fingerprint} with the operator and record it beside the old one: 'hybrid known-hosts add {hostPort} KEY' (KnownHosts.Add).")
             .ToString();
         return new HybridAuthenticationException(HybridErrorCode.ServerKeyChanged, message);
     }

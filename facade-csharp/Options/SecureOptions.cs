@@ -288,7 +288,7 @@ public sealed class SecureClientOptions : SecureConnectionOptions
 /// <summary>Options for a server (<see cref="SecureListener"/>, <see cref="SecureConnection.AuthenticateAsServerAsync"/>).</summary>
 public sealed class SecureServerOptions : SecureConnectionOptions
 {
-    private PrivateKey? serverKey;
+    private PrivateKey[] serverKeys = [];
     private ClientAuthentication clientAuthentication = ClientAuthentication.None;
     private SecureSuite[] acceptedSuites = [SecureSuite.ChaChaPolyBlake2b, SecureSuite.AesGcmSha256];
     private TimeSpan handshakeMessageTimeout = TimeSpan.FromSeconds(2);
@@ -309,24 +309,71 @@ public sealed class SecureServerOptions : SecureConnectionOptions
 
     /// <summary>
     /// The server's static key, the one clients pin or record: an X25519 key (the Noise DH key; keys of other
-    /// algorithms serve only sealed files). Required. Not disposed by connections or listeners.
+    /// algorithms serve only sealed files). Required (or <see cref="ServerKeys"/>). Setting it replaces
+    /// <see cref="ServerKeys"/> with this one key; reading it gives the current key (the first of <see cref="ServerKeys"/>).
+    /// Not disposed by connections or listeners.
     /// </summary>
     /// <exception cref="HybridArgumentException">InvalidArgument when set to null.</exception>
     /// <exception cref="ArgumentException">The key is not an X25519 key (P-256, ML-KEM-768, X-Wing...): no connection could use it.</exception>
     public PrivateKey? ServerKey
     {
-        get => serverKey;
+        get => serverKeys.Length > 0 ? serverKeys[0] : null;
         set
         {
             var key = value ?? throw Invalid("ServerKey cannot be null: load one with PrivateKey.Load or make one with PrivateKey.Generate.", nameof(ServerKey));
-            if (key.Algorithm != KeyAlgorithm.X25519)
+            CheckServerKey(key);
+            serverKeys = [key];
+        }
+    }
+
+    /// <summary>
+    /// The server's static keys during a rotation (specs/PROTOCOL.md §6a): the first is the current key (the one NX/XX
+    /// handshakes present); a client that pinned any of them (NK/IK) is served with that one. With
+    /// <see cref="AnnounceServerKeys"/> each connection announces the others with a proof of possession, so
+    /// known-hosts clients record them before the switch. 1 to 4 X25519 keys; the list is copied, and a listener's
+    /// new connections use the new list at once (assign a new list to rotate a running server).
+    /// </summary>
+    /// <exception cref="HybridArgumentException">InvalidArgument when null, empty, with more than 4 keys, or with a repeated key.</exception>
+    /// <exception cref="ArgumentException">A key is not an X25519 key.</exception>
+    public IReadOnlyList<PrivateKey> ServerKeys
+    {
+        get => serverKeys;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            var keys = value.ToArray();
+            if (keys.Length == 0 || keys.Length > Core.Wire.ConfigDefaults.MaxServerKeys)
             {
-                throw new ArgumentException(
-                    $"ServerKey must be an X25519 key, not {KeyAlgorithms.Name(key.Algorithm)}: connections use X25519 (Noise DH); keys of other algorithms are for sealed files. Make one with PrivateKey.Generate().",
-                    nameof(value));
+                throw Invalid($"ServerKeys must hold 1 to {Core.Wire.ConfigDefaults.MaxServerKeys} keys (it holds {keys.Length}).", nameof(ServerKeys));
             }
 
-            serverKey = key;
+            foreach (var key in keys)
+            {
+                CheckServerKey(key ?? throw Invalid("ServerKeys cannot hold null.", nameof(ServerKeys)));
+            }
+
+            if (keys.Select(k => k.PublicKey).Distinct().Count() != keys.Length)
+            {
+                throw Invalid("ServerKeys holds the same key twice.", nameof(ServerKeys));
+            }
+
+            serverKeys = keys;
+        }
+    }
+
+    /// <summary>
+    /// Whether a server holding several <see cref="ServerKeys"/> announces the ones a handshake did not use, each with a
+    /// proof bound to that connection (specs/PROTOCOL.md §6a); default true. Clients of earlier versions skip it.
+    /// </summary>
+    public bool AnnounceServerKeys { get; set; } = true;
+
+    private static void CheckServerKey(PrivateKey key)
+    {
+        if (key.Algorithm != KeyAlgorithm.X25519)
+        {
+            throw new ArgumentException(
+                $"ServerKey must be an X25519 key, not {KeyAlgorithms.Name(key.Algorithm)}: connections use X25519 (Noise DH); keys of other algorithms are for sealed files. Make one with PrivateKey.Generate().",
+                "value");
         }
     }
 

@@ -2,29 +2,41 @@ namespace HybridProtocol;
 
 /// <summary>
 /// How a client decides that it talks to the right server. There is no default and no silent skip: a client
-/// must choose one. <see cref="Pinned"/> is the strongest (the key is known in advance); <see cref="KnownHosts"/>
+/// must choose one. <see cref="Pinned(PublicKey)"/> is the strongest (the key is known in advance); <see cref="KnownHosts"/>
 /// trusts the first key it sees for a host and refuses a changed one later, as OpenSSH does;
-/// <see cref="Callback"/> leaves the decision to the caller; <see cref="DangerousAcceptAnyServerKey"/> checks nothing.
+/// <see cref="Callback(Func{PublicKey, bool})"/> leaves the decision to the caller; <see cref="DangerousAcceptAnyServerKey"/> checks nothing.
 /// </summary>
 public sealed class ServerAuthentication
 {
-    private ServerAuthentication(ServerAuthenticationMode mode, PublicKey? pinnedKey, HybridProtocol.KnownHosts? store, Func<PublicKey, bool>? verify)
+    private ServerAuthentication(
+        ServerAuthenticationMode mode,
+        PublicKey[] pinnedKeys,
+        HybridProtocol.KnownHosts? store,
+        Func<ServerKeyValidationContext, CancellationToken, ValueTask<bool>>? verify,
+        PublicKey[]? revokedKeys = null)
     {
         Mode = mode;
-        PinnedKey = pinnedKey;
+        PinnedKeys = pinnedKeys;
         Store = store;
         Verify = verify;
+        RevokedKeys = revokedKeys ?? [];
     }
 
     /// <summary>Which kind of check this is.</summary>
     public ServerAuthenticationMode Mode { get; }
 
-    /// <summary>The pinned key (<see cref="ServerAuthenticationMode.Pinned"/> only).</summary>
-    public PublicKey? PinnedKey { get; }
+    /// <summary>The pinned key, the first of <see cref="PinnedKeys"/> (<see cref="ServerAuthenticationMode.Pinned"/> only).</summary>
+    public PublicKey? PinnedKey => PinnedKeys.Count > 0 ? PinnedKeys[0] : null;
+
+    /// <summary>The pinned set (<see cref="ServerAuthenticationMode.Pinned"/> only): any of these keys is the server.</summary>
+    public IReadOnlyList<PublicKey> PinnedKeys { get; }
+
+    /// <summary>Server keys refused with <see cref="HybridErrorCode.KeyRevoked"/> whatever else trusts them.</summary>
+    public IReadOnlyList<PublicKey> RevokedKeys { get; }
 
     internal HybridProtocol.KnownHosts? Store { get; }
 
-    internal Func<PublicKey, bool>? Verify { get; }
+    internal Func<ServerKeyValidationContext, CancellationToken, ValueTask<bool>>? Verify { get; }
 
     /// <summary>
     /// The server's public key is known in advance. The client encrypts its first handshake message to that key
@@ -34,7 +46,48 @@ public sealed class ServerAuthentication
     public static ServerAuthentication Pinned(PublicKey serverKey)
     {
         ArgumentNullException.ThrowIfNull(serverKey);
-        return new(ServerAuthenticationMode.Pinned, serverKey, null, null);
+        return new(ServerAuthenticationMode.Pinned, [serverKey], null, null);
+    }
+
+    /// <summary>
+    /// A pinned set (specs/PROTOCOL.md §6a): the server is whoever proves any of these keys, so a server can rotate
+    /// from one to another without redeploying its clients. One key is <see cref="Pinned(PublicKey)"/> (NK/IK); with
+    /// several the server presents its key in the handshake (pattern NX, or XX with a client identity) and the client
+    /// accepts it only if it is in the set.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="serverKeys"/> or one of its items is null.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when no key is given.</exception>
+    public static ServerAuthentication Pinned(params PublicKey[] serverKeys)
+    {
+        ArgumentNullException.ThrowIfNull(serverKeys);
+        if (serverKeys.Length == 0)
+        {
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "ServerAuthentication.Pinned needs at least one key.");
+        }
+
+        foreach (var key in serverKeys)
+        {
+            ArgumentNullException.ThrowIfNull(key, nameof(serverKeys));
+        }
+
+        return new(ServerAuthenticationMode.Pinned, serverKeys.Distinct().ToArray(), null, null);
+    }
+
+    /// <summary>
+    /// A copy that refuses these server keys with <see cref="HybridErrorCode.KeyRevoked"/>, even where the pinned set,
+    /// the known-hosts file or the callback would accept them (a leaked key). Revoking the only pinned key of a
+    /// one-key pin fails every connection with InvalidArgument: pin the new key.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="keys"/> or one of its items is null.</exception>
+    public ServerAuthentication WithRevokedKeys(params PublicKey[] keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        foreach (var key in keys)
+        {
+            ArgumentNullException.ThrowIfNull(key, nameof(keys));
+        }
+
+        return new(Mode, PinnedKeys.ToArray(), Store, Verify, RevokedKeys.Concat(keys).Distinct().ToArray());
     }
 
     /// <summary>
@@ -47,7 +100,7 @@ public sealed class ServerAuthentication
     public static ServerAuthentication KnownHosts(HybridProtocol.KnownHosts store)
     {
         ArgumentNullException.ThrowIfNull(store);
-        return new(ServerAuthenticationMode.KnownHosts, null, store, null);
+        return new(ServerAuthenticationMode.KnownHosts, [], store, null);
     }
 
     /// <summary>
@@ -72,7 +125,20 @@ public sealed class ServerAuthentication
     public static ServerAuthentication Callback(Func<PublicKey, bool> verify)
     {
         ArgumentNullException.ThrowIfNull(verify);
-        return new(ServerAuthenticationMode.Callback, null, null, verify);
+        return new(ServerAuthenticationMode.Callback, [], null, (context, _) => ValueTask.FromResult(verify(context.Key)));
+    }
+
+    /// <summary>
+    /// The caller decides, with the context it needs and asynchronously (as SslStream's certificate validation can):
+    /// <paramref name="verify"/> gets the server's host and port and the key it proved, and the handshake's
+    /// cancellation token (bounded by the handshake timeout). False, or an exception, fails the connection with
+    /// <see cref="HybridErrorCode.AuthenticationFailed"/>.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="verify"/> is null.</exception>
+    public static ServerAuthentication Callback(Func<ServerKeyValidationContext, CancellationToken, ValueTask<bool>> verify)
+    {
+        ArgumentNullException.ThrowIfNull(verify);
+        return new(ServerAuthenticationMode.Callback, [], null, verify);
     }
 
     /// <summary>
@@ -80,23 +146,27 @@ public sealed class ServerAuthentication
     /// authenticated: anyone on the network path can sit in the middle, read and change everything. For experiments
     /// and tests only; never in production.
     /// </summary>
-    public static ServerAuthentication DangerousAcceptAnyServerKey() => new(ServerAuthenticationMode.DangerousAcceptAny, null, null, null);
+    public static ServerAuthentication DangerousAcceptAnyServerKey() => new(ServerAuthenticationMode.DangerousAcceptAny, [], null, null);
 
     /// <summary>
     /// The check of the key the server proved: null to accept it, else the exception that fails the handshake.
-    /// <paramref name="host"/> and <paramref name="port"/> are the known-hosts entry (<see cref="ServerAuthenticationMode.KnownHosts"/>).
+    /// <paramref name="host"/> and <paramref name="port"/> are the server's (the known-hosts entry). Revoked keys never
+    /// get here: the core refuses them first (<see cref="RevokedKeys"/>).
     /// </summary>
-    internal HybridAuthenticationException? Check(PublicKey key, string? host, int port)
+    internal async ValueTask<HybridAuthenticationException?> CheckAsync(PublicKey key, string? host, int port, CancellationToken cancellationToken)
     {
         switch (Mode)
         {
             case ServerAuthenticationMode.KnownHosts:
                 var result = Store!.Verify(host!, port, key);
-                return result.Status == KnownHostStatus.Changed && result.RecordedKey is not null
-                    ? HybridProtocol.KnownHosts.ServerKeyChangedException(result.Host, result.Port, result.RecordedKey, key, result.Path, result.RecordedLine)
-                    : null;
+                return result.Status switch
+                {
+                    KnownHostStatus.Changed when result.RecordedKey is not null => HybridProtocol.KnownHosts.ServerKeyChangedException(result.Host, result.Port, result.RecordedKey, key, result.Path, result.RecordedLine),
+                    KnownHostStatus.Revoked => new(HybridErrorCode.KeyRevoked, $"The server {Core.Formats.HostPortModule.format(result.Host, result.Port)} proved {key.Fingerprint}, which {result.Path} line {result.RecordedLine} revokes (@revoked); the connection was refused. The server must switch to its current key; if the revocation is a mistake, delete that line."),
+                    _ => null,
+                };
             case ServerAuthenticationMode.Callback:
-                return Ask(Verify!, key, $"The server's key {key.Fingerprint} was refused by the ServerAuthentication callback; the connection was closed.");
+                return await AskAsync(Verify!, new ServerKeyValidationContext(host, port, key), cancellationToken, $"The server's key {key.Fingerprint} was refused by the ServerAuthentication callback; the connection was closed.").ConfigureAwait(false);
             case ServerAuthenticationMode.DangerousAcceptAny:
                 return null;
             default:
@@ -105,11 +175,15 @@ public sealed class ServerAuthentication
     }
 
     /// <summary>A callback's verdict: null when it accepts the key; a refusal when it says no or throws.</summary>
-    internal static HybridAuthenticationException? Ask(Func<PublicKey, bool> callback, PublicKey key, string refusal)
+    internal static async ValueTask<HybridAuthenticationException?> AskAsync<TContext>(Func<TContext, CancellationToken, ValueTask<bool>> callback, TContext context, CancellationToken cancellationToken, string refusal)
     {
         try
         {
-            return callback(key) ? null : new HybridAuthenticationException(HybridErrorCode.AuthenticationFailed, refusal);
+            return await callback(context, cancellationToken).ConfigureAwait(false) ? null : new HybridAuthenticationException(HybridErrorCode.AuthenticationFailed, refusal);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
         }
         catch (Exception e)
         {
@@ -120,7 +194,7 @@ public sealed class ServerAuthentication
     /// <summary>A short description for logs.</summary>
     public override string ToString() => Mode switch
     {
-        ServerAuthenticationMode.Pinned => $"pinned server key {PinnedKey}",
+        ServerAuthenticationMode.Pinned => PinnedKeys.Count == 1 ? $"pinned server key {PinnedKey}" : $"pinned set of {PinnedKeys.Count} server keys",
         ServerAuthenticationMode.KnownHosts => $"known hosts ({Store!.Path})",
         ServerAuthenticationMode.Callback => "caller's callback",
         _ => "DANGEROUS: any server key accepted",
@@ -149,16 +223,17 @@ public enum ServerAuthenticationMode
 /// <see cref="HybridRefusalCode.UnsupportedPattern"/>, so an unauthenticated client cannot make it run a longer
 /// handshake for nothing. With <see cref="Optional"/> clients may stay anonymous or prove a key, which the callback
 /// checks and <see cref="SecureConnection.RemotePublicKey"/> exposes. With <see cref="AllowList"/> or
-/// <see cref="Callback"/> the server accepts only patterns in which the client proves a static key (XX, IK) and refuses
-/// keys not allowed with <see cref="HybridErrorCode.AuthenticationFailed"/>.
+/// <see cref="Callback(Func{PublicKey, bool})"/> the server accepts only patterns in which the client proves a static
+/// key (XX, IK) and refuses keys not allowed with <see cref="HybridErrorCode.AuthenticationFailed"/>.
 /// </summary>
 public sealed class ClientAuthentication
 {
-    private ClientAuthentication(Core.Wire.ClientKeys mode, HashSet<PublicKey>? allowed, Func<PublicKey, bool>? verify)
+    private ClientAuthentication(Core.Wire.ClientKeys mode, HashSet<PublicKey>? allowed, Func<ClientKeyValidationContext, CancellationToken, ValueTask<bool>>? verify, PublicKey[]? revoked = null)
     {
         Mode = mode;
         Allowed = allowed;
         Verify = verify;
+        RevokedKeys = revoked ?? [];
     }
 
     /// <summary>The server takes no client keys: a client asking to prove one (XX, IK) is refused.</summary>
@@ -167,15 +242,18 @@ public sealed class ClientAuthentication
     /// <summary>Whether clients must prove a static key.</summary>
     public bool IsRequired => Mode.IsRequired;
 
-    /// <summary>Whether the server takes client keys at all (<see cref="Optional"/>, <see cref="AllowList"/>, <see cref="Callback"/>).</summary>
+    /// <summary>Whether the server takes client keys at all (<see cref="Optional"/>, <see cref="AllowList"/>, <see cref="Callback(Func{PublicKey, bool})"/>).</summary>
     public bool AcceptsClientKeys => !Mode.IsNotAccepted;
 
     /// <summary>The core's choice (specs/PROTOCOL.md §3): no client keys, optional, or required.</summary>
     internal Core.Wire.ClientKeys Mode { get; }
 
+    /// <summary>Client keys refused with <see cref="HybridErrorCode.KeyRevoked"/>, even if allowed.</summary>
+    public IReadOnlyList<PublicKey> RevokedKeys { get; }
+
     internal HashSet<PublicKey>? Allowed { get; }
 
-    internal Func<PublicKey, bool>? Verify { get; }
+    internal Func<ClientKeyValidationContext, CancellationToken, ValueTask<bool>>? Verify { get; }
 
     /// <summary>Only clients proving one of these keys are accepted.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="keys"/> or one of its items is null.</exception>
@@ -200,6 +278,18 @@ public sealed class ClientAuthentication
     public static ClientAuthentication Callback(Func<PublicKey, bool> verify)
     {
         ArgumentNullException.ThrowIfNull(verify);
+        return new(Core.Wire.ClientKeys.Required, null, (context, _) => ValueTask.FromResult(verify(context.Key)));
+    }
+
+    /// <summary>
+    /// The caller decides, with the context and asynchronously: <paramref name="verify"/> gets the client's key and
+    /// address and the handshake's cancellation token. False or an exception refuses the client with
+    /// <see cref="HybridErrorCode.AuthenticationFailed"/>.
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="verify"/> is null.</exception>
+    public static ClientAuthentication Callback(Func<ClientKeyValidationContext, CancellationToken, ValueTask<bool>> verify)
+    {
+        ArgumentNullException.ThrowIfNull(verify);
         return new(Core.Wire.ClientKeys.Required, null, verify);
     }
 
@@ -212,16 +302,57 @@ public sealed class ClientAuthentication
     public static ClientAuthentication Optional(Func<PublicKey, bool> verify)
     {
         ArgumentNullException.ThrowIfNull(verify);
-        return new(Core.Wire.ClientKeys.Optional, null, verify);
+        return new(Core.Wire.ClientKeys.Optional, null, (context, _) => ValueTask.FromResult(verify(context.Key)));
     }
 
-    /// <summary>The check of the key a client proved: null to accept it, else the exception that fails the handshake.</summary>
-    internal HybridAuthenticationException? Check(PublicKey key) =>
-        Allowed is not null ? (Allowed.Contains(key) ? null : new(HybridErrorCode.AuthenticationFailed, $"The client's key {key.Fingerprint} is not on the allow-list; the connection was refused. Add the key to ClientAuthentication.AllowList to accept it."))
-        : Verify is not null ? ServerAuthentication.Ask(Verify, key, $"The client's key {key.Fingerprint} was refused by the ClientAuthentication callback.")
-        : null;
+    /// <summary>
+    /// A copy that refuses these client keys with <see cref="HybridErrorCode.KeyRevoked"/>, even if the allow-list or
+    /// the callback would accept them (a leaked client key).
+    /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="keys"/> or one of its items is null.</exception>
+    public ClientAuthentication WithRevokedKeys(params PublicKey[] keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        foreach (var key in keys)
+        {
+            ArgumentNullException.ThrowIfNull(key, nameof(keys));
+        }
+
+        return new(Mode, Allowed, Verify, RevokedKeys.Concat(keys).Distinct().ToArray());
+    }
+
+    /// <summary>
+    /// The check of the key a client proved: null to accept it, else the exception that fails the handshake. The
+    /// decision over the allow-list and the revoked keys is the core's (<c>KeySet.decideBytes</c>).
+    /// </summary>
+    internal async ValueTask<HybridAuthenticationException?> CheckAsync(PublicKey key, System.Net.EndPoint? remote, CancellationToken cancellationToken)
+    {
+        var decision = Core.Wire.KeySet.decideBytes(
+            Allowed?.Select(k => k.RawBytes.ToArray()) ?? [],
+            RevokedKeys.Select(k => k.RawBytes.ToArray()),
+            key.RawBytes.ToArray());
+        if (decision.IsKeyRevoked)
+        {
+            return new(HybridErrorCode.KeyRevoked, $"The client's key {key.Fingerprint} is revoked (ClientAuthentication.WithRevokedKeys); the connection was refused. The client must use its new key.");
+        }
+
+        return Allowed is not null ? (decision.IsInSet ? null : new(HybridErrorCode.AuthenticationFailed, $"The client's key {key.Fingerprint} is not on the allow-list; the connection was refused. Add the key to ClientAuthentication.AllowList to accept it."))
+            : Verify is not null ? await ServerAuthentication.AskAsync(Verify, new ClientKeyValidationContext(key, remote), cancellationToken, $"The client's key {key.Fingerprint} was refused by the ClientAuthentication callback.").ConfigureAwait(false)
+            : null;
+    }
 
     /// <summary>A short description for logs.</summary>
     public override string ToString() =>
         Allowed is not null ? $"allow-list of {Allowed.Count} client key(s)" : Verify is not null ? "caller's callback" : "none";
 }
+
+/// <summary>What a server-key validation callback gets (<see cref="ServerAuthentication.Callback(Func{ServerKeyValidationContext, CancellationToken, ValueTask{bool}})"/>).</summary>
+/// <param name="Host">The server's host as the client named it (stored form), when the target was HOST:PORT.</param>
+/// <param name="Port">The server's port (0 when unknown).</param>
+/// <param name="Key">The key the server proved in the handshake.</param>
+public sealed record ServerKeyValidationContext(string? Host, int Port, PublicKey Key);
+
+/// <summary>What a client-key validation callback gets (<see cref="ClientAuthentication.Callback(Func{ClientKeyValidationContext, CancellationToken, ValueTask{bool}})"/>).</summary>
+/// <param name="Key">The key the client proved in the handshake.</param>
+/// <param name="RemoteEndPoint">The client's address (as a trusted PROXY header named it, when there is one), if known.</param>
+public sealed record ClientKeyValidationContext(PublicKey Key, System.Net.EndPoint? RemoteEndPoint);

@@ -108,7 +108,9 @@ let private malformed =
                 "::1 x25519 " + b64, BadHostPort("::1", IPv6WithoutBrackets)
                 "a,b:1 x25519 " + b64, BadHostPort("a,b:1", HostCharacter ',')
                 "|1|abc|def x25519 " + b64, HashedHost
-                "@revoked h:1 x25519 " + b64, UnknownMarker "@revoked"
+                "@revoked h:1 x25519", MissingFields 3
+                "@revoked h x25519 " + b64, BadHostPort("h", PortMissing)
+                "@revoked", MissingFields 1
                 "@cert-authority", UnknownMarker "@cert-authority"
                 "h:1 ssh-ed25519 " + b64, UnknownKeyType "ssh-ed25519"
                 "h:1 x25519 not-base64!", BadKey "not-base64!"

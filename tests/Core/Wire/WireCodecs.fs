@@ -313,6 +313,7 @@ let payloadTests =
             let payload = {
                 ApplicationProtocol = protocolFrom seed
                 MaxMessageSize = max 1 (abs (size % Int32.MaxValue))
+                KeyAnnouncement = None
             }
 
             match HandshakePayload.encode payload with
@@ -324,6 +325,7 @@ let payloadTests =
                 HandshakePayload.encode {
                     ApplicationProtocol = "ab"
                     MaxMessageSize = 0x01020304
+                    KeyAnnouncement = None
                 }
                 |> Result.defaultWith (fun e -> failtestf "%A" e)
 
@@ -339,6 +341,7 @@ let payloadTests =
                 HandshakePayload.encode {
                     ApplicationProtocol = protocolFrom seed
                     MaxMessageSize = 1000
+                    KeyAnnouncement = None
                 }
                 |> Result.defaultValue [||]
 
@@ -373,6 +376,7 @@ let payloadTests =
                 (Ok {
                     ApplicationProtocol = ""
                     MaxMessageSize = 9
+                    KeyAnnouncement = None
                 })
                 "field 7 skipped"
 
