@@ -13,9 +13,16 @@ type HostKeyEntry = {
     Comment: string option
 }
 
+type AuthorityEntry = {
+    Hosts: HostPattern list
+    Key: byte array
+    Comment: string option
+}
+
 type KnownHostsLine =
     | Kept of text: string
     | Entry of HostKeyEntry
+    | Authority of AuthorityEntry
 
 type KnownHostsLineError =
     | MissingFields of found: int
@@ -25,6 +32,7 @@ type KnownHostsLineError =
     | UnknownKeyType of keyType: string
     | BadKey of text: string
     | CommentLineBreak
+    | BadPatterns of text: string * error: HostPatternError
 
 type KnownHostsFileError = {
     Line: int
@@ -41,6 +49,12 @@ module KnownHostsLine =
 
     [<Literal>]
     let X25519Type = "x25519"
+
+    [<Literal>]
+    let AuthorityMarker = "@authority"
+
+    [<Literal>]
+    let Ed25519Type = "ed25519"
 
     let private keyLength = 32
 
@@ -83,8 +97,32 @@ module KnownHostsLine =
             | true, written when written = keyLength && text.Length = 44 -> Ok(HostKey.X25519 bytes)
             | _ -> Error(BadKey text)
 
+    let private decodeAuthority (line: string) =
+        match fields line with
+        | [ patterns; keyType; key ], rest ->
+            match HostPattern.parseList patterns with
+            | Error e -> Error(BadPatterns(patterns, e))
+            | Ok hosts ->
+                if not (String.Equals(keyType, Ed25519Type, StringComparison.OrdinalIgnoreCase)) then
+                    Error(UnknownKeyType keyType)
+                else
+                    let bytes = Array.zeroCreate<byte> keyLength
+
+                    match Convert.TryFromBase64String(key, Span bytes) with
+                    | true, written when written = keyLength && key.Length = 44 ->
+                        Ok(
+                            Authority {
+                                Hosts = hosts
+                                Key = bytes
+                                Comment = if rest.Length = 0 then None else Some rest
+                            }
+                        )
+                    | _ -> Error(BadKey key)
+        | found, _ -> Error(MissingFields(found.Length + 1))
+
     let private decodeEntry (line: string) =
         match fields line with
+        | first :: _, _ when first = AuthorityMarker -> decodeAuthority (line.Substring(AuthorityMarker.Length))
         | first :: _, _ when first.StartsWith '@' -> Error(UnknownMarker first)
         | [ hostPort; keyType; key ], rest ->
             if hostPort.StartsWith '|' then
@@ -125,6 +163,20 @@ module KnownHostsLine =
                 | None -> ""
 
             HostPort.format e.Host e.Port + " " + keyText e.Key + comment
+        | Authority a ->
+            let comment =
+                match a.Comment with
+                | Some c -> " " + c
+                | None -> ""
+
+            AuthorityMarker
+            + " "
+            + HostPattern.printList a.Hosts
+            + " "
+            + Ed25519Type
+            + " "
+            + Convert.ToBase64String a.Key
+            + comment
 
     let comment (text: string) =
         if text.Contains '\n' || text.Contains '\r' then
@@ -197,12 +249,20 @@ module KnownHostsFile =
         entriesFor host port lines
         |> List.exists (fun (_, e) -> KnownHostsLine.sameKey e.Key key)
 
+    let authorities lines =
+        lines
+        |> List.choose (fun line ->
+            match line with
+            | Authority a -> Some { Key = a.Key; Hosts = a.Hosts }
+            | _ -> None)
+
     let remove host port lines =
         let kept =
             lines
             |> List.filter (fun line ->
                 match line with
                 | Entry e -> not (isFor host port e)
-                | Kept _ -> true)
+                | Kept _
+                | Authority _ -> true)
 
         kept, List.length lines - List.length kept

@@ -9,9 +9,10 @@
 /// (with padding, 44 characters) of the 32 raw public-key bytes. Several lines may name the same `HOST:PORT` with
 /// different keys: any of them is trusted (key rotation)." `HOST:PORT` is `HostPort`'s syntax.
 ///
-/// Room for more: a first field starting with `@` is a marker (OpenSSH's `@revoked`, `@cert-authority`); none is
-/// defined yet, so each is refused as `UnknownMarker`; a new marker is a new `KnownHostsLine` case and one arm of
-/// the decoder. A new key type is a new `HostKey` case. The storage, the lock and the message texts are the facade's.
+/// Room for more: a first field starting with `@` is a marker (OpenSSH's `@revoked`, `@cert-authority`). `@authority
+/// PATTERNS ed25519 BASE64-KEY [comment]` trusts a fleet authority for the hosts its comma-separated `HostPattern`s
+/// cover (KEYS.md, "Endorsements"); any other marker is refused as `UnknownMarker`; a new marker is a new
+/// `KnownHostsLine` case and one arm of the decoder. A new key type is a new `HostKey` case. The storage, the lock and the message texts are the facade's.
 namespace HybridProtocol.Core.Formats
 
 /// A host's public key as a line holds it.
@@ -35,6 +36,19 @@ type HostKeyEntry = {
     Comment: string option
 }
 
+/// A trusted fleet authority: `@authority PATTERNS ed25519 BASE64-KEY [comment]`.
+type AuthorityEntry = {
+
+    /// The hosts the authority may vouch for (at least one).
+    Hosts: HostPattern list
+
+    /// The 32 raw bytes of the authority's Ed25519 public key.
+    Key: byte array
+
+    /// The free text after the key, if any.
+    Comment: string option
+}
+
 /// One line of the file (without its line end).
 type KnownHostsLine =
 
@@ -43,6 +57,9 @@ type KnownHostsLine =
 
     /// A trusted key for one host and port.
     | Entry of HostKeyEntry
+
+    /// A trusted fleet authority (`@authority`).
+    | Authority of AuthorityEntry
 
 /// What is wrong with one line.
 type KnownHostsLineError =
@@ -68,6 +85,9 @@ type KnownHostsLineError =
     /// A comment to write holds a line break.
     | CommentLineBreak
 
+    /// An `@authority` line whose patterns do not parse.
+    | BadPatterns of text: string * error: HostPatternError
+
 /// The first malformed line of a file (1-based) and what is wrong with it.
 type KnownHostsFileError = {
     Line: int
@@ -92,6 +112,14 @@ module KnownHostsLine =
     /// The key type token written for X25519 keys.
     [<Literal>]
     val X25519Type: string = "x25519"
+
+    /// The marker of an authority line.
+    [<Literal>]
+    val AuthorityMarker: string = "@authority"
+
+    /// The key type token of an authority key.
+    [<Literal>]
+    val Ed25519Type: string = "ed25519"
 
     /// Reads one line (without its line end). Total.
     val decode: line: string -> Result<KnownHostsLine, KnownHostsLineError>
@@ -126,6 +154,9 @@ module KnownHostsFile =
 
     /// Some entry for this host and port already holds this key (`Add` then writes nothing).
     val holds: host: string -> port: int -> key: HostKey -> lines: KnownHostsLine list -> bool
+
+    /// The authorities the `@authority` lines trust, in file order.
+    val authorities: lines: KnownHostsLine list -> TrustedAuthority list
 
     /// The lines without the entries for the host (and port, when given), and how many were removed; kept lines stay.
     val remove: host: string -> port: int option -> lines: KnownHostsLine list -> KnownHostsLine list * int

@@ -31,6 +31,7 @@ type ClientConfig = {
     MaxMessageSize: int
     MaxRecordData: int
     Rekey: RekeyPolicy
+    Authority: HybridProtocol.Core.Formats.AuthorityPolicy option
 } with
 
     static member Create
@@ -47,9 +48,15 @@ type ClientConfig = {
         MaxMessageSize = ConfigDefaults.MaxMessageSize
         MaxRecordData = ConfigDefaults.MaxRecordData
         Rekey = RekeyPolicy.Default
+        Authority = None
     }
 
     member this.WithLocalStatic(keyPair: DhKeyPair) = { this with LocalStatic = Some keyPair }
+
+    member this.WithAuthority(policy: HybridProtocol.Core.Formats.AuthorityPolicy) = {
+        this with
+            Authority = Some policy
+    }
 
     member this.WithRemoteStatic(publicKey: DhPublicKey) = {
         this with
@@ -81,6 +88,7 @@ type ServerConfig = {
     MaxMessageSize: int
     MaxRecordData: int
     Rekey: RekeyPolicy
+    Endorsement: byte[] option
 } with
 
     static member Create
@@ -100,9 +108,16 @@ type ServerConfig = {
         MaxMessageSize = ConfigDefaults.MaxMessageSize
         MaxRecordData = ConfigDefaults.MaxRecordData
         Rekey = RekeyPolicy.Default
+        Endorsement = None
     }
 
     member this.WithLocalStatic(keyPair: DhKeyPair) = { this with LocalStatic = Some keyPair }
+
+    member this.WithEndorsement(endorsement: byte[]) = {
+        this with
+            Endorsement = Some(Array.copy endorsement)
+    }
+
     member this.WithPsk(psk: byte[]) = { this with Psk = Some(Array.copy psk) }
     member this.WithMaxMessageSize(size: int) = { this with MaxMessageSize = size }
     member this.WithMaxRecordData(size: int) = { this with MaxRecordData = size }

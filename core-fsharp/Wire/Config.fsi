@@ -61,6 +61,10 @@ type ClientConfig = {
 
     /// When we update our sending key on our own.
     Rekey: RekeyPolicy
+
+    /// Authority mode (specs/PROTOCOL.md §6a): where the server transmits its key (NX, XX), its endorsement is
+    /// checked (`EndorsementCheck.decide`) before the key is accepted or handed to `VerifyPeerKey`.
+    Authority: HybridProtocol.Core.Formats.AuthorityPolicy option
 } with
 
     /// A configuration with the defaults: no static key, no pinned key, no PSK, 16 MiB messages,
@@ -74,6 +78,9 @@ type ClientConfig = {
 
     /// A copy with our static key pair s.
     member WithLocalStatic: keyPair: DhKeyPair -> ClientConfig
+
+    /// A copy that checks the server's endorsement against this policy (specs/PROTOCOL.md §6a).
+    member WithAuthority: policy: HybridProtocol.Core.Formats.AuthorityPolicy -> ClientConfig
 
     /// A copy with the largest message we accept (announced to the peer; at least 1).
     member WithMaxMessageSize: size: int -> ClientConfig
@@ -122,6 +129,9 @@ type ServerConfig = {
     MaxRecordData: int
     /// When we update our sending key on our own.
     Rekey: RekeyPolicy
+
+    /// The authority's endorsement of `LocalStatic`, sent in our handshake payload (field 0x10, specs/PROTOCOL.md §6a).
+    Endorsement: byte array option
 } with
 
     /// A configuration with the defaults: no static key, no PSK, 16 MiB messages, the largest records,
@@ -139,6 +149,9 @@ type ServerConfig = {
 
     /// A copy with our static key pair s.
     member WithLocalStatic: keyPair: DhKeyPair -> ServerConfig
+
+    /// A copy that sends this endorsement (the encoded bytes, copied) in our handshake payload.
+    member WithEndorsement: endorsement: byte array -> ServerConfig
 
     /// A copy with the largest message we accept (announced to the peer; at least 1).
     member WithMaxMessageSize: size: int -> ServerConfig

@@ -47,6 +47,7 @@ type Context = internal {
     protocol: ProtocolName
     local: HandshakePayload
     pinned: DhPublicKey option
+    authority: HybridProtocol.Core.Formats.AuthorityPolicy option
     maxRecordData: int
     rekey: RekeyPolicy
     pending: byte[]

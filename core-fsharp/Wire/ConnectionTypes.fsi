@@ -97,6 +97,9 @@ type Context = internal {
 
     /// The pinned peer key to compare with a transmitted one (client only).
     pinned: DhPublicKey option
+
+    /// Client in authority mode: the policy the server's endorsement is checked against.
+    authority: HybridProtocol.Core.Formats.AuthorityPolicy option
     maxRecordData: int
     rekey: RekeyPolicy
 

@@ -136,10 +136,7 @@ module internal Handshake =
                 match peer, learned with
                 | Error e, _ -> fail e keys out
                 | Ok peer, Some key ->
-                    match h.context.pinned with
-                    | Some pinned when pinned.EqualsKey key -> continueWith h.context step peer out
-                    | Some _ -> rejectPeerKey h.context step peer out
-                    | None ->
+                    let ask () =
                         struct (AwaitingPeerKey {
                                     context = h.context
                                     step = step
@@ -147,6 +144,19 @@ module internal Handshake =
                                     peerKey = key
                                 },
                                 Output.VerifyPeerKey key :: out)
+
+                    match h.context.pinned, h.context.authority with
+                    | Some pinned, _ when pinned.EqualsKey key -> continueWith h.context step peer out
+                    | Some _, _ -> rejectPeerKey h.context step peer PeerKeyRejected out
+                    | None, Some policy ->
+                        // specs/PROTOCOL.md §6a: the endorsement is checked against the key this handshake authenticated.
+                        let endorsement = peer |> Option.bind (fun p -> p.Endorsement)
+
+                        match HybridProtocol.Core.Formats.EndorsementCheck.decide policy key.Bytes endorsement with
+                        | HybridProtocol.Core.Formats.Endorsed _ -> continueWith h.context step peer out
+                        | HybridProtocol.Core.Formats.NotEndorsed -> ask ()
+                        | HybridProtocol.Core.Formats.Refused reason -> rejectPeerKey h.context step peer (EndorsementRefused reason) out
+                    | None, None -> ask ()
                 | Ok peer, None -> continueWith h.context step peer out
 
     and private continueWith (context: Context) (step: HandshakeStep) (peer: HandshakePayload option) (out: Out) =
@@ -163,16 +173,22 @@ module internal Handshake =
 
     /// The peer's key was refused: after a complete handshake the peer is told so with an authenticated
     /// Close (AuthenticationFailed); mid-handshake nothing more is sent.
-    and private rejectPeerKey (context: Context) (step: HandshakeStep) (peer: HandshakePayload option) (out: Out) =
+    and private rejectPeerKey
+        (context: Context)
+        (step: HandshakeStep)
+        (peer: HandshakePayload option)
+        (error: WireError)
+        (out: Out)
+        =
         match step, peer with
         | Complete ts, Some remote ->
             match RecordLayer.Create(ts, limitsFor context remote) with
             | Ok layer ->
                 let traffic = Traffic.Create layer
-                let out = closeFor traffic.Send PeerKeyRejected out
-                fail PeerKeyRejected (Traffic.Keys(traffic.Send, traffic.Receive)) out
-            | Error _ -> fail PeerKeyRejected (transportKeys ts) out
-        | _ -> fail PeerKeyRejected (stepKeys step) out
+                let out = closeFor traffic.Send error out
+                fail error (Traffic.Keys(traffic.Send, traffic.Receive)) out
+            | Error _ -> fail error (transportKeys ts) out
+        | _ -> fail error (stepKeys step) out
 
     /// Noise §5.3 Split() has run: start the record layer and check what was negotiated.
     and private establish (context: Context) (ts: TransportState) (peer: HandshakePayload option) (out: Out) =
@@ -211,7 +227,7 @@ module internal Handshake =
         if accept then
             continueWith v.context v.step v.peer out
         else
-            rejectPeerKey v.context v.step v.peer out
+            rejectPeerKey v.context v.step v.peer PeerKeyRejected out
 
     let private refuse (config: ServerConfig) (code: RefusalCode) (requested: string) (out: Out) =
         let refusal = {
@@ -227,11 +243,22 @@ module internal Handshake =
 
         fail (RefusedPeer(code, requested)) [] out
 
-    let private newContext role protocol (local: HandshakePayload) pinned maxRecordData rekey outgoing : Context = {
+    let private newContext
+        role
+        protocol
+        (local: HandshakePayload)
+        pinned
+        authority
+        maxRecordData
+        rekey
+        outgoing
+        : Context =
+        {
         role = role
         protocol = protocol
         local = local
         pinned = pinned
+        authority = authority
         maxRecordData = maxRecordData
         rekey = rekey
         pending = [||]
@@ -260,10 +287,11 @@ module internal Handshake =
                 let local = {
                     ApplicationProtocol = config.ApplicationProtocol
                     MaxMessageSize = config.MaxMessageSize
+                    Endorsement = config.Endorsement
                 }
 
                 let context =
-                    newContext Responder protocol local None config.MaxRecordData config.Rekey s.outgoing
+                    newContext Responder protocol local None None config.MaxRecordData config.Rekey s.outgoing
 
                 let initialized =
                     HandshakeState.InitializeWithKem
@@ -323,6 +351,7 @@ module internal Handshake =
             let local = {
                 ApplicationProtocol = config.ApplicationProtocol
                 MaxMessageSize = config.MaxMessageSize
+                Endorsement = None
             }
 
             let initialized =
@@ -358,8 +387,14 @@ module internal Handshake =
                     else
                         None
 
+                let authority =
+                    if Policy.responderTransmitsKey protocol then
+                        config.Authority
+                    else
+                        None
+
                 let context =
-                    newContext Initiator protocol local pinned config.MaxRecordData config.Rekey []
+                    newContext Initiator protocol local pinned authority config.MaxRecordData config.Rekey []
 
                 // Write handshake messages until it is the server's turn (the first message only, for
                 // interactive patterns), then wait for the status byte.

@@ -4,6 +4,7 @@
 ///     version=0x01 | field* ;  field = id (u8) | length (u16 big-endian) | value
 ///       0x01 application protocol   0..255 bytes of printable ASCII (0x20..0x7E)   required
 ///       0x02 max message size       u32 big-endian, 1..2^31-1                       required
+///       0x10 endorsement            1..65535 bytes (specs/PROTOCOL.md §6a)           optional, server only
 ///
 /// Fields come in strictly ascending id order, each at most once. Unknown ids are skipped (Noise §13
 /// "Extensibility": fields can be added that older implementations ignore); the whole payload is covered by
@@ -22,6 +23,8 @@ type HandshakePayload = {
     ApplicationProtocol: string
     /// The largest message (reassembled, in bytes) this party accepts; the peer never sends a larger one.
     MaxMessageSize: int
+    /// Server: the authority's endorsement of its static key (field 0x10).
+    Endorsement: byte array option
 }
 
 module HandshakePayload =
@@ -34,6 +37,9 @@ module HandshakePayload =
 
     [<Literal>]
     let MaxMessageSizeField = 0x02uy
+
+    [<Literal>]
+    let EndorsementField = 0x10uy
 
     let internal isProtocolByte (b: byte) = b >= 0x20uy && b <= 0x7Euy
 
@@ -52,8 +58,15 @@ module HandshakePayload =
         match checkApplicationProtocol payload.ApplicationProtocol with
         | Error e -> Error e
         | Ok _ when payload.MaxMessageSize < 1 -> Error(InvalidConfig(MessageSizeOutOfRange payload.MaxMessageSize))
+        | Ok _ when
+            payload.Endorsement
+            |> Option.exists (fun e -> e.Length < 1 || e.Length > 65535)
+            ->
+            Error(InvalidConfig(BadEndorsementLength(payload.Endorsement |> Option.map Array.length |> Option.defaultValue 0)))
         | Ok name ->
-            let output = Array.zeroCreate (1 + 3 + name.Length + 3 + 4)
+            let endorsement = payload.Endorsement |> Option.defaultValue [||]
+            let extra = if endorsement.Length > 0 then 3 + endorsement.Length else 0
+            let output = Array.zeroCreate (1 + 3 + name.Length + 3 + 4 + extra)
             output[0] <- Version
             output[1] <- ApplicationProtocolField
             BinaryPrimitives.WriteUInt16BigEndian(Span(output, 2, 2), uint16 name.Length)
@@ -62,6 +75,13 @@ module HandshakePayload =
             output[at] <- MaxMessageSizeField
             BinaryPrimitives.WriteUInt16BigEndian(Span(output, at + 1, 2), 4us)
             BinaryPrimitives.WriteUInt32BigEndian(Span(output, at + 3, 4), uint32 payload.MaxMessageSize)
+
+            if endorsement.Length > 0 then
+                let at = at + 7
+                output[at] <- EndorsementField
+                BinaryPrimitives.WriteUInt16BigEndian(Span(output, at + 1, 2), uint16 endorsement.Length)
+                Array.blit endorsement 0 output (at + 3) endorsement.Length
+
             Ok output
 
     /// Decodes a payload (total: any input gives a value or a typed error).
@@ -75,6 +95,7 @@ module HandshakePayload =
             let mutable last = -1
             let mutable protocol = ValueNone
             let mutable maxSize = ValueNone
+            let mutable endorsement = None
             let mutable error = ValueNone
 
             while error.IsNone && offset < input.Length do
@@ -109,6 +130,11 @@ module HandshakePayload =
                                 error <- ValueSome(BadField id)
                             else
                                 maxSize <- ValueSome(int size)
+                        | EndorsementField ->
+                            if length = 0 then
+                                error <- ValueSome(BadField id)
+                            else
+                                endorsement <- Some(bytes.ToArray())
                         | _ -> ()
 
                         last <- int id
@@ -122,4 +148,5 @@ module HandshakePayload =
                 Ok {
                     ApplicationProtocol = name
                     MaxMessageSize = size
+                    Endorsement = endorsement
                 }

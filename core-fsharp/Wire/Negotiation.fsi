@@ -4,6 +4,7 @@
 ///     version=0x01 | field* ;  field = id (u8) | length (u16 big-endian) | value
 ///       0x01 application protocol   0..255 bytes of printable ASCII (0x20..0x7E)   required
 ///       0x02 max message size       u32 big-endian, 1..2^31-1                       required
+///       0x10 endorsement            1..65535 bytes (specs/PROTOCOL.md §6a)           optional, server only
 ///
 /// Fields come in strictly ascending id order, each at most once. Unknown ids are skipped (Noise §13
 /// "Extensibility": fields can be added that older implementations ignore); the whole payload is covered by
@@ -20,6 +21,10 @@ type HandshakePayload = {
 
     /// The largest message (reassembled, in bytes) this party accepts; the peer never sends a larger one.
     MaxMessageSize: int
+
+    /// Server: the authority's endorsement of its static key (field 0x10), carried as bytes; the client's
+    /// `EndorsementCheck` reads them.
+    Endorsement: byte array option
 }
 
 /// The codec; the core's handshake uses it (specs/PROTOCOL.md §6), nothing outside the core does.
@@ -34,6 +39,9 @@ module internal HandshakePayload =
 
     [<Literal>]
     val MaxMessageSizeField: byte = 2uy
+
+    [<Literal>]
+    val EndorsementField: byte = 0x10uy
 
     val internal isProtocolByte: b: byte -> bool
 

@@ -85,7 +85,8 @@ module Traffic =
     let CloseReasonFor (error: WireError) =
         match error with
         | MessageTooLarge _ -> CloseReason.MessageTooLarge
-        | PeerKeyRejected -> CloseReason.AuthenticationFailed
+        | PeerKeyRejected
+        | EndorsementRefused _ -> CloseReason.AuthenticationFailed
         | ApplicationProtocolMismatch _ -> CloseReason.ApplicationProtocolMismatch
         | IdleTimeout _ -> CloseReason.IdleTimeout
         | _ -> CloseReason.ProtocolViolation

@@ -69,6 +69,7 @@ type InvalidConfigReason =
     | FirstMessageCompletesHandshake
     | RefusalCodeOutOfRange of code: byte
     | RefusalVersionZero
+    | BadEndorsementLength of length: int
 
 type WireError =
     | Noise of NoiseError
@@ -88,3 +89,4 @@ type WireError =
     | BufferTooSmall of needed: int
     | InvalidConfig of reason: InvalidConfigReason
     | IdleTimeout of milliseconds: int64
+    | EndorsementRefused of reason: HybridProtocol.Core.Formats.EndorsementError

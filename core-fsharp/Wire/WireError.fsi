@@ -175,6 +175,9 @@ type InvalidConfigReason =
     /// A refusal to encode with server version 0 (a status reader takes version 0 as "not a status").
     | RefusalVersionZero
 
+    /// A server endorsement to send that is empty or longer than 65535 bytes (specs/PROTOCOL.md §6, field 0x10).
+    | BadEndorsementLength of length: int
+
 /// Every way the wire protocol can fail. Errors about the peer's bytes end the connection (`Failed`);
 /// errors about a local call (`MessageTooLarge` on send, `ConnectionClosed`, `NoVerdictPending`,
 /// `BufferTooSmall`) are returned without changing the connection (`Rejected`).
@@ -235,3 +238,7 @@ type WireError =
 
     /// Nothing was sent or received for the idle timeout (milliseconds); this end closed the connection.
     | IdleTimeout of milliseconds: int64
+
+    /// Client side: the server's endorsement does not vouch for the key it proved (specs/PROTOCOL.md §6a); the
+    /// reason says which check refused it.
+    | EndorsementRefused of reason: HybridProtocol.Core.Formats.EndorsementError
