@@ -11,11 +11,13 @@ type HostPattern = {
     Port: int option
 }
 
+[<RequireQualifiedAccess>]
 type HostPatternError =
-    | BadHostPort of text: string * error: HostPortError
+    | NotHostPort of text: string * error: HostPortError
     | WildcardAddress of text: string
 
-type SignatureAlgorithm = | Ed25519
+[<RequireQualifiedAccess>]
+type SignatureAlgorithm = | PureEd25519
 
 type EndorsementBody = {
     Algorithm: SignatureAlgorithm
@@ -31,11 +33,12 @@ type Endorsement = {
     Signature: byte array
 }
 
+[<RequireQualifiedAccess>]
 type EndorsementFormatError =
-    | Truncated
-    | UnsupportedVersion of version: byte
+    | TruncatedEndorsement
+    | UnknownEndorsementVersion of version: byte
     | UnknownAlgorithm of algorithm: byte
-    | UnknownKeyType of keyType: byte
+    | UnknownServerKeyType of keyType: byte
     | AuthorityKeyLength of length: int
     | ServerKeyLength of length: int
     | SignatureLength of length: int
@@ -64,6 +67,7 @@ type AuthorityPolicy = {
     VERIFY: VerifyFn
 }
 
+[<RequireQualifiedAccess>]
 type EndorsementError =
     | BadEncoding of EndorsementFormatError
     | Missing
@@ -76,10 +80,11 @@ type EndorsementError =
     | Expired of notAfter: int64 * now: int64
     | WrongHost of host: string * port: int * patterns: HostPattern list
 
+[<RequireQualifiedAccess>]
 type EndorsementVerdict =
     | Endorsed of Endorsement
     | NotEndorsed
-    | Refused of EndorsementError
+    | Refuse of EndorsementError
 
 [<RequireQualifiedAccess>]
 module HostPattern =
@@ -93,8 +98,8 @@ module HostPattern =
         let rest = if wildcard then trimmed.Substring 2 else trimmed
 
         match HostPort.parse PortOptional rest with
-        | Error e -> Error(BadHostPort(trimmed, e))
-        | Ok parsed when wildcard && isAddress parsed.Host -> Error(WildcardAddress trimmed)
+        | Error e -> Error(HostPatternError.NotHostPort(trimmed, e))
+        | Ok parsed when wildcard && isAddress parsed.Host -> Error(HostPatternError.WildcardAddress trimmed)
         | Ok parsed ->
             Ok {
                 Wildcard = wildcard
@@ -164,27 +169,27 @@ module Endorsement =
 
     let algorithmId algorithm =
         match algorithm with
-        | Ed25519 -> 1uy
+        | SignatureAlgorithm.PureEd25519 -> 1uy
 
     let publicKeyLength algorithm =
         match algorithm with
-        | Ed25519 -> 32
+        | SignatureAlgorithm.PureEd25519 -> 32
 
     let signatureLength algorithm =
         match algorithm with
-        | Ed25519 -> 64
+        | SignatureAlgorithm.PureEd25519 -> 64
 
     let private algorithmOf id =
         match id with
-        | 1uy -> Ok Ed25519
-        | other -> Error(UnknownAlgorithm other)
+        | 1uy -> Ok SignatureAlgorithm.PureEd25519
+        | other -> Error(EndorsementFormatError.UnknownAlgorithm other)
 
     /// The host checks shared by encode and decode: count, stored form, no repeats.
     let private checkHosts (texts: string list) =
         let count = List.length texts
 
         if count < 1 || count > MaxHosts then
-            Error(HostCount count)
+            Error(EndorsementFormatError.HostCount count)
         else
             let rec go i seen acc rest =
                 match rest with
@@ -195,23 +200,23 @@ module Endorsement =
                         || text.Length > 255
                         || text |> Seq.exists (fun c -> c < '\u0021' || c > '\u007e')
                     then
-                        Error(BadHost(i, text))
+                        Error(EndorsementFormatError.BadHost(i, text))
                     else
                         match HostPattern.parse text with
-                        | Error _ -> Error(BadHost(i, text))
-                        | Ok p when HostPattern.print p <> text -> Error(NonCanonicalHost(i, text))
-                        | Ok _ when List.contains text seen -> Error(DuplicateHost(i, text))
+                        | Error _ -> Error(EndorsementFormatError.BadHost(i, text))
+                        | Ok p when HostPattern.print p <> text -> Error(EndorsementFormatError.NonCanonicalHost(i, text))
+                        | Ok _ when List.contains text seen -> Error(EndorsementFormatError.DuplicateHost(i, text))
                         | Ok p -> go (i + 1) (text :: seen) (p :: acc) tail
 
             go 0 [] [] texts
 
     let private checkBody (body: EndorsementBody) =
         if body.AuthorityKey.Length <> publicKeyLength body.Algorithm then
-            Error(AuthorityKeyLength body.AuthorityKey.Length)
+            Error(EndorsementFormatError.AuthorityKeyLength body.AuthorityKey.Length)
         elif body.ServerKey.Length <> serverKeyLength then
-            Error(ServerKeyLength body.ServerKey.Length)
+            Error(EndorsementFormatError.ServerKeyLength body.ServerKey.Length)
         elif body.NotBefore < 0L || body.NotAfter < body.NotBefore then
-            Error BadWindow
+            Error EndorsementFormatError.BadWindow
         else
             checkHosts (body.Hosts |> List.map HostPattern.print) |> Result.map ignore
 
@@ -274,7 +279,7 @@ module Endorsement =
         match checkBody endorsement.Body with
         | Error e -> Error e
         | Ok() when endorsement.Signature.Length <> signatureLength endorsement.Body.Algorithm ->
-            Error(SignatureLength endorsement.Signature.Length)
+            Error(EndorsementFormatError.SignatureLength endorsement.Signature.Length)
         | Ok() ->
             let body = writeBody endorsement.Body
             let output = Array.zeroCreate<byte> (body.Length + 2 + endorsement.Signature.Length)
@@ -286,22 +291,22 @@ module Endorsement =
     /// A cursor over the input: each read gives the value and the next offset, or Truncated.
     let private take (input: ReadOnlySpan<byte>) (at: int) (count: int) =
         if count < 0 || input.Length - at < count then
-            Error Truncated
+            Error EndorsementFormatError.TruncatedEndorsement
         else
             Ok(input.Slice(at, count).ToArray(), at + count)
 
     let private readU8 (input: ReadOnlySpan<byte>) (at: int) =
-        if input.Length - at < 1 then Error Truncated else Ok(input[at], at + 1)
+        if input.Length - at < 1 then Error EndorsementFormatError.TruncatedEndorsement else Ok(input[at], at + 1)
 
     let private readU16 (input: ReadOnlySpan<byte>) (at: int) =
         if input.Length - at < 2 then
-            Error Truncated
+            Error EndorsementFormatError.TruncatedEndorsement
         else
             Ok(int (BinaryPrimitives.ReadUInt16BigEndian(input.Slice(at, 2))), at + 2)
 
     let private readU64 (input: ReadOnlySpan<byte>) (at: int) =
         if input.Length - at < 8 then
-            Error Truncated
+            Error EndorsementFormatError.TruncatedEndorsement
         else
             Ok(BinaryPrimitives.ReadUInt64BigEndian(input.Slice(at, 8)), at + 8)
 
@@ -331,7 +336,7 @@ module Endorsement =
         // Each step reads one field; a failed one ends the decoding with its error.
         match readU8 input 0 with
         | Error e -> Error e
-        | Ok(version, _) when version <> Version -> Error(UnsupportedVersion version)
+        | Ok(version, _) when version <> Version -> Error(EndorsementFormatError.UnknownEndorsementVersion version)
         | Ok(_, at) ->
             match readU8 input at with
             | Error e -> Error e
@@ -341,18 +346,18 @@ module Endorsement =
                 | Ok algorithm ->
                     match readU16 input at with
                     | Error e -> Error e
-                    | Ok(keyLength, _) when keyLength <> publicKeyLength algorithm -> Error(AuthorityKeyLength keyLength)
+                    | Ok(keyLength, _) when keyLength <> publicKeyLength algorithm -> Error(EndorsementFormatError.AuthorityKeyLength keyLength)
                     | Ok(keyLength, at) ->
                         match take input at keyLength with
                         | Error e -> Error e
                         | Ok(authorityKey, at) ->
                             match readU8 input at with
                             | Error e -> Error e
-                            | Ok(keyType, _) when keyType <> x25519Type -> Error(UnknownKeyType keyType)
+                            | Ok(keyType, _) when keyType <> x25519Type -> Error(EndorsementFormatError.UnknownServerKeyType keyType)
                             | Ok(_, at) ->
                                 match readU16 input at with
                                 | Error e -> Error e
-                                | Ok(length, _) when length <> serverKeyLength -> Error(ServerKeyLength length)
+                                | Ok(length, _) when length <> serverKeyLength -> Error(EndorsementFormatError.ServerKeyLength length)
                                 | Ok(length, at) ->
                                     match take input at length with
                                     | Error e -> Error e
@@ -368,12 +373,12 @@ module Endorsement =
                                                     || notAfter > uint64 Int64.MaxValue
                                                     || notAfter < notBefore
                                                 then
-                                                    Error BadWindow
+                                                    Error EndorsementFormatError.BadWindow
                                                 else
                                                     match readU8 input at with
                                                     | Error e -> Error e
                                                     | Ok(count, _) when count < 1uy || int count > MaxHosts ->
-                                                        Error(HostCount(int count))
+                                                        Error(EndorsementFormatError.HostCount(int count))
                                                     | Ok(count, at) ->
                                                         match readHosts input at (int count) with
                                                         | Error e -> Error e
@@ -384,12 +389,12 @@ module Endorsement =
                                                                 match readU16 input at with
                                                                 | Error e -> Error e
                                                                 | Ok(length, _) when length <> signatureLength algorithm ->
-                                                                    Error(SignatureLength length)
+                                                                    Error(EndorsementFormatError.SignatureLength length)
                                                                 | Ok(length, at) ->
                                                                     match take input at length with
                                                                     | Error e -> Error e
                                                                     | Ok(_, endAt) when endAt < input.Length ->
-                                                                        Error(TrailingBytes(input.Length - endAt))
+                                                                        Error(EndorsementFormatError.TrailingBytes(input.Length - endAt))
                                                                     | Ok(signature, _) ->
                                                                         Ok {
                                                                             Body = {
@@ -415,22 +420,22 @@ module EndorsementCheck =
 
     let check (policy: AuthorityPolicy) (serverKey: byte array) (endorsement: ReadOnlySpan<byte>) =
         match Endorsement.decode endorsement with
-        | Error e -> Error(BadEncoding e)
+        | Error e -> Error(EndorsementError.BadEncoding e)
         | Ok decoded ->
             let body = decoded.Body
 
             if policy.RevokedAuthorities |> List.exists (same body.AuthorityKey) then
-                Error RevokedAuthority
+                Error EndorsementError.RevokedAuthority
             elif
                 not (
                     policy.Authorities
                     |> List.exists (fun a -> same a.Key body.AuthorityKey && coversHost policy a)
                 )
             then
-                Error UnknownAuthority
+                Error EndorsementError.UnknownAuthority
             else
                 match Endorsement.signatureInput body with
-                | Error e -> Error(BadEncoding e)
+                | Error e -> Error(EndorsementError.BadEncoding e)
                 | Ok input ->
                     if
                         not (
@@ -441,26 +446,26 @@ module EndorsementCheck =
                             )
                         )
                     then
-                        Error BadSignature
+                        Error EndorsementError.BadSignature
                     elif not (same body.ServerKey serverKey) then
-                        Error DifferentKey
+                        Error EndorsementError.DifferentKey
                     elif policy.RevokedServerKeys |> List.exists (same body.ServerKey) then
-                        Error RevokedServerKey
+                        Error EndorsementError.RevokedServerKey
                     elif policy.Now < body.NotBefore then
-                        Error(NotYetValid(body.NotBefore, policy.Now))
+                        Error(EndorsementError.NotYetValid(body.NotBefore, policy.Now))
                     elif policy.Now > body.NotAfter then
-                        Error(Expired(body.NotAfter, policy.Now))
+                        Error(EndorsementError.Expired(body.NotAfter, policy.Now))
                     elif not (body.Hosts |> List.exists (HostPattern.matches policy.Host policy.Port)) then
-                        Error(WrongHost(policy.Host, policy.Port, body.Hosts))
+                        Error(EndorsementError.WrongHost(policy.Host, policy.Port, body.Hosts))
                     else
                         Ok decoded
 
     let decide (policy: AuthorityPolicy) (serverKey: byte array) (endorsement: byte array option) =
         match endorsement with
-        | None when policy.Required -> Refused Missing
-        | None -> NotEndorsed
+        | None when policy.Required -> EndorsementVerdict.Refuse EndorsementError.Missing
+        | None -> EndorsementVerdict.NotEndorsed
         | Some bytes ->
             match check policy serverKey (ReadOnlySpan bytes) with
-            | Ok e -> Endorsed e
-            | Error UnknownAuthority when not policy.Required -> NotEndorsed
-            | Error e -> Refused e
+            | Ok e -> EndorsementVerdict.Endorsed e
+            | Error EndorsementError.UnknownAuthority when not policy.Required -> EndorsementVerdict.NotEndorsed
+            | Error e -> EndorsementVerdict.Refuse e

@@ -35,19 +35,21 @@ type HostPattern = {
 }
 
 /// What is wrong with a host pattern.
+[<RequireQualifiedAccess>]
 type HostPatternError =
 
     /// The host or port after an optional `*.` is not `HostPort` syntax.
-    | BadHostPort of text: string * error: HostPortError
+    | NotHostPort of text: string * error: HostPortError
 
     /// `*.` before an IP address (a wildcard covers names only).
     | WildcardAddress of text: string
 
 /// The signature algorithm of an authority (the algorithm byte).
+[<RequireQualifiedAccess>]
 type SignatureAlgorithm =
 
     /// 0x01: Ed25519 (RFC 8032), 32-byte public keys, 64-byte signatures.
-    | Ed25519
+    | PureEd25519
 
 /// What an authority signs.
 type EndorsementBody = {
@@ -76,19 +78,20 @@ type Endorsement = {
 }
 
 /// What is wrong with endorsement bytes (or a body to encode).
+[<RequireQualifiedAccess>]
 type EndorsementFormatError =
 
     /// The bytes end inside a field.
-    | Truncated
+    | TruncatedEndorsement
 
     /// A version byte other than 0x01.
-    | UnsupportedVersion of version: byte
+    | UnknownEndorsementVersion of version: byte
 
     /// An algorithm byte this version does not define.
     | UnknownAlgorithm of algorithm: byte
 
     /// A key type byte other than 0x01 (X25519).
-    | UnknownKeyType of keyType: byte
+    | UnknownServerKeyType of keyType: byte
 
     /// An authority key of the wrong length for the algorithm.
     | AuthorityKeyLength of length: int
@@ -153,11 +156,12 @@ type AuthorityPolicy = {
     /// The time of the check, seconds since the Unix epoch.
     Now: int64
 
-    /// Signature verification for `Ed25519`.
+    /// Signature verification for `PureEd25519`.
     VERIFY: VerifyFn
 }
 
 /// Why an endorsement is refused (specs/PROTOCOL.md §6a, in the order checked).
+[<RequireQualifiedAccess>]
 type EndorsementError =
 
     /// The bytes are not a canonical endorsement.
@@ -191,6 +195,7 @@ type EndorsementError =
     | WrongHost of host: string * port: int * patterns: HostPattern list
 
 /// What a client does with the server's key after looking at its endorsement.
+[<RequireQualifiedAccess>]
 type EndorsementVerdict =
 
     /// A trusted authority vouches for the key: accept it.
@@ -200,7 +205,7 @@ type EndorsementVerdict =
     | NotEndorsed
 
     /// Refuse the key.
-    | Refused of EndorsementError
+    | Refuse of EndorsementError
 
 [<RequireQualifiedAccess>]
 module HostPattern =

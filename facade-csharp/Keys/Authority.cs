@@ -174,7 +174,7 @@ public sealed class AuthoritySigningKey : IDisposable
         }
 
         var body = new EndorsementBody(
-            Core.Formats.SignatureAlgorithm.Ed25519,
+            Core.Formats.SignatureAlgorithm.PureEd25519,
             PublicKey.Raw,
             serverKey.RawBytes.ToArray(),
             Microsoft.FSharp.Collections.ListModule.OfSeq(patterns),
@@ -265,18 +265,18 @@ internal static class Endorsements
 
     internal static string Describe(HostPatternError error) => error switch
     {
-        HostPatternError.BadHostPort b => HostPortMessages.Describe(b.error),
+        HostPatternError.NotHostPort b => HostPortMessages.Describe(b.error),
         HostPatternError.WildcardAddress => "a wildcard '*.' covers host names, not IP addresses",
         _ => error.ToString(),
     };
 
     internal static string Describe(EndorsementFormatError error) => error switch
     {
-        _ when error.IsTruncated => "it is truncated",
+        _ when error.IsTruncatedEndorsement => "it is truncated",
         _ when error.IsBadWindow => "not-before is after not-after, or a time is out of range",
-        EndorsementFormatError.UnsupportedVersion v => $"version {v.version} is not supported",
+        EndorsementFormatError.UnknownEndorsementVersion v => $"version {v.version} is not supported",
         EndorsementFormatError.UnknownAlgorithm a => $"signature algorithm {a.algorithm} is unknown",
-        EndorsementFormatError.UnknownKeyType k => $"server key type {k.keyType} is unknown",
+        EndorsementFormatError.UnknownServerKeyType k => $"server key type {k.keyType} is unknown",
         EndorsementFormatError.AuthorityKeyLength a => $"an authority key of {a.length} bytes",
         EndorsementFormatError.ServerKeyLength s => $"a server key of {s.length} bytes (X25519 keys are 32)",
         EndorsementFormatError.SignatureLength s => $"a signature of {s.length} bytes",

@@ -313,6 +313,7 @@ let payloadTests =
             let payload = {
                 ApplicationProtocol = protocolFrom seed
                 MaxMessageSize = max 1 (abs (size % Int32.MaxValue))
+                Endorsement = None
             }
 
             match HandshakePayload.encode payload with
@@ -324,6 +325,7 @@ let payloadTests =
                 HandshakePayload.encode {
                     ApplicationProtocol = "ab"
                     MaxMessageSize = 0x01020304
+                    Endorsement = None
                 }
                 |> Result.defaultWith (fun e -> failtestf "%A" e)
 
@@ -339,6 +341,7 @@ let payloadTests =
                 HandshakePayload.encode {
                     ApplicationProtocol = protocolFrom seed
                     MaxMessageSize = 1000
+                    Endorsement = None
                 }
                 |> Result.defaultValue [||]
 
@@ -373,6 +376,7 @@ let payloadTests =
                 (Ok {
                     ApplicationProtocol = ""
                     MaxMessageSize = 9
+                    Endorsement = None
                 })
                 "field 7 skipped"
 

@@ -39,6 +39,7 @@ let tests =
                 HandshakePayload.encode {
                     ApplicationProtocol = "a"
                     MaxMessageSize = 0x01020304
+                    Endorsement = None
                 }
                 |> Result.defaultWith (fun e -> failtestf "%A" e)
 
@@ -65,6 +66,7 @@ let tests =
                 (Ok {
                     ApplicationProtocol = "a"
                     MaxMessageSize = 0x01020304
+                    Endorsement = None
                 })
                 "decoded in the same order"
         }
