@@ -124,7 +124,7 @@ let private codecTests =
                 | Ok e -> Endorsement.encode e = Ok mutated
                 | Error _ -> true)
 
-        test "the layout is the one KEYS.md gives, and the signature input is label || 0x00 || body" {
+        test "the layout is the one KEYS.md gives, and the signature input is the label, 00 and the body" {
             let body = bodyFor (Array.create 32 0xAAuy) (Array.create 32 0xBBuy) [ "a.example" ] 1L 2L
             let bytes = encoded { Body = body; Signature = Array.create 64 0xCCuy }
 
