@@ -81,6 +81,29 @@ public enum HybridErrorCode
     /// this connection (a copied announcement, or a key the server cannot prove), a repeated key, or a malformed list.
     /// </summary>
     KeyAnnouncementInvalid = 21,
+    /// <summary>The client trusts an authority and the server sent no endorsement of its key (specs/PROTOCOL.md §6a).</summary>
+    EndorsementMissing = 40,
+
+    /// <summary>The server's endorsement is malformed or its signature does not verify (altered, or not signed by the key it names).</summary>
+    BadEndorsement = 41,
+
+    /// <summary>The server's endorsement is signed by an authority this client does not trust (for this host).</summary>
+    UnknownAuthority = 42,
+
+    /// <summary>The server's endorsement is for another key than the one the server proved in this handshake.</summary>
+    EndorsementKeyMismatch = 43,
+
+    /// <summary>The endorsed server key, or the authority that signed the endorsement, is revoked.</summary>
+    EndorsementRevoked = 44,
+
+    /// <summary>The server's endorsement is not valid yet (its not-before is in the future).</summary>
+    EndorsementNotYetValid = 45,
+
+    /// <summary>The server's endorsement has expired (its not-after is in the past).</summary>
+    EndorsementExpired = 46,
+
+    /// <summary>The server's endorsement does not cover the host and port the client connected to.</summary>
+    EndorsementWrongHost = 47,
 }
 
 /// <summary>
@@ -261,6 +284,7 @@ internal static class HybridErrors
         HybridErrorCode.InvalidArgument or HybridErrorCode.InvalidKey => new HybridArgumentException(code, message, innerException),
         HybridErrorCode.InvalidState => new HybridInvalidOperationException(message, innerException),
         HybridErrorCode.AuthenticationFailed or HybridErrorCode.ServerKeyChanged => new HybridAuthenticationException(code, message, innerException),
+        >= HybridErrorCode.EndorsementMissing and <= HybridErrorCode.EndorsementWrongHost => new HybridAuthenticationException(code, message, innerException),
         _ => new HybridProtocolException(code, message, innerException),
     };
 

@@ -39,6 +39,7 @@ internal static class App
         root.Subcommands.Add(KeyCommands.Pubkey());
         root.Subcommands.Add(KeyCommands.Fingerprint());
         root.Subcommands.Add(KnownHostsCommands.Build());
+        root.Subcommands.Add(AuthorityCommands.Build());
         root.Subcommands.Add(SealCommands.Seal());
         root.Subcommands.Add(SealCommands.Open());
         root.Subcommands.Add(NetCommands.Serve());

@@ -42,6 +42,12 @@ internal sealed class ClientTrust
             HelpName = "FILE",
         };
 
+        public Option<string?> Authority { get; } = new("--authority")
+        {
+            Description = "Accept the server's key only with a valid endorsement from this authority (its public key file, from 'hybrid authority keygen').",
+            HelpName = "FILE",
+        };
+
         public Option<string?> KnownHostsFile { get; } = new("--known-hosts")
         {
             Description = "The known-hosts file for trust on first use (default: $HYBRID_KNOWN_HOSTS, else your config directory).",
@@ -54,6 +60,7 @@ internal sealed class ClientTrust
             command.Options.Add(Pin);
             command.Options.Add(Key);
             command.Options.Add(KnownHostsFile);
+            command.Options.Add(Authority);
         }
     }
 
@@ -62,13 +69,18 @@ internal sealed class ClientTrust
     {
         var serverKey = parse.GetValue(options.ServerKey);
         var pin = parse.GetValue(options.Pin);
-        if (serverKey is not null && pin is not null)
+        var authority = parse.GetValue(options.Authority);
+        if (new[] { serverKey, pin, authority }.Count(v => v is not null) > 1)
         {
-            throw new CliException(ExitCode.Usage, "Give either --server-key or --pin, not both.");
+            throw new CliException(ExitCode.Usage, "Give only one of --server-key, --pin and --authority.");
         }
 
         var trust = new ClientTrust(target);
-        if (serverKey is not null)
+        if (authority is not null)
+        {
+            trust.Authentication = ServerAuthentication.Authority([AuthorityKey.Load(authority)]);
+        }
+        else if (serverKey is not null)
         {
             trust.Authentication = ServerAuthentication.Pinned(Keys.LoadAnyPublic(serverKey));
         }

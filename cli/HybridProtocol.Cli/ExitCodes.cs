@@ -78,6 +78,7 @@ internal static class ExitCodes
     public static ExitCode For(HybridErrorCode code) => code switch
     {
         HybridErrorCode.AuthenticationFailed or HybridErrorCode.ServerKeyChanged or HybridErrorCode.InvalidPeerKey => ExitCode.Authentication,
+        >= HybridErrorCode.EndorsementMissing and <= HybridErrorCode.EndorsementWrongHost => ExitCode.Authentication,
         HybridErrorCode.HandshakeTimeout or HybridErrorCode.ConnectTimeout or HybridErrorCode.TransportFailed
             or HybridErrorCode.ProtocolViolation or HybridErrorCode.MessageTooLarge => ExitCode.Network,
         HybridErrorCode.DecryptionFailed or HybridErrorCode.InvalidCiphertext or HybridErrorCode.ConnectionTruncated => ExitCode.Integrity,

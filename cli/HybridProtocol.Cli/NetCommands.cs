@@ -84,6 +84,11 @@ internal static class NetCommands
         };
         var proxyFrom = ProxyProtocolFromOption();
         var proxyTo = Tunnel.ProxyProtocolOption();
+        var endorsementOption = new Option<string?>("--endorsement")
+        {
+            Description = "Send this authority endorsement of the server key to clients (from 'hybrid authority sign'); clients started with --authority require one.",
+            HelpName = "FILE",
+        };
         var command = new Command(
             "serve",
             "Accept encrypted connections and write each client's data to standard output (like 'ncat -l'), or echo it back with --echo. "
@@ -102,6 +107,7 @@ internal static class NetCommands
             ready,
             proxyFrom,
             proxyTo,
+            endorsementOption,
         };
         flags.AddTo(command);
         command.SetRun(async (parse, cancellationToken) =>
@@ -122,6 +128,15 @@ internal static class NetCommands
 
             using var serverKey = Keys.LoadConnectionKey(parse.GetRequiredValue(key));
             var options = ServerOptions(serverKey, parse.GetValue(allow));
+            if (parse.GetValue(endorsementOption) is { } endorsementFile)
+            {
+                options.Endorsement = ServerEndorsement.Load(endorsementFile);
+                if (options.Endorsement.ServerKey != serverKey.PublicKey)
+                {
+                    throw new CliException(ExitCode.KeyOrFile, $"'{endorsementFile}' endorses {options.Endorsement.ServerKey.Fingerprint}, not this server's key {serverKey.PublicKey.Fingerprint}: endorse the server's key (hybrid authority sign).");
+                }
+            }
+
             flags.Apply(parse, options);
             var onlyOne = parse.GetValue(once);
             var idle = Serving.IdleTimeout(parse, idleOption);

@@ -24,10 +24,17 @@ type RevokedEntry = {
     Comment: string option
 }
 
+type AuthorityEntry = {
+    Hosts: HostPattern list
+    Key: byte array
+    Comment: string option
+}
+
 type KnownHostsLine =
     | Kept of text: string
     | Entry of HostKeyEntry
     | Revoked of RevokedEntry
+    | Authority of AuthorityEntry
 
 type KnownHostsLineError =
     | MissingFields of found: int
@@ -37,6 +44,7 @@ type KnownHostsLineError =
     | UnknownKeyType of keyType: string
     | BadKey of text: string
     | CommentLineBreak
+    | BadPatterns of text: string * error: HostPatternError
 
 type KnownHostsFileError = {
     Line: int
@@ -57,6 +65,12 @@ module KnownHostsLine =
 
     [<Literal>]
     let RevokedMarker = "@revoked"
+
+    [<Literal>]
+    let AuthorityMarker = "@authority"
+
+    [<Literal>]
+    let Ed25519Type = "ed25519"
 
     let private keyLength = 32
 
@@ -126,9 +140,33 @@ module KnownHostsLine =
                     }))
         | found, _ -> Error(MissingFields(found.Length + 1))
 
+    let private decodeAuthority (line: string) =
+        match fields line with
+        | [ patterns; keyType; key ], rest ->
+            match HostPattern.parseList patterns with
+            | Error e -> Error(BadPatterns(patterns, e))
+            | Ok hosts ->
+                if not (String.Equals(keyType, Ed25519Type, StringComparison.OrdinalIgnoreCase)) then
+                    Error(UnknownKeyType keyType)
+                else
+                    let bytes = Array.zeroCreate<byte> keyLength
+
+                    match Convert.TryFromBase64String(key, Span bytes) with
+                    | true, written when written = keyLength && key.Length = 44 ->
+                        Ok(
+                            Authority {
+                                Hosts = hosts
+                                Key = bytes
+                                Comment = commentOf rest
+                            }
+                        )
+                    | _ -> Error(BadKey key)
+        | found, _ -> Error(MissingFields(found.Length + 1))
+
     let private decodeEntry (line: string) =
         match fields line with
         | first :: _, _ when first = RevokedMarker -> decodeRevoked (line.Substring(RevokedMarker.Length))
+        | first :: _, _ when first = AuthorityMarker -> decodeAuthority (line.Substring(AuthorityMarker.Length))
         | first :: _, _ when first.StartsWith '@' -> Error(UnknownMarker first)
         | [ hostPort; keyType; key ], rest ->
             if hostPort.StartsWith '|' then
@@ -175,6 +213,15 @@ module KnownHostsLine =
                 | RevokedScope.HostPort(host, port) -> HostPort.format host port
 
             RevokedMarker + " " + scope + " " + keyText r.Key + commentText r.Comment
+        | Authority a ->
+            AuthorityMarker
+            + " "
+            + HostPattern.printList a.Hosts
+            + " "
+            + Ed25519Type
+            + " "
+            + Convert.ToBase64String a.Key
+            + commentText a.Comment
 
     let comment (text: string) =
         if text.Contains '\n' || text.Contains '\r' then
@@ -262,6 +309,13 @@ module KnownHostsFile =
         entriesFor host port lines
         |> List.exists (fun (_, e) -> KnownHostsLine.sameKey e.Key key)
 
+    let authorities lines =
+        lines
+        |> List.choose (fun line ->
+            match line with
+            | Authority a -> Some { Key = a.Key; Hosts = a.Hosts }
+            | _ -> None)
+
     let remove host port lines =
         let kept =
             lines
@@ -269,6 +323,7 @@ module KnownHostsFile =
                 match line with
                 | Entry e -> not (isFor host port e)
                 | Kept _
-                | Revoked _ -> true)
+                | Revoked _
+                | Authority _ -> true)
 
         kept, List.length lines - List.length kept

@@ -9,14 +9,17 @@
 /// (with padding, 44 characters) of the 32 raw public-key bytes. Several lines may name the same `HOST:PORT` with
 /// different keys: any of them is trusted (key rotation)." `HOST:PORT` is `HostPort`'s syntax.
 ///
-/// Markers (KEYS.md, "Revoked keys"): a first field starting with `@` is a marker, as OpenSSH's `@revoked`:
+/// Markers: a first field starting with `@` is a marker, as in OpenSSH (`@revoked`, `@cert-authority`):
 ///
 ///     @revoked HOST:PORT x25519 BASE64-KEY [free comment]     the key is refused for that host and port
 ///     @revoked * x25519 BASE64-KEY [free comment]             the key is refused for every host
+///     @authority PATTERNS ed25519 BASE64-KEY [free comment]   a fleet authority for the hosts its patterns cover
 ///
-/// A revoked key is refused even where another line trusts it (`KnownHostMatch.Revoked` wins over `Trusted`).
-/// Any other marker is refused as `UnknownMarker`; a new marker is a new `KnownHostsLine` case and one arm of the
-/// decoder. A new key type is a new `HostKey` case. The storage, the lock and the message texts are the facade's.
+/// A revoked key is refused even where another line trusts it (`KnownHostMatch.Revoked` wins over `Trusted`; KEYS.md,
+/// "Revoked keys"). `@authority` trusts a fleet authority for the hosts its comma-separated `HostPattern`s cover
+/// (KEYS.md, "Endorsements"). Any other marker is refused as `UnknownMarker`; a new marker is a new `KnownHostsLine`
+/// case and one arm of the decoder. A new key type is a new `HostKey` case. The storage, the lock and the message
+/// texts are the facade's.
 namespace HybridProtocol.Core.Formats
 
 /// A host's public key as a line holds it.
@@ -59,6 +62,19 @@ type RevokedEntry = {
     Comment: string option
 }
 
+/// A trusted fleet authority: `@authority PATTERNS ed25519 BASE64-KEY [comment]`.
+type AuthorityEntry = {
+
+    /// The hosts the authority may vouch for (at least one).
+    Hosts: HostPattern list
+
+    /// The 32 raw bytes of the authority's Ed25519 public key.
+    Key: byte array
+
+    /// The free text after the key, if any.
+    Comment: string option
+}
+
 /// One line of the file (without its line end).
 type KnownHostsLine =
 
@@ -70,6 +86,8 @@ type KnownHostsLine =
 
     /// A `@revoked` line: the key is refused (for one host and port, or for every host).
     | Revoked of RevokedEntry
+    /// A trusted fleet authority (`@authority`).
+    | Authority of AuthorityEntry
 
 /// What is wrong with one line.
 type KnownHostsLineError =
@@ -94,6 +112,9 @@ type KnownHostsLineError =
 
     /// A comment to write holds a line break.
     | CommentLineBreak
+
+    /// An `@authority` line whose patterns do not parse.
+    | BadPatterns of text: string * error: HostPatternError
 
 /// The first malformed line of a file (1-based) and what is wrong with it.
 type KnownHostsFileError = {
@@ -127,6 +148,14 @@ module KnownHostsLine =
     /// The marker of a revoked key (KEYS.md, "Revoked keys").
     [<Literal>]
     val RevokedMarker: string = "@revoked"
+
+    /// The marker of an authority line.
+    [<Literal>]
+    val AuthorityMarker: string = "@authority"
+
+    /// The key type token of an authority key.
+    [<Literal>]
+    val Ed25519Type: string = "ed25519"
 
     /// Reads one line (without its line end). Total.
     val decode: line: string -> Result<KnownHostsLine, KnownHostsLineError>
@@ -165,6 +194,9 @@ module KnownHostsFile =
 
     /// Some entry for this host and port already holds this key (`Add` then writes nothing).
     val holds: host: string -> port: int -> key: HostKey -> lines: KnownHostsLine list -> bool
+
+    /// The authorities the `@authority` lines trust, in file order.
+    val authorities: lines: KnownHostsLine list -> TrustedAuthority list
 
     /// The lines without the entries for the host (and port, when given), and how many were removed; kept and
     /// revoked lines stay.

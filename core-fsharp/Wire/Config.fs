@@ -37,6 +37,7 @@ type ClientConfig = {
     MaxMessageSize: int
     MaxRecordData: int
     Rekey: RekeyPolicy
+    Authority: HybridProtocol.Core.Formats.AuthorityPolicy option
 } with
 
     static member Create
@@ -56,9 +57,15 @@ type ClientConfig = {
         MaxMessageSize = ConfigDefaults.MaxMessageSize
         MaxRecordData = ConfigDefaults.MaxRecordData
         Rekey = RekeyPolicy.Default
+        Authority = None
     }
 
     member this.WithLocalStatic(keyPair: DhKeyPair) = { this with LocalStatic = Some keyPair }
+
+    member this.WithAuthority(policy: HybridProtocol.Core.Formats.AuthorityPolicy) = {
+        this with
+            Authority = Some policy
+    }
 
     member this.WithRemoteStatic(publicKey: DhPublicKey) = {
         this with
@@ -104,6 +111,7 @@ type ServerConfig = {
     MaxMessageSize: int
     MaxRecordData: int
     Rekey: RekeyPolicy
+    Endorsement: byte[] option
 } with
 
     static member Create
@@ -125,6 +133,7 @@ type ServerConfig = {
         MaxMessageSize = ConfigDefaults.MaxMessageSize
         MaxRecordData = ConfigDefaults.MaxRecordData
         Rekey = RekeyPolicy.Default
+        Endorsement = None
     }
 
     member this.WithLocalStatic(keyPair: DhKeyPair) = { this with LocalStatic = Some keyPair }
@@ -143,6 +152,11 @@ type ServerConfig = {
           }
 
     member this.WithKeyAnnouncements(announce: bool) = { this with AnnounceKeys = announce }
+    member this.WithEndorsement(endorsement: byte[]) = {
+        this with
+            Endorsement = Some(Array.copy endorsement)
+    }
+
     member this.WithPsk(psk: byte[]) = { this with Psk = Some(Array.copy psk) }
     member this.WithMaxMessageSize(size: int) = { this with MaxMessageSize = size }
     member this.WithMaxRecordData(size: int) = { this with MaxRecordData = size }

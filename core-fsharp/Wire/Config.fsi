@@ -78,6 +78,10 @@ type ClientConfig = {
 
     /// When we update our sending key on our own.
     Rekey: RekeyPolicy
+
+    /// Authority mode (specs/PROTOCOL.md §6a): where the server transmits its key (NX, XX), its endorsement is
+    /// checked (`EndorsementCheck.decide`) before the key is accepted or handed to `VerifyPeerKey`.
+    Authority: HybridProtocol.Core.Formats.AuthorityPolicy option
 } with
 
     /// A configuration with the defaults: no static key, no pinned key, no PSK, 16 MiB messages,
@@ -91,6 +95,9 @@ type ClientConfig = {
 
     /// A copy with our static key pair s.
     member WithLocalStatic: keyPair: DhKeyPair -> ClientConfig
+
+    /// A copy that checks the server's endorsement against this policy (specs/PROTOCOL.md §6a).
+    member WithAuthority: policy: HybridProtocol.Core.Formats.AuthorityPolicy -> ClientConfig
 
     /// A copy with the largest message we accept (announced to the peer; at least 1).
     member WithMaxMessageSize: size: int -> ClientConfig
@@ -155,6 +162,9 @@ type ServerConfig = {
     MaxRecordData: int
     /// When we update our sending key on our own.
     Rekey: RekeyPolicy
+
+    /// The authority's endorsement of `LocalStatic`, sent in our handshake payload (field 0x10, specs/PROTOCOL.md §6a).
+    Endorsement: byte array option
 } with
 
     /// A configuration with the defaults: no static key, no PSK, 16 MiB messages, the largest records,
@@ -178,6 +188,8 @@ type ServerConfig = {
 
     /// A copy that announces (true) or not (false) the other keys.
     member WithKeyAnnouncements: announce: bool -> ServerConfig
+    /// A copy that sends this endorsement (the encoded bytes, copied) in our handshake payload.
+    member WithEndorsement: endorsement: byte array -> ServerConfig
 
     /// A copy with the largest message we accept (announced to the peer; at least 1).
     member WithMaxMessageSize: size: int -> ServerConfig

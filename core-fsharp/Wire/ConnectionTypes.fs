@@ -59,6 +59,7 @@ type Context = internal {
     announcing: Announcing
     proven: DhPublicKey list
     staticIndex: int
+    authority: HybridProtocol.Core.Formats.AuthorityPolicy option
     maxRecordData: int
     rekey: RekeyPolicy
     pending: byte[]

@@ -129,6 +129,9 @@ type Context = internal {
 
     /// Server: which of its static keys the handshake uses.
     staticIndex: int
+
+    /// Client in authority mode: the policy the server's endorsement is checked against.
+    authority: HybridProtocol.Core.Formats.AuthorityPolicy option
     maxRecordData: int
     rekey: RekeyPolicy
 

@@ -57,7 +57,7 @@ module internal Handshake =
     let truncation (context: Context) =
         // Pinned: as a pre-message (NK, IK) or to compare with the transmitted key (XX with a pin).
         let pinned =
-            context.pinned.IsSome
+            not context.pinned.IsEmpty
             || List.contains S context.protocol.Pattern.ResponderPreMessage
 
         if context.role = Initiator && pinned then
@@ -228,11 +228,7 @@ module internal Handshake =
 
                     match learned with
                     | Some key ->
-                        match context.pinned, KeySet.decide context.pinned context.revoked key with
-                        | _, KeySetMatch.KeyRevoked -> rejectPeerKey PeerKeyRevoked context step peer out
-                        | _, KeySetMatch.InSet _ -> continueWith context step peer out
-                        | _ :: _, KeySetMatch.NotInSet -> rejectPeerKey PeerKeyRejected context step peer out
-                        | [], KeySetMatch.NotInSet ->
+                        let ask () =
                             struct (AwaitingPeerKey {
                                         context = context
                                         step = step
@@ -240,6 +236,23 @@ module internal Handshake =
                                         peerKey = key
                                     },
                                     Output.VerifyPeerKey key :: out)
+
+                        match context.pinned, KeySet.decide context.pinned context.revoked key with
+                        | _, KeySetMatch.KeyRevoked -> rejectPeerKey PeerKeyRevoked context step peer out
+                        | _, KeySetMatch.InSet _ -> continueWith context step peer out
+                        | _ :: _, KeySetMatch.NotInSet -> rejectPeerKey PeerKeyRejected context step peer out
+                        | [], KeySetMatch.NotInSet ->
+                            match context.authority with
+                            | Some policy ->
+                                // specs/PROTOCOL.md, endorsements: checked against the key this handshake authenticated.
+                                let endorsement = peer |> Option.bind (fun p -> p.Endorsement)
+
+                                match HybridProtocol.Core.Formats.EndorsementCheck.decide policy key.Bytes endorsement with
+                                | HybridProtocol.Core.Formats.EndorsementVerdict.Endorsed _ -> continueWith context step peer out
+                                | HybridProtocol.Core.Formats.EndorsementVerdict.NotEndorsed -> ask ()
+                                | HybridProtocol.Core.Formats.EndorsementVerdict.Refuse reason ->
+                                    rejectPeerKey (EndorsementRefused reason) context step peer out
+                            | None -> ask ()
                     | None -> continueWith context step peer out
 
     and private continueWith (context: Context) (step: HandshakeStep) (peer: HandshakePayload option) (out: Out) =
@@ -329,7 +342,17 @@ module internal Handshake =
 
         fail (RefusedPeer(code, requested)) [] out
 
-    let private newContext role protocol (local: HandshakePayload) pinned maxRecordData rekey outgoing : Context = {
+    let private newContext
+        role
+        protocol
+        (local: HandshakePayload)
+        pinned
+        authority
+        maxRecordData
+        rekey
+        outgoing
+        : Context =
+        {
         role = role
         protocol = protocol
         local = local
@@ -338,6 +361,7 @@ module internal Handshake =
         announcing = NotAnnouncing
         proven = []
         staticIndex = 0
+        authority = authority
         maxRecordData = maxRecordData
         rekey = rekey
         pending = [||]
@@ -367,13 +391,14 @@ module internal Handshake =
                     ApplicationProtocol = config.ApplicationProtocol
                     MaxMessageSize = config.MaxMessageSize
                     KeyAnnouncement = None
+                    Endorsement = config.Endorsement
                 }
 
                 let suite = config.SuiteFor.Invoke protocol
                 let held = Option.toList config.LocalStatic @ config.OtherStatics
 
                 let context = {
-                    newContext Responder protocol local [] config.MaxRecordData config.Rekey s.outgoing with
+                    newContext Responder protocol local [] None config.MaxRecordData config.Rekey s.outgoing with
                         announcing =
                             if config.AnnounceKeys && held.Length > 1 then
                                 Announces(suite, held)
@@ -454,6 +479,7 @@ module internal Handshake =
                 ApplicationProtocol = config.ApplicationProtocol
                 MaxMessageSize = config.MaxMessageSize
                 KeyAnnouncement = None
+                Endorsement = None
             }
 
             let initialized =
@@ -489,8 +515,14 @@ module internal Handshake =
                     else
                         []
 
+                let authority =
+                    if Policy.responderTransmitsKey protocol then
+                        config.Authority
+                    else
+                        None
+
                 let context = {
-                    newContext Initiator protocol local pinned config.MaxRecordData config.Rekey [] with
+                    newContext Initiator protocol local pinned authority config.MaxRecordData config.Rekey [] with
                         revoked = config.RevokedServerKeys
                         announcing =
                             if config.CheckKeyAnnouncements then

@@ -5,6 +5,7 @@
 ///       0x01 application protocol   0..255 bytes of printable ASCII (0x20..0x7E)   required
 ///       0x02 max message size       u32 big-endian, 1..2^31-1                       required
 ///       0x04 key announcement       1..65535 bytes (KeyAnnouncement, §6a)            optional, server only
+///       0x10 endorsement            1..65535 bytes (specs/PROTOCOL.md §6a)           optional, server only
 ///
 /// Fields come in strictly ascending id order, each at most once. Unknown ids are skipped (Noise §13
 /// "Extensibility": fields can be added that older implementations ignore); the whole payload is covered by
@@ -25,6 +26,8 @@ type HandshakePayload = {
     MaxMessageSize: int
     /// The server's other static keys with their proofs (specs/PROTOCOL.md §6a), as the field's raw value.
     KeyAnnouncement: byte array option
+    /// Server: the authority's endorsement of its static key (field 0x10).
+    Endorsement: byte array option
 }
 
 module HandshakePayload =
@@ -40,6 +43,9 @@ module HandshakePayload =
 
     [<Literal>]
     let KeyAnnouncementField = 0x04uy
+
+    [<Literal>]
+    let EndorsementField = 0x10uy
 
     let internal isProtocolByte (b: byte) = b >= 0x20uy && b <= 0x7Euy
 
@@ -64,15 +70,21 @@ module HandshakePayload =
              | None -> false)
             ->
             Error(Malformed(BadField KeyAnnouncementField))
+        | Ok _ when
+            payload.Endorsement
+            |> Option.exists (fun e -> e.Length < 1 || e.Length > 65535)
+            ->
+            Error(InvalidConfig(BadEndorsementLength(payload.Endorsement |> Option.map Array.length |> Option.defaultValue 0)))
         | Ok name ->
             let announcement = payload.KeyAnnouncement |> Option.defaultValue [||]
+            let endorsement = payload.Endorsement |> Option.defaultValue [||]
 
-            let extra =
-                if payload.KeyAnnouncement.IsSome then
-                    3 + announcement.Length
-                else
-                    0
+            let fieldLength (value: byte array option) =
+                match value with
+                | Some v -> 3 + v.Length
+                | None -> 0
 
+            let extra = fieldLength payload.KeyAnnouncement + fieldLength payload.Endorsement
             let output = Array.zeroCreate (1 + 3 + name.Length + 3 + 4 + extra)
             output[0] <- Version
             output[1] <- ApplicationProtocolField
@@ -83,11 +95,19 @@ module HandshakePayload =
             BinaryPrimitives.WriteUInt16BigEndian(Span(output, at + 1, 2), 4us)
             BinaryPrimitives.WriteUInt32BigEndian(Span(output, at + 3, 4), uint32 payload.MaxMessageSize)
 
+            let announcementAt = at + 7
+
             if payload.KeyAnnouncement.IsSome then
-                let at = at + 7
-                output[at] <- KeyAnnouncementField
-                BinaryPrimitives.WriteUInt16BigEndian(Span(output, at + 1, 2), uint16 announcement.Length)
-                announcement.CopyTo(output, at + 3)
+                output[announcementAt] <- KeyAnnouncementField
+                BinaryPrimitives.WriteUInt16BigEndian(Span(output, announcementAt + 1, 2), uint16 announcement.Length)
+                announcement.CopyTo(output, announcementAt + 3)
+
+            let endorsementAt = announcementAt + fieldLength payload.KeyAnnouncement
+
+            if payload.Endorsement.IsSome then
+                output[endorsementAt] <- EndorsementField
+                BinaryPrimitives.WriteUInt16BigEndian(Span(output, endorsementAt + 1, 2), uint16 endorsement.Length)
+                endorsement.CopyTo(output, endorsementAt + 3)
 
             Ok output
 
@@ -103,6 +123,7 @@ module HandshakePayload =
             let mutable protocol = ValueNone
             let mutable maxSize = ValueNone
             let mutable announcement = None
+            let mutable endorsement = None
             let mutable error = ValueNone
 
             while error.IsNone && offset < input.Length do
@@ -142,6 +163,11 @@ module HandshakePayload =
                                 error <- ValueSome(BadField id)
                             else
                                 announcement <- Some(bytes.ToArray())
+                        | EndorsementField ->
+                            if length = 0 then
+                                error <- ValueSome(BadField id)
+                            else
+                                endorsement <- Some(bytes.ToArray())
                         | _ -> ()
 
                         last <- int id
@@ -156,4 +182,5 @@ module HandshakePayload =
                     ApplicationProtocol = name
                     MaxMessageSize = size
                     KeyAnnouncement = announcement
+                    Endorsement = endorsement
                 }

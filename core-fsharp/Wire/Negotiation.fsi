@@ -5,6 +5,7 @@
 ///       0x01 application protocol   0..255 bytes of printable ASCII (0x20..0x7E)   required
 ///       0x02 max message size       u32 big-endian, 1..2^31-1                       required
 ///       0x04 key announcement       1..65535 bytes (`KeyAnnouncement`, §6a)          optional, server only
+///       0x10 endorsement            1..65535 bytes (specs/PROTOCOL.md §6a)           optional, server only
 ///
 /// Fields come in strictly ascending id order, each at most once. Unknown ids are skipped (Noise §13
 /// "Extensibility": fields can be added that older implementations ignore); the whole payload is covered by
@@ -25,6 +26,9 @@ type HandshakePayload = {
     /// The raw value of field 0x04: the server's other static keys, each with its proof of possession for this
     /// connection (specs/PROTOCOL.md §6a; `KeyAnnouncement` decodes and checks it). None when absent.
     KeyAnnouncement: byte array option
+    /// Server: the authority's endorsement of its static key (field 0x10), carried as bytes; the client's
+    /// `EndorsementCheck` reads them.
+    Endorsement: byte array option
 }
 
 /// The codec; the core's handshake uses it (specs/PROTOCOL.md §6), nothing outside the core does.
@@ -42,6 +46,9 @@ module internal HandshakePayload =
 
     [<Literal>]
     val KeyAnnouncementField: byte = 4uy
+
+    [<Literal>]
+    val EndorsementField: byte = 0x10uy
 
     val internal isProtocolByte: b: byte -> bool
 

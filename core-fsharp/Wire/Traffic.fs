@@ -88,6 +88,7 @@ module Traffic =
         | MessageTooLarge _ -> CloseReason.MessageTooLarge
         | PeerKeyRejected
         | PeerKeyRevoked -> CloseReason.AuthenticationFailed
+        | EndorsementRefused _ -> CloseReason.AuthenticationFailed
         | ApplicationProtocolMismatch _ -> CloseReason.ApplicationProtocolMismatch
         | IdleTimeout _ -> CloseReason.IdleTimeout
         | _ -> CloseReason.ProtocolViolation

@@ -71,6 +71,7 @@ type InvalidConfigReason =
     | RefusalVersionZero
     | TooManyServerKeys of count: int
     | PinnedKeyRevoked
+    | BadEndorsementLength of length: int
 
 type KeyAnnouncementError =
     | AnnouncementLength of length: int
@@ -105,3 +106,4 @@ type WireError =
     | InvalidConfig of reason: InvalidConfigReason
     | IdleTimeout of milliseconds: int64
     | HandshakeTruncated of reading: HandshakeTruncation
+    | EndorsementRefused of reason: HybridProtocol.Core.Formats.EndorsementError

@@ -181,6 +181,9 @@ type InvalidConfigReason =
     /// The key pinned for a pre-message pattern is also revoked.
     | PinnedKeyRevoked
 
+    /// A server endorsement to send that is empty or longer than 65535 bytes (specs/PROTOCOL.md §6, field 0x10).
+    | BadEndorsementLength of length: int
+
 /// What an end of input in the middle of the handshake tells this end (the core reads it: it knows the phase, the
 /// role and whether the client pinned the server's key). Noise §13: nothing authenticated says more than this.
 [<RequireQualifiedAccess>]
@@ -284,3 +287,7 @@ type WireError =
     /// The input ended during the handshake (after the client's preamble, or after the server's status): what that
     /// means here. After the handshake an end of input without Close is `Truncated`.
     | HandshakeTruncated of reading: HandshakeTruncation
+
+    /// Client side: the server's endorsement does not vouch for the key it proved (specs/PROTOCOL.md §6a); the
+    /// reason says which check refused it.
+    | EndorsementRefused of reason: HybridProtocol.Core.Formats.EndorsementError

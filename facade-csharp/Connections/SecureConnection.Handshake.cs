@@ -66,14 +66,14 @@ public sealed partial class SecureConnection
         var auth = options.ServerAuthentication!;
         string? knownHost = null;
         int knownPort = 0;
-        if (auth.Mode == ServerAuthenticationMode.KnownHosts)
+        if (auth.Mode is ServerAuthenticationMode.KnownHosts or ServerAuthenticationMode.Authority)
         {
             var target = HostPortModule.parse(HostPortRule.PortRequired, targetHost);
             if (target.IsError)
             {
                 throw new HybridArgumentException(
                     HybridErrorCode.InvalidArgument,
-                    $"Known-hosts authentication needs the server as HOST:PORT, not '{targetHost}': {HostPortMessages.Describe(target.ErrorValue)}.");
+                    $"Known-hosts and authority authentication need the server as HOST:PORT, not '{targetHost}': {HostPortMessages.Describe(target.ErrorValue)}.");
             }
 
             (knownHost, knownPort) = (target.ResultValue.Host, target.ResultValue.Port!.Value);
@@ -116,6 +116,7 @@ public sealed partial class SecureConnection
             config = config.WithRevokedServerKeys(auth.RevokedKeys.Select(k => k.ToCore()))
                 .WithKeyAnnouncements(auth.Mode == ServerAuthenticationMode.KnownHosts);
             config = psk is not null ? config.WithPsk(psk) : config;
+            config = AuthorityPolicyFor(auth, knownHost, knownPort) is { } policy ? config.WithAuthority(policy) : config;
             party.Verify = (key, token) => auth.CheckAsync(key, knownHost ?? serverHostOf(targetHost).Host, knownHost is null ? serverHostOf(targetHost).Port : knownPort, token);
             return Connection.Client(config);
         }, cancellationToken).ConfigureAwait(false);
@@ -143,6 +144,27 @@ public sealed partial class SecureConnection
 
     private static (string? Host, int Port) serverHostOf(string targetHost) =>
         HostPortModule.parse(HostPortRule.PortRequired, targetHost) is { IsOk: true } target ? (target.ResultValue.Host, target.ResultValue.Port!.Value) : (null, 0);
+
+    /// <summary>
+    /// The endorsement policy of a client (specs/PROTOCOL.md §6a): required with <see cref="ServerAuthentication.Authority"/>;
+    /// with a known-hosts file that has <c>@authority</c> lines, an endorsement from one of them accepts the key and a
+    /// server without one is checked against the recorded keys. Null otherwise.
+    /// </summary>
+    private static AuthorityPolicy? AuthorityPolicyFor(ServerAuthentication auth, string? host, int port)
+    {
+        if (auth.Mode == ServerAuthenticationMode.Authority)
+        {
+            var trusted = auth.Authorities.Select(a => new TrustedAuthority(a.Raw, FSharpList<HostPattern>.Empty));
+            return Endorsements.Policy(trusted, auth.RevokedAuthorities, auth.RevokedServerKeys, true, host!, port, auth.Clock);
+        }
+
+        if (auth.Mode == ServerAuthenticationMode.KnownHosts && auth.Store!.Authorities() is { IsEmpty: false } authorities)
+        {
+            return Endorsements.Policy(authorities, [], [], false, host!, port, TimeProvider.System);
+        }
+
+        return null;
+    }
 
     /// <summary>
     /// Runs the server handshake over an existing stream. The connection owns the stream from now on: it is disposed
@@ -181,6 +203,14 @@ public sealed partial class SecureConnection
             key.ThrowIfDisposed("SecureServerOptions.ServerKey");
         }
 
+        // The endorsement vouches for the key the server presents in NX/XX: the current one, the first of ServerKeys.
+        if (options.Endorsement is { } sent && sent.ServerKey != serverKeys[0].PublicKey)
+        {
+            throw new HybridArgumentException(
+                HybridErrorCode.InvalidArgument,
+                $"SecureServerOptions.Endorsement endorses {sent.ServerKey.Fingerprint}, not the ServerKey {serverKeys[0].PublicKey.Fingerprint}: clients would refuse it. Endorse the server's key (hybrid authority sign).");
+        }
+
         var remote = proxied?.Client ?? (stream is NetworkStream network ? network.Socket.RemoteEndPoint : null);
         return RunHandshakeAsync(stream, options, new WireErrorContext(false, peer, null), null, null, proxied, party =>
         {
@@ -195,6 +225,7 @@ public sealed partial class SecureConnection
                 .WithMaxRecordData(options.MaxRecordData)
                 .WithRekey(options.RekeyPolicy);
             config = options.PreSharedKeyNoCopy is { } psk ? config.WithPsk(psk) : config;
+            config = options.Endorsement is { } endorsement ? config.WithEndorsement(endorsement.Encoded) : config;
             if (Policy.kemRandomness(Role.Responder, accepted).EncapsulationRandomness)
             {
                 // Noise HFS "ekem1": fresh encapsulation randomness for this connection, erased when the handshake is over.

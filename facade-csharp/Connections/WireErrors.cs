@@ -48,6 +48,7 @@ internal static class WireErrors
         WireError.BufferTooSmall b => HybridErrors.Create(HybridErrorCode.InvalidArgument, $"A buffer of at least {b.needed} bytes is needed."),
         WireError.IdleTimeout i => HybridErrors.Create(HybridErrorCode.IdleTimeout, $"Nothing was sent to or received from {context.Peer} for {i.milliseconds / 1000.0:0.###} s (the IdleTimeout); the connection was closed."),
         WireError.InvalidConfig c => HybridErrors.Create(HybridErrorCode.InvalidArgument, $"The connection options cannot work: {Describe(c.reason)}."),
+        WireError.EndorsementRefused r => Endorsements.Refusal(r.reason, Capital(context.Peer)),
         _ => HybridErrors.Create(HybridErrorCode.ProtocolViolation, $"Wire protocol error: {error}."),
     };
 

@@ -336,6 +336,15 @@ public sealed class KnownHosts
         }
     }
 
+    /// <summary>The authorities the file's <c>@authority</c> lines trust (specs/KEYS.md, "Endorsements").</summary>
+    internal FSharpList<TrustedAuthority> Authorities()
+    {
+        lock (_lock)
+        {
+            return KnownHostsFile.authorities(Read());
+        }
+    }
+
     private FSharpList<KnownHostsLine> Read()
     {
         byte[] bytes;

@@ -377,6 +377,14 @@ public sealed class SecureServerOptions : SecureConnectionOptions
         }
     }
 
+    /// <summary>
+    /// The authority's endorsement of <see cref="ServerKey"/>, sent inside the encrypted handshake to clients that trust
+    /// the authority (<see cref="ServerAuthentication.Authority"/>, a known-hosts <c>@authority</c> line); null (the
+    /// default) sends none. Load one with <see cref="ServerEndorsement.Load"/>. Checked against the key when a connection
+    /// starts: an endorsement of another key fails the handshake with InvalidArgument.
+    /// </summary>
+    public ServerEndorsement? Endorsement { get; set; }
+
     /// <summary>Whether and how clients must prove a key; default <see cref="ClientAuthentication.None"/>.</summary>
     /// <exception cref="HybridArgumentException">InvalidArgument when set to null.</exception>
     public ClientAuthentication ClientAuthentication

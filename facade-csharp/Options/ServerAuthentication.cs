@@ -38,6 +38,55 @@ public sealed class ServerAuthentication
 
     internal Func<ServerKeyValidationContext, CancellationToken, ValueTask<bool>>? Verify { get; }
 
+    /// <summary>The trusted authorities (<see cref="ServerAuthenticationMode.Authority"/> only; empty otherwise).</summary>
+    public IReadOnlyList<AuthorityKey> Authorities { get; private init; } = [];
+
+    /// <summary>Authority keys refused even when trusted (<see cref="ServerAuthenticationMode.Authority"/> only).</summary>
+    public IReadOnlyList<AuthorityKey> RevokedAuthorities { get; private init; } = [];
+
+    /// <summary>Server keys refused even when endorsed (<see cref="ServerAuthenticationMode.Authority"/> only).</summary>
+    public IReadOnlyList<PublicKey> RevokedServerKeys { get; private init; } = [];
+
+    internal TimeProvider Clock { get; private init; } = TimeProvider.System;
+
+    /// <summary>
+    /// A fleet authority vouches for the server (pattern NX, or XX when the client has an identity): the server sends an
+    /// endorsement of its key signed by one of <paramref name="authorities"/> inside the encrypted handshake, and the
+    /// client accepts the key the handshake authenticated only if the endorsement names that key, covers the host and
+    /// port connected to, is valid now, and neither key is revoked. Refusals: <see cref="HybridErrorCode.EndorsementMissing"/>,
+    /// <see cref="HybridErrorCode.BadEndorsement"/>, <see cref="HybridErrorCode.UnknownAuthority"/>,
+    /// <see cref="HybridErrorCode.EndorsementKeyMismatch"/>, <see cref="HybridErrorCode.EndorsementRevoked"/>,
+    /// <see cref="HybridErrorCode.EndorsementNotYetValid"/>, <see cref="HybridErrorCode.EndorsementExpired"/>,
+    /// <see cref="HybridErrorCode.EndorsementWrongHost"/> (specs/PROTOCOL.md §6a).
+    /// </summary>
+    /// <param name="authorities">One or more trusted authority keys (copied).</param>
+    /// <param name="revokedServerKeys">Server keys to refuse even when endorsed.</param>
+    /// <param name="revokedAuthorities">Authority keys to refuse even when listed in <paramref name="authorities"/>.</param>
+    /// <param name="clock">The clock validity windows are checked against; default <see cref="TimeProvider.System"/> (tests inject one).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="authorities"/> is null.</exception>
+    /// <exception cref="HybridArgumentException">InvalidArgument when no authority is given.</exception>
+    public static ServerAuthentication Authority(
+        IEnumerable<AuthorityKey> authorities,
+        IEnumerable<PublicKey>? revokedServerKeys = null,
+        IEnumerable<AuthorityKey>? revokedAuthorities = null,
+        TimeProvider? clock = null)
+    {
+        ArgumentNullException.ThrowIfNull(authorities);
+        var list = authorities.ToArray();
+        if (list.Length == 0 || list.Any(a => a is null))
+        {
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "ServerAuthentication.Authority needs at least one authority key (and no null).");
+        }
+
+        return new(ServerAuthenticationMode.Authority, null, null, null)
+        {
+            Authorities = list,
+            RevokedServerKeys = revokedServerKeys?.ToArray() ?? [],
+            RevokedAuthorities = revokedAuthorities?.ToArray() ?? [],
+            Clock = clock ?? TimeProvider.System,
+        };
+    }
+
     /// <summary>
     /// The server's public key is known in advance. The client encrypts its first handshake message to that key
     /// (pattern NK, or IK when the client has an identity), so only the holder of the private key can answer.
@@ -169,6 +218,9 @@ public sealed class ServerAuthentication
                 return await AskAsync(Verify!, new ServerKeyValidationContext(host, port, key), cancellationToken, $"The server's key {key.Fingerprint} was refused by the ServerAuthentication callback; the connection was closed.").ConfigureAwait(false);
             case ServerAuthenticationMode.DangerousAcceptAny:
                 return null;
+            case ServerAuthenticationMode.Authority:
+                // The core decided already (EndorsementCheck.decide with Required): it never asks in this mode.
+                return new(HybridErrorCode.EndorsementMissing, $"The server proved {key.Fingerprint} without an endorsement from a trusted authority.");
             default:
                 return new(HybridErrorCode.AuthenticationFailed, $"The server proved {key.Fingerprint}, not the pinned key {PinnedKey}.");
         }
@@ -197,6 +249,7 @@ public sealed class ServerAuthentication
         ServerAuthenticationMode.Pinned => PinnedKeys.Count == 1 ? $"pinned server key {PinnedKey}" : $"pinned set of {PinnedKeys.Count} server keys",
         ServerAuthenticationMode.KnownHosts => $"known hosts ({Store!.Path})",
         ServerAuthenticationMode.Callback => "caller's callback",
+        ServerAuthenticationMode.Authority => $"authority {string.Join(", ", Authorities)}",
         _ => "DANGEROUS: any server key accepted",
     };
 }
@@ -215,6 +268,9 @@ public enum ServerAuthenticationMode
 
     /// <summary>No check at all (man in the middle possible).</summary>
     DangerousAcceptAny,
+
+    /// <summary>A trusted fleet authority endorses the server's key.</summary>
+    Authority,
 }
 
 /// <summary>

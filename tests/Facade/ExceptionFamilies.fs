@@ -149,7 +149,15 @@ let tests =
                 | HybridErrorCode.InvalidKey -> Expect.isTrue (e :? ArgumentException) $"{code}"
                 | HybridErrorCode.InvalidState -> Expect.isTrue (e :? InvalidOperationException) $"{code}"
                 | HybridErrorCode.AuthenticationFailed
-                | HybridErrorCode.ServerKeyChanged ->
+                | HybridErrorCode.ServerKeyChanged
+                | HybridErrorCode.EndorsementMissing
+                | HybridErrorCode.BadEndorsement
+                | HybridErrorCode.UnknownAuthority
+                | HybridErrorCode.EndorsementKeyMismatch
+                | HybridErrorCode.EndorsementRevoked
+                | HybridErrorCode.EndorsementNotYetValid
+                | HybridErrorCode.EndorsementExpired
+                | HybridErrorCode.EndorsementWrongHost ->
                     Expect.isTrue (e :? Security.Authentication.AuthenticationException) $"{code}"
                 | _ -> Expect.isTrue (e :? IOException) $"{code}"
         }

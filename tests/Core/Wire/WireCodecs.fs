@@ -314,6 +314,7 @@ let payloadTests =
                 ApplicationProtocol = protocolFrom seed
                 MaxMessageSize = max 1 (abs (size % Int32.MaxValue))
                 KeyAnnouncement = None
+                Endorsement = None
             }
 
             match HandshakePayload.encode payload with
@@ -326,6 +327,7 @@ let payloadTests =
                     ApplicationProtocol = "ab"
                     MaxMessageSize = 0x01020304
                     KeyAnnouncement = None
+                    Endorsement = None
                 }
                 |> Result.defaultWith (fun e -> failtestf "%A" e)
 
@@ -342,6 +344,7 @@ let payloadTests =
                     ApplicationProtocol = protocolFrom seed
                     MaxMessageSize = 1000
                     KeyAnnouncement = None
+                    Endorsement = None
                 }
                 |> Result.defaultValue [||]
 
@@ -377,6 +380,7 @@ let payloadTests =
                     ApplicationProtocol = ""
                     MaxMessageSize = 9
                     KeyAnnouncement = None
+                    Endorsement = None
                 })
                 "field 7 skipped"
 

@@ -40,6 +40,7 @@ let tests =
                     ApplicationProtocol = "a"
                     MaxMessageSize = 0x01020304
                     KeyAnnouncement = None
+                    Endorsement = None
                 }
                 |> Result.defaultWith (fun e -> failtestf "%A" e)
 
@@ -67,6 +68,7 @@ let tests =
                     ApplicationProtocol = "a"
                     MaxMessageSize = 0x01020304
                     KeyAnnouncement = None
+                    Endorsement = None
                 })
                 "decoded in the same order"
         }

@@ -1,0 +1,471 @@
+namespace HybridProtocol.Core.Formats
+
+open System
+open System.Buffers.Binary
+open System.Security.Cryptography
+open System.Text
+
+type HostPattern = {
+    Wildcard: bool
+    Host: string
+    Port: int option
+}
+
+[<RequireQualifiedAccess>]
+type HostPatternError =
+    | NotHostPort of text: string * error: HostPortError
+    | WildcardAddress of text: string
+
+[<RequireQualifiedAccess>]
+type SignatureAlgorithm = | PureEd25519
+
+type EndorsementBody = {
+    Algorithm: SignatureAlgorithm
+    AuthorityKey: byte array
+    ServerKey: byte array
+    Hosts: HostPattern list
+    NotBefore: int64
+    NotAfter: int64
+}
+
+type Endorsement = {
+    Body: EndorsementBody
+    Signature: byte array
+}
+
+[<RequireQualifiedAccess>]
+type EndorsementFormatError =
+    | TruncatedEndorsement
+    | UnknownEndorsementVersion of version: byte
+    | UnknownAlgorithm of algorithm: byte
+    | UnknownServerKeyType of keyType: byte
+    | AuthorityKeyLength of length: int
+    | ServerKeyLength of length: int
+    | SignatureLength of length: int
+    | HostCount of count: int
+    | BadHost of index: int * text: string
+    | NonCanonicalHost of index: int * text: string
+    | DuplicateHost of index: int * text: string
+    | BadWindow
+    | TrailingBytes of count: int
+
+type SignFn = delegate of message: ReadOnlySpan<byte> * signature: Span<byte> -> unit
+
+type VerifyFn = delegate of publicKey: ReadOnlySpan<byte> * message: ReadOnlySpan<byte> * signature: ReadOnlySpan<byte> -> bool
+
+type TrustedAuthority = { Key: byte array; Hosts: HostPattern list }
+
+[<NoComparison; NoEquality>]
+type AuthorityPolicy = {
+    Authorities: TrustedAuthority list
+    RevokedAuthorities: byte array list
+    RevokedServerKeys: byte array list
+    Required: bool
+    Host: string
+    Port: int
+    Now: int64
+    VERIFY: VerifyFn
+}
+
+[<RequireQualifiedAccess>]
+type EndorsementError =
+    | BadEncoding of EndorsementFormatError
+    | Missing
+    | RevokedAuthority
+    | UnknownAuthority
+    | BadSignature
+    | DifferentKey
+    | RevokedServerKey
+    | NotYetValid of notBefore: int64 * now: int64
+    | Expired of notAfter: int64 * now: int64
+    | WrongHost of host: string * port: int * patterns: HostPattern list
+
+[<RequireQualifiedAccess>]
+type EndorsementVerdict =
+    | Endorsed of Endorsement
+    | NotEndorsed
+    | Refuse of EndorsementError
+
+[<RequireQualifiedAccess>]
+module HostPattern =
+
+    let private isAddress (host: string) =
+        host.Contains ':' || host |> Seq.forall (fun c -> Char.IsAsciiDigit c || c = '.')
+
+    let parse (text: string) =
+        let trimmed = text.Trim()
+        let wildcard = trimmed.StartsWith "*."
+        let rest = if wildcard then trimmed.Substring 2 else trimmed
+
+        match HostPort.parse PortOptional rest with
+        | Error e -> Error(HostPatternError.NotHostPort(trimmed, e))
+        | Ok parsed when wildcard && isAddress parsed.Host -> Error(HostPatternError.WildcardAddress trimmed)
+        | Ok parsed ->
+            Ok {
+                Wildcard = wildcard
+                Host = parsed.Host
+                Port = parsed.Port
+            }
+
+    let print (pattern: HostPattern) =
+        (if pattern.Wildcard then "*." else "")
+        + HostPort.print { Host = pattern.Host; Port = pattern.Port }
+
+    let matches (host: string) (port: int) (pattern: HostPattern) =
+        let hostMatches =
+            if pattern.Wildcard then
+                let suffix = "." + pattern.Host
+
+                host.Length > suffix.Length
+                && host.EndsWith(suffix, StringComparison.Ordinal)
+                && not (host.Substring(0, host.Length - suffix.Length).Contains '.')
+            else
+                host = pattern.Host
+
+        hostMatches
+        && (match pattern.Port with
+            | Some p -> p = port
+            | None -> true)
+
+    let parseList (text: string) =
+        let items = text.Split ','
+
+        let rec go i acc =
+            if i >= items.Length then
+                Ok(List.rev acc)
+            else
+                match parse items[i] with
+                | Ok p -> go (i + 1) (p :: acc)
+                | Error e -> Error e
+
+        go 0 []
+
+    let printList (patterns: HostPattern list) =
+        patterns |> List.map print |> String.concat ","
+
+[<RequireQualifiedAccess>]
+module Endorsement =
+
+    [<Literal>]
+    let Version = 1uy
+
+    [<Literal>]
+    let MaxHosts = 16
+
+    [<Literal>]
+    let Label = "HybridProtocol endorsement"
+
+    [<Literal>]
+    let PemLabel = "HYBRID ENDORSEMENT"
+
+    [<Literal>]
+    let PrivateKeyPemLabel = "HYBRID AUTHORITY PRIVATE KEY"
+
+    [<Literal>]
+    let PublicKeyPemLabel = "HYBRID AUTHORITY PUBLIC KEY"
+
+    let private x25519Type = 1uy
+    let private serverKeyLength = 32
+
+    let algorithmId algorithm =
+        match algorithm with
+        | SignatureAlgorithm.PureEd25519 -> 1uy
+
+    let publicKeyLength algorithm =
+        match algorithm with
+        | SignatureAlgorithm.PureEd25519 -> 32
+
+    let signatureLength algorithm =
+        match algorithm with
+        | SignatureAlgorithm.PureEd25519 -> 64
+
+    let private algorithmOf id =
+        match id with
+        | 1uy -> Ok SignatureAlgorithm.PureEd25519
+        | other -> Error(EndorsementFormatError.UnknownAlgorithm other)
+
+    /// The host checks shared by encode and decode: count, stored form, no repeats.
+    let private checkHosts (texts: string list) =
+        let count = List.length texts
+
+        if count < 1 || count > MaxHosts then
+            Error(EndorsementFormatError.HostCount count)
+        else
+            let rec go i seen acc rest =
+                match rest with
+                | [] -> Ok(List.rev acc)
+                | (text: string) :: tail ->
+                    if
+                        text.Length < 1
+                        || text.Length > 255
+                        || text |> Seq.exists (fun c -> c < '\u0021' || c > '\u007e')
+                    then
+                        Error(EndorsementFormatError.BadHost(i, text))
+                    else
+                        match HostPattern.parse text with
+                        | Error _ -> Error(EndorsementFormatError.BadHost(i, text))
+                        | Ok p when HostPattern.print p <> text -> Error(EndorsementFormatError.NonCanonicalHost(i, text))
+                        | Ok _ when List.contains text seen -> Error(EndorsementFormatError.DuplicateHost(i, text))
+                        | Ok p -> go (i + 1) (text :: seen) (p :: acc) tail
+
+            go 0 [] [] texts
+
+    let private checkBody (body: EndorsementBody) =
+        if body.AuthorityKey.Length <> publicKeyLength body.Algorithm then
+            Error(EndorsementFormatError.AuthorityKeyLength body.AuthorityKey.Length)
+        elif body.ServerKey.Length <> serverKeyLength then
+            Error(EndorsementFormatError.ServerKeyLength body.ServerKey.Length)
+        elif body.NotBefore < 0L || body.NotAfter < body.NotBefore then
+            Error EndorsementFormatError.BadWindow
+        else
+            checkHosts (body.Hosts |> List.map HostPattern.print) |> Result.map ignore
+
+    let private writeBody (body: EndorsementBody) =
+        let hosts = body.Hosts |> List.map (HostPattern.print >> Encoding.ASCII.GetBytes)
+
+        let length =
+            1 + 1 + 2 + body.AuthorityKey.Length + 1 + 2 + body.ServerKey.Length + 8 + 8 + 1
+            + (hosts |> List.sumBy (fun h -> 1 + h.Length))
+
+        let output = Array.zeroCreate<byte> length
+        let mutable at = 0
+
+        let put (b: byte) =
+            output[at] <- b
+            at <- at + 1
+
+        let putBytes (bytes: byte array) =
+            Array.blit bytes 0 output at bytes.Length
+            at <- at + bytes.Length
+
+        let putLength16 (n: int) =
+            BinaryPrimitives.WriteUInt16BigEndian(Span(output, at, 2), uint16 n)
+            at <- at + 2
+
+        let putTime (t: int64) =
+            BinaryPrimitives.WriteUInt64BigEndian(Span(output, at, 8), uint64 t)
+            at <- at + 8
+
+        put Version
+        put (algorithmId body.Algorithm)
+        putLength16 body.AuthorityKey.Length
+        putBytes body.AuthorityKey
+        put x25519Type
+        putLength16 body.ServerKey.Length
+        putBytes body.ServerKey
+        putTime body.NotBefore
+        putTime body.NotAfter
+        put (byte hosts.Length)
+
+        for h in hosts do
+            put (byte h.Length)
+            putBytes h
+
+        output
+
+    let private labelBytes = Array.append (Encoding.ASCII.GetBytes Label) [| 0uy |]
+
+    let signatureInput (body: EndorsementBody) =
+        checkBody body |> Result.map (fun () -> Array.append labelBytes (writeBody body))
+
+    let sign (sign: SignFn) (body: EndorsementBody) =
+        signatureInput body
+        |> Result.map (fun input ->
+            let signature = Array.zeroCreate<byte> (signatureLength body.Algorithm)
+            sign.Invoke(ReadOnlySpan input, Span signature)
+            { Body = body; Signature = signature })
+
+    let encode (endorsement: Endorsement) =
+        match checkBody endorsement.Body with
+        | Error e -> Error e
+        | Ok() when endorsement.Signature.Length <> signatureLength endorsement.Body.Algorithm ->
+            Error(EndorsementFormatError.SignatureLength endorsement.Signature.Length)
+        | Ok() ->
+            let body = writeBody endorsement.Body
+            let output = Array.zeroCreate<byte> (body.Length + 2 + endorsement.Signature.Length)
+            Array.blit body 0 output 0 body.Length
+            BinaryPrimitives.WriteUInt16BigEndian(Span(output, body.Length, 2), uint16 endorsement.Signature.Length)
+            Array.blit endorsement.Signature 0 output (body.Length + 2) endorsement.Signature.Length
+            Ok output
+
+    /// A cursor over the input: each read gives the value and the next offset, or Truncated.
+    let private take (input: ReadOnlySpan<byte>) (at: int) (count: int) =
+        if count < 0 || input.Length - at < count then
+            Error EndorsementFormatError.TruncatedEndorsement
+        else
+            Ok(input.Slice(at, count).ToArray(), at + count)
+
+    let private readU8 (input: ReadOnlySpan<byte>) (at: int) =
+        if input.Length - at < 1 then Error EndorsementFormatError.TruncatedEndorsement else Ok(input[at], at + 1)
+
+    let private readU16 (input: ReadOnlySpan<byte>) (at: int) =
+        if input.Length - at < 2 then
+            Error EndorsementFormatError.TruncatedEndorsement
+        else
+            Ok(int (BinaryPrimitives.ReadUInt16BigEndian(input.Slice(at, 2))), at + 2)
+
+    let private readU64 (input: ReadOnlySpan<byte>) (at: int) =
+        if input.Length - at < 8 then
+            Error EndorsementFormatError.TruncatedEndorsement
+        else
+            Ok(BinaryPrimitives.ReadUInt64BigEndian(input.Slice(at, 8)), at + 8)
+
+    let private readHosts (input: ReadOnlySpan<byte>) (at: int) (count: int) =
+        let mutable offset = at
+        let mutable texts = []
+        let mutable error = None
+        let mutable i = 0
+
+        while error.IsNone && i < count do
+            match readU8 input offset with
+            | Error e -> error <- Some e
+            | Ok(length, next) ->
+                match take input next (int length) with
+                | Error e -> error <- Some e
+                | Ok(bytes, next) ->
+                    texts <- Encoding.Latin1.GetString bytes :: texts
+                    offset <- next
+
+            i <- i + 1
+
+        match error with
+        | Some e -> Error e
+        | None -> Ok(List.rev texts, offset)
+
+    let decode (input: ReadOnlySpan<byte>) : Result<Endorsement, EndorsementFormatError> =
+        // Each step reads one field; a failed one ends the decoding with its error.
+        match readU8 input 0 with
+        | Error e -> Error e
+        | Ok(version, _) when version <> Version -> Error(EndorsementFormatError.UnknownEndorsementVersion version)
+        | Ok(_, at) ->
+            match readU8 input at with
+            | Error e -> Error e
+            | Ok(algorithmByte, at) ->
+                match algorithmOf algorithmByte with
+                | Error e -> Error e
+                | Ok algorithm ->
+                    match readU16 input at with
+                    | Error e -> Error e
+                    | Ok(keyLength, _) when keyLength <> publicKeyLength algorithm -> Error(EndorsementFormatError.AuthorityKeyLength keyLength)
+                    | Ok(keyLength, at) ->
+                        match take input at keyLength with
+                        | Error e -> Error e
+                        | Ok(authorityKey, at) ->
+                            match readU8 input at with
+                            | Error e -> Error e
+                            | Ok(keyType, _) when keyType <> x25519Type -> Error(EndorsementFormatError.UnknownServerKeyType keyType)
+                            | Ok(_, at) ->
+                                match readU16 input at with
+                                | Error e -> Error e
+                                | Ok(length, _) when length <> serverKeyLength -> Error(EndorsementFormatError.ServerKeyLength length)
+                                | Ok(length, at) ->
+                                    match take input at length with
+                                    | Error e -> Error e
+                                    | Ok(serverKey, at) ->
+                                        match readU64 input at with
+                                        | Error e -> Error e
+                                        | Ok(notBefore, at) ->
+                                            match readU64 input at with
+                                            | Error e -> Error e
+                                            | Ok(notAfter, at) ->
+                                                if
+                                                    notBefore > uint64 Int64.MaxValue
+                                                    || notAfter > uint64 Int64.MaxValue
+                                                    || notAfter < notBefore
+                                                then
+                                                    Error EndorsementFormatError.BadWindow
+                                                else
+                                                    match readU8 input at with
+                                                    | Error e -> Error e
+                                                    | Ok(count, _) when count < 1uy || int count > MaxHosts ->
+                                                        Error(EndorsementFormatError.HostCount(int count))
+                                                    | Ok(count, at) ->
+                                                        match readHosts input at (int count) with
+                                                        | Error e -> Error e
+                                                        | Ok(texts, at) ->
+                                                            match checkHosts texts with
+                                                            | Error e -> Error e
+                                                            | Ok hosts ->
+                                                                match readU16 input at with
+                                                                | Error e -> Error e
+                                                                | Ok(length, _) when length <> signatureLength algorithm ->
+                                                                    Error(EndorsementFormatError.SignatureLength length)
+                                                                | Ok(length, at) ->
+                                                                    match take input at length with
+                                                                    | Error e -> Error e
+                                                                    | Ok(_, endAt) when endAt < input.Length ->
+                                                                        Error(EndorsementFormatError.TrailingBytes(input.Length - endAt))
+                                                                    | Ok(signature, _) ->
+                                                                        Ok {
+                                                                            Body = {
+                                                                                Algorithm = algorithm
+                                                                                AuthorityKey = authorityKey
+                                                                                ServerKey = serverKey
+                                                                                Hosts = hosts
+                                                                                NotBefore = int64 notBefore
+                                                                                NotAfter = int64 notAfter
+                                                                            }
+                                                                            Signature = signature
+                                                                        }
+
+[<RequireQualifiedAccess>]
+module EndorsementCheck =
+
+    let private same (a: byte array) (b: byte array) =
+        CryptographicOperations.FixedTimeEquals(ReadOnlySpan a, ReadOnlySpan b)
+
+    let private coversHost (policy: AuthorityPolicy) (authority: TrustedAuthority) =
+        List.isEmpty authority.Hosts
+        || authority.Hosts |> List.exists (HostPattern.matches policy.Host policy.Port)
+
+    let check (policy: AuthorityPolicy) (serverKey: byte array) (endorsement: ReadOnlySpan<byte>) =
+        match Endorsement.decode endorsement with
+        | Error e -> Error(EndorsementError.BadEncoding e)
+        | Ok decoded ->
+            let body = decoded.Body
+
+            if policy.RevokedAuthorities |> List.exists (same body.AuthorityKey) then
+                Error EndorsementError.RevokedAuthority
+            elif
+                not (
+                    policy.Authorities
+                    |> List.exists (fun a -> same a.Key body.AuthorityKey && coversHost policy a)
+                )
+            then
+                Error EndorsementError.UnknownAuthority
+            else
+                match Endorsement.signatureInput body with
+                | Error e -> Error(EndorsementError.BadEncoding e)
+                | Ok input ->
+                    if
+                        not (
+                            policy.VERIFY.Invoke(
+                                ReadOnlySpan body.AuthorityKey,
+                                ReadOnlySpan input,
+                                ReadOnlySpan decoded.Signature
+                            )
+                        )
+                    then
+                        Error EndorsementError.BadSignature
+                    elif not (same body.ServerKey serverKey) then
+                        Error EndorsementError.DifferentKey
+                    elif policy.RevokedServerKeys |> List.exists (same body.ServerKey) then
+                        Error EndorsementError.RevokedServerKey
+                    elif policy.Now < body.NotBefore then
+                        Error(EndorsementError.NotYetValid(body.NotBefore, policy.Now))
+                    elif policy.Now > body.NotAfter then
+                        Error(EndorsementError.Expired(body.NotAfter, policy.Now))
+                    elif not (body.Hosts |> List.exists (HostPattern.matches policy.Host policy.Port)) then
+                        Error(EndorsementError.WrongHost(policy.Host, policy.Port, body.Hosts))
+                    else
+                        Ok decoded
+
+    let decide (policy: AuthorityPolicy) (serverKey: byte array) (endorsement: byte array option) =
+        match endorsement with
+        | None when policy.Required -> EndorsementVerdict.Refuse EndorsementError.Missing
+        | None -> EndorsementVerdict.NotEndorsed
+        | Some bytes ->
+            match check policy serverKey (ReadOnlySpan bytes) with
+            | Ok e -> EndorsementVerdict.Endorsed e
+            | Error EndorsementError.UnknownAuthority when not policy.Required -> EndorsementVerdict.NotEndorsed
+            | Error e -> EndorsementVerdict.Refuse e
