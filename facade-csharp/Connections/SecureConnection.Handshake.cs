@@ -155,7 +155,7 @@ public sealed partial class SecureConnection
         if (auth.Mode == ServerAuthenticationMode.Authority)
         {
             var trusted = auth.Authorities.Select(a => new TrustedAuthority(a.Raw, FSharpList<HostPattern>.Empty));
-            return Endorsements.Policy(trusted, auth.RevokedAuthorities, auth.RevokedServerKeys, true, host!, port, auth.Clock);
+            return Endorsements.Policy(trusted, auth.RevokedAuthorities, auth.RevokedKeys, true, host!, port, auth.Clock);
         }
 
         if (auth.Mode == ServerAuthenticationMode.KnownHosts && auth.Store!.Authorities() is { IsEmpty: false } authorities)

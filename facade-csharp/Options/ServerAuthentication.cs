@@ -44,9 +44,6 @@ public sealed class ServerAuthentication
     /// <summary>Authority keys refused even when trusted (<see cref="ServerAuthenticationMode.Authority"/> only).</summary>
     public IReadOnlyList<AuthorityKey> RevokedAuthorities { get; private init; } = [];
 
-    /// <summary>Server keys refused even when endorsed (<see cref="ServerAuthenticationMode.Authority"/> only).</summary>
-    public IReadOnlyList<PublicKey> RevokedServerKeys { get; private init; } = [];
-
     internal TimeProvider Clock { get; private init; } = TimeProvider.System;
 
     /// <summary>
@@ -60,7 +57,7 @@ public sealed class ServerAuthentication
     /// <see cref="HybridErrorCode.EndorsementWrongHost"/> (specs/PROTOCOL.md §6a).
     /// </summary>
     /// <param name="authorities">One or more trusted authority keys (copied).</param>
-    /// <param name="revokedServerKeys">Server keys to refuse even when endorsed.</param>
+    /// <param name="revokedServerKeys">Server keys to refuse even when endorsed (<see cref="RevokedKeys"/>; refused with <see cref="HybridErrorCode.KeyRevoked"/>).</param>
     /// <param name="revokedAuthorities">Authority keys to refuse even when listed in <paramref name="authorities"/>.</param>
     /// <param name="clock">The clock validity windows are checked against; default <see cref="TimeProvider.System"/> (tests inject one).</param>
     /// <exception cref="ArgumentNullException"><paramref name="authorities"/> is null.</exception>
@@ -78,10 +75,9 @@ public sealed class ServerAuthentication
             throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "ServerAuthentication.Authority needs at least one authority key (and no null).");
         }
 
-        return new(ServerAuthenticationMode.Authority, null, null, null)
+        return new(ServerAuthenticationMode.Authority, [], null, null, revokedServerKeys?.ToArray())
         {
             Authorities = list,
-            RevokedServerKeys = revokedServerKeys?.ToArray() ?? [],
             RevokedAuthorities = revokedAuthorities?.ToArray() ?? [],
             Clock = clock ?? TimeProvider.System,
         };
@@ -136,7 +132,12 @@ public sealed class ServerAuthentication
             ArgumentNullException.ThrowIfNull(key, nameof(keys));
         }
 
-        return new(Mode, PinnedKeys.ToArray(), Store, Verify, RevokedKeys.Concat(keys).Distinct().ToArray());
+        return new(Mode, PinnedKeys.ToArray(), Store, Verify, RevokedKeys.Concat(keys).Distinct().ToArray())
+        {
+            Authorities = Authorities,
+            RevokedAuthorities = RevokedAuthorities,
+            Clock = Clock,
+        };
     }
 
     /// <summary>

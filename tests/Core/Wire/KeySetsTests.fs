@@ -139,6 +139,7 @@ let codecTests =
                 ApplicationProtocol = "a"
                 MaxMessageSize = 10
                 KeyAnnouncement = if value.Length = 0 then None else Some value
+                Endorsement = None
             }
 
             match HandshakePayload.encode payload with
