@@ -81,7 +81,7 @@ public enum HybridErrorCode
     /// this connection (a copied announcement, or a key the server cannot prove), a repeated key, or a malformed list.
     /// </summary>
     KeyAnnouncementInvalid = 21,
-    /// <summary>The client trusts an authority and the server sent no endorsement of its key (specs/PROTOCOL.md §6a).</summary>
+    /// <summary>The client trusts an authority and the server sent no endorsement of its key (specs/PROTOCOL.md §6b).</summary>
     EndorsementMissing = 40,
 
     /// <summary>The server's endorsement is malformed or its signature does not verify (altered, or not signed by the key it names).</summary>

@@ -77,7 +77,8 @@ internal static class ExitCodes
     /// <summary>The exit code for a library error code.</summary>
     public static ExitCode For(HybridErrorCode code) => code switch
     {
-        HybridErrorCode.AuthenticationFailed or HybridErrorCode.ServerKeyChanged or HybridErrorCode.InvalidPeerKey => ExitCode.Authentication,
+        HybridErrorCode.AuthenticationFailed or HybridErrorCode.ServerKeyChanged or HybridErrorCode.InvalidPeerKey
+            or HybridErrorCode.KeyRevoked or HybridErrorCode.KeyAnnouncementInvalid => ExitCode.Authentication,
         >= HybridErrorCode.EndorsementMissing and <= HybridErrorCode.EndorsementWrongHost => ExitCode.Authentication,
         HybridErrorCode.HandshakeTimeout or HybridErrorCode.ConnectTimeout or HybridErrorCode.TransportFailed
             or HybridErrorCode.ProtocolViolation or HybridErrorCode.MessageTooLarge => ExitCode.Network,

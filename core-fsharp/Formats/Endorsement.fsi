@@ -1,5 +1,5 @@
 /// Endorsements: a fleet authority's signature over one server static key, the hosts it may serve and a validity
-/// window (specs/KEYS.md "Endorsements", specs/PROTOCOL.md §6a). One encoding per endorsement (version 1):
+/// window (specs/KEYS.md "Endorsements", specs/PROTOCOL.md §6b). One encoding per endorsement (version 1):
 ///
 ///     endorsement = version (u8 = 0x01) || algorithm (u8) || authority-key (u16 length || bytes)
 ///                   || key-type (u8 = 0x01, X25519) || server-key (u16 length || bytes)
@@ -160,7 +160,7 @@ type AuthorityPolicy = {
     VERIFY: VerifyFn
 }
 
-/// Why an endorsement is refused (specs/PROTOCOL.md §6a, in the order checked).
+/// Why an endorsement is refused (specs/PROTOCOL.md §6b, in the order checked).
 [<RequireQualifiedAccess>]
 type EndorsementError =
 
@@ -282,7 +282,7 @@ module EndorsementCheck =
     /// valid, expired, wrong host. Key comparisons are constant-time.
     val check: policy: AuthorityPolicy -> serverKey: byte array -> endorsement: ReadOnlySpan<byte> -> Result<Endorsement, EndorsementError>
 
-    /// The client's decision for the server's key and the endorsement it sent, if any (specs/PROTOCOL.md §6a):
+    /// The client's decision for the server's key and the endorsement it sent, if any (specs/PROTOCOL.md §6b):
     /// `check`'s result; without an endorsement `Missing` when `Required`, else `NotEndorsed`; when not `Required`, an
     /// `UnknownAuthority` is `NotEndorsed` too.
     val decide: policy: AuthorityPolicy -> serverKey: byte array -> endorsement: byte array option -> EndorsementVerdict

@@ -113,7 +113,8 @@ module KnownHostsLine =
             | true, written when written = keyLength && text.Length = 44 -> Ok(HostKey.X25519 bytes)
             | _ -> Error(BadKey text)
 
-    let private commentOf (rest: string) = if rest.Length = 0 then None else Some rest
+    let private commentOf (rest: string) =
+        if rest.Length = 0 then None else Some rest
 
     /// `@revoked HOST:PORT|* x25519 KEY [comment]`: the marker then the three fields of an entry.
     let private decodeRevoked (afterMarker: string) =

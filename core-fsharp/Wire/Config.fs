@@ -82,7 +82,10 @@ type ClientConfig = {
             RevokedServerKeys = List.ofSeq keys
     }
 
-    member this.WithKeyAnnouncements(check: bool) = { this with CheckKeyAnnouncements = check }
+    member this.WithKeyAnnouncements(check: bool) = {
+        this with
+            CheckKeyAnnouncements = check
+    }
 
     member this.WithPsk(psk: byte[]) = { this with Psk = Some(Array.copy psk) }
     member this.WithMaxMessageSize(size: int) = { this with MaxMessageSize = size }

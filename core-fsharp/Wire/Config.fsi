@@ -79,7 +79,7 @@ type ClientConfig = {
     /// When we update our sending key on our own.
     Rekey: RekeyPolicy
 
-    /// Authority mode (specs/PROTOCOL.md §6a): where the server transmits its key (NX, XX), its endorsement is
+    /// Authority mode (specs/PROTOCOL.md §6b): where the server transmits its key (NX, XX), its endorsement is
     /// checked (`EndorsementCheck.decide`) before the key is accepted or handed to `VerifyPeerKey`.
     Authority: HybridProtocol.Core.Formats.AuthorityPolicy option
 } with
@@ -96,7 +96,7 @@ type ClientConfig = {
     /// A copy with our static key pair s.
     member WithLocalStatic: keyPair: DhKeyPair -> ClientConfig
 
-    /// A copy that checks the server's endorsement against this policy (specs/PROTOCOL.md §6a).
+    /// A copy that checks the server's endorsement against this policy (specs/PROTOCOL.md §6b).
     member WithAuthority: policy: HybridProtocol.Core.Formats.AuthorityPolicy -> ClientConfig
 
     /// A copy with the largest message we accept (announced to the peer; at least 1).
@@ -163,7 +163,7 @@ type ServerConfig = {
     /// When we update our sending key on our own.
     Rekey: RekeyPolicy
 
-    /// The authority's endorsement of `LocalStatic`, sent in our handshake payload (field 0x10, specs/PROTOCOL.md §6a).
+    /// The authority's endorsement of `LocalStatic`, sent in our handshake payload (field 0x10, specs/PROTOCOL.md §6b).
     Endorsement: byte array option
 } with
 

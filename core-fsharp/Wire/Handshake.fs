@@ -116,7 +116,12 @@ module internal Handshake =
 
     /// specs/PROTOCOL.md §6a: a client that checks announcements checks the server's (`h` from before the message
     /// that carried it, the key the handshake authenticated); the proven keys minus revoked ones.
-    let private checkAnnouncement (context: Context) (h: byte array) (serverKey: DhPublicKey option) (peer: HandshakePayload) =
+    let private checkAnnouncement
+        (context: Context)
+        (h: byte array)
+        (serverKey: DhPublicKey option)
+        (peer: HandshakePayload)
+        =
         match context.announcing, peer.KeyAnnouncement, serverKey with
         | Checks(suite, ephemeral), Some value, Some serverKey ->
             KeyAnnouncement.decode suite.Dh.DHLEN suite.Hash.HASHLEN (ReadOnlySpan value)
@@ -224,7 +229,10 @@ module internal Handshake =
                 match announced, learned with
                 | Error e, _ -> fail e keys out
                 | Ok(peer, proven), learned ->
-                    let context = { h.context with proven = h.context.proven @ proven }
+                    let context = {
+                        h.context with
+                            proven = h.context.proven @ proven
+                    }
 
                     match learned with
                     | Some key ->

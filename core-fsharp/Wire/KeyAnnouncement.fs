@@ -6,10 +6,7 @@ open System.Text
 open HybridProtocol.Core
 
 [<NoComparison; NoEquality>]
-type AnnouncedKey = {
-    Key: DhPublicKey
-    Proof: byte array
-}
+type AnnouncedKey = { Key: DhPublicKey; Proof: byte array }
 
 module KeyAnnouncement =
 
@@ -27,7 +24,12 @@ module KeyAnnouncement =
     let decode (dhlen: int) (hashlen: int) (value: ReadOnlySpan<byte>) =
         let size = dhlen + hashlen
 
-        if size <= 0 || value.Length = 0 || value.Length % size <> 0 || value.Length / size > MaxKeys then
+        if
+            size <= 0
+            || value.Length = 0
+            || value.Length % size <> 0
+            || value.Length / size > MaxKeys
+        then
             Error(AnnouncementLength value.Length)
         else
             let bytes = value.ToArray()
@@ -48,7 +50,13 @@ module KeyAnnouncement =
             |> Result.map List.rev
 
     /// proof = HMAC-HASH(k, Label || handshakeKey || announced), k = HKDF(h, dh, 2).1; dh and k erased.
-    let private proofFrom (suite: CryptoSuite) (h: byte array) (dh: byte array) (handshakeKey: DhPublicKey) (announced: DhPublicKey) =
+    let private proofFrom
+        (suite: CryptoSuite)
+        (h: byte array)
+        (dh: byte array)
+        (handshakeKey: DhPublicKey)
+        (announced: DhPublicKey)
+        =
         let struct (k, other) = Hkdf.hkdf2 suite.Hash h dh
 
         try

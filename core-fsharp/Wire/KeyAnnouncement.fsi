@@ -19,10 +19,7 @@ open HybridProtocol.Core
 
 /// One announced key with its proof.
 [<NoComparison; NoEquality>]
-type AnnouncedKey = {
-    Key: DhPublicKey
-    Proof: byte array
-}
+type AnnouncedKey = { Key: DhPublicKey; Proof: byte array }
 
 /// The codec and the proof.
 module KeyAnnouncement =
@@ -40,7 +37,8 @@ module KeyAnnouncement =
 
     /// Reads a value for a suite with these DHLEN and HASHLEN. Total: `AnnouncementLength` for any value that is not
     /// 1..MaxKeys whole entries.
-    val decode: dhlen: int -> hashlen: int -> value: ReadOnlySpan<byte> -> Result<AnnouncedKey list, KeyAnnouncementError>
+    val decode:
+        dhlen: int -> hashlen: int -> value: ReadOnlySpan<byte> -> Result<AnnouncedKey list, KeyAnnouncementError>
 
     /// The server's entry for `announced`: the proof for this connection (`h`, the key the handshake authenticated,
     /// the client's ephemeral public key). `UnusableKey 0` when DH refuses the client's ephemeral key.

@@ -5,7 +5,7 @@
 ///       0x01 application protocol   0..255 bytes of printable ASCII (0x20..0x7E)   required
 ///       0x02 max message size       u32 big-endian, 1..2^31-1                       required
 ///       0x04 key announcement       1..65535 bytes (`KeyAnnouncement`, §6a)          optional, server only
-///       0x10 endorsement            1..65535 bytes (specs/PROTOCOL.md §6a)           optional, server only
+///       0x10 endorsement            1..65535 bytes (specs/PROTOCOL.md §6b)           optional, server only
 ///
 /// Fields come in strictly ascending id order, each at most once. Unknown ids are skipped (Noise §13
 /// "Extensibility": fields can be added that older implementations ignore); the whole payload is covered by

@@ -263,7 +263,8 @@ module Policy =
             match config.Psk |> Option.map checkPsk with
             | Some(Error e) -> e
             | _ -> ()
-            let count = List.length config.OtherStatics + (if config.LocalStatic.IsSome then 1 else 0)
+            let count =
+                List.length config.OtherStatics + (if config.LocalStatic.IsSome then 1 else 0)
 
             if count > ConfigDefaults.MaxServerKeys then
                 InvalidConfig(TooManyServerKeys count)

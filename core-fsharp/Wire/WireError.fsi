@@ -288,6 +288,6 @@ type WireError =
     /// means here. After the handshake an end of input without Close is `Truncated`.
     | HandshakeTruncated of reading: HandshakeTruncation
 
-    /// Client side: the server's endorsement does not vouch for the key it proved (specs/PROTOCOL.md §6a); the
+    /// Client side: the server's endorsement does not vouch for the key it proved (specs/PROTOCOL.md §6b); the
     /// reason says which check refused it.
     | EndorsementRefused of reason: HybridProtocol.Core.Formats.EndorsementError

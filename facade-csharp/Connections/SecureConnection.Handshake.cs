@@ -146,7 +146,7 @@ public sealed partial class SecureConnection
         HostPortModule.parse(HostPortRule.PortRequired, targetHost) is { IsOk: true } target ? (target.ResultValue.Host, target.ResultValue.Port!.Value) : (null, 0);
 
     /// <summary>
-    /// The endorsement policy of a client (specs/PROTOCOL.md §6a): required with <see cref="ServerAuthentication.Authority"/>;
+    /// The endorsement policy of a client (specs/PROTOCOL.md §6b): required with <see cref="ServerAuthentication.Authority"/>;
     /// with a known-hosts file that has <c>@authority</c> lines, an endorsement from one of them accepts the key and a
     /// server without one is checked against the recorded keys. Null otherwise.
     /// </summary>

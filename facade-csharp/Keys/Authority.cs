@@ -288,7 +288,7 @@ internal static class Endorsements
         _ => error.ToString(),
     };
 
-    /// <summary>The exception for a refused endorsement: one <see cref="HybridErrorCode"/> per check (specs/PROTOCOL.md §6a).</summary>
+    /// <summary>The exception for a refused endorsement: one <see cref="HybridErrorCode"/> per check (specs/PROTOCOL.md §6b).</summary>
     internal static Exception Refusal(EndorsementError error, string peer)
     {
         var (code, why) = error switch
@@ -308,7 +308,7 @@ internal static class Endorsements
         return HybridErrors.Create(code, $"{peer} {why}; the connection was closed.");
     }
 
-    /// <summary>The policy a client checks endorsements against (specs/PROTOCOL.md §6a).</summary>
+    /// <summary>The policy a client checks endorsements against (specs/PROTOCOL.md §6b).</summary>
     internal static AuthorityPolicy Policy(
         IEnumerable<TrustedAuthority> authorities,
         IEnumerable<AuthorityKey> revokedAuthorities,

@@ -287,7 +287,7 @@ public sealed class KnownHosts
             .Append(knownHostsPath is null ? "" : line is null ? $", or edit {knownHostsPath}" : $", or delete line {line} of {knownHostsPath}")
             .Append(") and connect again. ")
             .Append("If the server's operator rotated its key while this client was offline (so it never saw the announcement of the new key), ")
-            .Append(CultureInfo.InvariantCulture, $"check {presented.Fingerprint} with the operator and record it beside the old one: 'hybrid known-hosts add {hostPort} KEY' (KnownHosts.Add).")
+            .Append(CultureInfo.InvariantCulture, $"check {presented.Fingerprint} with the operator and record it beside the old one (KnownHosts.Add for {hostPort}).")
             .ToString();
         return new HybridAuthenticationException(HybridErrorCode.ServerKeyChanged, message);
     }

@@ -54,7 +54,7 @@ public sealed class ServerAuthentication
     /// <see cref="HybridErrorCode.BadEndorsement"/>, <see cref="HybridErrorCode.UnknownAuthority"/>,
     /// <see cref="HybridErrorCode.EndorsementKeyMismatch"/>, <see cref="HybridErrorCode.EndorsementRevoked"/>,
     /// <see cref="HybridErrorCode.EndorsementNotYetValid"/>, <see cref="HybridErrorCode.EndorsementExpired"/>,
-    /// <see cref="HybridErrorCode.EndorsementWrongHost"/> (specs/PROTOCOL.md §6a).
+    /// <see cref="HybridErrorCode.EndorsementWrongHost"/> (specs/PROTOCOL.md §6b).
     /// </summary>
     /// <param name="authorities">One or more trusted authority keys (copied).</param>
     /// <param name="revokedServerKeys">Server keys to refuse even when endorsed (<see cref="RevokedKeys"/>; refused with <see cref="HybridErrorCode.KeyRevoked"/>).</param>

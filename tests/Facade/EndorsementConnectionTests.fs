@@ -1,4 +1,4 @@
-/// Endorsements end to end with real sockets on 127.0.0.1 (specs/PROTOCOL.md §6a): a client that trusts an authority
+/// Endorsements end to end with real sockets on 127.0.0.1 (specs/PROTOCOL.md §6b): a client that trusts an authority
 /// connects to servers holding different endorsed keys, and refuses each bad endorsement with its own error code;
 /// a known-hosts file's `@authority` line is honoured.
 module HybridProtocol.Tests.EndorsementConnectionTests

@@ -84,7 +84,7 @@ let private computed () =
         | Error e -> failtestf "%A" e
 
     let o = JsonObject()
-    o["description"] <- JsonValue.Create "An authority endorsement (specs/KEYS.md \"Endorsements\", PROTOCOL.md §6a): Ed25519 authority, X25519 server key; every byte string lowercase hex, times in seconds since the Unix epoch."
+    o["description"] <- JsonValue.Create "An authority endorsement (specs/KEYS.md \"Endorsements\", PROTOCOL.md §6b): Ed25519 authority, X25519 server key; every byte string lowercase hex, times in seconds since the Unix epoch."
     o["authority_seed"] <- JsonValue.Create(toHex authoritySeed)
     o["authority_public"] <- JsonValue.Create(toHex (authority.PublicKey.RawBytes.ToArray()))
     o["server_private"] <- JsonValue.Create(toHex serverPrivate)

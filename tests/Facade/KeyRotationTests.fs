@@ -61,13 +61,16 @@ let private serve (listener: SecureListener) (token: CancellationToken) =
 
 let rotationTests =
     testList "rotation" [
-        test "100 clients (TOFU and pinned sets) reconnecting while the server goes A -> A+B -> B -> B+C: 0 failed connections" {
+        test
+            "100 clients (TOFU and pinned sets) reconnecting while the server goes A -> A+B -> B -> B+C: 0 failed connections" {
             use a = PrivateKey.Generate()
             use b = PrivateKey.Generate()
             use c = PrivateKey.Generate()
             let dir = tempFile ()
             Directory.CreateDirectory dir |> ignore
-            let options = SecureServerOptions(ServerKeys = [| a |], HandshakeTimeout = TimeSpan.FromSeconds 10.0)
+
+            let options =
+                SecureServerOptions(ServerKeys = [| a |], HandshakeTimeout = TimeSpan.FromSeconds 10.0)
 
             let listener =
                 new SecureListener(
@@ -124,7 +127,8 @@ let rotationTests =
             let waitAll p =
                 let deadline = DateTime.UtcNow.AddSeconds 30.0
 
-                while [ 0 .. clients - 1 ] |> List.exists (fun i -> Volatile.Read &completed[i, p] = 0)
+                while [ 0 .. clients - 1 ]
+                      |> List.exists (fun i -> Volatile.Read &completed[i, p] = 0)
                       && DateTime.UtcNow < deadline
                       && clientFailures.IsEmpty do
                     Thread.Sleep 20
@@ -140,7 +144,9 @@ let rotationTests =
             // A client that was offline during the overlap knows only A: it fails, and is told what to do.
             let offline = knownHostsIn dir 1000
             offline.Add("127.0.0.1", port, a.PublicKey) |> ignore
-            let offlineOptions = SecureClientOptions(ServerAuthentication = ServerAuthentication.KnownHosts offline)
+
+            let offlineOptions =
+                SecureClientOptions(ServerAuthentication = ServerAuthentication.KnownHosts offline)
 
             let refusal =
                 try
@@ -166,13 +172,16 @@ let rotationTests =
             let store = knownHostsIn dir 0
 
             for key, name in [ a, "A"; b, "B"; c, "C" ] do
-                Expect.equal (store.Verify("127.0.0.1", port, key.PublicKey).Status) KnownHostStatus.Trusted $"{name} recorded"
+                Expect.equal
+                    (store.Verify("127.0.0.1", port, key.PublicKey).Status)
+                    KnownHostStatus.Trusted
+                    $"{name} recorded"
 
             match refusal with
             | Some(:? HybridAuthenticationException as e) ->
                 Expect.equal e.Code HybridErrorCode.ServerKeyChanged "offline client"
                 Expect.stringContains e.Message "rotated its key while this client was offline" "says what happened"
-                Expect.stringContains e.Message $"hybrid known-hosts add 127.0.0.1:{port}" "says what to do"
+                Expect.stringContains e.Message $"KnownHosts.Add for 127.0.0.1:{port}" "says what to do"
             | other -> failtestf "the offline client was not refused with ServerKeyChanged: %A" other
 
             listener.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds 10.0) |> ignore
@@ -188,7 +197,10 @@ let keySetTests =
             use a = PrivateKey.Generate()
             use b = PrivateKey.Generate()
             let server = SecureServerOptions(ServerKeys = [| a; b |])
-            let client, accepted = connected server (clientOptions (ServerAuthentication.Pinned b.PublicKey))
+
+            let client, accepted =
+                connected server (clientOptions (ServerAuthentication.Pinned b.PublicKey))
+
             use client = client
             use accepted = accepted
             exchange client accepted
@@ -200,19 +212,32 @@ let keySetTests =
             use a = PrivateKey.Generate()
             use b = PrivateKey.Generate()
             use x = PrivateKey.Generate()
-            let client, accepted = connected (serverOptions b) (clientOptions (ServerAuthentication.Pinned(a.PublicKey, b.PublicKey)))
+
+            let client, accepted =
+                connected (serverOptions b) (clientOptions (ServerAuthentication.Pinned(a.PublicKey, b.PublicKey)))
+
             use client = client
             use accepted = accepted
             exchange client accepted
             Expect.equal client.RemotePublicKey (Some b.PublicKey |> Option.toObj) "b"
-            let c, _ = handshake (serverOptions x) (clientOptions (ServerAuthentication.Pinned(a.PublicKey, b.PublicKey))) id id
+
+            let c, _ =
+                handshake
+                    (serverOptions x)
+                    (clientOptions (ServerAuthentication.Pinned(a.PublicKey, b.PublicKey)))
+                    id
+                    id
+
             Expect.equal (code c) (Some HybridErrorCode.AuthenticationFailed) "x is not in the set"
         }
 
         test "revoked keys are refused with KeyRevoked: pinned set, known hosts (@revoked), allow-list" {
             use a = PrivateKey.Generate()
             use b = PrivateKey.Generate()
-            let pinned = ServerAuthentication.Pinned(a.PublicKey, b.PublicKey).WithRevokedKeys(b.PublicKey)
+
+            let pinned =
+                ServerAuthentication.Pinned(a.PublicKey, b.PublicKey).WithRevokedKeys(b.PublicKey)
+
             let c, _ = handshake (serverOptions b) (clientOptions pinned) id id
             Expect.equal (code c) (Some HybridErrorCode.KeyRevoked) "pinned set"
             let path = tempFile ()
@@ -222,19 +247,34 @@ let keySetTests =
             store.Add("127.0.0.1", port, b.PublicKey) |> ignore
             Expect.isTrue (store.Revoke(b.PublicKey)) "revoked"
             Expect.isFalse (store.Revoke(b.PublicKey)) "revoked once"
-            Expect.stringContains (File.ReadAllText path) ("@revoked * x25519 " + Convert.ToBase64String(b.PublicKey.RawBytes.ToArray())) "the line"
-            let c, _ = handshakeOn listener (serverOptions b) (clientOptions (ServerAuthentication.KnownHosts store)) id id
+
+            Expect.stringContains
+                (File.ReadAllText path)
+                ("@revoked * x25519 " + Convert.ToBase64String(b.PublicKey.RawBytes.ToArray()))
+                "the line"
+
+            let c, _ =
+                handshakeOn listener (serverOptions b) (clientOptions (ServerAuthentication.KnownHosts store)) id id
+
             Expect.equal (code c) (Some HybridErrorCode.KeyRevoked) "known hosts"
             use identity = PrivateKey.Generate()
 
             let server =
                 SecureServerOptions(
                     ServerKey = a,
-                    ClientAuthentication = ClientAuthentication.AllowList([ identity.PublicKey ]).WithRevokedKeys(identity.PublicKey)
+                    ClientAuthentication =
+                        ClientAuthentication.AllowList([ identity.PublicKey ]).WithRevokedKeys(identity.PublicKey)
                 )
 
             let c, s =
-                handshake server (SecureClientOptions(ServerAuthentication = ServerAuthentication.Pinned a.PublicKey, ClientIdentity = identity)) id id
+                handshake
+                    server
+                    (SecureClientOptions(
+                        ServerAuthentication = ServerAuthentication.Pinned a.PublicKey,
+                        ClientIdentity = identity
+                    ))
+                    id
+                    id
 
             Expect.equal (code s) (Some HybridErrorCode.KeyRevoked) "the server refuses a revoked client key"
             Expect.isSome (code c) "the client fails too"
@@ -263,7 +303,14 @@ let keySetTests =
             use identity = PrivateKey.Generate()
             let server = SecureServerOptions(ServerKey = a, ClientAuthentication = clientAuth)
 
-            match handshakeOn listener server (SecureClientOptions(ServerAuthentication = auth, ClientIdentity = identity)) id id with
+            match
+                handshakeOn
+                    listener
+                    server
+                    (SecureClientOptions(ServerAuthentication = auth, ClientIdentity = identity))
+                    id
+                    id
+            with
             | Ok c, Ok s ->
                 c.Dispose()
                 s.Dispose()
@@ -274,7 +321,8 @@ let keySetTests =
         }
 
         test "the core's announcement and key errors map to KeyAnnouncementInvalid and KeyRevoked" {
-            let context = HybridProtocol.Connections.WireErrorContext(true, "the server h:1", null)
+            let context =
+                HybridProtocol.Connections.WireErrorContext(true, "the server h:1", null)
 
             for error, expected in
                 [

@@ -173,7 +173,7 @@ let private codecTests =
 
 let private checkTests =
     testList "checks" [
-        test "each check refuses with its own case, in the order PROTOCOL.md §6a gives" {
+        test "each check refuses with its own case, in the order PROTOCOL.md §6b gives" {
             use authority = newAuthority ()
             use other = newAuthority ()
             let serverKey = Array.init 32 byte

@@ -28,7 +28,12 @@ let private h = Array.init 64 (fun i -> byte (i * 7 + 1))
 
 let private key32 (seed: byte array) =
     let seed = nonNullBytes seed
-    Array.init 32 (fun i -> if seed.Length = 0 then byte i else seed[i % seed.Length] + byte i)
+
+    Array.init 32 (fun i ->
+        if seed.Length = 0 then
+            byte i
+        else
+            seed[i % seed.Length] + byte i)
 
 let private hostKey seed = HostKey.X25519(key32 seed)
 
@@ -58,14 +63,33 @@ let revokedLineTests =
 
             let text =
                 String.concat "\n" [
-                    "h:1 x25519 " + Convert.ToBase64String(match a with HostKey.X25519 k -> k)
-                    "h:1 x25519 " + Convert.ToBase64String(match b with HostKey.X25519 k -> k)
-                    "@revoked h:1 x25519 " + Convert.ToBase64String(match b with HostKey.X25519 k -> k)
-                    "@revoked * x25519 " + Convert.ToBase64String(match a with HostKey.X25519 k -> k) + " leaked"
+                    "h:1 x25519 "
+                    + Convert.ToBase64String(
+                        match a with
+                        | HostKey.X25519 k -> k
+                    )
+                    "h:1 x25519 "
+                    + Convert.ToBase64String(
+                        match b with
+                        | HostKey.X25519 k -> k
+                    )
+                    "@revoked h:1 x25519 "
+                    + Convert.ToBase64String(
+                        match b with
+                        | HostKey.X25519 k -> k
+                    )
+                    "@revoked * x25519 "
+                    + Convert.ToBase64String(
+                        match a with
+                        | HostKey.X25519 k -> k
+                    )
+                    + " leaked"
                     ""
                 ]
 
-            let lines = KnownHostsFile.decode text |> Result.defaultWith (fun e -> failtestf "%A" e)
+            let lines =
+                KnownHostsFile.decode text |> Result.defaultWith (fun e -> failtestf "%A" e)
+
             Expect.equal (KnownHostsFile.verify "h" 1 b lines) (RevokedKey 3) "b revoked for h:1"
             Expect.equal (KnownHostsFile.verify "h" 1 a lines) (RevokedKey 4) "a revoked everywhere"
             Expect.equal (KnownHostsFile.verify "other" 2 a lines) (RevokedKey 4) "a revoked for another host too"
@@ -100,14 +124,18 @@ let codecTests =
             let entries =
                 seeds
                 |> List.truncate KeyAnnouncement.MaxKeys
-                |> List.map (fun s -> entry (key32 s) (Array.init 64 (fun i -> byte i + (Array.length (nonNullBytes s) |> byte))))
+                |> List.map (fun s ->
+                    entry (key32 s) (Array.init 64 (fun i -> byte i + (Array.length (nonNullBytes s) |> byte))))
 
             if entries.IsEmpty then
                 true
             else
                 match KeyAnnouncement.decode 32 64 (ReadOnlySpan(KeyAnnouncement.encode entries)) with
                 | Ok decoded ->
-                    List.forall2 (fun (a: AnnouncedKey) (b: AnnouncedKey) -> a.Key.EqualsKey b.Key && a.Proof = b.Proof) decoded entries
+                    List.forall2
+                        (fun (a: AnnouncedKey) (b: AnnouncedKey) -> a.Key.EqualsKey b.Key && a.Proof = b.Proof)
+                        decoded
+                        entries
                 | Error _ -> false
 
         testPropertyWithConfig config "any other length is AnnouncementLength; arbitrary bytes never throw"
@@ -116,13 +144,16 @@ let codecTests =
 
             match KeyAnnouncement.decode 32 32 (ReadOnlySpan bytes) with
             | Ok entries -> bytes.Length = 64 * entries.Length && entries.Length >= 1 && entries.Length <= 3
-            | Error(AnnouncementLength n) -> n = bytes.Length && (bytes.Length % 64 <> 0 || bytes.Length = 0 || bytes.Length > 192)
+            | Error(AnnouncementLength n) ->
+                n = bytes.Length
+                && (bytes.Length % 64 <> 0 || bytes.Length = 0 || bytes.Length > 192)
             | Error _ -> false
 
         test "four entries are too many; an empty field is refused by the payload codec" {
             match KeyAnnouncement.decode 32 32 (ReadOnlySpan(Array.zeroCreate 256)) with
             | Error(AnnouncementLength 256) -> ()
             | other -> failtestf "4 entries: %A" (other |> Result.map List.length)
+
             let payload = [| 1uy; 1uy; 0uy; 0uy; 2uy; 0uy; 4uy; 0uy; 0uy; 0uy; 9uy; 4uy; 0uy; 0uy |]
 
             Expect.equal
@@ -160,28 +191,62 @@ let proofTests =
     testList "KeyAnnouncement proofs" [
         test "a proof for this connection checks" {
             let entries = [ proved h ephemeral next; proved h ephemeral other ]
-            let verified = KeyAnnouncement.verify suite h server.Public ephemeral entries |> Result.defaultWith (fun e -> failtestf "%A" e)
-            Expect.isTrue (List.forall2 (fun (a: DhPublicKey) (b: DhKeyPair) -> a.EqualsKey b.Public) verified [ next; other ]) "both keys"
+
+            let verified =
+                KeyAnnouncement.verify suite h server.Public ephemeral entries
+                |> Result.defaultWith (fun e -> failtestf "%A" e)
+
+            Expect.isTrue
+                (List.forall2 (fun (a: DhPublicKey) (b: DhKeyPair) -> a.EqualsKey b.Public) verified [ next; other ])
+                "both keys"
         }
 
         test "an entry copied from another connection (other h, other client ephemeral) is BadProof" {
             let otherH = Array.map (fun b -> b ^^^ 1uy) h
             let copied = proved otherH ephemeral next
-            Expect.equal (KeyAnnouncement.verify suite h server.Public ephemeral [ copied ]) (Error(BadProof 0)) "other h"
+
+            Expect.equal
+                (KeyAnnouncement.verify suite h server.Public ephemeral [ copied ])
+                (Error(BadProof 0))
+                "other h"
+
             let copied = proved h (keyPair 7) next
-            Expect.equal (KeyAnnouncement.verify suite h server.Public ephemeral [ proved h ephemeral other; copied ]) (Error(BadProof 1)) "other e"
+
+            Expect.equal
+                (KeyAnnouncement.verify suite h server.Public ephemeral [ proved h ephemeral other; copied ])
+                (Error(BadProof 1))
+                "other e"
         }
 
-        test "a key the server cannot prove (proof made with another private key) is BadProof; the handshake key or a repeat is refused" {
-            let forged = { proved h ephemeral other with Key = next.Public }
-            Expect.equal (KeyAnnouncement.verify suite h server.Public ephemeral [ forged ]) (Error(BadProof 0)) "forged"
+        test
+            "a key the server cannot prove (proof made with another private key) is BadProof; the handshake key or a repeat is refused" {
+            let forged = {
+                proved h ephemeral other with
+                    Key = next.Public
+            }
+
+            Expect.equal
+                (KeyAnnouncement.verify suite h server.Public ephemeral [ forged ])
+                (Error(BadProof 0))
+                "forged"
+
             let self = proved h ephemeral server
-            Expect.equal (KeyAnnouncement.verify suite h server.Public ephemeral [ self ]) (Error(HandshakeKeyAnnounced 0)) "self"
+
+            Expect.equal
+                (KeyAnnouncement.verify suite h server.Public ephemeral [ self ])
+                (Error(HandshakeKeyAnnounced 0))
+                "self"
+
             let n = proved h ephemeral next
-            Expect.equal (KeyAnnouncement.verify suite h server.Public ephemeral [ n; n ]) (Error(DuplicateKey 1)) "repeat"
+
+            Expect.equal
+                (KeyAnnouncement.verify suite h server.Public ephemeral [ n; n ])
+                (Error(DuplicateKey 1))
+                "repeat"
         }
 
-        testPropertyWithConfig config "a flipped bit anywhere in an entry is refused" <| fun (at: uint16) ->
+        testPropertyWithConfig config "a flipped bit anywhere in an entry is refused"
+        <| fun (at: uint16) ->
             let e = proved h ephemeral next
             let bytes = KeyAnnouncement.encode [ e ]
             let i = int at % bytes.Length
@@ -204,7 +269,8 @@ let private run name (held: DhKeyPair list) (client: ClientConfig -> ClientConfi
     pair
 
 let connectionTests =
-    let withStatic = protocols |> List.filter (fun n -> not ((parse n).Pattern.Name.StartsWith "NN"))
+    let withStatic =
+        protocols |> List.filter (fun n -> not ((parse n).Pattern.Name.StartsWith "NN"))
 
     testList "several server keys" [
         for name in withStatic do
@@ -239,19 +305,34 @@ let connectionTests =
             Expect.equal pair.Server.Failure (Some(Noise NoiseError.Decrypt)) "server"
         }
 
-        test "a pinned set accepts any of its keys, refuses others with PeerKeyRejected, revoked ones with PeerKeyRevoked" {
+        test
+            "a pinned set accepts any of its keys, refuses others with PeerKeyRejected, revoked ones with PeerKeyRevoked" {
             let name = "Noise_NX_25519_ChaChaPoly_BLAKE2b"
-            let ok = run name [ keyPair 2 ] (fun c -> c.WithTrustedServerKeys [ (keyPair 9).Public; (keyPair 2).Public ])
+
+            let ok =
+                run name [ keyPair 2 ] (fun c -> c.WithTrustedServerKeys [ (keyPair 9).Public; (keyPair 2).Public ])
+
             Expect.isNone ok.Client.Failure "in the set"
-            let no = run name [ keyPair 2 ] (fun c -> c.WithTrustedServerKeys [ (keyPair 9).Public ])
+
+            let no =
+                run name [ keyPair 2 ] (fun c -> c.WithTrustedServerKeys [ (keyPair 9).Public ])
+
             Expect.equal no.Client.Failure (Some PeerKeyRejected) "not in the set"
 
             let revoked =
-                run name [ keyPair 2 ] (fun c -> c.WithTrustedServerKeys([ (keyPair 2).Public ]).WithRevokedServerKeys [ (keyPair 2).Public ])
+                run name [ keyPair 2 ] (fun c ->
+                    c.WithTrustedServerKeys([ (keyPair 2).Public ]).WithRevokedServerKeys [ (keyPair 2).Public ])
 
             Expect.equal revoked.Client.Failure (Some PeerKeyRevoked) "revoked though in the set"
-            Expect.equal revoked.Server.Failure (Some(ClosedByPeer CloseReason.AuthenticationFailed)) "the server is told"
-            let learned = run name [ keyPair 2 ] (fun c -> c.WithRevokedServerKeys [ (keyPair 2).Public ])
+
+            Expect.equal
+                revoked.Server.Failure
+                (Some(ClosedByPeer CloseReason.AuthenticationFailed))
+                "the server is told"
+
+            let learned =
+                run name [ keyPair 2 ] (fun c -> c.WithRevokedServerKeys [ (keyPair 2).Public ])
+
             Expect.equal learned.Client.Failure (Some PeerKeyRevoked) "revoked without a set: no VerifyPeerKey asked"
         }
 
@@ -272,14 +353,19 @@ let connectionTests =
                 run "Noise_XX_25519_ChaChaPoly_BLAKE2b" [ keyPair 2; keyPair 5; keyPair 6 ] (fun c ->
                     c.WithKeyAnnouncements(true).WithRevokedServerKeys [ (keyPair 5).Public ])
 
-            Expect.equal (pair.Client.Completed.Value.AnnouncedKeys |> List.map _.Bytes) [ (keyPair 6).Public.Bytes ] "6 only"
+            Expect.equal
+                (pair.Client.Completed.Value.AnnouncedKeys |> List.map _.Bytes)
+                [ (keyPair 6).Public.Bytes ]
+                "6 only"
         }
     ]
 
 /// specs/vectors/key-announcement.json: every input with its private key, and every output byte.
-let private vectorPath = Path.Combine(repoRoot, "specs", "vectors", "key-announcement.json")
+let private vectorPath =
+    Path.Combine(repoRoot, "specs", "vectors", "key-announcement.json")
 
-let private hex (b: byte array) = Convert.ToHexString(b).ToLowerInvariant()
+let private hex (b: byte array) =
+    Convert.ToHexString(b).ToLowerInvariant()
 
 let private vectorCases = [
     "Noise_XX_25519_ChaChaPoly_BLAKE2b", 2, [ 5; 6 ], 3
@@ -289,7 +375,10 @@ let private vectorCases = [
 let private computeVector (name: string, server: int, announced: int list, ephemeral: int) =
     let suite = NSecSuite.For(parse name)
     let h = Hkdf.hashConcat suite.Hash [ Text.Encoding.ASCII.GetBytes name ]
-    let privateOf label = Array.init 32 (fun i -> byte (label * 37 + i * 11 + 5))
+
+    let privateOf label =
+        Array.init 32 (fun i -> byte (label * 37 + i * 11 + 5))
+
     let e = keyPair ephemeral
 
     let entries =
@@ -325,7 +414,11 @@ let vectorTests =
 
             if Environment.GetEnvironmentVariable "HYBRID_UPDATE_VECTORS" = "1" then
                 let root = JsonObject()
-                root["description"] <- JsonValue.Create "HybridProtocol key announcement (specs/PROTOCOL.md section 6a): private keys as 32 raw bytes, h as given (here HASH of the protocol name, standing in for a handshake hash), proof = HMAC-HASH(HKDF(h, DH(announced, client e), 2)[0], label || handshake static public || announced public), field_value = the value of payload field 0x04."
+
+                root["description"] <-
+                    JsonValue.Create
+                        "HybridProtocol key announcement (specs/PROTOCOL.md section 6a): private keys as 32 raw bytes, h as given (here HASH of the protocol name, standing in for a handshake hash), proof = HMAC-HASH(HKDF(h, DH(announced, client e), 2)[0], label || handshake static public || announced public), field_value = the value of payload field 0x04."
+
                 root["label"] <- JsonValue.Create KeyAnnouncement.Label
                 let arr = JsonArray()
 
@@ -349,11 +442,21 @@ let vectorTests =
                     KeyAnnouncement.decode 32 suite.Hash.HASHLEN (ReadOnlySpan value)
                     |> Result.defaultWith (fun e -> failtestf "%A" e)
 
-                let proven = KeyAnnouncement.verify suite h server e entries |> Result.defaultWith (fun e -> failtestf "%A" e)
+                let proven =
+                    KeyAnnouncement.verify suite h server e entries
+                    |> Result.defaultWith (fun e -> failtestf "%A" e)
+
                 Expect.equal proven.Length ((nonNull v["announced"]).AsArray().Count) "every key proven"
         }
     ]
 
 [<Tests>]
 let tests =
-    testList "Key sets (core)" [ revokedLineTests; keySetTests; codecTests; proofTests; connectionTests; vectorTests ]
+    testList "Key sets (core)" [
+        revokedLineTests
+        keySetTests
+        codecTests
+        proofTests
+        connectionTests
+        vectorTests
+    ]
