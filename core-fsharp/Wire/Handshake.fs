@@ -153,9 +153,11 @@ module internal Handshake =
                         let endorsement = peer |> Option.bind (fun p -> p.Endorsement)
 
                         match HybridProtocol.Core.Formats.EndorsementCheck.decide policy key.Bytes endorsement with
-                        | HybridProtocol.Core.Formats.EndorsementVerdict.Endorsed _ -> continueWith h.context step peer out
+                        | HybridProtocol.Core.Formats.EndorsementVerdict.Endorsed _ ->
+                            continueWith h.context step peer out
                         | HybridProtocol.Core.Formats.EndorsementVerdict.NotEndorsed -> ask ()
-                        | HybridProtocol.Core.Formats.EndorsementVerdict.Refuse reason -> rejectPeerKey h.context step peer (EndorsementRefused reason) out
+                        | HybridProtocol.Core.Formats.EndorsementVerdict.Refuse reason ->
+                            rejectPeerKey h.context step peer (EndorsementRefused reason) out
                     | None, None -> ask ()
                 | Ok peer, None -> continueWith h.context step peer out
 
@@ -252,8 +254,7 @@ module internal Handshake =
         maxRecordData
         rekey
         outgoing
-        : Context =
-        {
+        : Context = {
         role = role
         protocol = protocol
         local = local

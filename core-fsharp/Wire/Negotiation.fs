@@ -58,11 +58,12 @@ module HandshakePayload =
         match checkApplicationProtocol payload.ApplicationProtocol with
         | Error e -> Error e
         | Ok _ when payload.MaxMessageSize < 1 -> Error(InvalidConfig(MessageSizeOutOfRange payload.MaxMessageSize))
-        | Ok _ when
-            payload.Endorsement
-            |> Option.exists (fun e -> e.Length < 1 || e.Length > 65535)
-            ->
-            Error(InvalidConfig(BadEndorsementLength(payload.Endorsement |> Option.map Array.length |> Option.defaultValue 0)))
+        | Ok _ when payload.Endorsement |> Option.exists (fun e -> e.Length < 1 || e.Length > 65535) ->
+            Error(
+                InvalidConfig(
+                    BadEndorsementLength(payload.Endorsement |> Option.map Array.length |> Option.defaultValue 0)
+                )
+            )
         | Ok name ->
             let endorsement = payload.Endorsement |> Option.defaultValue [||]
             let extra = if endorsement.Length > 0 then 3 + endorsement.Length else 0

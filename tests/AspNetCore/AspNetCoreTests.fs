@@ -526,7 +526,8 @@ let kestrel =
                 $"HTTP/2 Noise_IKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b h2 {clientKey.PublicKey.Fingerprint} 64"
                 "IK, the application protocol, the client's key"
 
-        testCase "HTTP/2 to Kestrel trusting a fleet authority: an endorsed key is accepted, an expired endorsement refused with EndorsementExpired"
+        testCase
+            "HTTP/2 to Kestrel trusting a fleet authority: an endorsed key is accepted, an expired endorsement refused with EndorsementExpired"
         <| fun () ->
             use authority = AuthoritySigningKey.Generate()
             use key = PrivateKey.Generate()
@@ -565,7 +566,10 @@ let kestrel =
                 with e ->
                     hybridIn e
 
-            Expect.equal (refused |> Option.map (fun e -> e.Code)) (Some HybridErrorCode.EndorsementExpired) "the client's code"
+            Expect.equal
+                (refused |> Option.map (fun e -> e.Code))
+                (Some HybridErrorCode.EndorsementExpired)
+                "the client's code"
 
         testCase "settings bound from configuration serve HTTP/1.1 (key file, timeout, limits)"
         <| fun () ->
