@@ -167,7 +167,7 @@ public sealed partial class SecureConnection
         {
             throw new HybridArgumentException(
                 HybridErrorCode.InvalidArgument,
-                $"SecureServerOptions.Endorsement endorses {sent.ServerKey.Fingerprint}, not the ServerKey {serverKey.PublicKey.Fingerprint}: clients would refuse it. Endorse the server's key (hybrid authority sign).");
+                $"SecureServerOptions.Endorsement endorses {sent.ServerKey.Fingerprint}, not the ServerKey {serverKey.PublicKey.Fingerprint}: clients would refuse it. Endorse the server's key (AuthoritySigningKey.Endorse).");
         }
         return RunHandshakeAsync(stream, options, new WireErrorContext(false, peer, null), null, null, proxied, party =>
         {

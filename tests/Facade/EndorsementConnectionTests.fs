@@ -150,7 +150,7 @@ let tests =
                 ignore (Result.map (fun (s: SecureConnection) -> s.Dispose()) s)
                 Expect.isTrue (e :? Security.Authentication.AuthenticationException) $"{e.GetType().Name}"
                 Expect.stringContains e.Message "expired" "says what"
-                Expect.stringContains e.Message "hybrid authority sign" "says what to do"
+                Expect.stringContains e.Message "endorse the key again" "says what to do"
             | other -> failtestf "%A" other
         }
 

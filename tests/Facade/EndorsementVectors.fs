@@ -116,6 +116,18 @@ let private computed () =
     o["authority_public_pem"] <- JsonValue.Create(authority.PublicKey.ToPem())
     o["known_hosts_line"] <- JsonValue.Create($"@authority {String.Join(',', hosts)} {authority.PublicKey}")
 
+    // The server's handshake payload carrying it (PROTOCOL.md §6: application protocol "hybrid", largest message
+    // 16 MiB, field 10 the endorsement), the plaintext of message 2's payload in NX and XX.
+    let payload =
+        HybridProtocol.Core.Wire.HandshakePayload.encode {
+            ApplicationProtocol = "hybrid"
+            MaxMessageSize = 16777216
+            Endorsement = Some bytes
+        }
+        |> Result.defaultWith (fun e -> failtestf "%A" e)
+
+    o["server_handshake_payload"] <- JsonValue.Create(toHex payload)
+
     o["checks"] <-
         JsonArray(
             [|
@@ -163,11 +175,24 @@ let tests =
                     "endorsement_pem"
                     "authority_public_pem"
                     "known_hosts_line"
+                    "server_handshake_payload"
                 ] do
                 Expect.equal (string (get published key)) (string (get expected key)) key
 
             let publishedChecks = (get published "checks").AsArray()
             Expect.equal publishedChecks.Count 6 "six checks"
+
+            // The published payload decodes to the endorsement's bytes (an old reader skips field 10).
+            let payload =
+                Convert.FromHexString(string (get published "server_handshake_payload"))
+
+            match HybridProtocol.Core.Wire.HandshakePayload.decode (ReadOnlySpan payload) with
+            | Ok p ->
+                Expect.equal
+                    p.Endorsement
+                    (Some(Convert.FromHexString(string (get published "endorsement"))))
+                    "field 10"
+            | Error e -> failtestf "%A" e
 
             // The published bytes, read back: the endorsement decodes, and each listed check gives its result.
             let bytes = Convert.FromHexString(string (get published "endorsement"))
