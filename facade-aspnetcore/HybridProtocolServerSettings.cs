@@ -18,6 +18,12 @@ public sealed class HybridProtocolServerSettings
     /// <summary>The server's private key file (PEM, as <c>hybrid keygen</c> writes it). Required.</summary>
     public string? KeyFile { get; set; }
 
+    /// <summary>
+    /// A fleet authority's endorsement of the key (PEM, as <c>hybrid authority sign</c> writes it), sent to clients that
+    /// trust the authority (<see cref="SecureServerOptions.Endorsement"/>); null (the default): none.
+    /// </summary>
+    public string? EndorsementFile { get; set; }
+
     /// <summary>Public key files of the clients allowed to connect; empty (the default): clients stay anonymous.</summary>
     public IList<string> AllowedClientKeyFiles { get; } = [];
 
@@ -78,6 +84,11 @@ public sealed class HybridProtocolServerSettings
             PostQuantum = PostQuantum,
             ServerKey = PrivateKey.Load(KeyFile),
         };
+        if (!string.IsNullOrEmpty(EndorsementFile))
+        {
+            server.Endorsement = ServerEndorsement.Load(EndorsementFile);
+        }
+
         if (AllowedClientKeyFiles.Count > 0)
         {
             server.ClientAuthentication = ClientAuthentication.AllowList(AllowedClientKeyFiles.Select(PublicKey.Load));

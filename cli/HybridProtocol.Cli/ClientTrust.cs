@@ -155,6 +155,13 @@ internal sealed class ClientTrust
                 $"The server {_target} presented the key {presented.Fingerprint}, not the pinned {_pin}; the connection was refused. Check the fingerprint with the server's owner.",
                 e);
         }
+        catch (HybridAuthenticationException e) when (e.Code is >= HybridErrorCode.EndorsementMissing and <= HybridErrorCode.EndorsementWrongHost)
+        {
+            throw new CliException(
+                ExitCode.Authentication,
+                $"{e.Message} With this tool, the authority's holder endorses a server key with 'hybrid authority sign' and the server sends it with 'hybrid serve --endorsement FILE'.",
+                e);
+        }
         catch (HybridProtocolException e) when (NetCommands.IsBusyRefusal(e))
         {
             throw new CliException(

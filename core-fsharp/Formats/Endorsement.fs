@@ -51,9 +51,13 @@ type EndorsementFormatError =
 
 type SignFn = delegate of message: ReadOnlySpan<byte> * signature: Span<byte> -> unit
 
-type VerifyFn = delegate of publicKey: ReadOnlySpan<byte> * message: ReadOnlySpan<byte> * signature: ReadOnlySpan<byte> -> bool
+type VerifyFn =
+    delegate of publicKey: ReadOnlySpan<byte> * message: ReadOnlySpan<byte> * signature: ReadOnlySpan<byte> -> bool
 
-type TrustedAuthority = { Key: byte array; Hosts: HostPattern list }
+type TrustedAuthority = {
+    Key: byte array
+    Hosts: HostPattern list
+}
 
 [<NoComparison; NoEquality>]
 type AuthorityPolicy = {
@@ -90,7 +94,8 @@ type EndorsementVerdict =
 module HostPattern =
 
     let private isAddress (host: string) =
-        host.Contains ':' || host |> Seq.forall (fun c -> Char.IsAsciiDigit c || c = '.')
+        host.Contains ':'
+        || host |> Seq.forall (fun c -> Char.IsAsciiDigit c || c = '.')
 
     let parse (text: string) =
         let trimmed = text.Trim()
@@ -109,7 +114,10 @@ module HostPattern =
 
     let print (pattern: HostPattern) =
         (if pattern.Wildcard then "*." else "")
-        + HostPort.print { Host = pattern.Host; Port = pattern.Port }
+        + HostPort.print {
+            Host = pattern.Host
+            Port = pattern.Port
+        }
 
     let matches (host: string) (port: int) (pattern: HostPattern) =
         let hostMatches =
@@ -204,7 +212,8 @@ module Endorsement =
                     else
                         match HostPattern.parse text with
                         | Error _ -> Error(EndorsementFormatError.BadHost(i, text))
-                        | Ok p when HostPattern.print p <> text -> Error(EndorsementFormatError.NonCanonicalHost(i, text))
+                        | Ok p when HostPattern.print p <> text ->
+                            Error(EndorsementFormatError.NonCanonicalHost(i, text))
                         | Ok _ when List.contains text seen -> Error(EndorsementFormatError.DuplicateHost(i, text))
                         | Ok p -> go (i + 1) (text :: seen) (p :: acc) tail
 
@@ -224,7 +233,16 @@ module Endorsement =
         let hosts = body.Hosts |> List.map (HostPattern.print >> Encoding.ASCII.GetBytes)
 
         let length =
-            1 + 1 + 2 + body.AuthorityKey.Length + 1 + 2 + body.ServerKey.Length + 8 + 8 + 1
+            1
+            + 1
+            + 2
+            + body.AuthorityKey.Length
+            + 1
+            + 2
+            + body.ServerKey.Length
+            + 8
+            + 8
+            + 1
             + (hosts |> List.sumBy (fun h -> 1 + h.Length))
 
         let output = Array.zeroCreate<byte> length
@@ -266,12 +284,13 @@ module Endorsement =
     let private labelBytes = Array.append (Encoding.ASCII.GetBytes Label) [| 0uy |]
 
     let signatureInput (body: EndorsementBody) =
-        checkBody body |> Result.map (fun () -> Array.append labelBytes (writeBody body))
+        checkBody body
+        |> Result.map (fun () -> Array.append labelBytes (writeBody body))
 
     let sign (sign: SignFn) (body: EndorsementBody) =
         signatureInput body
         |> Result.map (fun input ->
-            let signature = Array.zeroCreate<byte> (signatureLength body.Algorithm)
+            let signature = Array.zeroCreate<byte>(signatureLength body.Algorithm)
             sign.Invoke(ReadOnlySpan input, Span signature)
             { Body = body; Signature = signature })
 
@@ -282,7 +301,7 @@ module Endorsement =
             Error(EndorsementFormatError.SignatureLength endorsement.Signature.Length)
         | Ok() ->
             let body = writeBody endorsement.Body
-            let output = Array.zeroCreate<byte> (body.Length + 2 + endorsement.Signature.Length)
+            let output = Array.zeroCreate<byte>(body.Length + 2 + endorsement.Signature.Length)
             Array.blit body 0 output 0 body.Length
             BinaryPrimitives.WriteUInt16BigEndian(Span(output, body.Length, 2), uint16 endorsement.Signature.Length)
             Array.blit endorsement.Signature 0 output (body.Length + 2) endorsement.Signature.Length
@@ -296,7 +315,10 @@ module Endorsement =
             Ok(input.Slice(at, count).ToArray(), at + count)
 
     let private readU8 (input: ReadOnlySpan<byte>) (at: int) =
-        if input.Length - at < 1 then Error EndorsementFormatError.TruncatedEndorsement else Ok(input[at], at + 1)
+        if input.Length - at < 1 then
+            Error EndorsementFormatError.TruncatedEndorsement
+        else
+            Ok(input[at], at + 1)
 
     let private readU16 (input: ReadOnlySpan<byte>) (at: int) =
         if input.Length - at < 2 then
@@ -346,18 +368,21 @@ module Endorsement =
                 | Ok algorithm ->
                     match readU16 input at with
                     | Error e -> Error e
-                    | Ok(keyLength, _) when keyLength <> publicKeyLength algorithm -> Error(EndorsementFormatError.AuthorityKeyLength keyLength)
+                    | Ok(keyLength, _) when keyLength <> publicKeyLength algorithm ->
+                        Error(EndorsementFormatError.AuthorityKeyLength keyLength)
                     | Ok(keyLength, at) ->
                         match take input at keyLength with
                         | Error e -> Error e
                         | Ok(authorityKey, at) ->
                             match readU8 input at with
                             | Error e -> Error e
-                            | Ok(keyType, _) when keyType <> x25519Type -> Error(EndorsementFormatError.UnknownServerKeyType keyType)
+                            | Ok(keyType, _) when keyType <> x25519Type ->
+                                Error(EndorsementFormatError.UnknownServerKeyType keyType)
                             | Ok(_, at) ->
                                 match readU16 input at with
                                 | Error e -> Error e
-                                | Ok(length, _) when length <> serverKeyLength -> Error(EndorsementFormatError.ServerKeyLength length)
+                                | Ok(length, _) when length <> serverKeyLength ->
+                                    Error(EndorsementFormatError.ServerKeyLength length)
                                 | Ok(length, at) ->
                                     match take input at length with
                                     | Error e -> Error e
@@ -394,7 +419,11 @@ module Endorsement =
                                                                     match take input at length with
                                                                     | Error e -> Error e
                                                                     | Ok(_, endAt) when endAt < input.Length ->
-                                                                        Error(EndorsementFormatError.TrailingBytes(input.Length - endAt))
+                                                                        Error(
+                                                                            EndorsementFormatError.TrailingBytes(
+                                                                                input.Length - endAt
+                                                                            )
+                                                                        )
                                                                     | Ok(signature, _) ->
                                                                         Ok {
                                                                             Body = {

@@ -126,10 +126,14 @@ type SignFn = delegate of message: ReadOnlySpan<byte> * signature: Span<byte> ->
 
 /// The algorithm's verification (RFC 8032 §5.1.7 for Ed25519): whether `signature` is valid for `message` under
 /// `publicKey`.
-type VerifyFn = delegate of publicKey: ReadOnlySpan<byte> * message: ReadOnlySpan<byte> * signature: ReadOnlySpan<byte> -> bool
+type VerifyFn =
+    delegate of publicKey: ReadOnlySpan<byte> * message: ReadOnlySpan<byte> * signature: ReadOnlySpan<byte> -> bool
 
 /// An authority a client trusts, for the hosts its trust covers (an empty list: every host).
-type TrustedAuthority = { Key: byte array; Hosts: HostPattern list }
+type TrustedAuthority = {
+    Key: byte array
+    Hosts: HostPattern list
+}
 
 /// Everything a client checks an endorsement against.
 [<NoComparison; NoEquality>]
@@ -280,7 +284,11 @@ module EndorsementCheck =
     /// Checks endorsement bytes for the key the handshake authenticated, in this order: encoding, revoked authority,
     /// unknown authority (not trusted, or not for this host), signature, different key, revoked server key, not yet
     /// valid, expired, wrong host. Key comparisons are constant-time.
-    val check: policy: AuthorityPolicy -> serverKey: byte array -> endorsement: ReadOnlySpan<byte> -> Result<Endorsement, EndorsementError>
+    val check:
+        policy: AuthorityPolicy ->
+        serverKey: byte array ->
+        endorsement: ReadOnlySpan<byte> ->
+            Result<Endorsement, EndorsementError>
 
     /// The client's decision for the server's key and the endorsement it sent, if any (specs/PROTOCOL.md §6b):
     /// `check`'s result; without an endorsement `Missing` when `Required`, else `NotEndorsed`; when not `Required`, an

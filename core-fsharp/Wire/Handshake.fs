@@ -359,8 +359,7 @@ module internal Handshake =
         maxRecordData
         rekey
         outgoing
-        : Context =
-        {
+        : Context = {
         role = role
         protocol = protocol
         local = local

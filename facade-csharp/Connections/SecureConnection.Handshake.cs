@@ -208,7 +208,7 @@ public sealed partial class SecureConnection
         {
             throw new HybridArgumentException(
                 HybridErrorCode.InvalidArgument,
-                $"SecureServerOptions.Endorsement endorses {sent.ServerKey.Fingerprint}, not the ServerKey {serverKeys[0].PublicKey.Fingerprint}: clients would refuse it. Endorse the server's key (hybrid authority sign).");
+                $"SecureServerOptions.Endorsement endorses {sent.ServerKey.Fingerprint}, not the ServerKey {serverKeys[0].PublicKey.Fingerprint}: clients would refuse it. Endorse the server's key (AuthoritySigningKey.Endorse).");
         }
 
         var remote = proxied?.Client ?? (stream is NetworkStream network ? network.Socket.RemoteEndPoint : null);

@@ -294,14 +294,14 @@ internal static class Endorsements
         var (code, why) = error switch
         {
             EndorsementError.BadEncoding b => (HybridErrorCode.BadEndorsement, $"sent a malformed endorsement ({Describe(b.Item)})"),
-            _ when error.IsMissing => (HybridErrorCode.EndorsementMissing, "sent no endorsement of its key, and this client trusts only keys its authorities endorse. Give the server an endorsement (hybrid authority sign; hybrid serve --endorsement FILE)"),
+            _ when error.IsMissing => (HybridErrorCode.EndorsementMissing, "sent no endorsement of its key, and this client trusts only keys its authorities endorse. Give the server an endorsement of its key (AuthoritySigningKey.Endorse, SecureServerOptions.Endorsement)"),
             _ when error.IsRevokedAuthority => (HybridErrorCode.EndorsementRevoked, "is endorsed by an authority whose key is revoked here. Endorse the server with a current authority"),
             _ when error.IsUnknownAuthority => (HybridErrorCode.UnknownAuthority, "is endorsed by an authority this client does not trust for this host. Trust that authority, or endorse the server with a trusted one"),
             _ when error.IsBadSignature => (HybridErrorCode.BadEndorsement, "sent an endorsement whose signature does not verify (it was altered, or not signed by the authority it names)"),
             _ when error.IsDifferentKey => (HybridErrorCode.EndorsementKeyMismatch, "sent an endorsement of another key than the one it proved. Endorse the server's current key"),
             _ when error.IsRevokedServerKey => (HybridErrorCode.EndorsementRevoked, "proved a key that is revoked here, although an authority endorses it"),
             EndorsementError.NotYetValid n => (HybridErrorCode.EndorsementNotYetValid, $"sent an endorsement valid only from {DateTimeOffset.FromUnixTimeSeconds(n.notBefore):yyyy-MM-ddTHH:mm:ssZ} (now {DateTimeOffset.FromUnixTimeSeconds(n.now):yyyy-MM-ddTHH:mm:ssZ}). Check both clocks, or wait"),
-            EndorsementError.Expired x => (HybridErrorCode.EndorsementExpired, $"sent an endorsement that expired at {DateTimeOffset.FromUnixTimeSeconds(x.notAfter):yyyy-MM-ddTHH:mm:ssZ} (now {DateTimeOffset.FromUnixTimeSeconds(x.now):yyyy-MM-ddTHH:mm:ssZ}). Renew it (hybrid authority sign)"),
+            EndorsementError.Expired x => (HybridErrorCode.EndorsementExpired, $"sent an endorsement that expired at {DateTimeOffset.FromUnixTimeSeconds(x.notAfter):yyyy-MM-ddTHH:mm:ssZ} (now {DateTimeOffset.FromUnixTimeSeconds(x.now):yyyy-MM-ddTHH:mm:ssZ}). Renew it: endorse the key again with a later not-after (AuthoritySigningKey.Endorse)"),
             EndorsementError.WrongHost w => (HybridErrorCode.EndorsementWrongHost, $"sent an endorsement for {HostPatternModule.printList(w.patterns)}, which does not cover {HostPortModule.format(w.host, w.port)}"),
             _ => (HybridErrorCode.BadEndorsement, error.ToString()),
         };

@@ -526,6 +526,51 @@ let kestrel =
                 $"HTTP/2 Noise_IKhfs_25519+MLKEM768_ChaChaPoly_BLAKE2b h2 {clientKey.PublicKey.Fingerprint} 64"
                 "IK, the application protocol, the client's key"
 
+        testCase
+            "HTTP/2 to Kestrel trusting a fleet authority: an endorsed key is accepted, an expired endorsement refused with EndorsementExpired"
+        <| fun () ->
+            use authority = AuthoritySigningKey.Generate()
+            use key = PrivateKey.Generate()
+            let now = DateTimeOffset.UtcNow
+
+            let serve (notBefore: DateTimeOffset) (notAfter: DateTimeOffset) =
+                let options =
+                    SecureServerOptions(
+                        ServerKey = key,
+                        Endorsement = authority.Endorse(key.PublicKey, [ "127.0.0.1" ], notBefore, notAfter),
+                        ApplicationProtocol = "h2"
+                    )
+
+                startServer HttpProtocols.Http2 None ignore (fun l ->
+                    l.UseHybridProtocol(fun (o: HybridProtocolConnectionOptions) -> o.ServerOptions <- options)
+                    |> ignore)
+
+            let client =
+                SecureClientOptions(
+                    ServerAuthentication = ServerAuthentication.Authority [ authority.PublicKey ],
+                    ApplicationProtocol = "h2"
+                )
+
+            do
+                use server = serve (now.AddHours -1.0) (now.AddHours 1.0)
+                use http = http2Client client
+                Expect.stringStarts (get http server.Port) "HTTP/2 Noise_NXhfs_" "NX with the endorsed key"
+
+            use expired = serve (now.AddHours -2.0) (now.AddHours -1.0)
+            use http = http2Client client
+
+            let refused =
+                try
+                    get http expired.Port |> ignore
+                    None
+                with e ->
+                    hybridIn e
+
+            Expect.equal
+                (refused |> Option.map (fun e -> e.Code))
+                (Some HybridErrorCode.EndorsementExpired)
+                "the client's code"
+
         testCase "settings bound from configuration serve HTTP/1.1 (key file, timeout, limits)"
         <| fun () ->
             let dir = Directory.CreateTempSubdirectory "hp-aspnet-"

@@ -14,7 +14,18 @@ let private seconds (s: float) = TimeSpan.FromSeconds s
 /// `hybrid authority sign` for server.key.pub into NAME with these extra options.
 let private sign dir name (extra: string list) =
     let r =
-        run dir ([ "authority"; "sign"; "--authority"; "fleet.authority"; "server.key.pub"; "-o"; name ] @ extra)
+        run
+            dir
+            ([
+                "authority"
+                "sign"
+                "--authority"
+                "fleet.authority"
+                "server.key.pub"
+                "-o"
+                name
+             ]
+             @ extra)
 
     expectExit Exit.success r $"sign {name}"
 
@@ -27,7 +38,8 @@ let private connectWith dir endorsement (trust: string list) =
 [<Tests>]
 let tests =
     testList "Cli authority" [
-        testCase "keygen, sign and show; connect --authority accepts an endorsed server and refuses each bad endorsement with exit 4"
+        testCase
+            "keygen, sign and show; connect --authority accepts an endorsed server and refuses each bad endorsement with exit 4"
         <| fun () ->
             use dir = new TempDir()
             use key = keygen dir "server.key"
@@ -46,8 +58,24 @@ let tests =
             Expect.equal ok.Stdout (Encoding.UTF8.GetBytes "hello\n") "the echo"
             Expect.isFalse (File.Exists(dir.File "known_hosts")) "nothing recorded"
 
-            sign dir "expired.endorsement" [ "--host"; "127.0.0.1"; "--not-before"; "2020-01-01T00:00:00Z"; "--not-after"; "2020-01-02T00:00:00Z" ]
-            sign dir "future.endorsement" [ "--host"; "127.0.0.1"; "--not-before"; "2099-01-01T00:00:00Z"; "--valid-for"; "1d" ]
+            sign dir "expired.endorsement" [
+                "--host"
+                "127.0.0.1"
+                "--not-before"
+                "2020-01-01T00:00:00Z"
+                "--not-after"
+                "2020-01-02T00:00:00Z"
+            ]
+
+            sign dir "future.endorsement" [
+                "--host"
+                "127.0.0.1"
+                "--not-before"
+                "2099-01-01T00:00:00Z"
+                "--valid-for"
+                "1d"
+            ]
+
             sign dir "elsewhere.endorsement" [ "--host"; "*.fleet.example"; "--valid-for"; "1h" ]
 
             let cases = [
@@ -69,22 +97,77 @@ let tests =
             use _ = keygen dir "other.key"
             expectExit Exit.success (run dir [ "authority"; "keygen"; "-o"; "fleet.authority" ]) "authority keygen"
 
-            let both = run dir [ "connect"; "127.0.0.1:1"; "--authority"; "fleet.authority.pub"; "--pin"; "SHA256:x" ]
+            let both =
+                run dir [
+                    "connect"
+                    "127.0.0.1:1"
+                    "--authority"
+                    "fleet.authority.pub"
+                    "--pin"
+                    "SHA256:x"
+                ]
+
             expectExit Exit.usage both "--authority with --pin"
 
-            let bad = run dir [ "authority"; "sign"; "--authority"; "fleet.authority"; "--host"; "a"; "--valid-for"; "3w"; "server.key.pub"; "-o"; "e" ]
+            let bad =
+                run dir [
+                    "authority"
+                    "sign"
+                    "--authority"
+                    "fleet.authority"
+                    "--host"
+                    "a"
+                    "--valid-for"
+                    "3w"
+                    "server.key.pub"
+                    "-o"
+                    "e"
+                ]
+
             expectExit Exit.usage bad "a bad duration"
 
-            let none = run dir [ "authority"; "sign"; "--authority"; "fleet.authority"; "--host"; "a"; "server.key.pub"; "-o"; "e" ]
+            let none =
+                run dir [
+                    "authority"
+                    "sign"
+                    "--authority"
+                    "fleet.authority"
+                    "--host"
+                    "a"
+                    "server.key.pub"
+                    "-o"
+                    "e"
+                ]
+
             expectExit Exit.usage none "no window"
 
             let forOther =
-                run dir [ "authority"; "sign"; "--authority"; "fleet.authority"; "--host"; "127.0.0.1"; "--valid-for"; "1h"; "other.key.pub"; "-o"; "other.endorsement" ]
+                run dir [
+                    "authority"
+                    "sign"
+                    "--authority"
+                    "fleet.authority"
+                    "--host"
+                    "127.0.0.1"
+                    "--valid-for"
+                    "1h"
+                    "other.key.pub"
+                    "-o"
+                    "other.endorsement"
+                ]
 
             expectExit Exit.success forOther "sign for the other key"
 
             let serve =
-                run dir [ "serve"; "--key"; "server.key"; "--listen"; "127.0.0.1:0"; "--endorsement"; "other.endorsement" ]
+                run dir [
+                    "serve"
+                    "--key"
+                    "server.key"
+                    "--listen"
+                    "127.0.0.1:0"
+                    "--endorsement"
+                    "other.endorsement"
+                ]
 
             expectExit Exit.keyOrFile serve "serve refuses an endorsement of another key"
             Expect.stringContains serve.Stderr "endorses" "says why"
@@ -98,7 +181,9 @@ let readme =
             if OperatingSystem.IsWindows() then
                 skiptest "bash"
 
-            let text = File.ReadAllText(Path.Combine(HybridProtocol.Tests.TestSupport.repoRoot, "cli", "README.md"))
+            let text =
+                File.ReadAllText(Path.Combine(HybridProtocol.Tests.TestSupport.repoRoot, "cli", "README.md"))
+
             let section = text.Substring(text.IndexOf "## Fleet authority")
 
             let block =

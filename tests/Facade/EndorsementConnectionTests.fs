@@ -16,7 +16,13 @@ type private FixedClock(now: DateTimeOffset) =
 
 let private hour = TimeSpan.FromHours 1.0
 
-let private endorse (authority: AuthoritySigningKey) (key: PrivateKey) hosts (notBefore: DateTimeOffset) (notAfter: DateTimeOffset) =
+let private endorse
+    (authority: AuthoritySigningKey)
+    (key: PrivateKey)
+    hosts
+    (notBefore: DateTimeOffset)
+    (notAfter: DateTimeOffset)
+    =
     authority.Endorse(key.PublicKey, hosts, notBefore, notAfter)
 
 let private now () = DateTimeOffset.UtcNow
@@ -45,12 +51,15 @@ let private clientCode serverOpts clientOpts =
 [<Tests>]
 let tests =
     testList "Facade endorsements" [
-        test "a client trusting the authority connects to two servers with different endorsed keys, classical and hybrid, with and without a client key" {
+        test
+            "a client trusting the authority connects to two servers with different endorsed keys, classical and hybrid, with and without a client key" {
             use authority = AuthoritySigningKey.Generate()
             use first = PrivateKey.Generate()
             use second = PrivateKey.Generate()
             use identity = PrivateKey.Generate()
-            let window key = endorse authority key [ "127.0.0.1"; "*.fleet.example" ] (now () - hour) (now () + hour)
+
+            let window key =
+                endorse authority key [ "127.0.0.1"; "*.fleet.example" ] (now () - hour) (now () + hour)
 
             for key in [ first; second ] do
                 for post in [ PostQuantumMode.Hybrid; PostQuantumMode.Classical ] do
@@ -91,7 +100,10 @@ let tests =
                 Some HybridErrorCode.EndorsementExpired
                 "not yet valid (the client's clock is a day early)",
                 Some valid,
-                ServerAuthentication.Authority([ authority.PublicKey ], clock = FixedClock(now () - TimeSpan.FromDays 1.0)),
+                ServerAuthentication.Authority(
+                    [ authority.PublicKey ],
+                    clock = FixedClock(now () - TimeSpan.FromDays 1.0)
+                ),
                 Some HybridErrorCode.EndorsementNotYetValid
                 "wrong host",
                 Some(endorse authority key [ "10.9.9.9"; "*.fleet.example" ] (now () - hour) (now () + hour)),
@@ -101,7 +113,10 @@ let tests =
                 Some(endorse authority key [ "127.0.0.1:1" ] (now () - hour) (now () + hour)),
                 trust,
                 Some HybridErrorCode.EndorsementWrongHost
-                "unknown authority", Some valid, ServerAuthentication.Authority [ stranger.PublicKey ], Some HybridErrorCode.UnknownAuthority
+                "unknown authority",
+                Some valid,
+                ServerAuthentication.Authority [ stranger.PublicKey ],
+                Some HybridErrorCode.UnknownAuthority
                 "revoked server key",
                 Some valid,
                 ServerAuthentication.Authority([ authority.PublicKey ], revokedServerKeys = [ key.PublicKey ]),
@@ -120,14 +135,22 @@ let tests =
         test "a refusal is an authentication exception whose message says what to do" {
             use authority = AuthoritySigningKey.Generate()
             use key = PrivateKey.Generate()
-            let expired = endorse authority key [ "127.0.0.1" ] (now () - hour - hour) (now () - hour)
 
-            match handshake (serving key (Some expired)) (clientOptions (ServerAuthentication.Authority [ authority.PublicKey ])) id id with
+            let expired =
+                endorse authority key [ "127.0.0.1" ] (now () - hour - hour) (now () - hour)
+
+            match
+                handshake
+                    (serving key (Some expired))
+                    (clientOptions (ServerAuthentication.Authority [ authority.PublicKey ]))
+                    id
+                    id
+            with
             | Error e, s ->
                 ignore (Result.map (fun (s: SecureConnection) -> s.Dispose()) s)
                 Expect.isTrue (e :? Security.Authentication.AuthenticationException) $"{e.GetType().Name}"
                 Expect.stringContains e.Message "expired" "says what"
-                Expect.stringContains e.Message "hybrid authority sign" "says what to do"
+                Expect.stringContains e.Message "endorse the key again" "says what to do"
             | other -> failtestf "%A" other
         }
 
@@ -135,16 +158,25 @@ let tests =
             use authority = AuthoritySigningKey.Generate()
             use key = PrivateKey.Generate()
             use other = PrivateKey.Generate()
-            let forOther = endorse authority other [ "127.0.0.1" ] (now () - hour) (now () + hour)
 
-            match handshake (serving key (Some forOther)) (clientOptions (ServerAuthentication.Authority [ authority.PublicKey ])) id id with
+            let forOther =
+                endorse authority other [ "127.0.0.1" ] (now () - hour) (now () + hour)
+
+            match
+                handshake
+                    (serving key (Some forOther))
+                    (clientOptions (ServerAuthentication.Authority [ authority.PublicKey ]))
+                    id
+                    id
+            with
             | c, Error(HybridError h) ->
                 ignore (Result.map (fun (c: SecureConnection) -> c.Dispose()) c)
                 Expect.equal h.Code HybridErrorCode.InvalidArgument "the server's code"
             | other -> failtestf "%A" other
         }
 
-        test "a known-hosts @authority line accepts an endorsed key without recording it, refuses a bad endorsement, and leaves other servers to trust on first use" {
+        test
+            "a known-hosts @authority line accepts an endorsed key without recording it, refuses a bad endorsement, and leaves other servers to trust on first use" {
             use authority = AuthoritySigningKey.Generate()
             use endorsed = PrivateKey.Generate()
             use plain = PrivateKey.Generate()
@@ -152,19 +184,29 @@ let tests =
 
             try
                 File.WriteAllText(path, $"@authority 127.0.0.1 {authority.PublicKey} fleet\n")
-                let auth () = ServerAuthentication.KnownHostsFile path
-                let valid = endorse authority endorsed [ "127.0.0.1" ] (now () - hour) (now () + hour)
+
+                let auth () =
+                    ServerAuthentication.KnownHostsFile path
+
+                let valid =
+                    endorse authority endorsed [ "127.0.0.1" ] (now () - hour) (now () + hour)
+
                 Expect.equal (clientCode (serving endorsed (Some valid)) (clientOptions (auth ()))) None "endorsed"
                 Expect.equal (File.ReadAllLines path).Length 1 "nothing recorded for an endorsed key"
 
-                let expired = endorse authority endorsed [ "127.0.0.1" ] (now () - hour - hour) (now () - hour)
+                let expired =
+                    endorse authority endorsed [ "127.0.0.1" ] (now () - hour - hour) (now () - hour)
 
                 Expect.equal
                     (clientCode (serving endorsed (Some expired)) (clientOptions (auth ())))
                     (Some HybridErrorCode.EndorsementExpired)
                     "expired"
 
-                Expect.equal (clientCode (serving plain None) (clientOptions (auth ()))) None "no endorsement: trust on first use"
+                Expect.equal
+                    (clientCode (serving plain None) (clientOptions (auth ())))
+                    None
+                    "no endorsement: trust on first use"
+
                 Expect.equal (File.ReadAllLines path).Length 2 "the plain server's key was recorded"
             finally
                 File.Delete path

@@ -74,17 +74,29 @@ let private computed () =
     use server = PrivateKey.FromRawBytes(ReadOnlySpan serverPrivate)
 
     let endorsement =
-        authority.Endorse(server.PublicKey, hosts, DateTimeOffset.FromUnixTimeSeconds notBefore, DateTimeOffset.FromUnixTimeSeconds notAfter)
+        authority.Endorse(
+            server.PublicKey,
+            hosts,
+            DateTimeOffset.FromUnixTimeSeconds notBefore,
+            DateTimeOffset.FromUnixTimeSeconds notAfter
+        )
 
     let bytes = endorsement.ToBytes()
 
     let input =
-        match Endorsement.decode (ReadOnlySpan bytes) |> Result.bind (fun e -> Endorsement.signatureInput e.Body) with
+        match
+            Endorsement.decode (ReadOnlySpan bytes)
+            |> Result.bind (fun e -> Endorsement.signatureInput e.Body)
+        with
         | Ok i -> i
         | Error e -> failtestf "%A" e
 
     let o = JsonObject()
-    o["description"] <- JsonValue.Create "An authority endorsement (specs/KEYS.md \"Endorsements\", PROTOCOL.md §6b): Ed25519 authority, X25519 server key; every byte string lowercase hex, times in seconds since the Unix epoch."
+
+    o["description"] <-
+        JsonValue.Create
+            "An authority endorsement (specs/KEYS.md \"Endorsements\", PROTOCOL.md §6b): Ed25519 authority, X25519 server key; every byte string lowercase hex, times in seconds since the Unix epoch."
+
     o["authority_seed"] <- JsonValue.Create(toHex authoritySeed)
     o["authority_public"] <- JsonValue.Create(toHex (authority.PublicKey.RawBytes.ToArray()))
     o["server_private"] <- JsonValue.Create(toHex serverPrivate)
@@ -104,11 +116,31 @@ let private computed () =
     o["authority_public_pem"] <- JsonValue.Create(authority.PublicKey.ToPem())
     o["known_hosts_line"] <- JsonValue.Create($"@authority {String.Join(',', hosts)} {authority.PublicKey}")
 
+    // The server's handshake payload carrying it (PROTOCOL.md §6: application protocol "hybrid", largest message
+    // 16 MiB, field 10 the endorsement), the plaintext of message 2's payload in NX and XX.
+    let payload =
+        HybridProtocol.Core.Wire.HandshakePayload.encode {
+            ApplicationProtocol = "hybrid"
+            MaxMessageSize = 16777216
+            Endorsement = Some bytes
+        }
+        |> Result.defaultWith (fun e -> failtestf "%A" e)
+
+    o["server_handshake_payload"] <- JsonValue.Create(toHex payload)
+
     o["checks"] <-
         JsonArray(
             [|
                 for host, port, now, expected in checks ->
-                    let actual = verdict (authority.PublicKey.RawBytes.ToArray()) (server.PublicKey.RawBytes.ToArray()) bytes host port now
+                    let actual =
+                        verdict
+                            (authority.PublicKey.RawBytes.ToArray())
+                            (server.PublicKey.RawBytes.ToArray())
+                            bytes
+                            host
+                            port
+                            now
+
                     Expect.equal actual expected $"{host}:{port} at {now}"
                     let c = JsonObject()
                     c["host"] <- JsonValue.Create host
@@ -133,11 +165,34 @@ let tests =
 
             let published = JsonNode.Parse(File.ReadAllText file)
 
-            for key in [ "authority_public"; "server_public"; "signature_input"; "signature"; "endorsement"; "endorsement_pem"; "authority_public_pem"; "known_hosts_line" ] do
+            for key in
+                [
+                    "authority_public"
+                    "server_public"
+                    "signature_input"
+                    "signature"
+                    "endorsement"
+                    "endorsement_pem"
+                    "authority_public_pem"
+                    "known_hosts_line"
+                    "server_handshake_payload"
+                ] do
                 Expect.equal (string (get published key)) (string (get expected key)) key
 
             let publishedChecks = (get published "checks").AsArray()
             Expect.equal publishedChecks.Count 6 "six checks"
+
+            // The published payload decodes to the endorsement's bytes (an old reader skips field 10).
+            let payload =
+                Convert.FromHexString(string (get published "server_handshake_payload"))
+
+            match HybridProtocol.Core.Wire.HandshakePayload.decode (ReadOnlySpan payload) with
+            | Ok p ->
+                Expect.equal
+                    p.Endorsement
+                    (Some(Convert.FromHexString(string (get published "endorsement"))))
+                    "field 10"
+            | Error e -> failtestf "%A" e
 
             // The published bytes, read back: the endorsement decodes, and each listed check gives its result.
             let bytes = Convert.FromHexString(string (get published "endorsement"))
@@ -148,7 +203,12 @@ let tests =
             let server = Convert.FromHexString(string (get published "server_public"))
 
             for c in publishedChecks do
-                let host, port, now = string (get c "host"), (get c "port").GetValue<int>(), (get c "now").GetValue<int64>()
-                Expect.equal (verdict authority server bytes host port now) (string (get c "result")) $"{host}:{port} at {now}"
+                let host, port, now =
+                    string (get c "host"), (get c "port").GetValue<int>(), (get c "now").GetValue<int64>()
+
+                Expect.equal
+                    (verdict authority server bytes host port now)
+                    (string (get c "result"))
+                    $"{host}:{port} at {now}"
         }
     ]
