@@ -122,6 +122,7 @@ let private computed () =
         HybridProtocol.Core.Wire.HandshakePayload.encode {
             ApplicationProtocol = "hybrid"
             MaxMessageSize = 16777216
+            KeyAnnouncement = None
             Endorsement = Some bytes
         }
         |> Result.defaultWith (fun e -> failtestf "%A" e)
