@@ -11,8 +11,7 @@ namespace HybridProtocol.Cli;
 internal sealed class ClientTrust
 {
     private readonly HostPort _target;
-    private KnownHostResult? _firstContact;
-    private KnownHostResult? _changed;
+    private KnownHosts? _store;
     private PublicKey? _refusedPin;
     private string? _pin;
 
@@ -96,8 +95,11 @@ internal sealed class ClientTrust
         }
         else
         {
+            // The library's known-hosts mode: it records the keys a server announces (a rotation, specs/PROTOCOL.md
+            // §6a) and refuses revoked and changed keys with their own codes.
             var store = KnownHosts.Load(KnownHostsCommands.PathOrDefault(parse.GetValue(options.KnownHostsFile)));
-            trust.Authentication = ServerAuthentication.Callback(key => trust.CheckKnownHosts(store, key));
+            trust._store = store;
+            trust.Authentication = ServerAuthentication.KnownHosts(store);
         }
 
         var identityFile = parse.GetValue(options.Key);
@@ -115,38 +117,38 @@ internal sealed class ClientTrust
         return matches;
     }
 
-    private bool CheckKnownHosts(KnownHosts store, PublicKey key)
+    /// <summary>The keys the known-hosts store records for the target now (none: this connect is a first contact).</summary>
+    private HashSet<PublicKey> RecordedKeys()
     {
-        var result = store.Verify(_target.Host, _target.Port!.Value, key);
-        switch (result.Status)
-        {
-            case KnownHostStatus.FirstContact:
-                _firstContact = result;
-                return true;
-            case KnownHostStatus.Trusted:
-                return true;
-            default:
-                _changed = result;
-                return false;
-        }
+        var target = _target.ToString();
+        return _store!.List().Where(e => new HostPort(e.Host, e.Port).ToString() == target).Select(e => e.Key).ToHashSet();
     }
+
+    private static string FileArgument(KnownHosts store) => store.Path == KnownHostsCommands.DefaultPath() ? "" : $" --file {store.Path}";
 
     /// <summary>Connects with these checks; a refused key becomes the error that says why (changed key, wrong pin).</summary>
     public async Task<SecureConnection> ConnectAsync(SecureClientOptions options, CancellationToken cancellationToken)
     {
         options.ServerAuthentication = Authentication;
+        HashSet<PublicKey> recorded = _store is null ? [] : RecordedKeys();
         SecureConnection connection;
         try
         {
             connection = await SecureConnection.ConnectAsync(_target.Host, _target.Port!.Value, options, cancellationToken).ConfigureAwait(false);
         }
-        catch (HybridAuthenticationException e) when (e.Code == HybridErrorCode.AuthenticationFailed && _changed is { RecordedKey: { } recorded } changed)
+        catch (HybridAuthenticationException e) when (e.Code == HybridErrorCode.ServerKeyChanged && _store is { } store)
         {
-            var error = KnownHosts.ServerKeyChangedException(changed.Host, changed.Port, recorded, changed.PresentedKey, changed.Path, changed.RecordedLine);
             throw new CliException(
                 ExitCode.Authentication,
-                $"{error.Message} With this tool: hybrid known-hosts remove {_target}{(changed.Path == KnownHostsCommands.DefaultPath() ? "" : $" --file {changed.Path}")}",
-                error);
+                $"{e.Message} With this tool: hybrid known-hosts remove {_target}{FileArgument(store)}",
+                e);
+        }
+        catch (HybridAuthenticationException e) when (e.Code == HybridErrorCode.KeyRevoked && _store is { } store)
+        {
+            throw new CliException(
+                ExitCode.Authentication,
+                $"{e.Message} With this tool, 'hybrid known-hosts list{FileArgument(store)}' shows the trusted keys; the server's operator must serve its current key (hybrid serve --key CURRENT.key).",
+                e);
         }
         catch (HybridAuthenticationException e) when (e.Code == HybridErrorCode.AuthenticationFailed && _refusedPin is { } presented)
         {
@@ -185,11 +187,20 @@ internal sealed class ClientTrust
                 e);
         }
 
-        if (_firstContact is { } first)
+        if (_store is not null && recorded.Count == 0 && connection.RemotePublicKey is { } serverKey)
         {
             Console.Error.WriteLine(
-                $"hybrid: first contact with {_target}: trusting its key {first.PresentedKey.Fingerprint} and recording it in {first.Path}. "
+                $"hybrid: first contact with {_target}: trusting its key {serverKey.Fingerprint} and recording it in {_store!.Path}. "
                 + "Later connections will refuse a different key. Compare the fingerprint with the server's ('hybrid fingerprint KEY' there).");
+        }
+
+        var added = connection.AnnouncedServerKeys.Where(k => !recorded.Contains(k)).ToArray();
+        if (_store is not null && added.Length > 0)
+        {
+            Console.Error.WriteLine(
+                $"hybrid: {_target} announced {(added.Length == 1 ? "another key" : "other keys")} "
+                + $"{string.Join(", ", added.Select(k => k.Fingerprint))} with a proof of possession; "
+                + $"recorded as trusted for it in {_store.Path} (a key rotation).");
         }
 
         return connection;

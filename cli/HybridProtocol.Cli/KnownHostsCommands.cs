@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace HybridProtocol.Cli;
 
-/// <summary><c>hybrid known-hosts list|remove</c>: the trust-on-first-use store that <c>hybrid connect</c> uses.</summary>
+/// <summary><c>hybrid known-hosts list|add|remove|revoke</c>: the trust-on-first-use store that <c>hybrid connect</c> uses.</summary>
 internal static class KnownHostsCommands
 {
     /// <summary>The known-hosts file option (default: $HYBRID_KNOWN_HOSTS, else the user's config directory).</summary>
@@ -50,10 +50,72 @@ internal static class KnownHostsCommands
 
     public static Command Build()
     {
-        var command = new Command("known-hosts", "List or remove the server keys trusted on first use by 'hybrid connect'.");
+        var command = new Command("known-hosts", "List, add, remove or revoke the server keys trusted by 'hybrid connect' (trust on first use).");
         command.Subcommands.Add(List());
+        command.Subcommands.Add(Add());
         command.Subcommands.Add(Remove());
-        return App.WithExamples(command, "hybrid known-hosts list", "hybrid known-hosts remove example.com:12345");
+        command.Subcommands.Add(Revoke());
+        return App.WithExamples(
+            command,
+            "hybrid known-hosts list",
+            "hybrid known-hosts add example.com:12345 server.pub",
+            "hybrid known-hosts remove example.com:12345",
+            "hybrid known-hosts revoke leaked.pub");
+    }
+
+    private static Command Add()
+    {
+        var host = new Argument<string>("HOST:PORT") { Description = "The server the key is trusted for." };
+        var keyFile = new Argument<string>("KEYFILE") { Description = "The server's public key file (or its private key file)." };
+        var file = FileOption();
+        var command = new Command("add", "Trust a server key for HOST:PORT, beside any key already recorded there (a key learned out of band, before a rotation).")
+        {
+            host,
+            keyFile,
+            file,
+        };
+        command.SetRun(parse =>
+        {
+            var target = HostPort.Parse(parse.GetRequiredValue(host));
+            var key = Keys.LoadAnyPublic(parse.GetRequiredValue(keyFile));
+            var store = KnownHosts.Load(PathOrDefault(parse.GetValue(file)));
+            var added = store.Add(target.Host, target.Port!.Value, key);
+            Console.Error.WriteLine(added
+                ? $"Trusted {key.Fingerprint} for {target} in {store.Path}."
+                : $"{key.Fingerprint} is already trusted for {target} in {store.Path}; nothing was changed.");
+            return ExitCode.Success;
+        });
+        return App.WithExamples(command, "hybrid known-hosts add example.com:12345 server.pub", "hybrid known-hosts add 127.0.0.1:12345 next.pub --file ./known_hosts");
+    }
+
+    private static Command Revoke()
+    {
+        var keyFile = new Argument<string>("KEYFILE") { Description = "The revoked server key's public key file (or its private key file)." };
+        var host = new Option<string?>("--host")
+        {
+            Description = "Revoke the key for this server only; without it, for every server (@revoked *).",
+            HelpName = "HOST:PORT",
+        };
+        var file = FileOption();
+        var command = new Command("revoke", "Refuse a server key from now on (an @revoked line), even where another line trusts it: after a leak or a finished rotation.")
+        {
+            keyFile,
+            host,
+            file,
+        };
+        command.SetRun(parse =>
+        {
+            var key = Keys.LoadAnyPublic(parse.GetRequiredValue(keyFile));
+            HostPort? target = parse.GetValue(host) is { } h ? HostPort.Parse(h) : null;
+            var store = KnownHosts.Load(PathOrDefault(parse.GetValue(file)));
+            var revoked = target is { } t ? store.Revoke(key, t.Host, t.Port!.Value) : store.Revoke(key);
+            var scope = target is { } s ? $"for {s}" : "for every server";
+            Console.Error.WriteLine(revoked
+                ? $"Revoked {key.Fingerprint} {scope} in {store.Path}: connections that present it are refused (exit 4)."
+                : $"{key.Fingerprint} is already revoked {scope} in {store.Path}; nothing was changed.");
+            return ExitCode.Success;
+        });
+        return App.WithExamples(command, "hybrid known-hosts revoke leaked.pub", "hybrid known-hosts revoke old.pub --host example.com:12345");
     }
 
     private static Command List()

@@ -65,7 +65,7 @@ internal static class NetCommands
 
     public static Command Serve()
     {
-        var key = KeyOption();
+        var key = ServerKeysOption();
         var listen = ListenOption();
         var echo = new Option<bool>("--echo") { Description = "Send each client's data back to it instead of writing it to standard output." };
         var allow = AllowClientsOption();
@@ -126,8 +126,26 @@ internal static class NetCommands
                 throw new CliException(ExitCode.Usage, "--proxy-protocol writes a header toward a backend: it needs --to HOST:PORT.");
             }
 
-            using var serverKey = Keys.LoadConnectionKey(parse.GetRequiredValue(key));
+            var keyFiles = parse.GetValue(key) ?? [];
+            if (keyFiles.Length is 0 or > MaxServerKeys)
+            {
+                throw new CliException(ExitCode.Usage, $"Give 1 to {MaxServerKeys} --key options (the first is the current key, the others are announced to clients); {keyFiles.Length} were given.");
+            }
+
+            using var serverKeys = new KeyList();
+            foreach (var file in keyFiles)
+            {
+                serverKeys.Add(Keys.LoadConnectionKey(file));
+            }
+
+            if (serverKeys.Select(k => k.PublicKey).Distinct().Count() != serverKeys.Count)
+            {
+                throw new CliException(ExitCode.Usage, "The same server key is given twice with --key; give each key once.");
+            }
+
+            var serverKey = serverKeys[0];
             var options = ServerOptions(serverKey, parse.GetValue(allow));
+            options.ServerKeys = serverKeys;
             if (parse.GetValue(endorsementOption) is { } endorsementFile)
             {
                 options.Endorsement = ServerEndorsement.Load(endorsementFile);
@@ -272,6 +290,32 @@ internal static class NetCommands
         }
     }
 
+    /// <summary>The largest number of --key options of serve (the library's bound on a server's key set).</summary>
+    internal const int MaxServerKeys = 4;
+
+    /// <summary>The keys serve holds, disposed together when it ends.</summary>
+    private sealed class KeyList : List<PrivateKey>, IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var key in this)
+            {
+                key.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The repeatable --key option of serve: the current key, then the keys it announces (a rotation).</summary>
+    internal static Option<string[]> ServerKeysOption() => new("--key")
+    {
+        Description = "The server's private key (clients pin or record its public key). Repeat it during a rotation (up to 4): "
+            + "the first is the current key, and each connection announces the others with a proof of possession, so "
+            + "known-hosts clients record them before the switch (specs/PROTOCOL.md §6a).",
+        Required = true,
+        HelpName = "KEY",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
     /// <summary>The --key option of the server commands.</summary>
     internal static Option<string> KeyOption() => new("--key")
     {
@@ -330,7 +374,10 @@ internal static class NetCommands
         listener.Start();
 
         var clients = options.ClientAuthentication.IsRequired ? "allowed clients only" : "any client";
-        Console.Error.WriteLine($"hybrid: listening on {listener.LocalEndPoint} ({mode}, {clients}); server key {options.ServerKey!.Fingerprint}");
+        var others = options.ServerKeys.Count > 1
+            ? $"; announcing {string.Join(", ", options.ServerKeys.Skip(1).Select(k => k.Fingerprint))}"
+            : "";
+        Console.Error.WriteLine($"hybrid: listening on {listener.LocalEndPoint} ({mode}, {clients}); server key {options.ServerKey!.Fingerprint}{others}");
         return listener;
     }
 
