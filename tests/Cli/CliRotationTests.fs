@@ -127,6 +127,38 @@ let tests =
             expectExit Exit.authentication refused "revoked for this server"
             Expect.stringContains refused.Stderr "revokes (@revoked)" "the message says the key is revoked"
 
+        testCase "cli/README's rotation example runs as a script exactly as printed: overlap, switch, revoke"
+        <| fun () ->
+            if OperatingSystem.IsWindows() then
+                skiptest "bash"
+
+            let text =
+                File.ReadAllText(Path.Combine(HybridProtocol.Tests.TestSupport.repoRoot, "cli", "README.md"))
+
+            let section = text.Substring(text.IndexOf "## Rotating a server key")
+
+            let block =
+                Text.RegularExpressions.Regex
+                    .Match(section, "```sh\n(.*?)```", Text.RegularExpressions.RegexOptions.Singleline)
+                    .Groups[1].Value
+
+            use dir = new TempDir()
+            let r = runShell dir (seconds 120.) ("set -e\n" + block)
+            expectExit Exit.success r "the example"
+            use old = PrivateKey.Load(dir.File "old.key")
+            use next = PrivateKey.Load(dir.File "new.key")
+            Expect.stringContains r.Out "during the overlap\n" "the echo during the overlap"
+            Expect.stringContains r.Out $"{next.Fingerprint} announced by the server" "list shows the announced key"
+            Expect.stringEnds r.Out "after the switch\n" "the echo after the switch, without a warning"
+            Expect.isFalse (r.Stderr.Contains "WARNING") "no changed-key warning"
+            let port = int ((File.ReadAllText(dir.File "server.addr")).Trim().Split(':')[1])
+            Expect.equal (trusted dir port) (set [ old.Fingerprint; next.Fingerprint ]) "both keys recorded"
+
+            Expect.stringContains
+                (File.ReadAllText(dir.File "known_hosts"))
+                $"@revoked * x25519 {Convert.ToBase64String(old.PublicKey.RawBytes.ToArray())}"
+                "the old key is revoked"
+
         testCase "serve takes 1 to 4 keys, each once: 5 keys or a repeated key are usage errors (2)"
         <| fun () ->
             use dir = new TempDir()
