@@ -47,7 +47,17 @@ public static class HybridProtocolListenOptionsExtensions
         ArgumentNullException.ThrowIfNull(listenOptions);
         var settings = listenOptions.ApplicationServices.GetService<IOptions<HybridProtocolServerSettings>>()?.Value
             ?? throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "No HybridProtocol settings are registered: call services.AddHybridProtocol(configuration) first, or pass SecureServerOptions.");
-        return listenOptions.UseHybridProtocol(settings.CreateConnectionOptions());
+        var options = settings.CreateConnectionOptions();
+        // The key files are reloaded while the host runs (its stopping ends the reloads and holds the reloader).
+        if (settings.KeyFileReloadInterval != Timeout.InfiniteTimeSpan
+            && listenOptions.ApplicationServices.GetService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>() is { } lifetime)
+        {
+            var logger = listenOptions.ApplicationServices.GetService<ILoggerFactory>()?.CreateLogger(HybridProtocolDiagnostics.LoggerCategory);
+            var reloader = new KeyFileReloader(settings, options.ServerOptions!, logger);
+            lifetime.ApplicationStopping.Register(reloader.Dispose);
+        }
+
+        return listenOptions.UseHybridProtocol(options);
     }
 
     /// <summary>

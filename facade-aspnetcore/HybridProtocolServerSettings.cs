@@ -15,8 +15,49 @@ namespace HybridProtocol.AspNetCore;
 /// </summary>
 public sealed class HybridProtocolServerSettings
 {
-    /// <summary>The server's private key file (PEM, as <c>hybrid keygen</c> writes it). Required.</summary>
+    /// <summary>
+    /// The server's private key file (PEM, as <c>hybrid keygen</c> writes it): the current key. Required, unless
+    /// <see cref="KeyFiles"/> names the keys.
+    /// </summary>
     public string? KeyFile { get; set; }
+
+    /// <summary>
+    /// More server key files, after <see cref="KeyFile"/> (or alone, the first being the current key): a rotation's
+    /// next or retiring keys, announced to clients (<see cref="SecureServerOptions.ServerKeys"/>, specs/PROTOCOL.md §6a).
+    /// 1 to 4 keys in all.
+    /// </summary>
+    public IList<string> KeyFiles { get; } = [];
+
+    /// <summary>
+    /// How often an endpoint made by <see cref="HybridProtocolListenOptionsExtensions.UseHybridProtocol(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions)"/>
+    /// reloads its key files: when the keys in them changed (a key file replaced on disk, as Kestrel reloads
+    /// certificates), new connections use the new keys; a file that cannot be read is logged and the keys in use are
+    /// kept. Default 5 s; <see cref="Timeout.InfiniteTimeSpan"/>: never.
+    /// </summary>
+    public TimeSpan KeyFileReloadInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The key files in order: <see cref="KeyFile"/>, then <see cref="KeyFiles"/>.</summary>
+    internal string[] AllKeyFiles() => [.. string.IsNullOrEmpty(KeyFile) ? Array.Empty<string>() : [KeyFile], .. KeyFiles];
+
+    /// <summary>Loads every key file (all or none: the keys loaded before a failure are erased).</summary>
+    internal PrivateKey[] LoadKeys()
+    {
+        var keys = new List<PrivateKey>();
+        try
+        {
+            foreach (var file in AllKeyFiles())
+            {
+                keys.Add(PrivateKey.Load(file));
+            }
+        }
+        catch
+        {
+            keys.ForEach(k => k.Dispose());
+            throw;
+        }
+
+        return [.. keys];
+    }
 
     /// <summary>
     /// A fleet authority's endorsement of the key (PEM, as <c>hybrid authority sign</c> writes it), sent to clients that
@@ -64,9 +105,14 @@ public sealed class HybridProtocolServerSettings
     /// <exception cref="HybridArgumentException">InvalidArgument for a missing key file or a bad value; InvalidKey for an unreadable key.</exception>
     public HybridProtocolConnectionOptions CreateConnectionOptions()
     {
-        if (string.IsNullOrEmpty(KeyFile))
+        if (AllKeyFiles().Length == 0)
         {
-            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "HybridProtocol:KeyFile is not set: name the server's private key file (make one with 'hybrid keygen -o server.key').");
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "HybridProtocol:KeyFile is not set: name the server's private key file (make one with 'hybrid keygen -o server.key'), or its key files in HybridProtocol:KeyFiles.");
+        }
+
+        if (KeyFileReloadInterval <= TimeSpan.Zero && KeyFileReloadInterval != Timeout.InfiniteTimeSpan)
+        {
+            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"HybridProtocol:KeyFileReloadInterval must be positive or infinite, not {KeyFileReloadInterval}.");
         }
 
         var proxy = TrustedProxies.Count == 0 ? null : new ProxyProtocolOptions
@@ -82,8 +128,18 @@ public sealed class HybridProtocolServerSettings
             MaxMessageSize = MaxMessageSize,
             ApplicationProtocol = ApplicationProtocol,
             PostQuantum = PostQuantum,
-            ServerKey = PrivateKey.Load(KeyFile),
         };
+        var keys = LoadKeys();
+        try
+        {
+            server.ServerKeys = keys;
+        }
+        catch
+        {
+            Array.ForEach(keys, k => k.Dispose());
+            throw;
+        }
+
         if (!string.IsNullOrEmpty(EndorsementFile))
         {
             server.Endorsement = ServerEndorsement.Load(EndorsementFile);
@@ -135,7 +191,11 @@ internal sealed class HybridProtocolServerSettingsValidator : IValidateOptions<H
     {
         try
         {
-            options.CreateConnectionOptions().ServerOptions?.ServerKey?.Dispose();
+            foreach (var key in options.CreateConnectionOptions().ServerOptions?.ServerKeys ?? [])
+            {
+                key.Dispose();
+            }
+
             return ValidateOptionsResult.Success;
         }
         catch (Exception e) when (e is IHybridProtocolError)

@@ -571,6 +571,73 @@ let kestrel =
                 (Some HybridErrorCode.EndorsementExpired)
                 "the client's code"
 
+        testCase
+            "KeyFile and KeyFiles: both keys are served; the key file replaced on disk is reloaded and new connections use the new key, the old one is refused"
+        <| fun () ->
+            let dir = Directory.CreateTempSubdirectory "hp-aspnet-reload-"
+
+            try
+                use first = PrivateKey.Generate()
+                use second = PrivateKey.Generate()
+                use next = PrivateKey.Generate()
+                let keyFile = Path.Combine(dir.FullName, "server.key")
+                let secondFile = Path.Combine(dir.FullName, "second.key")
+                first.Save keyFile
+                second.Save secondFile
+
+                use server =
+                    startServer
+                        HttpProtocols.Http1
+                        None
+                        (fun s ->
+                            s.AddHybridProtocol(fun settings ->
+                                settings.KeyFile <- keyFile
+                                settings.KeyFiles.Add secondFile
+                                settings.ApplicationProtocol <- "http/1.1"
+                                settings.KeyFileReloadInterval <- TimeSpan.FromMilliseconds 100.0)
+                            |> ignore)
+                        (fun l -> l.UseHybridProtocol() |> ignore)
+
+                // A GET on a new connection pinned to KEY (NK): the response, or None when the handshake is refused.
+                let pinnedGet (key: PrivateKey) =
+                    let client =
+                        SecureClientOptions(
+                            ServerAuthentication = ServerAuthentication.Pinned key.PublicKey,
+                            ApplicationProtocol = "http/1.1"
+                        )
+
+                    use http = http1Client client
+
+                    try
+                        Some(get http server.Port)
+                    with e when (hybridIn e).IsSome ->
+                        None
+
+                Expect.isSome (pinnedGet first) "the current key (KeyFile) is served"
+                Expect.isSome (pinnedGet second) "the second key (KeyFiles) is served"
+                Expect.isNone (pinnedGet next) "a key the server does not hold is refused"
+
+                // Replaced as deployments do: a new file renamed over the old one.
+                let temporary = Path.Combine(dir.FullName, "server.key.new")
+                next.Save temporary
+                File.Move(temporary, keyFile, true)
+
+                let mutable reloaded = false
+                let mutable tries = 0
+
+                while not reloaded && tries < 100 do
+                    tries <- tries + 1
+                    reloaded <- (pinnedGet next).IsSome
+
+                    if not reloaded then
+                        Threading.Thread.Sleep 100
+
+                Expect.isTrue reloaded "new connections use the new key within 100 tries"
+                Expect.isNone (pinnedGet first) "the replaced key is no longer served"
+                Expect.isSome (pinnedGet second) "the other key file is still served"
+            finally
+                dir.Delete true
+
         testCase "settings bound from configuration serve HTTP/1.1 (key file, timeout, limits)"
         <| fun () ->
             let dir = Directory.CreateTempSubdirectory "hp-aspnet-"
