@@ -3,48 +3,30 @@ namespace HybridProtocol.Core.Noise
 open System
 open HybridProtocol.Core
 
-/// What the caller supplies to Noise §5.3 Initialize(handshake_pattern, initiator, prologue, s, e, rs, re),
-/// plus the PSKs (§9). Ephemeral keys come in here: the core never generates a key.
 [<NoComparison; NoEquality>]
 type HandshakeParameters = {
     Protocol: ProtocolName
     Role: Role
     Prologue: byte[]
-    /// s: our static key pair, if the pattern uses one.
     LocalStatic: DhKeyPair option
-    /// e: our ephemeral key pair, made fresh by the caller for this handshake only.
     LocalEphemeral: DhKeyPair option
-    /// rs: the peer's static public key, if known in advance (pre-message).
     RemoteStatic: DhPublicKey option
-    /// re: the peer's ephemeral public key, if known in advance (pre-message; fallback patterns only).
     RemoteEphemeral: DhPublicKey option
-    /// 32-byte PSKs in the order the pattern's "psk" tokens consume them.
     Psks: byte[] list
 }
 
-/// What the caller supplies for the Noise HFS tokens (HFS §4), beside HandshakeParameters. Like ephemeral DH
-/// keys, the KEM's randomness comes in as arguments: the core stays deterministic and vectors are the normal path.
 [<NoComparison; NoEquality>]
 type KemParameters = {
-    /// e1: our KEM key pair, GENERATE_KEM_KEYPAIR(seed) with a fresh SEEDLEN-byte seed the caller chose for this
-    /// handshake only. Needed when the pattern has us send "e1"; the caller owns it and disposes it afterwards.
     LocalKemKeyPair: KemKeyPair option
-    /// The ENCAPSRANDOMNESSLEN fresh random bytes GENERATE_KEM_CIPHERTEXT uses when the pattern has us send
-    /// "ekem1". The core never alters the array; the caller erases it when the handshake is over.
     EncapsulationRandomness: byte[] option
 }
 
 module KemParameters =
-    /// No KEM inputs: a classical handshake.
     let none = {
         LocalKemKeyPair = None
         EncapsulationRandomness = None
     }
 
-/// Noise §5.3 The HandshakeState object: "contains a SymmetricState plus DH variables (s, e, rs, re) and a
-/// variable representing the handshake pattern". An immutable value. Its phase (whose turn it is) is derived
-/// from the messages left; a finished handshake is no longer a HandshakeState but a TransportState.
-/// See: https://noiseprotocol.org/noise.html#the-handshakestate-object
 [<NoComparison; NoEquality>]
 type HandshakeState = private {
     suite: CryptoSuite
@@ -69,17 +51,13 @@ type HandshakeState = private {
     messageIndex: int
 }
 
-/// What the caller must do next with a HandshakeState.
 type HandshakeTurn =
     | ShouldWrite
     | ShouldRead
 
-/// The result of processing one handshake message.
 [<NoComparison; NoEquality>]
 type HandshakeStep =
-    /// More handshake messages follow.
     | Continue of HandshakeState
-    /// That was the last handshake message; Split() has run.
     | Complete of TransportState
 
 module HandshakeState =
@@ -111,12 +89,6 @@ module HandshakeState =
         else
             ss
 
-    /// Noise §5.3 Initialize(handshake_pattern, initiator, prologue, s, e, rs, re):
-    /// "Derives a protocol_name byte sequence ... Calls InitializeSymmetric(protocol_name). Calls MixHash(prologue).
-    /// Sets the initiator, s, e, rs, and re variables to the corresponding arguments. Calls MixHash() once for each
-    /// public key listed in the pre-messages from handshake_pattern ... the initiator's public keys are hashed first."
-    /// For an hfs pattern the KEM inputs come in `kem` (Noise HFS §4: "e1" needs our KEM key pair, "ekem1" the
-    /// encapsulation randomness); `Initialize` is this with `KemParameters.none`.
     let InitializeWithKem
         (suite: CryptoSuite)
         (parameters: HandshakeParameters)
@@ -221,35 +193,27 @@ module HandshakeState =
                 messageIndex = 0
             }
 
-    /// Noise §5.3 Initialize for a classical pattern (an hfs pattern is refused: it needs `InitializeWithKem`).
     let Initialize (suite: CryptoSuite) (parameters: HandshakeParameters) : Result<HandshakeState, NoiseError> =
         InitializeWithKem suite parameters KemParameters.none
 
-    /// Whose turn it is.
     let Turn (state: HandshakeState) =
         if Role.senderOf state.messageIndex = state.role then
             ShouldWrite
         else
             ShouldRead
 
-    /// Noise §5.2 GetHandshakeHash() of the inner SymmetricState.
     let GetHandshakeHash (state: HandshakeState) =
         SymmetricState.GetHandshakeHash state.symmetricState
 
-    /// rs: the peer's static public key once known (in advance, or after reading its "s" token).
-    /// Check it before sending anything that should go only to an authenticated peer.
     let RemoteStatic (state: HandshakeState) = state.rs
 
-    /// re: the peer's ephemeral public key once read.
     let RemoteEphemeral (state: HandshakeState) = state.re
 
     let Role (state: HandshakeState) = state.role
     let Protocol (state: HandshakeState) = state.protocol
 
-    /// Index of the next handshake message (0 is the initiator's first).
     let MessageIndex (state: HandshakeState) = state.messageIndex
 
-    /// The key held by the inner CipherState, for its owner to dispose once the state is dropped.
     let currentKey (state: HandshakeState) =
         SymmetricState.currentKey state.symmetricState
 
@@ -351,10 +315,6 @@ module HandshakeState =
         | _ when expected = ShouldWrite -> Error(State NotTurnToWrite)
         | _ -> Error(State NotTurnToRead)
 
-    /// Noise §5.3 WriteMessage(payload, message_buffer): "Fetches and deletes the next message pattern from
-    /// message_patterns, then sequentially processes each token from the message pattern", then
-    /// "Appends EncryptAndHash(payload) to the buffer. If there are no more message patterns returns two new
-    /// CipherState objects by calling Split()."
     let WriteMessage (payload: byte[]) (state: HandshakeState) : Result<struct (byte[] * HandshakeStep), NoiseError> =
         let writeToken (state: HandshakeState, written: byte[] list) token =
             match token with
@@ -433,11 +393,6 @@ module HandshakeState =
                     else
                         Ok(struct (message, finish remaining { state with symmetricState = ss })))))
 
-    /// Noise §5.3 ReadMessage(message, payload_buffer): "Fetches and deletes the next message pattern from
-    /// message_patterns, then sequentially processes each token from the message pattern", then
-    /// "Calls DecryptAndHash() on the remaining bytes of the message and stores the output into payload_buffer.
-    /// If there are no more message patterns returns two new CipherState objects by calling Split()."
-    /// Any failure means the handshake has failed: §5.3 "the HandshakeState is deleted"; the caller must drop it.
     let ReadMessage (message: byte[]) (state: HandshakeState) : Result<struct (byte[] * HandshakeStep), NoiseError> =
         let dhlen = state.suite.Dh.DHLEN
 

@@ -1,8 +1,3 @@
-/// HMAC (RFC 2104) and HKDF (RFC 5869) built on a `HashFunctions` record, shared by Noise (§4.3)
-/// and HPKE (RFC 9180 §4). Pure: every function returns fresh arrays. Secret intermediate values
-/// (the padded key, HMAC's inner input and digest, HKDF's temp_key) live only in scratch memory the
-/// GC does not move (the stack, or a pinned array for long inputs) and are zeroed before returning
-/// (specs/NOISE-CORE.md, "Where secrets live").
 module HybridProtocol.Core.Hkdf
 
 // Scratch space on the stack (NativePtr.stackalloc).
@@ -15,20 +10,14 @@ open Microsoft.FSharp.NativeInterop
 [<Literal>]
 let private StackLimit = 1024
 
-/// Hashes the concatenation of `parts`.
 let hashConcat (hash: HashFunctions) (parts: byte[] list) : byte[] =
     let input = Array.concat parts
     let output = Array.zeroCreate hash.HASHLEN
     hash.HASH.Invoke(ReadOnlySpan input, Span output)
     output
 
-/// An array the GC never moves (the pinned object heap), for secrets the core hands out as arrays
-/// (DH outputs, HKDF outputs that become keys): their owner zeroes them, and no stale copy is left behind.
 let pinnedArray (length: int) : byte[] = GC.AllocateArray<byte>(length, true)
 
-/// Noise §4.3: "HMAC-HASH(key, data): Applies HMAC from [RFC 2104] using the HASH() function", over
-/// data = `data1 || data2`, written to the first HASHLEN bytes of `output`.
-/// Keys longer than BLOCKLEN are hashed first, as RFC 2104 §2 says.
 let hmacInto
     (hash: HashFunctions)
     (key: ReadOnlySpan<byte>)
@@ -75,13 +64,11 @@ let hmacInto
     finally
         scratch.Clear()
 
-/// HMAC-HASH(key, data) into a new array.
 let hmac (hash: HashFunctions) (key: byte[]) (data: byte[]) : byte[] =
     let output = Array.zeroCreate hash.HASHLEN
     hmacInto hash (ReadOnlySpan key) (ReadOnlySpan data) ReadOnlySpan.Empty (Span output)
     output
 
-/// RFC 5869 §2.2: PRK = HMAC-Hash(salt, IKM).
 let extract (hash: HashFunctions) (salt: byte[]) (ikm: byte[]) : byte[] =
     let salt =
         if salt.Length = 0 then
@@ -91,8 +78,6 @@ let extract (hash: HashFunctions) (salt: byte[]) (ikm: byte[]) : byte[] =
 
     hmac hash salt ikm
 
-/// RFC 5869 §2.3: T(i) = HMAC-Hash(PRK, T(i-1) | info | i), OKM = first L octets of T(1) | T(2) | ...
-/// Returns None when L > 255 * HashLen, the RFC's limit.
 let expand (hash: HashFunctions) (prk: byte[]) (info: byte[]) (length: int) : byte[] option =
     if length < 0 || length > 255 * hash.HASHLEN then
         None
@@ -160,13 +145,11 @@ let private hkdfInto (hash: HashFunctions) (chainingKey: byte[]) (inputKeyMateri
     finally
         tempKey.Clear()
 
-/// Noise §4.3 HKDF with num_outputs = 2.
 let hkdf2 (hash: HashFunctions) chainingKey inputKeyMaterial =
     let outputs = [| pinnedArray hash.HASHLEN; pinnedArray hash.HASHLEN |]
     hkdfInto hash chainingKey inputKeyMaterial outputs
     struct (outputs[0], outputs[1])
 
-/// Noise §4.3 HKDF with num_outputs = 3.
 let hkdf3 (hash: HashFunctions) chainingKey inputKeyMaterial =
     let outputs = [|
         pinnedArray hash.HASHLEN

@@ -1,8 +1,5 @@
-/// Handshake patterns as data (Noise §7), interpreted once by HandshakeState.
 namespace HybridProtocol.Core.Noise
 
-/// Noise §7.1: "A message pattern is some sequence of tokens from the set ("e", "s", "ee", "es", "se", "ss")"
-/// plus "psk" (§9.2) and the Noise HFS §4 KEM tokens "e1" and "ekem1".
 type Token =
     | E
     | S
@@ -11,40 +8,28 @@ type Token =
     | SE
     | SS
     | Psk
-    /// HFS §4: "This token directs the sender to call GENERATE_KEM_KEYPAIR(). The resulting KEM public key is
-    /// transferred to the recipient as if it was a static DH public key (i.e. using EncryptAndHash() if a key is available)."
     | E1
-    /// HFS §4: "This token directs the sender to call GENERATE_KEM_CIPHERTEXT() using a previously received KEM
-    /// public key. ... On sending or receiving this token, the parties call MixKey(kem_output)."
     | Ekem1
 
-/// Who sends a message: "->" is the initiator, "<-" the responder (§7.1).
 type Direction =
     | InitiatorToResponder
     | ResponderToInitiator
 
-/// Noise §5: "Initiator" and "responder" are the roles; the initiator sends the first handshake message.
 type Role =
     | Initiator
     | Responder
 
-/// A handshake pattern: pre-messages (only "e" and "s" allowed), then message patterns that alternate
-/// direction starting with the initiator (§7.1).
 type HandshakePattern = {
-    /// The pattern's name with its modifiers, e.g. "XXpsk0+psk3".
     Name: string
     InitiatorPreMessage: Token list
     ResponderPreMessage: Token list
     Messages: Token list list
 } with
 
-    /// Noise §7.4: one-way patterns have a single message from initiator to responder.
     member this.IsOneWay = this.Messages.Length = 1
 
-    /// §9.2: any psk token makes this a PSK handshake, where "e" also calls MixKey.
     member this.IsPsk = this.Messages |> List.exists (List.contains Psk)
 
-    /// The number of "psk" tokens, which is how many PSKs the handshake consumes.
     member this.PskCount =
         this.Messages |> List.sumBy (List.filter ((=) Psk) >> List.length)
 
@@ -54,7 +39,6 @@ module Role =
         | Initiator -> Responder
         | Responder -> Initiator
 
-    /// Which role sends message number `index` (0-based): the conversation alternates, initiator first.
     let senderOf (index: int) =
         if index % 2 = 0 then Initiator else Responder
 
@@ -110,13 +94,10 @@ module HandshakePattern =
     let IX1 = p "IX1" [] [] [ [ E; S ]; [ E; EE; SE; S ]; [ ES ] ]
     let I1X1 = p "I1X1" [] [] [ [ E; S ]; [ E; EE; S ]; [ SE; ES ] ]
 
-    /// The 3 one-way patterns (§7.4).
     let oneWay = [ N; K; X ]
 
-    /// The 12 fundamental interactive patterns (§7.5).
     let fundamental = [ NN; NK; NX; KN; KK; KX; XN; XK; XX; IN; IK; IX ]
 
-    /// The 23 deferred patterns (§18.1).
     let deferred = [
         NK1
         NX1
@@ -143,16 +124,12 @@ module HandshakePattern =
         I1X1
     ]
 
-    /// Every base pattern, without modifiers: 38 in all.
     let all = oneWay @ fundamental @ deferred
 
     let private byName = all |> List.map (fun p -> p.Name, p) |> Map.ofList
 
-    /// Looks up a base pattern by name ("XX", "X1K1", ...).
     let tryFind (name: string) = Map.tryFind name byName
 
-    /// Noise §9.4: "psk0 places a psk token at the beginning of the first handshake message.
-    /// The modifiers psk1, psk2, etc., place a psk token at the end of the first, second, etc., handshake message."
     let applyPsk (position: int) (pattern: HandshakePattern) : HandshakePattern option =
         let count = pattern.Messages.Length
 
@@ -181,10 +158,6 @@ module HandshakePattern =
     let sends (role: Role) (token: Token) (pattern: HandshakePattern) =
         List.contains token (preMessageOf role pattern) || writes role token pattern
 
-    /// Noise §9.3 validity rule: "A party may not send any encrypted data after it processes a psk token
-    /// unless it has previously sent an ephemeral public key (an e token), either before or after the psk token."
-    /// Every pattern in the spec sends "e" in each party's first message, so this holds when each party
-    /// that processes a psk token also sends "e" at some point; we check it for any combination of modifiers.
     let satisfiesPskValidity (pattern: HandshakePattern) =
         (not pattern.IsPsk)
         || (writes Initiator E pattern && (pattern.IsOneWay || writes Responder E pattern))
@@ -197,13 +170,6 @@ module HandshakePattern =
         | SS -> true
         | _ -> false
 
-    /// Noise HFS §5: "The "hfs" pattern modifier adds an "e1" token directly following the first occurrence of "e",
-    /// unless there is a DH operation in this same message, in which case the "hfs" token is placed directly after
-    /// this DH (so that the public key will be encrypted). The "hfs" modifier also adds an "ekem1" token directly
-    /// following the first occurrence of "ee"."
-    /// Read as snow reads it: "this DH" is the first DH token of the message holding the first "e". The spec's
-    /// table differs for KKhfs and INhfs; specs/NOISE-CORE.md records why the rule wins. None for a pattern
-    /// without "e" or "ee" (the one-way patterns), where the modifier cannot apply, or one already hfs.
     let applyHfs (pattern: HandshakePattern) : HandshakePattern option =
         let has token =
             pattern.Messages |> List.exists (List.contains token)
@@ -238,6 +204,5 @@ module HandshakePattern =
         else
             None
 
-    /// The tokens each message carries, with its index and sender.
     let messagesWithSender (pattern: HandshakePattern) =
         pattern.Messages |> List.mapi (fun i tokens -> i, Role.senderOf i, tokens)

@@ -1,58 +1,42 @@
-/// Noise §8 protocol names, parsed into typed values and printed back.
 namespace HybridProtocol.Core.Noise
 
 open System
 
-/// Noise §12 DH functions this implementation offers.
 type DhName = | Curve25519
 
-/// Noise HFS §6 leaves the KEM open; this implementation offers ML-KEM-768 (FIPS 203), written "MLKEM768".
 type KemName = | MLKEM768
 
-/// A pattern modifier (§8.1, §9.4, Noise HFS §5) in the order the name writes it.
 type PatternModifier =
-    /// "pskN": a psk token at the start of the first message (N = 0) or the end of message N.
     | PskModifier of position: int
-    /// "hfs": the KEM tokens "e1" and "ekem1".
     | HfsModifier
 
-/// Noise §12 cipher functions we offer, plus the AEGIS extension (specs/NOISE-CORE.md §"AEGIS suites").
 type CipherName =
     | ChaChaPoly
     | AESGCM
     | AEGIS256
     | AEGIS128L
 
-/// Noise §12 hash functions we offer (NSec has no BLAKE2s).
 type HashName =
     | SHA256
     | SHA512
     | BLAKE2b
 
-/// A parsed protocol name such as Noise_XXpsk0+psk3_25519_ChaChaPoly_BLAKE2b or
-/// Noise_XXhfs+psk3_25519+MLKEM768_ChaChaPoly_BLAKE2b.
 type ProtocolName = {
-    /// The base pattern with its modifiers applied.
     Pattern: HandshakePattern
-    /// The base pattern's name, e.g. "XX".
     BasePattern: string
-    /// The modifiers in the order written, e.g. [HfsModifier; PskModifier 3].
     Modifiers: PatternModifier list
     Dh: DhName
-    /// Noise HFS §5: the KEM named in the DH section after a '+'; present exactly when the pattern is hfs.
     Kem: KemName option
     Cipher: CipherName
     Hash: HashName
 } with
 
-    /// The psk modifier positions in the order written, e.g. [0; 3].
     member this.PskModifiers =
         this.Modifiers
         |> List.choose (function
             | PskModifier position -> Some position
             | HfsModifier -> None)
 
-    /// Noise HFS: whether the pattern carries the "hfs" modifier (and so "e1" and "ekem1").
     member this.IsHfs = List.contains HfsModifier this.Modifiers
 
 module ProtocolName =
@@ -184,18 +168,15 @@ module ProtocolName =
                 else
                     Error(InvalidModifier section)
 
-    /// The pattern section as written: base name then the modifiers joined by '+'.
     let patternSection (name: ProtocolName) =
         name.BasePattern
         + (name.Modifiers |> List.map modifierToString |> String.concat "+")
 
-    /// The DH section as written: "25519", or "25519+MLKEM768" for hfs.
     let dhSection (name: ProtocolName) =
         match name.Kem with
         | None -> dhToString name.Dh
         | Some kem -> dhToString name.Dh + "+" + kemToString kem
 
-    /// Prints the name back; `parse (toString n) = Ok n`.
     let toString (name: ProtocolName) =
         String.Join(
             "_",
@@ -291,7 +272,6 @@ module ProtocolName =
         let hash = foldCase (List.map hashToString [ SHA256; SHA512; BLAKE2b ]) parts[4]
         String.Join("_", [| foldCase [ "Noise" ] parts[0]; pattern; dh; cipher; hash |])
 
-    /// Parses "Noise_<pattern>_<dh>_<cipher>_<hash>" (§8).
     let parse (name: string) : Result<ProtocolName, ProtocolNameError> =
         match parseExact name with
         | Ok parsed -> requireCanonicalOrder parsed
@@ -356,7 +336,6 @@ module ProtocolName =
                 }
         | _ -> Error(UnknownPattern basePattern.Name)
 
-    /// A classical name from typed parts: `createWithModifiers` with psk modifiers only and no KEM.
     let create
         (basePattern: HandshakePattern)
         (pskModifiers: int list)

@@ -93,7 +93,7 @@ public enum HybridErrorCode
     /// <summary>The server's endorsement is for another key than the one the server proved in this handshake.</summary>
     EndorsementKeyMismatch = 43,
 
-    /// <summary>The endorsed server key, or the authority that signed the endorsement, is revoked.</summary>
+    /// <summary>The authority that signed the server's endorsement is revoked (a revoked server key is <see cref="KeyRevoked"/>).</summary>
     EndorsementRevoked = 44,
 
     /// <summary>The server's endorsement is not valid yet (its not-before is in the future).</summary>

@@ -1,9 +1,3 @@
-/// RFC 9180 §4.1 "DH-Based KEM (DHKEM)" over any `DhGroup`, with §7.1.3 DeriveKeyPair (both the
-/// X25519 form and the NIST curves' rejection sampling) and §7.1.4 validation. `create` makes the
-/// `Kem` record value for one curve and its HKDF. The ephemeral key pair of Encap/AuthEncap is
-/// `DeriveKeyPair(randomness)` (the RFC's GenerateKeyPair() with its randomness as an argument; the
-/// test vectors pass ikmE), so the core stays deterministic.
-/// See: https://www.rfc-editor.org/rfc/rfc9180#section-4.1
 module HybridProtocol.Core.Hpke.Dhkem
 
 open System

@@ -1,6 +1,3 @@
-/// RFC 9180 §4 "Cryptographic Dependencies": LabeledExtract and LabeledExpand, which put the
-/// version label "HPKE-v1", the suite_id and a per-use label into every HKDF call.
-/// See: https://www.rfc-editor.org/rfc/rfc9180#section-4
 module HybridProtocol.Core.Hpke.Labeled
 
 open System

@@ -1,9 +1,3 @@
-/// draft-ietf-hpke-pq §3 "ML-KEM" and §4 "Hybrid KEMs with ECDH and ML-KEM": ML-KEM-768 (0x0041)
-/// and MLKEM768-X25519 = X-Wing (0x647a) as HPKE KEMs, over the provider's `KemFunctions` (the same
-/// record the Noise HFS handshake uses). Encap takes the KEM's encapsulation randomness as an
-/// argument (ML-KEM: m, 32 bytes; X-Wing: eseed, 64 bytes), so the vectors' ikmE replays.
-/// Neither KEM has AuthEncap/AuthDecap (§6.3), so the auth modes fail with `AuthModeNotSupported`.
-/// See: https://github.com/hpkewg/hpke-pq (draft-ietf-hpke-pq.md)
 module HybridProtocol.Core.Hpke.PqKem
 
 open System

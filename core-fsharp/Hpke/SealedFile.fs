@@ -47,6 +47,11 @@ type SealedFileReader =
     | ReaderExpectChunk of rLayout: ChunkLayout * rContext: ContextR
     | ReaderFinished
 
+[<NoComparison; NoEquality; Struct>]
+type ChunkBoundary =
+    | NeedInput
+    | ChunkReady of Length: int * IsFinal: bool
+
 module SealedFileFormat =
     /// 0x89 "HPSEAL" 0x0A: a non-ASCII first byte, then a name, then LF (PNG's trick to catch
     /// text-mode mangling).
@@ -221,3 +226,13 @@ module SealedFileFormat =
         match reader with
         | ReaderFinished -> Ok()
         | ReaderExpectChunk _ -> Error Truncated
+
+    let nextChunk (reader: SealedFileReader, available: int, ended: bool) : Result<ChunkBoundary, SealedFileError> =
+        match reader with
+        | ReaderFinished -> Error AfterFinalChunk
+        | ReaderExpectChunk(layout, _) ->
+            let whole = layout.chunkSize + layout.tagLength
+
+            if available > whole then Ok(ChunkReady(whole, false))
+            elif ended then Ok(ChunkReady(max 0 available, true))
+            else Ok NeedInput

@@ -82,6 +82,18 @@ type SealedFileReader =
     | ReaderExpectChunk of rLayout: ChunkLayout * rContext: ContextR
     | ReaderFinished
 
+/// Where the next chunk ends in the input a reader has buffered: the STREAM final flag needs to know whether input
+/// follows a full-size chunk, so a full chunk is told apart only once one more byte (or the end of input) is there.
+[<NoComparison; NoEquality; Struct>]
+type ChunkBoundary =
+
+    /// Read more input (or reach its end) before the next chunk can be told apart.
+    | NeedInput
+
+    /// The next chunk is the first `Length` bytes of the buffered input; `IsFinal` when the input ends right after
+    /// it (bytes after it are the start of the next chunk).
+    | ChunkReady of Length: int * IsFinal: bool
+
 /// The sealed-file format: a header, then chunks sealed under one HPKE context with the STREAM
 /// construction (Hoang, Reyhanitabar, Rogaway, Vizár 2015, as used by age and Tink): chunk i is
 /// sealed at HPKE sequence number i (ComputeNonce binds the index), and its AAD is the header
@@ -141,6 +153,12 @@ module SealedFileFormat =
     val OpenChunk:
         reader: SealedFileReader * isFinal: bool * ciphertext: System.ReadOnlySpan<byte> * plaintext: System.Span<byte> ->
             Result<SealedFileReader, SealedFileError>
+
+    /// The chunk decoder: with `available` bytes buffered from the start of the next chunk and `ended` when the
+    /// input has no more, where that chunk ends and whether it is the last. A chunk is ChunkSize + Nt bytes
+    /// except the last, which is shorter or followed directly by the end of input; a reader holds at most
+    /// ChunkSize + Nt + 1 bytes. After the final chunk every call is `AfterFinalChunk`.
+    val nextChunk: reader: SealedFileReader * available: int * ended: bool -> Result<ChunkBoundary, SealedFileError>
 
     /// The input ended: fine after the final chunk, `Truncated` before it.
     val EndOfInput: reader: SealedFileReader -> Result<unit, SealedFileError>

@@ -1,7 +1,3 @@
-/// RFC 9180 §5.1.1-5.1.4: the eight Setup functions, one pair per mode. Each runs the KEM, then
-/// KeySchedule<ROLE>. The sender's randomness (GenerateKeyPair()'s for DHKEM, the encapsulation
-/// randomness for ML-KEM and X-Wing: `suite.Kem.Nrandom` bytes) is the argument `randomness`.
-/// See: https://www.rfc-editor.org/rfc/rfc9180#section-5.1
 module HybridProtocol.Core.Hpke.Setup
 
 open System

@@ -1,25 +1,3 @@
-/// The connection state machine (specs/PROTOCOL.md §7): every rule about what may happen when lives in
-/// this file (h11's "Rule 1"). A pure step function: a state and one input go in; the next state and a
-/// list of outputs, as inspectable values, come out (h11 `next_event`, rustls unbuffered `ConnectionState`).
-/// The phases before `Open` are Handshake.fs's (the Noise HandshakeState); this file dispatches to it, then
-/// drives the transport engine (Traffic.fs: `SendHalf`/`ReceiveHalf`, the same functions the facade drives;
-/// there is no second transport implementation).
-///
-///     client:  AwaitingStatus --0x00--> Handshaking <--> AwaitingVerdict --> Open --> Closing --> Closed
-///     server:  AwaitingPreamble --ok--> Handshaking <--> AwaitingVerdict --> Open --> Closing --> Closed
-///     any phase --peer's bad bytes / EOF without Close / refusal / rejected key--> Failed (terminal)
-///
-/// C# use:
-///     var (state, outputs) = Connection.Client(config)   // FSharpResult<ValueTuple<Connection, FSharpList<Output>>, WireError>
-///     (state, outputs) = Connection.Step(state, Input.NewReceived(bytes));
-///     foreach (var o in outputs) switch (o) { case Output.Transmit t: ...; case Output.Deliver d: ...;
-///         case Output.VerifyPeerKey v: ... answer with Input.NewPeerKeyVerdict(ok); case Output.KeyRetired k:
-///         k.Key.Dispose(); case Output.Failed f: throw ... }
-/// Outputs must be acted on in order. `Transmit` bytes are to be written as they are. Answer
-/// `VerifyPeerKey` before feeding more input: bytes received meanwhile are queued (not processed) and the
-/// queue is not bounded by the core. For the transport phase a driver may either keep calling `Step`
-/// (simple; allocates per message) or take the engine with `Connection.Traffic` and call its
-/// `SendHalf`/`ReceiveHalf` on its own buffers (allocation-free per record; the facade does).
 namespace HybridProtocol.Core.Wire
 
 open System

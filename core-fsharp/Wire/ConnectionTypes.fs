@@ -1,11 +1,3 @@
-/// The values the connection state machine takes and gives (specs/PROTOCOL.md §7): its inputs, its
-/// outputs, what a completed handshake established, and the data each phase of `Connection` carries.
-/// The phase records are opaque outside the core (their fields are internal): a driver only passes them
-/// back to `Connection.Step`.
-///
-/// C# use: `Input.NewReceived(memory)`, `Input.NewSendMessage(memory)`, `Input.CloseRequested`,
-/// `Input.UpdateKey`, `Input.NewPeerKeyVerdict(bool)`, `Input.EndOfInput`; outputs are switched on as
-/// `case Output.Transmit t: t.Bytes` and so on.
 namespace HybridProtocol.Core.Wire
 
 open System

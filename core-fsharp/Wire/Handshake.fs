@@ -1,12 +1,3 @@
-/// The handshake phase of a connection (specs/PROTOCOL.md §2, §3, §6 and §7): the server reads the client's
-/// preamble and answers with a status (0x00, or a refusal listing what it accepts); the client reads that
-/// status; then both run the Noise HandshakeState (Noise §5.3 WriteMessage/ReadMessage), one frame per
-/// handshake message, each party's HandshakePayload in its last message. The peer's static key is checked
-/// against a pinned key or handed to the application (`VerifyPeerKey`); when Split() has run the transport
-/// engine (Traffic.fs) is started and what was negotiated is checked.
-///
-/// Internal to the core: `Connection.Step` dispatches here for every phase before `Open`, and turns a
-/// `HandshakeOutcome` into its phase.
 namespace HybridProtocol.Core.Wire
 
 open System

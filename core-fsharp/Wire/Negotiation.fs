@@ -1,37 +1,17 @@
-/// What the two ends agree on during the handshake, carried in the payload of each party's LAST handshake
-/// message (specs/PROTOCOL.md §6). Every other handshake payload is empty.
-///
-///     version=0x01 | field* ;  field = id (u8) | length (u16 big-endian) | value
-///       0x01 application protocol   0..255 bytes of printable ASCII (0x20..0x7E)   required
-///       0x02 max message size       u32 big-endian, 1..2^31-1                       required
-///       0x04 key announcement       1..65535 bytes (KeyAnnouncement, §6a)            optional, server only
-///       0x10 endorsement            1..65535 bytes (specs/PROTOCOL.md §6b)           optional, server only
-///
-/// Fields come in strictly ascending id order, each at most once. Unknown ids are skipped (Noise §13
-/// "Extensibility": fields can be added that older implementations ignore); the whole payload is covered by
-/// the handshake hash, so skipping cannot be exploited to change what was agreed.
-///
-/// Internal to the core (its handshake encodes and decodes these); tests reach it through InternalsVisibleTo.
 namespace HybridProtocol.Core.Wire
 
 open System
 open System.Buffers.Binary
 open System.Text
 
-/// One party's announced parameters.
 type HandshakePayload = {
-    /// The application protocol this party speaks (like TLS ALPN, RFC 7301); both ends must name the same.
     ApplicationProtocol: string
-    /// The largest message (reassembled, in bytes) this party accepts; the peer never sends a larger one.
     MaxMessageSize: int
-    /// The server's other static keys with their proofs (specs/PROTOCOL.md §6a), as the field's raw value.
     KeyAnnouncement: byte array option
-    /// Server: the authority's endorsement of its static key (field 0x10).
     Endorsement: byte array option
 }
 
 module HandshakePayload =
-    /// The payload layout this code writes and reads.
     [<Literal>]
     let Version = 1uy
 
@@ -49,7 +29,6 @@ module HandshakePayload =
 
     let internal isProtocolByte (b: byte) = b >= 0x20uy && b <= 0x7Euy
 
-    /// Checks an application protocol name: 0..255 bytes of printable ASCII.
     let checkApplicationProtocol (name: string) =
         if
             name.Length > 255
@@ -59,7 +38,6 @@ module HandshakePayload =
         else
             Ok name
 
-    /// Encodes a payload. Refuses values the decoder would refuse.
     let encode (payload: HandshakePayload) : Result<byte[], WireError> =
         match checkApplicationProtocol payload.ApplicationProtocol with
         | Error e -> Error e
@@ -111,7 +89,6 @@ module HandshakePayload =
 
             Ok output
 
-    /// Decodes a payload (total: any input gives a value or a typed error).
     let decode (input: ReadOnlySpan<byte>) : Result<HandshakePayload, WireError> =
         if input.IsEmpty then
             Error(Malformed TruncatedPayload)

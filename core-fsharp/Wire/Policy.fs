@@ -1,14 +1,3 @@
-/// Protocol policy as values: which Noise protocol a client's options select, which names a server with
-/// given requirements accepts, which refusal a server sends for a preamble, and which configurations can
-/// work at all. specs/PROTOCOL.md §3 (refusal codes, in the order checked here) and §"Authentication
-/// modes and patterns" (the tables) say the same; tests `Wire policy` check every row.
-///
-/// Names are built from typed parts (`ProtocolName.create`) and compared as values: nothing here
-/// concatenates or re-parses a protocol name, and a server's accepted list is parsed once, when its
-/// configuration is made, not per preamble.
-///
-/// C# use: `Policy.clientProtocol(new ClientChoice(ServerKeyKnowledge.Pinned, false, false), suite)`;
-/// `Policy.serverAccepted(new ServerRequirement(ClientKeys.Required, false, ServerPostQuantum.HybridOrClassical), suites)`.
 namespace HybridProtocol.Core.Wire
 
 open HybridProtocol.Core.Noise

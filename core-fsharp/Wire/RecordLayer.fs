@@ -1,16 +1,3 @@
-/// The transport record layer (specs/PROTOCOL.md §5): seals and opens framed, typed records with the two
-/// CipherStates a finished handshake produced, enforces message limits while reassembling, and updates keys
-/// (Noise §11.3 Rekey, one direction at a time). A struct value: `Seal` and `Open` return the next layer
-/// and do not allocate (except when a key is updated, once per 2^20 records by default).
-///
-///     sealed record on the wire:  len (u16 BE) | ENCRYPT(k, n, zerolen, data || type)   len = |data| + 1 + TAGLEN
-///
-/// C# use (the facade's hot path; the Connection state machine calls the same two functions):
-///     var s = RecordLayer.Seal(layer, RecordType.EndOfMessage, payload, buffer);   // FSharpResult<Sealed, WireError>
-///     layer = s.ResultValue.Layer; write buffer[..s.ResultValue.BytesWritten]; dispose s.ResultValue.RetiredKey if any
-///     var o = RecordLayer.Open(layer, frameBody, buffer);                           // FSharpResult<Opened, WireError>
-///     data is buffer[..o.ResultValue.DataLength]; o.ResultValue.Type says what it is.
-/// The core never disposes a key: every key it stops using is handed back as `RetiredKey`.
 namespace HybridProtocol.Core.Wire
 
 open System

@@ -1,5 +1,3 @@
-/// Output helpers the handshake (Handshake.fs) and the transport driver of `Connection` share: retiring keys
-/// and sealing the Close that tells the peer why this end fails. Internal to the core.
 namespace HybridProtocol.Core.Wire
 
 open System

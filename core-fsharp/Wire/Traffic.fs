@@ -1,17 +1,3 @@
-/// The transport engine (specs/PROTOCOL.md §5 and §8 "Driving the engine"): every rule of the transport
-/// phase, once, for every driver (the `Connection` state machine and the C# `SecureConnection`). It
-/// fragments messages into Data/EndOfMessage records, reassembles them into a buffer the caller owns and
-/// enforces the message limit, updates keys (on request and automatically), runs the Close exchange in
-/// both directions, turns an end of input without Close into `Truncated`, picks the Close reason after a
-/// failure, and parses frames within their bounds.
-///
-/// Two halves, so one thread can send while another receives: `SendHalf` only seals, `ReceiveHalf` only
-/// opens. Both are struct values (the next value is returned, as rustls's unbuffered API and quinn-proto's
-/// `poll_transmit` return what to do next); no function here allocates per record.
-///
-///     send:     SendHalf.Message(half, message, offset, destination) -> Wrote | NeedRoom | SendRefused
-///     receive:  ReceiveHalf.Receive(half, input, destination, filled) -> { Half; Consumed; Written; Event }
-///               Event = NeedData | NeedSpace | MessageEnd | KeyRetired | PeerClosed answer | Fatal (error, reply)
 namespace HybridProtocol.Core.Wire
 
 open System

@@ -1,8 +1,3 @@
-/// The wire protocol's code tables (refusal, record type, close reason) and its error type, layered over
-/// NoiseError. Byte values are stable: specs/PROTOCOL.md lists them, and new values are only appended.
-///
-/// C# use: the code tables are plain enums (switch on them); `WireError` is a DU (switch on `Tag` or
-/// `is WireError.Malformed m`); case fields keep their F# names (`r.code`, `t.size`), as in NoiseError. specs/PROTOCOL.md §"Errors" maps every case to one `HybridErrorCode`.
 namespace HybridProtocol.Core.Wire
 
 open HybridProtocol.Core.Noise

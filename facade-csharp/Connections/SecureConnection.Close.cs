@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using HybridProtocol.Core.Wire;
 using HybridProtocol.Diagnostics;
 using HybridProtocol.Net;
@@ -226,6 +228,106 @@ public sealed partial class SecureConnection
         finally
         {
             sendLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Seals and writes this end's Close (unless already sealed), under the send lock. A stream that fails the write
+    /// fails the connection (TransportFailed), unless the Close is only the answer to the peer's (<paramref name="answering"/>):
+    /// the peer has ended cleanly and may be gone already, so that write's failure changes nothing.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendCloseAsync<TAdapter>(TAdapter adapter, CloseReason reason, CancellationToken cancellationToken, bool answering = false)
+        where TAdapter : IReadWriteAdapter
+    {
+        await adapter.LockAsync(sendLock, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await WriteCloseAsync(adapter, reason, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not IHybridProtocolError and not OperationCanceledException)
+        {
+            if (!answering)
+            {
+                throw TransportFailure(e);
+            }
+        }
+        finally
+        {
+            sendLock.Release();
+        }
+    }
+
+    /// <summary>Seals this end's Close and writes it, unless it has been sealed already (with the send lock held).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteCloseAsync<TAdapter>(TAdapter adapter, CloseReason reason, CancellationToken cancellationToken)
+        where TAdapter : IReadWriteAdapter
+    {
+        if (endedAtStart || send.Closed || Volatile.Read(ref disposed) != 0)
+        {
+            return;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(SendHalfModule.ControlLength(send));
+        try
+        {
+            var n = SealClose(reason, buffer);
+            await adapter.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+            instruments.Sent(n, !context.IsClient);
+            await adapter.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private int SealClose(CloseReason reason, Span<byte> destination)
+    {
+        var outcome = SendHalfModule.Close(send, reason, destination);
+        if (!outcome.IsWrote)
+        {
+            throw Fail(outcome.IsSendRefused ? outcome.Refusal : WireError.NewBufferTooSmall(outcome.Needed));
+        }
+
+        send = outcome.Half;
+        return outcome.Written;
+    }
+
+    /// <summary>
+    /// Writes the Close a failed receive left for the sender (<see cref="pendingReply"/>), once, with the send lock
+    /// held; a failure to write it changes nothing (the connection has failed already).
+    /// </summary>
+    private async ValueTask WritePendingReplyAsync<TAdapter>(TAdapter adapter, CancellationToken cancellationToken)
+        where TAdapter : IReadWriteAdapter
+    {
+        var reply = Interlocked.Exchange(ref pendingReply, NoReply);
+        if (reply == NoReply)
+        {
+            return;
+        }
+
+        try
+        {
+            await WriteCloseAsync(adapter, (CloseReason)reply, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or IHybridProtocolError or NotSupportedException or OperationCanceledException)
+        {
+            // A courtesy: the peer will otherwise see a truncated stream.
+        }
+    }
+
+    /// <summary>The peer's close arrived: send the answer the engine chose (unless this end closed already), so both ends end cleanly.</summary>
+    private async ValueTask AnswerCloseAsync<TAdapter>(TAdapter adapter, CloseReason answer, CancellationToken cancellationToken)
+        where TAdapter : IReadWriteAdapter
+    {
+        try
+        {
+            await SendCloseAsync(adapter, answer, cancellationToken, answering: true).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IHybridProtocolError)
+        {
+            // The connection failed earlier (its failure stands); the peer's close arrived, so this end's receive has ended.
         }
     }
 }

@@ -138,7 +138,7 @@ public static class SealedFile
 
         var plaintext = new byte[chunkSize];
         var ciphertext = new byte[chunkSize + Hpke.TagLength];
-        var reader = new ChunkReader(input);
+        var reader = new PlaintextReader(input);
         try
         {
             while (true)
@@ -190,16 +190,15 @@ public static class SealedFile
         using var context = Hpke.SetupR(header.Enc, recipientPrivateKey, info ?? [], recipientOptions);
         var chunks = SealedFileFormat.startReader(context.CoreContext, headerBytes, header);
 
-        var ciphertext = new byte[header.ChunkSize + Hpke.TagLength];
         var plaintext = new byte[header.ChunkSize];
-        var reader = new ChunkReader(input);
+        var reader = new ChunkReader(input, header.ChunkSize + Hpke.TagLength);
         try
         {
             while (true)
             {
-                var (length, isFinal) = await reader.ReadAsync(adapter, ciphertext, cancellationToken).ConfigureAwait(false);
+                var (length, isFinal) = await reader.ReadAsync(adapter, chunks, cancellationToken).ConfigureAwait(false);
                 var plainLength = Math.Max(0, length - Hpke.TagLength);
-                chunks = HpkeErrors.Check(SealedFileFormat.OpenChunk(chunks, isFinal, ciphertext.AsSpan(0, length), plaintext.AsSpan(0, plainLength)));
+                chunks = HpkeErrors.Check(SealedFileFormat.OpenChunk(chunks, isFinal, reader.Chunk, plaintext.AsSpan(0, plainLength)));
                 await adapter.WriteAsync(output, plaintext.AsMemory(0, plainLength), cancellationToken).ConfigureAwait(false);
                 if (isFinal)
                 {
@@ -235,10 +234,48 @@ public static class SealedFile
     }
 
     /// <summary>
-    /// Reads chunks of a fixed size and says whether each is the last: after a full chunk it reads one
-    /// byte ahead, and keeps that byte for the next chunk (age's approach; the STREAM final flag needs it).
+    /// Buffers the input for the core's chunk decoder (<c>SealedFileFormat.nextChunk</c>), which says where each chunk
+    /// ends and whether it is the last (a full chunk is told apart once one more byte, or the end, is there); this only
+    /// reads into one buffer of a chunk and a byte, and keeps the bytes after a chunk for the next.
     /// </summary>
-    private sealed class ChunkReader(Stream stream)
+    private sealed class ChunkReader(Stream stream, int chunkLength)
+    {
+        private readonly byte[] buffer = new byte[chunkLength + 1];
+        private int filled;
+        private int consumed;
+
+        /// <summary>The chunk the last <see cref="ReadAsync"/> found.</summary>
+        public ReadOnlySpan<byte> Chunk => buffer.AsSpan(0, consumed);
+
+        public async ValueTask<(int Length, bool IsFinal)> ReadAsync<TAdapter>(TAdapter adapter, SealedFileReader chunks, CancellationToken cancellationToken)
+            where TAdapter : struct, IStreamIo
+        {
+            buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
+            filled -= consumed;
+            consumed = 0;
+            var ended = false;
+            while (true)
+            {
+                var boundary = HpkeErrors.Check(SealedFileFormat.nextChunk(chunks, filled, ended));
+                if (boundary.IsChunkReady)
+                {
+                    consumed = boundary.Length;
+                    return (boundary.Length, boundary.IsFinal);
+                }
+
+                var read = await adapter.ReadAsync(stream, buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+                ended = read == 0;
+                filled += read;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sealing: reads the plaintext in chunks of a fixed size and says whether each is the last (the input ends within
+    /// or right after it): after a full chunk it reads one byte ahead and keeps it for the next chunk. (The plaintext is
+    /// not a format; opening leaves where a chunk ends to the core's decoder.)
+    /// </summary>
+    private sealed class PlaintextReader(Stream stream)
     {
         private readonly byte[] lookahead = new byte[1];
         private bool hasLookahead;

@@ -302,7 +302,7 @@ let private pendingReplyTests =
         }
 
         test
-            "production: a forged record arriving while a send is blocked for longer than any wait is still answered with Close(ProtocolViolation), written by the send in progress" {
+            "[P12] production: a forged record arriving while a send is blocked for longer than any wait is still answered with Close(ProtocolViolation), written by the send in progress" {
             let clientStream, serverStream = DuplexEnd.Pair(7, 4096)
             let gated = new GatedStream(clientStream)
             let key = privateKey 2

@@ -29,6 +29,8 @@ let private now () = DateTimeOffset.UtcNow
 
 let private serving (key: PrivateKey) (endorsement: ServerEndorsement option) =
     let options = serverOptions key
+    // Clients with and without a key of their own (XX and NX) are served.
+    options.ClientAuthentication <- ClientAuthentication.Optional(fun _ -> true)
 
     match endorsement with
     | Some e -> options.Endorsement <- e
@@ -120,7 +122,8 @@ let tests =
                 "revoked server key",
                 Some valid,
                 ServerAuthentication.Authority([ authority.PublicKey ], revokedServerKeys = [ key.PublicKey ]),
-                Some HybridErrorCode.EndorsementRevoked
+                // A revoked server key is refused before its endorsement is read, as everywhere (PROTOCOL.md §6a).
+                Some HybridErrorCode.KeyRevoked
                 "revoked authority",
                 Some valid,
                 ServerAuthentication.Authority([ authority.PublicKey ], revokedAuthorities = [ authority.PublicKey ]),

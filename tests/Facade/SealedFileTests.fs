@@ -36,6 +36,23 @@ let private chunks (chunkSize: int) (file: byte[]) =
 let private assemble (file: byte[]) (parts: byte[] seq) =
     Array.concat (Seq.append [ file[.. headerLength - 1] ] parts)
 
+/// A stream that returns at most `most` bytes per read (a pipe or a socket), so the chunk decoder sees every split.
+type private Trickle(data: byte[], most: int) =
+    inherit MemoryStream(data)
+
+    override _.Read(buffer: byte[], offset, count) =
+        base.Read(buffer, offset, min count most)
+
+    override _.Read(buffer: Span<byte>) =
+        base.Read(buffer.Slice(0, min buffer.Length most))
+
+/// Opens through a stream that returns at most `most` bytes per read.
+let private openTrickled (s: Setup) (most: int) (file: byte[]) =
+    use input = new Trickle(file, most)
+    use output = new MemoryStream()
+    FacadeSealedFile.Open(s.Recipient, input, output, s.Info, recipientOptions s)
+    output.ToArray()
+
 let private anySetup modeIndex suiteIndex =
     setupOf modeIndex suiteIndex [| 5uy |] [| 6uy |] "file"B [| 7uy |]
 
@@ -165,6 +182,31 @@ let tests =
                 .GetResult()
 
             Expect.equal (opened.ToArray()) data "async round trip"
+
+        testPropertyWithConfig
+            config
+            "the chunk decoder (SealedFileFormat.nextChunk) finds every chunk and the final one over reads of any size, and a file cut anywhere fails"
+        <| fun modeIndex suiteIndex (chunkSizeSeed: byte) (lengthSeed: byte) (most: byte) (cut: uint16) ->
+            let s = anySetup modeIndex suiteIndex
+            let chunkSize = 1 + int chunkSizeSeed % 32
+            let most = 1 + int most % 9
+            // Exact multiples of the chunk size included: the final chunk is then full, told apart by the end.
+            let length =
+                if lengthSeed % 2uy = 0uy then
+                    chunkSize * (int lengthSeed % 7)
+                else
+                    int lengthSeed
+
+            let data = Array.init length byte
+            let file = sealBytes s chunkSize data
+            Expect.equal (openTrickled s most file) data $"{length} bytes in chunks of {chunkSize}, reads of {most}"
+            let cut = file[.. int cut % file.Length - 1]
+            let code = codeOf (fun () -> openTrickled s most cut)
+
+            Expect.contains
+                [ HybridErrorCode.InvalidCiphertext; HybridErrorCode.DecryptionFailed ]
+                code
+                "a cut file fails"
 
         testPropertyWithConfig config "truncation at every chunk boundary is detected as InvalidCiphertext"
         <| fun modeIndex suiteIndex (chunkCount: byte) ->
