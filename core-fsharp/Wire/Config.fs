@@ -148,6 +148,7 @@ type ServerConfig = {
           }
 
     member this.WithKeyAnnouncements(announce: bool) = { this with AnnounceKeys = announce }
+
     member this.WithEndorsement(endorsement: byte[]) = {
         this with
             Endorsement = Some(Array.copy endorsement)

@@ -246,8 +246,11 @@ module internal Handshake =
                                 // specs/PROTOCOL.md, endorsements: checked against the key this handshake authenticated.
                                 let endorsement = peer |> Option.bind (fun p -> p.Endorsement)
 
-                                match HybridProtocol.Core.Formats.EndorsementCheck.decide policy key.Bytes endorsement with
-                                | HybridProtocol.Core.Formats.EndorsementVerdict.Endorsed _ -> continueWith context step peer out
+                                match
+                                    HybridProtocol.Core.Formats.EndorsementCheck.decide policy key.Bytes endorsement
+                                with
+                                | HybridProtocol.Core.Formats.EndorsementVerdict.Endorsed _ ->
+                                    continueWith context step peer out
                                 | HybridProtocol.Core.Formats.EndorsementVerdict.NotEndorsed -> ask ()
                                 | HybridProtocol.Core.Formats.EndorsementVerdict.Refuse reason ->
                                     rejectPeerKey (EndorsementRefused reason) context step peer out

@@ -48,11 +48,12 @@ module HandshakePayload =
              | None -> false)
             ->
             Error(Malformed(BadField KeyAnnouncementField))
-        | Ok _ when
-            payload.Endorsement
-            |> Option.exists (fun e -> e.Length < 1 || e.Length > 65535)
-            ->
-            Error(InvalidConfig(BadEndorsementLength(payload.Endorsement |> Option.map Array.length |> Option.defaultValue 0)))
+        | Ok _ when payload.Endorsement |> Option.exists (fun e -> e.Length < 1 || e.Length > 65535) ->
+            Error(
+                InvalidConfig(
+                    BadEndorsementLength(payload.Endorsement |> Option.map Array.length |> Option.defaultValue 0)
+                )
+            )
         | Ok name ->
             let announcement = payload.KeyAnnouncement |> Option.defaultValue [||]
             let endorsement = payload.Endorsement |> Option.defaultValue [||]

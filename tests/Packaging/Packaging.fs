@@ -482,7 +482,8 @@ let tests =
 
             Expect.isEmpty relative "the package readme has no relative link"
 
-        testCase "symbols: each assembly embeds its PDB with every source, deterministic, under a fixed root; no .snupkg"
+        testCase
+            "symbols: each assembly embeds its PDB with every source, deterministic, under a fixed root; no .snupkg"
         <| fun () ->
             for id in [ "HybridProtocol.Core"; "HybridProtocol"; "HybridProtocol.AspNetCore" ] do
                 Expect.isFalse (File.Exists(packed.Value.File $"{id}.{version}.snupkg")) $"{id}: no symbols package"
