@@ -158,11 +158,7 @@ public sealed class KnownHosts
         var presented = HostKeyOf(key);
         var h = NormalizeHost(host);
         CheckPort(port);
-        var checkedComment = KnownHostsLineModule.comment(comment ?? "");
-        if (checkedComment.IsError)
-        {
-            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "A known-hosts comment must be a single line.");
-        }
+        var checkedComment = CheckedComment(comment);
 
         lock (_lock)
         {
@@ -173,8 +169,7 @@ public sealed class KnownHosts
                 return false;
             }
 
-            var text = checkedComment.ResultValue;
-            Write(Append(lines, new KnownHostEntry(h, port, key, OptionModule.IsSome(text) ? text!.Value : null, lines.Length + 1)));
+            Write(Append(lines, new KnownHostEntry(h, port, key, OptionModule.IsSome(checkedComment) ? checkedComment!.Value : null, lines.Length + 1)));
             return true;
         }
     }
@@ -195,11 +190,7 @@ public sealed class KnownHosts
             scope = RevokedScope.NewHostPort(NormalizeHost(host), port);
         }
 
-        var checkedComment = KnownHostsLineModule.comment(comment ?? "");
-        if (checkedComment.IsError)
-        {
-            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "A known-hosts comment must be a single line.");
-        }
+        var checkedComment = CheckedComment(comment);
 
         lock (_lock)
         {
@@ -211,10 +202,19 @@ public sealed class KnownHosts
                 return false;
             }
 
-            var line = KnownHostsLine.NewRevoked(new RevokedEntry(scope, revokedKey, checkedComment.ResultValue));
+            var line = KnownHostsLine.NewRevoked(new RevokedEntry(scope, revokedKey, checkedComment!));
             Write(ListModule.Append(lines, FSharpList<KnownHostsLine>.Cons(line, FSharpList<KnownHostsLine>.Empty)));
             return true;
         }
+    }
+
+    /// <summary>A line's free comment as the core checks it (one line, trimmed; none when empty).</summary>
+    private static FSharpOption<string>? CheckedComment(string? comment)
+    {
+        var checkedComment = KnownHostsLineModule.comment(comment ?? "");
+        return checkedComment.IsOk
+            ? checkedComment.ResultValue
+            : throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "A known-hosts comment must be a single line.");
     }
 
     /// <summary>

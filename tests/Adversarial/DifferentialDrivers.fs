@@ -243,7 +243,7 @@ let apply (stream: AdversarialProtocol.Stream) (attack: Attack) =
 
 /// A stream whose writes wait while it is blocked (a peer that stopped reading), over another stream.
 type GatedStream(inner: IO.Stream) =
-    inherit IO.Stream()
+    inherit UnseekableStream()
     let mutable gate = Task.CompletedTask
 
     /// Blocks the writes until the returned source is completed.
@@ -254,18 +254,8 @@ type GatedStream(inner: IO.Stream) =
         gate <- release.Task
         release
 
-    override _.CanRead = true
-    override _.CanWrite = true
-    override _.CanSeek = false
-    override _.Length = raise (NotSupportedException())
-
-    override _.Position
-        with get () = raise (NotSupportedException())
-        and set _ = raise (NotSupportedException())
 
     override _.Flush() = ()
-    override _.Seek(_, _) = raise (NotSupportedException())
-    override _.SetLength _ = raise (NotSupportedException())
     override _.Read(buffer: byte[], offset, count) = inner.Read(buffer, offset, count)
     override _.ReadAsync(buffer: Memory<byte>, ct: CancellationToken) = inner.ReadAsync(buffer, ct)
 

@@ -181,18 +181,8 @@ let readme =
             if OperatingSystem.IsWindows() then
                 skiptest "bash"
 
-            let text =
-                File.ReadAllText(Path.Combine(HybridProtocol.Tests.TestSupport.repoRoot, "cli", "README.md"))
-
-            let section = text.Substring(text.IndexOf "## Fleet authority")
-
-            let block =
-                Text.RegularExpressions.Regex
-                    .Match(section, "```sh\n(.*?)```", Text.RegularExpressions.RegexOptions.Singleline)
-                    .Groups[1].Value
-
             use dir = new TempDir()
-            let r = runShell dir (seconds 120.) ("set -e\n" + block)
+            let r = runCliReadmeExample dir "## Fleet authority"
             expectExit Exit.success r "the example"
             Expect.stringContains r.Out "hosts:       127.0.0.1,*.fleet.example" "show prints the hosts"
             Expect.stringEnds r.Out "hello from one\nhello from two\n" "both servers echoed through an endorsed key"

@@ -132,18 +132,8 @@ let tests =
             if OperatingSystem.IsWindows() then
                 skiptest "bash"
 
-            let text =
-                File.ReadAllText(Path.Combine(HybridProtocol.Tests.TestSupport.repoRoot, "cli", "README.md"))
-
-            let section = text.Substring(text.IndexOf "## Rotating a server key")
-
-            let block =
-                Text.RegularExpressions.Regex
-                    .Match(section, "```sh\n(.*?)```", Text.RegularExpressions.RegexOptions.Singleline)
-                    .Groups[1].Value
-
             use dir = new TempDir()
-            let r = runShell dir (seconds 120.) ("set -e\n" + block)
+            let r = runCliReadmeExample dir "## Rotating a server key"
             expectExit Exit.success r "the example"
             use old = PrivateKey.Load(dir.File "old.key")
             use next = PrivateKey.Load(dir.File "new.key")

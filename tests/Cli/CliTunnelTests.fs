@@ -261,18 +261,8 @@ let tests =
 
             (new Redis() :> IDisposable).Dispose() // skips where redis-server is missing
 
-            let text =
-                File.ReadAllText(Path.Combine(HybridProtocol.Tests.TestSupport.repoRoot, "cli", "README.md"))
-
-            let section = text.Substring(text.IndexOf "## Tunnel")
-
-            let block =
-                Text.RegularExpressions.Regex
-                    .Match(section, "```sh\n(.*?)```", Text.RegularExpressions.RegexOptions.Singleline)
-                    .Groups[1].Value
-
             use dir = new TempDir()
-            let r = runShell dir (seconds 120.) ("set -e\n" + block)
+            let r = runCliReadmeExample dir "## Tunnel"
             expectExit Exit.success r "the example"
 
             Expect.stringEnds

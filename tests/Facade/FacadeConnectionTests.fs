@@ -19,19 +19,9 @@ open HybridProtocol.Tests.Loopback
 /// and disposes it; each subclass says how it writes (and, where it matters, how it reads).
 [<AbstractClass>]
 type private WrappingStream(inner: Stream) =
-    inherit Stream()
-    override _.CanRead = true
-    override _.CanWrite = true
-    override _.CanSeek = false
-    override _.Length = raise (NotSupportedException())
-
-    override _.Position
-        with get () = raise (NotSupportedException())
-        and set _ = raise (NotSupportedException())
+    inherit HybridProtocol.Tests.TestSupport.UnseekableStream()
 
     override _.Flush() = inner.Flush()
-    override _.Seek(_, _) = raise (NotSupportedException())
-    override _.SetLength _ = raise (NotSupportedException())
     override _.Read(buffer: byte[], offset, count) = inner.Read(buffer, offset, count)
 
     override _.Dispose(disposing) =

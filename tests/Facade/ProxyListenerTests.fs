@@ -81,22 +81,12 @@ let private tcp4 (source: string) (sourcePort: int) =
 
 /// A stream that puts `prefix` before the first bytes written: the header and the preamble in one segment.
 type private PrefixFirstWrite(inner: Stream, prefix: byte array) =
-    inherit Stream()
+    inherit HybridProtocol.Tests.TestSupport.UnseekableStream()
     let mutable pending = prefix
-    override _.CanRead = true
-    override _.CanWrite = true
-    override _.CanSeek = false
-    override _.Length = raise (NotSupportedException())
-
-    override _.Position
-        with get () = raise (NotSupportedException())
-        and set _ = raise (NotSupportedException())
 
     override _.Flush() = inner.Flush()
     override _.Read(buffer, offset, count) = inner.Read(buffer, offset, count)
     override _.ReadAsync(buffer: Memory<byte>, token) = inner.ReadAsync(buffer, token)
-    override _.Seek(_, _) = raise (NotSupportedException())
-    override _.SetLength _ = raise (NotSupportedException())
 
     override _.Write(buffer, offset, count) =
         let first = pending

@@ -238,3 +238,18 @@ let runShell (dir: TempDir) (timeout: TimeSpan) (script: string) =
         Stdout = Encoding.UTF8.GetBytes r.Out
         Stderr = r.Err
     }
+
+/// The first `sh` block after HEADING in cli/README.md, run in DIR as `runShell` runs a script, with `set -e`: the
+/// worked examples run exactly as printed.
+let runCliReadmeExample (dir: TempDir) (heading: string) =
+    let text = File.ReadAllText(Path.Combine(repoRoot, "cli", "README.md"))
+    let at = text.IndexOf heading
+    Expect.isGreaterThanOrEqual at 0 $"cli/README.md has a section {heading}"
+
+    let block =
+        Text.RegularExpressions.Regex
+            .Match(text.Substring at, "```sh\n(.*?)```", Text.RegularExpressions.RegexOptions.Singleline)
+            .Groups[1].Value
+
+    Expect.isNotEmpty block $"{heading} has a sh block"
+    runShell dir (TimeSpan.FromSeconds 120.) ("set -e\n" + block)

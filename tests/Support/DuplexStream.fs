@@ -16,7 +16,7 @@ type private Direction() =
 
 /// One end: reads from `inbound`, writes to `outbound`; each read returns 1..`maxChunk` bytes at random.
 type DuplexEnd private (inbound: Direction, outbound: Direction, seed: int, maxChunk: int) =
-    inherit Stream()
+    inherit HybridProtocol.Tests.TestSupport.UnseekableStream()
     let random = Random seed
     let gate = obj ()
     let mutable leftover = ReadOnlyMemory<byte>.Empty
@@ -57,18 +57,8 @@ type DuplexEnd private (inbound: Direction, outbound: Direction, seed: int, maxC
         let b = Direction()
         new DuplexEnd(a, b, seed, maxChunk), new DuplexEnd(b, a, seed + 1, maxChunk)
 
-    override _.CanRead = true
-    override _.CanWrite = true
-    override _.CanSeek = false
-    override _.Length = raise (NotSupportedException())
-
-    override _.Position
-        with get () = raise (NotSupportedException())
-        and set _ = raise (NotSupportedException())
 
     override _.Flush() = ()
-    override _.Seek(_, _) = raise (NotSupportedException())
-    override _.SetLength _ = raise (NotSupportedException())
 
     override this.Read(buffer: byte[], offset, count) = this.Read(Span(buffer, offset, count))
 

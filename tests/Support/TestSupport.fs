@@ -144,3 +144,20 @@ let runOpensslIn (directory: string) (args: string list) =
             failtest $"openssl {args} exited with {r.Status}: {r.Err}"
 
         r.Out
+
+/// The members every in-memory test stream shares: it reads and writes and cannot seek. Subclasses say how they
+/// read, write and flush.
+[<AbstractClass>]
+type UnseekableStream() =
+    inherit Stream()
+    override _.CanRead = true
+    override _.CanWrite = true
+    override _.CanSeek = false
+    override _.Length = raise (NotSupportedException())
+
+    override _.Position
+        with get () = raise (NotSupportedException())
+        and set _ = raise (NotSupportedException())
+
+    override _.Seek(_, _) = raise (NotSupportedException())
+    override _.SetLength _ = raise (NotSupportedException())

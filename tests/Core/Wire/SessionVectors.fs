@@ -710,7 +710,7 @@ let replayReference (v: SessionVector) (side: string) =
 
 /// One end of an in-memory stream: reads what the test pushes (the peer's recorded bytes), records every write.
 type ScriptedStream() =
-    inherit Stream()
+    inherit UnseekableStream()
     let inbound = Channel.CreateUnbounded<byte[]>()
     let written = new MemoryStream()
     let mutable leftover = ReadOnlyMemory<byte>.Empty
@@ -720,19 +720,9 @@ type ScriptedStream() =
 
     member _.Written = lock written (fun () -> written.ToArray())
 
-    override _.CanRead = true
-    override _.CanWrite = true
-    override _.CanSeek = false
-    override _.Length = raise (NotSupportedException())
-
-    override _.Position
-        with get () = raise (NotSupportedException())
-        and set _ = raise (NotSupportedException())
 
     override _.Flush() = ()
     override _.FlushAsync(_: CancellationToken) = Task.CompletedTask
-    override _.Seek(_, _) = raise (NotSupportedException())
-    override _.SetLength _ = raise (NotSupportedException())
 
     override _.Write(buffer: byte[], offset: int, count: int) =
         lock written (fun () -> written.Write(buffer, offset, count))
