@@ -133,7 +133,7 @@ public sealed partial class SecureConnection
         }
         finally
         {
-            receiveLock.Release();
+            ExitReceive();
         }
     }
 
@@ -181,7 +181,13 @@ public sealed partial class SecureConnection
         }
     }
 
-    /// <summary>Closes the stream (which ends a pending read or write), then returns the buffers and erases the keys.</summary>
+    /// <summary>
+    /// Closes the stream (which ends a pending read or write), then returns the buffers and erases the keys. It never
+    /// waits for an operation in progress: a half whose lock is held is released by that operation as it leaves
+    /// (<see cref="ExitSend"/>, <see cref="ExitReceive"/>), and the keys are erased when both halves are released.
+    /// (Waiting here blocked the disposing thread on the continuation of the read that the closed stream ends, which
+    /// needs a thread-pool thread: disposing many connections at once starved the pool for seconds.)
+    /// </summary>
     private void Release()
     {
         // A connection disposed before its traffic started holds a default receive half (no End yet).
@@ -189,19 +195,78 @@ public sealed partial class SecureConnection
         idle?.Dispose();
         failure ??= new HybridObjectDisposedException(nameof(SecureConnection), "The connection has been disposed.");
         stream.Dispose();
-        var haveSend = sendLock.Wait(TimeSpan.FromSeconds(5));
-        var haveReceive = receiveLock.Wait(TimeSpan.FromSeconds(5));
-        keys.Dispose();
-        if (haveReceive)
+        ReleaseSendHalf();
+        ReleaseReceiveHalf();
+    }
+
+    /// <summary>Leaves the send lock; after Dispose, the last operation out releases the send half.</summary>
+    private void ExitSend()
+    {
+        sendLock.Release();
+        if (Volatile.Read(ref disposed) != 0)
         {
-            input.Release();
-            ReturnAssembly();
-            receiveLock.Release();
+            ReleaseSendHalf();
+        }
+    }
+
+    /// <summary>Leaves the receive lock; after Dispose, the last operation out releases the receive half.</summary>
+    private void ExitReceive()
+    {
+        receiveLock.Release();
+        if (Volatile.Read(ref disposed) != 0)
+        {
+            ReleaseReceiveHalf();
+        }
+    }
+
+    private void ReleaseSendHalf()
+    {
+        if (Volatile.Read(ref sendReleased) != 0 || !sendLock.Wait(0))
+        {
+            return;
         }
 
-        if (haveSend)
+        try
+        {
+            if (Interlocked.Exchange(ref sendReleased, 1) == 0)
+            {
+                HalfReleased();
+            }
+        }
+        finally
         {
             sendLock.Release();
+        }
+    }
+
+    private void ReleaseReceiveHalf()
+    {
+        if (Volatile.Read(ref receiveReleased) != 0 || !receiveLock.Wait(0))
+        {
+            return;
+        }
+
+        try
+        {
+            if (Interlocked.Exchange(ref receiveReleased, 1) == 0)
+            {
+                input.Release();
+                ReturnAssembly();
+                HalfReleased();
+            }
+        }
+        finally
+        {
+            receiveLock.Release();
+        }
+    }
+
+    /// <summary>Erases the keys once neither half can use them.</summary>
+    private void HalfReleased()
+    {
+        if (Interlocked.Increment(ref halvesReleased) == 2)
+        {
+            keys.Dispose();
         }
     }
 
@@ -227,7 +292,7 @@ public sealed partial class SecureConnection
         }
         finally
         {
-            sendLock.Release();
+            ExitSend();
         }
     }
 
@@ -254,7 +319,7 @@ public sealed partial class SecureConnection
         }
         finally
         {
-            sendLock.Release();
+            ExitSend();
         }
     }
 

@@ -101,7 +101,7 @@ public sealed partial class SecureConnection
             }
 
             input.ReleaseIfEmpty();
-            receiveLock.Release();
+            ExitReceive();
         }
     }
 

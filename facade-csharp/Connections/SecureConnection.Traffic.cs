@@ -113,7 +113,7 @@ public sealed partial class SecureConnection
 
             if (!lockHeld)
             {
-                sendLock.Release();
+                ExitSend();
                 TrySendPendingReply();
             }
         }
@@ -278,7 +278,7 @@ public sealed partial class SecureConnection
         {
             if (!lockHeld)
             {
-                receiveLock.Release();
+                ExitReceive();
             }
         }
     }
@@ -295,7 +295,7 @@ public sealed partial class SecureConnection
         }
         finally
         {
-            receiveLock.Release();
+            ExitReceive();
         }
     }
 
@@ -333,7 +333,7 @@ public sealed partial class SecureConnection
         {
             if (!lockHeld)
             {
-                receiveLock.Release();
+                ExitReceive();
             }
         }
     }

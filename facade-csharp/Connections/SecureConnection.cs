@@ -63,6 +63,11 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     private Exception? failure;
     private int disposed;
 
+    // Set once each half's buffers are returned after Dispose; at two, the keys are erased (SecureConnection.Close.cs).
+    private int sendReleased;
+    private int receiveReleased;
+    private int halvesReleased;
+
     // Where this connection's events go (SecureConnectionOptions.Logger), set when the handshake completes.
     private ILogger? logger;
 
@@ -328,7 +333,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
         finally
         {
-            sendLock.Release();
+            ExitSend();
         }
     }
 

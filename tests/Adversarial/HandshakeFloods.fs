@@ -214,12 +214,6 @@ let private connectOnce (port: int) (options: SecureClientOptions) =
             return None
     }
 
-let private percentile (sorted: float[]) (p: float) =
-    if sorted.Length = 0 then
-        nan
-    else
-        sorted[min (sorted.Length - 1) (int (ceil (p * float sorted.Length)) - 1)]
-
 /// 100 legitimate clients, 10 at a time, while `attack` runs; prints the figures and returns how many connected.
 let private legitimateClients (label: string) (server: Server) (options: SecureClientOptions) (attack: Attack) =
     let me = Process.GetCurrentProcess()
@@ -251,7 +245,7 @@ let private legitimateClients (label: string) (server: Server) (options: SecureC
     let load = IO.File.ReadAllText("/proc/loadavg").Split(' ')[0]
 
     printfn
-        $"Handshake flood, {label}: legitimate clients {ok.Length} of {times.Length}; connect p50 {percentile ok 0.5:F0} ms, p99 {percentile ok 0.99:F0} ms, max {percentile ok 1.0:F0} ms; attack connections made {attack.Opened}; reached AcceptAsync {server.FromAttackers}; process CPU {cores:F2} cores over {clock.Elapsed.TotalSeconds:F1} s, working set {float me.WorkingSet64 / 1048576.:F0} MiB, GC heap {float (GC.GetTotalMemory false) / 1048576.:F0} MiB; load average {load}"
+        $"Handshake flood, {label}: legitimate clients {ok.Length} of {times.Length}; connect p50 {TestSupport.percentile ok 0.5:F0} ms, p99 {TestSupport.percentile ok 0.99:F0} ms, max {TestSupport.percentile ok 1.0:F0} ms; attack connections made {attack.Opened}; reached AcceptAsync {server.FromAttackers}; process CPU {cores:F2} cores over {clock.Elapsed.TotalSeconds:F1} s, working set {float me.WorkingSet64 / 1048576.:F0} MiB, GC heap {float (GC.GetTotalMemory false) / 1048576.:F0} MiB; load average {load}"
 
     ok.Length
 

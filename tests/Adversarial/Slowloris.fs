@@ -107,9 +107,6 @@ let private memory (p: Process) =
 
     kb "VmRSS", kb "VmHWM"
 
-let private percentile (sorted: float[]) (p: float) =
-    sorted[min (sorted.Length - 1) (int (ceil (p * float sorted.Length)) - 1)]
-
 /// Slow sockets against `hybrid serve --echo`; then `clients` legitimate clients, one after another. Returns the
 /// connect times (ms) of the clients that succeeded and how many failed.
 let private run (slow: int) (clients: int) =
@@ -170,7 +167,7 @@ let private run (slow: int) (clients: int) =
 
     if sorted.Length > 0 then
         printfn
-            $"Slowloris: {slow} slow sockets ({attackers.Opened} connections made; open while the clients came: min {Seq.min samples}, mean {Seq.averageBy float samples:F0}) for {clock.Elapsed.TotalSeconds:F0} s; legitimate clients {sorted.Length} of {clients}; connect p50 {percentile sorted 0.5:F0} ms, p99 {percentile sorted 0.99:F0} ms, max {Array.last sorted:F0} ms; server RSS {rssBefore:F0} MiB before, {rssAfter:F0} MiB after, peak {peak:F0} MiB; load average {load}"
+            $"Slowloris: {slow} slow sockets ({attackers.Opened} connections made; open while the clients came: min {Seq.min samples}, mean {Seq.averageBy float samples:F0}) for {clock.Elapsed.TotalSeconds:F0} s; legitimate clients {sorted.Length} of {clients}; connect p50 {TestSupport.percentile sorted 0.5:F0} ms, p99 {TestSupport.percentile sorted 0.99:F0} ms, max {Array.last sorted:F0} ms; server RSS {rssBefore:F0} MiB before, {rssAfter:F0} MiB after, peak {peak:F0} MiB; load average {load}"
 
     sorted, failed
 

@@ -5,6 +5,7 @@
 module HybridProtocol.Tests.ConnectionLifecycle
 
 open System
+open System.IO
 open System.Threading
 open System.Threading.Tasks
 open Expecto
@@ -33,6 +34,17 @@ let private stalled () =
 
     Expect.isFalse (blocked.Wait 200) "the send cannot finish while the peer does not read"
     client, server, blocked
+
+/// A stream whose Dispose leaves the inner stream open, so a read in progress keeps waiting after the connection
+/// disposes it (as a read's continuation that has no thread to run on does): only `inner` ends it.
+type private LingeringStream(inner: Stream) =
+    inherit TestSupport.UnseekableStream()
+    override _.Read(buffer, offset, count) = inner.Read(buffer, offset, count)
+    override _.Write(buffer, offset, count) = inner.Write(buffer, offset, count)
+    override _.ReadAsync(buffer: Memory<byte>, cancel) = inner.ReadAsync(buffer, cancel)
+    override _.WriteAsync(buffer: ReadOnlyMemory<byte>, cancel) = inner.WriteAsync(buffer, cancel)
+    override _.Flush() = inner.Flush()
+    override _.Dispose(_: bool) = ()
 
 [<Tests>]
 let tests =
@@ -141,6 +153,36 @@ let tests =
                 ] do
                 let e = Expect.throwsC set id
                 Expect.equal (codeOfExn e) HybridErrorCode.InvalidArgument "invalid"
+        }
+
+        test "Dispose does not wait for a receive in progress: the receive releases its half as it leaves" {
+            let key = PrivateKey.Generate()
+            let mutable inner: Stream = Stream.Null
+
+            let linger (s: Stream) =
+                inner <- s
+                new LingeringStream(s) :> Stream
+
+            match
+                handshake (serverOptions key) (clientOptions (ServerAuthentication.Pinned key.PublicKey)) linger id
+            with
+            | Ok client, Ok server ->
+                use server = server
+                let waiting = client.ReceiveAsync().AsTask()
+                Expect.isFalse (waiting.Wait 100) "nothing was sent: the receive waits"
+                // Before, Dispose waited up to 5 s for the receive lock; on a starved thread pool, for that long.
+                let disposing = Task.Run(fun () -> client.Dispose())
+                Expect.isTrue (disposing.Wait(TimeSpan.FromSeconds 2.5)) "Dispose returned at once"
+                Expect.isFalse waiting.IsCompleted "the receive still waits on the lingering stream"
+                inner.Dispose()
+                Expect.throwsC (fun () -> waiting.Wait(TimeSpan.FromSeconds 30.0) |> ignore) ignore
+                Expect.isTrue waiting.IsCompleted "the receive has ended, with an exception"
+
+                let again =
+                    Expect.throwsC (fun () -> client.ReceiveAsync().AsTask().Wait()) (fun e -> e.GetBaseException())
+
+                Expect.isTrue (again :? ObjectDisposedException) $"then the connection is disposed: {again}"
+            | c, s -> failtestf "handshake failed: client %A, server %A" c s
         }
 
         test "an idle connection holds no buffer on the sync path either" {

@@ -24,6 +24,13 @@ let nonNullText (s: string) =
 
 let toHex (b: byte[]) = Convert.ToHexStringLower b
 
+/// The p-quantile (0 < p <= 1) of sorted figures by nearest rank; nan when there are none.
+let percentile (sorted: float[]) (p: float) =
+    if sorted.Length = 0 then
+        nan
+    else
+        sorted[min (sorted.Length - 1) (int (ceil (p * float sorted.Length)) - 1)]
+
 /// The repository root: the nearest folder above the test binary that holds HybridProtocol.sln.
 let repoRoot =
     let rec up (dir: DirectoryInfo | null) =
