@@ -480,6 +480,123 @@ let private idleTests =
             |> ignore
 
             Expect.isFalse server.Process.HasExited "the server goes on"
+
+        testCase
+            "serve: 48 drip clients from one address and from ten; 100 of 100 legitimate clients are echoed (p99, server CPU and memory printed)"
+        <| fun () ->
+            for sources in [ 1; 10 ] do
+                use dir = new TempDir()
+                use key = keygen dir "server.key"
+
+                let server, port =
+                    startLocal dir "serve" [
+                        "--echo"
+                        "--max-clients"
+                        "64"
+                        "--idle-timeout"
+                        "8"
+                        "--min-rate"
+                        "100"
+                    ]
+
+                use _ = server
+
+                let options =
+                    SecureClientOptions(ServerAuthentication = ServerAuthentication.Pinned key.PublicKey)
+
+                let connectFrom (address: string) =
+                    task {
+                        let s =
+                            new Net.Sockets.Socket(Net.Sockets.SocketType.Stream, Net.Sockets.ProtocolType.Tcp)
+
+                        s.Bind(IPEndPoint(IPAddress.Parse address, 0))
+                        do! s.ConnectAsync(IPAddress.Loopback, port)
+
+                        return!
+                            SecureConnection.AuthenticateAsClientAsync(
+                                new Net.Sockets.NetworkStream(s, true),
+                                $"127.0.0.1:{port}",
+                                options
+                            )
+                    }
+
+                // 48 drip clients: from one address more than its share (half of --max-clients), from ten all admitted.
+                let drips =
+                    [
+                        for i in 0..47 ->
+                            try
+                                Some(connectFrom $"127.0.0.{2 + i % sources}" |> within "a drip client")
+                            with _ ->
+                                None
+                    ]
+                    |> List.choose id
+
+                use stop = new CancellationTokenSource()
+
+                // The attacker runs on its own thread, not the thread pool the legitimate clients use.
+                let dripping =
+                    Thread(fun () ->
+                        while not stop.IsCancellationRequested do
+                            for c in drips do
+                                try
+                                    c.SendAsync(ReadOnlyMemory "d"B).AsTask().Wait(seconds 1.) |> ignore
+                                with _ ->
+                                    ()
+
+                            stop.Token.WaitHandle.WaitOne 1000 |> ignore)
+
+                dripping.IsBackground <- true
+                dripping.Start()
+                let me = server.Process
+                me.Refresh()
+                let cpuBefore = me.TotalProcessorTime
+                let clock = Stopwatch.StartNew()
+
+                let times =
+                    [|
+                        for _ in 1..10 ->
+                            task {
+                                let results = ResizeArray()
+
+                                for _ in 1..10 do
+                                    let watch = Stopwatch.StartNew()
+
+                                    try
+                                        use! c = connectFrom "127.0.0.1"
+                                        do! c.SendAsync(ReadOnlyMemory "ping"B)
+                                        let! echoed = c.ReceiveAsync()
+
+                                        if not (isNull echoed) then
+                                            results.Add watch.Elapsed.TotalMilliseconds
+                                    with _ ->
+                                        ()
+
+                                return results.ToArray()
+                            }
+                    |]
+                    |> Task.WhenAll
+                    |> fun t -> t.Result |> Array.concat |> Array.sort
+
+                me.Refresh()
+
+                let cores =
+                    (me.TotalProcessorTime - cpuBefore).TotalSeconds / clock.Elapsed.TotalSeconds
+
+                let load = File.ReadAllText("/proc/loadavg").Split(' ')[0]
+
+                printfn
+                    $"serve under drip clients: {drips.Length} dripping 1 B/s from {sources} address(es); legitimate clients {times.Length} of 100 echoed in {clock.Elapsed.TotalSeconds:F1} s; p50 {TestSupport.percentile times 0.5:F0} ms, p99 {TestSupport.percentile times 0.99:F0} ms, max {TestSupport.percentile times 1.0:F0} ms; server CPU {cores:F2} cores, resident {float me.WorkingSet64 / 1048576.:F0} MiB (peak {float me.PeakWorkingSet64 / 1048576.:F0} MiB); load average {load}"
+
+                stop.Cancel()
+                dripping.Join(seconds 10.) |> ignore
+
+                for c in drips do
+                    c.Dispose()
+
+                Expect.equal
+                    times.Length
+                    100
+                    $"100 of 100 legitimate clients echoed beside drips from {sources} address(es)"
     ]
 
 /// Mounts a tmpfs of SIZE at a new directory in DIR; skips the test when this user cannot mount (not root).
