@@ -30,9 +30,12 @@ public sealed class HybridProtocolServerSettings
 
     /// <summary>
     /// How often an endpoint made by <see cref="HybridProtocolListenOptionsExtensions.UseHybridProtocol(Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions)"/>
-    /// reloads its key files: when the keys in them changed (a key file replaced on disk, as Kestrel reloads
-    /// certificates), new connections use the new keys; a file that cannot be read is logged and the keys in use are
-    /// kept. Default 5 s; <see cref="Timeout.InfiniteTimeSpan"/>: never.
+    /// reloads its key files and <see cref="EndorsementFile"/>: when the keys in them changed (a key file replaced on
+    /// disk, as Kestrel reloads certificates), new connections use the new keys, and the replaced keys are erased once
+    /// no handshake can use them (twice <see cref="HandshakeTimeout"/> later); when the endorsement changed (renewed),
+    /// new connections send the new one. A file that cannot be read, or an endorsement of another key than the current
+    /// one (files replaced one after the other), is logged and what is in use is kept until a later check. Default 5 s;
+    /// <see cref="Timeout.InfiniteTimeSpan"/>: never.
     /// </summary>
     public TimeSpan KeyFileReloadInterval { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -61,7 +64,8 @@ public sealed class HybridProtocolServerSettings
 
     /// <summary>
     /// A fleet authority's endorsement of the key (PEM, as <c>hybrid authority sign</c> writes it), sent to clients that
-    /// trust the authority (<see cref="SecureServerOptions.Endorsement"/>); null (the default): none.
+    /// trust the authority (<see cref="SecureServerOptions.Endorsement"/>); null (the default): none. Reloaded as the key
+    /// files are (<see cref="KeyFileReloadInterval"/>), so a renewed endorsement is sent without a restart.
     /// </summary>
     public string? EndorsementFile { get; set; }
 

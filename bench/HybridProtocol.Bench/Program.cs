@@ -74,6 +74,7 @@ report.Note("MB = 10^6 bytes. Every network figure has both ends of the connecti
 report.Note("Bulk: client to server on one connection; each message carries its sequence number at both ends and a fixed pattern, and the server checks every byte.");
 report.Note("Handshake over TCP: a new TCP connection each time, from connect until both ends can send; SslStream with TLS resumption off (full handshakes), server authentication only.");
 report.Note("Idle connection: per established connection (both ends), with a pending zero-byte read on the server end.");
+report.Note("'3 keys' handshake rows (specs/PROTOCOL.md §6a): the server holds 3 static keys and announces the 2 it did not use (2 more DH to prove them, 131 more bytes); the client pins the current key ('current pinned') or the oldest ('oldest pinned': the server reads the first message with the 2 keys before it, 2 more DH and AEAD opens). Compare with the 1-key 'HybridProtocol AESGCM' row.");
 var elapsed = Stopwatch.GetElapsedTime(started);
 report.PrintTable();
 Console.WriteLine($"Run time: {elapsed.TotalMinutes:F1} min");

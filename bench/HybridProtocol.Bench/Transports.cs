@@ -284,6 +284,7 @@ public sealed class HybridProtocolTransport : LoopbackTransport
     private string? negotiated;
 
     private readonly PrivateKey? clientKey;
+    private readonly PrivateKey[] otherKeys;
 
     /// <param name="suite">The suite both ends use.</param>
     /// <param name="shortName">The suite's name in the table.</param>
@@ -292,13 +293,21 @@ public sealed class HybridProtocolTransport : LoopbackTransport
     /// key) or XX (the client learns the server's key in the handshake and checks it in a callback; it proves its own).
     /// </param>
     /// <param name="postQuantum">Hybrid (the hfs pattern, the default) or classical, on both ends.</param>
-    public HybridProtocolTransport(SecureSuite suite, string shortName, string pattern = "NK", PostQuantumMode postQuantum = PostQuantumMode.Hybrid)
+    /// <param name="heldKeys">
+    /// The static keys the server holds (specs/PROTOCOL.md §6a; it announces the others on each connection, the
+    /// default); the client pins the one at <paramref name="pinnedKey"/> (0, the current key; the last, the oldest:
+    /// the server reads the first message with every key before it, trial reading at its most costly).
+    /// </param>
+    /// <param name="pinnedKey">The index of the server key the client pins (NK, IK).</param>
+    public HybridProtocolTransport(SecureSuite suite, string shortName, string pattern = "NK", PostQuantumMode postQuantum = PostQuantumMode.Hybrid, int heldKeys = 1, int pinnedKey = 0)
     {
         this.suite = suite;
-        Name = "HybridProtocol " + shortName + (pattern == "NK" ? "" : " " + pattern) + (postQuantum == PostQuantumMode.Classical ? " classical" : "");
-        serverOptions = new SecureServerOptions { ServerKey = serverKey, AcceptedSuites = [suite], PostQuantum = postQuantum };
+        Name = "HybridProtocol " + shortName + (pattern == "NK" ? "" : " " + pattern) + (postQuantum == PostQuantumMode.Classical ? " classical" : "")
+            + (heldKeys == 1 ? "" : $" {heldKeys} keys ({(pinnedKey == 0 ? "current" : pinnedKey == heldKeys - 1 ? "oldest" : $"key {pinnedKey + 1}")} pinned)");
+        otherKeys = [.. Enumerable.Range(1, heldKeys - 1).Select(_ => PrivateKey.Generate())];
+        serverOptions = new SecureServerOptions { ServerKeys = [serverKey, .. otherKeys], AcceptedSuites = [suite], PostQuantum = postQuantum };
         clientKey = pattern == "NK" ? null : PrivateKey.Generate();
-        var serverPublic = serverKey.PublicKey;
+        var serverPublic = serverOptions.ServerKeys[pinnedKey].PublicKey;
         clientOptions = new SecureClientOptions
         {
             ServerAuthentication = pattern == "XX"
@@ -318,6 +327,10 @@ public sealed class HybridProtocolTransport : LoopbackTransport
     {
         serverKey.Dispose();
         clientKey?.Dispose();
+        foreach (var key in otherKeys)
+        {
+            key.Dispose();
+        }
     }
 
     protected override async Task<ConnectedPair> SecureAsync(Socket client, Socket server, CancellationToken cancellationToken)
@@ -444,11 +457,17 @@ public static class Transports
         () => new HybridProtocolTransport(SecureSuite.Aegis256Blake2b, "AEGIS256"),
     ];
 
-    /// <summary>More transports for the handshake rows only: the AES-GCM suite with the XX and IK patterns (client keys).</summary>
+    /// <summary>
+    /// More transports for the handshake rows only: the AES-GCM suite with the XX and IK patterns (client keys), and a
+    /// server holding 3 keys (specs/PROTOCOL.md §6a) whose client pins the current key or the oldest, beside the 1-key
+    /// "HybridProtocol AESGCM" row.
+    /// </summary>
     public static IReadOnlyList<Func<ITransportUnderTest>> HandshakeOnly { get; } =
     [
         () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM", "XX"),
         () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM", "IK"),
+        () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM", heldKeys: 3, pinnedKey: 0),
+        () => new HybridProtocolTransport(SecureSuite.AesGcmSha256, "AESGCM", heldKeys: 3, pinnedKey: 2),
     ];
 }
 

@@ -5,7 +5,7 @@ using System.Text;
 namespace HybridProtocol.Cli;
 
 /// <summary>
-/// How a client command checks the server: <c>--server-key FILE</c> (pinned), <c>--pin FINGERPRINT</c>, or trust on
+/// How a client command checks the server: <c>--server-key FILE</c> (pinned; repeated, a pinned set), <c>--pin FINGERPRINT</c>, or trust on
 /// first use with the known-hosts file (the default), plus <c>--key</c> for a client identity.
 /// </summary>
 internal sealed class ClientTrust
@@ -23,10 +23,13 @@ internal sealed class ClientTrust
     /// <summary>The options every client command takes.</summary>
     internal sealed class Options
     {
-        public Option<string?> ServerKey { get; } = new("--server-key")
+        public Option<string[]> ServerKey { get; } = new("--server-key")
         {
-            Description = "The server's public key file: only that key is accepted (pinned; the strongest check).",
+            Description = "The server's public key file: only that key is accepted (pinned; the strongest check). Repeat it to "
+                + "pin a set, e.g. a server's current and next key during a rotation: the server then presents its key (NX, XX) "
+                + "and it must be one of them (specs/PROTOCOL.md §6a).",
             HelpName = "FILE",
+            AllowMultipleArgumentsPerToken = false,
         };
 
         public Option<string?> Pin { get; } = new("--pin")
@@ -66,10 +69,10 @@ internal sealed class ClientTrust
     /// <summary>Builds the client options from the command line; the caller disposes the returned identity.</summary>
     public static (ClientTrust Trust, PrivateKey? Identity) Create(ParseResult parse, Options options, HostPort target)
     {
-        var serverKey = parse.GetValue(options.ServerKey);
+        var serverKeys = parse.GetValue(options.ServerKey) ?? [];
         var pin = parse.GetValue(options.Pin);
         var authority = parse.GetValue(options.Authority);
-        if (new[] { serverKey, pin, authority }.Count(v => v is not null) > 1)
+        if (new[] { serverKeys.Length > 0, pin is not null, authority is not null }.Count(given => given) > 1)
         {
             throw new CliException(ExitCode.Usage, "Give only one of --server-key, --pin and --authority.");
         }
@@ -79,9 +82,9 @@ internal sealed class ClientTrust
         {
             trust.Authentication = ServerAuthentication.Authority([AuthorityKey.Load(authority)]);
         }
-        else if (serverKey is not null)
+        else if (serverKeys.Length > 0)
         {
-            trust.Authentication = ServerAuthentication.Pinned(Keys.LoadAnyPublic(serverKey));
+            trust.Authentication = ServerAuthentication.Pinned([.. serverKeys.Select(Keys.LoadAnyPublic)]);
         }
         else if (pin is not null)
         {

@@ -121,20 +121,26 @@ internal static class KnownHostsCommands
     private static Command List()
     {
         var file = FileOption();
-        var command = new Command("list", "Print each trusted HOST:PORT with its key's fingerprint, in file order.") { file };
+        var command = new Command(
+            "list",
+            "Print each trusted HOST:PORT with its key's fingerprint, each revoked key as '@revoked HOST:PORT|* FINGERPRINT' and each "
+            + "trusted authority as '@authority PATTERNS ed25519 KEY', in file order.") { file };
         command.SetRun(parse =>
         {
             var store = KnownHosts.Load(PathOrDefault(parse.GetValue(file)));
-            var entries = store.List();
-            if (entries.Count == 0)
+            var lines = store.List().Select(e => (e.LineNumber, Text: $"{new HostPort(e.Host, e.Port)} {e.Key.Fingerprint}", e.Comment))
+                .Concat(store.ListRevoked().Select(r => (r.LineNumber, Text: $"@revoked {(r.Host is null ? "*" : new HostPort(r.Host, r.Port).ToString())} {r.Key.Fingerprint}", r.Comment)))
+                .Concat(store.ListAuthorities().Select(a => (a.LineNumber, Text: $"@authority {string.Join(',', a.HostPatterns)} {a.Key}", a.Comment)))
+                .OrderBy(l => l.LineNumber)
+                .ToList();
+            if (lines.Count == 0)
             {
                 Console.Error.WriteLine($"No known hosts in {store.Path}.");
             }
 
-            foreach (var entry in entries)
+            foreach (var (_, text, comment) in lines)
             {
-                var hostPort = new HostPort(entry.Host, entry.Port).ToString();
-                Console.Out.WriteLine(entry.Comment is null ? $"{hostPort} {entry.Key.Fingerprint}" : $"{hostPort} {entry.Key.Fingerprint} {entry.Comment}");
+                Console.Out.WriteLine(comment is null ? text : $"{text} {comment}");
             }
 
             return ExitCode.Success;

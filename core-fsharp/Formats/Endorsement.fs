@@ -4,6 +4,7 @@ open System
 open System.Buffers.Binary
 open System.Security.Cryptography
 open System.Text
+open HybridProtocol.Core
 
 type HostPattern = {
     Wildcard: bool
@@ -308,134 +309,96 @@ module Endorsement =
             Ok output
 
     /// A cursor over the input: each read gives the value and the next offset, or Truncated.
-    let private take (input: ReadOnlySpan<byte>) (at: int) (count: int) =
+    let private take (input: byte array) (at: int) (count: int) =
         if count < 0 || input.Length - at < count then
             Error EndorsementFormatError.TruncatedEndorsement
         else
-            Ok(input.Slice(at, count).ToArray(), at + count)
+            Ok(Array.sub input at count, at + count)
 
-    let private readU8 (input: ReadOnlySpan<byte>) (at: int) =
+    let private readU8 (input: byte array) (at: int) =
         if input.Length - at < 1 then
             Error EndorsementFormatError.TruncatedEndorsement
         else
             Ok(input[at], at + 1)
 
-    let private readU16 (input: ReadOnlySpan<byte>) (at: int) =
+    let private readU16 (input: byte array) (at: int) =
         if input.Length - at < 2 then
             Error EndorsementFormatError.TruncatedEndorsement
         else
-            Ok(int (BinaryPrimitives.ReadUInt16BigEndian(input.Slice(at, 2))), at + 2)
+            Ok(int (BinaryPrimitives.ReadUInt16BigEndian(ReadOnlySpan(input, at, 2))), at + 2)
 
-    let private readU64 (input: ReadOnlySpan<byte>) (at: int) =
+    let private readU64 (input: byte array) (at: int) =
         if input.Length - at < 8 then
             Error EndorsementFormatError.TruncatedEndorsement
         else
-            Ok(BinaryPrimitives.ReadUInt64BigEndian(input.Slice(at, 8)), at + 8)
+            Ok(BinaryPrimitives.ReadUInt64BigEndian(ReadOnlySpan(input, at, 8)), at + 8)
 
-    let private readHosts (input: ReadOnlySpan<byte>) (at: int) (count: int) =
-        let mutable offset = at
-        let mutable texts = []
-        let mutable error = None
-        let mutable i = 0
+    /// `count` hosts, each a length byte and that many bytes (checked as patterns by `checkHosts`).
+    let private readHosts (input: byte array) (at: int) (count: int) =
+        let rec go i at texts =
+            if i = count then
+                Ok(List.rev texts, at)
+            else
+                result {
+                    let! length, at = readU8 input at
+                    let! bytes, at = take input at (int length)
+                    return! go (i + 1) at (Encoding.Latin1.GetString bytes :: texts)
+                }
 
-        while error.IsNone && i < count do
-            match readU8 input offset with
-            | Error e -> error <- Some e
-            | Ok(length, next) ->
-                match take input next (int length) with
-                | Error e -> error <- Some e
-                | Ok(bytes, next) ->
-                    texts <- Encoding.Latin1.GetString bytes :: texts
-                    offset <- next
+        go 0 at []
 
-            i <- i + 1
-
-        match error with
-        | Some e -> Error e
-        | None -> Ok(List.rev texts, offset)
+    /// A rule of the format: Ok, or its error.
+    let private require (rule: bool) (error: EndorsementFormatError) = if rule then Ok() else Error error
 
     let decode (input: ReadOnlySpan<byte>) : Result<Endorsement, EndorsementFormatError> =
-        // Each step reads one field; a failed one ends the decoding with its error.
-        match readU8 input 0 with
-        | Error e -> Error e
-        | Ok(version, _) when version <> Version -> Error(EndorsementFormatError.UnknownEndorsementVersion version)
-        | Ok(_, at) ->
-            match readU8 input at with
-            | Error e -> Error e
-            | Ok(algorithmByte, at) ->
-                match algorithmOf algorithmByte with
-                | Error e -> Error e
-                | Ok algorithm ->
-                    match readU16 input at with
-                    | Error e -> Error e
-                    | Ok(keyLength, _) when keyLength <> publicKeyLength algorithm ->
-                        Error(EndorsementFormatError.AuthorityKeyLength keyLength)
-                    | Ok(keyLength, at) ->
-                        match take input at keyLength with
-                        | Error e -> Error e
-                        | Ok(authorityKey, at) ->
-                            match readU8 input at with
-                            | Error e -> Error e
-                            | Ok(keyType, _) when keyType <> x25519Type ->
-                                Error(EndorsementFormatError.UnknownServerKeyType keyType)
-                            | Ok(_, at) ->
-                                match readU16 input at with
-                                | Error e -> Error e
-                                | Ok(length, _) when length <> serverKeyLength ->
-                                    Error(EndorsementFormatError.ServerKeyLength length)
-                                | Ok(length, at) ->
-                                    match take input at length with
-                                    | Error e -> Error e
-                                    | Ok(serverKey, at) ->
-                                        match readU64 input at with
-                                        | Error e -> Error e
-                                        | Ok(notBefore, at) ->
-                                            match readU64 input at with
-                                            | Error e -> Error e
-                                            | Ok(notAfter, at) ->
-                                                if
-                                                    notBefore > uint64 Int64.MaxValue
-                                                    || notAfter > uint64 Int64.MaxValue
-                                                    || notAfter < notBefore
-                                                then
-                                                    Error EndorsementFormatError.BadWindow
-                                                else
-                                                    match readU8 input at with
-                                                    | Error e -> Error e
-                                                    | Ok(count, _) when count < 1uy || int count > MaxHosts ->
-                                                        Error(EndorsementFormatError.HostCount(int count))
-                                                    | Ok(count, at) ->
-                                                        match readHosts input at (int count) with
-                                                        | Error e -> Error e
-                                                        | Ok(texts, at) ->
-                                                            match checkHosts texts with
-                                                            | Error e -> Error e
-                                                            | Ok hosts ->
-                                                                match readU16 input at with
-                                                                | Error e -> Error e
-                                                                | Ok(length, _) when length <> signatureLength algorithm ->
-                                                                    Error(EndorsementFormatError.SignatureLength length)
-                                                                | Ok(length, at) ->
-                                                                    match take input at length with
-                                                                    | Error e -> Error e
-                                                                    | Ok(_, endAt) when endAt < input.Length ->
-                                                                        Error(
-                                                                            EndorsementFormatError.TrailingBytes(
-                                                                                input.Length - endAt
-                                                                            )
-                                                                        )
-                                                                    | Ok(signature, _) ->
-                                                                        Ok {
-                                                                            Body = {
-                                                                                Algorithm = algorithm
-                                                                                AuthorityKey = authorityKey
-                                                                                ServerKey = serverKey
-                                                                                Hosts = hosts
-                                                                                NotBefore = int64 notBefore
-                                                                                NotAfter = int64 notAfter
-                                                                            }
-                                                                            Signature = signature
-                                                                        }
+        // One step per field, in wire order (specs/KEYS.md "Endorsements"); the first that fails ends the decoding
+        // with its error. The input is copied once (at most a few KiB) so that the steps can hold it.
+        let input = input.ToArray()
+
+        result {
+            let! version, at = readU8 input 0
+            do! require (version = Version) (EndorsementFormatError.UnknownEndorsementVersion version)
+            let! algorithmByte, at = readU8 input at
+            let! algorithm = algorithmOf algorithmByte
+            let! keyLength, at = readU16 input at
+            do! require (keyLength = publicKeyLength algorithm) (EndorsementFormatError.AuthorityKeyLength keyLength)
+            let! authorityKey, at = take input at keyLength
+            let! keyType, at = readU8 input at
+            do! require (keyType = x25519Type) (EndorsementFormatError.UnknownServerKeyType keyType)
+            let! length, at = readU16 input at
+            do! require (length = serverKeyLength) (EndorsementFormatError.ServerKeyLength length)
+            let! serverKey, at = take input at length
+            let! notBefore, at = readU64 input at
+            let! notAfter, at = readU64 input at
+
+            do!
+                require
+                    (notBefore <= uint64 Int64.MaxValue
+                     && notAfter <= uint64 Int64.MaxValue
+                     && notAfter >= notBefore)
+                    EndorsementFormatError.BadWindow
+
+            let! count, at = readU8 input at
+            do! require (count >= 1uy && int count <= MaxHosts) (EndorsementFormatError.HostCount(int count))
+            let! texts, at = readHosts input at (int count)
+            let! hosts = checkHosts texts
+            let! length, at = readU16 input at
+            do! require (length = signatureLength algorithm) (EndorsementFormatError.SignatureLength length)
+            let! signature, endAt = take input at length
+            do! require (endAt = input.Length) (EndorsementFormatError.TrailingBytes(input.Length - endAt))
+
+            return {
+                Body = {
+                    Algorithm = algorithm
+                    AuthorityKey = authorityKey
+                    ServerKey = serverKey
+                    Hosts = hosts
+                    NotBefore = int64 notBefore
+                    NotAfter = int64 notAfter
+                }
+                Signature = signature
+            }
+        }
 
 [<RequireQualifiedAccess>]
 module EndorsementCheck =

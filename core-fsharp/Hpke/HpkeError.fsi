@@ -123,21 +123,3 @@ type HpkeError =
 
     /// A caller-provided output span does not have the length Seal or Open writes.
     | WrongBufferLength of expected: int * actual: int
-
-/// A small `result { }` builder so the HPKE code reads like the RFC's pseudocode.
-[<AutoOpen>]
-module internal ResultBuilder =
-
-    type ResultBuilder =
-
-        new: unit -> ResultBuilder
-
-        member Bind: r: Result<'T, 'E> * f: ('T -> Result<'U, 'E>) -> Result<'U, 'E>
-
-        member Return: x: 'b -> Result<'b, 'c>
-
-        member ReturnFrom: r: Result<'T, 'E> -> Result<'T, 'E>
-
-        member Zero: unit -> Result<unit, 'a>
-
-    val result: ResultBuilder

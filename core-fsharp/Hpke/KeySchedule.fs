@@ -2,6 +2,7 @@ namespace HybridProtocol.Core.Hpke
 
 open System
 open System.Security.Cryptography
+open HybridProtocol.Core
 
 type Mode =
     | Base

@@ -108,3 +108,55 @@ public sealed class KnownHostEntry
     /// <summary>The entry as a known-hosts line (without the line end).</summary>
     public override string ToString() => KnownHostsLineModule.encode(KnownHostsLine.NewEntry(KnownHosts.ToCore(this)));
 }
+
+/// <summary>A key a known-hosts file revokes (an <c>@revoked</c> line, specs/KEYS.md "Revoked keys").</summary>
+public sealed class RevokedHostKey
+{
+    internal RevokedHostKey(string? host, int port, PublicKey key, string? comment, int lineNumber)
+    {
+        Host = host;
+        Port = port;
+        Key = key;
+        Comment = comment;
+        LineNumber = lineNumber;
+    }
+
+    /// <summary>The host it is revoked for (stored form), or null when it is revoked for every host (<c>@revoked *</c>).</summary>
+    public string? Host { get; }
+
+    /// <summary>The port it is revoked for; 0 when <see cref="Host"/> is null.</summary>
+    public int Port { get; }
+
+    /// <summary>The revoked key.</summary>
+    public PublicKey Key { get; }
+
+    /// <summary>Free text after the key on the line, or null.</summary>
+    public string? Comment { get; }
+
+    /// <summary>The line (1-based) of the file.</summary>
+    public int LineNumber { get; }
+}
+
+/// <summary>A fleet authority a known-hosts file trusts (an <c>@authority</c> line, specs/KEYS.md "Endorsements").</summary>
+public sealed class KnownHostAuthority
+{
+    internal KnownHostAuthority(IReadOnlyList<string> hostPatterns, AuthorityKey key, string? comment, int lineNumber)
+    {
+        HostPatterns = hostPatterns;
+        Key = key;
+        Comment = comment;
+        LineNumber = lineNumber;
+    }
+
+    /// <summary>The hosts it may vouch for: <c>HOST[:PORT]</c> or <c>*.NAME[:PORT]</c>, as the line writes them.</summary>
+    public IReadOnlyList<string> HostPatterns { get; }
+
+    /// <summary>The authority's key.</summary>
+    public AuthorityKey Key { get; }
+
+    /// <summary>Free text after the key on the line, or null.</summary>
+    public string? Comment { get; }
+
+    /// <summary>The line (1-based) of the file.</summary>
+    public int LineNumber { get; }
+}

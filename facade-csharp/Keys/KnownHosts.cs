@@ -23,7 +23,7 @@ namespace HybridProtocol;
 /// removed on release on Linux and Windows, where that is safe (<see cref="FileLock"/>), and left in place elsewhere.
 /// </para>
 /// </summary>
-public sealed class KnownHosts
+public sealed partial class KnownHosts
 {
     /// <summary>The key type token of this format (only X25519 keys are used by HybridProtocol).</summary>
     public const string KeyType = "x25519";
@@ -246,27 +246,6 @@ public sealed class KnownHosts
         }
     }
 
-    /// <summary>The entries in file order.</summary>
-    /// <exception cref="HybridProtocolException">As <see cref="Load"/>.</exception>
-    public IReadOnlyList<KnownHostEntry> List()
-    {
-        lock (_lock)
-        {
-            var entries = new List<KnownHostEntry>();
-            var number = 0;
-            foreach (var line in Read())
-            {
-                number++;
-                if (line is KnownHostsLine.Entry { Item: var e })
-                {
-                    entries.Add(FromCore(e, number));
-                }
-            }
-
-            return entries;
-        }
-    }
-
     /// <summary>
     /// The error for a server whose key differs from the recorded one, in the manner of OpenSSH: it names the host, both
     /// fingerprints, where the old key is recorded, and how to accept the new key if it is genuine.
@@ -290,153 +269,5 @@ public sealed class KnownHosts
             .Append(CultureInfo.InvariantCulture, $"check {presented.Fingerprint} with the operator and record it beside the old one (KnownHosts.Add for {hostPort}).")
             .ToString();
         return new HybridAuthenticationException(HybridErrorCode.ServerKeyChanged, message);
-    }
-
-    /// <summary>The core form of an entry (its host already in stored form).</summary>
-    internal static HostKeyEntry ToCore(KnownHostEntry entry) =>
-        new(entry.Host, entry.Port, HostKey.NewX25519(entry.Key.RawBytes.ToArray()), entry.Comment is null ? FSharpOption<string>.None : FSharpOption<string>.Some(entry.Comment));
-
-    private static KnownHostEntry FromCore(HostKeyEntry entry, int lineNumber) =>
-        new(entry.Host, entry.Port, PublicKey.FromOwnedRaw(entry.Key.publicKey), OptionModule.IsSome(entry.Comment) ? entry.Comment!.Value : null, lineNumber);
-
-    private static FSharpList<KnownHostsLine> Append(FSharpList<KnownHostsLine> lines, KnownHostEntry entry) =>
-        ListModule.Append(lines, FSharpList<KnownHostsLine>.Cons(KnownHostsLine.NewEntry(ToCore(entry)), FSharpList<KnownHostsLine>.Empty));
-
-    /// <summary>The key as a known-hosts line holds it; only X25519 keys (specs/KEYS.md).</summary>
-    private static HostKey HostKeyOf(PublicKey key)
-    {
-        ArgumentNullException.ThrowIfNull(key);
-        if (key.Algorithm != KeyAlgorithm.X25519)
-        {
-            throw new HybridArgumentException(
-                HybridErrorCode.InvalidKey,
-                $"Known hosts record X25519 keys only; this is a {KeyAlgorithms.Name(key.Algorithm)} key.");
-        }
-
-        return HostKey.NewX25519(key.RawBytes.ToArray());
-    }
-
-    private static string NormalizeHost(string host)
-    {
-        ArgumentNullException.ThrowIfNull(host);
-        var normalized = HostPortModule.normalizeHost(host);
-        if (normalized.IsError)
-        {
-            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"'{host}' is not a host name or IP address: {HostPortMessages.Describe(normalized.ErrorValue)}.");
-        }
-
-        return normalized.ResultValue;
-    }
-
-    private static void CheckPort(int port)
-    {
-        if (HostPortModule.checkPort(port).IsError)
-        {
-            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, HostPortMessages.PortMessage(port));
-        }
-    }
-
-    /// <summary>The authorities the file's <c>@authority</c> lines trust (specs/KEYS.md, "Endorsements").</summary>
-    internal FSharpList<TrustedAuthority> Authorities()
-    {
-        lock (_lock)
-        {
-            return KnownHostsFile.authorities(Read());
-        }
-    }
-
-    private FSharpList<KnownHostsLine> Read()
-    {
-        byte[] bytes;
-        try
-        {
-            if (!File.Exists(Path))
-            {
-                return FSharpList<KnownHostsLine>.Empty;
-            }
-
-            using var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            if (stream.Length > MaxFileBytes)
-            {
-                throw new HybridArgumentException(
-                    HybridErrorCode.InvalidKey,
-                    $"The known-hosts file {Path} is larger than {MaxFileBytes / (1024 * 1024)} MiB; it is not a known-hosts file or has grown out of hand.");
-            }
-
-            bytes = new byte[stream.Length];
-            stream.ReadExactly(bytes);
-        }
-        catch (FileNotFoundException)
-        {
-            return FSharpList<KnownHostsLine>.Empty; // removed between the check and the open: as good as missing
-        }
-        catch (Exception e) when (KeyFiles.IsFileError(e))
-        {
-            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"Cannot read the known-hosts file {Path}: {e.Message}", e);
-        }
-
-        var decoded = KnownHostsFile.decode(Encoding.UTF8.GetString(bytes));
-        if (decoded.IsError)
-        {
-            var (line, problem) = (decoded.ErrorValue.Line, HostPortMessages.Describe(decoded.ErrorValue.Error));
-            throw new HybridArgumentException(
-                HybridErrorCode.InvalidKey,
-                $"The known-hosts file {Path}, line {line}, is malformed: {problem}. "
-                + $"Each line must be 'HOST:PORT {KeyType} BASE64-KEY [comment]' (or a '#' comment); fix or delete line {line}.");
-        }
-
-        return decoded.ResultValue;
-    }
-
-    private void Write(FSharpList<KnownHostsLine> lines)
-    {
-        CreateDirectory();
-        KeyFiles.ReplaceAtomically(Path, Encoding.UTF8.GetBytes(KnownHostsFile.encode(lines)), KeyFiles.OwnerOnly, "known-hosts file");
-    }
-
-    private void CreateDirectory()
-    {
-        var directory = System.IO.Path.GetDirectoryName(Path);
-        try
-        {
-            if (!string.IsNullOrEmpty(directory) && !Directory.Exists(directory))
-            {
-                if (OperatingSystem.IsWindows())
-                {
-                    Directory.CreateDirectory(directory);
-                }
-                else
-                {
-                    Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-                }
-            }
-        }
-        catch (Exception e) when (KeyFiles.IsFileError(e))
-        {
-            throw new HybridArgumentException(HybridErrorCode.InvalidArgument, $"Cannot create the directory {directory} for the known-hosts file: {e.Message}", e);
-        }
-    }
-
-    /// <summary>
-    /// Takes the lock between processes on <c>PATH.lock</c> (<see cref="FileLock"/>), retried for up to
-    /// <see cref="LockTimeout"/>; disposing the result releases it. Null where the lock file cannot be created at all (a
-    /// read-only directory): nothing can be written there either, and reads are consistent without it (writes replace
-    /// the file by rename).
-    /// </summary>
-    private FileLock? LockFile()
-    {
-        CreateDirectory();
-        var lockPath = Path + ".lock";
-        try
-        {
-            return FileLock.Take(lockPath, LockTimeout);
-        }
-        catch (Exception e) when (KeyFiles.IsFileError(e))
-        {
-            throw new HybridArgumentException(
-                HybridErrorCode.InvalidArgument,
-                $"The known-hosts file {Path} is locked by another process (lock file {lockPath}) for more than {(int)LockTimeout.TotalSeconds} s, or the lock cannot be taken: {e.Message}",
-                e);
-        }
     }
 }

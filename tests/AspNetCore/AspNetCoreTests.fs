@@ -31,6 +31,13 @@ open HybridProtocol
 open HybridProtocol.AspNetCore
 
 /// Runs a task with a bound, so a broken test fails instead of hanging the suite.
+/// A clock the test moves (the reloader's injectable clock).
+type private ManualClock(start: DateTimeOffset) =
+    inherit TimeProvider()
+    let mutable now = start
+    member _.Advance(by: TimeSpan) = now <- now + by
+    override _.GetUtcNow() = now
+
 let private run (t: Task<'T>) =
     if not (t.Wait(TimeSpan.FromSeconds 60.0)) then
         failwith "timed out"
@@ -635,6 +642,151 @@ let kestrel =
                 Expect.isTrue reloaded "new connections use the new key within 100 tries"
                 Expect.isNone (pinnedGet first) "the replaced key is no longer served"
                 Expect.isSome (pinnedGet second) "the other key file is still served"
+            finally
+                dir.Delete true
+
+        testCase
+            "EndorsementFile renewed on disk is reloaded: an expired endorsement is refused with EndorsementExpired, the renewed one is accepted without a restart"
+        <| fun () ->
+            let dir = Directory.CreateTempSubdirectory "hp-aspnet-endorsement-"
+
+            try
+                use authority = AuthoritySigningKey.Generate()
+                use key = PrivateKey.Generate()
+                let now = DateTimeOffset.UtcNow
+                let keyFile = Path.Combine(dir.FullName, "server.key")
+                let endorsementFile = Path.Combine(dir.FullName, "server.endorsement")
+                key.Save keyFile
+
+                authority.Endorse(key.PublicKey, [ "127.0.0.1" ], now.AddHours -2.0, now.AddHours -1.0).Save
+                    endorsementFile
+
+                use server =
+                    startServer
+                        HttpProtocols.Http1
+                        None
+                        (fun s ->
+                            s.AddHybridProtocol(fun settings ->
+                                settings.KeyFile <- keyFile
+                                settings.EndorsementFile <- endorsementFile
+                                settings.ApplicationProtocol <- "http/1.1"
+                                settings.KeyFileReloadInterval <- TimeSpan.FromMilliseconds 100.0)
+                            |> ignore)
+                        (fun l -> l.UseHybridProtocol() |> ignore)
+
+                // A GET on a new connection trusting the authority (NX): the response, or the refusal's code.
+                let authorityGet () =
+                    let client =
+                        SecureClientOptions(
+                            ServerAuthentication = ServerAuthentication.Authority [ authority.PublicKey ],
+                            ApplicationProtocol = "http/1.1"
+                        )
+
+                    use http = http1Client client
+
+                    try
+                        Ok(get http server.Port)
+                    with e ->
+                        match hybridIn e with
+                        | Some h -> Error h.Code
+                        | None -> reraise ()
+
+                Expect.equal (authorityGet ()) (Error HybridErrorCode.EndorsementExpired) "the expired endorsement"
+
+                // Renewed as deployments do: a new file renamed over the old one.
+                let temporary = Path.Combine(dir.FullName, "server.endorsement.new")
+
+                authority.Endorse(key.PublicKey, [ "127.0.0.1" ], now.AddHours -1.0, now.AddHours 1.0).Save temporary
+
+                File.Move(temporary, endorsementFile, true)
+                let mutable accepted = false
+                let mutable tries = 0
+
+                while not accepted && tries < 100 do
+                    tries <- tries + 1
+                    accepted <- (authorityGet ()).IsOk
+
+                    if not accepted then
+                        Threading.Thread.Sleep 100
+
+                Expect.isTrue accepted "new connections send the renewed endorsement within 100 tries"
+            finally
+                dir.Delete true
+
+        testCase
+            "Key reload: the replaced keys are erased (disposed) twice the handshake timeout later, not before; an endorsement of another key keeps the keys in use"
+        <| fun () ->
+            let dir = Directory.CreateTempSubdirectory "hp-aspnet-retire-"
+
+            try
+                use authority = AuthoritySigningKey.Generate()
+                use first = PrivateKey.Generate()
+                use next = PrivateKey.Generate()
+                let keyFile = Path.Combine(dir.FullName, "server.key")
+                first.Save keyFile
+
+                let settings =
+                    HybridProtocolServerSettings(KeyFile = keyFile, HandshakeTimeout = TimeSpan.FromSeconds 10.0)
+                // Checks run when the test says (no timer), on a clock the test moves.
+                settings.KeyFileReloadInterval <- Timeout.InfiniteTimeSpan
+
+                let options =
+                    match settings.CreateConnectionOptions().ServerOptions with
+                    | null -> failtest "no server options"
+                    | o -> o
+
+                let clock = ManualClock(DateTimeOffset.UtcNow)
+                use reloader = new KeyFileReloader(settings, options, null, clock)
+                let inUse = options.ServerKeys
+
+                let disposed (keys: IReadOnlyList<PrivateKey>) =
+                    try
+                        keys[0].ThrowIfDisposed "test"
+                        false
+                    with :? ObjectDisposedException ->
+                        true
+
+                // The next key file arrives before its endorsement: nothing changes until both agree.
+                let endorsementFile = Path.Combine(dir.FullName, "server.endorsement")
+                settings.EndorsementFile <- endorsementFile
+
+                authority
+                    .Endorse(
+                        first.PublicKey,
+                        [ "127.0.0.1" ],
+                        DateTimeOffset.UtcNow,
+                        DateTimeOffset.UtcNow.AddHours 1.0
+                    )
+                    .Save
+                    endorsementFile
+
+                next.Save(keyFile, true)
+                reloader.Check()
+                Expect.equal options.ServerKeys[0].PublicKey first.PublicKey "an endorsement of the old key: kept"
+                Expect.isNull options.Endorsement "and no endorsement sent yet"
+
+                authority
+                    .Endorse(next.PublicKey, [ "127.0.0.1" ], DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddHours 1.0)
+                    .Save(endorsementFile, true)
+
+                reloader.Check()
+                Expect.equal options.ServerKeys[0].PublicKey next.PublicKey "both files agree: the new key"
+
+                Expect.equal
+                    (options.Endorsement |> Option.ofObj |> Option.map _.ServerKey)
+                    (Some next.PublicKey)
+                    "and its endorsement"
+
+                Expect.isFalse (disposed inUse) "a handshake that read the old list may still use it"
+                Expect.equal reloader.RetiredCount 1 "the old list waits"
+                clock.Advance(TimeSpan.FromSeconds 19.0)
+                reloader.Check()
+                Expect.isFalse (disposed inUse) "19 s later, still kept (twice the 10 s handshake timeout is 20 s)"
+                clock.Advance(TimeSpan.FromSeconds 1.0)
+                reloader.Check()
+                Expect.isTrue (disposed inUse) "20 s later, erased"
+                Expect.equal reloader.RetiredCount 0 "nothing waits"
+                Expect.isFalse (disposed options.ServerKeys) "the keys in use are not"
             finally
                 dir.Delete true
 

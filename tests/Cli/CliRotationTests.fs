@@ -139,6 +139,7 @@ let tests =
             use next = PrivateKey.Load(dir.File "new.key")
             Expect.stringContains r.Out "during the overlap\n" "the echo during the overlap"
             Expect.stringContains r.Out $"{next.Fingerprint} announced by the server" "list shows the announced key"
+            Expect.stringContains r.Out "pinned to both keys\n" "a client pinning both keys is served after the switch"
             Expect.stringEnds r.Out "after the switch\n" "the echo after the switch, without a warning"
             Expect.isFalse (r.Stderr.Contains "WARNING") "no changed-key warning"
             let port = int ((File.ReadAllText(dir.File "server.addr")).Trim().Split(':')[1])
@@ -148,6 +149,70 @@ let tests =
                 (File.ReadAllText(dir.File "known_hosts"))
                 $"@revoked * x25519 {Convert.ToBase64String(old.PublicKey.RawBytes.ToArray())}"
                 "the old key is revoked"
+
+        testCase
+            "connect --server-key repeated pins a set: a server presenting either key is served, one presenting another key is refused (exit 4); nothing is recorded"
+        <| fun () ->
+            use dir = new TempDir()
+            use _old = keygen dir "old.key"
+            use _next = keygen dir "next.key"
+            use _other = keygen dir "other.key"
+
+            let server, port =
+                startServer dir [ "serve"; "--key"; "next.key"; "--listen"; "127.0.0.1:0"; "--echo" ]
+
+            using server (fun _ ->
+                let pinned (keys: string list) =
+                    runWith
+                        dir
+                        (seconds 20.)
+                        (Encoding.UTF8.GetBytes "hello\n")
+                        ([ "connect"; $"127.0.0.1:{port}" ]
+                         @ List.collect (fun k -> [ "--server-key"; k ]) keys)
+
+                let both = pinned [ "old.key"; "next.key" ]
+                expectExit Exit.success both "the set holds the server's key"
+                Expect.equal both.Stdout (Encoding.UTF8.GetBytes "hello\n") "the echo"
+                let one = pinned [ "next.key" ]
+                expectExit Exit.success one "one pinned key (NK)"
+                let outside = pinned [ "old.key"; "other.key" ]
+                expectExit Exit.authentication outside "the server's key is not in the set"
+                Expect.isEmpty outside.Stdout "nothing delivered")
+
+            Expect.isFalse (File.Exists(dir.File "known_hosts")) "a pinned client records nothing"
+
+        testCase
+            "known-hosts list shows trusted keys, @revoked keys (one host, every host) and @authority lines distinctly, in file order"
+        <| fun () ->
+            use dir = new TempDir()
+            use a = keygen dir "a.key"
+            use b = keygen dir "b.key"
+            use authority = AuthoritySigningKey.Generate()
+            expectExit Exit.success (run dir [ "known-hosts"; "add"; "example.com:443"; "a.key" ]) "add"
+            expectExit Exit.success (run dir [ "known-hosts"; "revoke"; "b.key" ]) "revoke everywhere"
+
+            expectExit
+                Exit.success
+                (run dir [ "known-hosts"; "revoke"; "a.key"; "--host"; "example.com:443" ])
+                "revoke for one host"
+
+            File.AppendAllText(
+                dir.File "known_hosts",
+                $"@authority *.fleet.example,10.0.0.5:443 {authority.PublicKey} fleet\n"
+            )
+
+            let r = run dir [ "known-hosts"; "list" ]
+            expectExit Exit.success r "list"
+
+            Expect.equal
+                (r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                [|
+                    $"example.com:443 {a.Fingerprint}"
+                    $"@revoked * {b.Fingerprint}"
+                    $"@revoked example.com:443 {a.Fingerprint}"
+                    $"@authority *.fleet.example,10.0.0.5:443 {authority.PublicKey} fleet"
+                |]
+                "each kind of line, in file order"
 
         testCase "serve takes 1 to 4 keys, each once: 5 keys or a repeated key are usage errors (2)"
         <| fun () ->
