@@ -161,10 +161,10 @@ internal static class NetCommands
             var limit = Serving.MaxClients(parse, maxClients);
             var limitPerAddress = Serving.MaxClientsPerAddress(parse, perAddress, limit);
             var rate = Serving.MinRate(parse, minRate);
+            options.IdleTimeout = idle; // the one idle rule: the connection's own, closing with Close (IdleTimeout)
             if (backend is not null)
             {
                 options.MaxMessageSize = Tunnel.MaxMessage;
-                options.IdleTimeout = idle;
             }
             else if (echoing)
             {

@@ -93,8 +93,10 @@ internal static class Serving
     }
 
     /// <summary>
-    /// Receives the next message within the idle timeout and within <paramref name="pace"/> (<c>receive</c> and
-    /// <c>serve</c> share it: <paramref name="size"/> is the transfer's announced size, or null for a stream).
+    /// Receives the next message within <paramref name="pace"/> (<c>receive</c> and <c>serve</c> share it:
+    /// <paramref name="size"/> is the transfer's announced size, or null for a stream). The idle timeout is the
+    /// connection's own (<see cref="SecureConnectionOptions.IdleTimeout"/>, set to <paramref name="idle"/>): one idle rule,
+    /// which closes with the protocol's Close (IdleTimeout); this adds only the pace of <c>--min-rate</c>.
     /// </summary>
     public static async Task<byte[]?> ReceiveAtPaceAsync(SecureConnection connection, TimeSpan idle, Pace pace, long? size, string peer, CancellationToken cancellationToken)
     {
@@ -105,14 +107,19 @@ internal static class Serving
         }
 
         using var paced = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        paced.CancelAfter(left < idle ? left : idle);
+        paced.CancelAfter(left);
         try
         {
             return await connection.ReceiveAsync(paced.Token).ConfigureAwait(false);
         }
+        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.IdleTimeout)
+        {
+            throw IdleTimeoutError(peer, "sent nothing", idle, e);
+        }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
-            throw pace.Left <= TimeSpan.Zero ? pace.TooSlow(peer, size, e) : IdleTimeoutError(peer, "sent nothing", idle, e);
+            // Nothing received at all within the grace is what the idle timeout reports, whichever timer fired first.
+            throw pace.Received > 0 ? pace.TooSlow(peer, size, e) : IdleTimeoutError(peer, "sent nothing", idle, e);
         }
     }
 
@@ -329,35 +336,34 @@ internal static class Serving
         return outcome.Code;
     }
 
-    /// <summary>Receives the next message, failing with a network error (exit 5) when the peer sends nothing for <paramref name="idle"/>.</summary>
+    /// <summary>
+    /// Receives the next message, failing with a network error (exit 5) when the connection's idle timeout
+    /// (<see cref="SecureConnectionOptions.IdleTimeout"/>, set to <paramref name="idle"/>) ends it.
+    /// </summary>
     public static async Task<byte[]?> ReceiveAsync(SecureConnection connection, TimeSpan idle, string peer, CancellationToken cancellationToken)
     {
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timer.CancelAfter(idle);
         try
         {
-            return await connection.ReceiveAsync(timer.Token).ConfigureAwait(false);
+            return await connection.ReceiveAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.IdleTimeout)
         {
             throw IdleTimeoutError(peer, "sent nothing", idle, e);
         }
     }
 
     /// <summary>
-    /// Sends a message, failing with a network error (exit 5) when the peer takes nothing for <paramref name="idle"/>.
-    /// A message longer than the peer's announced limit (<see cref="SecureConnection.RemoteMaxMessageSize"/>) goes as
-    /// several, as the "hybrid" protocol's messages carry a byte stream.
+    /// Sends a message, failing with a network error (exit 5) when the connection's idle timeout ends it (the peer
+    /// takes nothing). A message longer than the peer's announced limit (<see cref="SecureConnection.RemoteMaxMessageSize"/>)
+    /// goes as several, as the "hybrid" protocol's messages carry a byte stream.
     /// </summary>
     public static async Task SendAsync(SecureConnection connection, ReadOnlyMemory<byte> message, TimeSpan idle, string peer, CancellationToken cancellationToken)
     {
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timer.CancelAfter(idle);
         try
         {
-            await SendSplitAsync(connection, message, timer.Token).ConfigureAwait(false);
+            await SendSplitAsync(connection, message, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.IdleTimeout)
         {
             throw IdleTimeoutError(peer, "read nothing", idle, e);
         }
