@@ -69,7 +69,6 @@ type ProxyEncodeError =
     | BadTlvs
     | TooLong
 
-/// The address bytes of both ends, which must be of one family (v1 and v2 encoders).
 module internal ProxyEndPoints =
     let familyOf (source: ProxyEndPoint) (destination: ProxyEndPoint) =
         let s = source.Address.GetAddressBytes()
