@@ -130,7 +130,9 @@ let private serveOne (socket: Socket) (settings: Settings) (serverKey: DhKeyPair
                     // A Close whose reason byte 00 is written out: the client answers with its Close, as after Normal.
                     yield!
                         withTraffic p "P8" "client: Close with reason byte 00" (fun start -> [
-                            let close = List.exactlyOne (sealRaw settings start.Send [ RecordType.Close, [| 0uy |] ])
+                            let close =
+                                List.exactlyOne (sealRaw settings start.Send [ RecordType.Close, [| 0uy |] ])
+
                             p.Write close |> ignore
 
                             p.ReadUntil((fun () -> p.Closed || p.Failure.IsSome || p.Ended), true)

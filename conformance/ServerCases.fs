@@ -239,7 +239,9 @@ let againstServer (endPoint: IPEndPoint) (settings: Settings) : Finding list = [
     // 10. A Close whose reason byte 00 is written out: the same as Normal, so the server answers with its Close.
     yield!
         afterHandshake endPoint settings "P8" "Close with reason byte 00" 65502 (1L <<< 20) (fun p start -> [
-            let close = List.exactlyOne (sealRaw settings start.Send [ RecordType.Close, [| 0uy |] ])
+            let close =
+                List.exactlyOne (sealRaw settings start.Send [ RecordType.Close, [| 0uy |] ])
+
             p.Write close |> ignore
 
             p.ReadUntil((fun () -> p.Closed || p.Failure.IsSome || p.Ended), true)

@@ -6,7 +6,11 @@ module internal Der =
 
     /// A view of DER bytes (no copy).
     [<Struct>]
-    type View = { Bytes: byte array; Start: int; Length: int }
+    type View = {
+        Bytes: byte array
+        Start: int
+        Length: int
+    }
 
     /// All of `bytes`.
     val whole: bytes: byte array -> View

@@ -170,8 +170,7 @@ module FileSender =
         | AwaitingVerdict _ -> "AwaitingVerdict"
         | SenderEnded _ -> "Ended"
 
-    let private finish ending =
-        SenderEnded ending, [ CloseSending ]
+    let private finish ending = SenderEnded ending, [ CloseSending ]
 
     /// All data sent (or none to send): the digest follows.
     let private dataOrDigest (header: FileHeader) (sent: int64) =

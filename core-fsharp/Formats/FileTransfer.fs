@@ -85,7 +85,16 @@ module FileTransfer =
         | OtherReason code -> code
 
     let private reasonOf (code: string) =
-        [ BadHeader; BadName; HiddenName; NameTaken; NotWritable; Busy; DiskFull; WriteFailed ]
+        [
+            BadHeader
+            BadName
+            HiddenName
+            NameTaken
+            NotWritable
+            Busy
+            DiskFull
+            WriteFailed
+        ]
         |> List.tryFind (fun r -> reasonCode r = code)
         |> Option.defaultValue (OtherReason code)
 
@@ -239,7 +248,10 @@ module FileTransfer =
                 Error(NotJsonObject afterInt)
             elif afterFraction < s.Length && (s[afterFraction] = 'e' || s[afterFraction] = 'E') then
                 let start =
-                    if afterFraction + 1 < s.Length && (s[afterFraction + 1] = '+' || s[afterFraction + 1] = '-') then
+                    if
+                        afterFraction + 1 < s.Length
+                        && (s[afterFraction + 1] = '+' || s[afterFraction + 1] = '-')
+                    then
                         afterFraction + 2
                     else
                         afterFraction + 1
@@ -313,9 +325,12 @@ module FileTransfer =
             and next (i: int) name size =
                 let i = skipWhite s i
 
-                if i < s.Length && s[i] = ',' then members (i + 1) name size false
-                elif i < s.Length && s[i] = '}' then finish (i + 1) name size
-                else malformed (NotJsonObject i)
+                if i < s.Length && s[i] = ',' then
+                    members (i + 1) name size false
+                elif i < s.Length && s[i] = '}' then
+                    finish (i + 1) name size
+                else
+                    malformed (NotJsonObject i)
 
             and finish (i: int) name size =
                 let i = skipWhite s i
@@ -352,7 +367,9 @@ module FileTransfer =
                 match c with
                 | '"' -> text.Append "\\\"" |> ignore
                 | '\\' -> text.Append "\\\\" |> ignore
-                | c when c < ' ' || Char.IsSurrogate c -> text.Append("\\u").Append((int c).ToString("x4", CultureInfo.InvariantCulture)) |> ignore
+                | c when c < ' ' || Char.IsSurrogate c ->
+                    text.Append("\\u").Append((int c).ToString("x4", CultureInfo.InvariantCulture))
+                    |> ignore
                 | c -> text.Append c |> ignore
 
                 i <- i + 1
@@ -382,7 +399,8 @@ module FileTransfer =
 
     let private isCode (code: string) =
         code.Length > 0
-        && code |> Seq.forall (fun c -> (c >= 'a' && c <= 'z') || Char.IsAsciiDigit c || c = '-')
+        && code
+           |> Seq.forall (fun c -> (c >= 'a' && c <= 'z') || Char.IsAsciiDigit c || c = '-')
 
     let private withReason (rest: string) (make: TransferReason -> TransferAnswer) =
         match rest.IndexOf(": ", StringComparison.Ordinal) with
@@ -403,9 +421,12 @@ module FileTransfer =
             | _ -> Error UnknownAnswer
 
     let checkData (remaining: int64) (length: int) : Result<unit, DataError> =
-        if length <= 0 then Error EmptyData
-        elif int64 length > remaining then Error(MoreThanAnnounced(remaining, length))
-        else Ok()
+        if length <= 0 then
+            Error EmptyData
+        elif int64 length > remaining then
+            Error(MoreThanAnnounced(remaining, length))
+        else
+            Ok()
 
     let digestsEqual (expected: byte array) (actual: byte array) =
         if expected.Length <> actual.Length then

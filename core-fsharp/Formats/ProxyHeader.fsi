@@ -151,4 +151,5 @@ type ProxyEncodeError =
 module internal ProxyEndPoints =
 
     /// Both ends' address bytes, or `MixedFamilies` when one is IPv4 and the other IPv6.
-    val familyOf: source: ProxyEndPoint -> destination: ProxyEndPoint -> Result<byte array * byte array, ProxyEncodeError>
+    val familyOf:
+        source: ProxyEndPoint -> destination: ProxyEndPoint -> Result<byte array * byte array, ProxyEncodeError>

@@ -21,10 +21,14 @@ module ProxyProtocol =
     }
 
     let decode (options: ProxyDecodeOptions, input: ReadOnlySpan<byte>) : Result<ProxyDecoded, ProxyError> =
-        if input.IsEmpty then Ok(NeedMore 1)
-        elif input[0] = ProxyV1.Prefix[0] then ProxyV1.decode input
-        elif input[0] = Signature[0] then ProxyV2.decode options input
-        else Error NotAProxyHeader
+        if input.IsEmpty then
+            Ok(NeedMore 1)
+        elif input[0] = ProxyV1.Prefix[0] then
+            ProxyV1.decode input
+        elif input[0] = Signature[0] then
+            ProxyV2.decode options input
+        else
+            Error NotAProxyHeader
 
     let clientOf (header: ProxyHeader) =
         match header.Command with

@@ -6,7 +6,20 @@ open System.Net
 module internal ProxyV2 =
 
     // §2.2: \x0D \x0A \x0D \x0A \x00 \x0D \x0A \x51 \x55 \x49 \x54 \x0A
-    let Signature = [| 0x0Duy; 0x0Auy; 0x0Duy; 0x0Auy; 0x00uy; 0x0Duy; 0x0Auy; 0x51uy; 0x55uy; 0x49uy; 0x54uy; 0x0Auy |]
+    let Signature = [|
+        0x0Duy
+        0x0Auy
+        0x0Duy
+        0x0Auy
+        0x00uy
+        0x0Duy
+        0x0Auy
+        0x51uy
+        0x55uy
+        0x49uy
+        0x54uy
+        0x0Auy
+    |]
 
     [<Literal>]
     let FixedLength = 16

@@ -19,20 +19,52 @@ let private config = {
 
 /// Characters a stored name may hold: letters of several scripts, digits, punctuation (no `/`, `\`), a quote, and
 /// a character outside the BMP.
-let private nameAlphabet =
-    [| "a"; "Z"; "0"; "-"; "_"; " "; "."; "\""; "'"; "\u00e9"; "\u4e2d"; "\U0001F600"; "~"; "#"; "%" |]
+let private nameAlphabet = [|
+    "a"
+    "Z"
+    "0"
+    "-"
+    "_"
+    " "
+    "."
+    "\""
+    "'"
+    "\u00e9"
+    "\u4e2d"
+    "\U0001F600"
+    "~"
+    "#"
+    "%"
+|]
 
 /// A valid stored name from arbitrary bytes: never empty, no leading dot, at most 255 bytes of UTF-8.
 let private nameFrom (seed: byte array) =
     let seed = nonNullBytes seed
-    let body = seed |> Array.truncate 40 |> Array.map (fun b -> nameAlphabet[int b % nameAlphabet.Length]) |> String.concat ""
+
+    let body =
+        seed
+        |> Array.truncate 40
+        |> Array.map (fun b -> nameAlphabet[int b % nameAlphabet.Length])
+        |> String.concat ""
+
     "n" + body
 
-let private decode (bytes: byte array) = FileTransfer.decodeHeader(ReadOnlySpan bytes)
+let private decode (bytes: byte array) =
+    FileTransfer.decodeHeader (ReadOnlySpan bytes)
 
-let private decodeAnswer (bytes: byte array) = FileTransfer.decodeAnswer(ReadOnlySpan bytes)
+let private decodeAnswer (bytes: byte array) =
+    FileTransfer.decodeAnswer (ReadOnlySpan bytes)
 
-let private reasons = [ BadHeader; BadName; HiddenName; NameTaken; NotWritable; Busy; DiskFull; WriteFailed ]
+let private reasons = [
+    BadHeader
+    BadName
+    HiddenName
+    NameTaken
+    NotWritable
+    Busy
+    DiskFull
+    WriteFailed
+]
 
 let private answerFrom (pick: byte) =
     let reason = reasons[int pick % reasons.Length]
@@ -48,23 +80,42 @@ let private codec =
     testList "codec" [
         testPropertyWithConfig config "decodeHeader (encodeHeader h) = h for every valid name and size"
         <| fun (seed: byte array) (size: int64) ->
-            let header = { Name = nameFrom seed; Size = abs (size % Int64.MaxValue) }
+            let header = {
+                Name = nameFrom seed
+                Size = abs (size % Int64.MaxValue)
+            }
+
             decode (FileTransfer.encodeHeader header) = Ok header
 
         testPropertyWithConfig config "any name encodes to a header that decodes as fileName judges the name"
         <| fun (raw: string) (size: uint32) ->
             let name = nonNullText raw
-            let expected = FileTransfer.fileName name |> Result.map (fun n -> { Name = n; Size = int64 size }) |> Result.mapError BadFileName
+
+            let expected =
+                FileTransfer.fileName name
+                |> Result.map (fun n -> { Name = n; Size = int64 size })
+                |> Result.mapError BadFileName
+
             decode (FileTransfer.encodeHeader { Name = name; Size = int64 size }) = expected
 
-        testPropertyWithConfig config "System.Text.Json's serialization of a header (escaped, spaced) decodes to the same header"
+        testPropertyWithConfig
+            config
+            "System.Text.Json's serialization of a header (escaped, spaced) decodes to the same header"
         <| fun (seed: byte array) (size: uint32) (spaced: bool) ->
             let name = nameFrom seed
             let json = JsonSerializer.Serialize {| name = name; size = size |}
-            let json = if spaced then json.Replace(",", " ,\r\n\t").Replace(":", " : ") else json
+
+            let json =
+                if spaced then
+                    json.Replace(",", " ,\r\n\t").Replace(":", " : ")
+                else
+                    json
+
             decode (Encoding.UTF8.GetBytes json) = Ok { Name = name; Size = int64 size }
 
-        testPropertyWithConfig config "what the header decoder accepts, System.Text.Json parses to exactly those two members"
+        testPropertyWithConfig
+            config
+            "what the header decoder accepts, System.Text.Json parses to exactly those two members"
         <| fun (seed: byte array) (mutation: int) (value: byte) ->
             let good = FileTransfer.encodeHeader { Name = nameFrom seed; Size = 12345L }
             let bytes = Array.copy good
@@ -73,7 +124,12 @@ let private codec =
             match decode bytes with
             | Ok header ->
                 use document = JsonDocument.Parse(ReadOnlyMemory bytes)
-                let members = document.RootElement.EnumerateObject() |> Seq.map _.Name |> Seq.sort |> List.ofSeq
+
+                let members =
+                    document.RootElement.EnumerateObject()
+                    |> Seq.map _.Name
+                    |> Seq.sort
+                    |> List.ofSeq
 
                 members = [ "name"; "size" ]
                 && document.RootElement.GetProperty("size").GetInt64() = header.Size
@@ -82,7 +138,9 @@ let private codec =
                     | name -> FileTransfer.fileName name = Ok header.Name)
             | Error _ -> true
 
-        testPropertyWithConfig config "random bytes, every truncation and every one-byte change give a header or a typed error"
+        testPropertyWithConfig
+            config
+            "random bytes, every truncation and every one-byte change give a header or a typed error"
         <| fun (raw: byte array) (seed: byte array) (at: int) (value: byte) ->
             decode (nonNullBytes raw) |> ignore
             let good = FileTransfer.encodeHeader { Name = nameFrom seed; Size = 7L }
@@ -144,7 +202,10 @@ let private codec =
             let accepted = [
                 """{"name":"a.txt","size":0}""", { Name = "a.txt"; Size = 0L }
                 """ { "size" : 9223372036854775807 , "n\u0061me" : "dir/\u00e9.txt" } """,
-                { Name = "\u00e9.txt"; Size = Int64.MaxValue }
+                {
+                    Name = "\u00e9.txt"
+                    Size = Int64.MaxValue
+                }
                 $"""{{"name": "{String('m', 255)}", "size": 1}}""", { Name = String('m', 255); Size = 1L }
                 """{"name": "\ud83d\ude00", "size": 1}""", { Name = "\U0001F600"; Size = 1L }
             ]
@@ -153,10 +214,17 @@ let private codec =
                 Expect.equal (decode (Encoding.UTF8.GetBytes header)) (Ok expected) header
         }
 
-        testPropertyWithConfig config "decodeAnswer (encodeAnswer a text) = (a, text) for every answer and one-line text"
+        testPropertyWithConfig
+            config
+            "decodeAnswer (encodeAnswer a text) = (a, text) for every answer and one-line text"
         <| fun (pick: byte) (raw: string) ->
             let answer = answerFrom pick
-            let text = String((nonNullText raw).ToCharArray() |> Array.filter (fun c -> not (Char.IsControl c || Char.IsSurrogate c)))
+
+            let text =
+                String(
+                    (nonNullText raw).ToCharArray()
+                    |> Array.filter (fun c -> not (Char.IsControl c || Char.IsSurrogate c))
+                )
 
             let expected =
                 match answer with
@@ -177,44 +245,59 @@ let private codec =
             true
 
         test "answers: the five forms, codes of later versions, and what is no answer" {
-            let ok (text: string) = decodeAnswer (Encoding.UTF8.GetBytes text)
+            let ok (text: string) =
+                decodeAnswer (Encoding.UTF8.GetBytes text)
+
             Expect.equal (ok "ready") (Ok(Ready, "")) "ready is 72 65 61 64 79"
             Expect.equal (FileTransfer.encodeAnswer Ready "ignored") "ready"B "no text after ready"
             Expect.equal (ok "refused: busy: try later") (Ok(Refused Busy, "try later")) "refused"
             Expect.equal (ok "failed: disk-full: ") (Ok(Failed DiskFull, "")) "an empty text"
-            Expect.equal (ok "failed: quota-2: over: quota") (Ok(Failed(OtherReason "quota-2"), "over: quota")) "a later code"
 
-            for bad, error in [
-                "Ready", UnknownAnswer
-                "ready\n", UnknownAnswer
-                "ok ", UnknownAnswer
-                "", UnknownAnswer
-                "refused: busy", MalformedReason
-                "refused: : x", MalformedReason
-                "failed: Disk-Full: x", MalformedReason
-                "failed: disk full: x", MalformedReason
-            ] do
+            Expect.equal
+                (ok "failed: quota-2: over: quota")
+                (Ok(Failed(OtherReason "quota-2"), "over: quota"))
+                "a later code"
+
+            for bad, error in
+                [
+                    "Ready", UnknownAnswer
+                    "ready\n", UnknownAnswer
+                    "ok ", UnknownAnswer
+                    "", UnknownAnswer
+                    "refused: busy", MalformedReason
+                    "refused: : x", MalformedReason
+                    "failed: Disk-Full: x", MalformedReason
+                    "failed: disk full: x", MalformedReason
+                ] do
                 Expect.equal (ok bad) (Error error) bad
 
             Expect.equal (decodeAnswer [| 0xC0uy |]) (Error AnswerNotUtf8) "not UTF-8"
 
             for reason in reasons do
-                Expect.equal (decodeAnswer (FileTransfer.encodeAnswer (Failed reason) "t")) (Ok(Failed reason, "t")) (FileTransfer.reasonCode reason)
+                Expect.equal
+                    (decodeAnswer (FileTransfer.encodeAnswer (Failed reason) "t"))
+                    (Ok(Failed reason, "t"))
+                    (FileTransfer.reasonCode reason)
         }
 
         testPropertyWithConfig config "checkData: a data message is 1 to the remaining bytes"
         <| fun (remaining: uint32) (length: int) ->
             let expected =
-                if length <= 0 then Error EmptyData
-                elif int64 length > int64 remaining then Error(MoreThanAnnounced(int64 remaining, length))
-                else Ok()
+                if length <= 0 then
+                    Error EmptyData
+                elif int64 length > int64 remaining then
+                    Error(MoreThanAnnounced(int64 remaining, length))
+                else
+                    Ok()
 
             FileTransfer.checkData (int64 remaining) length = expected
 
         testPropertyWithConfig config "digestsEqual is byte equality"
         <| fun (a: byte array) (b: byte array) ->
             let a, b = nonNullBytes a, nonNullBytes b
-            FileTransfer.digestsEqual a b = (a = b) && FileTransfer.digestsEqual a (Array.copy a)
+
+            FileTransfer.digestsEqual a b = (a = b)
+            && FileTransfer.digestsEqual a (Array.copy a)
     ]
 
 /// The receiver driven by `events`: every (event, commands) pair, and the last state.
@@ -244,7 +327,9 @@ let private eventFrom (header: byte array) (data: byte array) (digest: byte arra
 
 let private machines =
     testList "state machines" [
-        testPropertyWithConfig { config with maxTest = 1000 } "any sequence of events ends typed, never throws; the receiver says ok only after a matching digest and its commit"
+        testPropertyWithConfig
+            { config with maxTest = 1000 }
+            "any sequence of events ends typed, never throws; the receiver says ok only after a matching digest and its commit"
         <| fun (picks: (byte * byte array) list) (size: byte) ->
             let data = Array.create (1 + int size % 3) 7uy
             let total = int64 (data.Length * (1 + int size % 2))
@@ -278,7 +363,8 @@ let private machines =
             let commands = trace |> List.collect snd
 
             // Once ended, nothing more happens.
-            let endedAt = trace |> List.tryFindIndex (fun (_, cs) -> List.contains CloseExchange cs)
+            let endedAt =
+                trace |> List.tryFindIndex (fun (_, cs) -> List.contains CloseExchange cs)
 
             let quietAfterEnd =
                 match endedAt with
@@ -287,7 +373,8 @@ let private machines =
 
             // `ok` is answered only to Committed, after a Commit, which follows a DigestComputed equal to the digest
             // message, after the stored (Written) bytes added up to the size.
-            let okAt = trace |> List.tryFindIndex (fun (_, cs) -> List.contains (Answer Stored) cs)
+            let okAt =
+                trace |> List.tryFindIndex (fun (_, cs) -> List.contains (Answer Stored) cs)
 
             let okIsEarned =
                 match okAt with
@@ -321,10 +408,14 @@ let private machines =
                 | ReceiverEnded(Delivered _) -> okAt.IsSome
                 | _ -> okAt.IsNone
 
-            quietAfterEnd && okIsEarned && endingMatches
+            quietAfterEnd
+            && okIsEarned
+            && endingMatches
             && (commands |> List.filter ((=) (Answer Stored)) |> List.length) <= 1
 
-        testPropertyWithConfig config "the sender: any sequence of events and answers ends typed, never throws, and closes once"
+        testPropertyWithConfig
+            config
+            "the sender: any sequence of events and answers ends typed, never throws, and closes once"
         <| fun (events: (byte * byte array) list) (size: byte) ->
             let _, start = FileSender.start { Name = "f"; Size = int64 size }
 
@@ -347,12 +438,23 @@ let private machines =
             | SenderEnded _ -> closes = 1
             | _ -> closes = 0
 
-        testPropertyWithConfig config "sender and receiver machines deliver any file in any split; a write failure is told to the sender"
+        testPropertyWithConfig
+            config
+            "sender and receiver machines deliver any file in any split; a write failure is told to the sender"
         <| fun (content: byte array) (splits: byte list) (failAt: byte option) ->
             let content = nonNullBytes content
-            let headerBytes, senderStart = FileSender.start { Name = "data.bin"; Size = int64 content.Length }
+
+            let headerBytes, senderStart =
+                FileSender.start {
+                    Name = "data.bin"
+                    Size = int64 content.Length
+                }
+
             let stored = Collections.Generic.List<byte>()
-            let toReceiver = Collections.Generic.Queue<ReceiverEvent>([ FromSender headerBytes ])
+
+            let toReceiver =
+                Collections.Generic.Queue<ReceiverEvent>([ FromSender headerBytes ])
+
             let toSender = Collections.Generic.Queue<SenderEvent>()
             let mutable sender, receiver, sent, writes = senderStart, FileReceiver.start, 0, 0
             let splits = Array.ofList (if splits.IsEmpty then [ 1uy ] else splits)
@@ -395,7 +497,10 @@ let private machines =
                         | CloseSending -> toReceiver.Enqueue SenderClosed
 
             match failAt, sender, receiver with
-            | Some k, SenderEnded(ReceiverFailed(DiskFull, "text")), ReceiverEnded(NotStored(_, DiskFull)) when int k <= writes -> true
+            | Some k, SenderEnded(ReceiverFailed(DiskFull, "text")), ReceiverEnded(NotStored(_, DiskFull)) when
+                int k <= writes
+                ->
+                true
             | _, SenderEnded ReceiverStored, ReceiverEnded(Delivered h) ->
                 stored.ToArray() = content && h.Size = int64 content.Length
             | _ -> false
@@ -410,23 +515,47 @@ let private machines =
                 [ Answer(Refused BadHeader); CloseExchange ]
                 "a bad header is refused and closed"
 
-            Expect.equal (final [ FromSender header; StorageFailed Busy ]) (ReceiverEnded(StorageRefused(h, Busy))) "busy"
+            Expect.equal
+                (final [ FromSender header; StorageFailed Busy ])
+                (ReceiverEnded(StorageRefused(h, Busy)))
+                "busy"
 
             Expect.equal
-                (final [ FromSender header; StorageOpened; FromSender [| 1uy; 2uy |]; Written; FromSender(Array.zeroCreate 31) ])
+                (final [
+                    FromSender header
+                    StorageOpened
+                    FromSender [| 1uy; 2uy |]
+                    Written
+                    FromSender(Array.zeroCreate 31)
+                ])
                 (ReceiverEnded(DigestMismatch h))
                 "a digest of 31 bytes is a mismatch"
 
-            Expect.equal (final [ FromSender header; StorageOpened; FromSender [| 1uy |]; Written; SenderClosed ]) (ReceiverEnded(SenderCut(h, 1L))) "cut"
+            Expect.equal
+                (final [
+                    FromSender header
+                    StorageOpened
+                    FromSender [| 1uy |]
+                    Written
+                    SenderClosed
+                ])
+                (ReceiverEnded(SenderCut(h, 1L)))
+                "cut"
 
             Expect.equal
                 (final [ FromSender header; StorageOpened; FromSender [| 1uy; 2uy; 3uy |] ])
                 (ReceiverEnded(SenderViolation(h, MoreThanAnnounced(2L, 3))))
                 "more than announced"
 
-            Expect.equal (final [ FromSender header; StorageOpened; FromSender [||] ]) (ReceiverEnded(SenderViolation(h, EmptyData))) "empty data"
+            Expect.equal
+                (final [ FromSender header; StorageOpened; FromSender [||] ])
+                (ReceiverEnded(SenderViolation(h, EmptyData)))
+                "empty data"
 
-            Expect.equal (final [ FromSender header; Written ]) (ReceiverEnded(ReceiverOutOfTurn("Opening", "Written"))) "out of turn"
+            Expect.equal
+                (final [ FromSender header; Written ])
+                (ReceiverEnded(ReceiverOutOfTurn("Opening", "Written")))
+                "out of turn"
 
             let empty = FileTransfer.encodeHeader { Name = "e"; Size = 0L }
 
