@@ -4,8 +4,8 @@
 /// is sent, when, and how the exchange ends. An event that does not fit the phase ends the exchange with
 /// `OutOfTurn` rather than throwing.
 ///
-/// FILE-TRANSFER.md [F5]: "A receiver MUST NOT answer `ok` before the data's SHA-256 equals the digest message
-/// and the file is stored (written, flushed to disk and renamed into place)": the receiver sends `ok` only from
+/// FILE-TRANSFER.md [F5]: "A receiver MUST NOT answer `ok` before the SHA-256 of the data it stored equals the
+/// digest message and the file is stored: written, flushed to disk and renamed into place": it sends `ok` only from
 /// `Committing`, on the caller's `Committed`, which it can reach only after `Verifying` compared the digests.
 namespace HybridProtocol.Core.Formats
 
