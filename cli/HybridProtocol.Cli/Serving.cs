@@ -93,8 +93,10 @@ internal static class Serving
     }
 
     /// <summary>
-    /// Receives the next message within the idle timeout and within <paramref name="pace"/> (<c>receive</c> and
-    /// <c>serve</c> share it: <paramref name="size"/> is the transfer's announced size, or null for a stream).
+    /// Receives the next message within <paramref name="pace"/> (<c>receive</c> and <c>serve</c> share it:
+    /// <paramref name="size"/> is the transfer's announced size, or null for a stream). The idle timeout is the
+    /// connection's own (<see cref="SecureConnectionOptions.IdleTimeout"/>, set to <paramref name="idle"/>): one idle rule,
+    /// which closes with the protocol's Close (IdleTimeout); this adds only the pace of <c>--min-rate</c>.
     /// </summary>
     public static async Task<byte[]?> ReceiveAtPaceAsync(SecureConnection connection, TimeSpan idle, Pace pace, long? size, string peer, CancellationToken cancellationToken)
     {
@@ -105,14 +107,19 @@ internal static class Serving
         }
 
         using var paced = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        paced.CancelAfter(left < idle ? left : idle);
+        paced.CancelAfter(left);
         try
         {
             return await connection.ReceiveAsync(paced.Token).ConfigureAwait(false);
         }
+        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.IdleTimeout)
+        {
+            throw IdleTimeoutError(peer, "sent nothing", idle, e);
+        }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
-            throw pace.Left <= TimeSpan.Zero ? pace.TooSlow(peer, size, e) : IdleTimeoutError(peer, "sent nothing", idle, e);
+            // Nothing received at all within the grace is what the idle timeout reports, whichever timer fired first.
+            throw pace.Received > 0 ? pace.TooSlow(peer, size, e) : IdleTimeoutError(peer, "sent nothing", idle, e);
         }
     }
 
@@ -329,35 +336,34 @@ internal static class Serving
         return outcome.Code;
     }
 
-    /// <summary>Receives the next message, failing with a network error (exit 5) when the peer sends nothing for <paramref name="idle"/>.</summary>
+    /// <summary>
+    /// Receives the next message, failing with a network error (exit 5) when the connection's idle timeout
+    /// (<see cref="SecureConnectionOptions.IdleTimeout"/>, set to <paramref name="idle"/>) ends it.
+    /// </summary>
     public static async Task<byte[]?> ReceiveAsync(SecureConnection connection, TimeSpan idle, string peer, CancellationToken cancellationToken)
     {
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timer.CancelAfter(idle);
         try
         {
-            return await connection.ReceiveAsync(timer.Token).ConfigureAwait(false);
+            return await connection.ReceiveAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.IdleTimeout)
         {
             throw IdleTimeoutError(peer, "sent nothing", idle, e);
         }
     }
 
     /// <summary>
-    /// Sends a message, failing with a network error (exit 5) when the peer takes nothing for <paramref name="idle"/>.
-    /// A message longer than the peer's announced limit (<see cref="SecureConnection.RemoteMaxMessageSize"/>) goes as
-    /// several, as the "hybrid" protocol's messages carry a byte stream.
+    /// Sends a message, failing with a network error (exit 5) when the connection's idle timeout ends it (the peer
+    /// takes nothing). A message longer than the peer's announced limit (<see cref="SecureConnection.RemoteMaxMessageSize"/>)
+    /// goes as several, as the "hybrid" protocol's messages carry a byte stream.
     /// </summary>
     public static async Task SendAsync(SecureConnection connection, ReadOnlyMemory<byte> message, TimeSpan idle, string peer, CancellationToken cancellationToken)
     {
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timer.CancelAfter(idle);
         try
         {
-            await SendSplitAsync(connection, message, timer.Token).ConfigureAwait(false);
+            await SendSplitAsync(connection, message, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        catch (HybridProtocolException e) when (e.Code == HybridErrorCode.IdleTimeout)
         {
             throw IdleTimeoutError(peer, "read nothing", idle, e);
         }
@@ -385,103 +391,4 @@ internal static class Serving
             ExitCode.Network,
             string.Create(CultureInfo.InvariantCulture, $"{peer} {what} for {idle.TotalSeconds:0} s (--idle-timeout); the connection was closed."),
             inner);
-}
-
-/// <summary>
-/// Log lines that can come in floods (a failed handshake, a busy refusal) summarized: the first few are printed as they
-/// come, then one line per period says how many more there were, by kind (as the library's own log summary does).
-/// </summary>
-internal sealed class LogSummary : IDisposable
-{
-    private const int Shown = 3;
-    private static readonly TimeSpan Period = TimeSpan.FromSeconds(10);
-    private readonly string _one;
-    private readonly string _many;
-    private readonly Timer _timer;
-    private readonly Dictionary<string, int> _held = new(StringComparer.Ordinal);
-    private int _shownThisPeriod;
-
-    /// <summary>A summary whose lines say "<paramref name="one"/>" for one event and "N <paramref name="many"/>" for several.</summary>
-    public LogSummary(string one, string many)
-    {
-        _one = one;
-        _many = many;
-        _timer = new Timer(_ => Flush(), null, Period, Period);
-    }
-
-    /// <summary>Records one event of <paramref name="kind"/>; <paramref name="line"/> (default: the summary's own) is printed while few come.</summary>
-    public void Record(string? line = null, string kind = "")
-    {
-        lock (_held)
-        {
-            if (_shownThisPeriod < Shown)
-            {
-                _shownThisPeriod++;
-                Console.Error.WriteLine("hybrid: " + (line ?? _one) + ".");
-                return;
-            }
-
-            _held[kind] = _held.GetValueOrDefault(kind) + 1;
-        }
-    }
-
-    /// <summary>Prints the events held back (one line), and starts a new period.</summary>
-    public void Flush()
-    {
-        lock (_held)
-        {
-            _shownThisPeriod = 0;
-            var total = _held.Values.Sum();
-            if (total == 0)
-            {
-                return;
-            }
-
-            var kinds = _held.Count == 1 && _held.ContainsKey("") ? "" : " (" + string.Join(", ", _held.OrderBy(k => k.Key, StringComparer.Ordinal).Select(k => $"{k.Key} {k.Value}")) + ")";
-            Console.Error.WriteLine($"hybrid: {total} more: {(total == 1 ? _one : total.ToString(CultureInfo.InvariantCulture) + " " + _many)}{kinds}.");
-            _held.Clear();
-        }
-    }
-
-    public void Dispose()
-    {
-        _timer.Dispose();
-        Flush();
-    }
-}
-
-/// <summary>Text from a peer (file names, reasons) made safe to print: no terminal control, no forged lines.</summary>
-internal static class Printable
-{
-    /// <summary>
-    /// True for characters that must not reach a terminal from a peer: C0 and C1 controls (escape sequences, line
-    /// breaks), DEL, Unicode format characters (bidirectional overrides, zero-width) and line or paragraph separators.
-    /// </summary>
-    public static bool IsUnsafe(char c) =>
-        char.IsControl(c)
-        || char.GetUnicodeCategory(c) is UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator;
-
-    /// <summary><paramref name="text"/> with every unsafe character written as <c>\u{XXXX}</c>.</summary>
-    public static string Escape(string text)
-    {
-        if (!text.Any(IsUnsafe))
-        {
-            return text;
-        }
-
-        var builder = new StringBuilder(text.Length + 16);
-        foreach (var c in text)
-        {
-            if (IsUnsafe(c))
-            {
-                builder.Append(CultureInfo.InvariantCulture, $"\\u{{{(int)c:X4}}}");
-            }
-            else
-            {
-                builder.Append(c);
-            }
-        }
-
-        return builder.ToString();
-    }
 }
