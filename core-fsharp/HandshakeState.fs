@@ -402,6 +402,13 @@ module HandshakeState =
             else
                 Ok(Array.sub message offset length)
 
+        // DecryptAndHash over the next `length` bytes, read in place.
+        let decryptAt length (offset: int) (ss: SymmetricState) =
+            if message.Length - offset < length then
+                Error(Input(MessageTooShort message.Length))
+            else
+                SymmetricState.DecryptSliceAndHash message offset length ss
+
         let readToken (state: HandshakeState, offset: int) token =
             match token with
             // "For "e": Sets re (which must be empty) to the next DHLEN bytes from the message. Calls MixHash(re.public_key)."
@@ -424,8 +431,7 @@ module HandshakeState =
             | S ->
                 let length = dhlen + SymmetricState.tagLength state.symmetricState
 
-                take length offset
-                |> Result.bind (fun temp -> SymmetricState.DecryptAndHash temp state.symmetricState)
+                decryptAt length offset state.symmetricState
                 |> Result.bind (fun struct (ss, plaintext) ->
                     match DhPublicKey.TryCreate(dhlen, ReadOnlySpan plaintext) with
                     | ValueSome rs ->
@@ -444,8 +450,7 @@ module HandshakeState =
                 |> Result.bind (fun kem ->
                     let length = kem.KEMPUBLICKEYLEN + SymmetricState.tagLength state.symmetricState
 
-                    take length offset
-                    |> Result.bind (fun temp -> SymmetricState.DecryptAndHash temp state.symmetricState)
+                    decryptAt length offset state.symmetricState
                     |> Result.map (fun struct (ss, re1) ->
                         {
                             state with
@@ -462,8 +467,7 @@ module HandshakeState =
                 | Ok kem, Some e1 ->
                     let length = kem.KEMCIPHERTEXTLEN + SymmetricState.tagLength state.symmetricState
 
-                    take length offset
-                    |> Result.bind (fun temp -> SymmetricState.DecryptAndHash temp state.symmetricState)
+                    decryptAt length offset state.symmetricState
                     |> Result.bind (fun struct (ss, ciphertext) ->
                         let output = Array.zeroCreate kem.KEMOUTPUTLEN
 
@@ -488,11 +492,11 @@ module HandshakeState =
                 tokens
                 |> List.fold (fun acc token -> acc |> Result.bind (fun acc -> readToken acc token)) (Ok(state, 0))
                 |> Result.bind (fun (state, offset) ->
-                    let rest = Array.sub message offset (message.Length - offset)
+                    let rest = message.Length - offset
 
-                    if rest.Length < SymmetricState.tagLength state.symmetricState then
+                    if rest < SymmetricState.tagLength state.symmetricState then
                         Error(Input(MessageTooShort message.Length))
                     else
-                        SymmetricState.DecryptAndHash rest state.symmetricState
+                        SymmetricState.DecryptSliceAndHash message offset rest state.symmetricState
                         |> Result.map (fun struct (ss, payload) ->
                             struct (payload, finish remaining { state with symmetricState = ss }))))

@@ -34,13 +34,23 @@ module internal Handshake =
         |> List.filter (fun i -> Role.senderOf i = role)
         |> List.last
 
+    /// `first || second` in one new array (`first` itself when nothing is added).
+    let private join (first: byte[]) (second: ReadOnlySpan<byte>) =
+        if second.IsEmpty then
+            first
+        else
+            let joined = Array.zeroCreate (first.Length + second.Length)
+            Buffer.BlockCopy(first, 0, joined, 0, first.Length)
+            second.CopyTo(Span(joined, first.Length, second.Length))
+            joined
+
     let feed (context: Context) (bytes: ReadOnlySpan<byte>) =
         if bytes.IsEmpty then
             context
         else
             {
                 context with
-                    pending = Array.append context.pending (bytes.ToArray())
+                    pending = join context.pending bytes
             }
 
     /// What an end of input before the handshake completed means (PROTOCOL.md §7.2, [P14] for the client
@@ -64,7 +74,11 @@ module internal Handshake =
             struct (ValueSome(FrameReceived body),
                     {
                         context with
-                            pending = Array.sub context.pending used (context.pending.Length - used)
+                            pending =
+                                if used = context.pending.Length then
+                                    Array.Empty()
+                                else
+                                    Array.sub context.pending used (context.pending.Length - used)
                     })
         | Ok(NeedMore _) when context.ended -> struct (ValueSome EndOfStream, context)
         | Ok(NeedMore _) -> struct (ValueNone, context)
@@ -376,7 +390,7 @@ module internal Handshake =
         | None -> []
 
     let serverReceive (s: ServerStart) (bytes: ReadOnlySpan<byte>) (out: Out) =
-        let received = Array.append s.received (bytes.ToArray())
+        let received = join s.received bytes
 
         match Preamble.decode (ReadOnlySpan received) with
         | Ok(Incomplete _) -> struct (StillAwaitingPreamble { s with received = received }, out)
@@ -449,7 +463,7 @@ module internal Handshake =
                         (Output.Transmit [| ServerStatus.AcceptedByte |] :: out)
 
     let clientReceive (c: ClientStart) (bytes: ReadOnlySpan<byte>) (out: Out) =
-        let received = Array.append c.received (bytes.ToArray())
+        let received = join c.received bytes
         let hsKeys = voptionToList (HandshakeState.currentKey c.handshake)
 
         match ServerStatus.decode (ReadOnlySpan received) with
