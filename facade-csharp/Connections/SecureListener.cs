@@ -426,9 +426,9 @@ public sealed class SecureListener : IAsyncDisposable
         try
         {
             SecureConnection.Configure(client, options);
-            var stream = new PrefixedNetworkStream(client, firstFlight);
+            var stream = new NetworkStream(client, ownsSocket: true);
             var peer = balancer is null ? "the client " + remote : $"the client {remote} (through {balancer})";
-            var connection = await SecureConnection.AuthenticateAsServerCoreAsync(stream, options, accepted, peer, slot.Cancel.Token, balancer is null ? null : (remote, balancer)).ConfigureAwait(false);
+            var connection = await SecureConnection.AuthenticateAsServerCoreAsync(stream, options, accepted, peer, slot.Cancel.Token, balancer is null ? null : (remote, balancer), firstFlight).ConfigureAwait(false);
             slot.Dispose();
             try
             {
