@@ -10,7 +10,8 @@ module internal Handshake =
     /// A handshake frame taken from the received bytes, or why there is none.
     [<NoComparison; NoEquality>]
     type private Incoming =
-        | FrameReceived of byte[]
+        /// The frame's body: `length` bytes of the array from `start` (read in place).
+        | FrameReceived of bytes: byte[] * start: int * length: int
         | BadFrame of WireError
         | EndOfStream
 
@@ -66,22 +67,26 @@ module internal Handshake =
         else
             HandshakeTruncation.PeerBrokeOff
 
-    /// The next complete handshake frame received, if any (Frame.decode checks its length first).
+    /// The next complete handshake frame received, if any (its length checked first), read in place.
     let private nextFrame (context: Context) : struct (Incoming voption * Context) =
-        match Frame.decode (ReadOnlySpan context.pending, Frame.MaxLength) with
+        let pending = context.pending
+
+        match Frame.TryReadHeader(ReadOnlySpan pending, Frame.MaxLength) with
         | Error e -> struct (ValueSome(BadFrame e), context)
-        | Ok(FrameComplete(body, used)) ->
-            struct (ValueSome(FrameReceived body),
+        | Ok(ValueSome length) when pending.Length >= Frame.HeaderLength + length ->
+            let used = Frame.HeaderLength + length
+
+            struct (ValueSome(FrameReceived(pending, Frame.HeaderLength, length)),
                     {
                         context with
                             pending =
-                                if used = context.pending.Length then
+                                if used = pending.Length then
                                     Array.Empty()
                                 else
-                                    Array.sub context.pending used (context.pending.Length - used)
+                                    Array.sub pending used (pending.Length - used)
                     })
-        | Ok(NeedMore _) when context.ended -> struct (ValueSome EndOfStream, context)
-        | Ok(NeedMore _) -> struct (ValueNone, context)
+        | Ok _ when context.ended -> struct (ValueSome EndOfStream, context)
+        | Ok _ -> struct (ValueNone, context)
 
     /// specs/PROTOCOL.md §6a: the server's announcement of the keys it holds besides the one this handshake uses,
     /// each proven for this connection (h before our last message, the client's "e").
@@ -144,24 +149,30 @@ module internal Handshake =
 
     let rec advance (h: HandshakePhase) (out: Out) : struct (HandshakeOutcome * Out) =
         match HandshakeState.Turn h.handshake with
-        | ShouldWrite -> writeHandshake h out
+        | ShouldWrite -> writeHandshake [||] h out
         | ShouldRead ->
             match nextFrame h.context with
             | struct (ValueNone, _) -> struct (Exchanging h, out)
             | struct (ValueSome item, context) -> readHandshake { h with context = context } item out
 
-    and private writeHandshake (h: HandshakePhase) (out: Out) =
+    /// Writes our next message as one frame, after `prefix` (the client's preamble, sent with its first message), in
+    /// one array.
+    and private writeHandshake (prefix: byte[]) (h: HandshakePhase) (out: Out) =
         let hsKeys = voptionToList (HandshakeState.currentKey h.handshake)
 
         match payloadFor h.context h.handshake (HandshakeState.MessageIndex h.handshake) with
         | Error e -> fail e hsKeys out
         | Ok payload ->
-            match HandshakeState.WriteMessage payload h.handshake with
+            let room = prefix.Length + Frame.HeaderLength
+
+            match HandshakeState.WriteMessageAfter room payload h.handshake with
             | Error e -> fail (Noise e) hsKeys out
-            | Ok(struct (message, step)) ->
-                match Frame.encode (ReadOnlySpan message) with
+            | Ok(struct (frame, step)) ->
+                match Frame.checkLength (frame.Length - room, Frame.MaxLength) with
                 | Error e -> fail e (hsKeys @ stepKeys step) out
-                | Ok frame ->
+                | Ok length ->
+                    Buffer.BlockCopy(prefix, 0, frame, 0, prefix.Length)
+                    Frame.WriteHeader(length, Span(frame, prefix.Length, Frame.HeaderLength))
                     let out = retire (retiredBetween h.handshake step) (Output.Transmit frame :: out)
                     continueWith h.context step h.peer out
 
@@ -171,7 +182,7 @@ module internal Handshake =
         match item with
         | EndOfStream -> fail (HandshakeTruncated(truncation h.context)) hsKeys out
         | BadFrame e -> fail e hsKeys out
-        | FrameReceived message ->
+        | FrameReceived(message, start, length) ->
             let index = HandshakeState.MessageIndex h.handshake
             let knownBefore = HandshakeState.RemoteStatic h.handshake
             let hBefore = HandshakeState.GetHandshakeHash h.handshake
@@ -179,12 +190,12 @@ module internal Handshake =
             // specs/PROTOCOL.md §6a: a server holding several keys reads the client's first message of a pre-message
             // pattern with each in turn; the first whose DH makes the payload's AEAD tag verify is the one meant.
             let attempt =
-                match HandshakeState.ReadMessage message h.handshake with
+                match HandshakeState.ReadMessageIn message start length h.handshake with
                 | Ok r -> Ok(struct (h.context.staticIndex, r))
                 | Error e ->
                     h.alternatives
                     |> List.tryPick (fun (i, hs) ->
-                        match HandshakeState.ReadMessage message hs with
+                        match HandshakeState.ReadMessageIn message start length hs with
                         | Ok r -> Some(struct (i, r))
                         | Error _ -> None)
                     |> Option.map Ok
@@ -550,6 +561,7 @@ module internal Handshake =
                 // interactive patterns), then wait for the status byte.
                 match
                     writeHandshake
+                        preamble
                         {
                             context = context
                             handshake = hs
@@ -559,12 +571,6 @@ module internal Handshake =
                         []
                 with
                 | struct (Exchanging h, out) ->
-                    let out =
-                        out
-                        |> List.map (function
-                            | Output.Transmit frame -> Output.Transmit(Array.append preamble frame)
-                            | other -> other)
-
                     Ok(
                         struct ({
                                     context = h.context
