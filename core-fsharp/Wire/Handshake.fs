@@ -401,10 +401,20 @@ module internal Handshake =
         | None -> []
 
     let serverReceive (s: ServerStart) (bytes: ReadOnlySpan<byte>) (out: Out) =
-        let received = join s.received bytes
+        // Read in place when nothing was held back (the usual case: the first flight arrives whole).
+        let received =
+            if s.received.Length = 0 then
+                bytes
+            else
+                ReadOnlySpan(join s.received bytes)
 
-        match Preamble.decode (ReadOnlySpan received) with
-        | Ok(Incomplete _) -> struct (StillAwaitingPreamble { s with received = received }, out)
+        match Preamble.decode received with
+        | Ok(Incomplete _) ->
+            struct (StillAwaitingPreamble {
+                        s with
+                            received = received.ToArray()
+                    },
+                    out)
         | Error(Malformed(UnknownVersion _)) -> refuse s.config RefusalCode.UnsupportedVersion "" out
         | Error _ -> refuse s.config RefusalCode.MalformedPreamble "" out
         | Ok(Decoded(preamble, used)) ->
@@ -421,6 +431,7 @@ module internal Handshake =
                 }
 
                 let suite = config.SuiteFor.Invoke protocol
+                let prologue = Preamble.prologue (received.Slice(0, used).ToArray())
                 let held = Option.toList config.LocalStatic @ config.OtherStatics
 
                 let context = {
@@ -438,7 +449,7 @@ module internal Handshake =
                         {
                             Protocol = protocol
                             Role = Responder
-                            Prologue = Preamble.prologue (Array.sub received 0 used)
+                            Prologue = prologue
                             LocalStatic = localStatic
                             LocalEphemeral = Some config.LocalEphemeral
                             RemoteStatic = None
@@ -462,7 +473,7 @@ module internal Handshake =
                 match initialize config.LocalStatic with
                 | Error e -> fail (Noise e) [] out
                 | Ok hs ->
-                    let context = feed context (ReadOnlySpan(received, used, received.Length - used))
+                    let context = feed context (received.Slice used)
 
                     advance
                         {
@@ -474,16 +485,26 @@ module internal Handshake =
                         (Output.Transmit [| ServerStatus.AcceptedByte |] :: out)
 
     let clientReceive (c: ClientStart) (bytes: ReadOnlySpan<byte>) (out: Out) =
-        let received = join c.received bytes
+        let received =
+            if c.received.Length = 0 then
+                bytes
+            else
+                ReadOnlySpan(join c.received bytes)
+
         let hsKeys = voptionToList (HandshakeState.currentKey c.handshake)
 
-        match ServerStatus.decode (ReadOnlySpan received) with
+        match ServerStatus.decode received with
         | Error e -> fail e hsKeys out
-        | Ok(Incomplete _) -> struct (StillAwaitingStatus { c with received = received }, out)
+        | Ok(Incomplete _) ->
+            struct (StillAwaitingStatus {
+                        c with
+                            received = received.ToArray()
+                    },
+                    out)
         | Ok(Decoded(Declined refusal, _)) ->
             fail (WireError.Refused(refusal.Code, refusal.ServerVersion, refusal.Supported)) hsKeys out
         | Ok(Decoded(Accepted, used)) ->
-            let context = feed c.context (ReadOnlySpan(received, used, received.Length - used))
+            let context = feed c.context (received.Slice used)
 
             advance
                 {
