@@ -315,7 +315,11 @@ module HandshakeState =
         | _ when expected = ShouldWrite -> Error(State NotTurnToWrite)
         | _ -> Error(State NotTurnToRead)
 
-    let WriteMessage (payload: byte[]) (state: HandshakeState) : Result<struct (byte[] * HandshakeStep), NoiseError> =
+    let WriteMessageAfter
+        (room: int)
+        (payload: byte[])
+        (state: HandshakeState)
+        : Result<struct (byte[] * HandshakeStep), NoiseError> =
         let writeToken (state: HandshakeState, written: byte[] list) token =
             match token with
             // "For "e": Sets e (which must be empty) to GENERATE_KEYPAIR(). Appends e.public_key to the buffer.
@@ -386,21 +390,48 @@ module HandshakeState =
             |> Result.bind (fun (state, written) ->
                 SymmetricState.EncryptAndHash payload state.symmetricState
                 |> Result.bind (fun struct (ss, ciphertext) ->
-                    let message = List.rev (ciphertext :: written) |> Array.concat
+                    let parts = List.rev (ciphertext :: written)
+                    let length = parts |> List.sumBy Array.length
 
-                    if message.Length > Limits.MaxMessageLength then
-                        Error(Input(MessageTooLong message.Length))
+                    if length > Limits.MaxMessageLength then
+                        Error(Input(MessageTooLong length))
                     else
+                        // One array: `room` bytes left for the caller's framing, then the message.
+                        let message = Array.zeroCreate (room + length)
+
+                        parts
+                        |> List.fold
+                            (fun offset (part: byte[]) ->
+                                Buffer.BlockCopy(part, 0, message, offset, part.Length)
+                                offset + part.Length)
+                            room
+                        |> ignore
+
                         Ok(struct (message, finish remaining { state with symmetricState = ss })))))
 
-    let ReadMessage (message: byte[]) (state: HandshakeState) : Result<struct (byte[] * HandshakeStep), NoiseError> =
+    let WriteMessage (payload: byte[]) (state: HandshakeState) = WriteMessageAfter 0 payload state
+
+    let ReadMessageIn
+        (message: byte[])
+        (start: int)
+        (messageLength: int)
+        (state: HandshakeState)
+        : Result<struct (byte[] * HandshakeStep), NoiseError> =
         let dhlen = state.suite.Dh.DHLEN
+        let ending = start + messageLength
 
         let take length (offset: int) =
-            if message.Length - offset < length then
-                Error(Input(MessageTooShort message.Length))
+            if ending - offset < length then
+                Error(Input(MessageTooShort messageLength))
             else
                 Ok(Array.sub message offset length)
+
+        // DecryptAndHash over the next `length` bytes, read in place.
+        let decryptAt length (offset: int) (ss: SymmetricState) =
+            if ending - offset < length then
+                Error(Input(MessageTooShort messageLength))
+            else
+                SymmetricState.DecryptSliceAndHash message offset length ss
 
         let readToken (state: HandshakeState, offset: int) token =
             match token with
@@ -418,14 +449,13 @@ module HandshakeState =
                             },
                             offset + dhlen
                         )
-                    | ValueNone -> Error(Input(MessageTooShort message.Length)))
+                    | ValueNone -> Error(Input(MessageTooShort messageLength)))
             // "For "s": Sets temp to the next DHLEN + 16 bytes of the message if HasKey() == True, or to the next DHLEN
             //  bytes otherwise. Sets rs (which must be empty) to DecryptAndHash(temp)."
             | S ->
                 let length = dhlen + SymmetricState.tagLength state.symmetricState
 
-                take length offset
-                |> Result.bind (fun temp -> SymmetricState.DecryptAndHash temp state.symmetricState)
+                decryptAt length offset state.symmetricState
                 |> Result.bind (fun struct (ss, plaintext) ->
                     match DhPublicKey.TryCreate(dhlen, ReadOnlySpan plaintext) with
                     | ValueSome rs ->
@@ -437,15 +467,14 @@ module HandshakeState =
                             },
                             offset + length
                         )
-                    | ValueNone -> Error(Input(MessageTooShort message.Length)))
+                    | ValueNone -> Error(Input(MessageTooShort messageLength)))
             // HFS §4 "e1", read like "s": the next KEMPUBLICKEYLEN (+ 16 if HasKey()) bytes, DecryptAndHash'ed.
             | E1 ->
                 kemFunctions state
                 |> Result.bind (fun kem ->
                     let length = kem.KEMPUBLICKEYLEN + SymmetricState.tagLength state.symmetricState
 
-                    take length offset
-                    |> Result.bind (fun temp -> SymmetricState.DecryptAndHash temp state.symmetricState)
+                    decryptAt length offset state.symmetricState
                     |> Result.map (fun struct (ss, re1) ->
                         {
                             state with
@@ -462,8 +491,7 @@ module HandshakeState =
                 | Ok kem, Some e1 ->
                     let length = kem.KEMCIPHERTEXTLEN + SymmetricState.tagLength state.symmetricState
 
-                    take length offset
-                    |> Result.bind (fun temp -> SymmetricState.DecryptAndHash temp state.symmetricState)
+                    decryptAt length offset state.symmetricState
                     |> Result.bind (fun struct (ss, ciphertext) ->
                         let output = Array.zeroCreate kem.KEMOUTPUTLEN
 
@@ -480,19 +508,22 @@ module HandshakeState =
             | Psk -> mixPsk state |> Result.map (fun state -> state, offset)
             | dhToken -> mixDh state dhToken |> Result.map (fun state -> state, offset)
 
-        if message.Length > Limits.MaxMessageLength then
-            Error(Input(MessageTooLong message.Length))
+        if messageLength > Limits.MaxMessageLength then
+            Error(Input(MessageTooLong messageLength))
         else
             currentPattern state ShouldRead
             |> Result.bind (fun (tokens, remaining) ->
                 tokens
-                |> List.fold (fun acc token -> acc |> Result.bind (fun acc -> readToken acc token)) (Ok(state, 0))
+                |> List.fold (fun acc token -> acc |> Result.bind (fun acc -> readToken acc token)) (Ok(state, start))
                 |> Result.bind (fun (state, offset) ->
-                    let rest = Array.sub message offset (message.Length - offset)
+                    let rest = ending - offset
 
-                    if rest.Length < SymmetricState.tagLength state.symmetricState then
-                        Error(Input(MessageTooShort message.Length))
+                    if rest < SymmetricState.tagLength state.symmetricState then
+                        Error(Input(MessageTooShort messageLength))
                     else
-                        SymmetricState.DecryptAndHash rest state.symmetricState
+                        SymmetricState.DecryptSliceAndHash message offset rest state.symmetricState
                         |> Result.map (fun struct (ss, payload) ->
                             struct (payload, finish remaining { state with symmetricState = ss }))))
+
+    let ReadMessage (message: byte[]) (state: HandshakeState) =
+        ReadMessageIn message 0 message.Length state

@@ -113,6 +113,14 @@ module HandshakeState =
     val WriteMessage:
         payload: byte array -> state: HandshakeState -> Result<struct (byte array * HandshakeStep), NoiseError>
 
+    /// WriteMessage into a new array that starts with `room` zero bytes (the caller's framing goes there, so the
+    /// message is not copied again).
+    val internal WriteMessageAfter:
+        room: int ->
+        payload: byte array ->
+        state: HandshakeState ->
+            Result<struct (byte array * HandshakeStep), NoiseError>
+
     /// Noise §5.3 ReadMessage(message, payload_buffer): "Fetches and deletes the next message pattern from
     /// message_patterns, then sequentially processes each token from the message pattern", then
     /// "Calls DecryptAndHash() on the remaining bytes of the message and stores the output into payload_buffer.
@@ -120,3 +128,11 @@ module HandshakeState =
     /// Any failure means the handshake has failed: §5.3 "the HandshakeState is deleted"; the caller must drop it.
     val ReadMessage:
         message: byte array -> state: HandshakeState -> Result<struct (byte array * HandshakeStep), NoiseError>
+
+    /// ReadMessage over the `messageLength` bytes of `message` from `start` (a frame read in place, not copied out).
+    val internal ReadMessageIn:
+        message: byte array ->
+        start: int ->
+        messageLength: int ->
+        state: HandshakeState ->
+            Result<struct (byte array * HandshakeStep), NoiseError>

@@ -16,6 +16,29 @@ let hashConcat (hash: HashFunctions) (parts: byte[] list) : byte[] =
     hash.HASH.Invoke(ReadOnlySpan input, Span output)
     output
 
+/// Inputs up to this size are joined on the stack (a KEM public key or ciphertext and h fit).
+[<Literal>]
+let private JoinLimit = 4096
+
+let hashPair (hash: HashFunctions) (first: ReadOnlySpan<byte>) (second: ReadOnlySpan<byte>) : byte[] =
+    let output = Array.zeroCreate hash.HASHLEN
+    let size = first.Length + second.Length
+
+    if size <= JoinLimit then
+        let joined =
+            Span<byte>(NativePtr.stackalloc<byte> JoinLimit |> NativePtr.toVoidPtr, size)
+
+        first.CopyTo joined
+        second.CopyTo(joined.Slice first.Length)
+        hash.HASH.Invoke(Span.op_Implicit joined, Span output)
+    else
+        let joined = Array.zeroCreate size
+        first.CopyTo(Span joined)
+        second.CopyTo(Span(joined, first.Length, second.Length))
+        hash.HASH.Invoke(ReadOnlySpan joined, Span output)
+
+    output
+
 let pinnedArray (length: int) : byte[] = GC.AllocateArray<byte>(length, true)
 
 let hmacInto

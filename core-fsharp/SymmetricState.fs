@@ -50,7 +50,7 @@ module SymmetricState =
 
     let MixHash (data: byte[]) (state: SymmetricState) = {
         state with
-            h = Hkdf.hashConcat state.suite.Hash [ state.h; data ]
+            h = Hkdf.hashPair state.suite.Hash (ReadOnlySpan state.h) (ReadOnlySpan data)
     }
 
     let MixKeyAndHash (inputKeyMaterial: byte[]) (state: SymmetricState) =
@@ -77,6 +77,21 @@ module SymmetricState =
     let DecryptAndHash (ciphertext: byte[]) (state: SymmetricState) =
         CipherState.decryptToArray state.cs state.h ciphertext
         |> Result.map (fun struct (cs, plaintext) -> struct (MixHash ciphertext { state with cs = cs }, plaintext))
+
+    let DecryptSliceAndHash (message: byte[]) (offset: int) (length: int) (state: SymmetricState) =
+        let plaintext = Array.zeroCreate (max 0 (length - tagLength state))
+
+        match CipherState.DecryptWithAd(state.cs, ReadOnlySpan state.h, ReadOnlySpan(message, offset, length), Span plaintext) with
+        | Ok cs ->
+            Ok(
+                struct ({
+                            state with
+                                cs = cs
+                                h = Hkdf.hashPair state.suite.Hash (ReadOnlySpan state.h) (ReadOnlySpan(message, offset, length))
+                        },
+                        plaintext)
+            )
+        | Error e -> Error e
 
     let Split (state: SymmetricState) =
         let struct (tempK1, tempK2) = Hkdf.hkdf2 state.suite.Hash state.ck [||]

@@ -43,6 +43,15 @@ module internal SymmetricState =
     val DecryptAndHash:
         ciphertext: byte array -> state: SymmetricState -> Result<struct (SymmetricState * byte array), NoiseError>
 
+    /// DecryptAndHash over `length` bytes of `message` from `offset`, without copying them first (the handshake
+    /// reads its message's fields in place).
+    val internal DecryptSliceAndHash:
+        message: byte array ->
+        offset: int ->
+        length: int ->
+        state: SymmetricState ->
+            Result<struct (SymmetricState * byte array), NoiseError>
+
     /// Noise §5.2 Split(): "Sets temp_k1, temp_k2 = HKDF(ck, zerolen, 2). If HASHLEN is 64, then truncates temp_k1
     /// and temp_k2 to 32 bytes. Creates two new CipherState objects c1 and c2. Calls c1.InitializeKey(temp_k1) and
     /// c2.InitializeKey(temp_k2). Returns the pair (c1, c2)."

@@ -10,7 +10,8 @@ module internal Handshake =
     /// A handshake frame taken from the received bytes, or why there is none.
     [<NoComparison; NoEquality>]
     type private Incoming =
-        | FrameReceived of byte[]
+        /// The frame's body: `length` bytes of the array from `start` (read in place).
+        | FrameReceived of bytes: byte[] * start: int * length: int
         | BadFrame of WireError
         | EndOfStream
 
@@ -34,13 +35,23 @@ module internal Handshake =
         |> List.filter (fun i -> Role.senderOf i = role)
         |> List.last
 
+    /// `first || second` in one new array (`first` itself when nothing is added).
+    let private join (first: byte[]) (second: ReadOnlySpan<byte>) =
+        if second.IsEmpty then
+            first
+        else
+            let joined = Array.zeroCreate (first.Length + second.Length)
+            Buffer.BlockCopy(first, 0, joined, 0, first.Length)
+            second.CopyTo(Span(joined, first.Length, second.Length))
+            joined
+
     let feed (context: Context) (bytes: ReadOnlySpan<byte>) =
         if bytes.IsEmpty then
             context
         else
             {
                 context with
-                    pending = Array.append context.pending (bytes.ToArray())
+                    pending = join context.pending bytes
             }
 
     /// What an end of input before the handshake completed means (PROTOCOL.md §7.2, [P14] for the client
@@ -56,18 +67,26 @@ module internal Handshake =
         else
             HandshakeTruncation.PeerBrokeOff
 
-    /// The next complete handshake frame received, if any (Frame.decode checks its length first).
+    /// The next complete handshake frame received, if any (its length checked first), read in place.
     let private nextFrame (context: Context) : struct (Incoming voption * Context) =
-        match Frame.decode (ReadOnlySpan context.pending, Frame.MaxLength) with
+        let pending = context.pending
+
+        match Frame.TryReadHeader(ReadOnlySpan pending, Frame.MaxLength) with
         | Error e -> struct (ValueSome(BadFrame e), context)
-        | Ok(FrameComplete(body, used)) ->
-            struct (ValueSome(FrameReceived body),
+        | Ok(ValueSome length) when pending.Length >= Frame.HeaderLength + length ->
+            let used = Frame.HeaderLength + length
+
+            struct (ValueSome(FrameReceived(pending, Frame.HeaderLength, length)),
                     {
                         context with
-                            pending = Array.sub context.pending used (context.pending.Length - used)
+                            pending =
+                                if used = pending.Length then
+                                    Array.Empty()
+                                else
+                                    Array.sub pending used (pending.Length - used)
                     })
-        | Ok(NeedMore _) when context.ended -> struct (ValueSome EndOfStream, context)
-        | Ok(NeedMore _) -> struct (ValueNone, context)
+        | Ok _ when context.ended -> struct (ValueSome EndOfStream, context)
+        | Ok _ -> struct (ValueNone, context)
 
     /// specs/PROTOCOL.md §6a: the server's announcement of the keys it holds besides the one this handshake uses,
     /// each proven for this connection (h before our last message, the client's "e").
@@ -130,24 +149,30 @@ module internal Handshake =
 
     let rec advance (h: HandshakePhase) (out: Out) : struct (HandshakeOutcome * Out) =
         match HandshakeState.Turn h.handshake with
-        | ShouldWrite -> writeHandshake h out
+        | ShouldWrite -> writeHandshake [||] h out
         | ShouldRead ->
             match nextFrame h.context with
             | struct (ValueNone, _) -> struct (Exchanging h, out)
             | struct (ValueSome item, context) -> readHandshake { h with context = context } item out
 
-    and private writeHandshake (h: HandshakePhase) (out: Out) =
+    /// Writes our next message as one frame, after `prefix` (the client's preamble, sent with its first message), in
+    /// one array.
+    and private writeHandshake (prefix: byte[]) (h: HandshakePhase) (out: Out) =
         let hsKeys = voptionToList (HandshakeState.currentKey h.handshake)
 
         match payloadFor h.context h.handshake (HandshakeState.MessageIndex h.handshake) with
         | Error e -> fail e hsKeys out
         | Ok payload ->
-            match HandshakeState.WriteMessage payload h.handshake with
+            let room = prefix.Length + Frame.HeaderLength
+
+            match HandshakeState.WriteMessageAfter room payload h.handshake with
             | Error e -> fail (Noise e) hsKeys out
-            | Ok(struct (message, step)) ->
-                match Frame.encode (ReadOnlySpan message) with
+            | Ok(struct (frame, step)) ->
+                match Frame.checkLength (frame.Length - room, Frame.MaxLength) with
                 | Error e -> fail e (hsKeys @ stepKeys step) out
-                | Ok frame ->
+                | Ok length ->
+                    Buffer.BlockCopy(prefix, 0, frame, 0, prefix.Length)
+                    Frame.WriteHeader(length, Span(frame, prefix.Length, Frame.HeaderLength))
                     let out = retire (retiredBetween h.handshake step) (Output.Transmit frame :: out)
                     continueWith h.context step h.peer out
 
@@ -157,7 +182,7 @@ module internal Handshake =
         match item with
         | EndOfStream -> fail (HandshakeTruncated(truncation h.context)) hsKeys out
         | BadFrame e -> fail e hsKeys out
-        | FrameReceived message ->
+        | FrameReceived(message, start, length) ->
             let index = HandshakeState.MessageIndex h.handshake
             let knownBefore = HandshakeState.RemoteStatic h.handshake
             let hBefore = HandshakeState.GetHandshakeHash h.handshake
@@ -165,12 +190,12 @@ module internal Handshake =
             // specs/PROTOCOL.md §6a: a server holding several keys reads the client's first message of a pre-message
             // pattern with each in turn; the first whose DH makes the payload's AEAD tag verify is the one meant.
             let attempt =
-                match HandshakeState.ReadMessage message h.handshake with
+                match HandshakeState.ReadMessageIn message start length h.handshake with
                 | Ok r -> Ok(struct (h.context.staticIndex, r))
                 | Error e ->
                     h.alternatives
                     |> List.tryPick (fun (i, hs) ->
-                        match HandshakeState.ReadMessage message hs with
+                        match HandshakeState.ReadMessageIn message start length hs with
                         | Ok r -> Some(struct (i, r))
                         | Error _ -> None)
                     |> Option.map Ok
@@ -376,10 +401,20 @@ module internal Handshake =
         | None -> []
 
     let serverReceive (s: ServerStart) (bytes: ReadOnlySpan<byte>) (out: Out) =
-        let received = Array.append s.received (bytes.ToArray())
+        // Read in place when nothing was held back (the usual case: the first flight arrives whole).
+        let received =
+            if s.received.Length = 0 then
+                bytes
+            else
+                ReadOnlySpan(join s.received bytes)
 
-        match Preamble.decode (ReadOnlySpan received) with
-        | Ok(Incomplete _) -> struct (StillAwaitingPreamble { s with received = received }, out)
+        match Preamble.decode received with
+        | Ok(Incomplete _) ->
+            struct (StillAwaitingPreamble {
+                        s with
+                            received = received.ToArray()
+                    },
+                    out)
         | Error(Malformed(UnknownVersion _)) -> refuse s.config RefusalCode.UnsupportedVersion "" out
         | Error _ -> refuse s.config RefusalCode.MalformedPreamble "" out
         | Ok(Decoded(preamble, used)) ->
@@ -396,6 +431,7 @@ module internal Handshake =
                 }
 
                 let suite = config.SuiteFor.Invoke protocol
+                let prologue = Preamble.prologue (received.Slice(0, used).ToArray())
                 let held = Option.toList config.LocalStatic @ config.OtherStatics
 
                 let context = {
@@ -413,7 +449,7 @@ module internal Handshake =
                         {
                             Protocol = protocol
                             Role = Responder
-                            Prologue = Preamble.prologue (Array.sub received 0 used)
+                            Prologue = prologue
                             LocalStatic = localStatic
                             LocalEphemeral = Some config.LocalEphemeral
                             RemoteStatic = None
@@ -437,7 +473,7 @@ module internal Handshake =
                 match initialize config.LocalStatic with
                 | Error e -> fail (Noise e) [] out
                 | Ok hs ->
-                    let context = feed context (ReadOnlySpan(received, used, received.Length - used))
+                    let context = feed context (received.Slice used)
 
                     advance
                         {
@@ -449,16 +485,26 @@ module internal Handshake =
                         (Output.Transmit [| ServerStatus.AcceptedByte |] :: out)
 
     let clientReceive (c: ClientStart) (bytes: ReadOnlySpan<byte>) (out: Out) =
-        let received = Array.append c.received (bytes.ToArray())
+        let received =
+            if c.received.Length = 0 then
+                bytes
+            else
+                ReadOnlySpan(join c.received bytes)
+
         let hsKeys = voptionToList (HandshakeState.currentKey c.handshake)
 
-        match ServerStatus.decode (ReadOnlySpan received) with
+        match ServerStatus.decode received with
         | Error e -> fail e hsKeys out
-        | Ok(Incomplete _) -> struct (StillAwaitingStatus { c with received = received }, out)
+        | Ok(Incomplete _) ->
+            struct (StillAwaitingStatus {
+                        c with
+                            received = received.ToArray()
+                    },
+                    out)
         | Ok(Decoded(Declined refusal, _)) ->
             fail (WireError.Refused(refusal.Code, refusal.ServerVersion, refusal.Supported)) hsKeys out
         | Ok(Decoded(Accepted, used)) ->
-            let context = feed c.context (ReadOnlySpan(received, used, received.Length - used))
+            let context = feed c.context (received.Slice used)
 
             advance
                 {
@@ -536,6 +582,7 @@ module internal Handshake =
                 // interactive patterns), then wait for the status byte.
                 match
                     writeHandshake
+                        preamble
                         {
                             context = context
                             handshake = hs
@@ -545,12 +592,6 @@ module internal Handshake =
                         []
                 with
                 | struct (Exchanging h, out) ->
-                    let out =
-                        out
-                        |> List.map (function
-                            | Output.Transmit frame -> Output.Transmit(Array.append preamble frame)
-                            | other -> other)
-
                     Ok(
                         struct ({
                                     context = h.context

@@ -4,10 +4,13 @@ using HybridProtocol.Net;
 namespace HybridProtocol.Connections;
 
 /// <summary>
-/// The bytes read from the stream and not yet consumed by the engine's receive half. The buffer is rented from the
-/// shared pool only after data has arrived (rent after waiting) and returned as soon as it holds no bytes, so an idle
-/// connection holds none, on the sync and the async path alike (SslStream's model). 128 KiB, a pool bucket size,
-/// holds a whole record (2 + 65535 bytes) and the start of the next. Used under the connection's receive lock.
+/// The bytes read from the stream and not yet consumed by the engine's receive half: one per connection, from its first
+/// byte (the handshake reads into it, the liveness wait and the transport phase go on with the same buffer). Between
+/// messages the buffer is rented from the shared pool only after data has arrived (rent after waiting) and returned as
+/// soon as it holds no bytes, so an idle connection holds none, on the sync and the async path alike (SslStream's
+/// model). 128 KiB, a pool bucket size, holds a whole record (2 + 65535 bytes) and the start of the next; the handshake
+/// starts with 16 KiB (its messages are a few KB), which grows to 128 KiB when it holds bytes and more must be read.
+/// Used under the connection's receive lock (during the handshake, by the handshake alone).
 /// </summary>
 internal sealed class PooledReceiveBuffer
 {
@@ -18,6 +21,7 @@ internal sealed class PooledReceiveBuffer
     internal bool IsServer { get; set; }
 
     private const int Size = 128 * 1024;
+    private const int HandshakeSize = 16 * 1024;
     private const int MaxRecord = 2 + 65535;
     private byte[]? buffer;
     private int start;
@@ -29,9 +33,28 @@ internal sealed class PooledReceiveBuffer
     /// <summary>The bytes not consumed yet (the engine may decrypt in place in them).</summary>
     public Span<byte> Data => buffer is null ? Span<byte>.Empty : buffer.AsSpan(start, end - start);
 
+    /// <summary>The bytes not consumed yet, as memory (the handshake's input to the core).</summary>
+    public ReadOnlyMemory<byte> Memory => buffer is null ? ReadOnlyMemory<byte>.Empty : buffer.AsMemory(start, end - start);
+
     public void Consume(int count) => start += count;
 
-    /// <summary>Takes bytes that arrived with the handshake.</summary>
+    /// <summary>
+    /// During the handshake: reads more bytes at once (0 at the end of the stream), into a buffer rented now; the
+    /// handshake waits for its peer's next message with the buffer held, as it did with its own.
+    /// </summary>
+    public ValueTask<int> ReadNowAsync<TAdapter>(TAdapter adapter, CancellationToken cancellationToken)
+        where TAdapter : IReadWriteAdapter
+    {
+        if (buffer is null)
+        {
+            buffer = ArrayPool<byte>.Shared.Rent(HandshakeSize);
+            start = end = 0;
+        }
+
+        return FillAsync(adapter, cancellationToken);
+    }
+
+    /// <summary>Takes bytes that arrived with the handshake (the core kept them past its last frame).</summary>
     public void Load(ReadOnlySpan<byte> bytes)
     {
         if (bytes.IsEmpty)
@@ -39,7 +62,23 @@ internal sealed class PooledReceiveBuffer
             return;
         }
 
-        buffer ??= ArrayPool<byte>.Shared.Rent(Size);
+        if (buffer is not null && start == end)
+        {
+            start = end = 0;
+        }
+
+        if (buffer is null || buffer.Length < Size)
+        {
+            var larger = ArrayPool<byte>.Shared.Rent(Size);
+            if (buffer is not null)
+            {
+                Buffer.BlockCopy(buffer, start, larger, 0, end - start);
+                ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+            }
+
+            (buffer, end, start) = (larger, end - start, 0);
+        }
+
         bytes.CopyTo(buffer.AsSpan(end));
         end += bytes.Length;
     }
@@ -58,6 +97,14 @@ internal sealed class PooledReceiveBuffer
         else if (start == end)
         {
             start = end = 0;
+        }
+        else if (buffer.Length < Size)
+        {
+            // The handshake's smaller buffer holds part of a record: move to one that holds any record.
+            var larger = ArrayPool<byte>.Shared.Rent(Size);
+            Buffer.BlockCopy(buffer, start, larger, 0, end - start);
+            ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+            (buffer, end, start) = (larger, end - start, 0);
         }
         else if (buffer.Length - start < MaxRecord)
         {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -8,10 +7,8 @@ using HybridProtocol.Core.Formats;
 using HybridProtocol.Core.Noise;
 using HybridProtocol.Core.Wire;
 using HybridProtocol.Crypto;
-using HybridProtocol.Diagnostics;
 using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
-using NSec.Cryptography;
 
 namespace HybridProtocol;
 
@@ -92,7 +89,7 @@ public sealed partial class SecureConnection
         var chosen = Policy.clientProtocol(choice, SecureSuites.Name(options.Suite));
         var context = new WireErrorContext(true, "the server " + targetHost, pinnedSet ? null : auth.PinnedKey);
         var name = chosen.IsOk ? chosen.ResultValue : throw WireErrors.ToException(chosen.ErrorValue, context, inHandshake: true);
-        var connection = await RunHandshakeAsync(stream, options, context, ProtocolNameModule.toString(name), targetHost, null, party =>
+        var connection = await RunHandshakeAsync(stream, options, context, ProtocolNameModule.toString(name), targetHost, null, default, party =>
         {
             party.Scope = new KeyScope(SodiumSuite.For(name));
             var config = ClientConfig.Create(name, party.Scope.Suite, party.Ephemeral, options.ApplicationProtocol)
@@ -188,9 +185,11 @@ public sealed partial class SecureConnection
 
     /// <summary>
     /// The server handshake with the accepted names already computed (a listener computes them once);
-    /// <paramref name="proxied"/>: the client a trusted load balancer's PROXY header named, and that balancer.
+    /// <paramref name="proxied"/>: the client a trusted load balancer's PROXY header named, and that balancer;
+    /// <paramref name="firstFlight"/>: the bytes a listener read from the stream before (the client's first flight),
+    /// the handshake's first input.
     /// </summary>
-    internal static Task<SecureConnection> AuthenticateAsServerCoreAsync(Stream stream, SecureServerOptions options, FSharpList<Core.Noise.ProtocolName> accepted, string peer, CancellationToken cancellationToken, (EndPoint? Client, EndPoint? Balancer)? proxied = null)
+    internal static Task<SecureConnection> AuthenticateAsServerCoreAsync(Stream stream, SecureServerOptions options, FSharpList<Core.Noise.ProtocolName> accepted, string peer, CancellationToken cancellationToken, (EndPoint? Client, EndPoint? Balancer)? proxied = null, ReadOnlyMemory<byte> firstFlight = default)
     {
         var serverKeys = options.ServerKeys; // one read: a rotation assigns a new list, never changes this one
         if (serverKeys.Count == 0)
@@ -212,7 +211,7 @@ public sealed partial class SecureConnection
         }
 
         var remote = proxied?.Client ?? (stream is NetworkStream network ? network.Socket.RemoteEndPoint : null);
-        return RunHandshakeAsync(stream, options, new WireErrorContext(false, peer, null), null, null, proxied, party =>
+        return RunHandshakeAsync(stream, options, new WireErrorContext(false, peer, null), null, null, proxied, firstFlight, party =>
         {
             var config = ServerConfig.Create(
                     accepted,
@@ -237,84 +236,6 @@ public sealed partial class SecureConnection
             party.Verify = (key, token) => options.ClientAuthentication.CheckAsync(key, remote, token);
             return Connection.Server(config);
         }, cancellationToken);
-    }
-
-    /// <summary>
-    /// One handshake, client or server: <paramref name="start"/> makes the core's configuration from the options (with
-    /// the party's fresh secrets) and starts the core's Connection; the handshake then runs, and on any failure the
-    /// keys are disposed and the stream closed. The party's secrets are erased either way.
-    /// </summary>
-    private static async Task<SecureConnection> RunHandshakeAsync(
-        Stream stream,
-        SecureConnectionOptions options,
-        WireErrorContext context,
-        string? requestedProtocol,
-        string? targetHost,
-        (EndPoint? Client, EndPoint? Balancer)? proxied,
-        Func<HandshakeParty, FSharpResult<(Connection, FSharpList<Output>), WireError>> start,
-        CancellationToken cancellationToken)
-    {
-        var endPoints = Prepare(stream, options);
-        endPoints.Remote = proxied?.Client ?? endPoints.Remote;
-        var instruments = Telemetry.Instruments.For(options.MeterFactory);
-        string? serverHost = null;
-        var serverPort = 0;
-        if (targetHost is not null && HostPortModule.parse(HostPortRule.PortRequired, targetHost) is { IsOk: true } target)
-        {
-            (serverHost, serverPort) = (target.ResultValue.Host, target.ResultValue.Port!.Value);
-        }
-
-        var addresses = new PeerAddresses(!context.IsClient, serverHost, serverPort, endPoints.Remote, endPoints.Local, proxied?.Balancer);
-        var telemetry = Telemetry.StartHandshake(instruments, !context.IsClient, requestedProtocol, context.Peer, addresses, options.Logger);
-        using var party = new HandshakeParty(options.FixedSecretsForTestVectorsOnly?.Ephemeral);
-        try
-        {
-            var started = start(party);
-            if (started.IsError)
-            {
-                throw WireErrors.ToException(started.ErrorValue, context, inHandshake: true);
-            }
-
-            var messageDeadline = options is SecureServerOptions server ? server.HandshakeMessageTimeout : Timeout.InfiniteTimeSpan;
-            var connection = await HandshakeAsync(stream, started.ResultValue, party, context, options, messageDeadline, cancellationToken).ConfigureAwait(false);
-            connection = await connection.LivenessAsync(context.IsClient, messageDeadline != Timeout.InfiniteTimeSpan ? messageDeadline : options.HandshakeTimeout, cancellationToken).ConfigureAwait(false);
-            telemetry.Completed(connection, options.Logger);
-            return connection.WithEndPoints(endPoints, proxied?.Balancer);
-        }
-        catch (Exception e)
-        {
-            telemetry.Failed(e);
-            party.Scope?.Dispose();
-            await stream.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// One handshake's secrets (the ephemeral key pair, the HFS KEM key pair or encapsulation randomness), erased when
-    /// it ends; the keys it makes (<see cref="Scope"/>, kept by the connection on success); how the peer's key is checked.
-    /// </summary>
-    private sealed class HandshakeParty : IDisposable
-    {
-        public HandshakeParty(byte[]? fixedEphemeral) =>
-            Ephemeral = fixedEphemeral is null ? SodiumSuite.GenerateEphemeral() : PrivateKey.FromRawBytes(fixedEphemeral).ToKeyPair();
-
-        public DhKeyPair Ephemeral { get; }
-
-        public KeyScope? Scope { get; set; }
-
-        public KemKeyPair? KemKeyPair { get; set; }
-
-        public byte[]? Randomness { get; set; }
-
-        public Func<PublicKey, CancellationToken, ValueTask<HybridAuthenticationException?>> Verify { get; set; } = (_, _) => ValueTask.FromResult<HybridAuthenticationException?>(null);
-
-        public void Dispose()
-        {
-            Ephemeral.Private.Dispose();
-            KemKeyPair?.Private.Dispose();
-            CryptographicOperations.ZeroMemory(Randomness);
-        }
     }
 
     /// <summary>
@@ -357,169 +278,5 @@ public sealed partial class SecureConnection
         }
 
         options.ClientIdentity?.ThrowIfDisposed("SecureClientOptions.ClientIdentity");
-    }
-
-    /// <summary>
-    /// Drives the core's Connection state machine through the handshake: writes what it transmits, feeds it what
-    /// arrives, answers VerifyPeerKey, until HandshakeCompleted; then takes over the transport phase.
-    /// </summary>
-    private static async Task<SecureConnection> HandshakeAsync(
-        Stream stream,
-        (Connection, FSharpList<Output>) started,
-        HandshakeParty party,
-        WireErrorContext context,
-        SecureConnectionOptions options,
-        TimeSpan messageDeadline,
-        CancellationToken cancellationToken)
-    {
-        var instruments = Telemetry.Instruments.For(options.MeterFactory);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var whole = options.HandshakeTimeout;
-        var overallEnd = whole == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)whole.TotalMilliseconds;
-        if (whole != Timeout.InfiniteTimeSpan)
-        {
-            timeout.CancelAfter(whole);
-        }
-
-        // [S4]: after each message this end writes, the peer's next one has its own short deadline (a server's
-        // HandshakeMessageTimeout), within the whole handshake's.
-        TimeSpan? stage = null;
-
-        // Streams that ignore cancellation (some pipes) are unblocked by closing them.
-        using var registration = timeout.Token.Register(static s => ((Stream)s!).Dispose(), stream);
-        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        var (state, outputs) = started;
-        var early = new Queue<byte[]>();
-        HandshakeInfo? info = null;
-        Exception? failedAtStart = null;
-        var closed = false;
-        Exception? refusal = null;
-        try
-        {
-            while (true)
-            {
-                Input? next = null;
-                foreach (var output in outputs)
-                {
-                    switch (output)
-                    {
-                        case Output.Transmit t:
-                            await stream.WriteAsync(t.Bytes, timeout.Token).ConfigureAwait(false);
-                            instruments.Sent(t.Bytes.Length, !context.IsClient);
-                            break;
-                        case Output.Deliver d:
-                            early.Enqueue(d.Message);
-                            break;
-                        case Output.VerifyPeerKey v:
-                            refusal = await party.Verify(PublicKey.FromCore(v.PeerKey), timeout.Token).ConfigureAwait(false);
-                            next = Input.NewPeerKeyVerdict(refusal is null);
-                            break;
-                        case Output.HandshakeCompleted c:
-                            info = c.Info;
-                            break;
-                        case Output.KeyRetired k:
-                            RetireKey(party.Scope, k.Key);
-                            break;
-                        case { IsClosed: true }:
-                            closed = true;
-                            break;
-                        case Output.Failed f when info is not null && refusal is null:
-                            // The transport failed in the step that completed the handshake: the connection is
-                            // returned failed, with the messages the engine delivered before the failure (the Close it
-                            // chose has been written above, in order).
-                            failedAtStart = WireErrors.ToException(f.Error, context, inHandshake: false);
-                            break;
-                        case Output.Failed f:
-                            throw refusal ?? WireErrors.ToException(f.Error, context, inHandshake: info is null);
-                        case Output.Rejected r:
-                            throw WireErrors.ToException(r.Error, context, inHandshake: info is null);
-                    }
-                }
-
-                await stream.FlushAsync(timeout.Token).ConfigureAwait(false);
-                if (messageDeadline != Timeout.InfiniteTimeSpan && outputs.Any(o => o is Output.Transmit) && info is null)
-                {
-                    var left = overallEnd - Environment.TickCount64;
-                    if (left > (long)messageDeadline.TotalMilliseconds)
-                    {
-                        stage = messageDeadline;
-                        timeout.CancelAfter(messageDeadline);
-                    }
-                }
-
-                if (next is not null)
-                {
-                    (state, outputs) = Connection.Step(state, next);
-                    continue;
-                }
-
-                if (info is not null)
-                {
-                    break;
-                }
-
-                var n = await stream.ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
-                instruments.Received(n, !context.IsClient);
-                (state, outputs) = Connection.Step(state, n == 0 ? Input.EndOfInput : Input.NewReceived(buffer.AsMemory(0, n)));
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or IOException or IHybridProtocolError && timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            throw stage is { } late ? TimedOutStage(late, context.Peer, e) : TimedOut(options.HandshakeTimeout, context.Peer, e);
-        }
-        catch (Exception e) when (e is (IOException or SocketException or ObjectDisposedException) and not IHybridProtocolError && !cancellationToken.IsCancellationRequested)
-        {
-            throw new HybridProtocolException(HybridErrorCode.TransportFailed, $"The connection to {context.Peer} failed during the handshake: {e.Message}", e);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
-        }
-
-        // The timeout may fire just as the handshake completes, and its callback then closes the stream: the
-        // handshake counts as timed out (or cancelled), never as a connection over a closed stream.
-        if (!registration.Unregister())
-        {
-            registration.Dispose(); // waits for the callback to finish closing the stream
-            cancellationToken.ThrowIfCancellationRequested();
-            throw stage is { } late ? TimedOutStage(late, context.Peer, null) : TimedOut(options.HandshakeTimeout, context.Peer, null);
-        }
-
-        if (failedAtStart is not null && early.Count == 0)
-        {
-            // Nothing was delivered before the failure: the handshake call reports it, as before any message.
-            throw failedAtStart;
-        }
-
-        var keys = party.Scope ?? throw new InvalidOperationException("The handshake completed without a crypto suite.");
-        TrafficStart? engine = null;
-        if (!closed && failedAtStart is null)
-        {
-            var traffic = Connection.Traffic(state);
-            engine = traffic.IsOk ? traffic.ResultValue : throw WireErrors.ToException(traffic.ErrorValue, context, inHandshake: false);
-        }
-
-        // When the peer closed cleanly right after the handshake (our Close has been sent), no key is kept; what it
-        // delivered is.
-        keys.DisposeAllExcept(engine is null ? [] : TrafficModule.Keys(engine.Send, engine.Receive).ToArray());
-        return new SecureConnection(stream, keys, engine, info, early, context, options, failedAtStart);
-    }
-
-    private static HybridProtocolException TimedOut(TimeSpan timeout, string peer, Exception? inner) =>
-        new(HybridErrorCode.HandshakeTimeout, $"The handshake with {peer} did not complete within {timeout.TotalSeconds:0.###} s; the connection was closed. The peer is silent, slow, or not a HybridProtocol endpoint.", inner);
-
-    private static HybridProtocolException TimedOutStage(TimeSpan deadline, string peer, Exception? inner) =>
-        new(HybridErrorCode.HandshakeTimeout, $"{char.ToUpperInvariant(peer[0])}{peer[1..]} did not send its next handshake message within {deadline.TotalSeconds:0.###} s (SecureServerOptions.HandshakeMessageTimeout); the connection was closed.", inner);
-
-    private static void RetireKey(KeyScope? scope, IAeadKey key)
-    {
-        if (scope is null)
-        {
-            key.Dispose();
-        }
-        else
-        {
-            scope.Retire(key);
-        }
     }
 }

@@ -14,7 +14,8 @@ public sealed partial class SecureConnection
 {
     /// <summary>
     /// Server: reads until the client's first record has been authenticated (any type; a message it completes is kept
-    /// for the application), under the receive lock ([S6]). Returns at once when the connection ended at the handshake.
+    /// for the application), under the receive lock ([S6]), into the buffer the handshake read into (held until then,
+    /// so no wait-before-read: the proof follows the handshake at once). Returns at once when the connection ended at the handshake.
     /// </summary>
     private async Task AwaitLivenessProofAsync(CancellationToken cancellationToken)
     {
@@ -111,9 +112,10 @@ public sealed partial class SecureConnection
     /// </summary>
     internal async Task<SecureConnection> LivenessAsync(bool isClient, TimeSpan serverDeadline, CancellationToken cancellationToken)
     {
-        var name = Core.Noise.ProtocolNameModule.parse(ProtocolName);
-        if (isClient || name.IsError || !Admission.livenessProofNeeded(name.ResultValue))
+        if (isClient || Core.Noise.ProtocolNameModule.parse(ProtocolName) is not { IsOk: true } name || !Admission.livenessProofNeeded(name.ResultValue))
         {
+            // The handshake's buffer goes back to the pool unless it holds bytes (an idle connection holds none).
+            input.ReleaseIfEmpty();
             return this;
         }
 

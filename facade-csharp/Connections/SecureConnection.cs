@@ -51,7 +51,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     // being reassembled when it cannot go straight into the caller's buffer, and a message that is ready but not
     // taken yet (kept after InvalidArgument, or read in parts by the stream view).
     private ReceiveHalf receive;
-    private readonly PooledReceiveBuffer input = new();
+    private readonly PooledReceiveBuffer input;
     private readonly Telemetry.Instruments instruments;
     private readonly PinnedMemory receivePinned = new();
     private byte[]? assembly;
@@ -78,16 +78,15 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
     private long lastActivity = Environment.TickCount64;
 
-    private SecureConnection(Stream stream, KeyScope keys, TrafficStart? traffic, HandshakeInfo info, Queue<byte[]> early, WireErrorContext context, SecureConnectionOptions options, Exception? failedAtStart = null)
+    private SecureConnection(Stream stream, KeyScope keys, TrafficStart? traffic, HandshakeInfo info, Queue<byte[]> early, WireErrorContext context, SecureConnectionOptions options, PooledReceiveBuffer input, Exception? failedAtStart = null)
     {
+        this.input = input;
         failure = failedAtStart;
         this.stream = stream;
         this.keys = keys;
         this.context = context;
         this.early = early;
         instruments = Telemetry.Instruments.For(options.MeterFactory);
-        input.Instruments = instruments;
-        input.IsServer = !context.IsClient;
         closeTimeout = options.CloseTimeout;
         if (stream is NetworkStream { Socket: var socket })
         {
