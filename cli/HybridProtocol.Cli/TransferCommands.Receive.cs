@@ -115,6 +115,7 @@ internal static partial class TransferCommands
         private bool started;
         private string target = "";
         private Exception? storeError;
+        private byte[] digest = [];
         private Serving.Pace? pace;
         private Action<long> advance = _ => { };
 
@@ -210,7 +211,8 @@ internal static partial class TransferCommands
                     events.Enqueue(await Write(write.Item).ConfigureAwait(false));
                     break;
                 case var _ when command.IsComputeDigest:
-                    events.Enqueue(ReceiverEvent.NewDigestComputed(hash.GetHashAndReset()));
+                    digest = hash.GetHashAndReset();
+                    events.Enqueue(ReceiverEvent.NewDigestComputed(digest));
                     break;
                 case var _ when command.IsCommit:
                     events.Enqueue(await Commit().ConfigureAwait(false));
@@ -294,7 +296,7 @@ internal static partial class TransferCommands
             {
                 case ReceiverEnding.Delivered delivered:
                     Console.Error.WriteLine(
-                        $"hybrid: received {Path.GetFullPath(target)} ({Progress.Size(delivered.Item.Size)}), SHA-256 verified and stored.");
+                        $"hybrid: received {Path.GetFullPath(target)} ({Progress.Size(delivered.Item.Size)}), SHA-256 {Convert.ToHexStringLower(digest)} verified and stored.");
                     return new Outcome(ExitCode.Success);
                 case ReceiverEnding.HeaderRefused refused:
                     Console.Error.WriteLine($"hybrid: refused a sender: {FileTransfer.reasonCode(FileTransfer.headerReason(refused.Item))}.");
