@@ -409,12 +409,7 @@ module internal Handshake =
                 ReadOnlySpan(join s.received bytes)
 
         match Preamble.decode received with
-        | Ok(Incomplete _) ->
-            struct (StillAwaitingPreamble {
-                        s with
-                            received = received.ToArray()
-                    },
-                    out)
+        | Ok(Incomplete _) -> struct (StillAwaitingPreamble { s with received = received.ToArray() }, out)
         | Error(Malformed(UnknownVersion _)) -> refuse s.config RefusalCode.UnsupportedVersion "" out
         | Error _ -> refuse s.config RefusalCode.MalformedPreamble "" out
         | Ok(Decoded(preamble, used)) ->
@@ -495,12 +490,7 @@ module internal Handshake =
 
         match ServerStatus.decode received with
         | Error e -> fail e hsKeys out
-        | Ok(Incomplete _) ->
-            struct (StillAwaitingStatus {
-                        c with
-                            received = received.ToArray()
-                    },
-                    out)
+        | Ok(Incomplete _) -> struct (StillAwaitingStatus { c with received = received.ToArray() }, out)
         | Ok(Decoded(Declined refusal, _)) ->
             fail (WireError.Refused(refusal.Code, refusal.ServerVersion, refusal.Supported)) hsKeys out
         | Ok(Decoded(Accepted, used)) ->
