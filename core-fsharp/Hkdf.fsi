@@ -12,7 +12,10 @@ val hashConcat: hash: HybridProtocol.Core.HashFunctions -> parts: byte array lis
 /// Hashes `first || second` (Noise §5.2 MixHash) without an intermediate array for inputs of a few KB
 /// (joined on the stack; the data hashed is public: h and handshake message fields).
 val hashPair:
-    hash: HybridProtocol.Core.HashFunctions -> first: System.ReadOnlySpan<byte> -> second: System.ReadOnlySpan<byte> -> byte array
+    hash: HybridProtocol.Core.HashFunctions ->
+    first: System.ReadOnlySpan<byte> ->
+    second: System.ReadOnlySpan<byte> ->
+        byte array
 
 /// An array the GC never moves (the pinned object heap), for secrets the core hands out as arrays
 /// (DH outputs, HKDF outputs that become keys): their owner zeroes them, and no stale copy is left behind.

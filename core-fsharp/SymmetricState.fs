@@ -81,13 +81,24 @@ module SymmetricState =
     let DecryptSliceAndHash (message: byte[]) (offset: int) (length: int) (state: SymmetricState) =
         let plaintext = Array.zeroCreate (max 0 (length - tagLength state))
 
-        match CipherState.DecryptWithAd(state.cs, ReadOnlySpan state.h, ReadOnlySpan(message, offset, length), Span plaintext) with
+        match
+            CipherState.DecryptWithAd(
+                state.cs,
+                ReadOnlySpan state.h,
+                ReadOnlySpan(message, offset, length),
+                Span plaintext
+            )
+        with
         | Ok cs ->
             Ok(
                 struct ({
                             state with
                                 cs = cs
-                                h = Hkdf.hashPair state.suite.Hash (ReadOnlySpan state.h) (ReadOnlySpan(message, offset, length))
+                                h =
+                                    Hkdf.hashPair
+                                        state.suite.Hash
+                                        (ReadOnlySpan state.h)
+                                        (ReadOnlySpan(message, offset, length))
                         },
                         plaintext)
             )

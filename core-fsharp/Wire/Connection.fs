@@ -229,8 +229,8 @@ module private Machine =
         | Closed, Input.PeerKeyVerdict _ -> struct (state, [ Output.Rejected NoVerdictPending ])
         | Closed, _ -> struct (state, [])
         // Bytes from the transport.
-        | AwaitingPreamble s, Input.Received bytes -> afterHandshake (Handshake.serverReceive s bytes.Span [])
-        | AwaitingStatus c, Input.Received bytes -> afterHandshake (Handshake.clientReceive c bytes.Span [])
+        | AwaitingPreamble s, Input.Received bytes -> afterHandshake (HandshakeOpening.serverReceive s bytes.Span [])
+        | AwaitingStatus c, Input.Received bytes -> afterHandshake (HandshakeOpening.clientReceive c bytes.Span [])
         | _, Input.Received bytes ->
             advance (struct (mapContext (fun context -> Handshake.feed context bytes.Span) state, []))
         // End of input: queued behind what was received (a Close already received still counts).
@@ -286,7 +286,7 @@ module private Machine =
 type Connection with
 
     static member Client(config: ClientConfig) : Result<struct (Connection * Output list), WireError> =
-        Handshake.start config
+        HandshakeOpening.start config
         |> Result.map (fun (struct (start, out)) -> Machine.finish (struct (AwaitingStatus start, out)))
 
     static member Server(config: ServerConfig) : Result<struct (Connection * Output list), WireError> =

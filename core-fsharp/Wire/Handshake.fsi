@@ -18,6 +18,12 @@ module internal Handshake =
     /// Appends received bytes to what waits to be processed (the simple driver copies them).
     val feed: context: Context -> bytes: ReadOnlySpan<byte> -> Context
 
+    /// `first || second` in one new array (`first` itself when nothing is added).
+    val join: first: byte array -> second: ReadOnlySpan<byte> -> byte array
+
+    /// The handshake failed: the error as an output, the keys it held retired.
+    val fail: error: WireError -> keys: IAeadKey seq -> out: Steps.Out -> struct (HandshakeOutcome * Steps.Out)
+
     /// Runs the handshake as far as the bytes received allow: writes our messages when it is our turn
     /// (Noise §5.3 WriteMessage, our HandshakePayload in our last message), reads the peer's frames (Noise §5.3
     /// ReadMessage; a payload where specs/PROTOCOL.md §6 allows none is `UnexpectedHandshakePayload`), and
@@ -25,24 +31,12 @@ module internal Handshake =
     /// transmitted one here; a wrong one is refused without asking.
     val advance: h: HandshakePhase -> out: Steps.Out -> struct (HandshakeOutcome * Steps.Out)
 
+    /// Writes our next message as one frame after `prefix` (the client's preamble with its first message), in one
+    /// array, and goes on as `advance`.
+    val writeHandshake:
+        prefix: byte array -> h: HandshakePhase -> out: Steps.Out -> struct (HandshakeOutcome * Steps.Out)
+
     /// The application's answer to `VerifyPeerKey`: accepted, the handshake goes on; refused, it fails with
     /// `PeerKeyRejected` (after a complete handshake the peer is told so with an authenticated Close,
     /// AuthenticationFailed; mid-handshake nothing more is sent).
     val verdict: v: VerdictPhase -> accept: bool -> out: Steps.Out -> struct (HandshakeOutcome * Steps.Out)
-
-    /// Server: bytes towards the preamble (specs/PROTOCOL.md §2). A complete preamble is answered with 0x00
-    /// and starts the handshake with the preamble as the Noise prologue (Noise §6), or with a refusal
-    /// (§3: `Policy.protocolChoice` picks the code; `MalformedPreamble`, `UnsupportedVersion`).
-    val serverReceive:
-        s: ServerStart -> bytes: ReadOnlySpan<byte> -> out: Steps.Out -> struct (HandshakeOutcome * Steps.Out)
-
-    /// Client: bytes towards the server's status (specs/PROTOCOL.md §3): 0x00 goes on with the handshake
-    /// (bytes after it are handshake frames), a refusal fails with `Refused`, and bytes that cannot be a status
-    /// fail at once with `Malformed NotAStatus`.
-    val clientReceive:
-        c: ClientStart -> bytes: ReadOnlySpan<byte> -> out: Steps.Out -> struct (HandshakeOutcome * Steps.Out)
-
-    /// Client: checks the configuration (`Policy.checkClient`), initializes the HandshakeState with the
-    /// preamble as prologue, and writes the preamble and the first handshake message as one Transmit (the
-    /// client does not wait for the status byte).
-    val start: config: ClientConfig -> Result<struct (ClientStart * Steps.Out), WireError>
