@@ -119,4 +119,33 @@ let tests =
                 for test in tests do
                     Expect.isTrue (names |> List.exists (fun n -> n.Contains test)) $"[{id}]: no test is named '{test}'"
         }
+
+        test "the benchmark's quick handshake run connects every transport (it figures nothing; it must not break)" {
+            // The bench is built with the solution, beside this test program (same configuration).
+            let configuration =
+                match DirectoryInfo(Path.TrimEndingDirectorySeparator AppContext.BaseDirectory).Parent with
+                | null -> "Release"
+                | dir -> dir.Name
+
+            let dll =
+                Path.Combine(
+                    repoRoot,
+                    "bench",
+                    "HybridProtocol.Bench",
+                    "bin",
+                    configuration,
+                    "net10.0",
+                    "HybridProtocol.Bench.dll"
+                )
+
+            if not (File.Exists dll) then
+                failtest $"the benchmark is not built at {dll}"
+
+            let info = processIn repoRoot "dotnet" [ dll; "--quick"; "--only"; "handshake" ]
+            quietDotnet info
+            let result = runProcess (TimeSpan.FromMinutes 5.) info
+            Expect.equal result.Status 0 $"the bench ran (stderr: {result.Err})"
+            Expect.stringContains result.Out "HybridProtocol AESGCM XX" "the client-key rows ran"
+            Expect.stringContains result.Out "3 keys (oldest pinned)" "the key-set rows ran"
+        }
     ]

@@ -305,8 +305,16 @@ public sealed class HybridProtocolTransport : LoopbackTransport
         Name = "HybridProtocol " + shortName + (pattern == "NK" ? "" : " " + pattern) + (postQuantum == PostQuantumMode.Classical ? " classical" : "")
             + (heldKeys == 1 ? "" : $" {heldKeys} keys ({(pinnedKey == 0 ? "current" : pinnedKey == heldKeys - 1 ? "oldest" : $"key {pinnedKey + 1}")} pinned)");
         otherKeys = [.. Enumerable.Range(1, heldKeys - 1).Select(_ => PrivateKey.Generate())];
-        serverOptions = new SecureServerOptions { ServerKeys = [serverKey, .. otherKeys], AcceptedSuites = [suite], PostQuantum = postQuantum };
         clientKey = pattern == "NK" ? null : PrivateKey.Generate();
+        serverOptions = new SecureServerOptions
+        {
+            ServerKeys = [serverKey, .. otherKeys],
+            AcceptedSuites = [suite],
+            PostQuantum = postQuantum,
+
+            // A server that takes client keys (XX, IK) names them; by default it takes none and refuses those patterns.
+            ClientAuthentication = clientKey is null ? ClientAuthentication.None : ClientAuthentication.AllowList([clientKey.PublicKey]),
+        };
         var serverPublic = serverOptions.ServerKeys[pinnedKey].PublicKey;
         clientOptions = new SecureClientOptions
         {
