@@ -31,6 +31,37 @@ let percentile (sorted: float[]) (p: float) =
     else
         sorted[min (sorted.Length - 1) (int (ceil (p * float sorted.Length)) - 1)]
 
+/// `lanes` concurrent lanes of `each` attempts one after another (100 legitimate clients 10 at a time: 10, 10), for
+/// the figures tests; each attempt returns its time in ms, or None when it failed. The times of those that succeeded,
+/// sorted.
+let timedAttempts (lanes: int) (each: int) (attempt: unit -> System.Threading.Tasks.Task<float option>) =
+    [|
+        for _ in 1..lanes ->
+            task {
+                let results = ResizeArray()
+
+                for _ in 1..each do
+                    let! r = attempt ()
+                    r |> Option.iter results.Add
+
+                return results.ToArray()
+            }
+    |]
+    |> System.Threading.Tasks.Task.WhenAll
+    |> fun t -> t.Result |> Array.concat |> Array.sort
+
+/// An attempt for `timedAttempts`: the time `work` took when it returned true, None when it returned false or threw.
+let timed (work: unit -> System.Threading.Tasks.Task<bool>) =
+    task {
+        let watch = Stopwatch.StartNew()
+
+        try
+            let! ok = work ()
+            return if ok then Some watch.Elapsed.TotalMilliseconds else None
+        with _ ->
+            return None
+    }
+
 /// The repository root: the nearest folder above the test binary that holds HybridProtocol.sln.
 let repoRoot =
     let rec up (dir: DirectoryInfo | null) =
