@@ -13,13 +13,6 @@ internal static class App
     /// <summary>How long a signalled command may take to stop by itself before the process is ended.</summary>
     private static readonly TimeSpan InterruptGrace = TimeSpan.FromSeconds(3);
 
-    // How the process ends after a signal: Main returns (the command stopped within the grace period), or the grace
-    // period's forced exit; whichever comes first, the other stands aside.
-    private const int Running = 0;
-    private const int Returning = 1;
-    private const int ForcedExit = 2;
-    private static int ending;
-
     /// <summary>Shows stack traces and inner errors (on every command).</summary>
     public static readonly Option<bool> Verbose = new("--verbose")
     {
@@ -146,14 +139,6 @@ internal static class App
             _ = Task.Run(async () =>
             {
                 await Task.Delay(InterruptGrace).ConfigureAwait(false);
-
-                // Only one way out: when the command has ended meanwhile, Main is returning and this does nothing
-                // (two threads ending the process at once can leave it hanging).
-                if (Interlocked.CompareExchange(ref ending, ForcedExit, Running) != Running)
-                {
-                    return;
-                }
-
                 TemporaryFiles.DeleteAll();
                 await Console.Error.WriteLineAsync("hybrid: interrupted.").ConfigureAwait(false);
                 Environment.Exit(signalExit);
@@ -181,12 +166,6 @@ internal static class App
         }
         finally
         {
-            if (Interlocked.CompareExchange(ref ending, Returning, Running) == ForcedExit)
-            {
-                // The grace period's exit is under way: it removes the temporary files and ends the process.
-                Thread.Sleep(Timeout.Infinite);
-            }
-
             TemporaryFiles.DeleteAll();
             foreach (var signal in signals)
             {
