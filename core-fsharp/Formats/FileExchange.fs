@@ -1,27 +1,5 @@
 namespace HybridProtocol.Core.Formats
 
-type ReceiverEnding =
-    | Delivered of FileHeader
-    | HeaderRefused of HeaderError
-    | StorageRefused of FileHeader * TransferReason
-    | NotStored of FileHeader * TransferReason
-    | DigestMismatch of FileHeader
-    | SenderViolation of FileHeader * DataError
-    | ClosedBeforeHeader
-    | SenderCut of FileHeader * received: int64
-    | ReceiverOutOfTurn of phase: string * event: string
-
-type ReceiverState =
-    | AwaitingHeader
-    | Opening of FileHeader
-    | Receiving of FileHeader * received: int64
-    | Storing of FileHeader * received: int64
-    | Discarding of FileHeader * received: int64 * reason: TransferReason
-    | AwaitingDigest of FileHeader
-    | Verifying of FileHeader * expected: byte array
-    | Committing of FileHeader
-    | ReceiverEnded of ReceiverEnding
-
 type ReceiverEvent =
     | FromSender of byte array
     | SenderClosed
@@ -33,6 +11,28 @@ type ReceiverEvent =
     | Committed
     | CommitFailed of TransferReason
 
+type ReceiverEnding =
+    | Delivered of FileHeader
+    | HeaderRefused of HeaderError
+    | StorageRefused of FileHeader * TransferReason
+    | NotStored of FileHeader * TransferReason
+    | DigestMismatch of FileHeader
+    | SenderViolation of FileHeader * DataError
+    | ClosedBeforeHeader
+    | SenderCut of FileHeader * received: int64
+    | ReceiverOutOfTurn of phase: ReceiverState * event: ReceiverEvent
+
+and ReceiverState =
+    | AwaitingHeader
+    | Opening of FileHeader
+    | Receiving of FileHeader * received: int64
+    | Storing of FileHeader * received: int64
+    | Discarding of FileHeader * received: int64 * reason: TransferReason
+    | AwaitingDigest of FileHeader
+    | Verifying of FileHeader * expected: byte array
+    | Committing of FileHeader
+    | ReceiverEnded of ReceiverEnding
+
 type ReceiverCommand =
     | OpenStorage of FileHeader
     | Answer of TransferAnswer
@@ -41,25 +41,25 @@ type ReceiverCommand =
     | Commit
     | CloseExchange
 
+type SenderEvent =
+    | FromReceiver of byte array
+    | ReceiverClosed
+    | DataSent of int
+
 type SenderEnding =
     | ReceiverStored
     | ReceiverRefused of TransferReason * text: string
     | ReceiverFailed of TransferReason * text: string
     | ReceiverMismatch
-    | UnexpectedAnswer of phase: string * answer: Result<TransferAnswer * string, AnswerError>
-    | ClosedWithoutAnswer of phase: string
-    | SenderOutOfTurn of phase: string * event: string
+    | UnexpectedAnswer of phase: SenderState * answer: Result<TransferAnswer * string, AnswerError>
+    | ClosedWithoutAnswer of phase: SenderState
+    | SenderOutOfTurn of phase: SenderState * event: SenderEvent
 
-type SenderState =
+and SenderState =
     | AwaitingReady of FileHeader
     | SendingData of FileHeader * sent: int64
     | AwaitingVerdict of FileHeader
     | SenderEnded of SenderEnding
-
-type SenderEvent =
-    | FromReceiver of byte array
-    | ReceiverClosed
-    | DataSent of int
 
 type SenderCommand =
     | SendData of remaining: int64
@@ -70,30 +70,6 @@ type SenderCommand =
 module FileReceiver =
 
     let start = AwaitingHeader
-
-    let private phaseName (state: ReceiverState) =
-        match state with
-        | AwaitingHeader -> "AwaitingHeader"
-        | Opening _ -> "Opening"
-        | Receiving _ -> "Receiving"
-        | Storing _ -> "Storing"
-        | Discarding _ -> "Discarding"
-        | AwaitingDigest _ -> "AwaitingDigest"
-        | Verifying _ -> "Verifying"
-        | Committing _ -> "Committing"
-        | ReceiverEnded _ -> "Ended"
-
-    let private eventName (event: ReceiverEvent) =
-        match event with
-        | FromSender _ -> "FromSender"
-        | SenderClosed -> "SenderClosed"
-        | StorageOpened -> "StorageOpened"
-        | StorageFailed _ -> "StorageFailed"
-        | Written -> "Written"
-        | WritingFailed _ -> "WritingFailed"
-        | DigestComputed _ -> "DigestComputed"
-        | Committed -> "Committed"
-        | CommitFailed _ -> "CommitFailed"
 
     /// The end of the exchange: the answer (if any), then the Close.
     let private finish ending answer =
@@ -158,17 +134,10 @@ module FileReceiver =
         | Committing header, Committed -> finish (Delivered header) (Some Stored)
         | Committing header, CommitFailed reason -> finish (NotStored(header, reason)) (Some(Failed reason))
 
-        | _ -> finish (ReceiverOutOfTurn(phaseName state, eventName event)) None
+        | _ -> finish (ReceiverOutOfTurn(state, event)) None
 
 [<RequireQualifiedAccess>]
 module FileSender =
-
-    let private phaseName (state: SenderState) =
-        match state with
-        | AwaitingReady _ -> "AwaitingReady"
-        | SendingData _ -> "SendingData"
-        | AwaitingVerdict _ -> "AwaitingVerdict"
-        | SenderEnded _ -> "Ended"
 
     let private finish ending = SenderEnded ending, [ CloseSending ]
 
@@ -193,7 +162,7 @@ module FileSender =
             match answer message with
             | Ok(Ready, _) -> dataOrDigest header 0L
             | Ok(Refused reason, text) -> finish (ReceiverRefused(reason, text))
-            | other -> finish (UnexpectedAnswer(phaseName state, other))
+            | other -> finish (UnexpectedAnswer(state, other))
 
         | SendingData(header, sent), DataSent n when n >= 1 && int64 n <= header.Size - sent ->
             dataOrDigest header (sent + int64 n)
@@ -205,18 +174,10 @@ module FileSender =
             | Ok(Failed reason, text), _ -> finish (ReceiverFailed(reason, text))
             | Ok(Stored, _), AwaitingVerdict _ -> finish ReceiverStored
             | Ok(Mismatch, _), AwaitingVerdict _ -> finish ReceiverMismatch
-            | other, _ -> finish (UnexpectedAnswer(phaseName state, other))
+            | other, _ -> finish (UnexpectedAnswer(state, other))
 
-        | (AwaitingReady _ | SendingData _ | AwaitingVerdict _), ReceiverClosed ->
-            finish (ClosedWithoutAnswer(phaseName state))
+        | (AwaitingReady _ | SendingData _ | AwaitingVerdict _), ReceiverClosed -> finish (ClosedWithoutAnswer state)
 
         | _, FromReceiver _
         | _, ReceiverClosed
-        | _, DataSent _ ->
-            let eventName =
-                match event with
-                | FromReceiver _ -> "FromReceiver"
-                | ReceiverClosed -> "ReceiverClosed"
-                | DataSent _ -> "DataSent"
-
-            finish (SenderOutOfTurn(phaseName state, eventName))
+        | _, DataSent _ -> finish (SenderOutOfTurn(state, event))

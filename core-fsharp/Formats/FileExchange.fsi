@@ -9,48 +9,6 @@
 /// `Committing`, on the caller's `Committed`, which it can reach only after `Verifying` compared the digests.
 namespace HybridProtocol.Core.Formats
 
-/// What ends the receiver's side of an exchange.
-type ReceiverEnding =
-    /// The file is stored and the sender was told `ok`.
-    | Delivered of FileHeader
-    /// The header was refused (`refused:` sent).
-    | HeaderRefused of HeaderError
-    /// Storage was refused for a valid header (`refused:` sent): name-taken, not-writable, busy.
-    | StorageRefused of FileHeader * TransferReason
-    /// The data could not be stored (`failed:` sent); nothing kept.
-    | NotStored of FileHeader * TransferReason
-    /// The digest did not match (`mismatch` sent); nothing kept.
-    | DigestMismatch of FileHeader
-    /// The sender broke the protocol (an empty data message or more data than announced); nothing sent.
-    | SenderViolation of FileHeader * DataError
-    /// The sender closed before the header.
-    | ClosedBeforeHeader
-    /// The sender closed after `received` of the header's bytes (or before the digest); nothing kept.
-    | SenderCut of FileHeader * received: int64
-    /// The caller reported an event the phase does not expect (a bug of the caller, typed).
-    | ReceiverOutOfTurn of phase: string * event: string
-
-/// The receiver's phases, each named after what it waits for.
-type ReceiverState =
-    /// The first message: the header.
-    | AwaitingHeader
-    /// The caller's storage decision for a valid header (`StorageOpened` or `StorageFailed`).
-    | Opening of FileHeader
-    /// The next data message; `received` bytes are stored so far.
-    | Receiving of FileHeader * received: int64
-    /// The caller's report on writing the data message just handed over (`Written` or `WritingFailed`).
-    | Storing of FileHeader * received: int64
-    /// After an early `failed:`: the rest of the data, read and discarded.
-    | Discarding of FileHeader * received: int64 * reason: TransferReason
-    /// The 32-byte digest message.
-    | AwaitingDigest of FileHeader
-    /// The caller's SHA-256 of the stored data, to compare with `expected`.
-    | Verifying of FileHeader * expected: byte array
-    /// The caller's report on flushing and renaming the file into place.
-    | Committing of FileHeader
-    /// The exchange is over.
-    | ReceiverEnded of ReceiverEnding
-
 /// What the receiver's caller reports.
 type ReceiverEvent =
     /// A message from the sender.
@@ -72,6 +30,48 @@ type ReceiverEvent =
     /// Flushing or renaming failed: disk-full, name-taken (created meanwhile), write-failed.
     | CommitFailed of TransferReason
 
+/// What ends the receiver's side of an exchange.
+type ReceiverEnding =
+    /// The file is stored and the sender was told `ok`.
+    | Delivered of FileHeader
+    /// The header was refused (`refused:` sent).
+    | HeaderRefused of HeaderError
+    /// Storage was refused for a valid header (`refused:` sent): name-taken, not-writable, busy.
+    | StorageRefused of FileHeader * TransferReason
+    /// The data could not be stored (`failed:` sent); nothing kept.
+    | NotStored of FileHeader * TransferReason
+    /// The digest did not match (`mismatch` sent); nothing kept.
+    | DigestMismatch of FileHeader
+    /// The sender broke the protocol (an empty data message or more data than announced); nothing sent.
+    | SenderViolation of FileHeader * DataError
+    /// The sender closed before the header.
+    | ClosedBeforeHeader
+    /// The sender closed after `received` of the header's bytes (or before the digest); nothing kept.
+    | SenderCut of FileHeader * received: int64
+    /// The caller reported an event the phase does not expect (a bug of the caller, typed).
+    | ReceiverOutOfTurn of phase: ReceiverState * event: ReceiverEvent
+
+/// The receiver's phases, each named after what it waits for.
+and ReceiverState =
+    /// The first message: the header.
+    | AwaitingHeader
+    /// The caller's storage decision for a valid header (`StorageOpened` or `StorageFailed`).
+    | Opening of FileHeader
+    /// The next data message; `received` bytes are stored so far.
+    | Receiving of FileHeader * received: int64
+    /// The caller's report on writing the data message just handed over (`Written` or `WritingFailed`).
+    | Storing of FileHeader * received: int64
+    /// After an early `failed:`: the rest of the data, read and discarded.
+    | Discarding of FileHeader * received: int64 * reason: TransferReason
+    /// The 32-byte digest message.
+    | AwaitingDigest of FileHeader
+    /// The caller's SHA-256 of the stored data, to compare with `expected`.
+    | Verifying of FileHeader * expected: byte array
+    /// The caller's report on flushing and renaming the file into place.
+    | Committing of FileHeader
+    /// The exchange is over.
+    | ReceiverEnded of ReceiverEnding
+
 /// What the receiver's caller does next, in order.
 type ReceiverCommand =
     /// Open storage for the file (`StorageOpened` / `StorageFailed` next).
@@ -87,6 +87,15 @@ type ReceiverCommand =
     /// Close the connection (Close, Normal) and drop any storage not committed.
     | CloseExchange
 
+/// What the sender's caller reports.
+type SenderEvent =
+    /// A message from the receiver.
+    | FromReceiver of byte array
+    /// The receiver's Close or the end of its input.
+    | ReceiverClosed
+    /// The caller sent a data message of this many bytes (at least 1, at most what is left).
+    | DataSent of int
+
 /// What ends the sender's side of an exchange.
 type SenderEnding =
     /// `ok`: the receiver verified and stored the file.
@@ -98,14 +107,14 @@ type SenderEnding =
     /// `mismatch`.
     | ReceiverMismatch
     /// The receiver answered something that is not an answer, or not one for this phase.
-    | UnexpectedAnswer of phase: string * answer: Result<TransferAnswer * string, AnswerError>
+    | UnexpectedAnswer of phase: SenderState * answer: Result<TransferAnswer * string, AnswerError>
     /// The receiver closed without the answer the phase waits for.
-    | ClosedWithoutAnswer of phase: string
+    | ClosedWithoutAnswer of phase: SenderState
     /// The caller reported an event the phase does not expect.
-    | SenderOutOfTurn of phase: string * event: string
+    | SenderOutOfTurn of phase: SenderState * event: SenderEvent
 
 /// The sender's phases.
-type SenderState =
+and SenderState =
     /// The header is sent: the answer to it (`ready` or `refused:`).
     | AwaitingReady of FileHeader
     /// Sending the data; `sent` bytes so far. A `failed:` may arrive meanwhile.
@@ -114,15 +123,6 @@ type SenderState =
     | AwaitingVerdict of FileHeader
     /// The exchange is over.
     | SenderEnded of SenderEnding
-
-/// What the sender's caller reports.
-type SenderEvent =
-    /// A message from the receiver.
-    | FromReceiver of byte array
-    /// The receiver's Close or the end of its input.
-    | ReceiverClosed
-    /// The caller sent a data message of this many bytes (at least 1, at most what is left).
-    | DataSent of int
 
 /// What the sender's caller does next.
 type SenderCommand =

@@ -554,7 +554,7 @@ let private machines =
 
             Expect.equal
                 (final [ FromSender header; Written ])
-                (ReceiverEnded(ReceiverOutOfTurn("Opening", "Written")))
+                (ReceiverEnded(ReceiverOutOfTurn(Opening h, Written)))
                 "out of turn"
 
             let empty = FileTransfer.encodeHeader { Name = "e"; Size = 0L }
