@@ -122,21 +122,7 @@ let tests =
 
         test "the benchmark's quick handshake run connects every transport (it figures nothing; it must not break)" {
             // The bench is built with the solution, beside this test program (same configuration).
-            let configuration =
-                match DirectoryInfo(Path.TrimEndingDirectorySeparator AppContext.BaseDirectory).Parent with
-                | null -> "Release"
-                | dir -> dir.Name
-
-            let dll =
-                Path.Combine(
-                    repoRoot,
-                    "bench",
-                    "HybridProtocol.Bench",
-                    "bin",
-                    configuration,
-                    "net10.0",
-                    "HybridProtocol.Bench.dll"
-                )
+            let dll = builtDll "bench/HybridProtocol.Bench" "HybridProtocol.Bench"
 
             if not (File.Exists dll) then
                 failtest $"the benchmark is not built at {dll}"

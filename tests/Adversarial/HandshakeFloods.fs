@@ -217,20 +217,13 @@ let private connectOnce (port: int) (options: SecureClientOptions) =
 /// 100 legitimate clients, 10 at a time, while `attack` runs; prints the figures and returns how many connected.
 let private legitimateClients (label: string) (server: Server) (options: SecureClientOptions) (attack: Attack) =
     let me = Process.GetCurrentProcess()
-    let cpuBefore = me.TotalProcessorTime
-    let clock = Stopwatch.StartNew()
-
+    let cpu = TestSupport.CpuMeter me
     let ok = TestSupport.timedAttempts 10 10 (fun () -> connectOnce server.Port options)
-
-    me.Refresh()
-
-    let cores =
-        (me.TotalProcessorTime - cpuBefore).TotalSeconds / clock.Elapsed.TotalSeconds
-
-    let load = IO.File.ReadAllText("/proc/loadavg").Split(' ')[0]
+    let cores = cpu.Cores
+    let load = TestSupport.loadAverage ()
 
     printfn
-        $"Handshake flood, {label}: legitimate clients {ok.Length} of 100; connect p50 {TestSupport.percentile ok 0.5:F0} ms, p99 {TestSupport.percentile ok 0.99:F0} ms, max {TestSupport.percentile ok 1.0:F0} ms; attack connections made {attack.Opened}; reached AcceptAsync {server.FromAttackers}; process CPU {cores:F2} cores over {clock.Elapsed.TotalSeconds:F1} s, working set {float me.WorkingSet64 / 1048576.:F0} MiB, GC heap {float (GC.GetTotalMemory false) / 1048576.:F0} MiB; load average {load}"
+        $"Handshake flood, {label}: legitimate clients {ok.Length} of 100; connect p50 {TestSupport.percentile ok 0.5:F0} ms, p99 {TestSupport.percentile ok 0.99:F0} ms, max {TestSupport.percentile ok 1.0:F0} ms; attack connections made {attack.Opened}; reached AcceptAsync {server.FromAttackers}; process CPU {cores:F2} cores over {cpu.Elapsed.TotalSeconds:F1} s, working set {float me.WorkingSet64 / 1048576.:F0} MiB, GC heap {float (GC.GetTotalMemory false) / 1048576.:F0} MiB; load average {load}"
 
     ok.Length
 

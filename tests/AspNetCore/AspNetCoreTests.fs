@@ -1127,29 +1127,17 @@ let kestrel =
                     s.Send(drip, 0, 1, SocketFlags.None) |> ignore
                     sockets.Add s
 
-                // The attacker runs on its own thread, not the thread pool the server and the clients share (a
-                // blocked pool thread would delay them and measure the test, not the server).
                 let dripping =
-                    Thread(fun () ->
-                        let mutable k = 1
-
-                        while not stop.IsCancellationRequested do
-                            for s in sockets do
-                                try
-                                    s.Send(drip, k % drip.Length, 1, SocketFlags.None) |> ignore
-                                with _ ->
-                                    ()
-
-                            k <- k + 1
-                            stop.Token.WaitHandle.WaitOne 1000 |> ignore)
-
-                dripping.IsBackground <- true
-                dripping.Start()
+                    TestSupport.everySecond stop.Token (fun k ->
+                        for s in sockets do
+                            try
+                                s.Send(drip, k % drip.Length, 1, SocketFlags.None) |> ignore
+                            with _ ->
+                                ())
 
                 Thread.Sleep 1000
                 let me = Process.GetCurrentProcess()
-                let cpuBefore = me.TotalProcessorTime
-                let clock = Stopwatch.StartNew()
+                let cpu = TestSupport.CpuMeter me
 
                 // 100 requests, 10 at a time, each on its own connection (a new handler per request).
                 let times =
@@ -1161,15 +1149,8 @@ let kestrel =
                                 return body.StartsWith "HTTP/2"
                             }))
 
-                me.Refresh()
-
-                let cores =
-                    (me.TotalProcessorTime - cpuBefore).TotalSeconds / clock.Elapsed.TotalSeconds
-
-                let load = File.ReadAllText("/proc/loadavg").Split(' ')[0]
-
                 printfn
-                    $"Kestrel slowloris: {count} sockets dripping 1 B/s from {sources} address(es): {times.Length} of 100 requests served in {clock.Elapsed.TotalSeconds:F1} s; p50 {TestSupport.percentile times 0.5:F0} ms, p99 {TestSupport.percentile times 0.99:F0} ms, max {TestSupport.percentile times 1.0:F0} ms; process CPU {cores:F2} cores, working set {float me.WorkingSet64 / 1048576.:F0} MiB, GC heap {float (GC.GetTotalMemory false) / 1048576.:F0} MiB; load average {load}"
+                    $"Kestrel slowloris: {count} sockets dripping 1 B/s from {sources} address(es): {times.Length} of 100 requests served in {cpu.Elapsed.TotalSeconds:F1} s; p50 {TestSupport.percentile times 0.5:F0} ms, p99 {TestSupport.percentile times 0.99:F0} ms, max {TestSupport.percentile times 1.0:F0} ms; process CPU {cpu.Cores:F2} cores, working set {float me.WorkingSet64 / 1048576.:F0} MiB, GC heap {float (GC.GetTotalMemory false) / 1048576.:F0} MiB; load average {TestSupport.loadAverage ()}"
 
                 stop.Cancel()
                 dripping.Join(TimeSpan.FromSeconds 10.) |> ignore
@@ -1185,21 +1166,8 @@ let kestrel =
 
 /// The README's example, run as it is built beside this test program (same configuration), bounded to 60 s.
 let private runExample () =
-    let configuration =
-        match DirectoryInfo(Path.TrimEndingDirectorySeparator AppContext.BaseDirectory).Parent with
-        | null -> "Debug"
-        | dir -> dir.Name
-
     let dll =
-        Path.Combine(
-            TestSupport.repoRoot,
-            "examples",
-            "AspNetCore",
-            "bin",
-            configuration,
-            "net10.0",
-            "HybridProtocol.Example.AspNetCore.dll"
-        )
+        TestSupport.builtDll "examples/AspNetCore" "HybridProtocol.Example.AspNetCore"
 
     if not (File.Exists dll) then
         failtest $"the example is not built at {dll}"

@@ -533,24 +533,16 @@ let private idleTests =
 
                 use stop = new CancellationTokenSource()
 
-                // The attacker runs on its own thread, not the thread pool the legitimate clients use.
                 let dripping =
-                    Thread(fun () ->
-                        while not stop.IsCancellationRequested do
-                            for c in drips do
-                                try
-                                    c.SendAsync(ReadOnlyMemory "d"B).AsTask().Wait(seconds 1.) |> ignore
-                                with _ ->
-                                    ()
+                    TestSupport.everySecond stop.Token (fun _ ->
+                        for c in drips do
+                            try
+                                c.SendAsync(ReadOnlyMemory "d"B).AsTask().Wait(seconds 1.) |> ignore
+                            with _ ->
+                                ())
 
-                            stop.Token.WaitHandle.WaitOne 1000 |> ignore)
-
-                dripping.IsBackground <- true
-                dripping.Start()
                 let me = server.Process
-                me.Refresh()
-                let cpuBefore = me.TotalProcessorTime
-                let clock = Stopwatch.StartNew()
+                let cpu = TestSupport.CpuMeter me
 
                 let times =
                     TestSupport.timedAttempts 10 10 (fun () ->
@@ -562,15 +554,10 @@ let private idleTests =
                                 return not (isNull echoed)
                             }))
 
-                me.Refresh()
-
-                let cores =
-                    (me.TotalProcessorTime - cpuBefore).TotalSeconds / clock.Elapsed.TotalSeconds
-
-                let load = File.ReadAllText("/proc/loadavg").Split(' ')[0]
+                let cores = cpu.Cores
 
                 printfn
-                    $"serve under drip clients: {drips.Length} dripping 1 B/s from {sources} address(es); legitimate clients {times.Length} of 100 echoed in {clock.Elapsed.TotalSeconds:F1} s; p50 {TestSupport.percentile times 0.5:F0} ms, p99 {TestSupport.percentile times 0.99:F0} ms, max {TestSupport.percentile times 1.0:F0} ms; server CPU {cores:F2} cores, resident {float me.WorkingSet64 / 1048576.:F0} MiB (peak {float me.PeakWorkingSet64 / 1048576.:F0} MiB); load average {load}"
+                    $"serve under drip clients: {drips.Length} dripping 1 B/s from {sources} address(es); legitimate clients {times.Length} of 100 echoed in {cpu.Elapsed.TotalSeconds:F1} s; p50 {TestSupport.percentile times 0.5:F0} ms, p99 {TestSupport.percentile times 0.99:F0} ms, max {TestSupport.percentile times 1.0:F0} ms; server CPU {cores:F2} cores, resident {float me.WorkingSet64 / 1048576.:F0} MiB (peak {float me.PeakWorkingSet64 / 1048576.:F0} MiB); load average {TestSupport.loadAverage ()}"
 
                 stop.Cancel()
                 dripping.Join(seconds 10.) |> ignore

@@ -23,12 +23,6 @@ let version =
 
     m.Groups[1].Value
 
-/// The configuration this test program was built in: the library projects are built in the same.
-let private configuration =
-    match DirectoryInfo(Path.TrimEndingDirectorySeparator AppContext.BaseDirectory).Parent with
-    | null -> "Debug"
-    | dir -> dir.Name
-
 /// Runs `dotnet ARGS` in DIR, failing the test after TIMEOUT or on a non-zero exit (showing the output). Build
 /// servers and MSBuild nodes are switched off, so nothing keeps running after the test.
 let dotnet (dir: string) (timeout: TimeSpan) (args: string list) =

@@ -28,15 +28,8 @@ type TempDir() =
             with _ ->
                 ()
 
-/// The configuration this test program was built in (tests/bin/CONFIGURATION/net10.0/): the tool is built in the same.
-let private configuration =
-    match DirectoryInfo(Path.TrimEndingDirectorySeparator AppContext.BaseDirectory).Parent with
-    | null -> "Debug"
-    | dir -> dir.Name
-
 /// The tool's assembly, built before the tests by the tests project's reference to the CLI project.
-let cliDll =
-    Path.Combine(repoRoot, "cli", "HybridProtocol.Cli", "bin", configuration, "net10.0", "HybridProtocol.Cli.dll")
+let cliDll = builtDll "cli/HybridProtocol.Cli" "HybridProtocol.Cli"
 
 /// What a finished run of the tool gave.
 type CliResult = {

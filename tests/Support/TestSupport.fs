@@ -62,6 +62,38 @@ let timed (work: unit -> System.Threading.Tasks.Task<bool>) =
             return None
     }
 
+/// The CPU a process uses over one phase of a figures test, in cores: made at the phase's start, read at its end.
+type CpuMeter(p: Process) =
+    do p.Refresh()
+    let before = p.TotalProcessorTime
+    let clock = Stopwatch.StartNew()
+    member _.Elapsed = clock.Elapsed
+
+    member _.Cores =
+        p.Refresh()
+        (p.TotalProcessorTime - before).TotalSeconds / clock.Elapsed.TotalSeconds
+
+/// The 1-minute load average, printed beside every figure.
+let loadAverage () =
+    File.ReadAllText("/proc/loadavg").Split(' ')[0]
+
+/// An attacker for the figures tests: `act` once a second (its argument counts the rounds from 1) until `stop`, on its
+/// own background thread, not the thread pool the server and the clients share (a blocked pool thread would delay
+/// them and measure the test, not the server). Join it after cancelling.
+let everySecond (stop: System.Threading.CancellationToken) (act: int -> unit) =
+    let t =
+        System.Threading.Thread(fun () ->
+            let mutable round = 1
+
+            while not stop.IsCancellationRequested do
+                act round
+                round <- round + 1
+                stop.WaitHandle.WaitOne 1000 |> ignore)
+
+    t.IsBackground <- true
+    t.Start()
+    t
+
 /// The repository root: the nearest folder above the test binary that holds HybridProtocol.sln.
 let repoRoot =
     let rec up (dir: DirectoryInfo | null) =
@@ -71,6 +103,17 @@ let repoRoot =
         | dir -> up dir.Parent
 
     up (DirectoryInfo AppContext.BaseDirectory)
+
+/// The configuration this test program was built in (tests/bin/CONFIGURATION/net10.0/): the projects it runs (the
+/// tool, the examples, the bench, the packages) are built in the same.
+let configuration =
+    match DirectoryInfo(Path.TrimEndingDirectorySeparator AppContext.BaseDirectory).Parent with
+    | null -> "Debug"
+    | dir -> dir.Name
+
+/// NAME.dll of the project in FOLDER (relative to the repository root), as built beside this test program.
+let builtDll (folder: string) (name: string) =
+    Path.Combine(repoRoot, folder, "bin", configuration, "net10.0", name + ".dll")
 
 /// A vector file: the read-only shared copy when this checkout sits beside it, else the copy in tests/vectors
 /// (byte-identical; see tests/vectors/README.md for sources and hashes).
