@@ -80,31 +80,43 @@ internal sealed class KeyFileReloader : IDisposable
                 return;
             }
 
+            if (sameKeys && sameEndorsement)
+            {
+                Array.ForEach(loaded, k => k.Dispose());
+                return;
+            }
+
+            // Keys and endorsement are replaced in one assignment: a handshake starting meanwhile reads the old pair or
+            // the new one, never a new key with the old endorsement.
+            var replaced = options.ServerKeys;
             if (sameKeys)
             {
                 Array.ForEach(loaded, k => k.Dispose());
             }
-            else
+
+            try
             {
-                var replaced = options.ServerKeys;
-                try
-                {
-                    options.ServerKeys = loaded;
-                }
-                catch (Exception e) when (e is IHybridProtocolError or ArgumentException)
+                options.Replace(sameKeys ? replaced : loaded, endorsement);
+            }
+            catch (Exception e) when (e is IHybridProtocolError or ArgumentException)
+            {
+                if (!sameKeys)
                 {
                     Array.ForEach(loaded, k => k.Dispose());
-                    logger?.LogWarning("HybridProtocol: the reloaded server key files were refused; the keys in use are kept: {Reason}", e.Message);
-                    return;
                 }
 
+                logger?.LogWarning("HybridProtocol: the reloaded server key files were refused; the keys in use are kept: {Reason}", e.Message);
+                return;
+            }
+
+            if (!sameKeys)
+            {
                 Retire(replaced);
                 logger?.LogInformation("HybridProtocol: server keys reloaded; new connections use {Fingerprints}", string.Join(", ", loaded.Select(k => k.Fingerprint)));
             }
 
             if (!sameEndorsement)
             {
-                options.Endorsement = endorsement;
                 logger?.LogInformation("HybridProtocol: endorsement reloaded; new connections send {Endorsement}", endorsement?.ToString() ?? "none");
             }
         }

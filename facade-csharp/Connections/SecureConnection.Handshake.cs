@@ -191,8 +191,9 @@ public sealed partial class SecureConnection
     /// </summary>
     internal static Task<SecureConnection> AuthenticateAsServerCoreAsync(Stream stream, SecureServerOptions options, FSharpList<Core.Noise.ProtocolName> accepted, string peer, CancellationToken cancellationToken, (EndPoint? Client, EndPoint? Balancer)? proxied = null, ReadOnlyMemory<byte> firstFlight = default)
     {
-        var serverKeys = options.ServerKeys; // one read: a rotation assigns a new list, never changes this one
-        if (serverKeys.Count == 0)
+        // One read of the keys and the endorsement: a rotation replaces both together, never changes them in place.
+        var (serverKeys, endorsed) = options.Identity;
+        if (serverKeys.Length == 0)
         {
             throw new HybridArgumentException(HybridErrorCode.InvalidArgument, "SecureServerOptions.ServerKey is required.");
         }
@@ -203,7 +204,7 @@ public sealed partial class SecureConnection
         }
 
         // The endorsement vouches for the key the server presents in NX/XX: the current one, the first of ServerKeys.
-        if (options.Endorsement is { } sent && sent.ServerKey != serverKeys[0].PublicKey)
+        if (endorsed is { } sent && sent.ServerKey != serverKeys[0].PublicKey)
         {
             throw new HybridArgumentException(
                 HybridErrorCode.InvalidArgument,
@@ -224,7 +225,7 @@ public sealed partial class SecureConnection
                 .WithMaxRecordData(options.MaxRecordData)
                 .WithRekey(options.RekeyPolicy);
             config = options.PreSharedKeyNoCopy is { } psk ? config.WithPsk(psk) : config;
-            config = options.Endorsement is { } endorsement ? config.WithEndorsement(endorsement.Encoded) : config;
+            config = endorsed is { } endorsement ? config.WithEndorsement(endorsement.Encoded) : config;
             if (Policy.kemRandomness(Role.Responder, accepted).EncapsulationRandomness)
             {
                 // Noise HFS "ekem1": fresh encapsulation randomness for this connection, erased when the handshake is over.

@@ -8,7 +8,7 @@ namespace HybridProtocol;
 /// <summary>Options for a server (<see cref="SecureListener"/>, <see cref="SecureConnection.AuthenticateAsServerAsync"/>).</summary>
 public sealed class SecureServerOptions : SecureConnectionOptions
 {
-    private PrivateKey[] serverKeys = [];
+    private ServerIdentity identity = new([], null);
     private ClientAuthentication clientAuthentication = ClientAuthentication.None;
     private SecureSuite[] acceptedSuites = [SecureSuite.ChaChaPolyBlake2b, SecureSuite.AesGcmSha256];
     private TimeSpan handshakeMessageTimeout = TimeSpan.FromSeconds(2);
@@ -37,12 +37,12 @@ public sealed class SecureServerOptions : SecureConnectionOptions
     /// <exception cref="ArgumentException">The key is not an X25519 key (P-256, ML-KEM-768, X-Wing...): no connection could use it.</exception>
     public PrivateKey? ServerKey
     {
-        get => serverKeys.Length > 0 ? serverKeys[0] : null;
+        get => identity.Keys.Length > 0 ? identity.Keys[0] : null;
         set
         {
             var key = value ?? throw Invalid("ServerKey cannot be null: load one with PrivateKey.Load or make one with PrivateKey.Generate.", nameof(ServerKey));
             CheckServerKey(key);
-            serverKeys = [key];
+            identity = identity with { Keys = [key] };
         }
     }
 
@@ -57,28 +57,39 @@ public sealed class SecureServerOptions : SecureConnectionOptions
     /// <exception cref="ArgumentException">A key is not an X25519 key.</exception>
     public IReadOnlyList<PrivateKey> ServerKeys
     {
-        get => serverKeys;
-        set
+        get => identity.Keys;
+        set => identity = identity with { Keys = CheckServerKeys(value) };
+    }
+
+    /// <summary>The keys and the endorsement a new connection reads together, in one read.</summary>
+    internal ServerIdentity Identity => identity;
+
+    /// <summary>
+    /// Replaces the keys and the endorsement at once (a reload): a handshake starting meanwhile reads either the old
+    /// pair or the new one, never the new keys with the old endorsement.
+    /// </summary>
+    internal void Replace(IReadOnlyList<PrivateKey> keys, ServerEndorsement? endorsement) => identity = new(CheckServerKeys(keys), endorsement);
+
+    private static PrivateKey[] CheckServerKeys(IReadOnlyList<PrivateKey> value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var keys = value.ToArray();
+        if (keys.Length == 0 || keys.Length > Core.Wire.ConfigDefaults.MaxServerKeys)
         {
-            ArgumentNullException.ThrowIfNull(value);
-            var keys = value.ToArray();
-            if (keys.Length == 0 || keys.Length > Core.Wire.ConfigDefaults.MaxServerKeys)
-            {
-                throw Invalid($"ServerKeys must hold 1 to {Core.Wire.ConfigDefaults.MaxServerKeys} keys (it holds {keys.Length}).", nameof(ServerKeys));
-            }
-
-            foreach (var key in keys)
-            {
-                CheckServerKey(key ?? throw Invalid("ServerKeys cannot hold null.", nameof(ServerKeys)));
-            }
-
-            if (keys.Select(k => k.PublicKey).Distinct().Count() != keys.Length)
-            {
-                throw Invalid("ServerKeys holds the same key twice.", nameof(ServerKeys));
-            }
-
-            serverKeys = keys;
+            throw Invalid($"ServerKeys must hold 1 to {Core.Wire.ConfigDefaults.MaxServerKeys} keys (it holds {keys.Length}).", nameof(ServerKeys));
         }
+
+        foreach (var key in keys)
+        {
+            CheckServerKey(key ?? throw Invalid("ServerKeys cannot hold null.", nameof(ServerKeys)));
+        }
+
+        if (keys.Select(k => k.PublicKey).Distinct().Count() != keys.Length)
+        {
+            throw Invalid("ServerKeys holds the same key twice.", nameof(ServerKeys));
+        }
+
+        return keys;
     }
 
     /// <summary>
@@ -103,7 +114,11 @@ public sealed class SecureServerOptions : SecureConnectionOptions
     /// default) sends none. Load one with <see cref="ServerEndorsement.Load"/>. Checked against the key when a connection
     /// starts: an endorsement of another key fails the handshake with InvalidArgument.
     /// </summary>
-    public ServerEndorsement? Endorsement { get; set; }
+    public ServerEndorsement? Endorsement
+    {
+        get => identity.Endorsement;
+        set => identity = identity with { Endorsement = value };
+    }
 
     /// <summary>Whether and how clients must prove a key; default <see cref="ClientAuthentication.None"/>.</summary>
     /// <exception cref="HybridArgumentException">InvalidArgument when set to null.</exception>
@@ -142,3 +157,6 @@ public sealed class SecureServerOptions : SecureConnectionOptions
 /// (32 bytes, server). Reusing them destroys forward secrecy; internal, for the tests only.
 /// </summary>
 internal sealed record FixedSecretsForTestVectorsOnly(byte[] Ephemeral, byte[]? KemSeed, byte[]? EncapsulationRandomness);
+
+/// <summary>A server's keys (the current one first) and the endorsement of the current one, replaced together.</summary>
+internal sealed record ServerIdentity(PrivateKey[] Keys, ServerEndorsement? Endorsement);
