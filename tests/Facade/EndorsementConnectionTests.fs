@@ -179,6 +179,55 @@ let tests =
         }
 
         test
+            "keys and endorsement replaced together while handshakes run: every handshake presents a key with its own endorsement" {
+            // A reload (the Kestrel endpoint's KeyFileReloader) replaces the keys and the endorsement together; a
+            // handshake that read them in two reads could pair the new key with the old endorsement (InvalidArgument).
+            use authority = AuthoritySigningKey.Generate()
+            use first = PrivateKey.Generate()
+            use second = PrivateKey.Generate()
+
+            let endorsed key =
+                endorse authority key [ "127.0.0.1" ] (now () - hour) (now () + hour)
+
+            let pairs = [| [| first |], endorsed first; [| second |], endorsed second |]
+            let options = serving first (Some(endorsed first))
+            let client = clientOptions (ServerAuthentication.Authority [ authority.PublicKey ])
+            client.PostQuantum <- PostQuantumMode.Classical
+            use stop = new Threading.CancellationTokenSource()
+
+            let flipper =
+                Threading.Tasks.Task.Factory.StartNew(
+                    (fun () ->
+                        let mutable i = 0
+
+                        while not stop.IsCancellationRequested do
+                            let keys, endorsement = pairs[i % 2]
+                            options.Replace(keys, endorsement)
+                            i <- i + 1
+
+                        i),
+                    Threading.Tasks.TaskCreationOptions.LongRunning
+                )
+
+            use listener = listen ()
+            let seen = Collections.Generic.HashSet<PublicKey>()
+
+            try
+                for attempt in 1..200 do
+                    match handshakeOn listener options client id id with
+                    | Ok c, Ok s ->
+                        seen.Add(nonNull c.RemotePublicKey) |> ignore
+                        c.Dispose()
+                        s.Dispose()
+                    | c, s -> failtestf "handshake %d: client %A, server %A" attempt c s
+            finally
+                stop.Cancel()
+
+            Expect.isGreaterThan flipper.Result 200 "the identity was replaced throughout"
+            Expect.equal seen.Count 2 "both keys were served"
+        }
+
+        test
             "a known-hosts @authority line accepts an endorsed key without recording it, refuses a bad endorsement, and leaves other servers to trust on first use" {
             use authority = AuthoritySigningKey.Generate()
             use endorsed = PrivateKey.Generate()
