@@ -9,8 +9,9 @@ namespace HybridProtocol.Connections;
 /// <summary>
 /// The core's policy answers a handshake needs, made once per configuration instead of once per handshake: the name
 /// a client's options select (<c>Policy.clientProtocol</c>), the names a server's options accept
-/// (<c>Policy.serverAccepted</c>), the KEM randomness each needs (<c>Policy.kemRandomness</c>), and whether a
-/// negotiated name has the client prove liveness (<c>Admission.livenessProofNeeded</c>). The core decides each; this
+/// (<c>Policy.serverAccepted</c>), the KEM randomness each needs (<c>Policy.kemRandomness</c>), the names an application passes as text
+/// (<c>ProtocolName.parse</c>), and whether a negotiated name has the client prove liveness
+/// (<c>Admission.livenessProofNeeded</c>). The core decides each; this
 /// only remembers its answers. Every key ranges over a small finite set (choices × suites, requirements × suite
 /// lists, the names a server accepts), so the caches stay small.
 /// </summary>
@@ -18,7 +19,8 @@ internal static class ProtocolChoices
 {
     private static readonly ConcurrentDictionary<(ClientChoice Choice, SecureSuite Suite), ClientProtocol> Clients = new();
     private static readonly ConcurrentDictionary<(ServerRequirement Requirement, int Suites), ServerProtocols> Servers = new();
-    private static readonly ConcurrentDictionary<string, bool> Liveness = new(StringComparer.Ordinal);
+    private const int MaxNames = 1024;
+    private static readonly ConcurrentDictionary<string, ProtocolName> Names = new(StringComparer.Ordinal);
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<FSharpList<ProtocolName>, object> EncapsulationByList = new();
     private static readonly object Yes = new();
     private static readonly object No = new();
@@ -59,20 +61,27 @@ internal static class ProtocolChoices
         EncapsulationByList.GetValue(accepted, static list => Policy.kemRandomness(Role.Responder, list).EncapsulationRandomness ? Yes : No) == Yes;
 
     /// <summary>specs/PROTOCOL.md [S6]: whether the client proves liveness after a handshake with this name.</summary>
-    public static bool LivenessProofNeeded(string protocolName)
+    public static bool LivenessProofNeeded(string protocolName) =>
+        Parse(protocolName) is { IsOk: true } name && Admission.livenessProofNeeded(name.ResultValue);
+
+    /// <summary>
+    /// <c>ProtocolName.parse</c>, remembered for the names that parse (at most <see cref="MaxNames"/> of them; a
+    /// name that does not parse is parsed again each time, so no input can grow the cache past that).
+    /// </summary>
+    public static FSharpResult<ProtocolName, ProtocolNameError> Parse(string protocolName)
     {
-        if (Liveness.TryGetValue(protocolName, out var needed))
+        if (Names.TryGetValue(protocolName, out var known))
         {
-            return needed;
+            return FSharpResult<ProtocolName, ProtocolNameError>.NewOk(known);
         }
 
-        needed = ProtocolNameModule.parse(protocolName) is { IsOk: true } name && Admission.livenessProofNeeded(name.ResultValue);
-        if (Liveness.Count < 1024)
+        var parsed = ProtocolNameModule.parse(protocolName);
+        if (parsed.IsOk && Names.Count < MaxNames)
         {
-            Liveness.TryAdd(protocolName, needed);
+            Names.TryAdd(protocolName, parsed.ResultValue);
         }
 
-        return needed;
+        return parsed;
     }
 
     private static ServerProtocols Make(ServerRequirement requirement, IReadOnlyList<SecureSuite> suites)
