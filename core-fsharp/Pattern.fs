@@ -28,7 +28,8 @@ type HandshakePattern = {
 
     member this.IsOneWay = this.Messages.Length = 1
 
-    member this.IsPsk = this.Messages |> List.exists (fun tokens -> List.contains Psk tokens)
+    member this.IsPsk =
+        this.Messages |> List.exists (fun tokens -> List.contains Psk tokens)
 
     member this.PskCount =
         this.Messages
@@ -156,7 +157,9 @@ module HandshakePattern =
         let rec from index =
             function
             | [] -> false
-            | tokens :: rest -> (Role.senderOf index = role && List.contains token tokens) || from (index + 1) rest
+            | tokens :: rest ->
+                (Role.senderOf index = role && List.contains token tokens)
+                || from (index + 1) rest
 
         from 0 pattern.Messages
 

@@ -78,7 +78,12 @@ module SymmetricState =
         let length = CipherState.ciphertextLength state.cs plaintext.Length
 
         match
-            CipherState.EncryptWithAd(state.cs, ReadOnlySpan state.h, ReadOnlySpan plaintext, Span(message, offset, length))
+            CipherState.EncryptWithAd(
+                state.cs,
+                ReadOnlySpan state.h,
+                ReadOnlySpan plaintext,
+                Span(message, offset, length)
+            )
         with
         | Ok cs ->
             Ok(

@@ -170,7 +170,10 @@ module Policy =
 
     let protocolChoice (accepted: ProtocolName list) (requested: string) : Result<ProtocolName, RefusalCode> =
         // An accepted name as written: what parsing it gives (`parse (toString n) = Ok n`), without parsing it.
-        match accepted |> List.tryFind (fun a -> String.Equals(a.Text, requested, StringComparison.Ordinal)) with
+        match
+            accepted
+            |> List.tryFind (fun a -> String.Equals(a.Text, requested, StringComparison.Ordinal))
+        with
         | Some name -> Ok name
         | None -> parsedChoice accepted requested
 
