@@ -385,7 +385,9 @@ module HandshakeState =
             // HFS §4 "e1": "The resulting KEM public key is transferred to the recipient as if it was a static DH
             // public key (i.e. using EncryptAndHash() if a key is available)." The key pair was made by the caller.
             | E1 ->
-                requireKey MissingLocalKemKeyPair state.e1
+                // The suite's KEM sized the field (`messageLength`); Initialize checked the key's length against it.
+                kemFunctions state
+                |> Result.bind (fun _ -> requireKey MissingLocalKemKeyPair state.e1)
                 |> Result.bind (fun e1 ->
                     SymmetricState.EncryptAndHashInto e1.Public message offset state.symmetricState)
                 |> Result.map (fun struct (ss, next) -> struct ({ state with symmetricState = ss }, next))
