@@ -75,6 +75,15 @@ module HandshakeState =
             | Some kem, Some functions -> functions.Name = ProtocolName.kemToString kem
             | Some _, None -> false)
 
+    /// The next check, run only when the one before passed (inlined: no closure per check).
+    let inline private andThen
+        ([<InlineIfLambda>] next: unit -> Result<unit, NoiseError>)
+        (previous: Result<unit, NoiseError>)
+        =
+        match previous with
+        | Ok() -> next ()
+        | Error _ -> previous
+
     let private checkLength (suite: CryptoSuite) (key: DhPublicKey option) =
         match key with
         | Some k when k.Length <> suite.Dh.DHLEN -> Error(Init WrongKeyLength)
@@ -104,53 +113,56 @@ module HandshakeState =
             else
                 Ok()
 
-        let checks = [
+        // The first failing check, in this order; each runs only when the ones before it passed.
+        let checks =
             (if suiteMatches suite parameters.Protocol then
                  Ok()
              else
                  Error(Init SuiteMismatch))
-            needs (HandshakePattern.sends role S pattern) MissingLocalStatic parameters.LocalStatic
-            needs (HandshakePattern.sends role E pattern) MissingLocalEphemeral parameters.LocalEphemeral
-            needs
-                (List.contains S (HandshakePattern.preMessageOf peer pattern))
-                MissingRemoteStatic
-                parameters.RemoteStatic
-            needs
-                (List.contains E (HandshakePattern.preMessageOf peer pattern))
-                MissingRemoteEphemeral
-                parameters.RemoteEphemeral
-            (if parameters.Psks.Length = pattern.PskCount then
-                 Ok()
-             else
-                 Error(Init(WrongPskCount(pattern.PskCount, parameters.Psks.Length))))
-            (if parameters.Psks |> List.forall (fun psk -> psk.Length = Limits.PskLength) then
-                 Ok()
-             else
-                 Error(Init WrongPskLength))
-            checkLength suite parameters.RemoteStatic
-            checkLength suite parameters.RemoteEphemeral
-            checkLength suite (parameters.LocalStatic |> Option.map _.Public)
-            checkLength suite (parameters.LocalEphemeral |> Option.map _.Public)
-            (match suite.Kem, kem.LocalKemKeyPair with
-             | _, None when HandshakePattern.sends role E1 pattern -> Error(Init MissingLocalKemKeyPair)
-             | Some functions, Some pair when pair.Public.Length <> functions.KEMPUBLICKEYLEN ->
-                 Error(Init WrongKeyLength)
-             | _ -> Ok())
-            (match suite.Kem, kem.EncapsulationRandomness with
-             | _, None when HandshakePattern.sends role Ekem1 pattern -> Error(Init MissingEncapsulationRandomness)
-             | Some functions, Some r when r.Length <> functions.ENCAPSRANDOMNESSLEN ->
-                 Error(Init MissingEncapsulationRandomness)
-             | _ -> Ok())
-        ]
+            |> andThen (fun () ->
+                needs (HandshakePattern.sends role S pattern) MissingLocalStatic parameters.LocalStatic)
+            |> andThen (fun () ->
+                needs (HandshakePattern.sends role E pattern) MissingLocalEphemeral parameters.LocalEphemeral)
+            |> andThen (fun () ->
+                needs
+                    (List.contains S (HandshakePattern.preMessageOf peer pattern))
+                    MissingRemoteStatic
+                    parameters.RemoteStatic)
+            |> andThen (fun () ->
+                needs
+                    (List.contains E (HandshakePattern.preMessageOf peer pattern))
+                    MissingRemoteEphemeral
+                    parameters.RemoteEphemeral)
+            |> andThen (fun () ->
+                if parameters.Psks.Length = pattern.PskCount then
+                    Ok()
+                else
+                    Error(Init(WrongPskCount(pattern.PskCount, parameters.Psks.Length))))
+            |> andThen (fun () ->
+                if parameters.Psks |> List.forall (fun psk -> psk.Length = Limits.PskLength) then
+                    Ok()
+                else
+                    Error(Init WrongPskLength))
+            |> andThen (fun () -> checkLength suite parameters.RemoteStatic)
+            |> andThen (fun () -> checkLength suite parameters.RemoteEphemeral)
+            |> andThen (fun () -> checkLength suite (parameters.LocalStatic |> Option.map _.Public))
+            |> andThen (fun () -> checkLength suite (parameters.LocalEphemeral |> Option.map _.Public))
+            |> andThen (fun () ->
+                match suite.Kem, kem.LocalKemKeyPair with
+                | _, None when HandshakePattern.sends role E1 pattern -> Error(Init MissingLocalKemKeyPair)
+                | Some functions, Some pair when pair.Public.Length <> functions.KEMPUBLICKEYLEN ->
+                    Error(Init WrongKeyLength)
+                | _ -> Ok())
+            |> andThen (fun () ->
+                match suite.Kem, kem.EncapsulationRandomness with
+                | _, None when HandshakePattern.sends role Ekem1 pattern -> Error(Init MissingEncapsulationRandomness)
+                | Some functions, Some r when r.Length <> functions.ENCAPSRANDOMNESSLEN ->
+                    Error(Init MissingEncapsulationRandomness)
+                | _ -> Ok())
 
-        match
-            checks
-            |> List.tryPick (function
-                | Error e -> Some e
-                | Ok() -> None)
-        with
-        | Some error -> Error error
-        | None ->
+        match checks with
+        | Error error -> Error error
+        | Ok() ->
             let ss =
                 SymmetricState.InitializeSymmetric suite (ProtocolName.toString parameters.Protocol)
                 |> SymmetricState.MixHash parameters.Prologue
@@ -315,34 +327,70 @@ module HandshakeState =
         | _ when expected = ShouldWrite -> Error(State NotTurnToWrite)
         | _ -> Error(State NotTurnToRead)
 
+    /// The length of the message `tokens` and a `payload` of `payloadLength` make: each field's size, with a tag
+    /// once a key is set (Noise §5.3: "s" is DHLEN + 16 bytes "if HasKey() == True"; HFS §4 "e1" and "ekem1" alike).
+    let private messageLength (state: HandshakeState) (tokens: Token list) (payloadLength: int) =
+        let tag = state.suite.Cipher.TAGLEN
+
+        let kemLength select =
+            match state.suite.Kem with
+            | Some kem -> select kem
+            | None -> 0
+
+        let rec measure keyed total =
+            function
+            | [] -> total + payloadLength + (if keyed then tag else 0)
+            | token :: rest ->
+                let sealedLength plain = plain + (if keyed then tag else 0)
+
+                match token with
+                | E -> measure (keyed || state.protocol.Pattern.IsPsk) (total + state.suite.Dh.DHLEN) rest
+                | S -> measure keyed (total + sealedLength state.suite.Dh.DHLEN) rest
+                | E1 -> measure keyed (total + sealedLength (kemLength _.KEMPUBLICKEYLEN)) rest
+                | Ekem1 -> measure true (total + sealedLength (kemLength _.KEMCIPHERTEXTLEN)) rest
+                | _ -> measure true total rest
+
+        measure (SymmetricState.HasKey state.symmetricState) 0 tokens
+
     let WriteMessageAfter
         (room: int)
         (payload: byte[])
         (state: HandshakeState)
         : Result<struct (byte[] * HandshakeStep), NoiseError> =
-        let writeToken (state: HandshakeState, written: byte[] list) token =
+        // One array: `room` bytes left for the caller's framing, then the message, each field written in place.
+        let written (tokens: Token list) =
+            let length = messageLength state tokens payload.Length
+            struct (length, Array.zeroCreate (room + length))
+
+        let writeToken (message: byte[]) (struct (state: HandshakeState, offset: int)) token =
             match token with
             // "For "e": Sets e (which must be empty) to GENERATE_KEYPAIR(). Appends e.public_key to the buffer.
             //  Calls MixHash(e.public_key)." Here e was generated by the caller and given to Initialize.
             | E ->
                 requireKey MissingLocalEphemeral state.e
                 |> Result.map (fun e ->
-                    {
-                        state with
-                            symmetricState = mixEphemeral state.protocol.Pattern e.Public state.symmetricState
-                    },
-                    e.Public.Bytes :: written)
+                    Buffer.BlockCopy(e.Public.Bytes, 0, message, offset, e.Public.Bytes.Length)
+
+                    struct ({
+                                state with
+                                    symmetricState = mixEphemeral state.protocol.Pattern e.Public state.symmetricState
+                            },
+                            offset + e.Public.Bytes.Length))
             // "For "s": Appends EncryptAndHash(s.public_key) to the buffer."
             | S ->
                 requireKey MissingLocalStatic state.s
-                |> Result.bind (fun s -> SymmetricState.EncryptAndHash s.Public.Bytes state.symmetricState)
-                |> Result.map (fun struct (ss, ciphertext) -> { state with symmetricState = ss }, ciphertext :: written)
+                |> Result.bind (fun s ->
+                    SymmetricState.EncryptAndHashInto s.Public.Bytes message offset state.symmetricState)
+                |> Result.map (fun struct (ss, next) -> struct ({ state with symmetricState = ss }, next))
             // HFS §4 "e1": "The resulting KEM public key is transferred to the recipient as if it was a static DH
             // public key (i.e. using EncryptAndHash() if a key is available)." The key pair was made by the caller.
             | E1 ->
-                requireKey MissingLocalKemKeyPair state.e1
-                |> Result.bind (fun e1 -> SymmetricState.EncryptAndHash e1.Public state.symmetricState)
-                |> Result.map (fun struct (ss, ciphertext) -> { state with symmetricState = ss }, ciphertext :: written)
+                // The suite's KEM sized the field (`messageLength`); Initialize checked the key's length against it.
+                kemFunctions state
+                |> Result.bind (fun _ -> requireKey MissingLocalKemKeyPair state.e1)
+                |> Result.bind (fun e1 ->
+                    SymmetricState.EncryptAndHashInto e1.Public message offset state.symmetricState)
+                |> Result.map (fun struct (ss, next) -> struct ({ state with symmetricState = ss }, next))
             // HFS §4 "ekem1": "call GENERATE_KEM_CIPHERTEXT() using a previously received KEM public key. The
             // resulting KEM ciphertext is transferred ... using EncryptAndHash() if a key is available). ... On sending
             // or receiving this token, the parties call MixKey(kem_output)."
@@ -362,14 +410,14 @@ module HandshakeState =
                         )
                     then
                         let result =
-                            SymmetricState.EncryptAndHash ciphertext state.symmetricState
-                            |> Result.map (fun struct (ss, sent) ->
-                                {
-                                    state with
-                                        symmetricState = SymmetricState.MixKey output ss
-                                        encapsulationRandomness = None
-                                },
-                                sent :: written)
+                            SymmetricState.EncryptAndHashInto ciphertext message offset state.symmetricState
+                            |> Result.map (fun struct (ss, next) ->
+                                struct ({
+                                            state with
+                                                symmetricState = SymmetricState.MixKey output ss
+                                                encapsulationRandomness = None
+                                        },
+                                        next))
 
                         Security.Cryptography.CryptographicOperations.ZeroMemory(Span output)
                         result
@@ -377,36 +425,23 @@ module HandshakeState =
                         Error Kem
                 | Ok _, None, _ -> Error(State NotTurnToWrite)
                 | Ok _, _, None -> Error(Init MissingEncapsulationRandomness)
-            | Psk -> mixPsk state |> Result.map (fun state -> state, written)
-            | dhToken -> mixDh state dhToken |> Result.map (fun state -> state, written)
+            | Psk -> mixPsk state |> Result.map (fun state -> struct (state, offset))
+            | dhToken -> mixDh state dhToken |> Result.map (fun state -> struct (state, offset))
 
         currentPattern state ShouldWrite
         |> Result.bind (fun (tokens, remaining) ->
-            let folded =
-                tokens
-                |> List.fold (fun acc token -> acc |> Result.bind (fun acc -> writeToken acc token)) (Ok(state, []))
+            let struct (length, message) = written tokens
 
-            folded
-            |> Result.bind (fun (state, written) ->
-                SymmetricState.EncryptAndHash payload state.symmetricState
-                |> Result.bind (fun struct (ss, ciphertext) ->
-                    let parts = List.rev (ciphertext :: written)
-                    let length = parts |> List.sumBy Array.length
-
+            tokens
+            |> List.fold
+                (fun acc token -> acc |> Result.bind (fun acc -> writeToken message acc token))
+                (Ok(struct (state, room)))
+            |> Result.bind (fun struct (state, offset) ->
+                SymmetricState.EncryptAndHashInto payload message offset state.symmetricState
+                |> Result.bind (fun struct (ss, _) ->
                     if length > Limits.MaxMessageLength then
                         Error(Input(MessageTooLong length))
                     else
-                        // One array: `room` bytes left for the caller's framing, then the message.
-                        let message = Array.zeroCreate (room + length)
-
-                        parts
-                        |> List.fold
-                            (fun offset (part: byte[]) ->
-                                Buffer.BlockCopy(part, 0, message, offset, part.Length)
-                                offset + part.Length)
-                            room
-                        |> ignore
-
                         Ok(struct (message, finish remaining { state with symmetricState = ss })))))
 
     let WriteMessage (payload: byte[]) (state: HandshakeState) = WriteMessageAfter 0 payload state
@@ -420,12 +455,6 @@ module HandshakeState =
         let dhlen = state.suite.Dh.DHLEN
         let ending = start + messageLength
 
-        let take length (offset: int) =
-            if ending - offset < length then
-                Error(Input(MessageTooShort messageLength))
-            else
-                Ok(Array.sub message offset length)
-
         // DecryptAndHash over the next `length` bytes, read in place.
         let decryptAt length (offset: int) (ss: SymmetricState) =
             if ending - offset < length then
@@ -433,23 +462,24 @@ module HandshakeState =
             else
                 SymmetricState.DecryptSliceAndHash message offset length ss
 
-        let readToken (state: HandshakeState, offset: int) token =
+        let readToken (struct (state: HandshakeState, offset: int)) token =
             match token with
             // "For "e": Sets re (which must be empty) to the next DHLEN bytes from the message. Calls MixHash(re.public_key)."
             | E ->
-                take dhlen offset
-                |> Result.bind (fun bytes ->
-                    match DhPublicKey.TryCreate(dhlen, ReadOnlySpan bytes) with
+                if ending - offset < dhlen then
+                    Error(Input(MessageTooShort messageLength))
+                else
+                    match DhPublicKey.TryCreate(dhlen, ReadOnlySpan(message, offset, dhlen)) with
                     | ValueSome re ->
                         Ok(
-                            {
-                                state with
-                                    re = Some re
-                                    symmetricState = mixEphemeral state.protocol.Pattern re state.symmetricState
-                            },
-                            offset + dhlen
+                            struct ({
+                                        state with
+                                            re = Some re
+                                            symmetricState = mixEphemeral state.protocol.Pattern re state.symmetricState
+                                    },
+                                    offset + dhlen)
                         )
-                    | ValueNone -> Error(Input(MessageTooShort messageLength)))
+                    | ValueNone -> Error(Input(MessageTooShort messageLength))
             // "For "s": Sets temp to the next DHLEN + 16 bytes of the message if HasKey() == True, or to the next DHLEN
             //  bytes otherwise. Sets rs (which must be empty) to DecryptAndHash(temp)."
             | S ->
@@ -460,12 +490,12 @@ module HandshakeState =
                     match DhPublicKey.TryCreate(dhlen, ReadOnlySpan plaintext) with
                     | ValueSome rs ->
                         Ok(
-                            {
-                                state with
-                                    rs = Some rs
-                                    symmetricState = ss
-                            },
-                            offset + length
+                            struct ({
+                                        state with
+                                            rs = Some rs
+                                            symmetricState = ss
+                                    },
+                                    offset + length)
                         )
                     | ValueNone -> Error(Input(MessageTooShort messageLength)))
             // HFS §4 "e1", read like "s": the next KEMPUBLICKEYLEN (+ 16 if HasKey()) bytes, DecryptAndHash'ed.
@@ -476,12 +506,12 @@ module HandshakeState =
 
                     decryptAt length offset state.symmetricState
                     |> Result.map (fun struct (ss, re1) ->
-                        {
-                            state with
-                                re1 = Some re1
-                                symmetricState = ss
-                        },
-                        offset + length))
+                        struct ({
+                                    state with
+                                        re1 = Some re1
+                                        symmetricState = ss
+                                },
+                                offset + length)))
             // HFS §4 "ekem1": "On receiving this token, the recipient will call KEM(key_pair, ciphertext) to derive
             // the same kem_output as the sender possesses", then MixKey(kem_output).
             | Ekem1 ->
@@ -502,11 +532,11 @@ module HandshakeState =
                             }
 
                             Security.Cryptography.CryptographicOperations.ZeroMemory(Span output)
-                            Ok(next, offset + length)
+                            Ok(struct (next, offset + length))
                         else
                             Error Kem)
-            | Psk -> mixPsk state |> Result.map (fun state -> state, offset)
-            | dhToken -> mixDh state dhToken |> Result.map (fun state -> state, offset)
+            | Psk -> mixPsk state |> Result.map (fun state -> struct (state, offset))
+            | dhToken -> mixDh state dhToken |> Result.map (fun state -> struct (state, offset))
 
         if messageLength > Limits.MaxMessageLength then
             Error(Input(MessageTooLong messageLength))
@@ -514,8 +544,10 @@ module HandshakeState =
             currentPattern state ShouldRead
             |> Result.bind (fun (tokens, remaining) ->
                 tokens
-                |> List.fold (fun acc token -> acc |> Result.bind (fun acc -> readToken acc token)) (Ok(state, start))
-                |> Result.bind (fun (state, offset) ->
+                |> List.fold
+                    (fun acc token -> acc |> Result.bind (fun acc -> readToken acc token))
+                    (Ok(struct (state, start)))
+                |> Result.bind (fun struct (state, offset) ->
                     let rest = ending - offset
 
                     if rest < SymmetricState.tagLength state.symmetricState then

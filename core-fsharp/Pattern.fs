@@ -28,10 +28,12 @@ type HandshakePattern = {
 
     member this.IsOneWay = this.Messages.Length = 1
 
-    member this.IsPsk = this.Messages |> List.exists (List.contains Psk)
+    member this.IsPsk =
+        this.Messages |> List.exists (fun tokens -> List.contains Psk tokens)
 
     member this.PskCount =
-        this.Messages |> List.sumBy (List.filter ((=) Psk) >> List.length)
+        this.Messages
+        |> List.sumBy (fun tokens -> tokens |> List.sumBy (fun token -> if token = Psk then 1 else 0))
 
 module Role =
     let opposite =
@@ -151,9 +153,15 @@ module HandshakePattern =
         | Responder -> pattern.ResponderPreMessage
 
     let writes (role: Role) (token: Token) (pattern: HandshakePattern) =
-        pattern.Messages
-        |> List.indexed
-        |> List.exists (fun (i, tokens) -> Role.senderOf i = role && List.contains token tokens)
+        // Message i is written by Role.senderOf i (walked with its index, without pairing each message with it).
+        let rec from index =
+            function
+            | [] -> false
+            | tokens :: rest ->
+                (Role.senderOf index = role && List.contains token tokens)
+                || from (index + 1) rest
+
+        from 0 pattern.Messages
 
     let sends (role: Role) (token: Token) (pattern: HandshakePattern) =
         List.contains token (preMessageOf role pattern) || writes role token pattern

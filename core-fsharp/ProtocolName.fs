@@ -29,6 +29,7 @@ type ProtocolName = {
     Kem: KemName option
     Cipher: CipherName
     Hash: HashName
+    Text: string
 } with
 
     member this.PskModifiers =
@@ -177,7 +178,8 @@ module ProtocolName =
         | None -> dhToString name.Dh
         | Some kem -> dhToString name.Dh + "+" + kemToString kem
 
-    let toString (name: ProtocolName) =
+    // The name as written, from its parts; made once, when a name is parsed or created (`Text`).
+    let private format (name: ProtocolName) =
         String.Join(
             "_",
             [|
@@ -188,6 +190,8 @@ module ProtocolName =
                 hashToString name.Hash
             |]
         )
+
+    let toString (name: ProtocolName) = name.Text
 
     let private parseExact (name: string) : Result<ProtocolName, ProtocolNameError> =
         match name.Split '_' with
@@ -208,6 +212,8 @@ module ProtocolName =
                         Kem = kem
                         Cipher = cipher
                         Hash = hash
+                        // Parsed exactly as written: in the canonical order this is `format` of the parts.
+                        Text = name
                     }
                 | Error e, _, _, _
                 | _, Error e, _, _
@@ -237,7 +243,7 @@ module ProtocolName =
             Ok name
         else
             // The reordered modifiers add the same tokens at the same places: only the name (and so h) differs.
-            Error(NonCanonical(toString { name with Modifiers = ordered }))
+            Error(NonCanonical(format { name with Modifiers = ordered }))
 
     let private foldCase (spellings: string list) (text: string) =
         spellings
@@ -325,7 +331,7 @@ module ProtocolName =
             | Ok _ when hfs && kem.IsNone -> Error MissingKem
             | Ok _ when not hfs && kem.IsSome -> Error KemWithoutHfs
             | Ok pattern ->
-                requireCanonicalOrder {
+                let name = {
                     Pattern = { pattern with Name = section }
                     BasePattern = basePattern.Name
                     Modifiers = modifiers
@@ -333,7 +339,10 @@ module ProtocolName =
                     Kem = kem
                     Cipher = cipher
                     Hash = hash
+                    Text = ""
                 }
+
+                requireCanonicalOrder { name with Text = format name }
         | _ -> Error(UnknownPattern basePattern.Name)
 
     let create

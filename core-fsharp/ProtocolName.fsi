@@ -47,6 +47,10 @@ type ProtocolName = {
     Kem: KemName option
     Cipher: CipherName
     Hash: HashName
+
+    /// The name as written (§8), what `toString` returns: made once, when the name is parsed or created, since
+    /// each handshake hashes it and a server compares a requested name with it (`Policy.protocolChoice`).
+    Text: string
 } with
 
     /// Noise HFS: whether the pattern carries the "hfs" modifier (and so "e1" and "ekem1").
@@ -78,7 +82,7 @@ module ProtocolName =
     /// The DH section as written: "25519", or "25519+MLKEM768" for hfs.
     val dhSection: name: ProtocolName -> string
 
-    /// Prints the name back; `parse (toString n) = Ok n`.
+    /// Prints the name back (its `Text`); `parse (toString n) = Ok n`.
     val toString: name: ProtocolName -> string
 
     /// Builds a name from typed parts (Noise §8, Noise HFS §5), with the checks `parse` makes: the modifiers

@@ -74,6 +74,32 @@ module SymmetricState =
         CipherState.encryptToArray state.cs state.h plaintext
         |> Result.map (fun struct (cs, ciphertext) -> struct (MixHash ciphertext { state with cs = cs }, ciphertext))
 
+    let EncryptAndHashInto (plaintext: byte[]) (message: byte[]) (offset: int) (state: SymmetricState) =
+        let length = CipherState.ciphertextLength state.cs plaintext.Length
+
+        match
+            CipherState.EncryptWithAd(
+                state.cs,
+                ReadOnlySpan state.h,
+                ReadOnlySpan plaintext,
+                Span(message, offset, length)
+            )
+        with
+        | Ok cs ->
+            Ok(
+                struct ({
+                            state with
+                                cs = cs
+                                h =
+                                    Hkdf.hashPair
+                                        state.suite.Hash
+                                        (ReadOnlySpan state.h)
+                                        (ReadOnlySpan(message, offset, length))
+                        },
+                        offset + length)
+            )
+        | Error e -> Error e
+
     let DecryptAndHash (ciphertext: byte[]) (state: SymmetricState) =
         CipherState.decryptToArray state.cs state.h ciphertext
         |> Result.map (fun struct (cs, plaintext) -> struct (MixHash ciphertext { state with cs = cs }, plaintext))

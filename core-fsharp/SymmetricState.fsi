@@ -38,6 +38,15 @@ module internal SymmetricState =
     val EncryptAndHash:
         plaintext: byte array -> state: SymmetricState -> Result<struct (SymmetricState * byte array), NoiseError>
 
+    /// EncryptAndHash written into `message` from `offset` (the handshake writes its message's fields in place);
+    /// returns the new state and the offset after the ciphertext. `message` must have room for the ciphertext.
+    val internal EncryptAndHashInto:
+        plaintext: byte array ->
+        message: byte array ->
+        offset: int ->
+        state: SymmetricState ->
+            Result<struct (SymmetricState * int), NoiseError>
+
     /// Noise §5.2 DecryptAndHash(ciphertext): "Sets plaintext = DecryptWithAd(h, ciphertext), calls MixHash(ciphertext),
     /// and returns plaintext."
     val DecryptAndHash:

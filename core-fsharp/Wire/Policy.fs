@@ -1,5 +1,6 @@
 namespace HybridProtocol.Core.Wire
 
+open System
 open HybridProtocol.Core.Noise
 
 type ServerKeyKnowledge =
@@ -135,7 +136,7 @@ module Policy =
 
     let responderTransmitsKey (name: ProtocolName) = sendsStatic Responder name.Pattern
 
-    let protocolChoice (accepted: ProtocolName list) (requested: string) : Result<ProtocolName, RefusalCode> =
+    let private parsedChoice (accepted: ProtocolName list) (requested: string) : Result<ProtocolName, RefusalCode> =
         match ProtocolName.parse requested with
         | Error(UnknownPattern _)
         | Error(InvalidModifier _) -> Error RefusalCode.UnsupportedPattern
@@ -166,6 +167,15 @@ module Policy =
                 Error RefusalCode.UnsupportedSuite
             else
                 Error RefusalCode.UnsupportedPattern
+
+    let protocolChoice (accepted: ProtocolName list) (requested: string) : Result<ProtocolName, RefusalCode> =
+        // An accepted name as written: what parsing it gives (`parse (toString n) = Ok n`), without parsing it.
+        match
+            accepted
+            |> List.tryFind (fun a -> String.Equals(a.Text, requested, StringComparison.Ordinal))
+        with
+        | Some name -> Ok name
+        | None -> parsedChoice accepted requested
 
     let kemRandomness (role: Role) (names: ProtocolName list) : KemRandomness =
         let writes token =

@@ -86,17 +86,17 @@ public sealed partial class SecureConnection
             options.ClientIdentity is not null,
             psk is not null,
             options.PostQuantum != PostQuantumMode.Classical);
-        var chosen = Policy.clientProtocol(choice, SecureSuites.Name(options.Suite));
+        var chosen = ProtocolChoices.Client(choice, options.Suite);
         var context = new WireErrorContext(true, "the server " + targetHost, pinnedSet ? null : auth.PinnedKey);
-        var name = chosen.IsOk ? chosen.ResultValue : throw WireErrors.ToException(chosen.ErrorValue, context, inHandshake: true);
-        var connection = await RunHandshakeAsync(stream, options, context, ProtocolNameModule.toString(name), targetHost, null, default, party =>
+        var name = chosen.Name.IsOk ? chosen.Name.ResultValue : throw WireErrors.ToException(chosen.Name.ErrorValue, context, inHandshake: true);
+        var connection = await RunHandshakeAsync(stream, options, context, name.Text, targetHost, null, default, party =>
         {
             party.Scope = new KeyScope(SodiumSuite.For(name));
             var config = ClientConfig.Create(name, party.Scope.Suite, party.Ephemeral, options.ApplicationProtocol)
                 .WithMaxMessageSize(options.MaxMessageSize)
                 .WithMaxRecordData(options.MaxRecordData)
                 .WithRekey(options.RekeyPolicy);
-            if (party.Scope.Suite.Kem is { } kem && Policy.kemRandomness(Role.Initiator, ListModule.Singleton(name)).KeyPairSeed)
+            if (party.Scope.Suite.Kem is { } kem && chosen.KemKeyPairSeed)
             {
                 // Noise HFS "e1": a KEM key pair for this connection only, from a fresh seed (erased at once).
                 Span<byte> seed = stackalloc byte[kem.Value.SEEDLEN];
@@ -226,7 +226,7 @@ public sealed partial class SecureConnection
                 .WithRekey(options.RekeyPolicy);
             config = options.PreSharedKeyNoCopy is { } psk ? config.WithPsk(psk) : config;
             config = endorsed is { } endorsement ? config.WithEndorsement(endorsement.Encoded) : config;
-            if (Policy.kemRandomness(Role.Responder, accepted).EncapsulationRandomness)
+            if (ProtocolChoices.NeedsEncapsulationRandomness(accepted))
             {
                 // Noise HFS "ekem1": fresh encapsulation randomness for this connection, erased when the handshake is over.
                 party.Randomness = new byte[SodiumKem.MlKem768.ENCAPSRANDOMNESSLEN];
@@ -252,7 +252,7 @@ public sealed partial class SecureConnection
             _ => ServerPostQuantum.HybridOrClassical,
         };
         var requirement = new ServerRequirement(options.ClientAuthentication.Mode, options.PreSharedKeyNoCopy is not null, postQuantum);
-        var accepted = Policy.serverAccepted(requirement, options.AcceptedSuites.Select(SecureSuites.Name));
+        var accepted = ProtocolChoices.Server(requirement, options.AcceptedSuites).Accepted;
         return accepted.IsOk
             ? accepted.ResultValue
             : throw WireErrors.ToException(accepted.ErrorValue, new WireErrorContext(false, "the client", null), inHandshake: true);

@@ -112,7 +112,7 @@ public sealed partial class SecureConnection
     /// </summary>
     internal async Task<SecureConnection> LivenessAsync(bool isClient, TimeSpan serverDeadline, CancellationToken cancellationToken)
     {
-        if (isClient || Core.Noise.ProtocolNameModule.parse(ProtocolName) is not { IsOk: true } name || !Admission.livenessProofNeeded(name.ResultValue))
+        if (isClient || !Connections.ProtocolChoices.LivenessProofNeeded(ProtocolName))
         {
             // The handshake's buffer goes back to the pool unless it holds bytes (an idle connection holds none).
             input.ReleaseIfEmpty();

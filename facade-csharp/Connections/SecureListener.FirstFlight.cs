@@ -33,6 +33,9 @@ public sealed partial class SecureListener
         var start = 0;
         var limit = MaxFirstFlight + (proxy is null ? 0 : proxy.MaxHeaderLength);
         FirstFlightVerdict? verdict = null;
+
+        // Still on the accept loop (the listener calls this directly): true until a read waits.
+        var onAcceptLoop = true;
         try
         {
             using (entry.Cancel)
@@ -40,7 +43,9 @@ public sealed partial class SecureListener
                 while (true)
                 {
                     var end = headerDone ? Math.Min(buffer.Length, start + MaxFirstFlight) : buffer.Length;
-                    var n = await client.ReceiveAsync(buffer.AsMemory(filled, end - filled), SocketFlags.None, entry.Cancel.Token).ConfigureAwait(false);
+                    var receiving = client.ReceiveAsync(buffer.AsMemory(filled, end - filled), SocketFlags.None, entry.Cancel.Token);
+                    onAcceptLoop &= receiving.IsCompleted;
+                    var n = await receiving.ConfigureAwait(false);
                     filled += n;
                     if (!headerDone)
                     {
@@ -120,6 +125,12 @@ public sealed partial class SecureListener
             Telemetry.Refused(options.Logger, remote, "FirstMessageTooLong");
             Report(remote, new HybridProtocolException(HybridErrorCode.ProtocolViolation, $"The client's first handshake message announces {oversized.length} bytes, more than its pattern's first message can have ({oversized.limit}); its socket was dropped."));
             return;
+        }
+
+        if (onAcceptLoop)
+        {
+            // Every read completed at once: the handshake must not hold up the accept loop.
+            await Task.Yield();
         }
 
         var slot = stages!.TryEnter((remote as IPEndPoint)?.Address, stopping.Token);

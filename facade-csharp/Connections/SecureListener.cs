@@ -244,7 +244,9 @@ public sealed partial class SecureListener : IAsyncDisposable
             var cancel = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
             cancel.CancelAfter(FirstMessageDeadline);
             var entry = pending!.Admit(client, trusted ? null : (client.RemoteEndPoint as IPEndPoint)?.Address, cancel);
-            _ = Task.Run(() => WaitForFirstFlightAsync(entry, trusted));
+            // No hop to the thread pool: the wait runs here until its first read, which nearly always waits for the
+            // client's bytes and so returns to this loop; it moves off the loop itself when its bytes were already there.
+            _ = WaitForFirstFlightAsync(entry, trusted);
         }
     }
 

@@ -182,7 +182,6 @@ internal static class Telemetry
             connection.Logger = connectionLogger;
             instruments.ActiveConnections.Add(1, Role(isServer));
             var elapsed = Stopwatch.GetElapsedTime(started);
-            var fingerprint = connection.RemotePublicKey?.Fingerprint ?? "(none)";
             var tags = new TagList
             {
                 { "hybridprotocol.role", role },
@@ -190,6 +189,10 @@ internal static class Telemetry
                 { "hybridprotocol.handshake.result", "success" },
             };
             End(elapsed, tags);
+            var logged = logger?.IsEnabled(LogLevel.Debug) == true;
+
+            // Only an activity or a log shows the peer's key: its fingerprint is computed for them only.
+            var fingerprint = activity is not null || logged ? connection.RemotePublicKey?.Fingerprint ?? "(none)" : null;
             if (activity is not null)
             {
                 activity.SetTag("hybridprotocol.protocol.name", connection.ProtocolName);
@@ -199,9 +202,9 @@ internal static class Telemetry
                 activity.Dispose();
             }
 
-            if (logger?.IsEnabled(LogLevel.Debug) == true)
+            if (logged)
             {
-                LogCompleted(logger, peer, connection.ProtocolName, connection.ApplicationProtocol, fingerprint, elapsed.TotalMilliseconds, null);
+                LogCompleted(logger!, peer, connection.ProtocolName, connection.ApplicationProtocol, fingerprint!, elapsed.TotalMilliseconds, null);
             }
         }
 

@@ -13,12 +13,12 @@ namespace HybridProtocol;
 public sealed partial class PublicKey : IEquatable<PublicKey>
 {
     private readonly byte[] _raw;
+    private string? fingerprint;
 
     private PublicKey(byte[] raw, KeyAlgorithm algorithm = KeyAlgorithm.X25519)
     {
         _raw = raw;
         Algorithm = algorithm;
-        Fingerprint = ComputeFingerprint(raw);
     }
 
     /// <summary>The algorithm of the key.</summary>
@@ -35,7 +35,8 @@ public sealed partial class PublicKey : IEquatable<PublicKey>
     /// The key's printable form, used everywhere a key is shown: <c>"SHA256:"</c> followed by the unpadded
     /// base64 of the SHA-256 of the 32 raw key bytes (43 characters), like OpenSSH's fingerprints.
     /// </summary>
-    public string Fingerprint { get; }
+    /// <remarks>Computed when first read (a connection makes its peer's key at every handshake; few print it).</remarks>
+    public string Fingerprint => fingerprint ??= ComputeFingerprint(_raw);
 
     /// <summary>Makes a public key from its 32 raw bytes (copied).</summary>
     /// <exception cref="HybridArgumentException"><see cref="HybridErrorCode.InvalidKey"/> when the length is not 32.</exception>

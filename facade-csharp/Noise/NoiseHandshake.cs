@@ -142,7 +142,7 @@ public sealed class NoiseHandshake : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.LocalStatic?.ThrowIfDisposed("NoiseHandshakeOptions.LocalStatic");
-        var parsed = Core.Noise.ProtocolNameModule.parse(options.ProtocolName);
+        var parsed = Connections.ProtocolChoices.Parse(options.ProtocolName);
         if (parsed.IsError)
         {
             throw NoiseErrors.ToException(NoiseError.NewName(parsed.ErrorValue));
