@@ -1,6 +1,5 @@
-using System.Buffers;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
+using HybridProtocol.Connections;
 using HybridProtocol.Core.Wire;
 using HybridProtocol.Diagnostics;
 using HybridProtocol.Net;
@@ -77,7 +76,7 @@ public sealed partial class SecureConnection
     {
         try
         {
-            await SendCloseAsync(adapter, CloseReason.Normal, bounded).ConfigureAwait(false);
+            await send.SendCloseAsync(adapter, CloseReason.Normal, bounded).ConfigureAwait(false);
             return null;
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
@@ -114,29 +113,6 @@ public sealed partial class SecureConnection
         }
     }
 
-    /// <summary>Reads and discards messages until the peer's close (true); false at once when a receive is in progress.</summary>
-    private async ValueTask<bool> DrainAsync(AsyncReadWriteAdapter adapter, CancellationToken cancellationToken)
-    {
-        if (!receiveLock.Wait(0))
-        {
-            return false;
-        }
-
-        try
-        {
-            while (await NextMessageAsync(adapter, cancellationToken).ConfigureAwait(false))
-            {
-                Consumed();
-            }
-
-            return true;
-        }
-        finally
-        {
-            ExitReceive();
-        }
-    }
-
     /// <summary>
     /// Sends the authenticated close if it has not been sent (best effort, without waiting for the peer; use
     /// <see cref="CloseAsync"/> for a graceful end), closes the stream, and erases every key.
@@ -150,7 +126,7 @@ public sealed partial class SecureConnection
 
         if (failure is null)
         {
-            TrySendCloseNow(CloseReason.Normal);
+            send.TrySendCloseNow(CloseReason.Normal);
         }
 
         if (Interlocked.Exchange(ref disposed, 1) == 0)
@@ -167,7 +143,7 @@ public sealed partial class SecureConnection
             try
             {
                 using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await SendCloseAsync(new AsyncReadWriteAdapter(stream, peekSocket), CloseReason.Normal, bounded.Token).ConfigureAwait(false);
+                await send.SendCloseAsync(new AsyncReadWriteAdapter(stream, peekSocket), CloseReason.Normal, bounded.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or IHybridProtocolError or OperationCanceledException)
             {
@@ -184,215 +160,40 @@ public sealed partial class SecureConnection
     /// <summary>
     /// Closes the stream (which ends a pending read or write), then returns the buffers and erases the keys. It never
     /// waits for an operation in progress: a half whose lock is held is released by that operation as it leaves
-    /// (<see cref="ExitSend"/>, <see cref="ExitReceive"/>), and the keys are erased when both halves are released.
+    /// (<see cref="SendPipe.Exit"/>, <see cref="ReceivePipe.Exit"/>), and the keys are erased when both are released.
     /// (Waiting here blocked the disposing thread on the continuation of the read that the closed stream ends, which
     /// needs a thread-pool thread: disposing many connections at once starved the pool for seconds.)
     /// </summary>
     private void Release()
     {
         // A connection disposed before its traffic started holds a default receive half (no End yet).
-        Telemetry.ConnectionClosed(instruments, !context.IsClient, logger, context.Peer, (failure is null ? null : HybridErrors.CodeOf(failure).ToString()) ?? (receive.End is { IsPeerClosedCleanly: true } ? "ClosedByPeer" : "Closed"));
+        Telemetry.ConnectionClosed(instruments, !context.IsClient, logger, context.Peer, (failure is null ? null : HybridErrors.CodeOf(failure).ToString()) ?? (receive.PeerClosedCleanly ? "ClosedByPeer" : "Closed"));
         idle?.Dispose();
         failure ??= new HybridObjectDisposedException(nameof(SecureConnection), "The connection has been disposed.");
         stream.Dispose();
-        ReleaseSendHalf();
-        ReleaseReceiveHalf();
+        send.Release();
+        receive.Release();
     }
 
-    /// <summary>Leaves the send lock; after Dispose, the last operation out releases the send half.</summary>
-    private void ExitSend()
-    {
-        sendLock.Release();
-        if (Volatile.Read(ref disposed) != 0)
-        {
-            ReleaseSendHalf();
-        }
-    }
-
-    /// <summary>Leaves the receive lock; after Dispose, the last operation out releases the receive half.</summary>
-    private void ExitReceive()
-    {
-        receiveLock.Release();
-        if (Volatile.Read(ref disposed) != 0)
-        {
-            ReleaseReceiveHalf();
-        }
-    }
-
-    private void ReleaseSendHalf()
-    {
-        if (Volatile.Read(ref sendReleased) != 0 || !sendLock.Wait(0))
-        {
-            return;
-        }
-
-        try
-        {
-            if (Interlocked.Exchange(ref sendReleased, 1) == 0)
-            {
-                HalfReleased();
-            }
-        }
-        finally
-        {
-            sendLock.Release();
-        }
-    }
-
-    private void ReleaseReceiveHalf()
-    {
-        if (Volatile.Read(ref receiveReleased) != 0 || !receiveLock.Wait(0))
-        {
-            return;
-        }
-
-        try
-        {
-            if (Interlocked.Exchange(ref receiveReleased, 1) == 0)
-            {
-                input.Release();
-                ReturnAssembly();
-                HalfReleased();
-            }
-        }
-        finally
-        {
-            receiveLock.Release();
-        }
-    }
-
-    /// <summary>Erases the keys once neither half can use them.</summary>
-    private void HalfReleased()
+    /// <summary>Erases the keys once neither direction can use them (each calls this once, when released after Dispose).</summary>
+    internal void HalfReleased()
     {
         if (Interlocked.Increment(ref halvesReleased) == 2)
         {
             keys.Dispose();
         }
     }
+}
 
-    /// <summary>
-    /// In Dispose or at the idle timeout, tells the peer with an authenticated close when the send side is free; it
-    /// never waits (the reply to a failure the engine chose goes through <see cref="FailAndReply"/>, which a send in
-    /// progress completes).
-    /// </summary>
-    private void TrySendCloseNow(CloseReason reason)
-    {
-        if (!sendLock.Wait(0))
-        {
-            return;
-        }
+/// <summary>What <see cref="SecureConnection.CloseAsync"/> achieved within <see cref="SecureConnectionOptions.CloseTimeout"/>.</summary>
+public enum CloseResult
+{
+    /// <summary>Both authenticated closes crossed: the peer received everything sent, and this end everything the peer sent.</summary>
+    Closed = 0,
 
-        try
-        {
-            Wait(WriteCloseAsync(new SyncReadWriteAdapter(stream, null), reason, default));
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or SocketException or IHybridProtocolError or NotSupportedException)
-        {
-            // A courtesy: the peer will otherwise see a truncated stream.
-        }
-        finally
-        {
-            ExitSend();
-        }
-    }
+    /// <summary>This end's close was sent, but the peer's did not arrive in time (or a receive in progress will see it).</summary>
+    CloseSent = 1,
 
-    /// <summary>
-    /// Seals and writes this end's Close (unless already sealed), under the send lock. A stream that fails the write
-    /// fails the connection (TransportFailed), unless the Close is only the answer to the peer's (<paramref name="answering"/>):
-    /// the peer has ended cleanly and may be gone already, so that write's failure changes nothing.
-    /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendCloseAsync<TAdapter>(TAdapter adapter, CloseReason reason, CancellationToken cancellationToken, bool answering = false)
-        where TAdapter : IReadWriteAdapter
-    {
-        await adapter.LockAsync(sendLock, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await WriteCloseAsync(adapter, reason, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not IHybridProtocolError and not OperationCanceledException)
-        {
-            if (!answering)
-            {
-                throw TransportFailure(e);
-            }
-        }
-        finally
-        {
-            ExitSend();
-        }
-    }
-
-    /// <summary>Seals this end's Close and writes it, unless it has been sealed already (with the send lock held).</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask WriteCloseAsync<TAdapter>(TAdapter adapter, CloseReason reason, CancellationToken cancellationToken)
-        where TAdapter : IReadWriteAdapter
-    {
-        if (endedAtStart || send.Closed || Volatile.Read(ref disposed) != 0)
-        {
-            return;
-        }
-
-        var buffer = ArrayPool<byte>.Shared.Rent(SendHalfModule.ControlLength(send));
-        try
-        {
-            var n = SealClose(reason, buffer);
-            await adapter.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
-            instruments.Sent(n, !context.IsClient);
-            await adapter.FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    private int SealClose(CloseReason reason, Span<byte> destination)
-    {
-        var outcome = SendHalfModule.Close(send, reason, destination);
-        if (!outcome.IsWrote)
-        {
-            throw Fail(outcome.IsSendRefused ? outcome.Refusal : WireError.NewBufferTooSmall(outcome.Needed));
-        }
-
-        send = outcome.Half;
-        return outcome.Written;
-    }
-
-    /// <summary>
-    /// Writes the Close a failed receive left for the sender (<see cref="pendingReply"/>), once, with the send lock
-    /// held; a failure to write it changes nothing (the connection has failed already).
-    /// </summary>
-    private async ValueTask WritePendingReplyAsync<TAdapter>(TAdapter adapter, CancellationToken cancellationToken)
-        where TAdapter : IReadWriteAdapter
-    {
-        var reply = Interlocked.Exchange(ref pendingReply, NoReply);
-        if (reply == NoReply)
-        {
-            return;
-        }
-
-        try
-        {
-            await WriteCloseAsync(adapter, (CloseReason)reply, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or IHybridProtocolError or NotSupportedException or OperationCanceledException)
-        {
-            // A courtesy: the peer will otherwise see a truncated stream.
-        }
-    }
-
-    /// <summary>The peer's close arrived: send the answer the engine chose (unless this end closed already), so both ends end cleanly.</summary>
-    private async ValueTask AnswerCloseAsync<TAdapter>(TAdapter adapter, CloseReason answer, CancellationToken cancellationToken)
-        where TAdapter : IReadWriteAdapter
-    {
-        try
-        {
-            await SendCloseAsync(adapter, answer, cancellationToken, answering: true).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IHybridProtocolError)
-        {
-            // The connection failed earlier (its failure stands); the peer's close arrived, so this end's receive has ended.
-        }
-    }
+    /// <summary>This end's close could not be written in time (the peer does not read); the stream was closed and the connection failed.</summary>
+    CloseNotSent = 2,
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.Sockets;
 using HybridProtocol.Connections;
 using HybridProtocol.Core;
@@ -24,48 +23,28 @@ namespace HybridProtocol;
 /// </summary>
 public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 {
-    private const int SmallAssembly = 64 * 1024;
-
     private readonly Stream stream;
     private readonly KeyScope keys;
     private readonly WireErrorContext context;
-    private readonly SemaphoreSlim sendLock = new(1, 1);
-    private readonly SemaphoreSlim receiveLock = new(1, 1);
-    private readonly Queue<byte[]> early;
     private readonly TimeSpan closeTimeout;
     private readonly IdleWatch? idle;
+    private readonly Telemetry.Instruments instruments;
 
     // The socket a synchronous receive polls before it reads (when it had no read timeout: a poll would not honour
     // one), and the socket an asynchronous receive peeks on to wait for data without holding a buffer.
     private readonly Socket? pollSocket;
     private readonly Socket? peekSocket;
 
-    // True when the handshake itself ended in both Close records (the core's Closed): nothing to send or receive.
-    private readonly bool endedAtStart;
-
-    // Send direction (under sendLock): the engine's send half, and a reusable view of a span a sync send pinned.
-    private SendHalf send;
-    private readonly PinnedMemory sendPinned = new();
-
-    // Receive direction (under receiveLock): the engine's receive half, the bytes read and not consumed, the message
-    // being reassembled when it cannot go straight into the caller's buffer, and a message that is ready but not
-    // taken yet (kept after InvalidArgument, or read in parts by the stream view).
-    private ReceiveHalf receive;
-    private readonly PooledReceiveBuffer input;
-    private readonly Telemetry.Instruments instruments;
-    private readonly PinnedMemory receivePinned = new();
-    private byte[]? assembly;
-    private int assemblyLength;
-    private byte[]? current;
-    private int currentStart;
-    private int currentEnd;
+    // The two directions, each with its own lock (one send and one receive may run at once), and the received message
+    // that is ready but not taken yet (kept after InvalidArgument, or read in parts by the stream view).
+    private readonly SendPipe send;
+    private readonly ReceivePipe receive;
+    private readonly ReceivedMessage ready;
 
     private Exception? failure;
     private int disposed;
 
-    // Set once each half's buffers are returned after Dispose; at two, the keys are erased (SecureConnection.Close.cs).
-    private int sendReleased;
-    private int receiveReleased;
+    // The directions released after Dispose; at two, the keys are erased (SecureConnection.Close.cs).
     private int halvesReleased;
 
     // Where this connection's events go (SecureConnectionOptions.Logger), set when the handshake completes.
@@ -80,12 +59,10 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
     private SecureConnection(Stream stream, KeyScope keys, TrafficStart? traffic, HandshakeInfo info, Queue<byte[]> early, WireErrorContext context, SecureConnectionOptions options, PooledReceiveBuffer input, Exception? failedAtStart = null)
     {
-        this.input = input;
         failure = failedAtStart;
         this.stream = stream;
         this.keys = keys;
         this.context = context;
-        this.early = early;
         instruments = Telemetry.Instruments.For(options.MeterFactory);
         closeTimeout = options.CloseTimeout;
         if (stream is NetworkStream { Socket: var socket })
@@ -102,18 +79,13 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         ServerKeyIndex = info.LocalStaticIndex;
         LocalMaxMessageSize = info.Local.MaxMessageSize;
         RemoteMaxMessageSize = info.Remote.MaxMessageSize;
+        send = new SendPipe(this, stream, context, instruments, traffic?.Send ?? default);
+        receive = new ReceivePipe(this, send, input, early, traffic);
+        ready = receive.Ready;
         if (traffic is null)
         {
-            endedAtStart = true;
+            EndedAtStart = true;
             return;
-        }
-
-        send = traffic.Send;
-        receive = traffic.Receive;
-        input.Load(traffic.Pending);
-        if (traffic.PartialMessage.Length > 0)
-        {
-            Append(traffic.PartialMessage);
         }
 
         if (options.IdleTimeout != Timeout.InfiniteTimeSpan)
@@ -122,8 +94,11 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>True when the handshake itself ended in both Close records (the core's Closed): nothing to send or receive.</summary>
+    internal bool EndedAtStart { get; }
+
     /// <summary>Bytes of pooled buffers this connection holds now (for tests: an idle connection holds none).</summary>
-    internal int HeldBufferBytes => input.HeldBytes + (assembly?.Length ?? 0);
+    internal int HeldBufferBytes => receive.HeldBufferBytes;
 
     /// <summary>The peer's static public key, when the pattern has one: the server's key on a client (always), the client's key on a server when the client proved one.</summary>
     public PublicKey? RemotePublicKey { get; }
@@ -161,7 +136,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     /// </exception>
     /// <exception cref="OperationCanceledException">Cancelled; a send cancelled part-way fails the connection.</exception>
     public ValueTask SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default) =>
-        SendCoreAsync(new AsyncReadWriteAdapter(stream, peekSocket), message, lockHeld: false, cancellationToken);
+        send.SendAsync(new AsyncReadWriteAdapter(stream, peekSocket), message, lockHeld: false, cancellationToken);
 
     /// <summary>Sends one message synchronously (see <see cref="SendAsync"/>).</summary>
     /// <exception cref="HybridProtocolException">As <see cref="SendAsync"/>.</exception>
@@ -169,9 +144,9 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     {
         fixed (byte* p = message)
         {
-            Blocking(sendLock, sendPinned, p, message.Length, static (c, sync, m) =>
+            Blocking(send.Lock, send.Pinned, p, message.Length, static (c, sync, m) =>
             {
-                Wait(c.SendCoreAsync(sync, m, lockHeld: true, default));
+                Wait(c.send.SendAsync(sync, m, lockHeld: true, default));
                 return default;
             });
         }
@@ -211,7 +186,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     {
         fixed (byte* p = buffer)
         {
-            return Blocking(receiveLock, receivePinned, p, buffer.Length, static (c, sync, m) => c.ReceiveIntoAsync(sync, m, lockHeld: true, default));
+            return Blocking(receive.Lock, receive.Pinned, p, buffer.Length, static (c, sync, m) => c.ReceiveIntoAsync(sync, m, lockHeld: true, default));
         }
     }
 
@@ -230,7 +205,7 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
     {
         fixed (byte* p = destination)
         {
-            return Blocking(receiveLock, receivePinned, p, destination.Length, static (c, sync, m) => c.ReadSomeAsync(sync, m, lockHeld: true, default));
+            return Blocking(receive.Lock, receive.Pinned, p, destination.Length, static (c, sync, m) => c.ReadSomeAsync(sync, m, lockHeld: true, default));
         }
     }
 
@@ -253,9 +228,9 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
     }
 
-    private static T Wait<T>(ValueTask<T> task) => task.IsCompletedSuccessfully ? task.Result : task.AsTask().GetAwaiter().GetResult();
+    internal static T Wait<T>(ValueTask<T> task) => task.IsCompletedSuccessfully ? task.Result : task.AsTask().GetAwaiter().GetResult();
 
-    private static void Wait(ValueTask task)
+    internal static void Wait(ValueTask task)
     {
         if (!task.IsCompletedSuccessfully)
         {
@@ -263,9 +238,11 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
     }
 
-    private void Touch() => Volatile.Write(ref lastActivity, Environment.TickCount64);
+    /// <summary>Records traffic for the idle watch.</summary>
+    internal void Touch() => Volatile.Write(ref lastActivity, Environment.TickCount64);
 
-    private void Retire(Microsoft.FSharp.Core.FSharpValueOption<IAeadKey> key, bool sending)
+    /// <summary>Erases a key the engine retired (a KeyUpdate, specs/PROTOCOL.md §5), and reports it.</summary>
+    internal void Retire(Microsoft.FSharp.Core.FSharpValueOption<IAeadKey> key, bool sending)
     {
         if (key.IsValueSome)
         {
@@ -276,8 +253,14 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
     // ---- failures ----
 
+    /// <summary>The connection's failure, shared by both directions (null while it is usable).</summary>
+    internal Exception? Failure => failure;
+
+    /// <summary>True once Dispose has begun: a direction whose lock is left is then released.</summary>
+    internal bool IsDisposed => Volatile.Read(ref disposed) != 0;
+
     /// <summary>SslStream's ThrowIfExceptional: after a failure every call throws the same code.</summary>
-    private void ThrowIfExceptional()
+    internal void ThrowIfExceptional()
     {
         if (failure is { } f)
         {
@@ -285,58 +268,17 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         }
     }
 
-    private Exception Fail(WireError error) => Fail(WireErrors.ToException(error, context, inHandshake: false));
+    /// <summary>Fails the connection with the engine's error (unless it failed already); returns the exception to throw.</summary>
+    internal Exception Fail(WireError error) => Fail(WireErrors.ToException(error, context, inHandshake: false));
 
-    private Exception Fail(Exception exception)
+    /// <summary>Fails the connection with <paramref name="exception"/> unless it failed already (the first failure stands).</summary>
+    internal Exception Fail(Exception exception)
     {
         Interlocked.CompareExchange(ref failure, exception, null);
         return exception;
     }
 
-    private const int NoReply = -1;
-
-    /// <summary>
-    /// The Close the engine chose after a failure (a <see cref="CloseReason"/>, or <see cref="NoReply"/>), until it is
-    /// written: at once when the send side is free, else by the send in progress before its next record (PROTOCOL.md
-    /// §7.1: the reply is always sent, as the reference driver, which has no concurrent send, sends it at once).
-    /// </summary>
-    private int pendingReply = NoReply;
-
-    /// <summary>The engine failed the receive direction: record it, then send the Close it chose (if any).</summary>
-    private Exception FailAndReply(WireError error, Microsoft.FSharp.Core.FSharpValueOption<CloseReason> reply)
-    {
-        var exception = Fail(error);
-        if (reply.IsValueSome)
-        {
-            Volatile.Write(ref pendingReply, (int)reply.Value);
-            TrySendPendingReply();
-        }
-
-        return failure ?? exception;
-    }
-
-    /// <summary>
-    /// Writes the pending reply now if the send side is free; otherwise the send holding it writes the reply before
-    /// its next record, or right after it releases the lock (it checks again then, so the reply is never lost).
-    /// </summary>
-    private void TrySendPendingReply()
-    {
-        if (Volatile.Read(ref pendingReply) == NoReply || !sendLock.Wait(0))
-        {
-            return;
-        }
-
-        try
-        {
-            Wait(WritePendingReplyAsync(new SyncReadWriteAdapter(stream, null), default));
-        }
-        finally
-        {
-            ExitSend();
-        }
-    }
-
     /// <summary>An I/O failure; when the connection failed already (e.g. the idle timeout closed the stream), that failure.</summary>
-    private Exception TransportFailure(Exception e) =>
+    internal Exception TransportFailure(Exception e) =>
         failure ?? Fail(new HybridProtocolException(HybridErrorCode.TransportFailed, $"The connection to {context.Peer} failed: {e.Message}", e));
 }
