@@ -10,10 +10,13 @@ internal sealed class ReceivedMessage
 {
     private readonly ReceivePipe reassembly;
     private readonly Queue<byte[]> early;
+
+    // The ready message (null when none is) and the part of it not taken yet (the stream view takes it in parts).
     private byte[]? bytes;
     private int start;
     private int end;
 
+    /// <summary>One per connection, made with its receive pipe.</summary>
     /// <param name="reassembly">The pipe whose reassembly buffer a message may be.</param>
     /// <param name="early">The messages the handshake delivered, in order: they are ready before any received one.</param>
     internal ReceivedMessage(ReceivePipe reassembly, Queue<byte[]> early)
@@ -21,6 +24,9 @@ internal sealed class ReceivedMessage
         this.reassembly = reassembly;
         this.early = early;
     }
+
+    /// <summary>True when a message is ready (it is the first thing a receive delivers).</summary>
+    internal bool IsReady => bytes is not null;
 
     /// <summary>True when a message is ready, making the handshake's next early message ready when none is.</summary>
     internal bool TryReady()
@@ -48,9 +54,6 @@ internal sealed class ReceivedMessage
         start = 0;
         end = length;
     }
-
-    /// <summary>True when a message is ready (it is the first thing a receive delivers).</summary>
-    internal bool IsReady => bytes is not null;
 
     /// <summary>Takes the ready message as an array: its own array when it is one whole, else a copy.</summary>
     internal byte[] TakeArray()
