@@ -110,11 +110,6 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
         send = traffic.Send;
         receive = traffic.Receive;
-        input.Load(traffic.Pending);
-        if (traffic.PartialMessage.Length > 0)
-        {
-            Append(traffic.PartialMessage);
-        }
 
         if (options.IdleTimeout != Timeout.InfiniteTimeSpan)
         {
