@@ -282,18 +282,14 @@ module private Machine =
         // Bytes from the transport.
         // Bytes from the transport: the reference driver keeps its own copy of what is not consumed yet, then runs the
         // handshake's reader (the same one `ReceiveHandshake` runs) and the engine on the rest.
-        | (AwaitingPreamble _
-          | AwaitingStatus _
-          | Handshaking _),
-          Input.Received bytes ->
+        | (AwaitingPreamble _ | AwaitingStatus _ | Handshaking _), Input.Received bytes ->
             let all = Handshake.join (held state) bytes.Span
 
             match receiveHandshake state all with
             | struct (Open t, _, out) -> receiveRecords Open t out
             | struct ((AwaitingPreamble _ | AwaitingStatus _) as waiting, _, out) -> struct (withHeld all waiting, out)
             | struct (other, _, out) -> struct (other, out)
-        | _, Input.Received bytes ->
-            advance (struct (withHeld (Handshake.join (held state) bytes.Span) state, []))
+        | _, Input.Received bytes -> advance (struct (withHeld (Handshake.join (held state) bytes.Span) state, []))
         // End of input: queued behind what was received (a Close already received still counts).
         | AwaitingPreamble _, Input.EndOfInput ->
             fail (HandshakeTruncated HandshakeTruncation.PeerBrokeOff) (keysOf state) []
@@ -362,7 +358,9 @@ type Connection with
     static member Step(state: Connection, input: Input) : struct (Connection * Output list) =
         Machine.finish (Machine.step state input)
 
-    static member ReceiveHandshake(state: Connection, received: ArraySegment<byte>) : struct (Connection * int * Output list) =
+    static member ReceiveHandshake
+        (state: Connection, received: ArraySegment<byte>)
+        : struct (Connection * int * Output list) =
         // Bytes a `Step` held back come first (a driver that switched inputs); the usual case holds none and reads the
         // caller's bytes in place.
         let held = Machine.held state

@@ -116,7 +116,10 @@ module internal HandshakeOpening =
                 match initialize config.LocalStatic with
                 | Error e -> fail (Noise e) [] out
                 | Ok hs ->
-                    let context = { context with pending = input.Slice used }
+                    let context = {
+                        context with
+                            pending = input.Slice used
+                    }
 
                     advance
                         {
@@ -136,7 +139,10 @@ module internal HandshakeOpening =
         | Ok(Decoded(Declined refusal, _)) ->
             fail (WireError.Refused(refusal.Code, refusal.ServerVersion, refusal.Supported)) hsKeys out
         | Ok(Decoded(Accepted, used)) ->
-            let context = { c.context with pending = input.Slice used }
+            let context = {
+                c.context with
+                    pending = input.Slice used
+            }
 
             advance
                 {

@@ -156,7 +156,9 @@ type Party(name: string, initial: Connection, initialOutputs: Output list, inPla
             | [] -> reading <- false
             | keys ->
                 for key in keys do
-                    let struct (nextState, outputs) = Connection.Step(state, Input.PeerKeyVerdict(verdict key))
+                    let struct (nextState, outputs) =
+                        Connection.Step(state, Input.PeerKeyVerdict(verdict key))
+
                     state <- nextState
                     record outputs |> ignore
 
@@ -165,7 +167,10 @@ type Party(name: string, initial: Connection, initialOutputs: Output list, inPla
         | Closing _ when buffer.Count > 0 ->
             let rest = buffer.ToArray()
             buffer.Clear()
-            let struct (nextState, outputs) = Connection.Step(state, Input.Received(ReadOnlyMemory rest))
+
+            let struct (nextState, outputs) =
+                Connection.Step(state, Input.Received(ReadOnlyMemory rest))
+
             state <- nextState
             record outputs |> ignore
         | _ when not (inHandshake state) -> buffer.Clear()

@@ -1181,7 +1181,8 @@ let tests =
             printfn $"Session vectors: {vs.Length} session vectors replayed through Connection.Step, {frames} frames"
         }
 
-        test "every session vector replays through ReceiveHandshake (the end's own buffer, read in place) in 8 chunkings" {
+        test
+            "every session vector replays through ReceiveHandshake (the end's own buffer, read in place) in 8 chunkings" {
             let vs = fromJson (File.ReadAllText(vectorPath ()))
 
             let chunkings = [

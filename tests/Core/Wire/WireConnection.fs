@@ -62,7 +62,8 @@ let handshakeTests =
                         Expect.equal ci.Remote.ApplicationProtocol "test/1" "application protocol"
 
                         match ci.RemoteStatic with
-                        | Some key when (parse name).Pattern.Name.StartsWith "NN" -> failtestf "NN has no server key %O" key
+                        | Some key when (parse name).Pattern.Name.StartsWith "NN" ->
+                            failtestf "NN has no server key %O" key
                         | Some key -> Expect.isTrue (key.EqualsKey (keyPair 2).Public) "the server's key"
                         | None -> Expect.stringStarts (parse name).Pattern.Name "NN" "only NN has no server key"
 
@@ -75,7 +76,11 @@ let handshakeTests =
                         // Keys learned in the handshake were offered for verification; pinned ones were not.
                         let expectVerify = not (serverKeyPreKnown name) && not (name.Contains "_NN")
                         Expect.equal (pair.Client.Verified.Length = 1) expectVerify "client VerifyPeerKey"
-                        Expect.equal (pair.Server.Verified.Length = 1) (initiatorSendsStatic name) "server VerifyPeerKey"
+
+                        Expect.equal
+                            (pair.Server.Verified.Length = 1)
+                            (initiatorSendsStatic name)
+                            "server VerifyPeerKey"
                         // Automatic key updates happened (small interval) and every retired key was disposed.
                         Expect.isGreaterThan pair.Client.Retired.Length 2 "client retired keys"
                         Expect.isGreaterThan pair.Server.Retired.Length 2 "server retired keys"
@@ -148,9 +153,12 @@ let private readHandshake (start: Connection) (chunking: Chunking) (stream: byte
             consumed <- consumed + n
             outputs <- outputs @ out
 
-            match out |> List.tryPick (function
-                      | Output.VerifyPeerKey _ -> Some()
-                      | _ -> None) with
+            match
+                out
+                |> List.tryPick (function
+                    | Output.VerifyPeerKey _ -> Some()
+                    | _ -> None)
+            with
             | Some() ->
                 let struct (next, out) = Connection.Step(state, Input.PeerKeyVerdict true)
                 state <- next
