@@ -35,7 +35,6 @@ module internal Handshake =
         |> List.filter (fun i -> Role.senderOf i = role)
         |> List.last
 
-    /// `first || second` in one new array (the reference driver's copy of what it was given).
     let join (first: ArraySegment<byte>) (second: ReadOnlySpan<byte>) =
         let joined = Array.zeroCreate (first.Count + second.Length)
         (view first).CopyTo(Span joined)
