@@ -31,9 +31,9 @@ module internal Handshake =
 
     /// Index of the last handshake message `role` sends: the one that carries its HandshakePayload.
     let private lastMessageOf (pattern: HandshakePattern) (role: Role) =
-        [ 0 .. pattern.Messages.Length - 1 ]
-        |> List.filter (fun i -> Role.senderOf i = role)
-        |> List.last
+        // Messages alternate, the initiator's first (Noise §7.1): the last one, or the one before it.
+        let last = pattern.Messages.Length - 1
+        if Role.senderOf last = role then last else last - 1
 
     let join (first: ArraySegment<byte>) (second: ReadOnlySpan<byte>) =
         let joined = Array.zeroCreate (first.Count + second.Length)
