@@ -148,13 +148,17 @@ public sealed partial class SecureConnection
             while (true)
             {
                 Input? next = null;
-                foreach (var output in outputs)
+                var wrote = false;
+
+                // Walked by hand: an F# list's enumerator is an allocation per step.
+                for (var rest = outputs; !rest.IsEmpty; rest = rest.Tail)
                 {
-                    switch (output)
+                    switch (rest.Head)
                     {
                         case Output.Transmit t:
                             await stream.WriteAsync(t.Bytes, timeout.Token).ConfigureAwait(false);
                             instruments.Sent(t.Bytes.Length, !context.IsClient);
+                            wrote = true;
                             break;
                         case Output.VerifyPeerKey v:
                             refusal = await party.Verify(PublicKey.FromCore(v.PeerKey), timeout.Token).ConfigureAwait(false);
@@ -174,7 +178,7 @@ public sealed partial class SecureConnection
                 }
 
                 await stream.FlushAsync(timeout.Token).ConfigureAwait(false);
-                if (messageDeadline != Timeout.InfiniteTimeSpan && outputs.Any(o => o is Output.Transmit) && info is null)
+                if (messageDeadline != Timeout.InfiniteTimeSpan && wrote && info is null)
                 {
                     var left = overallEnd - Environment.TickCount64;
                     if (left > (long)messageDeadline.TotalMilliseconds)
