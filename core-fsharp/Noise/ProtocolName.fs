@@ -297,10 +297,6 @@ module ProtocolName =
                     | Error(NonCanonical canonical) -> Error(NonCanonical canonical)
                     | Error _ -> Error error
 
-    /// Builds a name from typed parts (Noise §8, Noise HFS §5), with the checks `parse` makes: the modifiers
-    /// are applied in the order given (§9.4), none twice, the result must satisfy the §9.3 validity rule, and a
-    /// KEM is given exactly when the modifiers include hfs. `parse (toString n) = Ok n` holds for every name
-    /// it returns.
     let createWithModifiers
         (basePattern: HandshakePattern)
         (modifiers: PatternModifier list)

@@ -88,16 +88,9 @@ module private Machine =
         | SendRefused e -> failTransport t e out
         | SendFailed(e, reply) -> failWithReply t e reply out
 
-    let rec advance (struct (state: Connection, out: Out)) : struct (Connection * Out) =
-        match state with
-        | Handshaking h -> afterHandshake (Handshake.advance h out)
-        | Open t -> receiveRecords Open t out
-        | Closing t -> receiveRecords Closing t out
-        | _ -> struct (state, out)
-
-    /// Where a handshake step left the connection. Once the transport phase starts, the messages the
-    /// application queued are sent, then the records that arrived with the last handshake message are read.
-    and afterHandshake (struct (outcome: HandshakeOutcome, out: Out)) : struct (Connection * Out) =
+    /// Where a handshake step left the connection. Once the transport phase starts, the messages the application
+    /// queued are sent (the records behind the last handshake message are not read here: `advance` does that).
+    let enter (struct (outcome: HandshakeOutcome, out: Out)) : struct (Connection * Out) =
         match outcome with
         | StillAwaitingStatus c -> struct (AwaitingStatus c, out)
         | StillAwaitingPreamble s -> struct (AwaitingPreamble s, out)
@@ -124,13 +117,25 @@ module private Machine =
                     | Open t -> sendMessage t (ReadOnlySpan message) out
                     | _ -> struct (state, out))
                 opened
-            |> advance
+
+    let rec advance (struct (state: Connection, out: Out)) : struct (Connection * Out) =
+        match state with
+        | Handshaking h -> afterHandshake (Handshake.advance h out)
+        | Open t -> receiveRecords Open t out
+        | Closing t -> receiveRecords Closing t out
+        | _ -> struct (state, out)
+
+    /// A handshake step, then (the reference driver) the records that arrived behind its last message.
+    and afterHandshake (step: struct (HandshakeOutcome * Out)) : struct (Connection * Out) =
+        match enter step with
+        | struct (Open t, out) -> receiveRecords Open t out
+        | entered -> entered
 
     /// Runs the engine's receive half over the bytes received: messages are reassembled into a buffer
     /// that always has room (the data of the pending bytes cannot be longer than they are), then delivered.
     /// The engine decides what each record means; this driver only acts on its events.
     and receiveRecords (rewrap: TransportPhase -> Connection) (t: TransportPhase) (out: Out) =
-        let input = Array.copy t.context.pending
+        let input = t.context.pending.ToArray()
         let destination = Array.zeroCreate (t.message.Length + input.Length)
         t.message.CopyTo(destination, 0)
         let mutable receive = t.receive
@@ -140,7 +145,7 @@ module private Machine =
         let mutable result = ValueNone
 
         let rest () =
-            Array.sub t.context.pending consumed (input.Length - consumed)
+            ArraySegment(input, consumed, input.Length - consumed)
 
         let answer (send: SendHalf) (reason: CloseReason voption) (out: Out) =
             match reason with
@@ -222,6 +227,52 @@ module private Machine =
 
     let updateKey (t: TransportPhase) = sealKeyUpdate t []
 
+    /// What a phase holds of the bytes `Step` was given and has not consumed.
+    let held (state: Connection) =
+        match state with
+        | AwaitingPreamble s -> s.received
+        | AwaitingStatus c -> c.received
+        | Handshaking h -> h.context.pending
+        | AwaitingVerdict v -> v.context.pending
+        | Open t
+        | Closing t -> t.context.pending
+        | Closed
+        | Failed _ -> ArraySegment.Empty
+
+    /// The phase holding `bytes` (and no others) as received and not consumed.
+    let withHeld (bytes: ArraySegment<byte>) (state: Connection) =
+        match state with
+        | AwaitingPreamble s -> AwaitingPreamble { s with received = bytes }
+        | AwaitingStatus c -> AwaitingStatus { c with received = bytes }
+        | other -> mapContext (fun context -> { context with pending = bytes }) other
+
+    /// The handshake's reading of `input`, the one path both drivers run (PROTOCOL.md §7): whole units only (the
+    /// preamble or the status, then frames), read in place, up to the frame that completes the handshake, the one that
+    /// asks for a verdict, or a failure; what it did not consume is the phase's `pending` (a view of `input`).
+    let receiveHandshake (state: Connection) (input: ArraySegment<byte>) : struct (Connection * int * Out) =
+        let run (struct (outcome: HandshakeOutcome, out: Out)) =
+            let consumed =
+                match outcome with
+                | StillAwaitingStatus _
+                | StillAwaitingPreamble _ -> 0
+                | Exchanging h -> input.Count - h.context.pending.Count
+                | AwaitingPeerKey v -> input.Count - v.context.pending.Count
+                | Established t -> input.Count - t.context.pending.Count
+                | HandshakeFailed _ -> input.Count
+
+            let struct (state, out) = enter (struct (outcome, out))
+            struct (state, consumed, out)
+
+        match state with
+        | AwaitingPreamble s -> run (HandshakeOpening.serverReceive s input [])
+        | AwaitingStatus c -> run (HandshakeOpening.clientReceive c input [])
+        | Handshaking h -> run (Handshake.advance { h with context.pending = input } [])
+        | Failed e -> struct (state, 0, [ Output.Failed e ])
+        | AwaitingVerdict _
+        | Open _
+        | Closing _
+        | Closed -> struct (state, 0, [])
+
     let step (state: Connection) (input: Input) : struct (Connection * Out) =
         match state, input with
         | Failed e, _ -> struct (state, [ Output.Failed e ])
@@ -229,10 +280,16 @@ module private Machine =
         | Closed, Input.PeerKeyVerdict _ -> struct (state, [ Output.Rejected NoVerdictPending ])
         | Closed, _ -> struct (state, [])
         // Bytes from the transport.
-        | AwaitingPreamble s, Input.Received bytes -> afterHandshake (HandshakeOpening.serverReceive s bytes.Span [])
-        | AwaitingStatus c, Input.Received bytes -> afterHandshake (HandshakeOpening.clientReceive c bytes.Span [])
-        | _, Input.Received bytes ->
-            advance (struct (mapContext (fun context -> Handshake.feed context bytes.Span) state, []))
+        // Bytes from the transport: the reference driver keeps its own copy of what is not consumed yet, then runs the
+        // handshake's reader (the same one `ReceiveHandshake` runs) and the engine on the rest.
+        | (AwaitingPreamble _ | AwaitingStatus _ | Handshaking _), Input.Received bytes ->
+            let all = Handshake.join (held state) bytes.Span
+
+            match receiveHandshake state all with
+            | struct (Open t, _, out) -> receiveRecords Open t out
+            | struct ((AwaitingPreamble _ | AwaitingStatus _) as waiting, _, out) -> struct (withHeld all waiting, out)
+            | struct (other, _, out) -> struct (other, out)
+        | _, Input.Received bytes -> advance (struct (withHeld (Handshake.join (held state) bytes.Span) state, []))
         // End of input: queued behind what was received (a Close already received still counts).
         | AwaitingPreamble _, Input.EndOfInput ->
             fail (HandshakeTruncated HandshakeTruncation.PeerBrokeOff) (keysOf state) []
@@ -271,17 +328,16 @@ module private Machine =
         | _, Input.PeerKeyVerdict _ -> struct (state, [ Output.Rejected NoVerdictPending ])
 
     /// Outputs in order, with consecutive Transmits joined into one write.
-    let finish (struct (state: Connection, out: Out)) =
-        let joined =
-            List.foldBack
-                (fun output acc ->
-                    match output, acc with
-                    | Output.Transmit a, Output.Transmit b :: rest -> Output.Transmit(Array.append a b) :: rest
-                    | _ -> output :: acc)
-                (List.rev out)
-                []
+    let inOrder (out: Out) =
+        List.foldBack
+            (fun output acc ->
+                match output, acc with
+                | Output.Transmit a, Output.Transmit b :: rest -> Output.Transmit(Array.append a b) :: rest
+                | _ -> output :: acc)
+            (List.rev out)
+            []
 
-        struct (state, joined)
+    let finish (struct (state: Connection, out: Out)) = struct (state, inOrder out)
 
 type Connection with
 
@@ -294,13 +350,37 @@ type Connection with
         |> Result.map (fun () ->
             struct (AwaitingPreamble {
                         config = config
-                        received = [||]
+                        received = ArraySegment.Empty
                         outgoing = []
                     },
                     []))
 
     static member Step(state: Connection, input: Input) : struct (Connection * Output list) =
         Machine.finish (Machine.step state input)
+
+    static member ReceiveHandshake
+        (state: Connection, received: ArraySegment<byte>)
+        : struct (Connection * int * Output list) =
+        // Bytes a `Step` held back come first (a driver that switched inputs); the usual case holds none and reads the
+        // caller's bytes in place.
+        let held = Machine.held state
+
+        let all =
+            if held.Count = 0 then
+                received
+            else
+                Handshake.join held (Steps.view received)
+
+        let struct (next, consumed, out) = Machine.receiveHandshake state all
+
+        // The core keeps no view of the caller's buffer: the bytes not consumed are the caller's to keep.
+        let next =
+            if consumed >= held.Count then
+                Machine.withHeld ArraySegment.Empty next
+            else
+                Machine.withHeld (all.Slice(consumed, held.Count - consumed)) next
+
+        struct (next, max 0 (consumed - held.Count), Machine.inOrder out)
 
     static member HandshakeInfo(state: Connection) : HandshakeInfo option =
         match state with
@@ -310,12 +390,10 @@ type Connection with
 
     static member Traffic(state: Connection) : Result<TrafficStart, WireError> =
         match state with
-        | Open t ->
+        | Open t when t.context.pending.Count = 0 && t.message.Length = 0 ->
             Ok {
                 Send = t.send
                 Receive = t.receive
                 Info = t.info
-                Pending = t.context.pending
-                PartialMessage = t.message
             }
         | _ -> Error ConnectionClosed

@@ -17,10 +17,14 @@
 ///         k.Key.Dispose(); case Output.Failed f: throw ... }
 /// Outputs must be acted on in order. `Transmit` bytes are to be written as they are. Answer
 /// `VerifyPeerKey` before feeding more input: bytes received meanwhile are queued (not processed) and the
-/// queue is not bounded by the core. For the transport phase a driver may either keep calling `Step`
-/// (simple; allocates per message) or take the engine with `Connection.Traffic` and call its
-/// `SendHalf`/`ReceiveHalf` on its own buffers (allocation-free per record; the facade does).
+/// queue is not bounded by the core. A driver with its own receive buffer feeds the handshake with
+/// `ReceiveHandshake` (read in place, consumed bytes reported) instead of `Step(Received)`. For the transport
+/// phase a driver may either keep calling `Step` (simple; allocates per message) or take the engine with
+/// `Connection.Traffic` and call its `SendHalf`/`ReceiveHalf` on its own buffers (allocation-free per record;
+/// the facade does both).
 namespace HybridProtocol.Core.Wire
+
+open System
 
 /// A connection: one case per phase, each carrying only what is valid there.
 [<NoComparison; NoEquality>]
@@ -55,9 +59,23 @@ type Connection =
     /// A server connection: checks the configuration and waits for the client's preamble.
     static member Server: config: ServerConfig -> Result<struct (Connection * Output list), WireError>
 
-    /// One input in, the next state and the outputs (in the order to act on them) out.
+    /// One input in, the next state and the outputs (in the order to act on them) out. `Input.Received` bytes are
+    /// copied: the connection holds what it has not consumed, and after the handshake runs the engine on the rest.
     static member Step: state: Connection * input: Input -> struct (Connection * Output list)
 
-    /// The engine as the handshake left it (Open phase only), for a driver that runs `SendHalf` and
-    /// `ReceiveHalf` on its own buffers; the Connection value must not be used afterwards.
+    /// The handshake's input from the caller's buffer (rustls's unbuffered `process_tls_records`, quinn-proto's
+    /// `handle`): reads whole units from `received` in place (the server's preamble or the client's status, then
+    /// handshake frames), as many as it can act on, and reports how many bytes it consumed. It stops after the frame
+    /// that completes the handshake (the bytes behind it are the transport's: give them to `ReceiveHalf.Receive`
+    /// after `Traffic`), after the frame that asks for `VerifyPeerKey` (answer with `Step(PeerKeyVerdict)`, then call
+    /// again with the bytes not consumed), or at a failure; consumed 0 means a unit is incomplete (read more, keep the
+    /// bytes, call again with them all). The core keeps no reference to `received`. In any other phase it consumes
+    /// nothing (a Failed connection reports its error again). End of input is `Step(EndOfInput)`. `Step(Received)`
+    /// runs this same reader over its own copy, so both drivers take the same decisions.
+    static member ReceiveHandshake:
+        state: Connection * received: ArraySegment<byte> -> struct (Connection * int * Output list)
+
+    /// The engine as the handshake left it, for a driver that runs `SendHalf` and `ReceiveHalf` on its own buffers;
+    /// the Connection value must not be used afterwards. Open phase with no received bytes held (a connection driven
+    /// by `ReceiveHandshake`, or one `Step` has fed no transport bytes yet); otherwise `Error ConnectionClosed`.
     static member Traffic: state: Connection -> Result<TrafficStart, WireError>

@@ -54,7 +54,7 @@ type Context = internal {
     authority: HybridProtocol.Core.Formats.AuthorityPolicy option
     maxRecordData: int
     rekey: RekeyPolicy
-    pending: byte[]
+    pending: ArraySegment<byte>
     ended: bool
     outgoing: byte[] list
 }
@@ -63,13 +63,13 @@ type Context = internal {
 type ClientStart = internal {
     context: Context
     handshake: HandshakeState
-    received: byte[]
+    received: ArraySegment<byte>
 }
 
 [<NoComparison; NoEquality>]
 type ServerStart = internal {
     config: ServerConfig
-    received: byte[]
+    received: ArraySegment<byte>
     outgoing: byte[] list
 }
 
@@ -103,8 +103,6 @@ type TrafficStart = {
     Send: SendHalf
     Receive: ReceiveHalf
     Info: HandshakeInfo
-    Pending: byte[]
-    PartialMessage: byte[]
 }
 
 [<NoComparison; NoEquality>]

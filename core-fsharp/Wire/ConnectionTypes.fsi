@@ -135,8 +135,10 @@ type Context = internal {
     maxRecordData: int
     rekey: RekeyPolicy
 
-    /// Received and not processed yet (the start of a frame, or frames queued behind a verdict).
-    pending: byte array
+    /// Received and not processed yet: during `Connection.ReceiveHandshake`, a view of the caller's bytes (cleared before
+    /// it returns: the core keeps no reference to a caller's buffer); under `Step`, its own copy (the start of a frame,
+    /// frames queued behind a verdict, or after the handshake the bytes behind its last frame).
+    pending: ArraySegment<byte>
 
     /// Whether the transport reached end of input (after `pending`).
     ended: bool
@@ -150,14 +152,18 @@ type Context = internal {
 type ClientStart = internal {
     context: Context
     handshake: HandshakeState
-    received: byte array
+
+    /// `Step` only: the start of the status, held until the rest arrives.
+    received: ArraySegment<byte>
 }
 
 /// Server: waiting for the client's preamble.
 [<NoComparison; NoEquality>]
 type ServerStart = internal {
     config: ServerConfig
-    received: byte array
+
+    /// `Step` only: the start of the preamble, held until the rest arrives.
+    received: ArraySegment<byte>
     outgoing: byte array list
 }
 
@@ -194,16 +200,14 @@ type TransportPhase = internal {
 }
 
 /// The engine as the handshake left it, for a driver that runs `SendHalf`/`ReceiveHalf` on its own
-/// buffers (the facade): the two halves, what the handshake established, the received bytes the engine
-/// has not consumed yet (feed them to `ReceiveHalf.Receive` first), and the data of a message whose
-/// EndOfMessage has not arrived yet.
+/// buffers (the facade): the two halves and what the handshake established. Nothing else is handed over:
+/// `Connection.ReceiveHandshake` stops at the handshake's last frame, so the bytes behind it are still the
+/// driver's, in its own buffer, for `ReceiveHalf.Receive`.
 [<NoComparison; NoEquality>]
 type TrafficStart = {
     Send: SendHalf
     Receive: ReceiveHalf
     Info: HandshakeInfo
-    Pending: byte array
-    PartialMessage: byte array
 }
 
 /// Where a handshake step left the connection: one case per phase it can reach.

@@ -26,8 +26,6 @@ module Frame =
     let WriteHeader (length: int, destination: Span<byte>) =
         BinaryPrimitives.WriteUInt16BigEndian(destination, uint16 length)
 
-    /// Reads the length field at the start of `input`: ValueNone when fewer than 2 bytes are there, the
-    /// checked body length otherwise. Allocation-free; the facade's receive loop calls this.
     let TryReadHeader (input: ReadOnlySpan<byte>, maxLength: int) : Result<int voption, WireError> =
         if input.Length < HeaderLength then
             Ok ValueNone

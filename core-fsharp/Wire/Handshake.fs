@@ -31,28 +31,15 @@ module internal Handshake =
 
     /// Index of the last handshake message `role` sends: the one that carries its HandshakePayload.
     let private lastMessageOf (pattern: HandshakePattern) (role: Role) =
-        [ 0 .. pattern.Messages.Length - 1 ]
-        |> List.filter (fun i -> Role.senderOf i = role)
-        |> List.last
+        // Messages alternate, the initiator's first (Noise §7.1): the last one, or the one before it.
+        let last = pattern.Messages.Length - 1
+        if Role.senderOf last = role then last else last - 1
 
-    /// `first || second` in one new array (`first` itself when nothing is added).
-    let join (first: byte[]) (second: ReadOnlySpan<byte>) =
-        if second.IsEmpty then
-            first
-        else
-            let joined = Array.zeroCreate (first.Length + second.Length)
-            Buffer.BlockCopy(first, 0, joined, 0, first.Length)
-            second.CopyTo(Span(joined, first.Length, second.Length))
-            joined
-
-    let feed (context: Context) (bytes: ReadOnlySpan<byte>) =
-        if bytes.IsEmpty then
-            context
-        else
-            {
-                context with
-                    pending = join context.pending bytes
-            }
+    let join (first: ArraySegment<byte>) (second: ReadOnlySpan<byte>) =
+        let joined = Array.zeroCreate (first.Count + second.Length)
+        (view first).CopyTo(Span joined)
+        second.CopyTo(Span(joined, first.Count, second.Length))
+        ArraySegment joined
 
     /// What an end of input before the handshake completed means (PROTOCOL.md §7.2, [P14] for the client
     /// without a status, which is `ClosedBeforeAnswer` and never reaches here).
@@ -67,26 +54,21 @@ module internal Handshake =
         else
             HandshakeTruncation.PeerBrokeOff
 
-    /// The next complete handshake frame received, if any (its length checked first), read in place.
+    /// The next complete handshake frame received, if any (its length checked first), read in place: the frame's
+    /// bytes are the caller's, read during this step and never kept.
     let private nextFrame (context: Context) : struct (Incoming voption * Context) =
         let pending = context.pending
 
-        match Frame.TryReadHeader(ReadOnlySpan pending, Frame.MaxLength) with
-        | Error e -> struct (ValueSome(BadFrame e), context)
-        | Ok(ValueSome length) when pending.Length >= Frame.HeaderLength + length ->
-            let used = Frame.HeaderLength + length
-
-            struct (ValueSome(FrameReceived(pending, Frame.HeaderLength, length)),
+        match Frame.TryReadHeader(view pending, Frame.MaxLength), pending.Array with
+        | Error e, _ -> struct (ValueSome(BadFrame e), context)
+        | Ok(ValueSome length), NonNull bytes when pending.Count >= Frame.HeaderLength + length ->
+            struct (ValueSome(FrameReceived(bytes, pending.Offset + Frame.HeaderLength, length)),
                     {
                         context with
-                            pending =
-                                if used = pending.Length then
-                                    Array.Empty()
-                                else
-                                    Array.sub pending used (pending.Length - used)
+                            pending = pending.Slice(Frame.HeaderLength + length)
                     })
-        | Ok _ when context.ended -> struct (ValueSome EndOfStream, context)
-        | Ok _ -> struct (ValueNone, context)
+        | Ok _, _ when context.ended -> struct (ValueSome EndOfStream, context)
+        | Ok _, _ -> struct (ValueNone, context)
 
     /// specs/PROTOCOL.md §6a: the server's announcement of the keys it holds besides the one this handshake uses,
     /// each proven for this connection (h before our last message, the client's "e").

@@ -15,19 +15,17 @@ open HybridProtocol.Core.Noise
 
 /// The handshake steps `Connection.Step` dispatches to.
 module internal Handshake =
-    /// Appends received bytes to what waits to be processed (the simple driver copies them).
-    val feed: context: Context -> bytes: ReadOnlySpan<byte> -> Context
-
-    /// `first || second` in one new array (`first` itself when nothing is added).
-    val join: first: byte array -> second: ReadOnlySpan<byte> -> byte array
+    /// `first || second` in one new array (the reference driver's copy of what it was given).
+    val join: first: ArraySegment<byte> -> second: ReadOnlySpan<byte> -> ArraySegment<byte>
 
     /// The handshake failed: the error as an output, the keys it held retired.
     val fail: error: WireError -> keys: IAeadKey seq -> out: Steps.Out -> struct (HandshakeOutcome * Steps.Out)
 
     /// Runs the handshake as far as the bytes received allow: writes our messages when it is our turn
-    /// (Noise §5.3 WriteMessage, our HandshakePayload in our last message), reads the peer's frames (Noise §5.3
-    /// ReadMessage; a payload where specs/PROTOCOL.md §6 allows none is `UnexpectedHandshakePayload`), and
-    /// stops when it needs more bytes, needs a verdict, completes or fails. A pinned key is compared with a
+    /// (Noise §5.3 WriteMessage, our HandshakePayload in our last message), reads the peer's frames from
+    /// `context.pending` in place (Noise §5.3 ReadMessage; a payload where specs/PROTOCOL.md §6 allows none is
+    /// `UnexpectedHandshakePayload`), and stops when it needs more bytes, needs a verdict, completes or fails;
+    /// `context.pending` is then what it did not consume (after a completion: the bytes behind the last frame). A pinned key is compared with a
     /// transmitted one here; a wrong one is refused without asking.
     val advance: h: HandshakePhase -> out: Steps.Out -> struct (HandshakeOutcome * Steps.Out)
 

@@ -43,7 +43,7 @@ module internal HandshakeOpening =
         authority = authority
         maxRecordData = maxRecordData
         rekey = rekey
-        pending = [||]
+        pending = ArraySegment.Empty
         ended = false
         outgoing = outgoing
     }
@@ -53,16 +53,11 @@ module internal HandshakeOpening =
         | Some psk -> List.replicate pattern.PskCount psk
         | None -> []
 
-    let serverReceive (s: ServerStart) (bytes: ReadOnlySpan<byte>) (out: Out) =
-        // Read in place when nothing was held back (the usual case: the first flight arrives whole).
-        let received =
-            if s.received.Length = 0 then
-                bytes
-            else
-                ReadOnlySpan(join s.received bytes)
+    let serverReceive (s: ServerStart) (input: ArraySegment<byte>) (out: Out) =
+        let received = view input
 
         match Preamble.decode received with
-        | Ok(Incomplete _) -> struct (StillAwaitingPreamble { s with received = received.ToArray() }, out)
+        | Ok(Incomplete _) -> struct (StillAwaitingPreamble s, out)
         | Error(Malformed(UnknownVersion _)) -> refuse s.config RefusalCode.UnsupportedVersion "" out
         | Error _ -> refuse s.config RefusalCode.MalformedPreamble "" out
         | Ok(Decoded(preamble, used)) ->
@@ -121,7 +116,10 @@ module internal HandshakeOpening =
                 match initialize config.LocalStatic with
                 | Error e -> fail (Noise e) [] out
                 | Ok hs ->
-                    let context = feed context (received.Slice used)
+                    let context = {
+                        context with
+                            pending = input.Slice used
+                    }
 
                     advance
                         {
@@ -132,22 +130,19 @@ module internal HandshakeOpening =
                         }
                         (Output.Transmit [| ServerStatus.AcceptedByte |] :: out)
 
-    let clientReceive (c: ClientStart) (bytes: ReadOnlySpan<byte>) (out: Out) =
-        let received =
-            if c.received.Length = 0 then
-                bytes
-            else
-                ReadOnlySpan(join c.received bytes)
-
+    let clientReceive (c: ClientStart) (input: ArraySegment<byte>) (out: Out) =
         let hsKeys = voptionToList (HandshakeState.currentKey c.handshake)
 
-        match ServerStatus.decode received with
+        match ServerStatus.decode (view input) with
         | Error e -> fail e hsKeys out
-        | Ok(Incomplete _) -> struct (StillAwaitingStatus { c with received = received.ToArray() }, out)
+        | Ok(Incomplete _) -> struct (StillAwaitingStatus c, out)
         | Ok(Decoded(Declined refusal, _)) ->
             fail (WireError.Refused(refusal.Code, refusal.ServerVersion, refusal.Supported)) hsKeys out
         | Ok(Decoded(Accepted, used)) ->
-            let context = feed c.context (received.Slice used)
+            let context = {
+                c.context with
+                    pending = input.Slice used
+            }
 
             advance
                 {
@@ -239,7 +234,7 @@ module internal HandshakeOpening =
                         struct ({
                                     context = h.context
                                     handshake = h.handshake
-                                    received = [||]
+                                    received = ArraySegment.Empty
                                 },
                                 out)
                     )

@@ -11,15 +11,16 @@ open System
 module internal HandshakeOpening =
     /// Server: bytes towards the preamble (specs/PROTOCOL.md §2). A complete preamble is answered with 0x00
     /// and starts the handshake with the preamble as the Noise prologue (Noise §6), or with a refusal
-    /// (§3: `Policy.protocolChoice` picks the code; `MalformedPreamble`, `UnsupportedVersion`).
+    /// (§3: `Policy.protocolChoice` picks the code; `MalformedPreamble`, `UnsupportedVersion`). An incomplete
+    /// preamble leaves the phase as it was (nothing consumed); the bytes after a complete one are the handshake's.
     val serverReceive:
-        s: ServerStart -> bytes: ReadOnlySpan<byte> -> out: Steps.Out -> struct (HandshakeOutcome * Steps.Out)
+        s: ServerStart -> input: ArraySegment<byte> -> out: Steps.Out -> struct (HandshakeOutcome * Steps.Out)
 
     /// Client: bytes towards the server's status (specs/PROTOCOL.md §3): 0x00 goes on with the handshake
     /// (bytes after it are handshake frames), a refusal fails with `Refused`, and bytes that cannot be a status
-    /// fail at once with `Malformed NotAStatus`.
+    /// fail at once with `Malformed NotAStatus`; an incomplete status leaves the phase as it was (nothing consumed).
     val clientReceive:
-        c: ClientStart -> bytes: ReadOnlySpan<byte> -> out: Steps.Out -> struct (HandshakeOutcome * Steps.Out)
+        c: ClientStart -> input: ArraySegment<byte> -> out: Steps.Out -> struct (HandshakeOutcome * Steps.Out)
 
     /// Client: checks the configuration (`Policy.checkClient`), initializes the HandshakeState with the
     /// preamble as prologue, and writes the preamble and the first handshake message as one Transmit (the

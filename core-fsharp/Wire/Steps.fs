@@ -15,6 +15,9 @@ module internal Steps =
         | ValueSome x -> [ x ]
         | ValueNone -> []
 
+    let view (segment: ArraySegment<byte>) =
+        ReadOnlySpan<byte>(segment.Array, segment.Offset, segment.Count)
+
     let transportKeys (transport: TransportState) =
         [ transport.Send; transport.Receive ]
         |> List.choose (ValueOption.bind CipherState.key >> ValueOption.toOption)

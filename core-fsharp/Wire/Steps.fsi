@@ -16,6 +16,9 @@ module internal Steps =
 
     val voptionToList: v: 'a voption -> 'a list
 
+    /// The bytes of a segment (none for the default one).
+    val view: segment: ArraySegment<byte> -> ReadOnlySpan<byte>
+
     /// The keys a finished handshake's CipherStates hold.
     val transportKeys: transport: TransportState -> IAeadKey list
 

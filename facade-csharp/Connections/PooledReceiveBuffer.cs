@@ -33,8 +33,8 @@ internal sealed class PooledReceiveBuffer
     /// <summary>The bytes not consumed yet (the engine may decrypt in place in them).</summary>
     public Span<byte> Data => buffer is null ? Span<byte>.Empty : buffer.AsSpan(start, end - start);
 
-    /// <summary>The bytes not consumed yet, as memory (the handshake's input to the core).</summary>
-    public ReadOnlyMemory<byte> Memory => buffer is null ? ReadOnlyMemory<byte>.Empty : buffer.AsMemory(start, end - start);
+    /// <summary>The bytes not consumed yet, as a segment (the handshake's input to the core, read in place).</summary>
+    public ArraySegment<byte> Segment => buffer is null ? ArraySegment<byte>.Empty : new ArraySegment<byte>(buffer, start, end - start);
 
     public void Consume(int count) => start += count;
 
@@ -54,7 +54,7 @@ internal sealed class PooledReceiveBuffer
         return FillAsync(adapter, cancellationToken);
     }
 
-    /// <summary>Takes bytes that arrived with the handshake (the core kept them past its last frame).</summary>
+    /// <summary>Takes the bytes of the listener's first flight that the handshake did not consume.</summary>
     public void Load(ReadOnlySpan<byte> bytes)
     {
         if (bytes.IsEmpty)

@@ -41,24 +41,18 @@ internal sealed class ReceivePipe
 
     /// <param name="connection">The connection: its failure state, activity and key retirement.</param>
     /// <param name="send">The send direction, which writes the Close the engine chooses.</param>
-    /// <param name="input">The receive buffer the handshake read into (it may hold bytes past the handshake).</param>
-    /// <param name="early">The messages the handshake delivered.</param>
-    /// <param name="traffic">The engine's transport phase; null when the handshake itself ended the connection.</param>
-    internal ReceivePipe(SecureConnection connection, SendPipe send, PooledReceiveBuffer input, Queue<byte[]> early, TrafficStart? traffic)
+    /// <param name="input">
+    /// The receive buffer the handshake read into: it holds the bytes behind the handshake's last frame, which are the
+    /// engine's (the core stopped there, specs/PROTOCOL.md §7 [P17]).
+    /// </param>
+    /// <param name="half">The engine's receive half as the handshake left it.</param>
+    internal ReceivePipe(SecureConnection connection, SendPipe send, PooledReceiveBuffer input, ReceiveHalf half)
     {
         this.connection = connection;
         this.send = send;
         this.input = input;
-        Ready = new ReceivedMessage(this, early);
-        if (traffic is not null)
-        {
-            half = traffic.Receive;
-            input.Load(traffic.Pending);
-            if (traffic.PartialMessage.Length > 0)
-            {
-                Append(traffic.PartialMessage);
-            }
-        }
+        this.half = half;
+        Ready = new ReceivedMessage(this);
     }
 
     /// <summary>Serializes receives: everything this class holds is used under it.</summary>
@@ -90,11 +84,6 @@ internal sealed class ReceivePipe
         where TAdapter : IReadWriteAdapter
     {
         connection.ThrowIfExceptional();
-        if (connection.EndedAtStart)
-        {
-            return PeerClosed;
-        }
-
         var direct = assemblyLength == 0 && !target.IsEmpty;
         var filled = direct ? 0 : assemblyLength;
         var completed = false;
@@ -197,19 +186,13 @@ internal sealed class ReceivePipe
     /// <summary>
     /// Server, liveness before accept (specs/PROTOCOL.md §12a, [S6]): under the lock, reads until the client's first
     /// record has been authenticated (any type; a message it completes is kept for the application), into the buffer
-    /// the handshake read into. Returns at once when the connection ended at the handshake or the handshake delivered
-    /// a message (the client's record has been authenticated already).
+    /// the handshake read into.
     /// </summary>
     internal async Task AwaitFirstRecordAsync(AsyncReadWriteAdapter adapter, CancellationToken cancellationToken)
     {
         await adapter.LockAsync(Lock, cancellationToken).ConfigureAwait(false);
         try
         {
-            if (connection.EndedAtStart || Ready.TryReady())
-            {
-                return;
-            }
-
             EnsureAssembly(16);
             var filled = assemblyLength;
             while (true)
@@ -373,6 +356,9 @@ internal sealed class ReceivePipe
         {
             if (Interlocked.Exchange(ref released, 1) == 0)
             {
+                // A message kept for a later receive goes too: its bytes may be the assembly buffer, which goes back
+                // to the pool now (a receive after Dispose reports the disposal, never bytes from a returned buffer).
+                Ready.Discard();
                 input.Release();
                 ReturnAssembly();
                 connection.HalfReleased();

@@ -2,14 +2,13 @@ namespace HybridProtocol.Connections;
 
 /// <summary>
 /// A received message that is ready but not taken yet: kept after InvalidArgument (the caller's buffer was too small),
-/// read in parts by the stream view, or delivered by the handshake before the transport phase. Its bytes are either
+/// or read in parts by the stream view. Its bytes are either
 /// the receive pipe's reassembly buffer (given back when the message is taken) or an array of their own. Used under
 /// the receive lock.
 /// </summary>
 internal sealed class ReceivedMessage
 {
     private readonly ReceivePipe reassembly;
-    private readonly Queue<byte[]> early;
 
     // The ready message (null when none is) and the part of it not taken yet (the stream view takes it in parts).
     private byte[]? bytes;
@@ -18,34 +17,10 @@ internal sealed class ReceivedMessage
 
     /// <summary>One per connection, made with its receive pipe.</summary>
     /// <param name="reassembly">The pipe whose reassembly buffer a message may be.</param>
-    /// <param name="early">The messages the handshake delivered, in order: they are ready before any received one.</param>
-    internal ReceivedMessage(ReceivePipe reassembly, Queue<byte[]> early)
-    {
-        this.reassembly = reassembly;
-        this.early = early;
-    }
+    internal ReceivedMessage(ReceivePipe reassembly) => this.reassembly = reassembly;
 
     /// <summary>True when a message is ready (it is the first thing a receive delivers).</summary>
     internal bool IsReady => bytes is not null;
-
-    /// <summary>True when a message is ready, making the handshake's next early message ready when none is.</summary>
-    internal bool TryReady()
-    {
-        if (bytes is not null)
-        {
-            return true;
-        }
-
-        if (early.Count == 0)
-        {
-            return false;
-        }
-
-        bytes = early.Dequeue();
-        start = 0;
-        end = bytes.Length;
-        return true;
-    }
 
     /// <summary>The message reassembled in <paramref name="assembly"/> (the pipe's buffer) is ready.</summary>
     internal void Assembled(byte[] assembly, int length)

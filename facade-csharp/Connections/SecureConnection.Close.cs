@@ -166,7 +166,6 @@ public sealed partial class SecureConnection
     /// </summary>
     private void Release()
     {
-        // A connection disposed before its traffic started holds a default receive half (no End yet).
         Telemetry.ConnectionClosed(instruments, !context.IsClient, logger, context.Peer, (failure is null ? null : HybridErrors.CodeOf(failure).ToString()) ?? (receive.PeerClosedCleanly ? "ClosedByPeer" : "Closed"));
         idle?.Dispose();
         failure ??= new HybridObjectDisposedException(nameof(SecureConnection), "The connection has been disposed.");

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using HybridProtocol.Connections;
 using HybridProtocol.Core;
@@ -136,26 +137,28 @@ public sealed partial class SecureConnection
         var reader = new AsyncReadWriteAdapter(stream, null);
         var handedOver = false;
         var (state, outputs) = started;
-        var early = new Queue<byte[]>();
         HandshakeInfo? info = null;
-        Exception? failedAtStart = null;
-        var closed = false;
         Exception? refusal = null;
+
+        // Whether the core has read what the buffer holds and waits for more (ReceiveHandshake consumes every whole
+        // unit it can act on; only a verdict lets it go on with bytes it already saw).
+        var stalled = true;
         try
         {
             while (true)
             {
                 Input? next = null;
-                foreach (var output in outputs)
+                var wrote = false;
+
+                // Walked by hand: an F# list's enumerator is an allocation per step.
+                for (var rest = outputs; !rest.IsEmpty; rest = rest.Tail)
                 {
-                    switch (output)
+                    switch (rest.Head)
                     {
                         case Output.Transmit t:
                             await stream.WriteAsync(t.Bytes, timeout.Token).ConfigureAwait(false);
                             instruments.Sent(t.Bytes.Length, !context.IsClient);
-                            break;
-                        case Output.Deliver d:
-                            early.Enqueue(d.Message);
+                            wrote = true;
                             break;
                         case Output.VerifyPeerKey v:
                             refusal = await party.Verify(PublicKey.FromCore(v.PeerKey), timeout.Token).ConfigureAwait(false);
@@ -167,24 +170,15 @@ public sealed partial class SecureConnection
                         case Output.KeyRetired k:
                             RetireKey(party.Scope, k.Key);
                             break;
-                        case { IsClosed: true }:
-                            closed = true;
-                            break;
-                        case Output.Failed f when info is not null && refusal is null:
-                            // The transport failed in the step that completed the handshake: the connection is
-                            // returned failed, with the messages the engine delivered before the failure (the Close it
-                            // chose has been written above, in order).
-                            failedAtStart = WireErrors.ToException(f.Error, context, inHandshake: false);
-                            break;
                         case Output.Failed f:
-                            throw refusal ?? WireErrors.ToException(f.Error, context, inHandshake: info is null);
+                            throw refusal ?? WireErrors.ToException(f.Error, context, inHandshake: true);
                         case Output.Rejected r:
-                            throw WireErrors.ToException(r.Error, context, inHandshake: info is null);
+                            throw WireErrors.ToException(r.Error, context, inHandshake: true);
                     }
                 }
 
                 await stream.FlushAsync(timeout.Token).ConfigureAwait(false);
-                if (messageDeadline != Timeout.InfiniteTimeSpan && outputs.Any(o => o is Output.Transmit) && info is null)
+                if (messageDeadline != Timeout.InfiniteTimeSpan && wrote && info is null)
                 {
                     var left = overallEnd - Environment.TickCount64;
                     if (left > (long)messageDeadline.TotalMilliseconds)
@@ -197,26 +191,39 @@ public sealed partial class SecureConnection
                 if (next is not null)
                 {
                     (state, outputs) = Connection.Step(state, next);
+                    stalled = false;
                     continue;
                 }
 
                 if (info is not null)
                 {
+                    // The core stopped at the handshake's last frame: what follows is in the buffer, for the engine.
                     break;
                 }
 
+                int consumed;
                 if (!firstFlight.IsEmpty)
                 {
-                    // What a listener read before the handshake started: the first input, with no copy and no read.
-                    instruments.Received(firstFlight.Length, !context.IsClient);
-                    (state, outputs) = Connection.Step(state, Input.NewReceived(firstFlight));
+                    // What a listener read before the handshake started: the first input, read in place; the rest (if
+                    // any) joins the connection's buffer.
+                    var flight = MemoryMarshal.TryGetArray(firstFlight, out var segment) ? segment : new ArraySegment<byte>(firstFlight.ToArray());
+                    instruments.Received(flight.Count, !context.IsClient);
+                    (state, consumed, outputs) = Connection.ReceiveHandshake(state, flight);
+                    input.Load(flight.AsSpan(consumed));
                     firstFlight = default;
                     continue;
                 }
 
-                var n = await input.ReadNowAsync(reader, timeout.Token).ConfigureAwait(false);
-                (state, outputs) = Connection.Step(state, n == 0 ? Input.EndOfInput : Input.NewReceived(input.Memory));
-                input.Consume(input.Memory.Length);
+                if (stalled && await input.ReadNowAsync(reader, timeout.Token).ConfigureAwait(false) == 0)
+                {
+                    // What an end of input means here (which phase, which role, whether a key was pinned) is the core's.
+                    (state, outputs) = Connection.Step(state, Input.EndOfInput);
+                    continue;
+                }
+
+                (state, consumed, outputs) = Connection.ReceiveHandshake(state, input.Segment);
+                input.Consume(consumed);
+                stalled = true;
             }
         }
         catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or IOException or IHybridProtocolError && timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
@@ -247,24 +254,11 @@ public sealed partial class SecureConnection
 
         try
         {
-            if (failedAtStart is not null && early.Count == 0)
-            {
-                // Nothing was delivered before the failure: the handshake call reports it, as before any message.
-                throw failedAtStart;
-            }
-
             var keys = party.Scope ?? throw new InvalidOperationException("The handshake completed without a crypto suite.");
-            TrafficStart? engine = null;
-            if (!closed && failedAtStart is null)
-            {
-                var traffic = Connection.Traffic(state);
-                engine = traffic.IsOk ? traffic.ResultValue : throw WireErrors.ToException(traffic.ErrorValue, context, inHandshake: false);
-            }
-
-            // When the peer closed cleanly right after the handshake (our Close has been sent), no key is kept; what it
-            // delivered is.
-            keys.DisposeAllExcept(engine is null ? [] : TrafficModule.Keys(engine.Send, engine.Receive).ToArray());
-            var connection = new SecureConnection(stream, keys, engine, info, early, context, options, input, failedAtStart);
+            var traffic = Connection.Traffic(state);
+            var engine = traffic.IsOk ? traffic.ResultValue : throw WireErrors.ToException(traffic.ErrorValue, context, inHandshake: false);
+            keys.DisposeAllExcept(TrafficModule.Keys(engine.Send, engine.Receive).ToArray());
+            var connection = new SecureConnection(stream, keys, engine, context, options, input);
             handedOver = true;
             return connection;
         }

@@ -57,9 +57,9 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
 
     private long lastActivity = Environment.TickCount64;
 
-    private SecureConnection(Stream stream, KeyScope keys, TrafficStart? traffic, HandshakeInfo info, Queue<byte[]> early, WireErrorContext context, SecureConnectionOptions options, PooledReceiveBuffer input, Exception? failedAtStart = null)
+    private SecureConnection(Stream stream, KeyScope keys, TrafficStart traffic, WireErrorContext context, SecureConnectionOptions options, PooledReceiveBuffer input)
     {
-        failure = failedAtStart;
+        var info = traffic.Info;
         this.stream = stream;
         this.keys = keys;
         this.context = context;
@@ -79,23 +79,14 @@ public sealed partial class SecureConnection : IDisposable, IAsyncDisposable
         ServerKeyIndex = info.LocalStaticIndex;
         LocalMaxMessageSize = info.Local.MaxMessageSize;
         RemoteMaxMessageSize = info.Remote.MaxMessageSize;
-        send = new SendPipe(this, stream, context, instruments, traffic?.Send ?? default);
-        receive = new ReceivePipe(this, send, input, early, traffic);
+        send = new SendPipe(this, stream, context, instruments, traffic.Send);
+        receive = new ReceivePipe(this, send, input, traffic.Receive);
         ready = receive.Ready;
-        if (traffic is null)
-        {
-            EndedAtStart = true;
-            return;
-        }
-
         if (options.IdleTimeout != Timeout.InfiniteTimeSpan)
         {
             idle = new IdleWatch(this, (long)options.IdleTimeout.TotalMilliseconds);
         }
     }
-
-    /// <summary>True when the handshake itself ended in both Close records (the core's Closed): nothing to send or receive.</summary>
-    internal bool EndedAtStart { get; }
 
     /// <summary>Bytes of pooled buffers this connection holds now (for tests: an idle connection holds none).</summary>
     internal int HeldBufferBytes => receive.HeldBufferBytes;

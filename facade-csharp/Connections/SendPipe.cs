@@ -70,11 +70,6 @@ internal sealed class SendPipe
         try
         {
             connection.ThrowIfExceptional();
-            if (connection.EndedAtStart)
-            {
-                throw WireErrors.ToException(WireError.ConnectionClosed, context, inHandshake: false);
-            }
-
             var whole = SendHalfModule.MessageLength(half, message.Length);
             buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(whole, Math.Max(MaxSendBuffer, SendHalfModule.RecordRoom(half, message.Length))));
             var offset = 0;
@@ -249,7 +244,7 @@ internal sealed class SendPipe
     private async ValueTask WriteCloseAsync<TAdapter>(TAdapter adapter, CloseReason reason, CancellationToken cancellationToken)
         where TAdapter : IReadWriteAdapter
     {
-        if (connection.EndedAtStart || half.Closed || connection.IsDisposed)
+        if (half.Closed || connection.IsDisposed)
         {
             return;
         }

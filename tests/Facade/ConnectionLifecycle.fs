@@ -185,6 +185,30 @@ let tests =
             | c, s -> failtestf "handshake failed: client %A, server %A" c s
         }
 
+        test
+            "a message kept after InvalidArgument is dropped at Dispose: a later receive reports the disposal, never bytes from a returned buffer" {
+            let client, server = pair ignore
+            use client = client
+            client.Send(ReadOnlySpan(patterned 5000 7))
+            // Too small: InvalidArgument, and the message (reassembled in the pooled buffer) is kept.
+            let small =
+                Expect.throwsC (fun () -> server.Receive(Span(Array.zeroCreate 10)) |> ignore) id
+
+            Expect.equal (codeOfExn small) HybridErrorCode.InvalidArgument "kept"
+            server.Dispose()
+            let buffer = Array.zeroCreate 6000
+
+            for receive in
+                [
+                    (fun () -> server.Receive(Span buffer) |> ignore)
+                    (fun () -> server.Receive() |> ignore)
+                ] do
+                let e = Expect.throwsC receive (fun e -> e.GetBaseException())
+                Expect.isTrue (e :? ObjectDisposedException) $"disposed: {e}"
+
+            Expect.isTrue (buffer |> Array.forall ((=) 0uy)) "nothing was copied out"
+        }
+
         test "an idle connection holds no buffer on the sync path either" {
             let client, server = pair ignore
             use client = client

@@ -32,8 +32,24 @@ let initiatorSendsStatic (name: string) =
 let serverKeyPreKnown (name: string) =
     List.contains S (parse name).Pattern.ResponderPreMessage
 
-/// One end: its state and everything it produced.
-type Party(name: string, initial: Connection, initialOutputs: Output list) =
+/// Whether a connection is still in its handshake (the phases `Connection.ReceiveHandshake` reads for).
+let inHandshake (state: Connection) =
+    match state with
+    | AwaitingPreamble _
+    | AwaitingStatus _
+    | Handshaking _
+    | AwaitingVerdict _ -> true
+    | Open _
+    | Closing _
+    | Closed
+    | Failed _ -> false
+
+/// One end: its state and everything it produced. With `inPlace`, it drives the handshake as the facade does: the
+/// bytes received go to a buffer of its own, `Connection.ReceiveHandshake` reads them there and says how many it
+/// consumed, and what it leaves after the handshake's last frame goes to `Step` (the engine).
+type Party(name: string, initial: Connection, initialOutputs: Output list, inPlace: bool) =
+    let buffer = List<byte>()
+    let mutable handshakeConsumed = 0
     let outbox = List<byte>()
     let delivered = List<byte[]>()
     let deliveredAt = List<int>()
@@ -73,7 +89,15 @@ type Party(name: string, initial: Connection, initialOutputs: Output list) =
 
     do record initialOutputs |> ignore
 
+    new(name, initial, initialOutputs) = Party(name, initial, initialOutputs, false)
+
     member _.Name = name
+
+    /// In place: the bytes `ReceiveHandshake` consumed (the peer's handshake bytes, never one behind them).
+    member _.HandshakeConsumed = handshakeConsumed
+
+    /// In place: bytes received and not consumed yet.
+    member _.Buffered = buffer.Count
     member _.State = state
     member _.Outbox = outbox
     member _.Delivered = List.ofSeq delivered
@@ -91,7 +115,7 @@ type Party(name: string, initial: Connection, initialOutputs: Output list) =
         with set (f: DhPublicKey -> bool) = verdict <- f
 
     /// Steps the connection, answering VerifyPeerKey requests with the verdict function.
-    member _.Input(input: Input) =
+    member p.Input(input: Input) =
         let mutable queue = [ input ]
 
         while not queue.IsEmpty do
@@ -101,11 +125,56 @@ type Party(name: string, initial: Connection, initialOutputs: Output list) =
             | Input.Received bytes -> received <- received + bytes.Length
             | _ -> ()
 
-            let struct (nextState, outputs) = Connection.Step(state, next)
-            state <- nextState
-            let keys = record outputs
+            match next with
+            | Input.Received bytes when inPlace && (inHandshake state || buffer.Count > 0) ->
+                buffer.AddRange(bytes.ToArray())
+                p.ReadBuffer()
+                queue <- queue.Tail
+            | _ ->
+                let struct (nextState, outputs) = Connection.Step(state, next)
+                state <- nextState
+                let keys = record outputs
 
-            queue <- queue.Tail @ [ for key in keys -> Input.PeerKeyVerdict(verdict key) ]
+                queue <- queue.Tail @ [ for key in keys -> Input.PeerKeyVerdict(verdict key) ]
+
+                if inPlace && buffer.Count > 0 && not keys.IsEmpty then
+                    p.ReadBuffer()
+
+    /// In place: lets `ReceiveHandshake` read the buffer (again after each verdict), then gives the engine the rest.
+    member private p.ReadBuffer() =
+        let mutable reading = true
+
+        while reading && inHandshake state do
+            let struct (nextState, consumed, outputs) =
+                Connection.ReceiveHandshake(state, ArraySegment(buffer.ToArray()))
+
+            state <- nextState
+            buffer.RemoveRange(0, consumed)
+            handshakeConsumed <- handshakeConsumed + consumed
+
+            match record outputs with
+            | [] -> reading <- false
+            | keys ->
+                for key in keys do
+                    let struct (nextState, outputs) =
+                        Connection.Step(state, Input.PeerKeyVerdict(verdict key))
+
+                    state <- nextState
+                    record outputs |> ignore
+
+        match state with
+        | Open _
+        | Closing _ when buffer.Count > 0 ->
+            let rest = buffer.ToArray()
+            buffer.Clear()
+
+            let struct (nextState, outputs) =
+                Connection.Step(state, Input.Received(ReadOnlyMemory rest))
+
+            state <- nextState
+            record outputs |> ignore
+        | _ when not (inHandshake state) -> buffer.Clear()
+        | _ -> ()
 
     member p.Send(message: byte[]) =
         p.Input(Input.SendMessage(ReadOnlyMemory message))
@@ -179,10 +248,11 @@ type Pair = {
 }
 
 module Pair =
-    let create (client: Result<struct (Connection * Output list), WireError>) server =
+    /// Both ends; with `inPlace`, each reads its handshake from its own buffer (`Connection.ReceiveHandshake`).
+    let createWith (inPlace: bool) (client: Result<struct (Connection * Output list), WireError>) server =
         let make name result =
             match result with
-            | Ok(struct (state, outputs)) -> Party(name, state, outputs)
+            | Ok(struct (state, outputs)) -> Party(name, state, outputs, inPlace)
             | Error e -> failwithf "%s config refused: %A" name e
 
         {
@@ -191,6 +261,8 @@ module Pair =
             ToServer = Link()
             ToClient = Link()
         }
+
+    let create (client: Result<struct (Connection * Output list), WireError>) server = createWith false client server
 
     /// Moves pending bytes both ways until neither end has anything to send (bounded).
     let pump (chunking: Chunking) (pair: Pair) =

@@ -824,8 +824,10 @@ let frameCount (side: string) (v: SessionVector) =
 
 // ---- replay through the reference driver ----
 
-/// One end alone against the other end's recorded bytes: every write compared byte for byte, every report.
-let replayReference (v: SessionVector) (side: string) =
+/// One end alone against the other end's recorded bytes: every write compared byte for byte, every report. With
+/// `inPlace`, the handshake reads the received bytes from the end's own buffer (`Connection.ReceiveHandshake`, as the
+/// facade does); `chunking` cuts each recorded write into reads.
+let replayWith (inPlace: bool) (chunking: Chunking) (v: SessionVector) (side: string) =
     let started =
         if side = "client" then
             Connection.Client(clientConfig v)
@@ -834,7 +836,7 @@ let replayReference (v: SessionVector) (side: string) =
 
     let p =
         match started with
-        | Ok(struct (state, outputs)) -> Party(side, state, outputs)
+        | Ok(struct (state, outputs)) -> Party(side, state, outputs, inPlace)
         | Error e -> failtestf "%s %s: %A" v.Id side e
 
     let mutable seen = 0
@@ -879,7 +881,9 @@ let replayReference (v: SessionVector) (side: string) =
             else
                 Expect.equal (toHex written) (toHex bytes) $"{v.Id} {side}: {note}"
         | Write(_, bytes, _, _) ->
-            p.Input(Input.Received(ReadOnlyMemory bytes))
+            for piece in chunk chunking bytes do
+                p.Input(Input.Received(ReadOnlyMemory piece))
+
             pending <- pending @ reportsSince ()
         | TcpClose s when s <> side ->
             p.Input Input.EndOfInput
@@ -894,6 +898,8 @@ let replayReference (v: SessionVector) (side: string) =
 
     Expect.isEmpty pending $"{v.Id} {side}: no report beyond the vector's"
     writes
+
+let replayReference (v: SessionVector) (side: string) = replayWith false Whole v side
 
 // ---- replay through SecureConnection ----
 
@@ -1173,6 +1179,32 @@ let tests =
 
             Expect.equal vs.Length 45 "sessions"
             printfn $"Session vectors: {vs.Length} session vectors replayed through Connection.Step, {frames} frames"
+        }
+
+        test
+            "every session vector replays through ReceiveHandshake (the end's own buffer, read in place) in 8 chunkings" {
+            let vs = fromJson (File.ReadAllText(vectorPath ()))
+
+            let chunkings = [
+                Whole
+                OneByte
+                RandomSplits 1
+                RandomSplits 2
+                RandomSplits 3
+                RandomSplits 4
+                RandomSplits 5
+                RandomSplits 6
+            ]
+
+            let mutable runs = 0
+
+            for v in vs do
+                for side in [ "client"; "server" ] do
+                    for chunking in chunkings do
+                        replayWith true chunking v side |> ignore
+                        runs <- runs + 1
+
+            Expect.equal runs (45 * 2 * 8) "replays"
         }
 
         testTask "every session vector replays through SecureConnection over an in-memory stream, each end alone" {

@@ -43,37 +43,48 @@ let private messagesB = [ "hi there"B; Array.init 23 (fun i -> byte (100 + i)); 
 
 let handshakeTests =
     testList "handshake and delivery per pattern" [
-        for name in protocols do
-            for chunking in [ Whole; OneByte; RandomSplits 7 ] do
-                test $"{name} ({chunking})" {
-                    let pair = pairOf <|| smallRecords (configs name)
-                    session chunking messagesA messagesB pair
-                    clean pair
-                    let ci = pair.Client.Completed.Value
-                    let si = pair.Server.Completed.Value
-                    Expect.equal ci.HandshakeHash si.HandshakeHash "both agree on the handshake hash"
-                    Expect.equal ci.ProtocolName name "protocol"
-                    Expect.equal ci.Remote.ApplicationProtocol "test/1" "application protocol"
+        for inPlace in [ false; true ] do
+            for name in protocols do
+                for chunking in [ Whole; OneByte; RandomSplits 7 ] do
+                    let reader = if inPlace then ", ReceiveHandshake" else ""
 
-                    match ci.RemoteStatic with
-                    | Some key when (parse name).Pattern.Name.StartsWith "NN" -> failtestf "NN has no server key %O" key
-                    | Some key -> Expect.isTrue (key.EqualsKey (keyPair 2).Public) "the server's key"
-                    | None -> Expect.stringStarts (parse name).Pattern.Name "NN" "only NN has no server key"
+                    test $"{name} ({chunking}{reader})" {
+                        let pair =
+                            smallRecords (configs name)
+                            |> fun (c, s) -> Pair.createWith inPlace (Connection.Client c) (Connection.Server s)
 
-                    if initiatorSendsStatic name then
-                        Expect.isTrue (si.RemoteStatic.Value.EqualsKey (keyPair 1).Public) "the client's key"
+                        session chunking messagesA messagesB pair
+                        clean pair
+                        let ci = pair.Client.Completed.Value
+                        let si = pair.Server.Completed.Value
+                        Expect.equal ci.HandshakeHash si.HandshakeHash "both agree on the handshake hash"
+                        Expect.equal ci.ProtocolName name "protocol"
+                        Expect.equal ci.Remote.ApplicationProtocol "test/1" "application protocol"
 
-                    Expect.equal pair.Server.Delivered messagesA "server got the client's messages in order"
-                    Expect.equal pair.Client.Delivered messagesB "client got the server's messages in order"
+                        match ci.RemoteStatic with
+                        | Some key when (parse name).Pattern.Name.StartsWith "NN" ->
+                            failtestf "NN has no server key %O" key
+                        | Some key -> Expect.isTrue (key.EqualsKey (keyPair 2).Public) "the server's key"
+                        | None -> Expect.stringStarts (parse name).Pattern.Name "NN" "only NN has no server key"
 
-                    // Keys learned in the handshake were offered for verification; pinned ones were not.
-                    let expectVerify = not (serverKeyPreKnown name) && not (name.Contains "_NN")
-                    Expect.equal (pair.Client.Verified.Length = 1) expectVerify "client VerifyPeerKey"
-                    Expect.equal (pair.Server.Verified.Length = 1) (initiatorSendsStatic name) "server VerifyPeerKey"
-                    // Automatic key updates happened (small interval) and every retired key was disposed.
-                    Expect.isGreaterThan pair.Client.Retired.Length 2 "client retired keys"
-                    Expect.isGreaterThan pair.Server.Retired.Length 2 "server retired keys"
-                }
+                        if initiatorSendsStatic name then
+                            Expect.isTrue (si.RemoteStatic.Value.EqualsKey (keyPair 1).Public) "the client's key"
+
+                        Expect.equal pair.Server.Delivered messagesA "server got the client's messages in order"
+                        Expect.equal pair.Client.Delivered messagesB "client got the server's messages in order"
+
+                        // Keys learned in the handshake were offered for verification; pinned ones were not.
+                        let expectVerify = not (serverKeyPreKnown name) && not (name.Contains "_NN")
+                        Expect.equal (pair.Client.Verified.Length = 1) expectVerify "client VerifyPeerKey"
+
+                        Expect.equal
+                            (pair.Server.Verified.Length = 1)
+                            (initiatorSendsStatic name)
+                            "server VerifyPeerKey"
+                        // Automatic key updates happened (small interval) and every retired key was disposed.
+                        Expect.isGreaterThan pair.Client.Retired.Length 2 "client retired keys"
+                        Expect.isGreaterThan pair.Server.Retired.Length 2 "server retired keys"
+                    }
     ]
 
 /// One scheduled action of the interleaving property.
@@ -110,8 +121,82 @@ let private act
     | 4 -> pair.Client.Input Input.UpdateKey
     | _ -> pair.Server.Input Input.UpdateKey
 
+/// What an end wrote before its handshake completed (its preamble or status and its handshake frames).
+let private handshakeBytes (party: Party) =
+    party.Events
+    |> List.takeWhile (function
+        | Output.HandshakeCompleted _ -> false
+        | _ -> true)
+    |> List.choose (function
+        | Output.Transmit bytes -> Some bytes
+        | _ -> None)
+    |> Array.concat
+
+/// Feeds `stream` in `chunking` to `start` as the facade does (a buffer of its own, `ReceiveHandshake` reading it,
+/// verdicts accepted) until the handshake ends; the state, the bytes consumed, the outputs.
+let private readHandshake (start: Connection) (chunking: Chunking) (stream: byte[]) =
+    let buffer = Collections.Generic.List<byte>()
+    let mutable state = start
+    let mutable consumed = 0
+    let mutable outputs = []
+
+    for piece in chunk chunking stream do
+        buffer.AddRange piece
+        let mutable reading = true
+
+        while reading && inHandshake state do
+            let struct (next, n, out) =
+                Connection.ReceiveHandshake(state, ArraySegment(buffer.ToArray()))
+
+            state <- next
+            buffer.RemoveRange(0, n)
+            consumed <- consumed + n
+            outputs <- outputs @ out
+
+            match
+                out
+                |> List.tryPick (function
+                    | Output.VerifyPeerKey _ -> Some()
+                    | _ -> None)
+            with
+            | Some() ->
+                let struct (next, out) = Connection.Step(state, Input.PeerKeyVerdict true)
+                state <- next
+                outputs <- outputs @ out
+            | None -> reading <- false
+
+    struct (state, consumed, outputs)
+
 let propertyTests =
     testList "interleavings" [
+        testPropertyWithConfig
+            { WireCodecs.config with maxTest = 100 }
+            "ReceiveHandshake consumes the peer's handshake bytes and not one byte behind them, however they are split"
+        <| fun (seed: int) (behind: byte[]) (which: int) (client: bool) ->
+            let behind = WireCodecs.nonNull behind
+            let name = protocols[abs (which % protocols.Length)]
+            // A reference run gives the bytes each end writes until its handshake completes.
+            let reference = pairOf <|| configs name
+            Pair.pump Whole reference
+            let peer = handshakeBytes (if client then reference.Server else reference.Client)
+            let c, s = configs name
+
+            let struct (start, _) =
+                (if client then Connection.Client c else Connection.Server s)
+                |> Result.defaultWith (failwithf "%A")
+
+            // Whatever follows the last frame (here: bytes no peer would send) is not the handshake's to read.
+            let struct (state, consumed, outputs) =
+                readHandshake start (RandomSplits seed) (Array.append peer behind)
+
+            state.IsOpen
+            && consumed = peer.Length
+            && outputs
+               |> List.forall (function
+                   | Output.Failed _
+                   | Output.Rejected _
+                   | Output.Deliver _ -> false
+                   | _ -> true)
         testPropertyWithConfig
             { WireCodecs.config with maxTest = 150 }
             "arbitrary interleavings of sends both ways, any chunking, deliver exactly the messages in order"
@@ -515,17 +600,19 @@ let behaviourTests =
             pair.Server.Send "first"B
             Pair.pump Whole pair
             Expect.equal pair.Client.Delivered [ "first"B ] "delivered by the state machine"
-            // Half a record from the server is in flight when the client's driver takes over.
             pair.Server.Send "second"B
-            let inFlight = pair.Server.Drain()
+            let stream = pair.Server.Drain()
 
-            pair.Client.Input(Input.Received(ReadOnlyMemory inFlight[..4]))
+            // Nothing is handed over but the halves: a state that holds received bytes (half a record given to Step)
+            // cannot hand over (they would be lost), one that holds none can.
+            let struct (holding, _) =
+                Connection.Step(pair.Client.State, Input.Received(ReadOnlyMemory stream[..4]))
+
+            Expect.equal (Connection.Traffic holding |> Result.map ignore) (Error ConnectionClosed) "bytes held"
 
             let engine =
                 Connection.Traffic pair.Client.State |> Result.defaultWith (failwithf "%A")
 
-            Expect.equal engine.Pending inFlight[..4] "the unconsumed bytes come with the engine"
-            let stream = Array.append engine.Pending inFlight[5..]
             let destination = Array.zeroCreate 64
 
             let r = ReceiveHalf.Receive(engine.Receive, Span stream, Span destination, 0)

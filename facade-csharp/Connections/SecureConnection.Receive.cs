@@ -17,7 +17,7 @@ public sealed partial class SecureConnection
         where TAdapter : IReadWriteAdapter
     {
         // A message that was complete before a failure is delivered first, as the engine delivered it.
-        if (ready.TryReady())
+        if (ready.IsReady)
         {
             return true;
         }
@@ -39,7 +39,7 @@ public sealed partial class SecureConnection
 
         try
         {
-            if (ready.TryReady())
+            if (ready.IsReady)
             {
                 return ready.TakeInto(buffer.Span);
             }
