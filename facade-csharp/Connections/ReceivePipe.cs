@@ -113,24 +113,12 @@ internal sealed class ReceivePipe
                 var ev = r.Event;
                 if (ev.IsNeedData)
                 {
-                    int n;
-                    try
-                    {
-                        n = await input.FillAsync(adapter, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (Exception e) when (e is not IHybridProtocolError and not OperationCanceledException)
-                    {
-                        throw connection.TransportFailure(e);
-                    }
-
-                    if (n > 0)
+                    if (await ReadMoreAsync(adapter, cancellationToken).ConfigureAwait(false) is not { } end)
                     {
                         continue;
                     }
 
-                    var end = ReceiveHalfModule.EndOfInput(half);
-                    half = end.Half;
-                    ev = end.Event;
+                    ev = end;
                 }
 
                 switch (ev.Tag)
@@ -163,7 +151,7 @@ internal sealed class ReceivePipe
                         await send.AnswerCloseAsync(adapter, ev.Answer, cancellationToken).ConfigureAwait(false);
                         return PeerClosed;
                     case ReceiveEvent.Tags.Fatal:
-                        throw FailAndReply(ev.Error!, ev.Reply);
+                        throw await FailAndReplyAsync(adapter, ev.Error!, ev.Reply, cancellationToken).ConfigureAwait(false);
                 }
             }
         }
@@ -220,24 +208,12 @@ internal sealed class ReceivePipe
                         continue;
                     }
 
-                    int n;
-                    try
-                    {
-                        n = await input.FillAsync(adapter, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (Exception e) when (e is not HybridProtocolException and not OperationCanceledException)
-                    {
-                        throw connection.TransportFailure(e);
-                    }
-
-                    if (n > 0)
+                    if (await ReadMoreAsync(adapter, cancellationToken).ConfigureAwait(false) is not { } end)
                     {
                         continue;
                     }
 
-                    var end = ReceiveHalfModule.EndOfInput(half);
-                    half = end.Half;
-                    ev = end.Event;
+                    ev = end;
                 }
 
                 switch (ev.Tag)
@@ -252,7 +228,7 @@ internal sealed class ReceivePipe
                         await send.AnswerCloseAsync(adapter, ev.Answer, cancellationToken).ConfigureAwait(false);
                         return;
                     case ReceiveEvent.Tags.Fatal:
-                        throw FailAndReply(ev.Error!, ev.Reply);
+                        throw await FailAndReplyAsync(adapter, ev.Error!, ev.Reply, cancellationToken).ConfigureAwait(false);
                 }
             }
         }
@@ -269,13 +245,42 @@ internal sealed class ReceivePipe
         }
     }
 
-    /// <summary>The engine failed the receive direction: record it, then send the Close it chose (if any).</summary>
-    private Exception FailAndReply(WireError error, Microsoft.FSharp.Core.FSharpValueOption<CloseReason> reply)
+    /// <summary>
+    /// Reads more into the receive buffer: null when bytes arrived; when the stream ended, the engine's reading of that
+    /// end (a truncation, or nothing after the peer's close).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ReceiveEvent?> ReadMoreAsync<TAdapter>(TAdapter adapter, CancellationToken cancellationToken)
+        where TAdapter : IReadWriteAdapter
+    {
+        int n;
+        try
+        {
+            n = await input.FillAsync(adapter, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not IHybridProtocolError and not OperationCanceledException)
+        {
+            throw connection.TransportFailure(e);
+        }
+
+        if (n > 0)
+        {
+            return null;
+        }
+
+        var end = ReceiveHalfModule.EndOfInput(half);
+        half = end.Half;
+        return end.Event;
+    }
+
+    /// <summary>The engine failed the receive direction: record it, then send the Close it chose (if any), before the failure is reported.</summary>
+    private async ValueTask<Exception> FailAndReplyAsync<TAdapter>(TAdapter adapter, WireError error, Microsoft.FSharp.Core.FSharpValueOption<CloseReason> reply, CancellationToken cancellationToken)
+        where TAdapter : IReadWriteAdapter
     {
         var exception = connection.Fail(error);
         if (reply.IsValueSome)
         {
-            send.Reply(reply.Value);
+            await send.ReplyAsync(adapter, reply.Value, cancellationToken).ConfigureAwait(false);
         }
 
         return connection.Failure ?? exception;

@@ -187,8 +187,7 @@ internal sealed class SendPipe
 
     /// <summary>
     /// In Dispose or at the idle timeout, tells the peer with an authenticated close when the send side is free; it
-    /// never waits (the reply to a failure the engine chose goes through <see cref="Reply"/>, which a send in
-    /// progress completes).
+    /// never waits (the reply to a failure the engine chose goes through <see cref="ReplyAsync"/>).
     /// </summary>
     internal void TrySendCloseNow(CloseReason reason)
     {
@@ -211,12 +210,43 @@ internal sealed class SendPipe
         }
     }
 
-    /// <summary>The engine failed the receive direction and chose a Close to send: it goes out now, or with the send in progress.</summary>
-    internal void Reply(CloseReason reason)
+    /// <summary>
+    /// The engine failed the receive direction and chose a Close to send (PROTOCOL.md §7.1 [P12]): it goes out before the
+    /// failure is reported, so an application that disposes the connection as soon as its receive fails does not cut
+    /// it off. Now when the send side is free; else the send in progress writes it (before its next record, or as it
+    /// ends), and this waits for that, at most <see cref="ReplyWait"/>: a send held longer is stuck on a peer that does
+    /// not read, and still writes the reply if it gets further.
+    /// </summary>
+    internal async ValueTask ReplyAsync<TAdapter>(TAdapter adapter, CloseReason reason, CancellationToken cancellationToken)
+        where TAdapter : IReadWriteAdapter
     {
         Volatile.Write(ref pendingReply, (int)reason);
-        TrySendPendingReply();
+        if (!Lock.Wait(0))
+        {
+            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            bounded.CancelAfter(ReplyWait);
+            try
+            {
+                await adapter.LockAsync(Lock, bounded.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+
+        try
+        {
+            await WritePendingReplyAsync(adapter, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Exit();
+        }
     }
+
+    /// <summary>How long a failed receive waits for a send in progress to write the reply.</summary>
+    internal static readonly TimeSpan ReplyWait = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Writes the pending reply now if the send side is free; otherwise the send holding it writes the reply before

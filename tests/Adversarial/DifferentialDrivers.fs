@@ -346,6 +346,55 @@ let private pendingReplyTests =
 
             Expect.equal ending (Some HybridErrorCode.ProtocolViolation) "then the client's Close(ProtocolViolation)"
         }
+
+        test
+            "[P12] production: a forged record arriving while a send holds the lock briefly is answered with Close(ProtocolViolation) before the receive fails, so disposing at the failure does not cut it off" {
+            let clientStream, serverStream = DuplexEnd.Pair(7, 4096)
+            let gated = new GatedStream(clientStream)
+            let key = privateKey 2
+
+            let server =
+                SecureConnection.AuthenticateAsServerAsync(serverStream, SecureServerOptions(ServerKey = key))
+
+            let client =
+                SecureConnection.AuthenticateAsClientAsync(
+                    gated,
+                    "memory:1",
+                    SecureClientOptions(ServerAuthentication = ServerAuthentication.Pinned key.PublicKey)
+                )
+
+            let client = client.Result
+            use server = server.Result
+            let message = Array.create 10000 7uy
+            let release = gated.Block()
+            let sending = client.SendAsync(ReadOnlyMemory message).AsTask()
+            serverStream.Write(ReadOnlySpan forged)
+            let receiving = client.ReceiveAsync().AsTask()
+            // The send holds the lock for 300 ms (well within the wait), then ends.
+            Thread.Sleep 300
+            release.SetResult()
+
+            let received =
+                try
+                    receiving.Wait()
+                    None
+                with e ->
+                    Some (e.GetBaseException()).Code
+
+            Expect.equal received (Some HybridErrorCode.DecryptionFailed) "the client's receive fails"
+            // As an application does at a failure: dispose at once, whatever the send is doing.
+            client.Dispose()
+            Expect.equal (server.ReceiveAsync().AsTask().Result) message "the message the send wrote arrives"
+
+            let ending =
+                try
+                    server.ReceiveAsync().AsTask().Result |> ignore
+                    None
+                with e ->
+                    Some (e.GetBaseException()).Code
+
+            Expect.equal ending (Some HybridErrorCode.ProtocolViolation) "then the client's Close(ProtocolViolation)"
+        }
     ]
 
 let private config = {
