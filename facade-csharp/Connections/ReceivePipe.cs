@@ -14,7 +14,7 @@ namespace HybridProtocol.Connections;
 /// the stream, the pooled buffers and the caller's buffer, and acts on the engine's answers. The Close the engine
 /// chooses (an answer to the peer's, or the reply to a failure) goes out through the send direction.
 /// </summary>
-internal sealed class ReceivePipe
+internal sealed class ReceivePipe : Direction
 {
     /// <summary>Result of <see cref="ReceiveAsync"/> when the message was reassembled in the assembly buffer (it is ready now).</summary>
     internal const int Assembled = -2;
@@ -36,9 +36,6 @@ internal sealed class ReceivePipe
     private byte[]? assembly;
     private int assemblyLength;
 
-    // Set once, when the direction is released after Dispose.
-    private int released;
-
     /// <param name="connection">The connection: its failure state, activity and key retirement.</param>
     /// <param name="send">The send direction, which writes the Close the engine chooses.</param>
     /// <param name="input">
@@ -47,6 +44,7 @@ internal sealed class ReceivePipe
     /// </param>
     /// <param name="half">The engine's receive half as the handshake left it.</param>
     internal ReceivePipe(SecureConnection connection, SendPipe send, PooledReceiveBuffer input, ReceiveHalf half)
+        : base(connection)
     {
         this.connection = connection;
         this.send = send;
@@ -54,12 +52,6 @@ internal sealed class ReceivePipe
         this.half = half;
         Ready = new ReceivedMessage(this);
     }
-
-    /// <summary>Serializes receives: everything this class holds is used under it.</summary>
-    internal SemaphoreSlim Lock { get; } = new(1, 1);
-
-    /// <summary>A reusable view of the span a synchronous receive pinned (used under <see cref="Lock"/>).</summary>
-    internal PinnedMemory Pinned { get; } = new();
 
     /// <summary>The message that is ready but not taken yet: a receive delivers it first.</summary>
     internal ReceivedMessage Ready { get; }
@@ -336,42 +328,15 @@ internal sealed class ReceivePipe
         assemblyLength = 0;
     }
 
-    /// <summary>Leaves the lock; after Dispose, the last operation out releases the direction.</summary>
-    internal void Exit()
-    {
-        Lock.Release();
-        if (connection.IsDisposed)
-        {
-            Release();
-        }
-    }
-
     /// <summary>
-    /// After Dispose, once no receive holds the lock: returns the receive buffer and the assembly buffer, cleared; the
-    /// connection erases the keys when both directions are released.
+    /// Returns the receive buffer and the assembly buffer, cleared. A message kept for a later receive goes too: its
+    /// bytes may be the assembly buffer, which goes back to the pool now (a receive after Dispose reports the disposal,
+    /// never bytes from a returned buffer).
     /// </summary>
-    internal void Release()
+    protected override void ReleaseHeld()
     {
-        if (Volatile.Read(ref released) != 0 || !Lock.Wait(0))
-        {
-            return;
-        }
-
-        try
-        {
-            if (Interlocked.Exchange(ref released, 1) == 0)
-            {
-                // A message kept for a later receive goes too: its bytes may be the assembly buffer, which goes back
-                // to the pool now (a receive after Dispose reports the disposal, never bytes from a returned buffer).
-                Ready.Discard();
-                input.Release();
-                ReturnAssembly();
-                connection.HalfReleased();
-            }
-        }
-        finally
-        {
-            Lock.Release();
-        }
+        Ready.Discard();
+        input.Release();
+        ReturnAssembly();
     }
 }

@@ -160,7 +160,7 @@ public sealed partial class SecureConnection
     /// <summary>
     /// Closes the stream (which ends a pending read or write), then returns the buffers and erases the keys. It never
     /// waits for an operation in progress: a half whose lock is held is released by that operation as it leaves
-    /// (<see cref="SendPipe.Exit"/>, <see cref="ReceivePipe.Exit"/>), and the keys are erased when both are released.
+    /// (<see cref="Direction.Exit"/>), and the keys are erased when both are released.
     /// (Waiting here blocked the disposing thread on the continuation of the read that the closed stream ends, which
     /// needs a thread-pool thread: disposing many connections at once starved the pool for seconds.)
     /// </summary>

@@ -13,7 +13,7 @@ namespace HybridProtocol.Connections;
 /// decides what every record holds and when the direction is closed; this class seals through it under the lock and
 /// writes what it sealed. Failures go to the connection, which holds the one failure state of both directions.
 /// </summary>
-internal sealed class SendPipe
+internal sealed class SendPipe : Direction
 {
     // Room for one write: every record of a message when that fits in 256 KiB, else as many whole records as fit.
     private const int MaxSendBuffer = 256 * 1024;
@@ -35,10 +35,8 @@ internal sealed class SendPipe
     /// </summary>
     private int pendingReply = NoReply;
 
-    // Set once, when the direction is released after Dispose.
-    private int released;
-
     internal SendPipe(SecureConnection connection, Stream stream, WireErrorContext context, Telemetry.Instruments instruments, SendHalf half)
+        : base(connection)
     {
         this.connection = connection;
         this.stream = stream;
@@ -46,12 +44,6 @@ internal sealed class SendPipe
         this.instruments = instruments;
         this.half = half;
     }
-
-    /// <summary>Serializes sends: the engine's send half and the pending reply are used under it.</summary>
-    internal SemaphoreSlim Lock { get; } = new(1, 1);
-
-    /// <summary>A reusable view of the span a synchronous send pinned (used under <see cref="Lock"/>).</summary>
-    internal PinnedMemory Pinned { get; } = new();
 
     /// <summary>Sends one message (see <see cref="SecureConnection.SendAsync"/>), under the lock unless <paramref name="lockHeld"/>.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
@@ -328,37 +320,8 @@ internal sealed class SendPipe
         }
     }
 
-    /// <summary>Leaves the lock; after Dispose, the last operation out releases the direction.</summary>
-    internal void Exit()
+    /// <summary>The send direction holds no buffer between sends (each send returns the one it rented).</summary>
+    protected override void ReleaseHeld()
     {
-        Lock.Release();
-        if (connection.IsDisposed)
-        {
-            Release();
-        }
-    }
-
-    /// <summary>
-    /// After Dispose, once no send holds the lock: the direction is done with the keys (it holds no buffer between
-    /// sends; each send returns the one it rented), which the connection erases when both directions are released.
-    /// </summary>
-    internal void Release()
-    {
-        if (Volatile.Read(ref released) != 0 || !Lock.Wait(0))
-        {
-            return;
-        }
-
-        try
-        {
-            if (Interlocked.Exchange(ref released, 1) == 0)
-            {
-                connection.HalfReleased();
-            }
-        }
-        finally
-        {
-            Lock.Release();
-        }
     }
 }

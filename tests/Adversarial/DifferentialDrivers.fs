@@ -280,6 +280,41 @@ type GatedStream(inner: IO.Stream) =
 /// A bad record an attacker puts into a transport stream: a frame of 20 bytes that does not authenticate.
 let private forged = Array.append [| 0uy; 20uy |] (Array.create 20 0x41uy)
 
+/// An in-memory pair whose client is sending a 10,000-byte message through a stream whose writes are blocked (until
+/// `release` is completed) when a forged record reaches its input (written straight in, past the server).
+let private forgedWhileSending () =
+    let clientStream, serverStream = DuplexEnd.Pair(7, 4096)
+    let gated = new GatedStream(clientStream)
+    let key = privateKey 2
+
+    let server =
+        SecureConnection.AuthenticateAsServerAsync(serverStream, SecureServerOptions(ServerKey = key))
+
+    let client =
+        SecureConnection.AuthenticateAsClientAsync(
+            gated,
+            "memory:1",
+            SecureClientOptions(ServerAuthentication = ServerAuthentication.Pinned key.PublicKey)
+        )
+
+    let client = client.Result
+    let message = Array.create 10000 7uy
+    let release = gated.Block()
+    let sending = client.SendAsync(ReadOnlyMemory message).AsTask()
+    serverStream.Write(ReadOnlySpan forged)
+    struct (client, server.Result, message, release, sending)
+
+/// The server's next receive ends with the client's Close(ProtocolViolation).
+let private expectReply (server: SecureConnection) =
+    let ending =
+        try
+            server.ReceiveAsync().AsTask().Result |> ignore
+            None
+        with e ->
+            Some (e.GetBaseException()).Code
+
+    Expect.equal ending (Some HybridErrorCode.ProtocolViolation) "then the client's Close(ProtocolViolation)"
+
 let private pendingReplyTests =
     testList "the Close answering a failure" [
         test "reference: a forged record is answered with Close(ProtocolViolation) at once" {
@@ -293,27 +328,9 @@ let private pendingReplyTests =
 
         test
             "[P12] production: a forged record arriving while a send is blocked for longer than any wait is still answered with Close(ProtocolViolation), written by the send in progress" {
-            let clientStream, serverStream = DuplexEnd.Pair(7, 4096)
-            let gated = new GatedStream(clientStream)
-            let key = privateKey 2
-
-            let server =
-                SecureConnection.AuthenticateAsServerAsync(serverStream, SecureServerOptions(ServerKey = key))
-
-            let client =
-                SecureConnection.AuthenticateAsClientAsync(
-                    gated,
-                    "memory:1",
-                    SecureClientOptions(ServerAuthentication = ServerAuthentication.Pinned key.PublicKey)
-                )
-
-            use client = client.Result
-            use server = server.Result
-            let message = Array.create 10000 7uy
-            let release = gated.Block()
-            let sending = client.SendAsync(ReadOnlyMemory message).AsTask()
-            // The attacker's record reaches the client (written straight into its input, past the server).
-            serverStream.Write(ReadOnlySpan forged)
+            let struct (client, server, message, release, sending) = forgedWhileSending ()
+            use client = client
+            use server = server
 
             let received =
                 try
@@ -337,38 +354,13 @@ let private pendingReplyTests =
             let first = server.ReceiveAsync().AsTask().Result
             Expect.equal first message "the message the send wrote arrives"
 
-            let ending =
-                try
-                    server.ReceiveAsync().AsTask().Result |> ignore
-                    None
-                with e ->
-                    Some (e.GetBaseException()).Code
-
-            Expect.equal ending (Some HybridErrorCode.ProtocolViolation) "then the client's Close(ProtocolViolation)"
+            expectReply server
         }
 
         test
             "[P12] production: a forged record arriving while a send holds the lock briefly is answered with Close(ProtocolViolation) before the receive fails, so disposing at the failure does not cut it off" {
-            let clientStream, serverStream = DuplexEnd.Pair(7, 4096)
-            let gated = new GatedStream(clientStream)
-            let key = privateKey 2
-
-            let server =
-                SecureConnection.AuthenticateAsServerAsync(serverStream, SecureServerOptions(ServerKey = key))
-
-            let client =
-                SecureConnection.AuthenticateAsClientAsync(
-                    gated,
-                    "memory:1",
-                    SecureClientOptions(ServerAuthentication = ServerAuthentication.Pinned key.PublicKey)
-                )
-
-            let client = client.Result
-            use server = server.Result
-            let message = Array.create 10000 7uy
-            let release = gated.Block()
-            let sending = client.SendAsync(ReadOnlyMemory message).AsTask()
-            serverStream.Write(ReadOnlySpan forged)
+            let struct (client, server, message, release, sending) = forgedWhileSending ()
+            use server = server
             let receiving = client.ReceiveAsync().AsTask()
             // The send holds the lock for 300 ms (well within the wait), then ends.
             Thread.Sleep 300
@@ -386,14 +378,7 @@ let private pendingReplyTests =
             client.Dispose()
             Expect.equal (server.ReceiveAsync().AsTask().Result) message "the message the send wrote arrives"
 
-            let ending =
-                try
-                    server.ReceiveAsync().AsTask().Result |> ignore
-                    None
-                with e ->
-                    Some (e.GetBaseException()).Code
-
-            Expect.equal ending (Some HybridErrorCode.ProtocolViolation) "then the client's Close(ProtocolViolation)"
+            expectReply server
         }
     ]
 
