@@ -279,7 +279,6 @@ module private Machine =
         | Closed, Input.SendMessage _ -> struct (state, [ Output.Rejected ConnectionClosed ])
         | Closed, Input.PeerKeyVerdict _ -> struct (state, [ Output.Rejected NoVerdictPending ])
         | Closed, _ -> struct (state, [])
-        // Bytes from the transport.
         // Bytes from the transport: the reference driver keeps its own copy of what is not consumed yet, then runs the
         // handshake's reader (the same one `ReceiveHandshake` runs) and the engine on the rest.
         | (AwaitingPreamble _ | AwaitingStatus _ | Handshaking _), Input.Received bytes ->
