@@ -28,8 +28,7 @@ internal sealed class ReceivePipe : Direction
     private readonly SendPipe send;
     private readonly PooledReceiveBuffer input;
 
-    // The engine's receive half (under the lock): each step returns the next one. A connection that ended at the
-    // handshake holds a default one (no End yet).
+    // The engine's receive half (under the lock): each step returns the next one.
     private ReceiveHalf half;
 
     // The message being reassembled (rented from the shared pool), and how much of it has arrived.

@@ -7,7 +7,8 @@ namespace HybridProtocol;
 /// handshake message (NK, NX, IK and their variants), a replayed first message completes the server's handshake
 /// without the sender holding any key; the server therefore waits for the client's first authenticated record. The
 /// client's record is the core's decision: its connection seals a KeyUpdate as soon as such a handshake completes
-/// (Connection.Step, [S7]), so the handshake driver writes it with the last handshake step's output.
+/// ([S7]; in the output of the step that completes it, `Connection.ReceiveHandshake` or `Step`), so the handshake
+/// driver writes it with that step's output.
 /// </summary>
 public sealed partial class SecureConnection
 {

@@ -122,50 +122,20 @@ let private act
     | _ -> pair.Server.Input Input.UpdateKey
 
 /// What an end wrote before its handshake completed (its preamble or status and its handshake frames).
-let private handshakeBytes (party: Party) =
+/// What an end produced before its handshake completed.
+let private beforeCompletion (party: Party) =
     party.Events
     |> List.takeWhile (function
         | Output.HandshakeCompleted _ -> false
         | _ -> true)
+
+/// What an end wrote before its handshake completed (its preamble or status and its handshake frames).
+let private handshakeBytes (party: Party) =
+    beforeCompletion party
     |> List.choose (function
         | Output.Transmit bytes -> Some bytes
         | _ -> None)
     |> Array.concat
-
-/// Feeds `stream` in `chunking` to `start` as the facade does (a buffer of its own, `ReceiveHandshake` reading it,
-/// verdicts accepted) until the handshake ends; the state, the bytes consumed, the outputs.
-let private readHandshake (start: Connection) (chunking: Chunking) (stream: byte[]) =
-    let buffer = Collections.Generic.List<byte>()
-    let mutable state = start
-    let mutable consumed = 0
-    let mutable outputs = []
-
-    for piece in chunk chunking stream do
-        buffer.AddRange piece
-        let mutable reading = true
-
-        while reading && inHandshake state do
-            let struct (next, n, out) =
-                Connection.ReceiveHandshake(state, ArraySegment(buffer.ToArray()))
-
-            state <- next
-            buffer.RemoveRange(0, n)
-            consumed <- consumed + n
-            outputs <- outputs @ out
-
-            match
-                out
-                |> List.tryPick (function
-                    | Output.VerifyPeerKey _ -> Some()
-                    | _ -> None)
-            with
-            | Some() ->
-                let struct (next, out) = Connection.Step(state, Input.PeerKeyVerdict true)
-                state <- next
-                outputs <- outputs @ out
-            | None -> reading <- false
-
-    struct (state, consumed, outputs)
 
 let propertyTests =
     testList "interleavings" [
@@ -181,17 +151,20 @@ let propertyTests =
             let peer = handshakeBytes (if client then reference.Server else reference.Client)
             let c, s = configs name
 
-            let struct (start, _) =
+            let struct (start, outputs) =
                 (if client then Connection.Client c else Connection.Server s)
                 |> Result.defaultWith (failwithf "%A")
 
-            // Whatever follows the last frame (here: bytes no peer would send) is not the handshake's to read.
-            let struct (state, consumed, outputs) =
-                readHandshake start (RandomSplits seed) (Array.append peer behind)
+            // The end reads as the facade does (its own buffer, ReceiveHandshake); whatever follows the last frame
+            // (here: bytes no peer would send) is not the handshake's to read, and goes to the engine after it.
+            let p = Party("under test", start, outputs, true)
 
-            state.IsOpen
-            && consumed = peer.Length
-            && outputs
+            for piece in chunk (RandomSplits seed) (Array.append peer behind) do
+                p.Input(Input.Received(ReadOnlyMemory piece))
+
+            p.Completed.IsSome
+            && p.HandshakeConsumed = peer.Length
+            && beforeCompletion p
                |> List.forall (function
                    | Output.Failed _
                    | Output.Rejected _
@@ -631,6 +604,42 @@ let behaviourTests =
             | other -> failtestf "%A" other
 
             Expect.equal pair.Server.Delivered [ "reply"B ] "delivered"
+        }
+
+        test
+            "ReceiveHandshake after Step held part of a frame: the held bytes come first, only the caller's are counted" {
+            let name = "Noise_XX_25519_ChaChaPoly_BLAKE2b"
+            let reference = pairOf <|| configs name
+            Pair.pump Whole reference
+            // The server's status and message 2: the client learns the server's key from it and asks for a verdict.
+            let peer = handshakeBytes reference.Server
+
+            let struct (start, _) =
+                Connection.Client(fst (configs name)) |> Result.defaultWith (failwithf "%A")
+
+            let struct (holding, _) =
+                Connection.Step(start, Input.Received(ReadOnlyMemory peer[..9]))
+
+            // Still part of the frame: nothing of the caller's is consumed (the caller keeps its bytes).
+            let struct (still, consumed, outputs) =
+                Connection.ReceiveHandshake(holding, ArraySegment(peer, 10, 5))
+
+            Expect.equal consumed 0 "an incomplete frame"
+            Expect.isEmpty outputs "nothing to do"
+
+            let struct (next, consumed, outputs) =
+                Connection.ReceiveHandshake(still, ArraySegment(peer, 10, peer.Length - 10))
+
+            Expect.equal consumed (peer.Length - 10) "the rest of the frame, after the held part"
+
+            Expect.isTrue
+                (outputs
+                 |> List.exists (function
+                     | Output.VerifyPeerKey _ -> true
+                     | _ -> false))
+                "message 2 read: the server's key awaits its verdict"
+
+            Expect.isTrue next.IsAwaitingVerdict "stopped at the verdict"
         }
 
         test "a verdict nobody asked for is Rejected and changes nothing" {
